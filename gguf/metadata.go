@@ -293,33 +293,13 @@ func (m *Metadata) Int32s(key string) ([]int32, error) {
 	}
 	out := make([]int32, n)
 	for i := range out {
-		x, _ := asInt(indexArray(v, i))
+		x, _ := asInt(arrayIndex(v, i))
 		if x < math.MinInt32 || x > math.MaxInt32 {
 			return nil, fmt.Errorf("metadata key %q: element %d (%d) does not fit in int32", key, i, x)
 		}
 		out[i] = int32(x)
 	}
 	return out, nil
-}
-
-func indexArray(v any, i int) any {
-	switch a := v.(type) {
-	case []uint8:
-		return a[i]
-	case []int8:
-		return a[i]
-	case []uint16:
-		return a[i]
-	case []int16:
-		return a[i]
-	case []uint32:
-		return a[i]
-	case []uint64:
-		return a[i]
-	case []int64:
-		return a[i]
-	}
-	return nil
 }
 
 // StringOr returns the string at key, or def when the key is absent.

@@ -146,4 +146,3 @@ func knownTypeNames() string {
 	}
 	return strings.Join(names, ", ")
 }
-

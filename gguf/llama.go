@@ -1,0 +1,229 @@
+package gguf
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// LlamaConfig holds the hyperparameters of a LLaMA-family model, read from the "{arch}.*" keys.
+type LlamaConfig struct {
+	Architecture       string
+	Name               string // general.name, may be empty
+	FileType           int    // general.file_type (llama_ftype), -1 when absent
+	ContextLength      int
+	EmbeddingLength    int
+	BlockCount         int
+	FeedForwardLength  int
+	HeadCount          int
+	HeadCountKV        int
+	RopeDimensionCount int     // defaults to EmbeddingLength/HeadCount
+	RopeFreqBase       float32 // defaults to 10000
+	RopeFreqScale      float32 // 1/rope.scaling.factor for linear scaling, else 1
+	RopeScalingType    string  // "none", "linear", "yarn", … ("none" when absent)
+	RMSEpsilon         float32
+	VocabSize          int // llama.vocab_size, else the tokenizer's token count
+}
+
+// HeadDim is the size of one attention head.
+func (c *LlamaConfig) HeadDim() int { return c.EmbeddingLength / c.HeadCount }
+
+// LlamaConfig reads the model hyperparameters. Missing required keys are all named in one error.
+func (f *File) LlamaConfig() (*LlamaConfig, error) { return ReadLlamaConfig(&f.Metadata) }
+
+// ReadLlamaConfig reads the hyperparameters from metadata (see File.LlamaConfig).
+func ReadLlamaConfig(md *Metadata) (*LlamaConfig, error) {
+	arch, err := md.String("general.architecture")
+	if err != nil {
+		return nil, err
+	}
+	c := &LlamaConfig{Architecture: arch}
+	var errs []error
+	p := arch + "."
+	req := func(key string, dst *int) {
+		v, err := md.Int(p + key)
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		if v <= 0 || v > 1<<31 {
+			errs = append(errs, fmt.Errorf("metadata %s%s = %d is out of range", p, key, v))
+			return
+		}
+		*dst = int(v)
+	}
+	req("context_length", &c.ContextLength)
+	req("embedding_length", &c.EmbeddingLength)
+	req("block_count", &c.BlockCount)
+	req("feed_forward_length", &c.FeedForwardLength)
+	req("attention.head_count", &c.HeadCount)
+	eps, err := md.Float(p + "attention.layer_norm_rms_epsilon")
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.RMSEpsilon = float32(eps)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("model metadata incomplete: %w", errors.Join(errs...))
+	}
+	optInt := func(key string, def int) int {
+		v, err := md.IntOr(p+key, int64(def))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return int(v)
+	}
+	optFloat := func(key string, def float64) float32 {
+		v, err := md.FloatOr(p+key, def)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return float32(v)
+	}
+	c.HeadCountKV = optInt("attention.head_count_kv", c.HeadCount)
+	if c.EmbeddingLength%c.HeadCount != 0 {
+		errs = append(errs, fmt.Errorf("embedding length %d is not a multiple of the head count %d", c.EmbeddingLength, c.HeadCount))
+	}
+	if c.HeadCountKV <= 0 || c.HeadCount%c.HeadCountKV != 0 {
+		errs = append(errs, fmt.Errorf("head count %d is not a multiple of the KV head count %d", c.HeadCount, c.HeadCountKV))
+	}
+	c.RopeDimensionCount = optInt("rope.dimension_count", c.EmbeddingLength/c.HeadCount)
+	c.RopeFreqBase = optFloat("rope.freq_base", 10000)
+	c.RopeScalingType, _ = md.StringOr(p+"rope.scaling.type", "none")
+	c.RopeFreqScale = 1
+	if factor := optFloat("rope.scaling.factor", 0); factor > 0 && c.RopeScalingType != "none" {
+		c.RopeFreqScale = 1 / factor
+	} else if lin := optFloat("rope.scale_linear", 0); lin > 0 {
+		c.RopeFreqScale = 1 / lin
+	}
+	c.Name, _ = md.StringOr("general.name", "")
+	ft, _ := md.IntOr("general.file_type", -1)
+	c.FileType = int(ft)
+	c.VocabSize = optInt("vocab_size", 0)
+	if c.VocabSize == 0 {
+		if toks, err := md.Strings("tokenizer.ggml.tokens"); err == nil {
+			c.VocabSize = len(toks)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("model metadata invalid: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// TokenizerInfo is the tokenizer as the tokenizer.ggml.* keys describe it.
+type TokenizerInfo struct {
+	Model      string    // "llama" (SentencePiece-style), "gpt2" (byte-level BPE), …
+	Pre        string    // pre-tokenizer name for gpt2 models ("default" when absent)
+	Tokens     []string  // piece of each id
+	Scores     []float32 // per id (SentencePiece merge priority); may be nil
+	TokenTypes []int32   // per id: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte; may be nil
+	Merges     []string  // "a b" pairs in priority order (gpt2); may be nil
+	BOS, EOS   int       // -1 when absent
+	UNK, PAD   int       // -1 when absent
+	AddBOS     *bool     // nil when the file does not say
+	AddEOS     *bool
+	// ChatTemplate is the Jinja chat template, "" when absent.
+	ChatTemplate string
+}
+
+// Token types of tokenizer.ggml.token_type.
+const (
+	TokenNormal      = 1
+	TokenUnknown     = 2
+	TokenControl     = 3
+	TokenUserDefined = 4
+	TokenUnused      = 5
+	TokenByte        = 6
+)
+
+// Tokenizer reads the tokenizer.ggml.* keys, checking that the per-token arrays agree in length and the
+// special ids are in range.
+func (f *File) Tokenizer() (*TokenizerInfo, error) { return ReadTokenizer(&f.Metadata) }
+
+// ReadTokenizer reads the tokenizer from metadata (see File.Tokenizer).
+func ReadTokenizer(md *Metadata) (*TokenizerInfo, error) {
+	var t TokenizerInfo
+	var err error
+	if t.Model, err = md.String("tokenizer.ggml.model"); err != nil {
+		return nil, err
+	}
+	if t.Pre, err = md.StringOr("tokenizer.ggml.pre", "default"); err != nil {
+		return nil, err
+	}
+	if t.Tokens, err = md.Strings("tokenizer.ggml.tokens"); err != nil {
+		return nil, err
+	}
+	n := len(t.Tokens)
+	if md.Has("tokenizer.ggml.scores") {
+		if t.Scores, err = md.Float32s("tokenizer.ggml.scores"); err != nil {
+			return nil, err
+		}
+		if len(t.Scores) != n {
+			return nil, fmt.Errorf("tokenizer.ggml.scores has %d entries for %d tokens", len(t.Scores), n)
+		}
+	}
+	if md.Has("tokenizer.ggml.token_type") {
+		if t.TokenTypes, err = md.Int32s("tokenizer.ggml.token_type"); err != nil {
+			return nil, err
+		}
+		if len(t.TokenTypes) != n {
+			return nil, fmt.Errorf("tokenizer.ggml.token_type has %d entries for %d tokens", len(t.TokenTypes), n)
+		}
+	}
+	if md.Has("tokenizer.ggml.merges") {
+		if t.Merges, err = md.Strings("tokenizer.ggml.merges"); err != nil {
+			return nil, err
+		}
+	}
+	special := func(key string) (int, error) {
+		v, err := md.IntOr(key, -1)
+		if err != nil {
+			return -1, err
+		}
+		if v == math.MaxUint32 { // written as uint32(-1): "no such token"
+			v = -1
+		}
+		if v < -1 || v >= int64(n) {
+			return -1, fmt.Errorf("%s = %d is outside the vocabulary of %d tokens", key, v, n)
+		}
+		return int(v), nil
+	}
+	for _, s := range []struct {
+		key string
+		dst *int
+	}{{"tokenizer.ggml.bos_token_id", &t.BOS}, {"tokenizer.ggml.eos_token_id", &t.EOS},
+		{"tokenizer.ggml.unknown_token_id", &t.UNK}, {"tokenizer.ggml.padding_token_id", &t.PAD}} {
+		if *s.dst, err = special(s.key); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range []struct {
+		key string
+		dst **bool
+	}{{"tokenizer.ggml.add_bos_token", &t.AddBOS}, {"tokenizer.ggml.add_eos_token", &t.AddEOS}} {
+		if md.Has(s.key) {
+			b, err := md.Bool(s.key)
+			if err != nil {
+				return nil, err
+			}
+			*s.dst = &b
+		}
+	}
+	t.ChatTemplate, _ = md.StringOr("tokenizer.chat_template", "")
+	return &t, nil
+}
+
+// FileTypeName names a llama_ftype value (general.file_type) as llama.cpp does ("Q4_K_M").
+func FileTypeName(ft int) string {
+	names := map[int]string{0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
+		11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",
+		19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S",
+		27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16"}
+	if n, ok := names[ft]; ok {
+		return n
+	}
+	if ft < 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("ftype(%d)", ft)
+}
