@@ -8,21 +8,21 @@ import (
 
 // LlamaConfig holds the hyperparameters of a LLaMA-family model, read from the "{arch}.*" keys.
 type LlamaConfig struct {
-	Architecture       string
-	Name               string // general.name, may be empty
-	FileType           int    // general.file_type (llama_ftype), -1 when absent
-	ContextLength      int
-	EmbeddingLength    int
-	BlockCount         int
-	FeedForwardLength  int
-	HeadCount          int
-	HeadCountKV        int
-	RopeDimensionCount int     // defaults to EmbeddingLength/HeadCount
-	RopeFreqBase       float32 // defaults to 10000
-	RopeFreqScale      float32 // 1/rope.scaling.factor for linear scaling, else 1
-	RopeScalingType    string  // "none", "linear", "yarn", … ("none" when absent)
-	RMSEpsilon         float32
-	VocabSize          int // llama.vocab_size, else the tokenizer's token count
+	Architecture       string  `json:"architecture"`
+	Name               string  `json:"name"`      // general.name, may be empty
+	FileType           int     `json:"file_type"` // general.file_type (llama_ftype), -1 when absent
+	ContextLength      int     `json:"context_length"`
+	EmbeddingLength    int     `json:"embedding_length"`
+	BlockCount         int     `json:"block_count"`
+	FeedForwardLength  int     `json:"feed_forward_length"`
+	HeadCount          int     `json:"head_count"`
+	HeadCountKV        int     `json:"head_count_kv"`
+	RopeDimensionCount int     `json:"rope_dimension_count"` // defaults to EmbeddingLength/HeadCount
+	RopeFreqBase       float32 `json:"rope_freq_base"`       // defaults to 10000
+	RopeFreqScale      float32 `json:"rope_freq_scale"`      // 1/rope.scaling.factor for linear scaling, else 1
+	RopeScalingType    string  `json:"rope_scaling_type"`    // "none", "linear", "yarn", … ("none" when absent)
+	RMSEpsilon         float32 `json:"rms_epsilon"`
+	VocabSize          int     `json:"vocab_size"` // llama.vocab_size, else the tokenizer's token count
 }
 
 // HeadDim is the size of one attention head.

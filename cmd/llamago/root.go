@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// usageError marks an error in how a command was called (exit status 2, like flag errors).
+type usageError struct{ error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "llamago",
+		Short: "Run, inspect and make LLaMA-family GGUF models, in Go",
+		Long: `llamago loads GGUF LLaMA-family models (float or quantized) and runs them on the CPU, or on NVIDIA
+GPUs when built with -tags cuda. It also inspects model files, makes synthetic models of any shape
+for tests and benchmarks, and captures attention for inspection.
+
+Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlama, Mistral-style).`,
+		Example: `  llamago inspect model.gguf
+  llamago synth --preset tiny --type Q4_0 -o tiny.gguf
+  llamago inspect tiny.gguf --tensor blk.0.attn_q.weight --dump q.npy`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd())
+	return root
+}
+
+// execute runs the CLI and returns the process exit status.
+func execute(args []string) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(os.Stderr, "llamago:", err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,417 @@
+// Package synth writes LLaMA-architecture GGUF files with random weights of any shape and type, for tests,
+// benchmarks and GPU checks when no trained model is at hand.
+//
+// Weights are scaled the way a trained model's are, so a forward pass stays well-conditioned and the logits
+// have a clear argmax (standard deviation about 4, as in ../shared's syn256 models): projections into the
+// residual stream have std 1/√fan_in, outputs back into it are damped by 1/√(2·layers), norms are 1 ± 0.1.
+// Files are streamed: each tensor is generated, quantized and written in chunks of rows by a few workers,
+// so memory stays bounded (a few MiB per worker) whatever the model size. Output depends only on the
+// options and the seed.
+package synth
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/llamago/llamago/gguf"
+)
+
+// Options describe the model to make. Zero fields take the preset's value.
+type Options struct {
+	Preset    string // tiny, llama-1b, llama2-7b, llama3-8b
+	Vocab     int
+	Embd      int
+	Layers    int
+	Heads     int
+	KVHeads   int
+	FF        int
+	Ctx       int
+	RopeDim   int
+	RopeBase  float64
+	RMSEps    float64
+	TiedEmbed bool   // leave out output.weight (the output projection then reuses token_embd.weight)
+	Type      string // a tensor type (Q4_0, F16, …) or a mixture (Q4_K_M)
+	VocabFrom string // copy tokenizer.* metadata from this GGUF file; "" for the built-in byte-level vocabulary
+	Seed      uint64
+	Name      string
+	Workers   int                           // generator goroutines; 0 means GOMAXPROCS
+	Progress  func(done, total int64)       // called as bytes are written; may be nil
+	Warn      func(format string, a ...any) // notes such as type fallbacks; may be nil
+}
+
+// Presets are the named shapes; every field of Options that a preset sets can be overridden.
+var Presets = map[string]Options{
+	"tiny":      {Vocab: 512, Embd: 256, Layers: 2, Heads: 4, KVHeads: 2, FF: 768, Ctx: 512, RopeBase: 10000, RMSEps: 1e-5},
+	"llama-1b":  {Vocab: 32000, Embd: 2048, Layers: 22, Heads: 32, KVHeads: 4, FF: 5632, Ctx: 2048, RopeBase: 10000, RMSEps: 1e-5},
+	"llama2-7b": {Vocab: 32000, Embd: 4096, Layers: 32, Heads: 32, KVHeads: 32, FF: 11008, Ctx: 4096, RopeBase: 10000, RMSEps: 1e-5},
+	"llama3-8b": {Vocab: 128256, Embd: 4096, Layers: 32, Heads: 32, KVHeads: 8, FF: 14336, Ctx: 8192, RopeBase: 500000, RMSEps: 1e-5},
+}
+
+// PresetNames lists the presets in size order.
+var PresetNames = []string{"tiny", "llama-1b", "llama2-7b", "llama3-8b"}
+
+// Mixtures maps a llama.cpp mixture name to its llama_ftype.
+var Mixtures = map[string]int{"Q4_K_M": 15}
+
+// resolve fills zero fields from the preset and checks the shape.
+func (o Options) resolve() (Options, error) {
+	if o.Preset == "" {
+		o.Preset = "tiny"
+	}
+	p, ok := Presets[o.Preset]
+	if !ok {
+		return o, fmt.Errorf("unknown preset %q (choose one of %v)", o.Preset, PresetNames)
+	}
+	setInt := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setInt(&o.Vocab, p.Vocab)
+	setInt(&o.Embd, p.Embd)
+	setInt(&o.Layers, p.Layers)
+	setInt(&o.Heads, p.Heads)
+	setInt(&o.FF, p.FF)
+	setInt(&o.Ctx, p.Ctx)
+	if o.KVHeads == 0 {
+		o.KVHeads = min(p.KVHeads, o.Heads)
+		if o.Heads%o.KVHeads != 0 {
+			o.KVHeads = o.Heads
+		}
+	}
+	if o.RopeBase == 0 {
+		o.RopeBase = p.RopeBase
+	}
+	if o.RMSEps == 0 {
+		o.RMSEps = p.RMSEps
+	}
+	if o.Type == "" {
+		o.Type = "F32"
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Name == "" {
+		o.Name = fmt.Sprintf("llamago-synth-%s-%s", o.Preset, o.Type)
+	}
+	var errs []error
+	for _, c := range []struct {
+		name string
+		v    int
+	}{{"vocab", o.Vocab}, {"embd", o.Embd}, {"layers", o.Layers}, {"heads", o.Heads}, {"kv-heads", o.KVHeads}, {"ff", o.FF}, {"ctx", o.Ctx}} {
+		if c.v <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive, got %d", c.name, c.v))
+		}
+	}
+	if len(errs) == 0 {
+		if o.Embd%o.Heads != 0 {
+			errs = append(errs, fmt.Errorf("--embd %d must be a multiple of --heads %d", o.Embd, o.Heads))
+		}
+		if o.Heads%o.KVHeads != 0 {
+			errs = append(errs, fmt.Errorf("--heads %d must be a multiple of --kv-heads %d", o.Heads, o.KVHeads))
+		}
+		hd := o.Embd / max(o.Heads, 1)
+		if o.RopeDim == 0 {
+			o.RopeDim = hd
+		}
+		if o.RopeDim > hd || o.RopeDim%2 != 0 {
+			errs = append(errs, fmt.Errorf("--rope-dim %d must be even and at most the head size %d", o.RopeDim, hd))
+		}
+	}
+	return o, errors.Join(errs...)
+}
+
+// tensorSpec is one tensor to generate: name, type, dims (ggml order) and the std of its values.
+type tensorSpec struct {
+	name string
+	typ  gguf.Type
+	dims []uint64
+	std  float64
+	mean float64 // norms are 1 + 0.1·noise
+}
+
+// plan lists the tensors in llama.cpp's order with the type each gets.
+func plan(o Options, typeFor func(name string, layer int) gguf.Type, warn func(string, ...any)) []tensorSpec {
+	warned := map[gguf.Type]bool{}
+	e, ff, hd := uint64(o.Embd), uint64(o.FF), uint64(o.Embd/o.Heads)
+	kv := uint64(o.KVHeads) * hd
+	damp := 1 / math.Sqrt(2*float64(o.Layers))
+	mat := func(name string, layer int, in, out uint64, std float64) tensorSpec {
+		want := typeFor(name, layer)
+		got := fallback(want, int(in))
+		if got != want && warn != nil && !warned[want] {
+			warned[want] = true
+			warn("row length %d is not a multiple of the %s block size %d: such tensors are stored as %s (as llama.cpp does)", in, want, want.BlockSize(), got)
+		}
+		return tensorSpec{name: name, typ: got, dims: []uint64{in, out}, std: std}
+	}
+	norm := func(name string) tensorSpec {
+		return tensorSpec{name: name, typ: gguf.TypeF32, dims: []uint64{e}, std: 0.1, mean: 1}
+	}
+	specs := []tensorSpec{mat("token_embd.weight", -1, e, uint64(o.Vocab), 1)}
+	for l := 0; l < o.Layers; l++ {
+		p := fmt.Sprintf("blk.%d.", l)
+		specs = append(specs,
+			norm(p+"attn_norm.weight"),
+			mat(p+"attn_q.weight", l, e, e, 1/math.Sqrt(float64(e))),
+			mat(p+"attn_k.weight", l, e, kv, 1/math.Sqrt(float64(e))),
+			mat(p+"attn_v.weight", l, e, kv, 1/math.Sqrt(float64(e))),
+			mat(p+"attn_output.weight", l, e, e, damp/math.Sqrt(float64(e))),
+			norm(p+"ffn_norm.weight"),
+			mat(p+"ffn_gate.weight", l, e, ff, 1/math.Sqrt(float64(e))),
+			mat(p+"ffn_up.weight", l, e, ff, 1/math.Sqrt(float64(e))),
+			mat(p+"ffn_down.weight", l, ff, e, damp/math.Sqrt(float64(ff))),
+		)
+	}
+	specs = append(specs, norm("output_norm.weight"))
+	if !o.TiedEmbed {
+		specs = append(specs, mat("output.weight", -1, e, uint64(o.Vocab), 4/math.Sqrt(float64(e))))
+	}
+	return specs
+}
+
+// fallback is llama.cpp's choice when a row length is not a multiple of the block size.
+func fallback(t gguf.Type, cols int) gguf.Type {
+	if cols%t.BlockSize() == 0 {
+		return t
+	}
+	switch t {
+	case gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeIQ4_XS:
+		t = gguf.TypeQ5_0
+	case gguf.TypeQ5_K:
+		t = gguf.TypeQ5_1
+	case gguf.TypeQ6_K:
+		t = gguf.TypeQ8_0
+	}
+	if cols%t.BlockSize() == 0 {
+		return t
+	}
+	return gguf.TypeF16
+}
+
+// typeChooser returns the per-tensor type rule for o.Type (before any block-size fallback) and the
+// file's llama_ftype.
+func typeChooser(o Options) (func(string, int) gguf.Type, int, error) {
+	if ft, ok := Mixtures[o.Type]; ok { // Q4_K_M: Q6_K for output and for attn_v/ffn_down in some layers
+		moreBits := func(l int) bool { n := o.Layers; return l < n/8 || l >= 7*n/8 || (l-n/8)%3 == 2 }
+		return func(name string, layer int) gguf.Type {
+			switch {
+			case name == "output.weight":
+				return gguf.TypeQ6_K
+			case layer >= 0 && (strings.HasSuffix(name, "attn_v.weight") || strings.HasSuffix(name, "ffn_down.weight")) && moreBits(layer):
+				return gguf.TypeQ6_K
+			}
+			return gguf.TypeQ4_K
+		}, ft, nil
+	}
+	t, err := gguf.ParseType(o.Type)
+	if err != nil {
+		return nil, 0, fmt.Errorf("--type: %w (or the mixture Q4_K_M)", err)
+	}
+	if !gguf.CanQuantize(t) || t == gguf.TypeQ8_K {
+		return nil, 0, fmt.Errorf("--type %s: llamago cannot write model weights of this type", t)
+	}
+	ftypes := map[gguf.Type]int{gguf.TypeF32: 0, gguf.TypeF16: 1, gguf.TypeQ4_0: 2, gguf.TypeQ4_1: 3, gguf.TypeQ8_0: 7,
+		gguf.TypeQ5_0: 8, gguf.TypeQ5_1: 9, gguf.TypeQ2_K: 10, gguf.TypeQ3_K: 12, gguf.TypeQ4_K: 15, gguf.TypeQ5_K: 17,
+		gguf.TypeQ6_K: 18, gguf.TypeIQ4_NL: 25, gguf.TypeIQ4_XS: 30, gguf.TypeBF16: 32}
+	return func(string, int) gguf.Type { return t }, ftypes[t], nil
+}
+
+// WriteFile writes the model to path atomically: into a temporary file beside it, renamed on success,
+// so a failed or interrupted run never leaves a truncated model behind.
+func WriteFile(path string, o Options) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".synth-*.gguf")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := Write(tmp, o); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Write streams the model to w.
+func Write(w io.Writer, o Options) error {
+	o, err := o.resolve()
+	if err != nil {
+		return err
+	}
+	typeFor, ftype, err := typeChooser(o)
+	if err != nil {
+		return err
+	}
+	gw := gguf.NewWriter(w)
+	if err := setMetadata(&gw.Metadata, o, ftype); err != nil {
+		return err
+	}
+	specs := plan(o, typeFor, o.Warn)
+	var total int64
+	for _, s := range specs {
+		if err := gw.AddTensor(s.name, s.typ, s.dims...); err != nil {
+			return err
+		}
+		total += int64(s.typ.RowBytes(int(s.dims[0]))) * int64(sliceProd(s.dims[1:]))
+	}
+	var done int64
+	for i, s := range specs {
+		if err := writeTensor(gw, s, o, uint64(i), func(n int) {
+			done += int64(n)
+			if o.Progress != nil {
+				o.Progress(done, total)
+			}
+		}); err != nil {
+			return fmt.Errorf("tensor %s: %w", s.name, err)
+		}
+	}
+	return gw.Close()
+}
+
+func sliceProd(d []uint64) uint64 {
+	p := uint64(1)
+	for _, x := range d {
+		p *= x
+	}
+	return p
+}
+
+func setMetadata(md *gguf.Metadata, o Options, ftype int) error {
+	md.Set("general.architecture", "llama")
+	md.Set("general.name", o.Name)
+	md.Set("general.file_type", uint32(ftype))
+	md.Set("general.quantization_version", uint32(2))
+	md.Set("llama.context_length", uint32(o.Ctx))
+	md.Set("llama.embedding_length", uint32(o.Embd))
+	md.Set("llama.block_count", uint32(o.Layers))
+	md.Set("llama.feed_forward_length", uint32(o.FF))
+	md.Set("llama.attention.head_count", uint32(o.Heads))
+	md.Set("llama.attention.head_count_kv", uint32(o.KVHeads))
+	md.Set("llama.rope.dimension_count", uint32(o.RopeDim))
+	md.Set("llama.rope.freq_base", float32(o.RopeBase))
+	md.Set("llama.attention.layer_norm_rms_epsilon", float32(o.RMSEps))
+	md.Set("llama.vocab_size", uint32(o.Vocab))
+	if o.VocabFrom != "" {
+		return copyVocab(md, o)
+	}
+	tokens, scores, types, err := builtinVocab(o.Vocab)
+	if err != nil {
+		return err
+	}
+	md.Set("tokenizer.ggml.model", "llama")
+	md.Set("tokenizer.ggml.pre", "default")
+	md.Set("tokenizer.ggml.tokens", tokens)
+	md.Set("tokenizer.ggml.scores", scores)
+	md.Set("tokenizer.ggml.token_type", types)
+	md.Set("tokenizer.ggml.bos_token_id", uint32(1))
+	md.Set("tokenizer.ggml.eos_token_id", uint32(2))
+	md.Set("tokenizer.ggml.unknown_token_id", uint32(0))
+	md.Set("tokenizer.ggml.add_bos_token", true)
+	md.Set("tokenizer.ggml.add_eos_token", false)
+	return nil
+}
+
+// copyVocab copies every tokenizer.* key from o.VocabFrom; its token count must equal the model's vocab.
+func copyVocab(md *gguf.Metadata, o Options) error {
+	src, err := gguf.Open(o.VocabFrom)
+	if err != nil {
+		return fmt.Errorf("--vocab-from: %w", err)
+	}
+	defer src.Close()
+	toks, err := src.Metadata.Strings("tokenizer.ggml.tokens")
+	if err != nil {
+		return fmt.Errorf("--vocab-from %s: %w", o.VocabFrom, err)
+	}
+	if len(toks) != o.Vocab {
+		return fmt.Errorf("--vocab-from %s has %d tokens but the model's vocabulary is %d: pass --vocab %d", o.VocabFrom, len(toks), o.Vocab, len(toks))
+	}
+	for _, kv := range src.Metadata.KVs {
+		if strings.HasPrefix(kv.Key, "tokenizer.") {
+			md.Set(kv.Key, kv.Value)
+		}
+	}
+	return nil
+}
+
+// rowsPerChunk is how many rows a worker generates at a time.
+const rowsPerChunk = 64
+
+// writeTensor generates the tensor chunk by chunk on o.Workers goroutines and writes chunks in order.
+func writeTensor(gw *gguf.Writer, s tensorSpec, o Options, index uint64, progress func(int)) error {
+	cols := int(s.dims[0])
+	rows := int(sliceProd(s.dims[1:]))
+	rowBytes := s.typ.RowBytes(cols)
+	nChunks := (rows + rowsPerChunk - 1) / rowsPerChunk
+	h := fnv.New64a()
+	h.Write([]byte(s.name))
+	stream := h.Sum64() ^ index
+
+	type result struct {
+		buf []byte
+		err error
+	}
+	results := make([]chan result, nChunks)
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	sem := make(chan struct{}, 2*o.Workers) // chunks in flight: bounds memory
+	var wg sync.WaitGroup
+	go func() {
+		for c := 0; c < nChunks; c++ {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func(c int) {
+				defer wg.Done()
+				r0 := c * rowsPerChunk
+				n := min(rowsPerChunk, rows-r0)
+				rng := rand.New(rand.NewPCG(o.Seed, stream+uint64(c)*0x9e3779b97f4a7c15))
+				x := make([]float32, n*cols)
+				for i := range x {
+					x[i] = float32(s.mean + s.std*approxNormal(rng))
+				}
+				buf := make([]byte, n*rowBytes)
+				results[c] <- result{buf, gguf.Quantize(s.typ, x, buf)}
+			}(c)
+		}
+	}()
+	var firstErr error
+	for c := 0; c < nChunks; c++ {
+		r := <-results[c]
+		<-sem
+		if firstErr != nil {
+			continue
+		}
+		if r.err != nil {
+			firstErr = r.err
+			continue
+		}
+		if _, err := gw.Write(r.buf); err != nil {
+			firstErr = err
+			continue
+		}
+		progress(len(r.buf))
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// approxNormal returns a standard-normal-like value: the centred sum of four 16-bit uniforms from one
+// 64-bit draw (Irwin–Hall, std 1, bounded at ±3.46). Several times faster than an exact normal, which
+// matters for the billions of values of a 7B model, and smooth enough for synthetic weights.
+func approxNormal(r *rand.Rand) float64 {
+	u := r.Uint64()
+	s := float64(u&0xffff) + float64(u>>16&0xffff) + float64(u>>32&0xffff) + float64(u>>48)
+	return (s - 2*65535.0) / 37837.0
+}
