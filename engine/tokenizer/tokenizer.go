@@ -1,0 +1,269 @@
+// Package tokenizer turns text into token ids and back using only what a GGUF file stores, matching
+// llama.cpp: the SentencePiece-style "llama" model (score-driven merges, ▁ for spaces, byte fallback) and
+// the byte-level BPE "gpt2" model (ranked merges after a pre-tokenizer chosen by tokenizer.ggml.pre).
+package tokenizer
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/llamago/llamago/gguf"
+)
+
+// Tokenizer encodes and decodes text for one vocabulary. It is safe for concurrent use.
+type Tokenizer struct {
+	kind    string // "llama" or "gpt2"
+	pre     string
+	pieces  []string
+	scores  []float32
+	types   []int32
+	ids     map[string]int32
+	byteIDs [256]int32 // SPM: id of <0xXX>; BPE: id of the mapped single-character token; -1 if none
+	ranks   map[[2]string]int
+	special []int32 // control, user-defined and unknown tokens, longest text first
+
+	BOS, EOS, UNK int32 // -1 when absent
+	AddBOS        bool
+	AddEOS        bool
+	addSpace      bool // SPM: prefix a space to text at the start and after special tokens
+	ignoreMerges  bool // BPE: a whole pre-token found in the vocabulary is used as is (llama-bpe)
+	cleanSpaces   bool
+}
+
+// New builds a tokenizer from a GGUF file's tokenizer metadata.
+func New(info *gguf.TokenizerInfo, md *gguf.Metadata) (*Tokenizer, error) {
+	t := &Tokenizer{kind: info.Model, pre: info.Pre, pieces: info.Tokens, scores: info.Scores, types: info.TokenTypes,
+		BOS: int32(info.BOS), EOS: int32(info.EOS), UNK: int32(info.UNK)}
+	n := len(t.pieces)
+	if n == 0 {
+		return nil, fmt.Errorf("tokenizer: the vocabulary is empty")
+	}
+	if t.types == nil {
+		t.types = make([]int32, n)
+		for i := range t.types {
+			t.types[i] = gguf.TokenNormal
+		}
+	}
+	if t.scores == nil {
+		t.scores = make([]float32, n)
+	}
+	t.ids = make(map[string]int32, n)
+	for i, p := range t.pieces {
+		if _, dup := t.ids[p]; !dup {
+			t.ids[p] = int32(i)
+		}
+	}
+	for i := range t.byteIDs {
+		t.byteIDs[i] = -1
+	}
+	switch t.kind {
+	case "llama":
+		t.AddBOS, t.AddEOS, t.addSpace = true, false, true
+		for b := 0; b < 256; b++ {
+			if id, ok := t.ids[fmt.Sprintf("<0x%02X>", b)]; ok {
+				t.byteIDs[b] = id
+			} else if id, ok := t.ids[string([]byte{byte(b)})]; ok {
+				t.byteIDs[b] = id
+			}
+		}
+		if t.UNK < 0 {
+			t.UNK = 0
+		}
+	case "gpt2":
+		t.AddBOS, t.AddEOS = false, false
+		if err := t.initBPE(info); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("tokenizer model %q is not supported (llamago supports \"llama\" and \"gpt2\")", t.kind)
+	}
+	if info.AddBOS != nil {
+		t.AddBOS = *info.AddBOS
+	}
+	if info.AddEOS != nil {
+		t.AddEOS = *info.AddEOS
+	}
+	if md != nil {
+		if v, err := md.BoolOr("tokenizer.ggml.add_space_prefix", t.addSpace); err == nil {
+			t.addSpace = v
+		}
+	}
+	if t.AddBOS && t.BOS < 0 {
+		return nil, fmt.Errorf("tokenizer: the model asks for a BOS token but has no tokenizer.ggml.bos_token_id")
+	}
+	for i, ty := range t.types {
+		if ty == gguf.TokenControl || ty == gguf.TokenUserDefined || ty == gguf.TokenUnknown {
+			if t.pieces[i] != "" {
+				t.special = append(t.special, int32(i))
+			}
+		}
+	}
+	sort.SliceStable(t.special, func(a, b int) bool { return len(t.pieces[t.special[a]]) > len(t.pieces[t.special[b]]) })
+	return t, nil
+}
+
+// FromFile builds the tokenizer of an open GGUF file.
+func FromFile(f *gguf.File) (*Tokenizer, error) {
+	info, err := f.Tokenizer()
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	return New(info, &f.Metadata)
+}
+
+// VocabSize is the number of tokens.
+func (t *Tokenizer) VocabSize() int { return len(t.pieces) }
+
+// Model is the tokenizer model name ("llama" or "gpt2").
+func (t *Tokenizer) Model() string { return t.kind }
+
+// Piece is the stored text of a token (with ▁ or byte-mapped characters as stored).
+func (t *Tokenizer) Piece(id int32) string {
+	if id < 0 || int(id) >= len(t.pieces) {
+		return ""
+	}
+	return t.pieces[id]
+}
+
+// IsControl reports whether id is a control token (BOS, EOS, …).
+func (t *Tokenizer) IsControl(id int32) bool {
+	return id >= 0 && int(id) < len(t.types) && t.types[id] == gguf.TokenControl
+}
+
+// IsEOG reports whether generation should stop at id.
+func (t *Tokenizer) IsEOG(id int32) bool {
+	if id == t.EOS && id >= 0 {
+		return true
+	}
+	if t.IsControl(id) {
+		switch t.pieces[id] {
+		case "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "<|im_end|>", "<end_of_turn>", "<|end|>":
+			return true
+		}
+	}
+	return false
+}
+
+// fragment is a piece of input: raw text, or a special token found in it.
+type fragment struct {
+	text  string
+	token int32 // -1 for raw text
+}
+
+// Encode tokenizes text. addSpecial adds BOS/EOS as the model asks; parseSpecial lets control tokens
+// written in the text ("<s>", "<|eot_id|>") become those tokens (user-defined tokens always do, as in llama.cpp).
+func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
+	var out []int32
+	frags := t.partition(text, parseSpecial)
+	if addSpecial && t.AddBOS {
+		out = append(out, t.BOS)
+	}
+	prevSpecial := true
+	for _, f := range frags {
+		if f.token >= 0 {
+			out = append(out, f.token)
+			prevSpecial = true
+			continue
+		}
+		if t.kind == "llama" {
+			s := f.text
+			if t.addSpace && prevSpecial {
+				s = " " + s
+			}
+			out = t.encodeSPM(strings.ReplaceAll(s, " ", "▁"), out)
+		} else {
+			out = t.encodeBPE(f.text, out)
+		}
+		prevSpecial = false
+	}
+	if addSpecial && t.AddEOS {
+		out = append(out, t.EOS)
+	}
+	return out
+}
+
+// partition splits text on special tokens, longest first.
+func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
+	if text == "" {
+		return nil
+	}
+	frags := []fragment{{text, -1}}
+	for _, id := range t.special {
+		ty := t.types[id]
+		if !parseSpecial && (ty == gguf.TokenControl || ty == gguf.TokenUnknown) {
+			continue
+		}
+		sp := t.pieces[id]
+		var next []fragment
+		for _, f := range frags {
+			if f.token >= 0 || !strings.Contains(f.text, sp) {
+				next = append(next, f)
+				continue
+			}
+			rest := f.text
+			for {
+				i := strings.Index(rest, sp)
+				if i < 0 {
+					break
+				}
+				if i > 0 {
+					next = append(next, fragment{rest[:i], -1})
+				}
+				next = append(next, fragment{"", id})
+				rest = rest[i+len(sp):]
+			}
+			if rest != "" {
+				next = append(next, fragment{rest, -1})
+			}
+		}
+		frags = next
+	}
+	return frags
+}
+
+// Decode joins the pieces of ids as bytes and returns them as a string (which may hold invalid UTF-8
+// when ids end inside a character). Control tokens are left out unless special is set.
+func (t *Tokenizer) Decode(ids []int32, special bool) string {
+	var b []byte
+	for i, id := range ids {
+		n := len(b)
+		b = t.AppendPiece(b, id, special)
+		if i == 0 && t.kind == "llama" && t.addSpace && len(b) > n && b[n] == ' ' {
+			b = append(b[:n], b[n+1:]...) // the space the encoder prefixed (llama.cpp strips it from the first piece only)
+		}
+	}
+	return string(b)
+}
+
+// AppendPiece appends the bytes token id stands for.
+func (t *Tokenizer) AppendPiece(b []byte, id int32, special bool) []byte {
+	if id < 0 || int(id) >= len(t.pieces) {
+		return b
+	}
+	ty, p := t.types[id], t.pieces[id]
+	if ty == gguf.TokenControl && !special {
+		return b
+	}
+	if t.kind == "llama" {
+		switch ty {
+		case gguf.TokenUnknown:
+			return append(b, "\u2585"...)
+		case gguf.TokenByte:
+			if len(p) == 6 && strings.HasPrefix(p, "<0x") {
+				var v byte
+				if _, err := fmt.Sscanf(p[3:5], "%02X", &v); err == nil {
+					return append(b, v)
+				}
+			}
+			return append(b, p...)
+		case gguf.TokenControl:
+			return append(b, p...)
+		}
+		return append(b, strings.ReplaceAll(p, "▁", " ")...)
+	}
+	if ty == gguf.TokenNormal || ty == gguf.TokenByte {
+		return appendUnmapped(b, p)
+	}
+	return append(b, p...)
+}

@@ -1,0 +1,121 @@
+package tokenizer
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/internal/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func load(t *testing.T, path string) *Tokenizer {
+	t.Helper()
+	f, err := gguf.Open(path)
+	require.NoError(t, err)
+	t.Cleanup(func() { f.Close() })
+	tok, err := FromFile(f)
+	require.NoError(t, err)
+	return tok
+}
+
+// TestLlamaCppVocabVectors runs llama.cpp's own tokenizer test vectors (test-tokenizer-0: .inp strings
+// separated by __ggml_vocab_test__, .out ids per line, tokenized without BOS and without special parsing).
+func TestLlamaCppVocabVectors(t *testing.T) {
+	dir := testutil.Shared(t, "vocab")
+	inps, _ := filepath.Glob(filepath.Join(dir, "*.gguf.inp"))
+	require.NotEmpty(t, inps)
+	for _, inp := range inps {
+		model := strings.TrimSuffix(inp, ".inp")
+		t.Run(filepath.Base(model), func(t *testing.T) {
+			tok := load(t, model)
+			rawIn, err := os.ReadFile(inp)
+			require.NoError(t, err)
+			rawOut, err := os.ReadFile(model + ".out")
+			require.NoError(t, err)
+			texts := strings.Split(string(rawIn), "\n__ggml_vocab_test__\n")
+			lines := strings.Split(strings.TrimSuffix(string(rawOut), "\n"), "\n")
+			if texts[len(texts)-1] == "" {
+				texts = texts[:len(texts)-1]
+			}
+			require.Len(t, lines, len(texts))
+			for i, text := range texts {
+				var want []int32
+				for _, f := range strings.Fields(lines[i]) {
+					v, err := strconv.Atoi(f)
+					require.NoError(t, err)
+					want = append(want, int32(v))
+				}
+				got := tok.Encode(text, false, false)
+				if len(want) == 0 {
+					want = nil
+				}
+				assert.Equal(t, want, got, "text %q", text)
+			}
+		})
+	}
+}
+
+type tokCase struct {
+	Input      string   `json:"input"`
+	IDs        []int32  `json:"ids"`
+	IDsSpecial []int32  `json:"ids_special"`
+	PiecesHex  []string `json:"pieces_hex"`
+	Concat     string   `json:"concat"`
+	Detok      string   `json:"detok"`
+}
+
+// TestReferenceTokenize compares with llama.cpp's tokenizations, pieces and detokenizations of 52 tricky
+// strings for every vocabulary in ../shared/reference/tokenize.
+func TestReferenceTokenize(t *testing.T) {
+	dir := testutil.Shared(t, "reference/tokenize")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	require.NotEmpty(t, files)
+	for _, rf := range files {
+		var ref struct {
+			Vocab string    `json:"vocab"`
+			Cases []tokCase `json:"cases"`
+		}
+		raw, err := os.ReadFile(rf)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(raw, &ref))
+		name := ref.Vocab
+		path := filepath.Join(testutil.SharedDir(), "vocab", name)
+		if _, err := os.Stat(path); err != nil {
+			path = filepath.Join(testutil.SharedDir(), "models", name)
+		}
+		t.Run(name, func(t *testing.T) {
+			tok := load(t, path)
+			for _, c := range ref.Cases {
+				got := tok.Encode(c.Input, false, false)
+				assert.Equal(t, norm(c.IDs), got, "ids of %q", c.Input)
+				assert.Equal(t, norm(c.IDsSpecial), tok.Encode(c.Input, false, true), "ids with special tokens of %q", c.Input)
+				var pieces []string
+				var concat []byte
+				for _, id := range c.IDs {
+					p := tok.AppendPiece(nil, id, false)
+					pieces = append(pieces, hex.EncodeToString(p))
+					concat = append(concat, p...)
+				}
+				if len(c.PiecesHex) > 0 {
+					assert.Equal(t, c.PiecesHex, pieces, "pieces of %q", c.Input)
+				}
+				assert.Equal(t, c.Concat, string(concat), "concatenated pieces of %q", c.Input)
+				assert.Equal(t, c.Detok, tok.Decode(c.IDs, false), "detokenization of %q", c.Input)
+			}
+		})
+	}
+}
+
+func norm(ids []int32) []int32 {
+	if len(ids) == 0 {
+		return nil
+	}
+	return ids
+}
