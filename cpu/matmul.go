@@ -1,0 +1,80 @@
+package cpu
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/llamago/llamago/gguf"
+)
+
+// Weight is a 2-D weight matrix in its GGUF layout: Rows rows of Cols elements, each row
+// Type.RowBytes(Cols) bytes, rows back to back.
+type Weight struct {
+	Type       gguf.Type
+	Rows, Cols int
+	Data       []byte
+}
+
+// RowBytes is the size of one row.
+func (w *Weight) RowBytes() int { return w.Type.RowBytes(w.Cols) }
+
+// F32 views an F32 weight's bytes as float32 without copying (GGUF data is little-endian and aligned).
+func (w *Weight) F32() []float32 {
+	if len(w.Data) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&w.Data[0])), len(w.Data)/4)
+}
+
+// Check verifies the data length matches the shape and that the type can be computed with.
+func (w *Weight) Check() error {
+	if !w.Type.CanDequantize() {
+		return fmt.Errorf("weight type %s is not supported", w.Type)
+	}
+	if w.Cols%w.Type.BlockSize() != 0 {
+		return fmt.Errorf("row length %d is not a multiple of the %s block size", w.Cols, w.Type)
+	}
+	if want := w.Rows * w.RowBytes(); len(w.Data) != want {
+		return fmt.Errorf("%d×%d %s needs %d bytes, have %d", w.Rows, w.Cols, w.Type, want, len(w.Data))
+	}
+	return nil
+}
+
+// Row dequantizes row r into dst[:Cols].
+func (w *Weight) Row(r int, dst []float32) {
+	rb := w.RowBytes()
+	if w.Type == gguf.TypeF32 {
+		copy(dst[:w.Cols], w.F32()[r*w.Cols:(r+1)*w.Cols])
+		return
+	}
+	// The shape was checked at load time, so this cannot fail.
+	_ = gguf.Dequantize(w.Type, w.Data[r*rb:(r+1)*rb], dst[:w.Cols])
+}
+
+// MatMul computes dst[t][r] = Σ_c w[r][c] · x[t][c] for n tokens: x is [n][Cols], dst is [n][Rows].
+// Each weight row is dequantized once (into the worker's scratch) and used for every token, so the
+// weights are read once per call whatever n is. Activations stay float32 (no rounding to 8 bits).
+func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
+	cols, rows := w.Cols, w.Rows
+	if w.Type == gguf.TypeF32 {
+		wf := w.F32()
+		p.For(rows, 4, func(lo, hi, _ int) {
+			for r := lo; r < hi; r++ {
+				row := wf[r*cols : (r+1)*cols]
+				for t := 0; t < n; t++ {
+					dst[t*rows+r] = Dot(row, x[t*cols:(t+1)*cols])
+				}
+			}
+		})
+		return
+	}
+	p.For(rows, 4, func(lo, hi, worker int) {
+		buf := p.Scratch(worker, cols)
+		for r := lo; r < hi; r++ {
+			w.Row(r, buf)
+			for t := 0; t < n; t++ {
+				dst[t*rows+r] = Dot(buf, x[t*cols:(t+1)*cols])
+			}
+		}
+	})
+}

@@ -1,0 +1,188 @@
+package engine
+
+import (
+	"fmt"
+
+	"github.com/llamago/llamago/cpu"
+	"github.com/llamago/llamago/gguf"
+)
+
+// CPU is the pure-Go reference backend. Weights are used in place from the mapped file.
+type CPU struct {
+	pool       *cpu.Pool
+	rope       *cpu.RopeTable // cos/sin for the positions seen so far, grown by doubling
+	ropeParams RopeParams
+}
+
+// NewCPU returns a CPU backend with threads workers (all cores when ≤ 0).
+func NewCPU(threads int) *CPU { return &CPU{pool: cpu.NewPool(threads)} }
+
+type cpuBuffer struct{ v []float32 }
+
+func (b *cpuBuffer) Len() int { return len(b.v) }
+
+type cpuWeight struct {
+	w   cpu.Weight
+	vec []float32 // 1-D weights (norms) as float32
+}
+
+func (w *cpuWeight) Shape() (int, int) { return w.w.Rows, w.w.Cols }
+func (w *cpuWeight) Type() gguf.Type   { return w.w.Type }
+
+type cpuKV struct {
+	k, v             []float32 // [layer][position][kvDim]
+	positions, kvDim int
+}
+
+func (c *cpuKV) Capacity() int { return c.positions }
+
+func (c *cpuKV) at(buf []float32, layer, pos int) []float32 {
+	off := (layer*c.positions + pos) * c.kvDim
+	return buf[off : off+c.kvDim]
+}
+
+func (*CPU) Name() string { return "cpu" }
+
+// Threads is the number of worker threads.
+func (b *CPU) Threads() int { return b.pool.Threads() }
+
+func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte) (Weight, error) {
+	w := &cpuWeight{w: cpu.Weight{Type: typ, Rows: rows, Cols: cols, Data: data}}
+	if err := w.w.Check(); err != nil {
+		return nil, fmt.Errorf("weight %s: %w", name, err)
+	}
+	if rows == 1 {
+		w.vec = make([]float32, cols)
+		w.w.Row(0, w.vec)
+	}
+	return w, nil
+}
+
+func (b *CPU) Alloc(n int) (Buffer, error) { return &cpuBuffer{make([]float32, n)}, nil }
+
+func (b *CPU) View(buf Buffer, off, n int) Buffer { return &cpuBuffer{vec(buf)[off : off+n]} }
+
+func (b *CPU) NewKVCache(layers, positions, kvDim int) (KVCache, error) {
+	n := layers * positions * kvDim
+	return &cpuKV{k: make([]float32, n), v: make([]float32, n), positions: positions, kvDim: kvDim}, nil
+}
+
+func vec(b Buffer) []float32 { return b.(*cpuBuffer).v }
+func wt(w Weight) *cpuWeight { return w.(*cpuWeight) }
+func kvOf(c KVCache) *cpuKV  { return c.(*cpuKV) }
+
+func (b *CPU) Embed(dst Buffer, table Weight, ids []int32) error {
+	t, d := wt(table), vec(dst)
+	for i, id := range ids {
+		if id < 0 || int(id) >= t.w.Rows {
+			return fmt.Errorf("token id %d is outside the vocabulary of %d", id, t.w.Rows)
+		}
+		t.w.Row(int(id), d[i*t.w.Cols:(i+1)*t.w.Cols])
+	}
+	return nil
+}
+
+func (b *CPU) RMSNorm(dst, x Buffer, w Weight, n int, eps float32) error {
+	wv := wt(w).vec
+	d, xv, dim := vec(dst), vec(x), len(wv)
+	for t := 0; t < n; t++ {
+		cpu.RMSNorm(d[t*dim:(t+1)*dim], xv[t*dim:(t+1)*dim], wv, eps)
+	}
+	return nil
+}
+
+func (b *CPU) MatMul(dst Buffer, w Weight, x Buffer, n int) error {
+	cpu.MatMul(b.pool, vec(dst), &wt(w).w, vec(x), n)
+	return nil
+}
+
+func (b *CPU) RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int, p RopeParams) error {
+	need := 0
+	for _, ps := range pos {
+		need = max(need, int(ps)+1)
+	}
+	tab := b.rope
+	if tab == nil || tab.Positions() < need || b.ropeParams.Dims != p.Dims || b.ropeParams.Base != p.Base ||
+		b.ropeParams.FreqScale != p.FreqScale || len(b.ropeParams.Factors) != len(p.Factors) {
+		tab = cpu.NewRopeTable(max(need, 2*b.ropeLen(), 256), p.Dims, p.Base, p.FreqScale, p.Factors)
+		b.rope, b.ropeParams = tab, p
+	}
+	qv, kv := vec(q), vec(k)
+	for t, ps := range pos {
+		tab.Apply(qv[t*heads*headDim:(t+1)*heads*headDim], heads, headDim, int(ps))
+		tab.Apply(kv[t*kvHeads*headDim:(t+1)*kvHeads*headDim], kvHeads, headDim, int(ps))
+	}
+	return nil
+}
+
+func (b *CPU) ropeLen() int {
+	if b.rope == nil {
+		return 0
+	}
+	return b.rope.Positions()
+}
+
+func (b *CPU) StoreKV(c KVCache, layer int, k, v Buffer, pos []int32) error {
+	kv, kk, vv := kvOf(c), vec(k), vec(v)
+	for t, p := range pos {
+		if int(p) >= kv.positions || p < 0 {
+			return fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
+		}
+		copy(kv.at(kv.k, layer, int(p)), kk[t*kv.kvDim:(t+1)*kv.kvDim])
+		copy(kv.at(kv.v, layer, int(p)), vv[t*kv.kvDim:(t+1)*kv.kvDim])
+	}
+	return nil
+}
+
+func (b *CPU) Attention(out, q Buffer, c KVCache, pos []int32, p AttentionParams) error {
+	kv, o, qv := kvOf(c), vec(out), vec(q)
+	hd, group := p.HeadDim, p.Heads/p.KVHeads
+	width := p.Heads * hd
+	maxPos := 0
+	for _, ps := range pos {
+		maxPos = max(maxPos, int(ps)+1)
+	}
+	b.pool.For(len(pos)*p.Heads, 1, func(lo, hi, worker int) {
+		scores := b.pool.Scratch(worker, maxPos)
+		for task := lo; task < hi; task++ {
+			t, h := task/p.Heads, task%p.Heads
+			n := int(pos[t]) + 1
+			qh := qv[t*width+h*hd : t*width+(h+1)*hd]
+			kvOff := (h / group) * hd
+			s := scores[:n]
+			for j := 0; j < n; j++ {
+				s[j] = cpu.Dot(qh, kv.at(kv.k, p.Layer, j)[kvOff:kvOff+hd]) * p.Scale
+			}
+			cpu.Softmax(s)
+			if p.Capture != nil {
+				copy(p.Capture[h][t], s)
+			}
+			oh := o[t*width+h*hd : t*width+(h+1)*hd]
+			clear(oh)
+			for j := 0; j < n; j++ {
+				cpu.AXPY(oh, s[j], kv.at(kv.v, p.Layer, j)[kvOff:kvOff+hd])
+			}
+		}
+	})
+	return nil
+}
+
+func (b *CPU) SwiGLU(dst, gate, up Buffer, n int) error {
+	cpu.SwiGLU(vec(dst)[:n], vec(gate)[:n], vec(up)[:n])
+	return nil
+}
+
+func (b *CPU) Add(dst, x Buffer, n int) error {
+	cpu.Add(vec(dst)[:n], vec(x)[:n])
+	return nil
+}
+
+func (b *CPU) Read(dst []float32, src Buffer, off int) error {
+	copy(dst, vec(src)[off:off+len(dst)])
+	return nil
+}
+
+func (b *CPU) Close() error {
+	b.pool.Close()
+	return nil
+}

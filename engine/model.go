@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/llamago/llamago/engine/tokenizer"
+	"github.com/llamago/llamago/gguf"
+)
+
+// SupportedArchitectures are the general.architecture values llamago runs.
+var SupportedArchitectures = []string{"llama"}
+
+// Model is a loaded model: its hyperparameters, tokenizer and weights bound on a backend.
+type Model struct {
+	Config    *gguf.LlamaConfig
+	Tokenizer *tokenizer.Tokenizer
+	File      *gguf.File
+	Backend   Backend
+	Rope      RopeParams
+	TiedEmbed bool // the output projection reuses token_embd.weight
+
+	tokEmbd Weight // [vocab][embd]
+	outNorm Weight // [embd]
+	output  Weight // [vocab][embd]
+	layers  []layerWeights
+}
+
+// layerWeights are one transformer block's tensors; shapes are [rows][cols] = [out][in].
+type layerWeights struct {
+	attnNorm Weight // [embd]
+	wq       Weight // [heads·headDim][embd]
+	wk       Weight // [kvHeads·headDim][embd]
+	wv       Weight // [kvHeads·headDim][embd]
+	wo       Weight // [embd][heads·headDim]
+	ffnNorm  Weight // [embd]
+	wGate    Weight // [ff][embd]
+	wUp      Weight // [ff][embd]
+	wDown    Weight // [embd][ff]
+}
+
+// Load binds the weights of an open GGUF file on a backend. The file must stay open while the model is used.
+func Load(f *gguf.File, b Backend) (*Model, error) {
+	cfg, err := f.LlamaConfig()
+	if err != nil {
+		return nil, err
+	}
+	supported := false
+	for _, a := range SupportedArchitectures {
+		supported = supported || a == cfg.Architecture
+	}
+	if !supported {
+		return nil, fmt.Errorf("architecture %q is not supported (llamago runs: %s)", cfg.Architecture, strings.Join(SupportedArchitectures, ", "))
+	}
+	tok, err := tokenizer.FromFile(f)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.VocabSize == 0 {
+		cfg.VocabSize = tok.VocabSize()
+	}
+	m := &Model{Config: cfg, Tokenizer: tok, File: f, Backend: b,
+		Rope: RopeParams{Dims: cfg.RopeDimensionCount, Base: float64(cfg.RopeFreqBase), FreqScale: float64(cfg.RopeFreqScale)}}
+	if cfg.RopeDimensionCount > cfg.HeadDim() || cfg.RopeDimensionCount%2 != 0 {
+		return nil, fmt.Errorf("rope dimension count %d must be even and at most the head size %d", cfg.RopeDimensionCount, cfg.HeadDim())
+	}
+	if err := m.bind(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// bind finds every tensor by name, checks its shape and loads it; all problems are reported together.
+func (m *Model) bind() error {
+	c := m.Config
+	hd := c.HeadDim()
+	e, ff, vocab := c.EmbeddingLength, c.FeedForwardLength, c.VocabSize
+	var missing []string
+	var errs []error
+	get := func(name string, rows, cols int, optional bool) Weight {
+		t, ok := m.File.Tensor(name)
+		if !ok {
+			if !optional {
+				missing = append(missing, name)
+			}
+			return nil
+		}
+		want := []uint64{uint64(cols), uint64(rows)}
+		if rows == 1 {
+			want = want[:1]
+		}
+		if fmt.Sprint(t.Dims) != fmt.Sprint(want) {
+			errs = append(errs, fmt.Errorf("tensor %s has shape %v, the hyperparameters need %v", name, t.Dims, want))
+			return nil
+		}
+		w, err := m.Backend.LoadWeight(name, t.Type, rows, cols, m.File.TensorData(t))
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		return w
+	}
+	m.tokEmbd = get("token_embd.weight", vocab, e, false)
+	m.outNorm = get("output_norm.weight", 1, e, false)
+	m.output = get("output.weight", vocab, e, true)
+	if _, ok := m.File.Tensor("output.weight"); !ok {
+		m.output, m.TiedEmbed = m.tokEmbd, true
+	}
+	if t, ok := m.File.Tensor("rope_freqs.weight"); ok {
+		factors := make([]float32, t.Elements())
+		if int(t.Elements()) != m.Rope.Dims/2 {
+			errs = append(errs, fmt.Errorf("rope_freqs.weight has %d values, want %d", t.Elements(), m.Rope.Dims/2))
+		} else if err := gguf.Dequantize(t.Type, m.File.TensorData(t), factors); err != nil {
+			errs = append(errs, fmt.Errorf("rope_freqs.weight: %w", err))
+		}
+		m.Rope.Factors = factors
+	}
+	m.layers = make([]layerWeights, c.BlockCount)
+	for l := range m.layers {
+		p := fmt.Sprintf("blk.%d.", l)
+		m.layers[l] = layerWeights{
+			attnNorm: get(p+"attn_norm.weight", 1, e, false),
+			wq:       get(p+"attn_q.weight", c.HeadCount*hd, e, false),
+			wk:       get(p+"attn_k.weight", c.HeadCountKV*hd, e, false),
+			wv:       get(p+"attn_v.weight", c.HeadCountKV*hd, e, false),
+			wo:       get(p+"attn_output.weight", e, c.HeadCount*hd, false),
+			ffnNorm:  get(p+"ffn_norm.weight", 1, e, false),
+			wGate:    get(p+"ffn_gate.weight", ff, e, false),
+			wUp:      get(p+"ffn_up.weight", ff, e, false),
+			wDown:    get(p+"ffn_down.weight", e, ff, false),
+		}
+	}
+	if len(missing) > 0 {
+		errs = append([]error{fmt.Errorf("%d tensors are missing: %s", len(missing), strings.Join(missing, ", "))}, errs...)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s is not a complete %s model: %w", m.File.Path, c.Architecture, errors.Join(errs...))
+	}
+	return nil
+}
+
+// attnScale is 1/√headDim.
+func (m *Model) attnScale() float32 { return float32(1 / math.Sqrt(float64(m.Config.HeadDim()))) }
