@@ -1,0 +1,51 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSampler(t *testing.T) {
+	logits := []float32{1, 5, 5, 2, 4.9, -3}
+	require.Equal(t, int32(1), NewSampler(SamplerOptions{}).Sample(logits), "greedy takes the lowest id on ties")
+
+	// Same seed, same draws; a different seed differs somewhere in 50 draws.
+	draw := func(seed uint64) []int32 {
+		s := NewSampler(SamplerOptions{Temp: 1.5, TopP: 1, RepeatPenalty: 1, Seed: seed})
+		var out []int32
+		for i := 0; i < 50; i++ {
+			out = append(out, s.Sample(logits))
+		}
+		return out
+	}
+	require.Equal(t, draw(1), draw(1))
+	require.NotEqual(t, draw(1), draw(2))
+
+	// top-k 2 only ever returns the two best; min-p 0.5 drops everything far below the top.
+	s := NewSampler(SamplerOptions{Temp: 5, TopK: 2, TopP: 1, RepeatPenalty: 1, Seed: 3})
+	counts := map[int32]int{}
+	for i := 0; i < 2000; i++ {
+		counts[s.Sample(logits)]++
+	}
+	require.Len(t, counts, 2)
+	require.InDelta(t, 1000, counts[1], 150)
+	s = NewSampler(SamplerOptions{Temp: 1, TopP: 1, MinP: 0.5, RepeatPenalty: 1, Seed: 3})
+	for i := 0; i < 500; i++ {
+		require.Contains(t, []int32{1, 2, 4}, s.Sample(logits))
+	}
+	// top-p 0.5: tokens 1 and 2 carry about 2×0.36 of the mass, so only they (and not 4) remain.
+	s = NewSampler(SamplerOptions{Temp: 1, TopP: 0.5, RepeatPenalty: 1, Seed: 4})
+	for i := 0; i < 500; i++ {
+		require.Contains(t, []int32{1, 2}, s.Sample(logits))
+	}
+	// The repetition penalty moves greedy decoding off a repeated token.
+	s = NewSampler(SamplerOptions{RepeatPenalty: 2, RepeatLastN: 8})
+	s.Accept(1)
+	s.Accept(2)
+	require.Equal(t, int32(4), s.Sample(logits))
+
+	require.Error(t, SamplerOptions{Temp: -1, TopP: 1, RepeatPenalty: 1}.Validate())
+	require.Error(t, SamplerOptions{TopP: 0, RepeatPenalty: 1}.Validate())
+	require.NoError(t, DefaultSampler.Validate())
+}
