@@ -24,17 +24,21 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## demo: the main job, offline: make a model and show what is inside it
+## demo: the main job, offline: generate text with a real model if one is here, else a synthetic one
 demo: build
-	@mkdir -p $(MODELS)
-	@if [ ! -f $(MODELS)/demo-tiny-q4_0.gguf ]; then \
-		echo "== making a synthetic tiny LLaMA (Q4_0) with llamago synth"; \
-		$(BIN)/llamago synth --preset tiny --type Q4_0 -o $(MODELS)/demo-tiny-q4_0.gguf; fi
-	$(BIN)/llamago inspect $(MODELS)/demo-tiny-q4_0.gguf --no-tensors
-	@if [ -f "$(SHARED)/models/stories260K.gguf" ]; then \
-		echo; echo "== a real trained model from $(SHARED)/models"; \
-		$(BIN)/llamago inspect $(SHARED)/models/stories260K.gguf --no-tensors; \
-	else echo "(no ../shared/models here: showed the synthetic model only)"; fi
+	@model=$$(ls $(MODELS)/*.gguf 2>/dev/null | grep -v synth | head -n 1); \
+	if [ -z "$$model" ] && [ -f "$(SHARED)/models/stories260K.gguf" ]; then model=$(SHARED)/models/stories260K.gguf; fi; \
+	if [ -z "$$model" ]; then \
+		model=$(MODELS)/demo-synth-tiny-q4_0.gguf; mkdir -p $(MODELS); \
+		echo "== no real model in $(MODELS)/ or $(SHARED)/models: using a synthetic model (random weights, so the text is gibberish)"; \
+		[ -f $$model ] || $(BIN)/llamago synth --preset tiny --type Q4_0 -o $$model; \
+	fi; \
+	echo "== $$model"; \
+	$(BIN)/llamago inspect $$model --no-tensors | head -n 16; echo; \
+	echo '== llamago tokenize "The cat sat on the mat"'; \
+	$(BIN)/llamago tokenize -m $$model "The cat sat on the mat"; echo; \
+	echo '== llamago run -p "Once upon a time" -n 96 --temp 0'; \
+	$(BIN)/llamago run -m $$model -p "Once upon a time" -n 96 --temp 0
 
 ## bench: Go benchmarks of the kernels and formats
 bench:

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
+	"github.com/spf13/pflag"
+)
+
+// modelFlags are the flags every command that runs a model shares.
+type modelFlags struct {
+	Model   string
+	Ctx     int
+	Batch   int
+	Threads int
+	Backend string
+	Device  int
+	GPULay  int
+}
+
+func (mf *modelFlags) bind(f *pflag.FlagSet) {
+	f.StringVarP(&mf.Model, "model", "m", "", "GGUF model file (required)")
+	f.IntVarP(&mf.Ctx, "ctx", "c", 0, "context size in tokens (default: the model's, at most 4096)")
+	f.IntVarP(&mf.Batch, "batch", "b", 512, "prompt tokens processed per batch")
+	f.IntVarP(&mf.Threads, "threads", "t", 0, "CPU threads (default: all cores)")
+	f.StringVar(&mf.Backend, "backend", "auto", "compute backend: auto, cpu or cuda")
+	f.IntVar(&mf.Device, "device", 0, "GPU to use (cuda backend)")
+	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (-1: all)")
+}
+
+// loadedModel is an open model file, its backend and the bound model.
+type loadedModel struct {
+	file     *gguf.File
+	backend  engine.Backend
+	model    *engine.Model
+	loadTime time.Duration
+	ctx      int
+}
+
+func (l *loadedModel) Close() {
+	l.backend.Close()
+	l.file.Close()
+}
+
+func (mf *modelFlags) validate() error {
+	switch {
+	case mf.Model == "":
+		return usagef("--model/-m is required: the GGUF file to run")
+	case mf.Ctx < 0:
+		return usagef("--ctx must be positive, got %d", mf.Ctx)
+	case mf.Batch <= 0:
+		return usagef("--batch must be positive, got %d", mf.Batch)
+	case mf.Threads < 0:
+		return usagef("--threads must be positive (0: all cores), got %d", mf.Threads)
+	}
+	if _, err := os.Stat(mf.Model); err != nil {
+		return fmt.Errorf("model file: %w", err)
+	}
+	return nil
+}
+
+// open loads the model on the chosen backend.
+func (mf *modelFlags) open() (*loadedModel, error) {
+	if err := mf.validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	f, err := gguf.Open(mf.Model)
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBackend(mf)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	m, err := engine.Load(f, b)
+	if err != nil {
+		b.Close()
+		f.Close()
+		return nil, err
+	}
+	ctx := mf.Ctx
+	if ctx == 0 {
+		ctx = min(m.Config.ContextLength, 4096)
+	}
+	return &loadedModel{file: f, backend: b, model: m, loadTime: time.Since(start), ctx: ctx}, nil
+}
+
+// newBackendCPU is the CPU choice shared by every build.
+func newBackendCPU(mf *modelFlags) engine.Backend { return engine.NewCPU(mf.Threads) }

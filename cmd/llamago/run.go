@@ -1,0 +1,219 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/spf13/cobra"
+)
+
+type runOptions struct {
+	modelFlags
+	Prompt     string
+	PromptFile string
+	N          int
+	Sampler    engine.SamplerOptions
+	Seed       int64
+	NoBOS      bool
+	Special    bool
+	IgnoreEOS  bool
+	JSON       bool
+	CaptureDir string
+	Quiet      bool
+	NoPrompt   bool
+}
+
+func newRunCmd() *cobra.Command {
+	var o runOptions
+	cmd := &cobra.Command{
+		Use:   "run -m MODEL -p PROMPT",
+		Short: "Generate text from a prompt, streamed to stdout",
+		Long: `Run loads a model, evaluates the prompt in batches and generates up to -n tokens, printing each as it
+is chosen. Timings go to stderr in llama.cpp's terms (load time, prompt eval and eval tokens/s), so
+stdout carries only the text. --temp 0 is greedy decoding, which reproduces llama.cpp token for token.`,
+		Example: `  llamago run -m model.gguf -p "Once upon a time" -n 64
+  llamago run -m model.gguf -p "The capital of France is" --temp 0
+  llamago run -m model.gguf -f prompt.txt -n 256 --temp 0.7 --top-p 0.9 --seed 42
+  llamago run -m model.gguf -p "Hi" --json | jq .text`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("seed") {
+				o.Seed = -1
+			}
+			return runRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	o.modelFlags.bind(f)
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt")
+	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file")
+	f.IntVarP(&o.N, "n-predict", "n", 128, "tokens to generate (-1: until the context is full)")
+	d := engine.DefaultSampler
+	f.Float64Var(&o.Sampler.Temp, "temp", d.Temp, "temperature (0: greedy)")
+	f.IntVar(&o.Sampler.TopK, "top-k", d.TopK, "keep the k most likely tokens (0: all)")
+	f.Float64Var(&o.Sampler.TopP, "top-p", d.TopP, "keep the smallest set of tokens with this much probability (1: all)")
+	f.Float64Var(&o.Sampler.MinP, "min-p", d.MinP, "drop tokens less likely than this fraction of the most likely (0: off)")
+	f.Float64Var(&o.Sampler.RepeatPenalty, "repeat-penalty", d.RepeatPenalty, "penalize recently seen tokens (1: off)")
+	f.IntVar(&o.Sampler.RepeatLastN, "repeat-last-n", d.RepeatLastN, "how many recent tokens the penalty considers")
+	f.Int64Var(&o.Seed, "seed", -1, "random seed (-1: a random one, printed to stderr)")
+	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
+	f.BoolVar(&o.Special, "special", false, "parse control tokens written in the prompt and print generated ones")
+	f.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "keep generating past end-of-generation tokens")
+	f.BoolVar(&o.JSON, "json", false, "print one JSON object (text, tokens, timings) at the end instead of streaming")
+	f.StringVar(&o.CaptureDir, "capture-attn", "", "also capture attention into this folder (see 'llamago attention')")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no timings on stderr")
+	f.BoolVar(&o.NoPrompt, "no-display-prompt", false, "print only the generated text, not the prompt before it")
+	return cmd
+}
+
+// promptText returns the prompt from -p or -f.
+func promptText(prompt, file string) (string, error) {
+	switch {
+	case prompt != "" && file != "":
+		return "", usagef("give the prompt with -p or -f, not both")
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("prompt file: %w", err)
+		}
+		return string(b), nil
+	}
+	return prompt, nil
+}
+
+type runResult struct {
+	Text         string  `json:"text"`
+	PromptTokens []int32 `json:"prompt_tokens"`
+	Tokens       []int32 `json:"tokens"`
+	Seed         uint64  `json:"seed"`
+	LoadMS       float64 `json:"load_ms"`
+	PromptTPS    float64 `json:"prompt_tokens_per_second"`
+	EvalTPS      float64 `json:"eval_tokens_per_second"`
+	StopReason   string  `json:"stop_reason"`
+}
+
+func runRun(stdout, stderr io.Writer, o runOptions) error {
+	text, err := promptText(o.Prompt, o.PromptFile)
+	if err != nil {
+		return err
+	}
+	if err := o.Sampler.Validate(); err != nil {
+		return usageError{err}
+	}
+	if o.N < -1 || o.N == 0 {
+		return usagef("-n must be positive or -1 (until the context is full), got %d", o.N)
+	}
+	lm, err := o.open()
+	if err != nil {
+		return err
+	}
+	defer lm.Close()
+	m := lm.model
+	tok := m.Tokenizer
+	ids := tok.Encode(text, !o.NoBOS, o.Special)
+	if len(ids) == 0 {
+		return usagef("the prompt is empty and the model adds no BOS token: give a prompt with -p")
+	}
+	if len(ids) > lm.ctx {
+		return fmt.Errorf("the prompt is %d tokens, longer than the context of %d: use a larger --ctx (the model was trained with %d) or a shorter prompt",
+			len(ids), lm.ctx, m.Config.ContextLength)
+	}
+	if o.Seed < 0 {
+		o.Sampler.Seed = rand.Uint64() >> 1
+	} else {
+		o.Sampler.Seed = uint64(o.Seed)
+	}
+	sess, err := m.NewSession(lm.ctx, o.Batch)
+	if err != nil {
+		return err
+	}
+	capture, err := newRunCapture(o.CaptureDir, lm, sess)
+	if err != nil {
+		return err
+	}
+	if !o.Quiet && !o.JSON {
+		fmt.Fprintf(stderr, "llamago: %s, %d layers, ctx %d, backend %s, seed %d, prompt %d tokens\n",
+			m.Config.Name, m.Config.BlockCount, lm.ctx, lm.backend.Name(), o.Sampler.Seed, len(ids))
+	}
+	stream := tok.NewStream(o.Special)
+	var textOut []byte
+	var writeErr error
+	emit := func(s string) {
+		textOut = append(textOut, s...)
+		if !o.JSON && writeErr == nil {
+			_, writeErr = io.WriteString(stdout, s)
+		}
+	}
+	if !o.JSON && !o.NoPrompt {
+		if _, err := io.WriteString(stdout, tok.Decode(ids, o.Special)); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	gen, st, err := sess.Generate(ids, engine.GenerateOptions{
+		MaxTokens: o.N, Sampler: o.Sampler, IgnoreEOG: o.IgnoreEOS,
+		OnToken: func(id int32) bool {
+			if tok.IsEOG(id) && !o.IgnoreEOS && !o.Special {
+				return true
+			}
+			emit(stream.Push(id))
+			return writeErr == nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	emit(stream.Flush())
+	if writeErr != nil {
+		return writeErr
+	}
+	reason := "length"
+	switch {
+	case len(gen) > 0 && tok.IsEOG(gen[len(gen)-1]) && !o.IgnoreEOS:
+		reason = "eos"
+	case sess.Pos() >= sess.Context():
+		reason = "context full"
+	}
+	if capture != nil {
+		if err := capture.write(ids, gen); err != nil {
+			return err
+		}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(runResult{Text: string(textOut), PromptTokens: ids, Tokens: gen, Seed: o.Sampler.Seed,
+			LoadMS: ms(lm.loadTime), PromptTPS: st.PromptTPS(), EvalTPS: st.GenTPS(), StopReason: reason})
+	}
+	fmt.Fprintln(stdout)
+	if !o.Quiet {
+		if reason == "context full" {
+			fmt.Fprintf(stderr, "llamago: stopped: the context of %d tokens is full (use a larger --ctx)\n", lm.ctx)
+		}
+		printTimings(stderr, lm.loadTime, st, time.Since(start))
+	}
+	return nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// printTimings writes llama.cpp-style performance lines.
+func printTimings(w io.Writer, load time.Duration, st engine.Stats, total time.Duration) {
+	per := func(d time.Duration, n int) (float64, float64) {
+		if n == 0 || d <= 0 {
+			return 0, 0
+		}
+		return ms(d) / float64(n), float64(n) / d.Seconds()
+	}
+	fmt.Fprintf(w, "llamago: load time        = %10.2f ms\n", ms(load))
+	a, b := per(st.PromptTime, st.PromptTokens)
+	fmt.Fprintf(w, "llamago: prompt eval time = %10.2f ms / %5d tokens (%8.2f ms per token, %8.2f tokens per second)\n", ms(st.PromptTime), st.PromptTokens, a, b)
+	a, b = per(st.GenTime, st.GenTokens)
+	fmt.Fprintf(w, "llamago: eval time        = %10.2f ms / %5d runs   (%8.2f ms per token, %8.2f tokens per second)\n", ms(st.GenTime), st.GenTokens, a, b)
+	fmt.Fprintf(w, "llamago: total time       = %10.2f ms\n", ms(total+load))
+}
