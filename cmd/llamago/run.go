@@ -150,7 +150,7 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 		}
 	}
 	if !o.JSON && !o.NoPrompt {
-		if _, err := io.WriteString(stdout, tok.Decode(ids, o.Special)); err != nil {
+		if _, err := io.WriteString(stdout, text); err != nil {
 			return err
 		}
 	}

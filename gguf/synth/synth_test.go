@@ -29,7 +29,7 @@ func TestDeterministicBySeed(t *testing.T) {
 }
 
 func TestShapesAndTypes(t *testing.T) {
-	raw := synthBytes(t, Options{Embd: 512, Layers: 3, Heads: 8, KVHeads: 1, FF: 1024, Vocab: 300, Type: "Q4_K_M", })
+	raw := synthBytes(t, Options{Embd: 512, Layers: 3, Heads: 8, KVHeads: 1, FF: 1024, Vocab: 300, Type: "Q4_K_M"})
 	f, err := gguf.Parse(raw)
 	require.NoError(t, err)
 	c, err := gguf.ReadLlamaConfig(&f.Metadata)
