@@ -73,8 +73,13 @@ type Backend interface {
 	SwiGLU(dst, gate, up Buffer, n int) error
 	// Add: dst += x over n values.
 	Add(dst, x Buffer, n int) error
-	// Read copies n values of src starting at off into dst, waiting for pending work.
+	// Read copies len(dst) values of src starting at off into dst, waiting for pending work.
 	Read(dst []float32, src Buffer, off int) error
+	// Write copies src into dst starting at off.
+	Write(dst Buffer, src []float32, off int) error
 	// Close releases everything the backend allocated.
 	Close() error
 }
+
+// Write uploads v to the start of buf.
+func Write(b Backend, buf Buffer, v []float32) error { return b.Write(buf, v, 0) }

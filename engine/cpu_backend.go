@@ -182,6 +182,11 @@ func (b *CPU) Read(dst []float32, src Buffer, off int) error {
 	return nil
 }
 
+func (b *CPU) Write(dst Buffer, src []float32, off int) error {
+	copy(vec(dst)[off:off+len(src)], src)
+	return nil
+}
+
 func (b *CPU) Close() error {
 	b.pool.Close()
 	return nil

@@ -59,11 +59,18 @@ func exactForward(t testing.TB, f *gguf.File, tokens []int32) [][]float64 {
 		}
 		return y
 	}
+	var factors []float64
+	if rf := mat("rope_freqs.weight"); rf != nil {
+		factors = rf[0]
+	}
 	rope := func(x []float64, heads, pos int) {
 		hd, d := c.HeadDim(), c.RopeDimensionCount
 		for h := 0; h < heads; h++ {
 			for i := 0; i < d/2; i++ {
 				th := float64(pos) * float64(c.RopeFreqScale) * math.Pow(float64(c.RopeFreqBase), -2*float64(i)/float64(d))
+				if factors != nil {
+					th /= factors[i]
+				}
 				a, b := x[h*hd+2*i], x[h*hd+2*i+1]
 				x[h*hd+2*i] = a*math.Cos(th) - b*math.Sin(th)
 				x[h*hd+2*i+1] = a*math.Sin(th) + b*math.Cos(th)
@@ -149,13 +156,14 @@ func TestShapesAndTypesAgainstExact(t *testing.T) {
 		"tied-embeddings":   func(o *synth.Options) { o.TiedEmbed = true },
 		"partial-rope":      func(o *synth.Options) { o.RopeDim = 32 },
 		"rope-base-500000":  func(o *synth.Options) { o.RopeBase = 500000 },
+		"llama3.1-rope":     func(o *synth.Options) { o.RopeBase, o.Llama31Rope = 500000, true },
 		"odd-ff-and-heads8": func(o *synth.Options) { o.Heads, o.KVHeads, o.FF = 8, 2, 352 },
 	}
 	for _, typ := range []string{"F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "Q4_K_M"} {
 		typ := typ
 		cases["type-"+typ] = func(o *synth.Options) { o.Type = typ }
 	}
-	tokens := []int32{1, 5, 77, 123, 299, 42, 7, 7, 200, 3, 150, 88}
+	tokens := []int32{1, 5, 77, 123, 299, 42, 7, 7, 200, 3, 150, 88, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}
 	for name, mod := range cases {
 		t.Run(name, func(t *testing.T) {
 			o := base

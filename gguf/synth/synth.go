@@ -27,25 +27,26 @@ import (
 
 // Options describe the model to make. Zero fields take the preset's value.
 type Options struct {
-	Preset    string // tiny, llama-1b, llama2-7b, llama3-8b
-	Vocab     int
-	Embd      int
-	Layers    int
-	Heads     int
-	KVHeads   int
-	FF        int
-	Ctx       int
-	RopeDim   int
-	RopeBase  float64
-	RMSEps    float64
-	TiedEmbed bool   // leave out output.weight (the output projection then reuses token_embd.weight)
-	Type      string // a tensor type (Q4_0, F16, …) or a mixture (Q4_K_M)
-	VocabFrom string // copy tokenizer.* metadata from this GGUF file; "" for the built-in byte-level vocabulary
-	Seed      uint64
-	Name      string
-	Workers   int                           // generator goroutines; 0 means GOMAXPROCS
-	Progress  func(done, total int64)       // called as bytes are written; may be nil
-	Warn      func(format string, a ...any) // notes such as type fallbacks; may be nil
+	Preset      string // tiny, llama-1b, llama2-7b, llama3-8b
+	Vocab       int
+	Embd        int
+	Layers      int
+	Heads       int
+	KVHeads     int
+	FF          int
+	Ctx         int
+	RopeDim     int
+	RopeBase    float64
+	RMSEps      float64
+	TiedEmbed   bool   // leave out output.weight (the output projection then reuses token_embd.weight)
+	Llama31Rope bool   // write rope_freqs.weight with LLaMA 3.1 frequency factors (factor 8, original context 8192)
+	Type        string // a tensor type (Q4_0, F16, …) or a mixture (Q4_K_M)
+	VocabFrom   string // copy tokenizer.* metadata from this GGUF file; "" for the built-in byte-level vocabulary
+	Seed        uint64
+	Name        string
+	Workers     int                           // generator goroutines; 0 means GOMAXPROCS
+	Progress    func(done, total int64)       // called as bytes are written; may be nil
+	Warn        func(format string, a ...any) // notes such as type fallbacks; may be nil
 }
 
 // Presets are the named shapes; every field of Options that a preset sets can be overridden.
@@ -173,6 +174,9 @@ func plan(o Options, typeFor func(name string, layer int) gguf.Type, warn func(s
 		)
 	}
 	specs = append(specs, norm("output_norm.weight"))
+	if o.Llama31Rope {
+		specs = append(specs, tensorSpec{name: "rope_freqs.weight", typ: gguf.TypeF32, dims: []uint64{uint64(o.RopeDim / 2)}})
+	}
 	if !o.TiedEmbed {
 		specs = append(specs, mat("output.weight", -1, e, uint64(o.Vocab), 4/math.Sqrt(float64(e))))
 	}
@@ -350,6 +354,15 @@ const rowsPerChunk = 64
 
 // writeTensor generates the tensor chunk by chunk on o.Workers goroutines and writes chunks in order.
 func writeTensor(gw *gguf.Writer, s tensorSpec, o Options, index uint64, progress func(int)) error {
+	if s.name == "rope_freqs.weight" {
+		buf := make([]byte, 4*s.dims[0])
+		if err := gguf.Quantize(gguf.TypeF32, llama31RopeFactors(o), buf); err != nil {
+			return err
+		}
+		_, err := gw.Write(buf)
+		progress(len(buf))
+		return err
+	}
 	cols := int(s.dims[0])
 	rows := int(sliceProd(s.dims[1:]))
 	rowBytes := s.typ.RowBytes(cols)
@@ -414,4 +427,25 @@ func approxNormal(r *rand.Rand) float64 {
 	u := r.Uint64()
 	s := float64(u&0xffff) + float64(u>>16&0xffff) + float64(u>>32&0xffff) + float64(u>>48)
 	return (s - 2*65535.0) / 37837.0
+}
+
+// llama31RopeFactors are the per-frequency divisors LLaMA 3.1 applies to RoPE (as its GGUF conversion writes
+// them to rope_freqs.weight): 1 for short wavelengths, 8 for long ones, smoothly between.
+func llama31RopeFactors(o Options) []float32 {
+	const factor, low, high, oldCtx = 8.0, 1.0, 4.0, 8192.0
+	out := make([]float32, o.RopeDim/2)
+	for i := range out {
+		freq := math.Pow(o.RopeBase, -2*float64(i)/float64(o.RopeDim))
+		wavelen := 2 * math.Pi / freq
+		switch {
+		case wavelen < oldCtx/high:
+			out[i] = 1
+		case wavelen > oldCtx/low:
+			out[i] = factor
+		default:
+			smooth := (oldCtx/wavelen - low) / (high - low)
+			out[i] = float32(1 / ((1-smooth)/factor + smooth))
+		}
+	}
+	return out
 }
