@@ -40,6 +40,7 @@ type AttentionParams struct {
 	Scale          float32 // applied to q·k, normally 1/√HeadDim
 	// Capture, when not nil, receives the post-softmax probabilities of the batch's queries:
 	// Capture[h][t][j] for head h, batch token t and key position j ≤ Pos[t] (a row of length Pos[t]+1).
+	// Heads whose Capture[h] is nil are not recorded. Nil Capture costs nothing.
 	Capture [][][]float32
 }
 

@@ -154,7 +154,7 @@ func (b *CPU) Attention(out, q Buffer, c KVCache, pos []int32, p AttentionParams
 				s[j] = cpu.Dot(qh, kv.at(kv.k, p.Layer, j)[kvOff:kvOff+hd]) * p.Scale
 			}
 			cpu.Softmax(s)
-			if p.Capture != nil {
+			if p.Capture != nil && p.Capture[h] != nil {
 				copy(p.Capture[h][t], s)
 			}
 			oh := o[t*width+h*hd : t*width+(h+1)*hd]

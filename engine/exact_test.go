@@ -14,7 +14,8 @@ import (
 // exactForward is an independent float64 LLaMA forward pass written from the paper, on weights dequantized
 // with the reference dequantizers. It returns the logits of every position. It shares no code with the
 // engine beyond gguf, so agreement means the engine computes the model the file describes.
-func exactForward(t testing.TB, f *gguf.File, tokens []int32) [][]float64 {
+// When probs is not nil it is called with every attention row (layer, head, query position, probabilities).
+func exactForward(t testing.TB, f *gguf.File, tokens []int32, probs func(layer, head, pos int, row []float64)) [][]float64 {
 	t.Helper()
 	c, err := f.LlamaConfig()
 	require.NoError(t, err)
@@ -120,9 +121,13 @@ func exactForward(t testing.TB, f *gguf.File, tokens []int32) [][]float64 {
 					sum += sc[j]
 				}
 				for j := range sc {
+					sc[j] /= sum
 					for i := 0; i < hd; i++ {
-						att[h*hd+i] += sc[j] / sum * vals[l][j][kh+i]
+						att[h*hd+i] += sc[j] * vals[l][j][kh+i]
 					}
+				}
+				if probs != nil {
+					probs(l, h, pos, sc)
 				}
 			}
 			o := mv(L.wo, att)
@@ -176,7 +181,7 @@ func TestShapesAndTypesAgainstExact(t *testing.T) {
 			defer b.Close()
 			m, err := Load(f, b)
 			require.NoError(t, err)
-			want := exactForward(t, f, tokens)
+			want := exactForward(t, f, tokens, nil)
 			s, err := m.NewSession(32, 5) // batches of 5: exercises batch boundaries
 			require.NoError(t, err)
 			got, err := s.Eval(tokens, true)

@@ -24,6 +24,7 @@ type runOptions struct {
 	IgnoreEOS  bool
 	JSON       bool
 	CaptureDir string
+	CaptureMB  float64
 	Quiet      bool
 	NoPrompt   bool
 }
@@ -66,6 +67,7 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
 	f.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "keep generating past end-of-generation tokens")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object (text, tokens, timings) at the end instead of streaming")
 	f.StringVar(&o.CaptureDir, "capture-attn", "", "also capture attention into this folder (see 'llamago attention')")
+	f.Float64Var(&o.CaptureMB, "capture-max-mb", 1024, "with --capture-attn: refuse captures larger than this many MB")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no timings on stderr")
 	f.BoolVar(&o.NoPrompt, "no-display-prompt", false, "print only the generated text, not the prompt before it")
 	return cmd
@@ -132,7 +134,7 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	capture, err := newRunCapture(o.CaptureDir, lm, sess)
+	capture, err := newRunCapture(o.CaptureDir, lm, sess, min(lm.ctx, len(ids)+max(o.N, 0)), o.CaptureMB)
 	if err != nil {
 		return err
 	}
@@ -180,7 +182,7 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 		reason = "context full"
 	}
 	if capture != nil {
-		if err := capture.write(ids, gen); err != nil {
+		if err := capture.write(stderr, ids, gen, text); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/engine/attnviz"
+	"github.com/spf13/cobra"
+)
+
+type attentionOptions struct {
+	modelFlags
+	Prompt     string
+	PromptFile string
+	Out        string
+	Layers     string
+	Heads      string
+	Generate   int
+	MaxMB      float64
+	NoBOS      bool
+	Quiet      bool
+}
+
+func newAttentionCmd() *cobra.Command {
+	var o attentionOptions
+	cmd := &cobra.Command{
+		Use:   "attention -m MODEL -p PROMPT -o DIR",
+		Short: "Capture what every attention head looks at, with interactive and image views",
+		Long: `Attention runs the prompt (and, with --generate, greedy generation after it) while recording the
+post-softmax attention probabilities of the chosen layers and heads, then writes into DIR:
+
+  attention.npy   float32 [layers, heads, query, key] (zeros above the diagonal: future keys)
+  attention.json  tokens (text and ids), shape, model and settings
+  index.html      head view (tokens on both sides, lines weighted by attention, layer selector, heads
+                  toggled by colour, hover a token to isolate it) and model view (every layer × head as a
+                  small heatmap, click to enlarge); one self-contained file, no network needed
+  layerNN.png     heatmap of each layer (head average) with token labels
+  rollout.npy/png attention rollout (Abnar & Zuidema 2020) over the captured layers
+
+and prints a summary: the token each position attends to most, per layer, and each head's entropy.
+The capture holds layers × heads × positions² values; it is refused above --capture-max-mb.`,
+		Example: `  llamago attention -m model.gguf -p "The cat sat on the mat" -o attn/
+  llamago attention -m model.gguf -p "The cat sat on the mat" -o attn/ --layers 0,5 --heads 0-3
+  llamago attention -m model.gguf -p "Once upon a time" -o attn/ --generate 20`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAttention(cmd.OutOrStdout(), o) },
+	}
+	f := cmd.Flags()
+	o.modelFlags.bind(f)
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt")
+	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file")
+	f.StringVarP(&o.Out, "output", "o", "", "folder to write into (required)")
+	f.StringVar(&o.Layers, "layers", "", "layers to capture, e.g. 0,5 or 0-3 (default: all)")
+	f.StringVar(&o.Heads, "heads", "", "heads to capture, e.g. 0,2 or 0-7 (default: all)")
+	f.IntVar(&o.Generate, "generate", 0, "also generate this many tokens (greedy) and capture them")
+	f.Float64Var(&o.MaxMB, "capture-max-mb", 1024, "refuse captures larger than this many MB")
+	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not print the summary")
+	return cmd
+}
+
+// parseList parses "0,5", "0-3,7" into sorted distinct ints; "" means all (nil).
+func parseList(s, flag string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, usagef("%s: %q is not a number or a range like 0-3", flag, part)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, usagef("%s: %q is not a range like 0-3", flag, part)
+			}
+		}
+		for v := a; v <= b; v++ {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+func runAttention(w io.Writer, o attentionOptions) error {
+	if o.Out == "" {
+		return usagef("--output/-o is required: the folder to write into")
+	}
+	if o.Generate < 0 {
+		return usagef("--generate must be ≥ 0, got %d", o.Generate)
+	}
+	text, err := promptText(o.Prompt, o.PromptFile)
+	if err != nil {
+		return err
+	}
+	layers, err := parseList(o.Layers, "--layers")
+	if err != nil {
+		return err
+	}
+	heads, err := parseList(o.Heads, "--heads")
+	if err != nil {
+		return err
+	}
+	lm, err := o.open()
+	if err != nil {
+		return err
+	}
+	defer lm.Close()
+	m := lm.model
+	ids := m.Tokenizer.Encode(text, !o.NoBOS, false)
+	if len(ids) == 0 {
+		return usagef("the prompt is empty: give one with -p")
+	}
+	total := len(ids) + o.Generate
+	ctx := max(lm.ctx, total)
+	if o.Ctx > 0 && total > o.Ctx {
+		return fmt.Errorf("the prompt (%d tokens) and --generate %d need %d positions, more than --ctx %d", len(ids), o.Generate, total, o.Ctx)
+	}
+	sess, err := m.NewSession(ctx, o.Batch)
+	if err != nil {
+		return err
+	}
+	spec := engine.CaptureSpec{Layers: layers, Heads: heads, MaxBytes: int64(o.MaxMB * 1e6)}
+	c, err := sess.StartCapture(spec, total)
+	if err != nil {
+		return err
+	}
+	all, err := evalCaptured(sess, ids, o.Generate)
+	if err != nil {
+		return err
+	}
+	settings := map[string]any{"prompt": text, "generate": o.Generate, "backend": lm.backend.Name(), "model_file": o.Model}
+	return writeAttention(w, lm, c, all, len(ids), settings, o.Out, o.Quiet)
+}
+
+// evalCaptured evaluates the prompt, generates n greedy tokens and evaluates the last one too, so every
+// token shown has its own row of attention. It returns prompt and generated ids.
+func evalCaptured(sess *engine.Session, ids []int32, n int) ([]int32, error) {
+	if n == 0 {
+		_, err := sess.Eval(ids, false)
+		return ids, err
+	}
+	gen, _, err := sess.Generate(ids, engine.GenerateOptions{MaxTokens: n, IgnoreEOG: true})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := sess.Eval(gen[len(gen)-1:], false); err != nil {
+		return nil, err
+	}
+	return append(append([]int32(nil), ids...), gen...), nil
+}
+
+// writeAttention writes every output and prints the summary.
+func writeAttention(w io.Writer, lm *loadedModel, c *engine.AttentionCapture, ids []int32, prompt int, settings map[string]any, dir string, quiet bool) error {
+	tok := lm.model.Tokenizer
+	pieces := make([]string, len(ids))
+	for i, id := range ids {
+		pieces[i] = string(tok.AppendPiece(nil, id, true))
+	}
+	name := lm.model.Config.Name
+	if name == "" {
+		name = filepath.Base(lm.file.Path)
+	}
+	r, err := attnviz.New(c, name, ids, pieces, prompt, settings)
+	if err != nil {
+		return err
+	}
+	if err := r.WriteFiles(dir); err != nil {
+		return err
+	}
+	if !quiet {
+		if err := r.WriteSummary(w); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintf(w, "\nwrote %s: %s (open index.html in a browser)\n", dir, strings.Join(r.Files, ", "))
+	return err
+}
+
+// runCapture collects attention during 'llamago run --capture-attn DIR'.
+type runCapture struct {
+	dir string
+	lm  *loadedModel
+	s   *engine.Session
+	c   *engine.AttentionCapture
+}
+
+func newRunCapture(dir string, lm *loadedModel, s *engine.Session, positions int, maxMB float64) (*runCapture, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	c, err := s.StartCapture(engine.CaptureSpec{MaxBytes: int64(maxMB * 1e6)}, positions)
+	if err != nil {
+		return nil, err
+	}
+	return &runCapture{dir: dir, lm: lm, s: s, c: c}, nil
+}
+
+// write evaluates the last generated token (so it has a row) and writes the capture.
+func (rc *runCapture) write(w io.Writer, prompt, gen []int32, text string) error {
+	ids := append(append([]int32(nil), prompt...), gen...)
+	if len(gen) > 0 && rc.c.Positions() < len(ids) {
+		if rc.s.Pos() >= rc.s.Context() {
+			ids = ids[:len(ids)-1] // no room to evaluate the last token: it has no row
+		} else if _, err := rc.s.Eval(gen[len(gen)-1:], false); err != nil {
+			return err
+		}
+	}
+	rc.s.StopCapture()
+	settings := map[string]any{"prompt": text, "generate": len(gen), "backend": rc.lm.backend.Name(), "source": "llamago run"}
+	return writeAttention(w, rc.lm, rc.c, ids, len(prompt), settings, rc.dir, true)
+}

@@ -1,0 +1,222 @@
+// Package attnviz turns captured attention into files people and programs read: attention.npy and
+// attention.json for NumPy and JSON readers, a self-contained index.html with BERTViz-style head and model
+// views, PNG heatmaps per layer, attention rollout (Abnar & Zuidema, 2020) and a terminal summary.
+package attnviz
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/internal/npy"
+)
+
+// Report is a capture together with what it was captured on.
+type Report struct {
+	Model    string         `json:"model"`
+	IDs      []int32        `json:"ids"`
+	Tokens   []string       `json:"tokens"` // the text of each position's token
+	Prompt   int            `json:"prompt_tokens"`
+	Layers   []int          `json:"layers"`
+	Heads    []int          `json:"heads"`
+	Shape    []int          `json:"shape"` // of attention.npy: [layers, heads, query, key]
+	Settings map[string]any `json:"settings"`
+	Files    []string       `json:"files"`
+
+	capture *engine.AttentionCapture
+}
+
+// New builds a report; tokens[i] is the display text of ids[i], prompt how many of them were the prompt.
+func New(c *engine.AttentionCapture, model string, ids []int32, tokens []string, prompt int, settings map[string]any) (*Report, error) {
+	if c.Positions() != len(ids) || len(tokens) != len(ids) {
+		return nil, fmt.Errorf("attnviz: %d captured positions for %d tokens", c.Positions(), len(ids))
+	}
+	for l := range c.Probs {
+		for h := range c.Probs[l] {
+			for q, row := range c.Probs[l][h] {
+				if len(row) != q+1 {
+					return nil, fmt.Errorf("attnviz: layer %d head %d query %d was not captured", c.Layers[l], c.Heads[h], q)
+				}
+			}
+		}
+	}
+	n := len(ids)
+	return &Report{Model: model, IDs: ids, Tokens: tokens, Prompt: prompt, Layers: c.Layers, Heads: c.Heads,
+		Shape: []int{len(c.Layers), len(c.Heads), n, n}, Settings: settings, capture: c}, nil
+}
+
+// HeadAverage returns layer index li's attention averaged over the captured heads, [query][key].
+func (r *Report) HeadAverage(li int) [][]float64 {
+	n := len(r.IDs)
+	out := make([][]float64, n)
+	for q := range out {
+		out[q] = make([]float64, n)
+		for h := range r.capture.Probs[li] {
+			for k, v := range r.capture.Probs[li][h][q] {
+				out[q][k] += float64(v) / float64(len(r.Heads))
+			}
+		}
+	}
+	return out
+}
+
+// Rollout is attention rollout over the captured layers, in order: Ã_l = rownorm(mean_h A_l + I),
+// R = Ã_L ⋯ Ã_1. R[q][k] is how much of position q's final representation flows from input token k.
+func (r *Report) Rollout() [][]float64 {
+	n := len(r.IDs)
+	roll := identity(n)
+	for li := range r.Layers {
+		a := r.HeadAverage(li)
+		for q := range a {
+			a[q][q]++
+			var s float64
+			for _, v := range a[q] {
+				s += v
+			}
+			for k := range a[q] {
+				a[q][k] /= s
+			}
+		}
+		roll = matmul(a, roll)
+	}
+	return roll
+}
+
+func identity(n int) [][]float64 {
+	m := make([][]float64, n)
+	for i := range m {
+		m[i] = make([]float64, n)
+		m[i][i] = 1
+	}
+	return m
+}
+
+func matmul(a, b [][]float64) [][]float64 {
+	n := len(a)
+	out := make([][]float64, n)
+	for i := range out {
+		out[i] = make([]float64, n)
+		for k, av := range a[i] {
+			if av == 0 {
+				continue
+			}
+			for j, bv := range b[k] {
+				out[i][j] += av * bv
+			}
+		}
+	}
+	return out
+}
+
+// Entropy is the mean entropy (in nats) of head hi's rows in layer li; low entropy means focused attention.
+func (r *Report) Entropy(li, hi int) float64 {
+	var sum float64
+	rows := r.capture.Probs[li][hi]
+	for _, row := range rows {
+		for _, p := range row {
+			if p > 0 {
+				sum -= float64(p) * math.Log(float64(p))
+			}
+		}
+	}
+	return sum / float64(len(rows))
+}
+
+// WriteSummary prints, for each captured layer, the token each position attends to most (head average) and
+// each head's mean entropy.
+func (r *Report) WriteSummary(w io.Writer) error {
+	n := len(r.IDs)
+	fmt.Fprintf(w, "attention of %s over %d tokens (%d prompt), %d layers × %d heads captured\n", r.Model, n, r.Prompt, len(r.Layers), len(r.Heads))
+	for li, l := range r.Layers {
+		avg := r.HeadAverage(li)
+		fmt.Fprintf(w, "\nlayer %d — most attended token per position (head average):\n", l)
+		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+		for q := 0; q < n; q++ {
+			best := 0
+			for k := range avg[q][:q+1] {
+				if avg[q][k] > avg[q][best] {
+					best = k
+				}
+			}
+			fmt.Fprintf(tw, "  %3d %s\t→ %3d %s\t%.2f\n", q, quote(r.Tokens[q]), best, quote(r.Tokens[best]), avg[q][best])
+		}
+		tw.Flush()
+		var ent []string
+		for hi, h := range r.Heads {
+			ent = append(ent, fmt.Sprintf("h%d %.2f", h, r.Entropy(li, hi)))
+		}
+		fmt.Fprintf(w, "  head entropy (nats; 0 = one token, %.2f = uniform over all): %s\n", math.Log(float64(n)), strings.Join(ent, "  "))
+	}
+	return nil
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// WriteFiles writes every output into dir (created if needed) and records them in r.Files.
+func (r *Report) WriteFiles(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	shape, dense := r.capture.Dense()
+	steps := []struct {
+		name string
+		fn   func(path string) error
+	}{
+		{"attention.npy", func(p string) error { return npy.WriteFloat32File(p, shape, dense) }},
+		{"rollout.npy", func(p string) error {
+			return npy.WriteFloat32File(p, []int{len(r.IDs), len(r.IDs)}, flatten(r.Rollout()))
+		}},
+		{"index.html", r.writeHTML},
+		{"rollout.png", func(p string) error {
+			return writeHeatmapPNG(p, r.Rollout(), r.Tokens, "attention rollout over layers "+intList(r.Layers))
+		}},
+	}
+	for li, l := range r.Layers {
+		li, l := li, l
+		steps = append(steps, struct {
+			name string
+			fn   func(path string) error
+		}{fmt.Sprintf("layer%02d.png", l), func(p string) error {
+			return writeHeatmapPNG(p, r.HeadAverage(li), r.Tokens, fmt.Sprintf("layer %d, average of heads %s", l, intList(r.Heads)))
+		}})
+	}
+	for _, s := range steps {
+		if err := s.fn(filepath.Join(dir, s.name)); err != nil {
+			return fmt.Errorf("writing %s: %w", s.name, err)
+		}
+		r.Files = append(r.Files, s.name)
+	}
+	r.Files = append(r.Files, "attention.json")
+	raw, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "attention.json"), append(raw, '\n'), 0o644)
+}
+
+func flatten(m [][]float64) []float32 {
+	var out []float32
+	for _, row := range m {
+		for _, v := range row {
+			out = append(out, float32(v))
+		}
+	}
+	return out
+}
+
+func intList(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	if len(s) > 8 {
+		return fmt.Sprintf("%s…%s (%d)", strings.Join(s[:3], ","), s[len(s)-1], len(s))
+	}
+	return strings.Join(s, ",")
+}

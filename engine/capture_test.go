@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/gguf/synth"
+	"github.com/stretchr/testify/require"
+)
+
+func synthModel(t *testing.T, o synth.Options) (*gguf.File, *Model) {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, o))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	b := NewCPU(2)
+	t.Cleanup(func() { b.Close() })
+	m, err := Load(f, b)
+	require.NoError(t, err)
+	return f, m
+}
+
+// TestCaptureIsExactAndFree: captured rows are probability distributions over past keys that equal an
+// independent float64 softmax(QKᵀ/√d + causal mask), and capturing leaves the logits bit-for-bit unchanged.
+func TestCaptureIsExactAndFree(t *testing.T) {
+	f, m := synthModel(t, synth.Options{Type: "Q8_0", Vocab: 300, Layers: 3, Heads: 4, KVHeads: 2, Seed: 5})
+	tokens := []int32{1, 40, 41, 42, 100, 7, 8, 250}
+	plain, err := m.NewSession(32, 3)
+	require.NoError(t, err)
+	want, err := plain.Eval(tokens, true)
+	require.NoError(t, err)
+
+	s, err := m.NewSession(32, 3)
+	require.NoError(t, err)
+	c, err := s.StartCapture(CaptureSpec{Layers: []int{2, 0}, Heads: []int{1, 3}}, len(tokens))
+	require.NoError(t, err)
+	got, err := s.Eval(tokens[:5], true)
+	require.NoError(t, err)
+	more, err := s.Eval(tokens[5:], true) // capture continues across calls (as in generation)
+	require.NoError(t, err)
+	require.Equal(t, want, append(got, more...), "capture must not change the logits")
+
+	require.Equal(t, []int{0, 2}, c.Layers)
+	require.Equal(t, []int{1, 3}, c.Heads)
+	require.Equal(t, len(tokens), c.Positions())
+	exact := map[[3]int][]float64{}
+	exactForward(t, f, tokens, func(l, h, p int, row []float64) { exact[[3]int{l, h, p}] = append([]float64(nil), row...) })
+	for li, l := range c.Layers {
+		for hi, h := range c.Heads {
+			for q, row := range c.Probs[li][hi] {
+				require.Len(t, row, q+1)
+				var sum float64
+				for j, v := range row {
+					sum += float64(v)
+					require.InDelta(t, exact[[3]int{l, h, q}][j], v, 1e-5, "layer %d head %d query %d key %d", l, h, q, j)
+				}
+				require.InDelta(t, 1, sum, 1e-5)
+			}
+		}
+	}
+	shape, dense := c.Dense()
+	require.Equal(t, []int{2, 2, 8, 8}, shape)
+	for q := 0; q < 8; q++ {
+		for k := q + 1; k < 8; k++ {
+			require.Zero(t, dense[q*8+k], "future key %d of query %d", k, q)
+		}
+	}
+	s.StopCapture()
+	_, err = s.Eval([]int32{3}, false)
+	require.NoError(t, err)
+	require.Equal(t, len(tokens), c.Positions(), "nothing recorded after StopCapture")
+}
+
+func TestCaptureLimits(t *testing.T) {
+	_, m := synthModel(t, synth.Options{Vocab: 300})
+	s, err := m.NewSession(64, 8)
+	require.NoError(t, err)
+	_, err = s.StartCapture(CaptureSpec{MaxBytes: 1000}, 64)
+	require.ErrorContains(t, err, "more than the limit")
+	require.ErrorContains(t, err, "--capture-max-mb")
+	_, err = s.StartCapture(CaptureSpec{Layers: []int{7}}, 4)
+	require.ErrorContains(t, err, "layer 7 does not exist: the model has layers 0 to 1")
+	_, err = s.StartCapture(CaptureSpec{Heads: []int{-1}}, 4)
+	require.ErrorContains(t, err, "head -1 does not exist")
+	require.Equal(t, int64(2*4*10*10*4), CaptureBytes(2, 4, 10))
+}
