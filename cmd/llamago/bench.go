@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"time"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/spf13/cobra"
+)
+
+type benchOptions struct {
+	modelFlags
+	PP, TG, Reps int
+	JSON         bool
+}
+
+func newBenchCmd() *cobra.Command {
+	var o benchOptions
+	cmd := &cobra.Command{
+		Use:   "bench -m MODEL",
+		Short: "Measure prompt processing (ppN) and text generation (tgN) speed, like llama-bench",
+		Long: `Bench measures, on random tokens, prompt processing — N tokens evaluated in batches (ppN) — and
+text generation — N tokens evaluated one at a time after an empty context (tgN) — repeating each -r
+times and reporting tokens per second as mean ± standard deviation, with the model's size and type.
+A warm-up run precedes the measured ones.`,
+		Example: `  llamago bench -m model.gguf
+  llamago bench -m model.gguf -p 512 -n 128 -r 3 -t 2 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd.OutOrStdout(), o) },
+	}
+	f := cmd.Flags()
+	o.modelFlags.bind(f)
+	f.IntVarP(&o.PP, "n-prompt", "p", 512, "prompt tokens for ppN (0: skip)")
+	f.IntVarP(&o.TG, "n-gen", "n", 128, "generated tokens for tgN (0: skip)")
+	f.IntVarP(&o.Reps, "repetitions", "r", 3, "measured repetitions of each test")
+	f.BoolVar(&o.JSON, "json", false, "print results as JSON")
+	return cmd
+}
+
+// benchResult is one test's measurement.
+type benchResult struct {
+	Model     string    `json:"model"`
+	Type      string    `json:"type"`
+	SizeBytes int64     `json:"size_bytes"`
+	Params    uint64    `json:"params"`
+	Backend   string    `json:"backend"`
+	Threads   int       `json:"threads"`
+	Test      string    `json:"test"`
+	TPS       float64   `json:"tokens_per_second"`
+	StdDev    float64   `json:"stddev"`
+	Samples   []float64 `json:"samples"`
+}
+
+func runBench(w io.Writer, o benchOptions) error {
+	if o.PP < 0 || o.TG < 0 || o.Reps <= 0 || o.PP+o.TG == 0 {
+		return usagef("-p and -n must be ≥ 0 (not both 0) and -r positive")
+	}
+	if o.Ctx == 0 {
+		o.Ctx = max(o.PP, o.TG)
+	}
+	lm, err := o.open()
+	if err != nil {
+		return err
+	}
+	defer lm.Close()
+	m := lm.model
+	var params uint64
+	for _, t := range lm.file.Tensors {
+		params += t.Elements()
+	}
+	threads := o.Threads
+	if cpuB, ok := lm.backend.(interface{ Threads() int }); ok {
+		threads = cpuB.Threads()
+	}
+	base := benchResult{Model: filepath.Base(o.Model), Type: gguf.FileTypeName(m.Config.FileType), SizeBytes: lm.file.Size(),
+		Params: params, Backend: lm.backend.Name(), Threads: threads}
+	sess, err := m.NewSession(lm.ctx, o.Batch)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	randTokens := func(n int) []int32 {
+		t := make([]int32, n)
+		for i := range t {
+			t[i] = int32(rng.IntN(m.Config.VocabSize))
+		}
+		return t
+	}
+	measure := func(name string, n int, once func() error) (benchResult, error) {
+		r := base
+		r.Test = fmt.Sprintf("%s%d", name, n)
+		for i := 0; i <= o.Reps; i++ { // run 0 warms up
+			sess.Reset()
+			t0 := time.Now()
+			if err := once(); err != nil {
+				return r, err
+			}
+			if i > 0 {
+				r.Samples = append(r.Samples, float64(n)/time.Since(t0).Seconds())
+			}
+		}
+		r.TPS, r.StdDev = meanStd(r.Samples)
+		return r, nil
+	}
+	var results []benchResult
+	if o.PP > 0 {
+		toks := randTokens(o.PP)
+		r, err := measure("pp", o.PP, func() error { _, err := sess.Eval(toks, false); return err })
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	if o.TG > 0 {
+		toks := randTokens(o.TG)
+		r, err := measure("tg", o.TG, func() error {
+			for _, t := range toks {
+				if _, err := sess.Eval([]int32{t}, false); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	if o.JSON {
+		return json.NewEncoder(w).Encode(results)
+	}
+	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s | %8s | %18s |\n", "model", "size", "params", "backend", "threads", "test", "t/s")
+	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", dashes(28), dashes(10), dashes(8), dashes(7), dashes(7), dashes(8), dashes(18))
+	for _, r := range results {
+		fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7d | %8s | %9.2f ± %6.2f |\n", r.Model+" "+r.Type, humanBytes(uint64(r.SizeBytes)),
+			humanCount(r.Params), r.Backend, r.Threads, r.Test, r.TPS, r.StdDev)
+	}
+	return nil
+}
+
+func dashes(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = '-'
+	}
+	return string(b)
+}
+
+func meanStd(x []float64) (float64, float64) {
+	var s, s2 float64
+	for _, v := range x {
+		s += v
+	}
+	mean := s / float64(len(x))
+	for _, v := range x {
+		s2 += (v - mean) * (v - mean)
+	}
+	if len(x) < 2 {
+		return mean, 0
+	}
+	return mean, math.Sqrt(s2 / float64(len(x)-1))
+}
