@@ -68,12 +68,53 @@ func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 		})
 		return
 	}
+	if hasQ16Dot(w.Type) && cols%32 == 0 {
+		matMulQ16(p, dst, w, x, n)
+		return
+	}
 	p.For(rows, 4, func(lo, hi, worker int) {
 		buf := p.Scratch(worker, cols)
 		for r := lo; r < hi; r++ {
 			w.Row(r, buf)
 			for t := 0; t < n; t++ {
 				dst[t*rows+r] = Dot(buf, x[t*cols:(t+1)*cols])
+			}
+		}
+	})
+}
+
+// rowTile is how many weight rows matMulQ16 keeps hot while it walks the tokens.
+const rowTile = 16
+
+// matMulQ16 is MatMul for types with an integer dot product: the n activation rows are rounded to 16-bit
+// blocks once (into the pool's buffer), then each worker takes tiles of rowTile weight rows and computes
+// them against every token, so weights stream from memory once and each tile stays in cache.
+func matMulQ16(p *Pool, dst []float32, w *Weight, x []float32, n int) {
+	cols, rows, rb, nb := w.Cols, w.Rows, w.RowBytes(), w.Cols/32
+	xq := p.q16(n, cols)
+	p.For(n, 1, func(lo, hi, _ int) {
+		for t := lo; t < hi; t++ {
+			QuantizeRowQ16(x[t*cols:(t+1)*cols], &xq[t])
+		}
+	})
+	dot := DotQ4_0Q16
+	if w.Type == gguf.TypeQ8_0 {
+		dot = DotQ8_0Q16
+	}
+	p.For(rows, rowTile, func(lo, hi, _ int) {
+		for r0 := lo; r0 < hi; r0 += rowTile {
+			r1 := min(hi, r0+rowTile)
+			var four [4]float32
+			for t := 0; t < n; t++ {
+				xt := &xq[t]
+				out := dst[t*rows : (t+1)*rows]
+				r := r0
+				for ; r+4 <= r1 && dot4(w.Type, w.Data[r*rb:(r+4)*rb], rb, xt, nb, &four); r += 4 {
+					copy(out[r:r+4], four[:])
+				}
+				for ; r < r1; r++ {
+					out[r] = dot(w.Data[r*rb:(r+1)*rb], xt, nb)
+				}
 			}
 		}
 	})

@@ -3,42 +3,83 @@ package cpu
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// Pool is a fixed set of worker goroutines that split loops by index range. Each worker owns a scratch
-// slice that kernels may use without allocating.
+// Pool is a fixed set of worker goroutines that split loops by index range. Between jobs the workers spin
+// for a short while before they park, so the hundreds of small parallel loops of one token's forward pass
+// start without waiting for the scheduler to wake a thread; For itself allocates nothing. Each worker owns a
+// scratch slice that kernels may use without allocating.
 type Pool struct {
 	threads int
-	tasks   chan poolTask
 	scratch [][]float32
+	mu      sync.Mutex // one For at a time
+
+	epoch   atomic.Uint64 // incremented for every job
+	pending atomic.Int32  // workers still running the current job
+	closed  atomic.Bool
+	job     poolJob
+	wake    []chan struct{}
+	asleep  []atomic.Bool
 	wg      sync.WaitGroup
-	mu      sync.Mutex // one For at a time: workers' scratch is shared between calls
+
+	qrows []Q16Row // quantized activations of the current matrix product, reused between calls
+	qbuf  []int16
+	qd    []float32
 }
 
-type poolTask struct {
-	fn     func(lo, hi, worker int)
-	lo, hi int
-	worker int
-	done   *sync.WaitGroup
+type poolJob struct {
+	fn         func(lo, hi, worker int)
+	n, per, al int
 }
 
-// NewPool starts threads workers (GOMAXPROCS when threads ≤ 0).
+// spinFor is how long an idle worker polls for the next job before it parks.
+const spinFor = 200 * time.Microsecond
+
+// NewPool starts threads workers (GOMAXPROCS when threads ≤ 0); the caller of For is worker 0.
 func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	p := &Pool{threads: threads, tasks: make(chan poolTask, threads), scratch: make([][]float32, threads)}
-	for i := 1; i < threads; i++ { // the caller's goroutine is worker 0
+	p := &Pool{threads: threads, scratch: make([][]float32, threads), wake: make([]chan struct{}, threads),
+		asleep: make([]atomic.Bool, threads)}
+	for w := 1; w < threads; w++ {
+		p.wake[w] = make(chan struct{}, 1)
 		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			for t := range p.tasks {
-				t.fn(t.lo, t.hi, t.worker)
-				t.done.Done()
-			}
-		}()
+		go p.worker(w, p.epoch.Load()) // the epoch as of now: a job posted before the goroutine runs is not missed
 	}
 	return p
+}
+
+func (p *Pool) worker(w int, seen uint64) {
+	defer p.wg.Done()
+	for {
+		deadline := time.Now().Add(spinFor)
+		for spins := 0; p.epoch.Load() == seen; spins++ {
+			if p.closed.Load() {
+				return
+			}
+			if spins&1023 == 1023 && time.Now().After(deadline) {
+				p.asleep[w].Store(true)
+				if p.epoch.Load() == seen && !p.closed.Load() {
+					<-p.wake[w]
+				}
+				p.asleep[w].Store(false)
+				deadline = time.Now().Add(spinFor)
+			}
+		}
+		seen = p.epoch.Load()
+		if p.closed.Load() {
+			return
+		}
+		j := p.job
+		lo, hi := min(j.n, w*j.per*j.al), min(j.n, (w+1)*j.per*j.al)
+		if lo < hi {
+			j.fn(lo, hi, w)
+		}
+		p.pending.Add(-1)
+	}
 }
 
 // Threads is the number of workers.
@@ -55,34 +96,64 @@ func (p *Pool) Scratch(w, n int) []float32 {
 // For runs fn over [0, n) split into one contiguous range per worker (ranges are multiples of align,
 // except the last). It returns when all ranges are done. fn must not call For.
 func (p *Pool) For(n, align int, fn func(lo, hi, worker int)) {
+	if n <= 0 {
+		return
+	}
 	if align < 1 {
 		align = 1
 	}
-	units := (n + align - 1) / align
-	workers := min(p.threads, units)
-	if workers <= 1 {
-		if n > 0 {
-			p.mu.Lock()
-			fn(0, n, 0)
-			p.mu.Unlock()
-		}
-		return
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var done sync.WaitGroup
-	per := (units + workers - 1) / workers
-	done.Add(workers - 1)
-	for w := 1; w < workers; w++ {
-		lo, hi := min(n, w*per*align), min(n, (w+1)*per*align)
-		p.tasks <- poolTask{fn, lo, hi, w, &done}
+	units := (n + align - 1) / align
+	if p.threads == 1 || units == 1 {
+		fn(0, n, 0)
+		return
+	}
+	per := (units + p.threads - 1) / p.threads
+	p.job = poolJob{fn: fn, n: n, per: per, al: align}
+	p.pending.Store(int32(p.threads - 1))
+	p.epoch.Add(1)
+	for w := 1; w < p.threads; w++ {
+		if p.asleep[w].Load() {
+			select {
+			case p.wake[w] <- struct{}{}:
+			default:
+			}
+		}
 	}
 	fn(0, min(n, per*align), 0)
-	done.Wait()
+	for spins := 0; p.pending.Load() != 0; spins++ {
+		if spins&255 == 255 {
+			runtime.Gosched()
+		}
+	}
+	p.job.fn = nil
 }
 
 // Close stops the workers.
 func (p *Pool) Close() {
-	close(p.tasks)
+	p.closed.Store(true)
+	for w := 1; w < p.threads; w++ {
+		select {
+		case p.wake[w] <- struct{}{}:
+		default:
+		}
+	}
 	p.wg.Wait()
+}
+
+// q16 returns n quantized-activation rows of cols values, reusing the pool's storage.
+func (p *Pool) q16(n, cols int) []Q16Row {
+	if cap(p.qbuf) < n*cols {
+		p.qbuf = make([]int16, n*cols)
+		p.qd = make([]float32, n*cols/32)
+	}
+	if cap(p.qrows) < n {
+		p.qrows = make([]Q16Row, n)
+	}
+	rows := p.qrows[:n]
+	for t := range rows {
+		rows[t] = Q16Row{Q: p.qbuf[t*cols : (t+1)*cols], D: p.qd[t*cols/32 : (t+1)*cols/32]}
+	}
+	return rows
 }

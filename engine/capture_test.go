@@ -54,7 +54,8 @@ func TestCaptureIsExactAndFree(t *testing.T) {
 				var sum float64
 				for j, v := range row {
 					sum += float64(v)
-					require.InDelta(t, exact[[3]int{l, h, q}][j], v, 1e-5, "layer %d head %d query %d key %d", l, h, q, j)
+					// Q8_0 matmuls round activations to 16 bits (cpu/quant.go): probabilities agree to ~1e-5.
+					require.InDelta(t, exact[[3]int{l, h, q}][j], v, 5e-5, "layer %d head %d query %d key %d", l, h, q, j)
 				}
 				require.InDelta(t, 1, sum, 1e-5)
 			}

@@ -190,7 +190,8 @@ func TestShapesAndTypesAgainstExact(t *testing.T) {
 			for p := range tokens {
 				st.add(got[p*o.Vocab:(p+1)*o.Vocab], want[p])
 			}
-			require.Less(t, st.nmse(), 1e-10, "NMSE against the float64 forward pass")
+			// Float paths land near 1e-13; Q4_0/Q8_0 round activations to 16 bits (cpu/quant.go), ~1e-9.
+			require.Less(t, st.nmse(), 1e-8, "NMSE against the float64 forward pass")
 			require.Equal(t, 1.0, st.agreement())
 		})
 	}

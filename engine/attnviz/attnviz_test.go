@@ -42,7 +42,7 @@ func TestRollout(t *testing.T) {
 		require.InDelta(t, 1, sum, 1e-9, "rollout rows stay distributions")
 	}
 	require.InDelta(t, 0, r.Entropy(1, 0), 1e-9, "one-hot rows have zero entropy")
-	require.InDelta(t, (math.Log(2)+(-(0.2*math.Log(0.2)+0.3*math.Log(0.3)+0.5*math.Log(0.5))))/3, r.Entropy(0, 0), 1e-6)
+	require.InDelta(t, (math.Log(2)+(-(0.2*math.Log(0.2) + 0.3*math.Log(0.3) + 0.5*math.Log(0.5))))/3, r.Entropy(0, 0), 1e-6)
 }
 
 func TestWriteFiles(t *testing.T) {

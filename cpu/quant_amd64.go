@@ -1,0 +1,66 @@
+//go:build amd64 && !noasm
+
+package cpu
+
+import (
+	"unsafe"
+
+	"github.com/llamago/llamago/gguf"
+	"golang.org/x/sys/cpu"
+)
+
+// useAVX2 selects the assembly kernels; it is decided once at start-up from the CPU's features.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func dotQ4_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
+
+//go:noescape
+func dotQ8_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
+
+//go:noescape
+func dotQ4_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+
+//go:noescape
+func dotQ8_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+
+// dot4 computes four rows (w[0:], w[stride:], …) against x into out[0:4]; it reports false when no
+// four-row kernel is available for t.
+func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {
+	if !useAVX2 {
+		return false
+	}
+	_, _, _ = w[3*stride+nb*t.TypeSize()-1], x.Q[nb*32-1], x.D[nb-1]
+	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
+	switch t {
+	case gguf.TypeQ4_0:
+		dotQ4_0Q16x4AVX2(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+	case gguf.TypeQ8_0:
+		dotQ8_0Q16x4AVX2(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+	default:
+		return false
+	}
+	return true
+}
+
+func dotQ4_0Q16(w []byte, x *Q16Row, nb int) float32 {
+	if !useAVX2 {
+		return dotQ4_0Q16Go(w, x, nb)
+	}
+	return dotQ4_0Q16AVX2(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nb, &f16[0])
+}
+
+func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
+	if !useAVX2 {
+		return dotQ8_0Q16Go(w, x, nb)
+	}
+	return dotQ8_0Q16AVX2(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nb, &f16[0])
+}
+
+// Kernels names the kernel set in use, for benchmarks and `llamago version`.
+func Kernels() string {
+	if useAVX2 {
+		return "avx2"
+	}
+	return "go"
+}

@@ -1,0 +1,109 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/stretchr/testify/require"
+)
+
+func q16row(n int) *Q16Row { return &Q16Row{Q: make([]int16, n), D: make([]float32, n/32)} }
+
+func randRow(r *rand.Rand, n int, scale float64) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * scale)
+	}
+	return x
+}
+
+func quantRow(t testing.TB, typ gguf.Type, x []float32) []byte {
+	q := make([]byte, typ.RowBytes(len(x)))
+	require.NoError(t, gguf.Quantize(typ, x, q))
+	return q
+}
+
+// TestQ16DotKernels checks the selected kernels (assembly where available) against the reference loops,
+// and the reference loops against a float64 dot product of the dequantized weights and the exact
+// activations, for many block counts, one row and four rows at a time.
+func TestQ16DotKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
+		for _, nb := range []int{1, 2, 3, 7, 8, 64, 65} {
+			rb := typ.RowBytes(nb * 32)
+			w := randRow(r, 4*nb*32, 1)
+			wq := quantRow(t, typ, w)
+			wd := make([]float32, len(w))
+			require.NoError(t, gguf.Dequantize(typ, wq, wd))
+			x := randRow(r, nb*32, 3)
+			xq := q16row(len(x))
+			QuantizeRowQ16(x, xq)
+			var four [4]float32
+			has4 := dot4(typ, wq, rb, xq, nb, &four)
+			for row := 0; row < 4; row++ {
+				var exact float64
+				for i := range x {
+					exact += float64(wd[row*nb*32+i]) * float64(x[i])
+				}
+				wr := wq[row*rb : (row+1)*rb]
+				ref, got := dotQ4_0Q16Go(wr, xq, nb), DotQ4_0Q16(wr, xq, nb)
+				if typ == gguf.TypeQ8_0 {
+					ref, got = dotQ8_0Q16Go(wr, xq, nb), DotQ8_0Q16(wr, xq, nb)
+				}
+				// 16-bit activations: each value is off by at most max|x|/65534 (~1.4e-4 here), randomly signed.
+				tol := 2e-4 * math.Sqrt(float64(nb*32))
+				require.InDelta(t, exact, ref, tol, "%s nb=%d reference vs exact", typ, nb)
+				require.InDelta(t, ref, got, 1e-5*(1+math.Abs(float64(ref))), "%s nb=%d kernel (%s)", typ, nb, Kernels())
+				if has4 {
+					require.InDelta(t, ref, four[row], 1e-5*(1+math.Abs(float64(ref))), "%s nb=%d four-row kernel row %d", typ, nb, row)
+				}
+			}
+		}
+	}
+}
+
+// TestQ16DotExtremes: full-range codes (Q8_0 −128…127, Q4_0 nibbles 0…15) and activations ±32767 stay exact.
+func TestQ16DotExtremes(t *testing.T) {
+	const nb = 4
+	w := make([]byte, nb*34)
+	x := q16row(nb * 32)
+	for b := 0; b < nb; b++ {
+		w[b*34], w[b*34+1] = 0x00, 0x3c // d = 1.0
+		x.D[b] = 1
+		for j := 0; j < 32; j++ {
+			w[b*34+2+j] = byte(int8(-128 + (j%2)*255)) // −128, 127, …
+			x.Q[b*32+j] = int16(-32767 + (j%2)*65534)  // −32767, 32767, …
+		}
+	}
+	want := float32(nb * 16 * (128*32767 + 127*32767))
+	require.Equal(t, want, dotQ8_0Q16Go(w, x, nb))
+	require.Equal(t, want, DotQ8_0Q16(w, x, nb))
+	w4 := make([]byte, nb*18)
+	for b := 0; b < nb; b++ {
+		w4[b*18], w4[b*18+1] = 0x00, 0x3c
+		for j := 0; j < 16; j++ {
+			w4[b*18+2+j] = 0xF0 // low nibble 0 (−8), high 15 (7)
+		}
+	}
+	require.Equal(t, dotQ4_0Q16Go(w4, x, nb), DotQ4_0Q16(w4, x, nb))
+}
+
+// TestPoolStartsJobsImmediately posts work right after NewPool, before the workers' goroutines have
+// necessarily started, many times: every range must run exactly once and For must return.
+func TestPoolStartsJobsImmediately(t *testing.T) {
+	for i := 0; i < 300; i++ {
+		p := NewPool(3)
+		hits := make([]int32, 30)
+		p.For(30, 1, func(lo, hi, _ int) {
+			for j := lo; j < hi; j++ {
+				hits[j]++
+			}
+		})
+		for j, h := range hits {
+			require.Equal(t, int32(1), h, "index %d", j)
+		}
+		p.Close()
+	}
+}
