@@ -7,7 +7,7 @@ const [model, pp, tg, reps, threads] = process.argv.slice(2);
 const P = Number(pp), G = Number(tg), R = Number(reps), T = Number(threads);
 const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
 const m = await llama.loadModel({modelPath: model});
-const vocab = m.tokens.bos !== undefined ? 32000 : 32000;
+const vocab = 32000; // random ids below the smallest preset vocabulary
 let seed = 1;
 const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
 const randTokens = n => Array.from({length: n}, () => 3 + (rnd() % Math.min(vocab, 30000)));

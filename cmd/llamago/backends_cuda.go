@@ -1,0 +1,75 @@
+//go:build cuda
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/engine/cuda"
+)
+
+func backendsCompiled() string { return "cpu, cuda" }
+
+// newBackend: auto takes the GPU when the driver sees one, else the CPU.
+func newBackend(mf *modelFlags) (engine.Backend, error) {
+	switch mf.Backend {
+	case "cpu":
+		return newBackendCPU(mf), nil
+	case "auto", "cuda":
+		devs, err := cuda.Devices()
+		if (err != nil || len(devs) == 0) && mf.Backend == "auto" {
+			return newBackendCPU(mf), nil
+		}
+		if mf.GPULay >= 0 {
+			return nil, usagef("--gpu-layers (partial offload) is not implemented yet: run every layer on the GPU (-1) or use --backend cpu")
+		}
+		return cuda.New(mf.Device)
+	}
+	return nil, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
+}
+
+func listDevices(w io.Writer, bandwidth, asJSON bool) error {
+	devs, err := cuda.Devices()
+	if err != nil {
+		return err
+	}
+	type row struct {
+		cuda.Device
+		CopyGBs float64 `json:"copy_gb_per_s,omitempty"`
+	}
+	var rows []row
+	for _, d := range devs {
+		r := row{Device: d}
+		if bandwidth {
+			b, err := cuda.New(d.Index)
+			if err != nil {
+				return err
+			}
+			bw, err := b.CopyBandwidth(1<<30, 20)
+			b.Close()
+			if err != nil {
+				return err
+			}
+			r.CopyGBs = bw / 1e9
+		}
+		rows = append(rows, r)
+	}
+	if asJSON {
+		return json.NewEncoder(w).Encode(rows)
+	}
+	if len(rows) == 0 {
+		_, err := fmt.Fprintln(w, "no GPU found by the CUDA driver")
+		return err
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%d: %s, %.1f GiB, compute capability %d.%d, %d SMs", r.Index, r.Name, float64(r.Memory)/(1<<30), r.CapMajor, r.CapMinor, r.Multiprocs)
+		if bandwidth {
+			fmt.Fprintf(w, ", device-to-device copy %.0f GB/s", r.CopyGBs)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+// Shared helpers of llamago's CUDA kernels. Kernel parameters are all 8 bytes wide (pointers, long long,
+// double): gorgonia.org/cu copies every argument as 8 bytes.
+#pragma once
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+#define QK 32
+#define QK_K 256
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffff, v, o));
+    return v;
+}
+
+__device__ __forceinline__ float half_at(const uint8_t* p) {
+    return __half2float(*reinterpret_cast<const __half*>(p));
+}
+
+// block_sum reduces v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the sum.
+__device__ __forceinline__ float block_sum(float v, float* shared32) {
+    v = warp_sum(v);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads();
+    if (lane == 0) shared32[warp] = v;
+    __syncthreads();
+    float t = lane < (blockDim.x >> 5) ? shared32[lane] : 0.f;
+    return warp_sum(t);
+}
+
+__device__ __forceinline__ float block_max(float v, float* shared32) {
+    v = warp_max(v);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    __syncthreads();
+    if (lane == 0) shared32[warp] = v;
+    __syncthreads();
+    float t = lane < (blockDim.x >> 5) ? shared32[lane] : -INFINITY;
+    return warp_max(t);
+}
+
+// Dequantization of one element pair of each block format, as gguf/ (the CPU reference) defines them.
+// deq_<type>(block, j) returns element j (0 ≤ j < block size) of the block at `block`.
+__device__ __forceinline__ float deq_q4_0(const uint8_t* b, int j) {
+    uint8_t q = b[2 + (j & 15)];
+    int v = j < 16 ? (q & 15) : (q >> 4);
+    return (float)(v - 8) * half_at(b);
+}
+
+__device__ __forceinline__ float deq_q8_0(const uint8_t* b, int j) {
+    return (float)(int8_t)b[2 + j] * half_at(b);
+}
+
+__device__ __forceinline__ void q4k_scale_min(int j, const uint8_t* q, int* sc, int* m) {
+    if (j < 4) { *sc = q[j] & 63; *m = q[j + 4] & 63; }
+    else { *sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4); *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4); }
+}
+
+__device__ __forceinline__ float deq_q4_k(const uint8_t* b, int j) {
+    int c = j / 64, r = j % 64, sub = 2 * c + (r >= 32);
+    int sc, m;
+    q4k_scale_min(sub, b + 4, &sc, &m);
+    uint8_t q = b[16 + 32 * c + (r & 31)];
+    int v = r < 32 ? (q & 15) : (q >> 4);
+    return half_at(b) * (float)sc * (float)v - half_at(b + 2) * (float)m;
+}
+
+__device__ __forceinline__ float deq_q6_k(const uint8_t* b, int j) {
+    int n = j / 128, r = j % 128, g = r / 32, l = r % 32;
+    const uint8_t* ql = b + 64 * n;
+    const uint8_t* qh = b + 128 + 32 * n;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192 + 8 * n);
+    int lo = (g & 1) ? ql[l + 32] : ql[l];
+    lo = (g >= 2) ? (lo >> 4) : (lo & 15);
+    int hi = (qh[l] >> (2 * g)) & 3;
+    int q = (lo | (hi << 4)) - 32;
+    return half_at(b + 208) * (float)sc[l / 16 + 2 * g] * (float)q;
+}

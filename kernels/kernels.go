@@ -1,0 +1,24 @@
+// Package kernels holds llamago's CUDA C kernels (one .cu file per op family, common.cuh shared) and their
+// PTX, compiled for compute_80 by `make kernels` and committed, so building the CUDA backend needs no nvcc.
+// The driver JIT-compiles the PTX for the card it runs on (A100, L4, RTX 30/40, H100, H200, …).
+package kernels
+
+import (
+	"embed"
+	"fmt"
+)
+
+//go:embed ptx/*.ptx
+var ptx embed.FS
+
+// Families lists the kernel families (one PTX module each).
+var Families = []string{"matvec", "norm", "rope", "attention"}
+
+// PTX returns the PTX text of a kernel family, NUL-terminated as cuModuleLoadData expects.
+func PTX(family string) (string, error) {
+	b, err := ptx.ReadFile("ptx/" + family + ".ptx")
+	if err != nil {
+		return "", fmt.Errorf("kernels: no PTX for %q (run make kernels): %w", family, err)
+	}
+	return string(b) + "\x00", nil
+}
