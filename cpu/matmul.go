@@ -68,7 +68,7 @@ func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 		})
 		return
 	}
-	if hasQ16Dot(w.Type) && cols%32 == 0 {
+	if hasQ16Dot(w.Type) {
 		matMulQ16(p, dst, w, x, n)
 		return
 	}
@@ -98,8 +98,13 @@ func matMulQ16(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 		}
 	})
 	dot := DotQ4_0Q16
-	if w.Type == gguf.TypeQ8_0 {
+	switch w.Type {
+	case gguf.TypeQ8_0:
 		dot = DotQ8_0Q16
+	case gguf.TypeQ4_K:
+		dot, nb = DotQ4_KQ16, cols/gguf.QK_K
+	case gguf.TypeQ6_K:
+		dot, nb = DotQ6_KQ16, cols/gguf.QK_K
 	}
 	p.For(rows, rowTile, func(lo, hi, _ int) {
 		for r0 := lo; r0 < hi; r0 += rowTile {

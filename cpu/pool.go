@@ -27,6 +27,7 @@ type Pool struct {
 	qrows []Q16Row // quantized activations of the current matrix product, reused between calls
 	qbuf  []int16
 	qd    []float32
+	qs    []int32
 }
 
 type poolJob struct {
@@ -147,13 +148,15 @@ func (p *Pool) q16(n, cols int) []Q16Row {
 	if cap(p.qbuf) < n*cols {
 		p.qbuf = make([]int16, n*cols)
 		p.qd = make([]float32, n*cols/32)
+		p.qs = make([]int32, n*cols/32)
 	}
 	if cap(p.qrows) < n {
 		p.qrows = make([]Q16Row, n)
 	}
 	rows := p.qrows[:n]
 	for t := range rows {
-		rows[t] = Q16Row{Q: p.qbuf[t*cols : (t+1)*cols], D: p.qd[t*cols/32 : (t+1)*cols/32]}
+		b0, b1 := t*cols/32, (t+1)*cols/32
+		rows[t] = Q16Row{Q: p.qbuf[t*cols : (t+1)*cols], D: p.qd[b0:b1], S: p.qs[b0:b1]}
 	}
 	return rows
 }

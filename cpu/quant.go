@@ -30,6 +30,7 @@ var f16 = func() *[1 << 16]float32 {
 type Q16Row struct {
 	Q []int16   // len(x) values
 	D []float32 // one scale per block
+	S []int32   // per block, Σ Q (for the min term of Q4_K)
 }
 
 // QuantizeRowQ16 rounds x (a multiple of 32 long) into r: per block d = max|x|/32767, q = round(x/d).
@@ -47,14 +48,19 @@ func QuantizeRowQ16(x []float32, r *Q16Row) {
 			id = 1 / float64(d)
 		}
 		q := r.Q[b*32 : b*32+32]
+		var sum int32
 		for j, v := range blk {
 			q[j] = int16(max(-32767, min(32767, math.Round(float64(v)*id))))
+			sum += int32(q[j])
 		}
+		r.S[b] = sum
 	}
 }
 
 // hasQ16Dot reports whether type t uses the integer path.
-func hasQ16Dot(t gguf.Type) bool { return t == gguf.TypeQ4_0 || t == gguf.TypeQ8_0 }
+func hasQ16Dot(t gguf.Type) bool {
+	return t == gguf.TypeQ4_0 || t == gguf.TypeQ8_0 || t == gguf.TypeQ4_K || t == gguf.TypeQ6_K
+}
 
 // dotQ4_0Q16Go is the reference loop of DotQ4_0Q16: w holds nb Q4_0 blocks.
 func dotQ4_0Q16Go(w []byte, x *Q16Row, nb int) float32 {
@@ -96,4 +102,78 @@ func DotQ4_0Q16(w []byte, x *Q16Row, nb int) float32 {
 func DotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
 	_, _, _ = w[nb*34-1], x.Q[nb*32-1], x.D[nb-1]
 	return dotQ8_0Q16(w, x, nb)
+}
+
+// q4kScaleMin unpacks the j-th 6-bit scale and min of a Q4_K block's 12 scale bytes.
+func q4kScaleMin(j int, q []byte) (sc, m byte) {
+	if j < 4 {
+		return q[j] & 63, q[j+4] & 63
+	}
+	return q[j+4]&0xf | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
+}
+
+// dotQ4_KQ16Go is the reference loop of DotQ4_KQ16: w holds nsb Q4_K super-blocks; per sub-block j of 32
+// (activation block b): D[b]·(d·sc_j·Σ q·x − dmin·m_j·S[b]).
+func dotQ4_KQ16Go(w []byte, x *Q16Row, nsb int) float32 {
+	var sum float32
+	for sb := 0; sb < nsb; sb++ {
+		blk := w[sb*144 : sb*144+144]
+		d, dmin := f16[uint16(blk[0])|uint16(blk[1])<<8], f16[uint16(blk[2])|uint16(blk[3])<<8]
+		for j := 0; j < 8; j++ {
+			sc, m := q4kScaleMin(j, blk[4:16])
+			b := sb*8 + j
+			q := x.Q[b*32 : b*32+32]
+			qs := blk[16+32*(j/2):]
+			var s int32
+			for l := 0; l < 32; l++ {
+				v := qs[l] & 15
+				if j%2 == 1 {
+					v = qs[l] >> 4
+				}
+				s += int32(v) * int32(q[l])
+			}
+			sum += x.D[b] * (d*float32(sc)*float32(s) - dmin*float32(m)*float32(x.S[b]))
+		}
+	}
+	return sum
+}
+
+// DotQ4_KQ16 returns Σ over the nsb super-blocks of a Q4_K weight row w and quantized activations x.
+func DotQ4_KQ16(w []byte, x *Q16Row, nsb int) float32 {
+	_, _, _, _ = w[nsb*144-1], x.Q[nsb*256-1], x.D[nsb*8-1], x.S[nsb*8-1]
+	return dotQ4_KQ16(w, x, nsb)
+}
+
+// dotQ6_KQ16Go is the reference loop of DotQ6_KQ16: w holds nsb Q6_K super-blocks; value e of a super-block
+// is d·sc[e/16]·(q_e − 32), and group g of 32 values in half n is activation block 8·sb + 4n + g.
+func dotQ6_KQ16Go(w []byte, x *Q16Row, nsb int) float32 {
+	var sum float32
+	for sb := 0; sb < nsb; sb++ {
+		blk := w[sb*210 : sb*210+210]
+		d := f16[uint16(blk[208])|uint16(blk[209])<<8]
+		for n := 0; n < 2; n++ {
+			ql, qh, sc := blk[64*n:], blk[128+32*n:], blk[192+8*n:]
+			for g := 0; g < 4; g++ {
+				b := sb*8 + 4*n + g
+				q := x.Q[b*32 : b*32+32]
+				var s [2]int32
+				for l := 0; l < 32; l++ {
+					lo := ql[l+32*(g%2)]
+					if g >= 2 {
+						lo >>= 4
+					}
+					v := int32(lo&15|(qh[l]>>(2*g)&3)<<4) - 32
+					s[l/16] += v * int32(q[l])
+				}
+				sum += d * x.D[b] * (float32(int8(sc[2*g]))*float32(s[0]) + float32(int8(sc[2*g+1]))*float32(s[1]))
+			}
+		}
+	}
+	return sum
+}
+
+// DotQ6_KQ16 returns Σ over the nsb super-blocks of a Q6_K weight row w and quantized activations x.
+func DotQ6_KQ16(w []byte, x *Q16Row, nsb int) float32 {
+	_, _, _ = w[nsb*210-1], x.Q[nsb*256-1], x.D[nsb*8-1]
+	return dotQ6_KQ16(w, x, nsb)
 }

@@ -24,6 +24,26 @@ func dotQ4_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, nb int, tab *fl
 //go:noescape
 func dotQ8_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
 
+//go:noescape
+func dotQ4_KQ16AVX2(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32) float32
+
+func dotQ4_KQ16(w []byte, x *Q16Row, nsb int) float32 {
+	if !useAVX2 {
+		return dotQ4_KQ16Go(w, x, nsb)
+	}
+	return dotQ4_KQ16AVX2(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nsb, &f16[0])
+}
+
+//go:noescape
+func dotQ6_KQ16AVX2(w *byte, q *int16, d *float32, nsb int, tab *float32) float32
+
+func dotQ6_KQ16(w []byte, x *Q16Row, nsb int) float32 {
+	if !useAVX2 {
+		return dotQ6_KQ16Go(w, x, nsb)
+	}
+	return dotQ6_KQ16AVX2(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nsb, &f16[0])
+}
+
 // dot4 computes four rows (w[0:], w[stride:], …) against x into out[0:4]; it reports false when no
 // four-row kernel is available for t.
 func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {

@@ -98,6 +98,70 @@
 	VZEROUPPER \
 	RET
 
+// Q4KCHUNK: 32 bytes of Q4_K nibbles at qoff(SI): low nibbles are the 32 values of sub-block 2c (activations at
+// xlo(DI)), high nibbles those of sub-block 2c+1 (at xhi(DI)); adds scale·Σ q·x of each into Y0.
+#define Q4KCHUNK(qoff, xlo, xhi, slo, shi) \
+	VPMOVZXBW qoff(SI), Y7 \
+	VPMOVZXBW qoff+16(SI), Y8 \
+	VPAND Y12, Y7, Y9 \
+	VPSRLW $4, Y7, Y7 \
+	VPAND Y12, Y8, Y10 \
+	VPSRLW $4, Y8, Y8 \
+	VPMADDWD xlo(DI), Y9, Y9 \
+	VPMADDWD xlo+32(DI), Y10, Y10 \
+	VPADDD Y10, Y9, Y9 \
+	VCVTDQ2PS Y9, Y9 \
+	VBROADCASTSS slo, Y11 \
+	VFMADD231PS Y9, Y11, Y0 \
+	VPMADDWD xhi(DI), Y7, Y7 \
+	VPMADDWD xhi+32(DI), Y8, Y8 \
+	VPADDD Y8, Y7, Y7 \
+	VCVTDQ2PS Y7, Y7 \
+	VBROADCASTSS shi, Y11 \
+	VFMADD231PS Y7, Y11, Y0
+
+// Q6KGROUP: one group of 32 Q6_K values of the current half: low 4 bits from qlLo/qlHi (words, shifted right by
+// qls), high 2 bits from Y5/Y6 (qh words, shifted right by qhs); minus 32; times the activation block at
+// xoff(DI), each 16-value half scaled by its own d·sc (sa, sb on the stack) and the block's D (doff(DX)).
+#define Q6KGROUP(qlLo, qlHi, qls, qhs, xoff, doff, sa, sb) \
+	VPSRLW $qls, qlLo, Y7 \
+	VPAND Y12, Y7, Y7 \
+	VPSRLW $qhs, Y5, Y8 \
+	VPAND Y13, Y8, Y8 \
+	VPSLLW $4, Y8, Y8 \
+	VPOR Y8, Y7, Y7 \
+	VPSUBW Y14, Y7, Y7 \
+	VPSRLW $qls, qlHi, Y9 \
+	VPAND Y12, Y9, Y9 \
+	VPSRLW $qhs, Y6, Y10 \
+	VPAND Y13, Y10, Y10 \
+	VPSLLW $4, Y10, Y10 \
+	VPOR Y10, Y9, Y9 \
+	VPSUBW Y14, Y9, Y9 \
+	VPMADDWD xoff(DI), Y7, Y7 \
+	VPMADDWD xoff+32(DI), Y9, Y9 \
+	VCVTDQ2PS Y7, Y7 \
+	VCVTDQ2PS Y9, Y9 \
+	VBROADCASTSS doff(DX), Y10 \
+	VBROADCASTSS sa, Y11 \
+	VMULPS Y10, Y11, Y11 \
+	VFMADD231PS Y7, Y11, Y0 \
+	VBROADCASTSS sb, Y11 \
+	VMULPS Y10, Y11, Y11 \
+	VFMADD231PS Y9, Y11, Y0
+
+#define Q6KHALF(qloff, qhoff, xbase, dbase, s0, s1, s2, s3, s4, s5, s6, s7) \
+	VPMOVZXBW qloff(SI), Y1 \
+	VPMOVZXBW qloff+16(SI), Y2 \
+	VPMOVZXBW qloff+32(SI), Y3 \
+	VPMOVZXBW qloff+48(SI), Y4 \
+	VPMOVZXBW qhoff(SI), Y5 \
+	VPMOVZXBW qhoff+16(SI), Y6 \
+	Q6KGROUP(Y1, Y2, 0, 0, xbase, dbase, s0, s1) \
+	Q6KGROUP(Y3, Y4, 0, 2, xbase+64, dbase+4, s2, s3) \
+	Q6KGROUP(Y1, Y2, 4, 4, xbase+128, dbase+8, s4, s5) \
+	Q6KGROUP(Y3, Y4, 4, 6, xbase+192, dbase+12, s6, s7)
+
 // func dotQ4_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
 TEXT ·dotQ4_0Q16AVX2(SB), NOSPLIT, $0-44
 	ONESETUP
@@ -185,3 +249,125 @@ q8x4loop:
 	JMP q8x4loop
 q8x4done:
 	X4FINISH
+
+// func dotQ4_KQ16AVX2(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32) float32
+// Q4_K super-blocks (d, dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles) against 16-bit
+// activations. Per sub-block j of 32 (= activation block j): d·sc_j·D_j·Σ q·x − dmin·m_j·D_j·Σ x, with the
+// activation sums Σ x taken from s. The scale products d·sc_j·D_j are kept on the stack for broadcasting.
+TEXT ·dotQ4_KQ16AVX2(SB), NOSPLIT, $32-52
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ s+24(FP), R9
+	MOVQ nsb+32(FP), CX
+	MOVQ tab+40(FP), R8
+	MOVL $0x000F000F, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	VXORPS Y0, Y0, Y0
+	VXORPS Y15, Y15, Y15
+q4kloop:
+	TESTQ CX, CX
+	JZ q4kdone
+	// Unpack the 8 scales and 8 mins (6 bits each) into bytes: R13 = scales, R10 = mins.
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), R10
+	MOVL AX, R11
+	ANDL $0x3f3f3f3f, R11
+	MOVL BX, R12
+	ANDL $0x3f3f3f3f, R12
+	MOVL R10, R13
+	ANDL $0x0f0f0f0f, R13
+	SHRL $6, AX
+	ANDL $0x03030303, AX
+	SHLL $4, AX
+	ORL AX, R13
+	SHRL $4, R10
+	ANDL $0x0f0f0f0f, R10
+	SHRL $6, BX
+	ANDL $0x03030303, BX
+	SHLL $4, BX
+	ORL BX, R10
+	SHLQ $32, R13
+	ORQ R11, R13
+	SHLQ $32, R10
+	ORQ R12, R10
+	VMOVQ R13, X1
+	VPMOVZXBD X1, Y1
+	VCVTDQ2PS Y1, Y1
+	VMOVQ R10, X2
+	VPMOVZXBD X2, Y2
+	VCVTDQ2PS Y2, Y2
+	MOVWLZX (SI), AX
+	VBROADCASTSS (R8)(AX*4), Y3
+	MOVWLZX 2(SI), AX
+	VBROADCASTSS (R8)(AX*4), Y4
+	VMOVUPS (DX), Y5
+	VMULPS Y3, Y1, Y1
+	VMULPS Y5, Y1, Y1
+	VMOVUPS Y1, scl-32(SP)
+	VMULPS Y4, Y2, Y2
+	VMULPS Y5, Y2, Y2
+	VCVTDQ2PS (R9), Y6
+	VFMADD231PS Y6, Y2, Y15
+	Q4KCHUNK(16, 0, 64, scl-32(SP), scl-28(SP))
+	Q4KCHUNK(48, 128, 192, scl-24(SP), scl-20(SP))
+	Q4KCHUNK(80, 256, 320, scl-16(SP), scl-12(SP))
+	Q4KCHUNK(112, 384, 448, scl-8(SP), scl-4(SP))
+	ADDQ $144, SI
+	ADDQ $512, DI
+	ADDQ $32, DX
+	ADDQ $32, R9
+	DECQ CX
+	JMP q4kloop
+q4kdone:
+	VSUBPS Y15, Y0, Y0
+	HSUM(Y0, X0, ret+48(FP))
+	VZEROUPPER
+	RET
+
+// func dotQ6_KQ16AVX2(w *byte, q *int16, d *float32, nsb int, tab *float32) float32
+// Q6_K super-blocks (ql[128], qh[64], 16 int8 scales, d) against 16-bit activations: each group of 32
+// values is one activation block; its two halves of 16 have their own scale. d·sc for the 16 scales of a
+// super-block are kept on the stack for broadcasting.
+TEXT ·dotQ6_KQ16AVX2(SB), NOSPLIT, $64-44
+	MOVQ w+0(FP), SI
+	MOVQ q+8(FP), DI
+	MOVQ d+16(FP), DX
+	MOVQ nsb+24(FP), CX
+	MOVQ tab+32(FP), R8
+	MOVL $0x000F000F, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	MOVL $0x00030003, AX
+	VMOVD AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL $0x00200020, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	VXORPS Y0, Y0, Y0
+q6kloop:
+	TESTQ CX, CX
+	JZ q6kdone
+	MOVWLZX 208(SI), AX
+	VBROADCASTSS (R8)(AX*4), Y3
+	VPMOVSXBD 192(SI), Y1
+	VPMOVSXBD 200(SI), Y2
+	VCVTDQ2PS Y1, Y1
+	VCVTDQ2PS Y2, Y2
+	VMULPS Y3, Y1, Y1
+	VMULPS Y3, Y2, Y2
+	VMOVUPS Y1, s0-64(SP)
+	VMOVUPS Y2, s8-32(SP)
+	Q6KHALF(0, 128, 0, 0, s0-64(SP), s1-60(SP), s2-56(SP), s3-52(SP), s4-48(SP), s5-44(SP), s6-40(SP), s7-36(SP))
+	Q6KHALF(64, 160, 256, 16, s8-32(SP), s9-28(SP), s10-24(SP), s11-20(SP), s12-16(SP), s13-12(SP), s14-8(SP), s15-4(SP))
+	ADDQ $210, SI
+	ADDQ $512, DI
+	ADDQ $32, DX
+	DECQ CX
+	JMP q6kloop
+q6kdone:
+	HSUM(Y0, X0, ret+40(FP))
+	VZEROUPPER
+	RET

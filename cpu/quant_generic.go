@@ -9,6 +9,8 @@ func dot4(gguf.Type, []byte, int, *Q16Row, int, *[4]float32) bool { return false
 
 func dotQ4_0Q16(w []byte, x *Q16Row, nb int) float32 { return dotQ4_0Q16Go(w, x, nb) }
 func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 { return dotQ8_0Q16Go(w, x, nb) }
+func dotQ4_KQ16(w []byte, x *Q16Row, nb int) float32 { return dotQ4_KQ16Go(w, x, nb) }
+func dotQ6_KQ16(w []byte, x *Q16Row, nb int) float32 { return dotQ6_KQ16Go(w, x, nb) }
 
 // Kernels names the kernel set in use, for benchmarks and `llamago version`.
 func Kernels() string { return "go" }
