@@ -269,6 +269,10 @@ TEXT ·dotQ4_KQ16AVX2(SB), NOSPLIT, $32-52
 q4kloop:
 	TESTQ CX, CX
 	JZ q4kdone
+	// Rows are contiguous and walked in order: prefetch ~1 KiB ahead (into the next row near the end).
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1088(SI)
+	PREFETCHT0 1152(SI)
 	// Unpack the 8 scales and 8 mins (6 bits each) into bytes: R13 = scales, R10 = mins.
 	MOVL 4(SI), AX
 	MOVL 8(SI), BX
@@ -350,6 +354,10 @@ TEXT ·dotQ6_KQ16AVX2(SB), NOSPLIT, $64-44
 q6kloop:
 	TESTQ CX, CX
 	JZ q6kdone
+	PREFETCHT0 1024(SI)
+	PREFETCHT0 1088(SI)
+	PREFETCHT0 1152(SI)
+	PREFETCHT0 1216(SI)
 	MOVWLZX 208(SI), AX
 	VBROADCASTSS (R8)(AX*4), Y3
 	VPMOVSXBD 192(SI), Y1

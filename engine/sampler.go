@@ -114,15 +114,11 @@ func (s *Sampler) Sample(logits []float32) int32 {
 		}
 		return c[best].id
 	}
-	sort.Slice(c, func(i, j int) bool {
-		if c[i].logit != c[j].logit {
-			return c[i].logit > c[j].logit
-		}
-		return c[i].id < c[j].id
-	})
+	better := func(a, b candidate) bool { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id) }
 	if o.TopK > 0 && o.TopK < len(c) {
-		c = c[:o.TopK]
+		c = selectTop(c, o.TopK, better) // O(V log k) instead of sorting the whole vocabulary every token
 	}
+	sort.Slice(c, func(i, j int) bool { return better(c[i], c[j]) })
 	softmaxCand(c, 1)
 	if o.TopP < 1 {
 		var cum float64
@@ -164,4 +160,36 @@ func softmaxCand(c []candidate, temp float64) {
 	for i := range c {
 		c[i].p /= sum
 	}
+}
+
+// selectTop moves the k best candidates (by better) to the front of c, in no particular order, and returns
+// them. It keeps a min-heap of the best k seen so far.
+func selectTop(c []candidate, k int, better func(a, b candidate) bool) []candidate {
+	h := c[:k]
+	down := func(i int) {
+		for {
+			l, r, m := 2*i+1, 2*i+2, i
+			if l < k && better(h[m], h[l]) {
+				m = l
+			}
+			if r < k && better(h[m], h[r]) {
+				m = r
+			}
+			if m == i {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	for i := k/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, x := range c[k:] {
+		if better(x, h[0]) { // h[0] is the worst of the k kept
+			h[0] = x
+			down(0)
+		}
+	}
+	return h
 }

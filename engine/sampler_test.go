@@ -45,6 +45,25 @@ func TestSampler(t *testing.T) {
 	s.Accept(2)
 	require.Equal(t, int32(4), s.Sample(logits))
 
+	// selectTop keeps exactly the k best, ties to the lower id.
+	many := make([]float32, 1000)
+	for i := range many {
+		many[i] = float32((i * 7919) % 1000)
+	}
+	many[5] = 999 // ties with the element whose value is 999; id 5 is lower
+	var cand []candidate
+	for i, l := range many {
+		cand = append(cand, candidate{id: int32(i), logit: l})
+	}
+	top := selectTop(cand, 3, func(a, b candidate) bool { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id) })
+	ids := map[int32]bool{}
+	for _, c := range top {
+		ids[c.id] = true
+		require.GreaterOrEqual(t, c.logit, float32(998))
+	}
+	require.True(t, ids[5])
+	require.Len(t, ids, 3)
+
 	require.Error(t, SamplerOptions{Temp: -1, TopP: 1, RepeatPenalty: 1}.Validate())
 	require.Error(t, SamplerOptions{TopP: 0, RepeatPenalty: 1}.Validate())
 	require.NoError(t, DefaultSampler.Validate())

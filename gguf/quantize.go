@@ -72,7 +72,9 @@ func Quantize(t Type, x []float32, dst []byte) error {
 // candidate of smallest squared error. The sub-block scales are then quantized against the super-block
 // scale and the codes recomputed with the scales as stored, so the block decodes to what was optimized.
 
-// fitAffine fits x ≈ s·q − m with integer q ∈ [0, nmax] and m ≥ 0, minimizing Σ(x − (s·q − m))².
+// fitAffine fits x ≈ s·q − m with integer q ∈ [0, nmax] and m ≥ 0, minimizing Σ(x − (s·q − m))². Each
+// candidate scale gives codes q; least squares then refits (s, m) to those codes, and the error of the refit
+// is computed from the same sums, so a candidate costs one pass over x.
 func fitAffine(x []float32, nmax int) (s, m float32) {
 	lo, hi := minMax(x)
 	lo = min(lo, 0)
@@ -80,14 +82,18 @@ func fitAffine(x []float32, nmax int) (s, m float32) {
 		return 0, -lo
 	}
 	n := float64(len(x))
+	var sx, sxx float64
+	for _, v := range x {
+		sx += float64(v)
+		sxx += float64(v) * float64(v)
+	}
 	bestErr := math.Inf(1)
 	for k := -8; k <= 8; k++ {
 		iscale := (float64(nmax) + 0.1*float64(k)) / float64(hi-lo)
-		var sq, sx, sqq, sqx float64
+		var sq, sqq, sqx float64
 		for _, v := range x {
 			q := clampRound(iscale*float64(v-lo), 0, nmax)
 			sq += q
-			sx += float64(v)
 			sqq += q * q
 			sqx += q * float64(v)
 		}
@@ -104,7 +110,9 @@ func fitAffine(x []float32, nmax int) (s, m float32) {
 		if a < 0 {
 			continue
 		}
-		if e := affineErr(x, a, -b, nmax); e < bestErr {
+		// Σ(x − a·q − b)² expanded in the sums already at hand.
+		e := sxx - 2*a*sqx - 2*b*sx + a*a*sqq + 2*a*b*sq + n*b*b
+		if e < bestErr {
 			bestErr, s, m = e, float32(a), float32(-b)
 		}
 	}
@@ -112,19 +120,6 @@ func fitAffine(x []float32, nmax int) (s, m float32) {
 		return (hi - lo) / float32(nmax), -lo
 	}
 	return s, m
-}
-
-func affineErr(x []float32, s, m float64, nmax int) float64 {
-	var e float64
-	for _, v := range x {
-		q := 0.0
-		if s > 0 {
-			q = clampRound((float64(v)+m)/s, 0, nmax)
-		}
-		d := float64(v) - (s*q - m)
-		e += d * d
-	}
-	return e
 }
 
 // fitSymmetric fits x ≈ s·q with integer q ∈ [nmin, nmax], minimizing Σ(x − s·q)².
