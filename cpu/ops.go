@@ -2,10 +2,16 @@ package cpu
 
 import "math"
 
-// Dot returns Σ a[i]·b[i] over len(a) (b must be at least as long), in float32 with eight partial sums.
+// Dot returns Σ a[i]·b[i] over len(a) (b must be at least as long), in float32 with several partial sums
+// (AVX2 with FMA where the CPU has it).
 func Dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	return dot(a, b)
+}
+
+// dotGo is the portable Dot: eight partial sums.
+func dotGo(a, b []float32) float32 {
 	n := len(a)
-	b = b[:n]
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	i := 0
 	for ; i+8 <= n; i += 8 {
@@ -79,6 +85,10 @@ func Scale(x []float32, s float32) {
 // AXPY: dst[i] += a · x[i].
 func AXPY(dst []float32, a float32, x []float32) {
 	x = x[:len(dst)]
+	axpy(dst, a, x)
+}
+
+func axpyGo(dst []float32, a float32, x []float32) {
 	for i := range dst {
 		dst[i] += a * x[i]
 	}

@@ -66,50 +66,34 @@ func TestQ16DotKernels(t *testing.T) {
 	}
 }
 
-// TestQ6_KDot checks the Q6_K kernel (assembly where available) against its reference loop and against a
-// float64 product of the dequantized weights with the exact activations.
-func TestQ6_KDot(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, nsb := range []int{1, 2, 3, 8, 22} {
-		w := randRow(r, nsb*256, 1)
-		wq := quantRow(t, gguf.TypeQ6_K, w)
-		wd := make([]float32, len(w))
-		require.NoError(t, gguf.Dequantize(gguf.TypeQ6_K, wq, wd))
-		x := randRow(r, nsb*256, 2)
-		xq := q16row(len(x))
-		QuantizeRowQ16(x, xq)
-		var exact float64
-		for i := range x {
-			exact += float64(wd[i]) * float64(x[i])
-		}
-		ref, got := dotQ6_KQ16Go(wq, xq, nsb), DotQ6_KQ16(wq, xq, nsb)
-		require.InDelta(t, exact, ref, 2e-4*math.Sqrt(float64(nsb*256)), "nsb=%d reference vs exact", nsb)
-		require.InDelta(t, ref, got, 1e-4*(1+math.Abs(float64(ref))), "nsb=%d kernel (%s)", nsb, Kernels())
-	}
-}
-
-// TestQ4_KDot checks the Q4_K kernel (assembly where available) against its reference loop and against a
-// float64 product of the dequantized weights with the exact activations.
-func TestQ4_KDot(t *testing.T) {
+// TestKQuantDots checks the Q4_K and Q6_K kernels (assembly where available) against their reference
+// loops, and the loops against a float64 product of the dequantized weights with the exact activations.
+func TestKQuantDots(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, nsb := range []int{1, 2, 5, 8, 22} {
-		w := randRow(r, nsb*256, 1)
-		for i := range w {
-			w[i] += 0.3 // an offset so the mins matter
+	kernels := map[gguf.Type][2]func([]byte, *Q16Row, int) float32{
+		gguf.TypeQ4_K: {dotQ4_KQ16Go, DotQ4_KQ16},
+		gguf.TypeQ6_K: {dotQ6_KQ16Go, DotQ6_KQ16},
+	}
+	for typ, k := range kernels {
+		for _, nsb := range []int{1, 2, 5, 8, 22} {
+			w := randRow(r, nsb*256, 1)
+			for i := range w {
+				w[i] += 0.3 // an offset so Q4_K's mins matter
+			}
+			wq := quantRow(t, typ, w)
+			wd := make([]float32, len(w))
+			require.NoError(t, gguf.Dequantize(typ, wq, wd))
+			x := randRow(r, nsb*256, 2)
+			xq := q16row(len(x))
+			QuantizeRowQ16(x, xq)
+			var exact float64
+			for i := range x {
+				exact += float64(wd[i]) * float64(x[i])
+			}
+			ref, got := k[0](wq, xq, nsb), k[1](wq, xq, nsb)
+			require.InDelta(t, exact, ref, 2e-4*math.Sqrt(float64(nsb*256)), "%s nsb=%d reference vs exact", typ, nsb)
+			require.InDelta(t, ref, got, 1e-4*(1+math.Abs(float64(ref))), "%s nsb=%d kernel (%s)", typ, nsb, Kernels())
 		}
-		wq := quantRow(t, gguf.TypeQ4_K, w)
-		wd := make([]float32, len(w))
-		require.NoError(t, gguf.Dequantize(gguf.TypeQ4_K, wq, wd))
-		x := randRow(r, nsb*256, 2)
-		xq := q16row(len(x))
-		QuantizeRowQ16(x, xq)
-		var exact float64
-		for i := range x {
-			exact += float64(wd[i]) * float64(x[i])
-		}
-		ref, got := dotQ4_KQ16Go(wq, xq, nsb), DotQ4_KQ16(wq, xq, nsb)
-		require.InDelta(t, exact, ref, 2e-4*math.Sqrt(float64(nsb*256)), "nsb=%d reference vs exact", nsb)
-		require.InDelta(t, ref, got, 1e-4*(1+math.Abs(float64(ref))), "nsb=%d kernel (%s)", nsb, Kernels())
 	}
 }
 

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"testing"
@@ -173,14 +172,7 @@ func TestShapesAndTypesAgainstExact(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			o := base
 			mod(&o)
-			var buf bytes.Buffer
-			require.NoError(t, synth.Write(&buf, o))
-			f, err := gguf.Parse(buf.Bytes())
-			require.NoError(t, err)
-			b := NewCPU(2)
-			defer b.Close()
-			m, err := Load(f, b)
-			require.NoError(t, err)
+			f, m := synthModel(t, o)
 			want := exactForward(t, f, tokens, nil)
 			s, err := m.NewSession(32, 5) // batches of 5: exercises batch boundaries
 			require.NoError(t, err)
@@ -199,14 +191,7 @@ func TestShapesAndTypesAgainstExact(t *testing.T) {
 
 // TestIncrementalEqualsBatch: one token at a time through the KV cache gives the batch's logits.
 func TestIncrementalEqualsBatch(t *testing.T) {
-	var buf bytes.Buffer
-	require.NoError(t, synth.Write(&buf, synth.Options{Type: "Q4_K", Vocab: 300, Seed: 9}))
-	f, err := gguf.Parse(buf.Bytes())
-	require.NoError(t, err)
-	b := NewCPU(2)
-	defer b.Close()
-	m, err := Load(f, b)
-	require.NoError(t, err)
+	_, m := synthModel(t, synth.Options{Type: "Q4_K", Vocab: 300, Seed: 9})
 	tokens := []int32{1, 10, 20, 30, 40, 50, 60}
 	s, err := m.NewSession(16, 16)
 	require.NoError(t, err)
