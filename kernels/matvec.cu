@@ -32,15 +32,33 @@ __device__ void matvec_blocks(float* dst, const uint8_t* w, const float* x, long
     }
 }
 
-__device__ __forceinline__ float deq_f32(const uint8_t* b, int j) { return reinterpret_cast<const float*>(b)[j]; }
-__device__ __forceinline__ float deq_f16(const uint8_t* b, int j) { return __half2float(reinterpret_cast<const __half*>(b)[j]); }
+// Float weights: rows of any length (no blocks), one warp per row, lanes stride over the columns.
+template <typename T>
+__device__ void matvec_float(float* dst, const T* w, const float* x, long long rows, long long cols, long long n) {
+    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const T* wr = w + row * cols;
+    float acc[MAXN];
+    for (int t = 0; t < MAXN; t++) acc[t] = 0.f;
+    for (long long c = lane; c < cols; c += 32) {
+        float v = (float)wr[c];
+        for (int t = 0; t < MAXN; t++)
+            if (t < n) acc[t] += v * x[t * cols + c];
+    }
+    for (int t = 0; t < MAXN; t++) {
+        if (t >= n) break;
+        float s = warp_sum(acc[t]);
+        if (lane == 0) dst[t * rows + row] = s;
+    }
+}
 
 extern "C" {
 __global__ void matvec_f32(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    matvec_blocks<32, 128, deq_f32>(dst, w, x, rows, cols, n);
+    matvec_float<float>(dst, reinterpret_cast<const float*>(w), x, rows, cols, n);
 }
 __global__ void matvec_f16(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    matvec_blocks<32, 64, deq_f16>(dst, w, x, rows, cols, n);
+    matvec_float<__half>(dst, reinterpret_cast<const __half*>(w), x, rows, cols, n);
 }
 __global__ void matvec_q4_0(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
     matvec_blocks<QK, 18, deq_q4_0>(dst, w, x, rows, cols, n);
@@ -63,8 +81,10 @@ __global__ void matvec_q6_k(float* dst, const uint8_t* w, const float* x, long l
         for (long long c = threadIdx.x; c < cols; c += blockDim.x)                                       \
             dst[t * cols + c] = DEQ(row + (c / BS) * TS, (int)(c % BS));                                 \
     }
-EMBED(embed_f32, 32, 128, deq_f32)
-EMBED(embed_f16, 32, 64, deq_f16)
+__device__ __forceinline__ float deq_f32(const uint8_t* b, int) { return *reinterpret_cast<const float*>(b); }
+__device__ __forceinline__ float deq_f16(const uint8_t* b, int) { return __half2float(*reinterpret_cast<const __half*>(b)); }
+EMBED(embed_f32, 1, 4, deq_f32)
+EMBED(embed_f16, 1, 2, deq_f16)
 EMBED(embed_q4_0, QK, 18, deq_q4_0)
 EMBED(embed_q8_0, QK, 34, deq_q8_0)
 EMBED(embed_q4_k, QK_K, 144, deq_q4_k)

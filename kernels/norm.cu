@@ -10,7 +10,7 @@ __global__ void rmsnorm_f32(float* dst, const float* x, const float* w, long lon
     float ss = 0.f;
     for (long long i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
     ss = block_sum(ss, red);
-    float scale = rsqrtf(ss / (float)dim + (float)eps);
+    float scale = 1.f / sqrtf(ss / (float)dim + (float)eps);
     for (long long i = threadIdx.x; i < dim; i += blockDim.x) dr[i] = xr[i] * scale * w[i];
 }
 

@@ -438,6 +438,10 @@ func (b *Backend) Write(dst engine.Buffer, src []float32, off int) error {
 		return nil
 	}
 	return b.do(func() error {
+		// The copy is synchronous on the default stream: let queued kernels that may read dst finish first.
+		if err := b.stream.Synchronize(); err != nil {
+			return err
+		}
 		return cu.MemcpyHtoD(dp(dst)+cu.DevicePtr(4*off), unsafe.Pointer(&src[0]), 4*int64(len(src)))
 	})
 }

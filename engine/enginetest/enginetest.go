@@ -105,9 +105,21 @@ func Cases() []Case {
 	types := []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_1,
 		gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
 		gguf.TypeIQ4_NL, gguf.TypeIQ4_XS}
+	type matCase struct {
+		typ           gguf.Type
+		rows, cols, n int
+	}
+	var mats []matCase
 	for _, typ := range types {
 		for _, sh := range [][3]int{{256, 256, 1}, {512, 1024, 1}, {300, 512, 8}, {64, 2048, 3}, {1000, 256, 33}} {
-			typ, rows, cols, n := typ, sh[0], sh[1], sh[2]
+			mats = append(mats, matCase{typ, sh[0], sh[1], sh[2]})
+		}
+	}
+	// Float weights may have rows of any length (stories260K's feed-forward is 172 wide).
+	mats = append(mats, matCase{gguf.TypeF32, 64, 172, 3}, matCase{gguf.TypeF16, 64, 172, 9})
+	for _, mc := range mats {
+		{
+			typ, rows, cols, n := mc.typ, mc.rows, mc.cols, mc.n
 			cs = append(cs, Case{
 				Name:      fmt.Sprintf("MatMul(type=%s,rows=%d,cols=%d,n=%d)", typ, rows, cols, n),
 				Threshold: matmulThreshold(typ),
