@@ -18,14 +18,18 @@ type Model struct {
 	Config    *gguf.LlamaConfig
 	Tokenizer *tokenizer.Tokenizer
 	File      *gguf.File
-	Backend   Backend
+	Backend   Backend // the backend of the first layers (and the token embedding)
 	Rope      RopeParams
 	TiedEmbed bool // the output projection reuses token_embd.weight
 
-	tokEmbd Weight // [vocab][embd]
-	outNorm Weight // [embd]
-	output  Weight // [vocab][embd]
+	tokEmbd Weight // [vocab][embd], on backends[0]
+	outNorm Weight // [embd], on the backend of the last layer
+	output  Weight // [vocab][embd], on the backend of the last layer
 	layers  []layerWeights
+
+	// backends are the distinct backends in layer order; layerOn[l] indexes the one layer l runs on.
+	backends []Backend
+	layerOn  []int
 }
 
 // layerWeights are one transformer block's tensors; shapes are [rows][cols] = [out][in].
@@ -42,7 +46,13 @@ type layerWeights struct {
 }
 
 // Load binds the weights of an open GGUF file on a backend. The file must stay open while the model is used.
-func Load(f *gguf.File, b Backend) (*Model, error) {
+func Load(f *gguf.File, b Backend) (*Model, error) { return LoadSplit(f, b, -1, nil) }
+
+// LoadSplit runs the first n layers (and the token embedding) on first and the remaining layers (and the
+// output norm and projection) on rest — partial offload: a model larger than a GPU runs with its first
+// layers there and the others on the CPU. n < 0, or n ≥ the layer count, puts everything on first.
+func LoadSplit(f *gguf.File, first Backend, n int, rest Backend) (*Model, error) {
+	b := first
 	cfg, err := f.LlamaConfig()
 	if err != nil {
 		return nil, err
@@ -66,11 +76,25 @@ func Load(f *gguf.File, b Backend) (*Model, error) {
 	if cfg.RopeDimensionCount > cfg.HeadDim() || cfg.RopeDimensionCount%2 != 0 {
 		return nil, fmt.Errorf("rope dimension count %d must be even and at most the head size %d", cfg.RopeDimensionCount, cfg.HeadDim())
 	}
+	if n < 0 || n >= cfg.BlockCount || rest == nil {
+		n = cfg.BlockCount
+	}
+	m.layerOn = make([]int, cfg.BlockCount)
+	m.backends = []Backend{first}
+	if n < cfg.BlockCount {
+		m.backends = append(m.backends, rest)
+		for l := n; l < cfg.BlockCount; l++ {
+			m.layerOn[l] = 1
+		}
+	}
 	if err := m.bind(); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
+
+// lastBackend is the backend of the last layer, which also holds the output norm and projection.
+func (m *Model) lastBackend() Backend { return m.backends[len(m.backends)-1] }
 
 // bind finds every tensor by name, checks its shape and loads it; all problems are reported together.
 func (m *Model) bind() error {
@@ -79,7 +103,7 @@ func (m *Model) bind() error {
 	e, ff, vocab := c.EmbeddingLength, c.FeedForwardLength, c.VocabSize
 	var missing []string
 	var errs []error
-	get := func(name string, rows, cols int, optional bool) Weight {
+	get := func(b Backend, name string, rows, cols int, optional bool) Weight {
 		t, ok := m.File.Tensor(name)
 		if !ok {
 			if !optional {
@@ -95,18 +119,23 @@ func (m *Model) bind() error {
 			errs = append(errs, fmt.Errorf("tensor %s has shape %v, the hyperparameters need %v", name, t.Dims, want))
 			return nil
 		}
-		w, err := m.Backend.LoadWeight(name, t.Type, rows, cols, m.File.TensorData(t))
+		w, err := b.LoadWeight(name, t.Type, rows, cols, m.File.TensorData(t))
 		if err != nil {
 			errs = append(errs, err)
 			return nil
 		}
 		return w
 	}
-	m.tokEmbd = get("token_embd.weight", vocab, e, false)
-	m.outNorm = get("output_norm.weight", 1, e, false)
-	m.output = get("output.weight", vocab, e, true)
+	first, last := m.backends[0], m.lastBackend()
+	m.tokEmbd = get(first, "token_embd.weight", vocab, e, false)
+	m.outNorm = get(last, "output_norm.weight", 1, e, false)
+	m.output = get(last, "output.weight", vocab, e, true)
 	if _, ok := m.File.Tensor("output.weight"); !ok {
-		m.output, m.TiedEmbed = m.tokEmbd, true
+		m.TiedEmbed = true
+		m.output = m.tokEmbd
+		if last != first { // the projection runs where the last layer is: it needs its own copy there
+			m.output = get(last, "token_embd.weight", vocab, e, false)
+		}
 	}
 	if t, ok := m.File.Tensor("rope_freqs.weight"); ok {
 		factors := make([]float32, t.Elements())
@@ -119,17 +148,17 @@ func (m *Model) bind() error {
 	}
 	m.layers = make([]layerWeights, c.BlockCount)
 	for l := range m.layers {
-		p := fmt.Sprintf("blk.%d.", l)
+		p, b := fmt.Sprintf("blk.%d.", l), m.backends[m.layerOn[l]]
 		m.layers[l] = layerWeights{
-			attnNorm: get(p+"attn_norm.weight", 1, e, false),
-			wq:       get(p+"attn_q.weight", c.HeadCount*hd, e, false),
-			wk:       get(p+"attn_k.weight", c.HeadCountKV*hd, e, false),
-			wv:       get(p+"attn_v.weight", c.HeadCountKV*hd, e, false),
-			wo:       get(p+"attn_output.weight", e, c.HeadCount*hd, false),
-			ffnNorm:  get(p+"ffn_norm.weight", 1, e, false),
-			wGate:    get(p+"ffn_gate.weight", ff, e, false),
-			wUp:      get(p+"ffn_up.weight", ff, e, false),
-			wDown:    get(p+"ffn_down.weight", e, ff, false),
+			attnNorm: get(b, p+"attn_norm.weight", 1, e, false),
+			wq:       get(b, p+"attn_q.weight", c.HeadCount*hd, e, false),
+			wk:       get(b, p+"attn_k.weight", c.HeadCountKV*hd, e, false),
+			wv:       get(b, p+"attn_v.weight", c.HeadCountKV*hd, e, false),
+			wo:       get(b, p+"attn_output.weight", e, c.HeadCount*hd, false),
+			ffnNorm:  get(b, p+"ffn_norm.weight", 1, e, false),
+			wGate:    get(b, p+"ffn_gate.weight", ff, e, false),
+			wUp:      get(b, p+"ffn_up.weight", ff, e, false),
+			wDown:    get(b, p+"ffn_down.weight", e, ff, false),
 		}
 	}
 	if len(missing) > 0 {

@@ -9,26 +9,33 @@ import (
 // batch. Buffers are allocated once, when the session is made; Eval allocates only its result.
 type Session struct {
 	m        *Model
-	cache    KVCache
-	pos      int // tokens already in the cache
+	parts    []*part // one per backend, in layer order
+	pos      int     // tokens already in the cache
 	maxBatch int
-
-	// Activations for up to maxBatch tokens (row-major, one row per token).
-	x      Buffer // [batch][embd] residual stream
-	xb     Buffer // [batch][embd] normalized input of a sub-layer
-	q      Buffer // [batch][heads·headDim]
-	k, v   Buffer // [batch][kvHeads·headDim]
-	att    Buffer // [batch][heads·headDim] attention output
-	proj   Buffer // [batch][embd] sub-layer output before the residual add
-	gate   Buffer // [batch][ff]
-	up     Buffer // [batch][ff]
-	logits Buffer // [batch][vocab]
-
-	posBuf []int32
+	capacity int
+	posBuf   []int32
+	hostX    []float32 // moves the residual stream between backends
 
 	// Capture, when set, is called for every layer of every Eval with that layer's attention probabilities
 	// (see AttentionParams.Capture); it must return the destination or nil to skip the layer.
 	Capture func(layer int, pos []int32) [][][]float32
+}
+
+// part is what one backend holds for a session: activations for up to maxBatch tokens (row-major, one row
+// per token) and the KV cache of its layers.
+type part struct {
+	b          Backend
+	firstLayer int     // global index of the part's first layer (its cache's layer 0)
+	cache      KVCache // [its layers][positions][kvHeads·headDim]
+	x          Buffer  // [batch][embd] residual stream
+	xb         Buffer  // [batch][embd] normalized input of a sub-layer
+	q          Buffer  // [batch][heads·headDim]
+	k, v       Buffer  // [batch][kvHeads·headDim]
+	att        Buffer  // [batch][heads·headDim] attention output
+	proj       Buffer  // [batch][embd] sub-layer output before the residual add
+	gate       Buffer  // [batch][ff]
+	up         Buffer  // [batch][ff]
+	logits     Buffer  // [batch][vocab], on the last part only
 }
 
 // ErrContextFull is returned when tokens would not fit in the session's context.
@@ -45,34 +52,50 @@ func (m *Model) NewSession(ctx, batch int) (*Session, error) {
 	}
 	batch = min(batch, ctx)
 	hd := c.HeadDim()
-	s := &Session{m: m, maxBatch: batch}
-	b := m.Backend
-	var err error
-	alloc := func(n int) Buffer {
-		if err != nil {
-			return nil
+	s := &Session{m: m, maxBatch: batch, capacity: ctx, posBuf: make([]int32, batch)}
+	for bi, b := range m.backends {
+		p := &part{b: b, firstLayer: -1}
+		layers := 0
+		for l, on := range m.layerOn {
+			if on == bi {
+				if p.firstLayer < 0 {
+					p.firstLayer = l
+				}
+				layers++
+			}
 		}
-		var buf Buffer
-		buf, err = b.Alloc(n)
-		return buf
+		var err error
+		alloc := func(n int) Buffer {
+			if err != nil {
+				return nil
+			}
+			var buf Buffer
+			buf, err = b.Alloc(n)
+			return buf
+		}
+		p.x = alloc(batch * c.EmbeddingLength)
+		p.xb = alloc(batch * c.EmbeddingLength)
+		p.q = alloc(batch * c.HeadCount * hd)
+		p.k = alloc(batch * c.HeadCountKV * hd)
+		p.v = alloc(batch * c.HeadCountKV * hd)
+		p.att = alloc(batch * c.HeadCount * hd)
+		p.proj = alloc(batch * c.EmbeddingLength)
+		p.gate = alloc(batch * c.FeedForwardLength)
+		p.up = alloc(batch * c.FeedForwardLength)
+		if bi == len(m.backends)-1 {
+			p.logits = alloc(batch * c.VocabSize)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("allocating activations for batches of %d on %s: %w", batch, b.Name(), err)
+		}
+		if p.cache, err = b.NewKVCache(layers, ctx, c.HeadCountKV*hd); err != nil {
+			return nil, fmt.Errorf("allocating the KV cache for %d positions on %s: %w", ctx, b.Name(), err)
+		}
+		s.parts = append(s.parts, p)
 	}
-	s.x = alloc(batch * c.EmbeddingLength)
-	s.xb = alloc(batch * c.EmbeddingLength)
-	s.q = alloc(batch * c.HeadCount * hd)
-	s.k = alloc(batch * c.HeadCountKV * hd)
-	s.v = alloc(batch * c.HeadCountKV * hd)
-	s.att = alloc(batch * c.HeadCount * hd)
-	s.proj = alloc(batch * c.EmbeddingLength)
-	s.gate = alloc(batch * c.FeedForwardLength)
-	s.up = alloc(batch * c.FeedForwardLength)
-	s.logits = alloc(batch * c.VocabSize)
-	if err != nil {
-		return nil, fmt.Errorf("allocating activations for batches of %d: %w", batch, err)
+	if len(s.parts) > 1 {
+		s.hostX = make([]float32, batch*c.EmbeddingLength)
 	}
-	if s.cache, err = b.NewKVCache(c.BlockCount, ctx, c.HeadCountKV*hd); err != nil {
-		return nil, fmt.Errorf("allocating the KV cache for %d positions: %w", ctx, err)
-	}
-	s.posBuf = make([]int32, batch)
 	return s, nil
 }
 
@@ -80,7 +103,7 @@ func (m *Model) NewSession(ctx, batch int) (*Session, error) {
 func (s *Session) Pos() int { return s.pos }
 
 // Context is the number of positions the session holds.
-func (s *Session) Context() int { return s.cache.Capacity() }
+func (s *Session) Context() int { return s.capacity }
 
 // Reset forgets every token (the cache is overwritten as new tokens arrive).
 func (s *Session) Reset() { s.pos = 0 }
@@ -108,13 +131,13 @@ func (s *Session) Eval(tokens []int32, all bool) ([]float32, error) {
 		if err := s.forward(chunk, all || last, all); err != nil {
 			return nil, err
 		}
-		b := s.m.Backend
+		lp := s.parts[len(s.parts)-1]
 		if all {
-			if err := b.Read(out[start*vocab:(start+len(chunk))*vocab], s.logits, 0); err != nil {
+			if err := lp.b.Read(out[start*vocab:(start+len(chunk))*vocab], lp.logits, 0); err != nil {
 				return nil, err
 			}
 		} else if last {
-			if err := b.Read(out, s.logits, 0); err != nil {
+			if err := lp.b.Read(out, lp.logits, 0); err != nil {
 				return nil, err
 			}
 		}
@@ -123,9 +146,9 @@ func (s *Session) Eval(tokens []int32, all bool) ([]float32, error) {
 }
 
 // forward runs the model on n ≤ maxBatch tokens at positions pos, pos+1, … and advances pos. With
-// wantLogits it leaves logits in s.logits: of every token when all is set, else of the last one only.
+// wantLogits it leaves logits in the last part's buffer: of every token when all is set, else of the last one.
 func (s *Session) forward(ids []int32, wantLogits, all bool) error {
-	m, b, c := s.m, s.m.Backend, s.m.Config
+	m, c := s.m, s.m.Config
 	n := len(ids)
 	pos := s.posBuf[:n]
 	for i := range pos {
@@ -133,44 +156,56 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 	}
 	e, hd := c.EmbeddingLength, c.HeadDim()
 	attn := AttentionParams{Heads: c.HeadCount, KVHeads: c.HeadCountKV, HeadDim: hd, Scale: m.attnScale()}
-	err := b.Embed(s.x, m.tokEmbd, ids)
+	p := s.parts[0]
+	err := p.b.Embed(p.x, m.tokEmbd, ids)
 	for l := 0; l < c.BlockCount && err == nil; l++ {
-		lw := &m.layers[l]
+		if next := s.parts[m.layerOn[l]]; next != p { // hand the residual stream to the next backend
+			if err = s.move(p, next, n*e); err != nil {
+				break
+			}
+			p = next
+		}
+		b, lw := p.b, &m.layers[l]
 		// Attention: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
 		err = errors.Join(
-			b.RMSNorm(s.xb, s.x, lw.attnNorm, n, c.RMSEpsilon),
-			b.MatMul(s.q, lw.wq, s.xb, n),
-			b.MatMul(s.k, lw.wk, s.xb, n),
-			b.MatMul(s.v, lw.wv, s.xb, n),
-			b.RoPE(s.q, s.k, pos, c.HeadCount, c.HeadCountKV, hd, m.Rope),
-			b.StoreKV(s.cache, l, s.k, s.v, pos),
+			b.RMSNorm(p.xb, p.x, lw.attnNorm, n, c.RMSEpsilon),
+			b.MatMul(p.q, lw.wq, p.xb, n),
+			b.MatMul(p.k, lw.wk, p.xb, n),
+			b.MatMul(p.v, lw.wv, p.xb, n),
+			b.RoPE(p.q, p.k, pos, c.HeadCount, c.HeadCountKV, hd, m.Rope),
+			b.StoreKV(p.cache, l-p.firstLayer, p.k, p.v, pos),
 		)
 		if err != nil {
 			break
 		}
-		attn.Layer, attn.Capture = l, nil
+		attn.Layer, attn.Capture = l-p.firstLayer, nil
 		if s.Capture != nil {
 			attn.Capture = s.Capture(l, pos)
 		}
 		// Feed-forward: x += W_down · (silu(W_gate·norm(x)) ⊙ W_up·norm(x))
 		err = errors.Join(
-			b.Attention(s.att, s.q, s.cache, pos, attn),
-			b.MatMul(s.proj, lw.wo, s.att, n),
-			b.Add(s.x, s.proj, n*e),
-			b.RMSNorm(s.xb, s.x, lw.ffnNorm, n, c.RMSEpsilon),
-			b.MatMul(s.gate, lw.wGate, s.xb, n),
-			b.MatMul(s.up, lw.wUp, s.xb, n),
-			b.SwiGLU(s.gate, s.gate, s.up, n*c.FeedForwardLength),
-			b.MatMul(s.proj, lw.wDown, s.gate, n),
-			b.Add(s.x, s.proj, n*e),
+			b.Attention(p.att, p.q, p.cache, pos, attn),
+			b.MatMul(p.proj, lw.wo, p.att, n),
+			b.Add(p.x, p.proj, n*e),
+			b.RMSNorm(p.xb, p.x, lw.ffnNorm, n, c.RMSEpsilon),
+			b.MatMul(p.gate, lw.wGate, p.xb, n),
+			b.MatMul(p.up, lw.wUp, p.xb, n),
+			b.SwiGLU(p.gate, p.gate, p.up, n*c.FeedForwardLength),
+			b.MatMul(p.proj, lw.wDown, p.gate, n),
+			b.Add(p.x, p.proj, n*e),
 		)
 	}
-	if err == nil && wantLogits {
-		if all {
-			err = errors.Join(b.RMSNorm(s.xb, s.x, m.outNorm, n, c.RMSEpsilon), b.MatMul(s.logits, m.output, s.xb, n))
-		} else {
-			lastX, lastXB := b.View(s.x, (n-1)*e, e), b.View(s.xb, 0, e)
-			err = errors.Join(b.RMSNorm(lastXB, lastX, m.outNorm, 1, c.RMSEpsilon), b.MatMul(s.logits, m.output, lastXB, 1))
+	if last := s.parts[len(s.parts)-1]; err == nil && wantLogits {
+		if p != last { // a model with no layers on the last backend (never with LoadSplit's rules)
+			err = s.move(p, last, n*e)
+			p = last
+		}
+		b := p.b
+		if err == nil && all {
+			err = errors.Join(b.RMSNorm(p.xb, p.x, m.outNorm, n, c.RMSEpsilon), b.MatMul(p.logits, m.output, p.xb, n))
+		} else if err == nil {
+			lastX, lastXB := b.View(p.x, (n-1)*e, e), b.View(p.xb, 0, e)
+			err = errors.Join(b.RMSNorm(lastXB, lastX, m.outNorm, 1, c.RMSEpsilon), b.MatMul(p.logits, m.output, lastXB, 1))
 		}
 	}
 	if err != nil {
@@ -178,4 +213,13 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 	}
 	s.pos += n
 	return nil
+}
+
+// move copies the residual stream (count values) from one part's backend to the next one's.
+func (s *Session) move(from, to *part, count int) error {
+	buf := s.hostX[:count]
+	if err := from.b.Read(buf, from.x, 0); err != nil {
+		return err
+	}
+	return to.b.Write(to.x, buf, 0)
 }

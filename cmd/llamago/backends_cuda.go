@@ -9,26 +9,32 @@ import (
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/engine/cuda"
+	"github.com/llamago/llamago/gguf"
 )
 
 func backendsCompiled() string { return "cpu, cuda" }
 
-// newBackend: auto takes the GPU when the driver sees one, else the CPU.
-func newBackend(mf *modelFlags) (engine.Backend, error) {
+// newBackends: auto takes the GPU when the driver sees one, else the CPU. With --gpu-layers N the GPU
+// runs the first N layers and the CPU the rest (partial offload).
+func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
 	switch mf.Backend {
 	case "cpu":
-		return newBackendCPU(mf), nil
+		return newBackendCPU(mf), nil, -1, nil
 	case "auto", "cuda":
 		devs, err := cuda.Devices()
 		if (err != nil || len(devs) == 0) && mf.Backend == "auto" {
-			return newBackendCPU(mf), nil
+			return newBackendCPU(mf), nil, -1, nil
 		}
-		if mf.GPULay >= 0 {
-			return nil, usagef("--gpu-layers (partial offload) is not implemented yet: run every layer on the GPU (-1) or use --backend cpu")
+		g, err := cuda.New(mf.Device)
+		if err != nil {
+			return nil, nil, 0, err
 		}
-		return cuda.New(mf.Device)
+		if mf.GPULay < 0 {
+			return g, nil, -1, nil
+		}
+		return g, newBackendCPU(mf), mf.GPULay, nil
 	}
-	return nil, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
+	return nil, nil, 0, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
 }
 
 func listDevices(w io.Writer, bandwidth, asJSON bool) error {
@@ -72,4 +78,22 @@ func listDevices(w io.Writer, bandwidth, asJSON bool) error {
 		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// checkDeviceMemory refuses, before any upload, a model that does not fit on the GPU, saying how many
+// layers would (--gpu-layers).
+func checkDeviceMemory(mf *modelFlags, f *gguf.File, first engine.Backend, ctx int) error {
+	g, ok := first.(*cuda.Backend)
+	if !ok || mf.GPULay >= 0 {
+		return nil
+	}
+	cfg, err := f.LlamaConfig()
+	if err != nil {
+		return nil // Load reports it
+	}
+	free, err := g.FreeMemory()
+	if err != nil {
+		return err
+	}
+	return engine.PlanMemory(f, cfg, ctx, mf.Batch).CheckFits(free, g.Name())
 }

@@ -7,21 +7,27 @@ import (
 	"io"
 
 	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
 )
 
 func backendsCompiled() string { return "cpu" }
 
-func newBackend(mf *modelFlags) (engine.Backend, error) {
+// newBackends returns the backend of the first layers, of the rest (nil: none) and how many layers the
+// first one runs (-1: all).
+func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
 	switch mf.Backend {
 	case "auto", "cpu":
-		return newBackendCPU(mf), nil
+		return newBackendCPU(mf), nil, -1, nil
 	case "cuda":
-		return nil, usagef("--backend cuda: this llamago was built without CUDA; build it with 'make cuda' (bin/llamago-cuda)")
+		return nil, nil, 0, usagef("--backend cuda: this llamago was built without CUDA; build it with 'make cuda' (bin/llamago-cuda)")
 	}
-	return nil, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
+	return nil, nil, 0, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
 }
 
 func listDevices(w io.Writer, _, _ bool) error {
 	_, err := fmt.Fprintln(w, "this llamago was built without CUDA: no GPUs (build bin/llamago-cuda with 'make cuda')")
 	return err
 }
+
+// checkDeviceMemory has nothing to check without a GPU.
+func checkDeviceMemory(*modelFlags, *gguf.File, engine.Backend, int) error { return nil }

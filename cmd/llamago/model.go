@@ -28,13 +28,14 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 	f.IntVarP(&mf.Threads, "threads", "t", 0, "CPU threads (default: all cores)")
 	f.StringVar(&mf.Backend, "backend", "auto", "compute backend: auto, cpu or cuda")
 	f.IntVar(&mf.Device, "device", 0, "GPU to use (cuda backend)")
-	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (-1: all)")
+	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (partial offload; -1: all)")
 }
 
-// loadedModel is an open model file, its backend and the bound model.
+// loadedModel is an open model file, its backend(s) and the bound model.
 type loadedModel struct {
 	file     *gguf.File
-	backend  engine.Backend
+	backend  engine.Backend // the first layers' backend
+	rest     engine.Backend // the remaining layers' backend with --gpu-layers, else nil
 	model    *engine.Model
 	loadTime time.Duration
 	ctx      int
@@ -42,6 +43,9 @@ type loadedModel struct {
 
 func (l *loadedModel) Close() {
 	l.backend.Close()
+	if l.rest != nil {
+		l.rest.Close()
+	}
 	l.file.Close()
 }
 
@@ -55,6 +59,8 @@ func (mf *modelFlags) validate() error {
 		return usagef("--batch must be positive, got %d", mf.Batch)
 	case mf.Threads < 0:
 		return usagef("--threads must be positive (0: all cores), got %d", mf.Threads)
+	case mf.GPULay < -1:
+		return usagef("--gpu-layers must be -1 (all) or a layer count, got %d", mf.GPULay)
 	}
 	if _, err := os.Stat(mf.Model); err != nil {
 		return fmt.Errorf("model file: %w", err)
@@ -72,22 +78,32 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := newBackend(mf)
+	b, rest, n, err := newBackends(mf)
 	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	m, err := engine.Load(f, b)
-	if err != nil {
-		b.Close()
 		f.Close()
 		return nil, err
 	}
 	ctx := mf.Ctx
 	if ctx == 0 {
-		ctx = min(m.Config.ContextLength, 4096)
+		ctx = 4096
+		if cfg, err := f.LlamaConfig(); err == nil {
+			ctx = min(cfg.ContextLength, 4096)
+		}
 	}
-	return &loadedModel{file: f, backend: b, model: m, loadTime: time.Since(start), ctx: ctx}, nil
+	err = checkDeviceMemory(mf, f, b, ctx)
+	var m *engine.Model
+	if err == nil {
+		m, err = engine.LoadSplit(f, b, n, rest)
+	}
+	if err != nil {
+		b.Close()
+		if rest != nil {
+			rest.Close()
+		}
+		f.Close()
+		return nil, err
+	}
+	return &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx}, nil
 }
 
 // newBackendCPU is the CPU choice shared by every build.

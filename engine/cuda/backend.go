@@ -196,6 +196,17 @@ func (c *kvCache) Capacity() int { return c.positions }
 
 func (b *Backend) Name() string { return b.name }
 
+// FreeMemory is the device memory still free, in bytes.
+func (b *Backend) FreeMemory() (int64, error) {
+	var free int64
+	err := b.do(func() error {
+		var err error
+		free, _, err = cu.MemInfo()
+		return err
+	})
+	return free, err
+}
+
 func (b *Backend) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte) (engine.Weight, error) {
 	var err error
 	w := &weight{typ: typ, rows: rows, cols: cols}

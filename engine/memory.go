@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/llamago/llamago/gguf"
+)
+
+// MemoryPlan is what a model needs on a device: weights by layer, the rest of the weights, and per
+// layer the KV cache, plus the activation buffers of one session.
+type MemoryPlan struct {
+	LayerWeights []int64 // bytes of blk.N.* for each layer N
+	OtherWeights int64   // token embedding, output norm and projection
+	LayerKV      int64   // bytes of KV cache per layer at the planned context
+	Activations  int64   // bytes of activation buffers for the planned batch
+}
+
+// PlanMemory adds up a model's device memory for a context of ctx positions and batches of batch tokens.
+func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan {
+	p := MemoryPlan{LayerWeights: make([]int64, cfg.BlockCount)}
+	for _, t := range f.Tensors {
+		if rest, ok := strings.CutPrefix(t.Name, "blk."); ok {
+			if i := strings.IndexByte(rest, '.'); i > 0 {
+				if l, err := strconv.Atoi(rest[:i]); err == nil && l >= 0 && l < cfg.BlockCount {
+					p.LayerWeights[l] += int64(t.Size)
+					continue
+				}
+			}
+		}
+		p.OtherWeights += int64(t.Size)
+	}
+	kvDim := int64(cfg.HeadCountKV * cfg.HeadDim())
+	p.LayerKV = 2 * int64(ctx) * kvDim * 4
+	e, ff := int64(cfg.EmbeddingLength), int64(cfg.FeedForwardLength)
+	q := int64(cfg.HeadCount * cfg.HeadDim())
+	p.Activations = int64(batch) * 4 * (4*e + 2*q + 2*kvDim + 2*ff + int64(cfg.VocabSize))
+	return p
+}
+
+// Total is the memory for every layer on one device.
+func (p MemoryPlan) Total() int64 { return p.Fits(len(p.LayerWeights)) }
+
+// Fits is the memory for the first n layers plus everything else on one device.
+func (p MemoryPlan) Fits(n int) int64 {
+	total := p.OtherWeights + p.Activations
+	for _, w := range p.LayerWeights[:n] {
+		total += w + p.LayerKV
+	}
+	return total
+}
+
+// LayersFitting is how many leading layers fit in free bytes (with the rest of the model), −1 if none.
+func (p MemoryPlan) LayersFitting(free int64) int {
+	best := -1
+	for n := 0; n <= len(p.LayerWeights); n++ {
+		if p.Fits(n) <= free {
+			best = n
+		}
+	}
+	return best
+}
+
+// CheckFits returns an error that says how many layers would fit when the whole model does not fit in free
+// bytes of device memory.
+func (p MemoryPlan) CheckFits(free int64, device string) error {
+	need := p.Total()
+	if need <= free {
+		return nil
+	}
+	gib := func(b int64) float64 { return float64(b) / (1 << 30) }
+	n := p.LayersFitting(free)
+	advice := "even the embedding and output do not fit: use --backend cpu or a smaller --ctx"
+	if n >= 0 {
+		advice = fmt.Sprintf("--gpu-layers %d would fit (the other %d layers then run on the CPU), or use a smaller --ctx", n, len(p.LayerWeights)-n)
+	}
+	return fmt.Errorf("the model needs %.2f GiB on %s (weights, KV cache and activations) but %.2f GiB are free: %s",
+		gib(need), device, gib(free), advice)
+}

@@ -1,0 +1,40 @@
+package engine
+
+import (
+	"testing"
+
+	"github.com/llamago/llamago/gguf/synth"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSplitAcrossBackends: running the first n layers on one backend and the rest on another (as partial
+// GPU offload does) gives the same logits as one backend, for every split point, with tied embeddings too,
+// and attention capture still sees every layer.
+func TestSplitAcrossBackends(t *testing.T) {
+	for _, tied := range []bool{false, true} {
+		f, whole := synthModel(t, synth.Options{Type: "Q4_K", Vocab: 300, Layers: 3, Seed: 11, TiedEmbed: tied})
+		tokens := []int32{1, 17, 42, 99, 250, 3}
+		s, err := whole.NewSession(16, 4)
+		require.NoError(t, err)
+		want, err := s.Eval(tokens, true)
+		require.NoError(t, err)
+		for _, n := range []int{0, 1, 2} {
+			a, b := NewCPU(1), NewCPU(2)
+			m, err := LoadSplit(f, a, n, b)
+			require.NoError(t, err)
+			require.Len(t, m.backends, 2)
+			s, err := m.NewSession(16, 4)
+			require.NoError(t, err)
+			c, err := s.StartCapture(CaptureSpec{}, len(tokens))
+			require.NoError(t, err)
+			got, err := s.Eval(tokens[:4], true)
+			require.NoError(t, err)
+			more, err := s.Eval(tokens[4:], true)
+			require.NoError(t, err)
+			require.Equal(t, want, append(got, more...), "tied=%v, %d layers on the first backend", tied, n)
+			require.Equal(t, len(tokens), c.Positions())
+			a.Close()
+			b.Close()
+		}
+	}
+}
