@@ -83,6 +83,23 @@ func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 	})
 }
 
+// MatMuls computes MatMul(dsts[i], ws[i], x, n) for every i, rounding x to integers once for all the
+// weights that use the integer path.
+func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
+	quantized := false
+	for i, w := range ws {
+		if !hasQ16Dot(w.Type) {
+			MatMul(p, dsts[i], w, x, n)
+			continue
+		}
+		if !quantized {
+			quantizeActivations(p, x, n, w.Cols)
+			quantized = true
+		}
+		matMulQ16Rows(p, dsts[i], w, n)
+	}
+}
+
 // rowTile is how many weight rows matMulQ16 keeps hot while it walks the tokens.
 const rowTile = 16
 
@@ -90,13 +107,24 @@ const rowTile = 16
 // blocks once (into the pool's buffer), then each worker takes tiles of rowTile weight rows and computes
 // them against every token, so weights stream from memory once and each tile stays in cache.
 func matMulQ16(p *Pool, dst []float32, w *Weight, x []float32, n int) {
-	cols, rows, rb, nb := w.Cols, w.Rows, w.RowBytes(), w.Cols/32
+	quantizeActivations(p, x, n, w.Cols)
+	matMulQ16Rows(p, dst, w, n)
+}
+
+// quantizeActivations rounds n rows of cols values into the pool's activation buffer.
+func quantizeActivations(p *Pool, x []float32, n, cols int) {
 	xq := p.q16(n, cols)
 	p.For(n, 1, func(lo, hi, _ int) {
 		for t := lo; t < hi; t++ {
 			QuantizeRowQ16(x[t*cols:(t+1)*cols], &xq[t])
 		}
 	})
+}
+
+// matMulQ16Rows is the weight side of matMulQ16, on the activations quantizeActivations left in the pool.
+func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
+	cols, rows, rb, nb := w.Cols, w.Rows, w.RowBytes(), w.Cols/32
+	xq := p.qrows[:n]
 	dot := DotQ4_0Q16
 	switch w.Type {
 	case gguf.TypeQ8_0:

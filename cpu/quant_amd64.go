@@ -50,7 +50,7 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	if !useAVX2 {
 		return false
 	}
-	_, _, _ = w[3*stride+nb*t.TypeSize()-1], x.Q[nb*32-1], x.D[nb-1]
+	_, _, _ = w[4*stride-1], x.Q[nb*32-1], x.D[nb-1]
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
 	switch t {
 	case gguf.TypeQ4_0:

@@ -84,3 +84,12 @@ type Backend interface {
 
 // Write uploads v to the start of buf.
 func Write(b Backend, buf Buffer, v []float32) error { return b.Write(buf, v, 0) }
+
+// MultiMatMuler is an optional fused operation a backend may offer: several matrix products of the same
+// input (Q, K and V; gate and up), so the input is prepared once (the CPU rounds it to integers once).
+// Unfused equivalent:
+//
+//	for i := range ws { MatMul(dsts[i], ws[i], x, n) }
+type MultiMatMuler interface {
+	MatMuls(dsts []Buffer, ws []Weight, x Buffer, n int) error
+}

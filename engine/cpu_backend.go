@@ -96,6 +96,25 @@ func (b *CPU) MatMul(dst Buffer, w Weight, x Buffer, n int) error {
 	return nil
 }
 
+// MatMuls implements MultiMatMuler: the input is rounded to integers once for all the products.
+func (b *CPU) MatMuls(dsts []Buffer, ws []Weight, x Buffer, n int) error {
+	var ds [4][]float32
+	var cw [4]*cpu.Weight
+	if len(ws) > len(cw) {
+		for i := range ws {
+			if err := b.MatMul(dsts[i], ws[i], x, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i := range ws {
+		ds[i], cw[i] = vec(dsts[i]), &wt(ws[i]).w
+	}
+	cpu.MatMuls(b.pool, ds[:len(ws)], cw[:len(ws)], vec(x), n)
+	return nil
+}
+
 func (b *CPU) RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int, p RopeParams) error {
 	need := 0
 	for _, ps := range pos {

@@ -43,6 +43,9 @@ type layerWeights struct {
 	wGate    Weight // [ff][embd]
 	wUp      Weight // [ff][embd]
 	wDown    Weight // [embd][ff]
+
+	qkv    []Weight // wq, wk, wv: one input, for backends with MatMuls
+	gateUp []Weight // wGate, wUp
 }
 
 // Load binds the weights of an open GGUF file on a backend. The file must stay open while the model is used.
@@ -160,6 +163,8 @@ func (m *Model) bind() error {
 			wUp:      get(b, p+"ffn_up.weight", ff, e, false),
 			wDown:    get(b, p+"ffn_down.weight", e, ff, false),
 		}
+		lw := &m.layers[l]
+		lw.qkv, lw.gateUp = []Weight{lw.wq, lw.wk, lw.wv}, []Weight{lw.wGate, lw.wUp}
 	}
 	if len(missing) > 0 {
 		errs = append([]error{fmt.Errorf("%d tensors are missing: %s", len(missing), strings.Join(missing, ", "))}, errs...)

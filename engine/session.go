@@ -25,17 +25,32 @@ type Session struct {
 // per token) and the KV cache of its layers.
 type part struct {
 	b          Backend
-	firstLayer int     // global index of the part's first layer (its cache's layer 0)
-	cache      KVCache // [its layers][positions][kvHeads·headDim]
-	x          Buffer  // [batch][embd] residual stream
-	xb         Buffer  // [batch][embd] normalized input of a sub-layer
-	q          Buffer  // [batch][heads·headDim]
-	k, v       Buffer  // [batch][kvHeads·headDim]
-	att        Buffer  // [batch][heads·headDim] attention output
-	proj       Buffer  // [batch][embd] sub-layer output before the residual add
-	gate       Buffer  // [batch][ff]
-	up         Buffer  // [batch][ff]
-	logits     Buffer  // [batch][vocab], on the last part only
+	firstLayer int      // global index of the part's first layer (its cache's layer 0)
+	cache      KVCache  // [its layers][positions][kvHeads·headDim]
+	x          Buffer   // [batch][embd] residual stream
+	xb         Buffer   // [batch][embd] normalized input of a sub-layer
+	q          Buffer   // [batch][heads·headDim]
+	k, v       Buffer   // [batch][kvHeads·headDim]
+	att        Buffer   // [batch][heads·headDim] attention output
+	proj       Buffer   // [batch][embd] sub-layer output before the residual add
+	gate       Buffer   // [batch][ff]
+	up         Buffer   // [batch][ff]
+	logits     Buffer   // [batch][vocab], on the last part only
+	qkv        []Buffer // q, k, v
+	gateUp     []Buffer // gate, up
+}
+
+// matMuls runs the products of one input, fused when the backend offers it.
+func (p *part) matMuls(dsts []Buffer, ws []Weight, x Buffer, n int) error {
+	if mm, ok := p.b.(MultiMatMuler); ok {
+		return mm.MatMuls(dsts, ws, x, n)
+	}
+	for i := range ws {
+		if err := p.b.MatMul(dsts[i], ws[i], x, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ErrContextFull is returned when tokens would not fit in the session's context.
@@ -85,6 +100,7 @@ func (m *Model) NewSession(ctx, batch int) (*Session, error) {
 		if bi == len(m.backends)-1 {
 			p.logits = alloc(batch * c.VocabSize)
 		}
+		p.qkv, p.gateUp = []Buffer{p.q, p.k, p.v}, []Buffer{p.gate, p.up}
 		if err != nil {
 			return nil, fmt.Errorf("allocating activations for batches of %d on %s: %w", batch, b.Name(), err)
 		}
@@ -169,9 +185,7 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 		// Attention: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
 		err = errors.Join(
 			b.RMSNorm(p.xb, p.x, lw.attnNorm, n, c.RMSEpsilon),
-			b.MatMul(p.q, lw.wq, p.xb, n),
-			b.MatMul(p.k, lw.wk, p.xb, n),
-			b.MatMul(p.v, lw.wv, p.xb, n),
+			p.matMuls(p.qkv, lw.qkv, p.xb, n),
 			b.RoPE(p.q, p.k, pos, c.HeadCount, c.HeadCountKV, hd, m.Rope),
 			b.StoreKV(p.cache, l-p.firstLayer, p.k, p.v, pos),
 		)
@@ -188,8 +202,7 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 			b.MatMul(p.proj, lw.wo, p.att, n),
 			b.Add(p.x, p.proj, n*e),
 			b.RMSNorm(p.xb, p.x, lw.ffnNorm, n, c.RMSEpsilon),
-			b.MatMul(p.gate, lw.wGate, p.xb, n),
-			b.MatMul(p.up, lw.wUp, p.xb, n),
+			p.matMuls(p.gateUp, lw.gateUp, p.xb, n),
 			b.SwiGLU(p.gate, p.gate, p.up, n*c.FeedForwardLength),
 			b.MatMul(p.proj, lw.wDown, p.gate, n),
 			b.Add(p.x, p.proj, n*e),
