@@ -55,7 +55,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 			stopProfile()
 		}
 	}
-	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd())
+	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd())
 	return root
 }
 

@@ -60,9 +60,6 @@ var Presets = map[string]Options{
 // PresetNames lists the presets in size order.
 var PresetNames = []string{"tiny", "llama-1b", "llama2-7b", "llama3-8b"}
 
-// Mixtures maps a llama.cpp mixture name to its llama_ftype.
-var Mixtures = map[string]int{"Q4_K_M": 15}
-
 // resolve fills zero fields from the preset and checks the shape.
 func (o Options) resolve() (Options, error) {
 	if o.Preset == "" {
@@ -148,7 +145,7 @@ func plan(o Options, typeFor func(name string, layer int) gguf.Type, warn func(s
 	damp := 1 / math.Sqrt(2*float64(o.Layers))
 	mat := func(name string, layer int, in, out uint64, std float64) tensorSpec {
 		want := typeFor(name, layer)
-		got := fallback(want, int(in))
+		got := gguf.FallbackType(want, int(in))
 		if got != want && warn != nil && !warned[want] {
 			warned[want] = true
 			warn("row length %d is not a multiple of the %s block size %d: such tensors are stored as %s (as llama.cpp does)", in, want, want.BlockSize(), got)
@@ -183,53 +180,6 @@ func plan(o Options, typeFor func(name string, layer int) gguf.Type, warn func(s
 	return specs
 }
 
-// fallback is llama.cpp's choice when a row length is not a multiple of the block size.
-func fallback(t gguf.Type, cols int) gguf.Type {
-	if cols%t.BlockSize() == 0 {
-		return t
-	}
-	switch t {
-	case gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K, gguf.TypeIQ4_XS:
-		t = gguf.TypeQ5_0
-	case gguf.TypeQ5_K:
-		t = gguf.TypeQ5_1
-	case gguf.TypeQ6_K:
-		t = gguf.TypeQ8_0
-	}
-	if cols%t.BlockSize() == 0 {
-		return t
-	}
-	return gguf.TypeF16
-}
-
-// typeChooser returns the per-tensor type rule for o.Type (before any block-size fallback) and the
-// file's llama_ftype.
-func typeChooser(o Options) (func(string, int) gguf.Type, int, error) {
-	if ft, ok := Mixtures[o.Type]; ok { // Q4_K_M: Q6_K for output and for attn_v/ffn_down in some layers
-		moreBits := func(l int) bool { n := o.Layers; return l < n/8 || l >= 7*n/8 || (l-n/8)%3 == 2 }
-		return func(name string, layer int) gguf.Type {
-			switch {
-			case name == "output.weight":
-				return gguf.TypeQ6_K
-			case layer >= 0 && (strings.HasSuffix(name, "attn_v.weight") || strings.HasSuffix(name, "ffn_down.weight")) && moreBits(layer):
-				return gguf.TypeQ6_K
-			}
-			return gguf.TypeQ4_K
-		}, ft, nil
-	}
-	t, err := gguf.ParseType(o.Type)
-	if err != nil {
-		return nil, 0, fmt.Errorf("--type: %w (or the mixture Q4_K_M)", err)
-	}
-	if !gguf.CanQuantize(t) || t == gguf.TypeQ8_K {
-		return nil, 0, fmt.Errorf("--type %s: llamago cannot write model weights of this type", t)
-	}
-	ftypes := map[gguf.Type]int{gguf.TypeF32: 0, gguf.TypeF16: 1, gguf.TypeQ4_0: 2, gguf.TypeQ4_1: 3, gguf.TypeQ8_0: 7,
-		gguf.TypeQ5_0: 8, gguf.TypeQ5_1: 9, gguf.TypeQ2_K: 10, gguf.TypeQ3_K: 12, gguf.TypeQ4_K: 15, gguf.TypeQ5_K: 17,
-		gguf.TypeQ6_K: 18, gguf.TypeIQ4_NL: 25, gguf.TypeIQ4_XS: 30, gguf.TypeBF16: 32}
-	return func(string, int) gguf.Type { return t }, ftypes[t], nil
-}
-
 // WriteFile writes the model to path atomically: into a temporary file beside it, renamed on success,
 // so a failed or interrupted run never leaves a truncated model behind.
 func WriteFile(path string, o Options) error {
@@ -254,10 +204,11 @@ func Write(w io.Writer, o Options) error {
 	if err != nil {
 		return err
 	}
-	typeFor, ftype, err := typeChooser(o)
+	rule, err := gguf.NewTypeRule(o.Type, o.Layers)
 	if err != nil {
-		return err
+		return fmt.Errorf("--type: %w", err)
 	}
+	typeFor, ftype := rule.Want, rule.FileType
 	gw := gguf.NewWriter(w)
 	if err := setMetadata(&gw.Metadata, o, ftype); err != nil {
 		return err
