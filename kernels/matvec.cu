@@ -5,6 +5,15 @@
 
 #define MAXN 8
 
+// store_sums reduces each token's per-lane partial sum over the warp; lane 0 writes dst[t][row].
+__device__ __forceinline__ void store_sums(const float* acc, long long n, float* dst, long long rows, long long row, int lane) {
+    for (int t = 0; t < MAXN; t++) {
+        if (t >= n) break;
+        float s = warp_sum(acc[t]);
+        if (lane == 0) dst[t * rows + row] = s;
+    }
+}
+
 template <int BS, int TS, float (*DEQ)(const uint8_t*, int)>
 __device__ void matvec_blocks(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
     long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
@@ -25,11 +34,7 @@ __device__ void matvec_blocks(float* dst, const uint8_t* w, const float* x, long
                 if (t < n) acc[t] += v * x[t * cols + c];
         }
     }
-    for (int t = 0; t < MAXN; t++) {
-        if (t >= n) break;
-        float s = warp_sum(acc[t]);
-        if (lane == 0) dst[t * rows + row] = s;
-    }
+    store_sums(acc, n, dst, rows, row, lane);
 }
 
 // Float weights: rows of any length (no blocks), one warp per row, lanes stride over the columns.
@@ -46,11 +51,7 @@ __device__ void matvec_float(float* dst, const T* w, const float* x, long long r
         for (int t = 0; t < MAXN; t++)
             if (t < n) acc[t] += v * x[t * cols + c];
     }
-    for (int t = 0; t < MAXN; t++) {
-        if (t >= n) break;
-        float s = warp_sum(acc[t]);
-        if (lane == 0) dst[t * rows + row] = s;
-    }
+    store_sums(acc, n, dst, rows, row, lane);
 }
 
 extern "C" {
