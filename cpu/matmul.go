@@ -138,7 +138,22 @@ func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
 		for r0 := lo; r0 < hi; r0 += rowTile {
 			r1 := min(hi, r0+rowTile)
 			var four [4]float32
-			for t := 0; t < n; t++ {
+			t := 0
+			// Pairs of tokens (prompt processing): two rows × two tokens per pass.
+			for ; t+2 <= n && r1-r0 >= 2 && dot2x2(w.Type, w.Data[r0*rb:(r0+2)*rb], rb, &xq[t], &xq[t+1], nb, &four); t += 2 {
+				outA, outB := dst[t*rows:(t+1)*rows], dst[(t+1)*rows:(t+2)*rows]
+				outA[r0], outB[r0], outA[r0+1], outB[r0+1] = four[0], four[1], four[2], four[3]
+				r := r0 + 2
+				for ; r+2 <= r1; r += 2 {
+					dot2x2(w.Type, w.Data[r*rb:(r+2)*rb], rb, &xq[t], &xq[t+1], nb, &four)
+					outA[r], outB[r], outA[r+1], outB[r+1] = four[0], four[1], four[2], four[3]
+				}
+				for ; r < r1; r++ {
+					outA[r] = dot(w.Data[r*rb:(r+1)*rb], &xq[t], nb)
+					outB[r] = dot(w.Data[r*rb:(r+1)*rb], &xq[t+1], nb)
+				}
+			}
+			for ; t < n; t++ {
 				xt := &xq[t]
 				out := dst[t*rows : (t+1)*rows]
 				r := r0

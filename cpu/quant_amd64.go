@@ -44,6 +44,31 @@ func dotQ6_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 	return dotQ6_KQ16AVX2(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nsb, &f16[0])
 }
 
+//go:noescape
+func dotQ4_0Q16x2x2AVX2(w *byte, stride int, qa, qb *int16, da, db *float32, nb int, tab *float32, out *float32)
+
+//go:noescape
+func dotQ8_0Q16x2x2AVX2(w *byte, stride int, qa, qb *int16, da, db *float32, nb int, tab *float32, out *float32)
+
+// dot2x2 computes two rows (w[0:], w[stride:]) against two activation rows into
+// out = [row0·a, row0·b, row1·a, row1·b]; it reports false when no such kernel is available for t.
+func dot2x2(t gguf.Type, w []byte, stride int, a, b *Q16Row, nb int, out *[4]float32) bool {
+	if !useAVX2 {
+		return false
+	}
+	_, _, _, _, _ = w[2*stride-1], a.Q[nb*32-1], a.D[nb-1], b.Q[nb*32-1], b.D[nb-1]
+	qa, qb, da, db := unsafe.SliceData(a.Q), unsafe.SliceData(b.Q), unsafe.SliceData(a.D), unsafe.SliceData(b.D)
+	switch t {
+	case gguf.TypeQ4_0:
+		dotQ4_0Q16x2x2AVX2(unsafe.SliceData(w), stride, qa, qb, da, db, nb, &f16[0], &out[0])
+	case gguf.TypeQ8_0:
+		dotQ8_0Q16x2x2AVX2(unsafe.SliceData(w), stride, qa, qb, da, db, nb, &f16[0], &out[0])
+	default:
+		return false
+	}
+	return true
+}
+
 // dot4 computes four rows (w[0:], w[stride:], …) against x into out[0:4]; it reports false when no
 // four-row kernel is available for t.
 func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {

@@ -162,6 +162,61 @@
 	Q6KGROUP(Y1, Y2, 4, 4, xbase+128, dbase+8, s4, s5) \
 	Q6KGROUP(Y3, Y4, 4, 6, xbase+192, dbase+12, s6, s7)
 
+// PAIR: with the row's weights in Y1/Y2 and its fp16 scale in X7, adds the row's products with token A
+// (Y3/Y13, scale at (DX)) into ACCA and with token B (Y14/Y15, scale at (R13)) into ACCB.
+#define PAIR(ACCA, ACCB) \
+	VPMADDWD Y3, Y1, Y4 \
+	VPMADDWD Y13, Y2, Y11 \
+	VPADDD Y11, Y4, Y4 \
+	VCVTDQ2PS Y4, Y4 \
+	VMULSS (DX), X7, X11 \
+	VBROADCASTSS X11, Y11 \
+	VFMADD231PS Y4, Y11, ACCA \
+	VPMADDWD Y14, Y1, Y4 \
+	VPMADDWD Y15, Y2, Y11 \
+	VPADDD Y11, Y4, Y4 \
+	VCVTDQ2PS Y4, Y4 \
+	VMULSS (R13), X7, X11 \
+	VBROADCASTSS X11, Y11 \
+	VFMADD231PS Y4, Y11, ACCB
+
+#define WSCALE(idx) \
+	MOVWLZX (SI)idx, AX \
+	VMOVSS (R8)(AX*4), X7
+
+// Two rows × two tokens: each weight block is widened once for both tokens, each activation block loaded
+// once for both rows (prompt processing, where the work is compute-bound).
+#define X2SETUP \
+	CONSTANTS \
+	MOVQ w+0(FP), SI \
+	MOVQ stride+8(FP), R9 \
+	MOVQ qa+16(FP), DI \
+	MOVQ qb+24(FP), R12 \
+	MOVQ da+32(FP), DX \
+	MOVQ db+40(FP), R13 \
+	MOVQ nb+48(FP), CX \
+	MOVQ tab+56(FP), R8 \
+	XORQ R10, R10 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y8, Y8, Y8 \
+	VXORPS Y9, Y9, Y9 \
+	VXORPS Y10, Y10, Y10
+
+#define X2LOADX \
+	VMOVDQU (DI), Y3 \
+	VMOVDQU 32(DI), Y13 \
+	VMOVDQU (R12), Y14 \
+	VMOVDQU 32(R12), Y15
+
+#define X2FINISH \
+	MOVQ out+64(FP), BX \
+	HSUM(Y0, X0, (BX)) \
+	HSUM(Y8, X8, 4(BX)) \
+	HSUM(Y9, X9, 8(BX)) \
+	HSUM(Y10, X10, 12(BX)) \
+	VZEROUPPER \
+	RET
+
 // func dotQ4_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
 TEXT ·dotQ4_0Q16AVX2(SB), NOSPLIT, $0-44
 	ONESETUP
@@ -379,3 +434,50 @@ q6kdone:
 	HSUM(Y0, X0, ret+40(FP))
 	VZEROUPPER
 	RET
+
+// func dotQ4_0Q16x2x2AVX2(w *byte, stride int, qa, qb *int16, da, db *float32, nb int, tab *float32, out *float32)
+// out = [row0·A, row0·B, row1·A, row1·B].
+TEXT ·dotQ4_0Q16x2x2AVX2(SB), NOSPLIT, $0-72
+	X2SETUP
+q4x2loop:
+	TESTQ CX, CX
+	JZ q4x2done
+	X2LOADX
+	Q4W((R10*1))
+	WSCALE((R10*1))
+	PAIR(Y0, Y8)
+	Q4W((R9*1))
+	WSCALE((R9*1))
+	PAIR(Y9, Y10)
+	ADDQ $18, SI
+	ADDQ $64, DI
+	ADDQ $64, R12
+	ADDQ $4, DX
+	ADDQ $4, R13
+	DECQ CX
+	JMP q4x2loop
+q4x2done:
+	X2FINISH
+
+// func dotQ8_0Q16x2x2AVX2(w *byte, stride int, qa, qb *int16, da, db *float32, nb int, tab *float32, out *float32)
+TEXT ·dotQ8_0Q16x2x2AVX2(SB), NOSPLIT, $0-72
+	X2SETUP
+q8x2loop:
+	TESTQ CX, CX
+	JZ q8x2done
+	X2LOADX
+	Q8W((R10*1))
+	WSCALE((R10*1))
+	PAIR(Y0, Y8)
+	Q8W((R9*1))
+	WSCALE((R9*1))
+	PAIR(Y9, Y10)
+	ADDQ $34, SI
+	ADDQ $64, DI
+	ADDQ $64, R12
+	ADDQ $4, DX
+	ADDQ $4, R13
+	DECQ CX
+	JMP q8x2loop
+q8x2done:
+	X2FINISH

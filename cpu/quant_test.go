@@ -42,8 +42,22 @@ func TestQ16DotKernels(t *testing.T) {
 			x := randRow(r, nb*32, 3)
 			xq := q16row(len(x))
 			QuantizeRowQ16(x, xq)
-			var four [4]float32
+			var four, pair [4]float32
 			has4 := dot4(typ, wq, rb, xq, nb, &four)
+			x2 := randRow(r, nb*32, 1)
+			xq2 := q16row(len(x2))
+			QuantizeRowQ16(x2, xq2)
+			if dot2x2(typ, wq, rb, xq, xq2, nb, &pair) {
+				for row := 0; row < 2; row++ {
+					wr := wq[row*rb : (row+1)*rb]
+					refA, refB := dotQ4_0Q16Go(wr, xq, nb), dotQ4_0Q16Go(wr, xq2, nb)
+					if typ == gguf.TypeQ8_0 {
+						refA, refB = dotQ8_0Q16Go(wr, xq, nb), dotQ8_0Q16Go(wr, xq2, nb)
+					}
+					require.InDelta(t, refA, pair[2*row], 1e-5*(1+math.Abs(float64(refA))), "%s nb=%d 2x2 row %d token A", typ, nb, row)
+					require.InDelta(t, refB, pair[2*row+1], 1e-5*(1+math.Abs(float64(refB))), "%s nb=%d 2x2 row %d token B", typ, nb, row)
+				}
+			}
 			for row := 0; row < 4; row++ {
 				var exact float64
 				for i := range x {
