@@ -23,9 +23,12 @@ GPUs when built with -tags cuda. It also inspects model files, makes synthetic m
 for tests and benchmarks, and captures attention for inspection.
 
 Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlama, Mistral-style).`,
-		Example: `  llamago inspect model.gguf
-  llamago synth --preset tiny --type Q4_0 -o tiny.gguf
-  llamago inspect tiny.gguf --tensor blk.0.attn_q.weight --dump q.npy`,
+		Example: `  llamago run -m model.gguf -p "Once upon a time" -n 64
+  llamago attention -m model.gguf -p "The cat sat on the mat" -o attn/
+  llamago inspect model.gguf
+  llamago quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M
+  llamago bench -m model.gguf
+  llamago synth --preset llama-1b --type Q4_0 -o tinyllama-shape.gguf   # no model at hand`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
