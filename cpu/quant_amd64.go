@@ -19,7 +19,7 @@ func dotQ4_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
 func dotQ8_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
 
 //go:noescape
-func dotQ4_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+func dotQ4_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
 
 //go:noescape
 func dotQ8_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
@@ -79,7 +79,8 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
 	switch t {
 	case gguf.TypeQ4_0:
-		dotQ4_0Q16x4AVX2(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+		_ = x.S[nb-1]
+		dotQ4_0Q16x4AVX2(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
 	case gguf.TypeQ8_0:
 		dotQ8_0Q16x4AVX2(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
 	default:

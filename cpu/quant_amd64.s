@@ -217,6 +217,39 @@
 	VZEROUPPER \
 	RET
 
+// Four-row variants of the block product: the activation scale is broadcast once per block (Y12) and
+// multiplied into each row's scale with one VMULPS; for Q4_0 the −8 offset of the codes is applied once per
+// block as −8·Σx (Y14 lane 0, from the activation sums) instead of subtracting 8 from every weight.
+#define X4LOADX \
+	VMOVDQU (DI), Y3 \
+	VMOVDQU 32(DI), Y13 \
+	VBROADCASTSS (DX), Y12
+
+#define Q4WU(idx) \
+	VPMOVZXBW 2(SI)idx, Y1 \
+	VPSRLW $4, Y1, Y2 \
+	VPAND Y5, Y1, Y1
+
+#define DOTX(idx, ACC) \
+	VCVTDQ2PS Y1, Y1 \
+	MOVWLZX (SI)idx, AX \
+	VBROADCASTSS (R8)(AX*4), Y4 \
+	VMULPS Y12, Y4, Y4 \
+	VFMADD231PS Y1, Y4, ACC
+
+#define DOT4Q8(idx, ACC) \
+	VPMADDWD Y3, Y1, Y1 \
+	VPMADDWD Y13, Y2, Y2 \
+	VPADDD Y2, Y1, Y1 \
+	DOTX(idx, ACC)
+
+#define DOT4Q4(idx, ACC) \
+	VPMADDWD Y3, Y1, Y1 \
+	VPMADDWD Y13, Y2, Y2 \
+	VPADDD Y2, Y1, Y1 \
+	VPADDD Y14, Y1, Y1 \
+	DOTX(idx, ACC)
+
 // func dotQ4_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
 TEXT ·dotQ4_0Q16AVX2(SB), NOSPLIT, $0-44
 	ONESETUP
@@ -256,30 +289,55 @@ q8done:
 	VZEROUPPER
 	RET
 
-// func dotQ4_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
-TEXT ·dotQ4_0Q16x4AVX2(SB), NOSPLIT, $0-56
-	X4SETUP
+// func dotQ4_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+TEXT ·dotQ4_0Q16x4AVX2(SB), NOSPLIT, $0-64
+	CONSTANTS
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), R9
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), DX
+	MOVQ s+32(FP), R12
+	MOVQ nb+40(FP), CX
+	MOVQ tab+48(FP), R8
+	LEAQ (R9)(R9*1), R10
+	LEAQ (R10)(R9*1), R11
+	LEAQ (SI)(R9*4), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
 q4x4loop:
 	TESTQ CX, CX
 	JZ q4x4done
 	X4PREFETCH
-	LOADX
-	Q4W((R13*1))
-	DOT((R13*1), Y0)
-	Q4W((R9*1))
-	DOT((R9*1), Y8)
-	Q4W((R10*1))
-	DOT((R10*1), Y9)
-	Q4W((R11*1))
-	DOT((R11*1), Y10)
+	X4LOADX
+	MOVL (R12), AX
+	SHLL $3, AX
+	NEGL AX
+	VMOVD AX, X14
+	Q4WU((R13*1))
+	DOT4Q4((R13*1), Y0)
+	Q4WU((R9*1))
+	DOT4Q4((R9*1), Y8)
+	Q4WU((R10*1))
+	DOT4Q4((R10*1), Y9)
+	Q4WU((R11*1))
+	DOT4Q4((R11*1), Y10)
 	ADDQ $18, SI
 	ADDQ $18, BX
 	ADDQ $64, DI
 	ADDQ $4, DX
+	ADDQ $4, R12
 	DECQ CX
 	JMP q4x4loop
 q4x4done:
-	X4FINISH
+	MOVQ out+56(FP), BX
+	HSUM(Y0, X0, (BX))
+	HSUM(Y8, X8, 4(BX))
+	HSUM(Y9, X9, 8(BX))
+	HSUM(Y10, X10, 12(BX))
+	VZEROUPPER
+	RET
 
 // func dotQ8_0Q16x4AVX2(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
 TEXT ·dotQ8_0Q16x4AVX2(SB), NOSPLIT, $0-56
@@ -288,15 +346,15 @@ q8x4loop:
 	TESTQ CX, CX
 	JZ q8x4done
 	X4PREFETCH
-	LOADX
+	X4LOADX
 	Q8W((R13*1))
-	DOT((R13*1), Y0)
+	DOT4Q8((R13*1), Y0)
 	Q8W((R9*1))
-	DOT((R9*1), Y8)
+	DOT4Q8((R9*1), Y8)
 	Q8W((R10*1))
-	DOT((R10*1), Y9)
+	DOT4Q8((R10*1), Y9)
 	Q8W((R11*1))
-	DOT((R11*1), Y10)
+	DOT4Q8((R11*1), Y10)
 	ADDQ $34, SI
 	ADDQ $34, BX
 	ADDQ $64, DI
