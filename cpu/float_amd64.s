@@ -88,3 +88,42 @@ axpytail:
 axpydone:
 	VZEROUPPER
 	RET
+
+// func f16ToF32AVX2(dst *float32, src *byte, n int)
+// Widens n fp16 values (n a multiple of 8) with F16C's VCVTPH2PS (present on every CPU with AVX2 and FMA).
+TEXT ·f16ToF32AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+f16loop:
+	CMPQ CX, $8
+	JLT f16done
+	VCVTPH2PS (SI), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP f16loop
+f16done:
+	VZEROUPPER
+	RET
+
+// func bf16ToF32AVX2(dst *float32, src *byte, n int)
+// Widens n bfloat16 values (n a multiple of 8): each is the top half of a float32.
+TEXT ·bf16ToF32AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+bf16loop:
+	CMPQ CX, $8
+	JLT bf16done
+	VPMOVZXWD (SI), Y0
+	VPSLLD $16, Y0, Y0
+	VMOVDQU Y0, (DI)
+	ADDQ $16, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP bf16loop
+bf16done:
+	VZEROUPPER
+	RET

@@ -2,6 +2,8 @@ package cpu
 
 import (
 	"math"
+
+	"github.com/llamago/llamago/gguf"
 	"math/rand/v2"
 	"testing"
 
@@ -31,6 +33,32 @@ func TestDotAXPY(t *testing.T) {
 		}
 		for i := n; i < n+8; i++ {
 			require.Equal(t, float32(i), buf[i], "guard %d overwritten", i)
+		}
+	}
+}
+
+// TestWidenRow: the SIMD F16/BF16 widening equals the reference dequantizer bit for bit (including
+// infinities, NaN payload aside, subnormals and negative zero).
+func TestWidenRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, typ := range []gguf.Type{gguf.TypeF16, gguf.TypeBF16} {
+		src := make([]byte, 2*64)
+		for i := range src {
+			src[i] = byte(r.Uint32())
+		}
+		copy(src, []byte{0x00, 0x80, 0x01, 0x00, 0x00, 0x7c, 0x00, 0xfc}) // −0, smallest subnormal, +Inf, −Inf
+		want := make([]float32, 64)
+		require.NoError(t, gguf.Dequantize(typ, src, want))
+		got := make([]float32, 64)
+		if !widenRow(typ, src, got) {
+			t.Skipf("no SIMD widening on this build (%s)", Kernels())
+		}
+		for i := range want {
+			if math.IsNaN(float64(want[i])) {
+				require.True(t, math.IsNaN(float64(got[i])), "%s value %d", typ, i)
+				continue
+			}
+			require.Equal(t, math.Float32bits(want[i]), math.Float32bits(got[i]), "%s value %d", typ, i)
 		}
 	}
 }

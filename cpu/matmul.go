@@ -47,6 +47,9 @@ func (w *Weight) Row(r int, dst []float32) {
 		copy(dst[:w.Cols], w.F32()[r*w.Cols:(r+1)*w.Cols])
 		return
 	}
+	if widenRow(w.Type, w.Data[r*rb:(r+1)*rb], dst[:w.Cols]) {
+		return
+	}
 	// The shape was checked at load time, so this cannot fail.
 	_ = gguf.Dequantize(w.Type, w.Data[r*rb:(r+1)*rb], dst[:w.Cols])
 }
