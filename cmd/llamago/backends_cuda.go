@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/llamago/llamago/cpu"
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/engine/cuda"
 	"github.com/llamago/llamago/gguf"
 )
 
-func backendsCompiled() string { return "cpu, cuda" }
+func backendsCompiled() string { return "cpu (" + cpu.Kernels() + " kernels), cuda" }
 
 // newBackends: auto takes the GPU when the driver sees one, else the CPU. With --gpu-layers N the GPU
 // runs the first N layers and the CPU the rest (partial offload).

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/llamago/llamago/cpu"
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
 )
 
-func backendsCompiled() string { return "cpu" }
+func backendsCompiled() string { return "cpu (" + cpu.Kernels() + " kernels)" }
 
 // newBackends returns the backend of the first layers, of the rest (nil: none) and how many layers the
 // first one runs (-1: all).
