@@ -55,7 +55,22 @@ func Load(f *gguf.File, b Backend) (*Model, error) { return LoadSplit(f, b, -1, 
 // output norm and projection) on rest — partial offload: a model larger than a GPU runs with its first
 // layers there and the others on the CPU. n < 0, or n ≥ the layer count, puts everything on first.
 func LoadSplit(f *gguf.File, first Backend, n int, rest Backend) (*Model, error) {
-	b := first
+	return LoadWith(f, LoadOptions{First: first, FirstLayers: n, Rest: rest})
+}
+
+// LoadOptions choose where a model's layers run and how loading reports progress.
+type LoadOptions struct {
+	First       Backend
+	FirstLayers int     // layers on First (< 0: all)
+	Rest        Backend // the remaining layers, or nil
+	// Progress, when set, is called after each tensor is handed to its backend with the bytes done and the
+	// total (uploads to a GPU take seconds for large models).
+	Progress func(done, total int64)
+}
+
+// LoadWith binds the weights as o says (see LoadSplit).
+func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
+	b, first, n, rest := o.First, o.First, o.FirstLayers, o.Rest
 	cfg, err := f.LlamaConfig()
 	if err != nil {
 		return nil, err
@@ -90,7 +105,7 @@ func LoadSplit(f *gguf.File, first Backend, n int, rest Backend) (*Model, error)
 			m.layerOn[l] = 1
 		}
 	}
-	if err := m.bind(); err != nil {
+	if err := m.bind(o.Progress); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -100,12 +115,16 @@ func LoadSplit(f *gguf.File, first Backend, n int, rest Backend) (*Model, error)
 func (m *Model) lastBackend() Backend { return m.backends[len(m.backends)-1] }
 
 // bind finds every tensor by name, checks its shape and loads it; all problems are reported together.
-func (m *Model) bind() error {
+func (m *Model) bind(progress func(done, total int64)) error {
 	c := m.Config
 	hd := c.HeadDim()
 	e, ff, vocab := c.EmbeddingLength, c.FeedForwardLength, c.VocabSize
 	var missing []string
 	var errs []error
+	var done, total int64
+	for _, t := range m.File.Tensors {
+		total += int64(t.Size)
+	}
 	get := func(b Backend, name string, rows, cols int, optional bool) Weight {
 		t, ok := m.File.Tensor(name)
 		if !ok {
@@ -126,6 +145,9 @@ func (m *Model) bind() error {
 		if err != nil {
 			errs = append(errs, err)
 			return nil
+		}
+		if done += int64(t.Size); progress != nil {
+			progress(min(done, total), total)
 		}
 		return w
 	}

@@ -38,3 +38,25 @@ func TestSplitAcrossBackends(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadProgress: loading reports bytes handed to the backends, rising to the file's tensor total.
+func TestLoadProgress(t *testing.T) {
+	f, _ := synthModel(t, synth.Options{Type: "Q8_0", Vocab: 300, Seed: 1})
+	b := NewCPU(1)
+	defer b.Close()
+	var last, total int64
+	calls := 0
+	_, err := LoadWith(f, LoadOptions{First: b, FirstLayers: -1, Progress: func(done, tot int64) {
+		require.GreaterOrEqual(t, done, last)
+		last, total = done, tot
+		calls++
+	}})
+	require.NoError(t, err)
+	var want int64
+	for _, ti := range f.Tensors {
+		want += int64(ti.Size)
+	}
+	require.Equal(t, want, total)
+	require.Equal(t, want, last)
+	require.Equal(t, len(f.Tensors), calls)
+}

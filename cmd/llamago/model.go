@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/internal/progress"
 	"github.com/spf13/pflag"
 )
 
@@ -93,7 +95,19 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 	err = checkDeviceMemory(mf, f, b, ctx)
 	var m *engine.Model
 	if err == nil {
-		m, err = engine.LoadSplit(f, b, n, rest)
+		var bar *progress.Bar
+		if b.Name() != "cpu" { // CPU weights stay in the mapping: nothing to wait for
+			bar = progress.New(0, "loading "+filepath.Base(mf.Model)+" to "+b.Name(), true, false)
+		}
+		m, err = engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: n, Rest: rest, Progress: func(done, total int64) {
+			if bar != nil {
+				bar.SetTotal(total)
+				bar.Set(done)
+			}
+		}})
+		if bar != nil {
+			bar.Finish()
+		}
 	}
 	if err != nil {
 		b.Close()
