@@ -93,3 +93,10 @@ func Write(b Backend, buf Buffer, v []float32) error { return b.Write(buf, v, 0)
 type MultiMatMuler interface {
 	MatMuls(dsts []Buffer, ws []Weight, x Buffer, n int) error
 }
+
+// Reserver is an optional backend capability: before a session allocates its buffers and KV cache, the
+// engine says how many bytes they take in all, so a device backend can take them as one arena up front (and
+// fail early, with the size, when memory is short). Alloc and NewKVCache then draw from it.
+type Reserver interface {
+	Reserve(bytes int64) error
+}

@@ -26,3 +26,35 @@ func TestPlanMemory(t *testing.T) {
 	require.ErrorContains(t, err, "--gpu-layers 2 would fit (the other 2 layers then run on the CPU)")
 	require.ErrorContains(t, p.CheckFits(1, "test"), "use --backend cpu")
 }
+
+// reserving is a CPU backend that records what a session reserves and what it then allocates.
+type reserving struct {
+	*CPU
+	reserved, used int64
+}
+
+func (r *reserving) Reserve(bytes int64) error { r.reserved += bytes; return nil }
+
+func (r *reserving) Alloc(n int) (Buffer, error) {
+	r.used += 4 * int64(n)
+	return r.CPU.Alloc(n)
+}
+
+func (r *reserving) NewKVCache(layers, positions, kvDim int) (KVCache, error) {
+	r.used += 2 * 4 * int64(layers) * int64(positions) * int64(kvDim)
+	return r.CPU.NewKVCache(layers, positions, kvDim)
+}
+
+// TestSessionReservesWhatItAllocates: a backend that takes one arena per session is told exactly the
+// bytes the session's buffers and KV cache then take.
+func TestSessionReservesWhatItAllocates(t *testing.T) {
+	f, _ := synthModel(t, synth.Options{Type: "Q8_0", Vocab: 300, Layers: 3, Seed: 4})
+	r := &reserving{CPU: NewCPU(1)}
+	defer r.Close()
+	m, err := Load(f, r)
+	require.NoError(t, err)
+	_, err = m.NewSession(64, 16)
+	require.NoError(t, err)
+	require.Positive(t, r.used)
+	require.Equal(t, r.used, r.reserved)
+}

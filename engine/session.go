@@ -80,6 +80,16 @@ func (m *Model) NewSession(ctx, batch int) (*Session, error) {
 			}
 		}
 		var err error
+		e, q, kv, ff := batch*c.EmbeddingLength, batch*c.HeadCount*hd, batch*c.HeadCountKV*hd, batch*c.FeedForwardLength
+		floats := int64(3*e+2*q+2*kv+2*ff) + 2*int64(layers)*int64(ctx)*int64(c.HeadCountKV*hd)
+		if bi == len(m.backends)-1 {
+			floats += int64(batch * c.VocabSize)
+		}
+		if r, ok := b.(Reserver); ok { // one device arena for the session, sized up front
+			if err := r.Reserve(4 * floats); err != nil {
+				return nil, fmt.Errorf("reserving %.1f MiB for a session of %d positions on %s: %w", float64(4*floats)/(1<<20), ctx, b.Name(), err)
+			}
+		}
 		alloc := func(n int) Buffer {
 			if err != nil {
 				return nil

@@ -25,6 +25,7 @@ type Backend struct {
 	mem     int64
 	allocs  []cu.DevicePtr
 	scratch map[string]*buf // small device arrays reused between calls (token ids, positions, capture)
+	arena   arena           // the current session's activations and KV cache (Reserve)
 	factors map[*float32]cu.DevicePtr
 }
 
@@ -171,6 +172,35 @@ func (b *Backend) alloc(n int64, what string) (cu.DevicePtr, error) {
 	return p, nil
 }
 
+// arena hands out consecutive, 256-byte aligned pieces of one device allocation.
+type arena struct {
+	base       cu.DevicePtr
+	size, used int64
+}
+
+// Reserve implements engine.Reserver: one allocation for a session's buffers and KV cache.
+func (b *Backend) Reserve(bytes int64) error {
+	return b.do(func() error {
+		// Room for the 256-byte alignment of each of a session's allocations (≈ a dozen).
+		p, err := b.alloc(bytes+64*256, "the session (activations and KV cache)")
+		if err != nil {
+			return err
+		}
+		b.arena = arena{base: p, size: bytes + 64*256}
+		return nil
+	})
+}
+
+// take returns n bytes from the arena, or from a separate allocation when the arena has no room.
+func (b *Backend) take(n int64, what string) (cu.DevicePtr, error) {
+	off := (b.arena.used + 255) &^ 255
+	if b.arena.base != 0 && off+n <= b.arena.size {
+		b.arena.used = off + n
+		return b.arena.base + cu.DevicePtr(off), nil
+	}
+	return b.alloc(n, what)
+}
+
 type buf struct {
 	p cu.DevicePtr
 	n int // float32s
@@ -235,7 +265,7 @@ func (b *Backend) Alloc(n int) (engine.Buffer, error) {
 	var p cu.DevicePtr
 	err := b.do(func() error {
 		var err error
-		if p, err = b.alloc(4*int64(n), "activations"); err != nil {
+		if p, err = b.take(4*int64(n), "activations"); err != nil {
 			return err
 		}
 		return cu.MemsetD32(p, 0, int64(n))
@@ -252,10 +282,10 @@ func (b *Backend) NewKVCache(layers, positions, kvDim int) (engine.KVCache, erro
 	n := 4 * int64(layers) * int64(positions) * int64(kvDim)
 	err := b.do(func() error {
 		var err error
-		if c.k, err = b.alloc(n, "the KV cache (keys)"); err != nil {
+		if c.k, err = b.take(n, "the KV cache (keys)"); err != nil {
 			return err
 		}
-		c.v, err = b.alloc(n, "the KV cache (values)")
+		c.v, err = b.take(n, "the KV cache (values)")
 		return err
 	})
 	return c, err
@@ -469,4 +499,7 @@ func (b *Backend) Close() error {
 	})
 }
 
-var _ engine.Backend = (*Backend)(nil)
+var (
+	_ engine.Backend  = (*Backend)(nil)
+	_ engine.Reserver = (*Backend)(nil)
+)
