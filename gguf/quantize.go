@@ -122,11 +122,16 @@ func fitAffine(x []float32, nmax int) (s, m float32) {
 	return s, m
 }
 
-// fitSymmetric fits x ≈ s·q with integer q ∈ [nmin, nmax], minimizing Σ(x − s·q)².
+// fitSymmetric fits x ≈ s·q with integer q ∈ [nmin, nmax], minimizing Σ(x − s·q)². Each candidate scale
+// gives codes q, least squares refits s to them, and the refit's error comes from the same sums.
 func fitSymmetric(x []float32, nmin, nmax int) float32 {
 	mx := signedAbsMax(x)
 	if mx == 0 {
 		return 0
+	}
+	var sxx float64
+	for _, v := range x {
+		sxx += float64(v) * float64(v)
 	}
 	best, bestErr := float32(0), math.Inf(1)
 	for k := -8; k <= 8; k++ {
@@ -141,12 +146,7 @@ func fitSymmetric(x []float32, nmin, nmax int) float32 {
 			continue
 		}
 		s := sqx / sqq
-		var e float64
-		for _, v := range x {
-			d := float64(v) - s*clampRound(float64(v)/s, nmin, nmax)
-			e += d * d
-		}
-		if e < bestErr {
+		if e := sxx - 2*s*sqx + s*s*sqq; e < bestErr {
 			best, bestErr = float32(s), e
 		}
 	}
@@ -154,7 +154,14 @@ func fitSymmetric(x []float32, nmin, nmax int) float32 {
 }
 
 func clampRound(v float64, lo, hi int) float64 {
-	return math.Max(float64(lo), math.Min(float64(hi), math.Round(v)))
+	r := math.Round(v)
+	if r < float64(lo) {
+		return float64(lo)
+	}
+	if r > float64(hi) {
+		return float64(hi)
+	}
+	return r
 }
 
 // codeAffine returns the code of v for a stored scale dl and min ml: clamp(round((v+ml)/dl), 0, nmax).
