@@ -350,41 +350,48 @@ func QuantizeBlockQ2_K(x []float32, b []byte) {
 	}
 }
 
-// nearestIQ4 returns the index of the IQ4_NL level nearest to v.
+// nearestIQ4 returns the index of the IQ4_NL level nearest to v (the levels are sorted: binary search).
 func nearestIQ4(v float32) byte {
-	best, bestD := 0, float32(math.Inf(1))
-	for i, l := range iq4nlLevels {
-		if d := float32(math.Abs(float64(v - float32(l)))); d < bestD {
-			best, bestD = i, d
+	lo, hi := 0, len(iq4nlLevels)-1
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if float32(iq4nlLevels[mid]) <= v {
+			lo = mid
+		} else {
+			hi = mid
 		}
 	}
-	return byte(best)
+	if v-float32(iq4nlLevels[lo]) <= float32(iq4nlLevels[hi])-v {
+		return byte(lo)
+	}
+	return byte(hi)
 }
 
-// fitIQ4 chooses the scale of one 32-element IQ4 sub-block.
+// fitIQ4 chooses the scale of one 32-element IQ4 sub-block: for each candidate scale the codes are the
+// nearest levels, least squares refits the scale to them (d = Σx·T/ΣT²), and the refit's error is
+// Σx² − (Σx·T)²/ΣT².
 func fitIQ4(x []float32) float32 {
 	mx := signedAbsMax(x)
 	if mx == 0 {
 		return 0
 	}
+	var sxx float64
+	for _, v := range x {
+		sxx += float64(v) * float64(v)
+	}
 	d0 := mx / float32(iq4nlLevels[0])
 	best, bestErr := d0, math.Inf(1)
 	for k := -10; k <= 10; k++ {
 		d := d0 * (1 + 0.02*float32(k))
+		id := 1 / d
 		var stq, stt float64
 		for _, v := range x {
-			t := float64(iq4nlLevels[nearestIQ4(v/d)])
+			t := float64(iq4nlLevels[nearestIQ4(v*id)])
 			stq += t * float64(v)
 			stt += t * t
 		}
-		ds := float32(stq / stt)
-		var e float64
-		for _, v := range x {
-			r := float64(v - ds*float32(iq4nlLevels[nearestIQ4(v/ds)]))
-			e += r * r
-		}
-		if e < bestErr {
-			best, bestErr = ds, e
+		if e := sxx - stq*stq/stt; e < bestErr {
+			best, bestErr = float32(stq/stt), e
 		}
 	}
 	return best
