@@ -192,7 +192,7 @@ func (m *Model) bind(progress func(done, total int64)) error {
 		errs = append([]error{fmt.Errorf("%d tensors are missing: %s", len(missing), strings.Join(missing, ", "))}, errs...)
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%s is not a complete %s model: %w", m.File.Path, c.Architecture, errors.Join(errs...))
+		return fmt.Errorf("cannot load %s (%s): %w", m.File.Path, c.Architecture, errors.Join(errs...))
 	}
 	return nil
 }

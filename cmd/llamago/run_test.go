@@ -168,6 +168,41 @@ func TestRunErrors(t *testing.T) {
 		_, err := w.Write(make([]byte, 128))
 		require.NoError(t, err)
 	})
+	// A model whose weights are in a type llamago has no kernels for (IQ2_XXS): one clear error, not a panic.
+	iq2 := filepath.Join(dir, "iq2.gguf")
+	{
+		src, err := gguf.Open(stories(t))
+		require.NoError(t, err)
+		fh, err := os.Create(iq2)
+		require.NoError(t, err)
+		w := gguf.NewWriter(fh)
+		for _, kv := range src.Metadata.KVs {
+			w.Metadata.Set(kv.Key, kv.Value)
+		}
+		w.Metadata.Set("llama.embedding_length", uint32(256))
+		w.Metadata.Set("llama.feed_forward_length", uint32(256))
+		w.Metadata.Set("llama.block_count", uint32(1))
+		w.Metadata.Set("llama.rope.dimension_count", uint32(32))
+		for _, tt := range []struct {
+			name string
+			typ  gguf.Type
+			dims []uint64
+		}{{"token_embd.weight", gguf.TypeF32, []uint64{256, 512}}, {"output_norm.weight", gguf.TypeF32, []uint64{256}},
+			{"blk.0.attn_norm.weight", gguf.TypeF32, []uint64{256}}, {"blk.0.ffn_norm.weight", gguf.TypeF32, []uint64{256}},
+			{"blk.0.attn_q.weight", gguf.TypeIQ2_XXS, []uint64{256, 256}}, {"blk.0.attn_k.weight", gguf.TypeIQ2_XXS, []uint64{256, 128}},
+			{"blk.0.attn_v.weight", gguf.TypeIQ2_XXS, []uint64{256, 128}}, {"blk.0.attn_output.weight", gguf.TypeIQ2_XXS, []uint64{256, 256}},
+			{"blk.0.ffn_gate.weight", gguf.TypeIQ2_XXS, []uint64{256, 256}}, {"blk.0.ffn_up.weight", gguf.TypeIQ2_XXS, []uint64{256, 256}},
+			{"blk.0.ffn_down.weight", gguf.TypeIQ2_XXS, []uint64{256, 256}}} {
+			require.NoError(t, w.AddTensor(tt.name, tt.typ, tt.dims...))
+		}
+		for _, ti := range w.Tensors() {
+			_, err := w.Write(make([]byte, ti.Size))
+			require.NoError(t, err)
+		}
+		require.NoError(t, w.Close())
+		require.NoError(t, fh.Close())
+		src.Close()
+	}
 	long := strings.Repeat("Once upon a time ", 100)
 	for _, c := range []struct {
 		args []string
@@ -178,6 +213,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run", "-m", filepath.Join(dir, "none.gguf"), "-p", "x"}, 1, "no such file"},
 		{[]string{"run", "-m", qwen, "-p", "x"}, 1, `architecture "qwen2" is not supported (llamago runs: llama)`},
 		{[]string{"run", "-m", partial, "-p", "x"}, 1, "tensors are missing: token_embd.weight, blk.0.attn_norm.weight"},
+		{[]string{"run", "-m", iq2, "-p", "x"}, 1, "llamago cannot compute with IQ2_XXS weights yet"},
 		{[]string{"run", "-m", stories(t), "-p", long, "--ctx", "64"}, 1, "longer than the context of 64: use a larger --ctx"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--temp", "-1"}, 2, "--temp must be ≥ 0"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--top-p", "2"}, 2, "--top-p must be in (0, 1]"},
