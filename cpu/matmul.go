@@ -141,8 +141,18 @@ func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
 		for r0 := lo; r0 < hi; r0 += rowTile {
 			r1 := min(hi, r0+rowTile)
 			var four [4]float32
+			var two [2]float32
 			t := 0
-			// Pairs of tokens (prompt processing): two rows × two tokens per pass.
+			// Pairs of tokens (prompt processing), k-quants: one row × two tokens per pass.
+			for ; t+2 <= n && dot1x2(w.Type, w.Data[r0*rb:(r0+1)*rb], &xq[t], &xq[t+1], nb, &two); t += 2 {
+				outA, outB := dst[t*rows:(t+1)*rows], dst[(t+1)*rows:(t+2)*rows]
+				outA[r0], outB[r0] = two[0], two[1]
+				for r := r0 + 1; r < r1; r++ {
+					dot1x2(w.Type, w.Data[r*rb:(r+1)*rb], &xq[t], &xq[t+1], nb, &two)
+					outA[r], outB[r] = two[0], two[1]
+				}
+			}
+			// Pairs of tokens, Q4_0/Q8_0: two rows × two tokens per pass.
 			for ; t+2 <= n && r1-r0 >= 2 && dot2x2(w.Type, w.Data[r0*rb:(r0+2)*rb], rb, &xq[t], &xq[t+1], nb, &four); t += 2 {
 				outA, outB := dst[t*rows:(t+1)*rows], dst[(t+1)*rows:(t+2)*rows]
 				outA[r0], outB[r0], outA[r0+1], outB[r0+1] = four[0], four[1], four[2], four[3]

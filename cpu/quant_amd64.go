@@ -69,6 +69,22 @@ func dot2x2(t gguf.Type, w []byte, stride int, a, b *Q16Row, nb int, out *[4]flo
 	return true
 }
 
+//go:noescape
+func dotQ4_KQ16x2AVX2(w *byte, qa, qb *int16, da, db *float32, sa, sb *int32, nsb int, tab *float32, out *float32)
+
+// dot1x2 computes one row against two activation rows into out = [row·a, row·b]; it reports false when
+// no such kernel is available for t (nb counts t's blocks).
+func dot1x2(t gguf.Type, w []byte, a, b *Q16Row, nb int, out *[2]float32) bool {
+	if !useAVX2 || t != gguf.TypeQ4_K {
+		return false
+	}
+	_, _, _, _ = w[nb*144-1], a.Q[nb*256-1], b.Q[nb*256-1], a.D[nb*8-1]
+	_, _, _ = b.D[nb*8-1], a.S[nb*8-1], b.S[nb*8-1]
+	dotQ4_KQ16x2AVX2(unsafe.SliceData(w), unsafe.SliceData(a.Q), unsafe.SliceData(b.Q), unsafe.SliceData(a.D),
+		unsafe.SliceData(b.D), unsafe.SliceData(a.S), unsafe.SliceData(b.S), nb, &f16[0], &out[0])
+	return true
+}
+
 // dot4 computes four rows (w[0:], w[stride:], …) against x into out[0:4]; it reports false when no
 // four-row kernel is available for t.
 func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {

@@ -250,6 +250,40 @@
 	VPADDD Y14, Y1, Y1 \
 	DOTX(idx, ACC)
 
+// Q4KC2: one 32-byte chunk of Q4_K nibbles (sub-blocks 2c and 2c+1) against two tokens' activations
+// (DI and R12), weights widened once; scales from the stack (sAlo… for token A, sBlo… for token B).
+#define Q4KC2(qoff, xlo, xhi, sAlo, sAhi, sBlo, sBhi) \
+	VPMOVZXBW qoff(SI), Y7 \
+	VPMOVZXBW qoff+16(SI), Y9 \
+	VPSRLW $4, Y7, Y10 \
+	VPAND Y12, Y7, Y7 \
+	VPSRLW $4, Y9, Y11 \
+	VPAND Y12, Y9, Y9 \
+	VPMADDWD xlo(DI), Y7, Y1 \
+	VPMADDWD xlo+32(DI), Y9, Y2 \
+	VPADDD Y2, Y1, Y1 \
+	VCVTDQ2PS Y1, Y1 \
+	VBROADCASTSS sAlo, Y3 \
+	VFMADD231PS Y1, Y3, Y0 \
+	VPMADDWD xlo(R12), Y7, Y1 \
+	VPMADDWD xlo+32(R12), Y9, Y2 \
+	VPADDD Y2, Y1, Y1 \
+	VCVTDQ2PS Y1, Y1 \
+	VBROADCASTSS sBlo, Y3 \
+	VFMADD231PS Y1, Y3, Y8 \
+	VPMADDWD xhi(DI), Y10, Y1 \
+	VPMADDWD xhi+32(DI), Y11, Y2 \
+	VPADDD Y2, Y1, Y1 \
+	VCVTDQ2PS Y1, Y1 \
+	VBROADCASTSS sAhi, Y3 \
+	VFMADD231PS Y1, Y3, Y0 \
+	VPMADDWD xhi(R12), Y10, Y1 \
+	VPMADDWD xhi+32(R12), Y11, Y2 \
+	VPADDD Y2, Y1, Y1 \
+	VCVTDQ2PS Y1, Y1 \
+	VBROADCASTSS sBhi, Y3 \
+	VFMADD231PS Y1, Y3, Y8
+
 // func dotQ4_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
 TEXT ·dotQ4_0Q16AVX2(SB), NOSPLIT, $0-44
 	ONESETUP
@@ -540,3 +574,100 @@ q8x2loop:
 	JMP q8x2loop
 q8x2done:
 	X2FINISH
+
+// func dotQ4_KQ16x2AVX2(w *byte, qa, qb *int16, da, db *float32, sa, sb *int32, nsb int, tab *float32, out *float32)
+// One Q4_K row against two tokens (prompt processing): the scales are unpacked and the nibbles widened once
+// for both. out = [row·A, row·B].
+TEXT ·dotQ4_KQ16x2AVX2(SB), NOSPLIT, $64-80
+	MOVQ w+0(FP), SI
+	MOVQ qa+8(FP), DI
+	MOVQ qb+16(FP), R12
+	MOVQ da+24(FP), DX
+	MOVQ sa+40(FP), R9
+	MOVQ nsb+56(FP), CX
+	MOVQ tab+64(FP), R8
+	MOVL $0x000F000F, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, Y12
+	VXORPS Y0, Y0, Y0
+	VXORPS Y8, Y8, Y8
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+q4k2loop:
+	TESTQ CX, CX
+	JZ q4k2done
+	// Scales (R13) and mins (R10) as bytes, with five temporaries so R12 can hold token B's pointer.
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), R10
+	MOVL AX, R11
+	ANDL $0x3f3f3f3f, R11
+	MOVL R10, R13
+	ANDL $0x0f0f0f0f, R13
+	SHRL $6, AX
+	ANDL $0x03030303, AX
+	SHLL $4, AX
+	ORL AX, R13
+	SHLQ $32, R13
+	ORQ R11, R13
+	MOVL BX, R11
+	ANDL $0x3f3f3f3f, R11
+	SHRL $4, R10
+	ANDL $0x0f0f0f0f, R10
+	SHRL $6, BX
+	ANDL $0x03030303, BX
+	SHLL $4, BX
+	ORL BX, R10
+	SHLQ $32, R10
+	ORQ R11, R10
+	VMOVQ R13, X1
+	VPMOVZXBD X1, Y1
+	VCVTDQ2PS Y1, Y1
+	VMOVQ R10, X2
+	VPMOVZXBD X2, Y2
+	VCVTDQ2PS Y2, Y2
+	MOVWLZX (SI), AX
+	VBROADCASTSS (R8)(AX*4), Y3
+	VMULPS Y3, Y1, Y1
+	MOVWLZX 2(SI), AX
+	VBROADCASTSS (R8)(AX*4), Y4
+	VMULPS Y4, Y2, Y2
+	// token A: scales d·sc·D to the stack, min term into Y15
+	VMOVUPS (DX), Y5
+	VMULPS Y5, Y1, Y6
+	VMOVUPS Y6, sa0-64(SP)
+	VMULPS Y5, Y2, Y6
+	VCVTDQ2PS (R9), Y5
+	VFMADD231PS Y5, Y6, Y15
+	// token B: its arrays advance with token A's
+	MOVQ DX, AX
+	SUBQ da+24(FP), AX
+	ADDQ db+32(FP), AX
+	VMOVUPS (AX), Y5
+	VMULPS Y5, Y1, Y6
+	VMOVUPS Y6, sb0-32(SP)
+	MOVQ R9, AX
+	SUBQ sa+40(FP), AX
+	ADDQ sb+48(FP), AX
+	VMULPS Y5, Y2, Y6
+	VCVTDQ2PS (AX), Y5
+	VFMADD231PS Y5, Y6, Y14
+	Q4KC2(16, 0, 64, sa0-64(SP), sa1-60(SP), sb0-32(SP), sb1-28(SP))
+	Q4KC2(48, 128, 192, sa2-56(SP), sa3-52(SP), sb2-24(SP), sb3-20(SP))
+	Q4KC2(80, 256, 320, sa4-48(SP), sa5-44(SP), sb4-16(SP), sb5-12(SP))
+	Q4KC2(112, 384, 448, sa6-40(SP), sa7-36(SP), sb6-8(SP), sb7-4(SP))
+	ADDQ $144, SI
+	ADDQ $512, DI
+	ADDQ $512, R12
+	ADDQ $32, DX
+	ADDQ $32, R9
+	DECQ CX
+	JMP q4k2loop
+q4k2done:
+	MOVQ out+72(FP), BX
+	VSUBPS Y15, Y0, Y0
+	HSUM(Y0, X0, (BX))
+	VSUBPS Y14, Y8, Y8
+	HSUM(Y8, X8, 4(BX))
+	VZEROUPPER
+	RET

@@ -7,6 +7,9 @@ import "github.com/llamago/llamago/gguf"
 // dot2x2 has no portable two-by-two kernel: MatMul then uses the one-row loops.
 func dot2x2(gguf.Type, []byte, int, *Q16Row, *Q16Row, int, *[4]float32) bool { return false }
 
+// dot1x2 has no portable one-row-two-token kernel.
+func dot1x2(gguf.Type, []byte, *Q16Row, *Q16Row, int, *[2]float32) bool { return false }
+
 // dot4 has no portable four-row kernel: MatMul then uses the one-row loops.
 func dot4(gguf.Type, []byte, int, *Q16Row, int, *[4]float32) bool { return false }
 

@@ -105,6 +105,15 @@ func TestKQuantDots(t *testing.T) {
 				exact += float64(wd[i]) * float64(x[i])
 			}
 			ref, got := k[0](wq, xq, nsb), k[1](wq, xq, nsb)
+			x2 := randRow(r, nsb*256, 1)
+			xq2 := q16row(len(x2))
+			QuantizeRowQ16(x2, xq2)
+			var two [2]float32
+			if dot1x2(typ, wq, xq, xq2, nsb, &two) {
+				refB := k[0](wq, xq2, nsb)
+				require.InDelta(t, ref, two[0], 1e-4*(1+math.Abs(float64(ref))), "%s nsb=%d two-token kernel, token A", typ, nsb)
+				require.InDelta(t, refB, two[1], 1e-4*(1+math.Abs(float64(refB))), "%s nsb=%d two-token kernel, token B", typ, nsb)
+			}
 			require.InDelta(t, exact, ref, 2e-4*math.Sqrt(float64(nsb*256)), "%s nsb=%d reference vs exact", typ, nsb)
 			require.InDelta(t, ref, got, 1e-4*(1+math.Abs(float64(ref))), "%s nsb=%d kernel (%s)", typ, nsb, Kernels())
 		}
