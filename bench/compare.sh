@@ -15,6 +15,9 @@ done
 shift $((OPTIND - 1))
 make -s build
 models=("$@")
+for m in "${models[@]}"; do
+  [ -f "$m" ] || { echo "compare.sh: $m does not exist (run without model arguments to make the TinyLlama-shape defaults)" >&2; exit 2; }
+done
 if [ ${#models[@]} -eq 0 ]; then
   mkdir -p models/bench
   for t in Q4_0 Q8_0 Q4_K_M; do
