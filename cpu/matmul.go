@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"strings"
 	"unsafe"
 
 	"github.com/llamago/llamago/gguf"
@@ -29,7 +30,14 @@ func (w *Weight) F32() []float32 {
 // Check verifies the data length matches the shape and that the type can be computed with.
 func (w *Weight) Check() error {
 	if !w.Type.CanDequantize() {
-		return fmt.Errorf("llamago cannot compute with %s weights yet (it can with F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K…Q6_K, IQ4_NL, IQ4_XS): convert the model from its F16 original with llamago quantize", w.Type)
+		var ok []string
+		for _, t := range gguf.Types() {
+			if t.CanDequantize() && t != gguf.TypeQ8_K && (t.IsQuantized() || t == gguf.TypeF32 || t == gguf.TypeF16 || t == gguf.TypeBF16) {
+				ok = append(ok, t.String())
+			}
+		}
+		return fmt.Errorf("llamago cannot compute with %s weights yet (it can with %s): convert the model from its F16 original with llamago quantize",
+			w.Type, strings.Join(ok, ", "))
 	}
 	if w.Cols%w.Type.BlockSize() != 0 {
 		return fmt.Errorf("row length %d is not a multiple of the %s block size", w.Cols, w.Type)

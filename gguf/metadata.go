@@ -87,6 +87,9 @@ func TypeOf(v any) (ValueType, bool) {
 	return 0, false
 }
 
+// ArrayInfo returns the element type and length of an array value (0, 0 for anything else).
+func ArrayInfo(v any) (ValueType, int) { return arrayElemType(v) }
+
 // arrayElemType returns the element type and length of an array value.
 func arrayElemType(v any) (ValueType, int) {
 	switch a := v.(type) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/llamago/llamago/gguf"
@@ -168,11 +167,11 @@ func summarizeValue(v any) any {
 		return v
 	}
 	s := fmt.Sprintf("%v", v)
-	n := strings.Count(s, " ") + 1
 	if len(s) <= 120 {
 		return v
 	}
-	return fmt.Sprintf("%s … (array, about %d elements)", s[:100], n)
+	et, n := gguf.ArrayInfo(v)
+	return fmt.Sprintf("%s … (array of %d %s)", s[:100], n, et)
 }
 
 func printReport(w io.Writer, r *inspectReport) error {

@@ -256,6 +256,7 @@ type kldWriter struct {
 	path string
 	tmp  *os.File
 	w    *gguf.Writer
+	row  []float32
 	buf  []byte
 }
 
@@ -274,12 +275,15 @@ func newKLDWriter(path string, tokens []int32, nctx, positions, vocab int, model
 		os.Remove(tmp.Name())
 		return nil, err
 	}
-	return &kldWriter{path: path, tmp: tmp, w: w, buf: make([]byte, 4*vocab)}, nil
+	return &kldWriter{path: path, tmp: tmp, w: w, row: make([]float32, vocab), buf: make([]byte, 4*vocab)}, nil
 }
 
 func (k *kldWriter) write(lp []float64) error {
 	for i, v := range lp {
-		putF32(k.buf[4*i:], float32(v))
+		k.row[i] = float32(v)
+	}
+	if err := gguf.Quantize(gguf.TypeF32, k.row, k.buf); err != nil {
+		return err
 	}
 	_, err := k.w.Write(k.buf)
 	return err
@@ -357,8 +361,3 @@ func (b *kldBase) row(i int) []float32 {
 	return b.row32
 }
 func (b *kldBase) Close() { b.f.Close() }
-
-func putF32(b []byte, v float32) {
-	u := math.Float32bits(v)
-	b[0], b[1], b[2], b[3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
-}

@@ -261,9 +261,6 @@ func matmulThreshold(t gguf.Type) float64 {
 
 func f32bytes(v []float32) []byte {
 	out := make([]byte, 4*len(v))
-	for i, x := range v {
-		u := math.Float32bits(x)
-		out[4*i], out[4*i+1], out[4*i+2], out[4*i+3] = byte(u), byte(u>>8), byte(u>>16), byte(u>>24)
-	}
+	_ = gguf.Quantize(gguf.TypeF32, v, out) // the F32 "quantizer" is the little-endian encoding; sizes match
 	return out
 }
