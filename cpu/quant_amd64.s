@@ -98,27 +98,39 @@
 	VZEROUPPER \
 	RET
 
-// Q4KCHUNK: 32 bytes of Q4_K nibbles at qoff(SI): low nibbles are the 32 values of sub-block 2c (activations at
-// xlo(DI)), high nibbles those of sub-block 2c+1 (at xhi(DI)); adds scale·Σ q·x of each into Y0.
-#define Q4KCHUNK(qoff, xlo, xhi, slo, shi) \
+// KDOT: adds scale·Σ w·x into ACC for one sub-block of 32 values: weights as words in lo (values 0…15) and hi
+// (16…31), activations at xoff(base); Y1–Y3 are scratch.
+#define KDOT(lo, hi, xoff, base, scale, ACC) \
+	VPMADDWD xoff(base), lo, Y1 \
+	VPMADDWD xoff+32(base), hi, Y2 \
+	VPADDD Y2, Y1, Y1 \
+	VCVTDQ2PS Y1, Y1 \
+	VBROADCASTSS scale, Y3 \
+	VFMADD231PS Y1, Y3, ACC
+
+// Q4KWIDEN: 32 bytes of Q4_K nibbles at qoff(SI) as words: low nibbles (sub-block 2c) in Y7/Y9, high
+// nibbles (sub-block 2c+1) in Y10/Y11.
+#define Q4KWIDEN(qoff) \
 	VPMOVZXBW qoff(SI), Y7 \
-	VPMOVZXBW qoff+16(SI), Y8 \
-	VPAND Y12, Y7, Y9 \
-	VPSRLW $4, Y7, Y7 \
-	VPAND Y12, Y8, Y10 \
-	VPSRLW $4, Y8, Y8 \
-	VPMADDWD xlo(DI), Y9, Y9 \
-	VPMADDWD xlo+32(DI), Y10, Y10 \
-	VPADDD Y10, Y9, Y9 \
-	VCVTDQ2PS Y9, Y9 \
-	VBROADCASTSS slo, Y11 \
-	VFMADD231PS Y9, Y11, Y0 \
-	VPMADDWD xhi(DI), Y7, Y7 \
-	VPMADDWD xhi+32(DI), Y8, Y8 \
-	VPADDD Y8, Y7, Y7 \
-	VCVTDQ2PS Y7, Y7 \
-	VBROADCASTSS shi, Y11 \
-	VFMADD231PS Y7, Y11, Y0
+	VPMOVZXBW qoff+16(SI), Y9 \
+	VPSRLW $4, Y7, Y10 \
+	VPAND Y12, Y7, Y7 \
+	VPSRLW $4, Y9, Y11 \
+	VPAND Y12, Y9, Y9
+
+// Q4KCHUNK: one chunk (sub-blocks 2c at xlo(DI) and 2c+1 at xhi(DI)) into Y0.
+#define Q4KCHUNK(qoff, xlo, xhi, slo, shi) \
+	Q4KWIDEN(qoff) \
+	KDOT(Y7, Y9, xlo, DI, slo, Y0) \
+	KDOT(Y10, Y11, xhi, DI, shi, Y0)
+
+// Q4KC2: the same chunk against two tokens' activations (DI into Y0, R12 into Y8), weights widened once.
+#define Q4KC2(qoff, xlo, xhi, sAlo, sAhi, sBlo, sBhi) \
+	Q4KWIDEN(qoff) \
+	KDOT(Y7, Y9, xlo, DI, sAlo, Y0) \
+	KDOT(Y7, Y9, xlo, R12, sBlo, Y8) \
+	KDOT(Y10, Y11, xhi, DI, sAhi, Y0) \
+	KDOT(Y10, Y11, xhi, R12, sBhi, Y8)
 
 // Q6KGROUP: one group of 32 Q6_K values of the current half: low 4 bits from qlLo/qlHi (words, shifted right by
 // qls), high 2 bits from Y5/Y6 (qh words, shifted right by qhs); minus 32; times the activation block at
@@ -249,40 +261,6 @@
 	VPADDD Y2, Y1, Y1 \
 	VPADDD Y14, Y1, Y1 \
 	DOTX(idx, ACC)
-
-// Q4KC2: one 32-byte chunk of Q4_K nibbles (sub-blocks 2c and 2c+1) against two tokens' activations
-// (DI and R12), weights widened once; scales from the stack (sAlo… for token A, sBlo… for token B).
-#define Q4KC2(qoff, xlo, xhi, sAlo, sAhi, sBlo, sBhi) \
-	VPMOVZXBW qoff(SI), Y7 \
-	VPMOVZXBW qoff+16(SI), Y9 \
-	VPSRLW $4, Y7, Y10 \
-	VPAND Y12, Y7, Y7 \
-	VPSRLW $4, Y9, Y11 \
-	VPAND Y12, Y9, Y9 \
-	VPMADDWD xlo(DI), Y7, Y1 \
-	VPMADDWD xlo+32(DI), Y9, Y2 \
-	VPADDD Y2, Y1, Y1 \
-	VCVTDQ2PS Y1, Y1 \
-	VBROADCASTSS sAlo, Y3 \
-	VFMADD231PS Y1, Y3, Y0 \
-	VPMADDWD xlo(R12), Y7, Y1 \
-	VPMADDWD xlo+32(R12), Y9, Y2 \
-	VPADDD Y2, Y1, Y1 \
-	VCVTDQ2PS Y1, Y1 \
-	VBROADCASTSS sBlo, Y3 \
-	VFMADD231PS Y1, Y3, Y8 \
-	VPMADDWD xhi(DI), Y10, Y1 \
-	VPMADDWD xhi+32(DI), Y11, Y2 \
-	VPADDD Y2, Y1, Y1 \
-	VCVTDQ2PS Y1, Y1 \
-	VBROADCASTSS sAhi, Y3 \
-	VFMADD231PS Y1, Y3, Y0 \
-	VPMADDWD xhi(R12), Y10, Y1 \
-	VPMADDWD xhi+32(R12), Y11, Y2 \
-	VPADDD Y2, Y1, Y1 \
-	VCVTDQ2PS Y1, Y1 \
-	VBROADCASTSS sBhi, Y3 \
-	VFMADD231PS Y1, Y3, Y8
 
 // func dotQ4_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32
 TEXT ·dotQ4_0Q16AVX2(SB), NOSPLIT, $0-44
