@@ -34,7 +34,7 @@ func TestSampler(t *testing.T) {
 	for i := 0; i < 500; i++ {
 		require.Contains(t, []int32{1, 2, 4}, s.Sample(logits))
 	}
-	// top-p 0.5: tokens 1 and 2 carry about 2×0.36 of the mass, so only they (and not 4) remain.
+	// top-p 0.5: tokens 1 and 2 carry 0.336 of the mass each (token 4: 0.304), so only they (and not 4) remain.
 	s = NewSampler(SamplerOptions{Temp: 1, TopP: 0.5, RepeatPenalty: 1, Seed: 4})
 	for i := 0; i < 500; i++ {
 		require.Contains(t, []int32{1, 2}, s.Sample(logits))

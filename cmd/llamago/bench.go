@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/llamago/llamago/gguf"
@@ -135,20 +136,13 @@ func runBench(w io.Writer, o benchOptions) error {
 		return json.NewEncoder(w).Encode(results)
 	}
 	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s | %8s | %18s |\n", "model", "size", "params", "backend", "threads", "test", "t/s")
-	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", dashes(28), dashes(10), dashes(8), dashes(7), dashes(7), dashes(8), dashes(18))
+	d := func(n int) string { return strings.Repeat("-", n) }
+	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", d(28), d(10), d(8), d(7), d(7), d(8), d(18))
 	for _, r := range results {
 		fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7d | %8s | %9.2f ± %6.2f |\n", r.Model+" "+r.Type, humanBytes(uint64(r.SizeBytes)),
 			humanCount(r.Params), r.Backend, r.Threads, r.Test, r.TPS, r.StdDev)
 	}
 	return nil
-}
-
-func dashes(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = '-'
-	}
-	return string(b)
 }
 
 func meanStd(x []float64) (float64, float64) {

@@ -134,7 +134,11 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	capture, err := newRunCapture(o.CaptureDir, lm, sess, min(lm.ctx, len(ids)+max(o.N, 0)), o.CaptureMB)
+	positions := lm.ctx // -n -1 generates until the context is full
+	if o.N > 0 {
+		positions = min(lm.ctx, len(ids)+o.N)
+	}
+	capture, err := newRunCapture(o.CaptureDir, lm, sess, positions, o.CaptureMB)
 	if err != nil {
 		return err
 	}
