@@ -30,11 +30,19 @@ func (w *cpuWeight) Shape() (int, int) { return w.w.Rows, w.w.Cols }
 func (w *cpuWeight) Type() gguf.Type   { return w.w.Type }
 
 type cpuKV struct {
-	k, v             []float32 // [layer][position][kvDim]
+	k                []float32 // [layer] tiled keys (cpu.KIndex) of tiled positions
+	v                []float32 // [layer][position][kvDim]
 	positions, kvDim int
+	tiled            int // positions rounded up to whole key tiles
 }
 
 func (c *cpuKV) Capacity() int { return c.positions }
+
+// keys returns one layer's tiled keys.
+func (c *cpuKV) keys(layer int) []float32 {
+	n := c.tiled * c.kvDim
+	return c.k[layer*n : (layer+1)*n]
+}
 
 func (c *cpuKV) at(buf []float32, layer, pos int) []float32 {
 	off := (layer*c.positions + pos) * c.kvDim
@@ -63,8 +71,9 @@ func (b *CPU) Alloc(n int) (Buffer, error) { return &cpuBuffer{make([]float32, n
 func (b *CPU) View(buf Buffer, off, n int) Buffer { return &cpuBuffer{vec(buf)[off : off+n]} }
 
 func (b *CPU) NewKVCache(layers, positions, kvDim int) (KVCache, error) {
-	n := layers * positions * kvDim
-	return &cpuKV{k: make([]float32, n), v: make([]float32, n), positions: positions, kvDim: kvDim}, nil
+	tiled := (positions + cpu.KTile - 1) / cpu.KTile * cpu.KTile
+	return &cpuKV{k: make([]float32, layers*tiled*kvDim), v: make([]float32, layers*positions*kvDim),
+		positions: positions, kvDim: kvDim, tiled: tiled}, nil
 }
 
 func vec(b Buffer) []float32 { return b.(*cpuBuffer).v }
@@ -147,7 +156,10 @@ func (b *CPU) StoreKV(c KVCache, layer int, k, v Buffer, pos []int32) error {
 		if int(p) >= kv.positions || p < 0 {
 			return fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
 		}
-		copy(kv.at(kv.k, layer, int(p)), kk[t*kv.kvDim:(t+1)*kv.kvDim])
+		keys := kv.keys(layer)
+		for d, x := range kk[t*kv.kvDim : (t+1)*kv.kvDim] {
+			keys[cpu.KIndex(int(p), d, kv.kvDim)] = x
+		}
 		copy(kv.at(kv.v, layer, int(p)), vv[t*kv.kvDim:(t+1)*kv.kvDim])
 	}
 	return nil
@@ -161,26 +173,29 @@ func (b *CPU) Attention(out, q Buffer, c KVCache, pos []int32, p AttentionParams
 	for _, ps := range pos {
 		maxPos = max(maxPos, int(ps)+1)
 	}
-	b.pool.For(len(pos)*p.Heads, 1, func(lo, hi, worker int) {
-		scores := b.pool.Scratch(worker, maxPos)
+	keys := kv.keys(p.Layer)
+	values := kv.v[p.Layer*kv.positions*kv.kvDim : (p.Layer+1)*kv.positions*kv.kvDim]
+	// Queries in the order (KV head, token, query head of the group), four at a time within a KV head, so
+	// that the queries of one call read the same keys.
+	perKV := len(pos) * group
+	tilesPerKV := (perKV + 3) / 4
+	b.pool.For(p.KVHeads*tilesPerKV, 1, func(lo, hi, worker int) {
+		scratch := b.pool.Scratch(worker, cpu.AttnScratch(maxPos))
+		var a cpu.AttnQueries
 		for task := lo; task < hi; task++ {
-			t, h := task/p.Heads, task%p.Heads
-			n := int(pos[t]) + 1
-			qh := qv[t*width+h*hd : t*width+(h+1)*hd]
-			kvOff := (h / group) * hd
-			s := scores[:n]
-			for j := 0; j < n; j++ {
-				s[j] = cpu.Dot(qh, kv.at(kv.k, p.Layer, j)[kvOff:kvOff+hd]) * p.Scale
+			kh, first := task/tilesPerKV, task%tilesPerKV*4
+			a.Count = min(4, perKV-first)
+			for i := 0; i < a.Count; i++ {
+				t, h := (first+i)/group, kh*group+(first+i)%group
+				a.Q[i] = qv[t*width+h*hd : t*width+(h+1)*hd]
+				a.Out[i] = o[t*width+h*hd : t*width+(h+1)*hd]
+				a.N[i] = int(pos[t]) + 1
+				a.Probs[i] = nil
+				if p.Capture != nil && p.Capture[h] != nil {
+					a.Probs[i] = p.Capture[h][t]
+				}
 			}
-			cpu.Softmax(s)
-			if p.Capture != nil && p.Capture[h] != nil {
-				copy(p.Capture[h][t], s)
-			}
-			oh := o[t*width+h*hd : t*width+(h+1)*hd]
-			clear(oh)
-			for j := 0; j < n; j++ {
-				cpu.AXPY(oh, s[j], kv.at(kv.v, p.Layer, j)[kvOff:kvOff+hd])
-			}
+			cpu.Attend(&a, keys, values, kv.kvDim, kh*hd, hd, p.Scale, scratch)
 		}
 	})
 	return nil

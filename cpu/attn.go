@@ -1,0 +1,86 @@
+package cpu
+
+// Attention over a key/value cache, a few queries at a time.
+//
+// Keys are stored in tiles of KTile positions, dimension-major inside a tile ([tile][kvDim][KTile]), so that
+// one vector load reads one dimension of 16 consecutive keys: the scores of a query against 16 keys are
+// hd multiply-adds with no horizontal sums, and up to four queries that read the same keys (the query heads
+// of one KV head, GQA) share each load. Values stay one row per position ([position][kvDim]): the weighted sum
+// adds whole rows.
+
+// KTile is the number of positions in a key tile.
+const KTile = 16
+
+// KIndex returns where key (pos, dim) is in a tiled key array of kvDim dimensions per position.
+func KIndex(pos, dim, kvDim int) int { return (pos/KTile)*kvDim*KTile + dim*KTile + pos%KTile }
+
+// AttnQueries is up to four queries that attend to the same KV head. Q[i] (hd values) sees keys [0, N[i]);
+// its output goes to Out[i] (hd values) and, when Probs[i] is not nil, its attention weights to Probs[i][:N[i]].
+type AttnQueries struct {
+	Count int
+	Q     [4][]float32
+	N     [4]int
+	Out   [4][]float32
+	Probs [4][]float32
+}
+
+// AttnScratch returns the scratch length Attend needs for queries that see at most n keys.
+func AttnScratch(n int) int { return 4 * (n + KTile - 1) / KTile * KTile }
+
+// Attend computes softmax(scale·q·Kᵀ)·V for the queries in a. k is one layer's tiled keys, v one layer's
+// value rows (kvDim values per position), off the first dimension of the KV head, hd its size; s is scratch
+// of at least AttnScratch(max N) values.
+func Attend(a *AttnQueries, k, v []float32, kvDim, off, hd int, scale float32, s []float32) {
+	nmax := 0
+	for i := 0; i < a.Count; i++ {
+		nmax = max(nmax, a.N[i])
+	}
+	tiles := (nmax + KTile - 1) / KTile
+	stride := tiles * KTile
+	s = s[:4*stride]
+	_ = k[(tiles-1)*kvDim*KTile+(off+hd)*KTile-1]
+	_ = v[(nmax-1)*kvDim+off+hd-1]
+	attnScores(a, k[off*KTile:], kvDim, hd, tiles, s, stride, scale)
+	for i := 0; i < a.Count; i++ {
+		row := s[i*stride : i*stride+nmax]
+		Softmax(row[:a.N[i]])
+		clear(row[a.N[i]:])
+		if a.Probs[i] != nil {
+			copy(a.Probs[i], row[:a.N[i]])
+		}
+	}
+	attnValues(a, s, stride, nmax, v[off:], kvDim, hd)
+}
+
+// attnScoresGo writes s[i·stride + j] = scale·Q[i]·K[j] for the tiles of keys.
+func attnScoresGo(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {
+	for i := 0; i < a.Count; i++ {
+		q := a.Q[i][:hd]
+		for t := 0; t < tiles; t++ {
+			var acc [KTile]float32
+			kt := k[t*kvDim*KTile:]
+			for d, qd := range q {
+				kd := kt[d*KTile : d*KTile+KTile]
+				for j := range acc {
+					acc[j] += qd * kd[j]
+				}
+			}
+			for j := range acc {
+				s[i*stride+t*KTile+j] = acc[j] * scale
+			}
+		}
+	}
+}
+
+// attnValuesGo writes Out[i] = Σ_{j<n} s[i·stride + j]·V[j].
+func attnValuesGo(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
+	for i := 0; i < a.Count; i++ {
+		o := a.Out[i][:hd]
+		clear(o)
+		for j := 0; j < n; j++ {
+			if p := s[i*stride+j]; p != 0 {
+				axpy(o, p, v[j*kvDim:j*kvDim+hd])
+			}
+		}
+	}
+}

@@ -1,0 +1,62 @@
+//go:build amd64 && !noasm
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+// useAVX512 selects the AVX-512 attention kernels.
+var useAVX512 = useAVX2 && cpu.X86.HasAVX512F
+
+//go:noescape
+func attnScoresAVX512(q *[4]*float32, k *float32, tileStride, hd, tiles int, s *float32, stride int, scale float32)
+
+//go:noescape
+func attnValues64AVX512(p *[4]*float32, n int, v *float32, vstride int, out *[4]*float32)
+
+//go:noescape
+func attnValues16AVX512(p *[4]*float32, n int, v *float32, vstride int, out *[4]*float32)
+
+func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {
+	if !useAVX512 || hd%16 != 0 {
+		attnScoresGo(a, k, kvDim, hd, tiles, s, stride, scale)
+		return
+	}
+	var q [4]*float32
+	for i := range q {
+		src := a.Q[min(i, a.Count-1)][:hd] // missing queries repeat the last one; their rows of s are ignored
+		q[i] = &src[0]
+	}
+	_ = s[4*stride-1]
+	attnScoresAVX512(&q, &k[0], kvDim*KTile*4, hd, tiles, &s[0], stride*4, scale)
+}
+
+func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
+	if !useAVX512 || hd%16 != 0 {
+		attnValuesGo(a, s, stride, n, v, kvDim, hd)
+		return
+	}
+	var p, o [4]*float32
+	var spare [64]float32 // output of the missing queries
+	for i := range p {
+		p[i] = &s[min(i, a.Count-1)*stride]
+	}
+	for c := 0; c < hd; {
+		width := 64
+		if c+64 > hd {
+			width = 16
+		}
+		for i := range o {
+			o[i] = &spare[0]
+			if i < a.Count {
+				out := a.Out[i][c : c+width]
+				o[i] = &out[0]
+			}
+		}
+		if width == 64 {
+			attnValues64AVX512(&p, n, &v[c], kvDim*4, &o)
+		} else {
+			attnValues16AVX512(&p, n, &v[c], kvDim*4, &o)
+		}
+		c += width
+	}
+}
