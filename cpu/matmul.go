@@ -79,6 +79,10 @@ func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 		})
 		return
 	}
+	if canGemm(w.Type, n) {
+		gemm(p, dst, w, quantizeActivations16(p, x, n, w.Cols), gemmFast)
+		return
+	}
 	if hasQ16Dot(w.Type) {
 		matMulQ16(p, dst, w, x, n)
 		return
@@ -98,7 +102,15 @@ func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 // weights that use the integer path.
 func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 	quantized := false
+	var a16 *act16
 	for i, w := range ws {
+		if canGemm(w.Type, n) {
+			if a16 == nil {
+				a16 = quantizeActivations16(p, x, n, w.Cols)
+			}
+			gemm(p, dsts[i], w, a16, gemmFast)
+			continue
+		}
 		if !hasQ16Dot(w.Type) {
 			MatMul(p, dsts[i], w, x, n)
 			continue

@@ -28,6 +28,9 @@ type Pool struct {
 	qbuf  []int16
 	qd    []float32
 	qs    []int32
+
+	a16    act16   // activations of the current prompt-sized product (gemm)
+	strips []strip // one unpacked weight strip per worker (gemm)
 }
 
 type poolJob struct {
@@ -44,7 +47,7 @@ func NewPool(threads int) *Pool {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	p := &Pool{threads: threads, scratch: make([][]float32, threads), wake: make([]chan struct{}, threads),
-		asleep: make([]atomic.Bool, threads)}
+		asleep: make([]atomic.Bool, threads), strips: make([]strip, threads)}
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)
 		p.wg.Add(1)

@@ -33,29 +33,42 @@ type Q16Row struct {
 	S []int32   // per block, Σ Q (for the min term of Q4_K)
 }
 
-// QuantizeRowQ16 rounds x (a multiple of 32 long) into r: per block d = max|x|/32767, q = round(x/d).
+// QuantizeRowQ16 rounds x (a multiple of 32 long) into r, block by block with round16.
 func QuantizeRowQ16(x []float32, r *Q16Row) {
 	for b := 0; b < len(x)/32; b++ {
-		blk := x[b*32 : b*32+32]
-		var amax float32
-		for _, v := range blk {
-			amax = max(amax, float32(math.Abs(float64(v))))
-		}
-		d := amax / 32767
-		r.D[b] = d
-		id := float64(0)
-		if d != 0 {
-			id = 1 / float64(d)
-		}
-		q := r.Q[b*32 : b*32+32]
+		q := (*[32]int16)(r.Q[b*32 : b*32+32])
+		r.D[b] = round16(x[b*32:b*32+32], q)
 		var sum int32
-		for j, v := range blk {
-			q[j] = int16(max(-32767, min(32767, math.Round(float64(v)*id))))
-			sum += int32(q[j])
+		for _, v := range q {
+			sum += int32(v)
 		}
 		r.S[b] = sum
 	}
 }
+
+// round16 rounds a block of 32 values to 16 bits: d = max|x|/32767, q = round(x/d) (ties to even). It
+// returns d (0 for a block of zeros, whose q are all 0).
+func round16(x []float32, q *[32]int16) float32 {
+	x = x[:32]
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
+	}
+	if amax == 0 {
+		*q = [32]int16{}
+		return 0
+	}
+	d := amax / 32767
+	id := 1 / float64(d)
+	for j, v := range x {
+		q[j] = int16(max(-32767, min(32767, roundEven(float64(v)*id))))
+	}
+	return d
+}
+
+// roundEven rounds |v| < 2⁵¹ to the nearest integer, ties to even, with one addition: adding 1.5·2⁵² leaves
+// no fraction bits in the mantissa.
+func roundEven(v float64) int64 { return int64(math.Float64bits(v+0x1.8p52) - 0x4338000000000000) }
 
 // hasQ16Dot reports whether type t uses the integer path.
 func hasQ16Dot(t gguf.Type) bool {

@@ -121,6 +121,9 @@ func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
 
 // Kernels names the kernel set in use, for benchmarks and `llamago version`.
 func Kernels() string {
+	if useVNNI {
+		return "avx2+avx512vnni"
+	}
 	if useAVX2 {
 		return "avx2"
 	}

@@ -1,0 +1,333 @@
+package cpu
+
+import (
+	"encoding/binary"
+
+	"github.com/llamago/llamago/gguf"
+)
+
+// Prompt-sized matrix products (gemm). Decoding reads every weight once per token and waits on memory; a
+// prompt batch reads each weight once for many tokens and waits on arithmetic. For batches of at least
+// gemmMinTokens tokens on CPUs with AVX-512 VNNI the integer path changes shape, not precision:
+//
+//   - the activations are rounded to 16 bits per block of 32 exactly as for decoding (round16), into
+//     groups of gemmT tokens laid out so that 2 consecutive values of all gemmT tokens sit side by side;
+//   - the weights are unpacked gemmRows rows at a time into bytes (a "strip": 4 consecutive values of each
+//     of the 16 rows side by side, w = s·u − o with one float s and o per block of 16 or 32 values), then
+//     widened to 16-bit pairs with the type's zero point subtracted (u − bias), so that only Q4_K, whose
+//     offsets are not a multiple of its scales, keeps an offset term;
+//   - the kernel keeps 16 rows × gemmT tokens of int32 block sums in registers (one VPDPWSSD adds 2
+//     products to each of 16 rows), and at the end of each block folds them into float sums:
+//     Σ_b d_x[b]·s[b]·Σ (u−bias)·q  [ − o[b]·d_x[b]·Σ q ].
+//
+// A strip is unpacked once and used for every token of the batch, so unpacking costs 1/n of the products.
+// Activations stay 16-bit (llama.cpp rounds them to 8 bits here): prompt logits are as close to exact as
+// decoded ones, and depend on the batch size only through float rounding.
+
+const (
+	gemmRows      = 16 // weight rows per strip: one int32 lane each of a 512-bit register
+	gemmT         = 8  // tokens per kernel call
+	gemmMinTokens = 8  // smaller batches use the one-row kernels
+)
+
+// act16 holds n activation rows rounded to 16 bits, in groups of gemmT tokens (the last group padded with
+// zeros). Group g's values are q[g·cols/2·gemmT:]: for each pair of values, gemmT words, one per token.
+// Per token and block ([blocks][gemmT] within the group): the scale d per block of 16 (that of its block of
+// 32) and per block of 32, and −d·Σq per block of 32.
+type act16 struct {
+	n, cols  int
+	q        []uint32
+	d16, d32 []float32
+	s32      []float32
+}
+
+func (a *act16) groups() int { return (a.n + gemmT - 1) / gemmT }
+
+// resize makes room for n rows of cols values, reusing the storage, and clears the padding tokens.
+func (a *act16) resize(n, cols int) {
+	a.n, a.cols = n, cols
+	g := a.groups()
+	words, b16, b32 := g*cols/2*gemmT, g*cols/16*gemmT, g*cols/32*gemmT
+	if cap(a.q) < words {
+		a.q = make([]uint32, words)
+		a.d16, a.d32, a.s32 = make([]float32, b16), make([]float32, b32), make([]float32, b32)
+	}
+	a.q, a.d16, a.d32, a.s32 = a.q[:words], a.d16[:b16], a.d32[:b32], a.s32[:b32]
+	for t := n; t < g*gemmT; t++ { // padding: zero values and scales give zero products
+		a.quantizeRow(t, nil)
+	}
+}
+
+// quantizeRow rounds x (cols values; nil for a zero padding row) into token t's place.
+func (a *act16) quantizeRow(t int, x []float32) {
+	g, tt := t/gemmT, t%gemmT
+	cols := a.cols
+	q := a.q[g*cols/2*gemmT:]
+	d16, d32, s32 := a.d16[g*cols/16*gemmT:], a.d32[g*cols/32*gemmT:], a.s32[g*cols/32*gemmT:]
+	var blk [32]int16
+	for b := 0; b < cols/32; b++ {
+		var d float32
+		if x != nil {
+			d = round16(x[b*32:b*32+32], &blk)
+		} else {
+			blk = [32]int16{}
+		}
+		var sum int32
+		for j := 0; j < 32; j += 2 {
+			q[(b*16+j/2)*gemmT+tt] = uint32(uint16(blk[j])) | uint32(uint16(blk[j+1]))<<16
+			sum += int32(blk[j]) + int32(blk[j+1])
+		}
+		d32[b*gemmT+tt], s32[b*gemmT+tt] = d, -d*float32(sum)
+		d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = d, d
+	}
+}
+
+// strip is gemmRows weight rows unpacked for the kernel: q is [cols/4][gemmRows] words of 4 unsigned byte
+// values, s and o are [blocks][gemmRows] (weight = s·u − o); w is q widened for the kernel,
+// [cols/2][gemmRows] words of two int16 values u − bias.
+type strip struct {
+	q, w []uint32
+	s, o []float32
+}
+
+func (st *strip) resize(cols int) {
+	if cap(st.q) < cols/4*gemmRows {
+		st.q, st.w = make([]uint32, cols/4*gemmRows), make([]uint32, cols/2*gemmRows)
+		st.s, st.o = make([]float32, cols/16*gemmRows), make([]float32, cols/16*gemmRows)
+	}
+	st.q, st.w = st.q[:cols/4*gemmRows], st.w[:cols/2*gemmRows]
+}
+
+// stripInfo describes how a type unpacks: s and o per block of Block values, the zero point Bias that
+// widening subtracts, and whether the offsets o remain (they do not when o = Bias·s).
+type stripInfo struct {
+	Block, Bias int
+	Offsets     bool
+}
+
+// stripTypes are the types the gemm path unpacks.
+var stripTypes = map[gguf.Type]stripInfo{
+	gguf.TypeQ4_0: {32, 8, false},
+	gguf.TypeQ8_0: {32, 128, false},
+	gguf.TypeQ4_K: {32, 0, true},
+	gguf.TypeQ6_K: {16, 32, false},
+}
+
+// unpack fills st.q, st.s and st.o with rows r0…r0+15 of w (zeros past the last row); w's type must be
+// one of stripTypes.
+func unpack(w *Weight, r0 int, st *strip) {
+	block := stripTypes[w.Type].Block
+	st.resize(w.Cols)
+	rb := w.RowBytes()
+	for r := 0; r < gemmRows; r++ {
+		if r0+r >= w.Rows {
+			for k := 0; k < w.Cols/4; k++ {
+				st.q[k*gemmRows+r] = 0
+			}
+			for b := 0; b < w.Cols/block; b++ {
+				st.s[b*gemmRows+r], st.o[b*gemmRows+r] = 0, 0
+			}
+			continue
+		}
+		row := w.Data[(r0+r)*rb : (r0+r+1)*rb]
+		switch w.Type {
+		case gguf.TypeQ4_0:
+			unpackQ4_0(row, w.Cols, st, r)
+		case gguf.TypeQ8_0:
+			unpackQ8_0(row, w.Cols, st, r)
+		case gguf.TypeQ4_K:
+			unpackQ4_K(row, w.Cols, st, r)
+		case gguf.TypeQ6_K:
+			unpackQ6_K(row, w.Cols, st, r)
+		}
+	}
+}
+
+const nibbles = 0x0F0F0F0F0F0F0F0F
+
+// put8 stores 8 consecutive values (one byte each in v) starting at value k of row r.
+func (st *strip) put8(k, r int, v uint64) {
+	st.q[(k/4)*gemmRows+r] = uint32(v)
+	st.q[(k/4+1)*gemmRows+r] = uint32(v >> 32)
+}
+
+// unpackQ4_0: block = d | 16 bytes, value j = low nibble of byte j, value j+16 = high nibble; w = d·(u−8).
+func unpackQ4_0(row []byte, cols int, st *strip, r int) {
+	for b := 0; b < cols/32; b++ {
+		blk := row[b*18 : b*18+18]
+		d := f16[binary.LittleEndian.Uint16(blk)]
+		lo, hi := binary.LittleEndian.Uint64(blk[2:]), binary.LittleEndian.Uint64(blk[10:])
+		st.put8(b*32, r, lo&nibbles)
+		st.put8(b*32+8, r, hi&nibbles)
+		st.put8(b*32+16, r, lo>>4&nibbles)
+		st.put8(b*32+24, r, hi>>4&nibbles)
+		st.s[b*gemmRows+r], st.o[b*gemmRows+r] = d, 8*d
+	}
+}
+
+// unpackQ8_0: block = d | 32 signed bytes; u = q+128, w = d·(u−128).
+func unpackQ8_0(row []byte, cols int, st *strip, r int) {
+	for b := 0; b < cols/32; b++ {
+		blk := row[b*34 : b*34+34]
+		d := f16[binary.LittleEndian.Uint16(blk)]
+		for j := 0; j < 32; j += 8 {
+			st.put8(b*32+j, r, binary.LittleEndian.Uint64(blk[2+j:])^0x8080808080808080)
+		}
+		st.s[b*gemmRows+r], st.o[b*gemmRows+r] = d, 128*d
+	}
+}
+
+// unpackQ4_K: super-block d | dmin | scales[12] | qs[128]; chunk c of 32 bytes holds sub-block 2c in its
+// low nibbles and 2c+1 in its high nibbles; w = d·sc·u − dmin·m.
+func unpackQ4_K(row []byte, cols int, st *strip, r int) {
+	for sb := 0; sb < cols/gguf.QK_K; sb++ {
+		blk := row[sb*144 : sb*144+144]
+		d, dmin := f16[binary.LittleEndian.Uint16(blk)], f16[binary.LittleEndian.Uint16(blk[2:])]
+		for c := 0; c < 4; c++ {
+			q := blk[16+32*c:]
+			k := sb*256 + 64*c
+			for i := 0; i < 32; i += 8 {
+				v := binary.LittleEndian.Uint64(q[i:])
+				st.put8(k+i, r, v&nibbles)
+				st.put8(k+32+i, r, v>>4&nibbles)
+			}
+			for h := 0; h < 2; h++ {
+				sc, m := q4kScaleMin(2*c+h, blk[4:16])
+				b := sb*8 + 2*c + h
+				st.s[b*gemmRows+r], st.o[b*gemmRows+r] = d*float32(sc), dmin*float32(m)
+			}
+		}
+	}
+}
+
+// unpackQ6_K: super-block ql[128] | qh[64] | scales int8[16] | d; value 128n+32g+l has its low 4 bits in
+// ql[64n+l+32(g%2)] (high nibble when g ≥ 2) and its top 2 bits at bit 2g of qh[32n+l]; sub-blocks of 16
+// have their own scale; w = d·sc·(u−32).
+func unpackQ6_K(row []byte, cols int, st *strip, r int) {
+	for sb := 0; sb < cols/gguf.QK_K; sb++ {
+		blk := row[sb*210 : sb*210+210]
+		d := f16[binary.LittleEndian.Uint16(blk[208:])]
+		for n := 0; n < 2; n++ {
+			ql, qh := blk[64*n:], blk[128+32*n:]
+			for g := 0; g < 4; g++ {
+				for l := 0; l < 32; l += 8 {
+					lo := binary.LittleEndian.Uint64(ql[l+32*(g%2):])
+					if g >= 2 {
+						lo >>= 4
+					}
+					hi := binary.LittleEndian.Uint64(qh[l:]) >> (2 * g) & 0x0303030303030303
+					st.put8(sb*256+128*n+32*g+l, r, lo&nibbles|hi<<4)
+				}
+			}
+		}
+		for j := 0; j < 16; j++ {
+			s := d * float32(int8(blk[192+j]))
+			b := sb*16 + j
+			st.s[b*gemmRows+r], st.o[b*gemmRows+r] = s, 32*s
+		}
+	}
+}
+
+// widenGo is the portable widening of st.q into st.w: each word of 4 bytes u0…u3 of one row becomes the
+// words (u0−bias, u1−bias) and (u2−bias, u3−bias) of int16 pairs.
+func widenGo(st *strip, bias int) {
+	for k := 0; k < len(st.q)/gemmRows; k++ {
+		for r := 0; r < gemmRows; r++ {
+			u := st.q[k*gemmRows+r]
+			v := func(i int) uint32 { return uint32(uint16(int16(int(uint8(u>>(8*i))) - bias))) }
+			st.w[2*k*gemmRows+r] = v(0) | v(1)<<16
+			st.w[(2*k+1)*gemmRows+r] = v(2) | v(3)<<16
+		}
+	}
+}
+
+// canGemm reports whether MatMul takes the gemm path for n tokens of weight type t.
+func canGemm(t gguf.Type, n int) bool {
+	_, ok := stripTypes[t]
+	return useVNNI && n >= gemmMinTokens && ok
+}
+
+// quantizeActivations16 rounds n rows of x (cols values each) into the pool's act16 buffer.
+func quantizeActivations16(p *Pool, x []float32, n, cols int) *act16 {
+	a := &p.a16
+	a.resize(n, cols)
+	p.For(n, 1, func(lo, hi, _ int) {
+		for t := lo; t < hi; t++ {
+			a.quantizeRow(t, x[t*cols:(t+1)*cols])
+		}
+	})
+	return a
+}
+
+// gemmKernel computes one strip against one token group: out[t·16+r] = Σ_b ad[b,t]·s[b,r]·Σ w·q
+// (+ o[b,r]·as[b,t] when offsets) over nblk blocks of block values.
+type gemmKernel func(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out *[gemmT * gemmRows]float32)
+
+// gemmImpl is a strip widening and a kernel that go together.
+type gemmImpl struct {
+	widen  func(st *strip, bias int)
+	kernel gemmKernel
+}
+
+// gemm computes dst[t][r] = Σ_c w[r][c]·x[t][c] from the activations in a, strip by strip.
+func gemm(p *Pool, dst []float32, w *Weight, a *act16, impl gemmImpl) {
+	rows, cols, n := w.Rows, w.Cols, a.n
+	info := stripTypes[w.Type]
+	ad, as := a.d32, a.s32
+	if info.Block == 16 {
+		ad = a.d16 // no offsets at this block size
+	}
+	nblk := cols / info.Block
+	p.For((rows+gemmRows-1)/gemmRows, 1, func(lo, hi, worker int) {
+		st := p.strip(worker)
+		var out [gemmT * gemmRows]float32
+		for s := lo; s < hi; s++ {
+			r0 := s * gemmRows
+			unpack(w, r0, st)
+			impl.widen(st, info.Bias)
+			for g := 0; g < a.groups(); g++ {
+				var gs []float32
+				if info.Offsets {
+					gs = as[g*nblk*gemmT : (g+1)*nblk*gemmT]
+				}
+				impl.kernel(st, a.q[g*cols/2*gemmT:(g+1)*cols/2*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT], gs,
+					nblk, info.Block, info.Offsets, &out)
+				for t := 0; t < gemmT && g*gemmT+t < n; t++ {
+					copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
+				}
+			}
+		}
+	})
+}
+
+// gemmKernelGo is the portable loop of the kernel (the reference for the assembly one).
+func gemmKernelGo(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out *[gemmT * gemmRows]float32) {
+	var acc [gemmT][gemmRows]float32
+	pairs := block / 2
+	for b := 0; b < nblk; b++ {
+		var dot [gemmT][gemmRows]int32
+		for k := b * pairs; k < (b+1)*pairs; k++ {
+			for t := 0; t < gemmT; t++ {
+				x := q[k*gemmT+t]
+				for r := 0; r < gemmRows; r++ {
+					u := st.w[k*gemmRows+r]
+					dot[t][r] += int32(int16(u))*int32(int16(x)) + int32(int16(u>>16))*int32(int16(x>>16))
+				}
+			}
+		}
+		for t := 0; t < gemmT; t++ {
+			for r := 0; r < gemmRows; r++ {
+				acc[t][r] += st.s[b*gemmRows+r] * (float32(dot[t][r]) * ad[b*gemmT+t])
+				if offsets {
+					acc[t][r] += st.o[b*gemmRows+r] * as[b*gemmT+t]
+				}
+			}
+		}
+	}
+	for t := range acc {
+		copy(out[t*gemmRows:], acc[t][:])
+	}
+}
+
+// strip returns worker w's strip buffer.
+func (p *Pool) strip(w int) *strip { return &p.strips[w] }

@@ -1,0 +1,49 @@
+//go:build amd64 && !noasm
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+// useVNNI selects the gemm path for prompt-sized batches: AVX-512 (F, BW, VL) with VNNI, enabled by the OS.
+var useVNNI = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+
+//go:noescape
+func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32)
+
+//go:noescape
+func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
+
+// gemmFast is the gemm implementation in use.
+var gemmFast = gemmImpl{widenFast, gemmKernelVNNI}
+
+// widenCtl holds the byte shuffles of widenAVX512: for each 4-byte word, bytes 0 and 1 (then 2 and 3)
+// zero-extended to 16 bits.
+var widenCtl = func() (c [128]byte) {
+	for i := 0; i < 16; i++ { // word i of a 128-bit lane is at byte 4·(i%4)
+		w := 4 * (i % 4)
+		c[4*i], c[4*i+1], c[4*i+2], c[4*i+3] = byte(w), 0x80, byte(w+1), 0x80
+		c[64+4*i], c[64+4*i+1], c[64+4*i+2], c[64+4*i+3] = byte(w+2), 0x80, byte(w+3), 0x80
+	}
+	return c
+}()
+
+func widenFast(st *strip, bias int) {
+	_ = st.w[2*len(st.q)-1]
+	widenAVX512(&st.w[0], &st.q[0], len(st.q)/gemmRows, int16(bias), &widenCtl)
+}
+
+func gemmKernelVNNI(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out *[gemmT * gemmRows]float32) {
+	if block%16 != 0 {
+		panic("gemm: block of values not a multiple of 16")
+	}
+	pairs := nblk * block / 2
+	_, _, _ = st.w[pairs*gemmRows-1], st.s[nblk*gemmRows-1], st.o[nblk*gemmRows-1]
+	_, _ = q[pairs*gemmT-1], ad[nblk*gemmT-1]
+	var asp *float32
+	off := 0
+	if offsets {
+		_ = as[nblk*gemmT-1]
+		asp, off = &as[0], 1
+	}
+	gemm16x16VNNI(&st.w[0], &st.s[0], &st.o[0], &q[0], &ad[0], asp, nblk, block/8, off, &out[0])
+}

@@ -1,0 +1,158 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// The gemm kernel (see gemm.go): 16 weight rows (one int32 lane each) × 8 tokens.
+// Z0–Z7: int32 sums of the current block per token; Z8–Z15: float sums per token;
+// Z16: one pair of values of each of the 16 rows; Z18, Z19: the block's s and o of the 16 rows.
+
+// FIRST starts a block's sums with the products of one pair: w at SI+wo, the 8 tokens' words at DI+ao.
+#define FIRST(wo, ao) \
+	VMOVDQU32 wo(SI), Z16 \
+	VPBROADCASTD (ao+0)(DI), Z17 \
+	VPMADDWD Z17, Z16, Z0 \
+	VPBROADCASTD (ao+4)(DI), Z20 \
+	VPMADDWD Z20, Z16, Z1 \
+	VPBROADCASTD (ao+8)(DI), Z17 \
+	VPMADDWD Z17, Z16, Z2 \
+	VPBROADCASTD (ao+12)(DI), Z20 \
+	VPMADDWD Z20, Z16, Z3 \
+	VPBROADCASTD (ao+16)(DI), Z17 \
+	VPMADDWD Z17, Z16, Z4 \
+	VPBROADCASTD (ao+20)(DI), Z20 \
+	VPMADDWD Z20, Z16, Z5 \
+	VPBROADCASTD (ao+24)(DI), Z17 \
+	VPMADDWD Z17, Z16, Z6 \
+	VPBROADCASTD (ao+28)(DI), Z20 \
+	VPMADDWD Z20, Z16, Z7
+
+// PAIR adds the products of one pair.
+#define PAIR(wo, ao) \
+	VMOVDQU32 wo(SI), Z16 \
+	VPDPWSSD.BCST (ao+0)(DI), Z16, Z0 \
+	VPDPWSSD.BCST (ao+4)(DI), Z16, Z1 \
+	VPDPWSSD.BCST (ao+8)(DI), Z16, Z2 \
+	VPDPWSSD.BCST (ao+12)(DI), Z16, Z3 \
+	VPDPWSSD.BCST (ao+16)(DI), Z16, Z4 \
+	VPDPWSSD.BCST (ao+20)(DI), Z16, Z5 \
+	VPDPWSSD.BCST (ao+24)(DI), Z16, Z6 \
+	VPDPWSSD.BCST (ao+28)(DI), Z16, Z7
+
+// FOLD adds token t's block: F += s·(float(I)·d_t).
+#define FOLD(t, I, F) \
+	VCVTDQ2PS I, I \
+	VMULPS.BCST (t*4)(R10), I, I \
+	VFMADD231PS Z18, I, F
+
+// OFFSET adds token t's offset term: F += o·as_t.
+#define OFFSET(t, F) \
+	VFMADD231PS.BCST (t*4)(R11), Z19, F
+
+// func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32)
+// groups: pairs per block / 4 (at least 2).
+TEXT ·gemm16x16VNNI(SB), NOSPLIT, $0-80
+	MOVQ w+0(FP), SI
+	MOVQ ws+8(FP), R8
+	MOVQ wo+16(FP), R9
+	MOVQ q+24(FP), DI
+	MOVQ ad+32(FP), R10
+	MOVQ as+40(FP), R11
+	MOVQ nblk+48(FP), CX
+	MOVQ groups+56(FP), DX
+	DECQ DX
+	MOVQ offsets+64(FP), R12
+	MOVQ out+72(FP), AX
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+block:
+	FIRST(0, 0)
+	PAIR(64, 32)
+	PAIR(128, 64)
+	PAIR(192, 96)
+	ADDQ $256, SI
+	ADDQ $128, DI
+	MOVQ DX, BX
+
+pairs:
+	PAIR(0, 0)
+	PAIR(64, 32)
+	PAIR(128, 64)
+	PAIR(192, 96)
+	ADDQ $256, SI
+	ADDQ $128, DI
+	DECQ BX
+	JNZ  pairs
+
+	VMOVUPS (R8), Z18
+	FOLD(0, Z0, Z8)
+	FOLD(1, Z1, Z9)
+	FOLD(2, Z2, Z10)
+	FOLD(3, Z3, Z11)
+	FOLD(4, Z4, Z12)
+	FOLD(5, Z5, Z13)
+	FOLD(6, Z6, Z14)
+	FOLD(7, Z7, Z15)
+	TESTQ R12, R12
+	JZ    next
+	VMOVUPS (R9), Z19
+	OFFSET(0, Z8)
+	OFFSET(1, Z9)
+	OFFSET(2, Z10)
+	OFFSET(3, Z11)
+	OFFSET(4, Z12)
+	OFFSET(5, Z13)
+	OFFSET(6, Z14)
+	OFFSET(7, Z15)
+	ADDQ $32, R11
+
+next:
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ  block
+
+	VMOVUPS Z8, 0(AX)
+	VMOVUPS Z9, 64(AX)
+	VMOVUPS Z10, 128(AX)
+	VMOVUPS Z11, 192(AX)
+	VMOVUPS Z12, 256(AX)
+	VMOVUPS Z13, 320(AX)
+	VMOVUPS Z14, 384(AX)
+	VMOVUPS Z15, 448(AX)
+	VZEROUPPER
+	RET
+
+// func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
+// Each 64-byte run of src (4 bytes of each of 16 rows) becomes two 64-byte runs of int16 pairs minus bias:
+// bytes 0–1 of every row, then bytes 2–3 (ctl holds the two byte shuffles).
+TEXT ·widenAVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ quads+16(FP), CX
+	VPBROADCASTW bias+24(FP), Z5
+	MOVQ ctl+32(FP), AX
+	VMOVDQU64 (AX), Z6
+	VMOVDQU64 64(AX), Z7
+
+widen:
+	VMOVDQU32 (SI), Z0
+	VPSHUFB Z6, Z0, Z1
+	VPSHUFB Z7, Z0, Z2
+	VPSUBW Z5, Z1, Z1
+	VPSUBW Z5, Z2, Z2
+	VMOVDQU32 Z1, (DI)
+	VMOVDQU32 Z2, 64(DI)
+	ADDQ $64, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  widen
+	VZEROUPPER
+	RET

@@ -1,0 +1,9 @@
+//go:build !amd64 || noasm
+
+package cpu
+
+// useVNNI is false without the assembly kernels: every batch takes the one-row kernels.
+const useVNNI = false
+
+// gemmFast is the gemm implementation in use (tests only, without assembly).
+var gemmFast = gemmImpl{widenGo, gemmKernelGo}

@@ -1,0 +1,137 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/stretchr/testify/require"
+)
+
+// dequant16 returns the activations a holds, as the kernels see them (d·q per block of 32).
+func dequant16(a *act16) [][]float32 {
+	x := make([][]float32, a.n)
+	for t := range x {
+		g, tt := t/gemmT, t%gemmT
+		q := a.q[g*a.cols/2*gemmT:]
+		d := a.d32[g*a.cols/32*gemmT:]
+		x[t] = make([]float32, a.cols)
+		for k := range x[t] {
+			word := q[(k/2)*gemmT+tt]
+			x[t][k] = d[(k/32)*gemmT+tt] * float32(int16(word>>(16*(k%2))))
+		}
+	}
+	return x
+}
+
+func nmse(got, want []float64) float64 {
+	var num, den float64
+	for i := range want {
+		num += (got[i] - want[i]) * (got[i] - want[i])
+		den += want[i] * want[i]
+	}
+	return num / den
+}
+
+// TestGemm checks the prompt-sized product for every type it unpacks, with a partial row strip and a partial
+// token group: the portable and the selected implementations against a float64 product of the dequantized
+// weights and the rounded activations (which checks the unpackers, the widening, the activation layout and
+// the kernel's algebra), and against the exact activations within what 16-bit rounding allows.
+func TestGemm(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	p := NewPool(3)
+	defer p.Close()
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		for _, shape := range [][3]int{{40, 512, 19}, {16, 256, 8}, {33, 768, 3}} {
+			rows, cols, n := shape[0], shape[1], shape[2]
+			t.Run(fmt.Sprintf("%s/%dx%d/n=%d", typ, rows, cols, n), func(t *testing.T) {
+				wf := randRow(r, rows*cols, 0.5)
+				w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, wf)}
+				require.NoError(t, w.Check())
+				wd := make([]float32, rows*cols)
+				require.NoError(t, gguf.Dequantize(typ, w.Data, wd))
+				x := randRow(r, n*cols, 2)
+				x[5] = 40 // an outlier in one block
+				a := quantizeActivations16(p, x, n, cols)
+				xr := dequant16(a)
+
+				var ref, exact []float64
+				for tok := 0; tok < n; tok++ {
+					for row := 0; row < rows; row++ {
+						var s, e float64
+						for k := 0; k < cols; k++ {
+							s += float64(wd[row*cols+k]) * float64(xr[tok][k])
+							e += float64(wd[row*cols+k]) * float64(x[tok*cols+k])
+						}
+						ref, exact = append(ref, s), append(exact, e)
+					}
+				}
+				for _, k := range []struct {
+					name string
+					impl gemmImpl
+				}{{"go", gemmImpl{widenGo, gemmKernelGo}}, {Kernels(), gemmFast}} {
+					dst := make([]float32, n*rows)
+					for i := range dst {
+						dst[i] = float32(math.NaN())
+					}
+					gemm(p, dst, w, a, k.impl)
+					got := make([]float64, len(dst))
+					for i, v := range dst {
+						got[i] = float64(v)
+					}
+					require.Less(t, nmse(got, ref), 1e-11, "%s kernel vs float64 of the rounded activations", k.name)
+					require.Less(t, nmse(got, exact), 1e-8, "%s kernel vs exact activations", k.name)
+				}
+			})
+		}
+	}
+}
+
+// TestQuantizeActivations16 checks the rounding and the layout: the values are round16's for each token,
+// the sums match, blocks of zeros have zero scales, and padding tokens are zero.
+func TestQuantizeActivations16(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	p := NewPool(2)
+	defer p.Close()
+	n, cols := 11, 96
+	x := randRow(r, n*cols, 1)
+	for k := 32; k < 64; k++ {
+		x[2*cols+k] = 0
+	}
+	a := quantizeActivations16(p, x, n, cols)
+	xr := dequant16(a)
+	row := q16row(cols)
+	for tok := 0; tok < n; tok++ {
+		QuantizeRowQ16(x[tok*cols:(tok+1)*cols], row)
+		for b := 0; b < cols/32; b++ {
+			at := (tok/gemmT)*cols/32*gemmT + b*gemmT + tok%gemmT
+			require.Equal(t, row.D[b], a.d32[at])
+			require.Equal(t, -row.D[b]*float32(row.S[b]), a.s32[at])
+			for h := 0; h < 2; h++ {
+				require.Equal(t, row.D[b], a.d16[(tok/gemmT)*cols/16*gemmT+(2*b+h)*gemmT+tok%gemmT])
+			}
+			for k := b * 32; k < b*32+32; k++ {
+				require.Equal(t, row.D[b]*float32(row.Q[k]), xr[tok][k])
+				require.InDelta(t, x[tok*cols+k], xr[tok][k], float64(row.D[b])/2*1.0001)
+			}
+		}
+	}
+	require.Zero(t, a.d32[(2/gemmT)*cols/32*gemmT+1*gemmT+2%gemmT], "block of zeros")
+	for tok := n; tok < a.groups()*gemmT; tok++ {
+		for k := 0; k < cols/2; k++ {
+			require.Zero(t, a.q[(tok/gemmT)*cols/2*gemmT+k*gemmT+tok%gemmT])
+		}
+	}
+}
+
+// TestRoundEven checks the one-addition rounding.
+func TestRoundEven(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want int64
+	}{{0, 0}, {2.5, 2}, {3.5, 4}, {-2.5, -2}, {-126.6, -127}, {32766.7, 32767}, {0.49999999, 0}, {-0.5000001, -1}} {
+		require.Equal(t, c.want, roundEven(c.v), "%v", c.v)
+	}
+}
