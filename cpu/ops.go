@@ -42,29 +42,80 @@ func RMSNorm(dst, x, w []float32, eps float32) {
 	}
 }
 
-// Softmax: x[i] = exp(x[i] − max) / Σ exp(x[j] − max), in place.
+// Softmax: x[i] = exp(x[i] − max) / Σ exp(x[j] − max), in place (exp is expf; AVX-512 where the CPU has it).
 func Softmax(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	bulk := vecLen(len(x))
 	mx := float32(math.Inf(-1))
-	for _, v := range x {
+	if bulk > 0 {
+		mx = maxVec(x[:bulk])
+	}
+	for _, v := range x[bulk:] {
 		mx = max(mx, v)
 	}
-	var sum float64
-	for i, v := range x {
-		e := float32(math.Exp(float64(v - mx)))
-		x[i] = e
-		sum += float64(e)
+	var sum float32
+	if bulk > 0 {
+		sum = expSubSumVec(x[:bulk], mx)
 	}
-	inv := float32(1 / sum)
-	for i := range x {
-		x[i] *= inv
+	for i, v := range x[bulk:] {
+		e := expf(v - mx)
+		x[bulk+i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	if bulk > 0 {
+		scaleVec(x[:bulk], inv)
+	}
+	for i := range x[bulk:] {
+		x[bulk+i] *= inv
 	}
 }
 
 // SwiGLU: dst[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^−g).
 func SwiGLU(dst, gate, up []float32) {
-	for i, g := range gate {
-		dst[i] = g / (1 + float32(math.Exp(-float64(g)))) * up[i]
+	gate, up = gate[:len(dst)], up[:len(dst)]
+	bulk := vecLen(len(dst))
+	if bulk > 0 {
+		swigluVec(dst[:bulk], gate[:bulk], up[:bulk])
 	}
+	for i := bulk; i < len(dst); i++ {
+		g := gate[i]
+		dst[i] = g / (1 + expf(-g)) * up[i]
+	}
+}
+
+// expConst are the constants of expf (Cephes' expf): log2(e), ln 2 in two parts, and the polynomial for
+// e^r − 1 − r = r²·P(r) on |r| ≤ ln2/2, highest degree first.
+var expConst = [9]float32{
+	1.44269504088896341, 0.693359375, -2.12194440e-4,
+	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+}
+
+// expf is e^x in float32 (within 2 ulp): x = k·ln2 + r, e^r by a polynomial, times 2^k. It underflows to 0
+// below −87.3 and overflows to +Inf above ln(MaxFloat32).
+func expf(x float32) float32 {
+	switch {
+	case x != x:
+		return x
+	case x < -87.3:
+		return 0
+	case x > 88.72283: // ln(MaxFloat32)
+		return float32(math.Inf(1))
+	}
+	c := &expConst
+	k := float32(roundEven(float64(x * c[0])))
+	r := x - k*c[1] - k*c[2]
+	p := c[3]
+	for _, ci := range c[4:] {
+		p = p*r + ci
+	}
+	p = p*r*r + r + 1
+	if k > 127 { // e^x near the top of the float32 range: 2^k itself would overflow
+		return p * 2 * math.Float32frombits(254<<23)
+	}
+	return p * math.Float32frombits(uint32(int32(k)+127)<<23)
 }
 
 // Add: dst[i] += x[i].
