@@ -39,6 +39,7 @@ type act16 struct {
 	q        []uint32
 	d16, d32 []float32
 	s32      []float32
+	rows     []Q16Row // per worker: one token rounded before it is interleaved
 }
 
 func (a *act16) groups() int { return (a.n + gemmT - 1) / gemmT }
@@ -54,30 +55,45 @@ func (a *act16) resize(n, cols int) {
 	}
 	a.q, a.d16, a.d32, a.s32 = a.q[:words], a.d16[:b16], a.d32[:b32], a.s32[:b32]
 	for t := n; t < g*gemmT; t++ { // padding: zero values and scales give zero products
-		a.quantizeRow(t, nil)
+		a.quantizeRow(t, nil, nil)
 	}
 }
 
-// quantizeRow rounds x (cols values; nil for a zero padding row) into token t's place.
-func (a *act16) quantizeRow(t int, x []float32) {
+// row returns worker w's row buffer for cols values.
+func (a *act16) row(w int) *Q16Row {
+	for len(a.rows) <= w {
+		a.rows = append(a.rows, Q16Row{})
+	}
+	r := &a.rows[w]
+	if len(r.Q) < a.cols {
+		*r = Q16Row{Q: make([]int16, a.cols), D: make([]float32, a.cols/32), S: make([]int32, a.cols/32)}
+	}
+	return r
+}
+
+// quantizeRow rounds x (cols values; nil for a zero padding row) into token t's place, through tmp.
+func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	g, tt := t/gemmT, t%gemmT
 	cols := a.cols
 	q := a.q[g*cols/2*gemmT:]
 	d16, d32, s32 := a.d16[g*cols/16*gemmT:], a.d32[g*cols/32*gemmT:], a.s32[g*cols/32*gemmT:]
-	var blk [32]int16
+	if x == nil {
+		for k := 0; k < cols/2; k++ {
+			q[k*gemmT+tt] = 0
+		}
+		for b := 0; b < cols/32; b++ {
+			d32[b*gemmT+tt], s32[b*gemmT+tt] = 0, 0
+			d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = 0, 0
+		}
+		return
+	}
+	quantizeRow16(x, tmp.Q, tmp.D, tmp.S)
+	for k := 0; k < cols/2; k++ {
+		q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
+	}
 	for b := 0; b < cols/32; b++ {
-		var d float32
-		if x != nil {
-			d = round16(x[b*32:b*32+32], &blk)
-		} else {
-			blk = [32]int16{}
-		}
-		var sum int32
-		for j := 0; j < 32; j += 2 {
-			q[(b*16+j/2)*gemmT+tt] = uint32(uint16(blk[j])) | uint32(uint16(blk[j+1]))<<16
-			sum += int32(blk[j]) + int32(blk[j+1])
-		}
-		d32[b*gemmT+tt], s32[b*gemmT+tt] = d, -d*float32(sum)
+		d := tmp.D[b]
+		d32[b*gemmT+tt], s32[b*gemmT+tt] = d, -d*float32(tmp.S[b])
 		d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = d, d
 	}
 }
@@ -251,9 +267,13 @@ func canGemm(t gguf.Type, n int) bool {
 func quantizeActivations16(p *Pool, x []float32, n, cols int) *act16 {
 	a := &p.a16
 	a.resize(n, cols)
-	p.For(n, 1, func(lo, hi, _ int) {
+	for w := range p.threads {
+		a.row(w)
+	}
+	p.For(n, 1, func(lo, hi, worker int) {
+		tmp := &a.rows[worker]
 		for t := lo; t < hi; t++ {
-			a.quantizeRow(t, x[t*cols:(t+1)*cols])
+			a.quantizeRow(t, x[t*cols:(t+1)*cols], tmp)
 		}
 	})
 	return a

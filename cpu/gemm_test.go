@@ -135,3 +135,37 @@ func TestRoundEven(t *testing.T) {
 		require.Equal(t, c.want, roundEven(c.v), "%v", c.v)
 	}
 }
+
+// TestQuantizeRow16 checks that the kernel in use rounds exactly as the portable loop: random blocks,
+// a block of zeros, a block whose values are exact multiples of d and halves between them (ties), and
+// a NaN, which must leave a NaN scale.
+func TestQuantizeRow16(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	n := 32 * 9
+	x := randRow(r, n, 3)
+	for k := 32; k < 64; k++ {
+		x[k] = 0
+	}
+	for k := 64; k < 96; k++ {
+		x[k] = float32(k-80) + 0.5 // with the maximum 32767 below, d = 1 and every value is a tie
+	}
+	x[64] = 32767
+	x[100] = 1e30
+	x[200] = float32(math.NaN())
+	q, d, s := make([]int16, n), make([]float32, n/32), make([]int32, n/32)
+	qg, dg, sg := make([]int16, n), make([]float32, n/32), make([]int32, n/32)
+	quantizeRow16(x, q, d, s)
+	quantizeRow16Go(x, qg, dg, sg)
+	for b := 0; b < n/32; b++ {
+		if b == 200/32 {
+			require.True(t, math.IsNaN(float64(d[b])) && math.IsNaN(float64(dg[b])), "NaN block: d=%v, Go %v", d[b], dg[b])
+			continue
+		}
+		require.Equal(t, dg[b], d[b], "block %d scale", b)
+		require.Equal(t, sg[b], s[b], "block %d sum", b)
+		require.Equal(t, qg[b*32:b*32+32], q[b*32:b*32+32], "block %d values (%s)", b, Kernels())
+	}
+	require.Zero(t, d[1])
+	require.Equal(t, float32(1), d[2])
+	require.Equal(t, []int16{-14, -14, -12, -12, -10}, q[65:70], "ties to even") // -14.5, -13.5, -12.5, …
+}

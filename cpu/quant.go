@@ -34,15 +34,18 @@ type Q16Row struct {
 }
 
 // QuantizeRowQ16 rounds x (a multiple of 32 long) into r, block by block with round16.
-func QuantizeRowQ16(x []float32, r *Q16Row) {
+func QuantizeRowQ16(x []float32, r *Q16Row) { quantizeRow16(x, r.Q, r.D, r.S) }
+
+// quantizeRow16Go is the portable quantizeRow16.
+func quantizeRow16Go(x []float32, q []int16, d []float32, s []int32) {
 	for b := 0; b < len(x)/32; b++ {
-		q := (*[32]int16)(r.Q[b*32 : b*32+32])
-		r.D[b] = round16(x[b*32:b*32+32], q)
+		qb := (*[32]int16)(q[b*32 : b*32+32])
+		d[b] = round16(x[b*32:b*32+32], qb)
 		var sum int32
-		for _, v := range q {
+		for _, v := range qb {
 			sum += int32(v)
 		}
-		r.S[b] = sum
+		s[b] = sum
 	}
 }
 

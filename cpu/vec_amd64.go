@@ -2,6 +2,25 @@
 
 package cpu
 
+import "golang.org/x/sys/cpu"
+
+// useAVX512BW selects kernels that also need AVX-512 BW and VL (16-bit lanes, 256-bit EVEX forms).
+var useAVX512BW = useAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+
+//go:noescape
+func quantRow16AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
+
+// quantizeRow16 is round16 for every block of x, with the sums; q, d and s must be long enough.
+func quantizeRow16(x []float32, q []int16, d []float32, s []int32) {
+	nb := len(x) / 32
+	if !useAVX512BW || nb == 0 {
+		quantizeRow16Go(x, q, d, s)
+		return
+	}
+	_, _, _ = q[nb*32-1], d[nb-1], s[nb-1]
+	quantRow16AVX512(&x[0], nb, &q[0], &d[0], &s[0])
+}
+
 // vecLen is how much of n values the AVX-512 kernels below take (whole vectors of 16); the caller does
 // the rest with the scalar code.
 func vecLen(n int) int {

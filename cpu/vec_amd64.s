@@ -137,3 +137,84 @@ gloop:
 	JNZ  gloop
 	VZEROUPPER
 	RET
+
+// func quantRow16AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
+// round16 for nb blocks of 32: d = max|x|/32767, q = round(x·(1/d)) in float64, ties to even (the MXCSR
+// default), clamped to ±32767; s = Σq. The maximum is taken on the bit patterns of |x|, so a NaN wins
+// and poisons d as in Go.
+TEXT ·quantRow16AVX512(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ s+32(FP), R9
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	MOVL $0x46fffe00, AX // 32767.0
+	VMOVD AX, X29
+	MOVQ $0x3ff0000000000000, AX // 1.0
+	VMOVQ AX, X28
+	MOVL $32767, AX
+	VPBROADCASTD AX, Y27
+	MOVL $-32767, AX
+	VPBROADCASTD AX, Y26
+	VPXORD Z25, Z25, Z25
+
+qblock:
+	VPANDD (SI), Z30, Z2
+	VPANDD 64(SI), Z30, Z3
+	VPMAXUD Z3, Z2, Z2
+	VEXTRACTI64X4 $1, Z2, Y3
+	VPMAXUD Y3, Y2, Y2
+	VEXTRACTI128 $1, Y2, X3
+	VPMAXUD X3, X2, X2
+	VPSHUFD $0x4E, X2, X3
+	VPMAXUD X3, X2, X2
+	VPSHUFD $0xB1, X2, X3
+	VPMAXUD X3, X2, X2
+	VMOVD X2, AX
+	TESTL AX, AX
+	JZ    qzero
+	VDIVSS X29, X2, X3
+	VMOVSS X3, (R8)
+	VCVTSS2SD X3, X4, X4
+	VDIVSD X4, X28, X5
+	VBROADCASTSD X5, Z5
+	VPXORD Y7, Y7, Y7
+
+#define QUARTER(h) \
+	VCVTPS2PD (h*32)(SI), Z6 \
+	VMULPD Z5, Z6, Z6 \
+	VCVTPD2DQ Z6, Y6 \
+	VPMINSD Y27, Y6, Y6 \
+	VPMAXSD Y26, Y6, Y6 \
+	VPMOVDW Y6, (h*16)(DI) \
+	VPADDD Y6, Y7, Y7
+
+	QUARTER(0)
+	QUARTER(1)
+	QUARTER(2)
+	QUARTER(3)
+	VEXTRACTI128 $1, Y7, X8
+	VPADDD X8, X7, X7
+	VPSHUFD $0x4E, X7, X8
+	VPADDD X8, X7, X7
+	VPSHUFD $0xB1, X7, X8
+	VPADDD X8, X7, X7
+	VMOVD X7, (R9)
+
+qnext:
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  qblock
+	VZEROUPPER
+	RET
+
+qzero:
+	VMOVDQU32 Z25, (DI)
+	MOVL $0, (R8)
+	MOVL $0, (R9)
+	JMP  qnext

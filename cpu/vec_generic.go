@@ -9,3 +9,5 @@ func maxVec([]float32) float32                { panic("cpu: no vector kernels") 
 func expSubSumVec([]float32, float32) float32 { panic("cpu: no vector kernels") }
 func scaleVec([]float32, float32)             { panic("cpu: no vector kernels") }
 func swigluVec(dst, gate, up []float32)       { panic("cpu: no vector kernels") }
+
+func quantizeRow16(x []float32, q []int16, d []float32, s []int32) { quantizeRow16Go(x, q, d, s) }
