@@ -161,56 +161,70 @@ func unpack(w *Weight, r0 int, st *strip) {
 
 const nibbles = 0x0F0F0F0F0F0F0F0F
 
-// put8 stores 8 consecutive values (one byte each in v) starting at value k of row r.
-func (st *strip) put8(k, r int, v uint64) {
-	st.q[(k/4)*gemmRows+r] = uint32(v)
-	st.q[(k/4+1)*gemmRows+r] = uint32(v >> 32)
+// put8 stores 8 consecutive values (one byte each in v) at q[0] and q[gemmRows]: q starts at the word of
+// the first 4 values in the row's column of the strip.
+func put8(q []uint32, v uint64) {
+	q[gemmRows] = uint32(v >> 32)
+	q[0] = uint32(v)
 }
+
+// The unpackers below write row r of a strip. Block b's values start at word b·(block/4)·gemmRows + r of
+// st.q; each takes its window of the strip once, so the stores need no further bounds checks.
 
 // unpackQ4_0: block = d | 16 bytes, value j = low nibble of byte j, value j+16 = high nibble; w = d·(u−8).
 func unpackQ4_0(row []byte, cols int, st *strip, r int) {
-	for b := 0; b < cols/32; b++ {
+	nb := cols / 32
+	row, sq, ss, so := row[:nb*18], st.q[:nb*8*gemmRows], st.s[:nb*gemmRows], st.o[:nb*gemmRows]
+	for b := 0; b < nb; b++ {
 		blk := row[b*18 : b*18+18]
 		d := f16[binary.LittleEndian.Uint16(blk)]
 		lo, hi := binary.LittleEndian.Uint64(blk[2:]), binary.LittleEndian.Uint64(blk[10:])
-		st.put8(b*32, r, lo&nibbles)
-		st.put8(b*32+8, r, hi&nibbles)
-		st.put8(b*32+16, r, lo>>4&nibbles)
-		st.put8(b*32+24, r, hi>>4&nibbles)
-		st.s[b*gemmRows+r], st.o[b*gemmRows+r] = d, 8*d
+		q := sq[b*8*gemmRows+r : (b+1)*8*gemmRows]
+		put8(q[0:], lo&nibbles)
+		put8(q[2*gemmRows:], hi&nibbles)
+		put8(q[4*gemmRows:], lo>>4&nibbles)
+		put8(q[6*gemmRows:], hi>>4&nibbles)
+		ss[b*gemmRows+r], so[b*gemmRows+r] = d, 8*d
 	}
 }
 
 // unpackQ8_0: block = d | 32 signed bytes; u = q+128, w = d·(u−128).
 func unpackQ8_0(row []byte, cols int, st *strip, r int) {
-	for b := 0; b < cols/32; b++ {
+	nb := cols / 32
+	row, sq, ss, so := row[:nb*34], st.q[:nb*8*gemmRows], st.s[:nb*gemmRows], st.o[:nb*gemmRows]
+	for b := 0; b < nb; b++ {
 		blk := row[b*34 : b*34+34]
 		d := f16[binary.LittleEndian.Uint16(blk)]
-		for j := 0; j < 32; j += 8 {
-			st.put8(b*32+j, r, binary.LittleEndian.Uint64(blk[2+j:])^0x8080808080808080)
-		}
-		st.s[b*gemmRows+r], st.o[b*gemmRows+r] = d, 128*d
+		q := sq[b*8*gemmRows+r : (b+1)*8*gemmRows]
+		const flip = 0x8080808080808080
+		put8(q[0:], binary.LittleEndian.Uint64(blk[2:])^flip)
+		put8(q[2*gemmRows:], binary.LittleEndian.Uint64(blk[10:])^flip)
+		put8(q[4*gemmRows:], binary.LittleEndian.Uint64(blk[18:])^flip)
+		put8(q[6*gemmRows:], binary.LittleEndian.Uint64(blk[26:])^flip)
+		ss[b*gemmRows+r], so[b*gemmRows+r] = d, 128*d
 	}
 }
 
 // unpackQ4_K: super-block d | dmin | scales[12] | qs[128]; chunk c of 32 bytes holds sub-block 2c in its
 // low nibbles and 2c+1 in its high nibbles; w = d·sc·u − dmin·m.
 func unpackQ4_K(row []byte, cols int, st *strip, r int) {
-	for sb := 0; sb < cols/gguf.QK_K; sb++ {
+	nsb := cols / gguf.QK_K
+	row, sq, ss, so := row[:nsb*144], st.q[:nsb*64*gemmRows], st.s[:nsb*8*gemmRows], st.o[:nsb*8*gemmRows]
+	for sb := 0; sb < nsb; sb++ {
 		blk := row[sb*144 : sb*144+144]
 		d, dmin := f16[binary.LittleEndian.Uint16(blk)], f16[binary.LittleEndian.Uint16(blk[2:])]
 		for c := 0; c < 4; c++ {
-			q := blk[16+32*c:]
-			k := sb*256 + 64*c
-			for i := 0; i < 32; i += 8 {
-				v := binary.LittleEndian.Uint64(q[i:])
-				st.put8(k+i, r, v&nibbles)
-				st.put8(k+32+i, r, v>>4&nibbles)
+			qs := blk[16+32*c : 48+32*c]
+			q := sq[(sb*64+16*c)*gemmRows+r : (sb*64+16*(c+1))*gemmRows]
+			for i := 0; i < 4; i++ {
+				v := binary.LittleEndian.Uint64(qs[8*i:])
+				put8(q[2*i*gemmRows:], v&nibbles)
+				put8(q[(8+2*i)*gemmRows:], v>>4&nibbles)
 			}
 			for h := 0; h < 2; h++ {
 				sc, m := q4kScaleMin(2*c+h, blk[4:16])
 				b := sb*8 + 2*c + h
-				st.s[b*gemmRows+r], st.o[b*gemmRows+r] = d*float32(sc), dmin*float32(m)
+				ss[b*gemmRows+r], so[b*gemmRows+r] = d*float32(sc), dmin*float32(m)
 			}
 		}
 	}
@@ -220,26 +234,29 @@ func unpackQ4_K(row []byte, cols int, st *strip, r int) {
 // ql[64n+l+32(g%2)] (high nibble when g ≥ 2) and its top 2 bits at bit 2g of qh[32n+l]; sub-blocks of 16
 // have their own scale; w = d·sc·(u−32).
 func unpackQ6_K(row []byte, cols int, st *strip, r int) {
-	for sb := 0; sb < cols/gguf.QK_K; sb++ {
+	nsb := cols / gguf.QK_K
+	row, sq, ss, so := row[:nsb*210], st.q[:nsb*64*gemmRows], st.s[:nsb*16*gemmRows], st.o[:nsb*16*gemmRows]
+	for sb := 0; sb < nsb; sb++ {
 		blk := row[sb*210 : sb*210+210]
 		d := f16[binary.LittleEndian.Uint16(blk[208:])]
 		for n := 0; n < 2; n++ {
-			ql, qh := blk[64*n:], blk[128+32*n:]
+			ql, qh := blk[64*n:64*n+64], blk[128+32*n:160+32*n]
 			for g := 0; g < 4; g++ {
+				q := sq[(sb*64+32*n+8*g)*gemmRows+r : (sb*64+32*n+8*(g+1))*gemmRows]
 				for l := 0; l < 32; l += 8 {
 					lo := binary.LittleEndian.Uint64(ql[l+32*(g%2):])
 					if g >= 2 {
 						lo >>= 4
 					}
 					hi := binary.LittleEndian.Uint64(qh[l:]) >> (2 * g) & 0x0303030303030303
-					st.put8(sb*256+128*n+32*g+l, r, lo&nibbles|hi<<4)
+					put8(q[l/4*gemmRows:], lo&nibbles|hi<<4)
 				}
 			}
 		}
 		for j := 0; j < 16; j++ {
 			s := d * float32(int8(blk[192+j]))
 			b := sb*16 + j
-			st.s[b*gemmRows+r], st.o[b*gemmRows+r] = s, 32*s
+			ss[b*gemmRows+r], so[b*gemmRows+r] = s, 32*s
 		}
 	}
 }
@@ -279,9 +296,9 @@ func quantizeActivations16(p *Pool, x []float32, n, cols int) *act16 {
 	return a
 }
 
-// gemmKernel computes one strip against one token group: out[t·16+r] = Σ_b ad[b,t]·s[b,r]·Σ w·q
-// (+ o[b,r]·as[b,t] when offsets) over nblk blocks of block values.
-type gemmKernel func(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out *[gemmT * gemmRows]float32)
+// gemmKernel computes one strip against one token group: out[t·ostride+r] = Σ_b ad[b,t]·s[b,r]·Σ w·q
+// (+ o[b,r]·as[b,t] when offsets) over nblk blocks of block values, for t < gemmT and r < gemmRows.
+type gemmKernel func(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out []float32, ostride int)
 
 // gemmImpl is a strip widening and a kernel that go together.
 type gemmImpl struct {
@@ -310,8 +327,12 @@ func gemm(p *Pool, dst []float32, w *Weight, a *act16, impl gemmImpl) {
 				if info.Offsets {
 					gs = as[g*nblk*gemmT : (g+1)*nblk*gemmT]
 				}
-				impl.kernel(st, a.q[g*cols/2*gemmT:(g+1)*cols/2*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT], gs,
-					nblk, info.Block, info.Offsets, &out)
+				q, gd := a.q[g*cols/2*gemmT:(g+1)*cols/2*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT]
+				if r0+gemmRows <= rows && (g+1)*gemmT <= n { // a whole tile: straight into dst
+					impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, dst[g*gemmT*rows+r0:], rows)
+					continue
+				}
+				impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, out[:], gemmRows)
 				for t := 0; t < gemmT && g*gemmT+t < n; t++ {
 					copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
 				}
@@ -321,7 +342,7 @@ func gemm(p *Pool, dst []float32, w *Weight, a *act16, impl gemmImpl) {
 }
 
 // gemmKernelGo is the portable loop of the kernel (the reference for the assembly one).
-func gemmKernelGo(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out *[gemmT * gemmRows]float32) {
+func gemmKernelGo(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out []float32, ostride int) {
 	var acc [gemmT][gemmRows]float32
 	pairs := block / 2
 	for b := 0; b < nblk; b++ {
@@ -345,7 +366,7 @@ func gemmKernelGo(st *strip, q []uint32, ad, as []float32, nblk, block int, offs
 		}
 	}
 	for t := range acc {
-		copy(out[t*gemmRows:], acc[t][:])
+		copy(out[t*ostride:t*ostride+gemmRows], acc[t][:])
 	}
 }
 

@@ -8,7 +8,7 @@ import "golang.org/x/sys/cpu"
 var useVNNI = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 
 //go:noescape
-func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32)
+func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32, ostride int)
 
 //go:noescape
 func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
@@ -32,7 +32,7 @@ func widenFast(st *strip, bias int) {
 	widenAVX512(&st.w[0], &st.q[0], len(st.q)/gemmRows, int16(bias), &widenCtl)
 }
 
-func gemmKernelVNNI(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out *[gemmT * gemmRows]float32) {
+func gemmKernelVNNI(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out []float32, ostride int) {
 	if block%16 != 0 {
 		panic("gemm: block of values not a multiple of 16")
 	}
@@ -45,5 +45,6 @@ func gemmKernelVNNI(st *strip, q []uint32, ad, as []float32, nblk, block int, of
 		_ = as[nblk*gemmT-1]
 		asp, off = &as[0], 1
 	}
-	gemm16x16VNNI(&st.w[0], &st.s[0], &st.o[0], &q[0], &ad[0], asp, nblk, block/8, off, &out[0])
+	_ = out[(gemmT-1)*ostride+gemmRows-1]
+	gemm16x16VNNI(&st.w[0], &st.s[0], &st.o[0], &q[0], &ad[0], asp, nblk, block/8, off, &out[0], 4*ostride)
 }

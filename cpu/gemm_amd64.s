@@ -48,9 +48,9 @@
 #define OFFSET(t, F) \
 	VFMADD231PS.BCST (t*4)(R11), Z19, F
 
-// func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32)
-// groups: pairs per block / 4 (at least 2).
-TEXT ·gemm16x16VNNI(SB), NOSPLIT, $0-80
+// func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32, ostride int)
+// groups: pairs per block / 4 (at least 2); token t's 16 results go to out + t·ostride bytes.
+TEXT ·gemm16x16VNNI(SB), NOSPLIT, $0-88
 	MOVQ w+0(FP), SI
 	MOVQ ws+8(FP), R8
 	MOVQ wo+16(FP), R9
@@ -119,14 +119,22 @@ next:
 	DECQ CX
 	JNZ  block
 
-	VMOVUPS Z8, 0(AX)
-	VMOVUPS Z9, 64(AX)
-	VMOVUPS Z10, 128(AX)
-	VMOVUPS Z11, 192(AX)
-	VMOVUPS Z12, 256(AX)
-	VMOVUPS Z13, 320(AX)
-	VMOVUPS Z14, 384(AX)
-	VMOVUPS Z15, 448(AX)
+	MOVQ ostride+80(FP), BX
+	VMOVUPS Z8, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z9, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z10, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z11, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z12, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z13, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z14, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z15, (AX)
 	VZEROUPPER
 	RET
 
