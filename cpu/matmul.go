@@ -190,6 +190,10 @@ func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
 				xt := &xq[t]
 				out := dst[t*rows : (t+1)*rows]
 				r := r0
+				var eight [8]float32
+				for ; r+8 <= r1 && dot8(w.Type, w.Data[r*rb:(r+8)*rb], rb, xt, nb, &eight); r += 8 {
+					copy(out[r:r+8], eight[:])
+				}
 				for ; r+4 <= r1 && dot4(w.Type, w.Data[r*rb:(r+4)*rb], rb, xt, nb, &four); r += 4 {
 					copy(out[r:r+4], four[:])
 				}

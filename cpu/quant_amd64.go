@@ -85,6 +85,26 @@ func dot1x2(t gguf.Type, w []byte, a, b *Q16Row, nb int, out *[2]float32) bool {
 	return true
 }
 
+//go:noescape
+func dotQ4_0Q16x4AVX512(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+
+//go:noescape
+func dotQ8_0Q16x4AVX512(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+
+//go:noescape
+func dotQ8_0Q16x8AVX512(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+
+// dot8 computes eight rows (w[0:], w[stride:], …) against x into out[0:8]; it reports false when no
+// eight-row kernel is available for t.
+func dot8(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[8]float32) bool {
+	if !useAVX512BW || t != gguf.TypeQ8_0 {
+		return false
+	}
+	_, _, _ = w[8*stride-1], x.Q[nb*32-1], x.D[nb-1]
+	dotQ8_0Q16x8AVX512(unsafe.SliceData(w), stride, unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nb, &f16[0], &out[0])
+	return true
+}
+
 // dot4 computes four rows (w[0:], w[stride:], …) against x into out[0:4]; it reports false when no
 // four-row kernel is available for t.
 func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {
@@ -93,11 +113,15 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	}
 	_, _, _ = w[4*stride-1], x.Q[nb*32-1], x.D[nb-1]
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
-	switch t {
-	case gguf.TypeQ4_0:
+	switch {
+	case t == gguf.TypeQ4_0 && useAVX512BW && nb%2 == 0:
+		dotQ4_0Q16x4AVX512(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+	case t == gguf.TypeQ8_0 && useAVX512BW:
+		dotQ8_0Q16x4AVX512(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+	case t == gguf.TypeQ4_0:
 		_ = x.S[nb-1]
 		dotQ4_0Q16x4AVX2(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
-	case gguf.TypeQ8_0:
+	case t == gguf.TypeQ8_0:
 		dotQ8_0Q16x4AVX2(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
 	default:
 		return false

@@ -10,6 +10,9 @@ func dot2x2(gguf.Type, []byte, int, *Q16Row, *Q16Row, int, *[4]float32) bool { r
 // dot1x2 has no portable one-row-two-token kernel.
 func dot1x2(gguf.Type, []byte, *Q16Row, *Q16Row, int, *[2]float32) bool { return false }
 
+// dot8 has no portable eight-row kernel.
+func dot8(gguf.Type, []byte, int, *Q16Row, int, *[8]float32) bool { return false }
+
 // dot4 has no portable four-row kernel: MatMul then uses the one-row loops.
 func dot4(gguf.Type, []byte, int, *Q16Row, int, *[4]float32) bool { return false }
 

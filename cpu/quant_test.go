@@ -163,3 +163,30 @@ func TestPoolStartsJobsImmediately(t *testing.T) {
 		p.Close()
 	}
 }
+
+// TestDot8 checks the eight-row kernel against the one-row reference loop.
+func TestDot8(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, typ := range []gguf.Type{gguf.TypeQ8_0} {
+		for _, nb := range []int{1, 2, 3, 64, 66} {
+			rb := typ.RowBytes(nb * 32)
+			wq := quantRow(t, typ, randRow(r, 8*nb*32, 1))
+			x := randRow(r, nb*32, 3)
+			xq := q16row(len(x))
+			QuantizeRowQ16(x, xq)
+			var eight [8]float32
+			if !dot8(typ, wq, rb, xq, nb, &eight) {
+				t.Logf("%s nb=%d: no eight-row kernel (%s)", typ, nb, Kernels())
+				continue
+			}
+			for row := 0; row < 8; row++ {
+				wr := wq[row*rb : (row+1)*rb]
+				ref := dotQ4_0Q16Go(wr, xq, nb)
+				if typ == gguf.TypeQ8_0 {
+					ref = dotQ8_0Q16Go(wr, xq, nb)
+				}
+				require.InDelta(t, ref, eight[row], 1e-5*(1+math.Abs(float64(ref))), "%s nb=%d row %d", typ, nb, row)
+			}
+		}
+	}
+}
