@@ -27,10 +27,15 @@ func synthModel(t *testing.T, o synth.Options) (*gguf.File, *Model) {
 func TestCaptureIsExactAndFree(t *testing.T) {
 	f, m := synthModel(t, synth.Options{Type: "Q8_0", Vocab: 300, Layers: 3, Heads: 4, KVHeads: 2, Seed: 5})
 	tokens := []int32{1, 40, 41, 42, 100, 7, 8, 250}
+	// The same calls with and without capture (how tokens are split into calls and batches changes
+	// the kernels that run, and so the float rounding: TestBatchSplitChangesOnlyRounding).
 	plain, err := m.NewSession(32, 3)
 	require.NoError(t, err)
-	want, err := plain.Eval(tokens, true)
+	want, err := plain.Eval(tokens[:5], true)
 	require.NoError(t, err)
+	rest, err := plain.Eval(tokens[5:], true)
+	require.NoError(t, err)
+	want = append(want, rest...)
 
 	s, err := m.NewSession(32, 3)
 	require.NoError(t, err)
@@ -86,4 +91,32 @@ func TestCaptureLimits(t *testing.T) {
 	_, err = s.StartCapture(CaptureSpec{Heads: []int{-1}}, 4)
 	require.ErrorContains(t, err, "head -1 does not exist")
 	require.Equal(t, int64(2*4*10*10*4), CaptureBytes(2, 4, 10))
+}
+
+// TestBatchSplitChangesOnlyRounding: evaluating a prompt in one batch (the prompt kernels), in batches of 3
+// (the few-token kernels) or one token at a time (the decode kernels) gives the same logits up to float
+// rounding of differently ordered sums. A last-bit difference can move a 16-bit activation by one step
+// (3e-5 of its block's maximum), so the bound is 1e-8 NMSE, not 1e-13 (8-bit activations: ~5e-4).
+func TestBatchSplitChangesOnlyRounding(t *testing.T) {
+	for _, typ := range []string{"Q8_0", "Q4_0", "Q4_K_M", "F16"} {
+		_, m := synthModel(t, synth.Options{Type: typ, Vocab: 300, Layers: 2, Heads: 4, KVHeads: 2, Seed: 7})
+		tokens := []int32{1, 40, 41, 42, 100, 7, 8, 250, 3, 4, 5, 6, 9, 10, 11, 12, 13}
+		eval := func(batch int) []float32 {
+			s, err := m.NewSession(32, batch)
+			require.NoError(t, err)
+			out, err := s.Eval(tokens, true)
+			require.NoError(t, err)
+			return out
+		}
+		whole := eval(len(tokens))
+		for _, batch := range []int{1, 3} {
+			got := eval(batch)
+			var num, den float64
+			for i := range whole {
+				d := float64(got[i] - whole[i])
+				num, den = num+d*d, den+float64(whole[i])*float64(whole[i])
+			}
+			require.Less(t, num/den, 1e-8, "%s: batches of %d vs one batch", typ, batch)
+		}
+	}
 }
