@@ -9,7 +9,7 @@ CUDA_ENV = eval "$$(kernels/cuda-deps.sh)" &&
 NVCC_FLAGS = -ccbin g++-12 -allow-unsupported-compiler -ptx -arch=compute_80 -O3
 KERNELS = $(basename $(notdir $(wildcard kernels/*.cu)))
 
-.PHONY: all build test test-short lint demo bench fuzz clean cuda kernels cuda-check
+.PHONY: all build test test-short lint demo bench fuzz clean cuda kernels cuda-check cuda-emu
 
 all: build
 
@@ -81,3 +81,9 @@ cuda-check:
 
 clean:
 	rm -rf $(BIN)
+
+## cuda-emu: run the CUDA backend — host code and kernels — on the CPU emulator of kernels/emu (needs g++
+## with C++20, no GPU, no CUDA toolkit): the conformance suite, end-to-end logits and greedy generation.
+cuda-emu:
+	$(GO) vet -tags cudaemu ./engine/cuda/
+	$(GO) test -tags cudaemu -count=1 ./engine/cuda/

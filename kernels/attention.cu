@@ -9,7 +9,7 @@
 extern "C" __global__ void attention_f32(float* out, const float* q, const float* kc, const float* vc, const int* pos,
                                          long long heads, long long kvHeads, long long headDim, double scale,
                                          float* capture, long long maxPos) {
-    extern __shared__ float sh[]; // [blockDim.x] scores, then 32 for reductions
+    DYNAMIC_SHARED(float, sh); // [blockDim.x] scores, then 32 for reductions
     float* sc = sh;
     float* red = sh + blockDim.x;
     long long t = blockIdx.x / heads, h = blockIdx.x % heads;

@@ -7,6 +7,12 @@
 #define QK 32
 #define QK_K 256
 
+// DYNAMIC_SHARED declares the kernel's dynamic shared memory (the launch's shared bytes) as T name[]; the
+// CPU emulator (kernels/emu) defines its own.
+#ifndef DYNAMIC_SHARED
+#define DYNAMIC_SHARED(T, name) extern __shared__ T name[]
+#endif
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
     return v;

@@ -1,32 +1,27 @@
-//go:build cuda
+//go:build cuda || cudaemu
 
 package cuda
 
 import (
 	"fmt"
-	"runtime"
+	"math"
 	"unsafe"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
-	"github.com/llamago/llamago/kernels"
-	"gorgonia.org/cu"
 )
 
 // Backend runs the forward pass on one GPU.
 type Backend struct {
-	dev     cu.Device
-	ctx     cu.CUContext
-	stream  cu.Stream
-	fns     map[string]cu.Function
+	drv     driver
 	name    string
 	ccMajor int
 	ccMinor int
 	mem     int64
-	allocs  []cu.DevicePtr
+	allocs  []devPtr
 	scratch map[string]*buf // small device arrays reused between calls (token ids, positions, capture)
 	arena   arena           // the current session's activations and KV cache (Reserve)
-	factors map[*float32]cu.DevicePtr
+	factors map[*float32]devPtr
 }
 
 // Device describes a GPU.
@@ -40,66 +35,24 @@ type Device struct {
 }
 
 // Devices lists the GPUs the driver sees.
-func Devices() ([]Device, error) {
-	n, err := cu.NumDevices()
-	if err != nil {
-		return nil, fmt.Errorf("cuda: counting devices: %w", err)
-	}
-	var out []Device
-	for i := 0; i < n; i++ {
-		d, err := cu.GetDevice(i)
-		if err != nil {
-			return nil, fmt.Errorf("cuda: device %d: %w", i, err)
-		}
-		name, _ := d.Name()
-		mem, _ := d.TotalMem()
-		ma, mi, _ := d.ComputeCapability()
-		sm, _ := d.Attribute(cu.MultiprocessorCount)
-		out = append(out, Device{Index: i, Name: name, Memory: mem, CapMajor: ma, CapMinor: mi, Multiprocs: sm})
-	}
-	return out, nil
-}
+func Devices() ([]Device, error) { return newDriver().devices() }
 
 // New opens GPU index, makes a context and a stream, and loads every kernel module.
 func New(index int) (*Backend, error) {
-	devs, err := Devices()
+	drv := newDriver()
+	devs, err := drv.devices()
 	if err != nil {
 		return nil, err
 	}
 	if index < 0 || index >= len(devs) {
 		return nil, fmt.Errorf("cuda: --device %d does not exist: %d GPU(s) found", index, len(devs))
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	b := &Backend{fns: map[string]cu.Function{}, scratch: map[string]*buf{}, factors: map[*float32]cu.DevicePtr{}}
+	b := &Backend{drv: drv, scratch: map[string]*buf{}, factors: map[*float32]devPtr{}}
 	d := devs[index]
 	b.name = fmt.Sprintf("cuda:%d %s (sm_%d%d, %.1f GiB)", index, d.Name, d.CapMajor, d.CapMinor, float64(d.Memory)/(1<<30))
 	b.ccMajor, b.ccMinor, b.mem = d.CapMajor, d.CapMinor, d.Memory
-	if b.dev, err = cu.GetDevice(index); err != nil {
+	if err := drv.open(index); err != nil {
 		return nil, err
-	}
-	if b.ctx, err = b.dev.MakeContext(cu.SchedAuto); err != nil {
-		return nil, fmt.Errorf("cuda: creating a context on %s: %w", d.Name, err)
-	}
-	if b.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
-		return nil, fmt.Errorf("cuda: creating a stream: %w", err)
-	}
-	for _, fam := range kernels.Families {
-		src, err := kernels.PTX(fam)
-		if err != nil {
-			return nil, err
-		}
-		mod, err := cu.LoadData(src)
-		if err != nil {
-			return nil, fmt.Errorf("cuda: loading the %s kernels (PTX for compute_80) on %s: %w", fam, d.Name, err)
-		}
-		for _, k := range kernelNames[fam] {
-			fn, err := mod.Function(k)
-			if err != nil {
-				return nil, fmt.Errorf("cuda: kernel %s missing from %s.ptx: %w", k, fam, err)
-			}
-			b.fns[k] = fn
-		}
 	}
 	return b, nil
 }
@@ -117,54 +70,41 @@ var typeSuffix = map[gguf.Type]string{gguf.TypeF32: "f32", gguf.TypeF16: "f16", 
 	gguf.TypeQ8_0: "q8_0", gguf.TypeQ4_K: "q4_k", gguf.TypeQ6_K: "q6_k"}
 
 // do runs fn with the backend's context current on this OS thread.
-func (b *Backend) do(fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := cu.SetCurrentContext(b.ctx); err != nil {
-		return fmt.Errorf("cuda: making the context current: %w", err)
-	}
-	return fn()
-}
+func (b *Backend) do(fn func() error) error { return b.drv.do(fn) }
 
 // launch enqueues kernel name on the stream. Arguments are device pointers, ints (passed as 64-bit) and
-// float64s: gorgonia.org/cu copies every argument as 8 bytes.
+// float64s: every kernel argument is 8 bytes (gorgonia.org/cu copies them so).
 func (b *Backend) launch(name string, grid, block, shared int, args ...any) error {
-	fn, ok := b.fns[name]
-	if !ok {
-		return fmt.Errorf("cuda: no kernel %s", name)
-	}
 	vals := make([]uint64, len(args))
-	params := make([]unsafe.Pointer, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
-		case cu.DevicePtr:
+		case devPtr:
 			vals[i] = uint64(v)
 		case int:
 			vals[i] = uint64(int64(v))
 		case float64:
-			vals[i] = *(*uint64)(unsafe.Pointer(&v))
+			vals[i] = math.Float64bits(v)
 		default:
 			return fmt.Errorf("cuda: kernel %s argument %d has unsupported type %T", name, i, a)
 		}
-		params[i] = unsafe.Pointer(&vals[i])
 	}
 	if grid == 0 {
 		return nil
 	}
-	if err := fn.Launch(grid, 1, 1, block, 1, 1, shared, b.stream, params); err != nil {
+	if err := b.drv.launch(name, grid, block, shared, vals); err != nil {
 		return fmt.Errorf("cuda: launching %s (grid %d, block %d, shared %d B): %w", name, grid, block, shared, err)
 	}
 	return nil
 }
 
 // alloc reserves n bytes, with an error that says how much memory is free.
-func (b *Backend) alloc(n int64, what string) (cu.DevicePtr, error) {
+func (b *Backend) alloc(n int64, what string) (devPtr, error) {
 	if n == 0 {
 		n = 4
 	}
-	p, err := cu.MemAlloc(n)
+	p, err := b.drv.alloc(n)
 	if err != nil {
-		free, total, _ := cu.MemInfo()
+		free, total, _ := b.drv.memInfo()
 		return 0, fmt.Errorf("cuda: out of GPU memory for %s: need %.1f MiB, %.1f of %.1f MiB free (use --gpu-layers to keep some layers on the CPU, or a smaller --ctx): %w",
 			what, float64(n)/(1<<20), float64(free)/(1<<20), float64(total)/(1<<20), err)
 	}
@@ -174,7 +114,7 @@ func (b *Backend) alloc(n int64, what string) (cu.DevicePtr, error) {
 
 // arena hands out consecutive, 256-byte aligned pieces of one device allocation.
 type arena struct {
-	base       cu.DevicePtr
+	base       devPtr
 	size, used int64
 }
 
@@ -192,24 +132,24 @@ func (b *Backend) Reserve(bytes int64) error {
 }
 
 // take returns n bytes from the arena, or from a separate allocation when the arena has no room.
-func (b *Backend) take(n int64, what string) (cu.DevicePtr, error) {
+func (b *Backend) take(n int64, what string) (devPtr, error) {
 	off := (b.arena.used + 255) &^ 255
 	if b.arena.base != 0 && off+n <= b.arena.size {
 		b.arena.used = off + n
-		return b.arena.base + cu.DevicePtr(off), nil
+		return b.arena.base + devPtr(off), nil
 	}
 	return b.alloc(n, what)
 }
 
 type buf struct {
-	p cu.DevicePtr
+	p devPtr
 	n int // float32s
 }
 
 func (x *buf) Len() int { return x.n }
 
 type weight struct {
-	p          cu.DevicePtr
+	p          devPtr
 	typ        gguf.Type
 	rows, cols int
 }
@@ -218,7 +158,7 @@ func (w *weight) Shape() (int, int) { return w.rows, w.cols }
 func (w *weight) Type() gguf.Type   { return w.typ }
 
 type kvCache struct {
-	k, v             cu.DevicePtr
+	k, v             devPtr
 	positions, kvDim int
 }
 
@@ -231,7 +171,7 @@ func (b *Backend) FreeMemory() (int64, error) {
 	var free int64
 	err := b.do(func() error {
 		var err error
-		free, _, err = cu.MemInfo()
+		free, _, err = b.drv.memInfo()
 		return err
 	})
 	return free, err
@@ -253,7 +193,7 @@ func (b *Backend) LoadWeight(name string, typ gguf.Type, rows, cols int, data []
 		if w.p, err = b.alloc(int64(len(data)), "weight "+name); err != nil {
 			return err
 		}
-		if err := cu.MemcpyHtoD(w.p, unsafe.Pointer(&data[0]), int64(len(data))); err != nil {
+		if err := b.drv.htod(w.p, unsafe.Pointer(&data[0]), int64(len(data))); err != nil {
 			return fmt.Errorf("cuda: uploading %s: %w", name, err)
 		}
 		return nil
@@ -262,19 +202,19 @@ func (b *Backend) LoadWeight(name string, typ gguf.Type, rows, cols int, data []
 }
 
 func (b *Backend) Alloc(n int) (engine.Buffer, error) {
-	var p cu.DevicePtr
+	var p devPtr
 	err := b.do(func() error {
 		var err error
 		if p, err = b.take(4*int64(n), "activations"); err != nil {
 			return err
 		}
-		return cu.MemsetD32(p, 0, int64(n))
+		return b.drv.memsetD32(p, 0, int64(n))
 	})
 	return &buf{p, n}, err
 }
 
 func (b *Backend) View(x engine.Buffer, off, n int) engine.Buffer {
-	return &buf{x.(*buf).p + cu.DevicePtr(4*off), n}
+	return &buf{x.(*buf).p + devPtr(4*off), n}
 }
 
 func (b *Backend) NewKVCache(layers, positions, kvDim int) (engine.KVCache, error) {
@@ -292,7 +232,7 @@ func (b *Backend) NewKVCache(layers, positions, kvDim int) (engine.KVCache, erro
 }
 
 // ints uploads v into the named scratch array (grown as needed) and returns its device pointer.
-func (b *Backend) ints(name string, v []int32) (cu.DevicePtr, error) {
+func (b *Backend) ints(name string, v []int32) (devPtr, error) {
 	s := b.scratch[name]
 	if s == nil || s.n < len(v) {
 		p, err := b.alloc(4*int64(max(len(v), 64)), "scratch")
@@ -303,14 +243,14 @@ func (b *Backend) ints(name string, v []int32) (cu.DevicePtr, error) {
 		b.scratch[name] = s
 	}
 	if len(v) > 0 {
-		if err := cu.MemcpyHtoDAsync(s.p, unsafe.Pointer(&v[0]), 4*int64(len(v)), b.stream); err != nil {
+		if err := b.drv.htodAsync(s.p, unsafe.Pointer(&v[0]), 4*int64(len(v))); err != nil {
 			return 0, fmt.Errorf("cuda: uploading %s: %w", name, err)
 		}
 	}
 	return s.p, nil
 }
 
-func dp(x engine.Buffer) cu.DevicePtr { return x.(*buf).p }
+func dp(x engine.Buffer) devPtr { return x.(*buf).p }
 
 func (b *Backend) Embed(dst engine.Buffer, table engine.Weight, ids []int32) error {
 	w := table.(*weight)
@@ -342,7 +282,7 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 		for t0 := 0; t0 < n; t0 += 8 { // the kernel handles up to 8 tokens per pass over the weights
 			m := min(8, n-t0)
 			err := b.launch("matvec_"+typeSuffix[wt.typ], (wt.rows+rowsPerBlock-1)/rowsPerBlock, 256, 0,
-				dp(dst)+cu.DevicePtr(4*t0*wt.rows), wt.p, dp(x)+cu.DevicePtr(4*t0*wt.cols), wt.rows, wt.cols, m)
+				dp(dst)+devPtr(4*t0*wt.rows), wt.p, dp(x)+devPtr(4*t0*wt.cols), wt.rows, wt.cols, m)
 			if err != nil {
 				return err
 			}
@@ -357,13 +297,13 @@ func (b *Backend) RoPE(q, k engine.Buffer, pos []int32, heads, kvHeads, headDim 
 		if err != nil {
 			return err
 		}
-		var fac cu.DevicePtr
+		var fac devPtr
 		if len(p.Factors) > 0 {
 			if fac = b.factors[&p.Factors[0]]; fac == 0 {
 				if fac, err = b.alloc(4*int64(len(p.Factors)), "rope factors"); err != nil {
 					return err
 				}
-				if err := cu.MemcpyHtoD(fac, unsafe.Pointer(&p.Factors[0]), 4*int64(len(p.Factors))); err != nil {
+				if err := b.drv.htod(fac, unsafe.Pointer(&p.Factors[0]), 4*int64(len(p.Factors))); err != nil {
 					return err
 				}
 				b.factors[&p.Factors[0]] = fac
@@ -384,12 +324,12 @@ func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, pos [
 			if int(p) >= kv.positions || p < 0 {
 				return fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
 			}
-			off := cu.DevicePtr((int64(layer)*int64(kv.positions) + int64(p)) * row)
-			src := cu.DevicePtr(int64(t) * row)
-			if err := cu.MemcpyDtoDAsync(kv.k+off, dp(k)+src, row, b.stream); err != nil {
+			off := devPtr((int64(layer)*int64(kv.positions) + int64(p)) * row)
+			src := devPtr(int64(t) * row)
+			if err := b.drv.dtodAsync(kv.k+off, dp(k)+src, row); err != nil {
 				return fmt.Errorf("cuda: storing keys: %w", err)
 			}
-			if err := cu.MemcpyDtoDAsync(kv.v+off, dp(v)+src, row, b.stream); err != nil {
+			if err := b.drv.dtodAsync(kv.v+off, dp(v)+src, row); err != nil {
 				return fmt.Errorf("cuda: storing values: %w", err)
 			}
 		}
@@ -407,13 +347,13 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 	for _, ps := range pos {
 		maxPos = max(maxPos, int(ps)+1)
 	}
-	off := cu.DevicePtr(int64(p.Layer) * int64(kv.positions) * int64(4*kv.kvDim))
+	off := devPtr(int64(p.Layer) * int64(kv.positions) * int64(4*kv.kvDim))
 	return b.do(func() error {
 		pp, err := b.ints("pos", pos)
 		if err != nil {
 			return err
 		}
-		var capture cu.DevicePtr
+		var capture devPtr
 		n := len(pos) * p.Heads * maxPos
 		if p.Capture != nil {
 			s := b.scratch["capture"]
@@ -433,10 +373,10 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 			return err
 		}
 		host := make([]float32, n)
-		if err := cu.MemcpyDtoHAsync(unsafe.Pointer(&host[0]), capture, 4*int64(n), b.stream); err != nil {
+		if err := b.drv.dtohAsync(unsafe.Pointer(&host[0]), capture, 4*int64(n)); err != nil {
 			return err
 		}
-		if err := b.stream.Synchronize(); err != nil {
+		if err := b.drv.sync(); err != nil {
 			return fmt.Errorf("cuda: attention capture: %w", err)
 		}
 		for h := range p.Capture {
@@ -464,10 +404,10 @@ func (b *Backend) Read(dst []float32, src engine.Buffer, off int) error {
 		return nil
 	}
 	return b.do(func() error {
-		if err := cu.MemcpyDtoHAsync(unsafe.Pointer(&dst[0]), dp(src)+cu.DevicePtr(4*off), 4*int64(len(dst)), b.stream); err != nil {
+		if err := b.drv.dtohAsync(unsafe.Pointer(&dst[0]), dp(src)+devPtr(4*off), 4*int64(len(dst))); err != nil {
 			return fmt.Errorf("cuda: reading results: %w", err)
 		}
-		if err := b.stream.Synchronize(); err != nil {
+		if err := b.drv.sync(); err != nil {
 			return fmt.Errorf("cuda: a kernel failed (run with compute-sanitizer to find which): %w", err)
 		}
 		return nil
@@ -480,22 +420,21 @@ func (b *Backend) Write(dst engine.Buffer, src []float32, off int) error {
 	}
 	return b.do(func() error {
 		// The copy is synchronous on the default stream: let queued kernels that may read dst finish first.
-		if err := b.stream.Synchronize(); err != nil {
+		if err := b.drv.sync(); err != nil {
 			return err
 		}
-		return cu.MemcpyHtoD(dp(dst)+cu.DevicePtr(4*off), unsafe.Pointer(&src[0]), 4*int64(len(src)))
+		return b.drv.htod(dp(dst)+devPtr(4*off), unsafe.Pointer(&src[0]), 4*int64(len(src)))
 	})
 }
 
 func (b *Backend) Close() error {
 	return b.do(func() error {
-		_ = b.stream.Synchronize()
+		_ = b.drv.sync()
 		for _, p := range b.allocs {
-			_ = cu.MemFree(p)
+			b.drv.free(p)
 		}
 		b.allocs = nil
-		_ = b.stream.Destroy()
-		return b.ctx.Destroy()
+		return b.drv.close()
 	})
 }
 
@@ -503,3 +442,9 @@ var (
 	_ engine.Backend  = (*Backend)(nil)
 	_ engine.Reserver = (*Backend)(nil)
 )
+
+// SupportsType reports whether the backend has kernels for weights of type t (enginetest.TypeSupporter).
+func (b *Backend) SupportsType(t gguf.Type) bool {
+	_, ok := typeSuffix[t]
+	return ok
+}

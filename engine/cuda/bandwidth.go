@@ -1,12 +1,10 @@
-//go:build cuda
+//go:build cuda || cudaemu
 
 package cuda
 
 import (
 	"fmt"
 	"time"
-
-	"gorgonia.org/cu"
 )
 
 // CopyBandwidth measures device-to-device copy bandwidth (bytes read + written per second) with buffers of
@@ -22,19 +20,19 @@ func (b *Backend) CopyBandwidth(size int64, reps int) (float64, error) {
 		if err != nil {
 			return err
 		}
-		if err := cu.MemcpyDtoDAsync(dst, src, size, b.stream); err != nil { // warm-up
+		if err := b.drv.dtodAsync(dst, src, size); err != nil { // warm-up
 			return err
 		}
-		if err := b.stream.Synchronize(); err != nil {
+		if err := b.drv.sync(); err != nil {
 			return err
 		}
 		t0 := time.Now()
 		for i := 0; i < reps; i++ {
-			if err := cu.MemcpyDtoDAsync(dst, src, size, b.stream); err != nil {
+			if err := b.drv.dtodAsync(dst, src, size); err != nil {
 				return fmt.Errorf("cuda: copy: %w", err)
 			}
 		}
-		if err := b.stream.Synchronize(); err != nil {
+		if err := b.drv.sync(); err != nil {
 			return err
 		}
 		bw = float64(2*size*int64(reps)) / time.Since(t0).Seconds()

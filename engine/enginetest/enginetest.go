@@ -19,12 +19,26 @@ type Case struct {
 	Name      string
 	Threshold float64
 	Run       func(b engine.Backend, r *rand.Rand) (got []float32, want []float64, err error)
+	Weights   []gguf.Type // weight types the case loads
+}
+
+// TypeSupporter is implemented by backends that compute with only some weight types (the CUDA backend);
+// Run skips the cases that need the others.
+type TypeSupporter interface {
+	SupportsType(gguf.Type) bool
 }
 
 // Run runs every case of Cases against b as subtests.
 func Run(t *testing.T, b engine.Backend) {
 	for _, c := range Cases() {
 		t.Run(c.Name, func(t *testing.T) {
+			if ts, ok := b.(TypeSupporter); ok {
+				for _, typ := range c.Weights {
+					if !ts.SupportsType(typ) {
+						t.Skipf("%s has no %s kernels", b.Name(), typ)
+					}
+				}
+			}
 			r := rand.New(rand.NewPCG(42, uint64(len(c.Name))))
 			got, want, err := c.Run(b, r)
 			if err != nil {
@@ -123,6 +137,7 @@ func Cases() []Case {
 			cs = append(cs, Case{
 				Name:      fmt.Sprintf("MatMul(type=%s,rows=%d,cols=%d,n=%d)", typ, rows, cols, n),
 				Threshold: matmulThreshold(typ),
+				Weights:   []gguf.Type{typ},
 				Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
 					w, deq, err := weight(b, r, typ, rows, cols)
 					if err != nil {
@@ -158,7 +173,7 @@ func Cases() []Case {
 	}
 	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		typ := typ
-		cs = append(cs, Case{Name: fmt.Sprintf("Embed(type=%s,vocab=100,dim=512)", typ), Threshold: 1e-12,
+		cs = append(cs, Case{Name: fmt.Sprintf("Embed(type=%s,vocab=100,dim=512)", typ), Threshold: 1e-12, Weights: []gguf.Type{typ},
 			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
 				w, deq, err := weight(b, r, typ, 100, 512)
 				if err != nil {

@@ -1,0 +1,36 @@
+//go:build cuda || cudaemu
+
+package cuda
+
+import "unsafe"
+
+// devPtr is a device address.
+type devPtr uintptr
+
+// driver is what the backend needs from CUDA. driver_cu.go implements it on gorgonia.org/cu (build tag
+// cuda, a real GPU); driver_emu.go on the CPU emulator of kernels/emu (build tag cudaemu), so that the
+// backend's host code and its kernels run, and are tested, on machines without a GPU.
+type driver interface {
+	// devices lists the GPUs.
+	devices() ([]Device, error)
+	// open makes a context and a stream on device index and loads the kernel modules.
+	open(index int) error
+	// do runs fn with the context current on the calling OS thread.
+	do(fn func() error) error
+	// launch enqueues a kernel; every argument is 8 bytes (pointers, int64, float64 bits).
+	launch(name string, grid, block, shared int, args []uint64) error
+	alloc(n int64) (devPtr, error)
+	free(p devPtr)
+	memInfo() (free, total int64, err error)
+	memsetD32(p devPtr, v uint32, n int64) error
+	// htod copies host to device and returns when the copy is done.
+	htod(dst devPtr, src unsafe.Pointer, n int64) error
+	// htodAsync, dtohAsync and dtodAsync are ordered on the stream; the host memory of an asynchronous
+	// copy must stay untouched until sync.
+	htodAsync(dst devPtr, src unsafe.Pointer, n int64) error
+	dtohAsync(dst unsafe.Pointer, src devPtr, n int64) error
+	dtodAsync(dst, src devPtr, n int64) error
+	// sync waits for the stream; a kernel's failure is reported here.
+	sync() error
+	close() error
+}

@@ -1,0 +1,134 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"fmt"
+	"runtime"
+	"unsafe"
+
+	"github.com/llamago/llamago/kernels"
+	"gorgonia.org/cu"
+)
+
+// cuDriver is the driver on a real GPU, through gorgonia.org/cu.
+type cuDriver struct {
+	dev    cu.Device
+	ctx    cu.CUContext
+	stream cu.Stream
+	fns    map[string]cu.Function
+}
+
+func newDriver() driver { return &cuDriver{fns: map[string]cu.Function{}} }
+
+func (d *cuDriver) devices() ([]Device, error) {
+	n, err := cu.NumDevices()
+	if err != nil {
+		return nil, fmt.Errorf("cuda: counting devices: %w", err)
+	}
+	var out []Device
+	for i := 0; i < n; i++ {
+		dev, err := cu.GetDevice(i)
+		if err != nil {
+			return nil, fmt.Errorf("cuda: device %d: %w", i, err)
+		}
+		name, _ := dev.Name()
+		mem, _ := dev.TotalMem()
+		ma, mi, _ := dev.ComputeCapability()
+		sm, _ := dev.Attribute(cu.MultiprocessorCount)
+		out = append(out, Device{Index: i, Name: name, Memory: mem, CapMajor: ma, CapMinor: mi, Multiprocs: sm})
+	}
+	return out, nil
+}
+
+func (d *cuDriver) open(index int) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var err error
+	if d.dev, err = cu.GetDevice(index); err != nil {
+		return err
+	}
+	name, _ := d.dev.Name()
+	if d.ctx, err = d.dev.MakeContext(cu.SchedAuto); err != nil {
+		return fmt.Errorf("cuda: creating a context on %s: %w", name, err)
+	}
+	if d.stream, err = cu.MakeStream(cu.NonBlocking); err != nil {
+		return fmt.Errorf("cuda: creating a stream: %w", err)
+	}
+	for _, fam := range kernels.Families {
+		src, err := kernels.PTX(fam)
+		if err != nil {
+			return err
+		}
+		mod, err := cu.LoadData(src)
+		if err != nil {
+			return fmt.Errorf("cuda: loading the %s kernels (PTX for compute_80) on %s: %w", fam, name, err)
+		}
+		for _, k := range kernelNames[fam] {
+			fn, err := mod.Function(k)
+			if err != nil {
+				return fmt.Errorf("cuda: kernel %s missing from %s.ptx: %w", k, fam, err)
+			}
+			d.fns[k] = fn
+		}
+	}
+	return nil
+}
+
+func (d *cuDriver) do(fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := cu.SetCurrentContext(d.ctx); err != nil {
+		return fmt.Errorf("cuda: making the context current: %w", err)
+	}
+	return fn()
+}
+
+func (d *cuDriver) launch(name string, grid, block, shared int, args []uint64) error {
+	fn, ok := d.fns[name]
+	if !ok {
+		return fmt.Errorf("cuda: no kernel %s", name)
+	}
+	params := make([]unsafe.Pointer, len(args))
+	for i := range args {
+		params[i] = unsafe.Pointer(&args[i])
+	}
+	return fn.Launch(grid, 1, 1, block, 1, 1, shared, d.stream, params)
+}
+
+func (d *cuDriver) alloc(n int64) (devPtr, error) {
+	p, err := cu.MemAlloc(n)
+	return devPtr(p), err
+}
+
+func (d *cuDriver) free(p devPtr) { _ = cu.MemFree(cu.DevicePtr(p)) }
+
+func (d *cuDriver) memInfo() (int64, int64, error) { return cu.MemInfo() }
+
+func (d *cuDriver) memsetD32(p devPtr, v uint32, n int64) error {
+	return cu.MemsetD32(cu.DevicePtr(p), v, n)
+}
+
+func (d *cuDriver) htod(dst devPtr, src unsafe.Pointer, n int64) error {
+	return cu.MemcpyHtoD(cu.DevicePtr(dst), src, n)
+}
+
+func (d *cuDriver) htodAsync(dst devPtr, src unsafe.Pointer, n int64) error {
+	return cu.MemcpyHtoDAsync(cu.DevicePtr(dst), src, n, d.stream)
+}
+
+func (d *cuDriver) dtohAsync(dst unsafe.Pointer, src devPtr, n int64) error {
+	return cu.MemcpyDtoHAsync(dst, cu.DevicePtr(src), n, d.stream)
+}
+
+func (d *cuDriver) dtodAsync(dst, src devPtr, n int64) error {
+	return cu.MemcpyDtoDAsync(cu.DevicePtr(dst), cu.DevicePtr(src), n, d.stream)
+}
+
+func (d *cuDriver) sync() error { return d.stream.Synchronize() }
+
+func (d *cuDriver) close() error {
+	_ = d.stream.Synchronize()
+	_ = d.stream.Destroy()
+	return d.ctx.Destroy()
+}

@@ -1,0 +1,113 @@
+//go:build cudaemu && !cuda
+
+package cuda
+
+/*
+#cgo CXXFLAGS: -std=c++20 -O2 -I${SRCDIR}/../../kernels/emu -I${SRCDIR}/../../kernels
+#include <stdint.h>
+#include <stdlib.h>
+int llamago_emu_launch(const char* name, unsigned grid, unsigned block, unsigned long shmem, const uint64_t* args, int nargs);
+*/
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// emuMemory is the memory the emulated device reports.
+const emuMemory = 8 << 30
+
+// emuDriver runs the kernels on the CPU emulator of kernels/emu: device memory is C heap memory, every
+// copy and launch completes before it returns.
+type emuDriver struct {
+	sizes map[devPtr]int64
+	used  int64
+}
+
+func newDriver() driver { return &emuDriver{sizes: map[devPtr]int64{}} }
+
+func (d *emuDriver) devices() ([]Device, error) {
+	return []Device{{Index: 0, Name: "llamago CUDA emulator (CPU)", Memory: emuMemory, CapMajor: 8, CapMinor: 0, Multiprocs: 1}}, nil
+}
+
+func (d *emuDriver) open(index int) error { return nil }
+
+func (d *emuDriver) do(fn func() error) error { return fn() }
+
+func (d *emuDriver) launch(name string, grid, block, shared int, args []uint64) error {
+	if block < 1 || block > 1024 {
+		return fmt.Errorf("invalid block size %d", block)
+	}
+	if shared > 48<<10 {
+		return fmt.Errorf("%d bytes of shared memory exceed the 48 KiB a launch may ask without opting in", shared)
+	}
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var a *C.uint64_t
+	if len(args) > 0 {
+		a = (*C.uint64_t)(unsafe.Pointer(&args[0]))
+	}
+	switch C.llamago_emu_launch(cname, C.uint(grid), C.uint(block), C.ulong(shared), a, C.int(len(args))) {
+	case -1:
+		return fmt.Errorf("no kernel %s in the emulator", name)
+	case -2:
+		return fmt.Errorf("kernel %s takes a different number of arguments than %d", name, len(args))
+	}
+	return nil
+}
+
+func (d *emuDriver) alloc(n int64) (devPtr, error) {
+	if d.used+n > emuMemory {
+		return 0, fmt.Errorf("CUDA_ERROR_OUT_OF_MEMORY (emulated)")
+	}
+	p := C.calloc(1, C.size_t(n))
+	if p == nil {
+		return 0, fmt.Errorf("calloc of %d bytes failed", n)
+	}
+	dp := devPtr(uintptr(p))
+	d.sizes[dp] = n
+	d.used += n
+	return dp, nil
+}
+
+func (d *emuDriver) free(p devPtr) {
+	d.used -= d.sizes[p]
+	delete(d.sizes, p)
+	C.free(hostPtr(p))
+}
+
+func (d *emuDriver) memInfo() (int64, int64, error) { return emuMemory - d.used, emuMemory, nil }
+
+// hostPtr is the host address of emulated device memory (C heap, never moved by Go).
+func hostPtr(p devPtr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }
+
+func (d *emuDriver) memsetD32(p devPtr, v uint32, n int64) error {
+	s := unsafe.Slice((*uint32)(hostPtr(p)), n)
+	for i := range s {
+		s[i] = v
+	}
+	return nil
+}
+
+func (d *emuDriver) htod(dst devPtr, src unsafe.Pointer, n int64) error {
+	copy(unsafe.Slice((*byte)(hostPtr(dst)), n), unsafe.Slice((*byte)(src), n))
+	return nil
+}
+
+func (d *emuDriver) htodAsync(dst devPtr, src unsafe.Pointer, n int64) error {
+	return d.htod(dst, src, n)
+}
+
+func (d *emuDriver) dtohAsync(dst unsafe.Pointer, src devPtr, n int64) error {
+	copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(hostPtr(src)), n))
+	return nil
+}
+
+func (d *emuDriver) dtodAsync(dst, src devPtr, n int64) error {
+	copy(unsafe.Slice((*byte)(hostPtr(dst)), n), unsafe.Slice((*byte)(hostPtr(src)), n))
+	return nil
+}
+
+func (d *emuDriver) sync() error  { return nil }
+func (d *emuDriver) close() error { return nil }

@@ -1,0 +1,68 @@
+//go:build cudaemu && !cuda
+
+// The kernels of kernels/*.cu compiled for the CPU emulator (kernels/emu/cuda_emu.h), and a launcher that
+// takes each kernel's arguments as 8-byte words, as the CUDA driver does.
+#include "cuda_emu.h"
+
+#include "matvec.cu"
+#include "norm.cu"
+#include "rope.cu"
+#include "attention.cu"
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+template <class T>
+T from_bits(uint64_t v) {
+    T r;
+    std::memcpy(&r, &v, sizeof r);
+    return r;
+}
+
+template <auto K, class... A, size_t... I>
+void call(const uint64_t* a, std::index_sequence<I...>) {
+    K(from_bits<A>(a[I])...);
+}
+
+struct Entry {
+    int nargs;
+    void (*run)(unsigned grid, unsigned block, size_t shmem, const uint64_t* args);
+};
+
+template <auto K, class... A>
+Entry entry_of(void (*)(A...)) {
+    return Entry{int(sizeof...(A)), [](unsigned grid, unsigned block, size_t shmem, const uint64_t* a) {
+                     std::vector<uint64_t> args(a, a + sizeof...(A));
+                     emu::launch(grid, block, shmem, [&args] { call<K, A...>(args.data(), std::index_sequence_for<A...>{}); });
+                 }};
+}
+
+#define KERNEL(name) {#name, entry_of<name>(name)}
+
+const std::map<std::string, Entry>& kernels() {
+    static const std::map<std::string, Entry> t = {
+        KERNEL(matvec_f32), KERNEL(matvec_f16), KERNEL(matvec_q4_0), KERNEL(matvec_q8_0), KERNEL(matvec_q4_k),
+        KERNEL(matvec_q6_k), KERNEL(embed_f32), KERNEL(embed_f16), KERNEL(embed_q4_0), KERNEL(embed_q8_0),
+        KERNEL(embed_q4_k), KERNEL(embed_q6_k), KERNEL(rmsnorm_f32), KERNEL(swiglu_f32), KERNEL(add_f32),
+        KERNEL(rope_f32), KERNEL(attention_f32),
+    };
+    return t;
+}
+
+} // namespace
+
+// llamago_emu_launch runs kernel name over grid blocks of block threads; it returns 0, or -1 for an unknown
+// kernel, -2 for a wrong number of arguments.
+extern "C" int llamago_emu_launch(const char* name, unsigned grid, unsigned block, unsigned long shmem,
+                                  const uint64_t* args, int nargs) {
+    auto it = kernels().find(name);
+    if (it == kernels().end()) return -1;
+    if (nargs != it->second.nargs) return -2;
+    it->second.run(grid, block, shmem, args);
+    return 0;
+}

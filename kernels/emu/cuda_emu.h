@@ -1,0 +1,222 @@
+// A CPU emulator of the CUDA C++ that llamago's kernels use, so that their logic — indexing, reductions,
+// barriers, the launch geometry the host chooses — is tested without a GPU (go test -tags cudaemu).
+//
+// Each block runs on the calling OS thread, its threads as green threads with their own stacks, switched
+// by hand-written context switches. __syncthreads waits for all live threads of the block; warp shuffles
+// exchange values through the warp's buffer between two waits for the warp's live threads. A thread that
+// returns leaves its block's and warp's barriers. Blocks run one after the other, so a kernel's static
+// __shared__ arrays are the current block's. It models no timing, memory spaces or races: it answers
+// "does this kernel compute the right thing", not "is it fast".
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <functional>
+#include <vector>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __shared__ static
+#define __launch_bounds__(...)
+#define __restrict__
+
+struct dim3_emu {
+    unsigned x, y, z;
+};
+
+namespace emu {
+
+struct Barrier {
+    int expected = 0, arrived = 0;
+    uint64_t gen = 0;
+};
+
+struct Thread {
+    void* sp = nullptr;
+    dim3_emu tid{0, 0, 0};
+    bool done = false;
+    Barrier* waiting = nullptr;
+    uint64_t wait_gen = 0;
+};
+
+struct Block {
+    std::vector<Thread> threads;
+    std::vector<char> stacks;
+    Barrier block_bar;
+    std::vector<Barrier> warp_bars;
+    std::vector<uint64_t> warp_vals; // 32 per warp
+    std::vector<unsigned char> dyn;  // dynamic shared memory
+    void* sched_sp = nullptr;
+    int cur = 0;
+    std::function<void()> body;
+};
+
+inline Block* B = nullptr;
+inline dim3_emu grid_dim{1, 1, 1}, block_dim{1, 1, 1}, block_idx{0, 0, 0};
+
+extern "C" void llamago_emu_switch(void** save_sp, void* load_sp);
+
+// Saves the callee-saved registers and the stack pointer of the current context into *save_sp, then resumes
+// the context whose stack pointer is load_sp (System V x86-64).
+asm(R"(
+.text
+.globl llamago_emu_switch
+.type llamago_emu_switch,@function
+llamago_emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+.section .note.GNU-stack,"",@progbits
+.text
+)");
+
+inline void yield() { llamago_emu_switch(&B->threads[B->cur].sp, B->sched_sp); }
+
+inline void release(Barrier& b) {
+    b.arrived = 0;
+    b.gen++;
+}
+
+inline void arrive(Barrier& b) {
+    if (++b.arrived >= b.expected) {
+        release(b);
+        return;
+    }
+    Thread& t = B->threads[B->cur];
+    t.waiting = &b;
+    t.wait_gen = b.gen;
+    yield();
+}
+
+inline void leave(Barrier& b) {
+    b.expected--;
+    if (b.arrived > 0 && b.arrived >= b.expected) release(b);
+}
+
+[[noreturn]] inline void entry() {
+    B->body();
+    Thread& t = B->threads[B->cur];
+    t.done = true;
+    leave(B->block_bar);
+    leave(B->warp_bars[t.tid.x / 32]);
+    yield();
+    std::abort(); // a finished thread is never resumed
+}
+
+// run_block runs body once per thread of block bidx.
+inline void run_block(unsigned bidx, unsigned nthreads, size_t shmem, const std::function<void()>& body) {
+    static Block blk;
+    const size_t stack = 64 << 10;
+    blk.threads.assign(nthreads, Thread{});
+    if (blk.stacks.size() < nthreads * stack) blk.stacks.resize(nthreads * stack);
+    unsigned nwarps = (nthreads + 31) / 32;
+    blk.block_bar = Barrier{int(nthreads), 0, 0};
+    blk.warp_bars.assign(nwarps, Barrier{});
+    for (unsigned w = 0; w < nwarps; w++) blk.warp_bars[w].expected = int(std::min(32u, nthreads - 32 * w));
+    blk.warp_vals.assign(32 * nwarps, 0);
+    blk.dyn.assign(shmem, 0);
+    blk.body = body;
+    B = &blk;
+    block_idx = dim3_emu{bidx, 0, 0};
+    for (unsigned i = 0; i < nthreads; i++) {
+        Thread& t = blk.threads[i];
+        t.tid = dim3_emu{i, 0, 0};
+        // A fresh stack whose first switch "returns" into entry: six zero registers, then entry's address,
+        // placed so that entry starts with the stack aligned as after a call.
+        uintptr_t top = (uintptr_t)(blk.stacks.data() + (i + 1) * stack) & ~uintptr_t(15);
+        void** sp = (void**)(top - 8);
+        *--sp = (void*)&entry;
+        for (int r = 0; r < 6; r++) *--sp = nullptr;
+        t.sp = sp;
+    }
+    for (;;) {
+        bool all_done = true, ran = false;
+        for (unsigned i = 0; i < nthreads; i++) {
+            Thread& t = blk.threads[i];
+            if (t.done) continue;
+            all_done = false;
+            if (t.waiting && t.waiting->gen == t.wait_gen) continue;
+            t.waiting = nullptr;
+            blk.cur = int(i);
+            llamago_emu_switch(&blk.sched_sp, t.sp);
+            ran = true;
+        }
+        if (all_done) break;
+        if (!ran) {
+            std::fprintf(stderr, "cuda emulator: deadlock in block %u (threads wait at a barrier others never reach)\n", bidx);
+            std::abort();
+        }
+    }
+    B = nullptr;
+}
+
+template <class F>
+void launch(unsigned grid, unsigned block, size_t shmem, F&& call) {
+    grid_dim = dim3_emu{grid, 1, 1};
+    block_dim = dim3_emu{block, 1, 1};
+    std::function<void()> body(call);
+    for (unsigned b = 0; b < grid; b++) run_block(b, block, shmem, body);
+}
+
+} // namespace emu
+
+#define threadIdx (emu::B->threads[emu::B->cur].tid)
+#define blockIdx (emu::block_idx)
+#define blockDim (emu::block_dim)
+#define gridDim (emu::grid_dim)
+#define DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(emu::B->dyn.data())
+
+inline void __syncthreads() { emu::arrive(emu::B->block_bar); }
+
+template <class T>
+T __shfl_xor_sync(unsigned, T v, int mask) {
+    unsigned lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+    uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof v);
+    emu::B->warp_vals[32 * warp + lane] = bits;
+    emu::arrive(emu::B->warp_bars[warp]);
+    uint64_t o = emu::B->warp_vals[32 * warp + (lane ^ unsigned(mask))];
+    emu::arrive(emu::B->warp_bars[warp]);
+    T r;
+    std::memcpy(&r, &o, sizeof r);
+    return r;
+}
+
+template <class T>
+T __shfl_sync(unsigned, T v, int src) {
+    unsigned lane = threadIdx.x & 31, warp = threadIdx.x / 32;
+    uint64_t bits = 0;
+    std::memcpy(&bits, &v, sizeof v);
+    emu::B->warp_vals[32 * warp + lane] = bits;
+    emu::arrive(emu::B->warp_bars[warp]);
+    uint64_t o = emu::B->warp_vals[32 * warp + (unsigned(src) & 31)];
+    emu::arrive(emu::B->warp_bars[warp]);
+    T r;
+    std::memcpy(&r, &o, sizeof r);
+    return r;
+}
+
+template <class T>
+T __ldg(const T* p) { return *p; }
+
+inline float __expf(float x) { return std::exp(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+using std::max;
+using std::min;
