@@ -1,54 +1,127 @@
-// Causal attention over the KV cache for a batch of queries. One block per (query token, head), one thread
-// per output dimension (headDim ≤ blockDim.x ≤ 1024). Keys are taken in tiles of blockDim.x: each thread
-// scores one key, the block finds the tile maximum, and every thread rescales its running output with an
-// online softmax. GQA/MQA: query head h reads KV head h / (heads/kvHeads).
-// When capture is not null, the probabilities of every key are written to capture[t][h][0 … pos[t]]
-// (stride maxPos), for attention inspection.
+// Causal attention over the KV cache, split along the keys (flash-decoding).
+//
+// attention_split_f32: one block per (query token, head, split); the split takes keys [s·chunk, (s+1)·chunk)
+// ∩ [0, pos[t]]. Each warp takes every NW-th key of the split: the lanes share the head's dimensions for
+// the score (a warp sum), and the warp keeps an online softmax (running maximum m, sum l, output o). The
+// block then merges its warps and writes (m, l, o) for the split. attention_merge_f32: one block per
+// (query token, head) merges the splits: out = Σ_s o_s·e^(m_s−M) / Σ_s l_s·e^(m_s−M), M = max_s m_s.
+// GQA/MQA: query head h reads KV head h / (heads/kvHeads), and the query heads of one KV head are
+// neighbouring blocks, so they find its keys and values in L2.
+//
+// When capture is not null the split kernel writes each raw score to capture[t][h][j] (stride maxPos) and
+// the merge kernel turns them into probabilities e^(s−M)/L, for attention inspection.
 #include "common.cuh"
 
-extern "C" __global__ void attention_f32(float* out, const float* q, const float* kc, const float* vc, const int* pos,
-                                         long long heads, long long kvHeads, long long headDim, double scale,
-                                         float* capture, long long maxPos) {
-    DYNAMIC_SHARED(float, sh); // [blockDim.x] scores, then 32 for reductions
-    float* sc = sh;
-    float* red = sh + blockDim.x;
-    long long t = blockIdx.x / heads, h = blockIdx.x % heads;
+#define ATT_MAXD 8 // head dimensions per lane: head sizes up to 256
+
+extern "C" __global__ void attention_split_f32(float* part, const float* q, const float* kc, const float* vc,
+                                               const int* pos, long long heads, long long kvHeads, long long headDim,
+                                               double scale, long long splits, long long chunk, float* capture,
+                                               long long maxPos) {
+    DYNAMIC_SHARED(float, sh); // per warp: m, l, then headDim outputs
+    long long s = blockIdx.x % splits, th = blockIdx.x / splits;
+    long long t = th / heads, h = th % heads;
     long long kvDim = kvHeads * headDim, kh = (h / (heads / kvHeads)) * headDim;
-    const float* qh = q + (t * heads + h) * headDim;
-    long long n = (long long)pos[t] + 1;
-    int d = threadIdx.x;
-    float m = -INFINITY, l = 0.f, acc = 0.f;
-    for (long long j0 = 0; j0 < n; j0 += blockDim.x) {
-        long long j = j0 + threadIdx.x;
-        float s = -INFINITY;
-        if (j < n) {
-            const float* k = kc + j * kvDim + kh;
-            s = 0.f;
-            for (long long i = 0; i < headDim; i++) s += qh[i] * k[i];
-            s *= (float)scale;
-            if (capture) capture[(t * heads + h) * maxPos + j] = s;
+    const float* qh = q + th * headDim;
+    long long n = (long long)pos[t] + 1, j0 = s * chunk, j1 = min(n, j0 + chunk);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    float qv[ATT_MAXD], o[ATT_MAXD];
+#pragma unroll
+    for (int i = 0; i < ATT_MAXD; i++) {
+        long long d = lane + 32 * i;
+        qv[i] = d < headDim ? qh[d] : 0.f;
+        o[i] = 0.f;
+    }
+    float m = -INFINITY, l = 0.f;
+    for (long long j = j0 + warp; j < j1; j += nw) {
+        const float* k = kc + j * kvDim + kh;
+        float dot = 0.f;
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++) {
+            long long d = lane + 32 * i;
+            if (d < headDim) dot += qv[i] * k[d];
         }
-        sc[threadIdx.x] = s;
-        float mt = block_max(s, red);
-        float mnew = fmaxf(m, mt);
-        float corr = __expf(m - mnew);
-        l *= corr;
-        acc *= corr;
-        long long tile = min((long long)blockDim.x, n - j0);
-        for (long long u = 0; u < tile; u++) {
-            float p = __expf(sc[u] - mnew);
-            l += p;
-            if (d < headDim) acc += p * vc[(j0 + u) * kvDim + kh + d];
+        float sc = warp_sum(dot) * (float)scale;
+        if (capture && lane == 0) capture[th * maxPos + j] = sc;
+        float mnew = fmaxf(m, sc);
+        float corr = __expf(m - mnew), p = __expf(sc - mnew);
+        l = l * corr + p;
+        const float* v = vc + j * kvDim + kh;
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++) {
+            long long d = lane + 32 * i;
+            o[i] = o[i] * corr + (d < headDim ? p * v[d] : 0.f);
         }
         m = mnew;
-        __syncthreads();
     }
-    if (d < headDim) out[(t * heads + h) * headDim + d] = acc / l;
-    if (capture) {
-        __syncthreads();
-        for (long long j = threadIdx.x; j < n; j += blockDim.x) {
-            float* c = capture + (t * heads + h) * maxPos + j;
-            *c = __expf(*c - m) / l;
+    // Merge the warps: each writes (m, l, o) to shared memory, then the threads combine per dimension.
+    long long stride = headDim + 2;
+    float* mine = sh + warp * stride;
+    if (lane == 0) {
+        mine[0] = m;
+        mine[1] = l;
+    }
+#pragma unroll
+    for (int i = 0; i < ATT_MAXD; i++) {
+        long long d = lane + 32 * i;
+        if (d < headDim) mine[2 + d] = o[i];
+    }
+    __syncthreads();
+    float M = -INFINITY;
+    for (int w = 0; w < nw; w++) M = fmaxf(M, sh[w * stride]);
+    float* out = part + (th * splits + s) * stride;
+    for (long long d = threadIdx.x; d < headDim + 1; d += blockDim.x) {
+        float acc = 0.f;
+        for (int w = 0; w < nw; w++) {
+            float mw = sh[w * stride];
+            if (mw == -INFINITY) continue; // a warp that saw no key
+            acc += sh[w * stride + (d == 0 ? 1 : 1 + d)] * __expf(mw - M);
         }
+        if (d == 0) {
+            out[0] = M;
+            out[1] = acc; // l
+        } else {
+            out[1 + d] = acc; // o[d-1]
+        }
+    }
+}
+
+extern "C" __global__ void attention_merge_f32(float* outp, const float* part, const int* pos, long long heads,
+                                               long long headDim, long long splits, float* capture, long long maxPos) {
+    DYNAMIC_SHARED(float, sh); // per split: its weight e^(m_s − M)
+    long long th = blockIdx.x, t = th / heads;
+    long long stride = headDim + 2;
+    const float* p = part + th * splits * stride;
+    float M = -INFINITY;
+    for (long long s = 0; s < splits; s++) M = fmaxf(M, p[s * stride]);
+    for (long long s = threadIdx.x; s < splits; s += blockDim.x) {
+        float ms = p[s * stride];
+        sh[s] = ms == -INFINITY ? 0.f : __expf(ms - M);
+    }
+    __syncthreads();
+    float L = 0.f;
+    for (long long s = 0; s < splits; s++) L += sh[s] * p[s * stride + 1];
+    for (long long d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float acc = 0.f;
+        for (long long s = 0; s < splits; s++) acc += sh[s] * p[s * stride + 2 + d];
+        outp[th * headDim + d] = acc / L;
+    }
+    if (capture) {
+        long long n = (long long)pos[t] + 1;
+        for (long long j = threadIdx.x; j < n; j += blockDim.x) {
+            float* c = capture + th * maxPos + j;
+            *c = __expf(*c - M) / L;
+        }
+    }
+}
+
+// kv_store_f32: copies each token's keys and values (kvDim floats) into the cache rows of its position.
+// One block per token.
+extern "C" __global__ void kv_store_f32(float* kc, float* vc, const float* k, const float* v, const int* pos,
+                                        long long kvDim) {
+    long long t = blockIdx.x, p = pos[t];
+    for (long long i = threadIdx.x; i < kvDim; i += blockDim.x) {
+        kc[p * kvDim + i] = k[t * kvDim + i];
+        vc[p * kvDim + i] = v[t * kvDim + i];
     }
 }

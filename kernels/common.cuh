@@ -13,6 +13,15 @@
 #define DYNAMIC_SHARED(T, name) extern __shared__ T name[]
 #endif
 
+// load reads a T at p, which must be aligned to sizeof(T) as the GPU requires (the emulator checks it).
+template <class T>
+__device__ __forceinline__ T load(const void* p) {
+#ifdef LLAMAGO_EMU
+    emu::check_aligned(p, sizeof(T));
+#endif
+    return *reinterpret_cast<const T*>(p);
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffff, v, o);
     return v;

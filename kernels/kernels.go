@@ -11,6 +11,13 @@ import (
 //go:embed ptx/*.ptx
 var ptx embed.FS
 
+// Sources holds the kernel sources and the CPU emulator's headers. The emulator build of the CUDA backend
+// (engine/cuda, tag cudaemu) compiles them with g++ and refers to this variable, so that Go's build cache
+// sees a change of a kernel as a change of that package's inputs and compiles it again.
+//
+//go:embed *.cu *.cuh emu/*.h
+var Sources embed.FS
+
 // Families lists the kernel families (one PTX module each).
 var Families = []string{"matvec", "norm", "rope", "attention"}
 

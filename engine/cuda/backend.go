@@ -62,7 +62,7 @@ var kernelNames = map[string][]string{
 		"embed_f32", "embed_f16", "embed_q4_0", "embed_q8_0", "embed_q4_k", "embed_q6_k"},
 	"norm":      {"rmsnorm_f32", "swiglu_f32", "add_f32"},
 	"rope":      {"rope_f32"},
-	"attention": {"attention_f32"},
+	"attention": {"attention_split_f32", "attention_merge_f32", "kv_store_f32"},
 }
 
 // typeSuffix names a weight type's kernels; types without kernels are refused at load time.
@@ -318,57 +318,66 @@ func (b *Backend) RoPE(q, k engine.Buffer, pos []int32, heads, kvHeads, headDim 
 
 func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, pos []int32) error {
 	kv := c.(*kvCache)
-	row := int64(4 * kv.kvDim)
-	return b.do(func() error {
-		for t, p := range pos {
-			if int(p) >= kv.positions || p < 0 {
-				return fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
-			}
-			off := devPtr((int64(layer)*int64(kv.positions) + int64(p)) * row)
-			src := devPtr(int64(t) * row)
-			if err := b.drv.dtodAsync(kv.k+off, dp(k)+src, row); err != nil {
-				return fmt.Errorf("cuda: storing keys: %w", err)
-			}
-			if err := b.drv.dtodAsync(kv.v+off, dp(v)+src, row); err != nil {
-				return fmt.Errorf("cuda: storing values: %w", err)
-			}
+	for _, p := range pos {
+		if int(p) >= kv.positions || p < 0 {
+			return fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
 		}
-		return nil
+	}
+	off := devPtr(int64(layer) * int64(kv.positions) * int64(4*kv.kvDim))
+	return b.do(func() error {
+		pp, err := b.ints("pos", pos)
+		if err != nil {
+			return err
+		}
+		return b.launch("kv_store_f32", len(pos), 256, 0, kv.k+off, kv.v+off, dp(k), dp(v), pp, kv.kvDim)
 	})
+}
+
+// attnThreads is the block size of the attention kernels (four warps).
+const attnThreads = 128
+
+// attentionSplits chooses how many blocks share one query's keys: enough blocks in all to fill the GPU
+// (about 512) when there are few queries, as in decoding, but no split shorter than 32 keys.
+func attentionSplits(queries, maxPos int) int {
+	want := (512 + queries - 1) / queries
+	return max(1, min(want, (maxPos+31)/32))
 }
 
 func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32, p engine.AttentionParams) error {
 	kv := c.(*kvCache)
-	if p.HeadDim > 1024 {
-		return fmt.Errorf("cuda: head size %d is larger than the attention kernel's 1024", p.HeadDim)
+	if p.HeadDim > 256 {
+		return fmt.Errorf("cuda: head size %d is larger than the attention kernel's 256", p.HeadDim)
 	}
-	block := max(32, (p.HeadDim+31)/32*32)
 	maxPos := 0
 	for _, ps := range pos {
 		maxPos = max(maxPos, int(ps)+1)
 	}
+	queries := len(pos) * p.Heads
+	splits := attentionSplits(queries, maxPos)
+	chunk := (maxPos + splits - 1) / splits
 	off := devPtr(int64(p.Layer) * int64(kv.positions) * int64(4*kv.kvDim))
 	return b.do(func() error {
 		pp, err := b.ints("pos", pos)
 		if err != nil {
 			return err
 		}
-		var capture devPtr
-		n := len(pos) * p.Heads * maxPos
-		if p.Capture != nil {
-			s := b.scratch["capture"]
-			if s == nil || s.n < n {
-				cp, err := b.alloc(4*int64(n), "attention capture")
-				if err != nil {
-					return err
-				}
-				s = &buf{cp, n}
-				b.scratch["capture"] = s
-			}
-			capture = s.p
+		part, err := b.scratchFloats("attention partials", queries*splits*(p.HeadDim+2))
+		if err != nil {
+			return err
 		}
-		err = b.launch("attention_f32", len(pos)*p.Heads, block, 4*(block+32), dp(out), dp(q), kv.k+off, kv.v+off, pp,
-			p.Heads, p.KVHeads, p.HeadDim, float64(p.Scale), capture, maxPos)
+		var capture devPtr
+		n := queries * maxPos
+		if p.Capture != nil {
+			if capture, err = b.scratchFloats("attention capture", n); err != nil {
+				return err
+			}
+		}
+		err = b.launch("attention_split_f32", queries*splits, attnThreads, 4*(attnThreads/32)*(p.HeadDim+2),
+			part, dp(q), kv.k+off, kv.v+off, pp, p.Heads, p.KVHeads, p.HeadDim, float64(p.Scale), splits, chunk, capture, maxPos)
+		if err != nil {
+			return err
+		}
+		err = b.launch("attention_merge_f32", queries, attnThreads, 4*splits, dp(out), part, pp, p.Heads, p.HeadDim, splits, capture, maxPos)
 		if err != nil || p.Capture == nil {
 			return err
 		}
@@ -389,6 +398,20 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 		}
 		return nil
 	})
+}
+
+// scratchFloats returns the named scratch array of at least n float32s, grown (reallocated) as needed.
+func (b *Backend) scratchFloats(name string, n int) (devPtr, error) {
+	s := b.scratch[name]
+	if s == nil || s.n < n {
+		p, err := b.alloc(4*int64(n), name)
+		if err != nil {
+			return 0, err
+		}
+		s = &buf{p, n}
+		b.scratch[name] = s
+	}
+	return s.p, nil
 }
 
 func (b *Backend) SwiGLU(dst, gate, up engine.Buffer, n int) error {

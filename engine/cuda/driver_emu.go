@@ -13,7 +13,12 @@ import "C"
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/llamago/llamago/kernels"
 )
+
+// The kernels' sources, which emu.cc includes: referring to them makes their changes rebuild this package.
+var _ = kernels.Sources
 
 // emuMemory is the memory the emulated device reports.
 const emuMemory = 8 << 30

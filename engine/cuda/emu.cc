@@ -49,7 +49,7 @@ const std::map<std::string, Entry>& kernels() {
         KERNEL(matvec_f32), KERNEL(matvec_f16), KERNEL(matvec_q4_0), KERNEL(matvec_q8_0), KERNEL(matvec_q4_k),
         KERNEL(matvec_q6_k), KERNEL(embed_f32), KERNEL(embed_f16), KERNEL(embed_q4_0), KERNEL(embed_q8_0),
         KERNEL(embed_q4_k), KERNEL(embed_q6_k), KERNEL(rmsnorm_f32), KERNEL(swiglu_f32), KERNEL(add_f32),
-        KERNEL(rope_f32), KERNEL(attention_f32),
+        KERNEL(rope_f32), KERNEL(attention_split_f32), KERNEL(attention_merge_f32), KERNEL(kv_store_f32),
     };
     return t;
 }

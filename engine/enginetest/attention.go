@@ -67,9 +67,11 @@ func ropeRef(x []float32, pos []int32, heads, hd int, p engine.RopeParams) []flo
 	return out
 }
 
+// attentionCases: shapes of prompts and decoding; {4,2,64,0,40} gives the CUDA kernel an empty key split
+// for the first tokens, {2,1,256,1000,2} the largest head size it takes and many splits.
 func attentionCases() []Case {
 	var cs []Case
-	for _, c := range []struct{ heads, kvHeads, hd, past, n int }{{4, 2, 64, 0, 7}, {8, 1, 32, 100, 1}, {8, 8, 128, 37, 5}, {32, 8, 128, 600, 1}} {
+	for _, c := range []struct{ heads, kvHeads, hd, past, n int }{{4, 2, 64, 0, 7}, {8, 1, 32, 100, 1}, {8, 8, 128, 37, 5}, {32, 8, 128, 600, 1}, {4, 2, 64, 0, 40}, {2, 1, 256, 1000, 2}} {
 		c := c
 		cs = append(cs, Case{Name: fmt.Sprintf("Attention(heads=%d,kv=%d,headDim=%d,past=%d,n=%d)+capture", c.heads, c.kvHeads, c.hd, c.past, c.n),
 			Threshold: 1e-10,

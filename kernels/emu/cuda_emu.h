@@ -25,8 +25,21 @@
 #define __launch_bounds__(...)
 #define __restrict__
 
+#define LLAMAGO_EMU 1
+
 struct dim3_emu {
     unsigned x, y, z;
+};
+
+// CUDA's vector types, with the alignment the GPU requires of their loads.
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+struct alignas(8) float2 {
+    float x, y;
+};
+struct alignas(16) uint4 {
+    unsigned x, y, z, w;
 };
 
 namespace emu {
@@ -57,6 +70,15 @@ struct Block {
 };
 
 inline Block* B = nullptr;
+
+// check_aligned stops the test with a message when a kernel loads size bytes from an address the GPU
+// would fault on.
+inline void check_aligned(const void* p, size_t size) {
+    if ((uintptr_t)p % size != 0) {
+        std::fprintf(stderr, "cuda emulator: misaligned %zu-byte load at %p\n", size, p);
+        std::abort();
+    }
+}
 inline dim3_emu grid_dim{1, 1, 1}, block_dim{1, 1, 1}, block_idx{0, 0, 0};
 
 extern "C" void llamago_emu_switch(void** save_sp, void* load_sp);
