@@ -21,6 +21,15 @@ var Sources embed.FS
 // Families lists the kernel families (one PTX module each).
 var Families = []string{"matvec", "norm", "rope", "attention"}
 
+// Names lists the kernels (extern "C" entry points) of each family that the CUDA backend launches.
+var Names = map[string][]string{
+	"matvec": {"matvec_f32", "matvec_f16", "matvec_q4_0", "matvec_q8_0", "matvec_q4_k", "matvec_q6_k",
+		"embed_f32", "embed_f16", "embed_q4_0", "embed_q8_0", "embed_q4_k", "embed_q6_k"},
+	"norm":      {"rmsnorm_f32", "swiglu_f32", "add_f32"},
+	"rope":      {"rope_f32"},
+	"attention": {"attention_split_f32", "attention_merge_f32", "kv_store_f32"},
+}
+
 // PTX returns the PTX text of a kernel family, NUL-terminated as cuModuleLoadData expects.
 func PTX(family string) (string, error) {
 	b, err := ptx.ReadFile("ptx/" + family + ".ptx")

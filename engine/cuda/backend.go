@@ -57,13 +57,6 @@ func New(index int) (*Backend, error) {
 	return b, nil
 }
 
-var kernelNames = map[string][]string{
-	"matvec": {"matvec_f32", "matvec_f16", "matvec_q4_0", "matvec_q8_0", "matvec_q4_k", "matvec_q6_k",
-		"embed_f32", "embed_f16", "embed_q4_0", "embed_q8_0", "embed_q4_k", "embed_q6_k"},
-	"norm":      {"rmsnorm_f32", "swiglu_f32", "add_f32"},
-	"rope":      {"rope_f32"},
-	"attention": {"attention_split_f32", "attention_merge_f32", "kv_store_f32"},
-}
 
 // typeSuffix names a weight type's kernels; types without kernels are refused at load time.
 var typeSuffix = map[gguf.Type]string{gguf.TypeF32: "f32", gguf.TypeF16: "f16", gguf.TypeQ4_0: "q4_0",

@@ -64,7 +64,7 @@ func (d *cuDriver) open(index int) error {
 		if err != nil {
 			return fmt.Errorf("cuda: loading the %s kernels (PTX for compute_80) on %s: %w", fam, name, err)
 		}
-		for _, k := range kernelNames[fam] {
+		for _, k := range kernels.Names[fam] {
 			fn, err := mod.Function(k)
 			if err != nil {
 				return fmt.Errorf("cuda: kernel %s missing from %s.ptx: %w", k, fam, err)

@@ -7,6 +7,7 @@ package cuda
 #include <stdint.h>
 #include <stdlib.h>
 int llamago_emu_launch(const char* name, unsigned grid, unsigned block, unsigned long shmem, const uint64_t* args, int nargs);
+int llamago_emu_has(const char* name);
 */
 import "C"
 
@@ -36,7 +37,20 @@ func (d *emuDriver) devices() ([]Device, error) {
 	return []Device{{Index: 0, Name: "llamago CUDA emulator (CPU)", Memory: emuMemory, CapMajor: 8, CapMinor: 0, Multiprocs: 1}}, nil
 }
 
-func (d *emuDriver) open(index int) error { return nil }
+// open checks that the emulator has every kernel the backend launches, as the real driver checks the PTX.
+func (d *emuDriver) open(index int) error {
+	for _, fam := range kernels.Families {
+		for _, k := range kernels.Names[fam] {
+			cname := C.CString(k)
+			ok := C.llamago_emu_has(cname) != 0
+			C.free(unsafe.Pointer(cname))
+			if !ok {
+				return fmt.Errorf("cuda emulator: kernel %s (%s) is not in engine/cuda/emu.cc", k, fam)
+			}
+		}
+	}
+	return nil
+}
 
 func (d *emuDriver) do(fn func() error) error { return fn() }
 

@@ -66,3 +66,6 @@ extern "C" int llamago_emu_launch(const char* name, unsigned grid, unsigned bloc
     it->second.run(grid, block, shmem, args);
     return 0;
 }
+
+// llamago_emu_has reports whether the emulator knows kernel name.
+extern "C" int llamago_emu_has(const char* name) { return kernels().count(name) ? 1 : 0; }
