@@ -57,7 +57,6 @@ func New(index int) (*Backend, error) {
 	return b, nil
 }
 
-
 // typeSuffix names a weight type's kernels; types without kernels are refused at load time.
 var typeSuffix = map[gguf.Type]string{gguf.TypeF32: "f32", gguf.TypeF16: "f16", gguf.TypeQ4_0: "q4_0",
 	gguf.TypeQ8_0: "q8_0", gguf.TypeQ4_K: "q4_k", gguf.TypeQ6_K: "q6_k"}
