@@ -9,3 +9,6 @@ func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, 
 func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
 	attnValuesGo(a, s, stride, n, v, kvDim, hd)
 }
+
+// useAVX512 is false without the assembly kernels.
+const useAVX512 = false

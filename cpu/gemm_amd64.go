@@ -48,3 +48,14 @@ func gemmKernelVNNI(st *strip, q []uint32, ad, as []float32, nblk, block int, of
 	_ = out[(gemmT-1)*ostride+gemmRows-1]
 	gemm16x16VNNI(&st.w[0], &st.s[0], &st.o[0], &q[0], &ad[0], asp, nblk, block/8, off, &out[0], 4*ostride)
 }
+
+//go:noescape
+func gemmF16x8AVX512(w, x *float32, cols int, out *float32, ostride int)
+
+// gemmFFast is the float tile kernel in use.
+var gemmFFast gemmFKernel = gemmFKernelAVX512
+
+func gemmFKernelAVX512(st, x []float32, cols int, out []float32, ostride int) {
+	_, _, _ = st[cols*gemmRows-1], x[cols*gemmT-1], out[(gemmT-1)*ostride+gemmRows-1]
+	gemmF16x8AVX512(&st[0], &x[0], cols, &out[0], 4*ostride)
+}

@@ -164,3 +164,54 @@ widen:
 	JNZ  widen
 	VZEROUPPER
 	RET
+
+// func gemmF16x8AVX512(w, x *float32, cols int, out *float32, ostride int)
+// Float tiles: Z0–Z7 hold the 16 rows' sums of the 8 tokens; per column, one load of the 16 rows' weights
+// and a broadcast multiply-add per token.
+TEXT ·gemmF16x8AVX512(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ cols+16(FP), CX
+	MOVQ out+24(FP), AX
+	MOVQ ostride+32(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+fcol:
+	VMOVUPS (SI), Z16
+	VFMADD231PS.BCST 0(DI), Z16, Z0
+	VFMADD231PS.BCST 4(DI), Z16, Z1
+	VFMADD231PS.BCST 8(DI), Z16, Z2
+	VFMADD231PS.BCST 12(DI), Z16, Z3
+	VFMADD231PS.BCST 16(DI), Z16, Z4
+	VFMADD231PS.BCST 20(DI), Z16, Z5
+	VFMADD231PS.BCST 24(DI), Z16, Z6
+	VFMADD231PS.BCST 28(DI), Z16, Z7
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  fcol
+
+	VMOVUPS Z0, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z1, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z2, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z3, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z4, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z5, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z6, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z7, (AX)
+	VZEROUPPER
+	RET

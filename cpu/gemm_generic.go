@@ -7,3 +7,6 @@ const useVNNI = false
 
 // gemmFast is the gemm implementation in use (tests only, without assembly).
 var gemmFast = gemmImpl{widenGo, gemmKernelGo}
+
+// gemmFFast is the float tile kernel in use (tests only, without assembly).
+var gemmFFast gemmFKernel = gemmFKernelGo

@@ -169,3 +169,40 @@ func TestQuantizeRow16(t *testing.T) {
 	require.Equal(t, float32(1), d[2])
 	require.Equal(t, []int16{-14, -14, -12, -12, -10}, q[65:70], "ties to even") // -14.5, -13.5, -12.5, …
 }
+
+// TestGemmFloat checks the float tiles (F32, F16, BF16 weights) against a float64 product, with a partial
+// row strip and a partial token group, for the portable and the selected kernel.
+func TestGemmFloat(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	p := NewPool(2)
+	defer p.Close()
+	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16} {
+		for _, shape := range [][3]int{{40, 96, 19}, {16, 172, 8}} {
+			rows, cols, n := shape[0], shape[1], shape[2]
+			w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 0.5))}
+			require.NoError(t, w.Check())
+			wd := make([]float32, rows*cols)
+			require.NoError(t, gguf.Dequantize(typ, w.Data, wd))
+			x := randRow(r, n*cols, 2)
+			var want []float64
+			for tok := 0; tok < n; tok++ {
+				for row := 0; row < rows; row++ {
+					var s float64
+					for k := 0; k < cols; k++ {
+						s += float64(wd[row*cols+k]) * float64(x[tok*cols+k])
+					}
+					want = append(want, s)
+				}
+			}
+			for name, k := range map[string]gemmFKernel{"go": gemmFKernelGo, Kernels(): gemmFFast} {
+				dst := make([]float32, n*rows)
+				gemmFloat(p, dst, w, transposeActivations(p, x, n, cols), k)
+				got := make([]float64, len(dst))
+				for i, v := range dst {
+					got[i] = float64(v)
+				}
+				require.Less(t, nmse(got, want), 1e-12, "%s %v %s kernel", typ, shape, name)
+			}
+		}
+	}
+}

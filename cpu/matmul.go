@@ -67,6 +67,10 @@ func (w *Weight) Row(r int, dst []float32) {
 // weights are read once per call whatever n is. Activations stay float32 (no rounding to 8 bits).
 func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 	cols, rows := w.Cols, w.Rows
+	if canGemmFloat(w.Type, n) {
+		gemmFloat(p, dst, w, transposeActivations(p, x, n, cols), gemmFFast)
+		return
+	}
 	if w.Type == gguf.TypeF32 {
 		wf := w.F32()
 		p.For(rows, 4, func(lo, hi, _ int) {

@@ -31,6 +31,7 @@ type Pool struct {
 
 	a16    act16   // activations of the current prompt-sized product (gemm)
 	strips []strip // one unpacked weight strip per worker (gemm)
+	af     actF    // transposed activations of the current prompt-sized float product (gemmFloat)
 }
 
 type poolJob struct {
