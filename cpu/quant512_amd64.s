@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// Four-row decode kernels in AVX-512 (see quant.go for the arithmetic). Z3 (and Z13) hold the 16-bit
+// Decode kernels in AVX-512: Q4_0 four rows at a time, Q8_0 eight (see quant.go for the arithmetic). Z3 (and Z13) hold the 16-bit
 // activations, Z12 their block scales, Z0 and Z8–Z10 the four rows' float sums; R13 is 0 so that
 // row 0 is addressed like the others, as (SI)(R13*1).
 
@@ -45,34 +45,6 @@
 	HSUM512(Z10, Y10, X10, 12(BX)) \
 	VZEROUPPER \
 	RET
-
-// ROWQ8: one Q8_0 block of one row: 32 int8 widened, multiplied with Z3 pairwise, scaled by d_x then d_w.
-#define ROWQ8(idx, ACC) \
-	VPMOVSXBW 2(SI)idx, Z1 \
-	VPMADDWD Z3, Z1, Z1 \
-	VCVTDQ2PS Z1, Z1 \
-	VMULPS.BCST (DX), Z1, Z1 \
-	MOVWLZX (SI)idx, AX \
-	VFMADD231PS.BCST (R8)(AX*4), Z1, ACC
-
-// func dotQ8_0Q16x4AVX512(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
-TEXT ·dotQ8_0Q16x4AVX512(SB), NOSPLIT, $0-56
-	X4SETUP512
-
-q8loop:
-	X4PREFETCH512
-	VMOVDQU16 (DI), Z3
-	ROWQ8((R13*1), Z0)
-	ROWQ8((R9*1), Z8)
-	ROWQ8((R10*1), Z9)
-	ROWQ8((R11*1), Z10)
-	ADDQ $34, SI
-	ADDQ $34, BX
-	ADDQ $64, DI
-	ADDQ $4, DX
-	DECQ CX
-	JNZ  q8loop
-	X4FINISH512
 
 // ROWQ4: two Q4_0 blocks of one row. The two blocks' 16 bytes of nibbles, side by side, widen to 32 words:
 // low nibbles are values 0–15 of each block (against Z3 = values 0–15 of both), high nibbles values
@@ -178,7 +150,8 @@ q4loop:
 	VZEROUPPER \
 	RET
 
-// ROWQ8X is ROWQ8 for a row at base+idx, with Z16 as the temporary.
+// ROWQ8X: one Q8_0 block of the row at base+idx: 32 int8 widened, multiplied with Z3 pairwise, scaled
+// by d_x then d_w (Z16 is the temporary).
 #define ROWQ8X(base, idx, ACC) \
 	VPMOVSXBW 2(base)idx, Z16 \
 	VPMADDWD Z3, Z16, Z16 \

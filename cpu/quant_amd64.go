@@ -89,9 +89,6 @@ func dot1x2(t gguf.Type, w []byte, a, b *Q16Row, nb int, out *[2]float32) bool {
 func dotQ4_0Q16x4AVX512(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
 
 //go:noescape
-func dotQ8_0Q16x4AVX512(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
-
-//go:noescape
 func dotQ8_0Q16x8AVX512(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
 
 // dot8 computes eight rows (w[0:], w[stride:], …) against x into out[0:8]; it reports false when no
@@ -116,8 +113,6 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	switch {
 	case t == gguf.TypeQ4_0 && useAVX512BW && nb%2 == 0:
 		dotQ4_0Q16x4AVX512(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
-	case t == gguf.TypeQ8_0 && useAVX512BW:
-		dotQ8_0Q16x4AVX512(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
 	case t == gguf.TypeQ4_0:
 		_ = x.S[nb-1]
 		dotQ4_0Q16x4AVX2(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])

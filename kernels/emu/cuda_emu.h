@@ -207,32 +207,32 @@ void launch(unsigned grid, unsigned block, size_t shmem, F&& call) {
 
 inline void __syncthreads() { emu::arrive(emu::B->block_bar); }
 
-template <class T>
-T __shfl_xor_sync(unsigned, T v, int mask) {
+namespace emu {
+// exchange gives every lane of the warp the value v of lane src(lane): each writes its own, waits for the
+// warp, reads, and waits again so that the buffer can be reused.
+template <class T, class F>
+T exchange(T v, F src) {
     unsigned lane = threadIdx.x & 31, warp = threadIdx.x / 32;
     uint64_t bits = 0;
     std::memcpy(&bits, &v, sizeof v);
-    emu::B->warp_vals[32 * warp + lane] = bits;
-    emu::arrive(emu::B->warp_bars[warp]);
-    uint64_t o = emu::B->warp_vals[32 * warp + (lane ^ unsigned(mask))];
-    emu::arrive(emu::B->warp_bars[warp]);
+    B->warp_vals[32 * warp + lane] = bits;
+    arrive(B->warp_bars[warp]);
+    uint64_t o = B->warp_vals[32 * warp + (src(lane) & 31)];
+    arrive(B->warp_bars[warp]);
     T r;
     std::memcpy(&r, &o, sizeof r);
     return r;
 }
+} // namespace emu
+
+template <class T>
+T __shfl_xor_sync(unsigned, T v, int mask) {
+    return emu::exchange(v, [mask](unsigned lane) { return lane ^ unsigned(mask); });
+}
 
 template <class T>
 T __shfl_sync(unsigned, T v, int src) {
-    unsigned lane = threadIdx.x & 31, warp = threadIdx.x / 32;
-    uint64_t bits = 0;
-    std::memcpy(&bits, &v, sizeof v);
-    emu::B->warp_vals[32 * warp + lane] = bits;
-    emu::arrive(emu::B->warp_bars[warp]);
-    uint64_t o = emu::B->warp_vals[32 * warp + (unsigned(src) & 31)];
-    emu::arrive(emu::B->warp_bars[warp]);
-    T r;
-    std::memcpy(&r, &o, sizeof r);
-    return r;
+    return emu::exchange(v, [src](unsigned) { return unsigned(src); });
 }
 
 template <class T>
