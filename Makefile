@@ -84,6 +84,17 @@ clean:
 
 ## cuda-emu: run the CUDA backend — host code and kernels — on the CPU emulator of kernels/emu (needs g++
 ## with C++20, no GPU, no CUDA toolkit): the conformance suite, end-to-end logits and greedy generation.
-cuda-emu:
-	$(GO) vet -tags cudaemu ./engine/cuda/
+## Then the CLI on it: greedy text from a synthetic Q4_0 model must be the same on the CPU, with
+## --backend cuda and with --gpu-layers 1 (partial offload).
+cuda-emu: build
+	$(GO) vet -tags cudaemu ./engine/cuda/ ./cmd/...
 	$(GO) test -tags cudaemu -count=1 ./engine/cuda/
+	$(GO) build -tags cudaemu -o $(BIN)/llamago-emu ./cmd/llamago
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(BIN)/llamago synth --preset tiny --type Q4_0 -o $$tmp/m.gguf -q; \
+	run() { "$$@" -m $$tmp/m.gguf -p "Once upon a time" -n 24 --temp 0 2>/dev/null; }; \
+	run $(BIN)/llamago run > $$tmp/cpu.txt; \
+	run $(BIN)/llamago-emu run --backend cuda > $$tmp/gpu.txt; \
+	run $(BIN)/llamago-emu run --backend cuda --gpu-layers 1 > $$tmp/split.txt; \
+	cmp $$tmp/cpu.txt $$tmp/gpu.txt && cmp $$tmp/cpu.txt $$tmp/split.txt; \
+	echo "cuda-emu: the CLI on the emulated GPU (whole and partial offload) generates what the CPU does"
