@@ -2,10 +2,15 @@
 
 package cpu
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
 
-// useAVX512 selects the AVX-512 attention kernels.
-var useAVX512 = useAVX2 && cpu.X86.HasAVX512F
+	"golang.org/x/sys/cpu"
+)
+
+// useAVX512 selects the AVX-512 kernels (attention, softmax, SwiGLU, float tiles; with BW/VL/VNNI the others).
+// LLAMAGO_CPU=avx2 in the environment turns them off, to measure or test what a CPU without AVX-512 runs.
+var useAVX512 = useAVX2 && cpu.X86.HasAVX512F && os.Getenv("LLAMAGO_CPU") != "avx2"
 
 //go:noescape
 func attnScoresAVX512(q *[4]*float32, k *float32, tileStride, hd, tiles int, s *float32, stride int, scale float32)

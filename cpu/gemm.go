@@ -8,7 +8,8 @@ import (
 
 // Prompt-sized matrix products (gemm). Decoding reads every weight once per token and waits on memory; a
 // prompt batch reads each weight once for many tokens and waits on arithmetic. For batches of at least
-// gemmMinTokens tokens on CPUs with AVX-512 VNNI the integer path changes shape, not precision:
+// gemmMinTokens tokens on CPUs with AVX-512 VNNI (or, at about half the speed, AVX2) the integer path changes
+// shape, not precision:
 //
 //   - the activations are rounded to 16 bits per block of 32 exactly as for decoding (round16), into
 //     groups of gemmT tokens laid out so that 2 consecutive values of all gemmT tokens sit side by side;
@@ -17,7 +18,8 @@ import (
 //     widened to 16-bit pairs with the type's zero point subtracted (u − bias), so that only Q4_K, whose
 //     offsets are not a multiple of its scales, keeps an offset term;
 //   - the kernel keeps 16 rows × gemmT tokens of int32 block sums in registers (one VPDPWSSD adds 2
-//     products to each of 16 rows), and at the end of each block folds them into float sums:
+//     products to each of 16 rows; the AVX2 kernel covers the tile as four 8-row × 4-token pieces with
+//     VPMADDWD), and at the end of each block folds them into float sums:
 //     Σ_b d_x[b]·s[b]·Σ (u−bias)·q  [ − o[b]·d_x[b]·Σ q ].
 //
 // A strip is unpacked once and used for every token of the batch, so unpacking costs 1/n of the products.
@@ -274,10 +276,10 @@ func widenGo(st *strip, bias int) {
 	}
 }
 
-// canGemm reports whether MatMul takes the gemm path for n tokens of weight type t.
+// canGemm reports whether MatMul takes the gemm path for n tokens of weight type t (AVX-512 VNNI or AVX2).
 func canGemm(t gguf.Type, n int) bool {
 	_, ok := stripTypes[t]
-	return useVNNI && n >= gemmMinTokens && ok
+	return (useVNNI || useAVX2) && n >= gemmMinTokens && ok
 }
 
 // quantizeActivations16 rounds n rows of x (cols values each) into the pool's act16 buffer.

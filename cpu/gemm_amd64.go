@@ -5,7 +5,7 @@ package cpu
 import "golang.org/x/sys/cpu"
 
 // useVNNI selects the gemm path for prompt-sized batches: AVX-512 (F, BW, VL) with VNNI, enabled by the OS.
-var useVNNI = useAVX2 && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+var useVNNI = useAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
 
 //go:noescape
 func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32, ostride int)
@@ -13,8 +13,50 @@ func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk,
 //go:noescape
 func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
 
-// gemmFast is the gemm implementation in use.
-var gemmFast = gemmImpl{widenFast, gemmKernelVNNI}
+//go:noescape
+func gemm8x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride int)
+
+//go:noescape
+func widenAVX2(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
+
+// gemmFast is the gemm implementation in use: AVX-512 VNNI, else AVX2 (see canGemm).
+var gemmFast = func() gemmImpl {
+	if useVNNI {
+		return gemmImpl{widenFast, gemmKernelVNNI}
+	}
+	return gemmAVX2
+}()
+
+// gemmAVX2 is the tile path for CPUs with AVX2 but not AVX-512 VNNI.
+var gemmAVX2 = gemmImpl{widenAVX2Strip, gemmKernelAVX2}
+
+func widenAVX2Strip(st *strip, bias int) {
+	_ = st.w[2*len(st.q)-1]
+	widenAVX2(&st.w[0], &st.q[0], len(st.q)/gemmRows, int16(bias), &widenCtl)
+}
+
+// gemmKernelAVX2 covers the 16 × 8 tile with four 8-row × 4-token calls.
+func gemmKernelAVX2(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out []float32, ostride int) {
+	pairs := nblk * block / 2
+	_, _, _ = st.w[pairs*gemmRows-1], st.s[nblk*gemmRows-1], st.o[nblk*gemmRows-1]
+	_, _ = q[pairs*gemmT-1], ad[nblk*gemmT-1]
+	_ = out[(gemmT-1)*ostride+gemmRows-1]
+	off := 0
+	if offsets {
+		_ = as[nblk*gemmT-1]
+		off = 1
+	}
+	for rh := 0; rh < 2; rh++ {
+		for th := 0; th < 2; th++ {
+			var asp *float32
+			if offsets {
+				asp = &as[4*th]
+			}
+			gemm8x4AVX2(&st.w[8*rh], &st.s[8*rh], &st.o[8*rh], &q[4*th], &ad[4*th], asp, nblk, block/2, off,
+				&out[4*th*ostride+8*rh], 4*ostride)
+		}
+	}
+}
 
 // widenCtl holds the byte shuffles of widenAVX512: for each 4-byte word, bytes 0 and 1 (then 2 and 3)
 // zero-extended to 16 bits.

@@ -215,3 +215,128 @@ fcol:
 	VMOVUPS Z7, (AX)
 	VZEROUPPER
 	RET
+
+// The AVX2 gemm kernel: 8 rows (one half of a strip; weights, s and o at a 64-byte stride) × 4 tokens (one
+// half of a token group; activation words and scales at a 32-byte stride). Y0–Y3: int32 block sums per
+// token; Y4–Y7: float sums; Y8 one pair of values of the 8 rows; Y11, Y13 the block's s and o.
+
+#define PAIR8(t, ACC) \
+	VPBROADCASTD (t*4)(DI), Y9 \
+	VPMADDWD Y9, Y8, Y10 \
+	VPADDD Y10, ACC, ACC
+
+#define FOLD8(t, I, F) \
+	VCVTDQ2PS I, I \
+	VBROADCASTSS (t*4)(R10), Y12 \
+	VMULPS Y12, I, I \
+	VFMADD231PS Y11, I, F
+
+#define OFFSET8(t, F) \
+	VBROADCASTSS (t*4)(R11), Y12 \
+	VFMADD231PS Y13, Y12, F
+
+// func gemm8x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride int)
+// pairs: pairs of values per block (8 or 16); token t's 8 results go to out + t·ostride bytes.
+TEXT ·gemm8x4AVX2(SB), NOSPLIT, $0-88
+	MOVQ w+0(FP), SI
+	MOVQ ws+8(FP), R8
+	MOVQ wo+16(FP), R9
+	MOVQ q+24(FP), DI
+	MOVQ ad+32(FP), R10
+	MOVQ as+40(FP), R11
+	MOVQ nblk+48(FP), CX
+	MOVQ pairs+56(FP), DX
+	MOVQ offsets+64(FP), R12
+	MOVQ out+72(FP), AX
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+block8:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	MOVQ DX, BX
+
+pair8:
+	VMOVDQU (SI), Y8
+	PAIR8(0, Y0)
+	PAIR8(1, Y1)
+	PAIR8(2, Y2)
+	PAIR8(3, Y3)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  pair8
+
+	VMOVUPS (R8), Y11
+	FOLD8(0, Y0, Y4)
+	FOLD8(1, Y1, Y5)
+	FOLD8(2, Y2, Y6)
+	FOLD8(3, Y3, Y7)
+	TESTQ R12, R12
+	JZ    next8
+	VMOVUPS (R9), Y13
+	OFFSET8(0, Y4)
+	OFFSET8(1, Y5)
+	OFFSET8(2, Y6)
+	OFFSET8(3, Y7)
+	ADDQ $32, R11
+
+next8:
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ  block8
+
+	MOVQ ostride+80(FP), BX
+	VMOVUPS Y4, (AX)
+	ADDQ BX, AX
+	VMOVUPS Y5, (AX)
+	ADDQ BX, AX
+	VMOVUPS Y6, (AX)
+	ADDQ BX, AX
+	VMOVUPS Y7, (AX)
+	VZEROUPPER
+	RET
+
+// func widenAVX2(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
+// As widenAVX512, 32 bytes (8 rows) at a time.
+TEXT ·widenAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ quads+16(FP), CX
+	MOVWLZX bias+24(FP), AX
+	MOVL AX, BX
+	SHLL $16, BX
+	ORL  BX, AX
+	VMOVD AX, X5
+	VPBROADCASTD X5, Y5
+	MOVQ ctl+32(FP), AX
+	VMOVDQU (AX), Y6
+	VMOVDQU 64(AX), Y7
+
+widen2:
+	VMOVDQU (SI), Y0
+	VPSHUFB Y6, Y0, Y1
+	VPSHUFB Y7, Y0, Y2
+	VPSUBW Y5, Y1, Y1
+	VPSUBW Y5, Y2, Y2
+	VMOVDQU Y1, (DI)
+	VMOVDQU Y2, 64(DI)
+	VMOVDQU 32(SI), Y0
+	VPSHUFB Y6, Y0, Y1
+	VPSHUFB Y7, Y0, Y2
+	VPSUBW Y5, Y1, Y1
+	VPSUBW Y5, Y2, Y2
+	VMOVDQU Y1, 32(DI)
+	VMOVDQU Y2, 96(DI)
+	ADDQ $64, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  widen2
+	VZEROUPPER
+	RET

@@ -10,3 +10,6 @@ var gemmFast = gemmImpl{widenGo, gemmKernelGo}
 
 // gemmFFast is the float tile kernel in use (tests only, without assembly).
 var gemmFFast gemmFKernel = gemmFKernelGo
+
+// useAVX2 is false without the assembly kernels.
+const useAVX2 = false

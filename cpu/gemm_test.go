@@ -71,7 +71,7 @@ func TestGemm(t *testing.T) {
 				for _, k := range []struct {
 					name string
 					impl gemmImpl
-				}{{"go", gemmImpl{widenGo, gemmKernelGo}}, {Kernels(), gemmFast}} {
+				}{{"go", gemmImpl{widenGo, gemmKernelGo}}, {Kernels(), gemmFast}, {"avx2", gemmAVX2Impl()}} {
 					dst := make([]float32, n*rows)
 					for i := range dst {
 						dst[i] = float32(math.NaN())
