@@ -21,8 +21,14 @@ func attnValues64AVX512(p *[4]*float32, n int, v *float32, vstride int, out *[4]
 //go:noescape
 func attnValues16AVX512(p *[4]*float32, n int, v *float32, vstride int, out *[4]*float32)
 
+//go:noescape
+func attnScoresAVX2(q *[4]*float32, k *float32, tileStride, hd, tiles int, s *float32, stride int, scale float32)
+
+//go:noescape
+func attnValues16AVX2(p *[4]*float32, n int, v *float32, vstride int, out *[4]*float32)
+
 func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {
-	if !useAVX512 || hd%16 != 0 {
+	if !useAVX2 || hd%16 != 0 {
 		attnScoresGo(a, k, kvDim, hd, tiles, s, stride, scale)
 		return
 	}
@@ -32,11 +38,15 @@ func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, 
 		q[i] = &src[0]
 	}
 	_ = s[4*stride-1]
-	attnScoresAVX512(&q, &k[0], kvDim*KTile*4, hd, tiles, &s[0], stride*4, scale)
+	if useAVX512 {
+		attnScoresAVX512(&q, &k[0], kvDim*KTile*4, hd, tiles, &s[0], stride*4, scale)
+	} else {
+		attnScoresAVX2(&q, &k[0], kvDim*KTile*4, hd, tiles, &s[0], stride*4, scale)
+	}
 }
 
 func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
-	if !useAVX512 || hd%16 != 0 {
+	if !useAVX2 || hd%16 != 0 {
 		attnValuesGo(a, s, stride, n, v, kvDim, hd)
 		return
 	}
@@ -47,7 +57,7 @@ func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, 
 	}
 	for c := 0; c < hd; {
 		width := 64
-		if c+64 > hd {
+		if c+64 > hd || !useAVX512 {
 			width = 16
 		}
 		for i := range o {
@@ -57,10 +67,13 @@ func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, 
 				o[i] = &out[0]
 			}
 		}
-		if width == 64 {
+		switch {
+		case width == 64:
 			attnValues64AVX512(&p, n, &v[c], kvDim*4, &o)
-		} else {
+		case useAVX512:
 			attnValues16AVX512(&p, n, &v[c], kvDim*4, &o)
+		default:
+			attnValues16AVX2(&p, n, &v[c], kvDim*4, &o)
 		}
 		c += width
 	}
