@@ -15,7 +15,8 @@ import (
 // llama.cpp rounds activations to 8 bits here, which puts its quantized models about 5e-4 NMSE away from the
 // exact logits (and costs it top-1 agreement); 16-bit activations keep llamago within ~1e-9 of exact at the
 // same memory traffic, which is what decoding waits on. Other types dequantize each weight row once and use
-// float32 dot products.
+// float32 dot products. Batches of gemmMinTokens tokens or more take the register tiles of gemm.go (integer)
+// and gemmf.go (float weights) instead, with the same rounding.
 
 // f16 maps every fp16 bit pattern to its float32 value (256 KiB), so kernels read block scales with one load.
 var f16 = func() *[1 << 16]float32 {
