@@ -289,13 +289,21 @@ func quantizeActivations16(p *Pool, x []float32, n, cols int) *act16 {
 	for w := range p.threads {
 		a.row(w)
 	}
-	p.For(n, 1, func(lo, hi, worker int) {
-		tmp := &a.rows[worker]
-		for t := lo; t < hi; t++ {
-			a.quantizeRow(t, x[t*cols:(t+1)*cols], tmp)
-		}
-	})
+	p.tasks.quant16 = quant16Task{a: a, x: x}
+	p.For(n, 1, p.tasks.quant16Fn)
 	return a
+}
+
+type quant16Task struct {
+	a *act16
+	x []float32
+}
+
+func (q *quant16Task) run(lo, hi, worker int) {
+	a, cols := q.a, q.a.cols
+	for t := lo; t < hi; t++ {
+		a.quantizeRow(t, q.x[t*cols:(t+1)*cols], &a.rows[worker])
+	}
 }
 
 // gemmKernel computes one strip against one token group: out[t·ostride+r] = Σ_b ad[b,t]·s[b,r]·Σ w·q
@@ -310,6 +318,20 @@ type gemmImpl struct {
 
 // gemm computes dst[t][r] = Σ_c w[r][c]·x[t][c] from the activations in a, strip by strip.
 func gemm(p *Pool, dst []float32, w *Weight, a *act16, impl gemmImpl) {
+	p.tasks.gemm = gemmTask{p: p, dst: dst, w: w, a: a, impl: impl}
+	p.For((w.Rows+gemmRows-1)/gemmRows, 1, p.tasks.gemmFn)
+}
+
+type gemmTask struct {
+	p    *Pool
+	dst  []float32
+	w    *Weight
+	a    *act16
+	impl gemmImpl
+}
+
+func (gt *gemmTask) run(lo, hi, worker int) {
+	dst, w, a, impl := gt.dst, gt.w, gt.a, gt.impl
 	rows, cols, n := w.Rows, w.Cols, a.n
 	info := stripTypes[w.Type]
 	ad, as := a.d32, a.s32
@@ -317,30 +339,28 @@ func gemm(p *Pool, dst []float32, w *Weight, a *act16, impl gemmImpl) {
 		ad = a.d16 // no offsets at this block size
 	}
 	nblk := cols / info.Block
-	p.For((rows+gemmRows-1)/gemmRows, 1, func(lo, hi, worker int) {
-		st := p.strip(worker)
-		var out [gemmT * gemmRows]float32
-		for s := lo; s < hi; s++ {
-			r0 := s * gemmRows
-			unpack(w, r0, st)
-			impl.widen(st, info.Bias)
-			for g := 0; g < a.groups(); g++ {
-				var gs []float32
-				if info.Offsets {
-					gs = as[g*nblk*gemmT : (g+1)*nblk*gemmT]
-				}
-				q, gd := a.q[g*cols/2*gemmT:(g+1)*cols/2*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT]
-				if r0+gemmRows <= rows && (g+1)*gemmT <= n { // a whole tile: straight into dst
-					impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, dst[g*gemmT*rows+r0:], rows)
-					continue
-				}
-				impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, out[:], gemmRows)
-				for t := 0; t < gemmT && g*gemmT+t < n; t++ {
-					copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
-				}
+	st := gt.p.strip(worker)
+	var out [gemmT * gemmRows]float32
+	for s := lo; s < hi; s++ {
+		r0 := s * gemmRows
+		unpack(w, r0, st)
+		impl.widen(st, info.Bias)
+		for g := 0; g < a.groups(); g++ {
+			var gs []float32
+			if info.Offsets {
+				gs = as[g*nblk*gemmT : (g+1)*nblk*gemmT]
+			}
+			q, gd := a.q[g*cols/2*gemmT:(g+1)*cols/2*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT]
+			if r0+gemmRows <= rows && (g+1)*gemmT <= n { // a whole tile: straight into dst
+				impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, dst[g*gemmT*rows+r0:], rows)
+				continue
+			}
+			impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, out[:], gemmRows)
+			for t := 0; t < gemmT && g*gemmT+t < n; t++ {
+				copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
 			}
 		}
-	})
+	}
 }
 
 // gemmKernelGo is the portable loop of the kernel (the reference for the assembly one).

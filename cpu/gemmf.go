@@ -29,24 +29,33 @@ func transposeActivations(p *Pool, x []float32, n, cols int) *actF {
 		a.x = make([]float32, size)
 	}
 	a.x = a.x[:size]
-	p.For(a.groups(), 1, func(lo, hi, _ int) {
-		for g := lo; g < hi; g++ {
-			dst := a.x[g*cols*gemmT : (g+1)*cols*gemmT]
-			for t := 0; t < gemmT; t++ {
-				if g*gemmT+t >= n {
-					for c := 0; c < cols; c++ {
-						dst[c*gemmT+t] = 0
-					}
-					continue
+	p.tasks.transpose = transposeTask{a: a, x: x}
+	p.For(a.groups(), 1, p.tasks.transposeFn)
+	return a
+}
+
+type transposeTask struct {
+	a *actF
+	x []float32
+}
+
+func (tt *transposeTask) run(lo, hi, _ int) {
+	a, x, n, cols := tt.a, tt.x, tt.a.n, tt.a.cols
+	for g := lo; g < hi; g++ {
+		dst := a.x[g*cols*gemmT : (g+1)*cols*gemmT]
+		for t := 0; t < gemmT; t++ {
+			if g*gemmT+t >= n {
+				for c := 0; c < cols; c++ {
+					dst[c*gemmT+t] = 0
 				}
-				src := x[(g*gemmT+t)*cols : (g*gemmT+t+1)*cols]
-				for c, v := range src {
-					dst[c*gemmT+t] = v
-				}
+				continue
+			}
+			src := x[(g*gemmT+t)*cols : (g*gemmT+t+1)*cols]
+			for c, v := range src {
+				dst[c*gemmT+t] = v
 			}
 		}
-	})
-	return a
+	}
 }
 
 // stripF fills st (cols·16 floats) with rows r0…r0+15 of w transposed, zeros past the last row; row is
@@ -69,27 +78,39 @@ func stripF(w *Weight, r0 int, st, row []float32) {
 
 // gemmFloat computes dst[t][r] = Σ_c w[r][c]·x[t][c] strip by strip with kernel.
 func gemmFloat(p *Pool, dst []float32, w *Weight, a *actF, kernel gemmFKernel) {
+	p.tasks.gemmF = gemmFTask{p: p, dst: dst, w: w, a: a, kernel: kernel}
+	p.For((w.Rows+gemmRows-1)/gemmRows, 1, p.tasks.gemmFFn)
+}
+
+type gemmFTask struct {
+	p      *Pool
+	dst    []float32
+	w      *Weight
+	a      *actF
+	kernel gemmFKernel
+}
+
+func (gt *gemmFTask) run(lo, hi, worker int) {
+	dst, w, a, kernel := gt.dst, gt.w, gt.a, gt.kernel
 	rows, cols, n := w.Rows, w.Cols, a.n
-	p.For((rows+gemmRows-1)/gemmRows, 1, func(lo, hi, worker int) {
-		buf := p.Scratch(worker, cols*(gemmRows+1))
-		st, row := buf[:cols*gemmRows], buf[cols*gemmRows:]
-		var out [gemmT * gemmRows]float32
-		for s := lo; s < hi; s++ {
-			r0 := s * gemmRows
-			stripF(w, r0, st, row)
-			for g := 0; g < a.groups(); g++ {
-				x := a.x[g*cols*gemmT : (g+1)*cols*gemmT]
-				if r0+gemmRows <= rows && (g+1)*gemmT <= n {
-					kernel(st, x, cols, dst[g*gemmT*rows+r0:], rows)
-					continue
-				}
-				kernel(st, x, cols, out[:], gemmRows)
-				for t := 0; t < gemmT && g*gemmT+t < n; t++ {
-					copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
-				}
+	buf := gt.p.Scratch(worker, cols*(gemmRows+1))
+	st, row := buf[:cols*gemmRows], buf[cols*gemmRows:]
+	var out [gemmT * gemmRows]float32
+	for s := lo; s < hi; s++ {
+		r0 := s * gemmRows
+		stripF(w, r0, st, row)
+		for g := 0; g < a.groups(); g++ {
+			x := a.x[g*cols*gemmT : (g+1)*cols*gemmT]
+			if r0+gemmRows <= rows && (g+1)*gemmT <= n {
+				kernel(st, x, cols, dst[g*gemmT*rows+r0:], rows)
+				continue
+			}
+			kernel(st, x, cols, out[:], gemmRows)
+			for t := 0; t < gemmT && g*gemmT+t < n; t++ {
+				copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
 			}
 		}
-	})
+	}
 }
 
 // gemmFKernel computes out[t·ostride + r] = Σ_c st[c·16 + r]·x[c·gemmT + t] for t < gemmT, r < 16.

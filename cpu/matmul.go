@@ -71,35 +71,47 @@ func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 		gemmFloat(p, dst, w, transposeActivations(p, x, n, cols), gemmFFast)
 		return
 	}
-	if w.Type == gguf.TypeF32 {
-		wf := w.F32()
-		p.For(rows, 4, func(lo, hi, _ int) {
-			for r := lo; r < hi; r++ {
-				row := wf[r*cols : (r+1)*cols]
-				for t := 0; t < n; t++ {
-					dst[t*rows+r] = Dot(row, x[t*cols:(t+1)*cols])
-				}
-			}
-		})
+	if w.Type == gguf.TypeF32 || !hasQ16Dot(w.Type) {
+		p.tasks.rows = rowsTask{p: p, dst: dst, w: w, x: x, n: n}
+		p.For(rows, 4, p.tasks.rowsFn)
 		return
 	}
 	if canGemm(w.Type, n) {
 		gemm(p, dst, w, quantizeActivations16(p, x, n, w.Cols), gemmFast)
 		return
 	}
-	if hasQ16Dot(w.Type) {
-		matMulQ16(p, dst, w, x, n)
-		return
+	matMulQ16(p, dst, w, x, n)
+}
+
+// rowsTask is MatMul for float weights and types without integer kernels, few tokens: each row (read in
+// place for F32, else dequantized once into the worker's scratch) against every token.
+type rowsTask struct {
+	p   *Pool
+	dst []float32
+	w   *Weight
+	x   []float32
+	n   int
+}
+
+func (a *rowsTask) run(lo, hi, worker int) {
+	dst, w, x, n := a.dst, a.w, a.x, a.n
+	cols, rows := w.Cols, w.Rows
+	var wf []float32
+	if w.Type == gguf.TypeF32 {
+		wf = w.F32()
 	}
-	p.For(rows, 4, func(lo, hi, worker int) {
-		buf := p.Scratch(worker, cols)
-		for r := lo; r < hi; r++ {
+	buf := a.p.Scratch(worker, cols)
+	for r := lo; r < hi; r++ {
+		row := buf
+		if wf != nil {
+			row = wf[r*cols : (r+1)*cols]
+		} else {
 			w.Row(r, buf)
-			for t := 0; t < n; t++ {
-				dst[t*rows+r] = Dot(buf, x[t*cols:(t+1)*cols])
-			}
 		}
-	})
+		for t := 0; t < n; t++ {
+			dst[t*rows+r] = Dot(row, x[t*cols:(t+1)*cols])
+		}
+	}
 }
 
 // MatMuls computes MatMul(dsts[i], ws[i], x, n) for every i, rounding x to integers once for all the
@@ -140,18 +152,38 @@ func matMulQ16(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 
 // quantizeActivations rounds n rows of cols values into the pool's activation buffer.
 func quantizeActivations(p *Pool, x []float32, n, cols int) {
-	xq := p.q16(n, cols)
-	p.For(n, 1, func(lo, hi, _ int) {
-		for t := lo; t < hi; t++ {
-			QuantizeRowQ16(x[t*cols:(t+1)*cols], &xq[t])
-		}
-	})
+	p.tasks.quant = quantTask{x: x, xq: p.q16(n, cols), cols: cols}
+	p.For(n, 1, p.tasks.quantFn)
+}
+
+type quantTask struct {
+	x    []float32
+	xq   []Q16Row
+	cols int
+}
+
+func (a *quantTask) run(lo, hi, _ int) {
+	for t := lo; t < hi; t++ {
+		QuantizeRowQ16(a.x[t*a.cols:(t+1)*a.cols], &a.xq[t])
+	}
 }
 
 // matMulQ16Rows is the weight side of matMulQ16, on the activations quantizeActivations left in the pool.
 func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
+	p.tasks.q16 = q16Task{dst: dst, w: w, xq: p.qrows[:n], n: n}
+	p.For(w.Rows, rowTile, p.tasks.q16Fn)
+}
+
+type q16Task struct {
+	dst []float32
+	w   *Weight
+	xq  []Q16Row
+	n   int
+}
+
+func (a *q16Task) run(lo, hi, _ int) {
+	dst, w, xq, n := a.dst, a.w, a.xq, a.n
 	cols, rows, rb, nb := w.Cols, w.Rows, w.RowBytes(), w.Cols/32
-	xq := p.qrows[:n]
 	dot := DotQ4_0Q16
 	switch w.Type {
 	case gguf.TypeQ8_0:
@@ -161,50 +193,48 @@ func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
 	case gguf.TypeQ6_K:
 		dot, nb = DotQ6_KQ16, cols/gguf.QK_K
 	}
-	p.For(rows, rowTile, func(lo, hi, _ int) {
-		for r0 := lo; r0 < hi; r0 += rowTile {
-			r1 := min(hi, r0+rowTile)
-			var four [4]float32
-			var two [2]float32
-			t := 0
-			// Pairs of tokens (prompt processing), k-quants: one row × two tokens per pass.
-			for ; t+2 <= n && dot1x2(w.Type, w.Data[r0*rb:(r0+1)*rb], &xq[t], &xq[t+1], nb, &two); t += 2 {
-				outA, outB := dst[t*rows:(t+1)*rows], dst[(t+1)*rows:(t+2)*rows]
-				outA[r0], outB[r0] = two[0], two[1]
-				for r := r0 + 1; r < r1; r++ {
-					dot1x2(w.Type, w.Data[r*rb:(r+1)*rb], &xq[t], &xq[t+1], nb, &two)
-					outA[r], outB[r] = two[0], two[1]
-				}
-			}
-			// Pairs of tokens, Q4_0/Q8_0: two rows × two tokens per pass.
-			for ; t+2 <= n && r1-r0 >= 2 && dot2x2(w.Type, w.Data[r0*rb:(r0+2)*rb], rb, &xq[t], &xq[t+1], nb, &four); t += 2 {
-				outA, outB := dst[t*rows:(t+1)*rows], dst[(t+1)*rows:(t+2)*rows]
-				outA[r0], outB[r0], outA[r0+1], outB[r0+1] = four[0], four[1], four[2], four[3]
-				r := r0 + 2
-				for ; r+2 <= r1; r += 2 {
-					dot2x2(w.Type, w.Data[r*rb:(r+2)*rb], rb, &xq[t], &xq[t+1], nb, &four)
-					outA[r], outB[r], outA[r+1], outB[r+1] = four[0], four[1], four[2], four[3]
-				}
-				for ; r < r1; r++ {
-					outA[r] = dot(w.Data[r*rb:(r+1)*rb], &xq[t], nb)
-					outB[r] = dot(w.Data[r*rb:(r+1)*rb], &xq[t+1], nb)
-				}
-			}
-			for ; t < n; t++ {
-				xt := &xq[t]
-				out := dst[t*rows : (t+1)*rows]
-				r := r0
-				var eight [8]float32
-				for ; r+8 <= r1 && dot8(w.Type, w.Data[r*rb:(r+8)*rb], rb, xt, nb, &eight); r += 8 {
-					copy(out[r:r+8], eight[:])
-				}
-				for ; r+4 <= r1 && dot4(w.Type, w.Data[r*rb:(r+4)*rb], rb, xt, nb, &four); r += 4 {
-					copy(out[r:r+4], four[:])
-				}
-				for ; r < r1; r++ {
-					out[r] = dot(w.Data[r*rb:(r+1)*rb], xt, nb)
-				}
+	for r0 := lo; r0 < hi; r0 += rowTile {
+		r1 := min(hi, r0+rowTile)
+		var four [4]float32
+		var two [2]float32
+		t := 0
+		// Pairs of tokens (prompt processing), k-quants: one row × two tokens per pass.
+		for ; t+2 <= n && dot1x2(w.Type, w.Data[r0*rb:(r0+1)*rb], &xq[t], &xq[t+1], nb, &two); t += 2 {
+			outA, outB := dst[t*rows:(t+1)*rows], dst[(t+1)*rows:(t+2)*rows]
+			outA[r0], outB[r0] = two[0], two[1]
+			for r := r0 + 1; r < r1; r++ {
+				dot1x2(w.Type, w.Data[r*rb:(r+1)*rb], &xq[t], &xq[t+1], nb, &two)
+				outA[r], outB[r] = two[0], two[1]
 			}
 		}
-	})
+		// Pairs of tokens, Q4_0/Q8_0: two rows × two tokens per pass.
+		for ; t+2 <= n && r1-r0 >= 2 && dot2x2(w.Type, w.Data[r0*rb:(r0+2)*rb], rb, &xq[t], &xq[t+1], nb, &four); t += 2 {
+			outA, outB := dst[t*rows:(t+1)*rows], dst[(t+1)*rows:(t+2)*rows]
+			outA[r0], outB[r0], outA[r0+1], outB[r0+1] = four[0], four[1], four[2], four[3]
+			r := r0 + 2
+			for ; r+2 <= r1; r += 2 {
+				dot2x2(w.Type, w.Data[r*rb:(r+2)*rb], rb, &xq[t], &xq[t+1], nb, &four)
+				outA[r], outB[r], outA[r+1], outB[r+1] = four[0], four[1], four[2], four[3]
+			}
+			for ; r < r1; r++ {
+				outA[r] = dot(w.Data[r*rb:(r+1)*rb], &xq[t], nb)
+				outB[r] = dot(w.Data[r*rb:(r+1)*rb], &xq[t+1], nb)
+			}
+		}
+		for ; t < n; t++ {
+			xt := &xq[t]
+			out := dst[t*rows : (t+1)*rows]
+			r := r0
+			var eight [8]float32
+			for ; r+8 <= r1 && dot8(w.Type, w.Data[r*rb:(r+8)*rb], rb, xt, nb, &eight); r += 8 {
+				copy(out[r:r+8], eight[:])
+			}
+			for ; r+4 <= r1 && dot4(w.Type, w.Data[r*rb:(r+4)*rb], rb, xt, nb, &four); r += 4 {
+				copy(out[r:r+4], four[:])
+			}
+			for ; r < r1; r++ {
+				out[r] = dot(w.Data[r*rb:(r+1)*rb], xt, nb)
+			}
+		}
+	}
 }

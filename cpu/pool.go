@@ -32,6 +32,28 @@ type Pool struct {
 	a16    act16   // activations of the current prompt-sized product (gemm)
 	strips []strip // one unpacked weight strip per worker (gemm)
 	af     actF    // transposed activations of the current prompt-sized float product (gemmFloat)
+
+	tasks poolTasks
+}
+
+// poolTasks holds the bodies of the kernels' parallel loops with their arguments. Each body is a method value
+// bound once in NewPool, so that starting a loop allocates nothing; the arguments are set before each loop,
+// which is why a Pool runs one operation at a time (its callers do not share it between goroutines).
+type poolTasks struct {
+	rows      rowsTask
+	quant     quantTask
+	q16       q16Task
+	quant16   quant16Task
+	gemm      gemmTask
+	transpose transposeTask
+	gemmF     gemmFTask
+
+	rowsFn, quantFn, q16Fn, quant16Fn, gemmFn, transposeFn, gemmFFn func(lo, hi, worker int)
+}
+
+func (t *poolTasks) bind() {
+	t.rowsFn, t.quantFn, t.q16Fn, t.quant16Fn = t.rows.run, t.quant.run, t.q16.run, t.quant16.run
+	t.gemmFn, t.transposeFn, t.gemmFFn = t.gemm.run, t.transpose.run, t.gemmF.run
 }
 
 type poolJob struct {
@@ -49,6 +71,7 @@ func NewPool(threads int) *Pool {
 	}
 	p := &Pool{threads: threads, scratch: make([][]float32, threads), wake: make([]chan struct{}, threads),
 		asleep: make([]atomic.Bool, threads), strips: make([]strip, threads)}
+	p.tasks.bind()
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)
 		p.wg.Add(1)

@@ -12,10 +12,17 @@ type CPU struct {
 	pool       *cpu.Pool
 	rope       *cpu.RopeTable // cos/sin for the positions seen so far, grown by doubling
 	ropeParams RopeParams
+	attn       attnTask
+	attnFn     func(lo, hi, worker int) // attn.run, bound once so that Attention allocates nothing
 }
 
 // NewCPU returns a CPU backend with threads workers (all cores when ≤ 0).
-func NewCPU(threads int) *CPU { return &CPU{pool: cpu.NewPool(threads)} }
+func NewCPU(threads int) *CPU {
+	b := &CPU{pool: cpu.NewPool(threads)}
+	b.attn.pool = b.pool
+	b.attnFn = b.attn.run
+	return b
+}
 
 type cpuBuffer struct{ v []float32 }
 
@@ -166,39 +173,60 @@ func (b *CPU) StoreKV(c KVCache, layer int, k, v Buffer, pos []int32) error {
 }
 
 func (b *CPU) Attention(out, q Buffer, c KVCache, pos []int32, p AttentionParams) error {
-	kv, o, qv := kvOf(c), vec(out), vec(q)
-	hd, group := p.HeadDim, p.Heads/p.KVHeads
-	width := p.Heads * hd
+	kv := kvOf(c)
 	maxPos := 0
 	for _, ps := range pos {
 		maxPos = max(maxPos, int(ps)+1)
 	}
-	keys := kv.keys(p.Layer)
-	values := kv.v[p.Layer*kv.positions*kv.kvDim : (p.Layer+1)*kv.positions*kv.kvDim]
+	group := p.Heads / p.KVHeads
 	// Queries in the order (KV head, token, query head of the group), four at a time within a KV head, so
 	// that the queries of one call read the same keys.
-	perKV := len(pos) * group
-	tilesPerKV := (perKV + 3) / 4
-	b.pool.For(p.KVHeads*tilesPerKV, 1, func(lo, hi, worker int) {
-		scratch := b.pool.Scratch(worker, cpu.AttnScratch(maxPos))
-		var a cpu.AttnQueries
-		for task := lo; task < hi; task++ {
-			kh, first := task/tilesPerKV, task%tilesPerKV*4
-			a.Count = min(4, perKV-first)
-			for i := 0; i < a.Count; i++ {
-				t, h := (first+i)/group, kh*group+(first+i)%group
-				a.Q[i] = qv[t*width+h*hd : t*width+(h+1)*hd]
-				a.Out[i] = o[t*width+h*hd : t*width+(h+1)*hd]
-				a.N[i] = int(pos[t]) + 1
-				a.Probs[i] = nil
-				if p.Capture != nil && p.Capture[h] != nil {
-					a.Probs[i] = p.Capture[h][t]
-				}
-			}
-			cpu.Attend(&a, keys, values, kv.kvDim, kh*hd, hd, p.Scale, scratch)
-		}
-	})
+	b.attn.set(vec(out), vec(q), kv, pos, p, maxPos)
+	b.pool.For(p.KVHeads*((len(pos)*group+3)/4), 1, b.attnFn)
 	return nil
+}
+
+// attnTask is the parallel loop of Attention with its arguments.
+type attnTask struct {
+	pool           *cpu.Pool
+	o, qv          []float32
+	kv             *cpuKV
+	pos            []int32
+	p              AttentionParams
+	maxPos         int
+	keys, values   []float32
+	perKV, tilesKV int
+}
+
+func (a *attnTask) set(o, qv []float32, kv *cpuKV, pos []int32, p AttentionParams, maxPos int) {
+	a.o, a.qv, a.kv, a.pos, a.p, a.maxPos = o, qv, kv, pos, p, maxPos
+	a.keys = kv.keys(p.Layer)
+	a.values = kv.v[p.Layer*kv.positions*kv.kvDim : (p.Layer+1)*kv.positions*kv.kvDim]
+	a.perKV = len(pos) * (p.Heads / p.KVHeads)
+	a.tilesKV = (a.perKV + 3) / 4
+}
+
+func (a *attnTask) run(lo, hi, worker int) {
+	p, kv := a.p, a.kv
+	hd, group := p.HeadDim, p.Heads/p.KVHeads
+	width := p.Heads * hd
+	scratch := a.pool.Scratch(worker, cpu.AttnScratch(a.maxPos))
+	var aq cpu.AttnQueries
+	for task := lo; task < hi; task++ {
+		kh, first := task/a.tilesKV, task%a.tilesKV*4
+		aq.Count = min(4, a.perKV-first)
+		for i := 0; i < aq.Count; i++ {
+			t, h := (first+i)/group, kh*group+(first+i)%group
+			aq.Q[i] = a.qv[t*width+h*hd : t*width+(h+1)*hd]
+			aq.Out[i] = a.o[t*width+h*hd : t*width+(h+1)*hd]
+			aq.N[i] = int(a.pos[t]) + 1
+			aq.Probs[i] = nil
+			if p.Capture != nil && p.Capture[h] != nil {
+				aq.Probs[i] = p.Capture[h][t]
+			}
+		}
+		cpu.Attend(&aq, a.keys, a.values, kv.kvDim, kh*hd, hd, p.Scale, scratch)
+	}
 }
 
 func (b *CPU) SwiGLU(dst, gate, up Buffer, n int) error {
