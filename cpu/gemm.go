@@ -351,15 +351,23 @@ func (gt *gemmTask) run(lo, hi, worker int) {
 				gs = as[g*nblk*gemmT : (g+1)*nblk*gemmT]
 			}
 			q, gd := a.q[g*cols/2*gemmT:(g+1)*cols/2*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT]
-			if r0+gemmRows <= rows && (g+1)*gemmT <= n { // a whole tile: straight into dst
-				impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, dst[g*gemmT*rows+r0:], rows)
-				continue
-			}
-			impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, out[:], gemmRows)
-			for t := 0; t < gemmT && g*gemmT+t < n; t++ {
-				copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
-			}
+			storeTile(dst, rows, n, r0, g, &out, func(o []float32, ostride int) {
+				impl.kernel(st, q, gd, gs, nblk, info.Block, info.Offsets, o, ostride)
+			})
 		}
+	}
+}
+
+// storeTile runs kernel for token group g and the strip of rows r0…r0+15: straight into dst when the tile is
+// whole, else into out and copied (the rows and tokens that exist).
+func storeTile(dst []float32, rows, n, r0, g int, out *[gemmT * gemmRows]float32, kernel func(o []float32, ostride int)) {
+	if r0+gemmRows <= rows && (g+1)*gemmT <= n {
+		kernel(dst[g*gemmT*rows+r0:], rows)
+		return
+	}
+	kernel(out[:], gemmRows)
+	for t := 0; t < gemmT && g*gemmT+t < n; t++ {
+		copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
 	}
 }
 

@@ -101,14 +101,7 @@ func (gt *gemmFTask) run(lo, hi, worker int) {
 		stripF(w, r0, st, row)
 		for g := 0; g < a.groups(); g++ {
 			x := a.x[g*cols*gemmT : (g+1)*cols*gemmT]
-			if r0+gemmRows <= rows && (g+1)*gemmT <= n {
-				kernel(st, x, cols, dst[g*gemmT*rows+r0:], rows)
-				continue
-			}
-			kernel(st, x, cols, out[:], gemmRows)
-			for t := 0; t < gemmT && g*gemmT+t < n; t++ {
-				copy(dst[(g*gemmT+t)*rows+r0:(g*gemmT+t)*rows+min(rows, r0+gemmRows)], out[t*gemmRows:])
-			}
+			storeTile(dst, rows, n, r0, g, &out, func(o []float32, ostride int) { kernel(st, x, cols, o, ostride) })
 		}
 	}
 }
