@@ -21,13 +21,16 @@ func quantizeRow16(x []float32, q []int16, d []float32, s []int32) {
 	quantRow16AVX512(&x[0], nb, &q[0], &d[0], &s[0])
 }
 
-// vecLen is how much of n values the AVX-512 kernels below take (whole vectors of 16); the caller does
-// the rest with the scalar code.
+// vecLen is how much of n values the vector kernels below take (whole vectors of 16 with AVX-512, of 8 with
+// AVX2); the caller does the rest with the scalar code.
 func vecLen(n int) int {
-	if !useAVX512 {
-		return 0
+	switch {
+	case useAVX512:
+		return n &^ 15
+	case useAVX2:
+		return n &^ 7
 	}
-	return n &^ 15
+	return 0
 }
 
 //go:noescape
@@ -42,15 +45,57 @@ func scaleAVX512(x *float32, n int, s float32)
 //go:noescape
 func swigluAVX512(dst, gate, up *float32, n int, c *[9]float32)
 
-func maxVec(x []float32) float32 { return maxAVX512(&x[0], len(x)) }
+//go:noescape
+func maxAVX2(x *float32, n int) float32
 
-func expSubSumVec(x []float32, mx float32) float32 {
-	return expSubSumAVX512(&x[0], len(x), mx, &expConst)
+//go:noescape
+func expSubSumAVX2(x *float32, n int, mx float32, c *[12][8]float32) float32
+
+//go:noescape
+func scaleAVX2(x *float32, n int, s float32)
+
+//go:noescape
+func swigluAVX2(dst, gate, up *float32, n int, c *[12][8]float32)
+
+// expConst8 holds expConst, 1.0 and the clamps −87.33 and 88.37 as 8-wide vectors for the AVX2 kernels
+// (which have no broadcast operands).
+var expConst8 = func() (c [12][8]float32) {
+	vals := append(expConst[:], 1, -87.33, 88.37)
+	for i, v := range vals {
+		for j := range c[i] {
+			c[i][j] = v
+		}
+	}
+	return c
+}()
+
+func maxVec(x []float32) float32 {
+	if useAVX512 {
+		return maxAVX512(&x[0], len(x))
+	}
+	return maxAVX2(&x[0], len(x))
 }
 
-func scaleVec(x []float32, s float32) { scaleAVX512(&x[0], len(x), s) }
+func expSubSumVec(x []float32, mx float32) float32 {
+	if useAVX512 {
+		return expSubSumAVX512(&x[0], len(x), mx, &expConst)
+	}
+	return expSubSumAVX2(&x[0], len(x), mx, &expConst8)
+}
+
+func scaleVec(x []float32, s float32) {
+	if useAVX512 {
+		scaleAVX512(&x[0], len(x), s)
+		return
+	}
+	scaleAVX2(&x[0], len(x), s)
+}
 
 func swigluVec(dst, gate, up []float32) {
 	_, _ = gate[len(dst)-1], up[len(dst)-1]
-	swigluAVX512(&dst[0], &gate[0], &up[0], len(dst), &expConst)
+	if useAVX512 {
+		swigluAVX512(&dst[0], &gate[0], &up[0], len(dst), &expConst)
+		return
+	}
+	swigluAVX2(&dst[0], &gate[0], &up[0], len(dst), &expConst8)
 }

@@ -218,3 +218,128 @@ qzero:
 	MOVL $0, (R8)
 	MOVL $0, (R9)
 	JMP  qnext
+
+// AVX2 versions of the vector kernels, 8 values at a time (n a positive multiple of 8). Their constants are
+// vectors in memory (expConst8, at R8): log2e, ln2 in two parts, the polynomial (6), 1.0, and the clamps −87.33
+// and 88.37 that keep 2^k a normal float.
+
+// EXP2 sets Y1 = e^Y0 (Y0 clamped in place; a NaN stays NaN), using Y2 and Y3: k = round(x·log2e),
+// r = x − k·ln2, p = 1 + r + r²·P(r), e^x = p·2^k with 2^k built in the exponent bits.
+#define EXP2 \
+	VMOVUPS 320(R8), Y2 \
+	VMAXPS Y0, Y2, Y0 \
+	VMOVUPS 352(R8), Y2 \
+	VMINPS Y0, Y2, Y0 \
+	VMULPS (R8), Y0, Y2 \
+	VROUNDPS $0, Y2, Y2 \
+	VMOVAPS Y0, Y3 \
+	VFNMADD231PS 32(R8), Y2, Y3 \
+	VFNMADD231PS 64(R8), Y2, Y3 \
+	VMOVUPS 96(R8), Y1 \
+	VFMADD213PS 128(R8), Y3, Y1 \
+	VFMADD213PS 160(R8), Y3, Y1 \
+	VFMADD213PS 192(R8), Y3, Y1 \
+	VFMADD213PS 224(R8), Y3, Y1 \
+	VFMADD213PS 256(R8), Y3, Y1 \
+	VMULPS Y3, Y1, Y1 \
+	VFMADD213PS Y3, Y3, Y1 \
+	VADDPS 288(R8), Y1, Y1 \
+	VCVTPS2DQ Y2, Y2 \
+	VPSLLD $23, Y2, Y2 \
+	VPADDD 288(R8), Y2, Y2 \
+	VMULPS Y2, Y1, Y1
+
+// func maxAVX2(x *float32, n int) float32
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VMOVUPS (SI), Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JZ   mreduce2
+
+mloop2:
+	VMAXPS (SI), Y0, Y0
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  mloop2
+
+mreduce2:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4E, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VMAXPS X1, X0, X0
+	MOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func expSubSumAVX2(x *float32, n int, mx float32, c *[12][8]float32) float32
+TEXT ·expSubSumAVX2(SB), NOSPLIT, $0-36
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ c+24(FP), R8
+	VBROADCASTSS mx+16(FP), Y5
+	VXORPS Y4, Y4, Y4
+
+eloop2:
+	VMOVUPS (SI), Y0
+	VSUBPS Y5, Y0, Y0
+	EXP2
+	VMOVUPS Y1, (SI)
+	VADDPS Y1, Y4, Y4
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  eloop2
+
+	VEXTRACTF128 $1, Y4, X1
+	VADDPS X1, X4, X0
+	VPERMILPS $0x4E, X0, X1
+	VADDPS X1, X0, X0
+	VPERMILPS $0xB1, X0, X1
+	VADDPS X1, X0, X0
+	MOVSS X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(x *float32, n int, s float32)
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y1
+
+sloop2:
+	VMULPS (SI), Y1, Y0
+	VMOVUPS Y0, (SI)
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JNZ  sloop2
+	VZEROUPPER
+	RET
+
+// func swigluAVX2(dst, gate, up *float32, n int, c *[12][8]float32)
+// dst = gate·up / (1 + e^−gate).
+TEXT ·swigluAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ gate+8(FP), SI
+	MOVQ up+16(FP), BX
+	MOVQ n+24(FP), CX
+	MOVQ c+32(FP), R8
+	VXORPS Y5, Y5, Y5
+
+gloop2:
+	VMOVUPS (SI), Y4
+	VSUBPS Y4, Y5, Y0
+	EXP2
+	VADDPS 288(R8), Y1, Y1
+	VMULPS (BX), Y4, Y4
+	VDIVPS Y1, Y4, Y4
+	VMOVUPS Y4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  gloop2
+	VZEROUPPER
+	RET
