@@ -10,6 +10,25 @@
 
 #define MAXN 8
 
+// Seg is up to three weights of the same type and row length, multiplied with the same activations in one
+// launch (Q, K and V; gate and up): global row r belongs to the first weight while r < rows0, then to the
+// second while r < rows0 + rows1, then to the third.
+struct Seg {
+    float* dst;
+    const uint8_t* w;
+    long long rows;
+};
+
+// segment finds the weight that global row r belongs to and r's row within it.
+__device__ __forceinline__ Seg segment(long long& r, float* d0, const uint8_t* w0, long long rows0, float* d1,
+                                       const uint8_t* w1, long long rows1, float* d2, const uint8_t* w2, long long rows2) {
+    if (r < rows0) return Seg{d0, w0, rows0};
+    r -= rows0;
+    if (r < rows1) return Seg{d1, w1, rows1};
+    r -= rows1;
+    return Seg{d2, w2, rows2};
+}
+
 // store_sums reduces each token's per-lane partial sum over the warp; lane 0 writes dst[t][row].
 __device__ __forceinline__ void store_sums(const float* acc, long long n, float* dst, long long rows, long long row, int lane) {
 #pragma unroll
@@ -131,10 +150,11 @@ __device__ __forceinline__ void unit_q6_k(const uint8_t* sb, int p, const float*
 
 // matvec_blocks: lanes take units in turn; UNITS units per block of BS values stored in TS bytes.
 template <int BS, int TS, int UNITS, int KIND>
-__device__ void matvec_blocks(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+__device__ void matvec_blocks(const Seg& sg, const float* x, long long row, long long cols, long long n) {
+    float* dst = sg.dst;
+    const uint8_t* w = sg.w;
+    long long rows = sg.rows;
     int lane = threadIdx.x & 31;
-    if (row >= rows) return;
     long long nb = cols / BS;
     const uint8_t* wr = w + row * nb * TS;
     float acc[MAXN];
@@ -156,11 +176,11 @@ __device__ void matvec_blocks(float* dst, const uint8_t* w, const float* x, long
 // Float weights: rows of any length. When a row's start is 16-byte aligned and its length a multiple of
 // the vector width, lanes take 16-byte chunks (4 floats or 8 halves); otherwise single values.
 template <typename T>
-__device__ void matvec_float(float* dst, const T* w, const float* x, long long rows, long long cols, long long n) {
-    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+__device__ void matvec_float(const Seg& sg, const float* x, long long row, long long cols, long long n) {
+    float* dst = sg.dst;
+    long long rows = sg.rows;
     int lane = threadIdx.x & 31;
-    if (row >= rows) return;
-    const T* wr = w + row * cols;
+    const T* wr = reinterpret_cast<const T*>(sg.w) + row * cols;
     float acc[MAXN];
 #pragma unroll
     for (int t = 0; t < MAXN; t++) acc[t] = 0.f;
@@ -193,25 +213,25 @@ __device__ void matvec_float(float* dst, const T* w, const float* x, long long r
     store_sums(acc, n, dst, rows, row, lane);
 }
 
+// The kernels: dst_i[t][r] = Σ_c W_i[r][c]·x[t][c] for the (up to three) weights; one warp per row of all
+// of them together (rows1 = rows2 = 0 for a single product).
+#define MATVEC(name, CALL)                                                                                        \
+    __global__ void name(float* d0, const uint8_t* w0, long long rows0, float* d1, const uint8_t* w1,             \
+                         long long rows1, float* d2, const uint8_t* w2, long long rows2, const float* x,           \
+                         long long cols, long long n) {                                                            \
+        long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;                              \
+        if (row >= rows0 + rows1 + rows2) return;                                                                  \
+        Seg sg = segment(row, d0, w0, rows0, d1, w1, rows1, d2, w2, rows2);                                        \
+        CALL;                                                                                                      \
+    }
+
 extern "C" {
-__global__ void matvec_f32(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    matvec_float<float>(dst, reinterpret_cast<const float*>(w), x, rows, cols, n);
-}
-__global__ void matvec_f16(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    matvec_float<__half>(dst, reinterpret_cast<const __half*>(w), x, rows, cols, n);
-}
-__global__ void matvec_q4_0(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    matvec_blocks<QK, 18, 1, 0>(dst, w, x, rows, cols, n);
-}
-__global__ void matvec_q8_0(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    matvec_blocks<QK, 34, 1, 1>(dst, w, x, rows, cols, n);
-}
-__global__ void matvec_q4_k(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    matvec_blocks<QK_K, 144, 4, 2>(dst, w, x, rows, cols, n);
-}
-__global__ void matvec_q6_k(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, long long n) {
-    matvec_blocks<QK_K, 210, 4, 3>(dst, w, x, rows, cols, n);
-}
+MATVEC(matvec_f32, (matvec_float<float>(sg, x, row, cols, n)))
+MATVEC(matvec_f16, (matvec_float<__half>(sg, x, row, cols, n)))
+MATVEC(matvec_q4_0, (matvec_blocks<QK, 18, 1, 0>(sg, x, row, cols, n)))
+MATVEC(matvec_q8_0, (matvec_blocks<QK, 34, 1, 1>(sg, x, row, cols, n)))
+MATVEC(matvec_q4_k, (matvec_blocks<QK_K, 144, 4, 2>(sg, x, row, cols, n)))
+MATVEC(matvec_q6_k, (matvec_blocks<QK_K, 210, 4, 3>(sg, x, row, cols, n)))
 
 // Embedding rows: dst[t] = row ids[t] of the table, dequantized. One block per token.
 #define EMBED(name, BS, TS, DEQ)                                                                         \

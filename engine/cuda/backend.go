@@ -268,13 +268,40 @@ func (b *Backend) RMSNorm(dst, x engine.Buffer, w engine.Weight, n int, eps floa
 }
 
 func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int) error {
-	wt := w.(*weight)
+	return b.MatMuls([]engine.Buffer{dst}, []engine.Weight{w}, x, n)
+}
+
+// MatMuls implements engine.MultiMatMuler: up to three weights of one type and row length (Q, K and V; gate
+// and up) go to the GPU as one launch per 8 tokens; others as one launch per weight.
+func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buffer, n int) error {
+	first := ws[0].(*weight)
+	fused := len(ws) <= 3
+	for _, w := range ws {
+		wt := w.(*weight)
+		fused = fused && wt.typ == first.typ && wt.cols == first.cols
+	}
+	if !fused {
+		for i := range ws {
+			if err := b.MatMuls(dsts[i:i+1], ws[i:i+1], x, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	const rowsPerBlock = 8 // 256 threads, one warp per row
 	return b.do(func() error {
 		for t0 := 0; t0 < n; t0 += 8 { // the kernel handles up to 8 tokens per pass over the weights
-			m := min(8, n-t0)
-			err := b.launch("matvec_"+typeSuffix[wt.typ], (wt.rows+rowsPerBlock-1)/rowsPerBlock, 256, 0,
-				dp(dst)+devPtr(4*t0*wt.rows), wt.p, dp(x)+devPtr(4*t0*wt.cols), wt.rows, wt.cols, m)
+			args := []any{devPtr(0), devPtr(0), 0, devPtr(0), devPtr(0), 0, devPtr(0), devPtr(0), 0}
+			total := 0
+			for i, w := range ws {
+				wt := w.(*weight)
+				args[3*i] = dp(dsts[i]) + devPtr(4*t0*wt.rows)
+				args[3*i+1] = wt.p
+				args[3*i+2] = wt.rows
+				total += wt.rows
+			}
+			err := b.launch("matvec_"+typeSuffix[first.typ], (total+rowsPerBlock-1)/rowsPerBlock, 256, 0,
+				append(args, dp(x)+devPtr(4*t0*first.cols), first.cols, min(8, n-t0))...)
 			if err != nil {
 				return err
 			}
@@ -454,8 +481,9 @@ func (b *Backend) Close() error {
 }
 
 var (
-	_ engine.Backend  = (*Backend)(nil)
-	_ engine.Reserver = (*Backend)(nil)
+	_ engine.Backend       = (*Backend)(nil)
+	_ engine.Reserver      = (*Backend)(nil)
+	_ engine.MultiMatMuler = (*Backend)(nil)
 )
 
 // SupportsType reports whether the backend has kernels for weights of type t (enginetest.TypeSupporter).

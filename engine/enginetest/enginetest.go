@@ -171,6 +171,68 @@ func Cases() []Case {
 			})
 		}
 	}
+	// MatMuls (engine.MultiMatMuler, when the backend has it): three weights of one type and different row counts,
+	// nine tokens (a device may take eight at a time), and a mixed-type set the backend cannot fuse.
+	for _, set := range [][]gguf.Type{{gguf.TypeQ4_0, gguf.TypeQ4_0, gguf.TypeQ4_0}, {gguf.TypeQ4_K, gguf.TypeQ4_K, gguf.TypeQ6_K}, {gguf.TypeF16, gguf.TypeF16}} {
+		set := set
+		cs = append(cs, Case{Name: fmt.Sprintf("MatMuls(types=%v,n=9)", set), Threshold: matmulThreshold(set[len(set)-1]), Weights: set,
+			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
+				const cols, n = 512, 9
+				mm, ok := b.(engine.MultiMatMuler)
+				var ws []engine.Weight
+				var dsts []engine.Buffer
+				var deqs [][]float32
+				for i, typ := range set {
+					rows := 64 + 40*i
+					w, deq, err := weight(b, r, typ, rows, cols)
+					if err != nil {
+						return nil, nil, err
+					}
+					d, err := b.Alloc(n * rows)
+					if err != nil {
+						return nil, nil, err
+					}
+					ws, dsts, deqs = append(ws, w), append(dsts, d), append(deqs, deq)
+				}
+				x := randVec(r, n*cols, 1)
+				xb, err := upload(b, x)
+				if err != nil {
+					return nil, nil, err
+				}
+				if ok {
+					err = mm.MatMuls(dsts, ws, xb, n)
+				} else {
+					for i := range ws {
+						if err = b.MatMul(dsts[i], ws[i], xb, n); err != nil {
+							break
+						}
+					}
+				}
+				if err != nil {
+					return nil, nil, err
+				}
+				var got []float32
+				var want []float64
+				for i, w := range ws {
+					rows, _ := w.Shape()
+					g, err := read(b, dsts[i], n*rows)
+					if err != nil {
+						return nil, nil, err
+					}
+					got = append(got, g...)
+					for t := 0; t < n; t++ {
+						for row := 0; row < rows; row++ {
+							var s float64
+							for c := 0; c < cols; c++ {
+								s += float64(deqs[i][row*cols+c]) * float64(x[t*cols+c])
+							}
+							want = append(want, s)
+						}
+					}
+				}
+				return got, want, nil
+			}})
+	}
 	for _, typ := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		typ := typ
 		cs = append(cs, Case{Name: fmt.Sprintf("Embed(type=%s,vocab=100,dim=512)", typ), Threshold: 1e-12, Weights: []gguf.Type{typ},
