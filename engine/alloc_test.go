@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 
+	"github.com/llamago/llamago/gguf"
 	"github.com/llamago/llamago/gguf/synth"
 	"github.com/stretchr/testify/require"
 )
@@ -23,4 +26,49 @@ func TestNoPerOpAllocation(t *testing.T) {
 		t.Logf("%s: %v allocations per decoded token (2 and 6 layers)", typ, counts)
 		require.Equal(t, counts[0], counts[1], "%s: allocations grow with the layers", typ)
 	}
+}
+
+// failingRoPE is the CPU backend with a RoPE that fails, recording the calls that come after it.
+type failingRoPE struct {
+	*CPU
+	failed bool
+	after  []string
+}
+
+func (f *failingRoPE) RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int, p RopeParams) error {
+	f.failed = true
+	return errors.New("rope broke")
+}
+
+func (f *failingRoPE) StoreKV(c KVCache, layer int, k, v Buffer, pos []int32) error {
+	if f.failed {
+		f.after = append(f.after, "StoreKV")
+	}
+	return f.CPU.StoreKV(c, layer, k, v, pos)
+}
+
+func (f *failingRoPE) Attention(out, q Buffer, c KVCache, pos []int32, p AttentionParams) error {
+	if f.failed {
+		f.after = append(f.after, "Attention")
+	}
+	return f.CPU.Attention(out, q, c, pos, p)
+}
+
+// TestForwardStopsAtFirstError: when an operation fails, the forward pass runs nothing after it and says
+// which position failed.
+func TestForwardStopsAtFirstError(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, synth.Options{Type: "F32", Vocab: 300, Layers: 2, Heads: 4, KVHeads: 2, Seed: 7}))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	b := &failingRoPE{CPU: NewCPU(2)}
+	defer b.Close()
+	m, err := Load(f, b)
+	require.NoError(t, err)
+	s, err := m.NewSession(32, 8)
+	require.NoError(t, err)
+	_, err = s.Eval([]int32{1, 2, 3}, false)
+	require.ErrorContains(t, err, "rope broke")
+	require.ErrorContains(t, err, "position 0")
+	require.Empty(t, b.after, "operations ran after the failure")
 }

@@ -173,6 +173,17 @@ func (s *Session) Eval(tokens []int32, all bool) ([]float32, error) {
 
 // forward runs the model on n ≤ maxBatch tokens at positions pos, pos+1, … and advances pos. With
 // wantLogits it leaves logits in the last part's buffer: of every token when all is set, else of the last one.
+// inOrder runs the steps of a sub-layer one after the other and stops at the first error: a later step would
+// read what the failed one did not write (and, on a GPU, enqueue more work after a failure).
+func inOrder(steps ...func() error) error {
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 	m, c := s.m, s.m.Config
 	n := len(ids)
@@ -193,11 +204,11 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 		}
 		b, lw := p.b, &m.layers[l]
 		// Attention: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
-		err = errors.Join(
-			b.RMSNorm(p.xb, p.x, lw.attnNorm, n, c.RMSEpsilon),
-			p.matMuls(p.qkv, lw.qkv, p.xb, n),
-			b.RoPE(p.q, p.k, pos, c.HeadCount, c.HeadCountKV, hd, m.Rope),
-			b.StoreKV(p.cache, l-p.firstLayer, p.k, p.v, pos),
+		err = inOrder(
+			func() error { return b.RMSNorm(p.xb, p.x, lw.attnNorm, n, c.RMSEpsilon) },
+			func() error { return p.matMuls(p.qkv, lw.qkv, p.xb, n) },
+			func() error { return b.RoPE(p.q, p.k, pos, c.HeadCount, c.HeadCountKV, hd, m.Rope) },
+			func() error { return b.StoreKV(p.cache, l-p.firstLayer, p.k, p.v, pos) },
 		)
 		if err != nil {
 			break
@@ -207,15 +218,15 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 			attn.Capture = s.Capture(l, pos)
 		}
 		// Feed-forward: x += W_down · (silu(W_gate·norm(x)) ⊙ W_up·norm(x))
-		err = errors.Join(
-			b.Attention(p.att, p.q, p.cache, pos, attn),
-			b.MatMul(p.proj, lw.wo, p.att, n),
-			b.Add(p.x, p.proj, n*e),
-			b.RMSNorm(p.xb, p.x, lw.ffnNorm, n, c.RMSEpsilon),
-			p.matMuls(p.gateUp, lw.gateUp, p.xb, n),
-			b.SwiGLU(p.gate, p.gate, p.up, n*c.FeedForwardLength),
-			b.MatMul(p.proj, lw.wDown, p.gate, n),
-			b.Add(p.x, p.proj, n*e),
+		err = inOrder(
+			func() error { return b.Attention(p.att, p.q, p.cache, pos, attn) },
+			func() error { return b.MatMul(p.proj, lw.wo, p.att, n) },
+			func() error { return b.Add(p.x, p.proj, n*e) },
+			func() error { return b.RMSNorm(p.xb, p.x, lw.ffnNorm, n, c.RMSEpsilon) },
+			func() error { return p.matMuls(p.gateUp, lw.gateUp, p.xb, n) },
+			func() error { return b.SwiGLU(p.gate, p.gate, p.up, n*c.FeedForwardLength) },
+			func() error { return b.MatMul(p.proj, lw.wDown, p.gate, n) },
+			func() error { return b.Add(p.x, p.proj, n*e) },
 		)
 	}
 	if last := s.parts[len(s.parts)-1]; err == nil && wantLogits {
@@ -225,10 +236,16 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 		}
 		b := p.b
 		if err == nil && all {
-			err = errors.Join(b.RMSNorm(p.xb, p.x, m.outNorm, n, c.RMSEpsilon), b.MatMul(p.logits, m.output, p.xb, n))
+			err = inOrder(
+				func() error { return b.RMSNorm(p.xb, p.x, m.outNorm, n, c.RMSEpsilon) },
+				func() error { return b.MatMul(p.logits, m.output, p.xb, n) },
+			)
 		} else if err == nil {
 			lastX, lastXB := b.View(p.x, (n-1)*e, e), b.View(p.xb, 0, e)
-			err = errors.Join(b.RMSNorm(lastXB, lastX, m.outNorm, 1, c.RMSEpsilon), b.MatMul(p.logits, m.output, lastXB, 1))
+			err = inOrder(
+				func() error { return b.RMSNorm(lastXB, lastX, m.outNorm, 1, c.RMSEpsilon) },
+				func() error { return b.MatMul(p.logits, m.output, lastXB, 1) },
+			)
 		}
 	}
 	if err != nil {
