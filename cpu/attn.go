@@ -79,7 +79,7 @@ func attnValuesGo(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim
 		clear(o)
 		for j := 0; j < n; j++ {
 			if p := s[i*stride+j]; p != 0 {
-				axpy(o, p, v[j*kvDim:j*kvDim+hd])
+				AXPY(o, p, v[j*kvDim:j*kvDim+hd])
 			}
 		}
 	}

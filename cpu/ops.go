@@ -126,13 +126,6 @@ func Add(dst, x []float32) {
 	}
 }
 
-// Scale: x[i] *= s.
-func Scale(x []float32, s float32) {
-	for i := range x {
-		x[i] *= s
-	}
-}
-
 // AXPY: dst[i] += a · x[i].
 func AXPY(dst []float32, a float32, x []float32) {
 	x = x[:len(dst)]

@@ -44,33 +44,13 @@ func (s *refStats) add(ours []float32, ref []float64) {
 		s.den += r * r
 	}
 	s.all++
-	if argmax32(ours) == argmax64(ref) {
+	if Argmax(ours) == Argmax(ref) {
 		s.agree++
 	}
 }
 
 func (s *refStats) nmse() float64      { return s.num / s.den }
 func (s *refStats) agreement() float64 { return float64(s.agree) / float64(s.all) }
-
-func argmax32(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
-
-func argmax64(x []float64) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
-}
 
 func loadShared(t testing.TB, name string) *Model {
 	t.Helper()

@@ -70,7 +70,7 @@ func (s *Sampler) Accept(id int32) {
 }
 
 // Argmax returns the index of the largest logit, the lowest on ties.
-func Argmax(logits []float32) int32 {
+func Argmax[T float32 | float64](logits []T) int32 {
 	best := 0
 	for i, v := range logits {
 		if v > logits[best] {

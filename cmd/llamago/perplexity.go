@@ -164,7 +164,7 @@ func runPerplexity(stdout, stderr io.Writer, o perplexityOptions) error {
 				}
 				kl += d
 				kl2 += d * d
-				if int(engine.Argmax(blp)) == argmaxF64(lp) {
+				if engine.Argmax(blp) == engine.Argmax(lp) {
 					same++
 				}
 				baseNLL += -float64(blp[next])
@@ -237,16 +237,6 @@ func logSoftmax(x []float32, out []float64) {
 	for i, v := range x {
 		out[i] = float64(v) - lse
 	}
-}
-
-func argmaxF64(x []float64) int {
-	b := 0
-	for i, v := range x {
-		if v > x[b] {
-			b = i
-		}
-	}
-	return b
 }
 
 // The KL-divergence base is a GGUF file (written with llamago's own writer): metadata naming the model,
