@@ -62,25 +62,22 @@ func (w *Weight) Row(r int, dst []float32) {
 	_ = gguf.Dequantize(w.Type, w.Data[r*rb:(r+1)*rb], dst[:w.Cols])
 }
 
-// MatMul computes dst[t][r] = Σ_c w[r][c] · x[t][c] for n tokens: x is [n][Cols], dst is [n][Rows].
-// Each weight row is dequantized once (into the worker's scratch) and used for every token, so the
-// weights are read once per call whatever n is. Activations stay float32 (no rounding to 8 bits).
+// MatMul computes dst[t][r] = Σ_c w[r][c] · x[t][c] for n tokens: x is [n][Cols], dst is [n][Rows]. The
+// weights are read once per call whatever n is: prompt-sized batches in register tiles (gemm.go, gemmf.go),
+// few tokens row by row — integer kernels on 16-bit activations for Q4_0/Q8_0/Q4_K/Q6_K (quant.go), float
+// dot products on the dequantized row for the other types.
 func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
-	cols, rows := w.Cols, w.Rows
+	MatMuls(p, [][]float32{dst}, []*Weight{w}, x, n)
+}
+
+// matMulFloat is MatMul for types without integer kernels.
+func matMulFloat(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 	if canGemmFloat(w.Type, n) {
-		gemmFloat(p, dst, w, transposeActivations(p, x, n, cols), gemmFFast)
+		gemmFloat(p, dst, w, transposeActivations(p, x, n, w.Cols), gemmFFast)
 		return
 	}
-	if w.Type == gguf.TypeF32 || !hasQ16Dot(w.Type) {
-		p.tasks.rows = rowsTask{p: p, dst: dst, w: w, x: x, n: n}
-		p.For(rows, 4, p.tasks.rowsFn)
-		return
-	}
-	if canGemm(w.Type, n) {
-		gemm(p, dst, w, quantizeActivations16(p, x, n, w.Cols), gemmFast)
-		return
-	}
-	matMulQ16(p, dst, w, x, n)
+	p.tasks.rows = rowsTask{p: p, dst: dst, w: w, x: x, n: n}
+	p.For(w.Rows, 4, p.tasks.rowsFn)
 }
 
 // rowsTask is MatMul for float weights and types without integer kernels, few tokens: each row (read in
@@ -117,38 +114,29 @@ func (a *rowsTask) run(lo, hi, worker int) {
 // MatMuls computes MatMul(dsts[i], ws[i], x, n) for every i, rounding x to integers once for all the
 // weights that use the integer path.
 func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
-	quantized := false
-	var a16 *act16
+	var a16 *act16     // the tiles' activations, once rounded
+	quantized := false // the row kernels' activations, once rounded
 	for i, w := range ws {
-		if canGemm(w.Type, n) {
+		switch {
+		case !hasQ16Dot(w.Type):
+			matMulFloat(p, dsts[i], w, x, n)
+		case canGemm(w.Type, n):
 			if a16 == nil {
 				a16 = quantizeActivations16(p, x, n, w.Cols)
 			}
 			gemm(p, dsts[i], w, a16, gemmFast)
-			continue
+		default:
+			if !quantized {
+				quantizeActivations(p, x, n, w.Cols)
+				quantized = true
+			}
+			matMulQ16Rows(p, dsts[i], w, n)
 		}
-		if !hasQ16Dot(w.Type) {
-			MatMul(p, dsts[i], w, x, n)
-			continue
-		}
-		if !quantized {
-			quantizeActivations(p, x, n, w.Cols)
-			quantized = true
-		}
-		matMulQ16Rows(p, dsts[i], w, n)
 	}
 }
 
-// rowTile is how many weight rows matMulQ16 keeps hot while it walks the tokens.
+// rowTile is how many weight rows matMulQ16Rows keeps hot while it walks the tokens.
 const rowTile = 16
-
-// matMulQ16 is MatMul for types with an integer dot product: the n activation rows are rounded to 16-bit
-// blocks once (into the pool's buffer), then each worker takes tiles of rowTile weight rows and computes
-// them against every token, so weights stream from memory once and each tile stays in cache.
-func matMulQ16(p *Pool, dst []float32, w *Weight, x []float32, n int) {
-	quantizeActivations(p, x, n, w.Cols)
-	matMulQ16Rows(p, dst, w, n)
-}
 
 // quantizeActivations rounds n rows of cols values into the pool's activation buffer.
 func quantizeActivations(p *Pool, x []float32, n, cols int) {
@@ -168,7 +156,8 @@ func (a *quantTask) run(lo, hi, _ int) {
 	}
 }
 
-// matMulQ16Rows is the weight side of matMulQ16, on the activations quantizeActivations left in the pool.
+// matMulQ16Rows multiplies the weights, tiles of rowTile rows against every token (so weights stream from
+// memory once and each tile stays in cache), with the activations quantizeActivations left in the pool.
 func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
 	p.tasks.q16 = q16Task{dst: dst, w: w, xq: p.qrows[:n], n: n}
 	p.For(w.Rows, rowTile, p.tasks.q16Fn)
