@@ -365,7 +365,7 @@ func attentionSplits(queries, maxPos int) int {
 func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32, p engine.AttentionParams) error {
 	kv := c.(*kvCache)
 	if p.HeadDim > 256 {
-		return fmt.Errorf("cuda: head size %d is larger than the attention kernel's 256", p.HeadDim)
+		return fmt.Errorf("cuda: head size %d is larger than the attention kernel's 256: run this model with --backend cpu", p.HeadDim)
 	}
 	maxPos := 0
 	for _, ps := range pos {
