@@ -87,7 +87,7 @@ clean:
 ## cuda-emu: run the CUDA backend — host code and kernels — on the CPU emulator of kernels/emu (needs g++
 ## with C++20, no GPU, no CUDA toolkit): the conformance suite, end-to-end logits and greedy generation.
 ## Then the CLI on it: greedy text from a synthetic Q4_0 model must be the same on the CPU, with
-## --backend cuda and with --gpu-layers 1 (partial offload).
+## --backend cuda, with --gpu-layers 1 (partial offload) and with --unfused (no fused kernels).
 cuda-emu: build
 	$(GO) vet -tags cudaemu ./engine/cuda/ ./cmd/...
 	$(GO) test -tags cudaemu -count=1 ./engine/cuda/
@@ -98,5 +98,6 @@ cuda-emu: build
 	run $(BIN)/llamago run > $$tmp/cpu.txt; \
 	run $(BIN)/llamago-emu run --backend cuda > $$tmp/gpu.txt; \
 	run $(BIN)/llamago-emu run --backend cuda --gpu-layers 1 > $$tmp/split.txt; \
-	cmp $$tmp/cpu.txt $$tmp/gpu.txt && cmp $$tmp/cpu.txt $$tmp/split.txt; \
-	echo "cuda-emu: the CLI on the emulated GPU (whole and partial offload) generates what the CPU does"
+	run $(BIN)/llamago-emu run --backend cuda --unfused > $$tmp/unfused.txt; \
+	cmp $$tmp/cpu.txt $$tmp/gpu.txt && cmp $$tmp/cpu.txt $$tmp/split.txt && cmp $$tmp/cpu.txt $$tmp/unfused.txt; \
+	echo "cuda-emu: the CLI on the emulated GPU (whole, partial offload, unfused) generates what the CPU does"

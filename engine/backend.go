@@ -94,9 +94,101 @@ type MultiMatMuler interface {
 	MatMuls(dsts []Buffer, ws []Weight, x Buffer, n int) error
 }
 
+// The fused operations below are optional too: a device backend offers them to save kernel launches and
+// round trips of intermediate results through memory. The functions of the same names run each on any
+// backend: fused where it has the operation, else as the unfused equivalent given with it.
+
+// MatMulAdder multiplies and adds to the destination (the output projections and the residual stream).
+// Unfused equivalent, with tmp a buffer of n·rows values:
+//
+//	MatMul(tmp, w, x, n); Add(dst, tmp, n·rows)
+type MatMulAdder interface {
+	MatMulAdd(dst Buffer, w Weight, x Buffer, n int) error
+}
+
+// SwiGLUMatMuler runs the feed-forward's first half: dst = silu(gate·x) ⊙ (up·x), n rows of gate's row count.
+// scratch, as large as dst, is the backend's to use (a backend that cannot fuse a pair of weights of different
+// types computes one product there). Unfused equivalent:
+//
+//	MatMuls({dst, scratch}, {gate, up}, x, n); SwiGLU(dst, dst, scratch, n·rows)
+type SwiGLUMatMuler interface {
+	MatMulSwiGLU(dst, scratch Buffer, gate, up Weight, x Buffer, n int) error
+}
+
+// RoPEStorer rotates q and k and writes k and v into the cache in one step. Unfused equivalent:
+//
+//	RoPE(q, k, pos, heads, kvHeads, headDim, p); StoreKV(c, layer, k, v, pos)
+type RoPEStorer interface {
+	RoPEStoreKV(q, k, v Buffer, c KVCache, layer int, pos []int32, heads, kvHeads, headDim int, p RopeParams) error
+}
+
+// MatMuls computes dsts[i] = ws[i]·x on b (see MultiMatMuler).
+func MatMuls(b Backend, dsts []Buffer, ws []Weight, x Buffer, n int) error {
+	if f, ok := b.(MultiMatMuler); ok {
+		return f.MatMuls(dsts, ws, x, n)
+	}
+	for i := range ws {
+		if err := b.MatMul(dsts[i], ws[i], x, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MatMulAdd computes dst += w·x on b; tmp (n rows of w's row count) holds the product where b has no
+// MatMulAdder.
+func MatMulAdd(b Backend, dst, tmp Buffer, w Weight, x Buffer, n int) error {
+	if f, ok := b.(MatMulAdder); ok {
+		return f.MatMulAdd(dst, w, x, n)
+	}
+	rows, _ := w.Shape()
+	if err := b.MatMul(tmp, w, x, n); err != nil {
+		return err
+	}
+	return b.Add(dst, tmp, n*rows)
+}
+
+// MatMulSwiGLU computes dsts[0] = silu(ws[0]·x) ⊙ (ws[1]·x) on b, with dsts[1] as the scratch (see
+// SwiGLUMatMuler): gate and up, each in a slice the caller keeps, so that nothing is allocated per call.
+func MatMulSwiGLU(b Backend, dsts []Buffer, ws []Weight, x Buffer, n int) error {
+	if f, ok := b.(SwiGLUMatMuler); ok {
+		return f.MatMulSwiGLU(dsts[0], dsts[1], ws[0], ws[1], x, n)
+	}
+	rows, _ := ws[0].Shape()
+	if err := MatMuls(b, dsts, ws, x, n); err != nil {
+		return err
+	}
+	return b.SwiGLU(dsts[0], dsts[0], dsts[1], n*rows)
+}
+
+// RoPEStoreKV rotates q and k at positions pos and stores k and v in the cache's layer (see RoPEStorer).
+func RoPEStoreKV(b Backend, q, k, v Buffer, c KVCache, layer int, pos []int32, heads, kvHeads, headDim int, p RopeParams) error {
+	if f, ok := b.(RoPEStorer); ok {
+		return f.RoPEStoreKV(q, k, v, c, layer, pos, heads, kvHeads, headDim, p)
+	}
+	if err := b.RoPE(q, k, pos, heads, kvHeads, headDim, p); err != nil {
+		return err
+	}
+	return b.StoreKV(c, layer, k, v, pos)
+}
+
+// unfused is a backend with its optional operations hidden (LoadOptions.Unfused): only Backend's methods
+// show through the embedded interface.
+type unfused struct{ Backend }
+
 // Reserver is an optional backend capability: before a session allocates its buffers and KV cache, the
-// engine says how many bytes they take in all, so a device backend can take them as one arena up front (and
-// fail early, with the size, when memory is short). Alloc and NewKVCache then draw from it.
+// engine says how many bytes they take in all, and the shapes of its batches, so a device backend can take
+// them — and the scratch space its operations need for such batches — as one arena up front (and fail early,
+// with the size, when memory is short). Alloc and NewKVCache then draw from it.
 type Reserver interface {
-	Reserve(bytes int64) error
+	Reserve(r Reservation) error
+}
+
+// Reservation describes a session to a Reserver.
+type Reservation struct {
+	Bytes     int64 // the session's buffers and KV cache
+	Batch     int   // tokens per forward pass, at most
+	Positions int   // the context
+	Heads     int   // attention query heads
+	HeadDim   int
 }

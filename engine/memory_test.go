@@ -31,9 +31,14 @@ func TestPlanMemory(t *testing.T) {
 type reserving struct {
 	*CPU
 	reserved, used int64
+	last           Reservation
 }
 
-func (r *reserving) Reserve(bytes int64) error { r.reserved += bytes; return nil }
+func (r *reserving) Reserve(res Reservation) error {
+	r.reserved += res.Bytes
+	r.last = res
+	return nil
+}
 
 func (r *reserving) Alloc(n int) (Buffer, error) {
 	r.used += 4 * int64(n)
@@ -57,4 +62,6 @@ func TestSessionReservesWhatItAllocates(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, r.used)
 	require.Equal(t, r.used, r.reserved)
+	c := m.Config
+	require.Equal(t, Reservation{Bytes: r.reserved, Batch: 16, Positions: 64, Heads: c.HeadCount, HeadDim: c.HeadDim()}, r.last)
 }

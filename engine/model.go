@@ -30,6 +30,7 @@ type Model struct {
 	// backends are the distinct backends in layer order; layerOn[l] indexes the one layer l runs on.
 	backends []Backend
 	layerOn  []int
+	unfused  bool // LoadOptions.Unfused
 }
 
 // layerWeights are one transformer block's tensors; shapes are [rows][cols] = [out][in].
@@ -66,6 +67,10 @@ type LoadOptions struct {
 	// Progress, when set, is called after each tensor is handed to its backend with the bytes done and the
 	// total (uploads to a GPU take seconds for large models).
 	Progress func(done, total int64)
+	// Unfused runs every operation on its own even where a backend offers a fused one (MultiMatMuler,
+	// MatMulAdder, SwiGLUMatMuler, RoPEStorer): to find a fault in a fused kernel, or to measure what fusing
+	// saves.
+	Unfused bool
 }
 
 // LoadWith binds the weights as o says (see LoadSplit).
@@ -89,7 +94,7 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 	if cfg.VocabSize == 0 {
 		cfg.VocabSize = tok.VocabSize()
 	}
-	m := &Model{Config: cfg, Tokenizer: tok, File: f, Backend: b,
+	m := &Model{Config: cfg, Tokenizer: tok, File: f, Backend: b, unfused: o.Unfused,
 		Rope: RopeParams{Dims: cfg.RopeDimensionCount, Base: float64(cfg.RopeFreqBase), FreqScale: float64(cfg.RopeFreqScale)}}
 	if cfg.RopeDimensionCount > cfg.HeadDim() || cfg.RopeDimensionCount%2 != 0 {
 		return nil, fmt.Errorf("rope dimension count %d must be even and at most the head size %d", cfg.RopeDimensionCount, cfg.HeadDim())

@@ -38,19 +38,7 @@ type part struct {
 	logits     Buffer   // [batch][vocab], on the last part only
 	qkv        []Buffer // q, k, v
 	gateUp     []Buffer // gate, up
-}
-
-// matMuls runs the products of one input, fused when the backend offers it.
-func (p *part) matMuls(dsts []Buffer, ws []Weight, x Buffer, n int) error {
-	if mm, ok := p.b.(MultiMatMuler); ok {
-		return mm.MatMuls(dsts, ws, x, n)
-	}
-	for i := range ws {
-		if err := p.b.MatMul(dsts[i], ws[i], x, n); err != nil {
-			return err
-		}
-	}
-	return nil
+	ops        Backend  // b, or b without its fused operations when the model is loaded Unfused
 }
 
 // ErrContextFull is returned when tokens would not fit in the session's context.
@@ -69,7 +57,10 @@ func (m *Model) NewSession(ctx, batch int) (*Session, error) {
 	hd := c.HeadDim()
 	s := &Session{m: m, maxBatch: batch, capacity: ctx, posBuf: make([]int32, batch)}
 	for bi, b := range m.backends {
-		p := &part{b: b, firstLayer: -1}
+		p := &part{b: b, firstLayer: -1, ops: b}
+		if m.unfused {
+			p.ops = unfused{b}
+		}
 		layers := 0
 		for l, on := range m.layerOn {
 			if on == bi {
@@ -86,7 +77,7 @@ func (m *Model) NewSession(ctx, batch int) (*Session, error) {
 			floats += int64(batch * c.VocabSize)
 		}
 		if r, ok := b.(Reserver); ok { // one device arena for the session, sized up front
-			if err := r.Reserve(4 * floats); err != nil {
+			if err := r.Reserve(Reservation{Bytes: 4 * floats, Batch: batch, Positions: ctx, Heads: c.HeadCount, HeadDim: hd}); err != nil {
 				return nil, fmt.Errorf("reserving %.1f MiB for a session of %d positions on %s: %w", float64(4*floats)/(1<<20), ctx, b.Name(), err)
 			}
 		}
@@ -206,9 +197,10 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 		// Attention: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
 		err = inOrder(
 			func() error { return b.RMSNorm(p.xb, p.x, lw.attnNorm, n, c.RMSEpsilon) },
-			func() error { return p.matMuls(p.qkv, lw.qkv, p.xb, n) },
-			func() error { return b.RoPE(p.q, p.k, pos, c.HeadCount, c.HeadCountKV, hd, m.Rope) },
-			func() error { return b.StoreKV(p.cache, l-p.firstLayer, p.k, p.v, pos) },
+			func() error { return MatMuls(p.ops, p.qkv, lw.qkv, p.xb, n) },
+			func() error {
+				return RoPEStoreKV(p.ops, p.q, p.k, p.v, p.cache, l-p.firstLayer, pos, c.HeadCount, c.HeadCountKV, hd, m.Rope)
+			},
 		)
 		if err != nil {
 			break
@@ -220,13 +212,10 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 		// Feed-forward: x += W_down · (silu(W_gate·norm(x)) ⊙ W_up·norm(x))
 		err = inOrder(
 			func() error { return b.Attention(p.att, p.q, p.cache, pos, attn) },
-			func() error { return b.MatMul(p.proj, lw.wo, p.att, n) },
-			func() error { return b.Add(p.x, p.proj, n*e) },
+			func() error { return MatMulAdd(p.ops, p.x, p.proj, lw.wo, p.att, n) },
 			func() error { return b.RMSNorm(p.xb, p.x, lw.ffnNorm, n, c.RMSEpsilon) },
-			func() error { return p.matMuls(p.gateUp, lw.gateUp, p.xb, n) },
-			func() error { return b.SwiGLU(p.gate, p.gate, p.up, n*c.FeedForwardLength) },
-			func() error { return b.MatMul(p.proj, lw.wDown, p.gate, n) },
-			func() error { return b.Add(p.x, p.proj, n*e) },
+			func() error { return MatMulSwiGLU(p.ops, p.gateUp, lw.gateUp, p.xb, n) },
+			func() error { return MatMulAdd(p.ops, p.x, p.proj, lw.wDown, p.gate, n) },
 		)
 	}
 	if last := s.parts[len(s.parts)-1]; err == nil && wantLogits {

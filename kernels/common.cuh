@@ -14,12 +14,23 @@
 #endif
 
 // load reads a T at p, which must be aligned to sizeof(T) as the GPU requires (the emulator checks it).
+// A plain load: the compiler may merge loads of one address (matvec's rows share the activations so).
 template <class T>
 __device__ __forceinline__ T load(const void* p) {
 #ifdef LLAMAGO_EMU
     emu::check_aligned(p, sizeof(T));
 #endif
     return *reinterpret_cast<const T*>(p);
+}
+
+// load_weight is load through the read-only data path (ld.global.nc, where a plain load through a pointer
+// the compiler cannot place would be a generic one), for weights: read once, never written by a kernel.
+template <class T>
+__device__ __forceinline__ T load_weight(const void* p) {
+#ifdef LLAMAGO_EMU
+    emu::check_aligned(p, sizeof(T));
+#endif
+    return __ldg(reinterpret_cast<const T*>(p));
 }
 
 __device__ __forceinline__ float warp_sum(float v) {
@@ -32,9 +43,7 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
-__device__ __forceinline__ float half_at(const uint8_t* p) {
-    return __half2float(*reinterpret_cast<const __half*>(p));
-}
+__device__ __forceinline__ float half_at(const uint8_t* p) { return __half2float(load_weight<__half>(p)); }
 
 // block_sum reduces v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the sum.
 __device__ __forceinline__ float block_sum(float v, float* shared32) {

@@ -23,11 +23,25 @@ var Families = []string{"matvec", "norm", "rope", "attention"}
 
 // Names lists the kernels (extern "C" entry points) of each family that the CUDA backend launches.
 var Names = map[string][]string{
-	"matvec": {"matvec_f32", "matvec_f16", "matvec_q4_0", "matvec_q8_0", "matvec_q4_k", "matvec_q6_k",
-		"embed_f32", "embed_f16", "embed_q4_0", "embed_q8_0", "embed_q4_k", "embed_q6_k"},
+	"matvec":    matvecNames(),
 	"norm":      {"rmsnorm_f32", "swiglu_f32", "add_f32"},
-	"rope":      {"rope_f32"},
+	"rope":      {"rope_f32", "rope_store_f32"},
 	"attention": {"attention_split_f32", "attention_merge_f32", "kv_store_f32"},
+}
+
+// WeightTypes are the suffixes of the weight types the matvec family has kernels for.
+var WeightTypes = []string{"f32", "f16", "q4_0", "q8_0", "q4_k", "q6_k"}
+
+// matvecNames: per weight type, the matrix products (a batch of up to 8 tokens; one token with 2 or 4 rows
+// per warp), the products fused with SwiGLU (batch; one token) and the embedding row fetch.
+func matvecNames() []string {
+	var names []string
+	for _, t := range WeightTypes {
+		for _, k := range []string{"matvec_", "matvec1_rows2_", "matvec1_rows4_", "matvec_swiglu_", "matvec1_swiglu_", "embed_"} {
+			names = append(names, k+t)
+		}
+	}
+	return names
 }
 
 // PTX returns the PTX text of a kernel family, NUL-terminated as cuModuleLoadData expects.

@@ -1,11 +1,16 @@
 // Quantized matrix × vector (and small batches): dst[t][r] = Σ_c W[r][c]·x[t][c], t < n ≤ 8.
 //
-// One warp per weight row. The lanes take the row's blocks (or, for k-quants, quarters of super-blocks)
-// in turn, so that a warp's loads cover consecutive bytes of the row; each lane loads its whole unit with
-// the widest loads the GGUF layout allows (16-byte for Q4_K and aligned float rows, 2-byte pieces for the
-// 18/34/210-byte blocks, which are only 2-byte aligned), dequantizes in registers, and multiplies with
-// the activations read as float4 (16-byte loads). The warp reduces each token's sum at the end. Every token
-// of the batch reuses the weights a lane has loaded.
+// A warp takes R weight rows (R = 1 for batches; 2 or 4 for one token, see below). The lanes take the rows'
+// blocks (or, for k-quants, quarters of super-blocks) in turn, so that a warp's loads cover consecutive
+// bytes of a row; each lane loads its whole unit with the widest loads the GGUF layout allows (16-byte for
+// Q4_K and aligned float rows, 2-byte pieces for the 18/34/210-byte blocks, which are only 2-byte aligned),
+// dequantizes in registers, and multiplies with the activations read as float4 (16-byte loads). The warp
+// reduces each token's sum at the end. Every token of the batch reuses the weights a lane has loaded; with
+// R > 1 every row reuses the activations a lane has loaded, which divides the activation traffic through L1
+// (each lane reads its own 128 bytes of x per 32 values: more than the weights' bytes for one token) by R.
+//
+// Fused epilogues: add ≠ 0 accumulates (dst += W·x, the residual stream); the swiglu kernels compute a
+// row of gate and the same row of up in one warp and store silu(g)·u.
 #include "common.cuh"
 
 #define MAXN 8
@@ -29,57 +34,65 @@ __device__ __forceinline__ Seg segment(long long& r, float* d0, const uint8_t* w
     return Seg{d2, w2, rows2};
 }
 
-// store_sums reduces each token's per-lane partial sum over the warp; lane 0 writes dst[t][row].
-__device__ __forceinline__ void store_sums(const float* acc, long long n, float* dst, long long rows, long long row, int lane) {
-#pragma unroll
-    for (int t = 0; t < MAXN; t++) {
-        if (t >= n) break;
-        float s = warp_sum(acc[t]);
-        if (lane == 0) dst[t * rows + row] = s;
-    }
-}
-
 __device__ __forceinline__ float4 ld4(const float* p) { return load<float4>(p); }
 
-__device__ __forceinline__ float dot4(float4 x, float a, float b, float c, float d) {
-    return x.x * a + x.y * b + x.z * c + x.w * d;
-}
+// The unit functions below take the same unit of R rows (blk[r]): they dequantize four values (or two groups
+// of four) of every row at a time into registers, then load each token's activations for those values once
+// and use them for every row, before the next four. That keeps few registers live (occupancy) while the
+// loads of a unit are all issued up front by the unrolled loops. N bounds the batch at compile time (1 for
+// the one-token kernels, whose loops then vanish).
 
-// The unit functions below dequantize four values (or two groups of four) at a time into registers and
-// use them for every token before the next four, which keeps few registers live (occupancy) while the
-// loads of a unit are all issued up front by the unrolled loops.
+__device__ __forceinline__ float dot4(float4 x, const float* w) { return x.x * w[0] + x.y * w[1] + x.z * w[2] + x.w * w[3]; }
 
 // Q4_0 (18 bytes: d, 16 bytes of nibbles; value j < 16 is the low nibble of byte j, j+16 its high nibble).
-__device__ __forceinline__ void unit_q4_0(const uint8_t* blk, const float* x, long long cols, long long n, float* acc) {
-    float d = half_at(blk);
+template <int R, int N>
+__device__ __forceinline__ void unit_q4_0(const uint8_t* const* blk, int, const float* x, long long cols, long long n, float (*acc)[N]) {
+    float d[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) d[r] = half_at(blk[r]);
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-        uint32_t v = load<uint16_t>(blk + 2 + 4 * i) | (uint32_t)load<uint16_t>(blk + 4 + 4 * i) << 16;
-        float l0 = d * (float)((int)(v & 15) - 8), l1 = d * (float)((int)((v >> 8) & 15) - 8);
-        float l2 = d * (float)((int)((v >> 16) & 15) - 8), l3 = d * (float)((int)((v >> 24) & 15) - 8);
-        float h0 = d * (float)((int)((v >> 4) & 15) - 8), h1 = d * (float)((int)((v >> 12) & 15) - 8);
-        float h2 = d * (float)((int)((v >> 20) & 15) - 8), h3 = d * (float)((int)(v >> 28) - 8);
+        float lo[R][4], hi[R][4];
 #pragma unroll
-        for (int t = 0; t < MAXN; t++) {
+        for (int r = 0; r < R; r++) {
+            uint32_t v = load_weight<uint16_t>(blk[r] + 2 + 4 * i) | (uint32_t)load_weight<uint16_t>(blk[r] + 4 + 4 * i) << 16;
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                lo[r][k] = d[r] * (float)((int)((v >> (8 * k)) & 15) - 8);
+                hi[r][k] = d[r] * (float)((int)((v >> (8 * k + 4)) & 15) - 8);
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < N; t++) {
             if (t >= n) break;
-            const float* xt = x + t * cols;
-            acc[t] += dot4(ld4(xt + 4 * i), l0, l1, l2, l3) + dot4(ld4(xt + 16 + 4 * i), h0, h1, h2, h3);
+            float4 xl = ld4(x + t * cols + 4 * i), xh = ld4(x + t * cols + 16 + 4 * i);
+#pragma unroll
+            for (int r = 0; r < R; r++) acc[r][t] += dot4(xl, lo[r]) + dot4(xh, hi[r]);
         }
     }
 }
 
 // Q8_0 (34 bytes: d, 32 signed bytes).
-__device__ __forceinline__ void unit_q8_0(const uint8_t* blk, const float* x, long long cols, long long n, float* acc) {
-    float d = half_at(blk);
+template <int R, int N>
+__device__ __forceinline__ void unit_q8_0(const uint8_t* const* blk, int, const float* x, long long cols, long long n, float (*acc)[N]) {
+    float d[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) d[r] = half_at(blk[r]);
 #pragma unroll
     for (int i = 0; i < 8; i++) {
-        uint32_t v = load<uint16_t>(blk + 2 + 4 * i) | (uint32_t)load<uint16_t>(blk + 4 + 4 * i) << 16;
-        float w0 = d * (float)(int8_t)(v & 0xFF), w1 = d * (float)(int8_t)((v >> 8) & 0xFF);
-        float w2 = d * (float)(int8_t)((v >> 16) & 0xFF), w3 = d * (float)(int8_t)(v >> 24);
+        float w[R][4];
 #pragma unroll
-        for (int t = 0; t < MAXN; t++) {
+        for (int r = 0; r < R; r++) {
+            uint32_t v = load_weight<uint16_t>(blk[r] + 2 + 4 * i) | (uint32_t)load_weight<uint16_t>(blk[r] + 4 + 4 * i) << 16;
+#pragma unroll
+            for (int k = 0; k < 4; k++) w[r][k] = d[r] * (float)(int8_t)((v >> (8 * k)) & 0xFF);
+        }
+#pragma unroll
+        for (int t = 0; t < N; t++) {
             if (t >= n) break;
-            acc[t] += dot4(ld4(x + t * cols + 4 * i), w0, w1, w2, w3);
+            float4 xv = ld4(x + t * cols + 4 * i);
+#pragma unroll
+            for (int r = 0; r < R; r++) acc[r][t] += dot4(xv, w[r]);
         }
     }
 }
@@ -87,26 +100,40 @@ __device__ __forceinline__ void unit_q8_0(const uint8_t* blk, const float* x, lo
 // Q4_K quarter c of a super-block (144 bytes, 16-byte aligned): values 64c … 64c+63, sub-blocks 2c (low
 // nibbles of qs[32c … 32c+31]) and 2c+1 (high nibbles); w = d·sc·q − dmin·m. x points at the super-block's
 // first value.
-__device__ __forceinline__ void unit_q4_k(const uint8_t* sb, int c, const float* x, long long cols, long long n, float* acc) {
-    float d = half_at(sb), dmin = half_at(sb + 2);
-    int sc0, m0, sc1, m1;
-    q4k_scale_min(2 * c, sb + 4, &sc0, &m0);
-    q4k_scale_min(2 * c + 1, sb + 4, &sc1, &m1);
-    float d0 = d * (float)sc0, o0 = dmin * (float)m0, d1 = d * (float)sc1, o1 = dmin * (float)m1;
-    uint4 qa = load<uint4>(sb + 16 + 32 * c), qb = load<uint4>(sb + 32 + 32 * c);
-    uint32_t words[8] = {qa.x, qa.y, qa.z, qa.w, qb.x, qb.y, qb.z, qb.w};
+template <int R, int N>
+__device__ __forceinline__ void unit_q4_k(const uint8_t* const* sb, int c, const float* x, long long cols, long long n, float (*acc)[N]) {
+    float d0[R], o0[R], d1[R], o1[R];
+    uint32_t words[R][8];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        float d = half_at(sb[r]), dmin = half_at(sb[r] + 2);
+        int sc0, m0, sc1, m1;
+        q4k_scale_min(2 * c, sb[r] + 4, &sc0, &m0);
+        q4k_scale_min(2 * c + 1, sb[r] + 4, &sc1, &m1);
+        d0[r] = d * (float)sc0, o0[r] = dmin * (float)m0, d1[r] = d * (float)sc1, o1[r] = dmin * (float)m1;
+        uint4 qa = load_weight<uint4>(sb[r] + 16 + 32 * c), qb = load_weight<uint4>(sb[r] + 32 + 32 * c);
+        words[r][0] = qa.x, words[r][1] = qa.y, words[r][2] = qa.z, words[r][3] = qa.w;
+        words[r][4] = qb.x, words[r][5] = qb.y, words[r][6] = qb.z, words[r][7] = qb.w;
+    }
 #pragma unroll
     for (int i = 0; i < 8; i++) {
-        uint32_t v = words[i];
-        float l0 = d0 * (float)(v & 15) - o0, l1 = d0 * (float)((v >> 8) & 15) - o0;
-        float l2 = d0 * (float)((v >> 16) & 15) - o0, l3 = d0 * (float)((v >> 24) & 15) - o0;
-        float h0 = d1 * (float)((v >> 4) & 15) - o1, h1 = d1 * (float)((v >> 12) & 15) - o1;
-        float h2 = d1 * (float)((v >> 20) & 15) - o1, h3 = d1 * (float)(v >> 28) - o1;
+        float lo[R][4], hi[R][4];
 #pragma unroll
-        for (int t = 0; t < MAXN; t++) {
+        for (int r = 0; r < R; r++) {
+            uint32_t v = words[r][i];
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                lo[r][k] = d0[r] * (float)((v >> (8 * k)) & 15) - o0[r];
+                hi[r][k] = d1[r] * (float)((v >> (8 * k + 4)) & 15) - o1[r];
+            }
+        }
+#pragma unroll
+        for (int t = 0; t < N; t++) {
             if (t >= n) break;
             const float* xt = x + t * cols + 64 * c;
-            acc[t] += dot4(ld4(xt + 4 * i), l0, l1, l2, l3) + dot4(ld4(xt + 32 + 4 * i), h0, h1, h2, h3);
+            float4 xl = ld4(xt + 4 * i), xh = ld4(xt + 32 + 4 * i);
+#pragma unroll
+            for (int r = 0; r < R; r++) acc[r][t] += dot4(xl, lo[r]) + dot4(xh, hi[r]);
         }
     }
 }
@@ -114,124 +141,235 @@ __device__ __forceinline__ void unit_q4_k(const uint8_t* sb, int c, const float*
 // Q6_K part p of a super-block (210 bytes): half h = p/2, l ∈ [16(p%2), 16(p%2)+16) of each of the four
 // groups g: value 128h + 32g + l has its low 4 bits in ql[64h + l + 32(g%2)] (high nibble when g ≥ 2), its
 // top 2 bits at bit 2g of qh[32h + l], and the scale sc[8h + 2g + p%2]; w = d·sc·(q − 32).
-__device__ __forceinline__ void unit_q6_k(const uint8_t* sb, int p, const float* x, long long cols, long long n, float* acc) {
+template <int R, int N>
+__device__ __forceinline__ void unit_q6_k(const uint8_t* const* sb, int p, const float* x, long long cols, long long n, float (*acc)[N]) {
     int h = p >> 1, l0 = 16 * (p & 1);
-    float d = half_at(sb + 208);
-    const uint8_t* qlA = sb + 64 * h + l0;
-    const uint8_t* qlB = sb + 64 * h + 32 + l0;
-    const uint8_t* qh = sb + 128 + 32 * h + l0;
-    const int8_t* sc = reinterpret_cast<const int8_t*>(sb + 192 + 8 * h + (p & 1));
-    float ds[4];
+    float ds[R][4];
 #pragma unroll
-    for (int g = 0; g < 4; g++) ds[g] = d * (float)sc[2 * g];
+    for (int r = 0; r < R; r++) {
+        float d = half_at(sb[r] + 208);
+        const int8_t* sc = reinterpret_cast<const int8_t*>(sb[r] + 192 + 8 * h + (p & 1));
+#pragma unroll
+        for (int g = 0; g < 4; g++) ds[r][g] = d * (float)sc[2 * g];
+    }
 #pragma unroll
     for (int i = 0; i < 4; i++) {
-        uint32_t a = load<uint16_t>(qlA + 4 * i) | (uint32_t)load<uint16_t>(qlA + 4 * i + 2) << 16;
-        uint32_t b = load<uint16_t>(qlB + 4 * i) | (uint32_t)load<uint16_t>(qlB + 4 * i + 2) << 16;
-        uint32_t u = load<uint16_t>(qh + 4 * i) | (uint32_t)load<uint16_t>(qh + 4 * i + 2) << 16;
+        uint32_t a[R], b[R], u[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            const uint8_t* qlA = sb[r] + 64 * h + l0 + 4 * i;
+            const uint8_t* qh = sb[r] + 128 + 32 * h + l0 + 4 * i;
+            a[r] = load_weight<uint16_t>(qlA) | (uint32_t)load_weight<uint16_t>(qlA + 2) << 16;
+            b[r] = load_weight<uint16_t>(qlA + 32) | (uint32_t)load_weight<uint16_t>(qlA + 34) << 16;
+            u[r] = load_weight<uint16_t>(qh) | (uint32_t)load_weight<uint16_t>(qh + 2) << 16;
+        }
 #pragma unroll
         for (int g = 0; g < 4; g++) {
-            uint32_t lo = g & 1 ? b : a;
-            float w[4];
+            float w[R][4];
 #pragma unroll
-            for (int k = 0; k < 4; k++) {
-                int nib = (lo >> (8 * k + (g >= 2 ? 4 : 0))) & 15;
-                int top = (u >> (8 * k + 2 * g)) & 3;
-                w[k] = ds[g] * (float)((nib | (top << 4)) - 32);
+            for (int r = 0; r < R; r++) {
+                uint32_t lo = g & 1 ? b[r] : a[r];
+#pragma unroll
+                for (int k = 0; k < 4; k++) {
+                    int nib = (lo >> (8 * k + (g >= 2 ? 4 : 0))) & 15;
+                    int top = (u[r] >> (8 * k + 2 * g)) & 3;
+                    w[r][k] = ds[r][g] * (float)((nib | (top << 4)) - 32);
+                }
             }
 #pragma unroll
-            for (int t = 0; t < MAXN; t++) {
+            for (int t = 0; t < N; t++) {
                 if (t >= n) break;
-                acc[t] += dot4(ld4(x + t * cols + 128 * h + 32 * g + l0 + 4 * i), w[0], w[1], w[2], w[3]);
+                float4 xv = ld4(x + t * cols + 128 * h + 32 * g + l0 + 4 * i);
+#pragma unroll
+                for (int r = 0; r < R; r++) acc[r][t] += dot4(xv, w[r]);
             }
         }
     }
 }
 
-// matvec_blocks: lanes take units in turn; UNITS units per block of BS values stored in TS bytes.
-template <int BS, int TS, int UNITS, int KIND>
-__device__ void matvec_blocks(const Seg& sg, const float* x, long long row, long long cols, long long n) {
-    float* dst = sg.dst;
-    const uint8_t* w = sg.w;
-    long long rows = sg.rows;
-    int lane = threadIdx.x & 31;
-    long long nb = cols / BS;
-    const uint8_t* wr = w + row * nb * TS;
-    float acc[MAXN];
-#pragma unroll
-    for (int t = 0; t < MAXN; t++) acc[t] = 0.f;
-    for (long long u = lane; u < nb * UNITS; u += 32) {
-        long long b = u / UNITS;
-        int part = (int)(u % UNITS);
-        const uint8_t* blk = wr + b * TS;
-        const float* xb = x + b * BS;
-        if (KIND == 0) unit_q4_0(blk, xb, cols, n, acc);
-        if (KIND == 1) unit_q8_0(blk, xb, cols, n, acc);
-        if (KIND == 2) unit_q4_k(blk, part, xb, cols, n, acc);
-        if (KIND == 3) unit_q6_k(blk, part, xb, cols, n, acc);
-    }
-    store_sums(acc, n, dst, rows, row, lane);
+// Float weights: a 16-byte chunk (4 floats or 8 halves) where a row's start is 16-byte aligned and its length
+// a multiple of the chunk, else a single value (rows of any length: stories260K's feed-forward is 172 wide).
+// chunk_floats converts a 16-byte chunk of floats or halves (the type of the last argument) to floats.
+__device__ __forceinline__ void chunk_floats(uint4 c, float* f, float) {
+    f[0] = __uint_as_float(c.x), f[1] = __uint_as_float(c.y), f[2] = __uint_as_float(c.z), f[3] = __uint_as_float(c.w);
 }
 
-// Float weights: rows of any length. When a row's start is 16-byte aligned and its length a multiple of
-// the vector width, lanes take 16-byte chunks (4 floats or 8 halves); otherwise single values.
-template <typename T>
-__device__ void matvec_float(const Seg& sg, const float* x, long long row, long long cols, long long n) {
-    float* dst = sg.dst;
-    long long rows = sg.rows;
-    int lane = threadIdx.x & 31;
-    const T* wr = reinterpret_cast<const T*>(sg.w) + row * cols;
-    float acc[MAXN];
+__device__ __forceinline__ void chunk_floats(uint4 c, float* f, __half) {
+    uint32_t w[4] = {c.x, c.y, c.z, c.w};
 #pragma unroll
-    for (int t = 0; t < MAXN; t++) acc[t] = 0.f;
+    for (int i = 0; i < 4; i++) {
+        f[2 * i] = __half2float(__ushort_as_half((unsigned short)(w[i] & 0xFFFF)));
+        f[2 * i + 1] = __half2float(__ushort_as_half((unsigned short)(w[i] >> 16)));
+    }
+}
+
+template <typename T, int R, int N>
+__device__ __forceinline__ void unit_float_chunk(const uint8_t* const* p, int, const float* x, long long cols, long long n, float (*acc)[N]) {
     const int V = 16 / sizeof(T);
-    if (cols % V == 0) {
-        for (long long c = (long long)lane * V; c < cols; c += 32 * V) {
-            uint4 raw = load<uint4>(wr + c);
-            const T* v = reinterpret_cast<const T*>(&raw);
-            float f[V];
+    float f[R][V];
 #pragma unroll
-            for (int i = 0; i < V; i++) f[i] = (float)v[i];
+    for (int r = 0; r < R; r++) chunk_floats(load_weight<uint4>(p[r]), f[r], T());
 #pragma unroll
-            for (int t = 0; t < MAXN; t++) {
-                if (t >= n) break;
-                const float* xt = x + t * cols + c;
-                float s = 0.f;
+    for (int t = 0; t < N; t++) {
+        if (t >= n) break;
 #pragma unroll
-                for (int i = 0; i < V; i += 4) s += dot4(ld4(xt + i), f[i], f[i + 1], f[i + 2], f[i + 3]);
-                acc[t] += s;
-            }
-        }
-    } else {
-        for (long long c = lane; c < cols; c += 32) {
-            float v = (float)wr[c];
+        for (int i = 0; i < V; i += 4) {
+            float4 xv = ld4(x + t * cols + i);
 #pragma unroll
-            for (int t = 0; t < MAXN; t++)
-                if (t < n) acc[t] += v * x[t * cols + c];
+            for (int r = 0; r < R; r++) acc[r][t] += dot4(xv, f[r] + i);
         }
     }
-    store_sums(acc, n, dst, rows, row, lane);
 }
 
-// The kernels: dst_i[t][r] = Σ_c W_i[r][c]·x[t][c] for the (up to three) weights; one warp per row of all
-// of them together (rows1 = rows2 = 0 for a single product).
-#define MATVEC(name, CALL)                                                                                        \
-    __global__ void name(float* d0, const uint8_t* w0, long long rows0, float* d1, const uint8_t* w1,             \
-                         long long rows1, float* d2, const uint8_t* w2, long long rows2, const float* x,           \
-                         long long cols, long long n) {                                                            \
-        long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;                              \
-        if (row >= rows0 + rows1 + rows2) return;                                                                  \
-        Seg sg = segment(row, d0, w0, rows0, d1, w1, rows1, d2, w2, rows2);                                        \
-        CALL;                                                                                                      \
+template <typename T, int R, int N>
+__device__ __forceinline__ void unit_float_one(const uint8_t* const* p, int, const float* x, long long cols, long long n, float (*acc)[N]) {
+    float v[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) v[r] = (float)load_weight<T>(p[r]);
+#pragma unroll
+    for (int t = 0; t < N; t++) {
+        if (t >= n) break;
+        float xv = x[t * cols];
+#pragma unroll
+        for (int r = 0; r < R; r++) acc[r][t] += v[r] * xv;
+    }
+}
+
+// Formats: BS values per block stored in TS bytes, UNITS lane work units per block, and the unit function.
+enum { F_Q4_0, F_Q8_0, F_Q4_K, F_Q6_K, F_F32, F_F32_ONE, F_F16, F_F16_ONE };
+template <int F> struct Fmt;
+template <> struct Fmt<F_Q4_0> { static const int BS = QK, TS = 18, UNITS = 1; };
+template <> struct Fmt<F_Q8_0> { static const int BS = QK, TS = 34, UNITS = 1; };
+template <> struct Fmt<F_Q4_K> { static const int BS = QK_K, TS = 144, UNITS = 4; };
+template <> struct Fmt<F_Q6_K> { static const int BS = QK_K, TS = 210, UNITS = 4; };
+template <> struct Fmt<F_F32> { static const int BS = 4, TS = 16, UNITS = 1; };
+template <> struct Fmt<F_F32_ONE> { static const int BS = 1, TS = 4, UNITS = 1; };
+template <> struct Fmt<F_F16> { static const int BS = 8, TS = 16, UNITS = 1; };
+template <> struct Fmt<F_F16_ONE> { static const int BS = 1, TS = 2, UNITS = 1; };
+
+template <int F, int R, int N>
+__device__ __forceinline__ void unit(const uint8_t* const* blk, int part, const float* x, long long cols, long long n, float (*acc)[N]) {
+    if (F == F_Q4_0) unit_q4_0<R, N>(blk, part, x, cols, n, acc);
+    if (F == F_Q8_0) unit_q8_0<R, N>(blk, part, x, cols, n, acc);
+    if (F == F_Q4_K) unit_q4_k<R, N>(blk, part, x, cols, n, acc);
+    if (F == F_Q6_K) unit_q6_k<R, N>(blk, part, x, cols, n, acc);
+    if (F == F_F32) unit_float_chunk<float, R, N>(blk, part, x, cols, n, acc);
+    if (F == F_F32_ONE) unit_float_one<float, R, N>(blk, part, x, cols, n, acc);
+    if (F == F_F16) unit_float_chunk<__half, R, N>(blk, part, x, cols, n, acc);
+    if (F == F_F16_ONE) unit_float_one<__half, R, N>(blk, part, x, cols, n, acc);
+}
+
+// row_bytes is the size of a row of cols values of format F.
+template <int F>
+__device__ __forceinline__ long long row_bytes(long long cols) { return cols / Fmt<F>::BS * Fmt<F>::TS; }
+
+// dot_rows leaves in acc[r][t] each lane's part of row r of the weights (rows wr[r]) times token t's activations.
+template <int F, int R, int N>
+__device__ __forceinline__ void dot_rows(const uint8_t* const* wr, const float* x, long long cols, long long n, float (*acc)[N]) {
+    int lane = threadIdx.x & 31;
+    long long units = cols / Fmt<F>::BS * Fmt<F>::UNITS;
+    for (long long u = lane; u < units; u += 32) {
+        long long b = u / Fmt<F>::UNITS;
+        int part = (int)(u % Fmt<F>::UNITS);
+        const uint8_t* blk[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) blk[r] = wr[r] + b * Fmt<F>::TS;
+        unit<F, R, N>(blk, part, x + b * Fmt<F>::BS, cols, n, acc);
+    }
+}
+
+// store_sums reduces each token's per-lane partial sum over the warp; lane 0 writes (or adds to) dst[t][row].
+template <int N>
+__device__ __forceinline__ void store_sums(const float* acc, long long n, float* dst, long long rows, long long row, int lane, long long add) {
+#pragma unroll
+    for (int t = 0; t < N; t++) {
+        if (t >= n) break;
+        float s = warp_sum(acc[t]);
+        if (lane == 0) dst[t * rows + row] = add ? dst[t * rows + row] + s : s;
+    }
+}
+
+// matvec: the warp's R consecutive rows of the (up to three) weights taken together. Rows past the last are
+// computed on the last row again (the warp stays whole for its shuffles) and not stored.
+template <int F, int R, int N>
+__device__ __forceinline__ void matvec(float* d0, const uint8_t* w0, long long rows0, float* d1, const uint8_t* w1,
+                                       long long rows1, float* d2, const uint8_t* w2, long long rows2, const float* x,
+                                       long long cols, long long n, long long add) {
+    long long total = rows0 + rows1 + rows2;
+    long long first = ((long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32) * R;
+    if (first >= total) return;
+    const uint8_t* wr[R];
+    Seg sg[R];
+    long long row[R];
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+        row[r] = min(first + r, total - 1);
+        sg[r] = segment(row[r], d0, w0, rows0, d1, w1, rows1, d2, w2, rows2);
+        wr[r] = sg[r].w + row[r] * row_bytes<F>(cols);
+    }
+    float acc[R][N];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int t = 0; t < N; t++) acc[r][t] = 0.f;
+    if (N == 1) n = 1;
+    dot_rows<F, R, N>(wr, x, cols, n, acc);
+#pragma unroll
+    for (int r = 0; r < R; r++)
+        if (first + r < total) store_sums<N>(acc[r], n, sg[r].dst, sg[r].rows, row[r], threadIdx.x & 31, add);
+}
+
+// matvec_swiglu: dst[t][r] = silu(gate[r]·x[t]) · up[r]·x[t]; a warp per row of both.
+template <int F, int N>
+__device__ __forceinline__ void matvec_swiglu(float* dst, const uint8_t* gate, const uint8_t* up, long long rows,
+                                              const float* x, long long cols, long long n) {
+    long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
+    if (row >= rows) return;
+    const uint8_t* wr[2] = {gate + row * row_bytes<F>(cols), up + row * row_bytes<F>(cols)};
+    float acc[2][N];
+#pragma unroll
+    for (int t = 0; t < N; t++) acc[0][t] = acc[1][t] = 0.f;
+    if (N == 1) n = 1;
+    dot_rows<F, 2, N>(wr, x, cols, n, acc);
+#pragma unroll
+    for (int t = 0; t < N; t++) {
+        if (t >= n) break;
+        float g = warp_sum(acc[0][t]), u = warp_sum(acc[1][t]);
+        if ((threadIdx.x & 31) == 0) dst[t * rows + row] = g / (1.f + __expf(-g)) * u;
+    }
+}
+
+// The kernels of one weight type: F is its format, ONE the format of rows whose length is not a multiple of
+// F's block (float types only; for block types ONE == F and the test is settled at compile time).
+// matvec_T (batches of up to 8 tokens, a row per warp), matvec1_rows2_T and matvec1_rows4_T (one token, two
+// or four rows per warp), matvec_swiglu_T and matvec1_swiglu_T.
+#define PICK(F, ONE, CALL_F, CALL_ONE) \
+    if (F == ONE || cols % Fmt<F>::BS == 0) CALL_F; \
+    else CALL_ONE;
+#define MATVEC_ARGS                                                                                             \
+    float *d0, const uint8_t *w0, long long rows0, float *d1, const uint8_t *w1, long long rows1, float *d2,    \
+        const uint8_t *w2, long long rows2, const float *x, long long cols, long long n, long long add
+#define MATVEC_CALL d0, w0, rows0, d1, w1, rows1, d2, w2, rows2, x, cols, n, add
+#define KERNELS(T, F, ONE)                                                                                      \
+    __global__ void matvec_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 1, MAXN>(MATVEC_CALL)), (matvec<ONE, 1, MAXN>(MATVEC_CALL))) } \
+    __global__ void matvec1_rows2_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 2, 1>(MATVEC_CALL)), (matvec<ONE, 2, 1>(MATVEC_CALL))) } \
+    __global__ void matvec1_rows4_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 4, 1>(MATVEC_CALL)), (matvec<ONE, 4, 1>(MATVEC_CALL))) } \
+    __global__ void matvec_swiglu_##T(float* dst, const uint8_t* gate, const uint8_t* up, long long rows, const float* x, \
+                                      long long cols, long long n) {                                            \
+        PICK(F, ONE, (matvec_swiglu<F, MAXN>(dst, gate, up, rows, x, cols, n)), (matvec_swiglu<ONE, MAXN>(dst, gate, up, rows, x, cols, n))) \
+    }                                                                                                           \
+    __global__ void matvec1_swiglu_##T(float* dst, const uint8_t* gate, const uint8_t* up, long long rows, const float* x, \
+                                       long long cols, long long n) {                                           \
+        PICK(F, ONE, (matvec_swiglu<F, 1>(dst, gate, up, rows, x, cols, n)), (matvec_swiglu<ONE, 1>(dst, gate, up, rows, x, cols, n))) \
     }
 
 extern "C" {
-MATVEC(matvec_f32, (matvec_float<float>(sg, x, row, cols, n)))
-MATVEC(matvec_f16, (matvec_float<__half>(sg, x, row, cols, n)))
-MATVEC(matvec_q4_0, (matvec_blocks<QK, 18, 1, 0>(sg, x, row, cols, n)))
-MATVEC(matvec_q8_0, (matvec_blocks<QK, 34, 1, 1>(sg, x, row, cols, n)))
-MATVEC(matvec_q4_k, (matvec_blocks<QK_K, 144, 4, 2>(sg, x, row, cols, n)))
-MATVEC(matvec_q6_k, (matvec_blocks<QK_K, 210, 4, 3>(sg, x, row, cols, n)))
+KERNELS(f32, F_F32, F_F32_ONE)
+KERNELS(f16, F_F16, F_F16_ONE)
+KERNELS(q4_0, F_Q4_0, F_Q4_0)
+KERNELS(q8_0, F_Q8_0, F_Q8_0)
+KERNELS(q4_k, F_Q4_K, F_Q4_K)
+KERNELS(q6_k, F_Q6_K, F_Q6_K)
 
 // Embedding rows: dst[t] = row ids[t] of the table, dequantized. One block per token.
 #define EMBED(name, BS, TS, DEQ)                                                                         \

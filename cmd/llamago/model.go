@@ -21,6 +21,7 @@ type modelFlags struct {
 	Backend string
 	Device  int
 	GPULay  int
+	Unfused bool
 }
 
 func (mf *modelFlags) bind(f *pflag.FlagSet) {
@@ -31,6 +32,7 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 	f.StringVar(&mf.Backend, "backend", "auto", "compute backend: auto, cpu or cuda")
 	f.IntVar(&mf.Device, "device", 0, "GPU to use (cuda backend)")
 	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (partial offload; -1: all)")
+	f.BoolVar(&mf.Unfused, "unfused", false, "run every operation as its own GPU kernel, even where the backend fuses them (to find a fault in a fused kernel, or to measure what fusing saves)")
 }
 
 // loadedModel is an open model file, its backend(s) and the bound model.
@@ -99,7 +101,7 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		if b.Name() != "cpu" { // CPU weights stay in the mapping: nothing to wait for
 			bar = progress.New(0, "loading "+filepath.Base(mf.Model)+" to "+b.Name(), true, false)
 		}
-		m, err = engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: n, Rest: rest, Progress: func(done, total int64) {
+		m, err = engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: n, Rest: rest, Unfused: mf.Unfused, Progress: func(done, total int64) {
 			if bar != nil {
 				bar.SetTotal(total)
 				bar.Set(done)

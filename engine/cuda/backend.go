@@ -5,6 +5,8 @@ package cuda
 import (
 	"fmt"
 	"math"
+	"os"
+	"slices"
 	"unsafe"
 
 	"github.com/llamago/llamago/engine"
@@ -19,9 +21,17 @@ type Backend struct {
 	ccMinor int
 	mem     int64
 	allocs  []devPtr
-	scratch map[string]*buf // small device arrays reused between calls (token ids, positions, capture)
-	arena   arena           // the current session's activations and KV cache (Reserve)
+	scratch map[string]*scratch // device arrays reused between calls (token ids, positions, partials, capture)
+	arena   arena               // the current session's activations, KV cache and scratch (Reserve)
 	factors map[*float32]devPtr
+	rows    int // weight rows per warp in one-token matrix products (LLAMAGO_CUDA_ROWS)
+}
+
+// scratch is a device array reused between calls; host, for arrays of ints, is what it holds now.
+type scratch struct {
+	p    devPtr
+	n    int // 4-byte values
+	host []int32
 }
 
 // Device describes a GPU.
@@ -47,7 +57,12 @@ func New(index int) (*Backend, error) {
 	if index < 0 || index >= len(devs) {
 		return nil, fmt.Errorf("cuda: --device %d does not exist: %d GPU(s) found", index, len(devs))
 	}
-	b := &Backend{drv: drv, scratch: map[string]*buf{}, factors: map[*float32]devPtr{}}
+	b := &Backend{drv: drv, scratch: map[string]*scratch{}, factors: map[*float32]devPtr{}, rows: 2}
+	if v := os.Getenv("LLAMAGO_CUDA_ROWS"); v != "" {
+		if _, err := fmt.Sscan(v, &b.rows); err != nil || (b.rows != 1 && b.rows != 2 && b.rows != 4) {
+			return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_ROWS=%q: the weight rows per warp of one-token products must be 1, 2 or 4", v)
+		}
+	}
 	d := devs[index]
 	b.name = fmt.Sprintf("cuda:%d %s (sm_%d%d, %.1f GiB)", index, d.Name, d.CapMajor, d.CapMinor, float64(d.Memory)/(1<<30))
 	b.ccMajor, b.ccMinor, b.mem = d.CapMajor, d.CapMinor, d.Memory
@@ -110,15 +125,39 @@ type arena struct {
 	size, used int64
 }
 
-// Reserve implements engine.Reserver: one allocation for a session's buffers and KV cache.
-func (b *Backend) Reserve(bytes int64) error {
+// Reserve implements engine.Reserver: one allocation for a session's buffers and KV cache, and for the
+// scratch arrays its batches need (token ids, positions, attention partials), so that a forward pass
+// allocates nothing. Only attention capture, asked for by inspection commands, allocates on first use.
+func (b *Backend) Reserve(r engine.Reservation) error {
+	queries := r.Batch * r.Heads
+	scratches := []struct {
+		name string
+		n    int
+	}{
+		{"ids", r.Batch},
+		{"pos", r.Batch},
+		// attentionSplits keeps queries·splits ≤ queries + 511; each split keeps m, l and a head of outputs.
+		{"attention partials", (queries + 511) * (r.HeadDim + 2)},
+	}
+	size := r.Bytes + 64*256 // room for the 256-byte alignment of each of a session's allocations (≈ a dozen)
+	for _, sc := range scratches {
+		size += 4*int64(sc.n) + 256
+	}
 	return b.do(func() error {
-		// Room for the 256-byte alignment of each of a session's allocations (≈ a dozen).
-		p, err := b.alloc(bytes+64*256, "the session (activations and KV cache)")
+		p, err := b.alloc(size, "the session (activations, KV cache and scratch)")
 		if err != nil {
 			return err
 		}
-		b.arena = arena{base: p, size: bytes + 64*256}
+		b.arena = arena{base: p, size: size}
+		for _, sc := range scratches {
+			if old := b.scratch[sc.name]; old == nil || old.n < sc.n {
+				p, err := b.take(4*int64(sc.n), sc.name)
+				if err != nil {
+					return err
+				}
+				b.scratch[sc.name] = &scratch{p: p, n: sc.n}
+			}
+		}
 		return nil
 	})
 }
@@ -223,21 +262,44 @@ func (b *Backend) NewKVCache(layers, positions, kvDim int) (engine.KVCache, erro
 	return c, err
 }
 
-// ints uploads v into the named scratch array (grown as needed) and returns its device pointer.
-func (b *Backend) ints(name string, v []int32) (devPtr, error) {
+// scratchArray returns the named scratch array of at least n 4-byte values, allocated on first use or
+// when too small (a session's Reserve allocates them up front).
+func (b *Backend) scratchArray(name string, n int) (*scratch, error) {
 	s := b.scratch[name]
-	if s == nil || s.n < len(v) {
-		p, err := b.alloc(4*int64(max(len(v), 64)), "scratch")
+	if s == nil || s.n < n {
+		n = max(n, 64)
+		p, err := b.alloc(4*int64(n), name)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		s = &buf{p, max(len(v), 64)}
+		s = &scratch{p: p, n: n}
 		b.scratch[name] = s
 	}
-	if len(v) > 0 {
+	return s, nil
+}
+
+// ints puts v into the named scratch array and returns its device pointer. An array that already holds v
+// is not uploaded again: the positions of a token step serve every layer's RoPE, KV store and attention.
+func (b *Backend) ints(name string, v []int32) (devPtr, error) {
+	s, err := b.scratchArray(name, len(v))
+	if err != nil {
+		return 0, err
+	}
+	if len(v) > 0 && !slices.Equal(s.host, v) {
 		if err := b.drv.htodAsync(s.p, unsafe.Pointer(&v[0]), 4*int64(len(v))); err != nil {
+			s.host = s.host[:0]
 			return 0, fmt.Errorf("cuda: uploading %s: %w", name, err)
 		}
+		s.host = append(s.host[:0], v...)
+	}
+	return s.p, nil
+}
+
+// scratchFloats returns the named scratch array of at least n float32s.
+func (b *Backend) scratchFloats(name string, n int) (devPtr, error) {
+	s, err := b.scratchArray(name, n)
+	if err != nil {
+		return 0, err
 	}
 	return s.p, nil
 }
@@ -271,26 +333,48 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 	return b.MatMuls([]engine.Buffer{dst}, []engine.Weight{w}, x, n)
 }
 
+// MatMulAdd implements engine.MatMulAdder: the matrix product adds to dst as it stores (no second kernel).
+func (b *Backend) MatMulAdd(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int) error {
+	return b.matVec([]engine.Buffer{dst}, []engine.Weight{w}, x, n, true)
+}
+
 // MatMuls implements engine.MultiMatMuler: up to three weights of one type and row length (Q, K and V; gate
 // and up) go to the GPU as one launch per 8 tokens; others as one launch per weight.
 func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buffer, n int) error {
+	return b.matVec(dsts, ws, x, n, false)
+}
+
+// fusable reports whether weights can share a launch: one type, one row length (and at most three).
+func fusable(ws ...engine.Weight) bool {
 	first := ws[0].(*weight)
-	fused := len(ws) <= 3
+	ok := len(ws) <= 3
 	for _, w := range ws {
 		wt := w.(*weight)
-		fused = fused && wt.typ == first.typ && wt.cols == first.cols
+		ok = ok && wt.typ == first.typ && wt.cols == first.cols
 	}
-	if !fused {
+	return ok
+}
+
+// warpsPerBlock is the matrix products' block size in warps (256 threads).
+const warpsPerBlock = 8
+
+func (b *Backend) matVec(dsts []engine.Buffer, ws []engine.Weight, x engine.Buffer, n int, add bool) error {
+	if !fusable(ws...) {
 		for i := range ws {
-			if err := b.MatMuls(dsts[i:i+1], ws[i:i+1], x, n); err != nil {
+			if err := b.matVec(dsts[i:i+1], ws[i:i+1], x, n, add); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	const rowsPerBlock = 8 // 256 threads, one warp per row
+	first := ws[0].(*weight)
+	addArg := 0
+	if add {
+		addArg = 1
+	}
 	return b.do(func() error {
-		for t0 := 0; t0 < n; t0 += 8 { // the kernel handles up to 8 tokens per pass over the weights
+		for t0 := 0; t0 < n; t0 += 8 { // the kernels handle up to 8 tokens per pass over the weights
+			tokens := min(8, n-t0)
 			args := []any{devPtr(0), devPtr(0), 0, devPtr(0), devPtr(0), 0, devPtr(0), devPtr(0), 0}
 			total := 0
 			for i, w := range ws {
@@ -300,8 +384,14 @@ func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buf
 				args[3*i+2] = wt.rows
 				total += wt.rows
 			}
-			err := b.launch("matvec_"+typeSuffix[first.typ], (total+rowsPerBlock-1)/rowsPerBlock, 256, 0,
-				append(args, dp(x)+devPtr(4*t0*first.cols), first.cols, min(8, n-t0))...)
+			// One token: R rows per warp share the activations (matvec1_rowsR); a batch: a row per warp.
+			name, rows := "matvec_", 1
+			if tokens == 1 && b.rows > 1 {
+				name, rows = fmt.Sprintf("matvec1_rows%d_", b.rows), b.rows
+			}
+			perBlock := warpsPerBlock * rows
+			err := b.launch(name+typeSuffix[first.typ], (total+perBlock-1)/perBlock, 32*warpsPerBlock, 0,
+				append(args, dp(x)+devPtr(4*t0*first.cols), first.cols, tokens, addArg)...)
 			if err != nil {
 				return err
 			}
@@ -310,23 +400,61 @@ func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buf
 	})
 }
 
+// MatMulSwiGLU implements engine.SwiGLUMatMuler: a warp computes a row of gate and the same row of up and
+// stores silu(g)·u. Weights of different types take two products and a SwiGLU.
+func (b *Backend) MatMulSwiGLU(dst, scratch engine.Buffer, gate, up engine.Weight, x engine.Buffer, n int) error {
+	g, u := gate.(*weight), up.(*weight)
+	if !fusable(gate, up) || g.rows != u.rows {
+		if err := b.MatMuls([]engine.Buffer{dst, scratch}, []engine.Weight{gate, up}, x, n); err != nil {
+			return err
+		}
+		return b.SwiGLU(dst, dst, scratch, n*g.rows)
+	}
+	return b.do(func() error {
+		for t0 := 0; t0 < n; t0 += 8 {
+			tokens := min(8, n-t0)
+			name := "matvec_swiglu_"
+			if tokens == 1 {
+				name = "matvec1_swiglu_"
+			}
+			err := b.launch(name+typeSuffix[g.typ], (g.rows+warpsPerBlock-1)/warpsPerBlock, 32*warpsPerBlock, 0,
+				dp(dst)+devPtr(4*t0*g.rows), g.p, u.p, g.rows, dp(x)+devPtr(4*t0*g.cols), g.cols, tokens)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ropeFactors returns the device copy of a model's RoPE frequency factors (0 when it has none).
+func (b *Backend) ropeFactors(p engine.RopeParams) (devPtr, error) {
+	if len(p.Factors) == 0 {
+		return 0, nil
+	}
+	fac := b.factors[&p.Factors[0]]
+	if fac == 0 {
+		var err error
+		if fac, err = b.alloc(4*int64(len(p.Factors)), "rope factors"); err != nil {
+			return 0, err
+		}
+		if err := b.drv.htod(fac, unsafe.Pointer(&p.Factors[0]), 4*int64(len(p.Factors))); err != nil {
+			return 0, err
+		}
+		b.factors[&p.Factors[0]] = fac
+	}
+	return fac, nil
+}
+
 func (b *Backend) RoPE(q, k engine.Buffer, pos []int32, heads, kvHeads, headDim int, p engine.RopeParams) error {
 	return b.do(func() error {
 		pp, err := b.ints("pos", pos)
 		if err != nil {
 			return err
 		}
-		var fac devPtr
-		if len(p.Factors) > 0 {
-			if fac = b.factors[&p.Factors[0]]; fac == 0 {
-				if fac, err = b.alloc(4*int64(len(p.Factors)), "rope factors"); err != nil {
-					return err
-				}
-				if err := b.drv.htod(fac, unsafe.Pointer(&p.Factors[0]), 4*int64(len(p.Factors))); err != nil {
-					return err
-				}
-				b.factors[&p.Factors[0]] = fac
-			}
+		fac, err := b.ropeFactors(p)
+		if err != nil {
+			return err
 		}
 		if err := b.launch("rope_f32", len(pos)*heads, 64, 0, dp(q), pp, heads, headDim, p.Dims, p.Base, p.FreqScale, fac); err != nil {
 			return err
@@ -335,20 +463,49 @@ func (b *Backend) RoPE(q, k engine.Buffer, pos []int32, heads, kvHeads, headDim 
 	})
 }
 
-func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, pos []int32) error {
-	kv := c.(*kvCache)
+// cacheRows checks the positions against the cache and returns the byte offset of the layer's rows.
+func cacheRows(kv *kvCache, layer int, pos []int32) (devPtr, error) {
 	for _, p := range pos {
 		if int(p) >= kv.positions || p < 0 {
-			return fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
+			return 0, fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
 		}
 	}
-	off := devPtr(int64(layer) * int64(kv.positions) * int64(4*kv.kvDim))
+	return devPtr(int64(layer) * int64(kv.positions) * int64(4*kv.kvDim)), nil
+}
+
+func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, pos []int32) error {
+	kv := c.(*kvCache)
+	off, err := cacheRows(kv, layer, pos)
+	if err != nil {
+		return err
+	}
 	return b.do(func() error {
 		pp, err := b.ints("pos", pos)
 		if err != nil {
 			return err
 		}
 		return b.launch("kv_store_f32", len(pos), 256, 0, kv.k+off, kv.v+off, dp(k), dp(v), pp, kv.kvDim)
+	})
+}
+
+// RoPEStoreKV implements engine.RoPEStorer: one launch rotates q and k and stores k and v in the cache.
+func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int, pos []int32, heads, kvHeads, headDim int, p engine.RopeParams) error {
+	kv := c.(*kvCache)
+	off, err := cacheRows(kv, layer, pos)
+	if err != nil {
+		return err
+	}
+	return b.do(func() error {
+		pp, err := b.ints("pos", pos)
+		if err != nil {
+			return err
+		}
+		fac, err := b.ropeFactors(p)
+		if err != nil {
+			return err
+		}
+		return b.launch("rope_store_f32", len(pos)*(heads+kvHeads), 64, 0, dp(q), dp(k), dp(v), kv.k+off, kv.v+off, pp,
+			heads, kvHeads, headDim, p.Dims, p.Base, p.FreqScale, fac)
 	})
 }
 
@@ -419,20 +576,6 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 	})
 }
 
-// scratchFloats returns the named scratch array of at least n float32s, grown (reallocated) as needed.
-func (b *Backend) scratchFloats(name string, n int) (devPtr, error) {
-	s := b.scratch[name]
-	if s == nil || s.n < n {
-		p, err := b.alloc(4*int64(n), name)
-		if err != nil {
-			return 0, err
-		}
-		s = &buf{p, n}
-		b.scratch[name] = s
-	}
-	return s.p, nil
-}
-
 func (b *Backend) SwiGLU(dst, gate, up engine.Buffer, n int) error {
 	return b.do(func() error { return b.launch("swiglu_f32", (n+255)/256, 256, 0, dp(dst), dp(gate), dp(up), n) })
 }
@@ -481,9 +624,12 @@ func (b *Backend) Close() error {
 }
 
 var (
-	_ engine.Backend       = (*Backend)(nil)
-	_ engine.Reserver      = (*Backend)(nil)
-	_ engine.MultiMatMuler = (*Backend)(nil)
+	_ engine.Backend        = (*Backend)(nil)
+	_ engine.Reserver       = (*Backend)(nil)
+	_ engine.MultiMatMuler  = (*Backend)(nil)
+	_ engine.MatMulAdder    = (*Backend)(nil)
+	_ engine.SwiGLUMatMuler = (*Backend)(nil)
+	_ engine.RoPEStorer     = (*Backend)(nil)
 )
 
 // SupportsType reports whether the backend has kernels for weights of type t (enginetest.TypeSupporter).

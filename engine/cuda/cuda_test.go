@@ -3,12 +3,20 @@
 package cuda
 
 import (
+	"bytes"
+	"fmt"
 	"testing"
+	"unsafe"
 
+	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/engine/enginetest"
+	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/gguf/synth"
+	"github.com/stretchr/testify/require"
 )
 
-// TestConformance runs the backend conformance suite against the GPU (float64 references on the host).
+// TestConformance runs the backend conformance suite against the GPU (float64 references on the host),
+// once for each number of weight rows a warp takes in one-token products (LLAMAGO_CUDA_ROWS).
 func TestConformance(t *testing.T) {
 	devs, err := Devices()
 	if err != nil || len(devs) == 0 {
@@ -22,5 +30,68 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	enginetest.Run(t, b)
+	for _, rows := range []int{1, 2, 4} {
+		t.Run(fmt.Sprintf("rows=%d", rows), func(t *testing.T) {
+			b.rows = rows
+			enginetest.Run(t, b)
+		})
+	}
+}
+
+// counting is a driver that counts kernel launches and host-to-device copies.
+type counting struct {
+	driver
+	launches, uploads int
+}
+
+func (c *counting) launch(name string, grid, block, shared int, args []uint64) error {
+	c.launches++
+	return c.driver.launch(name, grid, block, shared, args)
+}
+
+func (c *counting) htodAsync(dst devPtr, src unsafe.Pointer, n int64) error {
+	c.uploads++
+	return c.driver.htodAsync(dst, src, n)
+}
+
+// TestLaunchesPerToken: decoding a token costs 9 kernel launches per layer (RMSNorm, Q/K/V, RoPE with the
+// KV store, attention and its merge, the output projection adding to the residual, RMSNorm, gate/up with
+// SwiGLU, down adding to the residual) and 3 more (embedding, final norm, output), and two uploads (the
+// token and its position, which every layer's kernels then share); 17 launches per layer when the model is
+// loaded Unfused. A forward pass allocates no device memory: the session's Reserve took everything.
+func TestLaunchesPerToken(t *testing.T) {
+	for _, unfused := range []bool{false, true} {
+		for _, layers := range []int{2, 5} {
+			var buf bytes.Buffer
+			require.NoError(t, synth.Write(&buf, synth.Options{Type: "Q4_0", Vocab: 300, Layers: layers, Heads: 4, KVHeads: 2, Seed: 3}))
+			f, err := gguf.Parse(buf.Bytes())
+			require.NoError(t, err)
+			b, err := New(0)
+			if err != nil {
+				t.Skipf("no GPU: %v", err)
+			}
+			m, err := engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: -1, Unfused: unfused})
+			require.NoError(t, err)
+			s, err := m.NewSession(64, 16)
+			require.NoError(t, err)
+			_, err = s.Eval([]int32{1, 2, 3}, false)
+			require.NoError(t, err)
+			c := &counting{driver: b.drv}
+			b.drv = c
+			allocs := len(b.allocs)
+			const tokens = 4
+			for i := 0; i < tokens; i++ {
+				_, err = s.Eval([]int32{int32(5 + i)}, false)
+				require.NoError(t, err)
+			}
+			launches, uploads := 9*layers+3, 2
+			if unfused {
+				launches = 17*layers + 3
+			}
+			require.Equal(t, tokens*launches, c.launches, "launches (unfused=%v, %d layers)", unfused, layers)
+			require.Equal(t, tokens*uploads, c.uploads, "uploads (unfused=%v, %d layers)", unfused, layers)
+			require.Equal(t, allocs, len(b.allocs), "device allocations during decoding")
+			require.NoError(t, b.Close())
+		}
+	}
 }

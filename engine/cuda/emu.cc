@@ -46,10 +46,11 @@ Entry entry_of(void (*)(A...)) {
 
 const std::map<std::string, Entry>& kernels() {
     static const std::map<std::string, Entry> t = {
-        KERNEL(matvec_f32), KERNEL(matvec_f16), KERNEL(matvec_q4_0), KERNEL(matvec_q8_0), KERNEL(matvec_q4_k),
-        KERNEL(matvec_q6_k), KERNEL(embed_f32), KERNEL(embed_f16), KERNEL(embed_q4_0), KERNEL(embed_q8_0),
-        KERNEL(embed_q4_k), KERNEL(embed_q6_k), KERNEL(rmsnorm_f32), KERNEL(swiglu_f32), KERNEL(add_f32),
-        KERNEL(rope_f32), KERNEL(attention_split_f32), KERNEL(attention_merge_f32), KERNEL(kv_store_f32),
+#define WEIGHT_KERNELS(T) KERNEL(matvec_##T), KERNEL(matvec1_rows2_##T), KERNEL(matvec1_rows4_##T), \
+    KERNEL(matvec_swiglu_##T), KERNEL(matvec1_swiglu_##T), KERNEL(embed_##T)
+        WEIGHT_KERNELS(f32), WEIGHT_KERNELS(f16), WEIGHT_KERNELS(q4_0), WEIGHT_KERNELS(q8_0), WEIGHT_KERNELS(q4_k),
+        WEIGHT_KERNELS(q6_k), KERNEL(rmsnorm_f32), KERNEL(swiglu_f32), KERNEL(add_f32), KERNEL(rope_f32),
+        KERNEL(rope_store_f32), KERNEL(attention_split_f32), KERNEL(attention_merge_f32), KERNEL(kv_store_f32),
     };
     return t;
 }

@@ -239,6 +239,11 @@ template <class T>
 T __ldg(const T* p) { return *p; }
 
 inline float __expf(float x) { return std::exp(x); }
+inline float __uint_as_float(unsigned v) {
+    float f;
+    std::memcpy(&f, &v, sizeof f);
+    return f;
+}
 inline float __fdividef(float a, float b) { return a / b; }
 using std::max;
 using std::min;

@@ -9,3 +9,8 @@ struct __align__half2 {
 typedef __align__half2 __half2;
 inline float __half2float(__half h) { return float(h); }
 inline __half __float2half(float f) { return __half(f); }
+inline __half __ushort_as_half(unsigned short v) {
+    __half h;
+    std::memcpy(&h, &v, sizeof h);
+    return h;
+}

@@ -1,0 +1,145 @@
+package enginetest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
+)
+
+// matVecRef is w·x in float64 for n tokens: [t][row].
+func matVecRef(deq, x []float32, rows, cols, n int) []float64 {
+	out := make([]float64, n*rows)
+	for t := 0; t < n; t++ {
+		for i := 0; i < rows; i++ {
+			var s float64
+			for c := 0; c < cols; c++ {
+				s += float64(deq[i*cols+c]) * float64(x[t*cols+c])
+			}
+			out[t*rows+i] = s
+		}
+	}
+	return out
+}
+
+// fusedCases: the fused operations (engine.MatMulAdd, MatMulSwiGLU, RoPEStoreKV), run as the backend offers
+// them — fused or not — against float64 references; one token and batches, odd row counts, float rows of
+// any length, and a pair of weights of different types that a backend cannot fuse.
+func fusedCases() []Case {
+	var cs []Case
+	for _, c := range []struct {
+		typ           gguf.Type
+		rows, cols, n int
+	}{{gguf.TypeQ4_0, 301, 512, 1}, {gguf.TypeQ4_0, 64, 256, 9}, {gguf.TypeQ6_K, 37, 512, 1}, {gguf.TypeF16, 50, 172, 1}, {gguf.TypeF32, 33, 64, 3}} {
+		c := c
+		cs = append(cs, Case{Name: fmt.Sprintf("MatMulAdd(type=%s,rows=%d,cols=%d,n=%d)", c.typ, c.rows, c.cols, c.n),
+			Threshold: matmulThreshold(c.typ), Weights: []gguf.Type{c.typ},
+			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
+				w, deq, err := weight(b, r, c.typ, c.rows, c.cols)
+				if err != nil {
+					return nil, nil, err
+				}
+				x, acc := randVec(r, c.n*c.cols, 1), randVec(r, c.n*c.rows, 1)
+				xb, _ := upload(b, x)
+				dst, _ := upload(b, acc)
+				tmp, _ := b.Alloc(c.n * c.rows)
+				if err := engine.MatMulAdd(b, dst, tmp, w, xb, c.n); err != nil {
+					return nil, nil, err
+				}
+				got, err := read(b, dst, c.n*c.rows)
+				want := matVecRef(deq, x, c.rows, c.cols, c.n)
+				for i := range want {
+					want[i] += float64(acc[i])
+				}
+				return got, want, err
+			}})
+	}
+	for _, c := range []struct {
+		gate, up      gguf.Type
+		rows, cols, n int
+	}{{gguf.TypeQ4_0, gguf.TypeQ4_0, 300, 512, 1}, {gguf.TypeQ4_K, gguf.TypeQ4_K, 41, 512, 9}, {gguf.TypeQ4_K, gguf.TypeQ6_K, 40, 256, 1},
+		{gguf.TypeQ8_0, gguf.TypeQ8_0, 70, 256, 2}, {gguf.TypeF16, gguf.TypeF16, 64, 172, 3}} {
+		c := c
+		cs = append(cs, Case{Name: fmt.Sprintf("MatMulSwiGLU(gate=%s,up=%s,rows=%d,cols=%d,n=%d)", c.gate, c.up, c.rows, c.cols, c.n),
+			Threshold: matmulThreshold(c.up), Weights: []gguf.Type{c.gate, c.up},
+			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
+				gw, gdeq, err := weight(b, r, c.gate, c.rows, c.cols)
+				if err != nil {
+					return nil, nil, err
+				}
+				uw, udeq, err := weight(b, r, c.up, c.rows, c.cols)
+				if err != nil {
+					return nil, nil, err
+				}
+				x := randVec(r, c.n*c.cols, 2)
+				xb, _ := upload(b, x)
+				dst, _ := b.Alloc(c.n * c.rows)
+				scratch, _ := b.Alloc(c.n * c.rows)
+				if err := engine.MatMulSwiGLU(b, []engine.Buffer{dst, scratch}, []engine.Weight{gw, uw}, xb, c.n); err != nil {
+					return nil, nil, err
+				}
+				got, err := read(b, dst, c.n*c.rows)
+				g, u := matVecRef(gdeq, x, c.rows, c.cols, c.n), matVecRef(udeq, x, c.rows, c.cols, c.n)
+				want := make([]float64, len(g))
+				for i := range want {
+					want[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+				}
+				return got, want, err
+			}})
+	}
+	for _, c := range []struct{ heads, kvHeads, hd, dims, past, n int }{{8, 2, 64, 64, 5, 3}, {4, 4, 128, 64, 20, 1}} {
+		c := c
+		cs = append(cs, Case{Name: fmt.Sprintf("RoPEStoreKV+Attention(heads=%d,kv=%d,headDim=%d,dims=%d,past=%d,n=%d)", c.heads, c.kvHeads, c.hd, c.dims, c.past, c.n),
+			Threshold: 1e-10,
+			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
+				kvDim, total := c.kvHeads*c.hd, c.past+c.n
+				cache, err := b.NewKVCache(2, total, kvDim)
+				if err != nil {
+					return nil, nil, err
+				}
+				const layer = 1
+				p := engine.RopeParams{Dims: c.dims, Base: 10000, FreqScale: 1}
+				pos := make([]int32, total)
+				for i := range pos {
+					pos[i] = int32(i)
+				}
+				q, keys, vals := randVec(r, total*c.heads*c.hd, 1), randVec(r, total*kvDim, 1), randVec(r, total*kvDim, 1)
+				// The past tokens first, then the queried ones: the cache must hold what both calls stored.
+				var qb engine.Buffer
+				for _, part := range [][2]int{{0, c.past}, {c.past, total}} {
+					qb, _ = upload(b, q[part[0]*c.heads*c.hd:part[1]*c.heads*c.hd])
+					kb, _ := upload(b, keys[part[0]*kvDim:part[1]*kvDim])
+					vb, _ := upload(b, vals[part[0]*kvDim:part[1]*kvDim])
+					err := engine.RoPEStoreKV(b, qb, kb, vb, cache, layer, pos[part[0]:part[1]], c.heads, c.kvHeads, c.hd, p)
+					if err != nil {
+						return nil, nil, err
+					}
+				}
+				out, _ := b.Alloc(c.n * c.heads * c.hd)
+				scale := float32(1 / math.Sqrt(float64(c.hd)))
+				ap := engine.AttentionParams{Layer: layer, Heads: c.heads, KVHeads: c.kvHeads, HeadDim: c.hd, Scale: scale}
+				if err := b.Attention(out, qb, cache, pos[c.past:], ap); err != nil {
+					return nil, nil, err
+				}
+				gq, err := read(b, qb, c.n*c.heads*c.hd)
+				if err != nil {
+					return nil, nil, err
+				}
+				gout, err := read(b, out, c.n*c.heads*c.hd)
+				rq := ropeRef(q, pos, c.heads, c.hd, p)[c.past*c.heads*c.hd:]
+				rk := ropeRef(keys, pos, c.kvHeads, c.hd, p)
+				q32, k32 := make([]float32, len(rq)), make([]float32, len(rk))
+				for i, v := range rq {
+					q32[i] = float32(v)
+				}
+				for i, v := range rk {
+					k32[i] = float32(v)
+				}
+				want, _ := attentionRef(q32, k32, vals, pos[c.past:], c.heads, c.kvHeads, c.hd, float64(scale))
+				return append(gq, gout...), append(rq, want...), err
+			}})
+	}
+	return cs
+}
