@@ -43,6 +43,12 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+// byte_f returns byte k of w as a float plus 2^23, without an int → float conversion (which GPUs run at a
+// quarter of the rate of float arithmetic): the float with bits 0x4B0000bb is 2^23 + bb. One byte permute;
+// callers subtract 2^23 and any offset of the quantization with one exact float add.
+__device__ __forceinline__ float byte_f(uint32_t w, int k) { return __int_as_float(__byte_perm(w, 0x4B000000u, 0x7440u | k)); }
+#define F2P23 8388608.f // 2^23
+
 __device__ __forceinline__ float half_at(const uint8_t* p) { return __half2float(load_weight<__half>(p)); }
 
 // block_sum reduces v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the sum.

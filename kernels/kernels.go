@@ -32,12 +32,22 @@ var Names = map[string][]string{
 // WeightTypes are the suffixes of the weight types the matvec family has kernels for.
 var WeightTypes = []string{"f32", "f16", "q4_0", "q8_0", "q4_k", "q6_k"}
 
+// CoalescedTypes are the weight types whose one-token products also have kernels that read the
+// activations coalesced (matvec1c_*).
+var CoalescedTypes = []string{"q4_0", "q8_0"}
+
 // matvecNames: per weight type, the matrix products (a batch of up to 8 tokens; one token with 2 or 4 rows
-// per warp), the products fused with SwiGLU (batch; one token) and the embedding row fetch.
+// per warp), the products fused with SwiGLU (batch; one token) and the embedding row fetch; then the
+// coalesced one-token kernels (1, 2 or 4 rows per warp; SwiGLU).
 func matvecNames() []string {
 	var names []string
 	for _, t := range WeightTypes {
 		for _, k := range []string{"matvec_", "matvec1_rows2_", "matvec1_rows4_", "matvec_swiglu_", "matvec1_swiglu_", "embed_"} {
+			names = append(names, k+t)
+		}
+	}
+	for _, t := range CoalescedTypes {
+		for _, k := range []string{"matvec1c_rows1_", "matvec1c_rows2_", "matvec1c_rows4_", "matvec1c_swiglu_"} {
 			names = append(names, k+t)
 		}
 	}

@@ -9,6 +9,8 @@
 // R > 1 every row reuses the activations a lane has loaded, which divides the activation traffic through L1
 // (each lane reads its own 128 bytes of x per 32 values: more than the weights' bytes for one token) by R.
 //
+// One-token products of Q4_0 and Q8_0 weights can also read the activations coalesced (dot_rows_coalesced).
+//
 // Fused epilogues: add ≠ 0 accumulates (dst += W·x, the residual stream); the swiglu kernels compute a
 // row of gate and the same row of up in one warp and store silu(g)·u.
 #include "common.cuh"
@@ -56,10 +58,11 @@ __device__ __forceinline__ void unit_q4_0(const uint8_t* const* blk, int, const 
 #pragma unroll
         for (int r = 0; r < R; r++) {
             uint32_t v = load_weight<uint16_t>(blk[r] + 2 + 4 * i) | (uint32_t)load_weight<uint16_t>(blk[r] + 4 + 4 * i) << 16;
+            uint32_t vl = v & 0x0F0F0F0F, vh = (v >> 4) & 0x0F0F0F0F;
 #pragma unroll
             for (int k = 0; k < 4; k++) {
-                lo[r][k] = d[r] * (float)((int)((v >> (8 * k)) & 15) - 8);
-                hi[r][k] = d[r] * (float)((int)((v >> (8 * k + 4)) & 15) - 8);
+                lo[r][k] = d[r] * (byte_f(vl, k) - (F2P23 + 8));
+                hi[r][k] = d[r] * (byte_f(vh, k) - (F2P23 + 8));
             }
         }
 #pragma unroll
@@ -84,8 +87,9 @@ __device__ __forceinline__ void unit_q8_0(const uint8_t* const* blk, int, const 
 #pragma unroll
         for (int r = 0; r < R; r++) {
             uint32_t v = load_weight<uint16_t>(blk[r] + 2 + 4 * i) | (uint32_t)load_weight<uint16_t>(blk[r] + 4 + 4 * i) << 16;
+            v ^= 0x80808080; // signed bytes + 128
 #pragma unroll
-            for (int k = 0; k < 4; k++) w[r][k] = d[r] * (float)(int8_t)((v >> (8 * k)) & 0xFF);
+            for (int k = 0; k < 4; k++) w[r][k] = d[r] * (byte_f(v, k) - (F2P23 + 128));
         }
 #pragma unroll
         for (int t = 0; t < N; t++) {
@@ -120,11 +124,11 @@ __device__ __forceinline__ void unit_q4_k(const uint8_t* const* sb, int c, const
         float lo[R][4], hi[R][4];
 #pragma unroll
         for (int r = 0; r < R; r++) {
-            uint32_t v = words[r][i];
+            uint32_t vl = words[r][i] & 0x0F0F0F0F, vh = (words[r][i] >> 4) & 0x0F0F0F0F;
 #pragma unroll
             for (int k = 0; k < 4; k++) {
-                lo[r][k] = d0[r] * (float)((v >> (8 * k)) & 15) - o0[r];
-                hi[r][k] = d1[r] * (float)((v >> (8 * k + 4)) & 15) - o1[r];
+                lo[r][k] = d0[r] * (byte_f(vl, k) - F2P23) - o0[r];
+                hi[r][k] = d1[r] * (byte_f(vh, k) - F2P23) - o1[r];
             }
         }
 #pragma unroll
@@ -278,6 +282,38 @@ __device__ __forceinline__ void dot_rows(const uint8_t* const* wr, const float* 
     }
 }
 
+// dot_rows_coalesced is dot_rows for one token of Q4_0 or Q8_0 weights with the activations read coalesced:
+// per step a warp takes four blocks (128 values) of each row, lane l the four values 4(l%8) … 4(l%8)+3 of
+// block l/8, so that the warp's float4 loads of x cover 512 consecutive bytes (in dot_rows each lane reads
+// its own block's 128 bytes, and a warp's load touches 32 cache lines). The lanes of a block load its scale
+// and their 4 bytes of it (2-byte loads: blocks are 2-byte aligned); the block's sum is scaled once.
+template <int F, int R>
+__device__ __forceinline__ void dot_rows_coalesced(const uint8_t* const* wr, const float* x, long long cols, float (*acc)[1]) {
+    int lane = threadIdx.x & 31, p = 4 * (lane & 7);
+    long long nb = cols / QK;
+#pragma unroll 2
+    for (long long b = lane >> 3; b < nb; b += 4) {
+        float4 xv = ld4(x + b * QK + p);
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            const uint8_t* blk = wr[r] + b * Fmt<F>::TS;
+            float w[4];
+            if (F == F_Q4_0) { // values p … p+3: the low nibbles of bytes p … p+3, or the high ones of p−16 …
+                uint32_t v = load_weight<uint16_t>(blk + 2 + (p & 15)) | (uint32_t)load_weight<uint16_t>(blk + 4 + (p & 15)) << 16;
+                v = (p & 16 ? v >> 4 : v) & 0x0F0F0F0F;
+#pragma unroll
+                for (int k = 0; k < 4; k++) w[k] = byte_f(v, k) - (F2P23 + 8);
+            } else { // Q8_0: bytes p … p+3
+                uint32_t v = load_weight<uint16_t>(blk + 2 + p) | (uint32_t)load_weight<uint16_t>(blk + 4 + p) << 16;
+                v ^= 0x80808080;
+#pragma unroll
+                for (int k = 0; k < 4; k++) w[k] = byte_f(v, k) - (F2P23 + 128);
+            }
+            acc[r][0] += half_at(blk) * dot4(xv, w);
+        }
+    }
+}
+
 // store_sums reduces each token's per-lane partial sum over the warp; lane 0 writes (or adds to) dst[t][row].
 template <int N>
 __device__ __forceinline__ void store_sums(const float* acc, long long n, float* dst, long long rows, long long row, int lane, long long add) {
@@ -291,7 +327,7 @@ __device__ __forceinline__ void store_sums(const float* acc, long long n, float*
 
 // matvec: the warp's R consecutive rows of the (up to three) weights taken together. Rows past the last are
 // computed on the last row again (the warp stays whole for its shuffles) and not stored.
-template <int F, int R, int N>
+template <int F, int R, int N, bool COALESCED = false>
 __device__ __forceinline__ void matvec(float* d0, const uint8_t* w0, long long rows0, float* d1, const uint8_t* w1,
                                        long long rows1, float* d2, const uint8_t* w2, long long rows2, const float* x,
                                        long long cols, long long n, long long add) {
@@ -313,14 +349,15 @@ __device__ __forceinline__ void matvec(float* d0, const uint8_t* w0, long long r
 #pragma unroll
         for (int t = 0; t < N; t++) acc[r][t] = 0.f;
     if (N == 1) n = 1;
-    dot_rows<F, R, N>(wr, x, cols, n, acc);
+    if (COALESCED) dot_rows_coalesced<F, R>(wr, x, cols, reinterpret_cast<float(*)[1]>(acc));
+    else dot_rows<F, R, N>(wr, x, cols, n, acc);
 #pragma unroll
     for (int r = 0; r < R; r++)
         if (first + r < total) store_sums<N>(acc[r], n, sg[r].dst, sg[r].rows, row[r], threadIdx.x & 31, add);
 }
 
 // matvec_swiglu: dst[t][r] = silu(gate[r]·x[t]) · up[r]·x[t]; a warp per row of both.
-template <int F, int N>
+template <int F, int N, bool COALESCED = false>
 __device__ __forceinline__ void matvec_swiglu(float* dst, const uint8_t* gate, const uint8_t* up, long long rows,
                                               const float* x, long long cols, long long n) {
     long long row = (long long)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
@@ -330,7 +367,8 @@ __device__ __forceinline__ void matvec_swiglu(float* dst, const uint8_t* gate, c
 #pragma unroll
     for (int t = 0; t < N; t++) acc[0][t] = acc[1][t] = 0.f;
     if (N == 1) n = 1;
-    dot_rows<F, 2, N>(wr, x, cols, n, acc);
+    if (COALESCED) dot_rows_coalesced<F, 2>(wr, x, cols, reinterpret_cast<float(*)[1]>(acc));
+    else dot_rows<F, 2, N>(wr, x, cols, n, acc);
 #pragma unroll
     for (int t = 0; t < N; t++) {
         if (t >= n) break;
@@ -363,7 +401,20 @@ __device__ __forceinline__ void matvec_swiglu(float* dst, const uint8_t* gate, c
         PICK(F, ONE, (matvec_swiglu<F, 1>(dst, gate, up, rows, x, cols, n)), (matvec_swiglu<ONE, 1>(dst, gate, up, rows, x, cols, n))) \
     }
 
+// Q4_0 and Q8_0 also have one-token kernels with the coalesced layout (dot_rows_coalesced):
+// matvec1c_rows{1,2,4}_T and matvec1c_swiglu_T.
+#define COALESCED_KERNELS(T, F)                                                                                 \
+    __global__ void matvec1c_rows1_##T(MATVEC_ARGS) { matvec<F, 1, 1, true>(MATVEC_CALL); }                   \
+    __global__ void matvec1c_rows2_##T(MATVEC_ARGS) { matvec<F, 2, 1, true>(MATVEC_CALL); }                   \
+    __global__ void matvec1c_rows4_##T(MATVEC_ARGS) { matvec<F, 4, 1, true>(MATVEC_CALL); }                   \
+    __global__ void matvec1c_swiglu_##T(float* dst, const uint8_t* gate, const uint8_t* up, long long rows,    \
+                                        const float* x, long long cols, long long n) {                         \
+        matvec_swiglu<F, 1, true>(dst, gate, up, rows, x, cols, n);                                             \
+    }
+
 extern "C" {
+COALESCED_KERNELS(q4_0, F_Q4_0)
+COALESCED_KERNELS(q8_0, F_Q8_0)
 KERNELS(f32, F_F32, F_F32_ONE)
 KERNELS(f16, F_F16, F_F16_ONE)
 KERNELS(q4_0, F_Q4_0, F_Q4_0)

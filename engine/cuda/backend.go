@@ -24,7 +24,8 @@ type Backend struct {
 	scratch map[string]*scratch // device arrays reused between calls (token ids, positions, partials, capture)
 	arena   arena               // the current session's activations, KV cache and scratch (Reserve)
 	factors map[*float32]devPtr
-	rows    int // weight rows per warp in one-token matrix products (LLAMAGO_CUDA_ROWS)
+	rows    int  // weight rows per warp in one-token matrix products (LLAMAGO_CUDA_ROWS)
+	blocks  bool // one-token Q4_0/Q8_0 products with a lane per block, not coalesced (LLAMAGO_CUDA_MATVEC)
 }
 
 // scratch is a device array reused between calls; host, for arrays of ints, is what it holds now.
@@ -62,6 +63,13 @@ func New(index int) (*Backend, error) {
 		if _, err := fmt.Sscan(v, &b.rows); err != nil || (b.rows != 1 && b.rows != 2 && b.rows != 4) {
 			return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_ROWS=%q: the weight rows per warp of one-token products must be 1, 2 or 4", v)
 		}
+	}
+	switch v := os.Getenv("LLAMAGO_CUDA_MATVEC"); v {
+	case "", "coalesced":
+	case "blocks":
+		b.blocks = true
+	default:
+		return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_MATVEC=%q: the layout of one-token Q4_0/Q8_0 products must be coalesced or blocks", v)
 	}
 	d := devs[index]
 	b.name = fmt.Sprintf("cuda:%d %s (sm_%d%d, %.1f GiB)", index, d.Name, d.CapMajor, d.CapMinor, float64(d.Memory)/(1<<30))
@@ -344,6 +352,11 @@ func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buf
 	return b.matVec(dsts, ws, x, n, false)
 }
 
+// coalesced reports whether one-token products of type t read the activations coalesced.
+func (b *Backend) coalesced(t gguf.Type) bool {
+	return !b.blocks && (t == gguf.TypeQ4_0 || t == gguf.TypeQ8_0)
+}
+
 // fusable reports whether weights can share a launch: one type, one row length (and at most three).
 func fusable(ws ...engine.Weight) bool {
 	first := ws[0].(*weight)
@@ -384,9 +397,12 @@ func (b *Backend) matVec(dsts []engine.Buffer, ws []engine.Weight, x engine.Buff
 				args[3*i+2] = wt.rows
 				total += wt.rows
 			}
-			// One token: R rows per warp share the activations (matvec1_rowsR); a batch: a row per warp.
+			// One token: R rows per warp share the activations (matvec1_rowsR, or matvec1c_rowsR reading
+			// them coalesced); a batch: a row per warp.
 			name, rows := "matvec_", 1
-			if tokens == 1 && b.rows > 1 {
+			if tokens == 1 && b.coalesced(first.typ) {
+				name, rows = fmt.Sprintf("matvec1c_rows%d_", b.rows), b.rows
+			} else if tokens == 1 && b.rows > 1 {
 				name, rows = fmt.Sprintf("matvec1_rows%d_", b.rows), b.rows
 			}
 			perBlock := warpsPerBlock * rows
@@ -414,7 +430,9 @@ func (b *Backend) MatMulSwiGLU(dst, scratch engine.Buffer, gate, up engine.Weigh
 		for t0 := 0; t0 < n; t0 += 8 {
 			tokens := min(8, n-t0)
 			name := "matvec_swiglu_"
-			if tokens == 1 {
+			if tokens == 1 && b.coalesced(g.typ) {
+				name = "matvec1c_swiglu_"
+			} else if tokens == 1 {
 				name = "matvec1_swiglu_"
 			}
 			err := b.launch(name+typeSuffix[g.typ], (g.rows+warpsPerBlock-1)/warpsPerBlock, 32*warpsPerBlock, 0,

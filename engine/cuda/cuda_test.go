@@ -16,7 +16,8 @@ import (
 )
 
 // TestConformance runs the backend conformance suite against the GPU (float64 references on the host),
-// once for each number of weight rows a warp takes in one-token products (LLAMAGO_CUDA_ROWS).
+// once for each number of weight rows a warp takes in one-token products (LLAMAGO_CUDA_ROWS) and each
+// layout of the one-token Q4_0/Q8_0 products (LLAMAGO_CUDA_MATVEC).
 func TestConformance(t *testing.T) {
 	devs, err := Devices()
 	if err != nil || len(devs) == 0 {
@@ -30,11 +31,13 @@ func TestConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	for _, rows := range []int{1, 2, 4} {
-		t.Run(fmt.Sprintf("rows=%d", rows), func(t *testing.T) {
-			b.rows = rows
-			enginetest.Run(t, b)
-		})
+	for _, blocks := range []bool{false, true} {
+		for _, rows := range []int{1, 2, 4} {
+			t.Run(fmt.Sprintf("blocks=%v,rows=%d", blocks, rows), func(t *testing.T) {
+				b.blocks, b.rows = blocks, rows
+				enginetest.Run(t, b)
+			})
+		}
 	}
 }
 

@@ -46,11 +46,14 @@ Entry entry_of(void (*)(A...)) {
 
 const std::map<std::string, Entry>& kernels() {
     static const std::map<std::string, Entry> t = {
-#define WEIGHT_KERNELS(T) KERNEL(matvec_##T), KERNEL(matvec1_rows2_##T), KERNEL(matvec1_rows4_##T), \
+#define EMU_WEIGHT(T) KERNEL(matvec_##T), KERNEL(matvec1_rows2_##T), KERNEL(matvec1_rows4_##T), \
     KERNEL(matvec_swiglu_##T), KERNEL(matvec1_swiglu_##T), KERNEL(embed_##T)
-        WEIGHT_KERNELS(f32), WEIGHT_KERNELS(f16), WEIGHT_KERNELS(q4_0), WEIGHT_KERNELS(q8_0), WEIGHT_KERNELS(q4_k),
-        WEIGHT_KERNELS(q6_k), KERNEL(rmsnorm_f32), KERNEL(swiglu_f32), KERNEL(add_f32), KERNEL(rope_f32),
-        KERNEL(rope_store_f32), KERNEL(attention_split_f32), KERNEL(attention_merge_f32), KERNEL(kv_store_f32),
+#define EMU_COALESCED(T) KERNEL(matvec1c_rows1_##T), KERNEL(matvec1c_rows2_##T), KERNEL(matvec1c_rows4_##T), \
+    KERNEL(matvec1c_swiglu_##T)
+        EMU_WEIGHT(f32), EMU_WEIGHT(f16), EMU_WEIGHT(q4_0), EMU_WEIGHT(q8_0), EMU_WEIGHT(q4_k), EMU_WEIGHT(q6_k),
+        EMU_COALESCED(q4_0), EMU_COALESCED(q8_0), KERNEL(rmsnorm_f32), KERNEL(swiglu_f32), KERNEL(add_f32),
+        KERNEL(rope_f32), KERNEL(rope_store_f32), KERNEL(attention_split_f32), KERNEL(attention_merge_f32),
+        KERNEL(kv_store_f32),
     };
     return t;
 }

@@ -239,6 +239,18 @@ template <class T>
 T __ldg(const T* p) { return *p; }
 
 inline float __expf(float x) { return std::exp(x); }
+inline float __int_as_float(int v) {
+    float f;
+    std::memcpy(&f, &v, sizeof f);
+    return f;
+}
+// __byte_perm(x, y, s): byte i of the result is byte (s >> 4i) & 7 of the eight bytes y:x.
+inline unsigned __byte_perm(unsigned x, unsigned y, unsigned s) {
+    uint64_t v = (uint64_t)y << 32 | x;
+    unsigned r = 0;
+    for (int i = 0; i < 4; i++) r |= (unsigned)((v >> (8 * ((s >> (4 * i)) & 7))) & 0xFF) << (8 * i);
+    return r;
+}
 inline float __uint_as_float(unsigned v) {
     float f;
     std::memcpy(&f, &v, sizeof f);
