@@ -2,13 +2,19 @@
 # Everything the GPU must show, in one run (under 8 minutes on an H100): device facts and copy bandwidth,
 # the backend conformance suite and end-to-end checks against ../shared/reference, then decode benchmarks on
 # synthetic models made here (TinyLlama-1.1B and LLaMA-2-7B shapes, Q4_0 and Q8_0) with the achieved
-# weight bandwidth against the measured copy bandwidth. Inputs come from bench/gpu/prepare.sh (.gpu/).
+# weight bandwidth against the measured copy bandwidth, and for the Q4_0 models the other kernel choices
+# (rows per warp, layout of one-token products, unfused). Inputs come from bench/gpu/prepare.sh (.gpu/).
 #   bash bench/gpu/run.sh OUTDIR
 set -uo pipefail
 out=${1:?usage: run.sh OUTDIR}
 cd "$(dirname "$0")/../.."
 mkdir -p "$out"
-bin=.gpu/bin/llamago-cuda
+# Overrides, for a dry run of this script on the CPU emulator (see bench/gpu/dry-run.sh): the binaries
+# and the models benchmarked.
+bin=${LLAMAGO_GPU_BIN:-.gpu/bin/llamago-cuda}
+tests=${LLAMAGO_GPU_TESTS:-.gpu/bin/cuda.test}
+specs=${LLAMAGO_GPU_SPECS:-llama-1b:Q4_0 llama-1b:Q8_0 llama2-7b:Q4_0 llama2-7b:Q8_0}
+sweep=${LLAMAGO_GPU_SWEEP:-llama2-7b:Q4_0} # the model every kernel choice is measured on
 export LLAMAGO_SHARED=$PWD/.gpu/shared
 step() { echo "== $* ($(date -u +%T))" | tee -a "$out/steps.log"; }
 
@@ -19,28 +25,54 @@ timeout 120 $bin devices --bandwidth --json > "$out/devices.json" 2> "$out/devic
 cat "$out/devices.json"
 
 step "conformance suite and end-to-end checks"
-timeout 300 .gpu/bin/cuda.test -test.v -test.timeout 280s > "$out/tests.log" 2>&1
+timeout 300 $tests -test.v -test.timeout 280s > "$out/tests.log" 2>&1
 echo "tests exit $?" | tee -a "$out/steps.log"
 grep -E "^(--- FAIL|FAIL|ok|PASS)" "$out/tests.log" | head -40
 
 step "decode benchmarks"
 mkdir -p .gpu/models
-echo "| model | weights GiB | tg128 t/s | achieved GB/s | copy GB/s | % of copy |" > "$out/results.md"
-echo "|---|---|---|---|---|---|" >> "$out/results.md"
+echo "| model | variant | weights GiB | tg128 t/s | achieved GB/s | copy GB/s | % of copy |" > "$out/results.md"
+echo "|---|---|---|---|---|---|---|" >> "$out/results.md"
 copy=$(python3 -c "import json;print(json.load(open('$out/devices.json'))[0]['copy_gb_per_s'])" 2>/dev/null || echo 0)
-for spec in llama-1b:Q4_0 llama-1b:Q8_0 llama2-7b:Q4_0 llama2-7b:Q8_0; do
+# bench_one MODEL VARIANT [ENV=VALUE ...] -- [FLAGS ...]: one decode benchmark and its row of the table.
+bench_one() {
+  local m=$1 variant=$2 envs=() flags=()
+  shift 2
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  flags=("$@")
+  local res="$out/bench-$(basename "$m" .gguf)-${variant//[^A-Za-z0-9]/-}"
+  env "${envs[@]}" timeout 180 $bin bench -m "$m" -p 0 -n 128 -r 3 --json "${flags[@]}" > "$res.json" 2> "$res.err"
+  python3 - "$m" "$variant" "$res.json" "$copy" >> "$out/results.md" <<'PY'
+import json, os, sys
+m, variant, copy = sys.argv[1], sys.argv[2], float(sys.argv[4])
+try:
+    tps = json.load(open(sys.argv[3]))[0]["tokens_per_second"]
+except Exception as e:
+    print(f"| {os.path.basename(m)} | {variant} | failed: {e} | | | | |")
+    sys.exit()
+size = os.path.getsize(m)  # the weights dominate the file; every decode step reads them all
+gbs = size * tps / 1e9
+print(f"| {os.path.basename(m)} | {variant} | {size/2**30:.2f} | {tps:.1f} | {gbs:.0f} | {copy:.0f} | {100*gbs/copy if copy else 0:.0f}% |")
+PY
+}
+for spec in $specs; do
   preset=${spec%%:*} type=${spec##*:}
   m=.gpu/models/$preset-$type.gguf
   timeout 180 $bin synth --preset "$preset" --type "$type" -o "$m" -q >> "$out/synth.log" 2>&1 || { echo "synth $spec failed" | tee -a "$out/steps.log"; continue; }
-  timeout 180 $bin bench -m "$m" -p 0 -n 128 -r 3 --json > "$out/bench-$preset-$type.json" 2> "$out/bench-$preset-$type.err"
-  python3 - "$m" "$out/bench-$preset-$type.json" "$copy" >> "$out/results.md" <<'PY'
-import json, os, sys
-m, res, copy = sys.argv[1], json.load(open(sys.argv[2])), float(sys.argv[3])
-size = os.path.getsize(m)  # the weights dominate the file; every decode step reads them all
-tps = res[0]["tokens_per_second"]
-gbs = size * tps / 1e9
-print(f"| {os.path.basename(m)} | {size/2**30:.2f} | {tps:.1f} | {gbs:.0f} | {copy:.0f} | {100*gbs/copy if copy else 0:.0f}% |")
-PY
+  bench_one "$m" default
+  # What each choice is worth (default: coalesced one-token Q4_0/Q8_0 products, 2 rows per warp, fused
+  # kernels); "blocks,rows=1" is the first kernel design (a lane per block, a row per warp).
+  if [ "$spec" = "$sweep" ]; then
+    bench_one "$m" rows=1 LLAMAGO_CUDA_ROWS=1
+    bench_one "$m" rows=4 LLAMAGO_CUDA_ROWS=4
+    bench_one "$m" blocks,rows=2 LLAMAGO_CUDA_MATVEC=blocks
+    bench_one "$m" blocks,rows=4 LLAMAGO_CUDA_MATVEC=blocks LLAMAGO_CUDA_ROWS=4
+  fi
+  if [ "$type" = Q4_0 ]; then
+    bench_one "$m" blocks,rows=1 LLAMAGO_CUDA_MATVEC=blocks LLAMAGO_CUDA_ROWS=1
+    bench_one "$m" unfused -- --unfused
+  fi
   rm -f "$m"
 done
 cat "$out/results.md"
