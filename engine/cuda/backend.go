@@ -353,9 +353,10 @@ func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buf
 }
 
 // coalesced reports whether one-token products of type t read the activations coalesced.
-func (b *Backend) coalesced(t gguf.Type) bool {
-	return !b.blocks && (t == gguf.TypeQ4_0 || t == gguf.TypeQ8_0)
-}
+func (b *Backend) coalesced(t gguf.Type) bool { return !b.blocks && b.coalescedType(t) }
+
+// coalescedType reports whether type t has coalesced one-token kernels (kernels.CoalescedTypes).
+func (b *Backend) coalescedType(t gguf.Type) bool { return t == gguf.TypeQ4_0 || t == gguf.TypeQ8_0 }
 
 // fusable reports whether weights can share a launch: one type, one row length (and at most three).
 func fusable(ws ...engine.Weight) bool {

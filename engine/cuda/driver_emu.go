@@ -8,6 +8,8 @@ package cuda
 #include <stdlib.h>
 int llamago_emu_launch(const char* name, unsigned grid, unsigned block, unsigned long shmem, const uint64_t* args, int nargs);
 int llamago_emu_has(const char* name);
+void llamago_emu_profile(int on);
+void llamago_emu_profile_read(uint64_t* out);
 */
 import "C"
 
@@ -130,3 +132,17 @@ func (d *emuDriver) dtodAsync(dst, src devPtr, n int64) error {
 
 func (d *emuDriver) sync() error  { return nil }
 func (d *emuDriver) close() error { return nil }
+
+// memProfile is the emulator's count of the loads kernels made through load/load_weight (common.cuh) while
+// it was on: warp load instructions, distinct 128-byte lines they touched (≈ L1 wavefronts), bytes.
+type memProfile struct{ instructions, lines, bytes uint64 }
+
+// profileLoads runs fn with the emulator's memory profile on and returns its counts.
+func profileLoads(fn func() error) (memProfile, error) {
+	C.llamago_emu_profile(1)
+	defer C.llamago_emu_profile(0)
+	err := fn()
+	var out [3]C.uint64_t
+	C.llamago_emu_profile_read(&out[0])
+	return memProfile{uint64(out[0]), uint64(out[1]), uint64(out[2])}, err
+}

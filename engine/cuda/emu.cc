@@ -73,3 +73,15 @@ extern "C" int llamago_emu_launch(const char* name, unsigned grid, unsigned bloc
 
 // llamago_emu_has reports whether the emulator knows kernel name.
 extern "C" int llamago_emu_has(const char* name) { return kernels().count(name) ? 1 : 0; }
+
+// llamago_emu_profile starts (on ≠ 0) or stops the memory profile; starting resets its counts.
+extern "C" void llamago_emu_profile(int on) {
+    emu::profile = emu::Profile{on != 0, 0, 0, 0};
+}
+
+// llamago_emu_profile_read writes the profile's counts: load instructions, 128-byte lines, bytes.
+extern "C" void llamago_emu_profile_read(uint64_t* out) {
+    out[0] = emu::profile.instructions;
+    out[1] = emu::profile.lines;
+    out[2] = emu::profile.bytes;
+}

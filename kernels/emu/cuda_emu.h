@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
+#include <utility>
 #include <functional>
 #include <vector>
 
@@ -55,6 +56,7 @@ struct Thread {
     bool done = false;
     Barrier* waiting = nullptr;
     uint64_t wait_gen = 0;
+    uint32_t loads = 0; // checked loads so far (the memory profile's instruction sequence)
 };
 
 struct Block {
@@ -67,17 +69,45 @@ struct Block {
     void* sched_sp = nullptr;
     int cur = 0;
     std::function<void()> body;
+    std::vector<std::pair<uint64_t, uintptr_t>> loads; // memory profile: (warp, sequence), 128-byte line
 };
+
+// The memory profile (llamago_emu_profile in engine/cuda/emu.cc): the loads kernels make through load<T>
+// and load_weight<T> (common.cuh), grouped as a GPU issues them — the k-th such load of each lane of a warp
+// is one instruction, as long as the warp does not diverge — and counted as instructions, distinct 128-byte
+// lines per instruction (roughly the L1 wavefronts a load costs: a warp's load of 512 consecutive bytes
+// takes 4, one whose lanes hit 32 different lines takes 32) and bytes requested.
+struct Profile {
+    bool on = false;
+    uint64_t instructions = 0, lines = 0, bytes = 0;
+};
+inline Profile profile;
 
 inline Block* B = nullptr;
 
 // check_aligned stops the test with a message when a kernel loads size bytes from an address the GPU
-// would fault on.
+// would fault on; it also records the load for the memory profile.
 inline void check_aligned(const void* p, size_t size) {
     if ((uintptr_t)p % size != 0) {
         std::fprintf(stderr, "cuda emulator: misaligned %zu-byte load at %p\n", size, p);
         std::abort();
     }
+    if (profile.on && B) {
+        Thread& t = B->threads[B->cur];
+        B->loads.push_back({uint64_t(t.tid.x / 32) << 32 | t.loads++, (uintptr_t)p / 128});
+        profile.bytes += size;
+    }
+}
+
+// count_loads adds the block's recorded loads to the profile.
+inline void count_loads(Block& blk) {
+    std::sort(blk.loads.begin(), blk.loads.end());
+    for (size_t i = 0; i < blk.loads.size(); i++) {
+        bool new_instruction = i == 0 || blk.loads[i].first != blk.loads[i - 1].first;
+        profile.instructions += new_instruction;
+        profile.lines += new_instruction || blk.loads[i].second != blk.loads[i - 1].second;
+    }
+    blk.loads.clear();
 }
 inline dim3_emu grid_dim{1, 1, 1}, block_dim{1, 1, 1}, block_idx{0, 0, 0};
 
@@ -186,6 +216,7 @@ inline void run_block(unsigned bidx, unsigned nthreads, size_t shmem, const std:
             std::abort();
         }
     }
+    if (profile.on) count_loads(blk);
     B = nullptr;
 }
 
