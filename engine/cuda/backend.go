@@ -303,6 +303,17 @@ func (b *Backend) ints(name string, v []int32) (devPtr, error) {
 	return s.p, nil
 }
 
+// withPositions runs fn with the context current and pos on the device (uploaded when it changed).
+func (b *Backend) withPositions(pos []int32, fn func(pp devPtr) error) error {
+	return b.do(func() error {
+		pp, err := b.ints("pos", pos)
+		if err != nil {
+			return err
+		}
+		return fn(pp)
+	})
+}
+
 // scratchFloats returns the named scratch array of at least n float32s.
 func (b *Backend) scratchFloats(name string, n int) (devPtr, error) {
 	s, err := b.scratchArray(name, n)
@@ -466,11 +477,7 @@ func (b *Backend) ropeFactors(p engine.RopeParams) (devPtr, error) {
 }
 
 func (b *Backend) RoPE(q, k engine.Buffer, pos []int32, heads, kvHeads, headDim int, p engine.RopeParams) error {
-	return b.do(func() error {
-		pp, err := b.ints("pos", pos)
-		if err != nil {
-			return err
-		}
+	return b.withPositions(pos, func(pp devPtr) error {
 		fac, err := b.ropeFactors(p)
 		if err != nil {
 			return err
@@ -498,11 +505,7 @@ func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, pos [
 	if err != nil {
 		return err
 	}
-	return b.do(func() error {
-		pp, err := b.ints("pos", pos)
-		if err != nil {
-			return err
-		}
+	return b.withPositions(pos, func(pp devPtr) error {
 		return b.launch("kv_store_f32", len(pos), 256, 0, kv.k+off, kv.v+off, dp(k), dp(v), pp, kv.kvDim)
 	})
 }
@@ -514,11 +517,7 @@ func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int
 	if err != nil {
 		return err
 	}
-	return b.do(func() error {
-		pp, err := b.ints("pos", pos)
-		if err != nil {
-			return err
-		}
+	return b.withPositions(pos, func(pp devPtr) error {
 		fac, err := b.ropeFactors(p)
 		if err != nil {
 			return err
@@ -551,11 +550,7 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 	splits := attentionSplits(queries, maxPos)
 	chunk := (maxPos + splits - 1) / splits
 	off := devPtr(int64(p.Layer) * int64(kv.positions) * int64(4*kv.kvDim))
-	return b.do(func() error {
-		pp, err := b.ints("pos", pos)
-		if err != nil {
-			return err
-		}
+	return b.withPositions(pos, func(pp devPtr) error {
 		part, err := b.scratchFloats("attention partials", queries*splits*(p.HeadDim+2))
 		if err != nil {
 			return err

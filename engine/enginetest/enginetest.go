@@ -156,17 +156,7 @@ func Cases() []Case {
 						return nil, nil, err
 					}
 					got, err := read(b, dst, n*rows)
-					want := make([]float64, n*rows)
-					for t := 0; t < n; t++ {
-						for i := 0; i < rows; i++ {
-							var s float64
-							for c := 0; c < cols; c++ {
-								s += float64(deq[i*cols+c]) * float64(x[t*cols+c])
-							}
-							want[t*rows+i] = s
-						}
-					}
-					return got, want, err
+					return got, matVecRef(deq, x, rows, cols, n), err
 				},
 			})
 		}
@@ -210,15 +200,7 @@ func Cases() []Case {
 						return nil, nil, err
 					}
 					got = append(got, g...)
-					for t := 0; t < n; t++ {
-						for row := 0; row < rows; row++ {
-							var s float64
-							for c := 0; c < cols; c++ {
-								s += float64(deqs[i][row*cols+c]) * float64(x[t*cols+c])
-							}
-							want = append(want, s)
-						}
-					}
+					want = append(want, matVecRef(deqs[i], x, rows, cols, n)...)
 				}
 				return got, want, nil
 			}})
@@ -314,6 +296,21 @@ func Cases() []Case {
 		return got, want, err
 	}})
 	return cs
+}
+
+// matVecRef is w·x in float64 for n tokens: [t][row].
+func matVecRef(deq, x []float32, rows, cols, n int) []float64 {
+	out := make([]float64, n*rows)
+	for t := 0; t < n; t++ {
+		for i := 0; i < rows; i++ {
+			var s float64
+			for c := 0; c < cols; c++ {
+				s += float64(deq[i*cols+c]) * float64(x[t*cols+c])
+			}
+			out[t*rows+i] = s
+		}
+	}
+	return out
 }
 
 func matmulThreshold(t gguf.Type) float64 {

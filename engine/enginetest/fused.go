@@ -9,21 +9,6 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
-// matVecRef is w·x in float64 for n tokens: [t][row].
-func matVecRef(deq, x []float32, rows, cols, n int) []float64 {
-	out := make([]float64, n*rows)
-	for t := 0; t < n; t++ {
-		for i := 0; i < rows; i++ {
-			var s float64
-			for c := 0; c < cols; c++ {
-				s += float64(deq[i*cols+c]) * float64(x[t*cols+c])
-			}
-			out[t*rows+i] = s
-		}
-	}
-	return out
-}
-
 // fusedCases: the fused operations (engine.MatMulAdd, MatMulSwiGLU, RoPEStoreKV), run as the backend offers
 // them — fused or not — against float64 references; one token and batches, odd row counts, float rows of
 // any length, and a pair of weights of different types that a backend cannot fuse.
