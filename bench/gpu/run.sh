@@ -73,7 +73,30 @@ for spec in $specs; do
     bench_one "$m" blocks,rows=1 LLAMAGO_CUDA_MATVEC=blocks LLAMAGO_CUDA_ROWS=1
     bench_one "$m" unfused -- --unfused
   fi
-  rm -f "$m"
+  [ "$spec" = "$sweep" ] || rm -f "$m"
 done
 cat "$out/results.md"
+
+# Last, as time allows (the device tool returns what is under $OUT when a run times out): a memory check of
+# the kernels and hardware counters of the one-token products, where the machine's runtime lets the tools
+# work (on Firecracker machines they do, on gVisor ones they do not).
+step "compute-sanitizer memcheck (a decode on a small model, the conformance of the default kernels)"
+if command -v compute-sanitizer > /dev/null; then
+  timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 $tests \
+    -test.run 'TestLaunchesPerToken|TestConformance/blocks=false,rows=2/' > "$out/memcheck.log" 2>&1
+  echo "memcheck exit $? (9: errors found; see memcheck.log)" | tee -a "$out/steps.log"
+  grep -E "ERROR SUMMARY|Invalid" "$out/memcheck.log" | head -5
+fi
+m=.gpu/models/${sweep%%:*}-${sweep##*:}.gguf
+step "ncu counters of the one-token products on $m"
+if command -v ncu > /dev/null && [ -f "$m" ]; then
+  for v in default:LLAMAGO_CUDA_MATVEC=coalesced blocks-rows-1:LLAMAGO_CUDA_MATVEC=blocks:LLAMAGO_CUDA_ROWS=1; do
+    name=${v%%:*} envs=${v#*:}
+    env ${envs//:/ } timeout 120 ncu --clock-control none -k regex:matvec --launch-skip 300 --launch-count 8 \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --csv \
+      $bin bench -m "$m" -p 0 -n 8 -r 1 > "$out/ncu-$name.csv" 2> "$out/ncu-$name.err"
+    echo "ncu $name exit $?" | tee -a "$out/steps.log"
+  done
+fi
+rm -f "$m"
 step done
