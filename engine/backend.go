@@ -106,6 +106,14 @@ type MatMulAdder interface {
 	MatMulAdd(dst Buffer, w Weight, x Buffer, n int) error
 }
 
+// MatMulAddNormer adds a product to the residual stream and normalizes the result for the next sub-layer,
+// n rows of w's row count. Unfused equivalent:
+//
+//	MatMulAdd(dst, w, x, n); RMSNorm(out, dst, norm, n, eps)
+type MatMulAddNormer interface {
+	MatMulAddNorm(dst Buffer, w Weight, x Buffer, n int, out Buffer, norm Weight, eps float32) error
+}
+
 // SwiGLUMatMuler runs the feed-forward's first half: dst = silu(gate·x) ⊙ (up·x), n rows of gate's row count.
 // scratch, as large as dst, is the backend's to use (a backend that cannot fuse a pair of weights of different
 // types computes one product there). Unfused equivalent:
@@ -146,6 +154,18 @@ func MatMulAdd(b Backend, dst, tmp Buffer, w Weight, x Buffer, n int) error {
 		return err
 	}
 	return b.Add(dst, tmp, n*rows)
+}
+
+// MatMulAddNorm computes dst += w·x, then out = RMSNorm(dst)·norm, on b (see MatMulAddNormer); tmp as for
+// MatMulAdd.
+func MatMulAddNorm(b Backend, dst, tmp Buffer, w Weight, x Buffer, n int, out Buffer, norm Weight, eps float32) error {
+	if f, ok := b.(MatMulAddNormer); ok {
+		return f.MatMulAddNorm(dst, w, x, n, out, norm, eps)
+	}
+	if err := MatMulAdd(b, dst, tmp, w, x, n); err != nil {
+		return err
+	}
+	return b.RMSNorm(out, dst, norm, n, eps)
 }
 
 // MatMulSwiGLU computes dsts[0] = silu(ws[0]·x) ⊙ (ws[1]·x) on b, with dsts[1] as the scratch (see

@@ -68,8 +68,8 @@ type LoadOptions struct {
 	// total (uploads to a GPU take seconds for large models).
 	Progress func(done, total int64)
 	// Unfused runs every operation on its own even where a backend offers a fused one (MultiMatMuler,
-	// MatMulAdder, SwiGLUMatMuler, RoPEStorer): to find a fault in a fused kernel, or to measure what fusing
-	// saves.
+	// MatMulAdder, MatMulAddNormer, SwiGLUMatMuler, RoPEStorer): to find a fault in a fused kernel, or to
+	// measure what fusing saves.
 	Unfused bool
 }
 

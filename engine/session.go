@@ -186,17 +186,23 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 	attn := AttentionParams{Heads: c.HeadCount, KVHeads: c.HeadCountKV, HeadDim: hd, Scale: m.attnScale()}
 	p := s.parts[0]
 	err := p.b.Embed(p.x, m.tokEmbd, ids)
+	normed := false // p.xb already holds layer l's attention norm of x: the last product of layer l−1 made it
 	for l := 0; l < c.BlockCount && err == nil; l++ {
 		if next := s.parts[m.layerOn[l]]; next != p { // hand the residual stream to the next backend
 			if err = s.move(p, next, n*e); err != nil {
 				break
 			}
-			p = next
+			p, normed = next, false
 		}
 		b, lw := p.b, &m.layers[l]
 		// Attention: x += Wo · attention(rope(Wq·norm(x)), rope(Wk·norm(x)), Wv·norm(x))
 		err = inOrder(
-			func() error { return b.RMSNorm(p.xb, p.x, lw.attnNorm, n, c.RMSEpsilon) },
+			func() error {
+				if normed {
+					return nil
+				}
+				return b.RMSNorm(p.xb, p.x, lw.attnNorm, n, c.RMSEpsilon)
+			},
 			func() error { return MatMuls(p.ops, p.qkv, lw.qkv, p.xb, n) },
 			func() error {
 				return RoPEStoreKV(p.ops, p.q, p.k, p.v, p.cache, l-p.firstLayer, pos, c.HeadCount, c.HeadCountKV, hd, m.Rope)
@@ -209,14 +215,23 @@ func (s *Session) forward(ids []int32, wantLogits, all bool) error {
 		if s.Capture != nil {
 			attn.Capture = s.Capture(l, pos)
 		}
-		// Feed-forward: x += W_down · (silu(W_gate·norm(x)) ⊙ W_up·norm(x))
+		// Feed-forward: x += W_down · (silu(W_gate·norm(x)) ⊙ W_up·norm(x)); each residual add also leaves
+		// the norm of the result that the next sub-layer (on the same backend) reads.
+		normNext := l+1 < c.BlockCount && m.layerOn[l+1] == m.layerOn[l]
 		err = inOrder(
 			func() error { return b.Attention(p.att, p.q, p.cache, pos, attn) },
-			func() error { return MatMulAdd(p.ops, p.x, p.proj, lw.wo, p.att, n) },
-			func() error { return b.RMSNorm(p.xb, p.x, lw.ffnNorm, n, c.RMSEpsilon) },
+			func() error {
+				return MatMulAddNorm(p.ops, p.x, p.proj, lw.wo, p.att, n, p.xb, lw.ffnNorm, c.RMSEpsilon)
+			},
 			func() error { return MatMulSwiGLU(p.ops, p.gateUp, lw.gateUp, p.xb, n) },
-			func() error { return MatMulAdd(p.ops, p.x, p.proj, lw.wDown, p.gate, n) },
+			func() error {
+				if normNext {
+					return MatMulAddNorm(p.ops, p.x, p.proj, lw.wDown, p.gate, n, p.xb, m.layers[l+1].attnNorm, c.RMSEpsilon)
+				}
+				return MatMulAdd(p.ops, p.x, p.proj, lw.wDown, p.gate, n)
+			},
 		)
+		normed = normNext
 	}
 	if last := s.parts[len(s.parts)-1]; err == nil && wantLogits {
 		if p != last { // a model with no layers on the last backend (never with LoadSplit's rules)

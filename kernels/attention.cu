@@ -1,24 +1,52 @@
-// Causal attention over the KV cache, split along the keys (flash-decoding).
+// Causal attention over the KV cache, split along the keys (flash-decoding), in one launch.
 //
-// attention_split_f32: one block per (query token, head, split); the split takes keys [s·chunk, (s+1)·chunk)
+// attention_f32: one block per (query token, head, split); the split takes keys [s·chunk, (s+1)·chunk)
 // ∩ [0, pos[t]]. Each warp takes every NW-th key of the split: the lanes share the head's dimensions for
 // the score (a warp sum), and the warp keeps an online softmax (running maximum m, sum l, output o). The
-// block then merges its warps and writes (m, l, o) for the split. attention_merge_f32: one block per
-// (query token, head) merges the splits: out = Σ_s o_s·e^(m_s−M) / Σ_s l_s·e^(m_s−M), M = max_s m_s.
+// block then merges its warps and writes (m, l, o) for the split. The last of a query's split blocks to
+// finish (last_block) merges the splits: out = Σ_s o_s·e^(m_s−M) / Σ_s l_s·e^(m_s−M), M = max_s m_s.
 // GQA/MQA: query head h reads KV head h / (heads/kvHeads), and the query heads of one KV head are
 // neighbouring blocks, so they find its keys and values in L2.
 //
-// When capture is not null the split kernel writes each raw score to capture[t][h][j] (stride maxPos) and
-// the merge kernel turns them into probabilities e^(s−M)/L, for attention inspection.
+// When capture is not null each split writes its raw scores to capture[t][h][j] (stride maxPos) and the
+// merge turns them into probabilities e^(s−M)/L, for attention inspection.
 #include "common.cuh"
 
 #define ATT_MAXD 8 // head dimensions per lane: head sizes up to 256
 
-extern "C" __global__ void attention_split_f32(float* part, const float* q, const float* kc, const float* vc,
-                                               const int* pos, long long heads, long long kvHeads, long long headDim,
-                                               double scale, long long splits, long long chunk, float* capture,
-                                               long long maxPos) {
-    DYNAMIC_SHARED(float, sh); // per warp: m, l, then headDim outputs
+// merge_splits: out[th] from the splits' (m, l, o) of query th (read through L2: other blocks wrote them);
+// sh holds a float per split.
+__device__ __forceinline__ void merge_splits(float* outp, const float* part, long long th, long long n, long long headDim,
+                                             long long splits, float* capture, long long maxPos, float* sh) {
+    long long stride = headDim + 2;
+    const float* p = part + th * splits * stride;
+    float M = -INFINITY;
+    for (long long s = 0; s < splits; s++) M = fmaxf(M, __ldcg(p + s * stride));
+    for (long long s = threadIdx.x; s < splits; s += blockDim.x) {
+        float ms = __ldcg(p + s * stride);
+        sh[s] = ms == -INFINITY ? 0.f : __expf(ms - M);
+    }
+    __syncthreads();
+    float L = 0.f;
+    for (long long s = 0; s < splits; s++) L += sh[s] * __ldcg(p + s * stride + 1);
+    for (long long d = threadIdx.x; d < headDim; d += blockDim.x) {
+        float acc = 0.f;
+        for (long long s = 0; s < splits; s++) acc += sh[s] * __ldcg(p + s * stride + 2 + d);
+        outp[th * headDim + d] = acc / L;
+    }
+    if (capture) {
+        for (long long j = threadIdx.x; j < n; j += blockDim.x) {
+            float* c = capture + th * maxPos + j;
+            *c = __expf(__ldcg(c) - M) / L;
+        }
+    }
+}
+
+extern "C" __global__ void attention_f32(float* outp, float* part, unsigned* counters, const float* q, const float* kc,
+                                         const float* vc, const int* pos, long long heads, long long kvHeads,
+                                         long long headDim, double scale, long long splits, long long chunk,
+                                         float* capture, long long maxPos) {
+    DYNAMIC_SHARED(float, sh); // per warp: m, l, then headDim outputs; then a float per split for the merge
     long long s = blockIdx.x % splits, th = blockIdx.x / splits;
     long long t = th / heads, h = th % heads;
     long long kvDim = kvHeads * headDim, kh = (h / (heads / kvHeads)) * headDim;
@@ -84,35 +112,7 @@ extern "C" __global__ void attention_split_f32(float* part, const float* q, cons
             out[1 + d] = acc; // o[d-1]
         }
     }
-}
-
-extern "C" __global__ void attention_merge_f32(float* outp, const float* part, const int* pos, long long heads,
-                                               long long headDim, long long splits, float* capture, long long maxPos) {
-    DYNAMIC_SHARED(float, sh); // per split: its weight e^(m_s − M)
-    long long th = blockIdx.x, t = th / heads;
-    long long stride = headDim + 2;
-    const float* p = part + th * splits * stride;
-    float M = -INFINITY;
-    for (long long s = 0; s < splits; s++) M = fmaxf(M, p[s * stride]);
-    for (long long s = threadIdx.x; s < splits; s += blockDim.x) {
-        float ms = p[s * stride];
-        sh[s] = ms == -INFINITY ? 0.f : __expf(ms - M);
-    }
-    __syncthreads();
-    float L = 0.f;
-    for (long long s = 0; s < splits; s++) L += sh[s] * p[s * stride + 1];
-    for (long long d = threadIdx.x; d < headDim; d += blockDim.x) {
-        float acc = 0.f;
-        for (long long s = 0; s < splits; s++) acc += sh[s] * p[s * stride + 2 + d];
-        outp[th * headDim + d] = acc / L;
-    }
-    if (capture) {
-        long long n = (long long)pos[t] + 1;
-        for (long long j = threadIdx.x; j < n; j += blockDim.x) {
-            float* c = capture + th * maxPos + j;
-            *c = __expf(*c - M) / L;
-        }
-    }
+    if (last_block(counters + th, (unsigned)splits)) merge_splits(outp, part, th, n, headDim, splits, capture, maxPos, sh);
 }
 
 // kv_store_f32: copies each token's keys and values (kvDim floats) into the cache rows of its position.

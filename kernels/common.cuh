@@ -72,6 +72,37 @@ __device__ __forceinline__ float block_max(float v, float* shared32) {
     return warp_max(t);
 }
 
+// last_block tells every thread of a block whether its block is the last of `blocks` blocks sharing counter
+// to get here (the counter is zero before and reset by that block). The other blocks' global writes made
+// before their call are then visible to it, read through L2 (__ldcg: L1 may hold stale lines). A kernel that
+// ends with a step over what all its blocks wrote (a norm of rows, a merge of splits) so needs no launch of
+// its own. Every thread of the block must call it.
+__device__ __forceinline__ bool last_block(unsigned* counter, unsigned blocks) {
+    __shared__ unsigned is_last;
+    __threadfence(); // this thread's writes, before the ticket
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        is_last = atomicAdd(counter, 1u) == blocks - 1;
+        if (is_last) *counter = 0;
+        __threadfence();
+    }
+    __syncthreads();
+    return is_last;
+}
+
+// rmsnorm_row: out = x / sqrt(mean(x²) + eps) ⊙ w over one row of dim values, by the whole block. x is read
+// through L2, so the row may have been written by other blocks of the kernel (see last_block).
+__device__ __forceinline__ void rmsnorm_row(const float* x, float* out, const float* w, long long dim, float eps, float* red32) {
+    float ss = 0.f;
+    for (long long i = threadIdx.x; i < dim; i += blockDim.x) {
+        float v = __ldcg(x + i);
+        ss += v * v;
+    }
+    ss = block_sum(ss, red32);
+    float scale = 1.f / sqrtf(ss / (float)dim + eps);
+    for (long long i = threadIdx.x; i < dim; i += blockDim.x) out[i] = __ldcg(x + i) * scale * w[i];
+}
+
 // Dequantization of one element pair of each block format, as gguf/ (the CPU reference) defines them.
 // deq_<type>(block, j) returns element j (0 ≤ j < block size) of the block at `block`.
 __device__ __forceinline__ float deq_q4_0(const uint8_t* b, int j) {

@@ -11,8 +11,9 @@
 //
 // One-token products of Q4_0 and Q8_0 weights can also read the activations coalesced (dot_rows_coalesced).
 //
-// Fused epilogues: add ≠ 0 accumulates (dst += W·x, the residual stream); the swiglu kernels compute a
-// row of gate and the same row of up in one warp and store silu(g)·u.
+// Fused epilogues: add ≠ 0 accumulates (dst += W·x, the residual stream), and with a norm weight the last
+// block then normalizes the result for the next sub-layer (norm_after); the swiglu kernels compute a row of
+// gate and the same row of up in one warp and store silu(g)·u.
 #include "common.cuh"
 
 #define MAXN 8
@@ -377,6 +378,16 @@ __device__ __forceinline__ void matvec_swiglu(float* dst, const uint8_t* gate, c
     }
 }
 
+// norm_after: with w set, the launch's last block normalizes the n rows of dst (the residual stream after
+// the add) into out with weight w — the RMSNorm before the next sub-layer, without a launch of its own, and
+// with the same arithmetic as rmsnorm_f32 (same block size). The launch must hold the one weight of d0.
+__device__ __forceinline__ void norm_after(const float* dst, long long rows, long long n, const float* w, float* out,
+                                           double eps, unsigned* counter) {
+    __shared__ float red[32];
+    if (!w || !last_block(counter, gridDim.x)) return;
+    for (long long t = 0; t < n; t++) rmsnorm_row(dst + t * rows, out + t * rows, w, rows, (float)eps, red);
+}
+
 // The kernels of one weight type: F is its format, ONE the format of rows whose length is not a multiple of
 // F's block (float types only; for block types ONE == F and the test is settled at compile time).
 // matvec_T (batches of up to 8 tokens, a row per warp), matvec1_rows2_T and matvec1_rows4_T (one token, two
@@ -386,12 +397,14 @@ __device__ __forceinline__ void matvec_swiglu(float* dst, const uint8_t* gate, c
     else CALL_ONE;
 #define MATVEC_ARGS                                                                                             \
     float *d0, const uint8_t *w0, long long rows0, float *d1, const uint8_t *w1, long long rows1, float *d2,    \
-        const uint8_t *w2, long long rows2, const float *x, long long cols, long long n, long long add
+        const uint8_t *w2, long long rows2, const float *x, long long cols, long long n, long long add,         \
+        const float *nw, float *nout, double eps, unsigned *counter
 #define MATVEC_CALL d0, w0, rows0, d1, w1, rows1, d2, w2, rows2, x, cols, n, add
+#define NORM_AFTER norm_after(d0, rows0, n, nw, nout, eps, counter);
 #define KERNELS(T, F, ONE)                                                                                      \
-    __global__ void matvec_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 1, MAXN>(MATVEC_CALL)), (matvec<ONE, 1, MAXN>(MATVEC_CALL))) } \
-    __global__ void matvec1_rows2_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 2, 1>(MATVEC_CALL)), (matvec<ONE, 2, 1>(MATVEC_CALL))) } \
-    __global__ void matvec1_rows4_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 4, 1>(MATVEC_CALL)), (matvec<ONE, 4, 1>(MATVEC_CALL))) } \
+    __global__ void matvec_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 1, MAXN>(MATVEC_CALL)), (matvec<ONE, 1, MAXN>(MATVEC_CALL))) NORM_AFTER } \
+    __global__ void matvec1_rows2_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 2, 1>(MATVEC_CALL)), (matvec<ONE, 2, 1>(MATVEC_CALL))) NORM_AFTER } \
+    __global__ void matvec1_rows4_##T(MATVEC_ARGS) { PICK(F, ONE, (matvec<F, 4, 1>(MATVEC_CALL)), (matvec<ONE, 4, 1>(MATVEC_CALL))) NORM_AFTER } \
     __global__ void matvec_swiglu_##T(float* dst, const uint8_t* gate, const uint8_t* up, long long rows, const float* x, \
                                       long long cols, long long n) {                                            \
         PICK(F, ONE, (matvec_swiglu<F, MAXN>(dst, gate, up, rows, x, cols, n)), (matvec_swiglu<ONE, MAXN>(dst, gate, up, rows, x, cols, n))) \
@@ -404,9 +417,9 @@ __device__ __forceinline__ void matvec_swiglu(float* dst, const uint8_t* gate, c
 // Q4_0 and Q8_0 also have one-token kernels with the coalesced layout (dot_rows_coalesced):
 // matvec1c_rows{1,2,4}_T and matvec1c_swiglu_T.
 #define COALESCED_KERNELS(T, F)                                                                                 \
-    __global__ void matvec1c_rows1_##T(MATVEC_ARGS) { matvec<F, 1, 1, true>(MATVEC_CALL); }                   \
-    __global__ void matvec1c_rows2_##T(MATVEC_ARGS) { matvec<F, 2, 1, true>(MATVEC_CALL); }                   \
-    __global__ void matvec1c_rows4_##T(MATVEC_ARGS) { matvec<F, 4, 1, true>(MATVEC_CALL); }                   \
+    __global__ void matvec1c_rows1_##T(MATVEC_ARGS) { matvec<F, 1, 1, true>(MATVEC_CALL); NORM_AFTER }        \
+    __global__ void matvec1c_rows2_##T(MATVEC_ARGS) { matvec<F, 2, 1, true>(MATVEC_CALL); NORM_AFTER }        \
+    __global__ void matvec1c_rows4_##T(MATVEC_ARGS) { matvec<F, 4, 1, true>(MATVEC_CALL); NORM_AFTER }        \
     __global__ void matvec1c_swiglu_##T(float* dst, const uint8_t* gate, const uint8_t* up, long long rows,    \
                                         const float* x, long long cols, long long n) {                         \
         matvec_swiglu<F, 1, true>(dst, gate, up, rows, x, cols, n);                                             \

@@ -5,13 +5,7 @@ extern "C" {
 // dst[t] = x[t] / sqrt(mean(x[t]²) + eps) ⊙ w; one block per row.
 __global__ void rmsnorm_f32(float* dst, const float* x, const float* w, long long dim, double eps) {
     __shared__ float red[32];
-    const float* xr = x + blockIdx.x * dim;
-    float* dr = dst + blockIdx.x * dim;
-    float ss = 0.f;
-    for (long long i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
-    ss = block_sum(ss, red);
-    float scale = 1.f / sqrtf(ss / (float)dim + (float)eps);
-    for (long long i = threadIdx.x; i < dim; i += blockDim.x) dr[i] = xr[i] * scale * w[i];
+    rmsnorm_row(x + blockIdx.x * dim, dst + blockIdx.x * dim, w, dim, (float)eps, red);
 }
 
 // dst = silu(gate) ⊙ up.

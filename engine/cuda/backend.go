@@ -146,6 +146,8 @@ func (b *Backend) Reserve(r engine.Reservation) error {
 		{"pos", r.Batch},
 		// attentionSplits keeps queries·splits ≤ queries + 511; each split keeps m, l and a head of outputs.
 		{"attention partials", (queries + 511) * (r.HeadDim + 2)},
+		{"attention counters", queries}, // a query's finished splits (the last one merges them)
+		{"norm counter", 1},             // the blocks of a product that finished (the last one normalizes)
 	}
 	size := r.Bytes + 64*256 // room for the 256-byte alignment of each of a session's allocations (≈ a dozen)
 	for _, sc := range scratches {
@@ -161,6 +163,9 @@ func (b *Backend) Reserve(r engine.Reservation) error {
 			if old := b.scratch[sc.name]; old == nil || old.n < sc.n {
 				p, err := b.take(4*int64(sc.n), sc.name)
 				if err != nil {
+					return err
+				}
+				if err := b.drv.memsetD32(p, 0, int64(sc.n)); err != nil { // counters start at zero
 					return err
 				}
 				b.scratch[sc.name] = &scratch{p: p, n: sc.n}
@@ -280,6 +285,9 @@ func (b *Backend) scratchArray(name string, n int) (*scratch, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := b.drv.memsetD32(p, 0, int64(n)); err != nil { // counters start at zero
+			return nil, err
+		}
 		s = &scratch{p: p, n: n}
 		b.scratch[name] = s
 	}
@@ -354,13 +362,26 @@ func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n 
 
 // MatMulAdd implements engine.MatMulAdder: the matrix product adds to dst as it stores (no second kernel).
 func (b *Backend) MatMulAdd(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int) error {
-	return b.matVec([]engine.Buffer{dst}, []engine.Weight{w}, x, n, true)
+	return b.matVec([]engine.Buffer{dst}, []engine.Weight{w}, x, n, true, nil)
+}
+
+// MatMulAddNorm implements engine.MatMulAddNormer: the product adds to dst, and the launch's last block to
+// finish normalizes dst into out (no RMSNorm kernel).
+func (b *Backend) MatMulAddNorm(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int, out engine.Buffer, norm engine.Weight, eps float32) error {
+	return b.matVec([]engine.Buffer{dst}, []engine.Weight{w}, x, n, true, &normAfter{out: out, w: norm.(*weight), eps: eps})
+}
+
+// normAfter is the RMSNorm a product's last block applies to its destination (MatMulAddNorm).
+type normAfter struct {
+	out engine.Buffer
+	w   *weight
+	eps float32
 }
 
 // MatMuls implements engine.MultiMatMuler: up to three weights of one type and row length (Q, K and V; gate
 // and up) go to the GPU as one launch per 8 tokens; others as one launch per weight.
 func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buffer, n int) error {
-	return b.matVec(dsts, ws, x, n, false)
+	return b.matVec(dsts, ws, x, n, false, nil)
 }
 
 // coalesced reports whether one-token products of type t read the activations coalesced.
@@ -383,10 +404,10 @@ func fusable(ws ...engine.Weight) bool {
 // warpsPerBlock is the matrix products' block size in warps (256 threads).
 const warpsPerBlock = 8
 
-func (b *Backend) matVec(dsts []engine.Buffer, ws []engine.Weight, x engine.Buffer, n int, add bool) error {
+func (b *Backend) matVec(dsts []engine.Buffer, ws []engine.Weight, x engine.Buffer, n int, add bool, norm *normAfter) error {
 	if !fusable(ws...) {
 		for i := range ws {
-			if err := b.matVec(dsts[i:i+1], ws[i:i+1], x, n, add); err != nil {
+			if err := b.matVec(dsts[i:i+1], ws[i:i+1], x, n, add, nil); err != nil {
 				return err
 			}
 		}
@@ -417,9 +438,16 @@ func (b *Backend) matVec(dsts []engine.Buffer, ws []engine.Weight, x engine.Buff
 			} else if tokens == 1 && b.rows > 1 {
 				name, rows = fmt.Sprintf("matvec1_rows%d_", b.rows), b.rows
 			}
+			args = append(args, dp(x)+devPtr(4*t0*first.cols), first.cols, tokens, addArg, devPtr(0), devPtr(0), 0.0, devPtr(0))
+			if norm != nil { // one weight: the launch's last block normalizes its tokens' rows
+				counter, err := b.scratchArray("norm counter", 1)
+				if err != nil {
+					return err
+				}
+				args[13], args[14], args[15], args[16] = norm.w.p, dp(norm.out)+devPtr(4*t0*first.rows), float64(norm.eps), counter.p
+			}
 			perBlock := warpsPerBlock * rows
-			err := b.launch(name+typeSuffix[first.typ], (total+perBlock-1)/perBlock, 32*warpsPerBlock, 0,
-				append(args, dp(x)+devPtr(4*t0*first.cols), first.cols, tokens, addArg)...)
+			err := b.launch(name+typeSuffix[first.typ], (total+perBlock-1)/perBlock, 32*warpsPerBlock, 0, args...)
 			if err != nil {
 				return err
 			}
@@ -562,12 +590,13 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 				return err
 			}
 		}
-		err = b.launch("attention_split_f32", queries*splits, attnThreads, 4*(attnThreads/32)*(p.HeadDim+2),
-			part, dp(q), kv.k+off, kv.v+off, pp, p.Heads, p.KVHeads, p.HeadDim, float64(p.Scale), splits, chunk, capture, maxPos)
+		counters, err := b.scratchArray("attention counters", queries)
 		if err != nil {
 			return err
 		}
-		err = b.launch("attention_merge_f32", queries, attnThreads, 4*splits, dp(out), part, pp, p.Heads, p.HeadDim, splits, capture, maxPos)
+		shared := 4 * max((attnThreads/32)*(p.HeadDim+2), splits) // the warps' outputs, then the merge's weights
+		err = b.launch("attention_f32", queries*splits, attnThreads, shared, dp(out), part, counters.p, dp(q), kv.k+off,
+			kv.v+off, pp, p.Heads, p.KVHeads, p.HeadDim, float64(p.Scale), splits, chunk, capture, maxPos)
 		if err != nil || p.Capture == nil {
 			return err
 		}
@@ -638,12 +667,13 @@ func (b *Backend) Close() error {
 }
 
 var (
-	_ engine.Backend        = (*Backend)(nil)
-	_ engine.Reserver       = (*Backend)(nil)
-	_ engine.MultiMatMuler  = (*Backend)(nil)
-	_ engine.MatMulAdder    = (*Backend)(nil)
-	_ engine.SwiGLUMatMuler = (*Backend)(nil)
-	_ engine.RoPEStorer     = (*Backend)(nil)
+	_ engine.Backend         = (*Backend)(nil)
+	_ engine.Reserver        = (*Backend)(nil)
+	_ engine.MultiMatMuler   = (*Backend)(nil)
+	_ engine.MatMulAdder     = (*Backend)(nil)
+	_ engine.MatMulAddNormer = (*Backend)(nil)
+	_ engine.SwiGLUMatMuler  = (*Backend)(nil)
+	_ engine.RoPEStorer      = (*Backend)(nil)
 )
 
 // SupportsType reports whether the backend has kernels for weights of type t (enginetest.TypeSupporter).

@@ -9,7 +9,7 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
-// fusedCases: the fused operations (engine.MatMulAdd, MatMulSwiGLU, RoPEStoreKV), run as the backend offers
+// fusedCases: the fused operations (engine.MatMulAdd, MatMulAddNorm, MatMulSwiGLU, RoPEStoreKV), run as the backend offers
 // them — fused or not — against float64 references; one token and batches, odd row counts, float rows of
 // any length, and a pair of weights of different types that a backend cannot fuse.
 func fusedCases() []Case {
@@ -39,6 +39,57 @@ func fusedCases() []Case {
 					want[i] += float64(acc[i])
 				}
 				return got, want, err
+			}})
+	}
+	for _, c := range []struct {
+		typ           gguf.Type
+		rows, cols, n int
+	}{{gguf.TypeQ4_0, 512, 256, 1}, {gguf.TypeF16, 96, 64, 9}, {gguf.TypeQ6_K, 300, 256, 3}} {
+		c := c
+		cs = append(cs, Case{Name: fmt.Sprintf("MatMulAddNorm(type=%s,rows=%d,cols=%d,n=%d)", c.typ, c.rows, c.cols, c.n),
+			Threshold: matmulThreshold(c.typ), Weights: []gguf.Type{c.typ},
+			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
+				const eps = 1e-5
+				w, deq, err := weight(b, r, c.typ, c.rows, c.cols)
+				if err != nil {
+					return nil, nil, err
+				}
+				nv := randVec(r, c.rows, 1)
+				norm, err := b.LoadWeight("norm", gguf.TypeF32, 1, c.rows, f32bytes(nv))
+				if err != nil {
+					return nil, nil, err
+				}
+				x, acc := randVec(r, c.n*c.cols, 1), randVec(r, c.n*c.rows, 1)
+				xb, _ := upload(b, x)
+				dst, _ := upload(b, acc)
+				tmp, _ := b.Alloc(c.n * c.rows)
+				out, _ := b.Alloc(c.n * c.rows)
+				if err := engine.MatMulAddNorm(b, dst, tmp, w, xb, c.n, out, norm, eps); err != nil {
+					return nil, nil, err
+				}
+				got, err := read(b, dst, c.n*c.rows)
+				if err != nil {
+					return nil, nil, err
+				}
+				normed, err := read(b, out, c.n*c.rows)
+				sum := matVecRef(deq, x, c.rows, c.cols, c.n)
+				want := make([]float64, 0, 2*len(sum))
+				for i := range sum {
+					sum[i] += float64(acc[i])
+				}
+				want = append(want, sum...)
+				for t := 0; t < c.n; t++ {
+					row := sum[t*c.rows : (t+1)*c.rows]
+					var ss float64
+					for _, v := range row {
+						ss += v * v
+					}
+					scale := 1 / math.Sqrt(ss/float64(c.rows)+eps)
+					for i, v := range row {
+						want = append(want, v*scale*float64(nv[i]))
+					}
+				}
+				return append(got, normed...), want, err
 			}})
 	}
 	for _, c := range []struct {

@@ -270,6 +270,15 @@ template <class T>
 T __ldg(const T* p) { return *p; }
 
 inline float __expf(float x) { return std::exp(x); }
+// Blocks run one after the other, so atomics need no atomicity and fences order nothing.
+inline unsigned atomicAdd(unsigned* p, unsigned v) {
+    unsigned old = *p;
+    *p = old + v;
+    return old;
+}
+inline void __threadfence() {}
+template <class T>
+T __ldcg(const T* p) { return *p; }
 inline float __int_as_float(int v) {
     float f;
     std::memcpy(&f, &v, sizeof f);
