@@ -14,39 +14,20 @@ import (
 // any length, and a pair of weights of different types that a backend cannot fuse.
 func fusedCases() []Case {
 	var cs []Case
+	// MatMulAdd, and MatMulAddNorm (norm set), which also normalizes the sum into a second buffer.
 	for _, c := range []struct {
 		typ           gguf.Type
 		rows, cols, n int
-	}{{gguf.TypeQ4_0, 301, 512, 1}, {gguf.TypeQ4_0, 64, 256, 9}, {gguf.TypeQ6_K, 37, 512, 1}, {gguf.TypeF16, 50, 172, 1}, {gguf.TypeF32, 33, 64, 3}} {
+		norm          bool
+	}{{gguf.TypeQ4_0, 301, 512, 1, false}, {gguf.TypeQ4_0, 64, 256, 9, false}, {gguf.TypeQ6_K, 37, 512, 1, false},
+		{gguf.TypeF16, 50, 172, 1, false}, {gguf.TypeF32, 33, 64, 3, false},
+		{gguf.TypeQ4_0, 512, 256, 1, true}, {gguf.TypeF16, 96, 64, 9, true}, {gguf.TypeQ6_K, 300, 256, 3, true}} {
 		c := c
-		cs = append(cs, Case{Name: fmt.Sprintf("MatMulAdd(type=%s,rows=%d,cols=%d,n=%d)", c.typ, c.rows, c.cols, c.n),
-			Threshold: matmulThreshold(c.typ), Weights: []gguf.Type{c.typ},
-			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
-				w, deq, err := weight(b, r, c.typ, c.rows, c.cols)
-				if err != nil {
-					return nil, nil, err
-				}
-				x, acc := randVec(r, c.n*c.cols, 1), randVec(r, c.n*c.rows, 1)
-				xb, _ := upload(b, x)
-				dst, _ := upload(b, acc)
-				tmp, _ := b.Alloc(c.n * c.rows)
-				if err := engine.MatMulAdd(b, dst, tmp, w, xb, c.n); err != nil {
-					return nil, nil, err
-				}
-				got, err := read(b, dst, c.n*c.rows)
-				want := matVecRef(deq, x, c.rows, c.cols, c.n)
-				for i := range want {
-					want[i] += float64(acc[i])
-				}
-				return got, want, err
-			}})
-	}
-	for _, c := range []struct {
-		typ           gguf.Type
-		rows, cols, n int
-	}{{gguf.TypeQ4_0, 512, 256, 1}, {gguf.TypeF16, 96, 64, 9}, {gguf.TypeQ6_K, 300, 256, 3}} {
-		c := c
-		cs = append(cs, Case{Name: fmt.Sprintf("MatMulAddNorm(type=%s,rows=%d,cols=%d,n=%d)", c.typ, c.rows, c.cols, c.n),
+		op := "MatMulAdd"
+		if c.norm {
+			op = "MatMulAddNorm"
+		}
+		cs = append(cs, Case{Name: fmt.Sprintf("%s(type=%s,rows=%d,cols=%d,n=%d)", op, c.typ, c.rows, c.cols, c.n),
 			Threshold: matmulThreshold(c.typ), Weights: []gguf.Type{c.typ},
 			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
 				const eps = 1e-5
@@ -64,22 +45,28 @@ func fusedCases() []Case {
 				dst, _ := upload(b, acc)
 				tmp, _ := b.Alloc(c.n * c.rows)
 				out, _ := b.Alloc(c.n * c.rows)
-				if err := engine.MatMulAddNorm(b, dst, tmp, w, xb, c.n, out, norm, eps); err != nil {
+				if c.norm {
+					err = engine.MatMulAddNorm(b, dst, tmp, w, xb, c.n, out, norm, eps)
+				} else {
+					err = engine.MatMulAdd(b, dst, tmp, w, xb, c.n)
+				}
+				if err != nil {
 					return nil, nil, err
 				}
 				got, err := read(b, dst, c.n*c.rows)
 				if err != nil {
 					return nil, nil, err
 				}
-				normed, err := read(b, out, c.n*c.rows)
-				sum := matVecRef(deq, x, c.rows, c.cols, c.n)
-				want := make([]float64, 0, 2*len(sum))
-				for i := range sum {
-					sum[i] += float64(acc[i])
+				want := matVecRef(deq, x, c.rows, c.cols, c.n)
+				for i := range want {
+					want[i] += float64(acc[i])
 				}
-				want = append(want, sum...)
+				if !c.norm {
+					return got, want, nil
+				}
+				normed, err := read(b, out, c.n*c.rows)
 				for t := 0; t < c.n; t++ {
-					row := sum[t*c.rows : (t+1)*c.rows]
+					row := want[t*c.rows : (t+1)*c.rows]
 					var ss float64
 					for _, v := range row {
 						ss += v * v
