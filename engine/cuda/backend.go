@@ -647,10 +647,7 @@ func (b *Backend) Write(dst engine.Buffer, src []float32, off int) error {
 		return nil
 	}
 	return b.do(func() error {
-		// The copy is synchronous on the default stream: let queued kernels that may read dst finish first.
-		if err := b.drv.sync(); err != nil {
-			return err
-		}
+		// On the stream, after the queued kernels that may read dst; htod waits for the copy, so src may change.
 		return b.drv.htod(dp(dst)+devPtr(4*off), unsafe.Pointer(&src[0]), 4*int64(len(src)))
 	})
 }

@@ -22,8 +22,9 @@ type driver interface {
 	alloc(n int64) (devPtr, error)
 	free(p devPtr)
 	memInfo() (free, total int64, err error)
+	// memsetD32 sets n 4-byte values, ordered on the stream.
 	memsetD32(p devPtr, v uint32, n int64) error
-	// htod copies host to device and returns when the copy is done.
+	// htod copies host to device, ordered on the stream, and returns when the copy is done.
 	htod(dst devPtr, src unsafe.Pointer, n int64) error
 	// htodAsync, dtohAsync and dtodAsync are ordered on the stream; the host memory of an asynchronous
 	// copy must stay untouched until sync.

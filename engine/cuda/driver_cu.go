@@ -105,12 +105,18 @@ func (d *cuDriver) free(p devPtr) { _ = cu.MemFree(cu.DevicePtr(p)) }
 
 func (d *cuDriver) memInfo() (int64, int64, error) { return cu.MemInfo() }
 
+// memsetD32 and htod go through the backend's stream: it is a non-blocking stream, which does not wait
+// for work on the legacy default stream where cuMemsetD32 and cuMemcpyHtoD would run (and those may return
+// before they finish), so a kernel could otherwise read the memory before it is set.
 func (d *cuDriver) memsetD32(p devPtr, v uint32, n int64) error {
-	return cu.MemsetD32(cu.DevicePtr(p), v, n)
+	return cu.MemsetD32Async(cu.DevicePtr(p), uint(v), n, d.stream)
 }
 
 func (d *cuDriver) htod(dst devPtr, src unsafe.Pointer, n int64) error {
-	return cu.MemcpyHtoD(cu.DevicePtr(dst), src, n)
+	if err := cu.MemcpyHtoDAsync(cu.DevicePtr(dst), src, n, d.stream); err != nil {
+		return err
+	}
+	return d.stream.Synchronize()
 }
 
 func (d *cuDriver) htodAsync(dst devPtr, src unsafe.Pointer, n int64) error {
