@@ -94,8 +94,24 @@ func gemmKernelVNNI(st *strip, q []uint32, ad, as []float32, nblk, block int, of
 //go:noescape
 func gemmF16x8AVX512(w, x *float32, cols int, out *float32, ostride int)
 
-// gemmFFast is the float tile kernel in use.
-var gemmFFast gemmFKernel = gemmFKernelAVX512
+//go:noescape
+func gemmF16x4AVX2(w, x *float32, cols int, out *float32, ostride int)
+
+// gemmFFast is the float tile kernel in use: AVX-512, else AVX2 (see canGemmFloat).
+var gemmFFast gemmFKernel = func() gemmFKernel {
+	if useAVX512 {
+		return gemmFKernelAVX512
+	}
+	return gemmFKernelAVX2
+}()
+
+// gemmFKernelAVX2 runs the token group as two halves of four tokens (16 accumulators would not fit in the
+// 16 AVX2 registers).
+func gemmFKernelAVX2(st, x []float32, cols int, out []float32, ostride int) {
+	_, _, _ = st[cols*gemmRows-1], x[cols*gemmT-1], out[(gemmT-1)*ostride+gemmRows-1]
+	gemmF16x4AVX2(&st[0], &x[0], cols, &out[0], 4*ostride)
+	gemmF16x4AVX2(&st[0], &x[gemmT/2], cols, &out[gemmT/2*ostride], 4*ostride)
+}
 
 func gemmFKernelAVX512(st, x []float32, cols int, out []float32, ostride int) {
 	_, _, _ = st[cols*gemmRows-1], x[cols*gemmT-1], out[(gemmT-1)*ostride+gemmRows-1]

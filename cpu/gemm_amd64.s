@@ -216,6 +216,59 @@ fcol:
 	VZEROUPPER
 	RET
 
+// func gemmF16x4AVX2(w, x *float32, cols int, out *float32, ostride int)
+// Float tiles without AVX-512: 16 rows × 4 tokens (x at a 32-byte stride per column, as the 8-token group is
+// laid out; the caller runs the group's two halves). Y0–Y7 hold token t's rows 0–7 and 8–15 in Y(2t) and
+// Y(2t+1); per column two loads of the 16 rows' weights and, per token, a broadcast and two multiply-adds.
+TEXT ·gemmF16x4AVX2(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ cols+16(FP), CX
+	MOVQ out+24(FP), AX
+	MOVQ ostride+32(FP), BX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+f4col:
+	VMOVUPS (SI), Y8
+	VMOVUPS 32(SI), Y9
+	VBROADCASTSS 0(DI), Y10
+	VFMADD231PS Y10, Y8, Y0
+	VFMADD231PS Y10, Y9, Y1
+	VBROADCASTSS 4(DI), Y11
+	VFMADD231PS Y11, Y8, Y2
+	VFMADD231PS Y11, Y9, Y3
+	VBROADCASTSS 8(DI), Y12
+	VFMADD231PS Y12, Y8, Y4
+	VFMADD231PS Y12, Y9, Y5
+	VBROADCASTSS 12(DI), Y13
+	VFMADD231PS Y13, Y8, Y6
+	VFMADD231PS Y13, Y9, Y7
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  f4col
+
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ BX, AX
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	ADDQ BX, AX
+	VMOVUPS Y4, (AX)
+	VMOVUPS Y5, 32(AX)
+	ADDQ BX, AX
+	VMOVUPS Y6, (AX)
+	VMOVUPS Y7, 32(AX)
+	VZEROUPPER
+	RET
+
 // The AVX2 gemm kernel: 8 rows (one half of a strip; weights, s and o at a 64-byte stride) × 4 tokens (one
 // half of a token group; activation words and scales at a 32-byte stride). Y0–Y3: int32 block sums per
 // token; Y4–Y7: float sums; Y8 one pair of values of the 8 rows; Y11, Y13 the block's s and o.

@@ -9,7 +9,7 @@ import "github.com/llamago/llamago/gguf"
 
 // canGemmFloat reports whether MatMul takes the float tile path for n tokens of weight type t.
 func canGemmFloat(t gguf.Type, n int) bool {
-	return useAVX512 && n >= gemmMinTokens && (t == gguf.TypeF32 || t == gguf.TypeF16 || t == gguf.TypeBF16)
+	return (useAVX512 || useAVX2) && n >= gemmMinTokens && (t == gguf.TypeF32 || t == gguf.TypeF16 || t == gguf.TypeBF16)
 }
 
 // actF holds n activation rows transposed per group of gemmT tokens ([groups][cols][gemmT], zero-padded).
