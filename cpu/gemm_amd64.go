@@ -2,7 +2,11 @@
 
 package cpu
 
-import "golang.org/x/sys/cpu"
+import (
+	"os"
+
+	"golang.org/x/sys/cpu"
+)
 
 // useVNNI selects the gemm path for prompt-sized batches: AVX-512 (F, BW, VL) with VNNI, enabled by the OS.
 var useVNNI = useAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
@@ -14,7 +18,11 @@ func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk,
 func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
 
 //go:noescape
-func gemm8x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride int)
+func gemm8x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride, vnni int)
+
+// useAVXVNNI selects the AVX-VNNI inner loop of the AVX2 tiles (VEX-encoded VPDPWSSD: Alder Lake and later
+// laptops have it without AVX-512); LLAMAGO_CPU=avx2-novnni turns it off to test the plain AVX2 loop.
+var useAVXVNNI = useAVX2 && cpu.X86.HasAVXVNNI && os.Getenv("LLAMAGO_CPU") != "avx2-novnni"
 
 //go:noescape
 func widenAVX2(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
@@ -41,10 +49,13 @@ func gemmKernelAVX2(st *strip, q []uint32, ad, as []float32, nblk, block int, of
 	_, _, _ = st.w[pairs*gemmRows-1], st.s[nblk*gemmRows-1], st.o[nblk*gemmRows-1]
 	_, _ = q[pairs*gemmT-1], ad[nblk*gemmT-1]
 	_ = out[(gemmT-1)*ostride+gemmRows-1]
-	off := 0
+	off, vnni := 0, 0
 	if offsets {
 		_ = as[nblk*gemmT-1]
 		off = 1
+	}
+	if useAVXVNNI {
+		vnni = 1
 	}
 	for rh := 0; rh < 2; rh++ {
 		for th := 0; th < 2; th++ {
@@ -53,7 +64,7 @@ func gemmKernelAVX2(st *strip, q []uint32, ad, as []float32, nblk, block int, of
 				asp = &as[4*th]
 			}
 			gemm8x4AVX2(&st.w[8*rh], &st.s[8*rh], &st.o[8*rh], &q[4*th], &ad[4*th], asp, nblk, block/2, off,
-				&out[4*th*ostride+8*rh], 4*ostride)
+				&out[4*th*ostride+8*rh], 4*ostride, vnni)
 		}
 	}
 }

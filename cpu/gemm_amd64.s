@@ -278,6 +278,13 @@ f4col:
 	VPMADDWD Y9, Y8, Y10 \
 	VPADDD Y10, ACC, ACC
 
+// PAIRV is PAIR8 in one instruction on CPUs with AVX-VNNI: VPDPWSSD ACC, Y8, Y9 (ACC += the pairs' dot
+// products), VEX-encoded by hand (C4 C2 3D 52 /r): Go's assembler emits the EVEX form, which needs
+// AVX-512. MODRM selects ACC: C1 for Y0, C9 Y1, D1 Y2, D9 Y3.
+#define PAIRV(t, MODRM) \
+	VPBROADCASTD (t*4)(DI), Y9 \
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x3D; BYTE $0x52; BYTE $MODRM
+
 #define FOLD8(t, I, F) \
 	VCVTDQ2PS I, I \
 	VBROADCASTSS (t*4)(R10), Y12 \
@@ -288,9 +295,10 @@ f4col:
 	VBROADCASTSS (t*4)(R11), Y12 \
 	VFMADD231PS Y13, Y12, F
 
-// func gemm8x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride int)
-// pairs: pairs of values per block (8 or 16); token t's 8 results go to out + t·ostride bytes.
-TEXT ·gemm8x4AVX2(SB), NOSPLIT, $0-88
+// func gemm8x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride, vnni int)
+// pairs: pairs of values per block (8 or 16); token t's 8 results go to out + t·ostride bytes; vnni ≠ 0
+// takes the AVX-VNNI inner loop.
+TEXT ·gemm8x4AVX2(SB), NOSPLIT, $0-96
 	MOVQ w+0(FP), SI
 	MOVQ ws+8(FP), R8
 	MOVQ wo+16(FP), R9
@@ -301,6 +309,7 @@ TEXT ·gemm8x4AVX2(SB), NOSPLIT, $0-88
 	MOVQ pairs+56(FP), DX
 	MOVQ offsets+64(FP), R12
 	MOVQ out+72(FP), AX
+	MOVQ vnni+88(FP), R13
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
@@ -312,6 +321,8 @@ block8:
 	VPXOR Y2, Y2, Y2
 	VPXOR Y3, Y3, Y3
 	MOVQ DX, BX
+	TESTQ R13, R13
+	JNZ   pairv
 
 pair8:
 	VMOVDQU (SI), Y8
@@ -323,7 +334,20 @@ pair8:
 	ADDQ $32, DI
 	DECQ BX
 	JNZ  pair8
+	JMP  fold8
 
+pairv:
+	VMOVDQU (SI), Y8
+	PAIRV(0, 0xC1)
+	PAIRV(1, 0xC9)
+	PAIRV(2, 0xD1)
+	PAIRV(3, 0xD9)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  pairv
+
+fold8:
 	VMOVUPS (R8), Y11
 	FOLD8(0, Y0, Y4)
 	FOLD8(1, Y1, Y5)

@@ -143,6 +143,9 @@ func Kernels() string {
 	if useVNNI {
 		return "avx2+avx512vnni"
 	}
+	if useAVX2 && useAVXVNNI {
+		return "avx2+avxvnni"
+	}
 	if useAVX2 {
 		return "avx2"
 	}
