@@ -79,34 +79,100 @@ func hasQ16Dot(t gguf.Type) bool {
 	return t == gguf.TypeQ4_0 || t == gguf.TypeQ8_0 || t == gguf.TypeQ4_K || t == gguf.TypeQ6_K
 }
 
-// dotQ4_0Q16Go is the reference loop of DotQ4_0Q16: w holds nb Q4_0 blocks.
+// dotQ4_0Q16Go is the portable loop of DotQ4_0Q16 (the one arm64 runs): w holds nb Q4_0 blocks. The
+// nibbles' offset of 8 comes off once per block through x.S (Σ (n−8)·q = Σ n·q − 8·Σ q, exact in int32); the
+// fixed-size views let the compiler drop the bounds checks, and two sums halve the dependency chain.
 func dotQ4_0Q16Go(w []byte, x *Q16Row, nb int) float32 {
 	var sum float32
 	for b := 0; b < nb; b++ {
-		blk := w[b*18 : b*18+18]
-		q := x.Q[b*32 : b*32+32]
-		var s int32
-		for j := 0; j < 16; j++ {
-			s += int32(int8(blk[2+j]&15)-8)*int32(q[j]) + int32(int8(blk[2+j]>>4)-8)*int32(q[j+16])
+		blk := (*[18]byte)(w[b*18:])
+		q := (*[32]int16)(x.Q[b*32:])
+		var s0, s1 int32
+		for j := 0; j < 16; j += 2 {
+			v0, v1 := blk[2+j], blk[3+j]
+			s0 += int32(v0&15)*int32(q[j]) + int32(v0>>4)*int32(q[j+16])
+			s1 += int32(v1&15)*int32(q[j+1]) + int32(v1>>4)*int32(q[j+17])
 		}
-		sum += f16[uint16(blk[0])|uint16(blk[1])<<8] * x.D[b] * float32(s)
+		sum += f16[uint16(blk[0])|uint16(blk[1])<<8] * x.D[b] * float32(s0+s1-8*x.S[b])
 	}
 	return sum
 }
 
-// dotQ8_0Q16Go is the reference loop of DotQ8_0Q16: w holds nb Q8_0 blocks.
+// dotQ8_0Q16Go is the portable loop of DotQ8_0Q16: w holds nb Q8_0 blocks.
 func dotQ8_0Q16Go(w []byte, x *Q16Row, nb int) float32 {
 	var sum float32
 	for b := 0; b < nb; b++ {
-		blk := w[b*34 : b*34+34]
-		q := x.Q[b*32 : b*32+32]
-		var s int32
-		for j := 0; j < 32; j++ {
-			s += int32(int8(blk[2+j])) * int32(q[j])
+		blk := (*[34]byte)(w[b*34:])
+		q := (*[32]int16)(x.Q[b*32:])
+		var s0, s1 int32
+		for j := 0; j < 32; j += 2 {
+			s0 += int32(int8(blk[2+j])) * int32(q[j])
+			s1 += int32(int8(blk[3+j])) * int32(q[j+1])
 		}
-		sum += f16[uint16(blk[0])|uint16(blk[1])<<8] * x.D[b] * float32(s)
+		sum += f16[uint16(blk[0])|uint16(blk[1])<<8] * x.D[b] * float32(s0+s1)
 	}
 	return sum
+}
+
+// dot4Go is the portable four-row product (w: four rows stride bytes apart) for Q4_0 and Q8_0: each
+// activation value is loaded once for the four rows. Each row's sum is formed as in the one-row loops.
+func dot4Go(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {
+	switch t {
+	case gguf.TypeQ4_0:
+		dotQ4_0Q16x4Go(w, stride, x, nb, out)
+	case gguf.TypeQ8_0:
+		dotQ8_0Q16x4Go(w, stride, x, nb, out)
+	default:
+		return false
+	}
+	return true
+}
+
+func dotQ4_0Q16x4Go(w []byte, stride int, x *Q16Row, nb int, out *[4]float32) {
+	var sum [4]float32
+	for b := 0; b < nb; b++ {
+		q := (*[32]int16)(x.Q[b*32:])
+		b0, b1 := (*[18]byte)(w[b*18:]), (*[18]byte)(w[stride+b*18:])
+		b2, b3 := (*[18]byte)(w[2*stride+b*18:]), (*[18]byte)(w[3*stride+b*18:])
+		var s0, s1, s2, s3 int32
+		for j := 0; j < 16; j++ {
+			lo, hi := int32(q[j]), int32(q[j+16])
+			v0, v1, v2, v3 := b0[2+j], b1[2+j], b2[2+j], b3[2+j]
+			s0 += int32(v0&15)*lo + int32(v0>>4)*hi
+			s1 += int32(v1&15)*lo + int32(v1>>4)*hi
+			s2 += int32(v2&15)*lo + int32(v2>>4)*hi
+			s3 += int32(v3&15)*lo + int32(v3>>4)*hi
+		}
+		d, off := x.D[b], 8*x.S[b]
+		sum[0] += f16[uint16(b0[0])|uint16(b0[1])<<8] * d * float32(s0-off)
+		sum[1] += f16[uint16(b1[0])|uint16(b1[1])<<8] * d * float32(s1-off)
+		sum[2] += f16[uint16(b2[0])|uint16(b2[1])<<8] * d * float32(s2-off)
+		sum[3] += f16[uint16(b3[0])|uint16(b3[1])<<8] * d * float32(s3-off)
+	}
+	*out = sum
+}
+
+func dotQ8_0Q16x4Go(w []byte, stride int, x *Q16Row, nb int, out *[4]float32) {
+	var sum [4]float32
+	for b := 0; b < nb; b++ {
+		q := (*[32]int16)(x.Q[b*32:])
+		b0, b1 := (*[34]byte)(w[b*34:]), (*[34]byte)(w[stride+b*34:])
+		b2, b3 := (*[34]byte)(w[2*stride+b*34:]), (*[34]byte)(w[3*stride+b*34:])
+		var s0, s1, s2, s3 int32
+		for j := 0; j < 32; j++ {
+			v := int32(q[j])
+			s0 += int32(int8(b0[2+j])) * v
+			s1 += int32(int8(b1[2+j])) * v
+			s2 += int32(int8(b2[2+j])) * v
+			s3 += int32(int8(b3[2+j])) * v
+		}
+		d := x.D[b]
+		sum[0] += f16[uint16(b0[0])|uint16(b0[1])<<8] * d * float32(s0)
+		sum[1] += f16[uint16(b1[0])|uint16(b1[1])<<8] * d * float32(s1)
+		sum[2] += f16[uint16(b2[0])|uint16(b2[1])<<8] * d * float32(s2)
+		sum[3] += f16[uint16(b3[0])|uint16(b3[1])<<8] * d * float32(s3)
+	}
+	*out = sum
 }
 
 // DotQ4_0Q16 returns Σ over the nb blocks of a Q4_0 weight row w and quantized activations x.

@@ -106,7 +106,7 @@ func dot8(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[8]float32)
 // four-row kernel is available for t.
 func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {
 	if !useAVX2 {
-		return false
+		return dot4Go(t, w, stride, x, nb, out)
 	}
 	_, _, _ = w[4*stride-1], x.Q[nb*32-1], x.D[nb-1]
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
