@@ -18,7 +18,7 @@ func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk,
 func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
 
 //go:noescape
-func gemm8x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride, vnni int)
+func gemm16x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride, vnni int)
 
 // useAVXVNNI selects the AVX-VNNI inner loop of the AVX2 tiles (VEX-encoded VPDPWSSD: Alder Lake and later
 // laptops have it without AVX-512); LLAMAGO_CPU=avx2-novnni turns it off to test the plain AVX2 loop.
@@ -43,7 +43,7 @@ func widenAVX2Strip(st *strip, bias int) {
 	widenAVX2(&st.w[0], &st.q[0], len(st.q)/gemmRows, int16(bias), &widenCtl)
 }
 
-// gemmKernelAVX2 covers the 16 × 8 tile with four 8-row × 4-token calls.
+// gemmKernelAVX2 covers the 16 × 8 tile with two 16-row × 4-token calls.
 func gemmKernelAVX2(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out []float32, ostride int) {
 	pairs := nblk * block / 2
 	_, _, _ = st.w[pairs*gemmRows-1], st.s[nblk*gemmRows-1], st.o[nblk*gemmRows-1]
@@ -57,15 +57,13 @@ func gemmKernelAVX2(st *strip, q []uint32, ad, as []float32, nblk, block int, of
 	if useAVXVNNI {
 		vnni = 1
 	}
-	for rh := 0; rh < 2; rh++ {
-		for th := 0; th < 2; th++ {
-			var asp *float32
-			if offsets {
-				asp = &as[4*th]
-			}
-			gemm8x4AVX2(&st.w[8*rh], &st.s[8*rh], &st.o[8*rh], &q[4*th], &ad[4*th], asp, nblk, block/2, off,
-				&out[4*th*ostride+8*rh], 4*ostride, vnni)
+	for th := 0; th < 2; th++ {
+		var asp *float32
+		if offsets {
+			asp = &as[4*th]
 		}
+		gemm16x4AVX2(&st.w[0], &st.s[0], &st.o[0], &q[4*th], &ad[4*th], asp, nblk, block/2, off,
+			&out[4*th*ostride], 4*ostride, vnni)
 	}
 }
 

@@ -269,116 +269,6 @@ f4col:
 	VZEROUPPER
 	RET
 
-// The AVX2 gemm kernel: 8 rows (one half of a strip; weights, s and o at a 64-byte stride) × 4 tokens (one
-// half of a token group; activation words and scales at a 32-byte stride). Y0–Y3: int32 block sums per
-// token; Y4–Y7: float sums; Y8 one pair of values of the 8 rows; Y11, Y13 the block's s and o.
-
-#define PAIR8(t, ACC) \
-	VPBROADCASTD (t*4)(DI), Y9 \
-	VPMADDWD Y9, Y8, Y10 \
-	VPADDD Y10, ACC, ACC
-
-// PAIRV is PAIR8 in one instruction on CPUs with AVX-VNNI: VPDPWSSD ACC, Y8, Y9 (ACC += the pairs' dot
-// products), VEX-encoded by hand (C4 C2 3D 52 /r): Go's assembler emits the EVEX form, which needs
-// AVX-512. MODRM selects ACC: C1 for Y0, C9 Y1, D1 Y2, D9 Y3.
-#define PAIRV(t, MODRM) \
-	VPBROADCASTD (t*4)(DI), Y9 \
-	BYTE $0xC4; BYTE $0xC2; BYTE $0x3D; BYTE $0x52; BYTE $MODRM
-
-#define FOLD8(t, I, F) \
-	VCVTDQ2PS I, I \
-	VBROADCASTSS (t*4)(R10), Y12 \
-	VMULPS Y12, I, I \
-	VFMADD231PS Y11, I, F
-
-#define OFFSET8(t, F) \
-	VBROADCASTSS (t*4)(R11), Y12 \
-	VFMADD231PS Y13, Y12, F
-
-// func gemm8x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride, vnni int)
-// pairs: pairs of values per block (8 or 16); token t's 8 results go to out + t·ostride bytes; vnni ≠ 0
-// takes the AVX-VNNI inner loop.
-TEXT ·gemm8x4AVX2(SB), NOSPLIT, $0-96
-	MOVQ w+0(FP), SI
-	MOVQ ws+8(FP), R8
-	MOVQ wo+16(FP), R9
-	MOVQ q+24(FP), DI
-	MOVQ ad+32(FP), R10
-	MOVQ as+40(FP), R11
-	MOVQ nblk+48(FP), CX
-	MOVQ pairs+56(FP), DX
-	MOVQ offsets+64(FP), R12
-	MOVQ out+72(FP), AX
-	MOVQ vnni+88(FP), R13
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-
-block8:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	MOVQ DX, BX
-	TESTQ R13, R13
-	JNZ   pairv
-
-pair8:
-	VMOVDQU (SI), Y8
-	PAIR8(0, Y0)
-	PAIR8(1, Y1)
-	PAIR8(2, Y2)
-	PAIR8(3, Y3)
-	ADDQ $64, SI
-	ADDQ $32, DI
-	DECQ BX
-	JNZ  pair8
-	JMP  fold8
-
-pairv:
-	VMOVDQU (SI), Y8
-	PAIRV(0, 0xC1)
-	PAIRV(1, 0xC9)
-	PAIRV(2, 0xD1)
-	PAIRV(3, 0xD9)
-	ADDQ $64, SI
-	ADDQ $32, DI
-	DECQ BX
-	JNZ  pairv
-
-fold8:
-	VMOVUPS (R8), Y11
-	FOLD8(0, Y0, Y4)
-	FOLD8(1, Y1, Y5)
-	FOLD8(2, Y2, Y6)
-	FOLD8(3, Y3, Y7)
-	TESTQ R12, R12
-	JZ    next8
-	VMOVUPS (R9), Y13
-	OFFSET8(0, Y4)
-	OFFSET8(1, Y5)
-	OFFSET8(2, Y6)
-	OFFSET8(3, Y7)
-	ADDQ $32, R11
-
-next8:
-	ADDQ $64, R8
-	ADDQ $64, R9
-	ADDQ $32, R10
-	DECQ CX
-	JNZ  block8
-
-	MOVQ ostride+80(FP), BX
-	VMOVUPS Y4, (AX)
-	ADDQ BX, AX
-	VMOVUPS Y5, (AX)
-	ADDQ BX, AX
-	VMOVUPS Y6, (AX)
-	ADDQ BX, AX
-	VMOVUPS Y7, (AX)
-	VZEROUPPER
-	RET
 
 // func widenAVX2(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
 // As widenAVX512, 32 bytes (8 rows) at a time.
@@ -415,5 +305,147 @@ widen2:
 	ADDQ $128, DI
 	DECQ CX
 	JNZ  widen2
+	VZEROUPPER
+	RET
+
+// The AVX2 gemm kernel over a whole strip: 16 rows × 4 tokens (one half of a token group). Y0–Y7 hold the
+// int32 block sums, token t's rows 0–7 and 8–15 in Y(2t) and Y(2t+1); Y8, Y9 one pair of values of the 16
+// rows; each token's broadcast serves both row halves, which halves the loads per multiply of the 8-row
+// kernel. The float sums live in out (64 bytes per token, ostride apart), folded in once per block.
+
+#define PAIR16(t, A, B) \
+	VPBROADCASTD (t*4)(DI), Y10 \
+	VPMADDWD Y10, Y8, Y11 \
+	VPADDD Y11, A, A \
+	VPMADDWD Y10, Y9, Y11 \
+	VPADDD Y11, B, B
+
+// PAIRV16 is PAIR16 with AVX-VNNI: VPDPWSSD A, Y8, Y10 (C4 C2 3D 52 /r) and VPDPWSSD B, Y9, Y10
+// (C4 C2 35 52 /r); MA, MB are their ModRM bytes (A = Y0, Y2, Y4, Y6: C2, D2, E2, F2; B = Y1, Y3, Y5, Y7:
+// CA, DA, EA, FA).
+#define PAIRV16(t, MA, MB) \
+	VPBROADCASTD (t*4)(DI), Y10 \
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x3D; BYTE $0x52; BYTE $MA \
+	BYTE $0xC4; BYTE $0xC2; BYTE $0x35; BYTE $0x52; BYTE $MB
+
+// FOLD16(t, h, I): out row half h of token t (at R12) += s · (float(I) · ad[t]).
+#define FOLD16(t, h, I) \
+	VCVTDQ2PS I, I \
+	VBROADCASTSS (t*4)(R10), Y12 \
+	VMULPS Y12, I, I \
+	VMOVUPS (h*32)(R8), Y13 \
+	VMOVUPS (h*32)(R12), Y14 \
+	VFMADD231PS Y13, I, Y14 \
+	VMOVUPS Y14, (h*32)(R12)
+
+// OFFSET16(t, h): out row half h of token t (at R12) += o · as[t].
+#define OFFSET16(t, h) \
+	VBROADCASTSS (t*4)(R11), Y12 \
+	VMOVUPS (h*32)(R9), Y13 \
+	VMOVUPS (h*32)(R12), Y14 \
+	VFMADD231PS Y13, Y12, Y14 \
+	VMOVUPS Y14, (h*32)(R12)
+
+// func gemm16x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride, vnni int)
+// pairs: pairs of values per block (8 or 16); token t's 16 results go to out + t·ostride bytes; vnni ≠ 0
+// takes the AVX-VNNI inner loop.
+TEXT ·gemm16x4AVX2(SB), NOSPLIT, $0-96
+	MOVQ w+0(FP), SI
+	MOVQ ws+8(FP), R8
+	MOVQ wo+16(FP), R9
+	MOVQ q+24(FP), DI
+	MOVQ ad+32(FP), R10
+	MOVQ as+40(FP), R11
+	MOVQ nblk+48(FP), CX
+	MOVQ pairs+56(FP), DX
+	MOVQ out+72(FP), AX
+	MOVQ ostride+80(FP), R13
+	VPXOR Y0, Y0, Y0
+	MOVQ AX, R12
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y0, 32(R12)
+	ADDQ R13, R12
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y0, 32(R12)
+	ADDQ R13, R12
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y0, 32(R12)
+	ADDQ R13, R12
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y0, 32(R12)
+
+block16:
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	MOVQ DX, BX
+	CMPQ vnni+88(FP), $0
+	JNE  pairv16
+
+pair16:
+	VMOVDQU (SI), Y8
+	VMOVDQU 32(SI), Y9
+	PAIR16(0, Y0, Y1)
+	PAIR16(1, Y2, Y3)
+	PAIR16(2, Y4, Y5)
+	PAIR16(3, Y6, Y7)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  pair16
+	JMP  fold16
+
+pairv16:
+	VMOVDQU (SI), Y8
+	VMOVDQU 32(SI), Y9
+	PAIRV16(0, 0xC2, 0xCA)
+	PAIRV16(1, 0xD2, 0xDA)
+	PAIRV16(2, 0xE2, 0xEA)
+	PAIRV16(3, 0xF2, 0xFA)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  pairv16
+
+fold16:
+	MOVQ AX, R12
+	FOLD16(0, 0, Y0)
+	FOLD16(0, 1, Y1)
+	ADDQ R13, R12
+	FOLD16(1, 0, Y2)
+	FOLD16(1, 1, Y3)
+	ADDQ R13, R12
+	FOLD16(2, 0, Y4)
+	FOLD16(2, 1, Y5)
+	ADDQ R13, R12
+	FOLD16(3, 0, Y6)
+	FOLD16(3, 1, Y7)
+	CMPQ offsets+64(FP), $0
+	JE   next16
+	MOVQ AX, R12
+	OFFSET16(0, 0)
+	OFFSET16(0, 1)
+	ADDQ R13, R12
+	OFFSET16(1, 0)
+	OFFSET16(1, 1)
+	ADDQ R13, R12
+	OFFSET16(2, 0)
+	OFFSET16(2, 1)
+	ADDQ R13, R12
+	OFFSET16(3, 0)
+	OFFSET16(3, 1)
+	ADDQ $32, R11
+
+next16:
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ  block16
 	VZEROUPPER
 	RET
