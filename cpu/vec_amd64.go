@@ -10,15 +10,22 @@ var useAVX512BW = useAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
 //go:noescape
 func quantRow16AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
 
+//go:noescape
+func quantRow16AVX2(x *float32, nb int, q *int16, d *float32, s *int32)
+
 // quantizeRow16 is round16 for every block of x, with the sums; q, d and s must be long enough.
 func quantizeRow16(x []float32, q []int16, d []float32, s []int32) {
 	nb := len(x) / 32
-	if !useAVX512BW || nb == 0 {
+	if !useAVX2 || nb == 0 {
 		quantizeRow16Go(x, q, d, s)
 		return
 	}
 	_, _, _ = q[nb*32-1], d[nb-1], s[nb-1]
-	quantRow16AVX512(&x[0], nb, &q[0], &d[0], &s[0])
+	if useAVX512BW {
+		quantRow16AVX512(&x[0], nb, &q[0], &d[0], &s[0])
+	} else {
+		quantRow16AVX2(&x[0], nb, &q[0], &d[0], &s[0])
+	}
 }
 
 // vecLen is how much of n values the vector kernels below take (whole vectors of 16 with AVX-512, of 8 with

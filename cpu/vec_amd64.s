@@ -343,3 +343,93 @@ gloop2:
 	JNZ  gloop2
 	VZEROUPPER
 	RET
+
+// func quantRow16AVX2(x *float32, nb int, q *int16, d *float32, s *int32)
+// quantRow16AVX512 with 256-bit vectors: the same maximum over |x| bit patterns, scale and float64
+// rounding, four values at a time.
+TEXT ·quantRow16AVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ s+32(FP), R9
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x46fffe00, AX // 32767.0
+	VMOVD AX, X14
+	MOVQ $0x3ff0000000000000, AX // 1.0
+	VMOVQ AX, X13
+	MOVL $32767, AX
+	VMOVD AX, X12
+	VPBROADCASTD X12, X12
+	MOVL $-32767, AX
+	VMOVD AX, X11
+	VPBROADCASTD X11, X11
+
+q2block:
+	VPAND (SI), Y15, Y0
+	VPAND 32(SI), Y15, Y1
+	VPAND 64(SI), Y15, Y2
+	VPAND 96(SI), Y15, Y3
+	VPMAXUD Y1, Y0, Y0
+	VPMAXUD Y3, Y2, Y2
+	VPMAXUD Y2, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VPMAXUD X1, X0, X0
+	VPSHUFD $0xB1, X0, X1
+	VPMAXUD X1, X0, X0
+	VMOVD X0, AX
+	TESTL AX, AX
+	JZ    q2zero
+	VDIVSS X14, X0, X3
+	VMOVSS X3, (R8)
+	VCVTSS2SD X3, X4, X4
+	VDIVSD X4, X13, X5
+	VBROADCASTSD X5, Y5
+	VPXOR X7, X7, X7
+
+// FOUR(off, DST): DST = the four int32 of round(x[off/4 …]·(1/d)), clamped to ±32767, added to X7.
+#define FOUR(off, DST) \
+	VCVTPS2PD off(SI), Y6 \
+	VMULPD Y5, Y6, Y6 \
+	VCVTPD2DQY Y6, DST \
+	VPMINSD X12, DST, DST \
+	VPMAXSD X11, DST, DST \
+	VPADDD DST, X7, X7
+
+#define EIGHT(h) \
+	FOUR(h*32, X8) \
+	FOUR(h*32+16, X9) \
+	VPACKSSDW X9, X8, X8 \
+	VMOVDQU X8, (h*16)(DI)
+
+	EIGHT(0)
+	EIGHT(1)
+	EIGHT(2)
+	EIGHT(3)
+	VPSHUFD $0x4E, X7, X8
+	VPADDD X8, X7, X7
+	VPSHUFD $0xB1, X7, X8
+	VPADDD X8, X7, X7
+	VMOVD X7, (R9)
+
+q2next:
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  q2block
+	VZEROUPPER
+	RET
+
+q2zero:
+	VPXOR Y0, Y0, Y0
+	VMOVDQU Y0, (DI)
+	VMOVDQU Y0, 32(DI)
+	MOVL $0, (R8)
+	MOVL $0, (R9)
+	JMP  q2next
