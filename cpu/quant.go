@@ -200,22 +200,21 @@ func q4kScaleMin(j int, q []byte) (sc, m byte) {
 func dotQ4_KQ16Go(w []byte, x *Q16Row, nsb int) float32 {
 	var sum float32
 	for sb := 0; sb < nsb; sb++ {
-		blk := w[sb*144 : sb*144+144]
+		blk := (*[144]byte)(w[sb*144:])
 		d, dmin := f16[uint16(blk[0])|uint16(blk[1])<<8], f16[uint16(blk[2])|uint16(blk[3])<<8]
-		for j := 0; j < 8; j++ {
-			sc, m := q4kScaleMin(j, blk[4:16])
-			b := sb*8 + j
-			q := x.Q[b*32 : b*32+32]
-			qs := blk[16+32*(j/2):]
-			var s int32
-			for l := 0; l < 32; l++ {
-				v := qs[l] & 15
-				if j%2 == 1 {
-					v = qs[l] >> 4
-				}
-				s += int32(v) * int32(q[l])
+		for c := 0; c < 4; c++ { // sub-blocks 2c (low nibbles) and 2c+1 (high nibbles) share their bytes
+			qs := (*[32]byte)(blk[16+32*c:])
+			b := sb*8 + 2*c
+			q0, q1 := (*[32]int16)(x.Q[b*32:]), (*[32]int16)(x.Q[b*32+32:])
+			var s0, s1 int32
+			for l, v := range qs {
+				s0 += int32(v&15) * int32(q0[l])
+				s1 += int32(v>>4) * int32(q1[l])
 			}
-			sum += x.D[b] * (d*float32(sc)*float32(s) - dmin*float32(m)*float32(x.S[b]))
+			sc, m := q4kScaleMin(2*c, blk[4:16])
+			sum += x.D[b] * (d*float32(sc)*float32(s0) - dmin*float32(m)*float32(x.S[b]))
+			sc, m = q4kScaleMin(2*c+1, blk[4:16])
+			sum += x.D[b+1] * (d*float32(sc)*float32(s1) - dmin*float32(m)*float32(x.S[b+1]))
 		}
 	}
 	return sum
@@ -232,23 +231,27 @@ func DotQ4_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 func dotQ6_KQ16Go(w []byte, x *Q16Row, nsb int) float32 {
 	var sum float32
 	for sb := 0; sb < nsb; sb++ {
-		blk := w[sb*210 : sb*210+210]
+		blk := (*[210]byte)(w[sb*210:])
 		d := f16[uint16(blk[208])|uint16(blk[209])<<8]
 		for n := 0; n < 2; n++ {
-			ql, qh, sc := blk[64*n:], blk[128+32*n:], blk[192+8*n:]
-			for g := 0; g < 4; g++ {
-				b := sb*8 + 4*n + g
-				q := x.Q[b*32 : b*32+32]
-				var s [2]int32
-				for l := 0; l < 32; l++ {
-					lo := ql[l+32*(g%2)]
-					if g >= 2 {
-						lo >>= 4
-					}
-					v := int32(lo&15|(qh[l]>>(2*g)&3)<<4) - 32
-					s[l/16] += v * int32(q[l])
+			ql, qh, sc := (*[64]byte)(blk[64*n:]), (*[32]byte)(blk[128+32*n:]), (*[8]byte)(blk[192+8*n:])
+			b := sb*8 + 4*n
+			q := (*[128]int16)(x.Q[b*32:]) // the four groups' activations
+			// s[g][h]: group g's sum over values 16h … 16h+15; each byte pair serves the four groups.
+			var s [4][2]int32
+			for h := 0; h < 2; h++ {
+				var s0, s1, s2, s3 int32
+				for l := 16 * h; l < 16*h+16; l++ {
+					a, c, u := ql[l], ql[l+32], qh[l]
+					s0 += (int32(a&15|(u&3)<<4) - 32) * int32(q[l])
+					s1 += (int32(c&15|(u>>2&3)<<4) - 32) * int32(q[32+l])
+					s2 += (int32(a>>4|(u>>4&3)<<4) - 32) * int32(q[64+l])
+					s3 += (int32(c>>4|(u>>6)<<4) - 32) * int32(q[96+l])
 				}
-				sum += d * x.D[b] * (float32(int8(sc[2*g]))*float32(s[0]) + float32(int8(sc[2*g+1]))*float32(s[1]))
+				s[0][h], s[1][h], s[2][h], s[3][h] = s0, s1, s2, s3
+			}
+			for g := 0; g < 4; g++ {
+				sum += d * x.D[b+g] * (float32(int8(sc[2*g]))*float32(s[g][0]) + float32(int8(sc[2*g+1]))*float32(s[g][1]))
 			}
 		}
 	}
