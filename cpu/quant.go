@@ -122,10 +122,49 @@ func dot4Go(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float3
 		dotQ4_0Q16x4Go(w, stride, x, nb, out)
 	case gguf.TypeQ8_0:
 		dotQ8_0Q16x4Go(w, stride, x, nb, out)
+	case gguf.TypeQ4_K:
+		dotQ4_KQ16x4Go(w, stride, x, nb, out)
 	default:
 		return false
 	}
 	return true
+}
+
+// dotQ4_KQ16x4Go is dotQ4_KQ16Go for four rows (nb super-blocks each), each activation loaded once.
+func dotQ4_KQ16x4Go(w []byte, stride int, x *Q16Row, nsb int, out *[4]float32) {
+	var sum [4]float32
+	for sb := 0; sb < nsb; sb++ {
+		var blk [4]*[144]byte
+		for r := range blk {
+			blk[r] = (*[144]byte)(w[r*stride+sb*144:])
+		}
+		for c := 0; c < 4; c++ {
+			b := sb*8 + 2*c
+			q0, q1 := (*[32]int16)(x.Q[b*32:]), (*[32]int16)(x.Q[b*32+32:])
+			qa, qb, qc, qd := (*[32]byte)(blk[0][16+32*c:]), (*[32]byte)(blk[1][16+32*c:]), (*[32]byte)(blk[2][16+32*c:]), (*[32]byte)(blk[3][16+32*c:])
+			var lo, hi [4]int32
+			for l := 0; l < 32; l++ {
+				x0, x1 := int32(q0[l]), int32(q1[l])
+				va, vb, vc, vd := qa[l], qb[l], qc[l], qd[l]
+				lo[0] += int32(va&15) * x0
+				hi[0] += int32(va>>4) * x1
+				lo[1] += int32(vb&15) * x0
+				hi[1] += int32(vb>>4) * x1
+				lo[2] += int32(vc&15) * x0
+				hi[2] += int32(vc>>4) * x1
+				lo[3] += int32(vd&15) * x0
+				hi[3] += int32(vd>>4) * x1
+			}
+			for r := range blk {
+				d, dmin := f16[uint16(blk[r][0])|uint16(blk[r][1])<<8], f16[uint16(blk[r][2])|uint16(blk[r][3])<<8]
+				sc, m := q4kScaleMin(2*c, blk[r][4:16])
+				sum[r] += x.D[b] * (d*float32(sc)*float32(lo[r]) - dmin*float32(m)*float32(x.S[b]))
+				sc, m = q4kScaleMin(2*c+1, blk[r][4:16])
+				sum[r] += x.D[b+1] * (d*float32(sc)*float32(hi[r]) - dmin*float32(m)*float32(x.S[b+1]))
+			}
+		}
+	}
+	*out = sum
 }
 
 func dotQ4_0Q16x4Go(w []byte, stride int, x *Q16Row, nb int, out *[4]float32) {

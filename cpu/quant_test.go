@@ -75,6 +75,9 @@ func TestQ16DotKernels(t *testing.T) {
 				if has4 {
 					require.InDelta(t, ref, four[row], 1e-5*(1+math.Abs(float64(ref))), "%s nb=%d four-row kernel row %d", typ, nb, row)
 				}
+				var portable [4]float32
+				require.True(t, dot4Go(typ, wq, rb, xq, nb, &portable))
+				require.Equal(t, ref, portable[row], "%s nb=%d portable four-row loop row %d", typ, nb, row)
 			}
 		}
 	}
@@ -116,6 +119,15 @@ func TestKQuantDots(t *testing.T) {
 			}
 			require.InDelta(t, exact, ref, 2e-4*math.Sqrt(float64(nsb*256)), "%s nsb=%d reference vs exact", typ, nsb)
 			require.InDelta(t, ref, got, 1e-4*(1+math.Abs(float64(ref))), "%s nsb=%d kernel (%s)", typ, nsb, Kernels())
+			// The portable four-row loop (what arm64 runs), on four different rows, equals the one-row loop.
+			rb := len(wq)
+			w4 := append(append([]byte{}, wq...), quantRow(t, typ, randRow(r, 3*nsb*256, 1))...)
+			var four [4]float32
+			if dot4Go(typ, w4, rb, xq, nsb, &four) {
+				for row := 0; row < 4; row++ {
+					require.Equal(t, k[0](w4[row*rb:(row+1)*rb], xq, nsb), four[row], "%s nsb=%d four-row loop, row %d", typ, nsb, row)
+				}
+			}
 		}
 	}
 }
