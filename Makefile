@@ -9,7 +9,7 @@ CUDA_ENV = eval "$$(kernels/cuda-deps.sh)" &&
 NVCC_FLAGS = -ccbin g++-12 -allow-unsupported-compiler -ptx -arch=compute_80 -O3
 KERNELS = $(basename $(notdir $(wildcard kernels/*.cu)))
 
-.PHONY: all build test test-short lint demo bench fuzz clean cuda kernels cuda-check cuda-emu
+.PHONY: all build test test-short test-arm64 lint demo bench fuzz clean cuda kernels cuda-check cuda-emu
 
 all: build
 
@@ -25,6 +25,17 @@ test: lint
 	LLAMAGO_CPU=avx2-novnni $(GO) test -count=1 ./cpu/...
 	$(GO) test -tags noasm ./cpu/... ./engine/...
 	$(GO) test -race ./gguf/... ./internal/... ./cpu/...
+
+## test-arm64: the cpu, engine and gguf suites built for arm64 (the portable kernels Apple-silicon and other
+## arm64 laptops run) and run under qemu-aarch64 (Debian's qemu-user)
+test-arm64:
+	@command -v qemu-aarch64 >/dev/null || { echo "test-arm64 needs qemu-aarch64 (apt-get install qemu-user)"; exit 1; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	for p in cpu engine gguf; do \
+		GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $$tmp/$$p.test ./$$p; \
+		(cd $$p && qemu-aarch64 $$tmp/$$p.test -test.count=1 >$$tmp/$$p.log 2>&1) || { cat $$tmp/$$p.log; exit 1; }; \
+		echo "ok  arm64 $$p (qemu)"; \
+	done
 
 ## lint: gofmt and go vet
 lint:
