@@ -12,7 +12,10 @@ import (
 // useAVX512 selects the AVX-512 kernels (attention, softmax, SwiGLU, float tiles; with BW/VL/VNNI the others).
 // LLAMAGO_CPU=avx2 (or avx2-novnni, see useAVXVNNI) in the environment turns them off, to measure or test
 // what a CPU without AVX-512 runs.
-var useAVX512 = useAVX2 && cpu.X86.HasAVX512F && !strings.HasPrefix(os.Getenv("LLAMAGO_CPU"), "avx2")
+var useAVX512 = useAVX2 && cpu.X86.HasAVX512F && !strings.HasPrefix(cpuMode, "avx2")
+
+// cpuMode is LLAMAGO_CPU: "avx2" or "avx2-novnni" turn kernel sets off, for measuring and testing.
+var cpuMode = os.Getenv("LLAMAGO_CPU")
 
 //go:noescape
 func attnScoresAVX512(q *[4]*float32, k *float32, tileStride, hd, tiles int, s *float32, stride int, scale float32)

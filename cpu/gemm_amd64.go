@@ -2,11 +2,7 @@
 
 package cpu
 
-import (
-	"os"
-
-	"golang.org/x/sys/cpu"
-)
+import "golang.org/x/sys/cpu"
 
 // useVNNI selects the gemm path for prompt-sized batches: AVX-512 (F, BW, VL) with VNNI, enabled by the OS.
 var useVNNI = useAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
@@ -22,7 +18,7 @@ func gemm16x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, 
 
 // useAVXVNNI selects the AVX-VNNI inner loop of the AVX2 tiles (VEX-encoded VPDPWSSD: Alder Lake and later
 // laptops have it without AVX-512); LLAMAGO_CPU=avx2-novnni turns it off to test the plain AVX2 loop.
-var useAVXVNNI = useAVX2 && cpu.X86.HasAVXVNNI && os.Getenv("LLAMAGO_CPU") != "avx2-novnni"
+var useAVXVNNI = useAVX2 && cpu.X86.HasAVXVNNI && cpuMode != "avx2-novnni"
 
 //go:noescape
 func widenAVX2(dst, src *uint32, quads int, bias int16, ctl *[128]byte)

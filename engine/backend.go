@@ -206,9 +206,8 @@ type Reserver interface {
 
 // Reservation describes a session to a Reserver.
 type Reservation struct {
-	Bytes     int64 // the session's buffers and KV cache
-	Batch     int   // tokens per forward pass, at most
-	Positions int   // the context
-	Heads     int   // attention query heads
-	HeadDim   int
+	Bytes   int64 // the session's buffers and KV cache
+	Batch   int   // tokens per forward pass, at most
+	Heads   int   // attention query heads
+	HeadDim int
 }

@@ -63,5 +63,5 @@ func TestSessionReservesWhatItAllocates(t *testing.T) {
 	require.Positive(t, r.used)
 	require.Equal(t, r.used, r.reserved)
 	c := m.Config
-	require.Equal(t, Reservation{Bytes: r.reserved, Batch: 16, Positions: 64, Heads: c.HeadCount, HeadDim: c.HeadDim()}, r.last)
+	require.Equal(t, Reservation{Bytes: r.reserved, Batch: 16, Heads: c.HeadCount, HeadDim: c.HeadDim()}, r.last)
 }

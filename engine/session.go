@@ -77,7 +77,7 @@ func (m *Model) NewSession(ctx, batch int) (*Session, error) {
 			floats += int64(batch * c.VocabSize)
 		}
 		if r, ok := b.(Reserver); ok { // one device arena for the session, sized up front
-			if err := r.Reserve(Reservation{Bytes: 4 * floats, Batch: batch, Positions: ctx, Heads: c.HeadCount, HeadDim: hd}); err != nil {
+			if err := r.Reserve(Reservation{Bytes: 4 * floats, Batch: batch, Heads: c.HeadCount, HeadDim: hd}); err != nil {
 				return nil, fmt.Errorf("reserving %.1f MiB for a session of %d positions on %s: %w", float64(4*floats)/(1<<20), ctx, b.Name(), err)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/kernels"
 )
 
 // Backend runs the forward pass on one GPU.
@@ -27,6 +28,17 @@ type Backend struct {
 	rows    int  // weight rows per warp in one-token matrix products (LLAMAGO_CUDA_ROWS)
 	blocks  bool // one-token Q4_0/Q8_0 products with a lane per block, not coalesced (LLAMAGO_CUDA_MATVEC)
 }
+
+// The scratch arrays, by name (Reserve sizes them for a session; the ops find them by these names).
+const (
+	scratchIDs       = "ids"                // a batch's token ids
+	scratchPos       = "pos"                // a batch's positions
+	scratchPartials  = "attention partials" // each split's m, l and head of outputs
+	scratchCounters  = "attention counters" // a query's finished splits (the last one merges them)
+	scratchNormCount = "norm counter"       // a product's finished blocks (the last one normalizes)
+	scratchCapture   = "attention capture"  // raw scores, then probabilities (inspection only)
+	attnTargetBlocks = 512                  // attention blocks attentionSplits aims for in all
+)
 
 // scratch is a device array reused between calls; host, for arrays of ints, is what it holds now.
 type scratch struct {
@@ -142,12 +154,12 @@ func (b *Backend) Reserve(r engine.Reservation) error {
 		name string
 		n    int
 	}{
-		{"ids", r.Batch},
-		{"pos", r.Batch},
-		// attentionSplits keeps queries·splits ≤ queries + 511; each split keeps m, l and a head of outputs.
-		{"attention partials", (queries + 511) * (r.HeadDim + 2)},
-		{"attention counters", queries}, // a query's finished splits (the last one merges them)
-		{"norm counter", 1},             // the blocks of a product that finished (the last one normalizes)
+		{scratchIDs, r.Batch},
+		{scratchPos, r.Batch},
+		// attentionSplits keeps queries·splits < queries + attnTargetBlocks.
+		{scratchPartials, (queries + attnTargetBlocks - 1) * (r.HeadDim + 2)},
+		{scratchCounters, queries},
+		{scratchNormCount, 1},
 	}
 	size := r.Bytes + 64*256 // room for the 256-byte alignment of each of a session's allocations (≈ a dozen)
 	for _, sc := range scratches {
@@ -314,7 +326,7 @@ func (b *Backend) ints(name string, v []int32) (devPtr, error) {
 // withPositions runs fn with the context current and pos on the device (uploaded when it changed).
 func (b *Backend) withPositions(pos []int32, fn func(pp devPtr) error) error {
 	return b.do(func() error {
-		pp, err := b.ints("pos", pos)
+		pp, err := b.ints(scratchPos, pos)
 		if err != nil {
 			return err
 		}
@@ -341,7 +353,7 @@ func (b *Backend) Embed(dst engine.Buffer, table engine.Weight, ids []int32) err
 		}
 	}
 	return b.do(func() error {
-		p, err := b.ints("ids", ids)
+		p, err := b.ints(scratchIDs, ids)
 		if err != nil {
 			return err
 		}
@@ -385,10 +397,10 @@ func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buf
 }
 
 // coalesced reports whether one-token products of type t read the activations coalesced.
-func (b *Backend) coalesced(t gguf.Type) bool { return !b.blocks && b.coalescedType(t) }
+func (b *Backend) coalesced(t gguf.Type) bool { return !b.blocks && coalescedType(t) }
 
 // coalescedType reports whether type t has coalesced one-token kernels (kernels.CoalescedTypes).
-func (b *Backend) coalescedType(t gguf.Type) bool { return t == gguf.TypeQ4_0 || t == gguf.TypeQ8_0 }
+func coalescedType(t gguf.Type) bool { return slices.Contains(kernels.CoalescedTypes, typeSuffix[t]) }
 
 // fusable reports whether weights can share a launch: one type, one row length (and at most three).
 func fusable(ws ...engine.Weight) bool {
@@ -440,7 +452,7 @@ func (b *Backend) matVec(dsts []engine.Buffer, ws []engine.Weight, x engine.Buff
 			}
 			args = append(args, dp(x)+devPtr(4*t0*first.cols), first.cols, tokens, addArg, devPtr(0), devPtr(0), 0.0, devPtr(0))
 			if norm != nil { // one weight: the launch's last block normalizes its tokens' rows
-				counter, err := b.scratchArray("norm counter", 1)
+				counter, err := b.scratchArray(scratchNormCount, 1)
 				if err != nil {
 					return err
 				}
@@ -559,9 +571,9 @@ func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int
 const attnThreads = 128
 
 // attentionSplits chooses how many blocks share one query's keys: enough blocks in all to fill the GPU
-// (about 512) when there are few queries, as in decoding, but no split shorter than 32 keys.
+// (about attnTargetBlocks) when there are few queries, as in decoding, but no split shorter than 32 keys.
 func attentionSplits(queries, maxPos int) int {
-	want := (512 + queries - 1) / queries
+	want := (attnTargetBlocks + queries - 1) / queries
 	return max(1, min(want, (maxPos+31)/32))
 }
 
@@ -577,20 +589,23 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 	queries := len(pos) * p.Heads
 	splits := attentionSplits(queries, maxPos)
 	chunk := (maxPos + splits - 1) / splits
-	off := devPtr(int64(p.Layer) * int64(kv.positions) * int64(4*kv.kvDim))
+	off, err := cacheRows(kv, p.Layer, pos)
+	if err != nil {
+		return err
+	}
 	return b.withPositions(pos, func(pp devPtr) error {
-		part, err := b.scratchFloats("attention partials", queries*splits*(p.HeadDim+2))
+		part, err := b.scratchFloats(scratchPartials, queries*splits*(p.HeadDim+2))
 		if err != nil {
 			return err
 		}
 		var capture devPtr
 		n := queries * maxPos
 		if p.Capture != nil {
-			if capture, err = b.scratchFloats("attention capture", n); err != nil {
+			if capture, err = b.scratchFloats(scratchCapture, n); err != nil {
 				return err
 			}
 		}
-		counters, err := b.scratchArray("attention counters", queries)
+		counters, err := b.scratchArray(scratchCounters, queries)
 		if err != nil {
 			return err
 		}

@@ -45,7 +45,7 @@ func TestMatVecMemoryAccess(t *testing.T) {
 		w, err := b.LoadWeight("w", typ, rows, cols, data)
 		require.NoError(t, err)
 		for _, blocks := range []bool{true, false} {
-			if !blocks && !b.coalescedType(typ) {
+			if !blocks && !coalescedType(typ) {
 				continue
 			}
 			for _, rpw := range []int{1, 2, 4} {
