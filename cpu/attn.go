@@ -24,23 +24,39 @@ type AttnQueries struct {
 	Probs [4][]float32
 }
 
-// AttnScratch returns the scratch length Attend needs for queries that see at most n keys.
-func AttnScratch(n int) int { return 4 * (n + KTile - 1) / KTile * KTile }
+// AttnScratch returns the scratch length Attend needs for queries that see at most n keys, in blocks of
+// blockSize positions.
+func AttnScratch(n, blockSize int) int { return 4 * (n + blockSize - 1) / blockSize * blockSize }
 
-// Attend computes softmax(scale·q·Kᵀ)·V for the queries in a. k is one layer's tiled keys, v one layer's
-// value rows (kvDim values per position), off the first dimension of the KV head, hd its size; s is scratch
-// of at least AttnScratch(max N) values.
-func Attend(a *AttnQueries, k, v []float32, kvDim, off, hd int, scale float32, s []float32) {
+// Paged keys and values: a layer's cache is a pool of blocks of blockSize positions (a multiple of KTile).
+// Block b holds its keys tiled ([tile][kvDim][KTile], see KIndex) at k[b·blockSize·kvDim:] and its values
+// one row per position at v[b·blockSize·kvDim:]. A sequence's positions 0, 1, … are in the blocks its block
+// table lists, blockSize positions per block.
+
+// PagedKIndex returns where key (pos, dim) of a sequence is in a layer's paged keys, given the block that
+// holds the position.
+func PagedKIndex(block, pos, dim, kvDim, blockSize int) int {
+	return block*blockSize*kvDim + KIndex(pos%blockSize, dim, kvDim)
+}
+
+// Attend computes softmax(scale·q·Kᵀ)·V for the queries in a, which belong to one sequence. k and v are one
+// layer's paged keys and values, blocks the sequence's block table, off the first dimension of the KV head,
+// hd its size; s is scratch of at least AttnScratch(max N, blockSize) values.
+func Attend(a *AttnQueries, k, v []float32, blocks []int32, blockSize, kvDim, off, hd int, scale float32, s []float32) {
 	nmax := 0
 	for i := 0; i < a.Count; i++ {
 		nmax = max(nmax, a.N[i])
+		clear(a.Out[i][:hd])
 	}
-	tiles := (nmax + KTile - 1) / KTile
-	stride := tiles * KTile
+	nb := (nmax + blockSize - 1) / blockSize
+	stride := nb * blockSize
 	s = s[:4*stride]
-	_ = k[(tiles-1)*kvDim*KTile+(off+hd)*KTile-1]
-	_ = v[(nmax-1)*kvDim+off+hd-1]
-	attnScores(a, k[off*KTile:], kvDim, hd, tiles, s, stride, scale)
+	span := blockSize * kvDim
+	for b, blk := range blocks[:nb] {
+		base := int(blk) * span
+		_ = k[base+span-1]
+		attnScores(a, k[base+off*KTile:base+span], kvDim, hd, blockSize/KTile, s[b*blockSize:], stride, scale)
+	}
 	for i := 0; i < a.Count; i++ {
 		row := s[i*stride : i*stride+nmax]
 		Softmax(row[:a.N[i]])
@@ -49,7 +65,11 @@ func Attend(a *AttnQueries, k, v []float32, kvDim, off, hd int, scale float32, s
 			copy(a.Probs[i], row[:a.N[i]])
 		}
 	}
-	attnValues(a, s, stride, nmax, v[off:], kvDim, hd)
+	for b, blk := range blocks[:nb] {
+		base, n := int(blk)*span, min(blockSize, nmax-b*blockSize)
+		_ = v[base+(n-1)*kvDim+off+hd-1]
+		attnValues(a, s[b*blockSize:], stride, n, v[base+off:base+span], kvDim, hd)
+	}
 }
 
 // attnScoresGo writes s[i·stride + j] = scale·Q[i]·K[j] for the tiles of keys.
@@ -72,11 +92,10 @@ func attnScoresGo(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32
 	}
 }
 
-// attnValuesGo writes Out[i] = Σ_{j<n} s[i·stride + j]·V[j].
+// attnValuesGo adds Σ_{j<n} s[i·stride + j]·V[j] to Out[i].
 func attnValuesGo(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
 	for i := 0; i < a.Count; i++ {
 		o := a.Out[i][:hd]
-		clear(o)
 		for j := 0; j < n; j++ {
 			if p := s[i*stride+j]; p != 0 {
 				AXPY(o, p, v[j*kvDim:j*kvDim+hd])

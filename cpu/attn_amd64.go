@@ -42,7 +42,7 @@ func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, 
 		src := a.Q[min(i, a.Count-1)][:hd] // missing queries repeat the last one; their rows of s are ignored
 		q[i] = &src[0]
 	}
-	_ = s[4*stride-1]
+	_ = s[3*stride+tiles*KTile-1]
 	if useAVX512 {
 		attnScoresAVX512(&q, &k[0], kvDim*KTile*4, hd, tiles, &s[0], stride*4, scale)
 	} else {
@@ -50,6 +50,7 @@ func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, 
 	}
 }
 
+// attnValues adds Σ_{j<n} s[i·stride + j]·V[j] to Out[i] (see attnValuesGo).
 func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
 	if !useAVX2 || hd%16 != 0 {
 		attnValuesGo(a, s, stride, n, v, kvDim, hd)

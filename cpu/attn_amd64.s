@@ -82,25 +82,31 @@ dim:
 	RET
 
 // func attnValues64AVX512(p *[4]*float32, n int, v *float32, vstride int, out *[4]*float32)
+// out[i][0:64] += Σ_{j<n} p[i][j]·v[j·vstride/4 + 0:64]: the sum accumulates, so that a paged cache adds block by block.
 // Z0–Z15: 64 output dimensions of the four queries; Z16–Z19 one value row.
 TEXT ·attnValues64AVX512(SB), NOSPLIT, $0-40
 	LOADP
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	MOVQ out+32(FP), AX
+	MOVQ 0(AX), DI
+	VMOVUPS (DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ 8(AX), DI
+	VMOVUPS (DI), Z4
+	VMOVUPS 64(DI), Z5
+	VMOVUPS 128(DI), Z6
+	VMOVUPS 192(DI), Z7
+	MOVQ 16(AX), DI
+	VMOVUPS (DI), Z8
+	VMOVUPS 64(DI), Z9
+	VMOVUPS 128(DI), Z10
+	VMOVUPS 192(DI), Z11
+	MOVQ 24(AX), DI
+	VMOVUPS (DI), Z12
+	VMOVUPS 64(DI), Z13
+	VMOVUPS 128(DI), Z14
+	VMOVUPS 192(DI), Z15
 
 row64:
 	VMOVUPS (SI), Z16
@@ -160,10 +166,15 @@ row64:
 // As attnValues64AVX512 for 16 output dimensions.
 TEXT ·attnValues16AVX512(SB), NOSPLIT, $0-40
 	LOADP
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
+	MOVQ out+32(FP), AX
+	MOVQ 0(AX), DI
+	VMOVUPS (DI), Z0
+	MOVQ 8(AX), DI
+	VMOVUPS (DI), Z1
+	MOVQ 16(AX), DI
+	VMOVUPS (DI), Z2
+	MOVQ 24(AX), DI
+	VMOVUPS (DI), Z3
 
 row16:
 	VMOVUPS (SI), Z16
@@ -269,14 +280,19 @@ dim2:
 // As attnValues16AVX512 with 256-bit registers: Y0–Y3 dimensions 0–7 of the four queries, Y4–Y7 8–15.
 TEXT ·attnValues16AVX2(SB), NOSPLIT, $0-40
 	LOADP
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	MOVQ out+32(FP), AX
+	MOVQ 0(AX), DI
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y4
+	MOVQ 8(AX), DI
+	VMOVUPS (DI), Y1
+	VMOVUPS 32(DI), Y5
+	MOVQ 16(AX), DI
+	VMOVUPS (DI), Y2
+	VMOVUPS 32(DI), Y6
+	MOVQ 24(AX), DI
+	VMOVUPS (DI), Y3
+	VMOVUPS 32(DI), Y7
 
 row2:
 	VMOVUPS (SI), Y8

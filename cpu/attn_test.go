@@ -11,7 +11,7 @@ import (
 
 // TestAttend checks Attend against a float64 softmax(q·Kᵀ·scale)·V for head sizes with and without the
 // vector kernels (multiples of 16, others), one to four queries seeing different numbers of keys, a KV head
-// that is not the first, and captured probabilities.
+// that is not the first, keys and values in blocks scattered over a pool, and captured probabilities.
 func TestAttend(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, hd := range []int{8, 16, 48, 64, 80, 128} {
@@ -19,10 +19,19 @@ func TestAttend(t *testing.T) {
 			t.Run(fmt.Sprintf("hd=%d/q=%d", hd, count), func(t *testing.T) {
 				kvDim, off, positions := 3*hd, hd, 37
 				keys, vals := randRow(r, positions*kvDim, 1), randRow(r, positions*kvDim, 1)
-				tiled := make([]float32, (positions+KTile-1)/KTile*KTile*kvDim)
+				// The sequence's blocks, out of order in a pool of 6 blocks of 16 positions; unused slots hold NaN,
+				// which must not reach the result.
+				const bs, poolBlocks = 2 * KTile, 6
+				table := []int32{4, 0, 2}
+				pk, pv := make([]float32, poolBlocks*bs*kvDim), make([]float32, poolBlocks*bs*kvDim)
+				for i := range pk {
+					pk[i], pv[i] = float32(math.NaN()), float32(math.NaN())
+				}
 				for p := 0; p < positions; p++ {
+					blk := int(table[p/bs])
 					for d := 0; d < kvDim; d++ {
-						tiled[KIndex(p, d, kvDim)] = keys[p*kvDim+d]
+						pk[PagedKIndex(blk, p, d, kvDim, bs)] = keys[p*kvDim+d]
+						pv[(blk*bs+p%bs)*kvDim+d] = vals[p*kvDim+d]
 					}
 				}
 				var a AttnQueries
@@ -34,7 +43,7 @@ func TestAttend(t *testing.T) {
 					a.Probs[i] = make([]float32, a.N[i])
 				}
 				scale := float32(1 / math.Sqrt(float64(hd)))
-				Attend(&a, tiled, vals, kvDim, off, hd, scale, make([]float32, AttnScratch(positions)))
+				Attend(&a, pk, pv, table, bs, kvDim, off, hd, scale, make([]float32, AttnScratch(positions, bs)))
 				for i := 0; i < count; i++ {
 					n := a.N[i]
 					s := make([]float64, n)

@@ -40,18 +40,18 @@ func (f *failingRoPE) RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int
 	return errors.New("rope broke")
 }
 
-func (f *failingRoPE) StoreKV(c KVCache, layer int, k, v Buffer, pos []int32) error {
+func (f *failingRoPE) StoreKV(c KVCache, layer int, k, v Buffer, slots []int32) error {
 	if f.failed {
 		f.after = append(f.after, "StoreKV")
 	}
-	return f.CPU.StoreKV(c, layer, k, v, pos)
+	return f.CPU.StoreKV(c, layer, k, v, slots)
 }
 
-func (f *failingRoPE) Attention(out, q Buffer, c KVCache, pos []int32, p AttentionParams) error {
+func (f *failingRoPE) Attention(out, q Buffer, c KVCache, kv *KVBatch, p AttentionParams) error {
 	if f.failed {
 		f.after = append(f.after, "Attention")
 	}
-	return f.CPU.Attention(out, q, c, pos, p)
+	return f.CPU.Attention(out, q, c, kv, p)
 }
 
 // TestForwardStopsAtFirstError: when an operation fails, the forward pass runs nothing after it and says

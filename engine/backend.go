@@ -18,11 +18,32 @@ type Weight interface {
 	Type() gguf.Type
 }
 
-// KVCache holds keys and values for every layer and position of one sequence.
+// KVCache is a paged key/value cache: a pool of Blocks() blocks of BlockSize() positions, each holding a key
+// and a value of every layer for each of its positions. The sequences of a model instance share the pool;
+// each has a block table (KVBatch) that lists the blocks of its positions 0, 1, … in order.
 type KVCache interface {
-	// Capacity is the number of positions the cache holds.
-	Capacity() int
+	Blocks() int
+	BlockSize() int
 }
+
+// KVBatch says where the tokens of a batch live in a paged KV cache. Token t of the batch is at position
+// Pos[t] of its sequence Seq[t]; its key and value go to slot Slot[t] = block·BlockSize + Pos[t] mod BlockSize
+// of the cache, and it attends to the positions 0…Pos[t] of its sequence, whose blocks are listed, in position
+// order, in Tables[Seq[t]·Stride : (Seq[t]+1)·Stride]. The tokens of one sequence are consecutive in the batch,
+// in increasing position order.
+type KVBatch struct {
+	Pos    []int32
+	Slot   []int32
+	Seq    []int32
+	Tables []int32
+	Stride int
+}
+
+// Table returns the block table of sequence s.
+func (b *KVBatch) Table(s int32) []int32 { return b.Tables[int(s)*b.Stride : (int(s)+1)*b.Stride] }
+
+// Len is the number of tokens in the batch.
+func (b *KVBatch) Len() int { return len(b.Pos) }
 
 // RopeParams describes the rotary embedding.
 type RopeParams struct {
@@ -54,8 +75,9 @@ type Backend interface {
 	Alloc(n int) (Buffer, error)
 	// View returns the values [off, off+n) of b as a buffer sharing b's storage.
 	View(b Buffer, off, n int) Buffer
-	// NewKVCache allocates a cache for layers × positions × kvDim keys and as many values.
-	NewKVCache(layers, positions, kvDim int) (KVCache, error)
+	// NewKVCache allocates a paged cache of blocks blocks of blockSize positions (a multiple of 16), each
+	// position holding a key and a value of kvDim values for every one of layers layers.
+	NewKVCache(layers, blocks, blockSize, kvDim int) (KVCache, error)
 
 	// Embed: dst[t] = row ids[t] of table, dequantized.
 	Embed(dst Buffer, table Weight, ids []int32) error
@@ -65,11 +87,12 @@ type Backend interface {
 	MatMul(dst Buffer, w Weight, x Buffer, n int) error
 	// RoPE rotates q (n × heads × headDim) and k (n × kvHeads × headDim) in place at positions pos.
 	RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int, p RopeParams) error
-	// StoreKV writes k and v (n × kvDim) into the cache at layer and positions pos.
-	StoreKV(c KVCache, layer int, k, v Buffer, pos []int32) error
-	// Attention: out[t] = Σ_{j ≤ pos[t]} softmax_j(q[t]·K[j]·scale) V[j] per head, K and V from the cache
-	// (query head h reads KV head h / (Heads/KVHeads)).
-	Attention(out, q Buffer, c KVCache, pos []int32, p AttentionParams) error
+	// StoreKV writes k and v (n × kvDim) into the cache's layer at slots slots (see KVBatch).
+	StoreKV(c KVCache, layer int, k, v Buffer, slots []int32) error
+	// Attention: out[t] = Σ_{j ≤ Pos[t]} softmax_j(q[t]·K[j]·scale) V[j] per head, K and V the keys and values
+	// of the positions of token t's sequence, read through its block table (query head h reads KV head
+	// h / (Heads/KVHeads)).
+	Attention(out, q Buffer, c KVCache, kv *KVBatch, p AttentionParams) error
 	// SwiGLU: dst = silu(gate) ⊙ up over n values.
 	SwiGLU(dst, gate, up Buffer, n int) error
 	// Add: dst += x over n values.
@@ -125,9 +148,9 @@ type SwiGLUMatMuler interface {
 
 // RoPEStorer rotates q and k and writes k and v into the cache in one step. Unfused equivalent:
 //
-//	RoPE(q, k, pos, heads, kvHeads, headDim, p); StoreKV(c, layer, k, v, pos)
+//	RoPE(q, k, kv.Pos, heads, kvHeads, headDim, p); StoreKV(c, layer, k, v, kv.Slot)
 type RoPEStorer interface {
-	RoPEStoreKV(q, k, v Buffer, c KVCache, layer int, pos []int32, heads, kvHeads, headDim int, p RopeParams) error
+	RoPEStoreKV(q, k, v Buffer, c KVCache, layer int, kv *KVBatch, heads, kvHeads, headDim int, p RopeParams) error
 }
 
 // MatMuls computes dsts[i] = ws[i]·x on b (see MultiMatMuler).
@@ -181,15 +204,16 @@ func MatMulSwiGLU(b Backend, dsts []Buffer, ws []Weight, x Buffer, n int) error 
 	return b.SwiGLU(dsts[0], dsts[0], dsts[1], n*rows)
 }
 
-// RoPEStoreKV rotates q and k at positions pos and stores k and v in the cache's layer (see RoPEStorer).
-func RoPEStoreKV(b Backend, q, k, v Buffer, c KVCache, layer int, pos []int32, heads, kvHeads, headDim int, p RopeParams) error {
+// RoPEStoreKV rotates q and k at the batch's positions and stores k and v in the cache's layer (see
+// RoPEStorer).
+func RoPEStoreKV(b Backend, q, k, v Buffer, c KVCache, layer int, kv *KVBatch, heads, kvHeads, headDim int, p RopeParams) error {
 	if f, ok := b.(RoPEStorer); ok {
-		return f.RoPEStoreKV(q, k, v, c, layer, pos, heads, kvHeads, headDim, p)
+		return f.RoPEStoreKV(q, k, v, c, layer, kv, heads, kvHeads, headDim, p)
 	}
-	if err := b.RoPE(q, k, pos, heads, kvHeads, headDim, p); err != nil {
+	if err := b.RoPE(q, k, kv.Pos, heads, kvHeads, headDim, p); err != nil {
 		return err
 	}
-	return b.StoreKV(c, layer, k, v, pos)
+	return b.StoreKV(c, layer, k, v, kv.Slot)
 }
 
 // unfused is a backend with its optional operations hidden (LoadOptions.Unfused): only Backend's methods

@@ -86,25 +86,25 @@ func (spec CaptureSpec) resolve(c *Model) (layers, heads []int, err error) {
 // StartCapture makes the session record attention for the positions it evaluates from now on, up to
 // positions more tokens. It refuses when the estimate exceeds spec.MaxBytes, saying what would fit.
 func (s *Session) StartCapture(spec CaptureSpec, positions int) (*AttentionCapture, error) {
-	layers, heads, err := spec.resolve(s.m)
+	layers, heads, err := spec.resolve(s.r.m)
 	if err != nil {
 		return nil, err
 	}
-	if need := CaptureBytes(len(layers), len(heads), s.pos+positions); spec.MaxBytes > 0 && need > spec.MaxBytes {
+	if need := CaptureBytes(len(layers), len(heads), s.Pos()+positions); spec.MaxBytes > 0 && need > spec.MaxBytes {
 		return nil, fmt.Errorf("capturing %d layers × %d heads × %d² positions needs %.1f MB, more than the limit of %.1f MB: "+
 			"choose fewer layers (--layers) or heads (--heads), a shorter prompt or fewer generated tokens, or raise --capture-max-mb",
-			len(layers), len(heads), s.pos+positions, float64(need)/1e6, float64(spec.MaxBytes)/1e6)
+			len(layers), len(heads), s.Pos()+positions, float64(need)/1e6, float64(spec.MaxBytes)/1e6)
 	}
 	c := &AttentionCapture{Layers: layers, Heads: heads, Probs: make([][][][]float32, len(layers))}
-	c.layerIdx = indexOf(layers, s.m.Config.BlockCount)
-	c.headIdx = indexOf(heads, s.m.Config.HeadCount)
+	c.layerIdx = indexOf(layers, s.r.m.Config.BlockCount)
+	c.headIdx = indexOf(heads, s.r.m.Config.HeadCount)
 	for l := range c.Probs {
 		c.Probs[l] = make([][][]float32, len(heads))
 	}
 	// Rows of positions evaluated before the capture started stay empty (nil).
 	for l := range c.Probs {
 		for h := range c.Probs[l] {
-			c.Probs[l][h] = make([][]float32, s.pos)
+			c.Probs[l][h] = make([][]float32, s.Pos())
 		}
 	}
 	s.Capture = func(layer int, pos []int32) [][][]float32 {
@@ -112,7 +112,7 @@ func (s *Session) StartCapture(spec CaptureSpec, positions int) (*AttentionCaptu
 		if li < 0 {
 			return nil
 		}
-		dst := make([][][]float32, s.m.Config.HeadCount)
+		dst := make([][][]float32, s.r.m.Config.HeadCount)
 		for h, hi := range c.headIdx {
 			if hi < 0 {
 				continue

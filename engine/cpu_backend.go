@@ -36,24 +36,19 @@ type cpuWeight struct {
 func (w *cpuWeight) Shape() (int, int) { return w.w.Rows, w.w.Cols }
 func (w *cpuWeight) Type() gguf.Type   { return w.w.Type }
 
+// cpuKV is a paged cache: per layer, blocks of blockSize positions, keys tiled within a block (see cpu.Attend).
 type cpuKV struct {
-	k                []float32 // [layer] tiled keys (cpu.KIndex) of tiled positions
-	v                []float32 // [layer][position][kvDim]
-	positions, kvDim int
-	tiled            int // positions rounded up to whole key tiles
+	k, v                     []float32 // [layer][block][blockSize·kvDim]
+	blocks, blockSize, kvDim int
 }
 
-func (c *cpuKV) Capacity() int { return c.positions }
+func (c *cpuKV) Blocks() int    { return c.blocks }
+func (c *cpuKV) BlockSize() int { return c.blockSize }
 
-// keys returns one layer's tiled keys.
-func (c *cpuKV) keys(layer int) []float32 {
-	n := c.tiled * c.kvDim
-	return c.k[layer*n : (layer+1)*n]
-}
-
-func (c *cpuKV) at(buf []float32, layer, pos int) []float32 {
-	off := (layer*c.positions + pos) * c.kvDim
-	return buf[off : off+c.kvDim]
+// layer returns one layer's keys and values.
+func (c *cpuKV) layer(l int) (k, v []float32) {
+	n := c.blocks * c.blockSize * c.kvDim
+	return c.k[l*n : (l+1)*n], c.v[l*n : (l+1)*n]
 }
 
 func (*CPU) Name() string { return "cpu" }
@@ -77,10 +72,12 @@ func (b *CPU) Alloc(n int) (Buffer, error) { return &cpuBuffer{make([]float32, n
 
 func (b *CPU) View(buf Buffer, off, n int) Buffer { return &cpuBuffer{vec(buf)[off : off+n]} }
 
-func (b *CPU) NewKVCache(layers, positions, kvDim int) (KVCache, error) {
-	tiled := (positions + cpu.KTile - 1) / cpu.KTile * cpu.KTile
-	return &cpuKV{k: make([]float32, layers*tiled*kvDim), v: make([]float32, layers*positions*kvDim),
-		positions: positions, kvDim: kvDim, tiled: tiled}, nil
+func (b *CPU) NewKVCache(layers, blocks, blockSize, kvDim int) (KVCache, error) {
+	if blockSize <= 0 || blockSize%cpu.KTile != 0 || blocks <= 0 {
+		return nil, fmt.Errorf("a KV cache needs blocks of a positive multiple of %d positions, got %d blocks of %d", cpu.KTile, blocks, blockSize)
+	}
+	n := layers * blocks * blockSize * kvDim
+	return &cpuKV{k: make([]float32, n), v: make([]float32, n), blocks: blocks, blockSize: blockSize, kvDim: kvDim}, nil
 }
 
 func vec(b Buffer) []float32 { return b.(*cpuBuffer).v }
@@ -157,75 +154,108 @@ func (b *CPU) ropeLen() int {
 	return b.rope.Positions()
 }
 
-func (b *CPU) StoreKV(c KVCache, layer int, k, v Buffer, pos []int32) error {
+func (b *CPU) StoreKV(c KVCache, layer int, k, v Buffer, slots []int32) error {
 	kv, kk, vv := kvOf(c), vec(k), vec(v)
-	for t, p := range pos {
-		if int(p) >= kv.positions || p < 0 {
-			return fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
+	keys, vals := kv.layer(layer)
+	d := kv.kvDim
+	for t, slot := range slots {
+		if slot < 0 || int(slot) >= kv.blocks*kv.blockSize {
+			return fmt.Errorf("slot %d is outside the KV cache of %d blocks of %d positions", slot, kv.blocks, kv.blockSize)
 		}
-		keys := kv.keys(layer)
-		for d, x := range kk[t*kv.kvDim : (t+1)*kv.kvDim] {
-			keys[cpu.KIndex(int(p), d, kv.kvDim)] = x
+		blk, p := int(slot)/kv.blockSize, int(slot)%kv.blockSize
+		for i, x := range kk[t*d : (t+1)*d] {
+			keys[cpu.PagedKIndex(blk, p, i, d, kv.blockSize)] = x
 		}
-		copy(kv.at(kv.v, layer, int(p)), vv[t*kv.kvDim:(t+1)*kv.kvDim])
+		copy(vals[int(slot)*d:(int(slot)+1)*d], vv[t*d:(t+1)*d])
 	}
 	return nil
 }
 
-func (b *CPU) Attention(out, q Buffer, c KVCache, pos []int32, p AttentionParams) error {
+func (b *CPU) Attention(out, q Buffer, c KVCache, kb *KVBatch, p AttentionParams) error {
 	kv := kvOf(c)
-	maxPos := 0
-	for _, ps := range pos {
-		maxPos = max(maxPos, int(ps)+1)
+	if err := b.attn.set(vec(out), vec(q), kv, kb, p); err != nil {
+		return err
 	}
-	group := p.Heads / p.KVHeads
-	// Queries in the order (KV head, token, query head of the group), four at a time within a KV head, so
-	// that the queries of one call read the same keys.
-	b.attn.set(vec(out), vec(q), kv, pos, p, maxPos)
-	b.pool.For(p.KVHeads*((len(pos)*group+3)/4), 1, b.attnFn)
+	b.pool.For(len(b.attn.tasks), 1, b.attnFn)
 	return nil
 }
 
-// attnTask is the parallel loop of Attention with its arguments.
+// attnTask is the parallel loop of Attention with its arguments. Queries go in the order (run of tokens of
+// one sequence, KV head, token, query head of the group), four at a time, so that the queries of one call
+// read the same keys; tasks lists the calls.
 type attnTask struct {
-	pool           *cpu.Pool
-	o, qv          []float32
-	kv             *cpuKV
-	pos            []int32
-	p              AttentionParams
-	maxPos         int
-	keys, values   []float32
-	perKV, tilesKV int
+	pool         *cpu.Pool
+	o, qv        []float32
+	kv           *cpuKV
+	kb           *KVBatch
+	p            AttentionParams
+	maxPos       int
+	keys, values []float32
+	tasks        []attnCall
 }
 
-func (a *attnTask) set(o, qv []float32, kv *cpuKV, pos []int32, p AttentionParams, maxPos int) {
-	a.o, a.qv, a.kv, a.pos, a.p, a.maxPos = o, qv, kv, pos, p, maxPos
-	a.keys = kv.keys(p.Layer)
-	a.values = kv.v[p.Layer*kv.positions*kv.kvDim : (p.Layer+1)*kv.positions*kv.kvDim]
-	a.perKV = len(pos) * (p.Heads / p.KVHeads)
-	a.tilesKV = (a.perKV + 3) / 4
+// attnCall is up to four queries of tokens [first, end) of one sequence: (token, head of the group) pairs
+// number from pair, for KV head kh.
+type attnCall struct {
+	first, end int32 // the run of tokens of one sequence
+	kh, pair   int32
+}
+
+func (a *attnTask) set(o, qv []float32, kv *cpuKV, kb *KVBatch, p AttentionParams) error {
+	a.o, a.qv, a.kv, a.kb, a.p = o, qv, kv, kb, p
+	a.keys, a.values = kv.layer(p.Layer)
+	a.maxPos = 0
+	a.tasks = a.tasks[:0]
+	group := p.Heads / p.KVHeads
+	n := kb.Len()
+	for first := 0; first < n; {
+		end := first + 1
+		for end < n && kb.Seq[end] == kb.Seq[first] {
+			end++
+		}
+		for t := first; t < end; t++ {
+			need := int(kb.Pos[t]) + 1
+			if need > (kb.Stride)*kv.blockSize || kb.Pos[t] < 0 {
+				return fmt.Errorf("position %d is outside its block table of %d blocks of %d positions", kb.Pos[t], kb.Stride, kv.blockSize)
+			}
+			a.maxPos = max(a.maxPos, need)
+		}
+		for _, blk := range kb.Table(kb.Seq[first])[:(int(kb.Pos[end-1])+kv.blockSize)/kv.blockSize] {
+			if blk < 0 || int(blk) >= kv.blocks {
+				return fmt.Errorf("block %d is outside the KV cache of %d blocks", blk, kv.blocks)
+			}
+		}
+		pairs := (end - first) * group
+		for kh := 0; kh < p.KVHeads; kh++ {
+			for pair := 0; pair < pairs; pair += 4 {
+				a.tasks = append(a.tasks, attnCall{first: int32(first), end: int32(end), kh: int32(kh), pair: int32(pair)})
+			}
+		}
+		first = end
+	}
+	return nil
 }
 
 func (a *attnTask) run(lo, hi, worker int) {
 	p, kv := a.p, a.kv
 	hd, group := p.HeadDim, p.Heads/p.KVHeads
 	width := p.Heads * hd
-	scratch := a.pool.Scratch(worker, cpu.AttnScratch(a.maxPos))
+	scratch := a.pool.Scratch(worker, cpu.AttnScratch(a.maxPos, kv.blockSize))
 	var aq cpu.AttnQueries
-	for task := lo; task < hi; task++ {
-		kh, first := task/a.tilesKV, task%a.tilesKV*4
-		aq.Count = min(4, a.perKV-first)
+	for _, c := range a.tasks[lo:hi] {
+		pairs := int(c.end-c.first) * group
+		aq.Count = min(4, pairs-int(c.pair))
 		for i := 0; i < aq.Count; i++ {
-			t, h := (first+i)/group, kh*group+(first+i)%group
+			t, h := int(c.first)+(int(c.pair)+i)/group, int(c.kh)*group+(int(c.pair)+i)%group
 			aq.Q[i] = a.qv[t*width+h*hd : t*width+(h+1)*hd]
 			aq.Out[i] = a.o[t*width+h*hd : t*width+(h+1)*hd]
-			aq.N[i] = int(a.pos[t]) + 1
+			aq.N[i] = int(a.kb.Pos[t]) + 1
 			aq.Probs[i] = nil
 			if p.Capture != nil && p.Capture[h] != nil {
 				aq.Probs[i] = p.Capture[h][t]
 			}
 		}
-		cpu.Attend(&aq, a.keys, a.values, kv.kvDim, kh*hd, hd, p.Scale, scratch)
+		cpu.Attend(&aq, a.keys, a.values, a.kb.Table(a.kb.Seq[c.first]), kv.blockSize, kv.kvDim, int(c.kh)*hd, hd, p.Scale, scratch)
 	}
 }
 

@@ -56,7 +56,7 @@ func (s *Session) Generate(prompt []int32, o GenerateOptions) ([]int32, Stats, e
 		if o.OnToken != nil && !o.OnToken(id) {
 			break
 		}
-		if !o.IgnoreEOG && s.m.Tokenizer.IsEOG(id) {
+		if !o.IgnoreEOG && s.r.m.Tokenizer.IsEOG(id) {
 			break
 		}
 		if len(out) == o.MaxTokens || s.Pos() >= s.Context() {

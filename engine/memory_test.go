@@ -45,9 +45,9 @@ func (r *reserving) Alloc(n int) (Buffer, error) {
 	return r.CPU.Alloc(n)
 }
 
-func (r *reserving) NewKVCache(layers, positions, kvDim int) (KVCache, error) {
-	r.used += 2 * 4 * int64(layers) * int64(positions) * int64(kvDim)
-	return r.CPU.NewKVCache(layers, positions, kvDim)
+func (r *reserving) NewKVCache(layers, blocks, blockSize, kvDim int) (KVCache, error) {
+	r.used += 2 * 4 * int64(layers) * int64(blocks) * int64(blockSize) * int64(kvDim)
+	return r.CPU.NewKVCache(layers, blocks, blockSize, kvDim)
 }
 
 // TestSessionReservesWhatItAllocates: a backend that takes one arena per session is told exactly the

@@ -68,52 +68,66 @@ func ropeRef(x []float32, pos []int32, heads, hd int, p engine.RopeParams) []flo
 }
 
 // attentionCases: shapes of prompts and decoding; {4,2,64,0,40} gives the CUDA kernel an empty key split
-// for the first tokens, {2,1,256,1000,2} the largest head size it takes and many splits.
+// for the first tokens, {2,1,256,1000,2} the largest head size it takes and many splits. Sequences live in a
+// paged cache, their blocks scattered over the pool; the cases with several sequences batch prompt chunks
+// and decode tokens of sequences of different lengths, as a serving step does.
 func attentionCases() []Case {
 	var cs []Case
-	for _, c := range []struct{ heads, kvHeads, hd, past, n int }{{4, 2, 64, 0, 7}, {8, 1, 32, 100, 1}, {8, 8, 128, 37, 5}, {32, 8, 128, 600, 1}, {4, 2, 64, 0, 40}, {2, 1, 256, 1000, 2}} {
-		c := c
-		cs = append(cs, Case{Name: fmt.Sprintf("Attention(heads=%d,kv=%d,headDim=%d,past=%d,n=%d)+capture", c.heads, c.kvHeads, c.hd, c.past, c.n),
+	for _, c := range []struct {
+		heads, kvHeads, hd int
+		seqs               [][2]int // each sequence's positions before the batch and its tokens in it
+	}{
+		{4, 2, 64, [][2]int{{0, 7}}}, {8, 1, 32, [][2]int{{100, 1}}}, {8, 8, 128, [][2]int{{37, 5}}},
+		{32, 8, 128, [][2]int{{600, 1}}}, {4, 2, 64, [][2]int{{0, 40}}}, {2, 1, 256, [][2]int{{1000, 2}}},
+		{4, 2, 64, [][2]int{{5, 1}, {0, 9}, {70, 1}, {31, 3}}}, {8, 2, 128, [][2]int{{300, 1}, {1, 1}, {0, 33}}},
+	} {
+		cs = append(cs, Case{Name: fmt.Sprintf("Attention(heads=%d,kv=%d,headDim=%d,seqs=%v)+capture", c.heads, c.kvHeads, c.hd, c.seqs),
 			Threshold: 1e-10,
 			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
 				kvDim := c.kvHeads * c.hd
-				total := c.past + c.n
-				cache, err := b.NewKVCache(2, total+3, kvDim)
+				const layer = 1
+				pg, err := newPaged(b, r, c.seqs, kvDim)
 				if err != nil {
 					return nil, nil, err
 				}
-				const layer = 1
-				keys, vals := randVec(r, total*kvDim, 1), randVec(r, total*kvDim, 1)
-				pos := make([]int32, total)
-				for i := range pos {
-					pos[i] = int32(i)
-				}
-				kb, _ := upload(b, keys)
-				vb, _ := upload(b, vals)
-				if err := b.StoreKV(cache, layer, kb, vb, pos); err != nil {
+				// Every position of every sequence is stored (the batch's own tokens too), then attended to.
+				all := pg.batch(false)
+				kb, _ := upload(b, pg.keysInBatchOrder(all))
+				vb, _ := upload(b, pg.valsInBatchOrder(all))
+				if err := b.StoreKV(pg.cache, layer, kb, vb, all.Slot); err != nil {
 					return nil, nil, err
 				}
-				q := randVec(r, c.n*c.heads*c.hd, 1)
+				kvb := pg.batch(true)
+				n := kvb.Len()
+				q := randVec(r, n*c.heads*c.hd, 1)
 				qb, _ := upload(b, q)
-				out, _ := b.Alloc(c.n * c.heads * c.hd)
-				qpos := pos[c.past:]
+				out, _ := b.Alloc(n * c.heads * c.hd)
 				capture := make([][][]float32, c.heads)
 				for h := range capture {
-					capture[h] = make([][]float32, c.n)
+					capture[h] = make([][]float32, n)
 					for t := range capture[h] {
-						capture[h][t] = make([]float32, qpos[t]+1)
+						capture[h][t] = make([]float32, kvb.Pos[t]+1)
 					}
 				}
 				scale := float32(1 / math.Sqrt(float64(c.hd)))
 				p := engine.AttentionParams{Layer: layer, Heads: c.heads, KVHeads: c.kvHeads, HeadDim: c.hd, Scale: scale, Capture: capture}
-				if err := b.Attention(out, qb, cache, qpos, p); err != nil {
+				if err := b.Attention(out, qb, pg.cache, kvb, p); err != nil {
 					return nil, nil, err
 				}
-				got, err := read(b, out, c.n*c.heads*c.hd)
+				got, err := read(b, out, n*c.heads*c.hd)
 				if err != nil {
 					return nil, nil, err
 				}
-				want, probs := attentionRef(q, keys, vals, qpos, c.heads, c.kvHeads, c.hd, float64(scale))
+				var want []float64
+				probs := make([][][]float64, c.heads)
+				for i, t0 := range pg.firstQuery(kvb) {
+					tn := c.seqs[i][1]
+					o, pr := attentionRef(q[t0*c.heads*c.hd:(t0+tn)*c.heads*c.hd], pg.keys[i], pg.vals[i], kvb.Pos[t0:t0+tn], c.heads, c.kvHeads, c.hd, float64(scale))
+					want = append(want, o...)
+					for h := range probs {
+						probs[h] = append(probs[h], pr[h]...)
+					}
+				}
 				for h := range capture {
 					for t := range capture[h] {
 						got = append(got, capture[h][t]...)
@@ -124,6 +138,87 @@ func attentionCases() []Case {
 			}})
 	}
 	return cs
+}
+
+// paged is a paged cache holding random keys and values of several sequences, their blocks scattered over
+// the pool (with spare blocks between them).
+type paged struct {
+	cache      engine.KVCache
+	seqs       [][2]int    // positions before the batch, tokens in it
+	tables     [][]int32   // each sequence's blocks
+	keys, vals [][]float32 // each sequence's keys and values, [position][kvDim]
+	kvDim      int
+}
+
+func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvDim int) (*paged, error) {
+	pg := &paged{seqs: seqs, kvDim: kvDim}
+	need := 0
+	for _, s := range seqs {
+		need += (s[0] + s[1] + engine.KVBlockSize - 1) / engine.KVBlockSize
+	}
+	blocks := r.Perm(2*need + 1)
+	cache, err := b.NewKVCache(2, len(blocks), engine.KVBlockSize, kvDim)
+	if err != nil {
+		return nil, err
+	}
+	pg.cache = cache
+	for _, s := range seqs {
+		total := s[0] + s[1]
+		var t []int32
+		for range (total + engine.KVBlockSize - 1) / engine.KVBlockSize {
+			t = append(t, int32(blocks[0]))
+			blocks = blocks[1:]
+		}
+		pg.tables = append(pg.tables, t)
+		pg.keys = append(pg.keys, randVec(r, total*kvDim, 1))
+		pg.vals = append(pg.vals, randVec(r, total*kvDim, 1))
+	}
+	return pg, nil
+}
+
+// batch places the sequences' tokens: only the batch's own (queries), or every position (all stored).
+func (pg *paged) batch(queries bool) *engine.KVBatch {
+	kb := &engine.KVBatch{}
+	for _, t := range pg.tables {
+		kb.Stride = max(kb.Stride, len(t))
+	}
+	for i, s := range pg.seqs {
+		t := pg.tables[i]
+		kb.Tables = append(kb.Tables, t...)
+		for range kb.Stride - len(t) {
+			kb.Tables = append(kb.Tables, -1)
+		}
+		from := 0
+		if queries {
+			from = s[0]
+		}
+		for p := from; p < s[0]+s[1]; p++ {
+			kb.Pos = append(kb.Pos, int32(p))
+			kb.Slot = append(kb.Slot, t[p/engine.KVBlockSize]*engine.KVBlockSize+int32(p%engine.KVBlockSize))
+			kb.Seq = append(kb.Seq, int32(i))
+		}
+	}
+	return kb
+}
+
+// firstQuery is the batch row of each sequence's first token.
+func (pg *paged) firstQuery(kb *engine.KVBatch) []int {
+	first := make([]int, len(pg.seqs))
+	for t := kb.Len() - 1; t >= 0; t-- {
+		first[kb.Seq[t]] = t
+	}
+	return first
+}
+
+func (pg *paged) keysInBatchOrder(kb *engine.KVBatch) []float32 { return pg.inBatchOrder(kb, pg.keys) }
+func (pg *paged) valsInBatchOrder(kb *engine.KVBatch) []float32 { return pg.inBatchOrder(kb, pg.vals) }
+
+func (pg *paged) inBatchOrder(kb *engine.KVBatch, src [][]float32) []float32 {
+	var out []float32
+	for t, p := range kb.Pos {
+		out = append(out, src[kb.Seq[t]][int(p)*pg.kvDim:(int(p)+1)*pg.kvDim]...)
+	}
+	return out
 }
 
 // attentionRef is causal softmax attention in float64; it also returns the probabilities [head][query][key].

@@ -112,38 +112,39 @@ func fusedCases() []Case {
 				return got, want, err
 			}})
 	}
-	for _, c := range []struct{ heads, kvHeads, hd, dims, past, n int }{{8, 2, 64, 64, 5, 3}, {4, 4, 128, 64, 20, 1}} {
-		c := c
+	for _, c := range []struct{ heads, kvHeads, hd, dims, past, n int }{{8, 2, 64, 64, 5, 3}, {4, 4, 128, 64, 20, 1}, {4, 2, 64, 64, 30, 6}} {
 		cs = append(cs, Case{Name: fmt.Sprintf("RoPEStoreKV+Attention(heads=%d,kv=%d,headDim=%d,dims=%d,past=%d,n=%d)", c.heads, c.kvHeads, c.hd, c.dims, c.past, c.n),
 			Threshold: 1e-10,
 			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
 				kvDim, total := c.kvHeads*c.hd, c.past+c.n
-				cache, err := b.NewKVCache(2, total, kvDim)
+				pg, err := newPaged(b, r, [][2]int{{c.past, c.n}}, kvDim)
 				if err != nil {
 					return nil, nil, err
 				}
 				const layer = 1
 				p := engine.RopeParams{Dims: c.dims, Base: 10000, FreqScale: 1}
-				pos := make([]int32, total)
-				for i := range pos {
-					pos[i] = int32(i)
-				}
-				q, keys, vals := randVec(r, total*c.heads*c.hd, 1), randVec(r, total*kvDim, 1), randVec(r, total*kvDim, 1)
+				all := pg.batch(false)
+				pos := all.Pos
+				q, keys, vals := randVec(r, total*c.heads*c.hd, 1), pg.keys[0], pg.vals[0]
 				// The past tokens first, then the queried ones: the cache must hold what both calls stored.
 				var qb engine.Buffer
 				for _, part := range [][2]int{{0, c.past}, {c.past, total}} {
+					if part[0] == part[1] {
+						continue
+					}
+					kb := &engine.KVBatch{Pos: pos[part[0]:part[1]], Slot: all.Slot[part[0]:part[1]], Seq: all.Seq[part[0]:part[1]],
+						Tables: all.Tables, Stride: all.Stride}
 					qb, _ = upload(b, q[part[0]*c.heads*c.hd:part[1]*c.heads*c.hd])
-					kb, _ := upload(b, keys[part[0]*kvDim:part[1]*kvDim])
-					vb, _ := upload(b, vals[part[0]*kvDim:part[1]*kvDim])
-					err := engine.RoPEStoreKV(b, qb, kb, vb, cache, layer, pos[part[0]:part[1]], c.heads, c.kvHeads, c.hd, p)
-					if err != nil {
+					kbuf, _ := upload(b, keys[part[0]*kvDim:part[1]*kvDim])
+					vbuf, _ := upload(b, vals[part[0]*kvDim:part[1]*kvDim])
+					if err := engine.RoPEStoreKV(b, qb, kbuf, vbuf, pg.cache, layer, kb, c.heads, c.kvHeads, c.hd, p); err != nil {
 						return nil, nil, err
 					}
 				}
 				out, _ := b.Alloc(c.n * c.heads * c.hd)
 				scale := float32(1 / math.Sqrt(float64(c.hd)))
 				ap := engine.AttentionParams{Layer: layer, Heads: c.heads, KVHeads: c.kvHeads, HeadDim: c.hd, Scale: scale}
-				if err := b.Attention(out, qb, cache, pos[c.past:], ap); err != nil {
+				if err := b.Attention(out, qb, pg.cache, pg.batch(true), ap); err != nil {
 					return nil, nil, err
 				}
 				gq, err := read(b, qb, c.n*c.heads*c.hd)
