@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"sync"
 	"fmt"
 	"math"
 	"strings"
@@ -31,6 +32,10 @@ type Model struct {
 	backends []Backend
 	layerOn  []int
 	unfused  bool // LoadOptions.Unfused
+
+	// step serializes the forward passes of the model's runners: a backend runs one pass at a time (the
+	// CPU's worker pool, a GPU's stream), so sessions and schedulers on one model may run concurrently.
+	step sync.Mutex
 }
 
 // layerWeights are one transformer block's tensors; shapes are [rows][cols] = [out][in].

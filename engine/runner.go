@@ -310,6 +310,8 @@ func (r *Runner) Step(chunks []Chunk, out []float32) ([]float32, error) {
 			r.ids = append(r.ids, c.Tokens[j])
 		}
 	}
+	r.m.step.Lock()
+	defer r.m.step.Unlock()
 	if err := r.forward(chunks); err != nil {
 		return nil, fmt.Errorf("forward pass at position %d: %w", chunks[0].Seq.n, err)
 	}

@@ -23,6 +23,17 @@ type SamplerOptions struct {
 // DefaultSampler matches llama.cpp's defaults.
 var DefaultSampler = SamplerOptions{Temp: 0.8, TopK: 40, TopP: 0.95, MinP: 0.05, RepeatPenalty: 1, RepeatLastN: 64}
 
+// withDefaults turns the zero values of TopP and RepeatPenalty, which Validate refuses, into "off" (1).
+func (o SamplerOptions) withDefaults() SamplerOptions {
+	if o.TopP == 0 {
+		o.TopP = 1
+	}
+	if o.RepeatPenalty == 0 {
+		o.RepeatPenalty = 1
+	}
+	return o
+}
+
 // Validate reports an option outside its range.
 func (o SamplerOptions) Validate() error {
 	switch {

@@ -1,0 +1,300 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/llamago/llamago/gguf/synth"
+	"github.com/stretchr/testify/require"
+)
+
+// nmse is Σ(got−want)²/Σwant².
+func nmse(got, want []float32) float64 {
+	var num, den float64
+	for i := range got {
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return num / den
+}
+
+// aloneRun is a sequence evaluated on its own: the logits after its prompt and after each greedy token.
+type aloneRun struct {
+	ids    []int32
+	logits [][]float32
+}
+
+func runAlone(t *testing.T, m *Model, prompt []int32, gen int) aloneRun {
+	t.Helper()
+	s, err := m.NewSession(256, 64)
+	require.NoError(t, err)
+	var a aloneRun
+	l, err := s.Eval(prompt, false)
+	require.NoError(t, err)
+	for range gen {
+		a.logits = append(a.logits, l)
+		id := Argmax(l)
+		a.ids = append(a.ids, id)
+		l, err = s.Eval([]int32{id}, false)
+		require.NoError(t, err)
+	}
+	return a
+}
+
+func randPrompt(r *rand.Rand, n, vocab int) []int32 {
+	p := make([]int32, n)
+	for i := range p {
+		p[i] = int32(1 + r.IntN(vocab-1))
+	}
+	return p
+}
+
+// TestBatchedMatchesAlone: every sequence of mixed steps — prompts of different lengths read in chunks
+// while others decode, sequences joining late — gets the greedy tokens and the logits (1e-6 NMSE on a float
+// model) it gets when run alone.
+func TestBatchedMatchesAlone(t *testing.T) {
+	for _, typ := range []string{"F32", "Q4_0"} {
+		t.Run(typ, func(t *testing.T) {
+			_, m := synthModel(t, synth.Options{Type: typ, Vocab: 300, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11})
+			r := rand.New(rand.NewPCG(3, 4))
+			lens := []int{3, 70, 1, 33, 100}
+			const gen = 6
+			var prompts [][]int32
+			var alone []aloneRun
+			for _, n := range lens {
+				prompts = append(prompts, randPrompt(r, n, 300))
+				alone = append(alone, runAlone(t, m, prompts[len(prompts)-1], gen))
+			}
+			run, err := m.NewRunner(RunnerOptions{Context: 256, Batch: 48, Sequences: len(lens)})
+			require.NoError(t, err)
+			type state struct {
+				seq    *Sequence
+				tokens []int32
+				logits [][]float32
+			}
+			st := make([]*state, len(lens))
+			for step := 0; ; step++ {
+				var chunks []Chunk
+				var who []int
+				budget := run.Options().Batch
+				for i := range lens {
+					if i >= 2 && step < 2*i { // later sequences join later
+						continue
+					}
+					if st[i] == nil {
+						st[i] = &state{seq: run.NewSequence(), tokens: append([]int32(nil), prompts[i]...)}
+					}
+					s := st[i]
+					pending := len(s.tokens) - s.seq.Len()
+					if len(s.logits) == gen || pending == 0 || budget == 0 {
+						continue
+					}
+					n := min(pending, budget, 1+r.IntN(40)) // prompts in chunks of random sizes
+					c := Chunk{Seq: s.seq, Tokens: s.tokens[s.seq.Len() : s.seq.Len()+n]}
+					if n == pending {
+						c.Logits = LastLogits
+					}
+					chunks, who = append(chunks, c), append(who, i)
+					budget -= n
+				}
+				if len(chunks) == 0 {
+					break
+				}
+				out, err := run.Step(chunks, nil)
+				require.NoError(t, err)
+				row := 0
+				for k, c := range chunks {
+					if c.Logits == NoLogits {
+						continue
+					}
+					s := st[who[k]]
+					l := append([]float32(nil), out[row*300:(row+1)*300]...)
+					row++
+					s.logits = append(s.logits, l)
+					s.tokens = append(s.tokens, Argmax(l))
+				}
+			}
+			for i, s := range st {
+				require.Len(t, s.logits, gen, "sequence %d", i)
+				require.Equal(t, alone[i].ids, s.tokens[len(prompts[i]):], "sequence %d: greedy tokens", i)
+				if typ == "F32" {
+					for j := range s.logits {
+						require.LessOrEqual(t, nmse(s.logits[j], alone[i].logits[j]), 1e-6, "sequence %d, token %d", i, j)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPrefixSharing: a sequence whose prompt starts as an earlier one's takes its full blocks (no copy,
+// counted once), computes only the rest, and gets the logits it gets alone; the first sequence, still
+// decoding, is unaffected (a shared block is never written).
+func TestPrefixSharing(t *testing.T) {
+	_, m := synthModel(t, synth.Options{Type: "F32", Vocab: 300, Layers: 2, Heads: 4, KVHeads: 2, Seed: 12})
+	r := rand.New(rand.NewPCG(5, 6))
+	common := randPrompt(r, 2*KVBlockSize+10, 300)
+	pa := append(append([]int32(nil), common...), randPrompt(r, 5, 300)...)
+	pb := append(append([]int32(nil), common...), randPrompt(r, 20, 300)...)
+	wantA, wantB := runAlone(t, m, pa, 4), runAlone(t, m, pb, 4)
+
+	run, err := m.NewRunner(RunnerOptions{Context: 128, Batch: 128, Sequences: 2, PrefixCache: true})
+	require.NoError(t, err)
+	a, b := run.NewSequence(), run.NewSequence()
+	la, err := run.Step([]Chunk{{Seq: a, Tokens: pa, Logits: LastLogits}}, nil)
+	require.NoError(t, err)
+	inUse := run.BlocksInUse()
+	require.Equal(t, blocksFor(len(pa)), inUse)
+
+	require.Equal(t, 2*KVBlockSize, b.ReusePrefix(pb), "whole blocks of the common prefix")
+	require.Equal(t, inUse, run.BlocksInUse(), "shared blocks are counted once")
+	lb, err := run.Step([]Chunk{{Seq: b, Tokens: pb[b.Len():], Logits: LastLogits}}, nil)
+	require.NoError(t, err)
+	require.Equal(t, inUse+blocksFor(len(pb))-2, run.BlocksInUse())
+	require.LessOrEqual(t, nmse(lb, wantB.logits[0]), 1e-6)
+	require.LessOrEqual(t, nmse(la, wantA.logits[0]), 1e-6)
+
+	// Both decode together; then b ends and a goes on alone.
+	ida, idb := Argmax(la), Argmax(lb)
+	for i := 1; i < 4; i++ {
+		chunks := []Chunk{{Seq: a, Tokens: []int32{ida}, Logits: LastLogits}}
+		if i < 3 {
+			chunks = append(chunks, Chunk{Seq: b, Tokens: []int32{idb}, Logits: LastLogits})
+		} else {
+			b.Free()
+		}
+		out, err := run.Step(chunks, nil)
+		require.NoError(t, err)
+		require.LessOrEqual(t, nmse(out[:300], wantA.logits[i]), 1e-6, "a, token %d", i)
+		ida = Argmax(out[:300])
+		if i < 3 {
+			require.LessOrEqual(t, nmse(out[300:], wantB.logits[i]), 1e-6, "b, token %d", i)
+			idb = Argmax(out[300:])
+		}
+	}
+	a.Free()
+	require.Zero(t, run.BlocksInUse())
+	// A prompt that is entirely cached still computes its last token.
+	c := run.NewSequence()
+	require.Equal(t, 2*KVBlockSize, c.ReusePrefix(pa[:2*KVBlockSize+1]))
+	require.Equal(t, KVBlockSize, run.NewSequence().ReusePrefix(pa[:2*KVBlockSize]))
+}
+
+// TestStepRefusals: a step that cannot run says why and changes nothing.
+func TestStepRefusals(t *testing.T) {
+	_, m := synthModel(t, synth.Options{Type: "F32", Vocab: 300, Layers: 1, Heads: 4, KVHeads: 2, Seed: 13})
+	run, err := m.NewRunner(RunnerOptions{Context: 64, Batch: 32, Sequences: 2, Blocks: 2})
+	require.NoError(t, err)
+	a, b := run.NewSequence(), run.NewSequence()
+	_, err = run.Step([]Chunk{{Seq: a, Tokens: make([]int32, 33)}}, nil)
+	require.ErrorIs(t, err, ErrStep)
+	_, err = run.Step([]Chunk{{Seq: a, Tokens: []int32{1}}, {Seq: a, Tokens: []int32{2}}}, nil)
+	require.ErrorIs(t, err, ErrStep)
+	_, err = run.Step([]Chunk{{Seq: a, Tokens: make([]int32, 32)}}, nil)
+	require.NoError(t, err)
+	_, err = run.Step([]Chunk{{Seq: a, Tokens: make([]int32, 32)}}, nil)
+	require.NoError(t, err)
+	_, err = run.Step([]Chunk{{Seq: a, Tokens: []int32{1}}}, nil)
+	require.ErrorIs(t, err, ErrContextFull)
+	_, err = run.Step([]Chunk{{Seq: b, Tokens: []int32{1}}}, nil)
+	require.ErrorIs(t, err, ErrNoKVBlocks)
+	require.Zero(t, b.Len())
+	a.Free()
+	_, err = run.Step([]Chunk{{Seq: b, Tokens: []int32{1}, Logits: LastLogits}}, nil)
+	require.NoError(t, err)
+}
+
+// TestSchedulerMatchesAlone: concurrent greedy requests through the scheduler — more than run at once, a
+// small step budget so prompts are read in chunks, and a KV pool small enough to force preemption — each
+// get the tokens they get alone.
+func TestSchedulerMatchesAlone(t *testing.T) {
+	_, m := synthModel(t, synth.Options{Type: "F32", Vocab: 300, Layers: 2, Heads: 4, KVHeads: 2, Seed: 14})
+	for _, blocks := range []int{0, 10} {
+		t.Run(fmt.Sprintf("blocks=%d", blocks), func(t *testing.T) {
+			run, err := m.NewRunner(RunnerOptions{Context: 256, Batch: 64, Sequences: 4, Blocks: blocks, PrefixCache: true})
+			require.NoError(t, err)
+			sch := NewScheduler(run, SchedulerOptions{StepTokens: 24})
+			defer sch.Close()
+			r := rand.New(rand.NewPCG(7, 8))
+			const gen = 40
+			var prompts, want [][]int32
+			common := randPrompt(r, 40, 300)
+			for i := range 7 {
+				p := randPrompt(r, 1+r.IntN(60), 300)
+				if i%2 == 0 {
+					p = append(append([]int32(nil), common...), p...)
+				}
+				prompts = append(prompts, p)
+				want = append(want, runAlone(t, m, p, gen).ids)
+			}
+			var streams []*Stream
+			for _, p := range prompts {
+				st, err := sch.Submit(context.Background(), Request{Prompt: p, MaxTokens: gen, IgnoreEOG: true})
+				require.NoError(t, err)
+				streams = append(streams, st)
+			}
+			preempted := 0
+			for i, st := range streams {
+				var got []int32
+				for id := range st.Tokens() {
+					got = append(got, id)
+				}
+				require.NoError(t, st.Err())
+				require.Equal(t, want[i], got, "request %d", i)
+				s := st.Stats()
+				require.Equal(t, gen, s.GenTokens)
+				require.Positive(t, s.TTFT)
+				preempted += s.Preemptions
+			}
+			if blocks > 0 {
+				require.Positive(t, preempted, "a pool of %d blocks should have forced a preemption", blocks)
+			}
+			require.Eventually(t, func() bool { return sch.Stats().BlocksInUse == 0 }, time.Second, time.Millisecond)
+		})
+	}
+}
+
+// TestSchedulerCancelAndRefuse: a cancelled request ends at once with its context's error and frees its
+// blocks; bad requests and a full queue are refused with errors that say so; Close ends what is left.
+func TestSchedulerCancelAndRefuse(t *testing.T) {
+	_, m := synthModel(t, synth.Options{Type: "F32", Vocab: 300, Layers: 1, Heads: 4, KVHeads: 2, Seed: 15})
+	run, err := m.NewRunner(RunnerOptions{Context: 4096, Batch: 64, Sequences: 1})
+	require.NoError(t, err)
+	sch := NewScheduler(run, SchedulerOptions{MaxQueue: 1})
+	_, err = sch.Submit(context.Background(), Request{})
+	require.ErrorContains(t, err, "empty")
+	_, err = sch.Submit(context.Background(), Request{Prompt: make([]int32, 4096)})
+	require.ErrorIs(t, err, ErrContextFull)
+	_, err = sch.Submit(context.Background(), Request{Prompt: []int32{1, 300}})
+	require.ErrorContains(t, err, "outside the vocabulary")
+	_, err = sch.Submit(context.Background(), Request{Prompt: []int32{1}, Sampler: SamplerOptions{Temp: -1}})
+	require.Error(t, err)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	long, err := sch.Submit(ctx, Request{Prompt: []int32{1, 2, 3}, IgnoreEOG: true})
+	require.NoError(t, err)
+	_, ok := long.Next()
+	require.True(t, ok)
+	queued, err := sch.Submit(context.Background(), Request{Prompt: []int32{4}, IgnoreEOG: true})
+	require.NoError(t, err)
+	_, err = sch.Submit(context.Background(), Request{Prompt: []int32{5}})
+	require.ErrorIs(t, err, ErrQueueFull)
+	cancel()
+	for range long.Tokens() {
+	}
+	require.ErrorIs(t, long.Err(), context.Canceled)
+	_, ok = queued.Next() // admitted once the cancelled one left
+	require.True(t, ok)
+	sch.Close()
+	for range queued.Tokens() {
+	}
+	require.ErrorIs(t, queued.Err(), ErrClosed)
+	require.Zero(t, run.BlocksInUse())
+	_, err = sch.Submit(context.Background(), Request{Prompt: []int32{1}})
+	require.True(t, errors.Is(err, ErrClosed))
+}

@@ -1,0 +1,461 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+)
+
+// ErrQueueFull is returned by Submit when the queue of waiting requests is full: try again later (a server
+// answers 503 or 429).
+var ErrQueueFull = errors.New("the request queue is full")
+
+// ErrClosed is returned for requests submitted to, or still running in, a closed Scheduler.
+var ErrClosed = errors.New("scheduler closed")
+
+// SchedulerOptions size a Scheduler; zero values take the defaults given.
+type SchedulerOptions struct {
+	// MaxQueue is the number of requests that may wait for a place (default 64); beyond it Submit fails with
+	// ErrQueueFull.
+	MaxQueue int
+	// StepTokens is the token budget of a step (default and at most the runner's Batch): every running
+	// sequence's next token first, then chunks of the prompts being read, so that a long prompt does not stall
+	// the sequences that are decoding.
+	StepTokens int
+}
+
+// Request is one generation: a prompt and when to stop.
+type Request struct {
+	Prompt    []int32
+	MaxTokens int // stop after this many new tokens (≤ 0: until the context is full)
+	Sampler   SamplerOptions // the zero value is greedy (a zero TopP or RepeatPenalty means off)
+	IgnoreEOG bool           // keep going past end-of-generation tokens
+}
+
+// SeqStats are a request's counts and times.
+type SeqStats struct {
+	PromptTokens int
+	ReusedTokens int // prompt positions taken from the prefix cache (not computed)
+	GenTokens    int
+	Preemptions  int           // times its KV blocks were taken back for others (it was then recomputed)
+	Queued       time.Duration // from Submit to its first step
+	TTFT         time.Duration // from Submit to its first token
+	Total        time.Duration // from Submit to its end
+}
+
+// Scheduler serves generation requests on a Runner with continuous batching: every step holds the next
+// token of every running sequence and chunks of the prompts being read, under a token budget. Waiting
+// requests are admitted, first come first served, as sequences finish and KV blocks allow; when blocks run
+// out the newest sequence is preempted (its blocks freed; it is recomputed when readmitted). Cancelling a
+// request's context ends it at the next step and frees its blocks. Methods are safe for concurrent use.
+type Scheduler struct {
+	r *Runner
+	o SchedulerOptions
+
+	mu      sync.Mutex
+	waiting []*request // preempted requests go back to the front
+	running []*request // in admission order
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
+
+	chunks      []Chunk
+	inStep      []*request
+	logits      []float32
+	blocksInUse int // the runner's, after the last step (read under mu by Stats)
+}
+
+// request is a Request in the scheduler: its tokens so far (prompt, then generated) and its sequence.
+type request struct {
+	Request
+	ctx      context.Context
+	stop     func() bool
+	seq      *Sequence
+	sampler  *Sampler
+	tokens   []int32
+	out      *Stream
+	stats    SeqStats
+	start    time.Time
+	admitted bool
+}
+
+// NewScheduler starts a scheduler on r; Close stops it.
+func NewScheduler(r *Runner, o SchedulerOptions) *Scheduler {
+	if o.MaxQueue <= 0 {
+		o.MaxQueue = 64
+	}
+	if o.StepTokens <= 0 || o.StepTokens > r.o.Batch {
+		o.StepTokens = r.o.Batch
+	}
+	s := &Scheduler{r: r, o: o, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go s.loop()
+	return s
+}
+
+// Stream is the output of a request: its tokens as they are chosen, then its end.
+type Stream struct {
+	mu     sync.Mutex
+	tokens []int32
+	read   int
+	ended  bool
+	err    error
+	stats  SeqStats
+	notify chan struct{}
+}
+
+// Next waits for the request's next token; ok is false once it has ended (see Err).
+func (st *Stream) Next() (id int32, ok bool) {
+	for {
+		st.mu.Lock()
+		if st.read < len(st.tokens) {
+			id = st.tokens[st.read]
+			st.read++
+			st.mu.Unlock()
+			return id, true
+		}
+		if st.ended {
+			st.mu.Unlock()
+			return 0, false
+		}
+		st.mu.Unlock()
+		<-st.notify
+	}
+}
+
+// Tokens iterates over the request's tokens as they come.
+func (st *Stream) Tokens() iter.Seq[int32] {
+	return func(yield func(int32) bool) {
+		for {
+			id, ok := st.Next()
+			if !ok || !yield(id) {
+				return
+			}
+		}
+	}
+}
+
+// Err is why the request ended early (its context's error, ErrClosed, a failed step), or nil.
+func (st *Stream) Err() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.err
+}
+
+// Stats are the request's counts and times; final once Next has returned false.
+func (st *Stream) Stats() SeqStats {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.stats
+}
+
+func (st *Stream) push(id int32) {
+	st.mu.Lock()
+	st.tokens = append(st.tokens, id)
+	st.mu.Unlock()
+	st.signal()
+}
+
+func (st *Stream) end(stats SeqStats, err error) {
+	st.mu.Lock()
+	st.ended, st.err, st.stats = true, err, stats
+	st.mu.Unlock()
+	st.signal()
+}
+
+func (st *Stream) signal() {
+	select {
+	case st.notify <- struct{}{}:
+	default:
+	}
+}
+
+// Submit queues a request. It fails at once when the prompt is empty or longer than the context, the
+// sampler options are invalid, the queue is full (ErrQueueFull) or the scheduler is closed.
+func (s *Scheduler) Submit(ctx context.Context, req Request) (*Stream, error) {
+	c := s.r.o.Context
+	switch {
+	case len(req.Prompt) == 0:
+		return nil, fmt.Errorf("the prompt is empty")
+	case len(req.Prompt) >= c:
+		return nil, fmt.Errorf("%w: the prompt has %d tokens and the context holds %d positions (the prompt and at least one new token)",
+			ErrContextFull, len(req.Prompt), c)
+	}
+	req.Sampler = req.Sampler.withDefaults()
+	if err := req.Sampler.Validate(); err != nil {
+		return nil, err
+	}
+	vocab := int32(s.r.m.Config.VocabSize)
+	for _, id := range req.Prompt {
+		if id < 0 || id >= vocab {
+			return nil, fmt.Errorf("token id %d is outside the vocabulary of %d", id, vocab)
+		}
+	}
+	q := &request{Request: req, ctx: ctx, tokens: append([]int32(nil), req.Prompt...), start: time.Now(),
+		sampler: NewSampler(req.Sampler), out: &Stream{notify: make(chan struct{}, 1)}}
+	q.stats.PromptTokens = len(req.Prompt)
+	for _, id := range req.Prompt {
+		q.sampler.Accept(id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil, ErrClosed
+	case len(s.waiting) >= s.o.MaxQueue:
+		return nil, fmt.Errorf("%w (%d requests wait)", ErrQueueFull, len(s.waiting))
+	}
+	s.waiting = append(s.waiting, q)
+	q.stop = context.AfterFunc(ctx, s.signal)
+	s.signal()
+	return q.out, nil
+}
+
+// SchedulerStats is a snapshot of a scheduler's load.
+type SchedulerStats struct {
+	Waiting, Running         int
+	BlocksInUse, BlocksTotal int
+	SequencesMax, StepTokens int
+}
+
+// Stats returns the scheduler's load now.
+func (s *Scheduler) Stats() SchedulerStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return SchedulerStats{Waiting: len(s.waiting), Running: len(s.running), BlocksInUse: s.blocksInUse,
+		BlocksTotal: s.r.o.Blocks, SequencesMax: s.r.o.Sequences, StepTokens: s.o.StepTokens}
+}
+
+// Close ends every request (ErrClosed) and stops the scheduler.
+func (s *Scheduler) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.signal()
+	s.mu.Unlock()
+	<-s.done
+}
+
+func (s *Scheduler) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Scheduler) loop() {
+	defer close(s.done)
+	for {
+		s.mu.Lock()
+		if s.closed {
+			for _, q := range append(s.waiting, s.running...) {
+				s.finish(q, ErrClosed)
+			}
+			s.waiting, s.running = nil, nil
+			s.mu.Unlock()
+			return
+		}
+		s.dropCancelled()
+		s.admit()
+		s.blocksInUse = s.r.BlocksInUse()
+		idle := len(s.running) == 0
+		s.mu.Unlock()
+		if idle {
+			<-s.wake
+			continue
+		}
+		s.step()
+	}
+}
+
+// dropCancelled ends the requests whose context is done (mu held).
+func (s *Scheduler) dropCancelled() {
+	keep := func(list []*request) []*request {
+		out := list[:0]
+		for _, q := range list {
+			if err := q.ctx.Err(); err != nil {
+				s.finish(q, err)
+				continue
+			}
+			out = append(out, q)
+		}
+		clear(list[len(out):])
+		return out
+	}
+	s.waiting, s.running = keep(s.waiting), keep(s.running)
+}
+
+// admit moves waiting requests to running while there is room: a free sequence slot, and KV blocks for the
+// request's tokens (after those the prefix cache gives) and one more (mu held).
+func (s *Scheduler) admit() {
+	for len(s.waiting) > 0 && len(s.running) < s.r.o.Sequences {
+		q := s.waiting[0]
+		if q.seq == nil {
+			q.seq = s.r.NewSequence()
+		}
+		q.seq.ReusePrefix(q.tokens)
+		need := blocksFor(len(q.tokens)+1) - len(q.seq.blocks)
+		if need > s.r.pool.Available() {
+			q.seq.Free()
+			if len(s.running) == 0 { // it can never fit
+				s.waiting = s.waiting[1:]
+				s.finish(q, fmt.Errorf("%w: the request needs %d KV blocks, the pool has %d (raise --kv-blocks)",
+					ErrNoKVBlocks, blocksFor(len(q.tokens)+1), s.r.o.Blocks))
+				continue
+			}
+			return
+		}
+		if !q.admitted {
+			q.admitted = true
+			q.stats.Queued = time.Since(q.start)
+			q.stats.ReusedTokens = q.seq.Reused()
+		}
+		s.waiting = s.waiting[1:]
+		s.running = append(s.running, q)
+	}
+}
+
+// step evaluates one batch: the pending token of every decoding sequence, then prompt chunks under the
+// budget; it preempts the newest sequences while the KV blocks do not suffice.
+func (s *Scheduler) step() {
+	s.mu.Lock()
+	running := append(s.inStep[:0], s.running...)
+	s.mu.Unlock()
+	var chunks []Chunk
+	for {
+		chunks = s.plan(running)
+		need := 0
+		for _, c := range chunks {
+			need += blocksFor(c.Seq.Len()+len(c.Tokens)) - len(c.Seq.blocks)
+		}
+		if need <= s.r.pool.Available() || len(running) == 1 {
+			break
+		}
+		victim := running[len(running)-1] // the newest
+		running = running[:len(running)-1]
+		s.preempt(victim)
+	}
+	s.inStep = running
+	if len(chunks) == 0 {
+		return
+	}
+	logits, err := s.r.Step(chunks, s.logits)
+	if err != nil {
+		s.mu.Lock()
+		for _, c := range chunks {
+			for i, q := range s.running {
+				if q.seq == c.Seq {
+					s.running = append(s.running[:i], s.running[i+1:]...)
+					s.finish(q, err)
+					break
+				}
+			}
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.logits = logits
+	vocab := s.r.m.Config.VocabSize
+	row := 0
+	var ended []*request
+	for i, c := range chunks {
+		if c.Logits == NoLogits {
+			continue
+		}
+		q := s.owner(running, i, chunks)
+		id := q.sampler.Sample(logits[row*vocab : (row+1)*vocab])
+		row++
+		q.sampler.Accept(id)
+		q.tokens = append(q.tokens, id)
+		if q.stats.GenTokens == 0 {
+			q.stats.TTFT = time.Since(q.start)
+		}
+		q.stats.GenTokens++
+		q.out.push(id)
+		if (!q.IgnoreEOG && s.r.m.Tokenizer.IsEOG(id)) || q.stats.GenTokens == q.MaxTokens || len(q.tokens) >= s.r.o.Context {
+			ended = append(ended, q)
+		}
+	}
+	if len(ended) > 0 {
+		s.mu.Lock()
+		for _, q := range ended {
+			for i, r := range s.running {
+				if r == q {
+					s.running = append(s.running[:i], s.running[i+1:]...)
+					break
+				}
+			}
+			s.finish(q, nil)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// owner is the request of chunk i.
+func (s *Scheduler) owner(running []*request, i int, chunks []Chunk) *request {
+	for _, q := range running {
+		if q.seq == chunks[i].Seq {
+			return q
+		}
+	}
+	panic("scheduler: a chunk without its request")
+}
+
+// plan lays out a step for the running requests: decoding ones first (one token each), then prompt chunks.
+func (s *Scheduler) plan(running []*request) []Chunk {
+	chunks := s.chunks[:0]
+	budget := s.o.StepTokens
+	for _, q := range running {
+		if pending := len(q.tokens) - q.seq.Len(); pending == 1 && budget > 0 {
+			chunks = append(chunks, Chunk{Seq: q.seq, Tokens: q.tokens[q.seq.Len():], Logits: LastLogits})
+			budget--
+		}
+	}
+	for _, q := range running {
+		pending := len(q.tokens) - q.seq.Len()
+		if pending <= 1 || budget == 0 {
+			continue
+		}
+		n := min(pending, budget)
+		c := Chunk{Seq: q.seq, Tokens: q.tokens[q.seq.Len() : q.seq.Len()+n]}
+		if n == pending {
+			c.Logits = LastLogits
+		}
+		chunks = append(chunks, c)
+		budget -= n
+	}
+	s.chunks = chunks
+	return chunks
+}
+
+// preempt frees a running request's blocks and puts it back at the front of the queue.
+func (s *Scheduler) preempt(q *request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range s.running {
+		if r == q {
+			s.running = append(s.running[:i], s.running[i+1:]...)
+			break
+		}
+	}
+	q.seq.Free()
+	q.stats.Preemptions++
+	s.waiting = append([]*request{q}, s.waiting...)
+}
+
+// finish ends a request (mu held or not needed).
+func (s *Scheduler) finish(q *request, err error) {
+	if q.seq != nil {
+		q.seq.Free()
+	}
+	if q.stop != nil {
+		q.stop()
+	}
+	q.stats.Total = time.Since(q.start)
+	q.out.end(q.stats, err)
+}
