@@ -2,10 +2,10 @@ package engine
 
 import (
 	"errors"
-	"sync"
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/llamago/llamago/engine/tokenizer"
 	"github.com/llamago/llamago/gguf"

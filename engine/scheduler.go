@@ -30,7 +30,7 @@ type SchedulerOptions struct {
 // Request is one generation: a prompt and when to stop.
 type Request struct {
 	Prompt    []int32
-	MaxTokens int // stop after this many new tokens (≤ 0: until the context is full)
+	MaxTokens int            // stop after this many new tokens (≤ 0: until the context is full)
 	Sampler   SamplerOptions // the zero value is greedy (a zero TopP or RepeatPenalty means off)
 	IgnoreEOG bool           // keep going past end-of-generation tokens
 }
