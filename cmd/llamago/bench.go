@@ -18,6 +18,8 @@ type benchOptions struct {
 	modelFlags
 	PP, TG, Reps int
 	JSON         bool
+	Parallel     []int // sequences decoding together (bench --parallel)
+	Prefix       int   // a prompt prefix the parallel requests share (bench --shared-prefix)
 }
 
 func newBenchCmd() *cobra.Command {
@@ -28,9 +30,21 @@ func newBenchCmd() *cobra.Command {
 		Long: `Bench measures, on random tokens, prompt processing — N tokens evaluated in batches (ppN) — and
 text generation — N tokens evaluated one at a time after an empty context (tgN) — repeating each -r
 times and reporting tokens per second as mean ± standard deviation, with the model's size and type.
-A warm-up run precedes the measured ones.`,
+A warm-up run precedes the measured ones.
+
+With --parallel N1,N2,…, it measures batched decoding instead, as llama-batched-bench does: for each N,
+N prompts of -p tokens are read, then N sequences decode -n tokens together, one token of each per step
+(every weight read once per step for all of them). "decode t/s (all)" is the aggregate: N·n tokens over the
+decoding time; "vs one" compares it with N = 1 when the list starts with 1.
+
+With --shared-prefix P as well, it measures prefix sharing: N requests whose prompts begin with the same
+P tokens (then -p tokens of their own) go to the scheduler together, without and with the prefix cache
+(with it, the prefix was read once before, as a system prompt would be), and it reports their time to
+first token.`,
 		Example: `  llamago bench -m model.gguf
-  llamago bench -m model.gguf -p 512 -n 128 -r 3 -t 2 --json`,
+  llamago bench -m model.gguf -p 512 -n 128 -r 3 -t 2 --json
+  llamago bench -m model.gguf -p 32 -n 128 --parallel 1,4,8,16          # aggregate decoding, N sequences
+  llamago bench -m model.gguf -p 16 -n 1 --parallel 8 --shared-prefix 256 # TTFT with a common prefix`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd.OutOrStdout(), o) },
 	}
@@ -40,6 +54,8 @@ A warm-up run precedes the measured ones.`,
 	f.IntVarP(&o.TG, "n-gen", "n", 128, "generated tokens for tgN (0: skip)")
 	f.IntVarP(&o.Reps, "repetitions", "r", 3, "measured repetitions of each test")
 	f.BoolVar(&o.JSON, "json", false, "print results as JSON")
+	f.IntSliceVar(&o.Parallel, "parallel", nil, "measure batched decoding with these numbers of sequences (comma list, e.g. 1,4,8,16)")
+	f.IntVar(&o.Prefix, "shared-prefix", 0, "with --parallel: prompts share this many leading tokens; measure time to first token with and without the prefix cache")
 	return cmd
 }
 
@@ -61,8 +77,16 @@ func runBench(w io.Writer, o benchOptions) error {
 	if o.PP < 0 || o.TG < 0 || o.Reps <= 0 || o.PP+o.TG == 0 {
 		return usagef("-p and -n must be ≥ 0 (not both 0) and -r positive")
 	}
+	for _, n := range o.Parallel {
+		if n <= 0 || n > 1024 {
+			return usagef("--parallel takes sequence counts from 1 to 1024, got %d", n)
+		}
+	}
+	if o.Prefix < 0 || o.Prefix > 0 && len(o.Parallel) == 0 {
+		return usagef("--shared-prefix must be ≥ 0 and goes with --parallel")
+	}
 	if o.Ctx == 0 {
-		o.Ctx = max(o.PP, o.TG)
+		o.Ctx = max(o.PP, o.TG, 1)
 	}
 	lm, err := o.open()
 	if err != nil {
@@ -80,6 +104,12 @@ func runBench(w io.Writer, o benchOptions) error {
 	}
 	base := benchResult{Model: filepath.Base(o.Model), Type: gguf.FileTypeName(m.Config.FileType), SizeBytes: lm.file.Size(),
 		Params: params, Backend: lm.backend.Name(), Threads: threads}
+	if o.Prefix > 0 {
+		return runBenchPrefix(w, o, lm)
+	}
+	if len(o.Parallel) > 0 {
+		return runBenchParallel(w, o, lm, base)
+	}
 	sess, err := m.NewSession(lm.ctx, o.Batch)
 	if err != nil {
 		return err

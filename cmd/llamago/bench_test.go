@@ -1,0 +1,39 @@
+package main
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestBenchParallel: bench --parallel gives one JSON object per sequence count with its aggregate decoding
+// speed, and --shared-prefix reports times to first token with and without the prefix cache (with it, the
+// shared prefix's whole blocks are reused by every request).
+func TestBenchParallel(t *testing.T) {
+	p := synthTiny(t, "Q4_0")
+	out, stderr, code := run(t, "bench", "-m", p, "-p", "8", "-n", "4", "-r", "1", "--parallel", "1,3", "--json")
+	require.Zero(t, code, stderr)
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 2)
+	for i, n := range []float64{1, 3} {
+		require.Equal(t, n, rows[i]["parallel"])
+		require.Positive(t, rows[i]["tokens_per_second"])
+	}
+
+	out, stderr, code = run(t, "bench", "-m", p, "-p", "4", "-n", "1", "-r", "1", "--parallel", "3", "--shared-prefix", "70", "--json")
+	require.Zero(t, code, stderr)
+	var pre []prefixResult
+	require.NoError(t, json.Unmarshal([]byte(out), &pre))
+	require.Len(t, pre, 2)
+	require.False(t, pre[0].PrefixCache)
+	require.Zero(t, pre[0].Reused)
+	require.True(t, pre[1].PrefixCache)
+	require.Equal(t, 3*64, pre[1].Reused, "two whole blocks of the 70-token prefix, for each of 3 requests")
+
+	_, _, code = run(t, "bench", "-m", p, "--parallel", "0")
+	require.Equal(t, 2, code)
+	_, _, code = run(t, "bench", "-m", p, "--shared-prefix", "10")
+	require.Equal(t, 2, code)
+}
