@@ -17,7 +17,8 @@ type MemoryPlan struct {
 	Activations  int64   // bytes of activation buffers for the planned batch
 }
 
-// PlanMemory adds up a model's device memory for a context of ctx positions and batches of batch tokens.
+// PlanMemory adds up a model's device memory for a session of ctx positions and batches of batch tokens:
+// what NewSession allocates, the KV cache in whole blocks.
 func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan {
 	p := MemoryPlan{LayerWeights: make([]int64, cfg.BlockCount)}
 	for _, t := range f.Tensors {
@@ -31,11 +32,10 @@ func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan 
 		}
 		p.OtherWeights += int64(t.Size)
 	}
-	kvDim := int64(cfg.HeadCountKV * cfg.HeadDim())
-	p.LayerKV = 2 * int64(ctx) * kvDim * 4
-	e, ff := int64(cfg.EmbeddingLength), int64(cfg.FeedForwardLength)
-	q := int64(cfg.HeadCount * cfg.HeadDim())
-	p.Activations = int64(batch) * 4 * (4*e + 2*q + 2*kvDim + 2*ff + int64(cfg.VocabSize))
+	// The same counts NewSession's runner allocates (and reserves on a device).
+	batch = min(max(batch, 1), ctx)
+	p.LayerKV = 4 * kvFloats(cfg, 1, blocksFor(ctx))
+	p.Activations = 4 * stepFloats(cfg, batch, batch, true)
 	return p
 }
 

@@ -20,7 +20,7 @@ func TestPlanMemory(t *testing.T) {
 		layers += w
 	}
 	require.Equal(t, weights, layers+p.OtherWeights)
-	require.Equal(t, int64(2*128*2*64*4), p.LayerKV) // 2 KV heads of 64, keys and values, float32
+	require.Equal(t, int64(2*128*2*64*4), p.LayerKV) // 2 KV heads of 64, keys and values, float32, 4 blocks of 32
 	require.NoError(t, p.CheckFits(p.Total(), "test"))
 	err := p.CheckFits(p.Fits(2)+1, "test")
 	require.ErrorContains(t, err, "--gpu-layers 2 would fit (the other 2 layers then run on the CPU)")
@@ -62,6 +62,8 @@ func TestSessionReservesWhatItAllocates(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, r.used)
 	require.Equal(t, r.used, r.reserved)
+	plan := PlanMemory(f, m.Config, 64, 16)
+	require.Equal(t, r.used, plan.Activations+int64(m.Config.BlockCount)*plan.LayerKV, "PlanMemory counts what the session allocates")
 	c := m.Config
 	require.Equal(t, Reservation{Bytes: r.reserved, Batch: 16, Heads: c.HeadCount, HeadDim: c.HeadDim()}, r.last)
 }

@@ -16,8 +16,11 @@ type RunnerOptions struct {
 	Context   int // positions one sequence may hold (default: the model's training context)
 	Batch     int // tokens one step evaluates, all sequences together (default 512, at most Sequences·Context)
 	Sequences int // sequences one step may hold (default 1)
-	// Blocks is the size of the KV pool in blocks of KVBlockSize positions (default: Sequences full contexts).
+	// Blocks is the size of the KV pool in blocks of KVBlockSize positions (default: KVMemory's worth, else
+	// Sequences full contexts).
 	Blocks int
+	// KVMemory is a budget in bytes for the KV pool, used when Blocks is 0 (all layers, keys and values).
+	KVMemory int64
 	// LogitRows is the number of logit rows one step may return (default Sequences): one per sequence that
 	// wants its last token's, or one per token for a chunk that wants them all.
 	LogitRows int
@@ -98,6 +101,12 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 		o.Batch = 512
 	}
 	o.Batch = min(o.Batch, o.Sequences*o.Context)
+	if o.Blocks <= 0 && o.KVMemory > 0 {
+		perBlock := 4 * kvFloats(c, c.BlockCount, 1)
+		if o.Blocks = int(o.KVMemory / perBlock); o.Blocks == 0 {
+			return nil, fmt.Errorf("a KV budget of %d bytes holds no block of %d positions (%d bytes each)", o.KVMemory, KVBlockSize, perBlock)
+		}
+	}
 	if o.Blocks <= 0 {
 		o.Blocks = o.Sequences * blocksFor(o.Context)
 	}
