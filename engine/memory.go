@@ -2,9 +2,8 @@ package engine
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
+	"github.com/llamago/llamago/engine/arch"
 	"github.com/llamago/llamago/gguf"
 )
 
@@ -22,13 +21,9 @@ type MemoryPlan struct {
 func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan {
 	p := MemoryPlan{LayerWeights: make([]int64, cfg.BlockCount)}
 	for _, t := range f.Tensors {
-		if rest, ok := strings.CutPrefix(t.Name, "blk."); ok {
-			if i := strings.IndexByte(rest, '.'); i > 0 {
-				if l, err := strconv.Atoi(rest[:i]); err == nil && l >= 0 && l < cfg.BlockCount {
-					p.LayerWeights[l] += int64(t.Size)
-					continue
-				}
-			}
+		if l, ok := arch.BlockIndex(t.Name); ok && l < cfg.BlockCount {
+			p.LayerWeights[l] += int64(t.Size)
+			continue
 		}
 		p.OtherWeights += int64(t.Size)
 	}

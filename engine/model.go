@@ -7,12 +7,13 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/llamago/llamago/engine/arch"
 	"github.com/llamago/llamago/engine/tokenizer"
 	"github.com/llamago/llamago/gguf"
 )
 
-// SupportedArchitectures are the general.architecture values llamago runs.
-var SupportedArchitectures = []string{"llama"}
+// SupportedArchitectures are the general.architecture values llamago runs (the registered ones).
+var SupportedArchitectures = arch.Names()
 
 // Model is a loaded model: its hyperparameters, tokenizer and weights bound on a backend.
 type Model struct {
@@ -124,25 +125,27 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 // lastBackend is the backend of the last layer, which also holds the output norm and projection.
 func (m *Model) lastBackend() Backend { return m.backends[len(m.backends)-1] }
 
-// bind finds every tensor by name, checks its shape and loads it; all problems are reported together.
+// bind finds every tensor of the architecture's table by name, checks its shape and loads it; all problems
+// are reported together.
 func (m *Model) bind(progress func(done, total int64)) error {
-	c := m.Config
-	hd := c.HeadDim()
-	e, ff, vocab := c.EmbeddingLength, c.FeedForwardLength, c.VocabSize
+	c, a := m.Config, arch.Llama
 	var missing []string
 	var errs []error
 	var done, total int64
 	for _, t := range m.File.Tensors {
 		total += int64(t.Size)
 	}
-	get := func(b Backend, name string, rows, cols int, optional bool) Weight {
+	get := func(b Backend, key string, layer int) Weight {
+		spec := a.Tensor(key)
+		name := spec.Name(layer)
 		t, ok := m.File.Tensor(name)
 		if !ok {
-			if !optional {
+			if !spec.Optional {
 				missing = append(missing, name)
 			}
 			return nil
 		}
+		rows, cols := spec.Shape(c)
 		want := []uint64{uint64(cols), uint64(rows)}
 		if rows == 1 {
 			want = want[:1]
@@ -162,14 +165,14 @@ func (m *Model) bind(progress func(done, total int64)) error {
 		return w
 	}
 	first, last := m.backends[0], m.lastBackend()
-	m.tokEmbd = get(first, "token_embd.weight", vocab, e, false)
-	m.outNorm = get(last, "output_norm.weight", 1, e, false)
-	m.output = get(last, "output.weight", vocab, e, true)
+	m.tokEmbd = get(first, "token_embd.weight", -1)
+	m.outNorm = get(last, "output_norm.weight", -1)
+	m.output = get(last, "output.weight", -1)
 	if _, ok := m.File.Tensor("output.weight"); !ok {
 		m.TiedEmbed = true
 		m.output = m.tokEmbd
 		if last != first { // the projection runs where the last layer is: it needs its own copy there
-			m.output = get(last, "token_embd.weight", vocab, e, false)
+			m.output = get(last, "token_embd.weight", -1)
 		}
 	}
 	if t, ok := m.File.Tensor("rope_freqs.weight"); ok {
@@ -183,17 +186,17 @@ func (m *Model) bind(progress func(done, total int64)) error {
 	}
 	m.layers = make([]layerWeights, c.BlockCount)
 	for l := range m.layers {
-		p, b := fmt.Sprintf("blk.%d.", l), m.backends[m.layerOn[l]]
+		b := m.backends[m.layerOn[l]]
 		m.layers[l] = layerWeights{
-			attnNorm: get(b, p+"attn_norm.weight", 1, e, false),
-			wq:       get(b, p+"attn_q.weight", c.HeadCount*hd, e, false),
-			wk:       get(b, p+"attn_k.weight", c.HeadCountKV*hd, e, false),
-			wv:       get(b, p+"attn_v.weight", c.HeadCountKV*hd, e, false),
-			wo:       get(b, p+"attn_output.weight", e, c.HeadCount*hd, false),
-			ffnNorm:  get(b, p+"ffn_norm.weight", 1, e, false),
-			wGate:    get(b, p+"ffn_gate.weight", ff, e, false),
-			wUp:      get(b, p+"ffn_up.weight", ff, e, false),
-			wDown:    get(b, p+"ffn_down.weight", e, ff, false),
+			attnNorm: get(b, "attn_norm.weight", l),
+			wq:       get(b, "attn_q.weight", l),
+			wk:       get(b, "attn_k.weight", l),
+			wv:       get(b, "attn_v.weight", l),
+			wo:       get(b, "attn_output.weight", l),
+			ffnNorm:  get(b, "ffn_norm.weight", l),
+			wGate:    get(b, "ffn_gate.weight", l),
+			wUp:      get(b, "ffn_up.weight", l),
+			wDown:    get(b, "ffn_down.weight", l),
 		}
 		lw := &m.layers[l]
 		lw.qkv, lw.gateUp = []Weight{lw.wq, lw.wk, lw.wv}, []Weight{lw.wGate, lw.wUp}

@@ -6,11 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/llamago/llamago/engine/arch"
 	"github.com/llamago/llamago/gguf"
 	"github.com/llamago/llamago/internal/progress"
 	"github.com/spf13/cobra"
@@ -50,19 +50,10 @@ See what a quantization costs with perplexity and KL divergence against the orig
 
 // blockLayer returns N for a tensor named blk.N.…, else −1.
 func blockLayer(name string) int {
-	rest, ok := strings.CutPrefix(name, "blk.")
-	if !ok {
-		return -1
+	if n, ok := arch.BlockIndex(name); ok {
+		return n
 	}
-	i := strings.IndexByte(rest, '.')
-	if i < 0 {
-		return -1
-	}
-	n, err := strconv.Atoi(rest[:i])
-	if err != nil {
-		return -1
-	}
-	return n
+	return -1
 }
 
 func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) error {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/llamago/llamago/engine/arch"
 	"github.com/llamago/llamago/gguf"
 )
 
@@ -140,8 +141,7 @@ type tensorSpec struct {
 // plan lists the tensors in llama.cpp's order with the type each gets.
 func plan(o Options, typeFor func(name string, layer int) gguf.Type, warn func(string, ...any)) []tensorSpec {
 	warned := map[gguf.Type]bool{}
-	e, ff, hd := uint64(o.Embd), uint64(o.FF), uint64(o.Embd/o.Heads)
-	kv := uint64(o.KVHeads) * hd
+	e := uint64(o.Embd)
 	damp := 1 / math.Sqrt(2*float64(o.Layers))
 	mat := func(name string, layer int, in, out uint64, std float64) tensorSpec {
 		want := typeFor(name, layer)
@@ -155,28 +155,40 @@ func plan(o Options, typeFor func(name string, layer int) gguf.Type, warn func(s
 	norm := func(name string) tensorSpec {
 		return tensorSpec{name: name, typ: gguf.TypeF32, dims: []uint64{e}, std: 0.1, mean: 1}
 	}
-	specs := []tensorSpec{mat("token_embd.weight", -1, e, uint64(o.Vocab), 1)}
+	// The tensors of the architecture's table, in its order; a matrix's values have std 1/√inputs (scaled down
+	// where it adds to the residual stream, up for the output projection), the embedding's std 1.
+	cfg := &gguf.LlamaConfig{EmbeddingLength: o.Embd, HeadCount: o.Heads, HeadCountKV: o.KVHeads, FeedForwardLength: o.FF,
+		VocabSize: o.Vocab, BlockCount: o.Layers, RopeDimensionCount: o.RopeDim}
+	spec := func(t *arch.Tensor, layer int) (tensorSpec, bool) {
+		name := t.Name(layer)
+		rows, cols := t.Shape(cfg)
+		switch {
+		case t.Kind == arch.Norm:
+			return norm(name), true
+		case t.Kind == arch.Factors:
+			return tensorSpec{name: name, typ: gguf.TypeF32, dims: []uint64{uint64(cols)}}, o.Llama31Rope
+		case t.Kind == arch.Embedding:
+			return mat(name, layer, uint64(cols), uint64(rows), 1), true
+		case t.Key == "output.weight":
+			return mat(name, layer, uint64(cols), uint64(rows), 4/math.Sqrt(float64(e))), !o.TiedEmbed
+		case t.Residual:
+			return mat(name, layer, uint64(cols), uint64(rows), damp/math.Sqrt(float64(cols))), true
+		}
+		return mat(name, layer, uint64(cols), uint64(rows), 1/math.Sqrt(float64(cols))), true
+	}
+	var specs []tensorSpec
+	add := func(ts []arch.Tensor, layer int) {
+		for i := range ts {
+			if sp, ok := spec(&ts[i], layer); ok {
+				specs = append(specs, sp)
+			}
+		}
+	}
+	add(arch.Llama.Before(), -1)
 	for l := 0; l < o.Layers; l++ {
-		p := fmt.Sprintf("blk.%d.", l)
-		specs = append(specs,
-			norm(p+"attn_norm.weight"),
-			mat(p+"attn_q.weight", l, e, e, 1/math.Sqrt(float64(e))),
-			mat(p+"attn_k.weight", l, e, kv, 1/math.Sqrt(float64(e))),
-			mat(p+"attn_v.weight", l, e, kv, 1/math.Sqrt(float64(e))),
-			mat(p+"attn_output.weight", l, e, e, damp/math.Sqrt(float64(e))),
-			norm(p+"ffn_norm.weight"),
-			mat(p+"ffn_gate.weight", l, e, ff, 1/math.Sqrt(float64(e))),
-			mat(p+"ffn_up.weight", l, e, ff, 1/math.Sqrt(float64(e))),
-			mat(p+"ffn_down.weight", l, ff, e, damp/math.Sqrt(float64(ff))),
-		)
+		add(arch.Llama.Blocks(), l)
 	}
-	specs = append(specs, norm("output_norm.weight"))
-	if o.Llama31Rope {
-		specs = append(specs, tensorSpec{name: "rope_freqs.weight", typ: gguf.TypeF32, dims: []uint64{uint64(o.RopeDim / 2)}})
-	}
-	if !o.TiedEmbed {
-		specs = append(specs, mat("output.weight", -1, e, uint64(o.Vocab), 4/math.Sqrt(float64(e))))
-	}
+	add(arch.Llama.After(), -1)
 	return specs
 }
 
