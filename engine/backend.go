@@ -1,6 +1,18 @@
-// Package engine runs LLaMA-family models: it binds a GGUF file's weights by name, keeps the KV cache and
-// drives a forward pass through a Backend, which holds only the operations a LLaMA forward pass needs.
-// The CPU backend here is the reference; the CUDA backend (build tag cuda) implements the same interface.
+// Package engine runs LLaMA-family models: it binds a GGUF file's weights by name (the tables of package
+// arch) and drives forward passes through a Backend, which holds only the operations a LLaMA forward pass
+// needs. The CPU backend here is the reference; the CUDA backend (build tag cuda) implements the same
+// interface.
+//
+// Three levels, each built on the one before:
+//   - Runner: a model instance with a paged KV cache (a pool of blocks of KVBlockSize positions that its
+//     sequences share, block tables per sequence) and the activations of one step. A step evaluates chunks
+//     of tokens of many sequences in one forward pass — prompt chunks and decode tokens mixed — so each
+//     weight is read once for all of them; each token attends to its own sequence only.
+//   - Scheduler: continuous batching on a Runner — admission, a per-step token budget that splits long
+//     prompts, preemption when blocks run out, prefix sharing, cancellation through context.Context.
+//   - Session: one sequence on a runner of its own, for the CLI's single-text commands.
+//
+// The root package llamago wraps them into the API for programs that embed the engine.
 package engine
 
 import (

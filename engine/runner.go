@@ -178,6 +178,22 @@ func (r *Runner) Options() RunnerOptions { return r.o }
 // Model is the runner's model.
 func (r *Runner) Model() *Model { return r.m }
 
+// Bytes is what the runner allocated on its backends: the KV pool and the activations of one step.
+func (r *Runner) Bytes() (kv, activations int64) {
+	c := r.m.Config
+	for bi := range r.parts {
+		layers := 0
+		for _, on := range r.m.layerOn {
+			if on == bi {
+				layers++
+			}
+		}
+		kv += 4 * kvFloats(c, layers, r.o.Blocks)
+		activations += 4 * stepFloats(c, r.o.Batch, r.o.LogitRows, bi == len(r.parts)-1)
+	}
+	return kv, activations
+}
+
 // FreeBlocks is the number of KV blocks a sequence can take now; BlocksInUse those some sequence holds.
 func (r *Runner) FreeBlocks() int  { return r.pool.Available() }
 func (r *Runner) BlocksInUse() int { return r.pool.InUse() }

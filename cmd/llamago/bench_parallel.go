@@ -27,6 +27,12 @@ type parallelResult struct {
 	Samples     []float64 `json:"samples"`
 	TotalTPS    float64   `json:"total_tokens_per_second"`
 	SpeedupOver float64   `json:"speedup_over_one,omitempty"` // tokens_per_second / the N=1 row's
+	// Memory: the model file (mapped), the KV pool and the step's activations as allocated, and the process's
+	// peak resident set so far (it holds the largest N's runner when the list grows).
+	WeightsBytes     int64 `json:"weights_bytes"`
+	KVBytes          int64 `json:"kv_bytes"`
+	ActivationsBytes int64 `json:"activations_bytes"`
+	PeakRSSBytes     int64 `json:"peak_rss_bytes,omitempty"`
 }
 
 // runBenchParallel measures aggregate decoding with each N of o.Parallel sequences: N prompts of -p random
@@ -41,7 +47,9 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 		if err != nil {
 			return err
 		}
-		r := parallelResult{Model: base.Model, Type: base.Type, Backend: base.Backend, Threads: base.Threads, Parallel: n, NPrompt: o.PP, NGen: o.TG}
+		r := parallelResult{Model: base.Model, Type: base.Type, Backend: base.Backend, Threads: base.Threads, Parallel: n, NPrompt: o.PP, NGen: o.TG,
+			WeightsBytes: base.SizeBytes}
+		r.KVBytes, r.ActivationsBytes = run.Bytes()
 		var ppTime, tgTime, total time.Duration
 		for rep := 0; rep <= o.Reps; rep++ { // rep 0 warms up
 			seqs := make([]*engine.Sequence, n)
@@ -109,6 +117,7 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 		r.PromptTPS = float64(n*max(o.PP, 1)*o.Reps) / ppTime.Seconds()
 		r.TPS, r.StdDev = meanStd(r.Samples)
 		r.TotalTPS = float64(n*(max(o.PP, 1)+o.TG)*o.Reps) / total.Seconds()
+		r.PeakRSSBytes = peakRSS()
 		if len(results) > 0 && results[0].Parallel == 1 {
 			r.SpeedupOver = r.TPS / results[0].TPS
 		}
@@ -118,14 +127,15 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 		return json.NewEncoder(w).Encode(results)
 	}
 	fmt.Fprintf(w, "%s %s, %s, %d threads, prompts of %d tokens, %d generated per sequence\n\n", base.Model, base.Type, base.Backend, base.Threads, o.PP, o.TG)
-	fmt.Fprintf(w, "| %8s | %12s | %18s | %10s | %8s |\n", "parallel", "prompt t/s", "decode t/s (all)", "total t/s", "vs one")
-	fmt.Fprintf(w, "| %8s | %12s | %18s | %10s | %8s |\n", "--------", "------------", "------------------", "----------", "--------")
+	fmt.Fprintf(w, "| %8s | %12s | %18s | %10s | %8s | %9s | %11s | %9s |\n", "parallel", "prompt t/s", "decode t/s (all)", "total t/s", "vs one", "KV pool", "activations", "peak RSS")
+	fmt.Fprintf(w, "| %8s | %12s | %18s | %10s | %8s | %9s | %11s | %9s |\n", "--------", "------------", "------------------", "----------", "--------", "---------", "-----------", "---------")
 	for _, r := range results {
 		vs := "-"
 		if r.SpeedupOver > 0 {
 			vs = fmt.Sprintf("%.2f×", r.SpeedupOver)
 		}
-		fmt.Fprintf(w, "| %8d | %12.2f | %9.2f ± %6.2f | %10.2f | %8s |\n", r.Parallel, r.PromptTPS, r.TPS, r.StdDev, r.TotalTPS, vs)
+		fmt.Fprintf(w, "| %8d | %12.2f | %9.2f ± %6.2f | %10.2f | %8s | %9s | %11s | %9s |\n", r.Parallel, r.PromptTPS, r.TPS, r.StdDev, r.TotalTPS, vs,
+			humanBytes(uint64(r.KVBytes)), humanBytes(uint64(r.ActivationsBytes)), humanBytes(uint64(r.PeakRSSBytes)))
 	}
 	return nil
 }
