@@ -201,6 +201,9 @@ func (b *Backend) reserveScratch(name string, n int) error {
 		return err
 	}
 	b.scratch[name] = &scratch{p: p, n: n}
+	if name == scratchKV {
+		b.kvb.ok = false // the batch on the device was in the old array
+	}
 	return nil
 }
 
@@ -340,7 +343,7 @@ func (b *Backend) scratchArray(name string, n int) (*scratch, error) {
 }
 
 // ints puts v into the named scratch array and returns its device pointer. An array that already holds v
-// is not uploaded again: the positions of a token step serve every layer's RoPE, KV store and attention.
+// is not uploaded again: a forward pass's batch (kvBatch) serves every layer's RoPE, KV store and attention.
 func (b *Backend) ints(name string, v []int32) (devPtr, error) {
 	s, err := b.scratchArray(name, len(v))
 	if err != nil {
