@@ -317,7 +317,8 @@ func (b *Backend) NewKVCache(layers, blocks, blockSize, kvDim int) (engine.KVCac
 			return err
 		}
 		// A batch's positions, slots and table offsets (3 per token), and the block tables of its
-		// sequences: at most every block of the pool, as sequences do not share blocks.
+		// sequences: every block of the pool at most, unless sequences share prefix blocks (kvBatch then
+		// grows the array).
 		return b.reserveScratch(scratchKV, 3*b.batch+blocks)
 	})
 	return c, err
@@ -677,6 +678,13 @@ func (b *Backend) kvBatch(c *kvCache, kv *engine.KVBatch) (devBatch, error) {
 		first = end
 	}
 	kc.packed = packed
+	if s := b.scratch[scratchKV]; s != nil && s.n < len(packed) {
+		// Sequences that share prefix blocks list them more than once: grow by doubling, so that a pass
+		// rarely allocates.
+		if _, err := b.scratchArray(scratchKV, max(len(packed), 2*s.n)); err != nil {
+			return devBatch{}, err
+		}
+	}
 	p, err := b.ints(scratchKV, packed)
 	if err != nil {
 		return devBatch{}, err
