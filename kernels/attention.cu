@@ -1,10 +1,17 @@
-// Causal attention over the KV cache, split along the keys (flash-decoding), in one launch.
+// Causal attention over the paged KV cache, split along the keys (flash-decoding), in one launch.
 //
-// attention_f32: one block per (query token, head, split); the split takes keys [s·chunk, (s+1)·chunk)
-// ∩ [0, pos[t]]. Each warp takes every NW-th key of the split: the lanes share the head's dimensions for
-// the score (a warp sum), and the warp keeps an online softmax (running maximum m, sum l, output o). The
-// block then merges its warps and writes (m, l, o) for the split. The last of a query's split blocks to
-// finish (last_block) merges the splits: out = Σ_s o_s·e^(m_s−M) / Σ_s l_s·e^(m_s−M), M = max_s m_s.
+// The cache: each layer's keys (and values) are rows of kvDim floats, one per slot; a slot is
+// block·blockSize + offset, so a block is blockSize consecutive rows. A sequence's positions 0, 1, … live in
+// the blocks its block table lists in order: position j is row table[j / blockSize]·blockSize + j % blockSize.
+// A batch may hold tokens of several sequences: token t attends to positions 0…pos[t] of its own sequence,
+// whose block table starts at tables + tableOf[t] (the host packs the tables of the batch's sequences).
+//
+// attention_f32: one block per (query token, head, split); split s takes the cache blocks [s·chunk, (s+1)·chunk)
+// of the token's table, cut at position pos[t]. In each cache block, warp w takes the keys w, w + NW, …: the
+// lanes share the head's dimensions for the score (a warp sum), and the warp keeps an online softmax (running
+// maximum m, sum l, output o). The block then merges its warps and writes (m, l, o) for the split (a split
+// past the token's last position writes m = −∞). The last of a query's split blocks to finish (last_block)
+// merges the splits: out = Σ_s o_s·e^(m_s−M) / Σ_s l_s·e^(m_s−M), M = max_s m_s.
 // GQA/MQA: query head h reads KV head h / (heads/kvHeads), and the query heads of one KV head are
 // neighbouring blocks, so they find its keys and values in L2.
 //
@@ -43,15 +50,18 @@ __device__ __forceinline__ void merge_splits(float* outp, const float* part, lon
 }
 
 extern "C" __global__ void attention_f32(float* outp, float* part, unsigned* counters, const float* q, const float* kc,
-                                         const float* vc, const int* pos, long long heads, long long kvHeads,
-                                         long long headDim, double scale, long long splits, long long chunk,
-                                         float* capture, long long maxPos) {
+                                         const float* vc, const int* pos, const int* tableOf, const int* tables,
+                                         long long blockSize, long long heads, long long kvHeads, long long headDim,
+                                         double scale, long long splits, long long chunk, float* capture,
+                                         long long maxPos) {
     DYNAMIC_SHARED(float, sh); // per warp: m, l, then headDim outputs; then a float per split for the merge
     long long s = blockIdx.x % splits, th = blockIdx.x / splits;
     long long t = th / heads, h = th % heads;
     long long kvDim = kvHeads * headDim, kh = (h / (heads / kvHeads)) * headDim;
     const float* qh = q + th * headDim;
-    long long n = (long long)pos[t] + 1, j0 = s * chunk, j1 = min(n, j0 + chunk);
+    const int* table = tables + tableOf[t]; // the cache blocks of token t's sequence, in position order
+    long long n = (long long)pos[t] + 1;    // keys 0…pos[t]
+    long long b0 = s * chunk, b1 = min((n + blockSize - 1) / blockSize, b0 + chunk); // this split's cache blocks
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
     float qv[ATT_MAXD], o[ATT_MAXD];
 #pragma unroll
@@ -61,26 +71,32 @@ extern "C" __global__ void attention_f32(float* outp, float* part, unsigned* cou
         o[i] = 0.f;
     }
     float m = -INFINITY, l = 0.f;
-    for (long long j = j0 + warp; j < j1; j += nw) {
-        const float* k = kc + j * kvDim + kh;
-        float dot = 0.f;
+    for (long long b = b0; b < b1; b++) {
+        long long j0 = b * blockSize;                    // the position of the cache block's first row
+        long long row0 = (long long)table[b] * blockSize; // that row in the cache
+        long long len = min(blockSize, n - j0);           // the block's keys up to position pos[t]
+        for (long long i = warp; i < len; i += nw) {
+            long long j = j0 + i;
+            const float* k = kc + (row0 + i) * kvDim + kh;
+            float dot = 0.f;
 #pragma unroll
-        for (int i = 0; i < ATT_MAXD; i++) {
-            long long d = lane + 32 * i;
-            if (d < headDim) dot += qv[i] * k[d];
-        }
-        float sc = warp_sum(dot) * (float)scale;
-        if (capture && lane == 0) capture[th * maxPos + j] = sc;
-        float mnew = fmaxf(m, sc);
-        float corr = __expf(m - mnew), p = __expf(sc - mnew);
-        l = l * corr + p;
-        const float* v = vc + j * kvDim + kh;
+            for (int e = 0; e < ATT_MAXD; e++) {
+                long long d = lane + 32 * e;
+                if (d < headDim) dot += qv[e] * k[d];
+            }
+            float sc = warp_sum(dot) * (float)scale;
+            if (capture && lane == 0) capture[th * maxPos + j] = sc;
+            float mnew = fmaxf(m, sc);
+            float corr = __expf(m - mnew), p = __expf(sc - mnew);
+            l = l * corr + p;
+            const float* v = vc + (row0 + i) * kvDim + kh;
 #pragma unroll
-        for (int i = 0; i < ATT_MAXD; i++) {
-            long long d = lane + 32 * i;
-            o[i] = o[i] * corr + (d < headDim ? p * v[d] : 0.f);
+            for (int e = 0; e < ATT_MAXD; e++) {
+                long long d = lane + 32 * e;
+                o[e] = o[e] * corr + (d < headDim ? p * v[d] : 0.f);
+            }
+            m = mnew;
         }
-        m = mnew;
     }
     // Merge the warps: each writes (m, l, o) to shared memory, then the threads combine per dimension.
     long long stride = headDim + 2;
@@ -115,13 +131,13 @@ extern "C" __global__ void attention_f32(float* outp, float* part, unsigned* cou
     if (last_block(counters + th, (unsigned)splits)) merge_splits(outp, part, th, n, headDim, splits, capture, maxPos, sh);
 }
 
-// kv_store_f32: copies each token's keys and values (kvDim floats) into the cache rows of its position.
-// One block per token.
-extern "C" __global__ void kv_store_f32(float* kc, float* vc, const float* k, const float* v, const int* pos,
+// kv_store_f32: copies each token's key and value (kvDim floats each) into the cache rows of its slot
+// (block·blockSize + position mod blockSize). One block per token.
+extern "C" __global__ void kv_store_f32(float* kc, float* vc, const float* k, const float* v, const int* slot,
                                         long long kvDim) {
-    long long t = blockIdx.x, p = pos[t];
+    long long t = blockIdx.x, r = slot[t];
     for (long long i = threadIdx.x; i < kvDim; i += blockDim.x) {
-        kc[p * kvDim + i] = k[t * kvDim + i];
-        vc[p * kvDim + i] = v[t * kvDim + i];
+        kc[r * kvDim + i] = k[t * kvDim + i];
+        vc[r * kvDim + i] = v[t * kvDim + i];
     }
 }

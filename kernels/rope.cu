@@ -24,17 +24,18 @@ extern "C" __global__ void rope_f32(float* x, const int* pos, long long heads, l
 
 // rope_store_f32 is rope_f32 on q and on k, then kv_store_f32, in one launch: blocks (token, head) for the
 // heads query heads, then (token, KV head) for the kvHeads key heads, which also copy the rotated keys and
-// the values of their head into the cache rows of the token's position.
+// the values of their head into the cache rows of the token's slot. Token t is at position pos[t] (the
+// rotation) and goes to slot slot[t] of the paged cache (see attention.cu).
 extern "C" __global__ void rope_store_f32(float* q, float* k, const float* v, float* kc, float* vc, const int* pos,
-                                          long long heads, long long kvHeads, long long headDim, long long ropeDim,
-                                          double base, double freqScale, const float* factors) {
+                                          const int* slot, long long heads, long long kvHeads, long long headDim,
+                                          long long ropeDim, double base, double freqScale, const float* factors) {
     long long per = heads + kvHeads, t = blockIdx.x / per, h = blockIdx.x % per, p = pos[t];
     if (h < heads) {
         rope_head(q + (t * heads + h) * headDim, p, ropeDim, base, freqScale, factors);
         return;
     }
     h -= heads;
-    long long kvDim = kvHeads * headDim, off = t * kvDim + h * headDim, dst = p * kvDim + h * headDim;
+    long long kvDim = kvHeads * headDim, off = t * kvDim + h * headDim, dst = (long long)slot[t] * kvDim + h * headDim;
     rope_head(k + off, p, ropeDim, base, freqScale, factors);
     __syncthreads(); // the rotated pairs were written by other threads
     for (long long i = threadIdx.x; i < headDim; i += blockDim.x) {

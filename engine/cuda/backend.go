@@ -24,6 +24,8 @@ type Backend struct {
 	allocs  []devPtr
 	scratch map[string]*scratch // device arrays reused between calls (token ids, positions, partials, capture)
 	arena   arena               // the current session's activations, KV cache and scratch (Reserve)
+	batch   int                 // tokens per forward pass of the current session (Reserve), or 0
+	kvb     kvBatchCache        // the last KVBatch put on the device
 	factors map[*float32]devPtr
 	rows    int  // weight rows per warp in one-token matrix products (LLAMAGO_CUDA_ROWS)
 	blocks  bool // one-token Q4_0/Q8_0 products with a lane per block, not coalesced (LLAMAGO_CUDA_MATVEC)
@@ -32,7 +34,9 @@ type Backend struct {
 // The scratch arrays, by name (Reserve sizes them for a session; the ops find them by these names).
 const (
 	scratchIDs       = "ids"                // a batch's token ids
-	scratchPos       = "pos"                // a batch's positions
+	scratchPos       = "pos"                // a batch's positions (RoPE)
+	scratchSlot      = "slot"               // a batch's cache slots (StoreKV)
+	scratchKV        = "kv batch"           // a batch's positions, slots and block tables (kvBatch)
 	scratchPartials  = "attention partials" // each split's m, l and head of outputs
 	scratchCounters  = "attention counters" // a query's finished splits (the last one merges them)
 	scratchNormCount = "norm counter"       // a product's finished blocks (the last one normalizes)
@@ -156,6 +160,9 @@ func (b *Backend) Reserve(r engine.Reservation) error {
 	}{
 		{scratchIDs, r.Batch},
 		{scratchPos, r.Batch},
+		{scratchSlot, r.Batch},
+		// The block tables are sized with the cache (NewKVCache); here room for a block per token.
+		{scratchKV, 4 * r.Batch},
 		// attentionSplits keeps queries·splits < queries + attnTargetBlocks.
 		{scratchPartials, (queries + attnTargetBlocks - 1) * (r.HeadDim + 2)},
 		{scratchCounters, queries},
@@ -170,21 +177,34 @@ func (b *Backend) Reserve(r engine.Reservation) error {
 		if err != nil {
 			return err
 		}
-		b.arena = arena{base: p, size: size}
+		b.arena, b.batch = arena{base: p, size: size}, r.Batch
 		for _, sc := range scratches {
-			if old := b.scratch[sc.name]; old == nil || old.n < sc.n {
-				p, err := b.take(4*int64(sc.n), sc.name)
-				if err != nil {
-					return err
-				}
-				if err := b.drv.memsetD32(p, 0, int64(sc.n)); err != nil { // counters start at zero
-					return err
-				}
-				b.scratch[sc.name] = &scratch{p: p, n: sc.n}
+			if err := b.reserveScratch(sc.name, sc.n); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
+}
+
+// reserveScratch makes the named scratch array hold at least n 4-byte values, from the arena when it has
+// room (Reserve, NewKVCache: before any forward pass).
+func (b *Backend) reserveScratch(name string, n int) error {
+	if old := b.scratch[name]; old != nil && old.n >= n {
+		return nil
+	}
+	p, err := b.take(4*int64(n), name)
+	if err != nil {
+		return err
+	}
+	if err := b.drv.memsetD32(p, 0, int64(n)); err != nil { // counters start at zero
+		return err
+	}
+	b.scratch[name] = &scratch{p: p, n: n}
+	if name == scratchKV {
+		b.kvb.ok = false // the batch on the device was in the old array
+	}
+	return nil
 }
 
 // take returns n bytes from the arena, or from a separate allocation when the arena has no room.
@@ -213,12 +233,21 @@ type weight struct {
 func (w *weight) Shape() (int, int) { return w.rows, w.cols }
 func (w *weight) Type() gguf.Type   { return w.typ }
 
+// kvCache is a paged cache: keys and values are each [layer][block][blockSize][kvDim], so that a layer's
+// row of slot s = block·blockSize + offset is the kvDim floats at s·kvDim (see kernels/attention.cu).
 type kvCache struct {
-	k, v             devPtr
-	positions, kvDim int
+	k, v                     devPtr
+	blocks, blockSize, kvDim int
 }
 
-func (c *kvCache) Capacity() int { return c.positions }
+func (c *kvCache) Blocks() int    { return c.blocks }
+func (c *kvCache) BlockSize() int { return c.blockSize }
+
+// slots is the number of rows of a layer.
+func (c *kvCache) slots() int { return c.blocks * c.blockSize }
+
+// layer is the byte offset of a layer's rows.
+func (c *kvCache) layer(l int) devPtr { return devPtr(int64(l) * int64(c.slots()) * int64(4*c.kvDim)) }
 
 func (b *Backend) Name() string { return b.name }
 
@@ -273,16 +302,24 @@ func (b *Backend) View(x engine.Buffer, off, n int) engine.Buffer {
 	return &buf{x.(*buf).p + devPtr(4*off), n}
 }
 
-func (b *Backend) NewKVCache(layers, positions, kvDim int) (engine.KVCache, error) {
-	c := &kvCache{positions: positions, kvDim: kvDim}
-	n := 4 * int64(layers) * int64(positions) * int64(kvDim)
+func (b *Backend) NewKVCache(layers, blocks, blockSize, kvDim int) (engine.KVCache, error) {
+	if blocks <= 0 || blockSize <= 0 {
+		return nil, fmt.Errorf("cuda: a KV cache needs blocks of positions, got %d blocks of %d", blocks, blockSize)
+	}
+	c := &kvCache{blocks: blocks, blockSize: blockSize, kvDim: kvDim}
+	n := 4 * int64(layers) * int64(c.slots()) * int64(kvDim)
 	err := b.do(func() error {
 		var err error
 		if c.k, err = b.take(n, "the KV cache (keys)"); err != nil {
 			return err
 		}
-		c.v, err = b.take(n, "the KV cache (values)")
-		return err
+		if c.v, err = b.take(n, "the KV cache (values)"); err != nil {
+			return err
+		}
+		// A batch's positions, slots and table offsets (3 per token), and the block tables of its
+		// sequences: every block of the pool at most, unless sequences share prefix blocks (kvBatch then
+		// grows the array).
+		return b.reserveScratch(scratchKV, 3*b.batch+blocks)
 	})
 	return c, err
 }
@@ -307,7 +344,7 @@ func (b *Backend) scratchArray(name string, n int) (*scratch, error) {
 }
 
 // ints puts v into the named scratch array and returns its device pointer. An array that already holds v
-// is not uploaded again: the positions of a token step serve every layer's RoPE, KV store and attention.
+// is not uploaded again: a forward pass's batch (kvBatch) serves every layer's RoPE, KV store and attention.
 func (b *Backend) ints(name string, v []int32) (devPtr, error) {
 	s, err := b.scratchArray(name, len(v))
 	if err != nil {
@@ -529,42 +566,136 @@ func (b *Backend) RoPE(q, k engine.Buffer, pos []int32, heads, kvHeads, headDim 
 	})
 }
 
-// cacheRows checks the positions against the cache and returns the byte offset of the layer's rows.
-func cacheRows(kv *kvCache, layer int, pos []int32) (devPtr, error) {
-	for _, p := range pos {
-		if int(p) >= kv.positions || p < 0 {
-			return 0, fmt.Errorf("position %d is outside the KV cache of %d positions", p, kv.positions)
+// checkSlots checks a batch's slots against the cache.
+func checkSlots(c *kvCache, slots []int32) error {
+	for _, s := range slots {
+		if s < 0 || int(s) >= c.slots() {
+			return fmt.Errorf("slot %d is outside the KV cache of %d blocks of %d positions", s, c.blocks, c.blockSize)
 		}
 	}
-	return devPtr(int64(layer) * int64(kv.positions) * int64(4*kv.kvDim)), nil
+	return nil
 }
 
-func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, pos []int32) error {
+func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, slots []int32) error {
 	kv := c.(*kvCache)
-	off, err := cacheRows(kv, layer, pos)
-	if err != nil {
+	if err := checkSlots(kv, slots); err != nil {
 		return err
 	}
-	return b.withPositions(pos, func(pp devPtr) error {
-		return b.launch("kv_store_f32", len(pos), 256, 0, kv.k+off, kv.v+off, dp(k), dp(v), pp, kv.kvDim)
+	off := kv.layer(layer)
+	return b.do(func() error {
+		sp, err := b.ints(scratchSlot, slots)
+		if err != nil {
+			return err
+		}
+		return b.launch("kv_store_f32", len(slots), 256, 0, kv.k+off, kv.v+off, dp(k), dp(v), sp, kv.kvDim)
 	})
 }
 
 // RoPEStoreKV implements engine.RoPEStorer: one launch rotates q and k and stores k and v in the cache.
-func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int, pos []int32, heads, kvHeads, headDim int, p engine.RopeParams) error {
-	kv := c.(*kvCache)
-	off, err := cacheRows(kv, layer, pos)
-	if err != nil {
-		return err
-	}
-	return b.withPositions(pos, func(pp devPtr) error {
+func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int, kv *engine.KVBatch, heads, kvHeads, headDim int, p engine.RopeParams) error {
+	cache := c.(*kvCache)
+	off := cache.layer(layer)
+	return b.do(func() error {
+		d, err := b.kvBatch(cache, kv)
+		if err != nil {
+			return err
+		}
 		fac, err := b.ropeFactors(p)
 		if err != nil {
 			return err
 		}
-		return b.launch("rope_store_f32", len(pos)*(heads+kvHeads), 64, 0, dp(q), dp(k), dp(v), kv.k+off, kv.v+off, pp,
-			heads, kvHeads, headDim, p.Dims, p.Base, p.FreqScale, fac)
+		return b.launch("rope_store_f32", d.n*(heads+kvHeads), 64, 0, dp(q), dp(k), dp(v), cache.k+off, cache.v+off,
+			d.pos, d.slot, heads, kvHeads, headDim, p.Dims, p.Base, p.FreqScale, fac)
 	})
+}
+
+// devBatch is a KVBatch on the device: one int32 array (scratchKV) holding pos[n], slot[n] and tableOf[n],
+// then tables, the block table of each sequence of the batch cut to the blocks its tokens reach; token t's
+// table starts at tables + tableOf[t].
+type devBatch struct {
+	pos, slot, tableOf, tables devPtr
+	n, maxPos                  int // tokens; the longest sequence reached (max pos + 1)
+}
+
+// kvBatchCache is the KVBatch last put on the device (a copy, to recognize it), for the cache it was
+// checked against: a forward pass's layers all use the same batch, which goes up once.
+type kvBatchCache struct {
+	src    engine.KVBatch
+	cache  *kvCache
+	dev    devBatch
+	packed []int32
+	ok     bool
+}
+
+func sameBatch(a, b *engine.KVBatch) bool {
+	return a.Stride == b.Stride && slices.Equal(a.Pos, b.Pos) && slices.Equal(a.Slot, b.Slot) &&
+		slices.Equal(a.Seq, b.Seq) && slices.Equal(a.Tables, b.Tables)
+}
+
+// kvBatch checks kv against the cache and puts it on the device, unless it is the batch already there.
+// Runs with the context current.
+func (b *Backend) kvBatch(c *kvCache, kv *engine.KVBatch) (devBatch, error) {
+	kc := &b.kvb
+	if kc.ok && kc.cache == c && sameBatch(&kc.src, kv) {
+		return kc.dev, nil
+	}
+	kc.ok = false
+	n := kv.Len()
+	if len(kv.Slot) != n || len(kv.Seq) != n {
+		return devBatch{}, fmt.Errorf("cuda: a KV batch of %d positions has %d slots and %d sequence indexes", n, len(kv.Slot), len(kv.Seq))
+	}
+	if err := checkSlots(c, kv.Slot); err != nil {
+		return devBatch{}, err
+	}
+	packed := slices.Grow(kc.packed[:0], 4*n)
+	packed = append(append(packed, kv.Pos...), kv.Slot...)
+	packed = append(packed, make([]int32, n)...) // tableOf, filled below
+	maxPos := 0
+	for first := 0; first < n; {
+		seq := kv.Seq[first]
+		end := first + 1
+		for end < n && kv.Seq[end] == seq {
+			end++
+		}
+		if seq < 0 || kv.Stride <= 0 || (int(seq)+1)*kv.Stride > len(kv.Tables) {
+			return devBatch{}, fmt.Errorf("cuda: sequence %d has no block table (%d entries of %d blocks)", seq, len(kv.Tables), kv.Stride)
+		}
+		reach := 0 // positions of the sequence that its tokens in the batch attend to
+		for t := first; t < end; t++ {
+			if p := kv.Pos[t]; p < 0 || int(p) >= kv.Stride*c.blockSize {
+				return devBatch{}, fmt.Errorf("position %d is outside its block table of %d blocks of %d positions", p, kv.Stride, c.blockSize)
+			}
+			reach = max(reach, int(kv.Pos[t])+1)
+			packed[2*n+t] = int32(len(packed) - 3*n)
+		}
+		for _, blk := range kv.Table(seq)[:(reach+c.blockSize-1)/c.blockSize] {
+			if blk < 0 || int(blk) >= c.blocks {
+				return devBatch{}, fmt.Errorf("block %d is outside the KV cache of %d blocks", blk, c.blocks)
+			}
+			packed = append(packed, blk)
+		}
+		maxPos = max(maxPos, reach)
+		first = end
+	}
+	kc.packed = packed
+	if s := b.scratch[scratchKV]; s != nil && s.n < len(packed) {
+		// Sequences that share prefix blocks list them more than once: grow by doubling, so that a pass
+		// rarely allocates.
+		if _, err := b.scratchArray(scratchKV, max(len(packed), 2*s.n)); err != nil {
+			return devBatch{}, err
+		}
+	}
+	p, err := b.ints(scratchKV, packed)
+	if err != nil {
+		return devBatch{}, err
+	}
+	kc.dev = devBatch{pos: p, slot: p + devPtr(4*n), tableOf: p + devPtr(8*n), tables: p + devPtr(12*n), n: n, maxPos: maxPos}
+	kc.src.Pos = append(kc.src.Pos[:0], kv.Pos...)
+	kc.src.Slot = append(kc.src.Slot[:0], kv.Slot...)
+	kc.src.Seq = append(kc.src.Seq[:0], kv.Seq...)
+	kc.src.Tables = append(kc.src.Tables[:0], kv.Tables...)
+	kc.src.Stride, kc.cache, kc.ok = kv.Stride, c, true
+	return kc.dev, nil
 }
 
 // attnThreads is the block size of the attention kernels (four warps).
@@ -572,28 +703,32 @@ const attnThreads = 128
 
 // attentionSplits chooses how many blocks share one query's keys: enough blocks in all to fill the GPU
 // (about attnTargetBlocks) when there are few queries, as in decoding, but no split shorter than 32 keys.
-func attentionSplits(queries, maxPos int) int {
+// A split takes whole cache blocks, chunk of them; maxPos keys (at least 1) fill splits·chunk cache blocks
+// of blockSize.
+func attentionSplits(queries, maxPos, blockSize int) (splits, chunk int) {
 	want := (attnTargetBlocks + queries - 1) / queries
-	return max(1, min(want, (maxPos+31)/32))
+	splits = max(1, min(want, (maxPos+31)/32))
+	blocks := (maxPos + blockSize - 1) / blockSize
+	chunk = (blocks + splits - 1) / splits
+	return (blocks + chunk - 1) / chunk, chunk
 }
 
-func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32, p engine.AttentionParams) error {
-	kv := c.(*kvCache)
+func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.KVBatch, p engine.AttentionParams) error {
+	cache := c.(*kvCache)
 	if p.HeadDim > 256 {
 		return fmt.Errorf("cuda: head size %d is larger than the attention kernel's 256: run this model with --backend cpu", p.HeadDim)
 	}
-	maxPos := 0
-	for _, ps := range pos {
-		maxPos = max(maxPos, int(ps)+1)
+	if kv.Len() == 0 {
+		return nil
 	}
-	queries := len(pos) * p.Heads
-	splits := attentionSplits(queries, maxPos)
-	chunk := (maxPos + splits - 1) / splits
-	off, err := cacheRows(kv, p.Layer, pos)
-	if err != nil {
-		return err
-	}
-	return b.withPositions(pos, func(pp devPtr) error {
+	off := cache.layer(p.Layer)
+	return b.do(func() error {
+		d, err := b.kvBatch(cache, kv)
+		if err != nil {
+			return err
+		}
+		queries, maxPos := d.n*p.Heads, d.maxPos
+		splits, chunk := attentionSplits(queries, maxPos, cache.blockSize)
 		part, err := b.scratchFloats(scratchPartials, queries*splits*(p.HeadDim+2))
 		if err != nil {
 			return err
@@ -610,8 +745,9 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 			return err
 		}
 		shared := 4 * max((attnThreads/32)*(p.HeadDim+2), splits) // the warps' outputs, then the merge's weights
-		err = b.launch("attention_f32", queries*splits, attnThreads, shared, dp(out), part, counters.p, dp(q), kv.k+off,
-			kv.v+off, pp, p.Heads, p.KVHeads, p.HeadDim, float64(p.Scale), splits, chunk, capture, maxPos)
+		err = b.launch("attention_f32", queries*splits, attnThreads, shared, dp(out), part, counters.p, dp(q),
+			cache.k+off, cache.v+off, d.pos, d.tableOf, d.tables, cache.blockSize, p.Heads, p.KVHeads, p.HeadDim,
+			float64(p.Scale), splits, chunk, capture, maxPos)
 		if err != nil || p.Capture == nil {
 			return err
 		}
@@ -626,8 +762,10 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, pos []int32,
 			if p.Capture[h] == nil {
 				continue
 			}
-			for t := range pos {
-				copy(p.Capture[h][t], host[(t*p.Heads+h)*maxPos:])
+			for t, row := range p.Capture[h] {
+				if t < d.n && row != nil { // tokens not captured have no row
+					copy(row, host[(t*p.Heads+h)*maxPos:(t*p.Heads+h)*maxPos+int(kv.Pos[t])+1])
+				}
 			}
 		}
 		return nil

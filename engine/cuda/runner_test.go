@@ -1,0 +1,105 @@
+//go:build cuda || cudaemu
+
+package cuda
+
+import (
+	"bytes"
+	"math/rand"
+	"testing"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/gguf/synth"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRunnerSequences drives a Runner of three sequences on the GPU and on the CPU through the same steps
+// and compares every logit row: steps that mix a prompt chunk with other sequences' decoded tokens, and a
+// sequence that takes another's published prefix blocks (PrefixCache), so that two block tables of one
+// batch list the same blocks. After the runner's allocations no step allocates device memory.
+func TestRunnerSequences(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, synth.Options{Preset: "tiny", Vocab: 300, Heads: 4, KVHeads: 2, Seed: 7}))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	b, err := New(0)
+	if err != nil {
+		t.Skipf("no GPU: %v", err)
+	}
+	defer b.Close()
+	opts := engine.RunnerOptions{Context: 128, Batch: 96, Sequences: 3, LogitRows: 96, PrefixCache: true}
+	runner := func(be engine.Backend) *engine.Runner {
+		m, err := engine.Load(f, be)
+		require.NoError(t, err)
+		r, err := m.NewRunner(opts)
+		require.NoError(t, err)
+		return r
+	}
+	gpu, cpu := runner(b), runner(engine.NewCPU(2))
+	allocs := len(b.allocs)
+
+	rng := rand.New(rand.NewSource(1))
+	tokens := func(n int) []int32 {
+		v := make([]int32, n)
+		for i := range v {
+			v[i] = int32(1 + rng.Intn(299))
+		}
+		return v
+	}
+	prompt := tokens(70)
+	promptC := append(append([]int32(nil), prompt[:66]...), tokens(9)...) // shares A's first two blocks
+	type seqs struct{ a, b, c *engine.Sequence }
+	g := seqs{gpu.NewSequence(), gpu.NewSequence(), gpu.NewSequence()}
+	c := seqs{cpu.NewSequence(), cpu.NewSequence(), cpu.NewSequence()}
+	// step builds the same chunks for both runners from (sequence picker, tokens, logits mode).
+	type part struct {
+		seq    func(s seqs) *engine.Sequence
+		tokens []int32
+		logits engine.LogitsMode
+	}
+	A := func(s seqs) *engine.Sequence { return s.a }
+	B := func(s seqs) *engine.Sequence { return s.b }
+	C := func(s seqs) *engine.Sequence { return s.c }
+
+	step := func(name string, parts ...part) {
+		var want, got []float32
+		for _, side := range []struct {
+			r   *engine.Runner
+			s   seqs
+			out *[]float32
+		}{{cpu, c, &want}, {gpu, g, &got}} {
+			var chunks []engine.Chunk
+			for _, p := range parts {
+				chunks = append(chunks, engine.Chunk{Seq: p.seq(side.s), Tokens: p.tokens, Logits: p.logits})
+			}
+			out, err := side.r.Step(chunks, nil)
+			require.NoError(t, err, name)
+			*side.out = out
+		}
+		require.Equal(t, len(want), len(got), name)
+		var num, den float64
+		for i := range want {
+			d := float64(got[i]) - float64(want[i])
+			num += d * d
+			den += float64(want[i]) * float64(want[i])
+		}
+		t.Logf("%s: %d logit rows, NMSE GPU vs CPU %.3g", name, len(want)/300, num/den)
+		require.Less(t, num/den, 1e-9, name)
+	}
+
+	step("prompt A + prompt B", part{A, prompt, engine.LastLogits}, part{B, tokens(5), engine.AllLogits})
+	// C takes A's two published blocks and evaluates the rest of its prompt, batched with A and B decoding.
+	require.Equal(t, 64, g.c.ReusePrefix(promptC))
+	require.Equal(t, 64, c.c.ReusePrefix(promptC))
+	step("decode A + decode B + prompt C after a shared prefix", part{A, tokens(1), engine.LastLogits},
+		part{B, tokens(1), engine.LastLogits}, part{C, promptC[64:], engine.AllLogits})
+	for i := range 3 {
+		step("decode A, B, C", part{A, tokens(1), engine.LastLogits}, part{B, tokens(1), engine.LastLogits},
+			part{C, tokens(1), engine.LastLogits})
+		if i == 0 { // B leaves and starts again: its blocks go back to the pool, its next token is position 0
+			g.b.Free()
+			c.b.Free()
+		}
+	}
+	require.Equal(t, allocs, len(b.allocs), "device allocations during steps")
+}
