@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/internal/atomicfile"
 	"github.com/llamago/llamago/internal/progress"
 	"github.com/spf13/cobra"
 )
@@ -85,12 +86,11 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 	if err != nil {
 		return usageError{err}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".quantize-*.gguf")
+	tmp, err := atomicfile.Create(out, "quantize")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer tmp.Abort()
 	w := gguf.NewWriter(tmp)
 	for _, kv := range src.Metadata.KVs {
 		w.Metadata.Set(kv.Key, kv.Value)
@@ -140,10 +140,7 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 		return err
 	}
 	bar.Finish()
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return err
 	}
 	st, _ := os.Stat(out)
