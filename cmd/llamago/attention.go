@@ -46,13 +46,16 @@ The capture holds layers × heads × positions² values; it is refused above --c
 		Example: `  llamago attention -m model.gguf -p "The cat sat on the mat" -o attn/
   llamago attention -m model.gguf -p "The cat sat on the mat" -o attn/ --layers 0,5 --heads 0-3
   llamago attention -m model.gguf -p "Once upon a time" -o attn/ --generate 20`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runAttention(cmd.OutOrStdout(), o) },
+		Args: noPositional,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAttention(cmd.OutOrStdout(), cmd.ErrOrStderr(), pipedStdin(cmd), o)
+		},
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
-	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt")
-	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file")
+	allowDefaultModel(f)
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt (default: standard input when it is piped)")
+	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file (-: standard input); one trailing newline is dropped")
 	f.StringVarP(&o.Out, "output", "o", "", "folder to write into (required)")
 	f.StringVar(&o.Layers, "layers", "", "layers to capture, e.g. 0,5 or 0-3 (default: all)")
 	f.StringVar(&o.Heads, "heads", "", "heads to capture, e.g. 0,2 or 0-7 (default: all)")
@@ -89,14 +92,14 @@ func parseList(s, flag string) ([]int, error) {
 	return out, nil
 }
 
-func runAttention(w io.Writer, o attentionOptions) error {
+func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) error {
 	if o.Out == "" {
 		return usagef("--output/-o is required: the folder to write into")
 	}
 	if o.Generate < 0 {
 		return usagef("--generate must be ≥ 0, got %d", o.Generate)
 	}
-	text, err := promptText(o.Prompt, o.PromptFile)
+	text, err := promptText(stdin, o.Prompt, o.PromptFile)
 	if err != nil {
 		return err
 	}
@@ -106,6 +109,9 @@ func runAttention(w io.Writer, o attentionOptions) error {
 	}
 	heads, err := parseList(o.Heads, "--heads")
 	if err != nil {
+		return err
+	}
+	if err := o.useDefaultModel(stderr); err != nil {
 		return err
 	}
 	lm, err := o.open()

@@ -38,7 +38,7 @@ func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
 	return nil, nil, 0, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
 }
 
-func listDevices(w io.Writer, bandwidth, asJSON bool) error {
+func listDevices(w, _ io.Writer, bandwidth, asJSON bool) error {
 	devs, err := cuda.Devices()
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ func listDevices(w io.Writer, bandwidth, asJSON bool) error {
 		cuda.Device
 		CopyGBs float64 `json:"copy_gb_per_s,omitempty"`
 	}
-	var rows []row
+	rows := []row{} // "[]", not "null", in JSON when there is none
 	for _, d := range devs {
 		r := row{Device: d}
 		if bandwidth {

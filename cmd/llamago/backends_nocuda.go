@@ -25,8 +25,16 @@ func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
 	return nil, nil, 0, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
 }
 
-func listDevices(w io.Writer, _, _ bool) error {
-	_, err := fmt.Fprintln(w, "this llamago was built without CUDA: no GPUs (build bin/llamago-cuda with 'make cuda')")
+// listDevices has none to list; with --json it prints an empty array on stdout (for scripts) and the
+// reason on stderr.
+func listDevices(w, stderr io.Writer, _, asJSON bool) error {
+	const note = "this llamago was built without CUDA: no GPUs (build bin/llamago-cuda with 'make cuda')"
+	if asJSON {
+		fmt.Fprintln(stderr, "llamago:", note)
+		_, err := fmt.Fprintln(w, "[]")
+		return err
+	}
+	_, err := fmt.Fprintln(w, note)
 	return err
 }
 

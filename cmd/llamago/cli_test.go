@@ -17,12 +17,18 @@ import (
 // run executes the CLI in-process, returning stdout, stderr and the exit status.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runStdin(t, "", args...)
+}
+
+// runStdin is run with stdin piped from the given text.
+func runStdin(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	root := newRootCmd()
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	root.SetArgs(args)
-	err := root.Execute()
+	root.SetIn(strings.NewReader(stdin))
+	err := executeRoot(root, args)
 	code := 0
 	if err != nil {
 		errb.WriteString(err.Error())

@@ -34,13 +34,13 @@ token. By default it prints each position's token and the most likely next token
 		Example: `  llamago logits -m model.gguf -p "The cat sat on the mat"
   llamago logits -m model.gguf -p "Hello" --json > logits.json
   llamago logits -m model.gguf -f prompt.txt --npy logits.npy`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLogits(cmd.OutOrStdout(), o) },
+		Args: noPositional,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLogits(cmd.OutOrStdout(), pipedStdin(cmd), o) },
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
-	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt")
-	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file")
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt (default: standard input when it is piped)")
+	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file (-: standard input); one trailing newline is dropped")
 	f.BoolVar(&o.JSON, "json", false, "print every logit as JSON")
 	f.StringVar(&o.NPY, "npy", "", "write the logits to this .npy file")
 	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
@@ -49,8 +49,8 @@ token. By default it prints each position's token and the most likely next token
 	return cmd
 }
 
-func runLogits(w io.Writer, o logitsOptions) error {
-	text, err := promptText(o.Prompt, o.PromptFile)
+func runLogits(w io.Writer, stdin io.Reader, o logitsOptions) error {
+	text, err := promptText(stdin, o.Prompt, o.PromptFile)
 	if err != nil {
 		return err
 	}

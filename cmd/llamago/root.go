@@ -64,9 +64,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 
 // execute runs the CLI and returns the process exit status.
 func execute(args []string) int {
-	root := newRootCmd()
-	root.SetArgs(args)
-	err := root.Execute()
+	err := executeRoot(newRootCmd(), args)
 	if err == nil {
 		return 0
 	}
@@ -76,4 +74,14 @@ func execute(args []string) int {
 		return 2
 	}
 	return 1
+}
+
+// executeRoot runs root on args after fixArgs.
+func executeRoot(root *cobra.Command, args []string) error {
+	args, err := fixArgs(args)
+	if err != nil {
+		return err
+	}
+	root.SetArgs(args)
+	return root.Execute()
 }

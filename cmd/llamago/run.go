@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"time"
 
 	"github.com/llamago/llamago/engine"
@@ -41,18 +40,19 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
   llamago run -m model.gguf -p "The capital of France is" --temp 0
   llamago run -m model.gguf -f prompt.txt -n 256 --temp 0.7 --top-p 0.9 --seed 42
   llamago run -m model.gguf -p "Hi" --json | jq .text`,
-		Args: cobra.NoArgs,
+		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("seed") {
 				o.Seed = -1
 			}
-			return runRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+			return runRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), pipedStdin(cmd), o)
 		},
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
-	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt")
-	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file")
+	allowDefaultModel(f)
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt (default: standard input when it is piped)")
+	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file (-: standard input); one trailing newline is dropped")
 	f.IntVarP(&o.N, "n-predict", "n", 128, "tokens to generate (-1: until the context is full)")
 	d := engine.DefaultSampler
 	f.Float64Var(&o.Sampler.Temp, "temp", d.Temp, "temperature (0: greedy)")
@@ -61,7 +61,7 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
 	f.Float64Var(&o.Sampler.MinP, "min-p", d.MinP, "drop tokens less likely than this fraction of the most likely (0: off)")
 	f.Float64Var(&o.Sampler.RepeatPenalty, "repeat-penalty", d.RepeatPenalty, "penalize recently seen tokens (1: off)")
 	f.IntVar(&o.Sampler.RepeatLastN, "repeat-last-n", d.RepeatLastN, "how many recent tokens the penalty considers")
-	f.Int64Var(&o.Seed, "seed", -1, "random seed (-1: a random one, printed to stderr)")
+	f.Int64VarP(&o.Seed, "seed", "s", -1, "random seed (-1: a random one, printed to stderr)")
 	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
 	f.BoolVar(&o.Special, "special", false, "parse control tokens written in the prompt and print generated ones")
 	f.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "keep generating past end-of-generation tokens")
@@ -71,21 +71,6 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no timings on stderr")
 	f.BoolVar(&o.NoPrompt, "no-display-prompt", false, "print only the generated text, not the prompt before it")
 	return cmd
-}
-
-// promptText returns the prompt from -p or -f.
-func promptText(prompt, file string) (string, error) {
-	switch {
-	case prompt != "" && file != "":
-		return "", usagef("give the prompt with -p or -f, not both")
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("prompt file: %w", err)
-		}
-		return string(b), nil
-	}
-	return prompt, nil
 }
 
 type runResult struct {
@@ -99,8 +84,8 @@ type runResult struct {
 	StopReason   string  `json:"stop_reason"`
 }
 
-func runRun(stdout, stderr io.Writer, o runOptions) error {
-	text, err := promptText(o.Prompt, o.PromptFile)
+func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
+	text, err := promptText(stdin, o.Prompt, o.PromptFile)
 	if err != nil {
 		return err
 	}
@@ -110,6 +95,9 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 	if o.N < -1 || o.N == 0 {
 		return usagef("-n must be positive or -1 (until the context is full), got %d", o.N)
 	}
+	if err := o.useDefaultModel(stderr); err != nil {
+		return err
+	}
 	lm, err := o.open()
 	if err != nil {
 		return err
@@ -118,9 +106,6 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 	m := lm.model
 	tok := m.Tokenizer
 	ids := tok.Encode(text, !o.NoBOS, o.Special)
-	if len(ids) == 0 {
-		return usagef("the prompt is empty and the model adds no BOS token: give a prompt with -p")
-	}
 	if len(ids) > lm.ctx {
 		return fmt.Errorf("the prompt is %d tokens, longer than the context of %d: use a larger --ctx (the model was trained with %d) or a shorter prompt",
 			len(ids), lm.ctx, m.Config.ContextLength)

@@ -209,7 +209,7 @@ func TestRunErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run", "-p", "x"}, 2, "--model/-m is required"},
+		{[]string{"logits", "-p", "x"}, 2, "--model/-m is required"},
 		{[]string{"run", "-m", filepath.Join(dir, "none.gguf"), "-p", "x"}, 1, "no such file"},
 		{[]string{"run", "-m", qwen, "-p", "x"}, 1, `architecture "qwen2" is not supported (llamago runs: llama)`},
 		{[]string{"run", "-m", partial, "-p", "x"}, 1, "tensors are missing: token_embd.weight, blk.0.attn_norm.weight"},
