@@ -27,6 +27,7 @@ func (mf *modelFlags) useDefaultModel(stderr io.Writer) error {
 		return err
 	}
 	mf.Model = p
+	mf.name = defaultmodel.Name
 	fmt.Fprintf(stderr, "llamago: no -m given: using the built-in %s model (a tiny TinyStories LLaMA; see the README for real models)\n", defaultmodel.Name)
 	return nil
 }

@@ -22,6 +22,7 @@ type modelFlags struct {
 	Device  int
 	GPULay  int
 	Unfused bool
+	name    string // what to call the model when it is not its file's name (the built-in one)
 }
 
 func (mf *modelFlags) bind(f *pflag.FlagSet) {
@@ -43,6 +44,7 @@ type loadedModel struct {
 	model    *engine.Model
 	loadTime time.Duration
 	ctx      int
+	name     string // set for the built-in model, else ""
 }
 
 func (l *loadedModel) Close() {
@@ -119,7 +121,7 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		f.Close()
 		return nil, err
 	}
-	return &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx}, nil
+	return &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}, nil
 }
 
 // newBackendCPU is the CPU choice shared by every build.
