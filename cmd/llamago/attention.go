@@ -159,7 +159,8 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 			return err
 		}
 	}
-	settings := map[string]any{"prompt": text, "generate": o.Generate, "backend": lm.backend.Name(), "model_file": o.Model}
+	settings := map[string]any{"prompt": text, "generate": o.Generate, "backend": lm.backend.Name(), "model_file": o.Model,
+		"head_count": m.Config.HeadCount, "head_count_kv": m.Config.HeadCountKV}
 	return writeAttention(w, stderr, lm, c, all, len(ids), settings, inf, o.Out, o.Quiet)
 }
 
@@ -261,6 +262,8 @@ func (rc *runCapture) write(w io.Writer, prompt, gen []int32, text string) error
 		}
 	}
 	rc.s.StopCapture()
-	settings := map[string]any{"prompt": text, "generate": len(gen), "backend": rc.lm.backend.Name(), "source": "llamago run"}
+	cfg := rc.lm.model.Config
+	settings := map[string]any{"prompt": text, "generate": len(gen), "backend": rc.lm.backend.Name(), "source": "llamago run",
+		"head_count": cfg.HeadCount, "head_count_kv": cfg.HeadCountKV}
 	return writeAttention(io.Discard, w, rc.lm, rc.c, ids, len(prompt), settings, nil, rc.dir, true)
 }
