@@ -25,6 +25,7 @@ type attentionOptions struct {
 	NoBOS      bool
 	Quiet      bool
 	Influence  bool
+	Brief      bool
 }
 
 func newAttentionCmd() *cobra.Command {
@@ -72,6 +73,7 @@ The capture holds layers × heads × positions² values; it is refused above --c
 	f.Float64Var(&o.MaxMB, "capture-max-mb", 1024, "refuse captures larger than this many MB")
 	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not print the summary")
+	f.BoolVar(&o.Brief, "brief", false, "print only what to look at, not the per-layer tables")
 	f.BoolVar(&o.Influence, "influence", true, "also measure each prompt token's influence on the next-token prediction by running the prompt once more without it (one extra pass per prompt token; --influence=false skips it)")
 	return cmd
 }
@@ -161,7 +163,14 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 	}
 	settings := map[string]any{"prompt": text, "generate": o.Generate, "backend": lm.backend.Name(), "model_file": o.Model,
 		"head_count": m.Config.HeadCount, "head_count_kv": m.Config.HeadCountKV}
-	return writeAttention(w, stderr, lm, c, all, len(ids), settings, inf, o.Out, o.Quiet)
+	summary := attnviz.Summary
+	switch {
+	case o.Quiet:
+		summary = nil
+	case o.Brief:
+		summary = attnviz.Hints
+	}
+	return writeAttention(w, stderr, lm, c, all, len(ids), settings, inf, o.Out, summary)
 }
 
 // leaveOneOut measures each prompt token's influence on the next-token prediction, reusing the session
@@ -206,7 +215,7 @@ func evalCaptured(sess *engine.Session, ids []int32, n int) ([]int32, error) {
 
 // writeAttention writes every output, prints the summary on w and names the files on stderr.
 func writeAttention(w, stderr io.Writer, lm *loadedModel, c *engine.AttentionCapture, ids []int32, prompt int, settings map[string]any,
-	inf *attnviz.Influence, dir string, quiet bool) error {
+	inf *attnviz.Influence, dir string, summary func(*attnviz.Report, io.Writer) error) error {
 	pieces := tokenPieces(lm.model, ids)
 	name := lm.name
 	if name == "" {
@@ -220,8 +229,8 @@ func writeAttention(w, stderr io.Writer, lm *loadedModel, c *engine.AttentionCap
 	if err := r.WriteFiles(dir); err != nil {
 		return err
 	}
-	if !quiet {
-		if err := r.WriteSummary(w); err != nil {
+	if summary != nil {
+		if err := summary(r, w); err != nil {
 			return err
 		}
 	} else if r.RolloutNote != "" {
@@ -265,5 +274,5 @@ func (rc *runCapture) write(w io.Writer, prompt, gen []int32, text string) error
 	cfg := rc.lm.model.Config
 	settings := map[string]any{"prompt": text, "generate": len(gen), "backend": rc.lm.backend.Name(), "source": "llamago run",
 		"head_count": cfg.HeadCount, "head_count_kv": cfg.HeadCountKV}
-	return writeAttention(io.Discard, w, rc.lm, rc.c, ids, len(prompt), settings, nil, rc.dir, true)
+	return writeAttention(io.Discard, w, rc.lm, rc.c, ids, len(prompt), settings, nil, rc.dir, nil)
 }

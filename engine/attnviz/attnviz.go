@@ -219,6 +219,21 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	return nil
 }
 
+// Summary and Hints are WriteSummary and WriteHints as functions of a report.
+var (
+	Summary = (*Report).WriteSummary
+	Hints   = (*Report).WriteHints
+)
+
+// WriteHints prints only the "what to look at" part of the summary.
+func (r *Report) WriteHints(w io.Writer) error {
+	if r.RolloutNote != "" {
+		fmt.Fprintf(w, "%s\n", r.RolloutNote)
+	}
+	r.writeHints(w)
+	return nil
+}
+
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
 // WriteFiles writes every output into dir (created if needed) and records them in r.Files.
