@@ -217,7 +217,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run", "-m", stories(t), "-p", long, "--ctx", "64"}, 1, "longer than the context of 64: use a larger --ctx"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--temp", "-1"}, 2, "--temp must be ≥ 0"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--top-p", "2"}, 2, "--top-p must be in (0, 1]"},
-		{[]string{"run", "-m", stories(t), "-p", "x", "-n", "0"}, 2, "-n must be positive"},
+		{[]string{"run", "-m", stories(t), "-p", "x", "-n", "-2"}, 2, "-n must be ≥ 0"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--ctx", "-5"}, 2, "--ctx must be positive"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--backend", "tpu"}, 2, "--backend must be auto, cpu or cuda"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "-f", "y"}, 2, "not both"},
