@@ -13,6 +13,9 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
+// gpuBuild says whether this binary can use a GPU (see backends_nocuda.go).
+const gpuBuild = true
+
 func backendsCompiled() string { return "cpu (" + cpu.Kernels() + " kernels), cuda" }
 
 // newBackends: auto takes the GPU when the driver sees one, else the CPU. With --gpu-layers N the GPU

@@ -11,6 +11,10 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
+// gpuBuild says whether this binary can use a GPU: without, the GPU flags are hidden from --help (they
+// still parse, so llama.cpp's -ngl and scripts written for the CUDA build keep working).
+const gpuBuild = false
+
 func backendsCompiled() string { return "cpu (" + cpu.Kernels() + " kernels)" }
 
 // newBackends returns the backend of the first layers, of the rest (nil: none) and how many layers the

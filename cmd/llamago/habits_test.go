@@ -122,3 +122,47 @@ func TestDevicesJSON(t *testing.T) {
 	var v []any
 	require.NoError(t, json.Unmarshal([]byte(out), &v), "stdout must be JSON: %q", out)
 }
+
+// Finding 17: the wrong kind of file gave a message about a missing metadata key, a folder "mmap: no such device".
+func TestWrongKindOfFile(t *testing.T) {
+	vocab := testutil.Shared(t, "vocab")
+	for _, c := range []struct {
+		model, want string
+	}{
+		{filepath.Join(vocab, "ggml-vocab-gpt-2.gguf"), `architecture "gpt2" is not supported (llamago runs: llama)`},
+		{filepath.Join(vocab, "ggml-vocab-llama-spm.gguf"), "vocabulary-only file"},
+		{t.TempDir(), "is a folder: give the GGUF file in it"},
+	} {
+		_, stderr, code := run(t, "run", "-m", c.model, "-p", "x")
+		require.NotZero(t, code)
+		require.Contains(t, stderr, c.want)
+	}
+}
+
+// Findings 14, 16, 20: help and messages that said the wrong thing or too little.
+func TestHelpAndInspectWording(t *testing.T) {
+	out, _, code := run(t, "--version")
+	require.Zero(t, code)
+	require.True(t, strings.HasPrefix(out, "llamago "), out)
+	out, _, _ = run(t, "perplexity", "--help")
+	require.Contains(t, out, "default 512, as llama-perplexity")
+	require.NotContains(t, out, "at most 4096")
+	if !gpuBuild {
+		out, _, _ = run(t, "run", "--help")
+		require.NotContains(t, out, "--unfused", "GPU developer flags are hidden on the CPU build")
+	}
+	out, _, code = run(t, "inspect", stories(t), "--no-tensors")
+	require.Zero(t, code)
+	require.Regexp(t, `chat template:\s+none`, out)
+	require.NotContains(t, out, "default / default")
+}
+
+// Finding 19: -n 0 (llama.cpp: evaluate the prompt only) was refused.
+func TestRunPromptOnly(t *testing.T) {
+	out, stderr, code := run(t, "run", "-m", stories(t), "-p", "Once upon a time", "-n", "0", "--json")
+	require.Zero(t, code, stderr)
+	var r runResult
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Empty(t, r.Tokens)
+	require.Equal(t, onceUponATime, r.PromptTokens)
+}

@@ -35,7 +35,7 @@ dequantized to float32, as a NumPy array whose shape is the tensor's in NumPy or
   llamago inspect model.gguf --tensor token_embd.weight --dump embd.npy`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(cmd.OutOrStdout(), args[0], o)
+			return runInspect(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o)
 		},
 	}
 	f := cmd.Flags()
@@ -94,7 +94,7 @@ type tensorRow struct {
 	Offset uint64   `json:"offset"`
 }
 
-func runInspect(w io.Writer, path string, o inspectOptions) error {
+func runInspect(w, stderr io.Writer, path string, o inspectOptions) error {
 	if (o.Tensor == "") != (o.Dump == "") {
 		return usagef("--tensor and --dump go together: --tensor NAME --dump OUT.npy")
 	}
@@ -104,7 +104,7 @@ func runInspect(w io.Writer, path string, o inspectOptions) error {
 	}
 	defer f.Close()
 	if o.Dump != "" {
-		return dumpTensor(w, f, o.Tensor, o.Dump)
+		return dumpTensor(stderr, f, o.Tensor, o.Dump)
 	}
 	r := buildReport(f, o)
 	if o.JSON {
@@ -208,7 +208,11 @@ func printReport(w io.Writer, r *inspectReport) error {
 		p("tokenizer:\t%s (pre %s), %d tokens, %d merges", t.Model, t.Pre, t.Tokens, t.Merges)
 		p("special tokens:\tbos %s, eos %s, unk %s", tokenName(t.BOS, t.pieces), tokenName(t.EOS, t.pieces), tokenName(t.UNK, t.pieces))
 		p("add bos / eos:\t%s / %s", optBool(t.AddBOS), optBool(t.AddEOS))
-		p("chat template:\t%v", t.HasChatTemplate)
+		tmpl := "none"
+		if t.HasChatTemplate {
+			tmpl = "present (tokenizer.chat_template; llamago does not apply it yet)"
+		}
+		p("chat template:\t%s", tmpl)
 	} else if r.TokenizerError != "" {
 		p("tokenizer:\tinvalid: %s", r.TokenizerError)
 	}
@@ -249,12 +253,13 @@ func tokenName(id int, pieces []string) string {
 
 func optBool(b *bool) string {
 	if b == nil {
-		return "default"
+		return "not set (the tokenizer's default)"
 	}
 	return fmt.Sprint(*b)
 }
 
-// dumpTensor writes one tensor, dequantized, as a float32 .npy in NumPy (row-major) order.
+// dumpTensor writes one tensor, dequantized, as a float32 .npy in NumPy (row-major) order, and says so on
+// stderr (as synth and quantize do: stdout carries only data).
 func dumpTensor(w io.Writer, f *gguf.File, name, out string) error {
 	t, ok := f.Tensor(name)
 	if !ok {

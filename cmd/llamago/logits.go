@@ -35,7 +35,9 @@ token. By default it prints each position's token and the most likely next token
   llamago logits -m model.gguf -p "Hello" --json > logits.json
   llamago logits -m model.gguf -f prompt.txt --npy logits.npy`,
 		Args: noPositional,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLogits(cmd.OutOrStdout(), pipedStdin(cmd), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLogits(cmd.OutOrStdout(), cmd.ErrOrStderr(), pipedStdin(cmd), o)
+		},
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
@@ -49,7 +51,7 @@ token. By default it prints each position's token and the most likely next token
 	return cmd
 }
 
-func runLogits(w io.Writer, stdin io.Reader, o logitsOptions) error {
+func runLogits(w, stderr io.Writer, stdin io.Reader, o logitsOptions) error {
 	text, err := promptText(stdin, o.Prompt, o.PromptFile)
 	if err != nil {
 		return err
@@ -85,7 +87,7 @@ func runLogits(w io.Writer, stdin io.Reader, o logitsOptions) error {
 		if err := npy.WriteFloat32File(o.NPY, []int{len(ids), v}, logits); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "wrote %s: float32 [%d, %d] (positions, vocab); tokens %v\n", o.NPY, len(ids), v, ids)
+		_, err := fmt.Fprintf(stderr, "wrote %s: float32 [%d, %d] (positions, vocab); tokens %v\n", o.NPY, len(ids), v, ids)
 		return err
 	case o.JSON:
 		bw := bufio.NewWriter(w)

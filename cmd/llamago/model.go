@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/llamago/llamago/engine"
@@ -34,6 +35,11 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 	f.IntVar(&mf.Device, "device", 0, "GPU to use (cuda backend)")
 	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (partial offload; -1: all)")
 	f.BoolVar(&mf.Unfused, "unfused", false, "run every operation as its own GPU kernel, even where the backend fuses them (to find a fault in a fused kernel, or to measure what fusing saves)")
+	if !gpuBuild {
+		for _, name := range []string{"backend", "device", "gpu-layers", "unfused"} {
+			f.MarkHidden(name)
+		}
+	}
 }
 
 // loadedModel is an open model file, its backend(s) and the bound model.
@@ -68,8 +74,29 @@ func (mf *modelFlags) validate() error {
 	case mf.GPULay < -1:
 		return usagef("--gpu-layers must be -1 (all) or a layer count, got %d", mf.GPULay)
 	}
-	if _, err := os.Stat(mf.Model); err != nil {
+	st, err := os.Stat(mf.Model)
+	if err != nil {
 		return fmt.Errorf("model file: %w", err)
+	}
+	if st.IsDir() {
+		return usagef("-m %s is a folder: give the GGUF file in it", mf.Model)
+	}
+	return nil
+}
+
+// checkRunnable says in words why a file that parsed is not a model llamago can run, before the loader
+// reports a missing hyperparameter key: another architecture, or a vocabulary-only file.
+func checkRunnable(f *gguf.File) error {
+	arch, _ := f.Metadata.String("general.architecture")
+	ok := false
+	for _, a := range engine.SupportedArchitectures {
+		ok = ok || a == arch
+	}
+	switch {
+	case arch != "" && !ok:
+		return fmt.Errorf("%s: architecture %q is not supported (llamago runs: %s)", f.Path, arch, strings.Join(engine.SupportedArchitectures, ", "))
+	case len(f.Tensors) == 0:
+		return fmt.Errorf("%s has no tensors: it is a vocabulary-only file (usable with 'llamago tokenize -m'), not a model", f.Path)
 	}
 	return nil
 }
@@ -82,6 +109,10 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 	start := time.Now()
 	f, err := gguf.Open(mf.Model)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkRunnable(f); err != nil {
+		f.Close()
 		return nil, err
 	}
 	b, rest, n, err := newBackends(mf)

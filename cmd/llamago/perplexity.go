@@ -52,6 +52,7 @@ token, and both perplexities. The base file stores vocab × scored-positions flo
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
+	f.Lookup("ctx").Usage = "tokens per chunk (default 512, as llama-perplexity)"
 	f.StringVarP(&o.File, "file", "f", "", "text file to score (required)")
 	f.IntVar(&o.Chunks, "chunks", 0, "score at most this many chunks (0: all)")
 	f.StringVar(&o.KLBase, "kl-divergence-base", "", "file of base log-probabilities: written, or read with --kl-divergence")
