@@ -120,7 +120,7 @@ func TestAttentionPageRendersInChromium(t *testing.T) {
 	dom, err := cmd.Output()
 	require.NoError(t, err, errOut.String())
 	body := regexp.MustCompile(`<body[^>]*>`).FindString(string(dom))
-	require.Contains(t, body, `data-rendered="head,influence,model,rollout"`)
+	require.Contains(t, body, `data-rendered="head,influence,model,rollout,token"`)
 	require.Contains(t, body, `data-errors="0"`)
 	for _, line := range strings.Split(errOut.String(), "\n") {
 		if strings.Contains(line, "CONSOLE") {

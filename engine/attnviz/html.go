@@ -144,6 +144,13 @@ looks at it.</div>
 </div>
 <svg id="headview" xmlns="http://www.w3.org/2000/svg"></svg>
 
+<h2>Token view</h2>
+<div class="explain">Pick a token: each row is a layer, each column a token it can see, and each cell how much the
+token attends to that one in that layer (average of the heads). Read it top to bottom to see how what a token
+looks at shifts from layer to layer.</div>
+<div class="controls"><label>Token <select id="token"></select></label></div>
+<table class="inf" id="tokenview"></table>
+
 <h2>Model view</h2>
 <div class="explain">Every captured layer (rows, first layer at the top) × head (columns), and the average of the
 heads (last column). In each square, row t is what token t attends to and column k is token k: a bright diagonal
@@ -410,7 +417,36 @@ function drawInfluence() {
   mark("influence");
 }
 
+// ---- token view ----
+const tokSel = document.getElementById("token");
+D.tokens.forEach((t, i) => { const o = document.createElement("option"); o.value = i; o.textContent = i + " " + show(t) + (isGen(i) ? " (generated)" : ""); tokSel.appendChild(o); });
+tokSel.value = D.prompt - 1;
+tokSel.onchange = () => drawTokenView();
+const averages = D.layers.map((_, li) => headAverage(li));
+function drawTokenView() {
+  const q = +tokSel.value, t = document.getElementById("tokenview");
+  t.innerHTML = "";
+  const head = t.insertRow();
+  const th = s => { const c = document.createElement("th"); c.textContent = s; head.appendChild(c); return c; };
+  th("layer");
+  for (let k = 0; k <= q; k++) { const c = th(show(D.tokens[k])); if (isGen(k)) c.style.color = "#c84600"; }
+  D.layers.forEach((l, li) => {
+    const r = t.insertRow();
+    r.insertCell().textContent = "L" + l;
+    const row = averages[li][q];
+    const mx = Math.max(...row.slice(0, q + 1)) || 1;
+    for (let k = 0; k <= q; k++) {
+      const c = r.insertCell(); c.className = "num";
+      c.textContent = row[k].toFixed(2);
+      c.style.background = viridis(row[k] / mx);
+      c.style.color = row[k] / mx > 0.6 ? "#000" : "#fff";
+    }
+  });
+  mark("token");
+}
+
 colorbar("cbar"); colorbar("cbar2");
+drawTokenView();
 drawHead();
 drawGrid();
 if (D.rollout) {
