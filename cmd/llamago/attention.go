@@ -131,6 +131,7 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 		return err
 	}
 	defer lm.Close()
+	lm.printNotes(stderr)
 	m := lm.model
 	ids := m.Tokenizer.Encode(text, !o.NoBOS, false)
 	if len(ids) == 0 {

@@ -166,3 +166,27 @@ func TestRunPromptOnly(t *testing.T) {
 	require.Empty(t, r.Tokens)
 	require.Equal(t, onceUponATime, r.PromptTokens)
 }
+
+// Findings 16 and 20: inspect said "file type: unknown" for an F32 file without the key, and logits
+// printed bare logits without a header or probabilities.
+func TestInspectFileTypeAndLogitsHeader(t *testing.T) {
+	out, _, code := run(t, "inspect", stories(t), "--no-tensors")
+	require.Zero(t, code)
+	require.Regexp(t, `file type:\s+not set \(most weights are F32\)`, out)
+	out, _, code = run(t, "logits", "-m", stories(t), "-p", "The cat", "--top", "2")
+	require.Zero(t, code)
+	require.Contains(t, out, "most likely next tokens: logit (probability)")
+	require.Regexp(t, `" Once" 17\.\d+ \(0\.78\d\)`, out, "BOS is followed by \" Once\" with p ≈ 0.78")
+}
+
+// Finding 19: --ctx past the trained context and --gpu-layers on the CPU build were silent.
+func TestLoadNotes(t *testing.T) {
+	_, stderr, code := run(t, "run", "-m", stories(t), "-p", "Once", "-n", "1", "--ctx", "4096", "-q")
+	require.Zero(t, code, stderr)
+	require.Contains(t, stderr, "note: --ctx 4096 is more than the 2048 positions the model was trained with")
+	if !gpuBuild {
+		_, stderr, code = run(t, "run", "-m", stories(t), "-p", "Once", "-n", "1", "-ngl", "99", "-q")
+		require.Zero(t, code, stderr)
+		require.Contains(t, stderr, "note: --gpu-layers/-ngl has no effect")
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 
+	"github.com/llamago/llamago/engine/attnviz"
 	"github.com/llamago/llamago/internal/npy"
 	"github.com/spf13/cobra"
 )
@@ -64,6 +66,7 @@ func runLogits(w, stderr io.Writer, stdin io.Reader, o logitsOptions) error {
 		return err
 	}
 	defer lm.Close()
+	lm.printNotes(stderr)
 	m := lm.model
 	ids := m.Tokenizer.Encode(text, !o.NoBOS, o.Special)
 	if len(ids) == 0 {
@@ -116,8 +119,10 @@ func runLogits(w, stderr io.Writer, stdin io.Reader, o logitsOptions) error {
 		return bw.Flush()
 	}
 	tok := m.Tokenizer
+	fmt.Fprintf(w, "pos     id token          → the %d most likely next tokens: logit (probability)\n", o.Top)
 	for p, id := range ids {
 		row := logits[p*v : (p+1)*v]
+		lp := attnviz.LogSoftmax(row)
 		order := make([]int, v)
 		for i := range order {
 			order[i] = i
@@ -125,7 +130,7 @@ func runLogits(w, stderr io.Writer, stdin io.Reader, o logitsOptions) error {
 		sort.SliceStable(order, func(a, b int) bool { return row[order[a]] > row[order[b]] })
 		fmt.Fprintf(w, "%4d %6d %-14q →", p, id, string(tok.AppendPiece(nil, id, true)))
 		for _, c := range order[:min(o.Top, v)] {
-			fmt.Fprintf(w, "  %q %.3f", string(tok.AppendPiece(nil, int32(c), true)), row[c])
+			fmt.Fprintf(w, "  %q %.3f (%.3f)", string(tok.AppendPiece(nil, int32(c), true)), row[c], math.Exp(lp[c]))
 		}
 		fmt.Fprintln(w)
 	}

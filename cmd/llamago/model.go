@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,15 @@ type loadedModel struct {
 	model    *engine.Model
 	loadTime time.Duration
 	ctx      int
-	name     string // set for the built-in model, else ""
+	name     string   // set for the built-in model, else ""
+	notes    []string // things the user asked for that will not happen as they may think (printed by the command)
+}
+
+// printNotes writes the load notes on stderr.
+func (l *loadedModel) printNotes(stderr io.Writer) {
+	for _, n := range l.notes {
+		fmt.Fprintln(stderr, "llamago: note:", n)
+	}
 }
 
 func (l *loadedModel) Close() {
@@ -152,7 +161,14 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		f.Close()
 		return nil, err
 	}
-	return &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}, nil
+	lm := &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}
+	if trained := m.Config.ContextLength; mf.Ctx > trained && trained > 0 {
+		lm.notes = append(lm.notes, fmt.Sprintf("--ctx %d is more than the %d positions the model was trained with: text past them degrades", mf.Ctx, trained))
+	}
+	if !gpuBuild && mf.GPULay >= 0 {
+		lm.notes = append(lm.notes, "--gpu-layers/-ngl has no effect: this llamago was built without CUDA (make cuda builds bin/llamago-cuda)")
+	}
+	return lm, nil
 }
 
 // newBackendCPU is the CPU choice shared by every build.

@@ -97,6 +97,7 @@ func runPerplexity(stdout, stderr io.Writer, o perplexityOptions) error {
 		return err
 	}
 	defer lm.Close()
+	lm.printNotes(stderr)
 	m := lm.model
 	tokens := m.Tokenizer.Encode(text, true, false)
 	nctx := o.Ctx

@@ -103,6 +103,7 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 		return err
 	}
 	defer lm.Close()
+	lm.printNotes(stderr)
 	m := lm.model
 	tok := m.Tokenizer
 	ids := tok.Encode(text, !o.NoBOS, o.Special)
