@@ -190,3 +190,16 @@ func TestLoadNotes(t *testing.T) {
 		require.Contains(t, stderr, "note: --gpu-layers/-ngl has no effect")
 	}
 }
+
+// Finding 20: synth --heads 3 added an error about a --rope-dim the user never set, and type errors
+// listed 17 types llamago cannot write.
+func TestSynthAndTypeErrors(t *testing.T) {
+	_, stderr, code := run(t, "synth", "--heads", "3", "-o", filepath.Join(t.TempDir(), "x.gguf"))
+	require.NotZero(t, code)
+	require.Contains(t, stderr, "--embd 256 must be a multiple of --heads 3")
+	require.NotContains(t, stderr, "--rope-dim")
+	_, stderr, _ = run(t, "synth", "--type", "Q7", "-o", filepath.Join(t.TempDir(), "x.gguf"))
+	require.Contains(t, stderr, `unknown tensor type "Q7": model weights can be written as F32, F16, Q4_0`)
+	require.NotContains(t, stderr, "IQ2_XXS")
+	require.NotContains(t, stderr, "MXFP4")
+}
