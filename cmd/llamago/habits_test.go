@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/llamago/llamago/internal/npy"
 	"github.com/llamago/llamago/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
@@ -202,4 +204,34 @@ func TestSynthAndTypeErrors(t *testing.T) {
 	require.Contains(t, stderr, `unknown tensor type "Q7": model weights can be written as F32, F16, Q4_0`)
 	require.NotContains(t, stderr, "IQ2_XXS")
 	require.NotContains(t, stderr, "MXFP4")
+}
+
+// Finding 16: --tensor NAME without --dump was an error instead of showing the tensor.
+func TestInspectOneTensor(t *testing.T) {
+	npyPath := filepath.Join(t.TempDir(), "q.npy")
+	_, stderr, code := run(t, "inspect", stories(t), "--tensor", "blk.0.attn_q.weight", "--dump", npyPath)
+	require.Zero(t, code, stderr)
+	fh, err := os.Open(npyPath)
+	require.NoError(t, err)
+	_, vals, err := npy.ReadFloat32(fh)
+	fh.Close()
+	require.NoError(t, err)
+	var sum float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range vals {
+		sum += float64(v)
+		lo, hi = math.Min(lo, float64(v)), math.Max(hi, float64(v))
+	}
+	out, stderr, code := run(t, "inspect", stories(t), "--tensor", "blk.0.attn_q.weight", "--json")
+	require.Zero(t, code, stderr)
+	var st tensorStats
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	require.Equal(t, "F32", st.Type)
+	require.Equal(t, []uint64{64, 64}, st.Shape)
+	require.InDelta(t, sum/float64(len(vals)), st.Mean, 1e-9)
+	require.Equal(t, lo, st.Min)
+	require.Equal(t, hi, st.Max)
+	out, _, code = run(t, "inspect", stories(t), "--tensor", "blk.0.attn_q.weight")
+	require.Zero(t, code)
+	require.Contains(t, out, "blk.0.attn_q.weight: F32 [64 64]")
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"text/tabwriter"
 
@@ -42,7 +43,7 @@ dequantized to float32, as a NumPy array whose shape is the tensor's in NumPy or
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object instead of text")
 	f.BoolVar(&o.Metadata, "metadata", false, "also print every metadata key (long arrays are summarized)")
 	f.BoolVar(&o.NoTensors, "no-tensors", false, "leave out the tensor table")
-	f.StringVar(&o.Tensor, "tensor", "", "a tensor to select (with --dump)")
+	f.StringVar(&o.Tensor, "tensor", "", "show one tensor: type, shape, size and value statistics (with --dump: write it)")
 	f.StringVar(&o.Dump, "dump", "", "write the --tensor, dequantized to float32, to this .npy file")
 	return cmd
 }
@@ -95,8 +96,8 @@ type tensorRow struct {
 }
 
 func runInspect(w, stderr io.Writer, path string, o inspectOptions) error {
-	if (o.Tensor == "") != (o.Dump == "") {
-		return usagef("--tensor and --dump go together: --tensor NAME --dump OUT.npy")
+	if o.Dump != "" && o.Tensor == "" {
+		return usagef("--dump needs the tensor to write: --tensor NAME --dump OUT.npy")
 	}
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -105,6 +106,9 @@ func runInspect(w, stderr io.Writer, path string, o inspectOptions) error {
 	defer f.Close()
 	if o.Dump != "" {
 		return dumpTensor(stderr, f, o.Tensor, o.Dump)
+	}
+	if o.Tensor != "" {
+		return showTensor(w, f, o.Tensor, o.JSON)
 	}
 	r := buildReport(f, o)
 	if o.JSON {
@@ -272,6 +276,49 @@ func optBool(b *bool) string {
 		return "not set (the tokenizer's default)"
 	}
 	return fmt.Sprint(*b)
+}
+
+// tensorStats describes one tensor's values.
+type tensorStats struct {
+	tensorRow
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"`
+}
+
+// showTensor prints one tensor's row and the statistics of its dequantized values.
+func showTensor(w io.Writer, f *gguf.File, name string, asJSON bool) error {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return fmt.Errorf("%s has no tensor %q (list them with: llamago inspect %s)", f.Path, name, f.Path)
+	}
+	st := tensorStats{tensorRow: tensorRow{t.Name, t.Type.String(), t.Dims, t.Size, t.Offset}}
+	if t.Type.CanDequantize() {
+		vals := make([]float32, t.Elements())
+		if err := gguf.Dequantize(t.Type, f.TensorData(t), vals); err != nil {
+			return fmt.Errorf("tensor %q: %w", name, err)
+		}
+		st.Min, st.Max = math.Inf(1), math.Inf(-1)
+		var sum, sq float64
+		for _, v := range vals {
+			x := float64(v)
+			st.Min, st.Max = math.Min(st.Min, x), math.Max(st.Max, x)
+			sum += x
+			sq += x * x
+		}
+		n := float64(len(vals))
+		st.Mean = sum / n
+		st.Std = math.Sqrt(math.Max(0, sq/n-st.Mean*st.Mean))
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	_, err := fmt.Fprintf(w, "%s: %s %v, %s at offset %d\nvalues: min %.6g, max %.6g, mean %.6g, std %.6g\n",
+		st.Name, st.Type, st.Shape, humanBytes(st.Bytes), st.Offset, st.Min, st.Max, st.Mean, st.Std)
+	return err
 }
 
 // dumpTensor writes one tensor, dequantized, as a float32 .npy in NumPy (row-major) order, and says so on
