@@ -15,7 +15,7 @@ type htmlData struct {
 	Prompt  int             `json:"prompt"`
 	Layers  []int           `json:"layers"`
 	Heads   []int           `json:"heads"`
-	Attn    [][][][]float64 `json:"attn"`    // [layer][head][query][key ≤ query], rounded to 4 decimals
+	Attn    [][][][]float64 `json:"attn"`    // [layer][head][query][key ≤ query], rounded to 3 decimals
 	Rollout [][]float64     `json:"rollout"` // nil when the layers are not consecutive
 	Note    string          `json:"rollout_note,omitempty"`
 	// HeadsPerKV is how many query heads share one key/value head (grouped-query attention), 0 if unknown.
@@ -23,7 +23,8 @@ type htmlData struct {
 	Influence  *Influence `json:"influence,omitempty"`
 }
 
-func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+// round3 keeps what the page shows (three decimals) and no more: a long prompt's page stays small.
+func round3(v float64) float64 { return math.Round(v*1e3) / 1e3 }
 
 // writeHTML writes index.html: one file with the data, styles and script inline, no network needed.
 func (r *Report) writeHTML(path string) error {
@@ -39,7 +40,7 @@ func (r *Report) writeHTML(path string) error {
 			for _, row := range r.capture.Probs[l][h] {
 				rr := make([]float64, len(row))
 				for k, v := range row {
-					rr[k] = round4(float64(v))
+					rr[k] = round3(float64(v))
 				}
 				rows = append(rows, rr)
 			}
@@ -51,7 +52,7 @@ func (r *Report) writeHTML(path string) error {
 		for _, row := range r.Rollout() {
 			rr := make([]float64, len(row))
 			for k, v := range row {
-				rr[k] = round4(v)
+				rr[k] = round3(v)
 			}
 			d.Rollout = append(d.Rollout, rr)
 		}
