@@ -2,14 +2,14 @@
 GO      ?= go
 BIN     := bin
 MODELS  := models
-SHARED  ?= $(firstword $(wildcard ../shared) $(wildcard ../../shared))
+DEMO_OUT ?= attention-demo
 FUZZTIME ?= 5m
 
 CUDA_ENV = eval "$$(kernels/cuda-deps.sh)" &&
 NVCC_FLAGS = -ccbin g++-12 -allow-unsupported-compiler -ptx -arch=compute_80 -O3
 KERNELS = $(basename $(notdir $(wildcard kernels/*.cu)))
 
-.PHONY: all build test test-short test-arm64 lint demo bench fuzz clean cuda kernels cuda-check cuda-emu
+.PHONY: all build test test-short test-arm64 lint demo screenshot bench fuzz clean cuda kernels cuda-check cuda-emu
 
 all: build
 
@@ -43,21 +43,29 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## demo: the main job, offline: generate text with a real model if one is here, else a synthetic one
+## demo: the exercise llamago is for, offline, in seconds: a greedy story from "Once upon a time", then what
+## every attention head looks at in "The cat sat on the mat" (views written to $(DEMO_OUT)/). The model is the
+## first real one in $(MODELS)/ when there is one, else the stories260K model built into llamago.
 demo: build
-	@model=$$(ls $(MODELS)/*.gguf 2>/dev/null | grep -v synth | head -n 1); \
-	if [ -z "$$model" ] && [ -f "$(SHARED)/models/stories260K.gguf" ]; then model=$(SHARED)/models/stories260K.gguf; fi; \
-	if [ -z "$$model" ]; then \
-		model=$(MODELS)/demo-synth-tiny-q4_0.gguf; mkdir -p $(MODELS); \
-		echo "== no real model in $(MODELS)/ or $(SHARED)/models: using a synthetic model (random weights, so the text is gibberish)"; \
-		[ -f $$model ] || $(BIN)/llamago synth --preset tiny --type Q4_0 -o $$model; \
-	fi; \
-	echo "== $$model"; \
-	$(BIN)/llamago inspect $$model --no-tensors | head -n 16; echo; \
-	echo '== llamago tokenize "The cat sat on the mat"'; \
-	$(BIN)/llamago tokenize -m $$model "The cat sat on the mat"; echo; \
-	echo '== llamago run -p "Once upon a time" -n 96 --temp 0'; \
-	$(BIN)/llamago run -m $$model -p "Once upon a time" -n 96 --temp 0
+	@set -e; model=$$(ls $(MODELS)/*.gguf 2>/dev/null | grep -v synth | head -n 1 || true); \
+	if [ -n "$$model" ]; then m="-m $$model"; echo "== model: $$model"; \
+	else m=""; echo "== model: stories260K, built into llamago (put a GGUF file in $(MODELS)/ to use it instead)"; fi; \
+	echo; echo '== llamago run -p "Once upon a time" -n 96 --temp 0      (greedy: the most likely token each time)'; \
+	$(BIN)/llamago run $$m -p "Once upon a time" -n 96 --temp 0 -q; \
+	echo; echo '== llamago attention -p "The cat sat on the mat" -o $(DEMO_OUT) --brief'; \
+	$(BIN)/llamago attention $$m -p "The cat sat on the mat" -o $(DEMO_OUT) --brief; \
+	echo; echo "== the per-layer tables: $(BIN)/llamago attention$${m:+ $$m} -p \"The cat sat on the mat\" -o $(DEMO_OUT)"
+
+## screenshot: docs/head-view.png, the README's picture of the head view, taken by headless Chromium from
+## the demo's page (apt-get install chromium)
+screenshot: build
+	@command -v chromium >/dev/null || { echo "screenshot needs chromium (apt-get install chromium)"; exit 1; }
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	$(BIN)/llamago attention -p "The cat sat on the mat" -o $$tmp/attn -q 2>/dev/null; \
+	chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking --disable-sync \
+		--user-data-dir=$$tmp/profile --virtual-time-budget=5000 --hide-scrollbars --window-size=1000,800 \
+		--screenshot=$$tmp/shot.png "file://$$tmp/attn/index.html" 2>/dev/null; \
+	mkdir -p docs; cp $$tmp/shot.png docs/head-view.png; echo "wrote docs/head-view.png"
 
 ## bench: Go benchmarks of the kernels and formats
 bench:

@@ -34,7 +34,8 @@ func NewTypeRule(target string, layers int) (*TypeRule, error) {
 	}
 	t, err := ParseType(target)
 	if err != nil {
-		return nil, fmt.Errorf("%w (or a mixture: %s)", err, strings.Join(Mixtures, ", "))
+		return nil, fmt.Errorf("unknown tensor type %q: model weights can be written as %s, or the mixture %s", target,
+			strings.Join(WritableTypes(), ", "), strings.Join(Mixtures, ", "))
 	}
 	if !CanQuantize(t) || t == TypeQ8_K {
 		return nil, fmt.Errorf("llamago cannot write model weights of type %s", t)
@@ -70,4 +71,15 @@ func FallbackType(t Type, cols int) Type {
 		return t
 	}
 	return TypeF16
+}
+
+// WritableTypes names the tensor types NewTypeRule accepts for model weights, in id order.
+func WritableTypes() []string {
+	var out []string
+	for _, t := range Types() {
+		if CanQuantize(t) && t != TypeQ8_K {
+			out = append(out, t.String())
+		}
+	}
+	return out
 }

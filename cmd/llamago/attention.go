@@ -9,6 +9,7 @@ import (
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/engine/attnviz"
+	"github.com/llamago/llamago/internal/progress"
 	"github.com/spf13/cobra"
 )
 
@@ -23,6 +24,8 @@ type attentionOptions struct {
 	MaxMB      float64
 	NoBOS      bool
 	Quiet      bool
+	Influence  bool
+	Brief      bool
 }
 
 func newAttentionCmd() *cobra.Command {
@@ -38,21 +41,31 @@ post-softmax attention probabilities of the chosen layers and heads, then writes
   index.html      head view (tokens on both sides, lines weighted by attention, layer selector, heads
                   toggled by colour, hover a token to isolate it) and model view (every layer × head as a
                   small heatmap, click to enlarge); one self-contained file, no network needed
-  layerNN.png     heatmap of each layer (head average) with token labels
-  rollout.npy/png attention rollout (Abnar & Zuidema 2020) over the captured layers
+  layerNN.png     heatmap of each layer (head average) with token labels and a colour bar
+  rollout.npy/png attention rollout (Abnar & Zuidema 2020) over the captured layers (consecutive
+                  layers only: rollout multiplies one layer's mixing by the next one's)
 
-and prints a summary: the token each position attends to most, per layer, and each head's entropy.
+With --influence (on by default) it also runs the prompt once more for each prompt token, leaving that
+token out, and reports how the next-token prediction changes: the probability of the predicted token
+and the KL divergence between the two distributions. That is what the prediction depends on, beside
+what attention looks at; both are in the summary, attention.json and the page.
+
+It prints a summary: the token each position attends to most, per layer, how spread each head is, and
+what to look at first (attention sink, previous-token heads, rollout against influence).
 The capture holds layers × heads × positions² values; it is refused above --capture-max-mb.`,
 		Example: `  llamago attention -m model.gguf -p "The cat sat on the mat" -o attn/
   llamago attention -m model.gguf -p "The cat sat on the mat" -o attn/ --layers 0,5 --heads 0-3
   llamago attention -m model.gguf -p "Once upon a time" -o attn/ --generate 20`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runAttention(cmd.OutOrStdout(), o) },
+		Args: noPositional,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAttention(cmd.OutOrStdout(), cmd.ErrOrStderr(), pipedStdin(cmd), o)
+		},
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
-	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt")
-	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file")
+	allowDefaultModel(f)
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt (default: standard input when it is piped)")
+	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file (-: standard input); one trailing newline is dropped")
 	f.StringVarP(&o.Out, "output", "o", "", "folder to write into (required)")
 	f.StringVar(&o.Layers, "layers", "", "layers to capture, e.g. 0,5 or 0-3 (default: all)")
 	f.StringVar(&o.Heads, "heads", "", "heads to capture, e.g. 0,2 or 0-7 (default: all)")
@@ -60,6 +73,8 @@ The capture holds layers × heads × positions² values; it is refused above --c
 	f.Float64Var(&o.MaxMB, "capture-max-mb", 1024, "refuse captures larger than this many MB")
 	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not print the summary")
+	f.BoolVar(&o.Brief, "brief", false, "print only what to look at, not the per-layer tables")
+	f.BoolVar(&o.Influence, "influence", true, "also measure each prompt token's influence on the next-token prediction by running the prompt once more without it (one extra pass per prompt token; --influence=false skips it)")
 	return cmd
 }
 
@@ -89,14 +104,14 @@ func parseList(s, flag string) ([]int, error) {
 	return out, nil
 }
 
-func runAttention(w io.Writer, o attentionOptions) error {
+func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) error {
 	if o.Out == "" {
 		return usagef("--output/-o is required: the folder to write into")
 	}
 	if o.Generate < 0 {
 		return usagef("--generate must be ≥ 0, got %d", o.Generate)
 	}
-	text, err := promptText(o.Prompt, o.PromptFile)
+	text, err := promptText(stdin, o.Prompt, o.PromptFile)
 	if err != nil {
 		return err
 	}
@@ -108,11 +123,15 @@ func runAttention(w io.Writer, o attentionOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := o.useDefaultModel(stderr); err != nil {
+		return err
+	}
 	lm, err := o.open()
 	if err != nil {
 		return err
 	}
 	defer lm.Close()
+	lm.printNotes(stderr)
 	m := lm.model
 	ids := m.Tokenizer.Encode(text, !o.NoBOS, false)
 	if len(ids) == 0 {
@@ -136,8 +155,46 @@ func runAttention(w io.Writer, o attentionOptions) error {
 	if err != nil {
 		return err
 	}
-	settings := map[string]any{"prompt": text, "generate": o.Generate, "backend": lm.backend.Name(), "model_file": o.Model}
-	return writeAttention(w, lm, c, all, len(ids), settings, o.Out, o.Quiet)
+	sess.StopCapture()
+	var inf *attnviz.Influence
+	if o.Influence && len(ids) > 1 {
+		if inf, err = leaveOneOut(sess, lm.model, ids, o.Quiet); err != nil {
+			return err
+		}
+	}
+	settings := map[string]any{"prompt": text, "generate": o.Generate, "backend": lm.backend.Name(), "model_file": o.Model,
+		"head_count": m.Config.HeadCount, "head_count_kv": m.Config.HeadCountKV}
+	summary := attnviz.Summary
+	switch {
+	case o.Quiet:
+		summary = nil
+	case o.Brief:
+		summary = attnviz.Hints
+	}
+	return writeAttention(w, stderr, lm, c, all, len(ids), settings, inf, o.Out, summary)
+}
+
+// leaveOneOut measures each prompt token's influence on the next-token prediction, reusing the session
+// (Reset, then the prompt without that token).
+func leaveOneOut(sess *engine.Session, m *engine.Model, ids []int32, quiet bool) (*attnviz.Influence, error) {
+	pieces := tokenPieces(m, ids)
+	bar := progress.New(int64(len(ids)+1), "influence (leave one out)", false, quiet)
+	defer bar.Finish()
+	next := func(ids []int32) ([]float32, error) {
+		sess.Reset()
+		return sess.Eval(ids, false)
+	}
+	piece := func(id int32) string { return string(m.Tokenizer.AppendPiece(nil, id, true)) }
+	return attnviz.LeaveOneOut(next, ids, pieces, piece, func(done, _ int) { bar.Set(int64(done)) })
+}
+
+// tokenPieces returns the display text of each token.
+func tokenPieces(m *engine.Model, ids []int32) []string {
+	pieces := make([]string, len(ids))
+	for i, id := range ids {
+		pieces[i] = string(m.Tokenizer.AppendPiece(nil, id, true))
+	}
+	return pieces
 }
 
 // evalCaptured evaluates the prompt, generates n greedy tokens and evaluates the last one too, so every
@@ -157,31 +214,32 @@ func evalCaptured(sess *engine.Session, ids []int32, n int) ([]int32, error) {
 	return append(append([]int32(nil), ids...), gen...), nil
 }
 
-// writeAttention writes every output and prints the summary.
-func writeAttention(w io.Writer, lm *loadedModel, c *engine.AttentionCapture, ids []int32, prompt int, settings map[string]any, dir string, quiet bool) error {
-	tok := lm.model.Tokenizer
-	pieces := make([]string, len(ids))
-	for i, id := range ids {
-		pieces[i] = string(tok.AppendPiece(nil, id, true))
-	}
-	name := lm.model.Config.Name
+// writeAttention writes every output, prints the summary on w and names the files on stderr.
+func writeAttention(w, stderr io.Writer, lm *loadedModel, c *engine.AttentionCapture, ids []int32, prompt int, settings map[string]any,
+	inf *attnviz.Influence, dir string, summary func(*attnviz.Report, io.Writer) error) error {
+	pieces := tokenPieces(lm.model, ids)
+	name := lm.name
 	if name == "" {
-		name = filepath.Base(lm.file.Path)
+		name = strings.TrimSuffix(filepath.Base(lm.file.Path), ".gguf")
 	}
 	r, err := attnviz.New(c, name, ids, pieces, prompt, settings)
 	if err != nil {
 		return err
 	}
+	r.Influence = inf
 	if err := r.WriteFiles(dir); err != nil {
 		return err
 	}
-	if !quiet {
-		if err := r.WriteSummary(w); err != nil {
+	if summary != nil {
+		if err := summary(r, w); err != nil {
 			return err
 		}
+	} else if r.RolloutNote != "" {
+		fmt.Fprintf(stderr, "llamago: note: %s\n", r.RolloutNote)
 	}
-	_, err = fmt.Fprintf(w, "\nwrote %s: %s (open index.html in a browser)\n", dir, strings.Join(r.Files, ", "))
-	return err
+	fmt.Fprintf(stderr, "wrote %s: %s\n", dir, strings.Join(r.Files, ", "))
+	fmt.Fprintf(stderr, "open %s in a browser: head view, model view, rollout and influence\n", filepath.Join(dir, "index.html"))
+	return nil
 }
 
 // runCapture collects attention during 'llamago run --capture-attn DIR'.
@@ -214,6 +272,8 @@ func (rc *runCapture) write(w io.Writer, prompt, gen []int32, text string) error
 		}
 	}
 	rc.s.StopCapture()
-	settings := map[string]any{"prompt": text, "generate": len(gen), "backend": rc.lm.backend.Name(), "source": "llamago run"}
-	return writeAttention(w, rc.lm, rc.c, ids, len(prompt), settings, rc.dir, true)
+	cfg := rc.lm.model.Config
+	settings := map[string]any{"prompt": text, "generate": len(gen), "backend": rc.lm.backend.Name(), "source": "llamago run",
+		"head_count": cfg.HeadCount, "head_count_kv": cfg.HeadCountKV}
+	return writeAttention(io.Discard, w, rc.lm, rc.c, ids, len(prompt), settings, nil, rc.dir, nil)
 }

@@ -23,8 +23,9 @@ func TestAttentionCommand(t *testing.T) {
 	out, stderr, code := run(t, "attention", "-m", stories(t), "-p", "The cat sat on the mat", "-o", dir, "--generate", "4")
 	require.Zero(t, code, stderr)
 	require.Less(t, time.Since(start), 30*time.Second)
-	require.Contains(t, out, "layer 0 — most attended token per position")
-	require.Contains(t, out, "head entropy")
+	require.Contains(t, out, "layer 0 — the token each position attends to most")
+	require.Contains(t, out, "head spread")
+	require.Contains(t, stderr, "open "+filepath.Join(dir, "index.html"))
 	for _, f := range []string{"attention.npy", "attention.json", "index.html", "layer00.png", "layer04.png", "rollout.png", "rollout.npy"} {
 		require.FileExists(t, filepath.Join(dir, f))
 	}
@@ -119,7 +120,7 @@ func TestAttentionPageRendersInChromium(t *testing.T) {
 	dom, err := cmd.Output()
 	require.NoError(t, err, errOut.String())
 	body := regexp.MustCompile(`<body[^>]*>`).FindString(string(dom))
-	require.Contains(t, body, `data-rendered="head,model,rollout"`)
+	require.Contains(t, body, `data-rendered="head,influence,model,rollout,token"`)
 	require.Contains(t, body, `data-errors="0"`)
 	for _, line := range strings.Split(errOut.String(), "\n") {
 		if strings.Contains(line, "CONSOLE") {

@@ -13,6 +13,9 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
+// gpuBuild says whether this binary can use a GPU (see backends_nocuda.go).
+const gpuBuild = true
+
 func backendsCompiled() string { return "cpu (" + cpu.Kernels() + " kernels), cuda" }
 
 // newBackends: auto takes the GPU when the driver sees one, else the CPU. With --gpu-layers N the GPU
@@ -38,7 +41,7 @@ func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
 	return nil, nil, 0, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
 }
 
-func listDevices(w io.Writer, bandwidth, asJSON bool) error {
+func listDevices(w, _ io.Writer, bandwidth, asJSON bool) error {
 	devs, err := cuda.Devices()
 	if err != nil {
 		return err
@@ -47,7 +50,7 @@ func listDevices(w io.Writer, bandwidth, asJSON bool) error {
 		cuda.Device
 		CopyGBs float64 `json:"copy_gb_per_s,omitempty"`
 	}
-	var rows []row
+	rows := []row{} // "[]", not "null", in JSON when there is none
 	for _, d := range devs {
 		r := row{Device: d}
 		if bandwidth {

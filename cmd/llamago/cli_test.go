@@ -17,12 +17,18 @@ import (
 // run executes the CLI in-process, returning stdout, stderr and the exit status.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runStdin(t, "", args...)
+}
+
+// runStdin is run with stdin piped from the given text.
+func runStdin(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
 	root := newRootCmd()
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	root.SetArgs(args)
-	err := root.Execute()
+	root.SetIn(strings.NewReader(stdin))
+	err := executeRoot(root, args)
 	code := 0
 	if err != nil {
 		errb.WriteString(err.Error())
@@ -78,7 +84,8 @@ func TestInspectDump(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "q.npy")
 	stdout, stderr, code := run(t, "inspect", p, "--tensor", "blk.1.attn_k.weight", "--dump", out)
 	require.Zero(t, code, stderr)
-	require.Contains(t, stdout, "wrote "+out)
+	require.Contains(t, stderr, "wrote "+out)
+	require.Empty(t, stdout, "stdout carries only data")
 	fh, err := os.Open(out)
 	require.NoError(t, err)
 	defer fh.Close()
@@ -122,7 +129,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"inspect"}, 1, "accepts 1 arg"},
 		{[]string{"inspect", filepath.Join(dir, "nope.gguf")}, 1, "no such file"},
 		{[]string{"inspect", bad}, 1, "version 1 is not supported"},
-		{[]string{"inspect", bad, "--dump", "x.npy"}, 2, "--tensor and --dump go together"},
+		{[]string{"inspect", bad, "--dump", "x.npy"}, 2, "--dump needs the tensor to write"},
 		{[]string{"synth"}, 2, "--output/-o is required"},
 		{[]string{"synth", "-o", filepath.Join(dir, "x.gguf"), "--type", "Q7"}, 1, "unknown tensor type"},
 		{[]string{"synth", "--layers", "many"}, 2, "invalid argument"},

@@ -15,7 +15,7 @@ decode speed is compared against. A llamago built without CUDA (the default) has
 		Example: `  llamago-cuda devices --bandwidth`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return listDevices(cmd.OutOrStdout(), bandwidth, asJSON)
+			return listDevices(cmd.OutOrStdout(), cmd.ErrOrStderr(), bandwidth, asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&bandwidth, "bandwidth", false, "measure device-to-device copy bandwidth")

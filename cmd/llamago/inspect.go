@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"text/tabwriter"
 
@@ -35,14 +36,14 @@ dequantized to float32, as a NumPy array whose shape is the tensor's in NumPy or
   llamago inspect model.gguf --tensor token_embd.weight --dump embd.npy`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(cmd.OutOrStdout(), args[0], o)
+			return runInspect(cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], o)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object instead of text")
 	f.BoolVar(&o.Metadata, "metadata", false, "also print every metadata key (long arrays are summarized)")
 	f.BoolVar(&o.NoTensors, "no-tensors", false, "leave out the tensor table")
-	f.StringVar(&o.Tensor, "tensor", "", "a tensor to select (with --dump)")
+	f.StringVar(&o.Tensor, "tensor", "", "show one tensor: type, shape, size and value statistics (with --dump: write it)")
 	f.StringVar(&o.Dump, "dump", "", "write the --tensor, dequantized to float32, to this .npy file")
 	return cmd
 }
@@ -94,9 +95,9 @@ type tensorRow struct {
 	Offset uint64   `json:"offset"`
 }
 
-func runInspect(w io.Writer, path string, o inspectOptions) error {
-	if (o.Tensor == "") != (o.Dump == "") {
-		return usagef("--tensor and --dump go together: --tensor NAME --dump OUT.npy")
+func runInspect(w, stderr io.Writer, path string, o inspectOptions) error {
+	if o.Dump != "" && o.Tensor == "" {
+		return usagef("--dump needs the tensor to write: --tensor NAME --dump OUT.npy")
 	}
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -104,7 +105,10 @@ func runInspect(w io.Writer, path string, o inspectOptions) error {
 	}
 	defer f.Close()
 	if o.Dump != "" {
-		return dumpTensor(w, f, o.Tensor, o.Dump)
+		return dumpTensor(stderr, f, o.Tensor, o.Dump)
+	}
+	if o.Tensor != "" {
+		return showTensor(w, f, o.Tensor, o.JSON)
 	}
 	r := buildReport(f, o)
 	if o.JSON {
@@ -120,6 +124,22 @@ func buildReport(f *gguf.File, o inspectOptions) *inspectReport {
 	r.Architecture, _ = f.Metadata.StringOr("general.architecture", "unknown")
 	ft, _ := f.Metadata.IntOr("general.file_type", -1)
 	r.FileType = gguf.FileTypeName(int(ft))
+	if ft < 0 { // the key is optional: say what the weights are instead of "unknown"
+		count := map[string]int{}
+		best := ""
+		for _, t := range f.Tensors {
+			if len(t.Dims) == 2 {
+				n := t.Type.String()
+				count[n]++
+				if best == "" || count[n] > count[best] {
+					best = n
+				}
+			}
+		}
+		if best != "" {
+			r.FileType = "not set (most weights are " + best + ")"
+		}
+	}
 	if c, err := f.LlamaConfig(); err == nil {
 		r.Hyperparameters = c
 	} else {
@@ -208,7 +228,11 @@ func printReport(w io.Writer, r *inspectReport) error {
 		p("tokenizer:\t%s (pre %s), %d tokens, %d merges", t.Model, t.Pre, t.Tokens, t.Merges)
 		p("special tokens:\tbos %s, eos %s, unk %s", tokenName(t.BOS, t.pieces), tokenName(t.EOS, t.pieces), tokenName(t.UNK, t.pieces))
 		p("add bos / eos:\t%s / %s", optBool(t.AddBOS), optBool(t.AddEOS))
-		p("chat template:\t%v", t.HasChatTemplate)
+		tmpl := "none"
+		if t.HasChatTemplate {
+			tmpl = "present (tokenizer.chat_template; llamago does not apply it yet)"
+		}
+		p("chat template:\t%s", tmpl)
 	} else if r.TokenizerError != "" {
 		p("tokenizer:\tinvalid: %s", r.TokenizerError)
 	}
@@ -249,12 +273,56 @@ func tokenName(id int, pieces []string) string {
 
 func optBool(b *bool) string {
 	if b == nil {
-		return "default"
+		return "not set (the tokenizer's default)"
 	}
 	return fmt.Sprint(*b)
 }
 
-// dumpTensor writes one tensor, dequantized, as a float32 .npy in NumPy (row-major) order.
+// tensorStats describes one tensor's values.
+type tensorStats struct {
+	tensorRow
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"`
+}
+
+// showTensor prints one tensor's row and the statistics of its dequantized values.
+func showTensor(w io.Writer, f *gguf.File, name string, asJSON bool) error {
+	t, ok := f.Tensor(name)
+	if !ok {
+		return fmt.Errorf("%s has no tensor %q (list them with: llamago inspect %s)", f.Path, name, f.Path)
+	}
+	st := tensorStats{tensorRow: tensorRow{t.Name, t.Type.String(), t.Dims, t.Size, t.Offset}}
+	if t.Type.CanDequantize() {
+		vals := make([]float32, t.Elements())
+		if err := gguf.Dequantize(t.Type, f.TensorData(t), vals); err != nil {
+			return fmt.Errorf("tensor %q: %w", name, err)
+		}
+		st.Min, st.Max = math.Inf(1), math.Inf(-1)
+		var sum, sq float64
+		for _, v := range vals {
+			x := float64(v)
+			st.Min, st.Max = math.Min(st.Min, x), math.Max(st.Max, x)
+			sum += x
+			sq += x * x
+		}
+		n := float64(len(vals))
+		st.Mean = sum / n
+		st.Std = math.Sqrt(math.Max(0, sq/n-st.Mean*st.Mean))
+	}
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	_, err := fmt.Fprintf(w, "%s: %s %v, %s at offset %d\nvalues: min %.6g, max %.6g, mean %.6g, std %.6g\n",
+		st.Name, st.Type, st.Shape, humanBytes(st.Bytes), st.Offset, st.Min, st.Max, st.Mean, st.Std)
+	return err
+}
+
+// dumpTensor writes one tensor, dequantized, as a float32 .npy in NumPy (row-major) order, and says so on
+// stderr (as synth and quantize do: stdout carries only data).
 func dumpTensor(w io.Writer, f *gguf.File, name, out string) error {
 	t, ok := f.Tensor(name)
 	if !ok {

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 
+	"github.com/llamago/llamago/engine/attnviz"
 	"github.com/llamago/llamago/internal/npy"
 	"github.com/spf13/cobra"
 )
@@ -34,13 +36,15 @@ token. By default it prints each position's token and the most likely next token
 		Example: `  llamago logits -m model.gguf -p "The cat sat on the mat"
   llamago logits -m model.gguf -p "Hello" --json > logits.json
   llamago logits -m model.gguf -f prompt.txt --npy logits.npy`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLogits(cmd.OutOrStdout(), o) },
+		Args: noPositional,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLogits(cmd.OutOrStdout(), cmd.ErrOrStderr(), pipedStdin(cmd), o)
+		},
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
-	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt")
-	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file")
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt (default: standard input when it is piped)")
+	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file (-: standard input); one trailing newline is dropped")
 	f.BoolVar(&o.JSON, "json", false, "print every logit as JSON")
 	f.StringVar(&o.NPY, "npy", "", "write the logits to this .npy file")
 	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
@@ -49,8 +53,8 @@ token. By default it prints each position's token and the most likely next token
 	return cmd
 }
 
-func runLogits(w io.Writer, o logitsOptions) error {
-	text, err := promptText(o.Prompt, o.PromptFile)
+func runLogits(w, stderr io.Writer, stdin io.Reader, o logitsOptions) error {
+	text, err := promptText(stdin, o.Prompt, o.PromptFile)
 	if err != nil {
 		return err
 	}
@@ -62,6 +66,7 @@ func runLogits(w io.Writer, o logitsOptions) error {
 		return err
 	}
 	defer lm.Close()
+	lm.printNotes(stderr)
 	m := lm.model
 	ids := m.Tokenizer.Encode(text, !o.NoBOS, o.Special)
 	if len(ids) == 0 {
@@ -85,7 +90,7 @@ func runLogits(w io.Writer, o logitsOptions) error {
 		if err := npy.WriteFloat32File(o.NPY, []int{len(ids), v}, logits); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "wrote %s: float32 [%d, %d] (positions, vocab); tokens %v\n", o.NPY, len(ids), v, ids)
+		_, err := fmt.Fprintf(stderr, "wrote %s: float32 [%d, %d] (positions, vocab); tokens %v\n", o.NPY, len(ids), v, ids)
 		return err
 	case o.JSON:
 		bw := bufio.NewWriter(w)
@@ -114,8 +119,10 @@ func runLogits(w io.Writer, o logitsOptions) error {
 		return bw.Flush()
 	}
 	tok := m.Tokenizer
+	fmt.Fprintf(w, "pos     id token          → the %d most likely next tokens: logit (probability)\n", o.Top)
 	for p, id := range ids {
 		row := logits[p*v : (p+1)*v]
+		lp := attnviz.LogSoftmax(row)
 		order := make([]int, v)
 		for i := range order {
 			order[i] = i
@@ -123,7 +130,7 @@ func runLogits(w io.Writer, o logitsOptions) error {
 		sort.SliceStable(order, func(a, b int) bool { return row[order[a]] > row[order[b]] })
 		fmt.Fprintf(w, "%4d %6d %-14q →", p, id, string(tok.AppendPiece(nil, id, true)))
 		for _, c := range order[:min(o.Top, v)] {
-			fmt.Fprintf(w, "  %q %.3f", string(tok.AppendPiece(nil, int32(c), true)), row[c])
+			fmt.Fprintf(w, "  %q %.3f (%.3f)", string(tok.AppendPiece(nil, int32(c), true)), row[c], math.Exp(lp[c]))
 		}
 		fmt.Fprintln(w)
 	}

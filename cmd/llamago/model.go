@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/llamago/llamago/engine"
@@ -22,6 +24,7 @@ type modelFlags struct {
 	Device  int
 	GPULay  int
 	Unfused bool
+	name    string // what to call the model when it is not its file's name (the built-in one)
 }
 
 func (mf *modelFlags) bind(f *pflag.FlagSet) {
@@ -33,6 +36,11 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 	f.IntVar(&mf.Device, "device", 0, "GPU to use (cuda backend)")
 	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (partial offload; -1: all)")
 	f.BoolVar(&mf.Unfused, "unfused", false, "run every operation as its own GPU kernel, even where the backend fuses them (to find a fault in a fused kernel, or to measure what fusing saves)")
+	if !gpuBuild {
+		for _, name := range []string{"backend", "device", "gpu-layers", "unfused"} {
+			f.MarkHidden(name)
+		}
+	}
 }
 
 // loadedModel is an open model file, its backend(s) and the bound model.
@@ -43,6 +51,15 @@ type loadedModel struct {
 	model    *engine.Model
 	loadTime time.Duration
 	ctx      int
+	name     string   // set for the built-in model, else ""
+	notes    []string // things the user asked for that will not happen as they may think (printed by the command)
+}
+
+// printNotes writes the load notes on stderr.
+func (l *loadedModel) printNotes(stderr io.Writer) {
+	for _, n := range l.notes {
+		fmt.Fprintln(stderr, "llamago: note:", n)
+	}
 }
 
 func (l *loadedModel) Close() {
@@ -66,8 +83,29 @@ func (mf *modelFlags) validate() error {
 	case mf.GPULay < -1:
 		return usagef("--gpu-layers must be -1 (all) or a layer count, got %d", mf.GPULay)
 	}
-	if _, err := os.Stat(mf.Model); err != nil {
+	st, err := os.Stat(mf.Model)
+	if err != nil {
 		return fmt.Errorf("model file: %w", err)
+	}
+	if st.IsDir() {
+		return usagef("-m %s is a folder: give the GGUF file in it", mf.Model)
+	}
+	return nil
+}
+
+// checkRunnable says in words why a file that parsed is not a model llamago can run, before the loader
+// reports a missing hyperparameter key: another architecture, or a vocabulary-only file.
+func checkRunnable(f *gguf.File) error {
+	arch, _ := f.Metadata.String("general.architecture")
+	ok := false
+	for _, a := range engine.SupportedArchitectures {
+		ok = ok || a == arch
+	}
+	switch {
+	case arch != "" && !ok:
+		return fmt.Errorf("%s: architecture %q is not supported (llamago runs: %s)", f.Path, arch, strings.Join(engine.SupportedArchitectures, ", "))
+	case len(f.Tensors) == 0:
+		return fmt.Errorf("%s has no tensors: it is a vocabulary-only file (usable with 'llamago tokenize -m'), not a model", f.Path)
 	}
 	return nil
 }
@@ -80,6 +118,10 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 	start := time.Now()
 	f, err := gguf.Open(mf.Model)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkRunnable(f); err != nil {
+		f.Close()
 		return nil, err
 	}
 	b, rest, n, err := newBackends(mf)
@@ -119,7 +161,14 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		f.Close()
 		return nil, err
 	}
-	return &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx}, nil
+	lm := &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}
+	if trained := m.Config.ContextLength; mf.Ctx > trained && trained > 0 {
+		lm.notes = append(lm.notes, fmt.Sprintf("--ctx %d is more than the %d positions the model was trained with: text past them degrades", mf.Ctx, trained))
+	}
+	if !gpuBuild && mf.GPULay >= 0 {
+		lm.notes = append(lm.notes, "--gpu-layers/-ngl has no effect: this llamago was built without CUDA (make cuda builds bin/llamago-cuda)")
+	}
+	return lm, nil
 }
 
 // newBackendCPU is the CPU choice shared by every build.

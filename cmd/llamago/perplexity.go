@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/internal/atomicfile"
 	"github.com/llamago/llamago/internal/progress"
 	"github.com/spf13/cobra"
 )
@@ -52,6 +52,7 @@ token, and both perplexities. The base file stores vocab × scored-positions flo
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
+	f.Lookup("ctx").Usage = "tokens per chunk (default 512, as llama-perplexity)"
 	f.StringVarP(&o.File, "file", "f", "", "text file to score (required)")
 	f.IntVar(&o.Chunks, "chunks", 0, "score at most this many chunks (0: all)")
 	f.StringVar(&o.KLBase, "kl-divergence-base", "", "file of base log-probabilities: written, or read with --kl-divergence")
@@ -87,7 +88,7 @@ func runPerplexity(stdout, stderr io.Writer, o perplexityOptions) error {
 	if o.Ctx < 8 {
 		return usagef("--ctx must be at least 8 for perplexity, got %d", o.Ctx)
 	}
-	text, err := promptText("", o.File)
+	text, err := readTextFile(o.File)
 	if err != nil {
 		return err
 	}
@@ -96,6 +97,7 @@ func runPerplexity(stdout, stderr io.Writer, o perplexityOptions) error {
 		return err
 	}
 	defer lm.Close()
+	lm.printNotes(stderr)
 	m := lm.model
 	tokens := m.Tokenizer.Encode(text, true, false)
 	nctx := o.Ctx
@@ -244,14 +246,14 @@ func logSoftmax(x []float32, out []float64) {
 
 type kldWriter struct {
 	path string
-	tmp  *os.File
+	tmp  *atomicfile.File
 	w    *gguf.Writer
 	row  []float32
 	buf  []byte
 }
 
 func newKLDWriter(path string, tokens []int32, nctx, positions, vocab int, model string) (*kldWriter, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".kld-*")
+	tmp, err := atomicfile.Create(path, "kld")
 	if err != nil {
 		return nil, err
 	}
@@ -261,8 +263,7 @@ func newKLDWriter(path string, tokens []int32, nctx, positions, vocab int, model
 	w.Metadata.Set("llamago.kld.ctx", uint32(nctx))
 	w.Metadata.Set("llamago.kld.tokens", tokens)
 	if err := w.AddTensor("logprobs", gguf.TypeF32, uint64(vocab), uint64(positions)); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
+		tmp.Abort()
 		return nil, err
 	}
 	return &kldWriter{path: path, tmp: tmp, w: w, row: make([]float32, vocab), buf: make([]byte, 4*vocab)}, nil
@@ -283,10 +284,7 @@ func (k *kldWriter) finish() error {
 	if err := k.w.Close(); err != nil {
 		return err
 	}
-	if err := k.tmp.Close(); err != nil {
-		return err
-	}
-	err := os.Rename(k.tmp.Name(), k.path)
+	err := k.tmp.Commit()
 	k.tmp = nil
 	return err
 }
@@ -294,8 +292,7 @@ func (k *kldWriter) finish() error {
 // abort removes the temporary file when finish was not reached.
 func (k *kldWriter) abort() {
 	if k.tmp != nil {
-		k.tmp.Close()
-		os.Remove(k.tmp.Name())
+		k.tmp.Abort()
 	}
 }
 

@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/llamago/llamago/engine/arch"
 	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/internal/atomicfile"
 	"github.com/llamago/llamago/internal/progress"
 	"github.com/spf13/cobra"
 )
@@ -76,12 +78,11 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 	if err != nil {
 		return usageError{err}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".quantize-*.gguf")
+	tmp, err := atomicfile.Create(out, "quantize")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer tmp.Abort()
 	w := gguf.NewWriter(tmp)
 	for _, kv := range src.Metadata.KVs {
 		w.Metadata.Set(kv.Key, kv.Value)
@@ -91,11 +92,20 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 	types := make([]gguf.Type, len(src.Tensors))
 	var total int64
 	requantized := map[gguf.Type]bool{}
+	fellBack := map[string]int{} // "Q8_0 instead of Q6_K (rows of 64 …)" → count
+	weights, asked := 0, 0
 	for i := range src.Tensors {
 		t := &src.Tensors[i]
 		types[i] = t.Type
 		if len(t.Dims) == 2 && strings.HasSuffix(t.Name, ".weight") {
+			want := rule.Want(t.Name, blockLayer(t.Name))
 			types[i] = rule.For(t.Name, blockLayer(t.Name), int(t.Dims[0]))
+			weights++
+			if types[i] == want {
+				asked++
+			} else {
+				fellBack[fmt.Sprintf("%s instead of %s (rows of %d, not a multiple of its block of %d)", types[i], want, t.Dims[0], want.BlockSize())]++
+			}
 			if types[i] != t.Type && !t.Type.CanDequantize() {
 				return fmt.Errorf("tensor %s is %s, which llamago cannot read to convert", t.Name, t.Type)
 			}
@@ -107,6 +117,13 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 			return err
 		}
 		total += int64(types[i].RowBytes(int(t.Dims[0]))) * int64(t.Elements()/t.Dims[0])
+	}
+	// Like llama-quantize: say which weights could not take the requested type, and warn when none did.
+	for _, k := range sortedKeys(fellBack) {
+		fmt.Fprintf(stderr, "llamago quantize: note: %d weight(s) stored as %s\n", fellBack[k], k)
+	}
+	if weights > 0 && asked == 0 {
+		fmt.Fprintf(stderr, "llamago quantize: warning: no weight could be stored as %s: the file holds only fallback types\n", rule.Name)
 	}
 	for t := range requantized {
 		fmt.Fprintf(stderr, "llamago quantize: note: requantizing weights stored as %s adds their rounding error to %s's; start from F16/F32 when you can\n", t, rule.Name)
@@ -131,10 +148,7 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 		return err
 	}
 	bar.Finish()
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return err
 	}
 	st, _ := os.Stat(out)
@@ -203,4 +217,13 @@ func convertTensor(w *gguf.Writer, t *gguf.TensorInfo, data []byte, to gguf.Type
 		written += int64(n * outRow)
 	}
 	return written, nil
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -70,3 +70,16 @@ func TestQuantizeCommand(t *testing.T) {
 		require.Contains(t, stderr, c.want)
 	}
 }
+
+// Finding 7: quantize could write a file with none of the requested type and say nothing.
+func TestQuantizeReportsFallbacks(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "s.gguf")
+	_, stderr, code := run(t, "quantize", stories(t), out, "Q6_K")
+	require.Zero(t, code, stderr)
+	require.Contains(t, stderr, "32 weight(s) stored as Q8_0 instead of Q6_K (rows of 64, not a multiple of its block of 256)")
+	require.Contains(t, stderr, "warning: no weight could be stored as Q6_K")
+	_, stderr, code = run(t, "quantize", stories(t), out, "Q8_0")
+	require.Zero(t, code, stderr)
+	require.Contains(t, stderr, "5 weight(s) stored as F16 instead of Q8_0 (rows of 172")
+	require.NotContains(t, stderr, "warning:", "most weights are Q8_0")
+}

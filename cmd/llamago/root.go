@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/pprof"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
 )
@@ -31,7 +34,9 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
   llamago synth --preset llama-1b --type Q4_0 -o tinyllama-shape.gguf   # no model at hand`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionString(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
@@ -64,16 +69,48 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 
 // execute runs the CLI and returns the process exit status.
 func execute(args []string) int {
-	root := newRootCmd()
-	root.SetArgs(args)
-	err := root.Execute()
+	err := executeRoot(newRootCmd(), args)
 	if err == nil {
 		return 0
 	}
 	fmt.Fprintln(os.Stderr, "llamago:", err)
 	var ue usageError
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
 		return 2
+	case errors.Is(err, errInterrupted):
+		return 130 // as a shell reports a process ended by SIGINT
 	}
 	return 1
+}
+
+// errInterrupted ends a command stopped by Ctrl-C (or SIGTERM) after it reported what it had done.
+var errInterrupted = errors.New("interrupted")
+
+// watchInterrupt catches the first SIGINT/SIGTERM and reports it through the returned flag, so a command
+// can stop at its next step and still report; a second signal ends the process as usual. stop releases it.
+func watchInterrupt() (*atomic.Bool, func()) {
+	var flag atomic.Bool
+	c := make(chan os.Signal, 1)
+	done := make(chan struct{})
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-c:
+			flag.Store(true)
+			signal.Stop(c)
+		case <-done:
+		}
+	}()
+	return &flag, func() { signal.Stop(c); close(done) }
+}
+
+// executeRoot runs root on args after fixArgs.
+func executeRoot(root *cobra.Command, args []string) error {
+	args, err := fixArgs(args)
+	if err != nil {
+		return err
+	}
+	root.SetArgs(args)
+	return root.Execute()
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
 	"time"
 
 	"github.com/llamago/llamago/engine"
@@ -41,19 +40,20 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
   llamago run -m model.gguf -p "The capital of France is" --temp 0
   llamago run -m model.gguf -f prompt.txt -n 256 --temp 0.7 --top-p 0.9 --seed 42
   llamago run -m model.gguf -p "Hi" --json | jq .text`,
-		Args: cobra.NoArgs,
+		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("seed") {
 				o.Seed = -1
 			}
-			return runRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+			return runRun(cmd.OutOrStdout(), cmd.ErrOrStderr(), pipedStdin(cmd), o)
 		},
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
-	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt")
-	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file")
-	f.IntVarP(&o.N, "n-predict", "n", 128, "tokens to generate (-1: until the context is full)")
+	allowDefaultModel(f)
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt (default: standard input when it is piped)")
+	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file (-: standard input); one trailing newline is dropped")
+	f.IntVarP(&o.N, "n-predict", "n", 128, "tokens to generate (-1: until the context is full; 0: evaluate the prompt only)")
 	d := engine.DefaultSampler
 	f.Float64Var(&o.Sampler.Temp, "temp", d.Temp, "temperature (0: greedy)")
 	f.IntVar(&o.Sampler.TopK, "top-k", d.TopK, "keep the k most likely tokens (0: all)")
@@ -61,7 +61,7 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
 	f.Float64Var(&o.Sampler.MinP, "min-p", d.MinP, "drop tokens less likely than this fraction of the most likely (0: off)")
 	f.Float64Var(&o.Sampler.RepeatPenalty, "repeat-penalty", d.RepeatPenalty, "penalize recently seen tokens (1: off)")
 	f.IntVar(&o.Sampler.RepeatLastN, "repeat-last-n", d.RepeatLastN, "how many recent tokens the penalty considers")
-	f.Int64Var(&o.Seed, "seed", -1, "random seed (-1: a random one, printed to stderr)")
+	f.Int64VarP(&o.Seed, "seed", "s", -1, "random seed (-1: a random one, printed to stderr unless -q; --json reports it)")
 	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
 	f.BoolVar(&o.Special, "special", false, "parse control tokens written in the prompt and print generated ones")
 	f.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "keep generating past end-of-generation tokens")
@@ -71,21 +71,6 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no timings on stderr")
 	f.BoolVar(&o.NoPrompt, "no-display-prompt", false, "print only the generated text, not the prompt before it")
 	return cmd
-}
-
-// promptText returns the prompt from -p or -f.
-func promptText(prompt, file string) (string, error) {
-	switch {
-	case prompt != "" && file != "":
-		return "", usagef("give the prompt with -p or -f, not both")
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("prompt file: %w", err)
-		}
-		return string(b), nil
-	}
-	return prompt, nil
 }
 
 type runResult struct {
@@ -99,28 +84,29 @@ type runResult struct {
 	StopReason   string  `json:"stop_reason"`
 }
 
-func runRun(stdout, stderr io.Writer, o runOptions) error {
-	text, err := promptText(o.Prompt, o.PromptFile)
+func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
+	text, err := promptText(stdin, o.Prompt, o.PromptFile)
 	if err != nil {
 		return err
 	}
 	if err := o.Sampler.Validate(); err != nil {
 		return usageError{err}
 	}
-	if o.N < -1 || o.N == 0 {
-		return usagef("-n must be positive or -1 (until the context is full), got %d", o.N)
+	if o.N < -1 {
+		return usagef("-n must be ≥ 0 (0: evaluate the prompt only) or -1 (until the context is full), got %d", o.N)
+	}
+	if err := o.useDefaultModel(stderr); err != nil {
+		return err
 	}
 	lm, err := o.open()
 	if err != nil {
 		return err
 	}
 	defer lm.Close()
+	lm.printNotes(stderr)
 	m := lm.model
 	tok := m.Tokenizer
 	ids := tok.Encode(text, !o.NoBOS, o.Special)
-	if len(ids) == 0 {
-		return usagef("the prompt is empty and the model adds no BOS token: give a prompt with -p")
-	}
 	if len(ids) > lm.ctx {
 		return fmt.Errorf("the prompt is %d tokens, longer than the context of %d: use a larger --ctx (the model was trained with %d) or a shorter prompt",
 			len(ids), lm.ctx, m.Config.ContextLength)
@@ -135,7 +121,7 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 		return err
 	}
 	positions := lm.ctx // -n -1 generates until the context is full
-	if o.N > 0 {
+	if o.N >= 0 {
 		positions = min(lm.ctx, len(ids)+o.N)
 	}
 	capture, err := newRunCapture(o.CaptureDir, lm, sess, positions, o.CaptureMB)
@@ -160,15 +146,21 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 			return err
 		}
 	}
+	interrupted, stopWatching := watchInterrupt()
+	defer stopWatching()
 	start := time.Now()
-	gen, st, err := sess.Generate(ids, engine.GenerateOptions{
+	generate := sess.Generate
+	if o.N == 0 { // llama.cpp's -n 0: the prompt only (timings, a capture), no new token
+		generate = promptOnly(sess)
+	}
+	gen, st, err := generate(ids, engine.GenerateOptions{
 		MaxTokens: o.N, Sampler: o.Sampler, IgnoreEOG: o.IgnoreEOS,
 		OnToken: func(id int32) bool {
 			if tok.IsEOG(id) && !o.IgnoreEOS && !o.Special {
 				return true
 			}
 			emit(stream.Push(id))
-			return writeErr == nil
+			return writeErr == nil && !interrupted.Load()
 		},
 	})
 	if err != nil {
@@ -180,6 +172,8 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 	}
 	reason := "length"
 	switch {
+	case interrupted.Load():
+		reason = "interrupted"
 	case len(gen) > 0 && tok.IsEOG(gen[len(gen)-1]) && !o.IgnoreEOS:
 		reason = "eos"
 	case sess.Pos() >= sess.Context():
@@ -193,17 +187,37 @@ func runRun(stdout, stderr io.Writer, o runOptions) error {
 	if o.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
-		return enc.Encode(runResult{Text: string(textOut), PromptTokens: ids, Tokens: gen, Seed: o.Sampler.Seed,
-			LoadMS: ms(lm.loadTime), PromptTPS: st.PromptTPS(), EvalTPS: st.GenTPS(), StopReason: reason})
+		if err := enc.Encode(runResult{Text: string(textOut), PromptTokens: ids, Tokens: gen, Seed: o.Sampler.Seed,
+			LoadMS: ms(lm.loadTime), PromptTPS: st.PromptTPS(), EvalTPS: st.GenTPS(), StopReason: reason}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(stdout)
 	}
-	fmt.Fprintln(stdout)
-	if !o.Quiet {
+	if reason == "interrupted" { // like llama-cli: the timings of what was done, then exit status 130
+		printTimings(stderr, lm.loadTime, st, time.Since(start))
+		return errInterrupted
+	}
+	if !o.Quiet && !o.JSON {
 		if reason == "context full" {
-			fmt.Fprintf(stderr, "llamago: stopped: the context of %d tokens is full (use a larger --ctx)\n", lm.ctx)
+			if lm.ctx >= m.Config.ContextLength {
+				fmt.Fprintf(stderr, "llamago: stopped: the context of %d tokens is full (the most this model was trained for)\n", lm.ctx)
+			} else {
+				fmt.Fprintf(stderr, "llamago: stopped: the context of %d tokens is full (use a larger --ctx, up to the model's %d)\n", lm.ctx, m.Config.ContextLength)
+			}
 		}
 		printTimings(stderr, lm.loadTime, st, time.Since(start))
 	}
 	return nil
+}
+
+// promptOnly evaluates the prompt like Generate would, and generates nothing.
+func promptOnly(sess *engine.Session) func([]int32, engine.GenerateOptions) ([]int32, engine.Stats, error) {
+	return func(ids []int32, _ engine.GenerateOptions) ([]int32, engine.Stats, error) {
+		start := time.Now()
+		_, err := sess.Eval(ids, false)
+		return []int32{}, engine.Stats{PromptTokens: len(ids), PromptTime: time.Since(start)}, err
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -209,7 +209,7 @@ func TestRunErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"run", "-p", "x"}, 2, "--model/-m is required"},
+		{[]string{"logits", "-p", "x"}, 2, "--model/-m is required"},
 		{[]string{"run", "-m", filepath.Join(dir, "none.gguf"), "-p", "x"}, 1, "no such file"},
 		{[]string{"run", "-m", qwen, "-p", "x"}, 1, `architecture "qwen2" is not supported (llamago runs: llama)`},
 		{[]string{"run", "-m", partial, "-p", "x"}, 1, "tensors are missing: token_embd.weight, blk.0.attn_norm.weight"},
@@ -217,7 +217,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"run", "-m", stories(t), "-p", long, "--ctx", "64"}, 1, "longer than the context of 64: use a larger --ctx"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--temp", "-1"}, 2, "--temp must be ≥ 0"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--top-p", "2"}, 2, "--top-p must be in (0, 1]"},
-		{[]string{"run", "-m", stories(t), "-p", "x", "-n", "0"}, 2, "-n must be positive"},
+		{[]string{"run", "-m", stories(t), "-p", "x", "-n", "-2"}, 2, "-n must be ≥ 0"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--ctx", "-5"}, 2, "--ctx must be positive"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "--backend", "tpu"}, 2, "--backend must be auto, cpu or cuda"},
 		{[]string{"run", "-m", stories(t), "-p", "x", "-f", "y"}, 2, "not both"},

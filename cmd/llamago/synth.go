@@ -10,6 +10,7 @@ import (
 
 	"github.com/llamago/llamago/gguf"
 	"github.com/llamago/llamago/gguf/synth"
+	"github.com/llamago/llamago/internal/atomicfile"
 	"github.com/llamago/llamago/internal/progress"
 	"github.com/spf13/cobra"
 )
@@ -104,7 +105,15 @@ func runSynth(stderr io.Writer, o synthCmdOptions) error {
 		bar.Set(done)
 	}
 	o.Warn = func(format string, a ...any) { fmt.Fprintf(stderr, "llamago synth: note: "+format+"\n", a...) }
-	if err := synth.WriteFile(o.Out, o.Options); err != nil {
+	tmp, err := atomicfile.Create(o.Out, "synth")
+	if err != nil {
+		return err
+	}
+	defer tmp.Abort()
+	if err := synth.Write(tmp, o.Options); err != nil {
+		return err
+	}
+	if err := tmp.Commit(); err != nil {
 		return err
 	}
 	bar.Finish()

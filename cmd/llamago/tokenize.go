@@ -13,6 +13,7 @@ import (
 
 type tokenizeOptions struct {
 	Model   string
+	Prompt  string
 	File    string
 	JSON    bool
 	NoBOS   bool
@@ -23,26 +24,30 @@ type tokenizeOptions struct {
 func newTokenizeCmd() *cobra.Command {
 	var o tokenizeOptions
 	cmd := &cobra.Command{
-		Use:   "tokenize -m MODEL TEXT",
+		Use:   "tokenize -m MODEL [TEXT | -p TEXT | -f FILE]",
 		Short: "Show how a model's tokenizer splits text: ids and pieces",
 		Long: `Tokenize reads only the tokenizer from the model file (no weights) and prints one line per token:
 its id and the text it stands for. BOS is added when the model asks for it (--no-bos leaves it out);
 control tokens written in the text (like <s>) are parsed only with --special.`,
 		Example: `  llamago tokenize -m model.gguf "The cat sat on the mat"
   llamago tokenize -m model.gguf --json --no-bos "Hello world"
-  llamago tokenize -m model.gguf --special "<s>Hello</s>"`,
+  llamago tokenize -m model.gguf --special "<s>Hello</s>"
+  echo "The cat sat on the mat" | llamago tokenize -m model.gguf --ids`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			text := ""
 			if len(args) == 1 {
-				text = args[0]
+				if o.Prompt != "" {
+					return usagef("give the text as an argument or with -p, not both")
+				}
+				o.Prompt = args[0]
 			}
-			return runTokenize(cmd.OutOrStdout(), text, o)
+			return runTokenize(cmd.OutOrStdout(), pipedStdin(cmd), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.Model, "model", "m", "", "GGUF model (or vocabulary) file (required)")
-	f.StringVarP(&o.File, "file", "f", "", "read the text from this file instead of the argument")
+	f.StringVarP(&o.Prompt, "prompt", "p", "", "the text (as llama-tokenize takes it; or give it as the argument)")
+	f.StringVarP(&o.File, "file", "f", "", "read the text from this file instead of the argument (-: standard input); one trailing newline is dropped")
 	f.BoolVar(&o.JSON, "json", false, `print {"ids": [...], "pieces": [...]}`)
 	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add BOS/EOS tokens")
 	f.BoolVar(&o.Special, "special", false, "parse control tokens written in the text")
@@ -50,18 +55,13 @@ control tokens written in the text (like <s>) are parsed only with --special.`,
 	return cmd
 }
 
-func runTokenize(w io.Writer, text string, o tokenizeOptions) error {
+func runTokenize(w io.Writer, stdin io.Reader, o tokenizeOptions) error {
 	if o.Model == "" {
 		return usagef("--model/-m is required")
 	}
-	if o.File != "" {
-		if text != "" {
-			return usagef("give the text as an argument or with -f, not both")
-		}
-		var err error
-		if text, err = promptText("", o.File); err != nil {
-			return err
-		}
+	text, err := promptText(stdin, o.Prompt, o.File)
+	if err != nil {
+		return err
 	}
 	f, err := gguf.Open(o.Model)
 	if err != nil {

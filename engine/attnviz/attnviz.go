@@ -28,6 +28,10 @@ type Report struct {
 	Shape    []int          `json:"shape"` // of attention.npy: [layers, heads, query, key]
 	Settings map[string]any `json:"settings"`
 	Files    []string       `json:"files"`
+	// Influence of each prompt token on the next-token prediction (leave-one-out), when measured.
+	Influence *Influence `json:"influence,omitempty"`
+	// RolloutNote says why there is no rollout (the captured layers are not consecutive); "" when there is.
+	RolloutNote string `json:"rollout_note,omitempty"`
 
 	capture *engine.AttentionCapture
 }
@@ -47,9 +51,28 @@ func New(c *engine.AttentionCapture, model string, ids []int32, tokens []string,
 		}
 	}
 	n := len(ids)
-	return &Report{Model: model, IDs: ids, Tokens: tokens, Prompt: prompt, Layers: c.Layers, Heads: c.Heads,
-		Shape: []int{len(c.Layers), len(c.Heads), n, n}, Settings: settings, capture: c}, nil
+	r := &Report{Model: model, IDs: ids, Tokens: tokens, Prompt: prompt, Layers: c.Layers, Heads: c.Heads,
+		Shape: []int{len(c.Layers), len(c.Heads), n, n}, Settings: settings, capture: c}
+	if err := r.rolloutOK(); err != nil {
+		r.RolloutNote = err.Error()
+	}
+	return r, nil
 }
+
+// rolloutOK says whether rollout means anything for the captured layers: it multiplies each layer's
+// mixing by the next one's, so the layers must follow one another (1,2,3, not 0,4).
+func (r *Report) rolloutOK() error {
+	for i := 1; i < len(r.Layers); i++ {
+		if r.Layers[i] != r.Layers[i-1]+1 {
+			return fmt.Errorf("no attention rollout: it multiplies consecutive layers, and layers %s are not consecutive (capture a range such as --layers %d-%d, or all layers)",
+				intList(r.Layers), r.Layers[0], r.Layers[len(r.Layers)-1])
+		}
+	}
+	return nil
+}
+
+// HasRollout reports whether the rollout is defined (consecutive layers captured).
+func (r *Report) HasRollout() bool { return r.RolloutNote == "" }
 
 // HeadAverage returns layer index li's attention averaged over the captured heads, [query][key].
 func (r *Report) HeadAverage(li int) [][]float64 {
@@ -68,6 +91,7 @@ func (r *Report) HeadAverage(li int) [][]float64 {
 
 // Rollout is attention rollout over the captured layers, in order: Ã_l = rownorm(mean_h A_l + I),
 // R = Ã_L ⋯ Ã_1. R[q][k] is how much of position q's final representation flows from input token k.
+// It is meaningful only when HasRollout.
 func (r *Report) Rollout() [][]float64 {
 	n := len(r.IDs)
 	roll := identity(n)
@@ -128,39 +152,98 @@ func (r *Report) Entropy(li, hi int) float64 {
 	return sum / float64(len(rows))
 }
 
-// WriteSummary prints, for each captured layer, the token each position attends to most (head average) and
-// each head's mean entropy.
+// NormEntropy is the mean over rows of head hi's entropy in layer li divided by the largest it can be:
+// row t of causal attention sees t+1 keys, so its entropy is at most ln(t+1). 0 means every row looks at
+// one token, 1 that every row spreads evenly over all it can see. Row 0 (one key, no choice) is left out.
+func (r *Report) NormEntropy(li, hi int) float64 {
+	var sum float64
+	rows := r.capture.Probs[li][hi]
+	if len(rows) < 2 {
+		return 0
+	}
+	for t, row := range rows[1:] {
+		var h float64
+		for _, p := range row {
+			if p > 0 {
+				h -= float64(p) * math.Log(float64(p))
+			}
+		}
+		sum += h / math.Log(float64(t+2))
+	}
+	return sum / float64(len(rows)-1)
+}
+
+// mostAttended returns the key row q of m gives the most weight to.
+func mostAttended(m [][]float64, q int) int {
+	best := 0
+	for k := range m[q][:q+1] {
+		if m[q][k] > m[q][best] {
+			best = k
+		}
+	}
+	return best
+}
+
+// WriteSummary prints, for each captured layer, the token each position attends to most (head average)
+// and how focused each head is, then what a student should look at first.
 func (r *Report) WriteSummary(w io.Writer) error {
 	n := len(r.IDs)
-	fmt.Fprintf(w, "attention of %s over %d tokens (%d prompt), %d layers × %d heads captured\n", r.Model, n, r.Prompt, len(r.Layers), len(r.Heads))
+	fmt.Fprintf(w, "attention of %s over %d tokens (%d prompt", r.Model, n, r.Prompt)
+	if n > r.Prompt {
+		fmt.Fprintf(w, ", %d generated: %s", n-r.Prompt, quote(strings.Join(r.Tokens[r.Prompt:], "")))
+	}
+	fmt.Fprintf(w, "), %d layers × %d heads captured\n", len(r.Layers), len(r.Heads))
 	for li, l := range r.Layers {
 		avg := r.HeadAverage(li)
-		fmt.Fprintf(w, "\nlayer %d — most attended token per position (head average):\n", l)
+		fmt.Fprintf(w, "\nlayer %d — the token each position attends to most (row = attending token, average of the heads):\n", l)
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		for q := 0; q < n; q++ {
-			best := 0
-			for k := range avg[q][:q+1] {
-				if avg[q][k] > avg[q][best] {
-					best = k
-				}
+			best := mostAttended(avg, q)
+			gen := ""
+			if q >= r.Prompt {
+				gen = "\t(generated)"
 			}
-			fmt.Fprintf(tw, "  %3d %s\t→ %3d %s\t%.2f\n", q, quote(r.Tokens[q]), best, quote(r.Tokens[best]), avg[q][best])
+			fmt.Fprintf(tw, "  %3d %s\t→ %3d %s\t%.2f%s\n", q, quote(r.Tokens[q]), best, quote(r.Tokens[best]), avg[q][best], gen)
 		}
 		tw.Flush()
 		var ent []string
 		for hi, h := range r.Heads {
-			ent = append(ent, fmt.Sprintf("h%d %.2f", h, r.Entropy(li, hi)))
+			ent = append(ent, fmt.Sprintf("h%d %.2f", h, r.NormEntropy(li, hi)))
 		}
-		fmt.Fprintf(w, "  head entropy (nats; 0 = one token, %.2f = uniform over all): %s\n", math.Log(float64(n)), strings.Join(ent, "  "))
+		fmt.Fprintf(w, "  head spread (entropy ÷ its maximum ln(t+1) for row t; 0 = one token, 1 = evenly over all it can see): %s\n", strings.Join(ent, "  "))
 	}
+	if r.RolloutNote != "" {
+		fmt.Fprintf(w, "\n%s\n", r.RolloutNote)
+	}
+	r.writeHints(w)
+	return nil
+}
+
+// Summary and Hints are WriteSummary and WriteHints as functions of a report.
+var (
+	Summary = (*Report).WriteSummary
+	Hints   = (*Report).WriteHints
+)
+
+// WriteHints prints only the "what to look at" part of the summary.
+func (r *Report) WriteHints(w io.Writer) error {
+	if r.RolloutNote != "" {
+		fmt.Fprintf(w, "%s\n", r.RolloutNote)
+	}
+	r.writeHints(w)
 	return nil
 }
 
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
 // WriteFiles writes every output into dir (created if needed) and records them in r.Files.
+// Files an earlier run left (other layers, a rollout this run has not) are removed first, so the folder
+// never mixes two runs.
 func (r *Report) WriteFiles(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := removeStale(dir); err != nil {
 		return err
 	}
 	shape, dense := r.capture.Dense()
@@ -169,13 +252,16 @@ func (r *Report) WriteFiles(dir string) error {
 		fn   func(path string) error
 	}{
 		{"attention.npy", func(p string) error { return npy.WriteFloat32File(p, shape, dense) }},
-		{"rollout.npy", func(p string) error {
+		{"rollout.npy", func(p string) error { // steps[1], dropped without rollout
 			return npy.WriteFloat32File(p, []int{len(r.IDs), len(r.IDs)}, flatten(r.Rollout()))
 		}},
 		{"index.html", r.writeHTML},
 		{"rollout.png", func(p string) error {
-			return writeHeatmapPNG(p, r.Rollout(), r.Tokens, "attention rollout over layers "+intList(r.Layers))
+			return writeHeatmapPNG(p, r.Rollout(), r.Tokens, r.Prompt, "attention rollout over layers "+intList(r.Layers), "share of output")
 		}},
+	}
+	if !r.HasRollout() {
+		steps = append(steps[:1], steps[2]) // attention.npy and index.html
 	}
 	for li, l := range r.Layers {
 		li, l := li, l
@@ -183,7 +269,7 @@ func (r *Report) WriteFiles(dir string) error {
 			name string
 			fn   func(path string) error
 		}{fmt.Sprintf("layer%02d.png", l), func(p string) error {
-			return writeHeatmapPNG(p, r.HeadAverage(li), r.Tokens, fmt.Sprintf("layer %d, average of heads %s", l, intList(r.Heads)))
+			return writeHeatmapPNG(p, r.HeadAverage(li), r.Tokens, r.Prompt, fmt.Sprintf("layer %d, average of heads %s", l, intList(r.Heads)), "attention")
 		}})
 	}
 	for _, s := range steps {
@@ -198,6 +284,18 @@ func (r *Report) WriteFiles(dir string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "attention.json"), append(raw, '\n'), 0o644)
+}
+
+// removeStale removes the files a previous run of WriteFiles may have left in dir.
+func removeStale(dir string) error {
+	old, _ := filepath.Glob(filepath.Join(dir, "layer[0-9][0-9]*.png"))
+	old = append(old, filepath.Join(dir, "rollout.npy"), filepath.Join(dir, "rollout.png"))
+	for _, p := range old {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 func flatten(m [][]float64) []float32 {

@@ -3,6 +3,7 @@ package attnviz
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -41,6 +42,8 @@ func TestRollout(t *testing.T) {
 		}
 		require.InDelta(t, 1, sum, 1e-9, "rollout rows stay distributions")
 	}
+	require.False(t, r.HasRollout(), "layers 0 and 3 are not consecutive")
+	require.Contains(t, r.RolloutNote, "layers 0,3 are not consecutive")
 	require.InDelta(t, 0, r.Entropy(1, 0), 1e-9, "one-hot rows have zero entropy")
 	require.InDelta(t, (math.Log(2)+(-(0.2*math.Log(0.2) + 0.3*math.Log(0.3) + 0.5*math.Log(0.5))))/3, r.Entropy(0, 0), 1e-6)
 }
@@ -49,8 +52,11 @@ func TestWriteFiles(t *testing.T) {
 	r := fixture(t)
 	dir := t.TempDir()
 	require.NoError(t, r.WriteFiles(dir))
-	for _, name := range []string{"attention.npy", "attention.json", "index.html", "layer00.png", "layer03.png", "rollout.png", "rollout.npy"} {
+	for _, name := range []string{"attention.npy", "attention.json", "index.html", "layer00.png", "layer03.png"} {
 		require.FileExists(t, filepath.Join(dir, name))
+	}
+	for _, name := range []string{"rollout.png", "rollout.npy"} {
+		require.NoFileExists(t, filepath.Join(dir, name), "no rollout over layers 0 and 3")
 	}
 	f, err := os.Open(filepath.Join(dir, "attention.npy"))
 	require.NoError(t, err)
@@ -95,4 +101,123 @@ func mustRead(t *testing.T, p string) []byte {
 	b, err := os.ReadFile(p)
 	require.NoError(t, err)
 	return b
+}
+
+// consecutive: layers 1,2 × heads 0,1 over 4 tokens, the last one generated.
+func consecutive(t *testing.T) *Report {
+	uniform := [][]float32{{1}, {0.5, 0.5}, {1.0 / 3, 1.0 / 3, 1.0 / 3}, {0.25, 0.25, 0.25, 0.25}}
+	prev := [][]float32{{1}, {1, 0}, {0, 1, 0}, {0, 0, 1, 0}}
+	c := &engine.AttentionCapture{Layers: []int{1, 2}, Heads: []int{0, 1}, Probs: [][][][]float32{{uniform, prev}, {prev, prev}}}
+	r, err := New(c, "consecutive", []int32{1, 2, 3, 4}, []string{"<s>", " ", "café", "猫"}, 3, nil)
+	require.NoError(t, err)
+	return r
+}
+
+// Finding 9: the entropy scale ignored that row t of causal attention sees only t+1 keys.
+func TestNormEntropy(t *testing.T) {
+	r := consecutive(t)
+	require.InDelta(t, 1, r.NormEntropy(0, 0), 1e-6, "uniform rows spread evenly over all they can see")
+	require.InDelta(t, 0, r.NormEntropy(0, 1), 1e-9, "one-hot rows look at one token")
+	var sum bytes.Buffer
+	require.NoError(t, r.WriteSummary(&sum))
+	require.Contains(t, sum.String(), "h0 1.00  h1 0.00")
+	require.Contains(t, sum.String(), "(generated)")
+	require.Contains(t, sum.String(), `1 generated: "猫"`)
+	require.Contains(t, sum.String(), "previous-token heads: layer 1 head 1 (1.00), layer 2 head 0 (1.00), layer 2 head 1 (1.00)")
+}
+
+// Finding 11: labels were '?' beyond ASCII and empty for a space.
+func TestLabels(t *testing.T) {
+	require.Equal(t, "·", label(" ", 14))
+	require.Equal(t, "··¶", label("  \n", 14))
+	require.Equal(t, " café", label(" café", 14))
+	require.Equal(t, `\u732b`, label("猫", 14))
+	require.Equal(t, `a\nb`, label("a\nb", 14))
+	require.Equal(t, "abcd~", label("abcdefgh", 5))
+	require.Equal(t, `\xe7\x8c`, label("\xe7\x8c", 14), "bytes of a character split across byte tokens")
+}
+
+// Findings 10, 12, 21: rollout over consecutive layers, colour bar and generated-token colour in the PNGs,
+// and no stale files from an earlier run.
+func TestConsecutiveFiles(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "layer07.png"), []byte("old"), 0o644))
+	r := consecutive(t)
+	require.True(t, r.HasRollout())
+	require.NoError(t, r.WriteFiles(dir))
+	require.NoFileExists(t, filepath.Join(dir, "layer07.png"), "a file of an earlier run was left")
+	for _, name := range []string{"rollout.png", "rollout.npy", "layer01.png", "layer02.png"} {
+		require.FileExists(t, filepath.Join(dir, name))
+	}
+	img, err := png.Decode(bytes.NewReader(mustRead(t, filepath.Join(dir, "layer01.png"))))
+	require.NoError(t, err)
+	var yellow, orange int
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Max.X - 80; x < b.Max.X; x++ { // the colour bar's strip
+			if r, g, bb, _ := img.At(x, y).RGBA(); r>>8 > 240 && g>>8 > 220 && bb>>8 < 60 {
+				yellow++
+			}
+		}
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if r, g, bb, _ := img.At(x, y).RGBA(); r>>8 == 200 && g>>8 == 70 && bb>>8 == 0 {
+				orange++
+			}
+		}
+	}
+	require.Greater(t, yellow, 16, "the colour bar's top (viridis yellow) is drawn at the right")
+	require.Greater(t, orange, 20, "the generated token's label and the prompt/generated line are orange")
+}
+
+// TestLeaveOneOut checks influence against a hand computation on a model whose logits are a known
+// function of the tokens.
+func TestLeaveOneOut(t *testing.T) {
+	// Next-token logits over a vocabulary of 3: token 0's logit is the sum of the ids, token 1's twice
+	// the last id, token 2's zero.
+	next := func(ids []int32) ([]float32, error) {
+		var s float32
+		for _, id := range ids {
+			s += float32(id)
+		}
+		return []float32{s, 2 * float32(ids[len(ids)-1]), 0}, nil
+	}
+	ids := []int32{1, 2, 1}
+	var calls int
+	inf, err := LeaveOneOut(next, ids, []string{"a", "b", "c"}, func(id int32) string { return fmt.Sprint("t", id) }, func(done, total int) {
+		calls++
+		require.Equal(t, 4, total)
+	})
+	require.NoError(t, err)
+	require.Equal(t, 4, calls)
+	softmax := func(l []float64) []float64 {
+		var z float64
+		for _, v := range l {
+			z += math.Exp(v)
+		}
+		out := make([]float64, len(l))
+		for i, v := range l {
+			out[i] = math.Exp(v) / z
+		}
+		return out
+	}
+	p := softmax([]float64{4, 2, 0})
+	require.Equal(t, int32(0), inf.Predicted)
+	require.Equal(t, "t0", inf.PredictedText)
+	require.InDelta(t, p[0], inf.Prob, 1e-12)
+	for i, l := range [][]float64{{3, 2, 0}, {2, 2, 0}, {3, 4, 0}} { // without position 0, 1, 2
+		q := softmax(l)
+		var kl float64
+		for v := range p {
+			kl += p[v] * math.Log(p[v]/q[v])
+		}
+		got := inf.Tokens[i]
+		require.Equal(t, i, got.Position)
+		require.InDelta(t, q[0], got.ProbWithout, 1e-12)
+		require.InDelta(t, q[0]-p[0], got.DeltaProb, 1e-12)
+		require.InDelta(t, kl, got.KL, 1e-12)
+	}
+	require.Equal(t, int32(1), inf.Tokens[2].TopWithout, "without the last token, token 1 leads")
+	require.Equal(t, []int{2, 1}, inf.Strongest(2))
+	_, err = LeaveOneOut(next, ids[:1], []string{"a"}, nil, nil)
+	require.Error(t, err)
 }

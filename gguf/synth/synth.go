@@ -119,10 +119,12 @@ func (o Options) resolve() (Options, error) {
 			errs = append(errs, fmt.Errorf("--heads %d must be a multiple of --kv-heads %d", o.Heads, o.KVHeads))
 		}
 		hd := o.Embd / max(o.Heads, 1)
-		if o.RopeDim == 0 {
+		ropeDefault := o.RopeDim == 0
+		if ropeDefault {
 			o.RopeDim = hd
 		}
-		if o.RopeDim > hd || o.RopeDim%2 != 0 {
+		// A default --rope-dim only inherits a bad head size: that error is already the one above.
+		if (o.RopeDim > hd || o.RopeDim%2 != 0) && !(ropeDefault && o.Embd%o.Heads != 0) {
 			errs = append(errs, fmt.Errorf("--rope-dim %d must be even and at most the head size %d", o.RopeDim, hd))
 		}
 	}

@@ -1,0 +1,72 @@
+package main
+
+import "strings"
+
+// llama.cpp's users type single-dash multi-letter flags (-ngl 99, -cnv) that pflag would read as a
+// cluster of one-letter flags (-n gl): "invalid argument "gl" for "-n, --n-predict"". fixArgs rewrites
+// the ones llamago has to its own spelling and refuses the others with an error that names what to use.
+
+// llamaCppAliases maps llama.cpp flag spellings to llamago's.
+var llamaCppAliases = map[string]string{
+	"-ngl":              "--gpu-layers",
+	"--n-gpu-layers":    "--gpu-layers",
+	"-mg":               "--device",
+	"--main-gpu":        "--device",
+	"--ctx-size":        "--ctx",
+	"--batch-size":      "--batch",
+	"--predict":         "--n-predict",
+	"-no-cnv":           "",
+	"--no-conversation": "",
+}
+
+// llamaCppUnsupported are llama.cpp flags llamago has no counterpart for, with what to do instead.
+var llamaCppUnsupported = map[string]string{
+	"-cnv":           "llamago has no conversation mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
+	"--conversation": "llamago has no conversation mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
+	"-i":             "llamago has no interactive mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
+	"--interactive":  "llamago has no interactive mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
+	"-if":            "llamago has no interactive mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
+	"-sys":           "llamago applies no chat template yet: write the whole prompt with -p or -f",
+	"-hf":            "llamago downloads nothing: download a GGUF file (see the README's 'Where to get models') and give it with -m",
+	"-hfr":           "llamago downloads nothing: download a GGUF file (see the README's 'Where to get models') and give it with -m",
+	"-fa":            "llamago has no flash-attention switch: its attention kernels are chosen by the backend",
+	"-ctk":           "the KV cache type is not a choice in llamago (F32 on the CPU)",
+	"-ctv":           "the KV cache type is not a choice in llamago (F32 on the CPU)",
+	"-tb":            "llamago uses one thread count for prompt and generation: use -t/--threads",
+	"-ub":            "llamago has one batch size: use -b/--batch",
+	"-co":            "llamago's output has no colours",
+	"-mli":           "llamago has no interactive mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
+}
+
+// fixArgs applies llamaCppAliases and llamaCppUnsupported to a command line. Values of -p/-f (the text
+// a user wants verbatim) and everything after "--" are left alone.
+func fixArgs(args []string) ([]string, error) {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...), nil
+		}
+		name, value, hasValue := strings.Cut(a, "=")
+		if to, ok := llamaCppAliases[name]; ok {
+			if to == "" {
+				continue // a llama.cpp default llamago already has
+			}
+			if hasValue {
+				out = append(out, to+"="+value)
+			} else {
+				out = append(out, to)
+			}
+			continue
+		}
+		if why, ok := llamaCppUnsupported[name]; ok {
+			return nil, usagef("%s is a llama.cpp flag: %s", name, why)
+		}
+		out = append(out, a)
+		if (a == "-p" || a == "--prompt" || a == "-f" || a == "--file") && i+1 < len(args) {
+			out = append(out, args[i+1])
+			i++
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,118 @@
+// Package atomicfile writes an output file beside its destination and renames it into place on success,
+// so a failed run never leaves a truncated file under the final name. Two things os.CreateTemp does not
+// give: the file is created with mode 0666 less the umask (0644 for most users, as touch and llama.cpp's
+// tools give; CreateTemp's 0600 hides models from other users and servers), and the hidden temporary
+// file is removed when the process is interrupted (SIGINT, SIGTERM, SIGHUP) before it is committed:
+// a Ctrl-C in the middle of writing a 7B model must not leave gigabytes of invisible junk.
+package atomicfile
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+)
+
+// File is an open temporary file that becomes path on Commit.
+type File struct {
+	*os.File
+	path string
+	done bool
+}
+
+var (
+	mu      sync.Mutex
+	pending = map[string]bool{} // temporary files to remove on a signal
+	watch   sync.Once
+)
+
+// Create opens a new hidden file beside path (".<prefix>-<random><ext>") for writing.
+func Create(path, prefix string) (*File, error) {
+	dir := filepath.Dir(path)
+	for range 100 {
+		var r [6]byte
+		if _, err := rand.Read(r[:]); err != nil {
+			return nil, err
+		}
+		name := filepath.Join(dir, "."+prefix+"-"+hex.EncodeToString(r[:])+filepath.Ext(path))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666) // the umask applies
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		track(name)
+		return &File{File: f, path: path}, nil
+	}
+	return nil, &fs.PathError{Op: "create temporary", Path: path, Err: fs.ErrExist}
+}
+
+// Commit closes the file and renames it to its destination.
+func (f *File) Commit() error {
+	if f.done {
+		return errors.New("atomicfile: already committed or aborted")
+	}
+	f.done = true
+	defer untrack(f.Name())
+	if err := f.File.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), f.path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// Abort closes and removes the temporary file; after Commit it does nothing (so it can be deferred).
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.File.Close()
+	os.Remove(f.Name())
+	untrack(f.Name())
+}
+
+func track(name string) {
+	mu.Lock()
+	pending[name] = true
+	mu.Unlock()
+	watch.Do(func() {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		go func() {
+			sig := <-c
+			RemovePending()
+			// Die of the same signal, so the exit status is what it would have been (130 for Ctrl-C).
+			signal.Reset(sig)
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				p.Signal(sig)
+			}
+		}()
+	})
+}
+
+func untrack(name string) {
+	mu.Lock()
+	delete(pending, name)
+	mu.Unlock()
+}
+
+// RemovePending removes every temporary file not yet committed or aborted.
+func RemovePending() {
+	mu.Lock()
+	defer mu.Unlock()
+	for name := range pending {
+		os.Remove(name)
+		delete(pending, name)
+	}
+}
