@@ -1,0 +1,225 @@
+// Package llamago runs LLaMA-family GGUF models from Go programs.
+//
+// Load a model once and generate from as many goroutines as you like: every generation is a sequence of the
+// model's scheduler, which decodes the running sequences together (each weight read once per step for all of
+// them), reads long prompts in chunks between decoding steps, shares the KV blocks of common prompt
+// prefixes, and ends a generation as soon as its context is cancelled.
+//
+//	m, err := llamago.Load("model.gguf", llamago.Options{})
+//	if err != nil { … }
+//	defer m.Close()
+//	for tok, err := range m.Generate(ctx, "Once upon a time", llamago.GenerateOptions{MaxTokens: 64}) {
+//		if err != nil { … }
+//		fmt.Print(tok.Text)
+//	}
+//
+// The engine underneath (package engine) is exported too, for programs that need its pieces: the Runner
+// (many sequences per forward pass over a paged KV cache), the Scheduler, Session (one sequence), the
+// backends and attention capture.
+package llamago
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/internal/defaultmodel"
+)
+
+// Options choose how a model is loaded and served. Zero values take the defaults given.
+type Options struct {
+	Threads  int // CPU threads (default: all cores)
+	Context  int // positions one generation may hold, prompt included (default: the model's, at most 4096)
+	Parallel int // generations decoded together (default 4); more wait in a queue
+	MaxQueue int // generations that may wait (default 64); beyond it Generate fails with engine.ErrQueueFull
+	Batch    int // tokens one step evaluates, all generations together (default 512)
+	// KVBlocks is the size of the KV cache in blocks of engine.KVBlockSize positions (default: Parallel full
+	// contexts). A smaller pool admits as many generations, preempting (and later recomputing) the newest
+	// when blocks run out.
+	KVBlocks int
+	// NoPrefixCache turns off the sharing of KV blocks between generations whose prompts begin alike.
+	NoPrefixCache bool
+	// Backend runs the model instead of a CPU backend of Threads threads (for example a CUDA backend, in a
+	// program built with -tags cuda). Model.Close closes it.
+	Backend engine.Backend
+}
+
+// Model is a loaded model with its scheduler. Its methods are safe for concurrent use.
+type Model struct {
+	file    *gguf.File
+	backend engine.Backend
+	model   *engine.Model
+	runner  *engine.Runner
+	sched   *engine.Scheduler
+}
+
+// BuiltinModel, given to Load as the path, loads the model built into llamago: stories260K, a 260K-parameter
+// LLaMA trained on TinyStories (MIT; see internal/defaultmodel), which writes short children's stories.
+const BuiltinModel = "builtin:" + defaultmodel.Name
+
+// Load opens a GGUF file (memory-mapped: the weights are not copied on the CPU) and starts its scheduler.
+func Load(path string, o Options) (*Model, error) {
+	if path == BuiltinModel {
+		p, err := defaultmodel.Path()
+		if err != nil {
+			return nil, err
+		}
+		path = p
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	b := o.Backend
+	if b == nil {
+		b = engine.NewCPU(o.Threads)
+	}
+	m, err := engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: -1})
+	if err != nil {
+		b.Close()
+		f.Close()
+		return nil, err
+	}
+	if o.Context <= 0 {
+		o.Context = min(m.Config.ContextLength, 4096)
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+	r, err := m.NewRunner(engine.RunnerOptions{Context: o.Context, Batch: o.Batch, Sequences: o.Parallel,
+		Blocks: o.KVBlocks, PrefixCache: !o.NoPrefixCache})
+	if err != nil {
+		b.Close()
+		f.Close()
+		return nil, err
+	}
+	return &Model{file: f, backend: b, model: m, runner: r, sched: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.MaxQueue})}, nil
+}
+
+// Close ends every generation (with engine.ErrClosed) and releases the model.
+func (m *Model) Close() error {
+	m.sched.Close()
+	return errors.Join(m.backend.Close(), m.file.Close())
+}
+
+// Engine is the engine's model, for programs that use the engine's pieces directly (sessions, capture).
+func (m *Model) Engine() *engine.Model { return m.model }
+
+// Tokenize returns the token ids of text, with the model's beginning-of-sequence token first where the
+// model asks for one.
+func (m *Model) Tokenize(text string) []int32 { return m.model.Tokenizer.Encode(text, true, false) }
+
+// Detokenize returns the text of token ids (control tokens left out).
+func (m *Model) Detokenize(ids []int32) string { return m.model.Tokenizer.Decode(ids, false) }
+
+// GenerateOptions control one generation. The zero value decodes greedily until an end-of-generation
+// token or the end of the context.
+type GenerateOptions struct {
+	MaxTokens     int     // stop after this many new tokens (0: until the context is full)
+	Temperature   float64 // 0: greedy (the most likely token, the lowest id on ties)
+	TopK          int     // keep the k most likely tokens (0: all)
+	TopP          float64 // keep the smallest set with this much probability (0 or 1: all)
+	MinP          float64 // drop tokens below MinP × the top probability (0: none)
+	RepeatPenalty float64 // on the last RepeatLastN tokens (0 or 1: off)
+	RepeatLastN   int
+	Seed          uint64 // the same seed and options give the same text
+	IgnoreEOS     bool   // keep going past end-of-generation tokens
+}
+
+// Token is one generated token and the text it completes (empty while a multi-byte character is still
+// incomplete).
+type Token struct {
+	ID   int32
+	Text string
+}
+
+// Stats are a finished generation's counts and times.
+type Stats = engine.SeqStats
+
+// Generate starts a generation from prompt (text, tokenized with the model's beginning-of-sequence token)
+// and yields its tokens as they are chosen. Stop iterating, or cancel ctx, to end it early; either frees its
+// place at once. A failure (a prompt longer than the context, a full queue, a cancelled context) is yielded
+// as the last error.
+func (m *Model) Generate(ctx context.Context, prompt string, o GenerateOptions) iter.Seq2[Token, error] {
+	return m.GenerateTokens(ctx, m.Tokenize(prompt), o)
+}
+
+// GenerateTokens is Generate from token ids.
+func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOptions) iter.Seq2[Token, error] {
+	return func(yield func(Token, error) bool) {
+		st, cancel, err := m.submit(ctx, prompt, o)
+		if err != nil {
+			yield(Token{}, err)
+			return
+		}
+		defer cancel()
+		text := m.model.Tokenizer.NewStream(false)
+		for id := range st.Tokens() {
+			if !yield(Token{ID: id, Text: text.Push(id)}, nil) {
+				return
+			}
+		}
+		if rest := text.Flush(); rest != "" {
+			if !yield(Token{ID: -1, Text: rest}, nil) {
+				return
+			}
+		}
+		if err := st.Err(); err != nil {
+			yield(Token{}, err)
+		}
+	}
+}
+
+// GenerateText runs a generation to its end and returns its text and stats.
+func (m *Model) GenerateText(ctx context.Context, prompt string, o GenerateOptions) (string, Stats, error) {
+	st, cancel, err := m.submit(ctx, m.Tokenize(prompt), o)
+	if err != nil {
+		return "", Stats{}, err
+	}
+	defer cancel()
+	var ids []int32
+	for id := range st.Tokens() {
+		ids = append(ids, id)
+	}
+	return m.Detokenize(ids), st.Stats(), st.Err()
+}
+
+func (m *Model) submit(ctx context.Context, prompt []int32, o GenerateOptions) (*engine.Stream, context.CancelFunc, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	st, err := m.sched.Submit(ctx, engine.Request{Prompt: prompt, MaxTokens: o.MaxTokens, IgnoreEOG: o.IgnoreEOS,
+		Sampler: engine.SamplerOptions{Temp: o.Temperature, TopK: o.TopK, TopP: o.TopP, MinP: o.MinP,
+			RepeatPenalty: o.RepeatPenalty, RepeatLastN: o.RepeatLastN, Seed: o.Seed}})
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return st, cancel, nil
+}
+
+// Usage reports the scheduler's load: generations waiting and running, KV blocks in use.
+func (m *Model) Usage() engine.SchedulerStats { return m.sched.Stats() }
+
+// Attention evaluates text and returns the tokens and the attention probabilities of the chosen layers and
+// heads (nil: all), Probs[l][h][q][k] for query position q and key k ≤ q. It runs on a session of its own,
+// beside the generations.
+func (m *Model) Attention(text string, layers, heads []int) ([]int32, *engine.AttentionCapture, error) {
+	ids := m.Tokenize(text)
+	if len(ids) == 0 {
+		return nil, nil, fmt.Errorf("the text is empty")
+	}
+	s, err := m.model.NewSession(len(ids), len(ids))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := s.StartCapture(engine.CaptureSpec{Layers: layers, Heads: heads, MaxBytes: 1 << 30}, len(ids))
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.Eval(ids, false); err != nil {
+		return nil, nil, err
+	}
+	return ids, c, nil
+}
