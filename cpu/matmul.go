@@ -120,6 +120,11 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 		switch {
 		case !hasQ16Dot(w.Type):
 			matMulFloat(p, dsts[i], w, x, n)
+		case canGemv(w.Type, n, w.Rows):
+			if a16 == nil {
+				a16 = quantizeActivations16(p, x, n, w.Cols)
+			}
+			gemv(p, dsts[i], w, a16, n)
 		case canGemm(w.Type, n):
 			if a16 == nil {
 				a16 = quantizeActivations16(p, x, n, w.Cols)

@@ -47,13 +47,14 @@ type poolTasks struct {
 	gemm      gemmTask
 	transpose transposeTask
 	gemmF     gemmFTask
+	gemv      gemvTask
 
-	rowsFn, quantFn, q16Fn, quant16Fn, gemmFn, transposeFn, gemmFFn func(lo, hi, worker int)
+	rowsFn, quantFn, q16Fn, quant16Fn, gemmFn, transposeFn, gemmFFn, gemvFn func(lo, hi, worker int)
 }
 
 func (t *poolTasks) bind() {
 	t.rowsFn, t.quantFn, t.q16Fn, t.quant16Fn = t.rows.run, t.quant.run, t.q16.run, t.quant16.run
-	t.gemmFn, t.transposeFn, t.gemmFFn = t.gemm.run, t.transpose.run, t.gemmF.run
+	t.gemmFn, t.transposeFn, t.gemmFFn, t.gemvFn = t.gemm.run, t.transpose.run, t.gemmF.run, t.gemv.run
 }
 
 type poolJob struct {
