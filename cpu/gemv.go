@@ -9,7 +9,7 @@ package cpu
 
 const (
 	gemvRows      = 8  // weight rows per kernel call
-	gemvMinTokens = 2  // fewer: the one-row decoding kernels
+	gemvMinTokens = 5  // fewer: the one-row kernels (two tokens per pass), as fast there
 	gemvMaxTokens = 48 // more: the prompt tiles, whose unpacking is then repaid
 )
 

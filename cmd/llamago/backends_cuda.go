@@ -7,39 +7,11 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/llamago/llamago/cpu"
-	"github.com/llamago/llamago/engine"
-	"github.com/llamago/llamago/engine/cuda"
-	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/engine/cuda" // registers the cuda backend
 )
 
 // gpuBuild says whether this binary can use a GPU (see backends_nocuda.go).
 const gpuBuild = true
-
-func backendsCompiled() string { return "cpu (" + cpu.Kernels() + " kernels), cuda" }
-
-// newBackends: auto takes the GPU when the driver sees one, else the CPU. With --gpu-layers N the GPU
-// runs the first N layers and the CPU the rest (partial offload).
-func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
-	switch mf.Backend {
-	case "cpu":
-		return newBackendCPU(mf), nil, -1, nil
-	case "auto", "cuda":
-		devs, err := cuda.Devices()
-		if (err != nil || len(devs) == 0) && mf.Backend == "auto" {
-			return newBackendCPU(mf), nil, -1, nil
-		}
-		g, err := cuda.New(mf.Device)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		if mf.GPULay < 0 {
-			return g, nil, -1, nil
-		}
-		return g, newBackendCPU(mf), mf.GPULay, nil
-	}
-	return nil, nil, 0, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
-}
 
 func listDevices(w, _ io.Writer, bandwidth, asJSON bool) error {
 	devs, err := cuda.Devices()
@@ -82,22 +54,4 @@ func listDevices(w, _ io.Writer, bandwidth, asJSON bool) error {
 		fmt.Fprintln(w)
 	}
 	return nil
-}
-
-// checkDeviceMemory refuses, before any upload, a model that does not fit on the GPU, saying how many
-// layers would (--gpu-layers).
-func checkDeviceMemory(mf *modelFlags, f *gguf.File, first engine.Backend, ctx int) error {
-	g, ok := first.(*cuda.Backend)
-	if !ok || mf.GPULay >= 0 {
-		return nil
-	}
-	cfg, err := f.LlamaConfig()
-	if err != nil {
-		return nil // Load reports it
-	}
-	free, err := g.FreeMemory()
-	if err != nil {
-		return err
-	}
-	return engine.PlanMemory(f, cfg, ctx, mf.Batch).CheckFits(free, g.Name())
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
 	"github.com/spf13/cobra"
 )
@@ -99,7 +100,7 @@ func runBench(w io.Writer, o benchOptions) error {
 		params += t.Elements()
 	}
 	threads := o.Threads
-	if cpuB, ok := lm.backend.(interface{ Threads() int }); ok {
+	if cpuB, ok := lm.backend.(engine.Threader); ok {
 		threads = cpuB.Threads()
 	}
 	base := benchResult{Model: filepath.Base(o.Model), Type: gguf.FileTypeName(m.Config.FileType), SizeBytes: lm.file.Size(),

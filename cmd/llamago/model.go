@@ -140,7 +140,7 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 	var m *engine.Model
 	if err == nil {
 		var bar *progress.Bar
-		if b.Name() != "cpu" { // CPU weights stay in the mapping: nothing to wait for
+		if uploads(b) { // CPU weights stay in the mapping: nothing to wait for
 			bar = progress.New(0, "loading "+filepath.Base(mf.Model)+" to "+b.Name(), true, false)
 		}
 		m, err = engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: n, Rest: rest, Unfused: mf.Unfused, Progress: func(done, total int64) {
@@ -170,6 +170,3 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 	}
 	return lm, nil
 }
-
-// newBackendCPU is the CPU choice shared by every build.
-func newBackendCPU(mf *modelFlags) engine.Backend { return engine.NewCPU(mf.Threads) }

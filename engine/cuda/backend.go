@@ -64,6 +64,14 @@ type Device struct {
 // Devices lists the GPUs the driver sees.
 func Devices() ([]Device, error) { return newDriver().devices() }
 
+func init() {
+	engine.RegisterBackend("cuda", engine.BackendDriver{
+		Available: func() bool { devs, err := Devices(); return err == nil && len(devs) > 0 },
+		Open:      func(o engine.BackendOptions) (engine.Backend, error) { return New(o.Device) },
+		Uploads:   true,
+	})
+}
+
 // New opens GPU index, makes a context and a stream, and loads every kernel module.
 func New(index int) (*Backend, error) {
 	drv := newDriver()
@@ -826,7 +834,7 @@ var (
 	_ engine.RoPEStorer      = (*Backend)(nil)
 )
 
-// SupportsType reports whether the backend has kernels for weights of type t (enginetest.TypeSupporter).
+// SupportsType reports whether the backend has kernels for weights of type t (engine.TypeSupporter).
 func (b *Backend) SupportsType(t gguf.Type) bool {
 	_, ok := typeSuffix[t]
 	return ok

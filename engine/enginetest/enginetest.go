@@ -22,17 +22,11 @@ type Case struct {
 	Weights   []gguf.Type // weight types the case loads
 }
 
-// TypeSupporter is implemented by backends that compute with only some weight types (the CUDA backend);
-// Run skips the cases that need the others.
-type TypeSupporter interface {
-	SupportsType(gguf.Type) bool
-}
-
 // Run runs every case of Cases against b as subtests.
 func Run(t *testing.T, b engine.Backend) {
 	for _, c := range Cases() {
 		t.Run(c.Name, func(t *testing.T) {
-			if ts, ok := b.(TypeSupporter); ok {
+			if ts, ok := b.(engine.TypeSupporter); ok { // skip the cases that need the others
 				for _, typ := range c.Weights {
 					if !ts.SupportsType(typ) {
 						t.Skipf("%s has no %s kernels", b.Name(), typ)
