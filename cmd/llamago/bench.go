@@ -1,12 +1,14 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,10 +19,13 @@ import (
 
 type benchOptions struct {
 	modelFlags
-	PP, TG, Reps int
-	JSON         bool
-	Parallel     []int // sequences decoding together (bench --parallel)
-	Prefix       int   // a prompt prefix the parallel requests share (bench --shared-prefix)
+	PPs, TGs []int // -p and -n: comma lists, one ppN / tgN test each
+	PP, TG   int   // the one -p and -n of --parallel
+	Reps     int
+	JSON     bool
+	Output   string // md, json or csv
+	Parallel []int  // sequences decoding together (bench --parallel)
+	Prefix   int    // a prompt prefix the parallel requests share (bench --shared-prefix)
 }
 
 func newBenchCmd() *cobra.Command {
@@ -44,6 +49,7 @@ P tokens (then -p tokens of their own) go to the scheduler together, without and
 first token.`,
 		Example: `  llamago bench -m model.gguf
   llamago bench -m model.gguf -p 512 -n 128 -r 3 -t 2 --json
+  llamago bench -m model.gguf -p 128,512 -n 32,128 -o csv               # lists, as llama-bench takes them
   llamago bench -m model.gguf -p 32 -n 128 --parallel 1,4,8,16          # aggregate decoding, N sequences
   llamago bench -m model.gguf -p 16 -n 1 --parallel 8 --shared-prefix 256 # TTFT with a common prefix`,
 		Args: cobra.NoArgs,
@@ -51,10 +57,11 @@ first token.`,
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
-	f.IntVarP(&o.PP, "n-prompt", "p", 512, "prompt tokens for ppN (0: skip)")
-	f.IntVarP(&o.TG, "n-gen", "n", 128, "generated tokens for tgN (0: skip)")
+	f.IntSliceVarP(&o.PPs, "n-prompt", "p", []int{512}, "prompt tokens for ppN, a comma list (0: skip)")
+	f.IntSliceVarP(&o.TGs, "n-gen", "n", []int{128}, "generated tokens for tgN, a comma list (0: skip)")
 	f.IntVarP(&o.Reps, "repetitions", "r", 3, "measured repetitions of each test")
-	f.BoolVar(&o.JSON, "json", false, "print results as JSON")
+	f.StringVarP(&o.Output, "output", "o", "md", "output format: md (a table), json or csv")
+	f.BoolVar(&o.JSON, "json", false, "print results as JSON (-o json)")
 	f.IntSliceVar(&o.Parallel, "parallel", nil, "measure batched decoding with these numbers of sequences (comma list, e.g. 1,4,8,16)")
 	f.IntVar(&o.Prefix, "shared-prefix", 0, "with --parallel: prompts share this many leading tokens; measure time to first token with and without the prefix cache")
 	return cmd
@@ -75,9 +82,30 @@ type benchResult struct {
 }
 
 func runBench(w io.Writer, o benchOptions) error {
-	if o.PP < 0 || o.TG < 0 || o.Reps <= 0 || o.PP+o.TG == 0 {
-		return usagef("-p and -n must be ≥ 0 (not both 0) and -r positive")
+	switch o.Output {
+	case "md", "csv":
+	case "json":
+		o.JSON = true
+	default:
+		return usagef("-o must be md, json or csv, got %q", o.Output)
 	}
+	if o.JSON {
+		o.Output = "json"
+	}
+	total := 0
+	for _, v := range append(append([]int{}, o.PPs...), o.TGs...) {
+		if v < 0 {
+			return usagef("-p and -n must be ≥ 0, got %d", v)
+		}
+		total += v
+	}
+	if o.Reps <= 0 || total == 0 || len(o.PPs) == 0 || len(o.TGs) == 0 {
+		return usagef("-p and -n must not all be 0 and -r must be positive")
+	}
+	if len(o.Parallel) > 0 && (len(o.PPs) > 1 || len(o.TGs) > 1) {
+		return usagef("with --parallel, -p and -n take one value each")
+	}
+	o.PP, o.TG = o.PPs[0], o.TGs[0]
 	for _, n := range o.Parallel {
 		if n <= 0 || n > 1024 {
 			return usagef("--parallel takes sequence counts from 1 to 1024, got %d", n)
@@ -87,7 +115,7 @@ func runBench(w io.Writer, o benchOptions) error {
 		return usagef("--shared-prefix must be ≥ 0 and goes with --parallel")
 	}
 	if o.Ctx == 0 {
-		o.Ctx = max(o.PP, o.TG, 1)
+		o.Ctx = max(slices.Max(o.PPs), slices.Max(o.TGs), 1)
 	}
 	lm, err := o.open()
 	if err != nil {
@@ -140,17 +168,23 @@ func runBench(w io.Writer, o benchOptions) error {
 		return r, nil
 	}
 	var results []benchResult
-	if o.PP > 0 {
-		toks := randTokens(o.PP)
-		r, err := measure("pp", o.PP, func() error { _, err := sess.Eval(toks, false); return err })
+	for _, pp := range o.PPs {
+		if pp == 0 {
+			continue
+		}
+		toks := randTokens(pp)
+		r, err := measure("pp", pp, func() error { _, err := sess.Eval(toks, false); return err })
 		if err != nil {
 			return err
 		}
 		results = append(results, r)
 	}
-	if o.TG > 0 {
-		toks := randTokens(o.TG)
-		r, err := measure("tg", o.TG, func() error {
+	for _, tg := range o.TGs {
+		if tg == 0 {
+			continue
+		}
+		toks := randTokens(tg)
+		r, err := measure("tg", tg, func() error {
 			for _, t := range toks {
 				if _, err := sess.Eval([]int32{t}, false); err != nil {
 					return err
@@ -163,8 +197,18 @@ func runBench(w io.Writer, o benchOptions) error {
 		}
 		results = append(results, r)
 	}
-	if o.JSON {
+	switch o.Output {
+	case "json":
 		return json.NewEncoder(w).Encode(results)
+	case "csv":
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "tokens_per_second", "stddev"})
+		for _, r := range results {
+			cw.Write([]string{r.Model, r.Type, fmt.Sprint(r.SizeBytes), fmt.Sprint(r.Params), r.Backend, fmt.Sprint(r.Threads), r.Test,
+				fmt.Sprintf("%.3f", r.TPS), fmt.Sprintf("%.3f", r.StdDev)})
+		}
+		cw.Flush()
+		return cw.Error()
 	}
 	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s | %8s | %18s |\n", "model", "size", "params", "backend", "threads", "test", "t/s")
 	d := func(n int) string { return strings.Repeat("-", n) }

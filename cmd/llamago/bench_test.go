@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,5 +36,31 @@ func TestBenchParallel(t *testing.T) {
 	_, _, code = run(t, "bench", "-m", p, "--parallel", "0")
 	require.Equal(t, 2, code)
 	_, _, code = run(t, "bench", "-m", p, "--shared-prefix", "10")
+	require.Equal(t, 2, code)
+}
+
+// TestBenchListsAndFormats: -p and -n take comma lists (one test each, as llama-bench), -o csv gives a
+// header and a row per test, -o json the same as --json, and a wrong -o is a usage error.
+func TestBenchListsAndFormats(t *testing.T) {
+	p := synthTiny(t, "Q8_0")
+	out, stderr, code := run(t, "bench", "-m", p, "-p", "8,16", "-n", "0", "-r", "1", "-o", "csv")
+	require.Zero(t, code, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, out)
+	require.True(t, strings.HasPrefix(lines[0], "model,type,size_bytes"), lines[0])
+	require.Contains(t, lines[1], ",pp8,")
+	require.Contains(t, lines[2], ",pp16,")
+
+	out, stderr, code = run(t, "bench", "-m", p, "-p", "0", "-n", "2,3", "-r", "1", "-o", "json")
+	require.Zero(t, code, stderr)
+	var rows []benchResult
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 2)
+	require.Equal(t, "tg2", rows[0].Test)
+	require.Equal(t, "tg3", rows[1].Test)
+
+	_, _, code = run(t, "bench", "-m", p, "-o", "xml")
+	require.Equal(t, 2, code)
+	_, _, code = run(t, "bench", "-m", p, "-p", "8,16", "--parallel", "2")
 	require.Equal(t, 2, code)
 }
