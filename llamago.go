@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
@@ -47,13 +48,20 @@ type Options struct {
 	Backend engine.Backend
 }
 
-// Model is a loaded model with its scheduler. Its methods are safe for concurrent use.
+// Model is a loaded model with its scheduler. Its methods are safe for concurrent use; after Close they
+// return engine.ErrClosed.
 type Model struct {
 	file    *gguf.File
 	backend engine.Backend
 	model   *engine.Model
 	runner  *engine.Runner
 	sched   *engine.Scheduler
+	context int
+
+	mu     sync.RWMutex // held for reading by calls that use the model, for writing by Close
+	closed bool
+	attnMu sync.Mutex
+	attn   *engine.Session // Attention's, made on first use and reused
 }
 
 // BuiltinModel, given to Load as the path, loads the model built into llamago: stories260K, a 260K-parameter
@@ -96,13 +104,30 @@ func Load(path string, o Options) (*Model, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Model{file: f, backend: b, model: m, runner: r, sched: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.MaxQueue})}, nil
+	return &Model{file: f, backend: b, model: m, runner: r, context: o.Context,
+		sched: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.MaxQueue})}, nil
 }
 
-// Close ends every generation (with engine.ErrClosed) and releases the model.
+// Close ends every generation (with engine.ErrClosed), waits for calls in progress, and releases the model.
 func (m *Model) Close() error {
-	m.sched.Close()
+	m.sched.Close() // ends the streams, so that generations in progress return
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
 	return errors.Join(m.backend.Close(), m.file.Close())
+}
+
+// use holds the model open for a call; done releases it.
+func (m *Model) use() (done func(), err error) {
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		return nil, engine.ErrClosed
+	}
+	return m.mu.RUnlock, nil
 }
 
 // Engine is the engine's model, for programs that use the engine's pieces directly (sessions, capture).
@@ -130,7 +155,7 @@ type GenerateOptions struct {
 }
 
 // Token is one generated token and the text it completes (empty while a multi-byte character is still
-// incomplete).
+// incomplete). At the end, text held back for an incomplete character comes as a Token of ID −1.
 type Token struct {
 	ID   int32
 	Text string
@@ -150,6 +175,12 @@ func (m *Model) Generate(ctx context.Context, prompt string, o GenerateOptions) 
 // GenerateTokens is Generate from token ids.
 func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOptions) iter.Seq2[Token, error] {
 	return func(yield func(Token, error) bool) {
+		done, err := m.use()
+		if err != nil {
+			yield(Token{}, err)
+			return
+		}
+		defer done()
 		st, cancel, err := m.submit(ctx, prompt, o)
 		if err != nil {
 			yield(Token{}, err)
@@ -175,6 +206,11 @@ func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOp
 
 // GenerateText runs a generation to its end and returns its text and stats.
 func (m *Model) GenerateText(ctx context.Context, prompt string, o GenerateOptions) (string, Stats, error) {
+	done, err := m.use()
+	if err != nil {
+		return "", Stats{}, err
+	}
+	defer done()
 	st, cancel, err := m.submit(ctx, m.Tokenize(prompt), o)
 	if err != nil {
 		return "", Stats{}, err
@@ -188,6 +224,9 @@ func (m *Model) GenerateText(ctx context.Context, prompt string, o GenerateOptio
 }
 
 func (m *Model) submit(ctx context.Context, prompt []int32, o GenerateOptions) (*engine.Stream, context.CancelFunc, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	st, err := m.sched.Submit(ctx, engine.Request{Prompt: prompt, MaxTokens: o.MaxTokens, IgnoreEOG: o.IgnoreEOS,
 		Sampler: engine.SamplerOptions{Temp: o.Temperature, TopK: o.TopK, TopP: o.TopP, MinP: o.MinP,
@@ -203,17 +242,30 @@ func (m *Model) submit(ctx context.Context, prompt []int32, o GenerateOptions) (
 func (m *Model) Usage() engine.SchedulerStats { return m.sched.Stats() }
 
 // Attention evaluates text and returns the tokens and the attention probabilities of the chosen layers and
-// heads (nil: all), Probs[l][h][q][k] for query position q and key k ≤ q. It runs on a session of its own,
-// beside the generations.
+// heads (nil: all), Probs[l][h][q][k] for query position q and key k ≤ q. It runs on a session of its own
+// (one at a time), beside the generations.
 func (m *Model) Attention(text string, layers, heads []int) ([]int32, *engine.AttentionCapture, error) {
+	done, err := m.use()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	m.attnMu.Lock() // one capture at a time on the shared session
+	defer m.attnMu.Unlock()
 	ids := m.Tokenize(text)
 	if len(ids) == 0 {
 		return nil, nil, fmt.Errorf("the text is empty")
 	}
-	s, err := m.model.NewSession(len(ids), len(ids))
-	if err != nil {
-		return nil, nil, err
+	if m.attn == nil {
+		s, err := m.model.NewSession(m.context, 512)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.attn = s
 	}
+	s := m.attn
+	s.Reset()
+	defer s.StopCapture()
 	c, err := s.StartCapture(engine.CaptureSpec{Layers: layers, Heads: heads, MaxBytes: 1 << 30}, len(ids))
 	if err != nil {
 		return nil, nil, err

@@ -47,3 +47,20 @@ func TestGenerateEndsEarly(t *testing.T) {
 	require.NotEmpty(t, text)
 	require.Equal(t, 5, st.GenTokens)
 }
+
+// TestClosedModel: after Close every call says so instead of touching the released model.
+func TestClosedModel(t *testing.T) {
+	m, err := llamago.Load(llamago.BuiltinModel, llamago.Options{Threads: 1})
+	require.NoError(t, err)
+	_, _, err = m.Attention("Once upon a time", nil, nil)
+	require.NoError(t, err)
+	require.NoError(t, m.Close())
+	require.NoError(t, m.Close())
+	_, _, err = m.Attention("Once upon a time", nil, nil)
+	require.ErrorIs(t, err, engine.ErrClosed)
+	_, _, err = m.GenerateText(context.Background(), "Once", llamago.GenerateOptions{MaxTokens: 2})
+	require.ErrorIs(t, err, engine.ErrClosed)
+	for _, err := range m.Generate(context.Background(), "Once", llamago.GenerateOptions{}) {
+		require.ErrorIs(t, err, engine.ErrClosed)
+	}
+}

@@ -238,6 +238,8 @@ type unfused struct{ Backend }
 // with the size, when memory is short). Alloc and NewKVCache then draw from it.
 type Reserver interface {
 	Reserve(r Reservation) error
+	// ScratchBytes is what Reserve takes beyond r.Bytes: the scratch its operations need for such batches.
+	ScratchBytes(r Reservation) int64
 }
 
 // Reservation describes a session to a Reserver.

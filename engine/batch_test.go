@@ -298,3 +298,19 @@ func TestSchedulerCancelAndRefuse(t *testing.T) {
 	_, err = sch.Submit(context.Background(), Request{Prompt: []int32{1}})
 	require.True(t, errors.Is(err, ErrClosed))
 }
+
+// TestRunnerLimits: the context is capped by the pool (a sequence can never outgrow it), every running
+// sequence gets a token in each step, and a failed pass gives back the blocks it took.
+func TestRunnerLimits(t *testing.T) {
+	_, m := synthModel(t, synth.Options{Type: "F32", Vocab: 300, Layers: 1, Heads: 4, KVHeads: 2, Seed: 16})
+	run, err := m.NewRunner(RunnerOptions{Context: 4096, Batch: 2, Sequences: 3, Blocks: 2})
+	require.NoError(t, err)
+	require.Equal(t, 2*KVBlockSize, run.Options().Context)
+	require.Equal(t, 3, run.Options().Batch)
+
+	s := run.NewSequence()
+	_, err = run.Step([]Chunk{{Seq: s, Tokens: []int32{1, 2, 999}}}, nil) // 999: outside the vocabulary
+	require.ErrorContains(t, err, "outside the vocabulary")
+	require.Zero(t, s.Len())
+	require.Zero(t, run.BlocksInUse(), "the failed pass's block is given back")
+}

@@ -14,6 +14,7 @@ type MemoryPlan struct {
 	OtherWeights int64   // token embedding, output norm and projection
 	LayerKV      int64   // bytes of KV cache per layer at the planned context
 	Activations  int64   // bytes of activation buffers for the planned batch
+	Scratch      int64   // the device backend's own scratch for such batches (Reserver.ScratchBytes), once
 }
 
 // PlanMemory adds up a model's device memory for a session of ctx positions and batches of batch tokens:
@@ -39,7 +40,7 @@ func (p MemoryPlan) Total() int64 { return p.Fits(len(p.LayerWeights)) }
 
 // Fits is the memory for the first n layers plus everything else on one device.
 func (p MemoryPlan) Fits(n int) int64 {
-	total := p.OtherWeights + p.Activations
+	total := p.OtherWeights + p.Activations + p.Scratch
 	for _, w := range p.LayerWeights[:n] {
 		total += w + p.LayerKV
 	}

@@ -40,6 +40,8 @@ func (r *reserving) Reserve(res Reservation) error {
 	return nil
 }
 
+func (r *reserving) ScratchBytes(Reservation) int64 { return 0 }
+
 func (r *reserving) Alloc(n int) (Buffer, error) {
 	r.used += 4 * int64(n)
 	return r.CPU.Alloc(n)

@@ -32,8 +32,9 @@ type RunnerOptions struct {
 // Runner is a model instance that evaluates many sequences together: one pool of KV blocks that its
 // sequences share, and the activation buffers of one step. A step evaluates chunks of tokens of several
 // sequences in one forward pass — every weight is read once for all of them — and each sequence's tokens
-// attend to its own positions only, so its logits do not depend on what it is batched with. A Runner is not
-// safe for concurrent use; the Scheduler drives one from a single goroutine.
+// attend to its own positions only, so its logits do not depend on what it is batched with beyond float
+// rounding (the matrix kernels differ with the number of tokens in a step). A Runner is not safe for
+// concurrent use; the Scheduler drives one from a single goroutine.
 type Runner struct {
 	m     *Model
 	o     RunnerOptions
@@ -110,6 +111,10 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 	if o.Blocks <= 0 {
 		o.Blocks = o.Sequences * blocksFor(o.Context)
 	}
+	// A sequence can never hold more positions than the pool has, and every running sequence must fit one
+	// token in a step (or some would starve).
+	o.Context = min(o.Context, o.Blocks*KVBlockSize)
+	o.Batch = max(o.Batch, o.Sequences)
 	if o.LogitRows <= 0 {
 		o.LogitRows = o.Sequences
 	}
@@ -229,7 +234,7 @@ func (s *Sequence) Free() {
 // prefix of tokens — whole blocks, and never the last token, whose logits the caller needs — and returns the
 // number of positions taken: evaluation goes on from tokens[n:].
 func (s *Sequence) ReusePrefix(tokens []int32) int {
-	if s.n != 0 || !s.r.o.PrefixCache {
+	if s.n != 0 || len(s.blocks) != 0 || !s.r.o.PrefixCache {
 		return 0
 	}
 	for len(tokens)-s.n > KVBlockSize {
@@ -297,7 +302,7 @@ func (r *Runner) Step(chunks []Chunk, out []float32) ([]float32, error) {
 		case AllLogits:
 			rows += len(c.Tokens)
 		}
-		need += blocksFor(c.Seq.n+len(c.Tokens)) - len(c.Seq.blocks)
+		need += max(0, blocksFor(c.Seq.n+len(c.Tokens))-len(c.Seq.blocks))
 	}
 	if n > o.Batch || rows > o.LogitRows {
 		return nil, fmt.Errorf("%w: %d tokens and %d logit rows exceed the step's %d tokens and %d rows", ErrStep, n, rows, o.Batch, o.LogitRows)
@@ -309,7 +314,10 @@ func (r *Runner) Step(chunks []Chunk, out []float32) ([]float32, error) {
 	for _, c := range chunks {
 		s := c.Seq
 		for len(s.blocks) < blocksFor(s.n+len(c.Tokens)) {
-			b, _ := r.pool.alloc()
+			b, ok := r.pool.alloc()
+			if !ok {
+				panic("engine: the KV pool ran out after it was checked")
+			}
 			s.blocks = append(s.blocks, b)
 		}
 		stride = max(stride, len(s.blocks))
@@ -338,6 +346,9 @@ func (r *Runner) Step(chunks []Chunk, out []float32) ([]float32, error) {
 	r.m.step.Lock()
 	defer r.m.step.Unlock()
 	if err := r.forward(chunks); err != nil {
+		for _, c := range chunks { // give back the blocks taken for positions that were not stored
+			c.Seq.trim()
+		}
 		return nil, fmt.Errorf("forward pass at position %d: %w", chunks[0].Seq.n, err)
 	}
 	for _, c := range chunks {
@@ -356,6 +367,15 @@ func (r *Runner) Step(chunks []Chunk, out []float32) ([]float32, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// trim releases the blocks beyond those that hold the sequence's positions.
+func (s *Sequence) trim() {
+	keep := blocksFor(s.n)
+	for _, b := range s.blocks[keep:] {
+		s.r.pool.release(b)
+	}
+	s.blocks = s.blocks[:keep]
 }
 
 // advance records tokens as stored and, with PrefixCache, publishes the blocks they fill.

@@ -95,7 +95,7 @@ func NewScheduler(r *Runner, o SchedulerOptions) *Scheduler {
 	return s
 }
 
-// Stream is the output of a request: its tokens as they are chosen, then its end.
+// Stream is the output of a request: its tokens as they are chosen, then its end. One goroutine reads it.
 type Stream struct {
 	mu     sync.Mutex
 	tokens []int32
@@ -175,6 +175,9 @@ func (st *Stream) signal() {
 // Submit queues a request. It fails at once when the prompt is empty or longer than the context, the
 // sampler options are invalid, the queue is full (ErrQueueFull) or the scheduler is closed.
 func (s *Scheduler) Submit(ctx context.Context, req Request) (*Stream, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	c := s.r.o.Context
 	switch {
 	case len(req.Prompt) == 0:
@@ -293,6 +296,7 @@ func (s *Scheduler) dropCancelled() {
 // admit moves waiting requests to running while there is room: a free sequence slot, and KV blocks for the
 // request's tokens (after those the prefix cache gives) and one more (mu held).
 func (s *Scheduler) admit() {
+	promised := 0 // blocks the requests admitted in this pass will take in their first steps
 	for len(s.waiting) > 0 && len(s.running) < s.r.o.Sequences {
 		q := s.waiting[0]
 		if q.seq == nil {
@@ -300,7 +304,7 @@ func (s *Scheduler) admit() {
 		}
 		q.seq.ReusePrefix(q.tokens)
 		need := blocksFor(len(q.tokens)+1) - len(q.seq.blocks)
-		if need > s.r.pool.Available() {
+		if need+promised > s.r.pool.Available() {
 			q.seq.Free()
 			if len(s.running) == 0 { // it can never fit
 				s.waiting = s.waiting[1:]
@@ -315,6 +319,7 @@ func (s *Scheduler) admit() {
 			q.stats.Queued = time.Since(q.start)
 			q.stats.ReusedTokens = q.seq.Reused()
 		}
+		promised += need
 		s.waiting = s.waiting[1:]
 		s.running = append(s.running, q)
 	}

@@ -86,5 +86,9 @@ func checkDeviceMemory(mf *modelFlags, f *gguf.File, first engine.Backend, ctx i
 	if err != nil {
 		return err
 	}
-	return engine.PlanMemory(f, cfg, ctx, mf.Batch).CheckFits(free, first.Name())
+	plan := engine.PlanMemory(f, cfg, ctx, mf.Batch)
+	if rs, ok := first.(engine.Reserver); ok {
+		plan.Scratch = rs.ScratchBytes(engine.Reservation{Batch: min(mf.Batch, ctx), Heads: cfg.HeadCount, HeadDim: cfg.HeadDim()})
+	}
+	return plan.CheckFits(free, first.Name())
 }

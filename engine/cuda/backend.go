@@ -161,25 +161,8 @@ type arena struct {
 // scratch arrays its batches need (token ids, positions, attention partials), so that a forward pass
 // allocates nothing. Only attention capture, asked for by inspection commands, allocates on first use.
 func (b *Backend) Reserve(r engine.Reservation) error {
-	queries := r.Batch * r.Heads
-	scratches := []struct {
-		name string
-		n    int
-	}{
-		{scratchIDs, r.Batch},
-		{scratchPos, r.Batch},
-		{scratchSlot, r.Batch},
-		// The block tables are sized with the cache (NewKVCache); here room for a block per token.
-		{scratchKV, 4 * r.Batch},
-		// attentionSplits keeps queries·splits < queries + attnTargetBlocks.
-		{scratchPartials, (queries + attnTargetBlocks - 1) * (r.HeadDim + 2)},
-		{scratchCounters, queries},
-		{scratchNormCount, 1},
-	}
-	size := r.Bytes + 64*256 // room for the 256-byte alignment of each of a session's allocations (≈ a dozen)
-	for _, sc := range scratches {
-		size += 4*int64(sc.n) + 256
-	}
+	scratches := reservedScratch(r)
+	size := r.Bytes + b.ScratchBytes(r)
 	return b.do(func() error {
 		p, err := b.alloc(size, "the session (activations, KV cache and scratch)")
 		if err != nil {
@@ -193,6 +176,38 @@ func (b *Backend) Reserve(r engine.Reservation) error {
 		}
 		return nil
 	})
+}
+
+// ScratchBytes implements engine.Reserver: the arena Reserve takes beyond r.Bytes (scratch arrays and
+// alignment), so that a memory plan counts it.
+func (b *Backend) ScratchBytes(r engine.Reservation) int64 {
+	size := int64(64 * 256) // room for the 256-byte alignment of each of a session's allocations (≈ a dozen)
+	for _, sc := range reservedScratch(r) {
+		size += 4*int64(sc.n) + 256
+	}
+	return size
+}
+
+// reservedScratch lists the scratch arrays Reserve sizes for r's batches.
+func reservedScratch(r engine.Reservation) []struct {
+	name string
+	n    int
+} {
+	queries := r.Batch * r.Heads
+	return []struct {
+		name string
+		n    int
+	}{
+		{scratchIDs, r.Batch},
+		{scratchPos, r.Batch},
+		{scratchSlot, r.Batch},
+		// The block tables are sized with the cache (NewKVCache); here room for a block per token.
+		{scratchKV, 4 * r.Batch},
+		// attentionSplits keeps queries·splits < queries + attnTargetBlocks.
+		{scratchPartials, (queries + attnTargetBlocks - 1) * (r.HeadDim + 2)},
+		{scratchCounters, queries},
+		{scratchNormCount, 1},
+	}
 }
 
 // reserveScratch makes the named scratch array hold at least n 4-byte values, from the arena when it has
