@@ -201,14 +201,11 @@ func runBench(w io.Writer, o benchOptions) error {
 	case "json":
 		return json.NewEncoder(w).Encode(results)
 	case "csv":
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "tokens_per_second", "stddev"})
-		for _, r := range results {
-			cw.Write([]string{r.Model, r.Type, fmt.Sprint(r.SizeBytes), fmt.Sprint(r.Params), r.Backend, fmt.Sprint(r.Threads), r.Test,
-				fmt.Sprintf("%.3f", r.TPS), fmt.Sprintf("%.3f", r.StdDev)})
-		}
-		cw.Flush()
-		return cw.Error()
+		return writeCSV(w, []string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "tokens_per_second", "stddev"},
+			len(results), func(i int) []any {
+				r := results[i]
+				return []any{r.Model, r.Type, r.SizeBytes, r.Params, r.Backend, r.Threads, r.Test, r.TPS, r.StdDev}
+			})
 	}
 	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s | %8s | %18s |\n", "model", "size", "params", "backend", "threads", "test", "t/s")
 	d := func(n int) string { return strings.Repeat("-", n) }
@@ -218,6 +215,25 @@ func runBench(w io.Writer, o benchOptions) error {
 			humanCount(r.Params), r.Backend, r.Threads, r.Test, r.TPS, r.StdDev)
 	}
 	return nil
+}
+
+// writeCSV writes a header and n rows (row(i) gives row i's fields; floats with 3 decimals).
+func writeCSV(w io.Writer, header []string, n int, row func(i int) []any) error {
+	cw := csv.NewWriter(w)
+	cw.Write(header)
+	for i := range n {
+		var fields []string
+		for _, v := range row(i) {
+			if f, ok := v.(float64); ok {
+				fields = append(fields, fmt.Sprintf("%.3f", f))
+			} else {
+				fields = append(fields, fmt.Sprint(v))
+			}
+		}
+		cw.Write(fields)
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 func meanStd(x []float64) (float64, float64) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -128,16 +127,13 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 	case "json":
 		return json.NewEncoder(w).Encode(results)
 	case "csv":
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"model", "type", "backend", "threads", "parallel", "n_prompt", "n_gen", "prompt_tokens_per_second",
-			"tokens_per_second", "stddev", "total_tokens_per_second", "kv_bytes", "activations_bytes", "peak_rss_bytes"})
-		for _, r := range results {
-			cw.Write([]string{r.Model, r.Type, r.Backend, fmt.Sprint(r.Threads), fmt.Sprint(r.Parallel), fmt.Sprint(r.NPrompt), fmt.Sprint(r.NGen),
-				fmt.Sprintf("%.3f", r.PromptTPS), fmt.Sprintf("%.3f", r.TPS), fmt.Sprintf("%.3f", r.StdDev), fmt.Sprintf("%.3f", r.TotalTPS),
-				fmt.Sprint(r.KVBytes), fmt.Sprint(r.ActivationsBytes), fmt.Sprint(r.PeakRSSBytes)})
-		}
-		cw.Flush()
-		return cw.Error()
+		return writeCSV(w, []string{"model", "type", "backend", "threads", "parallel", "n_prompt", "n_gen", "prompt_tokens_per_second",
+			"tokens_per_second", "stddev", "total_tokens_per_second", "kv_bytes", "activations_bytes", "peak_rss_bytes"},
+			len(results), func(i int) []any {
+				r := results[i]
+				return []any{r.Model, r.Type, r.Backend, r.Threads, r.Parallel, r.NPrompt, r.NGen, r.PromptTPS, r.TPS, r.StdDev, r.TotalTPS,
+					r.KVBytes, r.ActivationsBytes, r.PeakRSSBytes}
+			})
 	}
 	fmt.Fprintf(w, "%s %s, %s, %d threads, prompts of %d tokens, %d generated per sequence\n\n", base.Model, base.Type, base.Backend, base.Threads, o.PP, o.TG)
 	fmt.Fprintf(w, "| %8s | %12s | %18s | %10s | %8s | %9s | %11s | %9s |\n", "parallel", "prompt t/s", "decode t/s (all)", "total t/s", "vs one", "KV pool", "activations", "peak RSS")
@@ -244,14 +240,11 @@ func runBenchPrefix(w io.Writer, o benchOptions, lm *loadedModel) error {
 	case "json":
 		return json.NewEncoder(w).Encode(results)
 	case "csv":
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"parallel", "shared_prefix", "n_prompt", "prefix_cache", "mean_ttft_ms", "last_ttft_ms", "reused_tokens"})
-		for _, r := range results {
-			cw.Write([]string{fmt.Sprint(r.Parallel), fmt.Sprint(r.Prefix), fmt.Sprint(r.NPrompt), fmt.Sprint(r.PrefixCache),
-				fmt.Sprintf("%.1f", r.MeanTTFTMs), fmt.Sprintf("%.1f", r.LastTTFTMs), fmt.Sprint(r.Reused)})
-		}
-		cw.Flush()
-		return cw.Error()
+		return writeCSV(w, []string{"parallel", "shared_prefix", "n_prompt", "prefix_cache", "mean_ttft_ms", "last_ttft_ms", "reused_tokens"},
+			len(results), func(i int) []any {
+				r := results[i]
+				return []any{r.Parallel, r.Prefix, r.NPrompt, r.PrefixCache, r.MeanTTFTMs, r.LastTTFTMs, r.Reused}
+			})
 	}
 	fmt.Fprintf(w, "| %8s | %13s | %8s | %12s | %14s | %14s | %13s |\n", "parallel", "shared prefix", "own", "prefix cache", "mean TTFT ms", "last TTFT ms", "reused tokens")
 	fmt.Fprintf(w, "| %8s | %13s | %8s | %12s | %14s | %14s | %13s |\n", "--------", "-------------", "--------", "------------", "--------------", "--------------", "-------------")
