@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/llamago/llamago/cpu"
 	"github.com/spf13/cobra"
 )
 
@@ -69,6 +70,9 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 
 // execute runs the CLI and returns the process exit status.
 func execute(args []string) int {
+	if err := cpu.ModeError(); err != nil {
+		fmt.Fprintln(os.Stderr, "llamago: warning:", err)
+	}
 	err := executeRoot(newRootCmd(), args)
 	if err == nil {
 		return 0
