@@ -8,4 +8,5 @@ cd "$(dirname "$0")/../.."
 go build -tags cudaemu -o bin/llamago-emu ./cmd/llamago
 go test -tags cudaemu -c -o bin/cuda-emu.test ./engine/cuda
 LLAMAGO_GPU_BIN=bin/llamago-emu LLAMAGO_GPU_TESTS="bin/cuda-emu.test -test.run TestLaunchesPerToken" \
-  LLAMAGO_GPU_SPECS="tiny:Q4_0 tiny:Q8_0" LLAMAGO_GPU_SWEEP=tiny:Q4_0 bash bench/gpu/run.sh "$out"
+  LLAMAGO_GPU_SPECS="tiny:Q4_0 tiny:Q8_0" LLAMAGO_GPU_SWEEP=tiny:Q4_0 LLAMAGO_GPU_PARALLEL=1,2 LLAMAGO_GPU_PARALLEL_GEN=4 \
+  bash bench/gpu/run.sh "$out"

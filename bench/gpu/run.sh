@@ -3,7 +3,7 @@
 # the backend conformance suite and end-to-end checks against ../shared/reference, then decode benchmarks on
 # synthetic models made here (TinyLlama-1.1B and LLaMA-2-7B shapes, Q4_0 and Q8_0) with the achieved
 # weight bandwidth against the measured copy bandwidth, and for the Q4_0 models the other kernel choices
-# (rows per warp, layout of one-token products, unfused). Inputs come from bench/gpu/prepare.sh (.gpu/).
+# (rows per warp, layout of one-token products, unfused), then batched decoding (1, 8, 32 sequences). Inputs come from bench/gpu/prepare.sh (.gpu/).
 #   bash bench/gpu/run.sh OUTDIR
 set -uo pipefail
 out=${1:?usage: run.sh OUTDIR}
@@ -15,6 +15,8 @@ bin=${LLAMAGO_GPU_BIN:-.gpu/bin/llamago-cuda}
 tests=${LLAMAGO_GPU_TESTS:-.gpu/bin/cuda.test}
 specs=${LLAMAGO_GPU_SPECS:-llama-1b:Q4_0 llama-1b:Q8_0 llama2-7b:Q4_0 llama2-7b:Q8_0}
 sweep=${LLAMAGO_GPU_SWEEP:-llama2-7b:Q4_0} # the model every kernel choice is measured on
+parallel=${LLAMAGO_GPU_PARALLEL:-1,8,32}   # sequences decoding together, and the tokens each generates
+pgen=${LLAMAGO_GPU_PARALLEL_GEN:-64}
 export LLAMAGO_SHARED=$PWD/.gpu/shared
 step() { echo "== $* ($(date -u +%T))" | tee -a "$out/steps.log"; }
 
@@ -77,6 +79,16 @@ for spec in $specs; do
 done
 cat "$out/results.md"
 
+# Many sequences per step (the paged KV cache and the batched forward pass) on the sweep model: aggregate
+# decoding with 1, 8 and 32 sequences (LLAMAGO_GPU_PARALLEL), prompts of 32 tokens.
+m=.gpu/models/${sweep%%:*}-${sweep##*:}.gguf
+step "batched decoding on $m"
+if [ -f "$m" ]; then
+  timeout 150 $bin bench -m "$m" -p 32 -n "$pgen" -r 1 --parallel "$parallel" > "$out/parallel.md" 2> "$out/parallel.err"
+  echo "parallel exit $?" | tee -a "$out/steps.log"
+  cat "$out/parallel.md"
+fi
+
 # Last, as time allows (the device tool returns what is under $OUT when a run times out): a memory check of
 # the kernels and hardware counters of the one-token products, where the machine's runtime lets the tools
 # work (on Firecracker machines they do, on gVisor ones they do not).
@@ -87,7 +99,6 @@ if command -v compute-sanitizer > /dev/null; then
   echo "memcheck exit $? (9: errors found; see memcheck.log)" | tee -a "$out/steps.log"
   grep -E "ERROR SUMMARY|Invalid" "$out/memcheck.log" | head -5
 fi
-m=.gpu/models/${sweep%%:*}-${sweep##*:}.gguf
 step "ncu counters of the one-token products on $m"
 if command -v ncu > /dev/null && [ -f "$m" ]; then
   for v in default:LLAMAGO_CUDA_MATVEC=coalesced blocks-rows-1:LLAMAGO_CUDA_MATVEC=blocks:LLAMAGO_CUDA_ROWS=1; do
