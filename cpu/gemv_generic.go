@@ -14,3 +14,11 @@ func gemv8([]byte, int, []uint32, []float32, int, *[gemvRows * 32]int16, *[gemvR
 func gemv16([]byte, int, []uint32, []uint32, []float32, []float32, int, *[gemvRows * 32]int16, *[gemvRows * 2 * gemmT]float32) {
 	panic("cpu: gemv16 without assembly")
 }
+
+func gemvK8([]byte, int, []uint32, []float32, []float32, int, []float32, []float32, *[2 * gemvRows * 32]int16, *[gemvRows * gemmT]float32) {
+	panic("cpu: gemvK8 without assembly")
+}
+
+func gemvK16([]byte, int, []uint32, []uint32, []float32, []float32, []float32, []float32, int, []float32, []float32, *[2 * gemvRows * 32]int16, *[gemvRows * 2 * gemmT]float32) {
+	panic("cpu: gemvK16 without assembly")
+}

@@ -12,8 +12,8 @@ import (
 
 // TestGemv checks the few-token product against a float64 product of the dequantized weights and the rounded
 // activations (the widening, the activation layout and the folding), against the exact activations within
-// what 16-bit rounding allows, and against MatMul's one-row kernels, for partial and whole token groups and
-// rows split between workers. It skips where the CPU lacks the kernel.
+// what 16-bit rounding allows, and against MatMul's one-row kernels, for Q4_0 and Q4_K, partial and whole
+// token groups and rows split between workers. It skips where the CPU lacks the kernels.
 func TestGemv(t *testing.T) {
 	if !canGemv(gguf.TypeQ4_0, gemvMinTokens, gemvRows) {
 		t.Skip("no few-token kernel on this CPU (it needs AVX-512 VNNI)")
@@ -21,14 +21,18 @@ func TestGemv(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	p := NewPool(3)
 	defer p.Close()
-	for _, shape := range [][3]int{{40, 512, 2}, {64, 256, 8}, {24, 2048, 13}, {16, 96, 48}} {
-		rows, cols, n := shape[0], shape[1], shape[2]
-		t.Run(fmt.Sprintf("%dx%d/n=%d", rows, cols, n), func(t *testing.T) {
+	for _, c := range []struct {
+		typ           gguf.Type
+		rows, cols, n int
+	}{{gguf.TypeQ4_0, 40, 512, 2}, {gguf.TypeQ4_0, 64, 256, 8}, {gguf.TypeQ4_0, 24, 2048, 13}, {gguf.TypeQ4_0, 16, 96, 48},
+		{gguf.TypeQ4_K, 40, 512, 2}, {gguf.TypeQ4_K, 64, 256, 8}, {gguf.TypeQ4_K, 24, 2048, 13}, {gguf.TypeQ4_K, 16, 256, 48}} {
+		rows, cols, n := c.rows, c.cols, c.n
+		t.Run(fmt.Sprintf("%s/%dx%d/n=%d", c.typ, rows, cols, n), func(t *testing.T) {
 			wf := randRow(r, rows*cols, 0.5)
-			w := &Weight{Type: gguf.TypeQ4_0, Rows: rows, Cols: cols, Data: quantRow(t, gguf.TypeQ4_0, wf)}
+			w := &Weight{Type: c.typ, Rows: rows, Cols: cols, Data: quantRow(t, c.typ, wf)}
 			require.NoError(t, w.Check())
 			wd := make([]float32, rows*cols)
-			require.NoError(t, gguf.Dequantize(gguf.TypeQ4_0, w.Data, wd))
+			require.NoError(t, gguf.Dequantize(c.typ, w.Data, wd))
 			x := randRow(r, n*cols, 2)
 			x[7] = -40 // an outlier in one block
 			a := quantizeActivations16(p, x, n, cols)
