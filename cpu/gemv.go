@@ -25,7 +25,8 @@ type gemvTask struct {
 }
 
 func (t *gemvTask) run(lo, hi, worker int) {
-	if t.w.Type == gguf.TypeQ4_K {
+	switch t.w.Type {
+	case gguf.TypeQ4_K, gguf.TypeQ6_K:
 		t.runK(lo, hi, worker)
 		return
 	}
@@ -58,8 +59,9 @@ func (t *gemvTask) run(lo, hi, worker int) {
 	}
 }
 
-// runK is run for Q4_K weights: per eight rows, the sub-blocks' scales and minimums are decoded to floats
-// (d·sc, dmin·m) for the kernel, which widens each 32-byte chunk once for its two sub-blocks.
+// runK is run for the k-quants: per eight rows, the sub-blocks' scales (and Q4_K's minimums) are decoded to
+// floats (d·sc, dmin·m) for the kernel, which widens each 32-byte chunk (Q4_K) or group of 32 values (Q6_K)
+// once.
 func (t *gemvTask) runK(lo, hi, worker int) {
 	var buf [2 * gemvRows * 32]int16
 	var out [gemvRows * 2 * gemmT]float32
@@ -79,10 +81,19 @@ func (t *gemvTask) runK(lo, hi, worker int) {
 			}
 		}
 	}
+	q6 := w.Type == gguf.TypeQ6_K
 	for r := lo; r+gemvRows <= hi; r += gemvRows {
 		wr := w.Data[r*rb : (r+gemvRows)*rb]
 		for i := range gemvRows {
 			for sb := range nsb {
+				if q6 { // 16 sub-blocks of 16: sc = [2·nb][8] (scales's whole length)
+					blk := wr[i*rb+sb*210 : i*rb+sb*210+210]
+					dd := f16[uint16(blk[208])|uint16(blk[209])<<8]
+					for j := range 16 {
+						scales[(sb*16+j)*gemvRows+i] = dd * float32(int8(blk[192+j]))
+					}
+					continue
+				}
 				blk := wr[i*rb+sb*144 : i*rb+sb*144+144]
 				dd, dmin := f16[uint16(blk[0])|uint16(blk[1])<<8], f16[uint16(blk[2])|uint16(blk[3])<<8]
 				for j := range 8 {
@@ -92,6 +103,17 @@ func (t *gemvTask) runK(lo, hi, worker int) {
 			}
 		}
 		g := 0
+		if q6 {
+			for ; g+2 <= a.groups(); g += 2 {
+				gemvQ6K16(wr, rb, q(g), q(g+1), d(g), d(g+1), nsb, scales, &buf, &out)
+				put(r, g*gemmT, min(2*gemmT, n-g*gemmT), 2*gemmT)
+			}
+			if g < a.groups() {
+				gemvQ6K8(wr, rb, q(g), d(g), nsb, scales, &buf, (*[gemvRows * gemmT]float32)(out[:gemvRows*gemmT]))
+				put(r, g*gemmT, min(gemmT, n-g*gemmT), gemmT)
+			}
+			continue
+		}
 		for ; g+2 <= a.groups(); g += 2 {
 			gemvK16(wr, rb, q(g), q(g+1), d(g), d(g+1), s(g), s(g+1), nsb, sc, mn, &buf, &out)
 			put(r, g*gemmT, min(2*gemmT, n-g*gemmT), 2*gemmT)

@@ -22,3 +22,11 @@ func gemvK8([]byte, int, []uint32, []float32, []float32, int, []float32, []float
 func gemvK16([]byte, int, []uint32, []uint32, []float32, []float32, []float32, []float32, int, []float32, []float32, *[2 * gemvRows * 32]int16, *[gemvRows * 2 * gemmT]float32) {
 	panic("cpu: gemvK16 without assembly")
 }
+
+func gemvQ6K8([]byte, int, []uint32, []float32, int, []float32, *[2 * gemvRows * 32]int16, *[gemvRows * gemmT]float32) {
+	panic("cpu: gemvQ6K8 without assembly")
+}
+
+func gemvQ6K16([]byte, int, []uint32, []uint32, []float32, []float32, int, []float32, *[2 * gemvRows * 32]int16, *[gemvRows * 2 * gemmT]float32) {
+	panic("cpu: gemvQ6K16 without assembly")
+}
