@@ -203,9 +203,11 @@ func TestIncrementalEqualsBatch(t *testing.T) {
 	for i, tok := range tokens {
 		last, err := s2.Eval([]int32{tok}, false)
 		require.NoError(t, err)
-		for j := range last {
-			require.InDelta(t, all[i*v+j], last[j], 1e-4, "position %d logit %d", i, j)
-		}
+		// The kernels for one token and for a batch add the same integer block sums in a different float
+		// order (and Q4_K's scale and minimum terms cancel), so equal up to float rounding.
+		e := nmse(last, all[i*v:(i+1)*v])
+		t.Logf("position %d: NMSE %.2g", i, e)
+		require.Less(t, e, 1e-8, "position %d", i) // the bound TestExact holds each path to against float64
 	}
 	require.Equal(t, len(tokens), s2.Pos())
 	_, err = s2.Eval(make([]int32, 10), false)
