@@ -26,6 +26,7 @@ type benchOptions struct {
 	Output   string // md, json or csv
 	Parallel []int  // sequences decoding together (bench --parallel)
 	Prefix   int    // a prompt prefix the parallel requests share (bench --shared-prefix)
+	KVBlocks int    // the KV pool of --parallel, in blocks (0: every sequence's whole context)
 }
 
 func newBenchCmd() *cobra.Command {
@@ -64,6 +65,7 @@ first token.`,
 	f.BoolVar(&o.JSON, "json", false, "print results as JSON (-o json)")
 	f.IntSliceVar(&o.Parallel, "parallel", nil, "measure batched decoding with these numbers of sequences (comma list, e.g. 1,4,8,16)")
 	f.IntVar(&o.Prefix, "shared-prefix", 0, "with --parallel: prompts share this many leading tokens; measure time to first token with and without the prefix cache")
+	f.IntVar(&o.KVBlocks, "kv-blocks", 0, "with --parallel: the KV cache in blocks of 32 positions shared by the sequences (default: room for every sequence's whole context)")
 	return cmd
 }
 
@@ -113,6 +115,9 @@ func runBench(w io.Writer, o benchOptions) error {
 	}
 	if o.Prefix < 0 || o.Prefix > 0 && len(o.Parallel) == 0 {
 		return usagef("--shared-prefix must be ≥ 0 and goes with --parallel")
+	}
+	if o.KVBlocks < 0 || o.KVBlocks > 0 && len(o.Parallel) == 0 {
+		return usagef("--kv-blocks must be ≥ 0 and goes with --parallel")
 	}
 	if o.Ctx == 0 {
 		o.Ctx = max(slices.Max(o.PPs), slices.Max(o.TGs), 1)

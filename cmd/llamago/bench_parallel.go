@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -42,8 +43,15 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 	ctx := o.PP + o.TG + 1
 	rng := rand.New(rand.NewPCG(1, 1))
 	var results []parallelResult
+	short := func(n int, err error) error {
+		if errors.Is(err, engine.ErrNoKVBlocks) {
+			return fmt.Errorf("%w: %d sequences of %d positions need %d blocks of %d (--kv-blocks %d)", err, n, ctx,
+				n*((ctx+engine.KVBlockSize-1)/engine.KVBlockSize), engine.KVBlockSize, o.KVBlocks)
+		}
+		return err
+	}
 	for _, n := range o.Parallel {
-		run, err := m.NewRunner(engine.RunnerOptions{Context: ctx, Batch: max(o.Batch, n), Sequences: n})
+		run, err := m.NewRunner(engine.RunnerOptions{Context: ctx, Batch: max(o.Batch, n), Sequences: n, Blocks: o.KVBlocks})
 		if err != nil {
 			return err
 		}
@@ -80,7 +88,7 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 					chunks = append(chunks, c)
 				}
 				if logits, err = run.Step(chunks, logits); err != nil {
-					return err
+					return short(n, err)
 				}
 				row := 0
 				for _, c := range chunks {
@@ -97,7 +105,7 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 					chunks[i] = engine.Chunk{Seq: seqs[i], Tokens: next[i : i+1], Logits: engine.LastLogits}
 				}
 				if logits, err = run.Step(chunks, logits); err != nil {
-					return err
+					return short(n, err)
 				}
 				for i := range next {
 					next[i] = engine.Argmax(logits[i*vocab : (i+1)*vocab])
@@ -191,7 +199,8 @@ func runBenchPrefix(w io.Writer, o benchOptions, lm *loadedModel) error {
 			prompts[i] = append(append([]int32(nil), prefix...), toks(max(o.PP, 1))...)
 		}
 		for _, cache := range []bool{false, true} {
-			run, err := m.NewRunner(engine.RunnerOptions{Context: o.Prefix + max(o.PP, 1) + o.TG + 1, Batch: max(o.Batch, n), Sequences: n, PrefixCache: cache})
+			run, err := m.NewRunner(engine.RunnerOptions{Context: o.Prefix + max(o.PP, 1) + o.TG + 1, Batch: max(o.Batch, n), Sequences: n,
+				Blocks: o.KVBlocks, PrefixCache: cache})
 			if err != nil {
 				return err
 			}

@@ -64,3 +64,19 @@ func TestBenchListsAndFormats(t *testing.T) {
 	_, _, code = run(t, "bench", "-m", p, "-p", "8,16", "--parallel", "2")
 	require.Equal(t, 2, code)
 }
+
+// TestBenchKVBlocks: --kv-blocks sizes the pool of --parallel, and a pool too small says what it needs.
+func TestBenchKVBlocks(t *testing.T) {
+	p := synthTiny(t, "Q4_0")
+	_, stderr, code := run(t, "bench", "-m", p, "-p", "40", "-n", "40", "-r", "1", "--parallel", "4", "--kv-blocks", "4")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "4 sequences of 81 positions need 12 blocks")
+	out, stderr, code := run(t, "bench", "-m", p, "-p", "40", "-n", "4", "-r", "1", "--parallel", "4", "--kv-blocks", "8", "--json")
+	require.Zero(t, code, stderr)
+	var rows []parallelResult
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 1)
+	require.Positive(t, rows[0].TPS)
+	_, _, code = run(t, "bench", "-m", p, "--kv-blocks", "4")
+	require.Equal(t, 2, code)
+}
