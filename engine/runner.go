@@ -13,7 +13,7 @@ const KVBlockSize = 32
 
 // RunnerOptions size a Runner. Zero values take the defaults given.
 type RunnerOptions struct {
-	Context   int // positions one sequence may hold (default: the model's training context)
+	Context   int // positions one sequence may hold (default: the model's training context, at most 4096)
 	Batch     int // tokens one step evaluates, all sequences together (default 512, at most Sequences·Context)
 	Sequences int // sequences one step may hold (default 1)
 	// Blocks is the size of the KV pool in blocks of KVBlockSize positions (default: KVMemory's worth, else
@@ -91,8 +91,8 @@ func blocksFor(n int) int { return (n + KVBlockSize - 1) / KVBlockSize }
 // NewRunner allocates a KV pool and the activations of one step on each of the model's backends.
 func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 	c := m.Config
-	if o.Context <= 0 {
-		o.Context = c.ContextLength
+	if o.Context <= 0 { // a model trained on 128K positions would otherwise take a pool of gigabytes
+		o.Context = min(c.ContextLength, 4096)
 	}
 	if o.Context <= 0 {
 		return nil, fmt.Errorf("context size must be positive, got %d", o.Context)
