@@ -25,75 +25,66 @@ type gemvTask struct {
 }
 
 func (t *gemvTask) run(lo, hi, worker int) {
-	switch t.w.Type {
-	case gguf.TypeQ4_K, gguf.TypeQ6_K:
-		t.runK(lo, hi, worker)
-		return
-	}
-	var buf [gemvRows * 32]int16
+	var buf [2 * gemvRows * 32]int16
 	var out [gemvRows * 2 * gemmT]float32
-	w, a, dst, n := t.w, t.a, t.dst, t.n
+	w, a, dst := t.w, t.a, t.dst
 	rb, nb, rows := w.RowBytes(), w.Cols/32, w.Rows
-	q := func(g int) []uint32 { return a.q[g*w.Cols/2*gemmT : (g+1)*w.Cols/2*gemmT] }
-	d := func(g int) []float32 { return a.d32[g*nb*gemmT : (g+1)*nb*gemmT] }
-	// put copies the products of tokens [t0, t0+k) from out (width tokens per row) into dst.
-	put := func(r, t0, k, width int) {
-		for tt := 0; tt < k; tt++ {
-			row := dst[(t0+tt)*rows+r:]
-			for i := range gemvRows {
-				row[i] = out[i*width+tt]
-			}
-		}
+	var scales []float32 // the k-quants' sub-block scales (and Q4_K's minimums) as floats, [sub-block][8 rows]
+	if w.Type != gguf.TypeQ4_0 {
+		scales = t.p.Scratch(worker, 2*nb*gemvRows)
 	}
 	for r := lo; r+gemvRows <= hi; r += gemvRows {
 		wr := w.Data[r*rb : (r+gemvRows)*rb]
-		g := 0
-		for ; g+2 <= a.groups(); g += 2 { // sixteen tokens per widened block
-			gemv16(wr, rb, q(g), q(g+1), d(g), d(g+1), nb, &buf, &out)
-			put(r, g*gemmT, min(2*gemmT, n-g*gemmT), 2*gemmT)
-		}
-		if g < a.groups() {
-			gemv8(wr, rb, q(g), d(g), nb, &buf, (*[gemvRows * gemmT]float32)(out[:gemvRows*gemmT]))
-			put(r, g*gemmT, min(gemmT, n-g*gemmT), gemmT)
+		decodeScales(w.Type, wr, rb, scales)
+		for g := 0; g < a.groups(); {
+			k := min(2, a.groups()-g) // sixteen tokens per widened block where there are
+			t.kernel(wr, g, k, scales, &buf, &out)
+			width := k * gemmT
+			for tt := 0; tt < min(width, t.n-g*gemmT); tt++ {
+				row := dst[(g*gemmT+tt)*rows+r:]
+				for i := range gemvRows {
+					row[i] = out[i*width+tt]
+				}
+			}
+			g += k
 		}
 	}
 }
 
-// runK is run for the k-quants: per eight rows, the sub-blocks' scales (and Q4_K's minimums) are decoded to
-// floats (d·sc, dmin·m) for the kernel, which widens each 32-byte chunk (Q4_K) or group of 32 values (Q6_K)
-// once.
-func (t *gemvTask) runK(lo, hi, worker int) {
-	var buf [2 * gemvRows * 32]int16
-	var out [gemvRows * 2 * gemmT]float32
-	w, a, dst, n := t.w, t.a, t.dst, t.n
-	rb, nsb, rows := w.RowBytes(), w.Cols/gguf.QK_K, w.Rows
-	nb := nsb * 8
-	scales := t.p.Scratch(worker, 2*nb*gemvRows)
-	sc, mn := scales[:nb*gemvRows], scales[nb*gemvRows:]
+// kernel runs eight rows wr against token groups g (and g+1 when groups is 2) into out[row·8·groups + token].
+func (t *gemvTask) kernel(wr []byte, g, groups int, scales []float32, buf *[2 * gemvRows * 32]int16, out *[gemvRows * 2 * gemmT]float32) {
+	w, a := t.w, t.a
+	rb, nb, nsb := w.RowBytes(), w.Cols/32, w.Cols/gguf.QK_K
 	q := func(g int) []uint32 { return a.q[g*w.Cols/2*gemmT : (g+1)*w.Cols/2*gemmT] }
 	d := func(g int) []float32 { return a.d32[g*nb*gemmT : (g+1)*nb*gemmT] }
 	s := func(g int) []float32 { return a.s32[g*nb*gemmT : (g+1)*nb*gemmT] }
-	put := func(r, t0, k, width int) {
-		for tt := 0; tt < k; tt++ {
-			row := dst[(t0+tt)*rows+r:]
-			for i := range gemvRows {
-				row[i] = out[i*width+tt]
-			}
-		}
+	out8 := (*[gemvRows * gemmT]float32)(out[:gemvRows*gemmT])
+	switch {
+	case w.Type == gguf.TypeQ4_0 && groups == 2:
+		gemv16(wr, rb, q(g), q(g+1), d(g), d(g+1), nb, buf, out)
+	case w.Type == gguf.TypeQ4_0:
+		gemv8(wr, rb, q(g), d(g), nb, buf, out8)
+	case w.Type == gguf.TypeQ4_K && groups == 2:
+		gemvK16(wr, rb, q(g), q(g+1), d(g), d(g+1), s(g), s(g+1), nsb, scales[:nb*gemvRows], scales[nb*gemvRows:], buf, out)
+	case w.Type == gguf.TypeQ4_K:
+		gemvK8(wr, rb, q(g), d(g), s(g), nsb, scales[:nb*gemvRows], scales[nb*gemvRows:], buf, out8)
+	case groups == 2:
+		gemvQ6K16(wr, rb, q(g), q(g+1), d(g), d(g+1), nsb, scales, buf, out)
+	default:
+		gemvQ6K8(wr, rb, q(g), d(g), nsb, scales, buf, out8)
 	}
-	q6 := w.Type == gguf.TypeQ6_K
-	for r := lo; r+gemvRows <= hi; r += gemvRows {
-		wr := w.Data[r*rb : (r+gemvRows)*rb]
+}
+
+// decodeScales writes the eight rows' sub-block scales as floats for the k-quant kernels: Q4_K's d·sc
+// into the first half of scales and dmin·m into the second (sub-blocks of 32), Q6_K's d·sc into all of it
+// (sub-blocks of 16); [sub-block][row]. Q4_0 needs none.
+func decodeScales(t gguf.Type, wr []byte, rb int, scales []float32) {
+	switch t {
+	case gguf.TypeQ4_K:
+		nsb := rb / 144
+		sc, mn := scales[:nsb*8*gemvRows], scales[nsb*8*gemvRows:]
 		for i := range gemvRows {
 			for sb := range nsb {
-				if q6 { // 16 sub-blocks of 16: sc = [2·nb][8] (scales's whole length)
-					blk := wr[i*rb+sb*210 : i*rb+sb*210+210]
-					dd := f16[uint16(blk[208])|uint16(blk[209])<<8]
-					for j := range 16 {
-						scales[(sb*16+j)*gemvRows+i] = dd * float32(int8(blk[192+j]))
-					}
-					continue
-				}
 				blk := wr[i*rb+sb*144 : i*rb+sb*144+144]
 				dd, dmin := f16[uint16(blk[0])|uint16(blk[1])<<8], f16[uint16(blk[2])|uint16(blk[3])<<8]
 				for j := range 8 {
@@ -102,25 +93,16 @@ func (t *gemvTask) runK(lo, hi, worker int) {
 				}
 			}
 		}
-		g := 0
-		if q6 {
-			for ; g+2 <= a.groups(); g += 2 {
-				gemvQ6K16(wr, rb, q(g), q(g+1), d(g), d(g+1), nsb, scales, &buf, &out)
-				put(r, g*gemmT, min(2*gemmT, n-g*gemmT), 2*gemmT)
+	case gguf.TypeQ6_K:
+		nsb := rb / 210
+		for i := range gemvRows {
+			for sb := range nsb {
+				blk := wr[i*rb+sb*210 : i*rb+sb*210+210]
+				dd := f16[uint16(blk[208])|uint16(blk[209])<<8]
+				for j := range 16 {
+					scales[(sb*16+j)*gemvRows+i] = dd * float32(int8(blk[192+j]))
+				}
 			}
-			if g < a.groups() {
-				gemvQ6K8(wr, rb, q(g), d(g), nsb, scales, &buf, (*[gemvRows * gemmT]float32)(out[:gemvRows*gemmT]))
-				put(r, g*gemmT, min(gemmT, n-g*gemmT), gemmT)
-			}
-			continue
-		}
-		for ; g+2 <= a.groups(); g += 2 {
-			gemvK16(wr, rb, q(g), q(g+1), d(g), d(g+1), s(g), s(g+1), nsb, sc, mn, &buf, &out)
-			put(r, g*gemmT, min(2*gemmT, n-g*gemmT), 2*gemmT)
-		}
-		if g < a.groups() {
-			gemvK8(wr, rb, q(g), d(g), s(g), nsb, sc, mn, &buf, (*[gemvRows * gemmT]float32)(out[:gemvRows*gemmT]))
-			put(r, g*gemmT, min(gemmT, n-g*gemmT), gemmT)
 		}
 	}
 }

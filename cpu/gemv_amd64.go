@@ -11,7 +11,7 @@ func gemvQ4_0x8VNNI(w *byte, stride int, a *uint32, d *float32, nb int, tab *flo
 func gemvQ4_0x16VNNI(w *byte, stride int, a0, a1 *uint32, d0, d1 *float32, nb int, tab *float32, buf *int16, out *float32)
 
 // gemv16 is gemv8 for two groups of tokens (q0/d0 and q1/d1) into out[row·16 + token].
-func gemv16(w []byte, stride int, q0, q1 []uint32, d0, d1 []float32, nb int, buf *[gemvRows * 32]int16, out *[gemvRows * 2 * gemmT]float32) {
+func gemv16(w []byte, stride int, q0, q1 []uint32, d0, d1 []float32, nb int, buf *[2 * gemvRows * 32]int16, out *[gemvRows * 2 * gemmT]float32) {
 	_, _, _ = w[(gemvRows-1)*stride+nb*18-1], q0[nb*16*gemmT-1], d0[nb*gemmT-1]
 	_, _ = q1[nb*16*gemmT-1], d1[nb*gemmT-1]
 	gemvQ4_0x16VNNI(&w[0], stride, &q0[0], &q1[0], &d0[0], &d1[0], nb, &f16[0], &buf[0], &out[0])
@@ -69,7 +69,7 @@ func canGemv(t gguf.Type, n, rows int) bool {
 
 // gemv8 runs eight rows (w, stride bytes apart, nb Q4_0 blocks each) against a group of act16 tokens
 // (q: its pairs, d: its block scales) into out[row·8 + token].
-func gemv8(w []byte, stride int, q []uint32, d []float32, nb int, buf *[gemvRows * 32]int16, out *[gemvRows * gemmT]float32) {
+func gemv8(w []byte, stride int, q []uint32, d []float32, nb int, buf *[2 * gemvRows * 32]int16, out *[gemvRows * gemmT]float32) {
 	_, _, _ = w[(gemvRows-1)*stride+nb*18-1], q[nb*16*gemmT-1], d[nb*gemmT-1]
 	gemvQ4_0x8VNNI(&w[0], stride, &q[0], &d[0], nb, &f16[0], &buf[0], &out[0])
 }

@@ -7,11 +7,11 @@ import "github.com/llamago/llamago/gguf"
 // canGemv is false without the assembly kernels.
 func canGemv(gguf.Type, int, int) bool { return false }
 
-func gemv8([]byte, int, []uint32, []float32, int, *[gemvRows * 32]int16, *[gemvRows * gemmT]float32) {
+func gemv8([]byte, int, []uint32, []float32, int, *[2 * gemvRows * 32]int16, *[gemvRows * gemmT]float32) {
 	panic("cpu: gemv8 without assembly")
 }
 
-func gemv16([]byte, int, []uint32, []uint32, []float32, []float32, int, *[gemvRows * 32]int16, *[gemvRows * 2 * gemmT]float32) {
+func gemv16([]byte, int, []uint32, []uint32, []float32, []float32, int, *[2 * gemvRows * 32]int16, *[gemvRows * 2 * gemmT]float32) {
 	panic("cpu: gemv16 without assembly")
 }
 
