@@ -53,6 +53,7 @@ type Runner struct {
 type part struct {
 	b          Backend
 	firstLayer int     // global index of the part's first layer (its cache's layer 0)
+	layers     int     // how many layers it runs
 	cache      KVCache // [its layers][blocks][KVBlockSize][kvHeads·headDim], keys and values
 	x          Buffer  // [batch][embd] residual stream
 	xb         Buffer  // [batch][embd] normalized input of a sub-layer
@@ -124,15 +125,15 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 	for bi, b := range m.backends {
 		last := bi == len(m.backends)-1
 		p := &part{b: b, firstLayer: -1}
-		layers := 0
 		for l, on := range m.layerOn {
 			if on == bi {
 				if p.firstLayer < 0 {
 					p.firstLayer = l
 				}
-				layers++
+				p.layers++
 			}
 		}
+		layers := p.layers
 		floats := stepFloats(c, o.Batch, o.LogitRows, last) + kvFloats(c, layers, o.Blocks)
 		if rs, ok := b.(Reserver); ok { // one device arena for the runner, sized up front
 			if err := rs.Reserve(Reservation{Bytes: 4 * floats, Batch: o.Batch, Heads: c.HeadCount, HeadDim: hd}); err != nil {
@@ -186,14 +187,8 @@ func (r *Runner) Model() *Model { return r.m }
 // Bytes is what the runner allocated on its backends: the KV pool and the activations of one step.
 func (r *Runner) Bytes() (kv, activations int64) {
 	c := r.m.Config
-	for bi := range r.parts {
-		layers := 0
-		for _, on := range r.m.layerOn {
-			if on == bi {
-				layers++
-			}
-		}
-		kv += 4 * kvFloats(c, layers, r.o.Blocks)
+	for bi, p := range r.parts {
+		kv += 4 * kvFloats(c, p.layers, r.o.Blocks)
 		activations += 4 * stepFloats(c, r.o.Batch, r.o.LogitRows, bi == len(r.parts)-1)
 	}
 	return kv, activations

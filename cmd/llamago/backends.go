@@ -67,8 +67,8 @@ func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
 
 // uploads says whether loading on b copies the weights (worth a progress bar).
 func uploads(b engine.Backend) bool {
-	d, ok := engine.Driver(strings.SplitN(b.Name(), ":", 2)[0])
-	return ok && d.Uploads || !ok && b.Name() != "cpu"
+	d, ok := engine.Driver(strings.SplitN(b.Name(), ":", 2)[0]) // "cuda:0 NVIDIA …" is the cuda driver's
+	return ok && d.Uploads
 }
 
 // checkDeviceMemory refuses, before any upload, a model that does not fit on a device backend, saying how

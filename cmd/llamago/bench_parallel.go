@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/llamago/llamago/engine"
@@ -93,7 +94,7 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 				row := 0
 				for _, c := range chunks {
 					if c.Logits == engine.LastLogits {
-						next[indexOf(seqs, c.Seq)] = engine.Argmax(logits[row*vocab : (row+1)*vocab])
+						next[slices.Index(seqs, c.Seq)] = engine.Argmax(logits[row*vocab : (row+1)*vocab])
 						row++
 					}
 				}
@@ -155,15 +156,6 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 			humanBytes(uint64(r.KVBytes)), humanBytes(uint64(r.ActivationsBytes)), humanBytes(uint64(r.PeakRSSBytes)))
 	}
 	return nil
-}
-
-func indexOf(seqs []*engine.Sequence, s *engine.Sequence) int {
-	for i, x := range seqs {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // prefixResult is one row of bench --shared-prefix: time to first token of N requests whose prompts begin
