@@ -33,7 +33,7 @@ test-arm64:
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	for p in cpu engine gguf; do \
 		GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $$tmp/$$p.test ./$$p; \
-		(cd $$p && qemu-aarch64 $$tmp/$$p.test -test.count=1 >$$tmp/$$p.log 2>&1) || { cat $$tmp/$$p.log; exit 1; }; \
+		(cd $$p && qemu-aarch64 $$tmp/$$p.test -test.count=1 -test.timeout=20m >$$tmp/$$p.log 2>&1) || { cat $$tmp/$$p.log; exit 1; }; \
 		echo "ok  arm64 $$p (qemu)"; \
 	done
 

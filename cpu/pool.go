@@ -90,7 +90,11 @@ func (p *Pool) worker(w int, seen uint64) {
 				return
 			}
 			if spins&1023 == 1023 && time.Now().After(deadline) {
-				p.asleep[w].Store(true)
+				// Park. This and For's epoch.Add are both read-modify-writes on purpose: a plain Store here
+				// followed by the Load of epoch is ordered by Go's memory model, but emulators such as
+				// qemu-user on x86 let that load pass the store (a lost wake-up that hung For), while an
+				// atomic exchange is a full barrier everywhere.
+				p.asleep[w].Swap(true)
 				if p.epoch.Load() == seen && !p.closed.Load() {
 					<-p.wake[w]
 				}

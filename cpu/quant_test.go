@@ -3,7 +3,9 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/llamago/llamago/gguf"
 	"github.com/stretchr/testify/require"
@@ -174,6 +176,19 @@ func TestPoolStartsJobsImmediately(t *testing.T) {
 		}
 		p.Close()
 	}
+}
+
+// TestPoolWakesParkedWorkers posts jobs at gaps around the time a worker spins before it parks, so that
+// jobs land while workers are going to sleep: none may be lost (a lost wake-up hangs For).
+func TestPoolWakesParkedWorkers(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	var sum atomic.Int64
+	for i := 0; i < 400; i++ {
+		p.For(3, 1, func(lo, hi, _ int) { sum.Add(int64(hi - lo)) })
+		time.Sleep(time.Duration(i%9) * spinFor / 4)
+	}
+	require.Equal(t, int64(3*400), sum.Load())
 }
 
 // TestDot8 checks the eight-row kernel against the one-row reference loop.
