@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -67,4 +68,25 @@ func TestSampler(t *testing.T) {
 	require.Error(t, SamplerOptions{Temp: -1, TopP: 1, RepeatPenalty: 1}.Validate())
 	require.Error(t, SamplerOptions{TopP: 0, RepeatPenalty: 1}.Validate())
 	require.NoError(t, DefaultSampler.Validate())
+}
+
+// TestTopLogprobs: the k most likely tokens, most likely first (the lower id on ties), with log-softmax
+// values, and the log-sum-exp of all.
+func TestTopLogprobs(t *testing.T) {
+	logits := []float32{1, 3, -2, 3, 0.5, 2}
+	var lse float32
+	top := topLogprobs(logits, 3, &lse)
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v))
+	}
+	want := math.Log(sum)
+	require.InDelta(t, want, float64(lse), 1e-6)
+	require.Len(t, top, 3)
+	for i, id := range []int32{1, 3, 5} {
+		require.Equal(t, id, top[i].ID)
+		require.InDelta(t, float64(logits[id])-want, float64(top[i].Logprob), 1e-6)
+	}
+	require.Nil(t, topLogprobs(logits, 0, &lse))
+	require.Len(t, topLogprobs(logits, 20, &lse), len(logits))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"sync"
 	"time"
 )
@@ -33,6 +34,27 @@ type Request struct {
 	MaxTokens int            // stop after this many new tokens (≤ 0: until the context is full)
 	Sampler   SamplerOptions // the zero value is greedy (a zero TopP or RepeatPenalty means off)
 	IgnoreEOG bool           // keep going past end-of-generation tokens
+	// Logprobs asks for the log-probability of every chosen token and of the TopLogprobs most likely
+	// tokens at its position (at most MaxTopLogprobs), from the model's distribution (a log-softmax of the
+	// logits, before the sampler's penalties, truncations and temperature).
+	Logprobs    bool
+	TopLogprobs int
+}
+
+// MaxTopLogprobs bounds Request.TopLogprobs.
+const MaxTopLogprobs = 20
+
+// Generated is one chosen token, with its log-probabilities when the request asked for them.
+type Generated struct {
+	ID      int32
+	Logprob float32        // 0 unless Request.Logprobs
+	Top     []TokenLogprob // the most likely tokens at this position, most likely first
+}
+
+// TokenLogprob is a token and its log-probability.
+type TokenLogprob struct {
+	ID      int32
+	Logprob float32
 }
 
 // SeqStats are a request's counts and times.
@@ -98,7 +120,7 @@ func NewScheduler(r *Runner, o SchedulerOptions) *Scheduler {
 // Stream is the output of a request: its tokens as they are chosen, then its end. One goroutine reads it.
 type Stream struct {
 	mu     sync.Mutex
-	tokens []int32
+	tokens []Generated
 	read   int
 	ended  bool
 	err    error
@@ -108,17 +130,24 @@ type Stream struct {
 
 // Next waits for the request's next token; ok is false once it has ended (see Err).
 func (st *Stream) Next() (id int32, ok bool) {
+	g, ok := st.NextToken()
+	return g.ID, ok
+}
+
+// NextToken is Next with the token's log-probabilities.
+func (st *Stream) NextToken() (g Generated, ok bool) {
 	for {
 		st.mu.Lock()
 		if st.read < len(st.tokens) {
-			id = st.tokens[st.read]
+			g = st.tokens[st.read]
+			st.tokens[st.read] = Generated{} // read once: drop the reference
 			st.read++
 			st.mu.Unlock()
-			return id, true
+			return g, true
 		}
 		if st.ended {
 			st.mu.Unlock()
-			return 0, false
+			return Generated{}, false
 		}
 		st.mu.Unlock()
 		<-st.notify
@@ -151,9 +180,12 @@ func (st *Stream) Stats() SeqStats {
 	return st.stats
 }
 
-func (st *Stream) push(id int32) {
+func (st *Stream) push(g Generated) {
 	st.mu.Lock()
-	st.tokens = append(st.tokens, id)
+	if st.read == len(st.tokens) { // all read: start the buffer again instead of growing it
+		st.tokens, st.read = st.tokens[:0], 0
+	}
+	st.tokens = append(st.tokens, g)
 	st.mu.Unlock()
 	st.signal()
 }
@@ -189,6 +221,9 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Stream, error) {
 	req.Sampler = req.Sampler.withDefaults()
 	if err := req.Sampler.Validate(); err != nil {
 		return nil, err
+	}
+	if req.TopLogprobs < 0 || req.TopLogprobs > MaxTopLogprobs {
+		return nil, fmt.Errorf("top logprobs must be in [0, %d], got %d", MaxTopLogprobs, req.TopLogprobs)
 	}
 	vocab := int32(s.r.m.Config.VocabSize)
 	for _, id := range req.Prompt {
@@ -373,15 +408,24 @@ func (s *Scheduler) step() {
 			continue
 		}
 		q := s.owner(running, i, chunks)
-		id := q.sampler.Sample(logits[row*vocab : (row+1)*vocab])
+		lg := logits[row*vocab : (row+1)*vocab]
 		row++
+		var g Generated
+		if q.Logprobs || q.TopLogprobs > 0 {
+			g.Top = topLogprobs(lg, q.TopLogprobs, &g.Logprob)
+		}
+		id := q.sampler.Sample(lg)
+		if q.Logprobs || q.TopLogprobs > 0 {
+			g.Logprob = float32(float64(lg[id]) - float64(g.Logprob)) // g.Logprob held the log-sum-exp
+		}
+		g.ID = id
 		q.sampler.Accept(id)
 		q.tokens = append(q.tokens, id)
 		if q.stats.GenTokens == 0 {
 			q.stats.TTFT = time.Since(q.start)
 		}
 		q.stats.GenTokens++
-		q.out.push(id)
+		q.out.push(g)
 		if (!q.IgnoreEOG && s.r.m.Tokenizer.IsEOG(id)) || q.stats.GenTokens == q.MaxTokens || len(q.tokens) >= s.r.o.Context {
 			ended = append(ended, q)
 		}
@@ -463,4 +507,40 @@ func (s *Scheduler) finish(q *request, err error) {
 	}
 	q.stats.Total = time.Since(q.start)
 	q.out.end(q.stats, err)
+}
+
+// topLogprobs returns the k most likely tokens of logits with their log-probabilities, most likely first
+// (ties: the lower id first), and sets *lse to the log-sum-exp of the logits.
+func topLogprobs(logits []float32, k int, lse *float32) []TokenLogprob {
+	maxv := float32(math.Inf(-1))
+	for _, v := range logits {
+		maxv = max(maxv, v)
+	}
+	var sum float64
+	for _, v := range logits {
+		sum += math.Exp(float64(v - maxv))
+	}
+	l := float64(maxv) + math.Log(sum)
+	*lse = float32(l)
+	if k <= 0 {
+		return nil
+	}
+	top := make([]TokenLogprob, 0, k+1)
+	for id, v := range logits { // insertion into a short sorted list: k ≤ MaxTopLogprobs
+		if len(top) == k && v <= top[k-1].Logprob {
+			continue
+		}
+		j := len(top)
+		top = append(top, TokenLogprob{})
+		for j > 0 && top[j-1].Logprob < v {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = TokenLogprob{ID: int32(id), Logprob: v}
+		top = top[:min(len(top), k)]
+	}
+	for i := range top {
+		top[i].Logprob = float32(float64(top[i].Logprob) - l)
+	}
+	return top
 }
