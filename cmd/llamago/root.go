@@ -31,6 +31,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
   llamago attention -m model.gguf -p "The cat sat on the mat" -o attn/
   llamago inspect model.gguf
   llamago quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M
+  llamago serve -m model.gguf --parallel 8          # OpenAI-compatible API on 127.0.0.1:8080
   llamago bench -m model.gguf
   llamago synth --preset llama-1b --type Q4_0 -o tinyllama-shape.gguf   # no model at hand`,
 		SilenceUsage:  true,
@@ -64,7 +65,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 			stopProfile()
 		}
 	}
-	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd())
+	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd(), newServeCmd())
 	return root
 }
 

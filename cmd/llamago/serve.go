@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/server"
+	"github.com/spf13/cobra"
+)
+
+type serveOptions struct {
+	modelFlags
+	Host       string
+	Port       int
+	Parallel   int
+	Queue      int
+	KVBlocks   int
+	APIKey     string
+	Alias      string
+	NoPrefix   bool
+	Drain      time.Duration
+	MaxBodyMB  float64
+	LogJSON    bool
+	Quiet      bool
+	listenHook func(addr net.Addr) // tests: the address actually bound
+	stop       <-chan struct{}     // tests: stop as SIGTERM would
+}
+
+func newServeCmd() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve -m MODEL",
+		Short: "Serve a model over an OpenAI-compatible HTTP API",
+		Long: `Serve loads a model and answers OpenAI-style requests: POST /v1/completions and /v1/chat/completions
+(plain JSON, or "stream": true as server-sent events), GET /v1/models, POST /tokenize and /detokenize,
+GET /health (503 while the model loads, then 200) and GET /metrics (Prometheus).
+
+Requests are batched continuously: the --parallel active requests decode together in every forward
+pass (each weight read once per step for all of them), long prompts are read in chunks between decoding
+steps, and prompts that begin alike share their KV cache. Up to --queue more requests wait; past that the
+server answers 503 with Retry-After. A client that disconnects cancels its request at once.
+
+The server listens on loopback (127.0.0.1) unless --host says otherwise. With --api-key (or the
+LLAMAGO_API_KEY environment variable) every /v1/* request needs "Authorization: Bearer KEY".
+SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most --drain), then exits.`,
+		Example: `  llamago serve -m model.gguf
+  llamago serve -m model.gguf --parallel 8 --ctx 4096 --port 8080
+  LLAMAGO_API_KEY=secret llamago serve -m model.gguf --host 0.0.0.0
+
+  curl http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' \
+    -d '{"prompt": "Once upon a time", "max_tokens": 32, "temperature": 0}'
+  curl -N http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \
+    -d '{"messages": [{"role": "user", "content": "Hello"}], "stream": true}'`,
+		Args: noPositional,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.APIKey == "" {
+				o.APIKey = os.Getenv("LLAMAGO_API_KEY")
+			}
+			if err := o.useDefaultModel(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			return runServe(cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	o.modelFlags.bind(f)
+	allowDefaultModel(f)
+	f.StringVar(&o.Host, "host", "127.0.0.1", "address to listen on (0.0.0.0: every interface — set an --api-key)")
+	f.IntVar(&o.Port, "port", 8080, "port to listen on (0: any free port, printed on stderr)")
+	f.IntVar(&o.Parallel, "parallel", 4, "requests generated at once (decoded together in every step)")
+	f.IntVar(&o.Queue, "queue", 64, "requests that may wait for a place; more get 503 with Retry-After")
+	f.IntVar(&o.KVBlocks, "kv-blocks", 0, "the KV cache in blocks of 32 positions (default: room for every parallel request's whole context)")
+	f.StringVar(&o.APIKey, "api-key", "", "require this key as a bearer token on /v1/* (default: $LLAMAGO_API_KEY)")
+	f.StringVar(&o.Alias, "alias", "", "the model id clients see in /v1/models (default: the file's name)")
+	f.BoolVar(&o.NoPrefix, "no-prefix-cache", false, "do not share KV blocks between requests whose prompts begin alike")
+	f.DurationVar(&o.Drain, "drain", 60*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	f.Float64Var(&o.MaxBodyMB, "max-body-mb", 4, "the largest request body accepted, in MB")
+	f.BoolVar(&o.LogJSON, "log-json", false, "log in JSON lines instead of text")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "log only warnings and errors")
+	return cmd
+}
+
+func (o *serveOptions) validate() error {
+	switch {
+	case o.Port < 0 || o.Port > 65535:
+		return usagef("--port must be in [0, 65535], got %d", o.Port)
+	case o.Parallel < 1 || o.Parallel > 1024:
+		return usagef("--parallel must be in [1, 1024], got %d", o.Parallel)
+	case o.Queue < 1 || o.Queue > 1<<20:
+		return usagef("--queue must be in [1, %d], got %d", 1<<20, o.Queue)
+	case o.KVBlocks < 0:
+		return usagef("--kv-blocks must be ≥ 0, got %d", o.KVBlocks)
+	case o.Drain < 0:
+		return usagef("--drain must be ≥ 0, got %s", o.Drain)
+	case !(o.MaxBodyMB > 0 && o.MaxBodyMB <= 1024):
+		return usagef("--max-body-mb must be in (0, 1024], got %g", o.MaxBodyMB)
+	}
+	return nil
+}
+
+func runServe(stderr io.Writer, o serveOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if o.Quiet {
+		level = slog.LevelWarn
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if o.LogJSON {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
+	if o.APIKey == "" && !isLoopback(o.Host) {
+		log.Warn("listening beyond loopback without an API key: anyone who can reach this port can use the model (set --api-key or LLAMAGO_API_KEY)", "host", o.Host)
+	}
+	srv := server.New(server.Options{APIKey: o.APIKey, MaxBodyBytes: int64(o.MaxBodyMB * (1 << 20)), Logger: log})
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s:%d: %w (is another server using the port? try --port)", o.Host, o.Port, err)
+	}
+	if o.listenHook != nil {
+		o.listenHook(ln.Addr())
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("listening; loading the model (GET /health answers 503 until it is ready)", "addr", "http://"+ln.Addr().String(), "model", o.Model)
+
+	stop := o.stop
+	if stop == nil {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(sig)
+		ch := make(chan struct{})
+		go func() { <-sig; close(ch) }()
+		stop = ch
+	}
+
+	type loaded struct {
+		lm  *loadedModel
+		m   *server.Model
+		err error
+	}
+	ready := make(chan loaded, 1)
+	go func() {
+		lm, m, err := o.load()
+		ready <- loaded{lm, m, err}
+	}()
+	var lm *loadedModel
+	var model *server.Model
+	select {
+	case l := <-ready:
+		if l.err != nil {
+			hs.Close()
+			return l.err
+		}
+		lm, model = l.lm, l.m
+	case <-stop:
+		hs.Close()
+		if l := <-ready; l.err == nil { // let the load finish so that its files close cleanly
+			l.m.Scheduler.Close()
+			l.lm.Close()
+		}
+		return errInterrupted
+	case err := <-served:
+		return err
+	}
+	defer lm.Close()
+	defer model.Scheduler.Close()
+	srv.SetModel(model)
+	log.Info("ready", "model", model.Name, "load_s", fmt.Sprintf("%.2f", lm.loadTime.Seconds()), "backend", lm.backend.Name(),
+		"parallel", o.Parallel, "ctx", model.Context, "kv_blocks", model.Scheduler.Stats().BlocksTotal, "chat_template", model.Chat != nil)
+
+	select {
+	case err := <-served:
+		return err
+	case <-stop:
+	}
+	log.Info("stopping: no new requests; waiting for those in flight", "drain", o.Drain.String())
+	ctx, cancel := context.WithTimeout(context.Background(), o.Drain)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil {
+		log.Warn("requests still running after --drain: ending them", "err", err)
+		model.Scheduler.Close() // ends their streams
+		hs.Close()
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// load opens the model and starts its scheduler.
+func (o *serveOptions) load() (*loadedModel, *server.Model, error) {
+	lm, err := o.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := lm.model.NewRunner(engine.RunnerOptions{Context: lm.ctx, Batch: o.Batch, Sequences: o.Parallel,
+		Blocks: o.KVBlocks, PrefixCache: !o.NoPrefix})
+	if err != nil {
+		lm.Close()
+		return nil, nil, err
+	}
+	name := o.Alias
+	if name == "" {
+		name = lm.name
+	}
+	if name == "" {
+		name = strings.TrimSuffix(filepath.Base(o.Model), filepath.Ext(o.Model))
+	}
+	m := &server.Model{Name: name, Path: o.Model, Engine: lm.model, Context: lm.ctx,
+		Scheduler: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.Queue})}
+	m.Chat, err = chatRenderer(lm)
+	if err != nil {
+		m.Scheduler.Close()
+		lm.Close()
+		return nil, nil, err
+	}
+	return lm, m, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

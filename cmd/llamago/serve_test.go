@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestServeCommand: llamago serve answers 503 on /health until the model is loaded, then serves a
+// completion, and stops cleanly on the signal (as SIGTERM does), letting a request in flight finish.
+func TestServeCommand(t *testing.T) {
+	addr := make(chan net.Addr, 1)
+	stop := make(chan struct{})
+	var o serveOptions
+	o.Port, o.Host, o.Parallel, o.Queue, o.Drain, o.MaxBodyMB, o.Batch = 0, "127.0.0.1", 2, 4, 10*time.Second, 1, 512
+	o.Backend, o.GPULay = "auto", -1 // the flags' defaults
+	o.listenHook = func(a net.Addr) { addr <- a }
+	o.stop = stop
+	var stderr bytes.Buffer
+	var mu sync.Mutex
+	done := make(chan error, 1)
+	go func() {
+		err := o.useDefaultModel(&lockedWriter{w: &stderr, mu: &mu})
+		if err == nil {
+			err = runServe(&lockedWriter{w: &stderr, mu: &mu}, o)
+		}
+		done <- err
+	}()
+	base := "http://" + (<-addr).String()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/health")
+		if err != nil {
+			select {
+			case err := <-done:
+				t.Fatalf("serve ended: %v", err)
+			default:
+			}
+		}
+		require.NoError(t, err)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+		require.True(t, time.Now().Before(deadline), "the model never became ready")
+		time.Sleep(5 * time.Millisecond)
+	}
+	resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt": "Once upon a time", "max_tokens": 8, "temperature": 0}`))
+	require.NoError(t, err)
+	var body struct {
+		Choices []struct {
+			Text string `json:"text"`
+		} `json:"choices"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, ", there was a little girl", body.Choices[0].Text)
+
+	// A streamed request in flight when the signal comes still ends normally.
+	resp, err = http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt": "Once upon a time", "max_tokens": 300, "ignore_eos": true, "stream": true}`))
+	require.NoError(t, err)
+	close(stop)
+	var all bytes.Buffer
+	_, err = all.ReadFrom(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(all.String(), "data: [DONE]\n\n"), "the stream finished: %q", all.String()[max(0, all.Len()-200):])
+	require.NoError(t, <-done)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, stderr.String(), "stopped")
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func TestServeFlagErrors(t *testing.T) {
+	for _, c := range []struct{ args, want string }{
+		{"--port 70000", "--port"},
+		{"--parallel 0", "--parallel"},
+		{"--queue 0", "--queue"},
+		{"--max-body-mb 0", "--max-body-mb"},
+		{"model.gguf", "give it with -m"},
+	} {
+		_, stderr, code := run(t, append([]string{"serve"}, strings.Fields(c.args)...)...)
+		require.Equal(t, 2, code, c.args)
+		require.Contains(t, stderr, c.want, c.args)
+	}
+}

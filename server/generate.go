@@ -1,0 +1,246 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/llamago/llamago/engine"
+)
+
+// tokenOut is a generated token: its ids and log-probabilities, and where its text begins in the output.
+type tokenOut struct {
+	engine.Generated
+	start, end int // its bytes in the generated text (end: after it was decoded)
+}
+
+// genResult is how a generation ended.
+type genResult struct {
+	finish           string // "stop" (end-of-generation token or stop string) or "length"
+	promptTokens     int
+	completionTokens int
+}
+
+// generate runs p on m's scheduler. started is called once the request is queued (before the first token;
+// not called when it is refused), emit with each piece of text that is final — text that may be the start
+// of a stop string is held back until it is not — and the tokens that piece completes. A stop string ends
+// the generation before it; neither it nor what follows is emitted. An error from emit (the client is
+// gone) cancels the generation and is returned.
+func (s *Server) generate(ctx context.Context, m *Model, p genParams, started func() error, emit func(text []byte, toks []tokenOut) error) (genResult, error) {
+	res := genResult{promptTokens: len(p.prompt), finish: "length"}
+	begin := time.Now()
+	var ttft time.Duration
+	defer func() {
+		if res.completionTokens > 0 {
+			s.o.Logger.Info("generated", "prompt_tokens", res.promptTokens, "tokens", res.completionTokens, "finish", res.finish,
+				"ttft_ms", ttft.Milliseconds(), "total_ms", time.Since(begin).Milliseconds())
+		}
+	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a request that ends early (stop string, client gone) frees its sequence now
+	st, err := m.Scheduler.Submit(ctx, engine.Request{Prompt: p.prompt, MaxTokens: p.maxTokens, Sampler: p.sampler,
+		IgnoreEOG: p.ignoreEOS, Logprobs: p.logprobs, TopLogprobs: p.topLogprobs})
+	if err != nil {
+		return res, err
+	}
+	s.m.promptTokens.Add(float64(len(p.prompt)))
+	if err := started(); err != nil {
+		return res, err
+	}
+	tok := m.Engine.Tokenizer
+	dec := tok.NewStream(false)
+	longest := 0
+	for _, stop := range p.stop {
+		longest = max(longest, len(stop))
+	}
+	var (
+		text    []byte
+		sent    int
+		pending []tokenOut
+		last    time.Time
+		lastID  int32 = -1
+	)
+	// release emits text[sent:upto] and the pending tokens that end by upto (all that begin before it when
+	// cut: the generation stops there).
+	release := func(upto int, cut bool) error {
+		n := 0
+		for n < len(pending) && (pending[n].end <= upto || cut && pending[n].start < upto) {
+			n++
+		}
+		if upto == sent && n == 0 {
+			return nil
+		}
+		err := emit(text[sent:upto], pending[:n])
+		if err != nil {
+			err = fmt.Errorf("%w: %v", errClientGone, err)
+		}
+		sent = upto
+		pending = append(pending[:0], pending[n:]...)
+		if cut {
+			pending = pending[:0]
+		}
+		return err
+	}
+	for {
+		g, ok := st.NextToken()
+		if !ok {
+			break
+		}
+		now := time.Now()
+		if res.completionTokens == 0 {
+			ttft = now.Sub(begin)
+			s.m.ttft.Observe(ttft.Seconds())
+		} else {
+			s.m.itl.Observe(now.Sub(last).Seconds())
+		}
+		last, lastID = now, g.ID
+		res.completionTokens++
+		s.m.generatedTokens.Inc()
+		start := len(text)
+		text = append(text, dec.Push(g.ID)...)
+		pending = append(pending, tokenOut{Generated: g, start: start, end: len(text)})
+		if i := findStop(text[sent:], p.stop); i >= 0 {
+			res.finish = "stop"
+			return res, release(sent+i, true)
+		}
+		if err := release(len(text)-holdBack(text[sent:], p.stop, longest), false); err != nil {
+			return res, err
+		}
+	}
+	if err := st.Err(); err != nil {
+		return res, err
+	}
+	text = append(text, dec.Flush()...)
+	if i := findStop(text[sent:], p.stop); i >= 0 {
+		res.finish = "stop"
+		return res, release(sent+i, true)
+	}
+	if lastID >= 0 && !p.ignoreEOS && tok.IsEOG(lastID) {
+		res.finish = "stop"
+	}
+	return res, release(len(text), true)
+}
+
+// findStop is the offset of the first stop string in b, or -1.
+func findStop(b []byte, stops []string) int {
+	first := -1
+	for _, s := range stops {
+		if i := bytes.Index(b, []byte(s)); i >= 0 && (first < 0 || i < first) {
+			first = i
+		}
+	}
+	return first
+}
+
+// holdBack is the length of the longest end of b that begins a stop string (it may complete later).
+func holdBack(b []byte, stops []string, longest int) int {
+	for n := min(len(b), longest-1); n > 0; n-- {
+		tail := b[len(b)-n:]
+		for _, s := range stops {
+			if len(s) > n && bytes.HasPrefix([]byte(s), tail) {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// usage is the OpenAI usage object.
+type usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func (r genResult) usage() *usage {
+	return &usage{PromptTokens: r.promptTokens, CompletionTokens: r.completionTokens, TotalTokens: r.promptTokens + r.completionTokens}
+}
+
+// sse writes server-sent events, each write bounded by the server's write timeout.
+type sse struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+	started bool
+}
+
+func newSSE(w http.ResponseWriter, timeout time.Duration) *sse {
+	return &sse{w: w, rc: http.NewResponseController(w), timeout: timeout}
+}
+
+func (e *sse) start() error {
+	h := e.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // proxies must not hold the events back
+	e.w.WriteHeader(http.StatusOK)
+	e.started = true
+	return e.flush()
+}
+
+func (e *sse) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return e.raw(b)
+}
+
+func (e *sse) raw(b []byte) error {
+	e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
+	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
+		return err
+	}
+	return e.flush()
+}
+
+func (e *sse) flush() error {
+	if err := e.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
+}
+
+// fail ends a stream with an error event (the status line is gone), or answers it as usual before.
+func (e *sse) fail(err error) {
+	if !e.started {
+		fail(e.w, err)
+		return
+	}
+	msg := err.Error()
+	if errors.Is(err, engine.ErrClosed) {
+		msg = "the server is shutting down"
+	}
+	e.send(map[string]apiError{"error": {Message: msg, Type: "server_error"}})
+}
+
+// tokenText is the text of a token as the API shows it (its bytes; invalid UTF-8 becomes U+FFFD in JSON).
+func tokenBytes(m *Model, id int32) []byte { return m.Engine.Tokenizer.AppendPiece(nil, id, false) }
+
+// byteList is a token's bytes as the JSON list of integers OpenAI gives (never null).
+type byteList []byte
+
+func (b byteList) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, 2+4*len(b))
+	out = append(out, '[')
+	for i, c := range b {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = fmt.Appendf(out, "%d", c)
+	}
+	return append(out, ']'), nil
+}
+
+// errClientGone is a write to a client that failed: it stopped reading or went away.
+var errClientGone = errors.New("the client went away")
+
+// clientGone reports whether err ended a request because its client went away (its connection closed,
+// or a write to it failed): there is nobody to answer.
+func clientGone(ctx context.Context, err error) bool {
+	return errors.Is(err, errClientGone) || ctx.Err() != nil && errors.Is(err, ctx.Err())
+}

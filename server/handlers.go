@@ -1,0 +1,405 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// newID is a response id: the prefix and a number unique in this server's life.
+func (s *Server) newID(prefix string) string {
+	return fmt.Sprintf("%s-%x-%d", prefix, s.start.UnixNano()&0xffffffff, s.ids.Add(1))
+}
+
+// completion logprobs (the legacy /v1/completions shape).
+type completionLogprobs struct {
+	Tokens        []string             `json:"tokens"`
+	TokenLogprobs []float32            `json:"token_logprobs"`
+	TopLogprobs   []map[string]float32 `json:"top_logprobs"`
+	TextOffset    []int                `json:"text_offset"`
+}
+
+func (l *completionLogprobs) add(m *Model, toks []tokenOut) {
+	for _, t := range toks {
+		l.Tokens = append(l.Tokens, string(tokenBytes(m, t.ID)))
+		l.TokenLogprobs = append(l.TokenLogprobs, t.Logprob)
+		top := make(map[string]float32, len(t.Top))
+		for _, c := range t.Top {
+			top[string(tokenBytes(m, c.ID))] = c.Logprob
+		}
+		l.TopLogprobs = append(l.TopLogprobs, top)
+		l.TextOffset = append(l.TextOffset, t.start)
+	}
+}
+
+type completionChoice struct {
+	Text         string              `json:"text"`
+	Index        int                 `json:"index"`
+	Logprobs     *completionLogprobs `json:"logprobs"`
+	FinishReason *string             `json:"finish_reason"`
+}
+
+type completionResponse struct {
+	ID      string             `json:"id"`
+	Object  string             `json:"object"`
+	Created int64              `json:"created"`
+	Model   string             `json:"model"`
+	Choices []completionChoice `json:"choices"`
+	Usage   *usage             `json:"usage,omitempty"`
+}
+
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
+	m := s.ready(w)
+	if m == nil {
+		return
+	}
+	var req completionRequest
+	if err := decode(r, &req); err != nil {
+		fail(w, err)
+		return
+	}
+	p, err := s.params(m, &req.samplingFields, req.MaxTokens, 16)
+	if err == nil {
+		switch {
+		case req.Echo:
+			err = badRequest("echo", "echo is not supported")
+		case req.Suffix != nil && *req.Suffix != "":
+			err = badRequest("suffix", "suffix is not supported")
+		case req.BestOf != nil && *req.BestOf != 1:
+			err = badRequest("best_of", "best_of must be 1")
+		case req.Logprobs != nil:
+			err = p.setLogprobs(true, *req.Logprobs, "logprobs")
+		}
+	}
+	if err == nil {
+		p.prompt, err = completionPrompt(m, req.Prompt)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	resp := completionResponse{ID: s.newID("cmpl"), Object: "text_completion", Created: time.Now().Unix(), Model: m.Name}
+	var lp *completionLogprobs
+	if p.logprobs {
+		lp = &completionLogprobs{}
+	}
+	if !p.stream {
+		var text bytes.Buffer
+		res, err := s.generate(r.Context(), m, p, func() error { return nil }, func(b []byte, toks []tokenOut) error {
+			text.Write(b)
+			if lp != nil {
+				lp.add(m, toks)
+			}
+			return nil
+		})
+		if err != nil {
+			s.failed(w, r, err)
+			return
+		}
+		resp.Choices = []completionChoice{{Text: text.String(), Logprobs: lp, FinishReason: &res.finish}}
+		resp.Usage = res.usage()
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	ev := newSSE(w, s.o.WriteTimeout)
+	chunk := func(text string, lp *completionLogprobs, finish *string) error {
+		c := resp
+		c.Choices = []completionChoice{{Text: text, Logprobs: lp, FinishReason: finish}}
+		return ev.send(c)
+	}
+	res, err := s.generate(r.Context(), m, p, ev.start, func(b []byte, toks []tokenOut) error {
+		var l *completionLogprobs
+		if lp != nil {
+			l = &completionLogprobs{}
+			l.add(m, toks)
+		}
+		return chunk(string(b), l, nil)
+	})
+	if err != nil {
+		s.failedStream(ev, r, err)
+		return
+	}
+	if chunk("", nil, &res.finish) != nil {
+		return
+	}
+	if p.usage {
+		c := resp
+		c.Choices, c.Usage = []completionChoice{}, res.usage()
+		if ev.send(c) != nil {
+			return
+		}
+	}
+	ev.raw([]byte("[DONE]"))
+}
+
+// chat shapes
+
+type chatMessage struct {
+	Role    string  `json:"role,omitempty"`
+	Content *string `json:"content,omitempty"`
+}
+
+type chatTokenLogprob struct {
+	Token   string   `json:"token"`
+	Logprob float32  `json:"logprob"`
+	Bytes   byteList `json:"bytes"`
+}
+
+type chatLogprob struct {
+	chatTokenLogprob
+	TopLogprobs []chatTokenLogprob `json:"top_logprobs"`
+}
+
+type chatLogprobs struct {
+	Content []chatLogprob `json:"content"`
+}
+
+func (l *chatLogprobs) add(m *Model, toks []tokenOut) {
+	for _, t := range toks {
+		b := tokenBytes(m, t.ID)
+		e := chatLogprob{chatTokenLogprob: chatTokenLogprob{Token: string(b), Logprob: t.Logprob, Bytes: b},
+			TopLogprobs: make([]chatTokenLogprob, len(t.Top))}
+		for i, c := range t.Top {
+			cb := tokenBytes(m, c.ID)
+			e.TopLogprobs[i] = chatTokenLogprob{Token: string(cb), Logprob: c.Logprob, Bytes: cb}
+		}
+		l.Content = append(l.Content, e)
+	}
+}
+
+type chatChoice struct {
+	Index        int           `json:"index"`
+	Message      *chatMessage  `json:"message,omitempty"`
+	Delta        *chatMessage  `json:"delta,omitempty"`
+	Logprobs     *chatLogprobs `json:"logprobs"`
+	FinishReason *string       `json:"finish_reason"`
+}
+
+type chatResponse struct {
+	ID      string       `json:"id"`
+	Object  string       `json:"object"`
+	Created int64        `json:"created"`
+	Model   string       `json:"model"`
+	Choices []chatChoice `json:"choices"`
+	Usage   *usage       `json:"usage,omitempty"`
+}
+
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	m := s.ready(w)
+	if m == nil {
+		return
+	}
+	var req chatRequest
+	if err := decode(r, &req); err != nil {
+		fail(w, err)
+		return
+	}
+	maxTokens := req.MaxTokens
+	if req.MaxCompletionTokens != nil {
+		maxTokens = req.MaxCompletionTokens
+	}
+	p, err := s.params(m, &req.samplingFields, maxTokens, 0)
+	if err == nil {
+		top := 0
+		if req.TopLogprobs != nil {
+			top = *req.TopLogprobs
+			if !req.Logprobs {
+				err = badRequest("top_logprobs", "top_logprobs needs \"logprobs\": true")
+			}
+		}
+		if err == nil {
+			err = p.setLogprobs(req.Logprobs, top, "top_logprobs")
+		}
+	}
+	if err == nil {
+		p.prompt, err = s.chatPrompt(m, req.Messages, req.Tools)
+	}
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	resp := chatResponse{ID: s.newID("chatcmpl"), Object: "chat.completion", Created: time.Now().Unix(), Model: m.Name}
+	var lp *chatLogprobs
+	if p.logprobs {
+		lp = &chatLogprobs{Content: []chatLogprob{}}
+	}
+	if !p.stream {
+		var text bytes.Buffer
+		res, err := s.generate(r.Context(), m, p, func() error { return nil }, func(b []byte, toks []tokenOut) error {
+			text.Write(b)
+			if lp != nil {
+				lp.add(m, toks)
+			}
+			return nil
+		})
+		if err != nil {
+			s.failed(w, r, err)
+			return
+		}
+		content := text.String()
+		resp.Choices = []chatChoice{{Message: &chatMessage{Role: "assistant", Content: &content}, Logprobs: lp, FinishReason: &res.finish}}
+		resp.Usage = res.usage()
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	resp.Object = "chat.completion.chunk"
+	ev := newSSE(w, s.o.WriteTimeout)
+	chunk := func(delta chatMessage, lp *chatLogprobs, finish *string) error {
+		c := resp
+		c.Choices = []chatChoice{{Delta: &delta, Logprobs: lp, FinishReason: finish}}
+		return ev.send(c)
+	}
+	empty := ""
+	started := func() error {
+		if err := ev.start(); err != nil {
+			return err
+		}
+		return chunk(chatMessage{Role: "assistant", Content: &empty}, nil, nil)
+	}
+	res, err := s.generate(r.Context(), m, p, started, func(b []byte, toks []tokenOut) error {
+		var l *chatLogprobs
+		if lp != nil {
+			l = &chatLogprobs{Content: []chatLogprob{}}
+			l.add(m, toks)
+		}
+		text := string(b)
+		return chunk(chatMessage{Content: &text}, l, nil)
+	})
+	if err != nil {
+		s.failedStream(ev, r, err)
+		return
+	}
+	if chunk(chatMessage{}, nil, &res.finish) != nil {
+		return
+	}
+	if p.usage {
+		c := resp
+		c.Choices, c.Usage = []chatChoice{}, res.usage()
+		if ev.send(c) != nil {
+			return
+		}
+	}
+	ev.raw([]byte("[DONE]"))
+}
+
+// chatPrompt renders and tokenizes a conversation.
+func (s *Server) chatPrompt(m *Model, messages, tools json.RawMessage) ([]int32, error) {
+	messages = bytes.TrimSpace(messages)
+	if len(messages) == 0 || messages[0] != '[' {
+		return nil, badRequest("messages", "messages must be a non-empty list of {\"role\": ..., \"content\": ...} objects")
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(messages, &list); err != nil || len(list) == 0 {
+		return nil, badRequest("messages", "messages must be a non-empty list of {\"role\": ..., \"content\": ...} objects")
+	}
+	for i, raw := range list {
+		var msg struct {
+			Role *string `json:"role"`
+		}
+		if json.Unmarshal(raw, &msg) != nil || msg.Role == nil {
+			return nil, badRequest("messages", "messages[%d] must be an object with a \"role\"", i)
+		}
+	}
+	if m.Chat == nil {
+		return nil, badRequest("messages", "this model has no chat template: use /v1/completions")
+	}
+	text, err := m.Chat(messages, tools)
+	if err != nil {
+		return nil, badRequest("messages", "the model's chat template refused the conversation: %v", err)
+	}
+	return encodePrompt(m, text, true)
+}
+
+// failed answers a generation that failed before any output; a client that went away gets nothing.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error) {
+	if clientGone(r.Context(), err) {
+		s.o.Logger.Info("client went away; its request was cancelled", "path", r.URL.Path)
+		markGone(w)
+		return
+	}
+	fail(w, err)
+}
+
+func (s *Server) failedStream(ev *sse, r *http.Request, err error) {
+	if clientGone(r.Context(), err) {
+		s.o.Logger.Info("client went away; its request was cancelled", "path", r.URL.Path)
+		markGone(ev.w)
+		return
+	}
+	ev.fail(err)
+}
+
+// tokenize and detokenize (llama.cpp's shapes)
+
+func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
+	m := s.ready(w)
+	if m == nil {
+		return
+	}
+	var req struct {
+		Content      *string `json:"content"`
+		AddSpecial   bool    `json:"add_special"`
+		ParseSpecial bool    `json:"parse_special"`
+		WithPieces   bool    `json:"with_pieces"`
+	}
+	if err := decode(r, &req); err != nil {
+		fail(w, err)
+		return
+	}
+	if req.Content == nil {
+		fail(w, badRequest("content", "content (the text to tokenize) is required"))
+		return
+	}
+	ids := m.Engine.Tokenizer.Encode(*req.Content, req.AddSpecial, req.ParseSpecial)
+	if !req.WithPieces {
+		if ids == nil {
+			ids = []int32{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tokens": ids})
+		return
+	}
+	type piece struct {
+		ID    int32  `json:"id"`
+		Piece string `json:"piece"`
+	}
+	out := make([]piece, len(ids))
+	for i, id := range ids {
+		out[i] = piece{ID: id, Piece: string(m.Engine.Tokenizer.AppendPiece(nil, id, true))}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+}
+
+func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
+	m := s.ready(w)
+	if m == nil {
+		return
+	}
+	var req struct {
+		Tokens []int64 `json:"tokens"`
+	}
+	if err := decode(r, &req); err != nil {
+		fail(w, err)
+		return
+	}
+	vocab := int64(m.Engine.Tokenizer.VocabSize())
+	ids := make([]int32, len(req.Tokens))
+	for i, id := range req.Tokens {
+		if id < 0 || id >= vocab {
+			fail(w, badRequest("tokens", "token id %d at index %d is outside the vocabulary of %d tokens", id, i, vocab))
+			return
+		}
+		ids[i] = int32(id)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"content": m.Engine.Tokenizer.Decode(ids, false)})
+}
+
+// statusGone is the status recorded for a request whose client went away (nginx's 499; nobody reads it).
+const statusGone = 499
+
+func markGone(w http.ResponseWriter) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.status = statusGone
+	}
+}

@@ -1,0 +1,313 @@
+// Package server is llamago's OpenAI-compatible HTTP API: /v1/completions and /v1/chat/completions (plain
+// JSON or server-sent events), /v1/models, /tokenize and /detokenize, /health and Prometheus /metrics.
+//
+// Every request is a sequence of the engine's Scheduler, so all active requests decode in the same forward
+// pass (continuous batching); a client that goes away cancels its sequence, which frees its KV blocks at the
+// next step. The server answers /health with 503 until SetModel is called, so that it can listen while the
+// model loads.
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Model is what the server serves: a loaded model and the scheduler that runs its requests.
+type Model struct {
+	// Name is the model id of /v1/models; requests may name it, its file name, or nothing.
+	Name      string
+	Path      string // the model's file, for the aliases a request may use
+	Engine    *engine.Model
+	Scheduler *engine.Scheduler
+	Context   int // positions one request may hold, prompt included
+	// Chat renders a conversation (the request's "messages" and "tools" as received, key order kept) into
+	// the prompt text; its error is the client's (HTTP 400). Nil: /v1/chat/completions answers 400.
+	Chat    func(messages, tools json.RawMessage) (string, error)
+	Created time.Time
+}
+
+// Options configure a Server; zero values take the defaults given.
+type Options struct {
+	// APIKey, when set, is required as "Authorization: Bearer KEY" on /v1/*, /tokenize and /detokenize.
+	APIKey string
+	// MaxBodyBytes bounds a request body (default 4 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	// WriteTimeout bounds each write of a streamed response (default 30 s): a client that stops reading is
+	// dropped and its request cancelled.
+	WriteTimeout time.Duration
+	// MaxStop is the most stop strings a request may give (default 16).
+	MaxStop int
+	Logger  *slog.Logger // default: discard
+	// Registry receives the server's metrics (default: a new registry; /metrics serves it).
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	o       Options
+	model   atomic.Pointer[Model]
+	keyHash [32]byte
+	mux     *http.ServeMux
+	m       *metrics
+	ids     atomic.Uint64
+	start   time.Time
+}
+
+// New returns a server without a model: /health answers 503 and the API "loading" until SetModel.
+func New(o Options) *Server {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 4 << 20
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 30 * time.Second
+	}
+	if o.MaxStop <= 0 {
+		o.MaxStop = 16
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{o: o, mux: http.NewServeMux(), start: time.Now()}
+	if o.APIKey != "" {
+		s.keyHash = sha256.Sum256([]byte(o.APIKey))
+	}
+	s.m = newMetrics(o.Registry, s)
+	s.route("GET /health", false, s.health)
+	s.route("GET /metrics", false, s.m.handler(o.Registry).ServeHTTP)
+	s.route("GET /v1/models", true, s.models)
+	s.route("GET /v1/models/{id...}", true, s.modelByID)
+	s.route("POST /v1/completions", true, s.completions)
+	s.route("POST /v1/chat/completions", true, s.chatCompletions)
+	s.route("POST /tokenize", true, s.tokenize)
+	s.route("POST /detokenize", true, s.detokenize)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found_error", "", fmt.Sprintf("no route %s %s: the API has /v1/completions, /v1/chat/completions, /v1/models, /tokenize, /detokenize, /health and /metrics", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// SetModel makes the server ready with m.
+func (s *Server) SetModel(m *Model) {
+	if m.Created.IsZero() {
+		m.Created = time.Now()
+	}
+	s.model.Store(m)
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// route registers a handler with the server's common handling: the request counter by endpoint and
+// status, recovery from a panic (500, the server stays up), the body limit, and the API key where asked.
+func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
+	endpoint := pattern[strings.IndexByte(pattern, ' ')+1:]
+	endpoint = strings.TrimSuffix(endpoint, "{id...}")
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				s.o.Logger.Error("panic serving a request: please report it as a bug", "endpoint", endpoint, "panic", v)
+				if sw.status == 0 {
+					writeError(sw, http.StatusInternalServerError, "server_error", "", "internal error (a bug: please report it)")
+				}
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.m.requests.WithLabelValues(endpoint, fmt.Sprint(status)).Inc()
+		}()
+		if auth && !s.authorized(r) {
+			sw.Header().Set("WWW-Authenticate", `Bearer realm="llamago"`)
+			writeError(sw, http.StatusUnauthorized, "authentication_error", "invalid_api_key", "a valid API key is required: send the header \"Authorization: Bearer KEY\" with the key the server was started with (--api-key or LLAMAGO_API_KEY)")
+			return
+		}
+		r.Body = http.MaxBytesReader(sw, r.Body, s.o.MaxBodyBytes)
+		h(sw, r)
+	})
+}
+
+// authorized checks the bearer token in constant time (hashes of equal length are compared).
+func (s *Server) authorized(r *http.Request) bool {
+	if s.o.APIKey == "" {
+		return true
+	}
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	h := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	return subtle.ConstantTimeCompare(h[:], s.keyHash[:]) == 1
+}
+
+// ready returns the model, or answers 503 while it loads.
+func (s *Server) ready(w http.ResponseWriter) *Model {
+	m := s.model.Load()
+	if m == nil {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "server_error", "model_loading", "the model is still loading: try again shortly (GET /health answers 200 when it is ready)")
+	}
+	return m
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	if s.model.Load() == nil {
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type modelCard struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	OwnedBy string `json:"owned_by"`
+	// llamago's own: what a client may want to size its requests by
+	Context int `json:"context_length"`
+}
+
+func (m *Model) card() modelCard {
+	return modelCard{ID: m.Name, Object: "model", Created: m.Created.Unix(), OwnedBy: "llamago", Context: m.Context}
+}
+
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
+	m := s.ready(w)
+	if m == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []modelCard{m.card()}})
+}
+
+func (s *Server) modelByID(w http.ResponseWriter, r *http.Request) {
+	m := s.ready(w)
+	if m == nil {
+		return
+	}
+	if !m.named(r.PathValue("id")) {
+		writeError(w, http.StatusNotFound, "invalid_request_error", "model_not_found", fmt.Sprintf("the model %q does not exist: this server serves %q", r.PathValue("id"), m.Name))
+		return
+	}
+	writeJSON(w, http.StatusOK, m.card())
+}
+
+// named reports whether a request's "model" names this model: empty, its id, or its file's name with or
+// without the extension.
+func (m *Model) named(name string) bool {
+	if name == "" || name == m.Name {
+		return true
+	}
+	base := filepath.Base(m.Path)
+	return m.Path != "" && (name == base || name == strings.TrimSuffix(base, filepath.Ext(base)))
+}
+
+// statusWriter records the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (flush, write deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// apiError is an OpenAI-style error body.
+type apiError struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
+	e := apiError{Message: msg, Type: typ}
+	if code != "" {
+		e.Code = &code
+	}
+	writeJSON(w, status, map[string]apiError{"error": e})
+}
+
+// requestError is a client's mistake: status and message (and the parameter at fault).
+type requestError struct {
+	status int
+	code   string
+	param  string
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(param, format string, a ...any) error {
+	return &requestError{status: http.StatusBadRequest, param: param, msg: fmt.Sprintf(format, a...)}
+}
+
+// fail answers err: a requestError as itself, engine refusals with their statuses, anything else 500.
+func fail(w http.ResponseWriter, err error) {
+	var re *requestError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &re):
+		e := apiError{Message: re.msg, Type: "invalid_request_error"}
+		if re.param != "" {
+			e.Param = &re.param
+		}
+		if re.code != "" {
+			e.Code = &re.code
+		}
+		if re.status == http.StatusNotFound {
+			e.Type = "invalid_request_error"
+		}
+		writeJSON(w, re.status, map[string]apiError{"error": e})
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit))
+	case errors.Is(err, engine.ErrQueueFull):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "server_error", "queue_full", "the server is busy (its queue of waiting requests is full): retry after a second")
+	case errors.Is(err, engine.ErrContextFull):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "context_length_exceeded", err.Error())
+	case errors.Is(err, engine.ErrNoKVBlocks):
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "context_length_exceeded", err.Error())
+	case errors.Is(err, engine.ErrClosed):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "server_error", "shutting_down", "the server is shutting down")
+	default:
+		writeError(w, http.StatusInternalServerError, "server_error", "", err.Error())
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
