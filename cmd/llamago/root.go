@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -32,6 +33,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
   llamago inspect model.gguf
   llamago quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M
   llamago bench -m model.gguf
+  llamago template -m model.gguf -i conversation.json   # the prompt a chat conversation becomes
   llamago synth --preset llama-1b --type Q4_0 -o tinyllama-shape.gguf   # no model at hand`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -64,7 +66,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 			stopProfile()
 		}
 	}
-	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd())
+	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd(), newTemplateCmd())
 	return root
 }
 
@@ -109,9 +111,20 @@ func watchInterrupt() (*atomic.Bool, func()) {
 	return &flag, func() { signal.Stop(c); close(done) }
 }
 
-// executeRoot runs root on args after fixArgs.
+// executeRoot runs root on args after fixArgs, which leaves alone the flags the called command has
+// itself (template's -i is its input, not llama.cpp's interactive mode).
 func executeRoot(root *cobra.Command, args []string) error {
-	args, err := fixArgs(args)
+	own := func(string) bool { return false }
+	if cmd, _, err := root.Find(args); err == nil && cmd != root {
+		own = func(name string) bool {
+			if long, ok := strings.CutPrefix(name, "--"); ok {
+				return cmd.Flags().Lookup(long) != nil
+			}
+			short, _ := strings.CutPrefix(name, "-")
+			return len(short) == 1 && cmd.Flags().ShorthandLookup(short) != nil
+		}
+	}
+	args, err := fixArgs(args, own)
 	if err != nil {
 		return err
 	}
