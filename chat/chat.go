@@ -11,8 +11,9 @@
 //   - raise_exception(msg) fails the render with a *RaiseError, and strftime_now(fmt) reads Input.Now.
 //
 // Known differences from jinja2: there is no Markup type (a string added to a |safe string is not
-// HTML-escaped), no format filter, {% filter tojson %} blocks use the library's own tojson, and some
-// inputs jinja2 refuses (such as iterating over a null tools) render leniently instead.
+// HTML-escaped), no format filter, {% filter tojson %} blocks use the library's own tojson, {{ 1.0 }}
+// prints 1 and {{ none }} nothing (jinja2: 1.0 and None; tojson is not affected), and some inputs
+// jinja2 refuses (such as iterating over a null tools, or adding none to a string) render leniently.
 package chat
 
 import (
@@ -35,7 +36,7 @@ type Template struct {
 }
 
 // Compile compiles a chat template (the text of a model's tokenizer.chat_template). The error, one
-// line, says what is wrong and where.
+// line, says what is wrong and, where the library knows it, on which line.
 func Compile(src string) (*Template, error) {
 	tmpl, err := jinja.Compile(prepareSource(src))
 	if err != nil {

@@ -212,6 +212,15 @@ func TestRenderVariablesAndClock(t *testing.T) {
 	require.Equal(t, fmt.Sprint(time.Now().Year()), out)
 }
 
+// {% generation %} (Hugging Face's marker of assistant text, for training masks) renders its body.
+func TestGenerationBlock(t *testing.T) {
+	tmpl, err := Compile("{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}[{{ m.content }}]{% endgeneration %}{% else %}{{ m.content }}{% endif %}{% endfor %}")
+	require.NoError(t, err)
+	out, err := tmpl.Render(Input{Messages: json.RawMessage(`[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]`)})
+	require.NoError(t, err)
+	require.Equal(t, "q[a]", out)
+}
+
 func TestRaiseException(t *testing.T) {
 	tmpl, err := Compile(`{%- macro check(m) -%}
 {%- if m.role not in ['user', 'assistant'] -%}{{ raise_exception('Unknown role: ' ~ m.role) }}{%- endif -%}
