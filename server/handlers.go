@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -305,6 +306,10 @@ func (s *Server) chatPrompt(m *Model, messages, tools json.RawMessage) ([]int32,
 	if m.Chat == nil {
 		return nil, badRequest("messages", "this model has no chat template: use /v1/completions")
 	}
+	messages, err := flattenContent(messages)
+	if err != nil {
+		return nil, err
+	}
 	text, err := m.Chat(messages, tools)
 	if err != nil {
 		return nil, badRequest("messages", "the model's chat template refused the conversation: %v", err)
@@ -402,4 +407,76 @@ func markGone(w http.ResponseWriter) {
 	if sw, ok := w.(*statusWriter); ok {
 		sw.status = statusGone
 	}
+}
+
+// flattenContent turns OpenAI's list-of-parts message content ([{"type": "text", "text": ...}, ...]) into
+// the one string chat templates expect (text parts joined by newlines), keeping every message's keys in
+// order; other kinds of parts are refused.
+func flattenContent(messages json.RawMessage) (json.RawMessage, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(messages, &list); err != nil {
+		return nil, err
+	}
+	changed := false
+	for i, raw := range list {
+		var probe struct {
+			Content json.RawMessage `json:"content"`
+		}
+		if json.Unmarshal(raw, &probe) != nil || len(probe.Content) == 0 || probe.Content[0] != '[' {
+			continue
+		}
+		var parts []struct {
+			Type string  `json:"type"`
+			Text *string `json:"text"`
+		}
+		if err := json.Unmarshal(probe.Content, &parts); err != nil {
+			return nil, badRequest("messages", "messages[%d].content must be a string or a list of {\"type\": \"text\", \"text\": ...} parts", i)
+		}
+		var text []string
+		for j, p := range parts {
+			if p.Type != "text" || p.Text == nil {
+				return nil, badRequest("messages", "messages[%d].content[%d] is a %q part: this server takes text parts only", i, j, p.Type)
+			}
+			text = append(text, *p.Text)
+		}
+		flat, _ := json.Marshal(strings.Join(text, "\n"))
+		out, err := replaceKey(raw, "content", flat)
+		if err != nil {
+			return nil, badRequest("messages", "messages[%d]: %v", i, err)
+		}
+		list[i], changed = out, true
+	}
+	if !changed {
+		return messages, nil
+	}
+	return json.Marshal(list)
+}
+
+// replaceKey returns the JSON object obj with key's value replaced, the keys in their order.
+func replaceKey(obj json.RawMessage, key string, value json.RawMessage) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	out := []byte{'{'}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if k == key {
+			v = value
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		kb, _ := json.Marshal(k)
+		out = append(append(append(out, kb...), ':'), v...)
+	}
+	return append(out, '}'), nil
 }

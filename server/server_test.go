@@ -542,3 +542,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+func TestFlattenContent(t *testing.T) {
+	in := `[{"role":"system","content":"be brief"},{"content":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"role":"user","name":"x"}]`
+	out, err := flattenContent(json.RawMessage(in))
+	require.NoError(t, err)
+	require.JSONEq(t, `[{"role":"system","content":"be brief"},{"content":"a\nb","role":"user","name":"x"}]`, string(out))
+	require.Less(t, strings.Index(string(out), `"content":"a\nb"`), strings.Index(string(out), `"role":"user"`), "key order kept")
+	_, err = flattenContent(json.RawMessage(`[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]`))
+	require.ErrorContains(t, err, "text parts only")
+	same := json.RawMessage(`[{"role":"user","content":"hi"}]`)
+	out, err = flattenContent(same)
+	require.NoError(t, err)
+	require.Equal(t, string(same), string(out))
+}
+
+// TestChatPassesMessagesAndToolsInOrder: the template sees the request's messages and tools as sent, their
+// keys in order (tool schemas must render in the client's order).
+func TestChatPassesMessagesAndToolsInOrder(t *testing.T) {
+	var gotM, gotT string
+	ts := newTestServer(t, serverConfig{chat: func(m, tools json.RawMessage) (string, error) {
+		gotM, gotT = string(m), string(tools)
+		return "Once upon a time", nil
+	}})
+	body := `{"messages": [{"role": "user", "content": "hi", "zeta": 1, "alpha": 2}], "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"z": {}, "a": {}}}}}], "max_tokens": 2}`
+	status, resp, _ := ts.post(t, "/v1/chat/completions", body)
+	require.Equal(t, http.StatusOK, status, "%v", resp)
+	require.Equal(t, `[{"role": "user", "content": "hi", "zeta": 1, "alpha": 2}]`, gotM)
+	require.Equal(t, `[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"z": {}, "a": {}}}}}]`, gotT)
+}

@@ -39,8 +39,9 @@ var llamaCppUnsupported = map[string]string{
 }
 
 // fixArgs applies llamaCppAliases and llamaCppUnsupported to a command line. Values of -p/-f (the text
-// a user wants verbatim) and everything after "--" are left alone.
-func fixArgs(args []string) ([]string, error) {
+// a user wants verbatim), everything after "--" and the flags own reports as the command's own are left
+// alone.
+func fixArgs(args []string, own func(name string) bool) ([]string, error) {
 	out := make([]string, 0, len(args))
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -48,7 +49,7 @@ func fixArgs(args []string) ([]string, error) {
 			return append(out, args[i:]...), nil
 		}
 		name, value, hasValue := strings.Cut(a, "=")
-		if to, ok := llamaCppAliases[name]; ok {
+		if to, ok := llamaCppAliases[name]; ok && !own(name) {
 			if to == "" {
 				continue // a llama.cpp default llamago already has
 			}
@@ -59,7 +60,7 @@ func fixArgs(args []string) ([]string, error) {
 			}
 			continue
 		}
-		if why, ok := llamaCppUnsupported[name]; ok {
+		if why, ok := llamaCppUnsupported[name]; ok && !own(name) {
 			return nil, usagef("%s is a llama.cpp flag: %s", name, why)
 		}
 		out = append(out, a)

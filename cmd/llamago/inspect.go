@@ -230,7 +230,7 @@ func printReport(w io.Writer, r *inspectReport) error {
 		p("add bos / eos:\t%s / %s", optBool(t.AddBOS), optBool(t.AddEOS))
 		tmpl := "none"
 		if t.HasChatTemplate {
-			tmpl = "present (tokenizer.chat_template; llamago does not apply it yet)"
+			tmpl = "present (tokenizer.chat_template; 'llamago template -m FILE' shows what it makes of a conversation)"
 		}
 		p("chat template:\t%s", tmpl)
 	} else if r.TokenizerError != "" {

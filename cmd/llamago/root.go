@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -33,6 +34,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
   llamago quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M
   llamago serve -m model.gguf --parallel 8          # OpenAI-compatible API on 127.0.0.1:8080
   llamago bench -m model.gguf
+  llamago template -m model.gguf -i conversation.json   # the prompt a chat conversation becomes
   llamago synth --preset llama-1b --type Q4_0 -o tinyllama-shape.gguf   # no model at hand`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -65,7 +67,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 			stopProfile()
 		}
 	}
-	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd(), newServeCmd())
+	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd(), newServeCmd(), newTemplateCmd())
 	return root
 }
 
@@ -110,9 +112,20 @@ func watchInterrupt() (*atomic.Bool, func()) {
 	return &flag, func() { signal.Stop(c); close(done) }
 }
 
-// executeRoot runs root on args after fixArgs.
+// executeRoot runs root on args after fixArgs, which leaves alone the flags the called command has
+// itself (template's -i is its input, not llama.cpp's interactive mode).
 func executeRoot(root *cobra.Command, args []string) error {
-	args, err := fixArgs(args)
+	own := func(string) bool { return false }
+	if cmd, _, err := root.Find(args); err == nil && cmd != root {
+		own = func(name string) bool {
+			if long, ok := strings.CutPrefix(name, "--"); ok {
+				return cmd.Flags().Lookup(long) != nil
+			}
+			short, _ := strings.CutPrefix(name, "-")
+			return len(short) == 1 && cmd.Flags().ShorthandLookup(short) != nil
+		}
+	}
+	args, err := fixArgs(args, own)
 	if err != nil {
 		return err
 	}

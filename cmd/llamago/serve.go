@@ -158,7 +158,7 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	}
 	ready := make(chan loaded, 1)
 	go func() {
-		lm, m, err := o.load()
+		lm, m, err := o.load(log)
 		ready <- loaded{lm, m, err}
 	}()
 	var lm *loadedModel
@@ -204,7 +204,7 @@ func runServe(stderr io.Writer, o serveOptions) error {
 }
 
 // load opens the model and starts its scheduler.
-func (o *serveOptions) load() (*loadedModel, *server.Model, error) {
+func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, error) {
 	lm, err := o.open()
 	if err != nil {
 		return nil, nil, err
@@ -224,7 +224,7 @@ func (o *serveOptions) load() (*loadedModel, *server.Model, error) {
 	}
 	m := &server.Model{Name: name, Path: o.Model, Engine: lm.model, Context: lm.ctx,
 		Scheduler: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.Queue})}
-	m.Chat, err = chatRenderer(lm)
+	m.Chat, err = chatRenderer(lm, log)
 	if err != nil {
 		m.Scheduler.Close()
 		lm.Close()

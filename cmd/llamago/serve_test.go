@@ -65,6 +65,12 @@ func TestServeCommand(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, ", there was a little girl", body.Choices[0].Text)
 
+	// Chat through the ChatML fallback (stories260K has no chat template).
+	resp, err = http.Post(base+"/v1/chat/completions", "application/json", strings.NewReader(`{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
 	// A streamed request in flight when the signal comes still ends normally.
 	resp, err = http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt": "Once upon a time", "max_tokens": 300, "ignore_eos": true, "stream": true}`))
 	require.NoError(t, err)
