@@ -5,6 +5,7 @@ package tokenizer
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,13 +23,17 @@ type Tokenizer struct {
 	byteIDs [256]int32 // SPM: id of <0xXX>; BPE: id of the mapped single-character token; -1 if none
 	ranks   map[[2]string]int
 	special []int32 // control, user-defined and unknown tokens, longest text first
+	eog     []int32 // end-of-generation tokens, sorted (see EOG)
 
 	BOS, EOS, UNK int32 // -1 when absent
-	AddBOS        bool
-	AddEOS        bool
-	addSpace      bool // SPM: prefix a space to text at the start and after special tokens
-	ignoreMerges  bool // BPE: a whole pre-token found in the vocabulary is used as is (llama-bpe)
-	cleanSpaces   bool
+	// EOT ends a turn, EOM a message (Llama 3.1's "<|eom_id|>"): named by tokenizer.ggml.eot_token_id and
+	// eom_token_id, else found by their text as llama.cpp does (see initSpecial); -1 when absent.
+	EOT, EOM     int32
+	AddBOS       bool
+	AddEOS       bool
+	addSpace     bool // SPM: prefix a space to text at the start and after special tokens
+	ignoreMerges bool // BPE: a whole pre-token found in the vocabulary is used as is (llama-bpe)
+	cleanSpaces  bool
 }
 
 // New builds a tokenizer from a GGUF file's tokenizer metadata.
@@ -44,6 +49,8 @@ func New(info *gguf.TokenizerInfo, md *gguf.Metadata) (*Tokenizer, error) {
 		for i := range t.types {
 			t.types[i] = gguf.TokenNormal
 		}
+	} else {
+		t.types = slices.Clone(t.types) // initSpecial corrects some types; the caller's info stays as read
 	}
 	if t.scores == nil {
 		t.scores = make([]float32, n)
@@ -92,6 +99,7 @@ func New(info *gguf.TokenizerInfo, md *gguf.Metadata) (*Tokenizer, error) {
 	if t.AddBOS && t.BOS < 0 {
 		return nil, fmt.Errorf("tokenizer: the model asks for a BOS token but has no tokenizer.ggml.bos_token_id")
 	}
+	t.initSpecial(info)
 	for i, ty := range t.types {
 		if ty == gguf.TokenControl || ty == gguf.TokenUserDefined || ty == gguf.TokenUnknown {
 			if t.pieces[i] != "" {
@@ -129,20 +137,6 @@ func (t *Tokenizer) Piece(id int32) string {
 // IsControl reports whether id is a control token (BOS, EOS, …).
 func (t *Tokenizer) IsControl(id int32) bool {
 	return id >= 0 && int(id) < len(t.types) && t.types[id] == gguf.TokenControl
-}
-
-// IsEOG reports whether generation should stop at id.
-func (t *Tokenizer) IsEOG(id int32) bool {
-	if id == t.EOS && id >= 0 {
-		return true
-	}
-	if t.IsControl(id) {
-		switch t.pieces[id] {
-		case "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>", "<|im_end|>", "<end_of_turn>", "<|end|>":
-			return true
-		}
-	}
-	return false
 }
 
 // fragment is a piece of input: raw text, or a special token found in it.

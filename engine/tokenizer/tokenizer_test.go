@@ -79,8 +79,12 @@ func TestReferenceTokenize(t *testing.T) {
 	require.NotEmpty(t, files)
 	for _, rf := range files {
 		var ref struct {
-			Vocab string    `json:"vocab"`
-			Cases []tokCase `json:"cases"`
+			Vocab  string    `json:"vocab"`
+			BOS    int32     `json:"bos"`
+			EOS    int32     `json:"eos"`
+			AddBOS bool      `json:"add_bos"`
+			AddEOS bool      `json:"add_eos"`
+			Cases  []tokCase `json:"cases"`
 		}
 		raw, err := os.ReadFile(rf)
 		require.NoError(t, err)
@@ -92,6 +96,11 @@ func TestReferenceTokenize(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			tok := load(t, path)
+			require.Equal(t, ref.BOS, tok.BOS)
+			require.Equal(t, ref.EOS, tok.EOS)
+			require.Equal(t, ref.AddBOS, tok.AddBOS, "llama.cpp's add_bos for this vocabulary")
+			require.Equal(t, ref.AddEOS, tok.AddEOS)
+			require.True(t, tok.IsEOG(ref.EOS))
 			for _, c := range ref.Cases {
 				got := tok.Encode(c.Input, false, false)
 				assert.Equal(t, norm(c.IDs), got, "ids of %q", c.Input)
