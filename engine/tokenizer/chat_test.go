@@ -135,3 +135,128 @@ func TestEOGFollowsEOS(t *testing.T) {
 	require.True(t, tok.IsEOG(259))
 	require.True(t, slices.Contains(tok.EOG(), 259))
 }
+
+// bpeVocab builds a byte-level BPE vocabulary with the pre-tokenizer pre: one token per byte (token i is byte i,
+// stored in GPT-2's byte↔character mapping), then "Ġ," (256), "<|endoftext|>" (257, control), "<|begin_of_text|>" (258,
+// control), "<|eot_id|>" (259, normal, as a careless conversion stores it) and the merge "Ġ ,". BOS is 258,
+// EOS 257.
+func bpeVocab(t *testing.T, pre string, edit func(*gguf.TokenizerInfo)) *Tokenizer {
+	t.Helper()
+	var toks []string
+	var types []int32
+	for b := 0; b < 256; b++ {
+		toks = append(toks, string(byteToRune[b]))
+		types = append(types, gguf.TokenNormal)
+	}
+	toks = append(toks, "Ġ,", "<|endoftext|>", "<|begin_of_text|>", "<|eot_id|>")
+	types = append(types, gguf.TokenNormal, gguf.TokenControl, gguf.TokenControl, gguf.TokenNormal)
+	info := &gguf.TokenizerInfo{Model: "gpt2", Pre: pre, Tokens: toks, TokenTypes: types, Merges: []string{"Ġ ,"},
+		BOS: 258, EOS: 257, UNK: -1, PAD: -1}
+	if edit != nil {
+		edit(info)
+	}
+	tok, err := New(info, nil)
+	require.NoError(t, err)
+	return tok
+}
+
+// A byte-level BPE file without tokenizer.ggml.add_bos_token gets llama.cpp's default for its pre-tokenizer:
+// BOS for LLaMA 3's, none for GPT-2's, the default one or smaug-bpe; the key, when present, decides.
+func TestBPEAddBOSDefault(t *testing.T) {
+	for pre, want := range map[string]bool{"llama-bpe": true, "llama3": true, "gpt-2": false, "default": false, "smaug-bpe": false} {
+		tok := bpeVocab(t, pre, nil)
+		require.Equal(t, want, tok.AddBOS, pre)
+		ids := tok.Encode("a", true, false)
+		require.Equal(t, want, ids[0] == 258, "%s: %v", pre, ids)
+	}
+	no, yes := false, true
+	require.False(t, bpeVocab(t, "llama-bpe", func(i *gguf.TokenizerInfo) { i.AddBOS = &no }).AddBOS)
+	require.True(t, bpeVocab(t, "gpt-2", func(i *gguf.TokenizerInfo) { i.AddBOS = &yes }).AddBOS)
+	// llama.cpp would add its default BOS id 11 to a vocabulary that names none; llamago adds nothing.
+	tok := bpeVocab(t, "llama-bpe", func(i *gguf.TokenizerInfo) { i.BOS = -1 })
+	require.False(t, tok.AddBOS)
+	require.Equal(t, []int32{'a'}, tok.Encode("a", true, false))
+}
+
+func TestCleanSpaces(t *testing.T) {
+	// Each expectation is what llama.cpp's llama_detokenize clean-up gives for the input.
+	for in, want := range map[string]string{
+		"Hello , world !":   "Hello, world!",
+		"What ? Yes .":      "What? Yes.",
+		" .":                ".",
+		"a  .":              "a .",
+		"a ' b":             "a'b",
+		"a ' ' b":           "a'' b",
+		"' '":               "' '",
+		"x '":               "x '",
+		"I 'm here":         "I'm here",
+		"it 's":             "it's",
+		"we 're , they 've": "we're, they've",
+		"don 't":            "don 't",
+		"you 'll":           "you 'll",
+		"I 'd":              "I 'd",
+		"":                  "",
+		" ":                 " ",
+	} {
+		require.Equal(t, want, string(cleanSpaces([]byte(in))), "%q", in)
+	}
+}
+
+// DecodeWith cleans up spaces only where the vocabulary asks (byte-level BPE unless its pre-tokenizer says
+// otherwise; never SentencePiece), removes the BOS/EOS Encode adds, and Decode stays as it was.
+func TestDecodeWith(t *testing.T) {
+	tok := bpeVocab(t, "llama-bpe", nil)
+	require.True(t, tok.CleanSpaces())
+	ids := tok.Encode("a , b", true, false)
+	require.Equal(t, []int32{258, 'a', 256, ' ', 'b'}, ids) // BOS, "a", " ,", " ", "b": token i is byte i
+	require.Equal(t, "a , b", tok.Decode(ids, false))
+	require.Equal(t, "a, b", tok.DecodeWith(ids, DecodeOptions{CleanSpaces: true}))
+	require.Equal(t, "<|begin_of_text|>a, b", tok.DecodeWith(ids, DecodeOptions{CleanSpaces: true, Special: true}))
+	require.Equal(t, "a , b", tok.DecodeWith(ids, DecodeOptions{RemoveSpecial: true, Special: true}))
+
+	// A pre-tokenizer that keeps spaces (Qwen 2's, say) is not cleaned; nor is a SentencePiece vocabulary.
+	bpeKeepsSpaces["test-keep"], preTokenizers["test-keep"] = true, splitGPT2
+	defer delete(bpeKeepsSpaces, "test-keep")
+	defer delete(preTokenizers, "test-keep")
+	keep := bpeVocab(t, "test-keep", nil)
+	require.False(t, keep.CleanSpaces())
+	require.Equal(t, "a , b", keep.DecodeWith(keep.Encode("a , b", false, false), DecodeOptions{CleanSpaces: true}))
+	spm := spmVocab(t, []vocabToken{{"▁", gguf.TokenNormal}, {",", gguf.TokenNormal}, {"a", gguf.TokenNormal}}, nil)
+	require.False(t, spm.CleanSpaces())
+	sids := spm.Encode("a ,", true, false)
+	require.Equal(t, []int32{1, 259, 261, 259, 260}, sids)
+	// llama.cpp strips the prefixed space from the first piece only: after a BOS it stays, whether
+	// RemoveSpecial drops the BOS or the BOS prints as nothing.
+	require.Equal(t, " a ,", spm.DecodeWith(sids, DecodeOptions{CleanSpaces: true, RemoveSpecial: true}))
+	require.Equal(t, " a ,", spm.DecodeWith(sids, DecodeOptions{}))
+	require.Equal(t, "<s> a ,", spm.DecodeWith(sids, DecodeOptions{Special: true}))
+	require.Equal(t, "a ,", spm.Decode(sids[1:], false))
+	// RemoveSpecial drops only the tokens the vocabulary adds: an EOS is kept when it adds none.
+	require.Equal(t, "a</s>", spm.DecodeWith([]int32{261, 2}, DecodeOptions{RemoveSpecial: true, Special: true}))
+	eos := true
+	spmEOS := spmVocab(t, []vocabToken{{"a", gguf.TokenNormal}}, func(i *gguf.TokenizerInfo) { i.AddEOS = &eos })
+	require.Equal(t, "a", spmEOS.DecodeWith([]int32{259, 2}, DecodeOptions{RemoveSpecial: true, Special: true}))
+}
+
+// Pieces follow llama_token_to_piece: unknown tokens print (their text) only with special, unused tokens
+// never; TokenText, BOSText and EOSText are what a chat template gets as bos_token and eos_token.
+func TestPiecesAndTokenText(t *testing.T) {
+	tok := spmVocab(t, []vocabToken{{"▁a", gguf.TokenNormal}, {"<unused0>", gguf.TokenUnused}, {"<x>", gguf.TokenUserDefined}}, nil)
+	require.Equal(t, "", tok.Decode([]int32{0}, false))
+	require.Equal(t, "<unk>", tok.Decode([]int32{0}, true))
+	require.Equal(t, "", tok.Decode([]int32{260}, true))
+	require.Equal(t, "<s>", tok.BOSText())
+	require.Equal(t, "</s>", tok.EOSText())
+	require.Equal(t, " a", tok.TokenText(259))
+	require.Equal(t, "<x>", tok.TokenText(261))
+	require.Equal(t, "\n", tok.TokenText(3+'\n'))
+	require.Equal(t, "", tok.TokenText(-1))
+	require.Equal(t, "", tok.TokenText(9999))
+
+	b := bpeVocab(t, "llama-bpe", nil)
+	require.Equal(t, "<|begin_of_text|>", b.BOSText())
+	require.Equal(t, "<|endoftext|>", b.EOSText())
+	require.Equal(t, " ,", b.TokenText(256))
+	b.BOS = -1
+	require.Equal(t, "", b.BOSText())
+}

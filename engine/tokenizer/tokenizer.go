@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/llamago/llamago/gguf"
@@ -78,7 +79,12 @@ func New(info *gguf.TokenizerInfo, md *gguf.Metadata) (*Tokenizer, error) {
 			t.UNK = 0
 		}
 	case "gpt2":
-		t.AddBOS, t.AddEOS = false, false
+		// llama.cpp's defaults for byte-level BPE when the file has no add_bos_token key: BOS only for the
+		// pre-tokenizers it lists (LLaMA 3's "llama-bpe" among them; not "gpt-2", "default" or "smaug-bpe"),
+		// and the clean-up of spaces on detokenization unless the pre-tokenizer turns it off. Where llama.cpp
+		// would fall back to its default BOS id 11 because the file names none, no BOS is added here.
+		t.AddBOS, t.AddEOS = bpeAddsBOS[t.pre] && t.BOS >= 0, false
+		t.cleanSpaces = !bpeKeepsSpaces[t.pre]
 		if err := t.initBPE(info); err != nil {
 			return nil, err
 		}
@@ -217,47 +223,144 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 }
 
 // Decode joins the pieces of ids as bytes and returns them as a string (which may hold invalid UTF-8
-// when ids end inside a character). Control tokens are left out unless special is set.
+// when ids end inside a character). Control tokens are left out unless special is set. It is
+// DecodeWith(ids, DecodeOptions{Special: special}): no clean-up of spaces.
 func (t *Tokenizer) Decode(ids []int32, special bool) string {
+	return t.DecodeWith(ids, DecodeOptions{Special: special})
+}
+
+// DecodeOptions are llama_detokenize's choices. DecodeOptions{CleanSpaces: true} is what llama.cpp's
+// llama_detokenize(remove_special=false, unparse_special=false) returns.
+type DecodeOptions struct {
+	// Special prints the text of control and unknown tokens (llama_detokenize's unparse_special); without it
+	// they are left out.
+	Special bool
+	// RemoveSpecial leaves out a leading BOS when the vocabulary adds BOS and a trailing EOS when it adds EOS
+	// (llama_detokenize's remove_special).
+	RemoveSpecial bool
+	// CleanSpaces applies llama.cpp's clean-up of spaces when the vocabulary asks for it (see CleanSpaces);
+	// for other vocabularies it changes nothing.
+	CleanSpaces bool
+}
+
+// CleanSpaces reports whether the vocabulary asks for the clean-up of spaces on detokenization (Hugging
+// Face's clean_up_tokenization_spaces, as llama.cpp decides it: byte-level BPE vocabularies unless their
+// pre-tokenizer turns it off). The clean-up removes the space before "?", "!", "." and ",", turns " ' " into
+// "'", and removes the space before the contractions 's, 'm, 're and 've.
+func (t *Tokenizer) CleanSpaces() bool { return t.cleanSpaces }
+
+// DecodeWith joins the pieces of ids as llama_detokenize does (see DecodeOptions). The space SentencePiece
+// vocabularies prefix to the text is removed from the first piece, unless RemoveSpecial removed a BOS.
+func (t *Tokenizer) DecodeWith(ids []int32, o DecodeOptions) string {
+	removeSpace := t.addSpace
+	if o.RemoveSpecial && t.AddBOS && len(ids) > 0 && ids[0] == t.BOS {
+		ids, removeSpace = ids[1:], false
+	}
+	if o.RemoveSpecial && t.AddEOS && len(ids) > 0 && ids[len(ids)-1] == t.EOS {
+		ids = ids[:len(ids)-1]
+	}
 	var b []byte
 	for i, id := range ids {
 		n := len(b)
-		b = t.AppendPiece(b, id, special)
-		if i == 0 && t.kind == "llama" && t.addSpace && len(b) > n && b[n] == ' ' {
+		b = t.AppendPiece(b, id, o.Special)
+		if i == 0 && removeSpace && len(b) > n && b[n] == ' ' {
 			b = append(b[:n], b[n+1:]...) // the space the encoder prefixed (llama.cpp strips it from the first piece only)
 		}
+	}
+	if o.CleanSpaces && t.cleanSpaces {
+		b = cleanSpaces(b)
 	}
 	return string(b)
 }
 
-// AppendPiece appends the bytes token id stands for.
+// cleanSpaces is llama_detokenize's clean-up of spaces, three passes over the bytes: a space goes before
+// "?", "!", "." and ","; a "'" between two spaces loses both (left to right, a space taken as the right one
+// is not the left one of the next); a space goes before the contractions 's, 'm, 're and 've (not 't, 'd
+// or 'll, which llama.cpp leaves alone).
+func cleanSpaces(b []byte) []byte {
+	if len(b) < 2 {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	out = append(out, b[0])
+	for i := 1; i < len(b); i++ {
+		if x := b[i]; b[i-1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ',') {
+			out = out[:len(out)-1]
+		}
+		out = append(out, b[i])
+	}
+	b, out = out, make([]byte, 0, len(out))
+	out = append(out, b[0])
+	taken := -1 // the index of the last right-hand space removed with a " ' "
+	for i := 1; i < len(b); i++ {
+		x := b[i]
+		out = append(out, x)
+		if x == '\'' && i+1 < len(b) && b[i-1] == ' ' && i-1 != taken && b[i+1] == ' ' {
+			out = append(out[:len(out)-2], x)
+			taken = i + 1
+			i++
+		}
+	}
+	b, out = out, make([]byte, 0, len(out))
+	out = append(out, b[0])
+	for i := 1; i < len(b); i++ {
+		if b[i-1] == ' ' && b[i] == '\'' && i+1 < len(b) {
+			x1, x2 := b[i+1], byte(0)
+			if i+2 < len(b) {
+				x2 = b[i+2]
+			}
+			if x1 == 's' || x1 == 'm' || (i+2 < len(b) && x2 == 'e' && (x1 == 'r' || x1 == 'v')) {
+				out = out[:len(out)-1]
+			}
+		}
+		out = append(out, b[i])
+	}
+	return out
+}
+
+// AppendPiece appends the bytes token id stands for, as llama.cpp's llama_token_to_piece does: control and
+// unknown tokens only with special (as their stored text), user-defined tokens as their stored text, normal
+// tokens with ▁ as a space (SentencePiece) or their bytes unmapped (byte-level BPE), byte tokens as their
+// byte, and unused tokens not at all.
 func (t *Tokenizer) AppendPiece(b []byte, id int32, special bool) []byte {
 	if id < 0 || int(id) >= len(t.pieces) {
 		return b
 	}
 	ty, p := t.types[id], t.pieces[id]
-	if ty == gguf.TokenControl && !special {
-		return b
-	}
-	if t.kind == "llama" {
-		switch ty {
-		case gguf.TokenUnknown:
-			return append(b, "\u2585"...)
-		case gguf.TokenByte:
-			if len(p) == 6 && strings.HasPrefix(p, "<0x") {
-				var v byte
-				if _, err := fmt.Sscanf(p[3:5], "%02X", &v); err == nil {
-					return append(b, v)
-				}
+	switch ty {
+	case gguf.TokenControl, gguf.TokenUnknown:
+		if !special {
+			return b
+		}
+		return append(b, p...)
+	case gguf.TokenUserDefined:
+		return append(b, p...)
+	case gguf.TokenNormal:
+		if t.kind == "llama" {
+			return append(b, strings.ReplaceAll(p, "▁", " ")...)
+		}
+		return appendUnmapped(b, p)
+	case gguf.TokenByte:
+		if len(p) == 6 && strings.HasPrefix(p, "<0x") && p[5] == '>' {
+			if v, err := strconv.ParseUint(p[3:5], 16, 8); err == nil {
+				return append(b, byte(v))
 			}
-			return append(b, p...)
-		case gguf.TokenControl:
+		}
+		if t.kind == "llama" {
 			return append(b, p...)
 		}
-		return append(b, strings.ReplaceAll(p, "▁", " ")...)
-	}
-	if ty == gguf.TokenNormal || ty == gguf.TokenByte {
 		return appendUnmapped(b, p)
 	}
-	return append(b, p...)
+	return b
 }
+
+// TokenText is the text token id stands for with special tokens printed: a control token's stored text
+// ("<s>", "<|eot_id|>"), a normal token's decoded text. It is what llama.cpp's chat templates get as
+// bos_token and eos_token (llama_token_to_piece with special). "" for an id outside the vocabulary.
+func (t *Tokenizer) TokenText(id int32) string { return string(t.AppendPiece(nil, id, true)) }
+
+// BOSText is TokenText(BOS), "" when the vocabulary has no BOS: the chat template's bos_token.
+func (t *Tokenizer) BOSText() string { return t.TokenText(t.BOS) }
+
+// EOSText is TokenText(EOS), "" when the vocabulary has no EOS: the chat template's eos_token.
+func (t *Tokenizer) EOSText() string { return t.TokenText(t.EOS) }

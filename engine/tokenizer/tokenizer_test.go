@@ -117,9 +117,23 @@ func TestReferenceTokenize(t *testing.T) {
 				}
 				assert.Equal(t, c.Concat, string(concat), "concatenated pieces of %q", c.Input)
 				assert.Equal(t, c.Detok, tok.Decode(c.IDs, false), "detokenization of %q", c.Input)
+				// llama_detokenize(remove_special=false, unparse_special=false) cleans up spaces where the
+				// vocabulary asks (GPT-2's does; no reference string has a space before punctuation, so there
+				// it must change nothing).
+				assert.Equal(t, c.Detok, tok.DecodeWith(c.IDs, DecodeOptions{CleanSpaces: true}), "llama_detokenize of %q", c.Input)
 			}
 		})
 	}
+}
+
+// TestCleanSpacesGPT2 detokenizes with GPT-2's vocabulary, which asks for the clean-up of spaces.
+func TestCleanSpacesGPT2(t *testing.T) {
+	tok := load(t, testutil.Shared(t, "vocab/ggml-vocab-gpt-2.gguf"))
+	require.True(t, tok.CleanSpaces())
+	require.False(t, tok.AddBOS, "llama.cpp adds no BOS for the gpt-2 pre-tokenizer by default")
+	ids := tok.Encode("Hello , world ! Isn 't it ? I 'm sure you 've seen .", false, false)
+	require.Equal(t, "Hello , world ! Isn 't it ? I 'm sure you 've seen .", tok.Decode(ids, false))
+	require.Equal(t, "Hello, world! Isn 't it? I'm sure you've seen.", tok.DecodeWith(ids, DecodeOptions{CleanSpaces: true}))
 }
 
 func norm(ids []int32) []int32 {
