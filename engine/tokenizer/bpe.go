@@ -108,7 +108,7 @@ func (t *Tokenizer) initBPE(info *gguf.TokenizerInfo) error {
 }
 
 func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
-	for _, word := range preTokenizers[t.pre](text) {
+	for _, word := range preTokenizers[t.pre](bpeText(text)) {
 		mapped := mapBytes(word)
 		if t.ignoreMerges {
 			if id, ok := t.ids[mapped]; ok {
@@ -148,12 +148,13 @@ func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
 	return out
 }
 
-// runes decodes s into runes with the byte offset of each (invalid bytes become U+FFFD of width 1).
+// runes decodes s into code points with the byte offset of each, leniently as llama.cpp does (a surrogate
+// bpeText leaves in the text is one code point; invalid bytes become U+FFFD of width 1).
 func runes(s string) ([]rune, []int) {
 	rs := make([]rune, 0, len(s))
 	offs := make([]int, 0, len(s)+1)
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
+		r, n, _ := decodeLenient(s, i)
 		rs = append(rs, r)
 		offs = append(offs, i)
 		i += n

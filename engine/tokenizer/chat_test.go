@@ -260,3 +260,50 @@ func TestPiecesAndTokenText(t *testing.T) {
 	b.BOS = -1
 	require.Equal(t, "", b.BOSText())
 }
+
+// Invalid UTF-8, as llama.cpp tokenizes it. SentencePiece cuts symbols by the length the lead byte announces,
+// valid or not, and byte-falls back what is no token; byte-level BPE turns each invalid byte into U+FFFD
+// (and an overlong form into its shortest one) before pre-tokenizing.
+func TestInvalidUTF8(t *testing.T) {
+	spm := spmVocab(t, []vocabToken{{"▁", gguf.TokenNormal}, {"a", gguf.TokenNormal}, {"b", gguf.TokenNormal},
+		{"ab", gguf.TokenNormal}}, nil)
+	const sp, ab = 259, 262
+	byteTok := func(b byte) int32 { return 3 + int32(b) }
+	// 0xFF announces four bytes: "\xffab" is one symbol, so "ab" cannot merge and falls back to bytes.
+	require.Equal(t, []int32{sp, byteTok(0xFF), byteTok('a'), byteTok('b')}, spm.Encode("\xffab", false, false))
+	// A lone continuation byte is one byte; "ab" merges after it.
+	require.Equal(t, []int32{sp, byteTok(0x80), ab}, spm.Encode("\x80ab", false, false))
+	// A lead byte cut off by the end of the text is as long as what is left.
+	require.Equal(t, []int32{sp, ab, byteTok(0xE2), byteTok('a')}, spm.Encode("ab\xe2a", false, false))
+	for _, s := range []string{"\xffab", "\x80ab", "ab\xe2a", "a\xc3"} {
+		require.Equal(t, s, spm.Decode(spm.Encode(s, false, false), false), "byte fallback keeps the bytes of %q", s)
+	}
+
+	bpe := bpeVocab(t, "gpt-2", nil)
+	require.Equal(t, []int32{'a', 0xEF, 0xBF, 0xBD, 'b'}, bpe.Encode("a\xffb", false, false)) // U+FFFD's bytes
+	require.Equal(t, bpe.Encode("a\ufffdb", false, false), bpe.Encode("a\xffb", false, false))
+	require.Equal(t, []int32{'a', 0}, bpe.Encode("a\xc0\x80", false, false), "an overlong NUL is NUL")
+	require.Equal(t, []int32{0xED, 0xA0, 0x80}, bpe.Encode("\xed\xa0\x80", false, false), "a surrogate is kept")
+	require.Equal(t, []int32{0xEF, 0xBF, 0xBD, 0xEF, 0xBF, 0xBD}, bpe.Encode("\xf4\x90", false, false), "a truncated sequence: one U+FFFD per byte")
+	require.Equal(t, "a\ufffdb", bpe.Decode(bpe.Encode("a\xffb", false, false), false))
+}
+
+func TestBPETextMatchesLlamaCppDecoder(t *testing.T) {
+	for in, want := range map[string]string{
+		"héllo":            "héllo",
+		"\xff":             "\ufffd",
+		"\x80\xbf":         "\ufffd\ufffd",
+		"\xc0\x80":         "\x00",
+		"\xc1\xbf":         "\x7f",
+		"\xe0\x80\xaf":     "/",
+		"\xed\xa0\x80":     "\xed\xa0\x80",
+		"\xc3":             "\ufffd",
+		"\xc3a":            "\ufffda",
+		"\xf0\x9f\xa6":     "\ufffd\ufffd\ufffd",
+		"\xf0\x9f\xa6\x99": "🦙",
+		"\xf8\x88\x80\x80": "\ufffd\ufffd\ufffd\ufffd",
+		"\xf4\x90\x80\x80": "\ufffd\ufffd\ufffd\ufffd", // beyond U+10FFFF: llama.cpp throws; each byte is invalid here
+	} {
+		require.Equal(t, want, bpeText(in), "%q", in)
+	}
+}
