@@ -136,6 +136,24 @@ func TestCleanSpacesGPT2(t *testing.T) {
 	require.Equal(t, "Hello, world! Isn 't it? I'm sure you've seen.", tok.DecodeWith(ids, DecodeOptions{CleanSpaces: true}))
 }
 
+// TestInvalidUTF8SharedVocabs: GPT-2's vocabulary sees an invalid byte as U+FFFD (llama.cpp's
+// unicode_cpts_from_utf8); LLaMA's SentencePiece one keeps every byte through byte fallback, and a stray
+// lead byte swallows what follows it, even the ▁ that stands for a space.
+func TestInvalidUTF8SharedVocabs(t *testing.T) {
+	gpt2 := load(t, testutil.Shared(t, "vocab/ggml-vocab-gpt-2.gguf"))
+	require.Equal(t, gpt2.Encode("caf\ufffd ok\ufffd", false, false), gpt2.Encode("caf\xe9 ok\xff", false, false))
+	spm := load(t, testutil.Shared(t, "vocab/ggml-vocab-llama-spm.gguf"))
+	for _, s := range []string{"\xffab", "x\xc3", "\x80\x80 a"} {
+		ids := spm.Encode(s, false, false)
+		require.Equal(t, s, spm.Decode(ids, false), "%v", ids)
+	}
+	// "\xe9" announces three bytes: it takes the first two of "▁" (e2 96), whose last byte (81) is then alone;
+	// all four fall back to byte tokens (<0xXX> is id 3+XX), so the space comes back as the bytes of "▁".
+	ids := spm.Encode("caf\xe9 ok", false, false)
+	require.Equal(t, []int32{3 + 0xE9, 3 + 0xE2, 3 + 0x96, 3 + 0x81}, ids[2:6], "%v", ids)
+	require.Equal(t, "caf\xe9▁ok", spm.Decode(ids, false))
+}
+
 func norm(ids []int32) []int32 {
 	if len(ids) == 0 {
 		return nil
