@@ -307,3 +307,34 @@ func TestBPETextMatchesLlamaCppDecoder(t *testing.T) {
 		require.Equal(t, want, bpeText(in), "%q", in)
 	}
 }
+
+// Phi-3 (by general.name, as llama.cpp decides it): special tokens swallow the whitespace after them, so a
+// chat prompt's "<|user|>\n" encodes no newline; "<s>", "<unk>" and "<|endoftext|>" do not.
+func TestPhi3SpecialTokensStripWhitespaceAfter(t *testing.T) {
+	extra := []vocabToken{{"▁", gguf.TokenNormal}, {"hi", gguf.TokenNormal}, {"▁hi", gguf.TokenNormal},
+		{"<|user|>", gguf.TokenUserDefined}, {"<|end|>", gguf.TokenUserDefined}}
+	const sp, hi, spHi, user, end = 259, 260, 261, 262, 263
+	nl := int32(3 + '\n')
+	build := func(name string) *Tokenizer {
+		var md gguf.Metadata
+		md.Set("general.name", name)
+		toks := []string{"<unk>", "<s>", "</s>"}
+		types := []int32{gguf.TokenUnknown, gguf.TokenControl, gguf.TokenControl}
+		for b := 0; b < 256; b++ {
+			toks = append(toks, fmt.Sprintf("<0x%02X>", b))
+			types = append(types, gguf.TokenByte)
+		}
+		for _, e := range extra {
+			toks = append(toks, e.text)
+			types = append(types, e.typ)
+		}
+		tok, err := New(&gguf.TokenizerInfo{Model: "llama", Tokens: toks, TokenTypes: types, BOS: 1, EOS: 2, UNK: 0, PAD: -1}, &md)
+		require.NoError(t, err)
+		return tok
+	}
+	prompt := "<s><|user|>\nhi<|end|>\n "
+	require.Equal(t, []int32{1, user, spHi, end}, build("Phi-3-mini-4k-instruct").Encode(prompt, false, true))
+	require.Equal(t, []int32{1, user, spHi, end}, build("phi3").Encode(prompt, false, true))
+	require.Equal(t, []int32{1, sp, spHi}, build("Phi-3").Encode("<s> hi", false, true), "<s> keeps the space after it")
+	require.Equal(t, []int32{1, user, sp, nl, hi, end, sp, nl, sp}, build("Llama").Encode(prompt, false, true))
+}

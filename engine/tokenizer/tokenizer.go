@@ -23,8 +23,9 @@ type Tokenizer struct {
 	ids     map[string]int32
 	byteIDs [256]int32 // SPM: id of <0xXX>; BPE: id of the mapped single-character token; -1 if none
 	ranks   map[[2]string]int
-	special []int32 // control, user-defined and unknown tokens, longest text first
-	eog     []int32 // end-of-generation tokens, sorted (see EOG)
+	special []int32        // control, user-defined and unknown tokens, longest text first
+	eog     []int32        // end-of-generation tokens, sorted (see EOG)
+	rstrip  map[int32]bool // special tokens that swallow the whitespace after them (see initRStrip)
 
 	BOS, EOS, UNK int32 // -1 when absent
 	// EOT ends a turn, EOM a message (Llama 3.1's "<|eom_id|>"): named by tokenizer.ggml.eot_token_id and
@@ -114,7 +115,33 @@ func New(info *gguf.TokenizerInfo, md *gguf.Metadata) (*Tokenizer, error) {
 		}
 	}
 	sort.SliceStable(t.special, func(a, b int) bool { return len(t.pieces[t.special[a]]) > len(t.pieces[t.special[b]]) })
+	if md != nil {
+		name, _ := md.StringOr("general.name", "")
+		t.initRStrip(name)
+	}
 	return t, nil
+}
+
+// initRStrip marks the special tokens that swallow the whitespace after them in the input, as llama.cpp
+// does by model name: for Phi-3 ("phi-3" or "phi3" in general.name, any case) every special token and
+// "</s>" do, except "<unk>", "<s>" and "<|endoftext|>", so "<|user|>\nHi<|end|>\n" encodes no newline.
+func (t *Tokenizer) initRStrip(name string) {
+	name = strings.ToLower(name)
+	if !strings.Contains(name, "phi-3") && !strings.Contains(name, "phi3") {
+		return
+	}
+	t.rstrip = map[int32]bool{}
+	for _, id := range t.special {
+		t.rstrip[id] = true
+	}
+	if id, ok := t.ids["</s>"]; ok {
+		t.rstrip[id] = true
+	}
+	for _, s := range []string{"<unk>", "<s>", "<|endoftext|>"} {
+		if id, ok := t.ids[s]; ok {
+			delete(t.rstrip, id)
+		}
+	}
 }
 
 // FromFile builds the tokenizer of an open GGUF file.
@@ -212,6 +239,9 @@ func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
 				}
 				next = append(next, fragment{"", id})
 				rest = rest[i+len(sp):]
+				if t.rstrip[id] {
+					rest = strings.TrimLeft(rest, " \t\n\v\f\r")
+				}
 			}
 			if rest != "" {
 				next = append(next, fragment{rest, -1})
