@@ -122,6 +122,13 @@ type TokenizerInfo struct {
 	UNK, PAD   int       // -1 when absent
 	AddBOS     *bool     // nil when the file does not say
 	AddEOS     *bool
+	// EOT and EOM (tokenizer.ggml.eot_token_id, eom_token_id) end a turn or a message; the FIM ids
+	// (tokenizer.ggml.fim_{pre,suf,mid,pad,rep,sep}_token_id, and the older prefix/suffix/middle_token_id) mark
+	// fill-in-the-middle prompts. Each is nil when the file does not name it, or names an id outside the
+	// vocabulary (uint32(-1) included): llama.cpp ignores such a key with a warning and looks the token up by
+	// its text instead, so a bad value here is not an error.
+	EOT, EOM                                       *int
+	FIMPre, FIMSuf, FIMMid, FIMPad, FIMRep, FIMSep *int
 	// ChatTemplate is the Jinja chat template, "" when absent.
 	ChatTemplate string
 }
@@ -207,6 +214,28 @@ func ReadTokenizer(md *Metadata) (*TokenizerInfo, error) {
 				return nil, err
 			}
 			*s.dst = &b
+		}
+	}
+	for _, s := range []struct {
+		key string
+		dst **int
+	}{{"tokenizer.ggml.eot_token_id", &t.EOT}, {"tokenizer.ggml.eom_token_id", &t.EOM},
+		{"tokenizer.ggml.fim_pre_token_id", &t.FIMPre}, {"tokenizer.ggml.fim_suf_token_id", &t.FIMSuf},
+		{"tokenizer.ggml.fim_mid_token_id", &t.FIMMid}, {"tokenizer.ggml.fim_pad_token_id", &t.FIMPad},
+		{"tokenizer.ggml.fim_rep_token_id", &t.FIMRep}, {"tokenizer.ggml.fim_sep_token_id", &t.FIMSep},
+		// deprecated names, read after the new ones as llama.cpp does (so they win when both are present)
+		{"tokenizer.ggml.prefix_token_id", &t.FIMPre}, {"tokenizer.ggml.suffix_token_id", &t.FIMSuf},
+		{"tokenizer.ggml.middle_token_id", &t.FIMMid}} {
+		if !md.Has(s.key) {
+			continue
+		}
+		v, err := md.Int(s.key)
+		if err != nil {
+			return nil, err
+		}
+		if v >= 0 && v < int64(n) {
+			id := int(v)
+			*s.dst = &id
 		}
 	}
 	t.ChatTemplate, _ = md.StringOr("tokenizer.chat_template", "")

@@ -61,6 +61,25 @@ var preTokenizers = map[string]func(string) []string{
 	"smaug-bpe": splitLlama3,
 }
 
+// bpeAddsBOS are the pre-tokenizers for which llama.cpp's vocabulary load (src/llama-vocab.cpp at the
+// reference commit) adds BOS to a byte-level BPE vocabulary whose file has no tokenizer.ggml.add_bos_token
+// key; for every other one it adds none. Names llamago cannot tokenize yet are listed too, so that adding
+// their pre-tokenizer keeps llama.cpp's default.
+var bpeAddsBOS = map[string]bool{"llama3": true, "llama-v3": true, "llama-bpe": true, "falcon3": true,
+	"falcon-h1": true, "pixtral": true, "midm-2.0": true, "lfm2": true, "jina-v5-nano": true, "tekken": true,
+	"chameleon": true}
+
+// bpeKeepsSpaces are the pre-tokenizers for which llama.cpp turns off its clean-up of spaces on
+// detokenization, which is on for every other byte-level BPE vocabulary (and off for SentencePiece ones).
+var bpeKeepsSpaces = map[string]bool{"deepseek-llm": true, "deepseek-coder": true, "deepseek-v3": true,
+	"youtu": true, "sarvam-moe": true, "command-r": true, "qwen2": true, "deepseek-r1-qwen": true, "kormo": true,
+	"f2llmv2": true, "qwen35": true, "poro-chat": true, "viking": true, "tekken": true, "smollm": true,
+	"chameleon": true, "gpt-4o": true, "llama4": true, "kanana2": true, "talkie": true,
+	"granite-embed-multi-97m": true, "tiny_aya": true, "cohere2moe": true, "superbpe": true, "trillion": true,
+	"granite-docling": true, "bailingmoe": true, "bailingmoe2": true, "llada-moe": true, "seed-coder": true,
+	"hunyuan": true, "hunyuan-dense": true, "joyai-llm": true, "kimi-k2": true, "grok-2": true, "afmoe": true,
+	"laguna": true, "minimax-m2": true, "solar-open": true}
+
 func (t *Tokenizer) initBPE(info *gguf.TokenizerInfo) error {
 	if _, ok := preTokenizers[t.pre]; !ok {
 		names := make([]string, 0, len(preTokenizers))
@@ -89,7 +108,7 @@ func (t *Tokenizer) initBPE(info *gguf.TokenizerInfo) error {
 }
 
 func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
-	for _, word := range preTokenizers[t.pre](text) {
+	for _, word := range preTokenizers[t.pre](bpeText(text)) {
 		mapped := mapBytes(word)
 		if t.ignoreMerges {
 			if id, ok := t.ids[mapped]; ok {
@@ -129,12 +148,13 @@ func (t *Tokenizer) encodeBPE(text string, out []int32) []int32 {
 	return out
 }
 
-// runes decodes s into runes with the byte offset of each (invalid bytes become U+FFFD of width 1).
+// runes decodes s into code points with the byte offset of each, leniently as llama.cpp does (a surrogate
+// bpeText leaves in the text is one code point; invalid bytes become U+FFFD of width 1).
 func runes(s string) ([]rune, []int) {
 	rs := make([]rune, 0, len(s))
 	offs := make([]int, 0, len(s)+1)
 	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
+		r, n, _ := decodeLenient(s, i)
 		rs = append(rs, r)
 		offs = append(offs, i)
 		i += n

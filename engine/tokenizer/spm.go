@@ -1,14 +1,11 @@
 package tokenizer
 
-import (
-	"container/heap"
-	"unicode/utf8"
-)
+import "container/heap"
 
-// SentencePiece-style encoding as llama.cpp does it: start from single UTF-8 characters, repeatedly merge
-// the adjacent pair whose concatenation is the vocabulary token of highest score (leftmost on ties), then
-// emit each final symbol as its token, splitting symbols that are not tokens back along their merges and,
-// at the bottom, into byte-fallback tokens <0xXX>.
+// SentencePiece-style encoding as llama.cpp does it: start from single UTF-8 characters (as long as their
+// lead bytes announce, valid or not), repeatedly merge the adjacent pair whose concatenation is the
+// vocabulary token of highest score (leftmost on ties), then emit each final symbol as its token, splitting
+// symbols that are not tokens back along their merges and, at the bottom, into byte-fallback tokens <0xXX>.
 
 type spmSymbol struct {
 	start, n   int // byte range in the text; n == 0 once merged away
@@ -45,7 +42,7 @@ func (t *Tokenizer) encodeSPM(text string, out []int32) []int32 {
 	}
 	var syms []spmSymbol
 	for off := 0; off < len(text); {
-		_, n := utf8.DecodeRuneInString(text[off:])
+		n := min(spmCharLen(text[off]), len(text)-off) // by the lead byte alone, as llama.cpp (see utf8.go)
 		syms = append(syms, spmSymbol{start: off, n: n, prev: len(syms) - 1, next: len(syms) + 1})
 		off += n
 	}

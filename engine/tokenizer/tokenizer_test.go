@@ -79,8 +79,12 @@ func TestReferenceTokenize(t *testing.T) {
 	require.NotEmpty(t, files)
 	for _, rf := range files {
 		var ref struct {
-			Vocab string    `json:"vocab"`
-			Cases []tokCase `json:"cases"`
+			Vocab  string    `json:"vocab"`
+			BOS    int32     `json:"bos"`
+			EOS    int32     `json:"eos"`
+			AddBOS bool      `json:"add_bos"`
+			AddEOS bool      `json:"add_eos"`
+			Cases  []tokCase `json:"cases"`
 		}
 		raw, err := os.ReadFile(rf)
 		require.NoError(t, err)
@@ -92,6 +96,11 @@ func TestReferenceTokenize(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			tok := load(t, path)
+			require.Equal(t, ref.BOS, tok.BOS)
+			require.Equal(t, ref.EOS, tok.EOS)
+			require.Equal(t, ref.AddBOS, tok.AddBOS, "llama.cpp's add_bos for this vocabulary")
+			require.Equal(t, ref.AddEOS, tok.AddEOS)
+			require.True(t, tok.IsEOG(ref.EOS))
 			for _, c := range ref.Cases {
 				got := tok.Encode(c.Input, false, false)
 				assert.Equal(t, norm(c.IDs), got, "ids of %q", c.Input)
@@ -108,9 +117,41 @@ func TestReferenceTokenize(t *testing.T) {
 				}
 				assert.Equal(t, c.Concat, string(concat), "concatenated pieces of %q", c.Input)
 				assert.Equal(t, c.Detok, tok.Decode(c.IDs, false), "detokenization of %q", c.Input)
+				// llama_detokenize(remove_special=false, unparse_special=false) cleans up spaces where the
+				// vocabulary asks (GPT-2's does; no reference string has a space before punctuation, so there
+				// it must change nothing).
+				assert.Equal(t, c.Detok, tok.DecodeWith(c.IDs, DecodeOptions{CleanSpaces: true}), "llama_detokenize of %q", c.Input)
 			}
 		})
 	}
+}
+
+// TestCleanSpacesGPT2 detokenizes with GPT-2's vocabulary, which asks for the clean-up of spaces.
+func TestCleanSpacesGPT2(t *testing.T) {
+	tok := load(t, testutil.Shared(t, "vocab/ggml-vocab-gpt-2.gguf"))
+	require.True(t, tok.CleanSpaces())
+	require.False(t, tok.AddBOS, "llama.cpp adds no BOS for the gpt-2 pre-tokenizer by default")
+	ids := tok.Encode("Hello , world ! Isn 't it ? I 'm sure you 've seen .", false, false)
+	require.Equal(t, "Hello , world ! Isn 't it ? I 'm sure you 've seen .", tok.Decode(ids, false))
+	require.Equal(t, "Hello, world! Isn 't it? I'm sure you've seen.", tok.DecodeWith(ids, DecodeOptions{CleanSpaces: true}))
+}
+
+// TestInvalidUTF8SharedVocabs: GPT-2's vocabulary sees an invalid byte as U+FFFD (llama.cpp's
+// unicode_cpts_from_utf8); LLaMA's SentencePiece one keeps every byte through byte fallback, and a stray
+// lead byte swallows what follows it, even the ▁ that stands for a space.
+func TestInvalidUTF8SharedVocabs(t *testing.T) {
+	gpt2 := load(t, testutil.Shared(t, "vocab/ggml-vocab-gpt-2.gguf"))
+	require.Equal(t, gpt2.Encode("caf\ufffd ok\ufffd", false, false), gpt2.Encode("caf\xe9 ok\xff", false, false))
+	spm := load(t, testutil.Shared(t, "vocab/ggml-vocab-llama-spm.gguf"))
+	for _, s := range []string{"\xffab", "x\xc3", "\x80\x80 a"} {
+		ids := spm.Encode(s, false, false)
+		require.Equal(t, s, spm.Decode(ids, false), "%v", ids)
+	}
+	// "\xe9" announces three bytes: it takes the first two of "▁" (e2 96), whose last byte (81) is then alone;
+	// all four fall back to byte tokens (<0xXX> is id 3+XX), so the space comes back as the bytes of "▁".
+	ids := spm.Encode("caf\xe9 ok", false, false)
+	require.Equal(t, []int32{3 + 0xE9, 3 + 0xE2, 3 + 0x96, 3 + 0x81}, ids[2:6], "%v", ids)
+	require.Equal(t, "caf\xe9▁ok", spm.Decode(ids, false))
 }
 
 func norm(ids []int32) []int32 {
