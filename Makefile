@@ -9,7 +9,7 @@ CUDA_ENV = eval "$$(kernels/cuda-deps.sh)" &&
 NVCC_FLAGS = -ccbin g++-12 -allow-unsupported-compiler -ptx -arch=compute_80 -O3
 KERNELS = $(basename $(notdir $(wildcard kernels/*.cu)))
 
-.PHONY: all build test test-short test-arm64 lint demo screenshot bench fuzz clean cuda kernels cuda-check cuda-emu
+.PHONY: all build test test-short test-arm64 lint demo screenshot bench fuzz clean cuda kernels cuda-check cuda-emu deploy-check
 
 all: build
 
@@ -103,6 +103,14 @@ cuda-check:
 
 clean:
 	rm -rf $(BIN)
+
+## deploy-check: validate deploy/ offline (deploy/check, a module of its own: no Kubernetes code in llamago's):
+## the Dockerfiles through BuildKit's parser (Go version = go.mod's, pinned bases, non-root runtime), every
+## kustomize overlay rendered with the kustomize API and decoded strictly into the k8s.io/api types, plus
+## selector, port, probe, volume, GPU and HPA cross-checks, and the prometheus-adapter rule; its tests break
+## each file on purpose and expect the check to fail.
+deploy-check:
+	cd deploy/check && $(GO) vet ./... && $(GO) test -count=1 ./... && $(GO) run . ../..
 
 ## cuda-emu: run the CUDA backend — host code and kernels — on the CPU emulator of kernels/emu (needs g++
 ## with C++20, no GPU, no CUDA toolkit): the conformance suite, end-to-end logits and greedy generation.
