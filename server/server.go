@@ -304,7 +304,11 @@ func fail(w http.ResponseWriter, err error) {
 	}
 }
 
+// jsonWriteTimeout bounds the write of a whole JSON answer: a client that does not read it is dropped.
+const jsonWriteTimeout = 30 * time.Second
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(jsonWriteTimeout))
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)

@@ -36,7 +36,7 @@ type serverConfig struct {
 	noModel              bool
 }
 
-func newTestServer(t *testing.T, c serverConfig) *testServer {
+func newTestServer(t testing.TB, c serverConfig) *testServer {
 	t.Helper()
 	if c.parallel == 0 {
 		c.parallel = 4
