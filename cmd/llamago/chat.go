@@ -34,6 +34,7 @@ type chatOptions struct {
 	interrupt     <-chan os.Signal            // tests: Ctrl-C as SIGINT delivers it
 	sent          func(messages []chatTurn)   // tests: the conversation each request carries
 	onDelta       func(turn int, text string) // tests: called after each piece of an answer is printed
+	ended         func(turn int)              // tests: called once a message's turn is over
 	loaded        func(m *server.Model)       // tests: the model the in-process server serves
 }
 
@@ -329,6 +330,9 @@ func (c *chatSession) turn(text string) {
 		c.o.sent(slices.Clone(c.history))
 	}
 	res := c.stream()
+	if c.o.ended != nil {
+		defer c.o.ended(c.turns)
+	}
 	if res.text != "" && !strings.HasSuffix(res.text, "\n") || res.text == "" && res.err == nil {
 		c.print("\n") // every answer is a line of its own, even an empty one
 	}
