@@ -21,12 +21,12 @@ var llamaCppAliases = map[string]string{
 
 // llamaCppUnsupported are llama.cpp flags llamago has no counterpart for, with what to do instead.
 var llamaCppUnsupported = map[string]string{
-	"-cnv":           "llamago has no conversation mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
-	"--conversation": "llamago has no conversation mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
-	"-i":             "llamago has no interactive mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
-	"--interactive":  "llamago has no interactive mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
-	"-if":            "llamago has no interactive mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
-	"-sys":           "llamago applies no chat template yet: write the whole prompt with -p or -f",
+	"-cnv":           "llamago's conversation mode is a command of its own: llamago chat -m MODEL",
+	"--conversation": "llamago's conversation mode is a command of its own: llamago chat -m MODEL",
+	"-i":             "llamago's interactive mode is a command of its own: llamago chat -m MODEL",
+	"--interactive":  "llamago's interactive mode is a command of its own: llamago chat -m MODEL",
+	"-if":            "llamago's interactive mode is a command of its own: llamago chat -m MODEL",
+	"-sys":           "use llamago chat --system TEXT (run applies no chat template: write the whole prompt with -p or -f)",
 	"-hf":            "llamago downloads nothing: download a GGUF file (see the README's 'Where to get models') and give it with -m",
 	"-hfr":           "llamago downloads nothing: download a GGUF file (see the README's 'Where to get models') and give it with -m",
 	"-fa":            "llamago has no flash-attention switch: its attention kernels are chosen by the backend",
@@ -35,7 +35,7 @@ var llamaCppUnsupported = map[string]string{
 	"-tb":            "llamago uses one thread count for prompt and generation: use -t/--threads",
 	"-ub":            "llamago has one batch size: use -b/--batch",
 	"-co":            "llamago's output has no colours",
-	"-mli":           "llamago has no interactive mode yet: 'llamago run' completes the prompt given with -p, -f or on stdin",
+	"-mli":           "llamago's interactive mode is a command of its own: llamago chat -m MODEL",
 }
 
 // fixArgs applies llamaCppAliases and llamaCppUnsupported to a command line. Values of -p/-f (the text

@@ -73,7 +73,7 @@ func TestLlamaCppFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"run", "-m", m, "-cnv"}, "-cnv is a llama.cpp flag: llamago has no conversation mode"},
+		{[]string{"run", "-m", m, "-cnv"}, "-cnv is a llama.cpp flag: llamago's conversation mode is a command of its own: llamago chat"},
 		{[]string{"run", "-m", m, "-i"}, "-i is a llama.cpp flag"},
 		{[]string{"run", "-hf", "some/repo"}, "downloads nothing"},
 		{[]string{"run", "model.gguf", "-p", "hi"}, `"model.gguf" looks like a model file: give it with -m`},

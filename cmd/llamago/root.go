@@ -33,6 +33,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
   llamago inspect model.gguf
   llamago quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M
   llamago serve -m model.gguf --parallel 8          # OpenAI-compatible API on 127.0.0.1:8080
+  llamago chat -m model.gguf                        # a conversation in the terminal
   llamago bench -m model.gguf
   llamago template -m model.gguf -i conversation.json   # the prompt a chat conversation becomes
   llamago synth --preset llama-1b --type Q4_0 -o tinyllama-shape.gguf   # no model at hand`,
@@ -67,7 +68,7 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 			stopProfile()
 		}
 	}
-	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd(), newServeCmd(), newTemplateCmd())
+	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd(), newServeCmd(), newChatCmd(), newTemplateCmd())
 	return root
 }
 

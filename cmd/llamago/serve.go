@@ -134,9 +134,7 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	if o.listenHook != nil {
 		o.listenHook(ln.Addr())
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(handler, slog.LevelWarn)}
+	hs := newHTTPServer(srv, handler)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.Info("listening; loading the model (GET /health answers 503 until it is ready)", "addr", "http://"+ln.Addr().String(), "model", o.Model)
@@ -231,6 +229,14 @@ func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, erro
 		return nil, nil, err
 	}
 	return lm, m, nil
+}
+
+// newHTTPServer is the http.Server that serve and chat run the API with: slow or idle clients are bounded,
+// and the server's own errors go to the log.
+func newHTTPServer(h http.Handler, log slog.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log, slog.LevelWarn)}
 }
 
 func isLoopback(host string) bool {
