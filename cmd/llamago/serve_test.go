@@ -19,7 +19,7 @@ func TestServeCommand(t *testing.T) {
 	addr := make(chan net.Addr, 1)
 	stop := make(chan struct{})
 	var o serveOptions
-	o.Port, o.Host, o.Parallel, o.Queue, o.Drain, o.MaxBodyMB, o.Batch = 0, "127.0.0.1", 2, 4, 10*time.Second, 1, 512
+	o.Port, o.Host, o.Parallel, o.Queue, o.Drain, o.MaxBodyMB, o.Batch = 0, "127.0.0.1", 2, 4, time.Minute, 1, 512
 	o.Backend, o.GPULay = "auto", -1 // the flags' defaults
 	o.listenHook = func(a net.Addr) { addr <- a }
 	o.stop = stop
@@ -78,7 +78,7 @@ func TestServeCommand(t *testing.T) {
 	var all bytes.Buffer
 	_, err = all.ReadFrom(resp.Body)
 	resp.Body.Close()
-	require.NoError(t, err)
+	require.NoError(t, err, "reading the stream in flight (got %d bytes)", all.Len())
 	require.True(t, strings.HasSuffix(all.String(), "data: [DONE]\n\n"), "the stream finished: %q", all.String()[max(0, all.Len()-200):])
 	require.NoError(t, <-done)
 	mu.Lock()
