@@ -42,13 +42,77 @@ type completionChoice struct {
 	FinishReason *string             `json:"finish_reason"`
 }
 
-type completionResponse struct {
-	ID      string             `json:"id"`
-	Object  string             `json:"object"`
-	Created int64              `json:"created"`
-	Model   string             `json:"model"`
-	Choices []completionChoice `json:"choices"`
-	Usage   *usage             `json:"usage,omitempty"`
+// response is the body of both generation endpoints (C: their kind of choice).
+type response[C any] struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices []C    `json:"choices"`
+	Usage   *usage `json:"usage,omitempty"`
+}
+
+// shape is how an endpoint makes its choices from generated text and tokens.
+type shape[C any] struct {
+	idPrefix, object, chunkObject string
+	whole                         func(text string, toks []tokenOut, finish string) C // the plain answer
+	piece                         func(text string, toks []tokenOut) C                // a streamed piece
+	end                           func(finish string) C                               // the stream's last choice
+	begin                         func() C                                            // sent before the first piece, or nil
+}
+
+// answer runs a validated generation and answers it as one JSON body, or as server-sent events: the
+// pieces as they are final, the finish reason, the usage when asked, then [DONE].
+func answer[C any](s *Server, w http.ResponseWriter, r *http.Request, m *Model, p genParams, sh shape[C]) {
+	resp := response[C]{ID: s.newID(sh.idPrefix), Object: sh.object, Created: time.Now().Unix(), Model: m.Name}
+	if !p.stream {
+		var text bytes.Buffer
+		var toks []tokenOut
+		res, err := s.generate(r.Context(), m, p, func() error { return nil }, func(b []byte, t []tokenOut) error {
+			text.Write(b)
+			toks = append(toks, t...)
+			return nil
+		})
+		if err != nil {
+			s.failed(w, r, err)
+			return
+		}
+		resp.Choices = []C{sh.whole(text.String(), toks, res.finish)}
+		resp.Usage = res.usage()
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	resp.Object = sh.chunkObject
+	ev := newSSE(w, s.o.WriteTimeout)
+	send := func(c C) error {
+		out := resp
+		out.Choices = []C{c}
+		return ev.send(out)
+	}
+	started := func() error {
+		if err := ev.start(); err != nil || sh.begin == nil {
+			return err
+		}
+		return send(sh.begin())
+	}
+	res, err := s.generate(r.Context(), m, p, started, func(b []byte, toks []tokenOut) error {
+		return send(sh.piece(string(b), toks))
+	})
+	if err != nil {
+		s.failedStream(ev, r, err)
+		return
+	}
+	if send(sh.end(res.finish)) != nil {
+		return
+	}
+	if p.usage {
+		out := resp
+		out.Choices, out.Usage = []C{}, res.usage()
+		if ev.send(out) != nil {
+			return
+		}
+	}
+	ev.raw([]byte("[DONE]"))
 }
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
@@ -81,58 +145,23 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	resp := completionResponse{ID: s.newID("cmpl"), Object: "text_completion", Created: time.Now().Unix(), Model: m.Name}
-	var lp *completionLogprobs
-	if p.logprobs {
-		lp = &completionLogprobs{}
-	}
-	if !p.stream {
-		var text bytes.Buffer
-		res, err := s.generate(r.Context(), m, p, func() error { return nil }, func(b []byte, toks []tokenOut) error {
-			text.Write(b)
-			if lp != nil {
-				lp.add(m, toks)
-			}
+	logprobs := func(toks []tokenOut) *completionLogprobs {
+		if !p.logprobs {
 			return nil
-		})
-		if err != nil {
-			s.failed(w, r, err)
-			return
 		}
-		resp.Choices = []completionChoice{{Text: text.String(), Logprobs: lp, FinishReason: &res.finish}}
-		resp.Usage = res.usage()
-		writeJSON(w, http.StatusOK, resp)
-		return
+		lp := &completionLogprobs{}
+		lp.add(m, toks)
+		return lp
 	}
-	ev := newSSE(w, s.o.WriteTimeout)
-	chunk := func(text string, lp *completionLogprobs, finish *string) error {
-		c := resp
-		c.Choices = []completionChoice{{Text: text, Logprobs: lp, FinishReason: finish}}
-		return ev.send(c)
-	}
-	res, err := s.generate(r.Context(), m, p, ev.start, func(b []byte, toks []tokenOut) error {
-		var l *completionLogprobs
-		if lp != nil {
-			l = &completionLogprobs{}
-			l.add(m, toks)
-		}
-		return chunk(string(b), l, nil)
+	answer(s, w, r, m, p, shape[completionChoice]{idPrefix: "cmpl", object: "text_completion", chunkObject: "text_completion",
+		whole: func(text string, toks []tokenOut, finish string) completionChoice {
+			return completionChoice{Text: text, Logprobs: logprobs(toks), FinishReason: &finish}
+		},
+		piece: func(text string, toks []tokenOut) completionChoice {
+			return completionChoice{Text: text, Logprobs: logprobs(toks)}
+		},
+		end: func(finish string) completionChoice { return completionChoice{FinishReason: &finish} },
 	})
-	if err != nil {
-		s.failedStream(ev, r, err)
-		return
-	}
-	if chunk("", nil, &res.finish) != nil {
-		return
-	}
-	if p.usage {
-		c := resp
-		c.Choices, c.Usage = []completionChoice{}, res.usage()
-		if ev.send(c) != nil {
-			return
-		}
-	}
-	ev.raw([]byte("[DONE]"))
 }
 
 // chat shapes
@@ -178,15 +207,6 @@ type chatChoice struct {
 	FinishReason *string       `json:"finish_reason"`
 }
 
-type chatResponse struct {
-	ID      string       `json:"id"`
-	Object  string       `json:"object"`
-	Created int64        `json:"created"`
-	Model   string       `json:"model"`
-	Choices []chatChoice `json:"choices"`
-	Usage   *usage       `json:"usage,omitempty"`
-}
-
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	m := s.ready(w)
 	if m == nil {
@@ -221,68 +241,27 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		fail(w, err)
 		return
 	}
-	resp := chatResponse{ID: s.newID("chatcmpl"), Object: "chat.completion", Created: time.Now().Unix(), Model: m.Name}
-	var lp *chatLogprobs
-	if p.logprobs {
-		lp = &chatLogprobs{Content: []chatLogprob{}}
-	}
-	if !p.stream {
-		var text bytes.Buffer
-		res, err := s.generate(r.Context(), m, p, func() error { return nil }, func(b []byte, toks []tokenOut) error {
-			text.Write(b)
-			if lp != nil {
-				lp.add(m, toks)
-			}
+	logprobs := func(toks []tokenOut) *chatLogprobs {
+		if !p.logprobs {
 			return nil
-		})
-		if err != nil {
-			s.failed(w, r, err)
-			return
 		}
-		content := text.String()
-		resp.Choices = []chatChoice{{Message: &chatMessage{Role: "assistant", Content: &content}, Logprobs: lp, FinishReason: &res.finish}}
-		resp.Usage = res.usage()
-		writeJSON(w, http.StatusOK, resp)
-		return
+		lp := &chatLogprobs{Content: []chatLogprob{}}
+		lp.add(m, toks)
+		return lp
 	}
-	resp.Object = "chat.completion.chunk"
-	ev := newSSE(w, s.o.WriteTimeout)
-	chunk := func(delta chatMessage, lp *chatLogprobs, finish *string) error {
-		c := resp
-		c.Choices = []chatChoice{{Delta: &delta, Logprobs: lp, FinishReason: finish}}
-		return ev.send(c)
-	}
-	empty := ""
-	started := func() error {
-		if err := ev.start(); err != nil {
-			return err
-		}
-		return chunk(chatMessage{Role: "assistant", Content: &empty}, nil, nil)
-	}
-	res, err := s.generate(r.Context(), m, p, started, func(b []byte, toks []tokenOut) error {
-		var l *chatLogprobs
-		if lp != nil {
-			l = &chatLogprobs{Content: []chatLogprob{}}
-			l.add(m, toks)
-		}
-		text := string(b)
-		return chunk(chatMessage{Content: &text}, l, nil)
+	answer(s, w, r, m, p, shape[chatChoice]{idPrefix: "chatcmpl", object: "chat.completion", chunkObject: "chat.completion.chunk",
+		whole: func(text string, toks []tokenOut, finish string) chatChoice {
+			return chatChoice{Message: &chatMessage{Role: "assistant", Content: &text}, Logprobs: logprobs(toks), FinishReason: &finish}
+		},
+		piece: func(text string, toks []tokenOut) chatChoice {
+			return chatChoice{Delta: &chatMessage{Content: &text}, Logprobs: logprobs(toks)}
+		},
+		end: func(finish string) chatChoice { return chatChoice{Delta: &chatMessage{}, FinishReason: &finish} },
+		begin: func() chatChoice {
+			empty := ""
+			return chatChoice{Delta: &chatMessage{Role: "assistant", Content: &empty}}
+		},
 	})
-	if err != nil {
-		s.failedStream(ev, r, err)
-		return
-	}
-	if chunk(chatMessage{}, nil, &res.finish) != nil {
-		return
-	}
-	if p.usage {
-		c := resp
-		c.Choices, c.Usage = []chatChoice{}, res.usage()
-		if ev.send(c) != nil {
-			return
-		}
-	}
-	ev.raw([]byte("[DONE]"))
 }
 
 // chatPrompt renders and tokenizes a conversation.
