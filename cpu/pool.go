@@ -62,8 +62,12 @@ type poolJob struct {
 	n, per, al int
 }
 
-// spinFor is how long an idle worker polls for the next job before it parks.
-const spinFor = 200 * time.Microsecond
+// spinFor is how long an idle worker polls for the next job before it parks; a parked worker looks for
+// work again every parkRecheck even when not woken.
+const (
+	spinFor     = 200 * time.Microsecond
+	parkRecheck = 20 * time.Millisecond
+)
 
 // NewPool starts threads workers (GOMAXPROCS when threads ≤ 0); the caller of For is worker 0.
 func NewPool(threads int) *Pool {
@@ -83,6 +87,8 @@ func NewPool(threads int) *Pool {
 
 func (p *Pool) worker(w int, seen uint64) {
 	defer p.wg.Done()
+	recheck := time.NewTimer(time.Hour) // bounds a park: made once, so parking allocates nothing
+	recheck.Stop()
 	for {
 		deadline := time.Now().Add(spinFor)
 		for spins := 0; p.epoch.Load() == seen; spins++ {
@@ -96,7 +102,14 @@ func (p *Pool) worker(w int, seen uint64) {
 				// atomic exchange is a full barrier everywhere.
 				p.asleep[w].Swap(true)
 				if p.epoch.Load() == seen && !p.closed.Load() {
-					<-p.wake[w]
+					// Wait for For's wake-up, but look again now and then: should a wake-up ever be lost
+					// anyway, the job waits a few milliseconds instead of hanging.
+					recheck.Reset(parkRecheck)
+					select {
+					case <-p.wake[w]:
+						recheck.Stop()
+					case <-recheck.C:
+					}
 				}
 				p.asleep[w].Store(false)
 				deadline = time.Now().Add(spinFor)
