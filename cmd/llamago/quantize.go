@@ -65,6 +65,9 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 	if abs(in) == abs(out) {
 		return usagef("the output must be another file than the input")
 	}
+	if err := atomicfile.NotInput(out, in); err != nil { // a symbolic or hard link to the input
+		return usageError{err}
+	}
 	src, err := gguf.Open(in)
 	if err != nil {
 		return err
