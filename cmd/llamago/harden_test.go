@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/llamago/llamago/gguf"
@@ -111,3 +113,70 @@ func TestOutputsNeverDestroyInputs(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"m.gguf", "link.npy", "cpu.prof"}, names)
 }
+
+// TestPanicIsABugNotAUsageError: a panic exited 2, the status of a usage error (F15); it now exits
+// exitBug with the stack and a request for a bug report.
+func TestPanicIsABugNotAUsageError(t *testing.T) {
+	var stderr bytes.Buffer
+	code := func() (code int) {
+		defer func() {
+			if p := recover(); p != nil {
+				code = reportBug(&stderr, p)
+			}
+		}()
+		var s []int
+		_ = s[len(os.Args)+5] // a real index-out-of-range panic
+		return 0
+	}()
+	require.Equal(t, exitBug, code)
+	require.NotEqual(t, 2, exitBug)
+	require.Contains(t, stderr.String(), "internal error (a bug in llamago): runtime error: index out of range")
+	require.Contains(t, stderr.String(), "please report it")
+	require.Contains(t, stderr.String(), "harden_test.go", "the stack is included")
+}
+
+// TestQuantizeZeroDimension: a tensor with a zero dimension divided by zero in quantize (F6).
+func TestQuantizeZeroDimension(t *testing.T) {
+	f, err := gguf.Open(stories(t))
+	require.NoError(t, err)
+	defer f.Close()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "zero.gguf")
+	fh, err := os.Create(in)
+	require.NoError(t, err)
+	require.NoError(t, gguf.Rewrite(fh, f, func(md *gguf.Metadata, ts []gguf.TensorInfo) []gguf.TensorInfo {
+		for i := range ts {
+			if ts[i].Name == "output_norm.weight" {
+				ts[i].Dims = []uint64{0}
+			}
+		}
+		return ts
+	}))
+	require.NoError(t, fh.Close())
+	_, stderr, code := run(t, "quantize", in, filepath.Join(dir, "q.gguf"), "Q8_0")
+	require.Zero(t, code, stderr)
+	q, err := gguf.Open(filepath.Join(dir, "q.gguf"))
+	require.NoError(t, err)
+	defer q.Close()
+	ti, ok := q.Tensor("output_norm.weight")
+	require.True(t, ok)
+	require.Equal(t, []uint64{0}, ti.Dims)
+}
+
+// TestStdoutErrorsFail: logits and bench ignored a failed stdout (> /dev/full exited 0) (F14).
+func TestStdoutErrorsFail(t *testing.T) {
+	for _, args := range [][]string{
+		{"logits", "-m", stories(t), "-p", "hi"},
+		{"bench", "-m", stories(t), "-p", "8", "-n", "2", "-r", "1"},
+	} {
+		cmd := newRootCmd()
+		cmd.SetOut(failWriter{})
+		cmd.SetErr(io.Discard)
+		err := executeRoot(cmd, args)
+		require.ErrorContains(t, err, "no space left on device", args)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }

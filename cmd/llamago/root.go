@@ -3,8 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -118,8 +120,25 @@ func checkOutputs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// execute runs the CLI and returns the process exit status.
-func execute(args []string) int {
+// exitBug is the exit status of a panic: a bug in llamago, told apart from usage errors (2) and ordinary
+// failures (1). 70 is EX_SOFTWARE, "internal software error", of BSD's sysexits.
+const exitBug = 70
+
+// reportBug writes what a recovered panic says, with the stack, and asks for a bug report; it returns exitBug.
+func reportBug(w io.Writer, p any) int {
+	fmt.Fprintf(w, "llamago: internal error (a bug in llamago): %v\n\n%s\n"+
+		"llamago: please report it with the command line, the model file's name and this message\n", p, debug.Stack())
+	return exitBug
+}
+
+// execute runs the CLI and returns the process exit status. A panic on the command's goroutine is caught
+// here, reported with its stack and a request for a bug report, and exits with exitBug.
+func execute(args []string) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			code = reportBug(os.Stderr, p)
+		}
+	}()
 	if err := cpu.ModeError(); err != nil {
 		fmt.Fprintln(os.Stderr, "llamago: warning:", err)
 	}
