@@ -71,9 +71,11 @@ screenshot: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-## fuzz: fuzz the GGUF reader (FUZZTIME=5m); new crashers land in gguf/testdata/fuzz
+## fuzz: fuzz the GGUF reader, then loading a fuzzed model through the configuration checks, tokenizer,
+## binding and a first forward pass (FUZZTIME=5m each); new crashers land in */testdata/fuzz
 fuzz:
 	$(GO) test ./gguf -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./engine -run '^$$' -fuzz FuzzLoad -fuzztime $(FUZZTIME)
 
 ## kernels: compile kernels/*.cu to PTX for compute_80 (kernels/ptx, committed; needs kernels/cuda-deps.sh)
 kernels:

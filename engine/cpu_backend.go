@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/llamago/llamago/cpu"
 	"github.com/llamago/llamago/gguf"
@@ -133,10 +134,18 @@ func (b *CPU) RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int, p Rope
 	for _, ps := range pos {
 		need = max(need, int(ps)+1)
 	}
+	if p.Dims < 0 || p.Dims%2 != 0 || p.Dims > headDim {
+		return fmt.Errorf("rope dimension count %d must be even, from 0 to the head size %d", p.Dims, headDim)
+	}
 	tab := b.rope
-	if tab == nil || tab.Positions() < need || b.ropeParams.Dims != p.Dims || b.ropeParams.Base != p.Base ||
-		b.ropeParams.FreqScale != p.FreqScale || len(b.ropeParams.Factors) != len(p.Factors) {
-		tab = cpu.NewRopeTable(max(need, 2*b.ropeLen(), 256), p.Dims, p.Base, p.FreqScale, p.Factors)
+	if same := tab != nil && sameRope(b.ropeParams, p); !same || tab.Positions() < need {
+		// Grow by doubling only when the same table runs out of positions; new parameters start afresh (a
+		// comparison that is never equal, such as NaN's, must not double the table on every call).
+		n := max(need, 256)
+		if same {
+			n = max(n, 2*b.ropeLen())
+		}
+		tab = cpu.NewRopeTable(n, p.Dims, p.Base, p.FreqScale, p.Factors)
 		b.rope, b.ropeParams = tab, p
 	}
 	qv, kv := vec(q), vec(k)
@@ -145,6 +154,20 @@ func (b *CPU) RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int, p Rope
 		tab.Apply(kv[t*kvHeads*headDim:(t+1)*kvHeads*headDim], kvHeads, headDim, int(ps))
 	}
 	return nil
+}
+
+// sameRope compares rope parameters bit for bit (NaN equals NaN here).
+func sameRope(a, b RopeParams) bool {
+	if a.Dims != b.Dims || math.Float64bits(a.Base) != math.Float64bits(b.Base) ||
+		math.Float64bits(a.FreqScale) != math.Float64bits(b.FreqScale) || len(a.Factors) != len(b.Factors) {
+		return false
+	}
+	for i := range a.Factors {
+		if math.Float32bits(a.Factors[i]) != math.Float32bits(b.Factors[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (b *CPU) ropeLen() int {

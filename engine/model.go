@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -105,6 +106,9 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 	if cfg.RopeDimensionCount > cfg.HeadDim() || cfg.RopeDimensionCount%2 != 0 {
 		return nil, fmt.Errorf("rope dimension count %d must be even and at most the head size %d", cfg.RopeDimensionCount, cfg.HeadDim())
 	}
+	if err := checkBlocks(f, cfg); err != nil {
+		return nil, err
+	}
 	if n < 0 || n >= cfg.BlockCount || rest == nil {
 		n = cfg.BlockCount
 	}
@@ -176,13 +180,21 @@ func (m *Model) bind(progress func(done, total int64)) error {
 		}
 	}
 	if t, ok := m.File.Tensor("rope_freqs.weight"); ok {
-		factors := make([]float32, t.Elements())
-		if int(t.Elements()) != m.Rope.Dims/2 {
+		if t.Elements() != uint64(m.Rope.Dims/2) {
 			errs = append(errs, fmt.Errorf("rope_freqs.weight has %d values, want %d", t.Elements(), m.Rope.Dims/2))
-		} else if err := gguf.Dequantize(t.Type, m.File.TensorData(t), factors); err != nil {
-			errs = append(errs, fmt.Errorf("rope_freqs.weight: %w", err))
+		} else {
+			factors := make([]float32, t.Elements())
+			if err := gguf.Dequantize(t.Type, m.File.TensorData(t), factors); err != nil {
+				errs = append(errs, fmt.Errorf("rope_freqs.weight: %w", err))
+			}
+			for i, x := range factors { // each divides a frequency
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) || x <= 0 {
+					errs = append(errs, fmt.Errorf("rope_freqs.weight[%d] = %g is out of range (allowed: a finite number greater than 0)", i, x))
+					break
+				}
+			}
+			m.Rope.Factors = factors
 		}
-		m.Rope.Factors = factors
 	}
 	m.layers = make([]layerWeights, c.BlockCount)
 	for l := range m.layers {
@@ -202,10 +214,48 @@ func (m *Model) bind(progress func(done, total int64)) error {
 		lw.qkv, lw.gateUp = []Weight{lw.wq, lw.wk, lw.wv}, []Weight{lw.wGate, lw.wUp}
 	}
 	if len(missing) > 0 {
-		errs = append([]error{fmt.Errorf("%d tensors are missing: %s", len(missing), strings.Join(missing, ", "))}, errs...)
+		errs = append([]error{fmt.Errorf("%d tensors are missing: %s", len(missing), listSome(missing, maxNamed))}, errs...)
+	}
+	if len(errs) > maxListed { // a hostile file may get every shape wrong: the error stays short
+		errs = append(errs[:maxListed], fmt.Errorf("and %d more problems", len(errs)-maxListed))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("cannot load %s (%s): %w", m.File.Path, c.Architecture, errors.Join(errs...))
+	}
+	return nil
+}
+
+// A load error names up to maxNamed missing tensors and maxListed other problems, then counts the rest.
+const (
+	maxNamed  = 32
+	maxListed = 8
+)
+
+// listSome joins the first n names and counts the others.
+func listSome(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
+}
+
+// checkBlocks refuses a block count the file's tensors cannot back, before anything is allocated per
+// block: every block has tensors named blk.N.*, so a count past the highest N present is the file's error,
+// named in one line (not as the list of every tensor of every absent block).
+func checkBlocks(f *gguf.File, cfg *gguf.LlamaConfig) error {
+	highest := -1
+	for i := range f.Tensors {
+		if rest, ok := strings.CutPrefix(f.Tensors[i].Name, "blk."); ok {
+			if num, _, ok := strings.Cut(rest, "."); ok {
+				if l, err := strconv.Atoi(num); err == nil && l >= 0 && l < cfg.BlockCount {
+					highest = max(highest, l)
+				}
+			}
+		}
+	}
+	if highest >= 0 && highest < cfg.BlockCount-1 { // (no block at all: the capped list of missing tensors says it)
+		return fmt.Errorf("metadata %s.block_count = %d does not match the file: its tensors are for blocks 0 to %d at most",
+			cfg.Architecture, cfg.BlockCount, highest)
 	}
 	return nil
 }

@@ -95,8 +95,11 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 	if o.Context <= 0 { // a model trained on 128K positions would otherwise take a pool of gigabytes
 		o.Context = min(c.ContextLength, 4096)
 	}
-	if o.Context <= 0 {
-		return nil, fmt.Errorf("context size must be positive, got %d", o.Context)
+	if o.Context <= 0 || o.Context > gguf.MaxContextLength {
+		return nil, fmt.Errorf("context size %d is out of range (allowed: 1 to %d)", o.Context, gguf.MaxContextLength)
+	}
+	if o.Sequences > gguf.MaxContextLength || o.Blocks > gguf.MaxContextLength/KVBlockSize {
+		return nil, fmt.Errorf("%d sequences or %d KV blocks are more than a runner holds", o.Sequences, o.Blocks)
 	}
 	o.Sequences = max(o.Sequences, 1)
 	if o.Batch <= 0 {
@@ -120,6 +123,12 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 		o.LogitRows = o.Sequences
 	}
 	o.LogitRows = min(o.LogitRows, o.Batch)
+	// The pool's size in float64, which cannot overflow: a context of 2^60 once wrapped around to a pool of
+	// 64 positions and panicked there (F4), and 10^9 died of out-of-memory. Refuse with the size instead.
+	if need := 4 * 2 * float64(c.BlockCount) * float64(o.Blocks) * KVBlockSize * float64(c.HeadCountKV*c.HeadDim()); need > float64(memoryLimit()) {
+		return nil, fmt.Errorf("the KV cache for %d positions would need %.1f GiB, more than the %.1f GiB of memory here: use a smaller --ctx",
+			o.Blocks*KVBlockSize, need/(1<<30), float64(memoryLimit())/(1<<30))
+	}
 	hd := c.HeadDim()
 	r := &Runner{m: m, o: o, pool: newBlockPool(o.Blocks)}
 	for bi, b := range m.backends {

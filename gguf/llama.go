@@ -1,9 +1,9 @@
 package gguf
 
 import (
-	"errors"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // LlamaConfig holds the hyperparameters of a LLaMA-family model, read from the "{arch}.*" keys.
@@ -31,7 +31,19 @@ func (c *LlamaConfig) HeadDim() int { return c.EmbeddingLength / c.HeadCount }
 // LlamaConfig reads the model hyperparameters. Missing required keys are all named in one error.
 func (f *File) LlamaConfig() (*LlamaConfig, error) { return ReadLlamaConfig(&f.Metadata) }
 
-// ReadLlamaConfig reads the hyperparameters from metadata (see File.LlamaConfig).
+// Limits on the hyperparameters ReadLlamaConfig accepts. They are far above any released model and far below
+// what would overflow the sizes computed from them, so a hostile file is refused before anything is allocated.
+const (
+	MaxContextLength = 1 << 31 // positions
+	MaxEmbedding     = 1 << 20 // embedding length, and feed-forward length / 16
+	MaxBlockCount    = 1 << 16 // layers
+	MaxHeadCount     = 1 << 14
+	MaxVocabSize     = 1 << 24 // tokens
+)
+
+// ReadLlamaConfig reads the hyperparameters from metadata (see File.LlamaConfig) and checks each for sign,
+// range and consistency with the others; every problem is one short line naming the key, the value and
+// what is allowed.
 func ReadLlamaConfig(md *Metadata) (*LlamaConfig, error) {
 	arch, err := md.String("general.architecture")
 	if err != nil {
@@ -40,75 +52,133 @@ func ReadLlamaConfig(md *Metadata) (*LlamaConfig, error) {
 	c := &LlamaConfig{Architecture: arch}
 	var errs []error
 	p := arch + "."
-	req := func(key string, dst *int) {
-		v, err := md.Int(p + key)
+	bad := func(key string, v any, allowed string, a ...any) {
+		errs = append(errs, fmt.Errorf("metadata %s%s = %v is out of range (allowed: %s)", p, key, v, fmt.Sprintf(allowed, a...)))
+	}
+	// intIn reads an integer key (def when it is absent and def >= 0) and checks lo <= v <= hi.
+	intIn := func(key string, def int64, lo, hi int64, dst *int) bool {
+		var v int64
+		var err error
+		if def < 0 {
+			v, err = md.Int(p + key)
+		} else {
+			v, err = md.IntOr(p+key, def)
+		}
 		if err != nil {
 			errs = append(errs, err)
-			return
+			return false
 		}
-		if v <= 0 || v > 1<<31 {
-			errs = append(errs, fmt.Errorf("metadata %s%s = %d is out of range", p, key, v))
-			return
+		if v < lo || v > hi {
+			bad(key, v, "%d to %d", lo, hi)
+			return false
 		}
 		*dst = int(v)
+		return true
 	}
-	req("context_length", &c.ContextLength)
-	req("embedding_length", &c.EmbeddingLength)
-	req("block_count", &c.BlockCount)
-	req("feed_forward_length", &c.FeedForwardLength)
-	req("attention.head_count", &c.HeadCount)
-	eps, err := md.Float(p + "attention.layer_norm_rms_epsilon")
-	if err != nil {
-		errs = append(errs, err)
+	// positive reads a float key (def when absent) that must be finite and > 0 (and <= hi when hi > 0).
+	positive := func(key string, def, hi float64) (float32, bool) {
+		var v float64
+		var err error
+		if def < 0 {
+			v, err = md.Float(p + key)
+		} else {
+			v, err = md.FloatOr(p+key, def)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			return 0, false
+		}
+		f := float32(v)
+		if math.IsNaN(v) || math.IsInf(float64(f), 0) || f <= 0 || (hi > 0 && v > hi) {
+			if hi > 0 {
+				bad(key, float32(v), "a finite number greater than 0 and at most %g", hi)
+			} else {
+				bad(key, float32(v), "a finite number greater than 0")
+			}
+			return 0, false
+		}
+		return f, true
 	}
-	c.RMSEpsilon = float32(eps)
+	intIn("context_length", -1, 1, MaxContextLength, &c.ContextLength)
+	okEmbd := intIn("embedding_length", -1, 1, MaxEmbedding, &c.EmbeddingLength)
+	intIn("block_count", -1, 1, MaxBlockCount, &c.BlockCount)
+	intIn("feed_forward_length", -1, 1, 16*MaxEmbedding, &c.FeedForwardLength)
+	okHeads := intIn("attention.head_count", -1, 1, MaxHeadCount, &c.HeadCount)
+	c.RMSEpsilon, _ = positive("attention.layer_norm_rms_epsilon", -1, 1)
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("model metadata incomplete: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("model metadata invalid: %w", joinLine(errs))
 	}
-	optInt := func(key string, def int) int {
-		v, err := md.IntOr(p+key, int64(def))
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return int(v)
+	if okEmbd && okHeads && c.EmbeddingLength%c.HeadCount != 0 {
+		errs = append(errs, fmt.Errorf("metadata %sembedding_length = %d is not a multiple of %sattention.head_count = %d", p, c.EmbeddingLength, p, c.HeadCount))
 	}
-	optFloat := func(key string, def float64) float32 {
-		v, err := md.FloatOr(p+key, def)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		return float32(v)
+	if len(errs) > 0 { // the checks below divide by the head count
+		return nil, fmt.Errorf("model metadata invalid: %w", joinLine(errs))
 	}
-	c.HeadCountKV = optInt("attention.head_count_kv", c.HeadCount)
-	if c.EmbeddingLength%c.HeadCount != 0 {
-		errs = append(errs, fmt.Errorf("embedding length %d is not a multiple of the head count %d", c.EmbeddingLength, c.HeadCount))
+	if intIn("attention.head_count_kv", int64(c.HeadCount), 1, int64(c.HeadCount), &c.HeadCountKV) && c.HeadCount%c.HeadCountKV != 0 {
+		errs = append(errs, fmt.Errorf("metadata %sattention.head_count = %d is not a multiple of %sattention.head_count_kv = %d", p, c.HeadCount, p, c.HeadCountKV))
 	}
-	if c.HeadCountKV <= 0 || c.HeadCount%c.HeadCountKV != 0 {
-		errs = append(errs, fmt.Errorf("head count %d is not a multiple of the KV head count %d", c.HeadCount, c.HeadCountKV))
+	hd := c.EmbeddingLength / c.HeadCount
+	// Rotary embeddings turn pairs of values: an odd count, or none at all (a model with no positions), is an
+	// error, not garbage text.
+	if v, err := md.IntOr(p+"rope.dimension_count", int64(hd)); err != nil {
+		errs = append(errs, err)
+	} else if v < 2 || v > int64(hd) || v%2 != 0 {
+		bad("rope.dimension_count", v, "an even number from 2 to the head size %d", hd)
+	} else {
+		c.RopeDimensionCount = int(v)
 	}
-	c.RopeDimensionCount = optInt("rope.dimension_count", c.EmbeddingLength/c.HeadCount)
-	c.RopeFreqBase = optFloat("rope.freq_base", 10000)
+	c.RopeFreqBase, _ = positive("rope.freq_base", 10000, 0)
 	c.RopeScalingType, _ = md.StringOr(p+"rope.scaling.type", "none")
 	c.RopeFreqScale = 1
-	if factor := optFloat("rope.scaling.factor", 0); factor > 0 && c.RopeScalingType != "none" {
-		c.RopeFreqScale = 1 / factor
-	} else if lin := optFloat("rope.scale_linear", 0); lin > 0 {
-		c.RopeFreqScale = 1 / lin
+	if md.Has(p+"rope.scaling.factor") && c.RopeScalingType != "none" {
+		if f, ok := positive("rope.scaling.factor", 1, 0); ok {
+			c.RopeFreqScale = 1 / f
+		}
+	} else if md.Has(p + "rope.scale_linear") {
+		if f, ok := positive("rope.scale_linear", 1, 0); ok {
+			c.RopeFreqScale = 1 / f
+		}
+	}
+	if s := c.RopeFreqScale; math.IsInf(float64(s), 0) || s <= 0 {
+		bad("rope scaling", s, "a finite frequency scale greater than 0")
 	}
 	c.Name, _ = md.StringOr("general.name", "")
 	ft, _ := md.IntOr("general.file_type", -1)
 	c.FileType = int(ft)
-	c.VocabSize = optInt("vocab_size", 0)
+	intIn("vocab_size", 0, 0, MaxVocabSize, &c.VocabSize)
 	if c.VocabSize == 0 {
 		if toks, err := md.Strings("tokenizer.ggml.tokens"); err == nil {
 			c.VocabSize = len(toks)
 		}
 	}
+	if c.VocabSize > MaxVocabSize {
+		errs = append(errs, fmt.Errorf("metadata tokenizer.ggml.tokens has %d tokens, more than the %d allowed", c.VocabSize, MaxVocabSize))
+	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("model metadata invalid: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("model metadata invalid: %w", joinLine(errs))
 	}
 	return c, nil
 }
+
+// joinLine joins errors on one line ("a; b"), so a report of several problems stays one short line.
+func joinLine(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return lineErrors{errs, strings.Join(msgs, "; ")}
+}
+
+type lineErrors struct {
+	errs []error
+	msg  string
+}
+
+func (e lineErrors) Error() string   { return e.msg }
+func (e lineErrors) Unwrap() []error { return e.errs }
 
 // TokenizerInfo is the tokenizer as the tokenizer.ggml.* keys describe it.
 type TokenizerInfo struct {

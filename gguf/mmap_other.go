@@ -9,6 +9,9 @@ import (
 
 // mapFile reads the whole file where memory mapping is not available.
 func mapFile(path string) ([]byte, func() error, error) {
+	if err := checkRegular(path); err != nil {
+		return nil, nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, err

@@ -10,7 +10,11 @@ import (
 
 // mapFile maps path read-only and shared, so the page cache backs the weights.
 func mapFile(path string) ([]byte, func() error, error) {
-	f, err := os.Open(path)
+	if err := checkRegular(path); err != nil {
+		return nil, nil, err
+	}
+	// O_NONBLOCK: should the path turn into a FIFO after the check, open must not wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -18,6 +22,9 @@ func mapFile(path string) ([]byte, func() error, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, notRegular(path, st.Mode())
 	}
 	size := st.Size()
 	if size == 0 {

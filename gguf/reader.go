@@ -10,8 +10,10 @@ package gguf
 import (
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/bits"
+	"os"
 	"sort"
 )
 
@@ -85,6 +87,36 @@ func Open(path string) (*File, error) {
 	}
 	f.Path, f.unmap = path, unmap
 	return f, nil
+}
+
+// checkRegular refuses a model path that is not a regular file (after symlinks): opening a FIFO blocks until
+// a writer comes, a device has no size to map, and a directory is no model.
+func checkRegular(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return notRegular(path, st.Mode())
+	}
+	return nil
+}
+
+func notRegular(path string, m fs.FileMode) error {
+	kind := "not a regular file"
+	switch {
+	case m.IsDir():
+		kind = "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		kind = "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		kind = "a socket"
+	case m&fs.ModeCharDevice != 0:
+		kind = "a character device"
+	case m&fs.ModeDevice != 0:
+		kind = "a block device"
+	}
+	return fmt.Errorf("%s: is %s, not a model file", path, kind)
 }
 
 // Close releases the file mapping.

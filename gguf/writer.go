@@ -279,3 +279,44 @@ func arrayIndex(v any, i int) any {
 	}
 	return nil
 }
+
+// Rewrite writes f again to w through a Writer, with its metadata and tensor list first changed by edit (nil
+// leaves both as they are). A tensor keeps f's bytes under its name, cut or padded with zeros to its new size
+// (zeros for a tensor f does not have): tests use it to make hostile variants of a valid model.
+func Rewrite(w io.Writer, f *File, edit func(md *Metadata, tensors []TensorInfo) []TensorInfo) error {
+	gw := NewWriter(w)
+	for _, kv := range f.Metadata.KVs {
+		gw.Metadata.Set(kv.Key, kv.Value)
+	}
+	tensors := make([]TensorInfo, len(f.Tensors))
+	for i, t := range f.Tensors {
+		t.Dims = append([]uint64(nil), t.Dims...)
+		tensors[i] = t
+	}
+	if edit != nil {
+		tensors = edit(&gw.Metadata, tensors)
+	}
+	for _, t := range tensors {
+		if err := gw.AddTensor(t.Name, t.Type, t.Dims...); err != nil {
+			return err
+		}
+	}
+	for _, t := range gw.Tensors() {
+		var data []byte
+		if src, ok := f.Tensor(t.Name); ok {
+			data = f.TensorData(src)
+		}
+		data = data[:min(uint64(len(data)), t.Size)]
+		if _, err := gw.Write(data); err != nil {
+			return err
+		}
+		for left := t.Size - uint64(len(data)); left > 0; {
+			n := min(left, 1<<16)
+			if _, err := gw.Write(make([]byte, n)); err != nil {
+				return err
+			}
+			left -= n
+		}
+	}
+	return gw.Close()
+}

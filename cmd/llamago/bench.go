@@ -212,6 +212,8 @@ func runBench(w io.Writer, o benchOptions) error {
 				return []any{r.Model, r.Type, r.SizeBytes, r.Params, r.Backend, r.Threads, r.Test, r.TPS, r.StdDev}
 			})
 	}
+	sw := &stickyWriter{w: w} // a full disk or closed stdout is an error, not lost output (F14)
+	w = sw
 	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s | %8s | %18s |\n", "model", "size", "params", "backend", "threads", "test", "t/s")
 	d := func(n int) string { return strings.Repeat("-", n) }
 	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", d(28), d(10), d(8), d(7), d(7), d(8), d(18))
@@ -219,7 +221,25 @@ func runBench(w io.Writer, o benchOptions) error {
 		fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7d | %8s | %9.2f ± %6.2f |\n", r.Model+" "+r.Type, humanBytes(uint64(r.SizeBytes)),
 			humanCount(r.Params), r.Backend, r.Threads, r.Test, r.TPS, r.StdDev)
 	}
-	return nil
+	return sw.err
+}
+
+// stickyWriter passes writes on and keeps the first error, so a report written with many Fprintf calls
+// fails as a whole when its output does.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.err = fmt.Errorf("writing the output: %w", err)
+	}
+	return n, s.err
 }
 
 // writeCSV writes a header and n rows (row(i) gives row i's fields; floats with 3 decimals).

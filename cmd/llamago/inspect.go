@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"text/tabwriter"
 
@@ -174,7 +175,7 @@ func buildReport(f *gguf.File, o inspectOptions) *inspectReport {
 	if o.Metadata {
 		r.Metadata = map[string]any{}
 		for _, kv := range f.Metadata.KVs {
-			r.Metadata[kv.Key] = summarizeValue(kv.Value)
+			r.Metadata[kv.Key] = finiteJSON(summarizeValue(kv.Value))
 			r.metadataOrder = append(r.metadataOrder, kv.Key)
 		}
 	}
@@ -281,10 +282,61 @@ func optBool(b *bool) string {
 // tensorStats describes one tensor's values.
 type tensorStats struct {
 	tensorRow
-	Min  float64 `json:"min"`
-	Max  float64 `json:"max"`
-	Mean float64 `json:"mean"`
-	Std  float64 `json:"std"`
+	Min       jsonFloat `json:"min"`
+	Max       jsonFloat `json:"max"`
+	Mean      jsonFloat `json:"mean"`
+	Std       jsonFloat `json:"std"`
+	NonFinite int       `json:"non_finite"` // NaN and ±Inf values, left out of the statistics
+}
+
+// jsonFloat is a float that JSON can always carry: NaN and ±Inf (what a broken model holds, and exactly
+// when one looks) are written as the strings "NaN", "+Inf" and "-Inf" instead of failing the output.
+type jsonFloat float64
+
+func (x jsonFloat) MarshalJSON() ([]byte, error) {
+	f := float64(x)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return json.Marshal(fmt.Sprint(f))
+	}
+	return json.Marshal(f)
+}
+
+// finiteJSON returns a metadata value JSON can carry: non-finite floats, alone or in arrays, as strings.
+func finiteJSON(v any) any {
+	bad := func(f float64) bool { return math.IsNaN(f) || math.IsInf(f, 0) }
+	switch x := v.(type) {
+	case float32:
+		if bad(float64(x)) {
+			return jsonFloat(x)
+		}
+	case float64:
+		if bad(x) {
+			return jsonFloat(x)
+		}
+	case []float32:
+		if slices.ContainsFunc(x, func(f float32) bool { return bad(float64(f)) }) {
+			out := make([]jsonFloat, len(x))
+			for i, f := range x {
+				out[i] = jsonFloat(f)
+			}
+			return out
+		}
+	case []float64:
+		if slices.ContainsFunc(x, bad) {
+			out := make([]jsonFloat, len(x))
+			for i, f := range x {
+				out[i] = jsonFloat(f)
+			}
+			return out
+		}
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = finiteJSON(e)
+		}
+		return out
+	}
+	return v
 }
 
 // showTensor prints one tensor's row and the statistics of its dequantized values.
@@ -299,26 +351,40 @@ func showTensor(w io.Writer, f *gguf.File, name string, asJSON bool) error {
 		if err := gguf.Dequantize(t.Type, f.TensorData(t), vals); err != nil {
 			return fmt.Errorf("tensor %q: %w", name, err)
 		}
-		st.Min, st.Max = math.Inf(1), math.Inf(-1)
+		lo, hi := math.Inf(1), math.Inf(-1)
 		var sum, sq float64
 		for _, v := range vals {
 			x := float64(v)
-			st.Min, st.Max = math.Min(st.Min, x), math.Max(st.Max, x)
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				st.NonFinite++
+				continue
+			}
+			lo, hi = math.Min(lo, x), math.Max(hi, x)
 			sum += x
 			sq += x * x
 		}
-		n := float64(len(vals))
-		st.Mean = sum / n
-		st.Std = math.Sqrt(math.Max(0, sq/n-st.Mean*st.Mean))
+		n := float64(len(vals) - st.NonFinite)
+		if n == 0 { // nothing finite to describe
+			lo, hi = math.NaN(), math.NaN()
+		}
+		mean := sum / n
+		st.Min, st.Max, st.Mean = jsonFloat(lo), jsonFloat(hi), jsonFloat(mean)
+		st.Std = jsonFloat(math.Sqrt(math.Max(0, sq/n-mean*mean)))
 	}
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	_, err := fmt.Fprintf(w, "%s: %s %v, %s at offset %d\nvalues: min %.6g, max %.6g, mean %.6g, std %.6g\n",
-		st.Name, st.Type, st.Shape, humanBytes(st.Bytes), st.Offset, st.Min, st.Max, st.Mean, st.Std)
-	return err
+	if _, err := fmt.Fprintf(w, "%s: %s %v, %s at offset %d\nvalues: min %.6g, max %.6g, mean %.6g, std %.6g\n",
+		st.Name, st.Type, st.Shape, humanBytes(st.Bytes), st.Offset, st.Min, st.Max, st.Mean, st.Std); err != nil {
+		return err
+	}
+	if st.NonFinite > 0 {
+		_, err := fmt.Fprintf(w, "warning: %d values are NaN or infinite (left out of the statistics)\n", st.NonFinite)
+		return err
+	}
+	return nil
 }
 
 // dumpTensor writes one tensor, dequantized, as a float32 .npy in NumPy (row-major) order, and says so on

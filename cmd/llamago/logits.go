@@ -119,6 +119,8 @@ func runLogits(w, stderr io.Writer, stdin io.Reader, o logitsOptions) error {
 		return bw.Flush()
 	}
 	tok := m.Tokenizer
+	sw := &stickyWriter{w: w} // a full disk or closed stdout is an error, not lost output (F14)
+	w = sw
 	fmt.Fprintf(w, "pos     id token          → the %d most likely next tokens: logit (probability)\n", o.Top)
 	for p, id := range ids {
 		row := logits[p*v : (p+1)*v]
@@ -134,5 +136,5 @@ func runLogits(w, stderr io.Writer, stdin io.Reader, o logitsOptions) error {
 		}
 		fmt.Fprintln(w)
 	}
-	return nil
+	return sw.err
 }

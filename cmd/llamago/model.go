@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -76,6 +77,8 @@ func (mf *modelFlags) validate() error {
 		return usagef("--model/-m is required: the GGUF file to run")
 	case mf.Ctx < 0:
 		return usagef("--ctx must be positive, got %d", mf.Ctx)
+	case mf.Ctx > gguf.MaxContextLength:
+		return usagef("--ctx %d is more than the %d positions llamago supports", mf.Ctx, gguf.MaxContextLength)
 	case mf.Batch <= 0:
 		return usagef("--batch must be positive, got %d", mf.Batch)
 	case mf.Threads < 0:
@@ -162,6 +165,9 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		return nil, err
 	}
 	lm := &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}
+	if cpus := runtime.GOMAXPROCS(0); mf.Threads > cpus { // F10: each extra spinning worker costs the others
+		lm.notes = append(lm.notes, fmt.Sprintf("--threads %d is more than the %d CPUs available: the workers take turns and every step slows down (0 uses them all)", mf.Threads, cpus))
+	}
 	if trained := m.Config.ContextLength; mf.Ctx > trained && trained > 0 {
 		lm.notes = append(lm.notes, fmt.Sprintf("--ctx %d is more than the %d positions the model was trained with: text past them degrades", mf.Ctx, trained))
 	}

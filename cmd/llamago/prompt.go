@@ -37,13 +37,13 @@ func promptText(in io.Reader, prompt, file string) (string, error) {
 		if in == nil {
 			return "", usagef("-f -: standard input is a terminal; pipe the prompt in (echo … | llamago …) or use -p")
 		}
-		b, err := io.ReadAll(in)
+		b, err := readLimited(in, "the prompt on standard input", maxPromptBytes)
 		if err != nil {
 			return "", fmt.Errorf("prompt from standard input: %w", err)
 		}
 		text = strings.TrimSuffix(string(b), "\n")
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := readFileLimited(file, maxPromptBytes)
 		if err != nil {
 			return "", fmt.Errorf("prompt file: %w", err)
 		}
@@ -59,9 +59,37 @@ func promptText(in io.Reader, prompt, file string) (string, error) {
 
 // readTextFile reads a whole text file (perplexity's corpus: kept as it is).
 func readTextFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := readFileLimited(path, maxTextBytes)
 	if err != nil {
 		return "", fmt.Errorf("text file: %w", err)
 	}
 	return string(b), nil
+}
+
+// Inputs read whole into memory are capped: -f /dev/zero must be an error, not an out-of-memory death.
+const (
+	maxPromptBytes = 64 << 20  // a prompt (run, logits, attention, tokenize): far past any context
+	maxTextBytes   = 512 << 20 // perplexity's corpus
+)
+
+// readLimited reads r whole, refusing more than limit bytes.
+func readLimited(r io.Reader, what string, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than the %d MiB llamago reads", what, limit>>20)
+	}
+	return b, nil
+}
+
+// readFileLimited reads the file at path whole, refusing more than limit bytes.
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, path, limit)
 }

@@ -65,6 +65,9 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 	if abs(in) == abs(out) {
 		return usagef("the output must be another file than the input")
 	}
+	if err := atomicfile.NotInput(out, in); err != nil { // a symbolic or hard link to the input
+		return usageError{err}
+	}
 	src, err := gguf.Open(in)
 	if err != nil {
 		return err
@@ -116,7 +119,7 @@ func runQuantize(stderr io.Writer, in, out, target string, o quantizeOptions) er
 		if err := w.AddTensor(t.Name, types[i], t.Dims...); err != nil {
 			return err
 		}
-		total += int64(types[i].RowBytes(int(t.Dims[0]))) * int64(t.Elements()/t.Dims[0])
+		total += int64(types[i].RowBytes(int(t.Dims[0]))) * int64(t.Elements()/max(t.Dims[0], 1)) // a zero dimension: no rows
 	}
 	// Like llama-quantize: say which weights could not take the requested type, and warn when none did.
 	for _, k := range sortedKeys(fellBack) {
@@ -168,7 +171,7 @@ func abs(p string) string {
 // convertTensor writes t's data as type to, converting chunks of rows on threads goroutines (memory stays
 // at a few chunks whatever the tensor's size). It returns the bytes written.
 func convertTensor(w *gguf.Writer, t *gguf.TensorInfo, data []byte, to gguf.Type, threads int) (int64, error) {
-	if to == t.Type {
+	if to == t.Type || t.Elements() == 0 { // nothing to convert (a tensor with a zero dimension has no bytes)
 		_, err := w.Write(data)
 		return int64(len(data)), err
 	}

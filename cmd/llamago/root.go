@@ -3,15 +3,21 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/llamago/llamago/cpu"
+	"github.com/llamago/llamago/internal/atomicfile"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // usageError marks an error in how a command was called (exit status 2, like flag errors).
@@ -47,33 +53,93 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 	})
 	var profile string
 	root.PersistentFlags().StringVar(&profile, "cpuprofile", "", "write a Go CPU profile of the command to this file (for developers)")
-	var stopProfile func()
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutputs(cmd, args); err != nil {
+			return usageError{err}
+		}
 		if profile == "" {
 			return nil
 		}
-		f, err := os.Create(profile)
+		// Written beside its name and renamed into place when the command ends, failed or not: a profile
+		// path that is the model (refused above) or a crash never leaves a truncated file under the name.
+		f, err := atomicfile.Create(profile, "cpuprofile")
 		if err != nil {
 			return err
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
+			f.Abort()
 			return err
 		}
-		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+		profileMu.Lock()
+		finishProfile = func() error { pprof.StopCPUProfile(); return f.Commit() }
+		profileMu.Unlock()
 		return nil
 	}
-	root.PersistentPostRun = func(*cobra.Command, []string) {
-		if stopProfile != nil {
-			stopProfile()
-		}
-	}
+	root.PersistentPostRunE = func(*cobra.Command, []string) error { return stopProfile() }
 	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd(), newServeCmd(), newChatCmd(), newTemplateCmd())
 	return root
 }
 
-// execute runs the CLI and returns the process exit status.
-func execute(args []string) int {
+var (
+	profileMu     sync.Mutex
+	finishProfile func() error // stops and commits the --cpuprofile, once
+)
+
+// stopProfile ends a --cpuprofile started by the command, if any.
+func stopProfile() error {
+	profileMu.Lock()
+	f := finishProfile
+	finishProfile = nil
+	profileMu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f()
+}
+
+// outputFlags are the flags that name a file or folder a command writes.
+var outputFlags = []string{"dump", "npy", "output", "cpuprofile"}
+
+// checkOutputs refuses an output flag that names the same file (symbolic and hard links included) as any
+// other argument or flag value: "--dump m.gguf" on m.gguf, or a profile written over the model, replaced
+// the input (F5).
+func checkOutputs(cmd *cobra.Command, args []string) error {
+	outs := map[string]string{}
+	inputs := append([]string(nil), args...)
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if slices.Contains(outputFlags, f.Name) {
+			outs[f.Name] = f.Value.String()
+		} else if f.Value.Type() == "string" {
+			inputs = append(inputs, f.Value.String())
+		}
+	})
+	for name, out := range outs {
+		if err := atomicfile.NotInput(out, inputs...); err != nil {
+			return fmt.Errorf("--%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// exitBug is the exit status of a panic: a bug in llamago, told apart from usage errors (2) and ordinary
+// failures (1). 70 is EX_SOFTWARE, "internal software error", of BSD's sysexits.
+const exitBug = 70
+
+// reportBug writes what a recovered panic says, with the stack, and asks for a bug report; it returns exitBug.
+func reportBug(w io.Writer, p any) int {
+	fmt.Fprintf(w, "llamago: internal error (a bug in llamago): %v\n\n%s\n"+
+		"llamago: please report it with the command line, the model file's name and this message\n", p, debug.Stack())
+	return exitBug
+}
+
+// execute runs the CLI and returns the process exit status. A panic on the command's goroutine is caught
+// here, reported with its stack and a request for a bug report, and exits with exitBug.
+func execute(args []string) (code int) {
+	defer func() {
+		if p := recover(); p != nil {
+			code = reportBug(os.Stderr, p)
+		}
+	}()
 	if err := cpu.ModeError(); err != nil {
 		fmt.Fprintln(os.Stderr, "llamago: warning:", err)
 	}
@@ -131,5 +197,9 @@ func executeRoot(root *cobra.Command, args []string) error {
 		return err
 	}
 	root.SetArgs(args)
-	return root.Execute()
+	err = root.Execute()
+	if perr := stopProfile(); perr != nil && err == nil { // when the command failed, its profile still lands
+		err = fmt.Errorf("--cpuprofile: %w", perr)
+	}
+	return err
 }

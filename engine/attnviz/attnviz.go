@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/internal/atomicfile"
 	"github.com/llamago/llamago/internal/npy"
 )
 
@@ -240,6 +241,20 @@ func quote(s string) string { return fmt.Sprintf("%q", s) }
 // Files an earlier run left (other layers, a rollout this run has not) are removed first, so the folder
 // never mixes two runs.
 func (r *Report) WriteFiles(dir string) error {
+	// A broken model's NaN weights would fail the page's JSON half-way through the folder (F13): say so
+	// before anything is written.
+	for l := range r.capture.Probs {
+		for h := range r.capture.Probs[l] {
+			for q, row := range r.capture.Probs[l][h] {
+				for _, v := range row {
+					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+						return fmt.Errorf("the attention weights of layer %d, head %d, query %d are not finite numbers (NaN or Inf): the model's weights are broken; nothing was written",
+							r.Layers[l], r.Heads[h], q)
+					}
+				}
+			}
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -283,7 +298,7 @@ func (r *Report) WriteFiles(dir string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "attention.json"), append(raw, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, "attention.json"), "attnviz", append(raw, '\n'))
 }
 
 // removeStale removes the files a previous run of WriteFiles may have left in dir.

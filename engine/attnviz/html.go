@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"html"
 	"math"
-	"os"
+
+	"github.com/llamago/llamago/internal/atomicfile"
 	"strings"
 )
 
@@ -62,7 +63,7 @@ func (r *Report) writeHTML(path string) error {
 		return err
 	}
 	page := strings.NewReplacer("{{TITLE}}", html.EscapeString(r.Model), "{{DATA}}", string(raw)).Replace(pageTemplate)
-	return os.WriteFile(path, []byte(page), 0o644)
+	return atomicfile.WriteFile(path, "attnviz", []byte(page))
 }
 
 // intSetting reads an integer setting (0 when absent).

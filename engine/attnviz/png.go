@@ -7,10 +7,10 @@ import (
 	"image/draw"
 	"image/png"
 	"math"
-	"os"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/llamago/llamago/internal/atomicfile"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/inconsolata"
 	"golang.org/x/image/math/fixed"
@@ -181,13 +181,13 @@ func writeHeatmapPNG(path string, m [][]float64, tokens []string, prompt int, ti
 	drawText(img, barX+20, top+10, fmt.Sprintf("%.2f", mx), color.Black)
 	drawText(img, barX+20, top+barH, "0", color.Black)
 	drawTextUp(img, barX+62, top+barH, valueName, gray)
-	f, err := os.Create(path)
+	f, err := atomicfile.Create(path, "attnviz")
 	if err != nil {
 		return err
 	}
+	defer f.Abort()
 	if err := png.Encode(f, img); err != nil {
-		f.Close()
 		return err
 	}
-	return f.Close()
+	return f.Commit()
 }

@@ -16,14 +16,13 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 
 	"github.com/llamago/llamago/engine/arch"
 	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/internal/atomicfile"
 )
 
 // Options describe the model to make. Zero fields take the preset's value.
@@ -197,19 +196,15 @@ func plan(o Options, typeFor func(name string, layer int) gguf.Type, warn func(s
 // WriteFile writes the model to path atomically: into a temporary file beside it, renamed on success,
 // so a failed or interrupted run never leaves a truncated model behind.
 func WriteFile(path string, o Options) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".synth-*.gguf")
+	tmp, err := atomicfile.Create(path, "synth")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Abort()
 	if err := Write(tmp, o); err != nil {
-		tmp.Close()
 		return err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return tmp.Commit()
 }
 
 // Write streams the model to w.

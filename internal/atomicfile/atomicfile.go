@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -31,8 +32,15 @@ var (
 	watch   sync.Once
 )
 
-// Create opens a new hidden file beside path (".<prefix>-<random><ext>") for writing.
+// Create opens a new hidden file beside path (".<prefix>-<random><ext>") for writing. What is already at
+// path decides: nothing, or a regular file, is replaced on Commit; a symbolic link is followed, so the file
+// it points to is replaced and the link kept; a directory, device, FIFO or socket is refused (renaming over
+// /dev/null as root would replace the system's /dev/null).
 func Create(path, prefix string) (*File, error) {
+	path, err := Target(path)
+	if err != nil {
+		return nil, err
+	}
 	dir := filepath.Dir(path)
 	for range 100 {
 		var r [6]byte
@@ -51,6 +59,79 @@ func Create(path, prefix string) (*File, error) {
 		return &File{File: f, path: path}, nil
 	}
 	return nil, &fs.PathError{Op: "create temporary", Path: path, Err: fs.ErrExist}
+}
+
+// Target is the file an output written to path replaces: path itself, or the file a symbolic link at path
+// leads to. It is an error when that is something other than a regular file or nothing.
+func Target(path string) (string, error) {
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return path, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if st.Mode()&fs.ModeSymlink != 0 {
+		real, err := filepath.EvalSymlinks(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%s is a symbolic link to a file that does not exist: give the path to write", path)
+		}
+		if err != nil {
+			return "", err
+		}
+		return Target(real)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is %s: outputs are written only to regular files", path, kind(st.Mode()))
+	}
+	return path, nil
+}
+
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "not a regular file"
+}
+
+// NotInput refuses an output path that is (after links, hard links included) one of the inputs: writing
+// the output would destroy the input it is made from. Inputs that do not exist are ignored.
+func NotInput(out string, inputs ...string) error {
+	ost, err := os.Stat(out)
+	if err != nil {
+		return nil // nothing there yet: it cannot be an input
+	}
+	for _, in := range inputs {
+		if in == "" {
+			continue
+		}
+		if ist, err := os.Stat(in); err == nil && os.SameFile(ost, ist) {
+			return fmt.Errorf("the output %s is the input %s: write to another file", out, in)
+		}
+	}
+	return nil
+}
+
+// WriteFile writes data to path atomically (see Create).
+func WriteFile(path, prefix string, data []byte) error {
+	f, err := Create(path, prefix)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	return f.Commit()
 }
 
 // Commit closes the file and renames it to its destination.

@@ -85,3 +85,52 @@ func TestInterruptRemovesTemp(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	require.Empty(t, entries)
 }
+
+// TestCreateRefusesSpecialFiles: renaming over a device node replaced it with a regular file (as root,
+// synth -o /dev/null would replace the system's /dev/null); FIFOs, sockets and directories are refused
+// too, and a symbolic link is followed so the link stays and its target is replaced (F11).
+func TestCreateRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
+	for path, want := range map[string]string{
+		fifo:        "is a named pipe (FIFO): outputs are written only to regular files",
+		"/dev/null": "is a character device",
+		dir:         "is a directory",
+	} {
+		_, err := Create(path, "t")
+		require.ErrorContains(t, err, want, path)
+	}
+	entries, _ := os.ReadDir(dir)
+	require.Len(t, entries, 1, "no temporary file left")
+
+	target := filepath.Join(dir, "real.bin")
+	require.NoError(t, os.WriteFile(target, []byte("old"), 0o644))
+	link := filepath.Join(dir, "link.bin")
+	require.NoError(t, os.Symlink("real.bin", link))
+	require.NoError(t, WriteFile(link, "t", []byte("new")))
+	st, err := os.Lstat(link)
+	require.NoError(t, err)
+	require.NotZero(t, st.Mode()&os.ModeSymlink, "the link is kept")
+	got, _ := os.ReadFile(target)
+	require.Equal(t, "new", string(got), "its target is replaced")
+
+	require.NoError(t, os.Symlink("missing", filepath.Join(dir, "dangling")))
+	_, err = Create(filepath.Join(dir, "dangling"), "t")
+	require.ErrorContains(t, err, "symbolic link to a file that does not exist")
+}
+
+// TestNotInput: an output that is an input, by name, symbolic link or hard link, is refused (F5).
+func TestNotInput(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "m.gguf")
+	require.NoError(t, os.WriteFile(in, []byte("model"), 0o644))
+	require.NoError(t, os.Symlink("m.gguf", filepath.Join(dir, "sym")))
+	require.NoError(t, os.Link(in, filepath.Join(dir, "hard")))
+	for _, out := range []string{in, dir + "/./m.gguf", filepath.Join(dir, "sym"), filepath.Join(dir, "hard")} {
+		require.ErrorContains(t, NotInput(out, "other", in), "is the input", out)
+	}
+	require.NoError(t, NotInput(filepath.Join(dir, "new.npy"), in))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "x.npy"), nil, 0o644))
+	require.NoError(t, NotInput(filepath.Join(dir, "x.npy"), in, ""))
+}

@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
+
+	"github.com/llamago/llamago/internal/atomicfile"
 	"strings"
 )
 
@@ -57,17 +58,17 @@ func WriteFloat32(w io.Writer, shape []int, data []float32) error {
 	return bw.Flush()
 }
 
-// WriteFloat32File writes a float32 array to path.
+// WriteFloat32File writes a float32 array to path atomically: a failed write leaves what was at path.
 func WriteFloat32File(path string, shape []int, data []float32) error {
-	f, err := os.Create(path)
+	f, err := atomicfile.Create(path, "npy")
 	if err != nil {
 		return err
 	}
+	defer f.Abort()
 	if err := WriteFloat32(f, shape, data); err != nil {
-		f.Close()
 		return err
 	}
-	return f.Close()
+	return f.Commit()
 }
 
 // ReadFloat32 reads a C-order little-endian float32 .npy file, returning its shape and values.

@@ -2,6 +2,8 @@ package npy
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,4 +29,25 @@ func TestRoundTrip(t *testing.T) {
 	}
 	require.Contains(t, string(Header("<f4", []int{7})), "'shape': (7,)")
 	require.Error(t, WriteFloat32(&bytes.Buffer{}, []int{2, 2}, make([]float32, 3)))
+}
+
+// TestWriteFileKeepsOldOnFailure: a write that fails leaves what was at the path, not a truncated file whose
+// header claims the full shape (F5).
+func TestWriteFileKeepsOldOnFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.npy")
+	require.NoError(t, os.WriteFile(path, []byte("PRECIOUS"), 0o644))
+	require.Error(t, WriteFloat32File(path, []int{2, 3}, make([]float32, 5)))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, "PRECIOUS", string(got))
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	require.Len(t, entries, 1, "no temporary file left")
+	require.NoError(t, WriteFloat32File(path, []int{1, 2}, []float32{1, 2}))
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	shape, vals, err := ReadFloat32(f)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2}, shape)
+	require.Equal(t, []float32{1, 2}, vals)
 }

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/gguf/synth"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestUnboundedInputsRefused: inputs read whole are capped with an error, not an out-of-memory death (F8),
+// and a FIFO or device given as a model is refused instead of blocking in open (F7).
+func TestUnboundedInputsRefused(t *testing.T) {
+	_, stderr, code := run(t, "run", "-m", stories(t), "-f", "/dev/zero", "-n", "1")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "/dev/zero is larger than the 64 MiB llamago reads")
+	_, stderr, code = run(t, "inspect", "/dev/null")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "is a character device, not a model file")
+}
+
+// nanModel writes a tiny F32 model whose blk.0 query weights are NaN and which carries a NaN metadata
+// value and a NaN rms epsilon when badConfig is set.
+func nanModel(t *testing.T, badConfig bool) string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, synth.Options{Vocab: 300, Layers: 1, Heads: 4, KVHeads: 2, Seed: 2}))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	ti, ok := f.Tensor("blk.0.attn_q.weight")
+	require.True(t, ok)
+	d := f.TensorData(ti)
+	for i := 0; i < len(d); i += 4 {
+		binary.LittleEndian.PutUint32(d[i:], math.Float32bits(float32(math.NaN())))
+	}
+	var out bytes.Buffer
+	require.NoError(t, gguf.Rewrite(&out, f, func(md *gguf.Metadata, ts []gguf.TensorInfo) []gguf.TensorInfo {
+		md.Set("test.nan", float32(math.NaN()))
+		md.Set("test.infs", []float32{1, float32(math.Inf(1))})
+		if badConfig {
+			md.Set("llama.attention.layer_norm_rms_epsilon", float32(math.NaN()))
+		}
+		return ts
+	}))
+	path := filepath.Join(t.TempDir(), "nan.gguf")
+	require.NoError(t, os.WriteFile(path, out.Bytes(), 0o644))
+	return path
+}
+
+// TestNaNKeepsJSONOutputs: NaN in a model broke inspect --json exactly when one wants to look at the file,
+// and attention wrote half a folder before failing on the page's JSON (F13).
+func TestNaNKeepsJSONOutputs(t *testing.T) {
+	m := nanModel(t, true)
+	out, stderr, code := run(t, "inspect", m, "--json", "--metadata")
+	require.Zero(t, code, stderr)
+	var r map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, "NaN", r["metadata"].(map[string]any)["test.nan"])
+	require.Equal(t, []any{1.0, "+Inf"}, r["metadata"].(map[string]any)["test.infs"])
+	require.Contains(t, r["config_error"], "layer_norm_rms_epsilon = NaN")
+	out, stderr, code = run(t, "inspect", m, "--tensor", "blk.0.attn_q.weight", "--json")
+	require.Zero(t, code, stderr)
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, "NaN", r["min"])
+	require.EqualValues(t, 256*256, r["non_finite"])
+
+	dir := filepath.Join(t.TempDir(), "attn")
+	_, stderr, code = run(t, "attention", "-m", nanModel(t, false), "-p", "hi there", "-o", dir)
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "are not finite numbers (NaN or Inf)")
+	require.NoDirExists(t, dir, "nothing written")
+}
+
+// TestOutputsNeverDestroyInputs: --dump, --npy and --cpuprofile onto the model (by name or link) replaced
+// the model (F5); now each is refused as a usage error and the model stays intact.
+func TestOutputsNeverDestroyInputs(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "m.gguf")
+	src, err := os.ReadFile(stories(t))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(m, src, 0o644))
+	require.NoError(t, os.Symlink("m.gguf", filepath.Join(dir, "link.npy")))
+	for _, args := range [][]string{
+		{"inspect", m, "--tensor", "output.weight", "--dump", m},
+		{"logits", "-m", m, "-p", "hi", "--npy", filepath.Join(dir, "link.npy")},
+		{"--cpuprofile", m, "run", "-m", m, "-p", "hi", "-n", "2"},
+		{"quantize", m, filepath.Join(dir, "link.npy"), "Q8_0"},
+	} {
+		_, stderr, code := run(t, args...)
+		require.Equal(t, 2, code, "%v: %s", args, stderr)
+		require.Contains(t, stderr, "is the input", args)
+		got, err := os.ReadFile(m)
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(src, got), "%v changed the model", args)
+	}
+	// A profile is written whole, even for a command that fails, and leaves no temporary file.
+	prof := filepath.Join(dir, "cpu.prof")
+	_, _, code := run(t, "--cpuprofile", prof, "run", "-m", filepath.Join(dir, "none.gguf"), "-p", "hi")
+	require.Equal(t, 1, code)
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, []string{"m.gguf", "link.npy", "cpu.prof"}, names)
+}
+
+// TestPanicIsABugNotAUsageError: a panic exited 2, the status of a usage error (F15); it now exits
+// exitBug with the stack and a request for a bug report.
+func TestPanicIsABugNotAUsageError(t *testing.T) {
+	var stderr bytes.Buffer
+	code := func() (code int) {
+		defer func() {
+			if p := recover(); p != nil {
+				code = reportBug(&stderr, p)
+			}
+		}()
+		var s []int
+		_ = s[len(os.Args)+5] // a real index-out-of-range panic
+		return 0
+	}()
+	require.Equal(t, exitBug, code)
+	require.NotEqual(t, 2, exitBug)
+	require.Contains(t, stderr.String(), "internal error (a bug in llamago): runtime error: index out of range")
+	require.Contains(t, stderr.String(), "please report it")
+	require.Contains(t, stderr.String(), "harden_test.go", "the stack is included")
+}
+
+// TestQuantizeZeroDimension: a tensor with a zero dimension divided by zero in quantize (F6).
+func TestQuantizeZeroDimension(t *testing.T) {
+	f, err := gguf.Open(stories(t))
+	require.NoError(t, err)
+	defer f.Close()
+	dir := t.TempDir()
+	in := filepath.Join(dir, "zero.gguf")
+	fh, err := os.Create(in)
+	require.NoError(t, err)
+	require.NoError(t, gguf.Rewrite(fh, f, func(md *gguf.Metadata, ts []gguf.TensorInfo) []gguf.TensorInfo {
+		for i := range ts {
+			if ts[i].Name == "output_norm.weight" {
+				ts[i].Dims = []uint64{0}
+			}
+		}
+		return ts
+	}))
+	require.NoError(t, fh.Close())
+	_, stderr, code := run(t, "quantize", in, filepath.Join(dir, "q.gguf"), "Q8_0")
+	require.Zero(t, code, stderr)
+	q, err := gguf.Open(filepath.Join(dir, "q.gguf"))
+	require.NoError(t, err)
+	defer q.Close()
+	ti, ok := q.Tensor("output_norm.weight")
+	require.True(t, ok)
+	require.Equal(t, []uint64{0}, ti.Dims)
+}
+
+// TestStdoutErrorsFail: logits and bench ignored a failed stdout (> /dev/full exited 0) (F14).
+func TestStdoutErrorsFail(t *testing.T) {
+	for _, args := range [][]string{
+		{"logits", "-m", stories(t), "-p", "hi"},
+		{"bench", "-m", stories(t), "-p", "8", "-n", "2", "-r", "1"},
+	} {
+		cmd := newRootCmd()
+		cmd.SetOut(failWriter{})
+		cmd.SetErr(io.Discard)
+		err := executeRoot(cmd, args)
+		require.ErrorContains(t, err, "no space left on device", args)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
