@@ -27,6 +27,7 @@ type serveOptions struct {
 	Parallel   int
 	Queue      int
 	KVBlocks   int
+	StepTokens int
 	APIKey     string
 	Alias      string
 	NoPrefix   bool
@@ -82,6 +83,7 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 	f.IntVar(&o.Parallel, "parallel", 4, "requests generated at once (decoded together in every step)")
 	f.IntVar(&o.Queue, "queue", 64, "requests that may wait for a place; more get 503 with Retry-After")
 	f.IntVar(&o.KVBlocks, "kv-blocks", 0, "the KV cache in blocks of 32 positions (default: room for every parallel request's whole context)")
+	f.IntVar(&o.StepTokens, "step-tokens", 0, "tokens one step may evaluate: every decoding request's next one, then prompt chunks up to this (default: --batch). Lower it to keep the pauses between streamed tokens short while new prompts arrive; raise it for a shorter time to first token")
 	f.StringVar(&o.APIKey, "api-key", "", "require this key as a bearer token on /v1/* (default: $LLAMAGO_API_KEY)")
 	f.StringVar(&o.Alias, "alias", "", "the model id clients see in /v1/models (default: the file's name)")
 	f.BoolVar(&o.NoPrefix, "no-prefix-cache", false, "do not share KV blocks between requests whose prompts begin alike")
@@ -102,6 +104,8 @@ func (o *serveOptions) validate() error {
 		return usagef("--queue must be in [1, %d], got %d", 1<<20, o.Queue)
 	case o.KVBlocks < 0:
 		return usagef("--kv-blocks must be ≥ 0, got %d", o.KVBlocks)
+	case o.StepTokens < 0 || o.StepTokens > 0 && o.StepTokens < o.Parallel:
+		return usagef("--step-tokens must be 0 (--batch) or at least --parallel (%d: every decoding request's next token), got %d", o.Parallel, o.StepTokens)
 	case o.Drain < 0:
 		return usagef("--drain must be ≥ 0, got %s", o.Drain)
 	case !(o.MaxBodyMB > 0 && o.MaxBodyMB <= 1024):
@@ -221,7 +225,7 @@ func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, erro
 		name = strings.TrimSuffix(filepath.Base(o.Model), filepath.Ext(o.Model))
 	}
 	m := &server.Model{Name: name, Path: o.Model, Engine: lm.model, Context: lm.ctx,
-		Scheduler: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.Queue})}
+		Scheduler: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.Queue, StepTokens: o.StepTokens})}
 	m.Chat, err = chatRenderer(lm, log)
 	if err != nil {
 		m.Scheduler.Close()

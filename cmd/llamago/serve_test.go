@@ -103,6 +103,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{"--parallel 0", "--parallel"},
 		{"--queue 0", "--queue"},
 		{"--max-body-mb 0", "--max-body-mb"},
+		{"--parallel 8 --step-tokens 4", "--step-tokens"},
 		{"model.gguf", "give it with -m"},
 	} {
 		_, stderr, code := run(t, append([]string{"serve"}, strings.Fields(c.args)...)...)
