@@ -9,6 +9,8 @@
 "use strict";
 window.AttnViz = (function () {
   const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  // The light ones take black numbers on the head buttons, for contrast.
+  const LIGHT = new Set(["#ff7f0e", "#2ca02c", "#e377c2", "#bcbd22", "#17becf"]);
   const SKELETON = `
 <div class="av-sub"></div>
 <div class="av-intro">
@@ -113,7 +115,8 @@ information is read from, not what the prediction needs.</div>
     const toggles = $("av-toggles");
     D.heads.forEach((h, i) => {
       const t = document.createElement("button");
-      t.type = "button"; t.className = "av-head-toggle"; t.style.background = color(i); t.textContent = h; t.title = "head " + h;
+      t.type = "button"; t.className = "av-head-toggle"; t.style.background = color(i);
+      if (LIGHT.has(color(i))) t.style.color = "#000"; t.textContent = h; t.title = "head " + h;
       t.onclick = () => { active[i] = !active[i]; drawHead(); };
       t.ondblclick = () => { active.fill(false); active[i] = true; drawHead(); };
       toggles.appendChild(t);
