@@ -1,5 +1,7 @@
 // Package server is llamago's OpenAI-compatible HTTP API: /v1/completions and /v1/chat/completions (plain
-// JSON or server-sent events), /v1/models, /tokenize and /detokenize, /health and Prometheus /metrics.
+// JSON or server-sent events), /v1/models, /tokenize and /detokenize, /health and Prometheus /metrics;
+// llamago's own /v1/attention (captured attention as JSON) and, at /, a web page to chat with the model and
+// see its attention.
 //
 // Every request is a sequence of the engine's Scheduler, so all active requests decode in the same forward
 // pass (continuous batching); a client that goes away cancels its sequence, which frees its KV blocks at the
@@ -36,6 +38,8 @@ type Model struct {
 	// the prompt text; its error is the client's (HTTP 400). Nil: /v1/chat/completions answers 400.
 	Chat    func(messages, tools json.RawMessage) (string, error)
 	Created time.Time
+
+	attn attentionSession // POST /v1/attention's, made on first use
 }
 
 // Options configure a Server; zero values take the defaults given.
@@ -49,7 +53,10 @@ type Options struct {
 	WriteTimeout time.Duration
 	// MaxStop is the most stop strings a request may give (default 16).
 	MaxStop int
-	Logger  *slog.Logger // default: discard
+	// MaxAttentionValues bounds what POST /v1/attention captures and returns: tokens × layers × heads ×
+	// tokens (default 4Mi); larger requests get 413.
+	MaxAttentionValues int64
+	Logger             *slog.Logger // default: discard
 	// Registry receives the server's metrics (default: a new registry; /metrics serves it).
 	Registry *prometheus.Registry
 }
@@ -76,6 +83,9 @@ func New(o Options) *Server {
 	if o.MaxStop <= 0 {
 		o.MaxStop = 16
 	}
+	if o.MaxAttentionValues <= 0 {
+		o.MaxAttentionValues = 4 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -95,8 +105,12 @@ func New(o Options) *Server {
 	s.route("POST /v1/chat/completions", true, s.chatCompletions)
 	s.route("POST /tokenize", true, s.tokenize)
 	s.route("POST /detokenize", true, s.detokenize)
+	s.route("POST /v1/attention", true, s.attention)
+	// The page and its assets carry no data: they are served without the key, and the page asks for it.
+	s.route("GET /{$}", false, s.page)
+	s.route("GET /ui/{file}", false, s.asset)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found_error", "", fmt.Sprintf("no route %s %s: the API has /v1/completions, /v1/chat/completions, /v1/models, /tokenize, /detokenize, /health and /metrics", r.Method, r.URL.Path))
+		writeError(w, http.StatusNotFound, "not_found_error", "", fmt.Sprintf("no route %s %s: the API has /v1/completions, /v1/chat/completions, /v1/models, /v1/attention, /tokenize, /detokenize, /health and /metrics; the web page is at /", r.Method, r.URL.Path))
 	})
 	return s
 }
@@ -116,7 +130,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 // status, recovery from a panic (500, the server stays up), the body limit, and the API key where asked.
 func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 	endpoint := pattern[strings.IndexByte(pattern, ' ')+1:]
-	endpoint = strings.TrimSuffix(endpoint, "{id...}")
+	for _, wild := range []string{"{id...}", "{$}", "{file}"} {
+		endpoint = strings.TrimSuffix(endpoint, wild)
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {

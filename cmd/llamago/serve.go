@@ -33,6 +33,7 @@ type serveOptions struct {
 	NoPrefix   bool
 	Drain      time.Duration
 	MaxBodyMB  float64
+	AttnMax    int64
 	LogJSON    bool
 	Quiet      bool
 	listenHook func(addr net.Addr) // tests: the address actually bound
@@ -46,7 +47,9 @@ func newServeCmd() *cobra.Command {
 		Short: "Serve a model over an OpenAI-compatible HTTP API",
 		Long: `Serve loads a model and answers OpenAI-style requests: POST /v1/completions and /v1/chat/completions
 (plain JSON, or "stream": true as server-sent events), GET /v1/models, POST /tokenize and /detokenize,
-GET /health (503 while the model loads, then 200) and GET /metrics (Prometheus).
+GET /health (503 while the model loads, then 200) and GET /metrics (Prometheus). POST /v1/attention
+returns the attention a text gets, as JSON; the page at / chats with the model and draws that attention
+(open http://127.0.0.1:8080/ in a browser: it needs no network, everything is built into llamago).
 
 Requests are batched continuously: the --parallel active requests decode together in every forward
 pass (each weight read once per step for all of them), long prompts are read in chunks between decoding
@@ -54,7 +57,8 @@ steps, and prompts that begin alike share their KV cache. Up to --queue more req
 server answers 503 with Retry-After. A client that disconnects cancels its request at once.
 
 The server listens on loopback (127.0.0.1) unless --host says otherwise. With --api-key (or the
-LLAMAGO_API_KEY environment variable) every /v1/* request needs "Authorization: Bearer KEY".
+LLAMAGO_API_KEY environment variable) every /v1/* request needs "Authorization: Bearer KEY"; the page
+asks for the key once and keeps it in the browser.
 SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most --drain), then exits.`,
 		Example: `  llamago serve -m model.gguf
   llamago serve -m model.gguf --parallel 8 --ctx 4096 --port 8080
@@ -89,6 +93,7 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 	f.BoolVar(&o.NoPrefix, "no-prefix-cache", false, "do not share KV blocks between requests whose prompts begin alike")
 	f.DurationVar(&o.Drain, "drain", 60*time.Second, "on SIGTERM, how long requests in flight may take to finish")
 	f.Float64Var(&o.MaxBodyMB, "max-body-mb", 4, "the largest request body accepted, in MB")
+	f.Int64Var(&o.AttnMax, "attention-max-values", 4<<20, "the largest attention capture POST /v1/attention returns: tokens × layers × heads × tokens (larger: 413)")
 	f.BoolVar(&o.LogJSON, "log-json", false, "log in JSON lines instead of text")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "log only warnings and errors")
 	return cmd
@@ -110,6 +115,8 @@ func (o *serveOptions) validate() error {
 		return usagef("--drain must be ≥ 0, got %s", o.Drain)
 	case !(o.MaxBodyMB > 0 && o.MaxBodyMB <= 1024):
 		return usagef("--max-body-mb must be in (0, 1024], got %g", o.MaxBodyMB)
+	case o.AttnMax < 0:
+		return usagef("--attention-max-values must be ≥ 0 (0: the default), got %d", o.AttnMax)
 	}
 	return nil
 }
@@ -130,7 +137,8 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	if o.APIKey == "" && !isLoopback(o.Host) {
 		log.Warn("listening beyond loopback without an API key: anyone who can reach this port can use the model (set --api-key or LLAMAGO_API_KEY)", "host", o.Host)
 	}
-	srv := server.New(server.Options{APIKey: o.APIKey, MaxBodyBytes: int64(o.MaxBodyMB * (1 << 20)), Logger: log})
+	srv := server.New(server.Options{APIKey: o.APIKey, MaxBodyBytes: int64(o.MaxBodyMB * (1 << 20)),
+		MaxAttentionValues: o.AttnMax, Logger: log})
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s:%d: %w (is another server using the port? try --port)", o.Host, o.Port, err)

@@ -221,3 +221,15 @@ func TestLeaveOneOut(t *testing.T) {
 	_, err = LeaveOneOut(next, ids[:1], []string{"a"}, nil, nil)
 	require.Error(t, err)
 }
+
+// The page inlines the one renderer, once, and nothing in it can end the script element early.
+func TestPageInlinesTheRenderer(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, consecutive(t).WriteFiles(dir))
+	page := string(mustRead(t, filepath.Join(dir, "index.html")))
+	require.NotContains(t, strings.ToLower(Script), "</script")
+	require.NotContains(t, strings.ToLower(Styles), "</style")
+	require.Equal(t, 1, strings.Count(page, Script))
+	require.Equal(t, 1, strings.Count(page, "window.AttnViz ="))
+	require.Contains(t, page, Styles)
+}
