@@ -70,8 +70,9 @@ func TestPageInChromium(t *testing.T) {
 	require.NoError(t, chromedp.Do(ctx)) // start the browser before the deadline below
 	var mu sync.Mutex
 	var problems []string
+	browser := ctx // the goroutine's own copy: ctx is reassigned below
 	go func() {
-		for m, err := range chromedp.Console(ctx) {
+		for m, err := range chromedp.Console(browser) {
 			if err != nil {
 				return
 			}
