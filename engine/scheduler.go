@@ -288,6 +288,20 @@ func (s *Scheduler) signal() {
 
 func (s *Scheduler) loop() {
 	defer close(s.done)
+	defer func() {
+		// A bug in a step must not leave every request waiting forever, nor take a server down: end them
+		// all with an error and refuse new ones.
+		if v := recover(); v != nil {
+			err := fmt.Errorf("%w: internal error in a step: %v (a bug: please report it)", ErrClosed, v)
+			s.mu.Lock()
+			s.closed = true
+			for _, q := range append(s.waiting, s.running...) {
+				s.finish(q, err)
+			}
+			s.waiting, s.running = nil, nil
+			s.mu.Unlock()
+		}
+	}()
 	for {
 		s.mu.Lock()
 		if s.closed {

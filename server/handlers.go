@@ -120,6 +120,11 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		return
 	}
+	release, ok := s.admitted(w)
+	if !ok {
+		return
+	}
+	defer release()
 	var req completionRequest
 	if err := decode(r, &req); err != nil {
 		fail(w, err)
@@ -153,6 +158,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		lp.add(m, toks)
 		return lp
 	}
+	release() // prepared: the scheduler's queue bounds the rest
 	answer(s, w, r, m, p, shape[completionChoice]{idPrefix: "cmpl", object: "text_completion", chunkObject: "text_completion",
 		whole: func(text string, toks []tokenOut, finish string) completionChoice {
 			return completionChoice{Text: text, Logprobs: logprobs(toks), FinishReason: &finish}
@@ -212,6 +218,11 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		return
 	}
+	release, ok := s.admitted(w)
+	if !ok {
+		return
+	}
+	defer release()
 	var req chatRequest
 	if err := decode(r, &req); err != nil {
 		fail(w, err)
@@ -234,6 +245,12 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			err = p.setLogprobs(req.Logprobs, top, "top_logprobs")
 		}
 	}
+	if err == nil && req.ResponseFormat != nil && req.ResponseFormat.Type != "text" {
+		err = badRequest("response_format", "response_format %q is not supported: llamago does not constrain output to JSON (only \"text\")", req.ResponseFormat.Type)
+	}
+	if tc := string(bytes.TrimSpace(req.ToolChoice)); err == nil && tc != "" && tc != "null" && tc != `"auto"` && tc != `"none"` {
+		err = badRequest("tool_choice", "tool_choice %s is not supported: tools reach the model through its chat template, and its answer comes back as text (tool calls are not parsed)", tc)
+	}
 	if err == nil {
 		p.prompt, err = s.chatPrompt(m, req.Messages, req.Tools)
 	}
@@ -249,6 +266,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		lp.add(m, toks)
 		return lp
 	}
+	release() // prepared: the scheduler's queue bounds the rest
 	answer(s, w, r, m, p, shape[chatChoice]{idPrefix: "chatcmpl", object: "chat.completion", chunkObject: "chat.completion.chunk",
 		whole: func(text string, toks []tokenOut, finish string) chatChoice {
 			return chatChoice{Message: &chatMessage{Role: "assistant", Content: &text}, Logprobs: logprobs(toks), FinishReason: &finish}
@@ -322,6 +340,11 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		return
 	}
+	release, ok := s.admitted(w)
+	if !ok {
+		return
+	}
+	defer release()
 	var req struct {
 		Content      *string `json:"content"`
 		AddSpecial   bool    `json:"add_special"`
@@ -334,6 +357,10 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Content == nil {
 		fail(w, badRequest("content", "content (the text to tokenize) is required"))
+		return
+	}
+	if limit := max(m.Context*64, 256<<10); len(*req.Content) > limit {
+		fail(w, &requestError{status: http.StatusRequestEntityTooLarge, param: "content", msg: fmt.Sprintf("content has %d bytes; /tokenize takes at most %d (64 per position of the context)", len(*req.Content), limit)})
 		return
 	}
 	ids := m.Engine.Tokenizer.Encode(*req.Content, req.AddSpecial, req.ParseSpecial)
@@ -360,6 +387,11 @@ func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		return
 	}
+	release, ok := s.admitted(w)
+	if !ok {
+		return
+	}
+	defer release()
 	var req struct {
 		Tokens []int64 `json:"tokens"`
 	}

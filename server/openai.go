@@ -56,8 +56,12 @@ type chatRequest struct {
 	Messages            json.RawMessage `json:"messages"`
 	Tools               json.RawMessage `json:"tools"`
 	MaxCompletionTokens *int            `json:"max_completion_tokens"`
-	Logprobs            bool            `json:"logprobs"`
-	TopLogprobs         *int            `json:"top_logprobs"`
+	ResponseFormat      *struct {
+		Type string `json:"type"`
+	} `json:"response_format"`
+	ToolChoice  json.RawMessage `json:"tool_choice"`
+	Logprobs    bool            `json:"logprobs"`
+	TopLogprobs *int            `json:"top_logprobs"`
 }
 
 // stopList is "stop": a string or a list of strings.
@@ -227,14 +231,14 @@ func completionPrompt(m *Model, raw json.RawMessage) ([]int32, error) {
 	}
 	var text string
 	if err := json.Unmarshal(raw, &text); err == nil {
-		return encodePrompt(m, text, false)
+		return encodePrompt(m, text, true)
 	}
 	var texts []string
 	if err := json.Unmarshal(raw, &texts); err == nil {
 		if len(texts) != 1 {
 			return nil, badRequest("prompt", "prompt must hold one string (got %d): send one request per prompt", len(texts))
 		}
-		return encodePrompt(m, texts[0], false)
+		return encodePrompt(m, texts[0], true)
 	}
 	var ids []int64
 	if err := json.Unmarshal(raw, &ids); err != nil {
@@ -261,9 +265,9 @@ func completionPrompt(m *Model, raw json.RawMessage) ([]int32, error) {
 	return out, nil
 }
 
-// encodePrompt tokenizes prompt text with the model's beginning-of-sequence token; chat prompts, rendered
-// from the model's template, may spell special tokens, which become those tokens (and a BOS the template
-// wrote is not doubled).
+// encodePrompt tokenizes prompt text with the model's beginning-of-sequence token. With special, as for
+// every prompt (llama.cpp's server does the same), special tokens spelled in the text ("<|eot_id|>", "</s>")
+// become those tokens, and a BOS the text begins with is not doubled.
 func encodePrompt(m *Model, text string, special bool) ([]int32, error) {
 	if text == "" {
 		return nil, badRequest("prompt", "the prompt is empty")

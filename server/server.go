@@ -18,7 +18,9 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +72,9 @@ type Server struct {
 	m       *metrics
 	ids     atomic.Uint64
 	start   time.Time
+	// prep bounds the requests being decoded, rendered and tokenized at once (work before the
+	// scheduler's queue, which bounds the rest): past it, 503.
+	prep chan struct{}
 }
 
 // New returns a server without a model: /health answers 503 and the API "loading" until SetModel.
@@ -92,7 +97,7 @@ func New(o Options) *Server {
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), start: time.Now()}
+	s := &Server{o: o, mux: http.NewServeMux(), start: time.Now(), prep: make(chan struct{}, max(8, 2*runtime.GOMAXPROCS(0)))}
 	if o.APIKey != "" {
 		s.keyHash = sha256.Sum256([]byte(o.APIKey))
 	}
@@ -133,6 +138,14 @@ func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 	for _, wild := range []string{"{id...}", "{$}", "{file}"} {
 		endpoint = strings.TrimSuffix(endpoint, wild)
 	}
+	method, path, _ := strings.Cut(pattern, " ")
+	if !strings.Contains(path, "{") && path != "/" {
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", method)
+			writeError(w, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", fmt.Sprintf("%s takes %s, not %s", path, method, r.Method))
+			s.m.requests.WithLabelValues(endpoint, "405").Inc()
+		})
+	}
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -163,8 +176,8 @@ func (s *Server) authorized(r *http.Request) bool {
 	if s.o.APIKey == "" {
 		return true
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") { // the scheme is case-insensitive (RFC 7235)
 		return false
 	}
 	h := sha256.Sum256([]byte(strings.TrimSpace(token)))
@@ -330,4 +343,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
+}
+
+// admitted takes a place among the requests being prepared, or answers 503; release gives it back.
+func (s *Server) admitted(w http.ResponseWriter) (release func(), ok bool) {
+	select {
+	case s.prep <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-s.prep }) }, true
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "server_error", "server_busy", "the server is busy preparing other requests: retry after a second")
+		return nil, false
+	}
 }

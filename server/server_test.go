@@ -571,3 +571,37 @@ func TestChatPassesMessagesAndToolsInOrder(t *testing.T) {
 	require.Equal(t, `[{"role": "user", "content": "hi", "zeta": 1, "alpha": 2}]`, gotM)
 	require.Equal(t, `[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"z": {}, "a": {}}}}}]`, gotT)
 }
+
+// TestReviewFixes: a wrong method gets 405 with Allow, the bearer scheme is case-insensitive, completion
+// prompts read special tokens as llama.cpp's server does, and unsupported chat options are refused.
+func TestReviewFixes(t *testing.T) {
+	ts := newTestServer(t, serverConfig{key: "k", chat: plainChat})
+	resp := ts.do(t, "/v1/completions", nil) // GET
+	resp.Body.Close()
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.Equal(t, "POST", resp.Header.Get("Allow"))
+
+	req, _ := http.NewRequest(http.MethodGet, ts.URL+"/v1/models", nil)
+	req.Header.Set("Authorization", "bearer k")
+	resp, err := ts.Client().Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	_, body, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Hi</s><s>Once", "max_tokens": 1})
+	_, tok, _ := ts.post(t, "/tokenize", map[string]any{"content": "Hi</s><s>Once", "add_special": true, "parse_special": true})
+	require.EqualValues(t, len(tok["tokens"].([]any)), body["usage"].(map[string]any)["prompt_tokens"])
+
+	for _, c := range []struct{ body, want string }{
+		{`{"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_object"}}`, "response_format"},
+		{`{"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"}`, "tool_choice"},
+	} {
+		status, body, _ := ts.post(t, "/v1/chat/completions", c.body)
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Contains(t, body["error"].(map[string]any)["message"], c.want)
+	}
+	status, _, _ := ts.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}], "tool_choice": "auto", "response_format": {"type": "text"}, "max_tokens": 1}`)
+	require.Equal(t, http.StatusOK, status)
+	status, _, _ = ts.post(t, "/tokenize", map[string]any{"content": strings.Repeat("a", 300<<10)})
+	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+}

@@ -82,7 +82,7 @@ and the chat goes on: /reset starts over.`,
 	o.modelFlags.bind(f)
 	allowDefaultModel(f)
 	f.StringVar(&o.System, "system", "", "a system message that begins the conversation (kept by /reset)")
-	f.IntVarP(&o.MaxTokens, "max-tokens", "n", -1, "most tokens per answer (-1: until the model ends its answer or the context is full)")
+	f.IntVarP(&o.MaxTokens, "max-tokens", "n", 1024, "most tokens per answer (-1: until the model ends its answer or the context is full; a model that never ends its answers, such as the built-in story model, would fill the context in one)")
 	d := engine.DefaultSampler
 	f.Float64Var(&o.Sampler.Temp, "temp", d.Temp, "temperature, in [0, 2] (0: greedy)")
 	f.IntVar(&o.Sampler.TopK, "top-k", d.TopK, "keep the k most likely tokens (0: all)")

@@ -43,7 +43,7 @@ type serveOptions struct {
 func newServeCmd() *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
-		Use:   "serve -m MODEL",
+		Use:   "serve [-m MODEL]",
 		Short: "Serve a model over an OpenAI-compatible HTTP API",
 		Long: `Serve loads a model and answers OpenAI-style requests: POST /v1/completions and /v1/chat/completions
 (plain JSON, or "stream": true as server-sent events), GET /v1/models, POST /tokenize and /detokenize,
@@ -56,9 +56,16 @@ pass (each weight read once per step for all of them), long prompts are read in 
 steps, and prompts that begin alike share their KV cache. Up to --queue more requests wait; past that the
 server answers 503 with Retry-After. A client that disconnects cancels its request at once.
 
-The server listens on loopback (127.0.0.1) unless --host says otherwise. With --api-key (or the
-LLAMAGO_API_KEY environment variable) every /v1/* request needs "Authorization: Bearer KEY"; the page
-asks for the key once and keeps it in the browser.
+A request that leaves them out gets OpenAI's defaults: temperature 1, top_p 1, no top-k or min-p; at
+most 16 new tokens for /v1/completions, and until the model ends its answer (or the context is full) for
+/v1/chat/completions. Chat conversations are rendered with the model's own chat template (ChatML when
+it has none, as in llama.cpp); tools reach the model through that template and its answer comes back as
+text. Without -m, the built-in stories260K model is served, to try the API.
+
+The server listens on loopback (127.0.0.1) unless --host says otherwise. With an API key — prefer the
+LLAMAGO_API_KEY environment variable, since --api-key shows in the process list — every /v1/* request
+and /tokenize and /detokenize need "Authorization: Bearer KEY"; /health, /metrics and the page itself
+stay open, and the page asks for the key once and keeps it in the browser.
 SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most --drain), then exits.`,
 		Example: `  llamago serve -m model.gguf
   llamago serve -m model.gguf --parallel 8 --ctx 4096 --port 8080
