@@ -8,7 +8,9 @@
 //   - tojson is Hugging Face's (Python's json.dumps: ", " and ": " separators, no HTML escaping,
 //     ensure_ascii, indent, separators and sort_keys as in Python, Python's float spelling);
 //   - one trailing newline of the template is dropped and line ends are normalized, as jinja2 does;
-//   - raise_exception(msg) fails the render with a *RaiseError, and strftime_now(fmt) reads Input.Now.
+//   - raise_exception(msg) fails the render with a *RaiseError, and strftime_now(fmt) reads Input.Now;
+//   - OpenAI-shaped tool calls are prepared as llama.cpp prepares them: content null becomes "", and
+//     arguments sent as a JSON string become a dict for templates that need one (see prepareToolCalls).
 //
 // Known differences from jinja2: there is no Markup type (a string added to a |safe string is not
 // HTML-escaped), no format filter, {% filter tojson %} blocks use the library's own tojson, {{ 1.0 }}
@@ -31,8 +33,9 @@ import (
 
 // Template is a compiled chat template. It is safe for concurrent use by several goroutines.
 type Template struct {
-	source string
-	tmpl   *jinja.Template
+	source     string
+	tmpl       *jinja.Template
+	objectArgs bool // decode tool call arguments into dicts (see needsObjectArguments)
 }
 
 // Compile compiles a chat template (the text of a model's tokenizer.chat_template). The error, one
@@ -46,7 +49,9 @@ func Compile(src string) (*Template, error) {
 		}
 		return nil, fmt.Errorf("chat template does not compile: %s", msg)
 	}
-	return &Template{source: src, tmpl: tmpl}, nil
+	t := &Template{source: src, tmpl: tmpl}
+	t.objectArgs = needsObjectArguments(t)
+	return t, nil
 }
 
 // Source returns the template text as given to Compile.
@@ -128,11 +133,17 @@ var reserved = []string{"messages", "tools", "add_generation_prompt", "bos_token
 
 // Render renders the template for in. When the template calls raise_exception the error is a
 // *RaiseError (test with errors.As); other errors are one line and name the input or the template.
+// Messages that call tools are prepared first as llama.cpp does (see prepareToolCalls).
 func (t *Template) Render(in Input) (string, error) {
+	return t.render(in, t.objectArgs)
+}
+
+func (t *Template) render(in Input, objectArgs bool) (string, error) {
 	data, err := in.values()
 	if err != nil {
 		return "", err
 	}
+	prepareToolCalls(data["messages"], objectArgs)
 	out, err := t.tmpl.RenderValues(data)
 	if err != nil {
 		if re, ok := errors.AsType[*RaiseError](err); ok {
