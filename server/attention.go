@@ -33,6 +33,11 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		return
 	}
+	release, ok := s.admitted(w)
+	if !ok {
+		return
+	}
+	defer release()
 	var req attentionRequest
 	if err := decode(r, &req); err != nil {
 		fail(w, err)
@@ -40,6 +45,11 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Text == nil || *req.Text == "" {
 		fail(w, badRequest("text", "text is required: the text whose attention to capture, such as \"The cat sat on the mat\""))
+		return
+	}
+	if limit := m.Context * 64; len(*req.Text) > limit { // far more than any tokenization of it could fit
+		fail(w, &requestError{status: http.StatusBadRequest, code: "context_length_exceeded", param: "text",
+			msg: fmt.Sprintf("the text (%d bytes) is far longer than the context of %d tokens", len(*req.Text), m.Context)})
 		return
 	}
 	cfg := m.Engine.Config
