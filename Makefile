@@ -54,7 +54,8 @@ demo: build
 	$(BIN)/llamago run $$m -p "Once upon a time" -n 96 --temp 0 -q; \
 	echo; echo '== llamago attention -p "The cat sat on the mat" -o $(DEMO_OUT) --brief'; \
 	$(BIN)/llamago attention $$m -p "The cat sat on the mat" -o $(DEMO_OUT) --brief; \
-	echo; echo "== the per-layer tables: $(BIN)/llamago attention$${m:+ $$m} -p \"The cat sat on the mat\" -o $(DEMO_OUT)"
+	echo; echo "== the per-layer tables: $(BIN)/llamago attention$${m:+ $$m} -p \"The cat sat on the mat\" -o $(DEMO_OUT)"; \
+	echo "== chat with it and see its attention in the browser: $(BIN)/llamago serve$${m:+ $$m}, then open http://127.0.0.1:8080/"
 
 ## screenshot: docs/head-view.png, the README's picture of the head view, taken by headless Chromium from
 ## the demo's page (apt-get install chromium)
