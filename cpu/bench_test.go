@@ -47,7 +47,7 @@ func BenchmarkMatMul(b *testing.B) {
 	p := NewPool(0)
 	defer p.Close()
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeF16, gguf.TypeF32} {
-		for _, n := range []int{1, 16} {
+		for _, n := range []int{1, 8, 16} {
 			const rows, cols = 2048, 2048
 			w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(b, typ, randRow(r, rows*cols, 1))}
 			x := randRow(r, n*cols, 1)

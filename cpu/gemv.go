@@ -30,7 +30,7 @@ func (t *gemvTask) run(lo, hi, worker int) {
 	w, a, dst := t.w, t.a, t.dst
 	rb, nb, rows := w.RowBytes(), w.Cols/32, w.Rows
 	var scales []float32 // the k-quants' sub-block scales (and Q4_K's minimums) as floats, [sub-block][8 rows]
-	if w.Type != gguf.TypeQ4_0 {
+	if w.Type != gguf.TypeQ4_0 && w.Type != gguf.TypeQ8_0 {
 		scales = t.p.Scratch(worker, 2*nb*gemvRows)
 	}
 	for r := lo; r+gemvRows <= hi; r += gemvRows {
@@ -64,6 +64,10 @@ func (t *gemvTask) kernel(wr []byte, g, groups int, scales []float32, buf *[2 * 
 		gemv16(wr, rb, q(g), q(g+1), d(g), d(g+1), nb, buf, out)
 	case w.Type == gguf.TypeQ4_0:
 		gemv8(wr, rb, q(g), d(g), nb, buf, out8)
+	case w.Type == gguf.TypeQ8_0 && groups == 2:
+		gemvQ8x16(wr, rb, q(g), q(g+1), d(g), d(g+1), nb, buf, out)
+	case w.Type == gguf.TypeQ8_0:
+		gemvQ8(wr, rb, q(g), d(g), nb, buf, out8)
 	case w.Type == gguf.TypeQ4_K && groups == 2:
 		gemvK16(wr, rb, q(g), q(g+1), d(g), d(g+1), s(g), s(g+1), nsb, scales[:nb*gemvRows], scales[nb*gemvRows:], buf, out)
 	case w.Type == gguf.TypeQ4_K:
@@ -77,7 +81,7 @@ func (t *gemvTask) kernel(wr []byte, g, groups int, scales []float32, buf *[2 * 
 
 // decodeScales writes the eight rows' sub-block scales as floats for the k-quant kernels: Q4_K's d·sc
 // into the first half of scales and dmin·m into the second (sub-blocks of 32), Q6_K's d·sc into all of it
-// (sub-blocks of 16); [sub-block][row]. Q4_0 needs none.
+// (sub-blocks of 16); [sub-block][row]. Q4_0 and Q8_0 need none.
 func decodeScales(t gguf.Type, wr []byte, rb int, scales []float32) {
 	switch t {
 	case gguf.TypeQ4_K:

@@ -62,9 +62,28 @@ func gemvQ6K16(w []byte, stride int, q0, q1 []uint32, d0, d1 []float32, nsb int,
 	gemvQ6_Kx16VNNI(&w[0], stride, &q0[0], &q1[0], &d0[0], &d1[0], nsb, &sc[0], &buf[0], &out[0])
 }
 
+//go:noescape
+func gemvQ8_0x8VNNI(w *byte, stride int, a *uint32, d *float32, nb int, tab *float32, buf *int16, out *float32)
+
+//go:noescape
+func gemvQ8_0x16VNNI(w *byte, stride int, a0, a1 *uint32, d0, d1 *float32, nb int, tab *float32, buf *int16, out *float32)
+
+// gemvQ8 is gemv8 for Q8_0 rows.
+func gemvQ8(w []byte, stride int, q []uint32, d []float32, nb int, buf *[2 * gemvRows * 32]int16, out *[gemvRows * gemmT]float32) {
+	_, _, _ = w[(gemvRows-1)*stride+nb*34-1], q[nb*16*gemmT-1], d[nb*gemmT-1]
+	gemvQ8_0x8VNNI(&w[0], stride, &q[0], &d[0], nb, &f16[0], &buf[0], &out[0])
+}
+
+// gemvQ8x16 is gemvQ8 for two groups of tokens.
+func gemvQ8x16(w []byte, stride int, q0, q1 []uint32, d0, d1 []float32, nb int, buf *[2 * gemvRows * 32]int16, out *[gemvRows * 2 * gemmT]float32) {
+	_, _, _ = w[(gemvRows-1)*stride+nb*34-1], q0[nb*16*gemmT-1], d0[nb*gemmT-1]
+	_, _ = q1[nb*16*gemmT-1], d1[nb*gemmT-1]
+	gemvQ8_0x16VNNI(&w[0], stride, &q0[0], &q1[0], &d0[0], &d1[0], nb, &f16[0], &buf[0], &out[0])
+}
+
 // canGemv reports whether MatMul takes the few-token path for n tokens of weight type t with rows rows.
 func canGemv(t gguf.Type, n, rows int) bool {
-	return useVNNI && (t == gguf.TypeQ4_0 || t == gguf.TypeQ4_K || t == gguf.TypeQ6_K) && n >= gemvMinTokens && n <= gemvMaxTokens && rows%gemvRows == 0
+	return useVNNI && (t == gguf.TypeQ4_0 || t == gguf.TypeQ8_0 || t == gguf.TypeQ4_K || t == gguf.TypeQ6_K) && n >= gemvMinTokens && n <= gemvMaxTokens && rows%gemvRows == 0
 }
 
 // gemv8 runs eight rows (w, stride bytes apart, nb Q4_0 blocks each) against a group of act16 tokens

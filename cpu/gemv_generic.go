@@ -30,3 +30,11 @@ func gemvQ6K8([]byte, int, []uint32, []float32, int, []float32, *[2 * gemvRows *
 func gemvQ6K16([]byte, int, []uint32, []uint32, []float32, []float32, int, []float32, *[2 * gemvRows * 32]int16, *[gemvRows * 2 * gemmT]float32) {
 	panic("cpu: gemvQ6K16 without assembly")
 }
+
+func gemvQ8([]byte, int, []uint32, []float32, int, *[2 * gemvRows * 32]int16, *[gemvRows * gemmT]float32) {
+	panic("cpu: gemvQ8 without assembly")
+}
+
+func gemvQ8x16([]byte, int, []uint32, []uint32, []float32, []float32, int, *[2 * gemvRows * 32]int16, *[gemvRows * 2 * gemmT]float32) {
+	panic("cpu: gemvQ8x16 without assembly")
+}

@@ -12,7 +12,7 @@ import (
 
 // TestGemv checks the few-token product against a float64 product of the dequantized weights and the rounded
 // activations (the widening, the activation layout and the folding), against the exact activations within
-// what 16-bit rounding allows, and against MatMul's one-row kernels, for Q4_0, Q4_K and Q6_K, partial and whole
+// what 16-bit rounding allows, and against MatMul's one-row kernels, for Q4_0, Q8_0, Q4_K and Q6_K, partial and whole
 // token groups and rows split between workers. It skips where the CPU lacks the kernels.
 func TestGemv(t *testing.T) {
 	if !canGemv(gguf.TypeQ4_0, gemvMinTokens, gemvRows) {
@@ -26,7 +26,8 @@ func TestGemv(t *testing.T) {
 		rows, cols, n int
 	}{{gguf.TypeQ4_0, 40, 512, 2}, {gguf.TypeQ4_0, 64, 256, 8}, {gguf.TypeQ4_0, 24, 2048, 13}, {gguf.TypeQ4_0, 16, 96, 48},
 		{gguf.TypeQ4_K, 40, 512, 2}, {gguf.TypeQ4_K, 64, 256, 8}, {gguf.TypeQ4_K, 24, 2048, 13}, {gguf.TypeQ4_K, 16, 256, 48},
-		{gguf.TypeQ6_K, 40, 512, 2}, {gguf.TypeQ6_K, 64, 256, 8}, {gguf.TypeQ6_K, 24, 2048, 13}, {gguf.TypeQ6_K, 16, 256, 48}} {
+		{gguf.TypeQ6_K, 40, 512, 2}, {gguf.TypeQ6_K, 64, 256, 8}, {gguf.TypeQ6_K, 24, 2048, 13}, {gguf.TypeQ6_K, 16, 256, 48},
+		{gguf.TypeQ8_0, 40, 512, 2}, {gguf.TypeQ8_0, 64, 256, 8}, {gguf.TypeQ8_0, 24, 2048, 13}, {gguf.TypeQ8_0, 16, 96, 48}} {
 		rows, cols, n := c.rows, c.cols, c.n
 		t.Run(fmt.Sprintf("%s/%dx%d/n=%d", c.typ, rows, cols, n), func(t *testing.T) {
 			wf := randRow(r, rows*cols, 0.5)

@@ -1,5 +1,5 @@
 // Package gemvgen writes the few-token kernels of package cpu (gemv*_amd64.s): eight weight rows against
-// eight or sixteen tokens, for Q4_0, Q4_K and Q6_K. The kernels are fully unrolled — the offsets of the 16
+// eight or sixteen tokens, for Q4_0, Q8_0, Q4_K and Q6_K. The kernels are fully unrolled — the offsets of the 16
 // pairs of a block and of the eight rows are immediates — so they are generated, from the pieces below that
 // they share: argument loads, the rows' addressing, the multiply-adds of a run of pairs, the folding into
 // float sums and the stores. `go test ./cpu/internal/gemvgen -update` rewrites the files; the test fails
@@ -15,6 +15,7 @@ import (
 func Files() map[string]string {
 	return map[string]string{
 		"gemv_amd64.s":    file(q4_0Doc, q4_0(false), q4_0(true)),
+		"gemvq8_amd64.s":  file(q8_0Doc, q8_0(false), q8_0(true)),
 		"gemvk_amd64.s":   file(q4_KDoc, q4_K(false), q4_K(true)),
 		"gemvq6k_amd64.s": file(q6_KDoc, q6_K(false), q6_K(true)),
 	}
@@ -208,25 +209,44 @@ const q4_0Doc = `// Few-token products of Q4_0 weights (a handful of sequences d
 `
 
 func q4_0(wide bool) string {
-	g := &gen{wide: wide}
-	name := kernelName("Q4_0", wide)
-	doc := "func gemvQ4_0x8VNNI(w *byte, stride int, a *uint32, d *float32, nb int, tab *float32, buf *int16, out *float32)\n" +
-		"out[r·8+t] = row r of w (eight rows at w, w+stride, …) · token t of the group; nb blocks of 32 values."
-	if wide {
-		doc = "func gemvQ4_0x16VNNI(w *byte, stride int, a0, a1 *uint32, d0, d1 *float32, nb int, tab *float32, buf *int16, out *float32)\n" +
-			"As gemvQ4_0x8VNNI for two groups of tokens (a0/d0, a1/d1): out[r·16+t], the first group's eight, then the second's."
-	}
-	out := g.prologue(name, doc, with(weights, groupArgs(wide, false), []arg{{"nb", "CX", ""}, {"tab", "R8", ""}, {"buf", "R12", ""}}),
-		[][2]string{{"0x000F000F", "Y10"}, {"0x00080008", "Y11"}})
-	label := name + "block"
-	g.line(label + ":")
-	g.op("LEAQ (SI)(R9*4), BX")
-	for r := 0; r < 8; r++ { // values 0–15 from the low nibbles, 16–31 from the high ones
+	return blocks32("Q4_0", wide, 18, [][2]string{{"0x000F000F", "Y10"}, {"0x00080008", "Y11"}}, func(g *gen, r int) {
+		// values 0–15 from the low nibbles, 16–31 from the high ones
 		g.op("VPMOVZXBW %s, Y12", row(r, 2))
 		g.op("VPSRLW $4, Y12, Y13")
 		g.op("VPANDD Y10, Y12, Y12")
 		g.op("VPSUBW Y11, Y12, Y12")
 		g.op("VPSUBW Y11, Y13, Y13")
+	})
+}
+
+const q8_0Doc = `// Few-token products of Q8_0 weights: as for Q4_0 (gemv_amd64.s), a block's 32 bytes sign-extended to
+// words (Y12–Y13) in place of the nibbles.
+`
+
+func q8_0(wide bool) string {
+	return blocks32("Q8_0", wide, 34, nil, func(g *gen, r int) {
+		g.op("VPMOVSXBW %s, Y12", row(r, 2))
+		g.op("VPMOVSXBW %s, Y13", row(r, 18))
+	})
+}
+
+// blocks32 writes the kernel of a type with blocks of 32 values after an f16 scale, stride bytes a block:
+// widen leaves row r's values 0–15 in Y12 and 16–31 in Y13 as words.
+func blocks32(typ string, wide bool, stride int, consts [][2]string, widen func(g *gen, r int)) string {
+	g := &gen{wide: wide}
+	name := kernelName(typ, wide)
+	doc := "func gemv" + typ + "x8VNNI(w *byte, stride int, a *uint32, d *float32, nb int, tab *float32, buf *int16, out *float32)\n" +
+		"out[r·8+t] = row r of w (eight rows at w, w+stride, …) · token t of the group; nb blocks of 32 values."
+	if wide {
+		doc = "func gemv" + typ + "x16VNNI(w *byte, stride int, a0, a1 *uint32, d0, d1 *float32, nb int, tab *float32, buf *int16, out *float32)\n" +
+			"As gemv" + typ + "x8VNNI for two groups of tokens (a0/d0, a1/d1): out[r·16+t], the first group's eight, then the second's."
+	}
+	out := g.prologue(name, doc, with(weights, groupArgs(wide, false), []arg{{"nb", "CX", ""}, {"tab", "R8", ""}, {"buf", "R12", ""}}), consts)
+	label := name + "block"
+	g.line(label + ":")
+	g.op("LEAQ (SI)(R9*4), BX")
+	for r := 0; r < 8; r++ {
+		widen(g, r)
 		g.op("VMOVDQU Y12, %d(R12)", r*64)
 		g.op("VMOVDQU Y13, %d(R12)", r*64+32)
 	}
@@ -238,7 +258,7 @@ func q4_0(wide bool) string {
 	}, nil)
 	g.op("ADDQ $512, DI")
 	g.op("ADDQ $32, DX")
-	return g.loop(label, 18, out)
+	return g.loop(label, stride, out)
 }
 
 const q4_KDoc = `// Few-token products of Q4_K weights: as for Q4_0 (gemv_amd64.s), with Q4_K's sub-blocks of 32 values.
