@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -29,8 +30,10 @@ type genResult struct {
 // not called when it is refused), emit with each piece of text that is final — text that may be the start
 // of a stop string is held back until it is not — and the tokens that piece completes. A stop string ends
 // the generation before it; neither it nor what follows is emitted. An error from emit (the client is
-// gone) cancels the generation and is returned.
-func (s *Server) generate(ctx context.Context, m *Model, p genParams, started func() error, emit func(text []byte, toks []tokenOut) error) (genResult, error) {
+// gone) cancels the generation and is returned. ping, when not nil, is called whenever the server's
+// Heartbeat has passed since started or the last emit or ping (while the request waits for a place, reads
+// its prompt, or holds back text); its error is emit's.
+func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, ping func() error, emit func(text []byte, toks []tokenOut) error) (genResult, error) {
 	res := genResult{promptTokens: len(p.prompt), finish: "length"}
 	begin := time.Now()
 	var ttft time.Duration
@@ -50,6 +53,29 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started fu
 	s.m.promptTokens.Add(float64(len(p.prompt)))
 	if err := started(); err != nil {
 		return res, err
+	}
+	wrote := time.Now() // the last write to the client: started, emit or ping
+	if ping == nil || s.o.Heartbeat < 0 {
+		ping = nil
+	}
+	// next waits for the next token, pinging the client while none comes (no goroutine: the wait times out).
+	next := func() (engine.Generated, bool, error) {
+		if ping == nil {
+			g, ok := st.NextToken()
+			return g, ok, nil
+		}
+		for {
+			if wait := s.o.Heartbeat - time.Since(wrote); wait > 0 {
+				if g, ok, timedOut := st.NextTokenTimeout(wait); !timedOut {
+					return g, ok, nil
+				}
+				continue // the loop checks the time again: ping once it has passed
+			}
+			if err := ping(); err != nil {
+				return engine.Generated{}, false, fmt.Errorf("%w: %v", errClientGone, err)
+			}
+			wrote = time.Now()
+		}
 	}
 	tok := m.Engine.Tokenizer
 	dec := tok.NewStream(false)
@@ -75,6 +101,7 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started fu
 			return nil
 		}
 		err := emit(text[sent:upto], pending[:n])
+		wrote = time.Now()
 		if err != nil {
 			err = fmt.Errorf("%w: %v", errClientGone, err)
 		}
@@ -86,7 +113,10 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started fu
 		return err
 	}
 	for {
-		g, ok := st.NextToken()
+		g, ok, err := next()
+		if err != nil {
+			return res, err
+		}
 		if !ok {
 			break
 		}
@@ -188,6 +218,15 @@ func (e *sse) send(v any) error {
 		return err
 	}
 	return e.raw(b)
+}
+
+// ping writes an SSE comment line, which clients skip, to keep the connection busy.
+func (e *sse) ping() error {
+	e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
+	if _, err := io.WriteString(e.w, ": ping\n\n"); err != nil {
+		return err
+	}
+	return e.flush()
 }
 
 func (e *sse) raw(b []byte) error {

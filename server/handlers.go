@@ -68,7 +68,7 @@ func answer[C any](s *Server, w http.ResponseWriter, r *http.Request, m *Model, 
 	if !p.stream {
 		var text bytes.Buffer
 		var toks []tokenOut
-		res, err := s.generate(r.Context(), m, p, func() error { return nil }, func(b []byte, t []tokenOut) error {
+		res, err := s.generate(r.Context(), m, p, func() error { return nil }, nil, func(b []byte, t []tokenOut) error {
 			text.Write(b)
 			toks = append(toks, t...)
 			return nil
@@ -95,7 +95,7 @@ func answer[C any](s *Server, w http.ResponseWriter, r *http.Request, m *Model, 
 		}
 		return send(sh.begin())
 	}
-	res, err := s.generate(r.Context(), m, p, started, func(b []byte, toks []tokenOut) error {
+	res, err := s.generate(r.Context(), m, p, started, ev.ping, func(b []byte, toks []tokenOut) error {
 		return send(sh.piece(string(b), toks))
 	})
 	if err != nil {

@@ -53,6 +53,10 @@ type Options struct {
 	// WriteTimeout bounds each write of a streamed response (default 30 s): a client that stops reading is
 	// dropped and its request cancelled.
 	WriteTimeout time.Duration
+	// Heartbeat is how long a streamed response may go without a write before the server sends an SSE
+	// comment (": ping"), which clients ignore, so that proxies that cut idle connections (nginx after
+	// 60 s) keep a request that waits in the queue or reads a long prompt (default 15 s; < 0: never).
+	Heartbeat time.Duration
 	// MaxStop is the most stop strings a request may give (default 16).
 	MaxStop int
 	// MaxAttentionValues bounds what POST /v1/attention captures and returns: tokens × layers × heads ×
@@ -84,6 +88,9 @@ func New(o Options) *Server {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 30 * time.Second
+	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 15 * time.Second
 	}
 	if o.MaxStop <= 0 {
 		o.MaxStop = 16

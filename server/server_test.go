@@ -34,6 +34,7 @@ type serverConfig struct {
 	key                  string
 	chat                 func(messages, tools json.RawMessage) (string, error)
 	noModel              bool
+	heartbeat            time.Duration
 }
 
 func newTestServer(t testing.TB, c serverConfig) *testServer {
@@ -55,7 +56,7 @@ func newTestServer(t testing.TB, c serverConfig) *testServer {
 	require.NoError(t, err)
 	sch := engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: c.queue})
 	m := &Model{Name: "stories", Path: path, Engine: em, Scheduler: sch, Context: c.ctx, Chat: c.chat}
-	srv := New(Options{APIKey: c.key, MaxBodyBytes: 64 << 10})
+	srv := New(Options{APIKey: c.key, MaxBodyBytes: 64 << 10, Heartbeat: c.heartbeat})
 	if !c.noModel {
 		srv.SetModel(m)
 	}
