@@ -16,7 +16,10 @@ import (
 // tokenOut is a generated token: its ids and log-probabilities, and where its text begins in the output.
 type tokenOut struct {
 	engine.Generated
-	start, end int // its bytes in the generated text (end: after it was decoded)
+	// start, end are its bytes in the generated text (the concatenation of the tokens' pieces): a token
+	// that ends inside a character is released with the token that completes it, and one without text
+	// (BOS in mid-stream) with the next text.
+	start, end int
 }
 
 // genResult is how a generation ended.
@@ -86,18 +89,24 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, p
 	var (
 		text    []byte
 		sent    int
+		raw     int // bytes of the tokens' pieces so far (text lags behind while a character is incomplete)
 		pending []tokenOut
+		piece   []byte
 		last    time.Time
 		lastID  int32 = -1
 	)
 	// release emits text[sent:upto] and the pending tokens that end by upto (all that begin before it when
-	// cut: the generation stops there).
+	// cut: the generation stops there). Without text it emits nothing — the tokens wait for the next text —
+	// unless the generation stops and they carry logprobs.
 	release := func(upto int, cut bool) error {
 		n := 0
 		for n < len(pending) && (pending[n].end <= upto || cut && pending[n].start < upto) {
 			n++
 		}
-		if upto == sent && n == 0 {
+		if upto == sent && (n == 0 || !cut || !p.logprobs) {
+			if cut {
+				pending = pending[:0]
+			}
 			return nil
 		}
 		err := emit(text[sent:upto], pending[:n])
@@ -130,9 +139,13 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, p
 		last, lastID = now, g.ID
 		res.completionTokens++
 		s.m.generatedTokens.Inc()
-		start := len(text)
+		if !p.ignoreEOS && tok.IsEOG(g.ID) {
+			continue // the token that ends the generation: neither text nor logprobs (OpenAI lists no stop token)
+		}
+		piece = tok.AppendPiece(piece[:0], g.ID, false)
 		text = append(text, dec.Push(g.ID)...)
-		pending = append(pending, tokenOut{Generated: g, start: start, end: len(text)})
+		pending = append(pending, tokenOut{Generated: g, start: raw, end: raw + len(piece)})
+		raw += len(piece)
 		if i := findStop(text[sent:], p.stop); i >= 0 {
 			res.finish = "stop"
 			return res, release(sent+i, true)

@@ -35,6 +35,8 @@ type serverConfig struct {
 	chat                 func(messages, tools json.RawMessage) (string, error)
 	noModel              bool
 	heartbeat            time.Duration
+	eos                  int // the model's end-of-sequence token, when not its own (1: BOS, which it generates)
+	kvBlocks             int
 }
 
 func newTestServer(t testing.TB, c serverConfig) *testServer {
@@ -49,10 +51,13 @@ func newTestServer(t testing.TB, c serverConfig) *testServer {
 	require.NoError(t, err)
 	f, err := gguf.Open(path)
 	require.NoError(t, err)
+	if c.eos != 0 {
+		f.Metadata.Set("tokenizer.ggml.eos_token_id", uint32(c.eos))
+	}
 	b := engine.NewCPU(2)
 	em, err := engine.Load(f, b)
 	require.NoError(t, err)
-	r, err := em.NewRunner(engine.RunnerOptions{Context: c.ctx, Sequences: c.parallel, PrefixCache: true})
+	r, err := em.NewRunner(engine.RunnerOptions{Context: c.ctx, Sequences: c.parallel, PrefixCache: true, Blocks: c.kvBlocks})
 	require.NoError(t, err)
 	sch := engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: c.queue})
 	m := &Model{Name: "stories", Path: path, Engine: em, Scheduler: sch, Context: c.ctx, Chat: c.chat}
@@ -605,4 +610,76 @@ func TestReviewFixes(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	status, _, _ = ts.post(t, "/tokenize", map[string]any{"content": strings.Repeat("a", 300<<10)})
 	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+}
+
+// catStory is a greedy story that generates BOS (an empty token) as its 163rd token.
+var catStory = map[string]any{"prompt": "The cat sat on the mat", "max_tokens": 170, "temperature": 0}
+
+// TestEmptyTokens: a token without text (BOS in mid-stream) makes no chunk of its own, and the token that
+// ends the generation is in neither the text nor the logprobs — whatever the stop list.
+func TestEmptyTokens(t *testing.T) {
+	ts := newTestServer(t, serverConfig{})
+	_, body, _ := ts.post(t, "/v1/completions", withKeys(catStory, "logprobs", 0))
+	toks := choice(t, body)["logprobs"].(map[string]any)["tokens"].([]any)
+	require.Len(t, toks, 170)
+	require.Equal(t, "", toks[162], "the model generates BOS there")
+	plain := choice(t, body)["text"].(string)
+	for _, lp := range []bool{false, true} {
+		req := withKeys(catStory, "stream", true)
+		if lp {
+			req["logprobs"] = 0
+		}
+		var text strings.Builder
+		entries := 0
+		evs := events(t, ts.do(t, "/v1/completions", req))
+		for i, ev := range evs[:len(evs)-1] {
+			c := choice(t, ev)
+			require.NotEmpty(t, c["text"], "event %d (logprobs %v): a chunk without text", i, lp)
+			text.WriteString(c["text"].(string))
+			if lp {
+				entries += len(c["logprobs"].(map[string]any)["tokens"].([]any))
+			}
+		}
+		require.Equal(t, plain, text.String())
+		if lp {
+			require.Equal(t, 170, entries, "every token is listed once, BOS with the text after it")
+		}
+	}
+
+	// The same model with BOS as its end-of-sequence token: the generation stops there.
+	ts = newTestServer(t, serverConfig{eos: 1})
+	for _, stop := range []any{nil, []string{"zzz", " the moon"}} {
+		req := withKeys(catStory, "logprobs", 1)
+		req["stop"] = stop
+		_, body, _ := ts.post(t, "/v1/completions", req)
+		c := choice(t, body)
+		require.Equal(t, "stop", c["finish_reason"])
+		require.EqualValues(t, 163, body["usage"].(map[string]any)["completion_tokens"], "the stop token is generated")
+		lp := c["logprobs"].(map[string]any)
+		require.Len(t, lp["tokens"], 162, "stop %v: the stop token is not listed", stop)
+		require.Len(t, lp["text_offset"], 162)
+
+		req["stream"] = true
+		evs := events(t, ts.do(t, "/v1/completions", req))
+		entries := 0
+		for i, ev := range evs[:len(evs)-1] {
+			c := choice(t, ev)
+			require.NotEmpty(t, c["text"], "event %d: a chunk without text", i)
+			entries += len(c["logprobs"].(map[string]any)["tokens"].([]any))
+		}
+		require.Equal(t, 162, entries, "stop %v", stop)
+		require.Equal(t, "stop", choice(t, evs[len(evs)-1])["finish_reason"])
+	}
+}
+
+// withKeys is a copy of req with more keys.
+func withKeys(req map[string]any, kv ...any) map[string]any {
+	out := make(map[string]any, len(req)+len(kv)/2)
+	for k, v := range req {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
 }
