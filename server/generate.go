@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/llamago/llamago/engine"
 )
@@ -20,6 +21,7 @@ type tokenOut struct {
 	// that ends inside a character is released with the token that completes it, and one without text
 	// (BOS in mid-stream) with the next text.
 	start, end int
+	offset     int // characters of the generated text before it (OpenAI's text_offset)
 }
 
 // genResult is how a generation ended.
@@ -92,6 +94,8 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, p
 		raw     int // bytes of the tokens' pieces so far (text lags behind while a character is incomplete)
 		pending []tokenOut
 		piece   []byte
+		counted int // text[:counted] holds chars characters (counted only grows: tokens come in order)
+		chars   int
 		last    time.Time
 		lastID  int32 = -1
 	)
@@ -108,6 +112,17 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, p
 				pending = pending[:0]
 			}
 			return nil
+		}
+		for i := range pending[:n] {
+			at := pending[i].start
+			for at > counted && at < len(text) && !utf8.RuneStart(text[at]) {
+				at-- // a token that begins inside a character: that character's offset
+			}
+			if at > counted {
+				chars += utf8.RuneCount(text[counted:at])
+				counted = at
+			}
+			pending[i].offset = chars
 		}
 		err := emit(text[sent:upto], pending[:n])
 		wrote = time.Now()

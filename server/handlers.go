@@ -31,7 +31,7 @@ func (l *completionLogprobs) add(m *Model, toks []tokenOut) {
 			top[string(tokenBytes(m, c.ID))] = c.Logprob
 		}
 		l.TopLogprobs = append(l.TopLogprobs, top)
-		l.TextOffset = append(l.TextOffset, t.start)
+		l.TextOffset = append(l.TextOffset, t.offset)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
@@ -682,4 +683,28 @@ func withKeys(req map[string]any, kv ...any) map[string]any {
 		out[kv[i].(string)] = kv[i+1]
 	}
 	return out
+}
+
+// TestTextOffsetInCharacters: text_offset counts the characters of the generated text before each token,
+// as OpenAI does, not its bytes (the sampled story has a curly quote, three bytes in UTF-8).
+func TestTextOffsetInCharacters(t *testing.T) {
+	ts := newTestServer(t, serverConfig{})
+	for seed := 0; seed < 200; seed++ {
+		_, body, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 40, "temperature": 1.5, "seed": seed, "logprobs": 0})
+		c := choice(t, body)
+		text := c["text"].(string)
+		if utf8.RuneCountInString(text) == len(text) {
+			continue // ASCII: bytes and characters agree
+		}
+		lp := c["logprobs"].(map[string]any)
+		toks, offs := lp["tokens"].([]any), lp["text_offset"].([]any)
+		var before strings.Builder
+		for i := range toks {
+			require.EqualValues(t, utf8.RuneCountInString(before.String()), offs[i], "seed %d, token %d %q in %q", seed, i, toks[i], text)
+			before.WriteString(toks[i].(string))
+		}
+		require.Equal(t, text, before.String())
+		return
+	}
+	t.Fatal("no sampled story with a character beyond ASCII")
 }
