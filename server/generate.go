@@ -278,11 +278,13 @@ func (e *sse) fail(err error) {
 		fail(e.w, err)
 		return
 	}
-	msg := err.Error()
-	if errors.Is(err, engine.ErrClosed) {
-		msg = "the server is shutting down"
+	// The status line said 200: the error event carries what the status would have been, and the
+	// request is counted with it.
+	status, apiErr, _ := errorFor(err)
+	if sw, ok := e.w.(*statusWriter); ok {
+		sw.status = status
 	}
-	e.send(map[string]apiError{"error": {Message: msg, Type: "server_error"}})
+	e.send(map[string]apiError{"error": apiErr})
 }
 
 // tokenText is the text of a token as the API shows it (its bytes; invalid UTF-8 becomes U+FFFD in JSON).

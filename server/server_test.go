@@ -708,3 +708,35 @@ func TestTextOffsetInCharacters(t *testing.T) {
 	}
 	t.Fatal("no sampled story with a character beyond ASCII")
 }
+
+// TestLateError: a streamed request that fails after the 200 went out (the scheduler closes under it, as
+// when --drain runs out) ends with an OpenAI-style error event with its code, and is counted with the
+// status it would have had.
+func TestLateError(t *testing.T) {
+	ts := newTestServer(t, serverConfig{parallel: 1, ctx: 2048})
+	resp := ts.do(t, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 2000, "ignore_eos": true, "stream": true})
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	rd := bufio.NewReader(resp.Body)
+	_, err := rd.ReadString('\n') // generating
+	require.NoError(t, err)
+	ts.model.Scheduler.Close()
+	b, err := io.ReadAll(rd)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n\n")
+	data, ok := strings.CutPrefix(lines[len(lines)-1], "data: ")
+	require.True(t, ok, "the last event: %q", lines[len(lines)-1])
+	var ev struct{ Error apiError }
+	require.NoError(t, json.Unmarshal([]byte(data), &ev), data)
+	require.Equal(t, "server_error", ev.Error.Type)
+	require.NotNil(t, ev.Error.Code, data)
+	require.Equal(t, "shutting_down", *ev.Error.Code)
+	waitFor(t, "the request is counted as 503", func() bool {
+		return metricValue(t, ts, `llamago_requests_total{endpoint="/v1/completions",status="503"}`) == 1
+	})
+	require.Zero(t, metricValue(t, ts, `llamago_requests_total{endpoint="/v1/completions",status="200"}`))
+
+	status, e, _ := errorFor(fmt.Errorf("%w: the request needs 3 KV blocks, the pool has 2", engine.ErrNoKVBlocks))
+	require.Equal(t, http.StatusBadRequest, status, "a pool too small for the request is the client's to shorten")
+	require.Equal(t, "context_length_exceeded", *e.Code)
+}
