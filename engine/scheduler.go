@@ -154,6 +154,45 @@ func (st *Stream) NextToken() (g Generated, ok bool) {
 	}
 }
 
+// NextTokenTimeout is NextToken waiting at most d: when no token has come and the request has not ended
+// by then, timedOut is true (and ok false); the stream is unchanged and may be read again. A server uses it
+// to write a keep-alive while a request waits in the queue or reads a long prompt.
+func (st *Stream) NextTokenTimeout(d time.Duration) (g Generated, ok, timedOut bool) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	expired := false
+	for {
+		st.mu.Lock()
+		if st.read < len(st.tokens) {
+			g = st.tokens[st.read]
+			st.tokens[st.read] = Generated{}
+			st.read++
+			st.mu.Unlock()
+			return g, true, false
+		}
+		if st.ended {
+			st.mu.Unlock()
+			return Generated{}, false, false
+		}
+		st.mu.Unlock()
+		if expired { // looked once more after the timer fired: a token pushed just then is not missed
+			return Generated{}, false, true
+		}
+		if timer == nil {
+			timer = time.NewTimer(d)
+		}
+		select {
+		case <-st.notify:
+		case <-timer.C:
+			expired = true
+		}
+	}
+}
+
 // Tokens iterates over the request's tokens as they come.
 func (st *Stream) Tokens() iter.Seq[int32] {
 	return func(yield func(int32) bool) {

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/llamago/llamago/engine"
 )
@@ -15,7 +17,11 @@ import (
 // tokenOut is a generated token: its ids and log-probabilities, and where its text begins in the output.
 type tokenOut struct {
 	engine.Generated
-	start, end int // its bytes in the generated text (end: after it was decoded)
+	// start, end are its bytes in the generated text (the concatenation of the tokens' pieces): a token
+	// that ends inside a character is released with the token that completes it, and one without text
+	// (BOS in mid-stream) with the next text.
+	start, end int
+	offset     int // characters of the generated text before it (OpenAI's text_offset)
 }
 
 // genResult is how a generation ended.
@@ -29,8 +35,10 @@ type genResult struct {
 // not called when it is refused), emit with each piece of text that is final — text that may be the start
 // of a stop string is held back until it is not — and the tokens that piece completes. A stop string ends
 // the generation before it; neither it nor what follows is emitted. An error from emit (the client is
-// gone) cancels the generation and is returned.
-func (s *Server) generate(ctx context.Context, m *Model, p genParams, started func() error, emit func(text []byte, toks []tokenOut) error) (genResult, error) {
+// gone) cancels the generation and is returned. ping, when not nil, is called whenever the server's
+// Heartbeat has passed since started or the last emit or ping (while the request waits for a place, reads
+// its prompt, or holds back text); its error is emit's.
+func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, ping func() error, emit func(text []byte, toks []tokenOut) error) (genResult, error) {
 	res := genResult{promptTokens: len(p.prompt), finish: "length"}
 	begin := time.Now()
 	var ttft time.Duration
@@ -51,6 +59,29 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started fu
 	if err := started(); err != nil {
 		return res, err
 	}
+	wrote := time.Now() // the last write to the client: started, emit or ping
+	if ping == nil || s.o.Heartbeat < 0 {
+		ping = nil
+	}
+	// next waits for the next token, pinging the client while none comes (no goroutine: the wait times out).
+	next := func() (engine.Generated, bool, error) {
+		if ping == nil {
+			g, ok := st.NextToken()
+			return g, ok, nil
+		}
+		for {
+			if wait := s.o.Heartbeat - time.Since(wrote); wait > 0 {
+				if g, ok, timedOut := st.NextTokenTimeout(wait); !timedOut {
+					return g, ok, nil
+				}
+				continue // the loop checks the time again: ping once it has passed
+			}
+			if err := ping(); err != nil {
+				return engine.Generated{}, false, fmt.Errorf("%w: %v", errClientGone, err)
+			}
+			wrote = time.Now()
+		}
+	}
 	tok := m.Engine.Tokenizer
 	dec := tok.NewStream(false)
 	longest := 0
@@ -60,21 +91,41 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started fu
 	var (
 		text    []byte
 		sent    int
+		raw     int // bytes of the tokens' pieces so far (text lags behind while a character is incomplete)
 		pending []tokenOut
+		piece   []byte
+		counted int // text[:counted] holds chars characters (counted only grows: tokens come in order)
+		chars   int
 		last    time.Time
 		lastID  int32 = -1
 	)
 	// release emits text[sent:upto] and the pending tokens that end by upto (all that begin before it when
-	// cut: the generation stops there).
+	// cut: the generation stops there). Without text it emits nothing — the tokens wait for the next text —
+	// unless the generation stops and they carry logprobs.
 	release := func(upto int, cut bool) error {
 		n := 0
 		for n < len(pending) && (pending[n].end <= upto || cut && pending[n].start < upto) {
 			n++
 		}
-		if upto == sent && n == 0 {
+		if upto == sent && (n == 0 || !cut || !p.logprobs) {
+			if cut {
+				pending = pending[:0]
+			}
 			return nil
 		}
+		for i := range pending[:n] {
+			at := pending[i].start
+			for at > counted && at < len(text) && !utf8.RuneStart(text[at]) {
+				at-- // a token that begins inside a character: that character's offset
+			}
+			if at > counted {
+				chars += utf8.RuneCount(text[counted:at])
+				counted = at
+			}
+			pending[i].offset = chars
+		}
 		err := emit(text[sent:upto], pending[:n])
+		wrote = time.Now()
 		if err != nil {
 			err = fmt.Errorf("%w: %v", errClientGone, err)
 		}
@@ -86,7 +137,10 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started fu
 		return err
 	}
 	for {
-		g, ok := st.NextToken()
+		g, ok, err := next()
+		if err != nil {
+			return res, err
+		}
 		if !ok {
 			break
 		}
@@ -100,9 +154,13 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started fu
 		last, lastID = now, g.ID
 		res.completionTokens++
 		s.m.generatedTokens.Inc()
-		start := len(text)
+		if !p.ignoreEOS && tok.IsEOG(g.ID) {
+			continue // the token that ends the generation: neither text nor logprobs (OpenAI lists no stop token)
+		}
+		piece = tok.AppendPiece(piece[:0], g.ID, false)
 		text = append(text, dec.Push(g.ID)...)
-		pending = append(pending, tokenOut{Generated: g, start: start, end: len(text)})
+		pending = append(pending, tokenOut{Generated: g, start: raw, end: raw + len(piece)})
+		raw += len(piece)
 		if i := findStop(text[sent:], p.stop); i >= 0 {
 			res.finish = "stop"
 			return res, release(sent+i, true)
@@ -190,6 +248,15 @@ func (e *sse) send(v any) error {
 	return e.raw(b)
 }
 
+// ping writes an SSE comment line, which clients skip, to keep the connection busy.
+func (e *sse) ping() error {
+	e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
+	if _, err := io.WriteString(e.w, ": ping\n\n"); err != nil {
+		return err
+	}
+	return e.flush()
+}
+
 func (e *sse) raw(b []byte) error {
 	e.rc.SetWriteDeadline(time.Now().Add(e.timeout))
 	if _, err := fmt.Fprintf(e.w, "data: %s\n\n", b); err != nil {
@@ -211,11 +278,13 @@ func (e *sse) fail(err error) {
 		fail(e.w, err)
 		return
 	}
-	msg := err.Error()
-	if errors.Is(err, engine.ErrClosed) {
-		msg = "the server is shutting down"
+	// The status line said 200: the error event carries what the status would have been, and the
+	// request is counted with it.
+	status, apiErr, _ := errorFor(err)
+	if sw, ok := e.w.(*statusWriter); ok {
+		sw.status = status
 	}
-	e.send(map[string]apiError{"error": {Message: msg, Type: "server_error"}})
+	e.send(map[string]apiError{"error": apiErr})
 }
 
 // tokenText is the text of a token as the API shows it (its bytes; invalid UTF-8 becomes U+FFFD in JSON).

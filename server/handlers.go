@@ -31,7 +31,7 @@ func (l *completionLogprobs) add(m *Model, toks []tokenOut) {
 			top[string(tokenBytes(m, c.ID))] = c.Logprob
 		}
 		l.TopLogprobs = append(l.TopLogprobs, top)
-		l.TextOffset = append(l.TextOffset, t.start)
+		l.TextOffset = append(l.TextOffset, t.offset)
 	}
 }
 
@@ -68,7 +68,7 @@ func answer[C any](s *Server, w http.ResponseWriter, r *http.Request, m *Model, 
 	if !p.stream {
 		var text bytes.Buffer
 		var toks []tokenOut
-		res, err := s.generate(r.Context(), m, p, func() error { return nil }, func(b []byte, t []tokenOut) error {
+		res, err := s.generate(r.Context(), m, p, func() error { return nil }, nil, func(b []byte, t []tokenOut) error {
 			text.Write(b)
 			toks = append(toks, t...)
 			return nil
@@ -95,7 +95,7 @@ func answer[C any](s *Server, w http.ResponseWriter, r *http.Request, m *Model, 
 		}
 		return send(sh.begin())
 	}
-	res, err := s.generate(r.Context(), m, p, started, func(b []byte, toks []tokenOut) error {
+	res, err := s.generate(r.Context(), m, p, started, ev.ping, func(b []byte, toks []tokenOut) error {
 		return send(sh.piece(string(b), toks))
 	})
 	if err != nil {

@@ -53,6 +53,10 @@ type Options struct {
 	// WriteTimeout bounds each write of a streamed response (default 30 s): a client that stops reading is
 	// dropped and its request cancelled.
 	WriteTimeout time.Duration
+	// Heartbeat is how long a streamed response may go without a write before the server sends an SSE
+	// comment (": ping"), which clients ignore, so that proxies that cut idle connections (nginx after
+	// 60 s) keep a request that waits in the queue or reads a long prompt (default 15 s; < 0: never).
+	Heartbeat time.Duration
 	// MaxStop is the most stop strings a request may give (default 16).
 	MaxStop int
 	// MaxAttentionValues bounds what POST /v1/attention captures and returns: tokens × layers × heads ×
@@ -84,6 +88,9 @@ func New(o Options) *Server {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 30 * time.Second
+	}
+	if o.Heartbeat == 0 {
+		o.Heartbeat = 15 * time.Second
 	}
 	if o.MaxStop <= 0 {
 		o.MaxStop = 16
@@ -301,6 +308,22 @@ func badRequest(param, format string, a ...any) error {
 
 // fail answers err: a requestError as itself, engine refusals with their statuses, anything else 500.
 func fail(w http.ResponseWriter, err error) {
+	status, e, retry := errorFor(err)
+	if retry != "" {
+		w.Header().Set("Retry-After", retry)
+	}
+	writeJSON(w, status, map[string]apiError{"error": e})
+}
+
+// errorFor is how err is answered: its status, its OpenAI-style error, and Retry-After's value (or "").
+func errorFor(err error) (status int, e apiError, retryAfter string) {
+	mk := func(typ, code, msg string) apiError {
+		e := apiError{Message: msg, Type: typ}
+		if code != "" {
+			e.Code = &code
+		}
+		return e
+	}
 	var re *requestError
 	var mbe *http.MaxBytesError
 	switch {
@@ -312,24 +335,17 @@ func fail(w http.ResponseWriter, err error) {
 		if re.code != "" {
 			e.Code = &re.code
 		}
-		if re.status == http.StatusNotFound {
-			e.Type = "invalid_request_error"
-		}
-		writeJSON(w, re.status, map[string]apiError{"error": e})
+		return re.status, e, ""
 	case errors.As(err, &mbe):
-		writeError(w, http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit))
+		return http.StatusRequestEntityTooLarge, mk("invalid_request_error", "request_too_large", fmt.Sprintf("the request body is larger than %d bytes", mbe.Limit)), ""
 	case errors.Is(err, engine.ErrQueueFull):
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "server_error", "queue_full", "the server is busy (its queue of waiting requests is full): retry after a second")
-	case errors.Is(err, engine.ErrContextFull):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "context_length_exceeded", err.Error())
-	case errors.Is(err, engine.ErrNoKVBlocks):
-		writeError(w, http.StatusBadRequest, "invalid_request_error", "context_length_exceeded", err.Error())
+		return http.StatusServiceUnavailable, mk("server_error", "queue_full", "the server is busy (its queue of waiting requests is full): retry after a second"), "1"
+	case errors.Is(err, engine.ErrContextFull), errors.Is(err, engine.ErrNoKVBlocks):
+		return http.StatusBadRequest, mk("invalid_request_error", "context_length_exceeded", err.Error()), ""
 	case errors.Is(err, engine.ErrClosed):
-		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "server_error", "shutting_down", "the server is shutting down")
+		return http.StatusServiceUnavailable, mk("server_error", "shutting_down", "the server is shutting down"), "5"
 	default:
-		writeError(w, http.StatusInternalServerError, "server_error", "", err.Error())
+		return http.StatusInternalServerError, mk("server_error", "", err.Error()), ""
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
@@ -34,6 +35,9 @@ type serverConfig struct {
 	key                  string
 	chat                 func(messages, tools json.RawMessage) (string, error)
 	noModel              bool
+	heartbeat            time.Duration
+	eos                  int // the model's end-of-sequence token, when not its own (1: BOS, which it generates)
+	kvBlocks             int
 }
 
 func newTestServer(t testing.TB, c serverConfig) *testServer {
@@ -48,14 +52,17 @@ func newTestServer(t testing.TB, c serverConfig) *testServer {
 	require.NoError(t, err)
 	f, err := gguf.Open(path)
 	require.NoError(t, err)
+	if c.eos != 0 {
+		f.Metadata.Set("tokenizer.ggml.eos_token_id", uint32(c.eos))
+	}
 	b := engine.NewCPU(2)
 	em, err := engine.Load(f, b)
 	require.NoError(t, err)
-	r, err := em.NewRunner(engine.RunnerOptions{Context: c.ctx, Sequences: c.parallel, PrefixCache: true})
+	r, err := em.NewRunner(engine.RunnerOptions{Context: c.ctx, Sequences: c.parallel, PrefixCache: true, Blocks: c.kvBlocks})
 	require.NoError(t, err)
 	sch := engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: c.queue})
 	m := &Model{Name: "stories", Path: path, Engine: em, Scheduler: sch, Context: c.ctx, Chat: c.chat}
-	srv := New(Options{APIKey: c.key, MaxBodyBytes: 64 << 10})
+	srv := New(Options{APIKey: c.key, MaxBodyBytes: 64 << 10, Heartbeat: c.heartbeat})
 	if !c.noModel {
 		srv.SetModel(m)
 	}
@@ -604,4 +611,132 @@ func TestReviewFixes(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	status, _, _ = ts.post(t, "/tokenize", map[string]any{"content": strings.Repeat("a", 300<<10)})
 	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+}
+
+// catStory is a greedy story that generates BOS (an empty token) as its 163rd token.
+var catStory = map[string]any{"prompt": "The cat sat on the mat", "max_tokens": 170, "temperature": 0}
+
+// TestEmptyTokens: a token without text (BOS in mid-stream) makes no chunk of its own, and the token that
+// ends the generation is in neither the text nor the logprobs — whatever the stop list.
+func TestEmptyTokens(t *testing.T) {
+	ts := newTestServer(t, serverConfig{})
+	_, body, _ := ts.post(t, "/v1/completions", withKeys(catStory, "logprobs", 0))
+	toks := choice(t, body)["logprobs"].(map[string]any)["tokens"].([]any)
+	require.Len(t, toks, 170)
+	require.Equal(t, "", toks[162], "the model generates BOS there")
+	plain := choice(t, body)["text"].(string)
+	for _, lp := range []bool{false, true} {
+		req := withKeys(catStory, "stream", true)
+		if lp {
+			req["logprobs"] = 0
+		}
+		var text strings.Builder
+		entries := 0
+		evs := events(t, ts.do(t, "/v1/completions", req))
+		for i, ev := range evs[:len(evs)-1] {
+			c := choice(t, ev)
+			require.NotEmpty(t, c["text"], "event %d (logprobs %v): a chunk without text", i, lp)
+			text.WriteString(c["text"].(string))
+			if lp {
+				entries += len(c["logprobs"].(map[string]any)["tokens"].([]any))
+			}
+		}
+		require.Equal(t, plain, text.String())
+		if lp {
+			require.Equal(t, 170, entries, "every token is listed once, BOS with the text after it")
+		}
+	}
+
+	// The same model with BOS as its end-of-sequence token: the generation stops there.
+	ts = newTestServer(t, serverConfig{eos: 1})
+	for _, stop := range []any{nil, []string{"zzz", " the moon"}} {
+		req := withKeys(catStory, "logprobs", 1)
+		req["stop"] = stop
+		_, body, _ := ts.post(t, "/v1/completions", req)
+		c := choice(t, body)
+		require.Equal(t, "stop", c["finish_reason"])
+		require.EqualValues(t, 163, body["usage"].(map[string]any)["completion_tokens"], "the stop token is generated")
+		lp := c["logprobs"].(map[string]any)
+		require.Len(t, lp["tokens"], 162, "stop %v: the stop token is not listed", stop)
+		require.Len(t, lp["text_offset"], 162)
+
+		req["stream"] = true
+		evs := events(t, ts.do(t, "/v1/completions", req))
+		entries := 0
+		for i, ev := range evs[:len(evs)-1] {
+			c := choice(t, ev)
+			require.NotEmpty(t, c["text"], "event %d: a chunk without text", i)
+			entries += len(c["logprobs"].(map[string]any)["tokens"].([]any))
+		}
+		require.Equal(t, 162, entries, "stop %v", stop)
+		require.Equal(t, "stop", choice(t, evs[len(evs)-1])["finish_reason"])
+	}
+}
+
+// withKeys is a copy of req with more keys.
+func withKeys(req map[string]any, kv ...any) map[string]any {
+	out := make(map[string]any, len(req)+len(kv)/2)
+	for k, v := range req {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+// TestTextOffsetInCharacters: text_offset counts the characters of the generated text before each token,
+// as OpenAI does, not its bytes (the sampled story has a curly quote, three bytes in UTF-8).
+func TestTextOffsetInCharacters(t *testing.T) {
+	ts := newTestServer(t, serverConfig{})
+	for seed := 0; seed < 200; seed++ {
+		_, body, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 40, "temperature": 1.5, "seed": seed, "logprobs": 0})
+		c := choice(t, body)
+		text := c["text"].(string)
+		if utf8.RuneCountInString(text) == len(text) {
+			continue // ASCII: bytes and characters agree
+		}
+		lp := c["logprobs"].(map[string]any)
+		toks, offs := lp["tokens"].([]any), lp["text_offset"].([]any)
+		var before strings.Builder
+		for i := range toks {
+			require.EqualValues(t, utf8.RuneCountInString(before.String()), offs[i], "seed %d, token %d %q in %q", seed, i, toks[i], text)
+			before.WriteString(toks[i].(string))
+		}
+		require.Equal(t, text, before.String())
+		return
+	}
+	t.Fatal("no sampled story with a character beyond ASCII")
+}
+
+// TestLateError: a streamed request that fails after the 200 went out (the scheduler closes under it, as
+// when --drain runs out) ends with an OpenAI-style error event with its code, and is counted with the
+// status it would have had.
+func TestLateError(t *testing.T) {
+	ts := newTestServer(t, serverConfig{parallel: 1, ctx: 2048})
+	resp := ts.do(t, "/v1/completions", map[string]any{"prompt": "Once upon a time", "max_tokens": 2000, "ignore_eos": true, "stream": true})
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	rd := bufio.NewReader(resp.Body)
+	_, err := rd.ReadString('\n') // generating
+	require.NoError(t, err)
+	ts.model.Scheduler.Close()
+	b, err := io.ReadAll(rd)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n\n")
+	data, ok := strings.CutPrefix(lines[len(lines)-1], "data: ")
+	require.True(t, ok, "the last event: %q", lines[len(lines)-1])
+	var ev struct{ Error apiError }
+	require.NoError(t, json.Unmarshal([]byte(data), &ev), data)
+	require.Equal(t, "server_error", ev.Error.Type)
+	require.NotNil(t, ev.Error.Code, data)
+	require.Equal(t, "shutting_down", *ev.Error.Code)
+	waitFor(t, "the request is counted as 503", func() bool {
+		return metricValue(t, ts, `llamago_requests_total{endpoint="/v1/completions",status="503"}`) == 1
+	})
+	require.Zero(t, metricValue(t, ts, `llamago_requests_total{endpoint="/v1/completions",status="200"}`))
+
+	status, e, _ := errorFor(fmt.Errorf("%w: the request needs 3 KV blocks, the pool has 2", engine.ErrNoKVBlocks))
+	require.Equal(t, http.StatusBadRequest, status, "a pool too small for the request is the client's to shorten")
+	require.Equal(t, "context_length_exceeded", *e.Code)
 }

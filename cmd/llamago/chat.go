@@ -28,6 +28,8 @@ type chatOptions struct {
 	MaxTokens int
 	Sampler   engine.SamplerOptions
 	Seed      int64
+	// ChatTemplateFile is a Jinja chat template used instead of the model's (--chat-template-file).
+	ChatTemplateFile string
 	// ttyIn and ttyOut say that stdin and stdout are terminals (set by the command; tests may set them):
 	// with stdout a terminal the chat shows a banner on stderr and a prompt on stdout.
 	ttyIn, ttyOut bool
@@ -49,7 +51,7 @@ func chatCommand(o *chatOptions) *cobra.Command {
 /v1/chat/completions: each line you type is a user message, the answer is printed token by token as it
 comes, and every request carries the whole conversation, so the model sees what was said before (the
 server's prefix cache reuses what it has already read). The conversation is written out with the model's
-chat template (tokenizer.chat_template), or ChatML when the model has none.
+chat template (tokenizer.chat_template), or ChatML when the model has none, or --chat-template-file's.
 
 At the prompt:
   /reset   forget the conversation (the --system prompt stays)
@@ -89,6 +91,7 @@ and the chat goes on: /reset starts over.`,
 	f.Float64Var(&o.Sampler.TopP, "top-p", d.TopP, "keep the smallest set of tokens with this much probability (1: all)")
 	f.Float64Var(&o.Sampler.MinP, "min-p", d.MinP, "drop tokens less likely than this fraction of the most likely (0: off)")
 	f.Float64Var(&o.Sampler.RepeatPenalty, "repeat-penalty", d.RepeatPenalty, "penalize the last 64 tokens, in (0, 10] (1: off)")
+	f.StringVar(&o.ChatTemplateFile, "chat-template-file", "", chatTemplateFileUsage)
 	f.Int64VarP(&o.Seed, "seed", "s", -1, "random seed each answer starts from (-1: a random one per answer)")
 	return cmd
 }
@@ -146,7 +149,10 @@ func runChat(stdin io.Reader, stdout, stderr io.Writer, o chatOptions) error {
 	handler := noteHandler{w: stderr}
 	log := slog.New(handler)
 	// One sequence: a chat has one conversation; the prefix cache keeps what earlier turns read.
-	so := serveOptions{modelFlags: o.modelFlags, Parallel: 1, Queue: 1}
+	so := serveOptions{modelFlags: o.modelFlags, Parallel: 1, Queue: 1, ChatTemplateFile: o.ChatTemplateFile}
+	if err := so.prepare(); err != nil {
+		return err
+	}
 	lm, model, err := so.load(log)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/llamago/llamago/chat"
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/server"
 	"github.com/spf13/cobra"
@@ -36,8 +37,11 @@ type serveOptions struct {
 	AttnMax    int64
 	LogJSON    bool
 	Quiet      bool
-	listenHook func(addr net.Addr) // tests: the address actually bound
-	stop       <-chan struct{}     // tests: stop as SIGTERM would
+	// ChatTemplateFile is a Jinja chat template used instead of the model's (--chat-template-file).
+	ChatTemplateFile string
+	chatTmpl         *chat.Template      // ChatTemplateFile compiled (by prepare)
+	listenHook       func(addr net.Addr) // tests: the address actually bound
+	stop             <-chan struct{}     // tests: stop as SIGTERM would
 }
 
 func newServeCmd() *cobra.Command {
@@ -59,7 +63,8 @@ server answers 503 with Retry-After. A client that disconnects cancels its reque
 A request that leaves them out gets OpenAI's defaults: temperature 1, top_p 1, no top-k or min-p; at
 most 16 new tokens for /v1/completions, and until the model ends its answer (or the context is full) for
 /v1/chat/completions. Chat conversations are rendered with the model's own chat template (ChatML when
-it has none, as in llama.cpp); tools reach the model through that template and its answer comes back as
+it has none, as in llama.cpp), or with --chat-template-file's for a model whose template is missing or
+broken; tools reach the model through that template and its answer comes back as
 text. Without -m, the built-in stories260K model is served, to try the API.
 
 The server listens on loopback (127.0.0.1) unless --host says otherwise. With an API key — prefer the
@@ -101,10 +106,13 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 	f.DurationVar(&o.Drain, "drain", 60*time.Second, "on SIGTERM, how long requests in flight may take to finish")
 	f.Float64Var(&o.MaxBodyMB, "max-body-mb", 4, "the largest request body accepted, in MB")
 	f.Int64Var(&o.AttnMax, "attention-max-values", 4<<20, "the largest attention capture POST /v1/attention returns: tokens × layers × heads × tokens (larger: 413)")
+	f.StringVar(&o.ChatTemplateFile, "chat-template-file", "", chatTemplateFileUsage)
 	f.BoolVar(&o.LogJSON, "log-json", false, "log in JSON lines instead of text")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "log only warnings and errors")
 	return cmd
 }
+
+const chatTemplateFileUsage = "render chat requests with this Jinja chat template instead of the model's tokenizer.chat_template (for a model whose template is missing or broken; bos_token and eos_token are still the model's)"
 
 func (o *serveOptions) validate() error {
 	switch {
@@ -130,6 +138,9 @@ func (o *serveOptions) validate() error {
 
 func runServe(stderr io.Writer, o serveOptions) error {
 	if err := o.validate(); err != nil {
+		return err
+	}
+	if err := o.prepare(); err != nil {
 		return err
 	}
 	level := slog.LevelInfo
@@ -220,6 +231,12 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	return nil
 }
 
+// prepare compiles --chat-template-file, so that a bad one fails before the model loads.
+func (o *serveOptions) prepare() (err error) {
+	o.chatTmpl, err = chatTemplateFile(o.ChatTemplateFile)
+	return err
+}
+
 // load opens the model and starts its scheduler.
 func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, error) {
 	lm, err := o.open()
@@ -241,7 +258,7 @@ func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, erro
 	}
 	m := &server.Model{Name: name, Path: o.Model, Engine: lm.model, Context: lm.ctx,
 		Scheduler: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.Queue, StepTokens: o.StepTokens})}
-	m.Chat, err = chatRenderer(lm, log)
+	m.Chat, err = chatRenderer(lm, o.chatTmpl, log)
 	if err != nil {
 		m.Scheduler.Close()
 		lm.Close()

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -109,5 +113,36 @@ func TestServeFlagErrors(t *testing.T) {
 		_, stderr, code := run(t, append([]string{"serve"}, strings.Fields(c.args)...)...)
 		require.Equal(t, 2, code, c.args)
 		require.Contains(t, stderr, c.want, c.args)
+	}
+}
+
+// TestChatTemplateFile: --chat-template-file replaces the model's chat template (with the model's special
+// tokens), and one that cannot be read or compiled is a usage error naming the file, for serve and chat.
+func TestChatTemplateFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.jinja")
+	require.NoError(t, os.WriteFile(good, []byte("{{ bos_token }}{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}"), 0o644))
+	var o serveOptions
+	o.Parallel, o.Queue, o.Batch, o.Backend, o.GPULay = 1, 1, 512, "auto", -1
+	o.ChatTemplateFile = good
+	require.NoError(t, o.useDefaultModel(io.Discard))
+	require.NoError(t, o.prepare())
+	lm, m, err := o.load(slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer lm.Close()
+	defer m.Scheduler.Close()
+	out, err := m.Chat(json.RawMessage(`[{"role": "user", "content": "Hi"}]`), nil)
+	require.NoError(t, err)
+	require.Equal(t, "<s>[user] Hi\n[assistant]", out, "the file's template, not the ChatML fallback")
+
+	bad := filepath.Join(dir, "bad.jinja")
+	require.NoError(t, os.WriteFile(bad, []byte("{% for m in messages %}{{ m.content }"), 0o644))
+	for _, cmd := range []string{"serve", "chat"} {
+		for _, c := range []struct{ file, want string }{{bad, bad}, {filepath.Join(dir, "missing.jinja"), "missing.jinja"}} {
+			_, stderr, code := run(t, cmd, "--chat-template-file", c.file)
+			require.Equal(t, 2, code, "%s %s: %s", cmd, c.file, stderr)
+			require.Contains(t, stderr, c.want)
+			require.Contains(t, stderr, "--chat-template-file")
+		}
 	}
 }

@@ -187,17 +187,12 @@ func modelTemplate(stderr io.Writer, path string, in *chat.Input) (*chat.Templat
 // chatTemplate compiles a model file's chat template — ChatML, as llama.cpp falls back to, when it has
 // none (fallback is then true) — and sets in's special token texts from its vocabulary.
 func chatTemplate(f *gguf.File, in *chat.Input) (tmpl *chat.Template, fallback bool, err error) {
+	if err := specialTokenTexts(f, in); err != nil {
+		return nil, false, err
+	}
 	tok, err := f.Tokenizer()
 	if err != nil {
 		return nil, false, err
-	}
-	for _, s := range []struct {
-		id  int
-		dst *string
-	}{{tok.BOS, &in.BOS}, {tok.EOS, &in.EOS}, {tok.UNK, &in.UNK}, {tok.PAD, &in.PAD}} {
-		if s.id >= 0 && s.id < len(tok.Tokens) {
-			*s.dst = tok.Tokens[s.id]
-		}
 	}
 	if tok.ChatTemplate == "" {
 		return chat.Default(), true, nil
@@ -207,4 +202,21 @@ func chatTemplate(f *gguf.File, in *chat.Input) (tmpl *chat.Template, fallback b
 		return nil, false, fmt.Errorf("tokenizer.chat_template: %w", err)
 	}
 	return tmpl, false, nil
+}
+
+// specialTokenTexts sets in's bos_token, eos_token, unk_token and pad_token from a model's vocabulary.
+func specialTokenTexts(f *gguf.File, in *chat.Input) error {
+	tok, err := f.Tokenizer()
+	if err != nil {
+		return err
+	}
+	for _, s := range []struct {
+		id  int
+		dst *string
+	}{{tok.BOS, &in.BOS}, {tok.EOS, &in.EOS}, {tok.UNK, &in.UNK}, {tok.PAD, &in.PAD}} {
+		if s.id >= 0 && s.id < len(tok.Tokens) {
+			*s.dst = tok.Tokens[s.id]
+		}
+	}
+	return nil
 }
