@@ -29,20 +29,11 @@ type attentionSession struct {
 // query] rounded to three decimals, and the rollout when the layers follow one another. A capture bigger
 // than Options.MaxAttentionValues (tokens × layers × heads × tokens) is refused with 413.
 func (s *Server) attention(w http.ResponseWriter, r *http.Request) {
-	m := s.ready(w)
-	if m == nil {
-		return
-	}
-	release, ok := s.admitted(w)
+	m, req, release, ok := begin[attentionRequest](s, w, r)
 	if !ok {
 		return
 	}
 	defer release()
-	var req attentionRequest
-	if err := decode(r, &req); err != nil {
-		fail(w, err)
-		return
-	}
 	if req.Text == nil || *req.Text == "" {
 		fail(w, badRequest("text", "text is required: the text whose attention to capture, such as \"The cat sat on the mat\""))
 		return

@@ -116,20 +116,11 @@ func answer[C any](s *Server, w http.ResponseWriter, r *http.Request, m *Model, 
 }
 
 func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
-	m := s.ready(w)
-	if m == nil {
-		return
-	}
-	release, ok := s.admitted(w)
+	m, req, release, ok := begin[completionRequest](s, w, r)
 	if !ok {
 		return
 	}
 	defer release()
-	var req completionRequest
-	if err := decode(r, &req); err != nil {
-		fail(w, err)
-		return
-	}
 	p, err := s.params(m, &req.samplingFields, req.MaxTokens, 16)
 	if err == nil {
 		switch {
@@ -214,20 +205,11 @@ type chatChoice struct {
 }
 
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	m := s.ready(w)
-	if m == nil {
-		return
-	}
-	release, ok := s.admitted(w)
+	m, req, release, ok := begin[chatRequest](s, w, r)
 	if !ok {
 		return
 	}
 	defer release()
-	var req chatRequest
-	if err := decode(r, &req); err != nil {
-		fail(w, err)
-		return
-	}
 	maxTokens := req.MaxTokens
 	if req.MaxCompletionTokens != nil {
 		maxTokens = req.MaxCompletionTokens
@@ -336,25 +318,17 @@ func (s *Server) failedStream(ev *sse, r *http.Request, err error) {
 // tokenize and detokenize (llama.cpp's shapes)
 
 func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
-	m := s.ready(w)
-	if m == nil {
-		return
-	}
-	release, ok := s.admitted(w)
-	if !ok {
-		return
-	}
-	defer release()
-	var req struct {
+	type request struct {
 		Content      *string `json:"content"`
 		AddSpecial   bool    `json:"add_special"`
 		ParseSpecial bool    `json:"parse_special"`
 		WithPieces   bool    `json:"with_pieces"`
 	}
-	if err := decode(r, &req); err != nil {
-		fail(w, err)
+	m, req, release, ok := begin[request](s, w, r)
+	if !ok {
 		return
 	}
+	defer release()
 	if req.Content == nil {
 		fail(w, badRequest("content", "content (the text to tokenize) is required"))
 		return
@@ -383,22 +357,14 @@ func (s *Server) tokenize(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) detokenize(w http.ResponseWriter, r *http.Request) {
-	m := s.ready(w)
-	if m == nil {
-		return
+	type request struct {
+		Tokens []int64 `json:"tokens"`
 	}
-	release, ok := s.admitted(w)
+	m, req, release, ok := begin[request](s, w, r)
 	if !ok {
 		return
 	}
 	defer release()
-	var req struct {
-		Tokens []int64 `json:"tokens"`
-	}
-	if err := decode(r, &req); err != nil {
-		fail(w, err)
-		return
-	}
 	vocab := int64(m.Engine.Tokenizer.VocabSize())
 	ids := make([]int32, len(req.Tokens))
 	for i, id := range req.Tokens {
@@ -490,4 +456,22 @@ func replaceKey(obj json.RawMessage, key string, value json.RawMessage) (json.Ra
 		out = append(append(append(out, kb...), ':'), v...)
 	}
 	return append(out, '}'), nil
+}
+
+// begin starts a request on the model: it must be loaded, take a place among the requests being prepared
+// (release gives it back) and carry a JSON body that decodes into T. ok is false when it was answered.
+func begin[T any](s *Server, w http.ResponseWriter, r *http.Request) (m *Model, req *T, release func(), ok bool) {
+	if m = s.ready(w); m == nil {
+		return nil, nil, nil, false
+	}
+	if release, ok = s.admitted(w); !ok {
+		return nil, nil, nil, false
+	}
+	req = new(T)
+	if err := decode(r, req); err != nil {
+		release()
+		fail(w, err)
+		return nil, nil, nil, false
+	}
+	return m, req, release, true
 }
