@@ -1,7 +1,9 @@
 package cpu
 
 import (
+	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,10 +21,12 @@ type Pool struct {
 	epoch   atomic.Uint64 // incremented for every job
 	pending atomic.Int32  // workers still running the current job
 	closed  atomic.Bool
-	job     poolJob
-	wake    []chan struct{}
-	asleep  []atomic.Bool
-	wg      sync.WaitGroup
+	// panicked is the first panic of a worker in the current job, raised again by For.
+	panicked atomic.Pointer[any]
+	job      poolJob
+	wake     []chan struct{}
+	asleep   []atomic.Bool
+	wg       sync.WaitGroup
 
 	qrows []Q16Row // quantized activations of the current matrix product, reused between calls
 	qbuf  []int16
@@ -122,7 +126,7 @@ func (p *Pool) worker(w int, seen uint64) {
 		j := p.job
 		lo, hi := min(j.n, w*j.per*j.al), min(j.n, (w+1)*j.per*j.al)
 		if lo < hi {
-			j.fn(lo, hi, w)
+			p.run(j.fn, lo, hi, w)
 		}
 		p.pending.Add(-1)
 	}
@@ -174,6 +178,21 @@ func (p *Pool) For(n, align int, fn func(lo, hi, worker int)) {
 		}
 	}
 	p.job.fn = nil
+	if v := p.panicked.Swap(nil); v != nil {
+		panic(*v) // a worker's panic, raised again where it can be recovered (or reported as a bug)
+	}
+}
+
+// run calls fn on a worker; a panic is kept for For to raise on its caller's goroutine, since a panic on
+// a worker's own would end the process beyond anyone's recovery.
+func (p *Pool) run(fn func(lo, hi, worker int), lo, hi, w int) {
+	defer func() {
+		if v := recover(); v != nil {
+			msg := any(fmt.Sprintf("%v (in pool worker %d)\n%s", v, w, debug.Stack()))
+			p.panicked.CompareAndSwap(nil, &msg)
+		}
+	}()
+	fn(lo, hi, w)
 }
 
 // Close stops the workers.

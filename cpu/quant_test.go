@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"sync/atomic"
@@ -216,4 +217,26 @@ func TestDot8(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPoolRaisesWorkerPanics: a panic in a worker's range comes back as a panic of For on the caller's
+// goroutine (where a command or server can recover it), and the pool goes on working.
+func TestPoolRaisesWorkerPanics(t *testing.T) {
+	p := NewPool(2)
+	defer p.Close()
+	got := func() (v any) {
+		defer func() { v = recover() }()
+		p.For(2, 1, func(lo, hi, w int) {
+			if w == 1 {
+				panic("boom")
+			}
+		})
+		return nil
+	}()
+	require.NotNil(t, got, "For must raise the worker's panic")
+	require.Contains(t, fmt.Sprint(got), "boom")
+	require.Contains(t, fmt.Sprint(got), "pool worker 1")
+	var sum atomic.Int64
+	p.For(2, 1, func(lo, hi, _ int) { sum.Add(int64(hi - lo)) })
+	require.Equal(t, int64(2), sum.Load())
 }
