@@ -3,7 +3,10 @@ package engine
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/llamago/llamago/gguf"
@@ -106,6 +109,47 @@ func FuzzLoad(f *testing.F) {
 		}
 		_, _ = s.Eval(ids, false)
 	})
+}
+
+// TestFuzzCorpusIsCommitted: the seeds are also in testdata/fuzz/FuzzLoad, as files the fuzzer and every
+// go test run (LLAMAGO_WRITE_FUZZ_SEEDS=1 rewrites them).
+func TestFuzzCorpusIsCommitted(t *testing.T) {
+	base := fuzzBase(t)
+	f, err := gguf.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := map[string][]byte{"valid-tiny": {}}
+	for name, kv := range map[string]map[string]any{
+		"rope-dims-negative": {"llama.rope.dimension_count": int32(-2)},
+		"rope-base-nan":      {"llama.rope.freq_base": float32(math.NaN())},
+		"block-count-huge":   {"llama.block_count": uint32(1000000)},
+	} {
+		var buf bytes.Buffer
+		if err := gguf.Rewrite(&buf, f, func(md *gguf.Metadata, ts []gguf.TensorInfo) []gguf.TensorInfo {
+			for k, v := range kv {
+				md.Set(k, v)
+			}
+			return ts
+		}); err != nil {
+			t.Fatal(err)
+		}
+		seeds[name] = editsTo(base, buf.Bytes())
+	}
+	for name, edits := range seeds {
+		path := filepath.Join("testdata", "fuzz", "FuzzLoad", name)
+		want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", edits)
+		if os.Getenv("LLAMAGO_WRITE_FUZZ_SEEDS") != "" {
+			if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != want {
+			t.Errorf("%s is missing or stale: run LLAMAGO_WRITE_FUZZ_SEEDS=1 go test ./engine -run TestFuzzCorpus", path)
+		}
+	}
 }
 
 // TestFuzzSeedsAreHostile: the F1–F3 seeds of FuzzLoad are the files the loader refuses, so the fuzzer
