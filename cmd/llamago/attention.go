@@ -78,23 +78,42 @@ The capture holds layers × heads × positions² values; it is refused above --c
 	return cmd
 }
 
-// parseList parses "0,5", "0-3,7" into sorted distinct ints; "" means all (nil).
-func parseList(s, flag string) ([]int, error) {
+// parseList parses "0,5", "0-3,7" into the numbers it names; "" means all (nil). Each number must lie in
+// 0..n-1 (n of what: "layer", "head"), checked before a range is expanded, so "0-99999999999" is a usage
+// error naming the allowed range instead of billions of entries.
+func parseList(s, flag, what string, n int) ([]int, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
+	}
+	allowed := fmt.Sprintf("%ss are numbered 0 to %d", what, n-1)
+	num := func(part, v string) (int, error) {
+		x, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return 0, usagef("%s: %q is out of range: %s", flag, part, allowed)
+			}
+			return 0, usagef("%s: %q is not a number or a range like 0-3 (%s)", flag, part, allowed)
+		}
+		if x < 0 || x >= n {
+			return 0, usagef("%s: %s %d does not exist: %s", flag, what, x, allowed)
+		}
+		return x, nil
 	}
 	var out []int
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
+		a, err := num(part, lo)
 		if err != nil {
-			return nil, usagef("%s: %q is not a number or a range like 0-3", flag, part)
+			return nil, err
 		}
 		b := a
 		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a {
-				return nil, usagef("%s: %q is not a range like 0-3", flag, part)
+			if b, err = num(part, hi); err != nil {
+				return nil, err
+			}
+			if b < a {
+				return nil, usagef("%s: %q is not a range like 0-3: it ends before it starts", flag, part)
 			}
 		}
 		for v := a; v <= b; v++ {
@@ -115,14 +134,6 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 	if err != nil {
 		return err
 	}
-	layers, err := parseList(o.Layers, "--layers")
-	if err != nil {
-		return err
-	}
-	heads, err := parseList(o.Heads, "--heads")
-	if err != nil {
-		return err
-	}
 	if err := o.useDefaultModel(stderr); err != nil {
 		return err
 	}
@@ -133,6 +144,14 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 	defer lm.Close()
 	lm.printNotes(stderr)
 	m := lm.model
+	layers, err := parseList(o.Layers, "--layers", "layer", m.Config.BlockCount)
+	if err != nil {
+		return err
+	}
+	heads, err := parseList(o.Heads, "--heads", "head", m.Config.HeadCount)
+	if err != nil {
+		return err
+	}
 	ids := m.Tokenizer.Encode(text, !o.NoBOS, false)
 	if len(ids) == 0 {
 		return usagef("the prompt is empty: give one with -p")

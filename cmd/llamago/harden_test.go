@@ -28,6 +28,24 @@ func TestUnboundedInputsRefused(t *testing.T) {
 	require.Contains(t, stderr, "is a character device, not a model file")
 }
 
+// TestAttentionRangesBounded: a --heads or --layers range is checked against the allowed numbers before it
+// is expanded: "0-99999999999" died of out-of-memory building the list (F8); now it is a usage error naming
+// the model's range.
+func TestAttentionRangesBounded(t *testing.T) {
+	for _, c := range []struct{ flag, value, want string }{
+		{"--heads", "0-99999999999", "--heads: head 99999999999 does not exist: heads are numbered 0 to 7"},
+		{"--layers", "0-99999999999", "--layers: layer 99999999999 does not exist: layers are numbered 0 to 4"},
+		{"--heads", "0-1,40000", "--heads: head 40000 does not exist: heads are numbered 0 to 7"},
+		{"--layers", "99999999999999999999", `"99999999999999999999" is out of range: layers are numbered 0 to`},
+		{"--layers", "3-1", "ends before it starts"},
+		{"--heads", "-1", "is not a number or a range like 0-3 (heads are numbered 0 to"},
+	} {
+		_, stderr, code := run(t, "attention", "-m", stories(t), "-p", "The cat", "-o", filepath.Join(t.TempDir(), "a"), c.flag, c.value, "-q")
+		require.Equal(t, 2, code, "%s %s: %s", c.flag, c.value, stderr)
+		require.Contains(t, stderr, c.want, "%s %s", c.flag, c.value)
+	}
+}
+
 // nanModel writes a tiny F32 model whose blk.0 query weights are NaN and which carries a NaN metadata
 // value and a NaN rms epsilon when badConfig is set.
 func nanModel(t *testing.T, badConfig bool) string {
