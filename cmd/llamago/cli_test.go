@@ -131,7 +131,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"inspect", bad}, 1, "version 1 is not supported"},
 		{[]string{"inspect", bad, "--dump", "x.npy"}, 2, "--dump needs the tensor to write"},
 		{[]string{"synth"}, 2, "--output/-o is required"},
-		{[]string{"synth", "-o", filepath.Join(dir, "x.gguf"), "--type", "Q7"}, 1, "unknown tensor type"},
+		{[]string{"synth", "-o", filepath.Join(dir, "x.gguf"), "--type", "Q7"}, 2, "unknown tensor type"},
 		{[]string{"synth", "--layers", "many"}, 2, "invalid argument"},
 	} {
 		_, stderr, code := run(t, c.args...)

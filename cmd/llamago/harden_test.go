@@ -46,6 +46,34 @@ func TestAttentionRangesBounded(t *testing.T) {
 	}
 }
 
+// TestSynthRefusesBeforeWriting: synth wrote files llamago refuses (--rope-dim -2, --ctx 2^40 truncated to
+// 0, --rope-base nan), died of out-of-memory on --layers 2^31 and left an empty .synth-* file, and exited 1
+// on an unknown preset (F8, F12, F15). Each is now a usage error naming the flag and the allowed range, with
+// nothing left in the folder; a shape larger than the free disk space is refused with its size.
+func TestSynthRefusesBeforeWriting(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--rope-dim", "-2"}, 2, "--rope-dim -2 must be even, from 2 to the head size 64"},
+		{[]string{"--ctx", "1099511627776"}, 2, "--ctx 1099511627776 is out of range (allowed: 1 to 2147483648)"},
+		{[]string{"--rope-base", "nan"}, 2, "--rope-base NaN is out of range"},
+		{[]string{"--layers", "2147483648"}, 2, "--layers 2147483648 is out of range (allowed: 1 to 65536) (this shape would make a file of about 6.0 PiB)"},
+		{[]string{"--vocab", "1099511627776"}, 2, "--vocab 1099511627776 is out of range"},
+		{[]string{"--heads", "99999"}, 2, "--heads 99999 is out of range"},
+		{[]string{"--preset", "huge"}, 2, `unknown preset "huge": choose one of tiny, llama-1b, llama2-7b, llama3-8b`},
+		{[]string{"--vocab", "16777216", "--embd", "1048576"}, 1, "this model would need about 152.0 TiB, more than the"},
+	} {
+		dir := t.TempDir()
+		_, stderr, code := run(t, append([]string{"synth", "-q", "-o", filepath.Join(dir, "s.gguf")}, c.args...)...)
+		require.Equal(t, c.code, code, "%v: %s", c.args, stderr)
+		require.Contains(t, stderr, c.want, "%v", c.args)
+		entries, _ := os.ReadDir(dir)
+		require.Empty(t, entries, "%v left files behind", c.args)
+	}
+}
+
 // nanModel writes a tiny F32 model whose blk.0 query weights are NaN and which carries a NaN metadata
 // value and a NaN rms epsilon when badConfig is set.
 func nanModel(t *testing.T, badConfig bool) string {
