@@ -74,6 +74,28 @@ func TestSynthRefusesBeforeWriting(t *testing.T) {
 	}
 }
 
+// TestSilentAcceptancesRefused: --capture-max-mb below 0 or NaN turned the capture limit off, and --seed
+// below -1 meant "random", neither documented (F16). They are usage errors now; 0 stays "no limit".
+func TestSilentAcceptancesRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"attention", "-m", stories(t), "-p", "hi", "-o", filepath.Join(dir, "a"), "--capture-max-mb", "-1"},
+		{"attention", "-m", stories(t), "-p", "hi", "-o", filepath.Join(dir, "a"), "--capture-max-mb", "nan"},
+		{"run", "-m", stories(t), "-p", "hi", "-n", "1", "--capture-attn", filepath.Join(dir, "c"), "--capture-max-mb", "-5"},
+	} {
+		_, stderr, code := run(t, args...)
+		require.Equal(t, 2, code, "%v: %s", args, stderr)
+		require.Contains(t, stderr, "--capture-max-mb must be a number of MB from 0 (no limit)", "%v", args)
+	}
+	for _, args := range [][]string{{"run", "-p", "hi"}, {"chat"}} {
+		_, stderr, code := run(t, append(args, "-m", stories(t), "-n", "1", "--seed", "-5")...)
+		require.Equal(t, 2, code, "%v: %s", args, stderr)
+		require.Contains(t, stderr, "--seed must be ≥ 0, or -1 for a random one", "%v", args)
+	}
+	_, stderr, code := run(t, "attention", "-m", stories(t), "-p", "hi", "-o", filepath.Join(dir, "z"), "--capture-max-mb", "0", "-q", "--influence=false")
+	require.Zero(t, code, stderr)
+}
+
 // nanModel writes a tiny F32 model whose blk.0 query weights are NaN and which carries a NaN metadata
 // value and a NaN rms epsilon when badConfig is set.
 func nanModel(t *testing.T, badConfig bool) string {
