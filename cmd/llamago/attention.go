@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,7 +71,7 @@ The capture holds layers × heads × positions² values; it is refused above --c
 	f.StringVar(&o.Layers, "layers", "", "layers to capture, e.g. 0,5 or 0-3 (default: all)")
 	f.StringVar(&o.Heads, "heads", "", "heads to capture, e.g. 0,2 or 0-7 (default: all)")
 	f.IntVar(&o.Generate, "generate", 0, "also generate this many tokens (greedy) and capture them")
-	f.Float64Var(&o.MaxMB, "capture-max-mb", 1024, "refuse captures larger than this many MB")
+	f.Float64Var(&o.MaxMB, "capture-max-mb", 1024, "refuse captures larger than this many MB (0: no limit)")
 	f.BoolVar(&o.NoBOS, "no-bos", false, "do not add the BOS token the model asks for")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "do not print the summary")
 	f.BoolVar(&o.Brief, "brief", false, "print only what to look at, not the per-layer tables")
@@ -78,23 +79,42 @@ The capture holds layers × heads × positions² values; it is refused above --c
 	return cmd
 }
 
-// parseList parses "0,5", "0-3,7" into sorted distinct ints; "" means all (nil).
-func parseList(s, flag string) ([]int, error) {
+// parseList parses "0,5", "0-3,7" into the numbers it names; "" means all (nil). Each number must lie in
+// 0..n-1 (n of what: "layer", "head"), checked before a range is expanded, so "0-99999999999" is a usage
+// error naming the allowed range instead of billions of entries.
+func parseList(s, flag, what string, n int) ([]int, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
+	}
+	allowed := fmt.Sprintf("%ss are numbered 0 to %d", what, n-1)
+	num := func(part, v string) (int, error) {
+		x, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+				return 0, usagef("%s: %q is out of range: %s", flag, part, allowed)
+			}
+			return 0, usagef("%s: %q is not a number or a range like 0-3 (%s)", flag, part, allowed)
+		}
+		if x < 0 || x >= n {
+			return 0, usagef("%s: %s %d does not exist: %s", flag, what, x, allowed)
+		}
+		return x, nil
 	}
 	var out []int
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		lo, hi, isRange := strings.Cut(part, "-")
-		a, err := strconv.Atoi(lo)
+		a, err := num(part, lo)
 		if err != nil {
-			return nil, usagef("%s: %q is not a number or a range like 0-3", flag, part)
+			return nil, err
 		}
 		b := a
 		if isRange {
-			if b, err = strconv.Atoi(hi); err != nil || b < a {
-				return nil, usagef("%s: %q is not a range like 0-3", flag, part)
+			if b, err = num(part, hi); err != nil {
+				return nil, err
+			}
+			if b < a {
+				return nil, usagef("%s: %q is not a range like 0-3: it ends before it starts", flag, part)
 			}
 		}
 		for v := a; v <= b; v++ {
@@ -111,15 +131,11 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 	if o.Generate < 0 {
 		return usagef("--generate must be ≥ 0, got %d", o.Generate)
 	}
+	maxBytes, err := captureLimit(o.MaxMB)
+	if err != nil {
+		return err
+	}
 	text, err := promptText(stdin, o.Prompt, o.PromptFile)
-	if err != nil {
-		return err
-	}
-	layers, err := parseList(o.Layers, "--layers")
-	if err != nil {
-		return err
-	}
-	heads, err := parseList(o.Heads, "--heads")
 	if err != nil {
 		return err
 	}
@@ -133,6 +149,14 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 	defer lm.Close()
 	lm.printNotes(stderr)
 	m := lm.model
+	layers, err := parseList(o.Layers, "--layers", "layer", m.Config.BlockCount)
+	if err != nil {
+		return err
+	}
+	heads, err := parseList(o.Heads, "--heads", "head", m.Config.HeadCount)
+	if err != nil {
+		return err
+	}
 	ids := m.Tokenizer.Encode(text, !o.NoBOS, false)
 	if len(ids) == 0 {
 		return usagef("the prompt is empty: give one with -p")
@@ -146,7 +170,7 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 	if err != nil {
 		return err
 	}
-	spec := engine.CaptureSpec{Layers: layers, Heads: heads, MaxBytes: int64(o.MaxMB * 1e6)}
+	spec := engine.CaptureSpec{Layers: layers, Heads: heads, MaxBytes: maxBytes}
 	c, err := sess.StartCapture(spec, total)
 	if err != nil {
 		return err
@@ -172,6 +196,15 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 		summary = attnviz.Hints
 	}
 	return writeAttention(w, stderr, lm, c, all, len(ids), settings, inf, o.Out, summary)
+}
+
+// captureLimit turns --capture-max-mb into bytes. 0 means no limit; a negative value or NaN turned the
+// limit off without saying so (F16) and is a usage error, as is a limit past int64.
+func captureLimit(mb float64) (int64, error) {
+	if math.IsNaN(mb) || mb < 0 || mb*1e6 >= math.MaxInt64 {
+		return 0, usagef("--capture-max-mb must be a number of MB from 0 (no limit) to %g, got %g", math.MaxInt64/1e6, mb)
+	}
+	return int64(mb * 1e6), nil
 }
 
 // leaveOneOut measures each prompt token's influence on the next-token prediction, reusing the session
@@ -254,7 +287,11 @@ func newRunCapture(dir string, lm *loadedModel, s *engine.Session, positions int
 	if dir == "" {
 		return nil, nil
 	}
-	c, err := s.StartCapture(engine.CaptureSpec{MaxBytes: int64(maxMB * 1e6)}, positions)
+	maxBytes, err := captureLimit(maxMB)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.StartCapture(engine.CaptureSpec{MaxBytes: maxBytes}, positions)
 	if err != nil {
 		return nil, err
 	}

@@ -114,6 +114,8 @@ func (o *chatOptions) validate() error {
 		return usagef("--repeat-penalty must be in (0, 10] (1 is off), got %g", o.Sampler.RepeatPenalty)
 	case o.MaxTokens == 0 || o.MaxTokens < -1:
 		return usagef("-n/--max-tokens must be at least 1, or -1 (until the model ends its answer), got %d", o.MaxTokens)
+	case o.Seed < -1:
+		return usagef("--seed must be ≥ 0, or -1 for a random one per answer, got %d", o.Seed)
 	}
 	return nil
 }

@@ -126,12 +126,15 @@ func TestCLIErrors(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"inspect"}, 1, "accepts 1 arg"},
+		{[]string{"inspect"}, 2, "accepts 1 arg(s), received 0: usage: llamago inspect"},
+		// F15: a wrong argument count is a usage error (it exited 1), with the usage line.
+		{[]string{"quantize", "m.gguf", "q.gguf"}, 2, "accepts 3 arg(s), received 2: usage: llamago quantize IN.gguf OUT.gguf TYPE"},
+		{[]string{"version", "extra"}, 2, "usage: llamago version"},
 		{[]string{"inspect", filepath.Join(dir, "nope.gguf")}, 1, "no such file"},
 		{[]string{"inspect", bad}, 1, "version 1 is not supported"},
 		{[]string{"inspect", bad, "--dump", "x.npy"}, 2, "--dump needs the tensor to write"},
 		{[]string{"synth"}, 2, "--output/-o is required"},
-		{[]string{"synth", "-o", filepath.Join(dir, "x.gguf"), "--type", "Q7"}, 1, "unknown tensor type"},
+		{[]string{"synth", "-o", filepath.Join(dir, "x.gguf"), "--type", "Q7"}, 2, "unknown tensor type"},
 		{[]string{"synth", "--layers", "many"}, 2, "invalid argument"},
 	} {
 		_, stderr, code := run(t, c.args...)

@@ -28,6 +28,74 @@ func TestUnboundedInputsRefused(t *testing.T) {
 	require.Contains(t, stderr, "is a character device, not a model file")
 }
 
+// TestAttentionRangesBounded: a --heads or --layers range is checked against the allowed numbers before it
+// is expanded: "0-99999999999" died of out-of-memory building the list (F8); now it is a usage error naming
+// the model's range.
+func TestAttentionRangesBounded(t *testing.T) {
+	for _, c := range []struct{ flag, value, want string }{
+		{"--heads", "0-99999999999", "--heads: head 99999999999 does not exist: heads are numbered 0 to 7"},
+		{"--layers", "0-99999999999", "--layers: layer 99999999999 does not exist: layers are numbered 0 to 4"},
+		{"--heads", "0-1,40000", "--heads: head 40000 does not exist: heads are numbered 0 to 7"},
+		{"--layers", "99999999999999999999", `"99999999999999999999" is out of range: layers are numbered 0 to`},
+		{"--layers", "3-1", "ends before it starts"},
+		{"--heads", "-1", "is not a number or a range like 0-3 (heads are numbered 0 to"},
+	} {
+		_, stderr, code := run(t, "attention", "-m", stories(t), "-p", "The cat", "-o", filepath.Join(t.TempDir(), "a"), c.flag, c.value, "-q")
+		require.Equal(t, 2, code, "%s %s: %s", c.flag, c.value, stderr)
+		require.Contains(t, stderr, c.want, "%s %s", c.flag, c.value)
+	}
+}
+
+// TestSynthRefusesBeforeWriting: synth wrote files llamago refuses (--rope-dim -2, --ctx 2^40 truncated to
+// 0, --rope-base nan), died of out-of-memory on --layers 2^31 and left an empty .synth-* file, and exited 1
+// on an unknown preset (F8, F12, F15). Each is now a usage error naming the flag and the allowed range, with
+// nothing left in the folder; a shape larger than the free disk space is refused with its size.
+func TestSynthRefusesBeforeWriting(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--rope-dim", "-2"}, 2, "--rope-dim -2 must be even, from 2 to the head size 64"},
+		{[]string{"--ctx", "1099511627776"}, 2, "--ctx 1099511627776 is out of range (allowed: 1 to 2147483648)"},
+		{[]string{"--rope-base", "nan"}, 2, "--rope-base NaN is out of range"},
+		{[]string{"--layers", "2147483648"}, 2, "--layers 2147483648 is out of range (allowed: 1 to 65536) (this shape would make a file of about 6.0 PiB)"},
+		{[]string{"--vocab", "1099511627776"}, 2, "--vocab 1099511627776 is out of range"},
+		{[]string{"--heads", "99999"}, 2, "--heads 99999 is out of range"},
+		{[]string{"--preset", "huge"}, 2, `unknown preset "huge": choose one of tiny, llama-1b, llama2-7b, llama3-8b`},
+		{[]string{"--vocab", "16777216", "--embd", "1048576"}, 1, "this model would need about 152.0 TiB, more than the"},
+	} {
+		dir := t.TempDir()
+		_, stderr, code := run(t, append([]string{"synth", "-q", "-o", filepath.Join(dir, "s.gguf")}, c.args...)...)
+		require.Equal(t, c.code, code, "%v: %s", c.args, stderr)
+		require.Contains(t, stderr, c.want, "%v", c.args)
+		entries, _ := os.ReadDir(dir)
+		require.Empty(t, entries, "%v left files behind", c.args)
+	}
+}
+
+// TestSilentAcceptancesRefused: --capture-max-mb below 0 or NaN turned the capture limit off, and --seed
+// below -1 meant "random", neither documented (F16). They are usage errors now; 0 stays "no limit".
+func TestSilentAcceptancesRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"attention", "-m", stories(t), "-p", "hi", "-o", filepath.Join(dir, "a"), "--capture-max-mb", "-1"},
+		{"attention", "-m", stories(t), "-p", "hi", "-o", filepath.Join(dir, "a"), "--capture-max-mb", "nan"},
+		{"run", "-m", stories(t), "-p", "hi", "-n", "1", "--capture-attn", filepath.Join(dir, "c"), "--capture-max-mb", "-5"},
+	} {
+		_, stderr, code := run(t, args...)
+		require.Equal(t, 2, code, "%v: %s", args, stderr)
+		require.Contains(t, stderr, "--capture-max-mb must be a number of MB from 0 (no limit)", "%v", args)
+	}
+	for _, args := range [][]string{{"run", "-p", "hi"}, {"chat"}} {
+		_, stderr, code := run(t, append(args, "-m", stories(t), "-n", "1", "--seed", "-5")...)
+		require.Equal(t, 2, code, "%v: %s", args, stderr)
+		require.Contains(t, stderr, "--seed must be ≥ 0, or -1 for a random one", "%v", args)
+	}
+	_, stderr, code := run(t, "attention", "-m", stories(t), "-p", "hi", "-o", filepath.Join(dir, "z"), "--capture-max-mb", "0", "-q", "--influence=false")
+	require.Zero(t, code, stderr)
+}
+
 // nanModel writes a tiny F32 model whose blk.0 query weights are NaN and which carries a NaN metadata
 // value and a NaN rms epsilon when badConfig is set.
 func nanModel(t *testing.T, badConfig bool) string {

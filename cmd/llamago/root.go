@@ -77,7 +77,28 @@ Models: any llama.cpp GGUF file of the llama architecture (LLaMA 1/2/3, TinyLlam
 	}
 	root.PersistentPostRunE = func(*cobra.Command, []string) error { return stopProfile() }
 	root.AddCommand(newVersionCmd(), newInspectCmd(), newSynthCmd(), newRunCmd(), newTokenizeCmd(), newLogitsCmd(), newPerplexityCmd(), newAttentionCmd(), newBenchCmd(), newDevicesCmd(), newQuantizeCmd(), newServeCmd(), newChatCmd(), newTemplateCmd())
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes a wrong number of arguments a usage error (exit 2, like a bad flag) for c and every command
+// under it, with the command's usage line: cobra's argument checks return plain errors, which exited 1.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				var ue usageError
+				if errors.As(err, &ue) {
+					return err
+				}
+				return usageError{fmt.Errorf("%w: usage: %s (see '%s --help')", err, cmd.UseLine(), cmd.CommandPath())}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
 
 var (

@@ -67,7 +67,7 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
 	f.BoolVar(&o.IgnoreEOS, "ignore-eos", false, "keep generating past end-of-generation tokens")
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object (text, tokens, timings) at the end instead of streaming")
 	f.StringVar(&o.CaptureDir, "capture-attn", "", "also capture attention into this folder (see 'llamago attention')")
-	f.Float64Var(&o.CaptureMB, "capture-max-mb", 1024, "with --capture-attn: refuse captures larger than this many MB")
+	f.Float64Var(&o.CaptureMB, "capture-max-mb", 1024, "with --capture-attn: refuse captures larger than this many MB (0: no limit)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no timings on stderr")
 	f.BoolVar(&o.NoPrompt, "no-display-prompt", false, "print only the generated text, not the prompt before it")
 	return cmd
@@ -94,6 +94,12 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	}
 	if o.N < -1 {
 		return usagef("-n must be ≥ 0 (0: evaluate the prompt only) or -1 (until the context is full), got %d", o.N)
+	}
+	if o.Seed < -1 {
+		return usagef("--seed must be ≥ 0, or -1 for a random one, got %d", o.Seed)
+	}
+	if _, err := captureLimit(o.CaptureMB); err != nil {
+		return err
 	}
 	if err := o.useDefaultModel(stderr); err != nil {
 		return err

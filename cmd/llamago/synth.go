@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -95,6 +96,16 @@ func runSynth(stderr io.Writer, o synthCmdOptions) error {
 			return fmt.Errorf("--vocab-from %s: %w", o.VocabFrom, err)
 		}
 		o.Vocab = len(toks)
+	}
+	// Every value the loader would refuse, and an unknown preset or type, is a usage error before any file
+	// exists; a model larger than the free space is refused with its size instead of filling the disk.
+	if err := synth.Check(o.Options); err != nil {
+		return usageError{err}
+	}
+	need := synth.EstimateBytes(o.Options)
+	if free := diskFree(filepath.Dir(o.Out)); free > 0 && need > free {
+		return fmt.Errorf("this model would need about %s, more than the %s free in %s: choose a smaller shape or type",
+			synth.HumanBytes(need), synth.HumanBytes(free), filepath.Dir(o.Out))
 	}
 	bar := progress.New(0, "synth "+o.Out, true, o.Quiet)
 	started := time.Now()

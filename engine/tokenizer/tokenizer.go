@@ -23,9 +23,12 @@ type Tokenizer struct {
 	ids     map[string]int32
 	byteIDs [256]int32 // SPM: id of <0xXX>; BPE: id of the mapped single-character token; -1 if none
 	ranks   map[[2]string]int
-	special []int32        // control, user-defined and unknown tokens, longest text first
-	eog     []int32        // end-of-generation tokens, sorted (see EOG)
-	rstrip  map[int32]bool // special tokens that swallow the whitespace after them (see initRStrip)
+	special []int32 // control, user-defined and unknown tokens, longest text first
+	// allIndex finds the special tokens in text when control tokens are parsed, userIndex when only
+	// user-defined tokens are (see partition.go).
+	allIndex, userIndex *specialIndex
+	eog                 []int32        // end-of-generation tokens, sorted (see EOG)
+	rstrip              map[int32]bool // special tokens that swallow the whitespace after them (see initRStrip)
 
 	BOS, EOS, UNK int32 // -1 when absent
 	// EOT ends a turn, EOM a message (Llama 3.1's "<|eom_id|>"): named by tokenizer.ggml.eot_token_id and
@@ -115,6 +118,8 @@ func New(info *gguf.TokenizerInfo, md *gguf.Metadata) (*Tokenizer, error) {
 		}
 	}
 	sort.SliceStable(t.special, func(a, b int) bool { return len(t.pieces[t.special[a]]) > len(t.pieces[t.special[b]]) })
+	t.allIndex = newSpecialIndex(t, t.special, func(int32) bool { return true })
+	t.userIndex = newSpecialIndex(t, t.special, func(id int32) bool { return t.types[id] == gguf.TokenUserDefined })
 	if md != nil {
 		name, _ := md.StringOr("general.name", "")
 		t.initRStrip(name)
@@ -208,48 +213,6 @@ func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int32 {
 		out = append(out, t.EOS)
 	}
 	return out
-}
-
-// partition splits text on special tokens, longest first.
-func (t *Tokenizer) partition(text string, parseSpecial bool) []fragment {
-	if text == "" {
-		return nil
-	}
-	frags := []fragment{{text, -1}}
-	for _, id := range t.special {
-		ty := t.types[id]
-		if !parseSpecial && (ty == gguf.TokenControl || ty == gguf.TokenUnknown) {
-			continue
-		}
-		sp := t.pieces[id]
-		var next []fragment
-		for _, f := range frags {
-			if f.token >= 0 || !strings.Contains(f.text, sp) {
-				next = append(next, f)
-				continue
-			}
-			rest := f.text
-			for {
-				i := strings.Index(rest, sp)
-				if i < 0 {
-					break
-				}
-				if i > 0 {
-					next = append(next, fragment{rest[:i], -1})
-				}
-				next = append(next, fragment{"", id})
-				rest = rest[i+len(sp):]
-				if t.rstrip[id] {
-					rest = strings.TrimLeft(rest, " \t\n\v\f\r")
-				}
-			}
-			if rest != "" {
-				next = append(next, fragment{rest, -1})
-			}
-		}
-		frags = next
-	}
-	return frags
 }
 
 // Decode joins the pieces of ids as bytes and returns them as a string (which may hold invalid UTF-8

@@ -67,7 +67,7 @@ func (o Options) resolve() (Options, error) {
 	}
 	p, ok := Presets[o.Preset]
 	if !ok {
-		return o, fmt.Errorf("unknown preset %q (choose one of %v)", o.Preset, PresetNames)
+		return o, fmt.Errorf("--preset: unknown preset %q: choose one of %s (see llamago synth --help)", o.Preset, strings.Join(PresetNames, ", "))
 	}
 	setInt := func(v *int, def int) {
 		if *v == 0 {
@@ -102,32 +102,133 @@ func (o Options) resolve() (Options, error) {
 		o.Name = fmt.Sprintf("llamago-synth-%s-%s", o.Preset, o.Type)
 	}
 	var errs []error
+	// The loader's limits (gguf.ReadLlamaConfig), checked on the flags before anything is written: a value
+	// past them made a file llamago refuses, was truncated to 32 bits in the header, or ran out of memory
+	// planning the tensors.
+	sizeErr := false
 	for _, c := range []struct {
-		name string
-		v    int
-	}{{"vocab", o.Vocab}, {"embd", o.Embd}, {"layers", o.Layers}, {"heads", o.Heads}, {"kv-heads", o.KVHeads}, {"ff", o.FF}, {"ctx", o.Ctx}} {
+		name   string
+		v, max int
+	}{{"vocab", o.Vocab, gguf.MaxVocabSize}, {"embd", o.Embd, gguf.MaxEmbedding}, {"layers", o.Layers, gguf.MaxBlockCount},
+		{"heads", o.Heads, gguf.MaxHeadCount}, {"kv-heads", o.KVHeads, gguf.MaxHeadCount}, {"ff", o.FF, 16 * gguf.MaxEmbedding},
+		{"ctx", o.Ctx, gguf.MaxContextLength}} {
 		if c.v <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive, got %d", c.name, c.v))
+		} else if c.v > c.max {
+			errs = append(errs, fmt.Errorf("--%s %d is out of range (allowed: 1 to %d)", c.name, c.v, c.max))
+			sizeErr = sizeErr || c.name == "vocab" || c.name == "embd" || c.name == "layers" || c.name == "ff"
 		}
 	}
-	if len(errs) == 0 {
-		if o.Embd%o.Heads != 0 {
-			errs = append(errs, fmt.Errorf("--embd %d must be a multiple of --heads %d", o.Embd, o.Heads))
-		}
-		if o.Heads%o.KVHeads != 0 {
-			errs = append(errs, fmt.Errorf("--heads %d must be a multiple of --kv-heads %d", o.Heads, o.KVHeads))
-		}
-		hd := o.Embd / max(o.Heads, 1)
-		ropeDefault := o.RopeDim == 0
-		if ropeDefault {
-			o.RopeDim = hd
-		}
-		// A default --rope-dim only inherits a bad head size: that error is already the one above.
-		if (o.RopeDim > hd || o.RopeDim%2 != 0) && !(ropeDefault && o.Embd%o.Heads != 0) {
-			errs = append(errs, fmt.Errorf("--rope-dim %d must be even and at most the head size %d", o.RopeDim, hd))
+	finite := func(name string, v, hi float64) {
+		if f := float64(float32(v)); math.IsNaN(v) || math.IsInf(f, 0) || f <= 0 || (hi > 0 && v > hi) {
+			allowed := "a finite number greater than 0"
+			if hi > 0 {
+				allowed += fmt.Sprintf(" and at most %g", hi)
+			}
+			errs = append(errs, fmt.Errorf("--%s %g is out of range (allowed: %s)", name, v, allowed))
 		}
 	}
-	return o, errors.Join(errs...)
+	finite("rope-base", o.RopeBase, 0)
+	finite("rms-eps", o.RMSEps, 1)
+	if len(errs) > 0 && sizeErr {
+		return o, fmt.Errorf("%w%s", errors.Join(errs...), o.sizeNote())
+	}
+	if len(errs) > 0 {
+		return o, errors.Join(errs...)
+	}
+	if o.Embd%o.Heads != 0 {
+		errs = append(errs, fmt.Errorf("--embd %d must be a multiple of --heads %d", o.Embd, o.Heads))
+	}
+	if o.Heads%o.KVHeads != 0 {
+		errs = append(errs, fmt.Errorf("--heads %d must be a multiple of --kv-heads %d", o.Heads, o.KVHeads))
+	}
+	hd := o.Embd / o.Heads
+	ropeDefault := o.RopeDim == 0
+	if ropeDefault {
+		o.RopeDim = hd
+	}
+	// A default --rope-dim only inherits a bad head size: that error is already the one above.
+	if (o.RopeDim < 2 || o.RopeDim > hd || o.RopeDim%2 != 0) && !(ropeDefault && o.Embd%o.Heads != 0) {
+		errs = append(errs, fmt.Errorf("--rope-dim %d must be even, from 2 to the head size %d", o.RopeDim, hd))
+	}
+	if len(errs) > 0 {
+		return o, errors.Join(errs...)
+	}
+	// Whatever the checks above miss, the loader's own rules refuse here, before a byte is written.
+	var md gguf.Metadata
+	setHyperparameters(&md, o, 0)
+	if _, err := gguf.ReadLlamaConfig(&md); err != nil {
+		return o, fmt.Errorf("llamago would refuse this model: %w", err)
+	}
+	return o, nil
+}
+
+// Check resolves the options as Write does and reports what Write would refuse, before any output exists.
+func Check(o Options) error {
+	r, err := o.resolve()
+	if err != nil {
+		return err
+	}
+	if _, err := gguf.NewTypeRule(r.Type, r.Layers); err != nil {
+		return fmt.Errorf("--type: %w", err)
+	}
+	if r.VocabFrom == "" && r.Vocab < minVocab {
+		return fmt.Errorf("--vocab: the built-in vocabulary needs at least %d tokens, asked for %d", minVocab, r.Vocab)
+	}
+	return nil
+}
+
+// EstimateBytes is about how large the file of o is (weights at o.Type's bits; metadata left out); 0 when
+// the options are invalid. Computed in floating point, it holds for any shape.
+func EstimateBytes(o Options) float64 {
+	r, err := o.resolve()
+	if err != nil {
+		return 0
+	}
+	return r.estimate()
+}
+
+// estimate sizes the weights from the shape alone (no tensor list): F32 norms, and the matrices at the
+// bits per weight of the type (Q4_K for the Q4_K_M mixture).
+func (o Options) estimate() float64 {
+	bpw := 4.0
+	name := o.Type
+	if strings.EqualFold(name, "Q4_K_M") {
+		name = "Q4_K"
+	}
+	if t, err := gguf.ParseType(name); err == nil && t.BlockSize() > 0 {
+		bpw = float64(t.RowBytes(t.BlockSize())) / float64(t.BlockSize())
+	}
+	e, ff, v, l := float64(o.Embd), float64(o.FF), float64(o.Vocab), float64(o.Layers)
+	kv := e / math.Max(1, float64(o.Heads)) * float64(max(o.KVHeads, 1))
+	layer := bpw*(2*e*e+2*e*kv+3*e*ff) + 4*2*e
+	out := v * e
+	if o.TiedEmbed {
+		out = 0
+	}
+	return l*layer + bpw*(v*e+out) + 4*e
+}
+
+// sizeNote says how large a file the shape asks for, for errors about sizes.
+func (o Options) sizeNote() string {
+	if o.Vocab <= 0 || o.Embd <= 0 || o.Layers <= 0 || o.FF <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (this shape would make a file of about %s)", HumanBytes(o.estimate()))
+}
+
+// HumanBytes writes a size in bytes with a binary unit: "1.5 GiB".
+func HumanBytes(n float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"}
+	i := 0
+	for n >= 1024 && i < len(units)-1 {
+		n /= 1024
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", n)
+	}
+	return fmt.Sprintf("%.1f %s", n, units[i])
 }
 
 // tensorSpec is one tensor to generate: name, type, dims (ggml order) and the std of its values.
@@ -253,20 +354,7 @@ func sliceProd(d []uint64) uint64 {
 }
 
 func setMetadata(md *gguf.Metadata, o Options, ftype int) error {
-	md.Set("general.architecture", "llama")
-	md.Set("general.name", o.Name)
-	md.Set("general.file_type", uint32(ftype))
-	md.Set("general.quantization_version", uint32(2))
-	md.Set("llama.context_length", uint32(o.Ctx))
-	md.Set("llama.embedding_length", uint32(o.Embd))
-	md.Set("llama.block_count", uint32(o.Layers))
-	md.Set("llama.feed_forward_length", uint32(o.FF))
-	md.Set("llama.attention.head_count", uint32(o.Heads))
-	md.Set("llama.attention.head_count_kv", uint32(o.KVHeads))
-	md.Set("llama.rope.dimension_count", uint32(o.RopeDim))
-	md.Set("llama.rope.freq_base", float32(o.RopeBase))
-	md.Set("llama.attention.layer_norm_rms_epsilon", float32(o.RMSEps))
-	md.Set("llama.vocab_size", uint32(o.Vocab))
+	setHyperparameters(md, o, ftype)
 	if o.VocabFrom != "" {
 		return copyVocab(md, o)
 	}
@@ -285,6 +373,24 @@ func setMetadata(md *gguf.Metadata, o Options, ftype int) error {
 	md.Set("tokenizer.ggml.add_bos_token", true)
 	md.Set("tokenizer.ggml.add_eos_token", false)
 	return nil
+}
+
+// setHyperparameters writes the general.* and llama.* keys of o (resolved, so every value fits its type).
+func setHyperparameters(md *gguf.Metadata, o Options, ftype int) {
+	md.Set("general.architecture", "llama")
+	md.Set("general.name", o.Name)
+	md.Set("general.file_type", uint32(ftype))
+	md.Set("general.quantization_version", uint32(2))
+	md.Set("llama.context_length", uint32(o.Ctx))
+	md.Set("llama.embedding_length", uint32(o.Embd))
+	md.Set("llama.block_count", uint32(o.Layers))
+	md.Set("llama.feed_forward_length", uint32(o.FF))
+	md.Set("llama.attention.head_count", uint32(o.Heads))
+	md.Set("llama.attention.head_count_kv", uint32(o.KVHeads))
+	md.Set("llama.rope.dimension_count", uint32(o.RopeDim))
+	md.Set("llama.rope.freq_base", float32(o.RopeBase))
+	md.Set("llama.attention.layer_norm_rms_epsilon", float32(o.RMSEps))
+	md.Set("llama.vocab_size", uint32(o.Vocab))
 }
 
 // copyVocab copies every tokenizer.* key from o.VocabFrom; its token count must equal the model's vocab.

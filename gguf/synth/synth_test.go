@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/llamago/llamago/gguf"
@@ -113,6 +114,44 @@ func TestFallbackAndErrors(t *testing.T) {
 	} {
 		require.ErrorContains(t, Write(&bytes.Buffer{}, c.o), c.want)
 	}
+}
+
+// F8, F12: values the loader refuses (or that do not fit the header's 32 bits) were written anyway — rope
+// dim -2 as 4294967294, ctx 2^40 as 0, rope base NaN — and --layers 2^31 died of out-of-memory planning
+// 17 billion tensors. Check refuses each with the flag, the value and the allowed range, before any output.
+func TestCheckAppliesTheLoadersRules(t *testing.T) {
+	nan := math.NaN()
+	for _, c := range []struct {
+		o    Options
+		want string
+	}{
+		{Options{RopeDim: -2}, "--rope-dim -2 must be even, from 2 to the head size 64"},
+		{Options{RopeDim: 3}, "--rope-dim 3 must be even"},
+		{Options{Ctx: 1 << 40}, "--ctx 1099511627776 is out of range (allowed: 1 to 2147483648)"},
+		{Options{RopeBase: nan}, "--rope-base NaN is out of range (allowed: a finite number greater than 0)"},
+		{Options{RopeBase: -1}, "--rope-base -1 is out of range"},
+		{Options{RopeBase: 1e39}, "--rope-base 1e+39 is out of range"},
+		{Options{RMSEps: nan}, "--rms-eps NaN is out of range"},
+		{Options{RMSEps: 2}, "--rms-eps 2 is out of range (allowed: a finite number greater than 0 and at most 1)"},
+		{Options{Layers: 1 << 31}, "--layers 2147483648 is out of range (allowed: 1 to 65536) (this shape would make a file of about 6.0 PiB)"},
+		{Options{Vocab: 1 << 40}, "--vocab 1099511627776 is out of range (allowed: 1 to 16777216)"},
+		{Options{Embd: 1 << 21}, "--embd 2097152 is out of range"},
+		{Options{Heads: 1 << 15, Embd: 1 << 15}, "--heads 32768 is out of range"},
+		{Options{FF: 1 << 25}, "--ff 33554432 is out of range"},
+		{Options{Preset: "huge"}, `--preset: unknown preset "huge": choose one of tiny, llama-1b, llama2-7b, llama3-8b`},
+		{Options{Type: "Q7"}, `--type: unknown tensor type "Q7"`},
+		{Options{Vocab: 5}, "at least 260 tokens, asked for 5"},
+	} {
+		require.ErrorContains(t, Check(c.o), c.want, "%+v", c.o)
+		require.ErrorContains(t, Write(&bytes.Buffer{}, c.o), strings.SplitN(c.want, " (", 2)[0], "%+v", c.o)
+	}
+	require.NoError(t, Check(Options{}))
+	require.NoError(t, Check(Options{Preset: "llama3-8b", Type: "Q4_K_M"}))
+	// The estimate is close to what Write makes.
+	o := Options{Type: "Q8_0"}
+	var buf bytes.Buffer
+	require.NoError(t, Write(&buf, o))
+	require.InDelta(t, float64(buf.Len()), EstimateBytes(o), 0.1*float64(buf.Len()))
 }
 
 func TestWriteFileLeavesNothingOnError(t *testing.T) {

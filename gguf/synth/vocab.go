@@ -6,13 +6,16 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
+// minVocab is the smallest built-in vocabulary: <unk>, <s>, </s>, the 256 bytes and one more.
+const minVocab = 3 + 256 + 1
+
 // builtinVocab makes a SentencePiece-style ("llama") vocabulary of n tokens that needs no outside file:
 // <unk>, <s>, </s>, the 256 byte-fallback tokens <0x00>…<0xFF>, then pieces over a small alphabet
 // ("▁" and lower-case letters first, then digits and punctuation) in order of length, each the merge of a
 // shorter piece and one character, with scores falling by id so shorter pieces merge first.
 func builtinVocab(n int) (tokens []string, scores []float32, types []int32, err error) {
-	if n < 3+256+1 {
-		return nil, nil, nil, fmt.Errorf("the built-in vocabulary needs at least 260 tokens, asked for %d", n)
+	if n < minVocab {
+		return nil, nil, nil, fmt.Errorf("the built-in vocabulary needs at least %d tokens, asked for %d", minVocab, n)
 	}
 	tokens = []string{"<unk>", "<s>", "</s>"}
 	types = []int32{gguf.TokenUnknown, gguf.TokenControl, gguf.TokenControl}
