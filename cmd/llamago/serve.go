@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -180,19 +181,29 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	}
 
 	type loaded struct {
-		lm  *loadedModel
-		m   *server.Model
-		err error
+		lm       *loadedModel
+		m        *server.Model
+		err      error
+		panicked any // a panic while loading, raised again on the command's goroutine (exit status 70)
 	}
 	ready := make(chan loaded, 1)
 	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				ready <- loaded{panicked: fmt.Sprintf("%v (loading the model)\n%s", v, debug.Stack())}
+			}
+		}()
 		lm, m, err := o.load(log)
-		ready <- loaded{lm, m, err}
+		ready <- loaded{lm, m, err, nil}
 	}()
 	var lm *loadedModel
 	var model *server.Model
 	select {
 	case l := <-ready:
+		if l.panicked != nil {
+			hs.Close()
+			panic(l.panicked)
+		}
 		if l.err != nil {
 			hs.Close()
 			return l.err
@@ -200,7 +211,7 @@ func runServe(stderr io.Writer, o serveOptions) error {
 		lm, model = l.lm, l.m
 	case <-stop:
 		hs.Close()
-		if l := <-ready; l.err == nil { // let the load finish so that its files close cleanly
+		if l := <-ready; l.err == nil && l.panicked == nil { // let the load finish so that its files close cleanly
 			l.m.Scheduler.Close()
 			l.lm.Close()
 		}
