@@ -171,7 +171,7 @@ func execute(args []string) (code int) {
 	fmt.Fprintln(os.Stderr, "llamago:", err)
 	var ue usageError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "): // cobra's, for a mistyped command
 		return 2
 	case errors.Is(err, errInterrupted):
 		return 130 // as a shell reports a process ended by SIGINT

@@ -146,3 +146,10 @@ func TestChatTemplateFile(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownCommandIsUsage: a mistyped command is a usage error (2), like a mistyped flag.
+func TestUnknownCommandIsUsage(t *testing.T) {
+	_, stderr, code := run(t, "serv")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, `unknown command "serv"`)
+}
