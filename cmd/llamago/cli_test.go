@@ -32,10 +32,7 @@ func runStdin(t *testing.T, stdin string, args ...string) (string, string, int) 
 	code := 0
 	if err != nil {
 		errb.WriteString(err.Error())
-		code = 1
-		if _, ok := err.(usageError); ok {
-			code = 2
-		}
+		code = exitCode(err)
 	}
 	return out.String(), errb.String(), code
 }

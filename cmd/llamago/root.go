@@ -169,6 +169,12 @@ func execute(args []string) (code int) {
 		return 0
 	}
 	fmt.Fprintln(os.Stderr, "llamago:", err)
+	return exitCode(err)
+}
+
+// exitCode is the exit status of a command that failed with err: 2 for a usage error, 130 when interrupted,
+// else 1.
+func exitCode(err error) int {
 	var ue usageError
 	switch {
 	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "): // cobra's, for a mistyped command

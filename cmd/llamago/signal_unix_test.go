@@ -45,7 +45,7 @@ func llamagoProcess(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reader, *by
 	return cmd, bufio.NewReader(out), &stderr
 }
 
-func exitCode(t *testing.T, cmd *exec.Cmd) int {
+func processExit(t *testing.T, cmd *exec.Cmd) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -80,7 +80,7 @@ func TestRunInterrupted(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
 	rest, _ := out.ReadString(0)
-	require.Equal(t, 130, exitCode(t, cmd), stderr.String())
+	require.Equal(t, 130, processExit(t, cmd), stderr.String())
 	require.True(t, strings.HasSuffix(rest, "\n"), "the text ends with a newline")
 	require.Contains(t, stderr.String(), "eval time")
 	require.Contains(t, stderr.String(), "llamago: interrupted")
@@ -89,7 +89,7 @@ func TestRunInterrupted(t *testing.T) {
 	time.Sleep(700 * time.Millisecond) // loaded and generating; the context (8192) lasts seconds more
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
 	js, _ := out.ReadString(0)
-	require.Equal(t, 130, exitCode(t, cmd), stderr.String())
+	require.Equal(t, 130, processExit(t, cmd), stderr.String())
 	var r runResult
 	require.NoError(t, json.Unmarshal([]byte(js), &r), "stdout: %q, stderr: %s", js, stderr.String())
 	require.Equal(t, "interrupted", r.StopReason)
@@ -112,7 +112,7 @@ func TestSynthInterruptedLeavesNothing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	require.NoError(t, cmd.Process.Signal(os.Interrupt))
-	require.Equal(t, 130, exitCode(t, cmd), stderr.String())
+	require.Equal(t, 130, processExit(t, cmd), stderr.String())
 	entries, _ := os.ReadDir(dir)
 	require.Empty(t, entries, "the interrupted synth left files behind")
 }
