@@ -59,6 +59,9 @@ type shape[C any] struct {
 	piece                         func(text string, toks []tokenOut) C                // a streamed piece
 	end                           func(finish string) C                               // the stream's last choice
 	begin                         func() C                                            // sent before the first piece, or nil
+	// collect, when set, holds a streamed answer back and sends it as one choice at the end, with the finish
+	// reason it returns (tool calls are recognised in whole answers only).
+	collect func(text string, toks []tokenOut, finish string) (C, string)
 }
 
 // answer runs a validated generation and answers it as one JSON body, or as server-sent events: the
@@ -95,14 +98,29 @@ func answer[C any](s *Server, w http.ResponseWriter, r *http.Request, m *Model, 
 		}
 		return send(sh.begin())
 	}
+	var held bytes.Buffer
+	var heldToks []tokenOut
 	res, err := s.generate(r.Context(), m, p, started, ev.ping, func(b []byte, toks []tokenOut) error {
+		if sh.collect != nil {
+			held.Write(b)
+			heldToks = append(heldToks, toks...)
+			return nil
+		}
 		return send(sh.piece(string(b), toks))
 	})
 	if err != nil {
 		s.failedStream(ev, r, err)
 		return
 	}
-	if send(sh.end(res.finish)) != nil {
+	finish := res.finish
+	if sh.collect != nil {
+		var c C
+		c, finish = sh.collect(held.String(), heldToks, finish)
+		if send(c) != nil {
+			return
+		}
+	}
+	if send(sh.end(finish)) != nil {
 		return
 	}
 	if p.usage {
@@ -164,8 +182,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 // chat shapes
 
 type chatMessage struct {
-	Role    string  `json:"role,omitempty"`
-	Content *string `json:"content,omitempty"`
+	Role      string         `json:"role,omitempty"`
+	Content   *string        `json:"content,omitempty"`
+	ToolCalls []chatToolCall `json:"tool_calls,omitempty"`
 }
 
 type chatTokenLogprob struct {
@@ -230,8 +249,13 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if err == nil && req.ResponseFormat != nil && req.ResponseFormat.Type != "text" {
 		err = badRequest("response_format", "response_format %q is not supported: llamago does not constrain output to JSON (only \"text\")", req.ResponseFormat.Type)
 	}
-	if tc := string(bytes.TrimSpace(req.ToolChoice)); err == nil && tc != "" && tc != "null" && tc != `"auto"` && tc != `"none"` {
-		err = badRequest("tool_choice", "tool_choice %s is not supported: tools reach the model through its chat template, and its answer comes back as text (tool calls are not parsed)", tc)
+	tc := string(bytes.TrimSpace(req.ToolChoice))
+	if err == nil && tc != "" && tc != "null" && tc != `"auto"` && tc != `"none"` {
+		err = badRequest("tool_choice", "tool_choice %s is not supported (only \"auto\" and \"none\"): the model decides from its chat template whether to call a tool", tc)
+	}
+	var names map[string]bool // the functions a tool call may name; nil: answers are text
+	if tc != `"none"` {
+		names = toolNames(req.Tools)
 	}
 	if err == nil {
 		p.prompt, err = s.chatPrompt(m, req.Messages, req.Tools)
@@ -249,9 +273,23 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return lp
 	}
 	release() // prepared: the scheduler's queue bounds the rest
-	answer(s, w, r, m, p, shape[chatChoice]{idPrefix: "chatcmpl", object: "chat.completion", chunkObject: "chat.completion.chunk",
+	// message is the answer as a message: its text, or the tool calls in it (finish reason "tool_calls").
+	message := func(text, finish string) (chatMessage, string) {
+		content, calls := parseToolCalls(text, names)
+		if len(calls) == 0 {
+			return chatMessage{Content: &text}, finish
+		}
+		msg := chatMessage{ToolCalls: calls}
+		if content != "" {
+			msg.Content = &content
+		}
+		return msg, "tool_calls"
+	}
+	sh := shape[chatChoice]{idPrefix: "chatcmpl", object: "chat.completion", chunkObject: "chat.completion.chunk",
 		whole: func(text string, toks []tokenOut, finish string) chatChoice {
-			return chatChoice{Message: &chatMessage{Role: "assistant", Content: &text}, Logprobs: logprobs(toks), FinishReason: &finish}
+			msg, finish := message(text, finish)
+			msg.Role = "assistant"
+			return chatChoice{Message: &msg, Logprobs: logprobs(toks), FinishReason: &finish}
 		},
 		piece: func(text string, toks []tokenOut) chatChoice {
 			return chatChoice{Delta: &chatMessage{Content: &text}, Logprobs: logprobs(toks)}
@@ -261,7 +299,17 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 			empty := ""
 			return chatChoice{Delta: &chatMessage{Role: "assistant", Content: &empty}}
 		},
-	})
+	}
+	if len(names) > 0 { // a tool call is known only once the answer is whole: stream it as one piece
+		sh.collect = func(text string, toks []tokenOut, finish string) (chatChoice, string) {
+			msg, finish := message(text, finish)
+			for i := range msg.ToolCalls {
+				msg.ToolCalls[i].Index = &i
+			}
+			return chatChoice{Delta: &msg, Logprobs: logprobs(toks)}, finish
+		}
+	}
+	answer(s, w, r, m, p, sh)
 }
 
 // chatPrompt renders and tokenizes a conversation.
