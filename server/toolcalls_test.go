@@ -13,7 +13,7 @@ func TestParseToolCalls(t *testing.T) {
 	names := map[string]bool{"get_weather": true, "add": true}
 	for _, c := range []struct {
 		name, text, content string
-		calls              [][2]string // name, arguments
+		calls               [][2]string // name, arguments
 	}{
 		{"hermes", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"unit\": \"c\"}}\n</tool_call>", "",
 			[][2]string{{"get_weather", `{"city":"Paris","unit":"c"}`}}},
