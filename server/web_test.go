@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,19 +15,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/llamago/llamago/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
-
-// chromium finds Debian's Chromium; the test setup (.ci/run) installs it.
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("chromium is not installed (apt-get install chromium; .ci/run installs it): skipping the web page test in a browser")
-	return ""
-}
 
 // slowStream delays every server-sent event by the current delay, so that the browser test can watch an
 // answer grow and stop it before the model ends it. The server under it is unchanged.
@@ -52,7 +41,7 @@ func (w slowStream) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // and the console stays free of errors. LLAMAGO_SCREENSHOTS=1 writes docs/web-chat.png and
 // docs/web-attention.png.
 func TestPageInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := testutil.Chromium(t)
 	ts := newTestServer(t, serverConfig{key: "s3cret", chat: plainChat})
 	var delay atomic.Int64
 	delay.Store(int64(15 * time.Millisecond))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/llamago/llamago/internal/npy"
+	"github.com/llamago/llamago/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,21 +92,10 @@ func TestRunCaptureAttn(t *testing.T) {
 	require.Equal(t, []int{5, 8, 11, 11}, shape) // 5 prompt tokens + 6 generated
 }
 
-// chromium finds Debian's Chromium; the test setup (.ci/run) installs it.
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("chromium is not installed (apt-get install chromium; .ci/run installs it): skipping the page rendering test")
-	return ""
-}
-
 // TestAttentionPageRendersInChromium loads index.html in headless Chromium: the script must run without
 // errors and draw the head view, the model view and the rollout; the screenshot must show them.
 func TestAttentionPageRendersInChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := testutil.Chromium(t)
 	dir := filepath.Join(t.TempDir(), "attn")
 	_, stderr, code := run(t, "attention", "-m", stories(t), "-p", "The cat sat on the mat", "-o", dir, "-q")
 	require.Zero(t, code, stderr)
