@@ -35,6 +35,7 @@ type serverConfig struct {
 	key                  string
 	chat                 func(messages, tools json.RawMessage) (string, error)
 	noModel              bool
+	maxBody              int64 // request body limit (default 64 KiB)
 	heartbeat            time.Duration
 	eos                  int // the model's end-of-sequence token, when not its own (1: BOS, which it generates)
 	kvBlocks             int
@@ -62,7 +63,10 @@ func newTestServer(t testing.TB, c serverConfig) *testServer {
 	require.NoError(t, err)
 	sch := engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: c.queue})
 	m := &Model{Name: "stories", Path: path, Engine: em, Scheduler: sch, Context: c.ctx, Chat: c.chat}
-	srv := New(Options{APIKey: c.key, MaxBodyBytes: 64 << 10, Heartbeat: c.heartbeat})
+	if c.maxBody == 0 {
+		c.maxBody = 64 << 10
+	}
+	srv := New(Options{APIKey: c.key, MaxBodyBytes: c.maxBody, Heartbeat: c.heartbeat})
 	if !c.noModel {
 		srv.SetModel(m)
 	}
@@ -609,8 +613,17 @@ func TestReviewFixes(t *testing.T) {
 	}
 	status, _, _ := ts.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}], "tool_choice": "auto", "response_format": {"type": "text"}, "max_tokens": 1}`)
 	require.Equal(t, http.StatusOK, status)
-	status, _, _ = ts.post(t, "/tokenize", map[string]any{"content": strings.Repeat("a", 300<<10)})
+}
+
+// TestTokenizeCap: /tokenize refuses text far past what the context could hold (64 bytes a position, at
+// least 256 KiB), before tokenizing it, within a body the server accepts.
+func TestTokenizeCap(t *testing.T) {
+	ts := newTestServer(t, serverConfig{maxBody: 1 << 20})
+	status, body, _ := ts.post(t, "/tokenize", map[string]any{"content": strings.Repeat("a", 300<<10)})
 	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+	require.Contains(t, body["error"].(map[string]any)["message"], "/tokenize takes at most")
+	status, _, _ = ts.post(t, "/tokenize", map[string]any{"content": strings.Repeat("a", 200<<10)})
+	require.Equal(t, http.StatusOK, status)
 }
 
 // catStory is a greedy story that generates BOS (an empty token) as its 163rd token.

@@ -20,6 +20,12 @@ type vocabToken struct {
 // New sees it.
 func spmVocab(t *testing.T, extra []vocabToken, edit func(*gguf.TokenizerInfo)) *Tokenizer {
 	t.Helper()
+	return spmVocabMD(t, extra, edit, nil)
+}
+
+// spmVocabMD is spmVocab with the file's other metadata (general.name, …).
+func spmVocabMD(t *testing.T, extra []vocabToken, edit func(*gguf.TokenizerInfo), md *gguf.Metadata) *Tokenizer {
+	t.Helper()
 	toks := []string{"<unk>", "<s>", "</s>"}
 	types := []int32{gguf.TokenUnknown, gguf.TokenControl, gguf.TokenControl}
 	for b := 0; b < 256; b++ {
@@ -34,7 +40,7 @@ func spmVocab(t *testing.T, extra []vocabToken, edit func(*gguf.TokenizerInfo)) 
 	if edit != nil {
 		edit(info)
 	}
-	tok, err := New(info, nil)
+	tok, err := New(info, md)
 	require.NoError(t, err)
 	return tok
 }
@@ -318,19 +324,7 @@ func TestPhi3SpecialTokensStripWhitespaceAfter(t *testing.T) {
 	build := func(name string) *Tokenizer {
 		var md gguf.Metadata
 		md.Set("general.name", name)
-		toks := []string{"<unk>", "<s>", "</s>"}
-		types := []int32{gguf.TokenUnknown, gguf.TokenControl, gguf.TokenControl}
-		for b := 0; b < 256; b++ {
-			toks = append(toks, fmt.Sprintf("<0x%02X>", b))
-			types = append(types, gguf.TokenByte)
-		}
-		for _, e := range extra {
-			toks = append(toks, e.text)
-			types = append(types, e.typ)
-		}
-		tok, err := New(&gguf.TokenizerInfo{Model: "llama", Tokens: toks, TokenTypes: types, BOS: 1, EOS: 2, UNK: 0, PAD: -1}, &md)
-		require.NoError(t, err)
-		return tok
+		return spmVocabMD(t, extra, nil, &md)
 	}
 	prompt := "<s><|user|>\nhi<|end|>\n "
 	require.Equal(t, []int32{1, user, spHi, end}, build("Phi-3-mini-4k-instruct").Encode(prompt, false, true))
