@@ -85,12 +85,9 @@ and the chat goes on: /reset starts over.`,
 	allowDefaultModel(f)
 	f.StringVar(&o.System, "system", "", "a system message that begins the conversation (kept by /reset)")
 	f.IntVarP(&o.MaxTokens, "max-tokens", "n", 1024, "most tokens per answer (-1: until the model ends its answer or the context is full; a model that never ends its answers, such as the built-in story model, would fill the context in one)")
-	d := engine.DefaultSampler
-	f.Float64Var(&o.Sampler.Temp, "temp", d.Temp, "temperature, in [0, 2] (0: greedy)")
-	f.IntVar(&o.Sampler.TopK, "top-k", d.TopK, "keep the k most likely tokens (0: all)")
-	f.Float64Var(&o.Sampler.TopP, "top-p", d.TopP, "keep the smallest set of tokens with this much probability (1: all)")
-	f.Float64Var(&o.Sampler.MinP, "min-p", d.MinP, "drop tokens less likely than this fraction of the most likely (0: off)")
-	f.Float64Var(&o.Sampler.RepeatPenalty, "repeat-penalty", d.RepeatPenalty, "penalize the last 64 tokens, in (0, 10] (1: off)")
+	bindSampler(f, &o.Sampler)
+	f.Lookup("temp").Usage = "temperature, in [0, 2] (0: greedy)"
+	f.Float64Var(&o.Sampler.RepeatPenalty, "repeat-penalty", engine.DefaultSampler.RepeatPenalty, "penalize the last 64 tokens, in (0, 10] (1: off)")
 	f.StringVar(&o.ChatTemplateFile, "chat-template-file", "", chatTemplateFileUsage)
 	f.Int64VarP(&o.Seed, "seed", "s", -1, "random seed each answer starts from (-1: a random one per answer)")
 	return cmd

@@ -176,3 +176,12 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 	}
 	return lm, nil
 }
+
+// bindSampler adds the sampling flags that run and chat share, with llama.cpp's defaults.
+func bindSampler(f *pflag.FlagSet, o *engine.SamplerOptions) {
+	d := engine.DefaultSampler
+	f.Float64Var(&o.Temp, "temp", d.Temp, "temperature (0: greedy)")
+	f.IntVar(&o.TopK, "top-k", d.TopK, "keep the k most likely tokens (0: all)")
+	f.Float64Var(&o.TopP, "top-p", d.TopP, "keep the smallest set of tokens with this much probability (1: all)")
+	f.Float64Var(&o.MinP, "min-p", d.MinP, "drop tokens less likely than this fraction of the most likely (0: off)")
+}

@@ -54,11 +54,8 @@ stdout carries only the text. --temp 0 is greedy decoding, which reproduces llam
 	f.StringVarP(&o.Prompt, "prompt", "p", "", "the prompt (default: standard input when it is piped)")
 	f.StringVarP(&o.PromptFile, "file", "f", "", "read the prompt from this file (-: standard input); one trailing newline is dropped")
 	f.IntVarP(&o.N, "n-predict", "n", 128, "tokens to generate (-1: until the context is full; 0: evaluate the prompt only)")
+	bindSampler(f, &o.Sampler)
 	d := engine.DefaultSampler
-	f.Float64Var(&o.Sampler.Temp, "temp", d.Temp, "temperature (0: greedy)")
-	f.IntVar(&o.Sampler.TopK, "top-k", d.TopK, "keep the k most likely tokens (0: all)")
-	f.Float64Var(&o.Sampler.TopP, "top-p", d.TopP, "keep the smallest set of tokens with this much probability (1: all)")
-	f.Float64Var(&o.Sampler.MinP, "min-p", d.MinP, "drop tokens less likely than this fraction of the most likely (0: off)")
 	f.Float64Var(&o.Sampler.RepeatPenalty, "repeat-penalty", d.RepeatPenalty, "penalize recently seen tokens (1: off)")
 	f.IntVar(&o.Sampler.RepeatLastN, "repeat-last-n", d.RepeatLastN, "how many recent tokens the penalty considers")
 	f.Int64VarP(&o.Seed, "seed", "s", -1, "random seed (-1: a random one, printed to stderr unless -q; --json reports it)")
