@@ -1,0 +1,64 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+)
+
+// BenchmarkGemvKernel runs the few-token kernel alone on eight rows that stay in the L1/L2 cache, so the
+// figure is the kernel's compute ceiling: ns per block of 32 values × 8 rows × the group's tokens.
+func BenchmarkGemvKernel(b *testing.B) {
+	if !canGemv(gguf.TypeQ4_0, gemvMinTokens, gemvRows) {
+		b.Skip("no few-token kernel on this CPU (it needs AVX-512 VNNI)")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	p := NewPool(1)
+	defer p.Close()
+	const cols = 2048
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
+		for _, n := range []int{8, 16} {
+			w := &Weight{Type: typ, Rows: gemvRows, Cols: cols, Data: quantRow(b, typ, randRow(r, gemvRows*cols, 1))}
+			a := quantizeActivations16(p, randRow(r, n*cols, 1), n, cols)
+			t := gemvTask{p: p, w: w, a: a, n: n}
+			var buf [2 * gemvRows * 32]int16
+			var out [gemvRows * 2 * gemmT]float32
+			b.Run(fmt.Sprintf("type=%s/n=%d", typ, n), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					t.kernel(w.Data, 0, n/gemmT, nil, &buf, &out)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(cols/32), "ns/block")
+			})
+		}
+	}
+}
+
+// BenchmarkGemvStream multiplies eight or sixteen tokens by a stack of Q4_0/Q8_0 matrices larger than the
+// caches (2048×2048 each, about 150 MiB of Q4_0 in all), one after the other as a decoding step does, on
+// the pool's threads: what the few-token kernels reach when the weights stream from memory.
+func BenchmarkGemvStream(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	p := NewPool(0)
+	defer p.Close()
+	const rows, cols, mats = 2048, 2048, 64
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
+		one := quantRow(b, typ, randRow(r, rows*cols, 1))
+		ws := make([]*Weight, mats)
+		for i := range ws {
+			ws[i] = &Weight{Type: typ, Rows: rows, Cols: cols, Data: append([]byte(nil), one...)}
+		}
+		for _, n := range []int{1, 8, 16} {
+			x := randRow(r, n*cols, 1)
+			dst := make([]float32, n*rows)
+			b.Run(fmt.Sprintf("type=%s/n=%d", typ, n), func(b *testing.B) {
+				b.SetBytes(int64(len(one)))
+				for i := 0; i < b.N; i++ {
+					MatMul(p, dst, ws[i%mats], x, n)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows/gemvRows*cols/32)*float64(p.Threads()), "ns/block")
+			})
+		}
+	}
+}
