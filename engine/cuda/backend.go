@@ -29,6 +29,9 @@ type Backend struct {
 	factors map[*float32]devPtr
 	rows    int  // weight rows per warp in one-token matrix products (LLAMAGO_CUDA_ROWS)
 	blocks  bool // one-token Q4_0/Q8_0 products with a lane per block, not coalesced (LLAMAGO_CUDA_MATVEC)
+	// syncLaunch waits for every kernel as it is launched (LLAMAGO_CUDA_SYNC=1 or CUDA_LAUNCH_BLOCKING=1),
+	// so that a fault names its kernel and grid instead of surfacing at the next read. For debugging: slow.
+	syncLaunch bool
 }
 
 // The scratch arrays, by name (Reserve sizes them for a session; the ops find them by these names).
@@ -95,6 +98,7 @@ func New(index int) (*Backend, error) {
 	default:
 		return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_MATVEC=%q: the layout of one-token Q4_0/Q8_0 products must be coalesced or blocks", v)
 	}
+	b.syncLaunch = os.Getenv("LLAMAGO_CUDA_SYNC") == "1" || os.Getenv("CUDA_LAUNCH_BLOCKING") == "1"
 	d := devs[index]
 	b.name = fmt.Sprintf("cuda:%d %s (sm_%d%d, %.1f GiB)", index, d.Name, d.CapMajor, d.CapMinor, float64(d.Memory)/(1<<30))
 	b.ccMajor, b.ccMinor, b.mem = d.CapMajor, d.CapMinor, d.Memory
@@ -133,7 +137,28 @@ func (b *Backend) launch(name string, grid, block, shared int, args ...any) erro
 	if err := b.drv.launch(name, grid, block, shared, vals); err != nil {
 		return fmt.Errorf("cuda: launching %s (grid %d, block %d, shared %d B): %w", name, grid, block, shared, err)
 	}
+	if b.syncLaunch {
+		if err := b.drv.sync(); err != nil {
+			return fmt.Errorf("cuda: kernel %s (grid %d, block %d, shared %d B) failed: %w", name, grid, block, shared, err)
+		}
+	}
 	return nil
+}
+
+// Healthy waits for the queued work and reports a failure of it; after a sticky one (a kernel's fault) the
+// context is unusable and every later operation fails the same way, which the error says.
+func (b *Backend) Healthy() error {
+	return b.do(func() error {
+		err := b.drv.sync()
+		switch {
+		case err == nil:
+			return nil
+		case b.drv.sticky(err):
+			return fmt.Errorf("cuda: a kernel faulted and the GPU context is unusable (LLAMAGO_CUDA_SYNC=1 names the kernel): %w", err)
+		default:
+			return fmt.Errorf("cuda: queued work failed: %w", err)
+		}
+	})
 }
 
 // alloc reserves n bytes, with an error that says how much memory is free.
@@ -812,7 +837,7 @@ func (b *Backend) Read(dst []float32, src engine.Buffer, off int) error {
 			return fmt.Errorf("cuda: reading results: %w", err)
 		}
 		if err := b.drv.sync(); err != nil {
-			return fmt.Errorf("cuda: a kernel failed (run with compute-sanitizer to find which): %w", err)
+			return fmt.Errorf("cuda: a kernel failed (LLAMAGO_CUDA_SYNC=1 names it; compute-sanitizer finds the faulting access): %w", err)
 		}
 		return nil
 	})

@@ -19,18 +19,12 @@ import (
 // once for each number of weight rows a warp takes in one-token products (LLAMAGO_CUDA_ROWS) and each
 // layout of the one-token Q4_0/Q8_0 products (LLAMAGO_CUDA_MATVEC).
 func TestConformance(t *testing.T) {
-	devs, err := Devices()
-	if err != nil || len(devs) == 0 {
-		t.Skipf("no GPU: %v", err)
-	}
+	b := openGPU(t)
+	defer b.Close()
+	devs, _ := Devices()
 	for _, d := range devs {
 		t.Logf("device %d: %s, %.1f GiB, sm_%d%d, %d SMs", d.Index, d.Name, float64(d.Memory)/(1<<30), d.CapMajor, d.CapMinor, d.Multiprocs)
 	}
-	b, err := New(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	for _, blocks := range []bool{false, true} {
 		for _, rows := range []int{1, 2, 4} {
 			t.Run(fmt.Sprintf("blocks=%v,rows=%d", blocks, rows), func(t *testing.T) {
@@ -39,6 +33,68 @@ func TestConformance(t *testing.T) {
 			})
 		}
 	}
+}
+
+// openGPU opens device 0 for a test. It skips only where the driver sees no GPU: a GPU that is there but
+// whose backend cannot start (a context refused, a PTX module the JIT rejects) fails the test, since on
+// the GPU machine that is the failure to report, not a reason to skip.
+func openGPU(t testing.TB) *Backend {
+	t.Helper()
+	devs, err := Devices()
+	if err != nil || len(devs) == 0 {
+		t.Skipf("no GPU: %v", err)
+	}
+	b, err := New(0)
+	if err != nil {
+		t.Fatalf("a GPU is there (%s) but the backend cannot start: %v", devs[0].Name, err)
+	}
+	return b
+}
+
+// faulty is a driver whose waits fail with err, as after a kernel's fault on a card (sticky).
+type faulty struct {
+	driver
+	err error
+}
+
+func (f *faulty) sync() error       { return f.err }
+func (f *faulty) sticky(error) bool { return true }
+
+// TestFaultsNameTheKernel: with LLAMAGO_CUDA_SYNC=1 a kernel's fault comes back from its launch with the
+// kernel's name and grid; without it, from the next read with the switch named; Healthy says the context is
+// gone. (The fault is the driver's; the emulator has none to give.)
+func TestFaultsNameTheKernel(t *testing.T) {
+	b := openGPU(t)
+	defer b.Close()
+	x, err := b.Alloc(1000)
+	require.NoError(t, err)
+	y, err := b.Alloc(1000)
+	require.NoError(t, err)
+	real := b.drv
+	b.drv = &faulty{driver: real, err: fmt.Errorf("CUDA_ERROR_ILLEGAL_ADDRESS (simulated)")}
+	defer func() { b.drv = real }()
+
+	b.syncLaunch = true
+	err = b.Add(x, y, 1000)
+	require.ErrorContains(t, err, "kernel add_f32 (grid 4, block 256, shared 0 B) failed")
+
+	b.syncLaunch = false
+	require.NoError(t, b.Add(x, y, 1000), "an asynchronous fault shows at the next wait")
+	err = b.Read(make([]float32, 10), x, 0)
+	require.ErrorContains(t, err, "LLAMAGO_CUDA_SYNC=1")
+	require.ErrorContains(t, b.Healthy(), "context is unusable")
+	b.drv = real
+	require.NoError(t, b.Healthy())
+}
+
+// TestJITLog: the PTX JIT's logs, C strings in fixed buffers, become one line for the load error.
+func TestJITLog(t *testing.T) {
+	errLog := append([]byte("ptxas application ptx input, line 12; error   : Unknown symbol 'x'\n"), make([]byte, 64)...)
+	info := make([]byte, 32)
+	require.Equal(t, "ptxas application ptx input, line 12; error : Unknown symbol 'x'", jitLog(errLog, info))
+	require.Equal(t, "", jitLog(make([]byte, 8), nil))
+	require.Equal(t, "a | b", jitLog([]byte("a\x00junk"), []byte("b")))
+	require.Len(t, jitLog(bytes.Repeat([]byte("x"), 5000)), 2000+len("…"))
 }
 
 // counting is a driver that counts kernel launches and host-to-device copies.
@@ -72,10 +128,7 @@ func TestLaunchesPerToken(t *testing.T) {
 			require.NoError(t, synth.Write(&buf, synth.Options{Type: "Q4_0", Vocab: 300, Layers: layers, Heads: 4, KVHeads: 2, Seed: 3}))
 			f, err := gguf.Parse(buf.Bytes())
 			require.NoError(t, err)
-			b, err := New(0)
-			if err != nil {
-				t.Skipf("no GPU: %v", err)
-			}
+			b := openGPU(t)
 			m, err := engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: -1, Unfused: unfused})
 			require.NoError(t, err)
 			s, err := m.NewSession(64, 16)

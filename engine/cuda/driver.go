@@ -2,7 +2,11 @@
 
 package cuda
 
-import "unsafe"
+import (
+	"bytes"
+	"strings"
+	"unsafe"
+)
 
 // devPtr is a device address.
 type devPtr uintptr
@@ -33,5 +37,26 @@ type driver interface {
 	dtodAsync(dst, src devPtr, n int64) error
 	// sync waits for the stream; a kernel's failure is reported here.
 	sync() error
+	// sticky reports whether err leaves the context unusable (a kernel's fault: every later call fails).
+	sticky(err error) bool
 	close() error
+}
+
+// jitLog is what the PTX JIT wrote into its error and info log buffers (NUL-terminated C strings), one
+// line, at most 2000 bytes: the reason a module failed to load.
+func jitLog(bufs ...[]byte) string {
+	var parts []string
+	for _, b := range bufs {
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			b = b[:i]
+		}
+		if s := strings.Join(strings.Fields(string(b)), " "); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	s := strings.Join(parts, " | ")
+	if len(s) > 2000 {
+		s = s[:2000] + "…"
+	}
+	return s
 }

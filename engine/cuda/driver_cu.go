@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"unsafe"
@@ -60,7 +61,7 @@ func (d *cuDriver) open(index int) error {
 		if err != nil {
 			return err
 		}
-		mod, err := cu.LoadData(src)
+		mod, err := loadModule(src)
 		if err != nil {
 			return fmt.Errorf("cuda: loading the %s kernels (PTX for compute_80) on %s: %w", fam, name, err)
 		}
@@ -73,6 +74,23 @@ func (d *cuDriver) open(index int) error {
 		}
 	}
 	return nil
+}
+
+// loadModule JIT-compiles a PTX module for the current context; a failure carries the JIT's error log
+// (a bare CUDA_ERROR_INVALID_PTX says nothing of which instruction or resource was refused).
+func loadModule(src string) (cu.Module, error) {
+	errLog, infoLog := &cu.JITErrorLogBuffer{Buffer: make([]byte, 16<<10)}, &cu.JITInfoLogBuffer{Buffer: make([]byte, 16<<10)}
+	mod, err := cu.LoadDataEx(src, errLog, infoLog)
+	// The driver wrote into the buffers through the addresses the options carry: keep them alive past it.
+	runtime.KeepAlive(errLog)
+	runtime.KeepAlive(infoLog)
+	if err != nil {
+		if msg := jitLog(errLog.Buffer, infoLog.Buffer); msg != "" {
+			return mod, fmt.Errorf("%w; the JIT said: %s", err, msg)
+		}
+		return mod, err
+	}
+	return mod, nil
 }
 
 func (d *cuDriver) do(fn func() error) error {
@@ -132,6 +150,17 @@ func (d *cuDriver) dtodAsync(dst, src devPtr, n int64) error {
 }
 
 func (d *cuDriver) sync() error { return d.stream.Synchronize() }
+
+// sticky reports the errors after which the context is unusable: every later call fails the same way.
+func (d *cuDriver) sticky(err error) bool {
+	for _, e := range []error{cu.IllegalAddress, cu.LaunchFailed, cu.MisalignedAddress, cu.IllegalInstruction,
+		cu.HardwareStackError, cu.InvalidAddressSpace, cu.InvalidPc, cu.Assert, cu.LaunchTimeout, cu.EccUncorrectable} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
 
 func (d *cuDriver) close() error {
 	_ = d.stream.Synchronize()

@@ -133,6 +133,9 @@ func (d *emuDriver) dtodAsync(dst, src devPtr, n int64) error {
 func (d *emuDriver) sync() error  { return nil }
 func (d *emuDriver) close() error { return nil }
 
+// sticky: the emulator's errors (an unknown kernel, a wrong argument count) leave it usable.
+func (d *emuDriver) sticky(error) bool { return false }
+
 // memProfile is the emulator's count of the loads kernels made through load/load_weight (common.cuh) while
 // it was on: warp load instructions, distinct 128-byte lines they touched (≈ L1 wavefronts), bytes.
 type memProfile struct{ instructions, lines, bytes uint64 }

@@ -55,10 +55,7 @@ func loadModel(t *testing.T, b *Backend, name string) *engine.Model {
 // checks greedy generation on stories260K token for token.
 func TestEndToEnd(t *testing.T) {
 	dir := testutil.Shared(t, "reference/exact")
-	b, err := New(0)
-	if err != nil {
-		t.Skipf("no GPU: %v", err)
-	}
+	b := openGPU(t)
 	defer b.Close()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	for _, f := range files {

@@ -22,10 +22,7 @@ func TestRunnerSequences(t *testing.T) {
 	require.NoError(t, synth.Write(&buf, synth.Options{Preset: "tiny", Vocab: 300, Heads: 4, KVHeads: 2, Seed: 7}))
 	f, err := gguf.Parse(buf.Bytes())
 	require.NoError(t, err)
-	b, err := New(0)
-	if err != nil {
-		t.Skipf("no GPU: %v", err)
-	}
+	b := openGPU(t)
 	defer b.Close()
 	opts := engine.RunnerOptions{Context: 128, Batch: 96, Sequences: 3, LogitRows: 96, PrefixCache: true}
 	runner := func(be engine.Backend) *engine.Runner {

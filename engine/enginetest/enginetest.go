@@ -47,8 +47,17 @@ func Run(t *testing.T, b engine.Backend) {
 			}
 			t.Logf("NMSE %.3g (threshold %.3g)", e, c.Threshold)
 		})
+		if h, ok := b.(Healthier); ok {
+			if err := h.Healthy(); err != nil {
+				t.Fatalf("after case %s: %v (the remaining cases are not run: they would fail the same way)", c.Name, err)
+			}
+		}
 	}
 }
+
+// Healthier is a backend that can tell whether it is still usable after a case: on a GPU a kernel's fault
+// poisons the context, and every later case would fail with the same error, burying the first failure.
+type Healthier interface{ Healthy() error }
 
 // NMSE compares got with want; a non-finite value or a length mismatch is an error.
 func NMSE(got []float32, want []float64) (float64, error) {
