@@ -117,6 +117,10 @@ func (m *Model) Close() error {
 		return nil
 	}
 	m.closed = true
+	m.runner.Close()
+	if m.attn != nil {
+		m.attn.Close()
+	}
 	return errors.Join(m.backend.Close(), m.file.Close())
 }
 

@@ -235,9 +235,11 @@ type unfused struct{ Backend }
 // Reserver is an optional backend capability: before a session allocates its buffers and KV cache, the
 // engine says how many bytes they take in all, and the shapes of its batches, so a device backend can take
 // them — and the scratch space its operations need for such batches — as one arena up front (and fail early,
-// with the size, when memory is short). Alloc and NewKVCache then draw from it.
+// with the size, when memory is short). Alloc and NewKVCache then draw from it. release gives the arena
+// back (Runner.Close): a long-lived process that makes runners one after another — a server answering
+// attention requests with a session each — would otherwise run out of device memory.
 type Reserver interface {
-	Reserve(r Reservation) error
+	Reserve(r Reservation) (release func(), err error)
 	// ScratchBytes is what Reserve takes beyond r.Bytes: the scratch its operations need for such batches.
 	ScratchBytes(r Reservation) int64
 }

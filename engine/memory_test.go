@@ -30,14 +30,14 @@ func TestPlanMemory(t *testing.T) {
 // reserving is a CPU backend that records what a session reserves and what it then allocates.
 type reserving struct {
 	*CPU
-	reserved, used int64
-	last           Reservation
+	reserved, used, released int64
+	last                     Reservation
 }
 
-func (r *reserving) Reserve(res Reservation) error {
+func (r *reserving) Reserve(res Reservation) (func(), error) {
 	r.reserved += res.Bytes
 	r.last = res
-	return nil
+	return func() { r.released += res.Bytes }, nil
 }
 
 func (r *reserving) ScratchBytes(Reservation) int64 { return 0 }
@@ -53,17 +53,23 @@ func (r *reserving) NewKVCache(layers, blocks, blockSize, kvDim int) (KVCache, e
 }
 
 // TestSessionReservesWhatItAllocates: a backend that takes one arena per session is told exactly the
-// bytes the session's buffers and KV cache then take.
+// bytes the session's buffers and KV cache then take, and gets them back when the session is closed.
 func TestSessionReservesWhatItAllocates(t *testing.T) {
 	f, _ := synthModel(t, synth.Options{Type: "Q8_0", Vocab: 300, Layers: 3, Seed: 4})
 	r := &reserving{CPU: NewCPU(1)}
 	defer r.Close()
 	m, err := Load(f, r)
 	require.NoError(t, err)
-	_, err = m.NewSession(64, 16)
+	s, err := m.NewSession(64, 16)
 	require.NoError(t, err)
 	require.Positive(t, r.used)
 	require.Equal(t, r.used, r.reserved)
+	require.Zero(t, r.released)
+	s.Close()
+	s.Close()
+	require.Equal(t, r.reserved, r.released, "Close gives the reservation back, once")
+	_, err = s.Eval([]int32{1}, false)
+	require.ErrorIs(t, err, ErrClosed)
 	plan := PlanMemory(f, m.Config, 64, 16)
 	require.Equal(t, r.used, plan.Activations+int64(m.Config.BlockCount)*plan.LayerKV, "PlanMemory counts what the session allocates")
 	c := m.Config

@@ -42,6 +42,9 @@ type Runner struct {
 	pool  *blockPool
 	hostX []float32 // moves the residual stream between backends
 
+	releases []func() // give back what Reserver backends reserved (Close)
+	closed   bool
+
 	// the current step
 	kb   KVBatch
 	ids  []int32
@@ -145,10 +148,13 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 		layers := p.layers
 		floats := stepFloats(c, o.Batch, o.LogitRows, last) + kvFloats(c, layers, o.Blocks)
 		if rs, ok := b.(Reserver); ok { // one device arena for the runner, sized up front
-			if err := rs.Reserve(Reservation{Bytes: 4 * floats, Batch: o.Batch, Heads: c.HeadCount, HeadDim: hd}); err != nil {
+			release, err := rs.Reserve(Reservation{Bytes: 4 * floats, Batch: o.Batch, Heads: c.HeadCount, HeadDim: hd})
+			if err != nil {
+				r.Close()
 				return nil, fmt.Errorf("reserving %.1f MiB for %d sequences of %d positions on %s: %w",
 					float64(4*floats)/(1<<20), o.Sequences, o.Context, b.Name(), err)
 			}
+			r.releases = append(r.releases, release)
 		}
 		var err error
 		alloc := func(n int) Buffer {
@@ -168,10 +174,12 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 			p.logits = alloc(o.LogitRows * c.VocabSize)
 		}
 		if err != nil {
+			r.Close()
 			return nil, fmt.Errorf("allocating activations for steps of %d tokens on %s: %w", n, b.Name(), err)
 		}
 		p.qkv, p.gateUp = []Buffer{p.q, p.k, p.v}, []Buffer{p.gate, p.up}
 		if p.cache, err = b.NewKVCache(layers, o.Blocks, KVBlockSize, c.HeadCountKV*hd); err != nil {
+			r.Close()
 			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions) on %s: %w", o.Blocks, KVBlockSize, b.Name(), err)
 		}
 		p.ops = ops{b: b, eps: c.RMSEpsilon, cache: p.cache, rope: m.Rope, tmp: p.proj,
@@ -185,6 +193,20 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 		r.hostX = make([]float32, o.Batch*c.EmbeddingLength)
 	}
 	return r, nil
+}
+
+// Close gives back the device memory the runner reserved (its activations and KV cache, on backends that
+// reserve an arena); on the CPU the garbage collector takes them. Its sequences must not be used after it,
+// and Step then returns ErrClosed. Closing twice does nothing.
+func (r *Runner) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for _, release := range r.releases {
+		release()
+	}
+	r.releases = nil
 }
 
 // Options are the sizes the runner was made with, defaults filled in.
@@ -282,6 +304,9 @@ var ErrStep = errors.New("bad step")
 // changed nothing, when the pool lacks blocks for the step.
 func (r *Runner) Step(chunks []Chunk, out []float32) ([]float32, error) {
 	o, vocab := r.o, r.m.Config.VocabSize
+	if r.closed {
+		return nil, fmt.Errorf("%w: the runner was closed", ErrClosed)
+	}
 	if len(chunks) == 0 || len(chunks) > o.Sequences {
 		return nil, fmt.Errorf("%w: %d chunks in a step of at most %d sequences", ErrStep, len(chunks), o.Sequences)
 	}

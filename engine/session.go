@@ -43,6 +43,9 @@ func (s *Session) Pos() int { return s.seq.Len() }
 // Context is the number of positions the session holds.
 func (s *Session) Context() int { return s.r.o.Context }
 
+// Close gives back the session's device memory (Runner.Close); the session cannot evaluate after it.
+func (s *Session) Close() { s.r.Close() }
+
 // Reset forgets every token.
 func (s *Session) Reset() { s.seq.Free() }
 

@@ -170,6 +170,7 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 	if err != nil {
 		return err
 	}
+	defer sess.Close()
 	spec := engine.CaptureSpec{Layers: layers, Heads: heads, MaxBytes: maxBytes}
 	c, err := sess.StartCapture(spec, total)
 	if err != nil {

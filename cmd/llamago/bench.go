@@ -148,6 +148,7 @@ func runBench(w io.Writer, o benchOptions) error {
 	if err != nil {
 		return err
 	}
+	defer sess.Close()
 	rng := rand.New(rand.NewPCG(1, 1))
 	randTokens := func(n int) []int32 {
 		t := make([]int32, n)

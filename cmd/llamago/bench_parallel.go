@@ -131,6 +131,7 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 			r.SpeedupOver = r.TPS / results[0].TPS
 		}
 		results = append(results, r)
+		run.Close() // a GPU's arena goes back before the next N takes its own
 	}
 	switch o.Output {
 	case "json":
@@ -225,6 +226,7 @@ func runBenchPrefix(w io.Writer, o benchOptions, lm *loadedModel) error {
 			}
 			stats, err := gen(prompts)
 			sch.Close()
+			run.Close()
 			if err != nil {
 				return err
 			}

@@ -80,6 +80,7 @@ func runLogits(w, stderr io.Writer, stdin io.Reader, o logitsOptions) error {
 	if err != nil {
 		return err
 	}
+	defer sess.Close()
 	logits, err := sess.Eval(ids, true)
 	if err != nil {
 		return err

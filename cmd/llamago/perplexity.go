@@ -131,6 +131,7 @@ func runPerplexity(stdout, stderr io.Writer, o perplexityOptions) error {
 	if err != nil {
 		return err
 	}
+	defer sess.Close()
 	var nll, nll2, kl, kl2, same, baseNLL float64
 	n := 0
 	bar := progress.New(int64(chunks), "perplexity", false, o.Quiet)

@@ -123,6 +123,7 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	if err != nil {
 		return err
 	}
+	defer sess.Close()
 	positions := lm.ctx // -n -1 generates until the context is full
 	if o.N >= 0 {
 		positions = min(lm.ctx, len(ids)+o.N)

@@ -23,7 +23,7 @@ type Backend struct {
 	mem     int64
 	allocs  []devPtr
 	scratch map[string]*scratch // device arrays reused between calls (token ids, positions, partials, capture)
-	arena   arena               // the current session's activations, KV cache and scratch (Reserve)
+	arena   *arena              // the newest runner's activations, KV cache and scratch (Reserve), or nil
 	batch   int                 // tokens per forward pass of the current session (Reserve), or 0
 	kvb     kvBatchCache        // the last KVBatch put on the device
 	factors map[*float32]devPtr
@@ -176,24 +176,28 @@ func (b *Backend) alloc(n int64, what string) (devPtr, error) {
 	return p, nil
 }
 
-// arena hands out consecutive, 256-byte aligned pieces of one device allocation.
+// arena hands out consecutive, 256-byte aligned pieces of one device allocation; extra holds what was
+// allocated apart for it when it had no room left, which its release frees too.
 type arena struct {
 	base       devPtr
 	size, used int64
+	extra      []devPtr
 }
 
 // Reserve implements engine.Reserver: one allocation for a session's buffers and KV cache, and for the
 // scratch arrays its batches need (token ids, positions, attention partials), so that a forward pass
 // allocates nothing. Only attention capture, asked for by inspection commands, allocates on first use.
-func (b *Backend) Reserve(r engine.Reservation) error {
+func (b *Backend) Reserve(r engine.Reservation) (release func(), err error) {
 	scratches := reservedScratch(r)
 	size := r.Bytes + b.ScratchBytes(r)
-	return b.do(func() error {
+	var a *arena
+	err = b.do(func() error {
 		p, err := b.alloc(size, "the session (activations, KV cache and scratch)")
 		if err != nil {
 			return err
 		}
-		b.arena, b.batch = arena{base: p, size: size}, r.Batch
+		a = &arena{base: p, size: size}
+		b.arena, b.batch = a, r.Batch
 		for _, sc := range scratches {
 			if err := b.reserveScratch(sc.name, sc.n); err != nil {
 				return err
@@ -201,6 +205,48 @@ func (b *Backend) Reserve(r engine.Reservation) error {
 		}
 		return nil
 	})
+	if a == nil {
+		return nil, err
+	}
+	release = func() { b.release(a) }
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return release, nil
+}
+
+// release frees arena a once the queued work is done. Scratch arrays in it are forgotten: the ops look
+// them up by name at each use, so a runner still open, which may have shared them, gets new ones (outside
+// any arena) at its next use.
+func (b *Backend) release(a *arena) {
+	_ = b.do(func() error {
+		_ = b.drv.sync() // kernels still reading the arena finish first
+		for name, sc := range b.scratch {
+			if sc.p >= a.base && sc.p < a.base+devPtr(a.size) {
+				delete(b.scratch, name)
+				if name == scratchKV {
+					b.kvb.ok = false
+				}
+			}
+		}
+		for _, p := range append(a.extra, a.base) {
+			b.free(p)
+		}
+		a.extra, a.base, a.size, a.used = nil, 0, 0, 0
+		if b.arena == a {
+			b.arena = nil
+		}
+		return nil
+	})
+}
+
+// free gives back an allocation of alloc.
+func (b *Backend) free(p devPtr) {
+	if i := slices.Index(b.allocs, p); i >= 0 {
+		b.allocs = slices.Delete(b.allocs, i, i+1)
+		b.drv.free(p)
+	}
 }
 
 // ScratchBytes implements engine.Reserver: the arena Reserve takes beyond r.Bytes (scratch arrays and
@@ -248,6 +294,12 @@ func (b *Backend) reserveScratch(name string, n int) error {
 	if err := b.drv.memsetD32(p, 0, int64(n)); err != nil { // counters start at zero
 		return err
 	}
+	if old := b.scratch[name]; old != nil { // an allocation of its own, or a piece of an arena (kept)
+		if err := b.drv.sync(); err != nil {
+			return err
+		}
+		b.free(old.p)
+	}
 	b.scratch[name] = &scratch{p: p, n: n}
 	if name == scratchKV {
 		b.kvb.ok = false // the batch on the device was in the old array
@@ -255,14 +307,22 @@ func (b *Backend) reserveScratch(name string, n int) error {
 	return nil
 }
 
-// take returns n bytes from the arena, or from a separate allocation when the arena has no room.
+// take returns n bytes from the arena, or from a separate allocation (the arena's, where there is one)
+// when the arena has no room.
 func (b *Backend) take(n int64, what string) (devPtr, error) {
-	off := (b.arena.used + 255) &^ 255
-	if b.arena.base != 0 && off+n <= b.arena.size {
-		b.arena.used = off + n
-		return b.arena.base + devPtr(off), nil
+	a := b.arena
+	if a == nil {
+		return b.alloc(n, what)
 	}
-	return b.alloc(n, what)
+	if off := (a.used + 255) &^ 255; off+n <= a.size {
+		a.used = off + n
+		return a.base + devPtr(off), nil
+	}
+	p, err := b.alloc(n, what)
+	if err == nil {
+		a.extra = append(a.extra, p)
+	}
+	return p, err
 }
 
 type buf struct {
@@ -373,17 +433,24 @@ func (b *Backend) NewKVCache(layers, blocks, blockSize, kvDim int) (engine.KVCac
 }
 
 // scratchArray returns the named scratch array of at least n 4-byte values, allocated on first use or
-// when too small (a session's Reserve allocates them up front).
+// when too small (a session's Reserve allocates them up front; a runner whose arrays went with another's
+// arena gets them again here).
 func (b *Backend) scratchArray(name string, n int) (*scratch, error) {
 	s := b.scratch[name]
 	if s == nil || s.n < n {
 		n = max(n, 64)
-		p, err := b.alloc(4*int64(n), name)
+		p, err := b.take(4*int64(n), name) // the newest runner's arena, freed with it
 		if err != nil {
 			return nil, err
 		}
 		if err := b.drv.memsetD32(p, 0, int64(n)); err != nil { // counters start at zero
 			return nil, err
+		}
+		if s != nil { // the smaller array, where it was an allocation of its own, once kernels are done with it
+			if err := b.drv.sync(); err != nil {
+				return nil, err
+			}
+			b.free(s.p)
 		}
 		s = &scratch{p: p, n: n}
 		b.scratch[name] = s

@@ -100,3 +100,53 @@ func TestRunnerSequences(t *testing.T) {
 	}
 	require.Equal(t, allocs, len(b.allocs), "device allocations during steps")
 }
+
+// TestCloseGivesMemoryBack: sessions made and closed one after another, as a server answering attention
+// requests makes them, give their device memory back (the driver's free memory returns to what it was), and
+// closing one session leaves another, opened before it and sharing its scratch arrays, computing the same
+// logits.
+func TestCloseGivesMemoryBack(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, synth.Options{Preset: "tiny", Vocab: 300, Heads: 4, KVHeads: 2, Seed: 7}))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	b := openGPU(t)
+	defer b.Close()
+	m, err := engine.Load(f, b)
+	require.NoError(t, err)
+	free0, _, err := b.drv.memInfo()
+	require.NoError(t, err)
+	prompt := []int32{5, 17, 3, 99, 42, 7}
+	var want []float32
+	for i := range 5 {
+		s, err := m.NewSession(128, 16)
+		require.NoError(t, err)
+		got, err := s.Eval(prompt, false)
+		require.NoError(t, err)
+		if i == 0 {
+			want = got
+		}
+		require.Equal(t, want, got)
+		s.Close()
+		free, _, err := b.drv.memInfo()
+		require.NoError(t, err)
+		require.Equal(t, free0, free, "free device memory after session %d was closed", i)
+	}
+
+	older, err := m.NewSession(128, 16) // reserves the scratch arrays in its arena
+	require.NoError(t, err)
+	newer, err := m.NewSession(64, 8) // its scratch needs are smaller: it uses the older session's arrays
+	require.NoError(t, err)
+	_, err = older.Eval(prompt[:2], false)
+	require.NoError(t, err)
+	older.Close()
+	got, err := newer.Eval(prompt, false)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "a session still open after another's Close")
+	_, err = older.Eval(prompt, false)
+	require.ErrorIs(t, err, engine.ErrClosed)
+	newer.Close()
+	free, _, err := b.drv.memInfo()
+	require.NoError(t, err)
+	require.Equal(t, free0, free)
+}
