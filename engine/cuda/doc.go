@@ -6,4 +6,10 @@
 // Weights are uploaded in their GGUF block layout, straight from the mapped file; activations and the KV
 // cache are float32 device buffers; every operation is enqueued on one stream and nothing waits for the
 // GPU until Read copies results back.
+//
+// Files: backend.go (opening a GPU, health, closing), launch.go (every kernel's arguments as a struct,
+// checked against the compiled PTX), memory.go (allocations, the arena a runner reserves and gives back,
+// scratch arrays, buffers and copies), matvec.go (weights and the matrix products), norm.go (elementwise
+// operations), attention.go (the paged KV cache, RoPE and attention), driver*.go (the driver on a GPU and
+// on the CPU emulator of the kernels).
 package cuda

@@ -92,8 +92,18 @@ func (d *emuDriver) alloc(n int64) (devPtr, error) {
 	return dp, nil
 }
 
+// free poisons the memory (0xFF bytes: NaNs as floats, -1 as ints) before giving it back, so that a use
+// after free shows in a test's results instead of reading what happens to still be there.
 func (d *emuDriver) free(p devPtr) {
-	d.used -= d.sizes[p]
+	n, ok := d.sizes[p]
+	if !ok {
+		panic(fmt.Sprintf("cuda emulator: free of %#x, which is not an allocation (a piece of one, or freed twice)", uintptr(p)))
+	}
+	clear := unsafe.Slice((*byte)(hostPtr(p)), n)
+	for i := range clear {
+		clear[i] = 0xFF
+	}
+	d.used -= n
 	delete(d.sizes, p)
 	C.free(hostPtr(p))
 }

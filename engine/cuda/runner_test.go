@@ -133,6 +133,16 @@ func TestCloseGivesMemoryBack(t *testing.T) {
 		require.Equal(t, free0, free, "free device memory after session %d was closed", i)
 	}
 
+	small, err := m.NewSession(64, 8) // its scratch arrays, at the start of its arena, are then replaced by
+	require.NoError(t, err)
+	big, err := m.NewSession(128, 16) // bigger ones: replacing them must not free the small session's arena
+	require.NoError(t, err)
+	got, err := small.Eval(prompt, false)
+	require.NoError(t, err)
+	require.Equal(t, want, got, "the smaller session after a bigger one replaced its scratch arrays")
+	small.Close()
+	big.Close()
+
 	older, err := m.NewSession(128, 16) // reserves the scratch arrays in its arena
 	require.NoError(t, err)
 	newer, err := m.NewSession(64, 8) // its scratch needs are smaller: it uses the older session's arrays
@@ -140,7 +150,7 @@ func TestCloseGivesMemoryBack(t *testing.T) {
 	_, err = older.Eval(prompt[:2], false)
 	require.NoError(t, err)
 	older.Close()
-	got, err := newer.Eval(prompt, false)
+	got, err = newer.Eval(prompt, false)
 	require.NoError(t, err)
 	require.Equal(t, want, got, "a session still open after another's Close")
 	_, err = older.Eval(prompt, false)

@@ -1,0 +1,294 @@
+//go:build cuda || cudaemu
+
+package cuda
+
+// The KV cache and attention: RoPE, the cache stores, the batch's block tables on the device and the
+// split attention kernel over the paged cache.
+
+import (
+	"fmt"
+	"slices"
+	"unsafe"
+
+	"github.com/llamago/llamago/engine"
+)
+
+// kvCache is a paged cache: keys and values are each [layer][block][blockSize][kvDim], so that a layer's
+// row of slot s = block·blockSize + offset is the kvDim floats at s·kvDim (see kernels/attention.cu).
+type kvCache struct {
+	k, v                     devPtr
+	blocks, blockSize, kvDim int
+}
+
+func (c *kvCache) Blocks() int    { return c.blocks }
+func (c *kvCache) BlockSize() int { return c.blockSize }
+
+// slots is the number of rows of a layer.
+func (c *kvCache) slots() int { return c.blocks * c.blockSize }
+
+// layer is the byte offset of a layer's rows.
+func (c *kvCache) layer(l int) devPtr { return devPtr(int64(l) * int64(c.slots()) * int64(4*c.kvDim)) }
+
+func (b *Backend) NewKVCache(layers, blocks, blockSize, kvDim int) (engine.KVCache, error) {
+	if blocks <= 0 || blockSize <= 0 {
+		return nil, fmt.Errorf("cuda: a KV cache needs blocks of positions, got %d blocks of %d", blocks, blockSize)
+	}
+	c := &kvCache{blocks: blocks, blockSize: blockSize, kvDim: kvDim}
+	n := 4 * int64(layers) * int64(c.slots()) * int64(kvDim)
+	err := b.do(func() error {
+		var err error
+		if c.k, _, err = b.take(n, "the KV cache (keys)"); err != nil {
+			return err
+		}
+		if c.v, _, err = b.take(n, "the KV cache (values)"); err != nil {
+			return err
+		}
+		// A batch's positions, slots and table offsets (3 per token), and the block tables of its
+		// sequences: every block of the pool at most, unless sequences share prefix blocks (kvBatch then
+		// grows the array).
+		return b.reserveScratch(scratchKV, 3*b.batch+blocks)
+	})
+	return c, err
+}
+
+// ropeFactors returns the device copy of a model's RoPE frequency factors (0 when it has none).
+func (b *Backend) ropeFactors(p engine.RopeParams) (devPtr, error) {
+	if len(p.Factors) == 0 {
+		return 0, nil
+	}
+	fac := b.factors[&p.Factors[0]]
+	if fac == 0 {
+		var err error
+		if fac, err = b.alloc(4*int64(len(p.Factors)), "rope factors"); err != nil {
+			return 0, err
+		}
+		if err := b.drv.htod(fac, unsafe.Pointer(&p.Factors[0]), 4*int64(len(p.Factors))); err != nil {
+			return 0, err
+		}
+		b.factors[&p.Factors[0]] = fac
+	}
+	return fac, nil
+}
+
+func (b *Backend) RoPE(q, k engine.Buffer, pos []int32, heads, kvHeads, headDim int, p engine.RopeParams) error {
+	return b.withPositions(pos, func(pp devPtr) error {
+		fac, err := b.ropeFactors(p)
+		if err != nil {
+			return err
+		}
+		a := ropeArgs{X: dp(q), Pos: pp, Heads: heads, HeadDim: headDim, RopeDim: p.Dims, Base: p.Base, FreqScale: p.FreqScale, Factors: fac}
+		if err := launch(b, "rope_f32", len(pos)*heads, 64, 0, a); err != nil {
+			return err
+		}
+		a.X, a.Heads = dp(k), kvHeads
+		return launch(b, "rope_f32", len(pos)*kvHeads, 64, 0, a)
+	})
+}
+
+// checkSlots checks a batch's slots against the cache.
+func checkSlots(c *kvCache, slots []int32) error {
+	for _, s := range slots {
+		if s < 0 || int(s) >= c.slots() {
+			return fmt.Errorf("slot %d is outside the KV cache of %d blocks of %d positions", s, c.blocks, c.blockSize)
+		}
+	}
+	return nil
+}
+
+func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, slots []int32) error {
+	kv := c.(*kvCache)
+	if err := checkSlots(kv, slots); err != nil {
+		return err
+	}
+	off := kv.layer(layer)
+	return b.do(func() error {
+		sp, err := b.ints(scratchSlot, slots)
+		if err != nil {
+			return err
+		}
+		return launch(b, "kv_store_f32", len(slots), 256, 0, kvStoreArgs{KC: kv.k + off, VC: kv.v + off, K: dp(k), V: dp(v), Slot: sp, KVDim: kv.kvDim})
+	})
+}
+
+// RoPEStoreKV implements engine.RoPEStorer: one launch rotates q and k and stores k and v in the cache.
+func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int, kv *engine.KVBatch, heads, kvHeads, headDim int, p engine.RopeParams) error {
+	cache := c.(*kvCache)
+	off := cache.layer(layer)
+	return b.do(func() error {
+		d, err := b.kvBatch(cache, kv)
+		if err != nil {
+			return err
+		}
+		fac, err := b.ropeFactors(p)
+		if err != nil {
+			return err
+		}
+		return launch(b, "rope_store_f32", d.n*(heads+kvHeads), 64, 0, ropeStoreArgs{Q: dp(q), K: dp(k), V: dp(v),
+			KC: cache.k + off, VC: cache.v + off, Pos: d.pos, Slot: d.slot, Heads: heads, KVHeads: kvHeads, HeadDim: headDim,
+			RopeDim: p.Dims, Base: p.Base, FreqScale: p.FreqScale, Factors: fac})
+	})
+}
+
+// devBatch is a KVBatch on the device: one int32 array (scratchKV) holding pos[n], slot[n] and tableOf[n],
+// then tables, the block table of each sequence of the batch cut to the blocks its tokens reach; token t's
+// table starts at tables + tableOf[t].
+type devBatch struct {
+	pos, slot, tableOf, tables devPtr
+	n, maxPos                  int // tokens; the longest sequence reached (max pos + 1)
+}
+
+// kvBatchCache is the KVBatch last put on the device (a copy, to recognize it), for the cache it was
+// checked against: a forward pass's layers all use the same batch, which goes up once.
+type kvBatchCache struct {
+	src    engine.KVBatch
+	cache  *kvCache
+	dev    devBatch
+	packed []int32
+	ok     bool
+}
+
+func sameBatch(a, b *engine.KVBatch) bool {
+	return a.Stride == b.Stride && slices.Equal(a.Pos, b.Pos) && slices.Equal(a.Slot, b.Slot) &&
+		slices.Equal(a.Seq, b.Seq) && slices.Equal(a.Tables, b.Tables)
+}
+
+// kvBatch checks kv against the cache and puts it on the device, unless it is the batch already there.
+// Runs with the context current.
+func (b *Backend) kvBatch(c *kvCache, kv *engine.KVBatch) (devBatch, error) {
+	kc := &b.kvb
+	if kc.ok && kc.cache == c && sameBatch(&kc.src, kv) {
+		return kc.dev, nil
+	}
+	kc.ok = false
+	n := kv.Len()
+	if len(kv.Slot) != n || len(kv.Seq) != n {
+		return devBatch{}, fmt.Errorf("cuda: a KV batch of %d positions has %d slots and %d sequence indexes", n, len(kv.Slot), len(kv.Seq))
+	}
+	if err := checkSlots(c, kv.Slot); err != nil {
+		return devBatch{}, err
+	}
+	packed := slices.Grow(kc.packed[:0], 4*n)
+	packed = append(append(packed, kv.Pos...), kv.Slot...)
+	packed = append(packed, make([]int32, n)...) // tableOf, filled below
+	maxPos := 0
+	for first := 0; first < n; {
+		seq := kv.Seq[first]
+		end := first + 1
+		for end < n && kv.Seq[end] == seq {
+			end++
+		}
+		if seq < 0 || kv.Stride <= 0 || (int(seq)+1)*kv.Stride > len(kv.Tables) {
+			return devBatch{}, fmt.Errorf("cuda: sequence %d has no block table (%d entries of %d blocks)", seq, len(kv.Tables), kv.Stride)
+		}
+		reach := 0 // positions of the sequence that its tokens in the batch attend to
+		for t := first; t < end; t++ {
+			if p := kv.Pos[t]; p < 0 || int(p) >= kv.Stride*c.blockSize {
+				return devBatch{}, fmt.Errorf("position %d is outside its block table of %d blocks of %d positions", p, kv.Stride, c.blockSize)
+			}
+			reach = max(reach, int(kv.Pos[t])+1)
+			packed[2*n+t] = int32(len(packed) - 3*n)
+		}
+		for _, blk := range kv.Table(seq)[:(reach+c.blockSize-1)/c.blockSize] {
+			if blk < 0 || int(blk) >= c.blocks {
+				return devBatch{}, fmt.Errorf("block %d is outside the KV cache of %d blocks", blk, c.blocks)
+			}
+			packed = append(packed, blk)
+		}
+		maxPos = max(maxPos, reach)
+		first = end
+	}
+	kc.packed = packed
+	if s := b.scratch[scratchKV]; s != nil && s.n < len(packed) {
+		// Sequences that share prefix blocks list them more than once: grow by doubling, so that a pass
+		// rarely allocates.
+		if _, err := b.scratchArray(scratchKV, max(len(packed), 2*s.n)); err != nil {
+			return devBatch{}, err
+		}
+	}
+	p, err := b.ints(scratchKV, packed)
+	if err != nil {
+		return devBatch{}, err
+	}
+	kc.dev = devBatch{pos: p, slot: p + devPtr(4*n), tableOf: p + devPtr(8*n), tables: p + devPtr(12*n), n: n, maxPos: maxPos}
+	kc.src.Pos = append(kc.src.Pos[:0], kv.Pos...)
+	kc.src.Slot = append(kc.src.Slot[:0], kv.Slot...)
+	kc.src.Seq = append(kc.src.Seq[:0], kv.Seq...)
+	kc.src.Tables = append(kc.src.Tables[:0], kv.Tables...)
+	kc.src.Stride, kc.cache, kc.ok = kv.Stride, c, true
+	return kc.dev, nil
+}
+
+// attnThreads is the block size of the attention kernels (four warps).
+const attnThreads = 128
+
+// attentionSplits chooses how many blocks share one query's keys: enough blocks in all to fill the GPU
+// (about attnTargetBlocks) when there are few queries, as in decoding, but no split shorter than 32 keys.
+// A split takes whole cache blocks, chunk of them; maxPos keys (at least 1) fill splits·chunk cache blocks
+// of blockSize.
+func attentionSplits(queries, maxPos, blockSize int) (splits, chunk int) {
+	want := (attnTargetBlocks + queries - 1) / queries
+	splits = max(1, min(want, (maxPos+31)/32))
+	blocks := (maxPos + blockSize - 1) / blockSize
+	chunk = (blocks + splits - 1) / splits
+	return (blocks + chunk - 1) / chunk, chunk
+}
+
+func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.KVBatch, p engine.AttentionParams) error {
+	cache := c.(*kvCache)
+	if p.HeadDim > 256 {
+		return fmt.Errorf("cuda: head size %d is larger than the attention kernel's 256: run this model with --backend cpu", p.HeadDim)
+	}
+	if kv.Len() == 0 {
+		return nil
+	}
+	off := cache.layer(p.Layer)
+	return b.do(func() error {
+		d, err := b.kvBatch(cache, kv)
+		if err != nil {
+			return err
+		}
+		queries, maxPos := d.n*p.Heads, d.maxPos
+		splits, chunk := attentionSplits(queries, maxPos, cache.blockSize)
+		part, err := b.scratchFloats(scratchPartials, queries*splits*(p.HeadDim+2))
+		if err != nil {
+			return err
+		}
+		var capture devPtr
+		n := queries * maxPos
+		if p.Capture != nil {
+			if capture, err = b.scratchFloats(scratchCapture, n); err != nil {
+				return err
+			}
+		}
+		counters, err := b.scratchArray(scratchCounters, queries)
+		if err != nil {
+			return err
+		}
+		shared := 4 * max((attnThreads/32)*(p.HeadDim+2), splits) // the warps' outputs, then the merge's weights
+		err = launch(b, "attention_f32", queries*splits, attnThreads, shared, attentionArgs{Out: dp(out), Partials: part,
+			Counters: counters.p, Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables,
+			BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
+			Splits: splits, Chunk: chunk, Capture: capture, MaxPos: maxPos})
+		if err != nil || p.Capture == nil {
+			return err
+		}
+		host := make([]float32, n)
+		if err := b.drv.dtohAsync(unsafe.Pointer(&host[0]), capture, 4*int64(n)); err != nil {
+			return err
+		}
+		if err := b.drv.sync(); err != nil {
+			return fmt.Errorf("cuda: attention capture: %w", err)
+		}
+		for h := range p.Capture {
+			if p.Capture[h] == nil {
+				continue
+			}
+			for t, row := range p.Capture[h] {
+				if t < d.n && row != nil { // tokens not captured have no row
+					copy(row, host[(t*p.Heads+h)*maxPos:(t*p.Heads+h)*maxPos+int(kv.Pos[t])+1])
+				}
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,195 @@
+//go:build cuda || cudaemu
+
+package cuda
+
+// Weights and the matrix products: one-token and batched products (fused Q/K/V, with the residual added
+// and the next norm applied, with SwiGLU), and the embedding lookup.
+
+import (
+	"fmt"
+	"slices"
+	"unsafe"
+
+	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/kernels"
+)
+
+type weight struct {
+	p          devPtr
+	typ        gguf.Type
+	rows, cols int
+}
+
+func (w *weight) Shape() (int, int) { return w.rows, w.cols }
+func (w *weight) Type() gguf.Type   { return w.typ }
+
+func (b *Backend) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte) (engine.Weight, error) {
+	var err error
+	w := &weight{typ: typ, rows: rows, cols: cols}
+	if rows == 1 && typ != gguf.TypeF32 { // 1-D weights (norms) are used as float32
+		vals := make([]float32, cols)
+		if err := gguf.Dequantize(typ, data, vals); err != nil {
+			return nil, fmt.Errorf("weight %s: %w", name, err)
+		}
+		data, w.typ = unsafe.Slice((*byte)(unsafe.Pointer(&vals[0])), 4*cols), gguf.TypeF32
+	} else if _, ok := typeSuffix[typ]; !ok {
+		return nil, fmt.Errorf("weight %s: type %s has no CUDA kernels yet (supported: F32, F16, Q4_0, Q8_0, Q4_K, Q6_K); use --backend cpu", name, typ)
+	}
+	err = b.do(func() error {
+		if w.p, err = b.alloc(int64(len(data)), "weight "+name); err != nil {
+			return err
+		}
+		if err := b.drv.htod(w.p, unsafe.Pointer(&data[0]), int64(len(data))); err != nil {
+			return fmt.Errorf("cuda: uploading %s: %w", name, err)
+		}
+		return nil
+	})
+	return w, err
+}
+
+func (b *Backend) Embed(dst engine.Buffer, table engine.Weight, ids []int32) error {
+	w := table.(*weight)
+	for _, id := range ids {
+		if id < 0 || int(id) >= w.rows {
+			return fmt.Errorf("token id %d is outside the vocabulary of %d", id, w.rows)
+		}
+	}
+	return b.do(func() error {
+		p, err := b.ints(scratchIDs, ids)
+		if err != nil {
+			return err
+		}
+		return launch(b, "embed_"+typeSuffix[w.typ], len(ids), 256, 0, embedArgs{Dst: dp(dst), Table: w.p, IDs: p, Cols: w.cols})
+	})
+}
+
+func (b *Backend) MatMul(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int) error {
+	return b.MatMuls([]engine.Buffer{dst}, []engine.Weight{w}, x, n)
+}
+
+// MatMulAdd implements engine.MatMulAdder: the matrix product adds to dst as it stores (no second kernel).
+func (b *Backend) MatMulAdd(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int) error {
+	return b.matVec([]engine.Buffer{dst}, []engine.Weight{w}, x, n, true, nil)
+}
+
+// MatMulAddNorm implements engine.MatMulAddNormer: the product adds to dst, and the launch's last block to
+// finish normalizes dst into out (no RMSNorm kernel).
+func (b *Backend) MatMulAddNorm(dst engine.Buffer, w engine.Weight, x engine.Buffer, n int, out engine.Buffer, norm engine.Weight, eps float32) error {
+	return b.matVec([]engine.Buffer{dst}, []engine.Weight{w}, x, n, true, &normAfter{out: out, w: norm.(*weight), eps: eps})
+}
+
+// normAfter is the RMSNorm a product's last block applies to its destination (MatMulAddNorm).
+type normAfter struct {
+	out engine.Buffer
+	w   *weight
+	eps float32
+}
+
+// MatMuls implements engine.MultiMatMuler: up to three weights of one type and row length (Q, K and V; gate
+// and up) go to the GPU as one launch per 8 tokens; others as one launch per weight.
+func (b *Backend) MatMuls(dsts []engine.Buffer, ws []engine.Weight, x engine.Buffer, n int) error {
+	return b.matVec(dsts, ws, x, n, false, nil)
+}
+
+// coalesced reports whether one-token products of type t read the activations coalesced.
+func (b *Backend) coalesced(t gguf.Type) bool { return !b.blocks && coalescedType(t) }
+
+// coalescedType reports whether type t has coalesced one-token kernels (kernels.CoalescedTypes).
+func coalescedType(t gguf.Type) bool { return slices.Contains(kernels.CoalescedTypes, typeSuffix[t]) }
+
+// fusable reports whether weights can share a launch: one type, one row length (and at most three).
+func fusable(ws ...engine.Weight) bool {
+	first := ws[0].(*weight)
+	ok := len(ws) <= 3
+	for _, w := range ws {
+		wt := w.(*weight)
+		ok = ok && wt.typ == first.typ && wt.cols == first.cols
+	}
+	return ok
+}
+
+// warpsPerBlock is the matrix products' block size in warps (256 threads).
+const warpsPerBlock = 8
+
+func (b *Backend) matVec(dsts []engine.Buffer, ws []engine.Weight, x engine.Buffer, n int, add bool, norm *normAfter) error {
+	if !fusable(ws...) {
+		for i := range ws {
+			if err := b.matVec(dsts[i:i+1], ws[i:i+1], x, n, add, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	first := ws[0].(*weight)
+	addArg := 0
+	if add {
+		addArg = 1
+	}
+	return b.do(func() error {
+		for t0 := 0; t0 < n; t0 += 8 { // the kernels handle up to 8 tokens per pass over the weights
+			tokens := min(8, n-t0)
+			args := matvecArgs{X: dp(x) + devPtr(4*t0*first.cols), Cols: first.cols, Tokens: tokens, Add: addArg}
+			out := []struct {
+				dst, w *devPtr
+				rows   *int
+			}{{&args.Dst0, &args.W0, &args.Rows0}, {&args.Dst1, &args.W1, &args.Rows1}, {&args.Dst2, &args.W2, &args.Rows2}}
+			total := 0
+			for i, w := range ws {
+				wt := w.(*weight)
+				*out[i].dst, *out[i].w, *out[i].rows = dp(dsts[i])+devPtr(4*t0*wt.rows), wt.p, wt.rows
+				total += wt.rows
+			}
+			// One token: R rows per warp share the activations (matvec1_rowsR, or matvec1c_rowsR reading
+			// them coalesced); a batch: a row per warp.
+			name, rows := "matvec_", 1
+			if tokens == 1 && b.coalesced(first.typ) {
+				name, rows = fmt.Sprintf("matvec1c_rows%d_", b.rows), b.rows
+			} else if tokens == 1 && b.rows > 1 {
+				name, rows = fmt.Sprintf("matvec1_rows%d_", b.rows), b.rows
+			}
+			if norm != nil { // one weight: the launch's last block normalizes its tokens' rows
+				counter, err := b.scratchArray(scratchNormCount, 1)
+				if err != nil {
+					return err
+				}
+				args.NormW, args.NormOut, args.Eps, args.Counter = norm.w.p, dp(norm.out)+devPtr(4*t0*first.rows), float64(norm.eps), counter.p
+			}
+			perBlock := warpsPerBlock * rows
+			err := launch(b, name+typeSuffix[first.typ], (total+perBlock-1)/perBlock, 32*warpsPerBlock, 0, args)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MatMulSwiGLU implements engine.SwiGLUMatMuler: a warp computes a row of gate and the same row of up and
+// stores silu(g)·u. Weights of different types take two products and a SwiGLU.
+func (b *Backend) MatMulSwiGLU(dst, scratch engine.Buffer, gate, up engine.Weight, x engine.Buffer, n int) error {
+	g, u := gate.(*weight), up.(*weight)
+	if !fusable(gate, up) || g.rows != u.rows {
+		if err := b.MatMuls([]engine.Buffer{dst, scratch}, []engine.Weight{gate, up}, x, n); err != nil {
+			return err
+		}
+		return b.SwiGLU(dst, dst, scratch, n*g.rows)
+	}
+	return b.do(func() error {
+		for t0 := 0; t0 < n; t0 += 8 {
+			tokens := min(8, n-t0)
+			name := "matvec_swiglu_"
+			if tokens == 1 && b.coalesced(g.typ) {
+				name = "matvec1c_swiglu_"
+			} else if tokens == 1 {
+				name = "matvec1_swiglu_"
+			}
+			err := launch(b, name+typeSuffix[g.typ], (g.rows+warpsPerBlock-1)/warpsPerBlock, 32*warpsPerBlock, 0, swigluMatvecArgs{
+				Dst: dp(dst) + devPtr(4*t0*g.rows), Gate: g.p, Up: u.p, Rows: g.rows, X: dp(x) + devPtr(4*t0*g.cols), Cols: g.cols, Tokens: tokens})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
