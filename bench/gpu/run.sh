@@ -3,7 +3,8 @@
 # suite and end-to-end checks against ../shared/reference, decode benchmarks on synthetic models made here
 # (TinyLlama-1.1B and LLaMA-2-7B shapes, Q4_0 and Q8_0) with the achieved weight bandwidth against the
 # measured copy bandwidth, batched decoding (1, 8, 32 sequences), the other kernel choices on the Q4_0 models
-# (rows per warp, layout of one-token products, unfused), and last a compute-sanitizer memcheck and ncu
+# (rows per warp, layout of one-token products, unfused), and last the checks only a GPU can do:
+# compute-sanitizer (memcheck, initcheck, synccheck, racecheck), the grid-wide ticket run 20 times, and ncu
 # counters of the one-token products. Inputs come from bench/gpu/prepare.sh (.gpu/).
 #
 #   bash bench/gpu/run.sh OUTDIR          on the device: carry .gpu, OUTDIR "$OUT", timeout_s 600
@@ -19,15 +20,16 @@
 # Order. Device facts; if the backend cannot start (`devices --bandwidth` fails or finds no GPU): its error,
 # the loader's libcuda and `nvidia-smi -L`, then exit 1. Then the tests. If they fail: the failing tests
 # again with synchronous launches (CUDA_LAUNCH_BLOCKING=1 LLAMAGO_CUDA_SYNC=1, which name the first
-# faulting kernel) and memcheck on the first failing test; no benchmarks; exit 2. If they pass: the
-# benchmarks, then memcheck and ncu, as time allows; exit 0.
+# faulting kernel), memcheck on the first failing test, the repeated ticket test and the other sanitizers;
+# no benchmarks; exit 2. If they pass: the benchmarks, then memcheck, the repeated ticket test, initcheck,
+# synccheck, ncu and racecheck, as time allows; exit 0.
 set -uo pipefail
 [ $# -eq 1 ] || { echo "usage: run.sh OUTDIR" >&2; exit 64; }
 mkdir -p "$1" && out=$(cd "$1" && pwd) || exit 1
 cd "$(dirname "$0")/../.." || exit 1
 work=$(mktemp -d "${TMPDIR:-/tmp}/llamago-gpu.XXXXXX") || exit 1
-# Overrides, for a dry run of this script on the CPU emulator (see bench/gpu/dry-run.sh): the binaries and
-# the models benchmarked.
+# Overrides, for a dry run of this script on the CPU emulator (see bench/gpu/dry-run.sh): the binaries, the
+# models benchmarked, and the tools (a path, or "none").
 bin=${LLAMAGO_GPU_BIN:-.gpu/bin/llamago-cuda}
 tests=${LLAMAGO_GPU_TESTS:-.gpu/bin/cuda.test} # may carry flags (the dry run's -test.run)
 read -ra testcmd <<< "$tests"
@@ -39,7 +41,10 @@ budget=${LLAMAGO_GPU_DEADLINE:-540}
 [[ $budget =~ ^[0-9]+$ ]] || { echo "LLAMAGO_GPU_DEADLINE must be a number of seconds" >&2; exit 64; }
 deadline=$((SECONDS + budget))
 export LLAMAGO_SHARED=$PWD/.gpu/shared
-conf='TestConformance/blocks=false,rows=2/' # the default kernels' conformance cases
+# The default kernels' conformance cases, and those that go through the grid-wide ticket (last_block): the
+# norm-fused products, attention's merge, and the fused RoPE/KV store with attention.
+conf='TestConformance/blocks=false,rows=2/'
+ticket='TestConformance/blocks=false,rows=2/(MatMulAddNorm|Attention|RoPEStoreKV)'
 models=() child='' lim=0 rc=0
 
 # pack: the work folder into $out/run.tgz (written aside, then renamed: never a half-written tarball), and
@@ -102,8 +107,25 @@ finish() {
 trap finish EXIT
 trap 'if [ -n "$child" ]; then kill -TERM "$child" 2> /dev/null; fi; note "stopped by a signal"; exit 143' TERM INT HUP
 
-sanitizer=$(command -v compute-sanitizer) || sanitizer=''
-ncu=$(command -v ncu) || ncu=''
+# find_tool NAME OVERRIDE: the tool on PATH, else the newest in the CUDA and Nsight Compute install folders.
+find_tool() {
+  local c
+  if [ -n "$2" ]; then
+    [ "$2" = none ] || echo "$2"
+    return
+  fi
+  if c=$(command -v "$1"); then
+    echo "$c"
+    return
+  fi
+  shopt -s nullglob
+  local found=(/usr/local/cuda*/bin/"$1" /usr/local/cuda*/compute-sanitizer/"$1" /opt/nvidia/compute-sanitizer*/"$1"
+    /opt/nvidia/nsight-compute/*/"$1" /usr/local/cuda*/nsight-compute*/"$1")
+  shopt -u nullglob
+  [ ${#found[@]} -gt 0 ] && printf '%s\n' "${found[@]}" | sort -V | tail -n 1
+}
+sanitizer=$(find_tool compute-sanitizer "${LLAMAGO_GPU_SANITIZER:-}")
+ncu=$(find_tool ncu "${LLAMAGO_GPU_NCU:-}")
 sanitizer_broken='' ncu_broken=''
 
 # summarize LOG: the go test lines that matter: top-level results, panics, and every failing or skipped test
@@ -164,6 +186,14 @@ sanitize() {
     note "compute-sanitizer does not work here; the other sanitizer steps are skipped"
   fi
 }
+# stress: the ticket cases 20 times each without a sanitizer (the last block to arrive varies on a GPU).
+stress() {
+  step "the grid-wide ticket cases 20 times: $ticket"
+  fits 30 120 "ticket x20" || return
+  runlog "ticket x20" ticket-x20.log - "${testcmd[@]}" -test.v -test.count=20 -test.timeout "$((lim - 10))s" -test.run "$ticket"
+  note "ticket x20: $(grep -cE -- '--- PASS: [^ /]+/[^ /]+/' "$work/ticket-x20.log") cases passed, $(grep -cE -- '--- FAIL: [^ /]+/[^ /]+/' "$work/ticket-x20.log") failed"
+}
+
 step "device facts"
 capped 30
 runlog nvidia-smi nvidia-smi.txt - bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.memory,clocks.max.sm --format=csv'
@@ -242,6 +272,10 @@ if [ "$failed" = 1 ]; then
       tee -a "$work/tests-summary.txt" | head -n 30
   fi
   if [ -n "$first" ]; then sanitize memcheck memcheck "$first"; fi
+  stress
+  sanitize initcheck initcheck "$conf"
+  sanitize synccheck synccheck "$conf"
+  sanitize racecheck racecheck "$conf"
   step "done"
   exit 2
 fi
@@ -339,7 +373,9 @@ done
 cat "$work/results.md"
 
 # As time allows, where the machine's runtime lets the tools work (on Firecracker machines they do, on gVisor
-# ones they do not): a memory check of the kernels and hardware counters of the one-token products.
+# ones they do not): the sanitizers on the default kernels' conformance cases (the emulator zero-fills
+# memory, lets barriers wait only for live threads, and runs blocks in index order), and hardware counters of
+# the one-token products.
 # ncu_one NAME ENV=VALUE...: ncu's counters of 8 one-token products on the sweep model, in ncu-NAME.csv.
 ncu_one() {
   local name=$1 m
@@ -350,15 +386,19 @@ ncu_one() {
   if [ -n "$ncu_broken" ]; then note "skipped: ncu $name (ncu does not work here: $ncu_broken)"; return; fi
   step "ncu counters of the one-token products ($name) on $m"
   fits 45 120 "ncu $name" || return
-  runlog "ncu $name" "ncu-$name.csv" "ncu-$name.err" env "$@" "$ncu" --clock-control none -k regex:matvec \
+  runlog "ncu $name" "ncu-$name.out" "ncu-$name.err" env "$@" "$ncu" --clock-control none -k regex:matvec \
     --launch-skip 300 --launch-count 8 --section SpeedOfLight --section MemoryWorkloadAnalysis --csv \
-    "$bin" bench -m "$m" -p 0 -n 8 -r 1
+    --log-file "$work/ncu-$name.csv" "$bin" bench -m "$m" -p 0 -n 8 -r 1
   if grep -qE 'LibraryNotLoaded|Failed to initialize|ERR_NVGPUCTRPERM' "$work/ncu-$name.csv" "$work/ncu-$name.err" 2> /dev/null; then
     ncu_broken="ncu $name could not read the counters (see ncu-$name.csv)"
     note "ncu does not work here; the other ncu steps are skipped"
   fi
 }
 sanitize memcheck memcheck "TestLaunchesPerToken|$conf"
+stress
+sanitize initcheck initcheck "$conf"
+sanitize synccheck synccheck "$conf"
 ncu_one default LLAMAGO_CUDA_MATVEC=coalesced
+sanitize racecheck racecheck "$conf"
 ncu_one blocks-rows-1 LLAMAGO_CUDA_MATVEC=blocks LLAMAGO_CUDA_ROWS=1
 step "done"
