@@ -3,7 +3,9 @@
 # into the git-ignored folder .gpu/: the CUDA binary, the CUDA test binary and the shared fixtures it reads —
 # only those of models the CUDA backend has kernels for (the tests skip the others), and binaries without
 # symbols, to stay under the device tool's 64 MiB of carried files.
-# Then run on the device, carrying .gpu:   bash bench/gpu/run.sh "$OUT"
+# Then run on the device, carrying .gpu, with timeout_s 600:   bash bench/gpu/run.sh "$OUT"
+# (it stops by LLAMAGO_GPU_DEADLINE, default 540 s, and leaves run.tgz with every log, steps.log, results.md
+# and tests-summary.txt in $OUT). Check the script first, here, with bash bench/gpu/dry-run.sh OUTDIR.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 shared=${LLAMAGO_SHARED:-../shared}
