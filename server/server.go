@@ -40,6 +40,8 @@ type Model struct {
 	// the prompt text; its error is the client's (HTTP 400). Nil: /v1/chat/completions answers 400.
 	Chat    func(messages, tools json.RawMessage) (string, error)
 	Created time.Time
+	// Backend names what computes (the engine backend's name: "cpu", "cuda:0 NVIDIA H100 …"), for /health.
+	Backend string
 
 	attn attentionSession // POST /v1/attention's, made on first use
 }
@@ -202,12 +204,13 @@ func (s *Server) ready(w http.ResponseWriter) *Model {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	if s.model.Load() == nil {
+	m := s.model.Load()
+	if m == nil {
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": m.Backend})
 }
 
 type modelCard struct {

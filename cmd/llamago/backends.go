@@ -48,7 +48,7 @@ func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
 			if mf.Backend == "auto" {
 				return cpuB(), nil, -1, nil
 			}
-			return nil, nil, 0, usagef("--backend cuda: this llamago was built without CUDA; build it with 'make cuda' (bin/llamago-cuda)")
+			return nil, nil, 0, usagef("--backend cuda: this llamago was built without CUDA and no %s is installed beside it; build it with 'make cuda' (bin/%s)", cudaBinary, cudaBinary)
 		}
 		if d, _ := engine.Driver(gpu); mf.Backend == "auto" && d.Available != nil && !d.Available() {
 			return cpuB(), nil, -1, nil

@@ -164,7 +164,16 @@ func execute(args []string) (code int) {
 	if err := cpu.ModeError(); err != nil {
 		fmt.Fprintln(os.Stderr, "llamago: warning:", err)
 	}
-	err := executeRoot(newRootCmd(), args)
+	root := newRootCmd()
+	if !gpuBuild {
+		plan := planGPU()
+		if target := handOverTarget(root, args, plan); target != "" {
+			err := handOver(os.Stderr, target, args, plan)
+			fmt.Fprintln(os.Stderr, "llamago: could not hand over to the CUDA build:", err)
+			return 1
+		}
+	}
+	err := executeRoot(root, args)
 	if err == nil {
 		return 0
 	}

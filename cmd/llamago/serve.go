@@ -267,7 +267,7 @@ func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, erro
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(o.Model), filepath.Ext(o.Model))
 	}
-	m := &server.Model{Name: name, Path: o.Model, Engine: lm.model, Context: lm.ctx,
+	m := &server.Model{Name: name, Path: o.Model, Engine: lm.model, Context: lm.ctx, Backend: lm.backend.Name(),
 		Scheduler: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.Queue, StepTokens: o.StepTokens})}
 	m.Chat, err = chatRenderer(lm, o.chatTmpl, log)
 	if err != nil {

@@ -49,8 +49,11 @@ func TestServeCommand(t *testing.T) {
 			}
 		}
 		require.NoError(t, err)
+		var health map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&health)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
+			require.Equal(t, map[string]string{"status": "ok", "backend": "cpu"}, health, "health says what computes")
 			break
 		}
 		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)

@@ -26,10 +26,13 @@ func versionString() string {
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version, platform and compiled-in backends",
+		Short: "Print the version, platform and compiled-in backends (and, in the CPU-only build, what a GPU would use)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), versionString())
+			if _, err := fmt.Fprintln(cmd.OutOrStdout(), versionString()); err != nil || gpuBuild {
+				return err
+			}
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), planGPU().describe())
 			return err
 		},
 	}
