@@ -118,17 +118,20 @@ deploy-check:
 ## cuda-emu: run the CUDA backend — host code and kernels — on the CPU emulator of kernels/emu (needs g++
 ## with C++20, no GPU, no CUDA toolkit): the conformance suite, end-to-end logits and greedy generation.
 ## Then the CLI on it: greedy text from a synthetic Q4_0 model must be the same on the CPU, with
-## --backend cuda, with --gpu-layers 1 (partial offload) and with --unfused (no fused kernels).
+## --backend cuda, with --gpu-layers 1 (partial offload), with --unfused (no fused kernels), and split across
+## two emulated GPUs (--device 0,1), then two GPUs and the CPU.
 cuda-emu: build
 	$(GO) vet -tags cudaemu ./engine/cuda/ ./cmd/...
 	$(GO) test -tags cudaemu -count=1 ./engine/cuda/
 	$(GO) build -tags cudaemu -o $(BIN)/llamago-emu ./cmd/llamago
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
-	$(BIN)/llamago synth --preset tiny --type Q4_0 -o $$tmp/m.gguf -q; \
+	$(BIN)/llamago synth --preset tiny --layers 4 --type Q4_0 -o $$tmp/m.gguf -q; \
 	run() { "$$@" -m $$tmp/m.gguf -p "Once upon a time" -n 24 --temp 0 2>/dev/null; }; \
 	run $(BIN)/llamago run > $$tmp/cpu.txt; \
 	run $(BIN)/llamago-emu run --backend cuda > $$tmp/gpu.txt; \
 	run $(BIN)/llamago-emu run --backend cuda --gpu-layers 1 > $$tmp/split.txt; \
 	run $(BIN)/llamago-emu run --backend cuda --unfused > $$tmp/unfused.txt; \
-	cmp $$tmp/cpu.txt $$tmp/gpu.txt && cmp $$tmp/cpu.txt $$tmp/split.txt && cmp $$tmp/cpu.txt $$tmp/unfused.txt; \
-	echo "cuda-emu: the CLI on the emulated GPU (whole, partial offload, unfused) generates what the CPU does"
+	LLAMAGO_CUDA_EMU_DEVICES=2 run $(BIN)/llamago-emu run --backend cuda --device 0,1 > $$tmp/two.txt; \
+	LLAMAGO_CUDA_EMU_DEVICES=2 run $(BIN)/llamago-emu run --backend cuda --device 1,0 -ts 1,2 --gpu-layers 3 > $$tmp/two-cpu.txt; \
+	for f in gpu split unfused two two-cpu; do cmp $$tmp/cpu.txt $$tmp/$$f.txt; done; \
+	echo "cuda-emu: the CLI on the emulated GPU (whole, partial offload, unfused, two GPUs, two GPUs and the CPU) generates what the CPU does"

@@ -71,6 +71,10 @@ type LoadOptions struct {
 	First       Backend
 	FirstLayers int     // layers on First (< 0: all)
 	Rest        Backend // the remaining layers, or nil
+	// Parts, when set, replaces First, FirstLayers and Rest: runs of consecutive layers, each on its own
+	// backend, in layer order (several GPUs, then perhaps the CPU). The first part also looks up the
+	// token embeddings, the last holds the output norm and projection.
+	Parts []Part
 	// Progress, when set, is called after each tensor is handed to its backend with the bytes done and the
 	// total (uploads to a GPU take seconds for large models).
 	Progress func(done, total int64)
@@ -80,9 +84,14 @@ type LoadOptions struct {
 	Unfused bool
 }
 
+// Part is a run of consecutive layers on one backend (LoadOptions.Parts).
+type Part struct {
+	Backend Backend
+	Layers  int // how many; < 0 on the last part: all the remaining ones
+}
+
 // LoadWith binds the weights as o says (see LoadSplit).
 func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
-	b, first, n, rest := o.First, o.First, o.FirstLayers, o.Rest
 	cfg, err := f.LlamaConfig()
 	if err != nil {
 		return nil, err
@@ -101,7 +110,7 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 	if cfg.VocabSize == 0 {
 		cfg.VocabSize = tok.VocabSize()
 	}
-	m := &Model{Config: cfg, Tokenizer: tok, File: f, Backend: b, unfused: o.Unfused,
+	m := &Model{Config: cfg, Tokenizer: tok, File: f, unfused: o.Unfused,
 		Rope: RopeParams{Dims: cfg.RopeDimensionCount, Base: float64(cfg.RopeFreqBase), FreqScale: float64(cfg.RopeFreqScale)}}
 	if cfg.RopeDimensionCount > cfg.HeadDim() || cfg.RopeDimensionCount%2 != 0 {
 		return nil, fmt.Errorf("rope dimension count %d must be even and at most the head size %d", cfg.RopeDimensionCount, cfg.HeadDim())
@@ -109,21 +118,61 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 	if err := checkBlocks(f, cfg); err != nil {
 		return nil, err
 	}
-	if n < 0 || n >= cfg.BlockCount || rest == nil {
-		n = cfg.BlockCount
+	if m.backends, m.layerOn, err = placeLayers(o, cfg.BlockCount); err != nil {
+		return nil, err
 	}
-	m.layerOn = make([]int, cfg.BlockCount)
-	m.backends = []Backend{first}
-	if n < cfg.BlockCount {
-		m.backends = append(m.backends, rest)
-		for l := n; l < cfg.BlockCount; l++ {
-			m.layerOn[l] = 1
-		}
-	}
+	m.Backend = m.backends[0]
 	if err := m.bind(o.Progress); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// placeLayers turns o's parts (or First, FirstLayers and Rest) into the distinct backends in layer order
+// and the index of each layer's one. Parts of no layers are left out, but for the first: it still looks up
+// the token embeddings (as with --gpu-layers 0).
+func placeLayers(o LoadOptions, layers int) ([]Backend, []int, error) {
+	parts := o.Parts
+	if len(parts) == 0 {
+		n := o.FirstLayers
+		if n < 0 || n >= layers || o.Rest == nil {
+			n = layers
+		}
+		parts = []Part{{o.First, n}, {o.Rest, layers - n}}
+	}
+	var backends []Backend
+	layerOn := make([]int, 0, layers)
+	for i, p := range parts {
+		n := p.Layers
+		if n < 0 && i == len(parts)-1 {
+			n = layers - len(layerOn)
+		}
+		if n < 0 || len(layerOn)+n > layers {
+			return nil, nil, fmt.Errorf("the layer split %s does not fit the model's %d layers", partsString(parts), layers)
+		}
+		if n == 0 && i > 0 {
+			continue
+		}
+		if p.Backend == nil {
+			return nil, nil, fmt.Errorf("part %d of the layer split has no backend", i)
+		}
+		backends = append(backends, p.Backend)
+		for range n {
+			layerOn = append(layerOn, len(backends)-1)
+		}
+	}
+	if len(layerOn) != layers || len(backends) == 0 {
+		return nil, nil, fmt.Errorf("the layer split %s places %d of the model's %d layers", partsString(parts), len(layerOn), layers)
+	}
+	return backends, layerOn, nil
+}
+
+func partsString(parts []Part) string {
+	s := make([]string, len(parts))
+	for i, p := range parts {
+		s[i] = fmt.Sprint(p.Layers)
+	}
+	return strings.Join(s, ",")
 }
 
 // lastBackend is the backend of the last layer, which also holds the output norm and projection.

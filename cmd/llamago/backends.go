@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/llamago/llamago/cpu"
@@ -33,62 +37,193 @@ func gpuBackend() string {
 	return ""
 }
 
-// newBackends returns the backend of the first layers, of the rest (nil: none) and how many layers the
-// first one runs (-1: all). auto takes the GPU when the driver sees one, else the CPU; with --gpu-layers N
-// the GPU runs the first N layers and the CPU the rest (partial offload).
-func newBackends(mf *modelFlags) (engine.Backend, engine.Backend, int, error) {
-	o := engine.BackendOptions{Threads: mf.Threads, Device: mf.Device}
-	cpuB := func() engine.Backend { b, _ := engine.OpenBackend("cpu", o); return b }
+// openParts opens the backends the flags ask for and splits the model's layers between them: all on the
+// CPU; all on one GPU; with --device 0,1 consecutive layers on each GPU, in proportion to --tensor-split
+// or else to each GPU's free memory; with --gpu-layers N the first N layers on the GPU(s) and the rest on
+// the CPU (partial offload). auto takes the GPU when the driver sees one, else the CPU. Before anything is
+// uploaded it checks that each GPU's share fits, saying what would. It returns the parts in layer order
+// and every backend it opened (to close).
+func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.Backend, error) {
+	var opened []engine.Backend
+	fail := func(err error) ([]engine.Part, []engine.Backend, error) {
+		for _, b := range opened {
+			b.Close()
+		}
+		return nil, nil, err
+	}
+	open := func(name string, device int) (engine.Backend, error) {
+		b, err := engine.OpenBackend(name, engine.BackendOptions{Threads: mf.Threads, Device: device})
+		if err == nil {
+			opened = append(opened, b)
+		}
+		return b, err
+	}
+	cpuOnly := func() ([]engine.Part, []engine.Backend, error) {
+		b, err := open("cpu", 0)
+		if err != nil {
+			return fail(err)
+		}
+		return []engine.Part{{Backend: b, Layers: -1}}, opened, nil
+	}
 	gpu := gpuBackend()
 	switch mf.Backend {
 	case "cpu":
-		return cpuB(), nil, -1, nil
+		return cpuOnly()
 	case "auto", "cuda":
-		if gpu == "" {
-			if mf.Backend == "auto" {
-				return cpuB(), nil, -1, nil
-			}
-			return nil, nil, 0, usagef("--backend cuda: this llamago was built without CUDA and no %s is installed beside it; build it with 'make cuda' (bin/%s)", cudaBinary, cudaBinary)
-		}
-		if d, _ := engine.Driver(gpu); mf.Backend == "auto" && d.Available != nil && !d.Available() {
-			return cpuB(), nil, -1, nil
-		}
-		g, err := engine.OpenBackend(gpu, o)
-		if err != nil {
-			return nil, nil, 0, err
-		}
-		if mf.GPULay < 0 {
-			return g, nil, -1, nil
-		}
-		return g, cpuB(), mf.GPULay, nil
+	default:
+		return nil, nil, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
 	}
-	return nil, nil, 0, usagef("--backend must be auto, cpu or cuda, got %q", mf.Backend)
+	if gpu == "" {
+		if mf.Backend == "auto" {
+			return cpuOnly()
+		}
+		return nil, nil, usagef("--backend cuda: this llamago was built without CUDA and no %s is installed beside it; build it with 'make cuda' (bin/%s)", cudaBinary, cudaBinary)
+	}
+	if d, _ := engine.Driver(gpu); mf.Backend == "auto" && d.Available != nil && !d.Available() {
+		return cpuOnly()
+	}
+	devices := mf.Devices
+	if len(devices) == 0 {
+		devices = []int{0}
+	}
+	switch mf.Split {
+	case "layers", "layer": // llama.cpp's -sm layer
+	case "none": // llama.cpp's -sm none: the first GPU only
+		devices = devices[:1]
+	default:
+		return nil, nil, usagef("--split %q: llamago splits a model across GPUs by layers (--split layers, or none for the first GPU only); llama.cpp's row split has no counterpart", mf.Split)
+	}
+	if len(mf.TensorSplit) > 0 && len(mf.TensorSplit) != len(devices) {
+		return nil, nil, usagef("--tensor-split has %d proportions for %d devices (--device %s)", len(mf.TensorSplit), len(devices), intsString(devices))
+	}
+	var gpus []engine.Backend
+	for i, d := range devices {
+		if slices.Contains(devices[:i], d) || d < 0 {
+			return fail(usagef("--device %s: list each GPU once, by its index (llamago devices lists them)", intsString(devices)))
+		}
+		b, err := open(gpu, d)
+		if err != nil {
+			return fail(err)
+		}
+		gpus = append(gpus, b)
+	}
+	cfg, err := f.LlamaConfig()
+	if err != nil { // Load reports it
+		return []engine.Part{{Backend: gpus[0], Layers: -1}}, opened, nil
+	}
+	onGPU := cfg.BlockCount
+	if mf.GPULay >= 0 {
+		onGPU = min(mf.GPULay, cfg.BlockCount)
+	}
+	plan := engine.PlanMemory(f, cfg, ctx, mf.Batch)
+	if rs, ok := gpus[0].(engine.Reserver); ok {
+		plan.Scratch = rs.ScratchBytes(engine.Reservation{Batch: min(mf.Batch, ctx), Heads: cfg.HeadCount, HeadDim: cfg.HeadDim()})
+	}
+	free := make([]int64, len(gpus))
+	for i, g := range gpus {
+		if mi, ok := g.(engine.MemoryInfo); ok {
+			if free[i], err = mi.FreeMemory(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if len(gpus) == 1 {
+		if mf.GPULay < 0 && free[0] > 0 {
+			if err := plan.CheckFits(free[0], gpus[0].Name()); err != nil {
+				return fail(err)
+			}
+		}
+		parts := []engine.Part{{Backend: gpus[0], Layers: onGPU}}
+		if onGPU < cfg.BlockCount {
+			b, err := open("cpu", 0)
+			if err != nil {
+				return fail(err)
+			}
+			parts = append(parts, engine.Part{Backend: b, Layers: -1})
+		}
+		return parts, opened, nil
+	}
+	weights := mf.TensorSplit
+	if len(weights) == 0 {
+		for _, fr := range free {
+			weights = append(weights, float64(max(fr, 1)))
+		}
+	}
+	counts, err := splitLayers(onGPU, weights)
+	if err != nil {
+		return fail(usagef("--tensor-split %s: %v", floatsString(mf.TensorSplit), err))
+	}
+	var parts []engine.Part
+	first := 0
+	for i, g := range gpus {
+		n := counts[i]
+		if n > 0 && free[i] > 0 {
+			need := plan.Activations + plan.Scratch
+			if first == 0 || first+n == cfg.BlockCount {
+				need += plan.OtherWeights // the embedding on the first GPU, the output on the last
+			}
+			for _, w := range plan.LayerWeights[first : first+n] {
+				need += w + plan.LayerKV
+			}
+			if need > free[i] {
+				return fail(fmt.Errorf("%s would hold layers %d–%d: %.2f GiB needed, %.2f GiB free: give it a smaller share with --tensor-split, or run the last layers on the CPU with --gpu-layers",
+					g.Name(), first, first+n-1, float64(need)/(1<<30), float64(free[i])/(1<<30)))
+			}
+		}
+		parts = append(parts, engine.Part{Backend: g, Layers: n})
+		first += n
+	}
+	if onGPU < cfg.BlockCount {
+		b, err := open("cpu", 0)
+		if err != nil {
+			return fail(err)
+		}
+		parts = append(parts, engine.Part{Backend: b, Layers: -1})
+	}
+	return parts, opened, nil
+}
+
+// splitLayers shares n layers out in proportion to weights, consecutive runs rounded so that they add up.
+func splitLayers(n int, weights []float64) ([]int, error) {
+	var total float64
+	for _, w := range weights {
+		if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
+			return nil, fmt.Errorf("proportions must be finite and not negative")
+		}
+		total += w
+	}
+	if total <= 0 {
+		return nil, fmt.Errorf("the proportions add up to nothing")
+	}
+	counts := make([]int, len(weights))
+	var sum float64
+	prev := 0
+	for i, w := range weights {
+		sum += w
+		end := int(math.Round(float64(n) * sum / total))
+		counts[i], prev = end-prev, end
+	}
+	return counts, nil
+}
+
+func intsString(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func floatsString(v []float64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.FormatFloat(x, 'g', -1, 64)
+	}
+	return strings.Join(s, ",")
 }
 
 // uploads says whether loading on b copies the weights (worth a progress bar).
 func uploads(b engine.Backend) bool {
 	d, ok := engine.Driver(strings.SplitN(b.Name(), ":", 2)[0]) // "cuda:0 NVIDIA …" is the cuda driver's
 	return ok && d.Uploads
-}
-
-// checkDeviceMemory refuses, before any upload, a model that does not fit on a device backend, saying how
-// many layers would (--gpu-layers).
-func checkDeviceMemory(mf *modelFlags, f *gguf.File, first engine.Backend, ctx int) error {
-	g, ok := first.(engine.MemoryInfo)
-	if !ok || mf.GPULay >= 0 {
-		return nil
-	}
-	cfg, err := f.LlamaConfig()
-	if err != nil {
-		return nil // Load reports it
-	}
-	free, err := g.FreeMemory()
-	if err != nil {
-		return err
-	}
-	plan := engine.PlanMemory(f, cfg, ctx, mf.Batch)
-	if rs, ok := first.(engine.Reserver); ok {
-		plan.Scratch = rs.ScratchBytes(engine.Reservation{Batch: min(mf.Batch, ctx), Heads: cfg.HeadCount, HeadDim: cfg.HeadDim()})
-	}
-	return plan.CheckFits(free, first.Name())
 }

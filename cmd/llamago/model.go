@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,15 +18,17 @@ import (
 
 // modelFlags are the flags every command that runs a model shares.
 type modelFlags struct {
-	Model   string
-	Ctx     int
-	Batch   int
-	Threads int
-	Backend string
-	Device  int
-	GPULay  int
-	Unfused bool
-	name    string // what to call the model when it is not its file's name (the built-in one)
+	Model       string
+	Ctx         int
+	Batch       int
+	Threads     int
+	Backend     string
+	Devices     []int
+	Split       string
+	TensorSplit []float64
+	GPULay      int
+	Unfused     bool
+	name        string // what to call the model when it is not its file's name (the built-in one)
 }
 
 func (mf *modelFlags) bind(f *pflag.FlagSet) {
@@ -34,11 +37,13 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 	f.IntVarP(&mf.Batch, "batch", "b", 512, "prompt tokens processed per batch")
 	f.IntVarP(&mf.Threads, "threads", "t", 0, "CPU threads (default: all cores)")
 	f.StringVar(&mf.Backend, "backend", "auto", "compute backend: auto, cpu or cuda")
-	f.IntVar(&mf.Device, "device", 0, "GPU to use (cuda backend)")
+	f.IntSliceVar(&mf.Devices, "device", []int{0}, "GPU(s) to use (cuda backend): 1, or 0,1 to split the layers across two cards")
+	f.StringVar(&mf.Split, "split", "layers", "how a model is split across several --device GPUs: layers (consecutive layers on each card) or none (the first GPU only)")
+	f.Float64SliceVar(&mf.TensorSplit, "tensor-split", nil, "with several --device GPUs, their shares of the layers, e.g. 3,1 (default: in proportion to their free memory)")
 	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (partial offload; -1: all)")
 	f.BoolVar(&mf.Unfused, "unfused", false, "run every operation as its own GPU kernel, even where the backend fuses them (to find a fault in a fused kernel, or to measure what fusing saves)")
 	if !gpuBuild {
-		for _, name := range []string{"backend", "device", "gpu-layers", "unfused"} {
+		for _, name := range []string{"backend", "device", "split", "tensor-split", "gpu-layers", "unfused"} {
 			f.MarkHidden(name)
 		}
 	}
@@ -47,8 +52,8 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 // loadedModel is an open model file, its backend(s) and the bound model.
 type loadedModel struct {
 	file     *gguf.File
-	backend  engine.Backend // the first layers' backend
-	rest     engine.Backend // the remaining layers' backend with --gpu-layers, else nil
+	backend  engine.Backend   // the first layers' backend
+	others   []engine.Backend // the other backends layers run on (more GPUs; the CPU with --gpu-layers)
 	model    *engine.Model
 	loadTime time.Duration
 	ctx      int
@@ -65,8 +70,8 @@ func (l *loadedModel) printNotes(stderr io.Writer) {
 
 func (l *loadedModel) Close() {
 	l.backend.Close()
-	if l.rest != nil {
-		l.rest.Close()
+	for _, b := range l.others {
+		b.Close()
 	}
 	l.file.Close()
 }
@@ -127,11 +132,6 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		f.Close()
 		return nil, err
 	}
-	b, rest, n, err := newBackends(mf)
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
 	ctx := mf.Ctx
 	if ctx == 0 {
 		ctx = 4096
@@ -139,32 +139,44 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 			ctx = min(cfg.ContextLength, 4096)
 		}
 	}
-	err = checkDeviceMemory(mf, f, b, ctx)
-	var m *engine.Model
-	if err == nil {
-		var bar *progress.Bar
-		if uploads(b) { // CPU weights stay in the mapping: nothing to wait for
-			bar = progress.New(0, "loading "+filepath.Base(mf.Model)+" to "+b.Name(), true, false)
-		}
-		m, err = engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: n, Rest: rest, Unfused: mf.Unfused, Progress: func(done, total int64) {
-			if bar != nil {
-				bar.SetTotal(total)
-				bar.Set(done)
+	parts, opened, err := openParts(mf, f, ctx)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	b := parts[0].Backend
+	var bar *progress.Bar
+	if uploads(b) { // CPU weights stay in the mapping: nothing to wait for
+		to := b.Name()
+		if len(parts) > 1 { // where the layers go: "cuda:0 … (11 layers), cuda:1 … (11 layers)"
+			var s []string
+			for _, p := range parts {
+				if p.Layers != 0 {
+					s = append(s, fmt.Sprintf("%s (%s layers)", p.Backend.Name(), map[bool]string{true: "the other", false: fmt.Sprint(p.Layers)}[p.Layers < 0]))
+				}
 			}
-		}})
-		if bar != nil {
-			bar.Finish()
+			to = strings.Join(s, ", ")
 		}
+		bar = progress.New(0, "loading "+filepath.Base(mf.Model)+" to "+to, true, false)
+	}
+	m, err := engine.LoadWith(f, engine.LoadOptions{Parts: parts, Unfused: mf.Unfused, Progress: func(done, total int64) {
+		if bar != nil {
+			bar.SetTotal(total)
+			bar.Set(done)
+		}
+	}})
+	if bar != nil {
+		bar.Finish()
 	}
 	if err != nil {
-		b.Close()
-		if rest != nil {
-			rest.Close()
+		for _, b := range opened {
+			b.Close()
 		}
 		f.Close()
 		return nil, err
 	}
-	lm := &loadedModel{file: f, backend: b, rest: rest, model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}
+	lm := &loadedModel{file: f, backend: b, others: slices.DeleteFunc(opened, func(o engine.Backend) bool { return o == b }),
+		model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}
 	if cpus := runtime.GOMAXPROCS(0); mf.Threads > cpus { // F10: each extra spinning worker costs the others
 		lm.notes = append(lm.notes, fmt.Sprintf("--threads %d is more than the %d CPUs available: the workers take turns and every step slows down (0 uses them all)", mf.Threads, cpus))
 	}

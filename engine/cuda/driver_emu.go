@@ -15,6 +15,7 @@ import "C"
 
 import (
 	"fmt"
+	"os"
 	"unsafe"
 
 	"github.com/llamago/llamago/kernels"
@@ -35,8 +36,20 @@ type emuDriver struct {
 
 func newDriver() driver { return &emuDriver{sizes: map[devPtr]int64{}} }
 
+// devices shows one emulated GPU, or LLAMAGO_CUDA_EMU_DEVICES of them (at most 8), so that the layer split
+// across GPUs runs in CI; each backend has a driver of its own, so each device counts its own memory.
 func (d *emuDriver) devices() ([]Device, error) {
-	return []Device{{Index: 0, Name: "llamago CUDA emulator (CPU)", Memory: emuMemory, CapMajor: 8, CapMinor: 0, Multiprocs: 1}}, nil
+	n := 1
+	if v := os.Getenv("LLAMAGO_CUDA_EMU_DEVICES"); v != "" {
+		if _, err := fmt.Sscan(v, &n); err != nil || n < 1 || n > 8 {
+			return nil, fmt.Errorf("cuda emulator: LLAMAGO_CUDA_EMU_DEVICES=%q: give a number of devices from 1 to 8", v)
+		}
+	}
+	var out []Device
+	for i := range n {
+		out = append(out, Device{Index: i, Name: "llamago CUDA emulator (CPU)", Memory: emuMemory, CapMajor: 8, CapMinor: 0, Multiprocs: 1})
+	}
+	return out, nil
 }
 
 // open checks that the emulator has every kernel the backend launches, as the real driver checks the PTX.

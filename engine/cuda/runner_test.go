@@ -160,3 +160,61 @@ func TestCloseGivesMemoryBack(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, free0, free)
 }
+
+// TestSplitAcrossGPUs: a model's layers on two (emulated) GPUs, then the CPU — as --device 0,1 with
+// --gpu-layers does — give the logits of the CPU alone, prompt and decoding.
+func TestSplitAcrossGPUs(t *testing.T) {
+	t.Setenv("LLAMAGO_CUDA_EMU_DEVICES", "2")
+	devs, err := Devices()
+	if err != nil || len(devs) < 2 {
+		t.Skipf("two GPUs needed: %d found (%v)", len(devs), err)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, synth.Options{Preset: "tiny", Vocab: 300, Layers: 3, Heads: 4, KVHeads: 2, Seed: 9}))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	g0, err := New(0)
+	require.NoError(t, err)
+	defer g0.Close()
+	g1, err := New(1)
+	require.NoError(t, err)
+	defer g1.Close()
+	cpu := engine.NewCPU(2)
+	defer cpu.Close()
+	cfg, err := f.LlamaConfig()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, cfg.BlockCount, 3)
+	alone, err := engine.Load(f, engine.NewCPU(2))
+	require.NoError(t, err)
+	prompt := []int32{5, 17, 3, 99, 42, 7, 11}
+	eval := func(m *engine.Model) []float32 {
+		s, err := m.NewSession(64, 8)
+		require.NoError(t, err)
+		defer s.Close()
+		out, err := s.Eval(prompt, true)
+		require.NoError(t, err)
+		for _, tok := range []int32{8, 250, 1} {
+			next, err := s.Eval([]int32{tok}, false)
+			require.NoError(t, err)
+			out = append(out, next...)
+		}
+		return out
+	}
+	want := eval(alone)
+	for _, parts := range [][]engine.Part{
+		{{Backend: g0, Layers: 1}, {Backend: g1, Layers: -1}},
+		{{Backend: g1, Layers: 1}, {Backend: g0, Layers: 1}, {Backend: cpu, Layers: -1}},
+	} {
+		m, err := engine.LoadWith(f, engine.LoadOptions{Parts: parts})
+		require.NoError(t, err)
+		got := eval(m)
+		require.Equal(t, len(want), len(got))
+		var num, den float64
+		for i := range want {
+			d := float64(got[i]) - float64(want[i])
+			num += d * d
+			den += float64(want[i]) * float64(want[i])
+		}
+		require.Less(t, num/den, 1e-9, "%d parts", len(parts))
+	}
+}
