@@ -26,6 +26,7 @@ import (
 
 	"github.com/llamago/llamago/engine"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
 )
 
 // Model is what the server serves: a loaded model and the scheduler that runs its requests.
@@ -64,7 +65,11 @@ type Options struct {
 	// MaxAttentionValues bounds what POST /v1/attention captures and returns: tokens × layers × heads ×
 	// tokens (default 4Mi); larger requests get 413.
 	MaxAttentionValues int64
-	Logger             *slog.Logger // default: discard
+	// CORSOrigins lets web pages of these origins ("https://app.example.com", or "*" for any) call the API
+	// from a browser: preflight requests are answered and responses carry Access-Control-Allow-Origin.
+	// Empty (the default): no CORS headers, so only the server's own page (same origin) can.
+	CORSOrigins []string
+	Logger      *slog.Logger // default: discard
 	// Registry receives the server's metrics (default: a new registry; /metrics serves it).
 	Registry *prometheus.Registry
 }
@@ -75,6 +80,7 @@ type Server struct {
 	model   atomic.Pointer[Model]
 	keyHash [32]byte
 	mux     *http.ServeMux
+	handler http.Handler // mux, behind CORS where CORSOrigins asks
 	m       *metrics
 	ids     atomic.Uint64
 	start   time.Time
@@ -126,6 +132,15 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found_error", "", fmt.Sprintf("no route %s %s: the API has /v1/completions, /v1/chat/completions, /v1/models, /v1/attention, /tokenize, /detokenize, /health and /metrics; the web page is at /", r.Method, r.URL.Path))
 	})
+	s.handler = s.mux
+	if len(o.CORSOrigins) > 0 {
+		s.handler = cors.New(cors.Options{
+			AllowedOrigins: o.CORSOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Authorization", "Content-Type"},
+			MaxAge:         600,
+		}).Handler(s.mux)
+	}
 	return s
 }
 
@@ -138,7 +153,7 @@ func (s *Server) SetModel(m *Model) {
 }
 
 // ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // route registers a handler with the server's common handling: the request counter by endpoint and
 // status, recovery from a panic (500, the server stays up), the body limit, and the API key where asked.

@@ -39,6 +39,7 @@ type serverConfig struct {
 	heartbeat            time.Duration
 	eos                  int // the model's end-of-sequence token, when not its own (1: BOS, which it generates)
 	kvBlocks             int
+	cors                 []string
 }
 
 func newTestServer(t testing.TB, c serverConfig) *testServer {
@@ -66,7 +67,7 @@ func newTestServer(t testing.TB, c serverConfig) *testServer {
 	if c.maxBody == 0 {
 		c.maxBody = 64 << 10
 	}
-	srv := New(Options{APIKey: c.key, MaxBodyBytes: c.maxBody, Heartbeat: c.heartbeat})
+	srv := New(Options{APIKey: c.key, MaxBodyBytes: c.maxBody, Heartbeat: c.heartbeat, CORSOrigins: c.cors})
 	if !c.noModel {
 		srv.SetModel(m)
 	}
@@ -482,6 +483,45 @@ func TestBadRequests(t *testing.T) {
 	}
 	status, _, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 2})
 	require.Equal(t, http.StatusOK, status, "still serving")
+}
+
+// TestCORS: with CORSOrigins a page of an allowed origin may call the API from a browser — the preflight
+// allows POST with the Authorization and Content-Type headers, the answer carries the origin — and a page
+// of another origin gets no such headers; without the option no response carries them and OPTIONS is 405.
+func TestCORS(t *testing.T) {
+	send := func(ts *testServer, method, origin string) *http.Response {
+		req, _ := http.NewRequest(method, ts.URL+"/v1/chat/completions", nil)
+		if method == http.MethodPost {
+			req, _ = http.NewRequest(method, ts.URL+"/v1/completions", strings.NewReader(`{"prompt": "Once", "max_tokens": 1}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer k")
+		}
+		req.Header.Set("Origin", origin)
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		}
+		resp, err := ts.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	ts := newTestServer(t, serverConfig{key: "k", cors: []string{"https://app.example.com"}})
+	pre := send(ts, http.MethodOptions, "https://app.example.com")
+	require.Equal(t, http.StatusNoContent, pre.StatusCode)
+	require.Equal(t, "https://app.example.com", pre.Header.Get("Access-Control-Allow-Origin"))
+	require.Equal(t, "POST", pre.Header.Get("Access-Control-Allow-Methods"))
+	require.Equal(t, "authorization, content-type", strings.ToLower(pre.Header.Get("Access-Control-Allow-Headers")))
+	post := send(ts, http.MethodPost, "https://app.example.com")
+	require.Equal(t, http.StatusOK, post.StatusCode)
+	require.Equal(t, "https://app.example.com", post.Header.Get("Access-Control-Allow-Origin"))
+	other := send(ts, http.MethodPost, "https://evil.example")
+	require.Empty(t, other.Header.Get("Access-Control-Allow-Origin"))
+	require.Empty(t, send(ts, http.MethodOptions, "https://evil.example").Header.Get("Access-Control-Allow-Origin"))
+
+	plain := newTestServer(t, serverConfig{key: "k"})
+	require.Empty(t, send(plain, http.MethodPost, "https://app.example.com").Header.Get("Access-Control-Allow-Origin"))
+	require.Equal(t, http.StatusMethodNotAllowed, send(plain, http.MethodOptions, "https://app.example.com").StatusCode)
 }
 
 func TestAPIKey(t *testing.T) {

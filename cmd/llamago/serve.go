@@ -31,6 +31,7 @@ type serveOptions struct {
 	KVBlocks   int
 	StepTokens int
 	APIKey     string
+	CORS       []string
 	Alias      string
 	NoPrefix   bool
 	Drain      time.Duration
@@ -102,6 +103,7 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 	f.IntVar(&o.KVBlocks, "kv-blocks", 0, "the KV cache in blocks of 32 positions (default: room for every parallel request's whole context)")
 	f.IntVar(&o.StepTokens, "step-tokens", 0, "tokens one step may evaluate: every decoding request's next one, then prompt chunks up to this (default: --batch). Lower it to keep the pauses between streamed tokens short while new prompts arrive; raise it for a shorter time to first token")
 	f.StringVar(&o.APIKey, "api-key", "", "require this key as a bearer token on /v1/* (default: $LLAMAGO_API_KEY)")
+	f.StringSliceVar(&o.CORS, "cors", nil, "let web pages of these origins call the API from a browser, e.g. https://app.example.com (comma list; * for any)")
 	f.StringVar(&o.Alias, "alias", "", "the model id clients see in /v1/models (default: the file's name)")
 	f.BoolVar(&o.NoPrefix, "no-prefix-cache", false, "do not share KV blocks between requests whose prompts begin alike")
 	f.DurationVar(&o.Drain, "drain", 60*time.Second, "on SIGTERM, how long requests in flight may take to finish")
@@ -157,7 +159,7 @@ func runServe(stderr io.Writer, o serveOptions) error {
 		log.Warn("listening beyond loopback without an API key: anyone who can reach this port can use the model (set --api-key or LLAMAGO_API_KEY)", "host", o.Host)
 	}
 	srv := server.New(server.Options{APIKey: o.APIKey, MaxBodyBytes: int64(o.MaxBodyMB * (1 << 20)),
-		MaxAttentionValues: o.AttnMax, Logger: log})
+		MaxAttentionValues: o.AttnMax, CORSOrigins: o.CORS, Logger: log})
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, strconv.Itoa(o.Port)))
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s:%d: %w (is another server using the port? try --port)", o.Host, o.Port, err)
