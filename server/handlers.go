@@ -249,16 +249,28 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	if err == nil && req.ResponseFormat != nil && req.ResponseFormat.Type != "text" {
 		err = badRequest("response_format", "response_format %q is not supported: llamago does not constrain output to JSON (only \"text\")", req.ResponseFormat.Type)
 	}
-	tc := string(bytes.TrimSpace(req.ToolChoice))
-	if err == nil && tc != "" && tc != "null" && tc != `"auto"` && tc != `"none"` {
-		err = badRequest("tool_choice", "tool_choice %s is not supported (only \"auto\" and \"none\"): the model decides from its chat template whether to call a tool", tc)
-	}
 	var names map[string]bool // the functions a tool call may name; nil: answers are text
-	if tc != `"none"` {
+	var choice toolChoice
+	if err == nil {
+		choice, err = parseToolChoice(req.ToolChoice)
+	}
+	if choice.kind != "none" {
 		names = toolNames(req.Tools)
 	}
+	if err == nil && choice.kind != "auto" && choice.kind != "none" && len(names) == 0 {
+		err = badRequest("tool_choice", "tool_choice %s needs \"tools\" to choose from", req.ToolChoice)
+	}
+	if err == nil && choice.name != "" && !names[choice.name] {
+		err = badRequest("tool_choice", "tool_choice names the function %q, which is not among the request's tools", choice.name)
+	}
+	var prefill string // the opening of the call the answer must be, where tool_choice forces one
 	if err == nil {
-		p.prompt, err = s.chatPrompt(m, req.Messages, req.Tools)
+		var text string
+		if text, err = s.chatText(m, req.Messages, req.Tools); err == nil {
+			if prefill, err = choice.prefill(text, names); err == nil {
+				p.prompt, err = encodePrompt(m, text+prefill, true)
+			}
+		}
 	}
 	if err != nil {
 		fail(w, err)
@@ -275,6 +287,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	release() // prepared: the scheduler's queue bounds the rest
 	// message is the answer as a message: its text, or the tool calls in it (finish reason "tool_calls").
 	message := func(text, finish string) (chatMessage, string) {
+		text = prefill + text
 		content, calls := parseToolCalls(text, names)
 		if len(calls) == 0 {
 			return chatMessage{Content: &text}, finish
@@ -314,34 +327,43 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 
 // chatPrompt renders and tokenizes a conversation.
 func (s *Server) chatPrompt(m *Model, messages, tools json.RawMessage) ([]int32, error) {
+	text, err := s.chatText(m, messages, tools)
+	if err != nil {
+		return nil, err
+	}
+	return encodePrompt(m, text, true)
+}
+
+// chatText checks a conversation and renders it through the model's chat template.
+func (s *Server) chatText(m *Model, messages, tools json.RawMessage) (string, error) {
 	messages = bytes.TrimSpace(messages)
 	if len(messages) == 0 || messages[0] != '[' {
-		return nil, badRequest("messages", "messages must be a non-empty list of {\"role\": ..., \"content\": ...} objects")
+		return "", badRequest("messages", "messages must be a non-empty list of {\"role\": ..., \"content\": ...} objects")
 	}
 	var list []json.RawMessage
 	if err := json.Unmarshal(messages, &list); err != nil || len(list) == 0 {
-		return nil, badRequest("messages", "messages must be a non-empty list of {\"role\": ..., \"content\": ...} objects")
+		return "", badRequest("messages", "messages must be a non-empty list of {\"role\": ..., \"content\": ...} objects")
 	}
 	for i, raw := range list {
 		var msg struct {
 			Role *string `json:"role"`
 		}
 		if json.Unmarshal(raw, &msg) != nil || msg.Role == nil {
-			return nil, badRequest("messages", "messages[%d] must be an object with a \"role\"", i)
+			return "", badRequest("messages", "messages[%d] must be an object with a \"role\"", i)
 		}
 	}
 	if m.Chat == nil {
-		return nil, badRequest("messages", "this model has no chat template: use /v1/completions")
+		return "", badRequest("messages", "this model has no chat template: use /v1/completions")
 	}
 	messages, err := flattenContent(messages)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	text, err := m.Chat(messages, tools)
 	if err != nil {
-		return nil, badRequest("messages", "the model's chat template refused the conversation: %v", err)
+		return "", badRequest("messages", "the model's chat template refused the conversation: %v", err)
 	}
-	return encodePrompt(m, text, true)
+	return text, nil
 }
 
 // failed answers a generation that failed before any output; a client that went away gets nothing.

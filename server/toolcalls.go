@@ -124,3 +124,66 @@ func toolCall(s string, names map[string]bool) (chatToolCall, bool) {
 	return chatToolCall{ID: "call_" + hex.EncodeToString(id[:]), Type: "function",
 		Function: chatToolFunction{Name: c.Name, Arguments: compact.String()}}, true
 }
+
+// toolChoice is a request's tool_choice: "auto" (the default: the model decides), "none" (answers are
+// text), "required" (the answer is a call), or "function" with the name of the one function to call.
+type toolChoice struct{ kind, name string }
+
+func parseToolChoice(raw json.RawMessage) (toolChoice, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return toolChoice{kind: "auto"}, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		switch s {
+		case "auto", "none", "required":
+			return toolChoice{kind: s}, nil
+		}
+	} else {
+		var obj struct {
+			Type     string `json:"type"`
+			Function struct {
+				Name string `json:"name"`
+			} `json:"function"`
+		}
+		if json.Unmarshal(raw, &obj) == nil && obj.Type == "function" && obj.Function.Name != "" {
+			return toolChoice{kind: "function", name: obj.Function.Name}, nil
+		}
+	}
+	return toolChoice{}, badRequest("tool_choice", `tool_choice %s is not "auto", "none", "required" or {"type": "function", "function": {"name": …}}`, raw)
+}
+
+// prefill is what the answer must begin with for the choice, added after the rendered prompt: without a
+// grammar to constrain decoding, llamago makes a call by starting it in the form the model's chat template
+// teaches — found by its marks in the prompt rendered with the request's tools — and lets the model write
+// the rest: `<tool_call>{"name": "` (Hermes, Qwen), `[TOOL_CALLS][{"name": "` (Mistral) or `{"name": "`
+// (Llama 3.x), through the function's name and the arguments key when one function is chosen (or is the
+// only one offered). Nothing for "auto" and "none"; an error when the template shows no form llamago knows.
+func (c toolChoice) prefill(prompt string, names map[string]bool) (string, error) {
+	if c.kind == "auto" || c.kind == "none" {
+		return "", nil
+	}
+	var open, key string
+	switch {
+	case strings.Contains(prompt, "<tool_call>"):
+		open, key = "<tool_call>\n{\"name\": ", "arguments"
+	case strings.Contains(prompt, "[AVAILABLE_TOOLS]") || strings.Contains(prompt, "[TOOL_CALLS]"):
+		open, key = "[TOOL_CALLS][{\"name\": ", "arguments"
+	case strings.Contains(prompt, "<|start_header_id|>") && strings.Contains(prompt, `"parameters"`):
+		open, key = "{\"name\": ", "parameters"
+	default:
+		return "", badRequest("tool_choice", "tool_choice %q needs a chat template whose tool calls llamago can start (Hermes and Qwen <tool_call>, Mistral [TOOL_CALLS], Llama 3.x JSON), and this model's prompt shows none of them: use \"auto\"", c.kind)
+	}
+	name := c.name
+	if name == "" && len(names) == 1 {
+		for n := range names {
+			name = n
+		}
+	}
+	if name == "" {
+		return open + `"`, nil
+	}
+	quoted, _ := json.Marshal(name)
+	return open + string(quoted) + `, "` + key + `": `, nil
+}

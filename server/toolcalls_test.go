@@ -90,3 +90,75 @@ func TestToolCallMessageShape(t *testing.T) {
 	require.Equal(t, `{"a":1}`, back.ToolCalls[0].Function.Arguments)
 	require.NotContains(t, string(b), `"index"`, "index only in streamed deltas")
 }
+
+// TestToolChoice: "required" and a named function start the call in the template's form (the prompt shows
+// which), so the model writes only the rest, and the answer parses as the call; "auto" and "none" add
+// nothing; bad choices are 400 with the field named.
+func TestToolChoice(t *testing.T) {
+	one := map[string]bool{"get_weather": true}
+	two := map[string]bool{"get_weather": true, "add": true}
+	hermes, mistral := "<|im_start|>system\nCall tools in <tool_call></tool_call> tags", "[AVAILABLE_TOOLS] [...][/AVAILABLE_TOOLS][INST] hi [/INST]"
+	llama3 := `<|start_header_id|>user<|end_header_id|>Respond with {"name": function name, "parameters": dictionary}`
+	for _, c := range []struct {
+		choice, prompt string
+		names          map[string]bool
+		want, rest     string
+	}{
+		{`{"type": "function", "function": {"name": "get_weather"}}`, hermes, two, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": ", `{"city": "Paris"}}</tool_call>`},
+		{`"required"`, hermes, one, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": ", `{"city": "Paris"}}`},
+		{`"required"`, hermes, two, "<tool_call>\n{\"name\": \"", `add", "arguments": {"a": 1}}</tool_call>`},
+		{`"required"`, mistral, one, "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": ", `{"city": "Paris"}}]`},
+		{`{"type": "function", "function": {"name": "add"}}`, llama3, two, "{\"name\": \"add\", \"parameters\": ", `{"a": 1}}`},
+	} {
+		tc, err := parseToolChoice(json.RawMessage(c.choice))
+		require.NoError(t, err)
+		got, err := tc.prefill(c.prompt, c.names)
+		require.NoError(t, err, c.choice)
+		require.Equal(t, c.want, got, c.choice)
+		_, calls := parseToolCalls(got+c.rest, c.names)
+		require.Len(t, calls, 1, "%s: %s", c.choice, got+c.rest)
+	}
+	for _, auto := range []string{``, `null`, `"auto"`, `"none"`} {
+		tc, err := parseToolChoice(json.RawMessage(auto))
+		require.NoError(t, err)
+		got, err := tc.prefill(hermes, two)
+		require.NoError(t, err)
+		require.Empty(t, got, auto)
+	}
+	tc, _ := parseToolChoice(json.RawMessage(`"required"`))
+	_, err := tc.prefill("<|im_start|>user\nhi<|im_end|>", one)
+	require.ErrorContains(t, err, "shows none of them")
+	for _, bad := range []string{`"always"`, `{"type": "function"}`, `{"type": "tool", "function": {"name": "x"}}`, `42`} {
+		_, err := parseToolChoice(json.RawMessage(bad))
+		require.ErrorContains(t, err, "tool_choice", bad)
+	}
+
+	// Through the server: the answer begins with the call's opening (the model's own words follow).
+	ts := newTestServer(t, serverConfig{chat: func(messages, tools json.RawMessage) (string, error) {
+		return "<|im_start|>system\nCall tools in <tool_call></tool_call> tags<|im_end|>\nOnce upon a time", nil
+	}})
+	req := map[string]any{"messages": []any{map[string]any{"role": "user", "content": "x"}}, "max_tokens": 4, "temperature": 0,
+		"tools":       []any{map[string]any{"type": "function", "function": map[string]any{"name": "add", "parameters": map[string]any{"type": "object"}}}},
+		"tool_choice": map[string]any{"type": "function", "function": map[string]any{"name": "add"}}}
+	status, body, _ := ts.post(t, "/v1/chat/completions", req)
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	require.True(t, strings.HasPrefix(choice(t, body)["message"].(map[string]any)["content"].(string), "<tool_call>\n{\"name\": \"add\", \"arguments\": "))
+	for _, c := range []struct {
+		choice any
+		tools  bool
+		msg    string
+	}{
+		{map[string]any{"type": "function", "function": map[string]any{"name": "rm"}}, true, "not among the request's tools"},
+		{"required", false, "needs \"tools\""},
+		{"sometimes", true, "is not \"auto\""},
+	} {
+		r := map[string]any{"messages": req["messages"], "max_tokens": 1, "tool_choice": c.choice}
+		if c.tools {
+			r["tools"] = req["tools"]
+		}
+		status, body, _ := ts.post(t, "/v1/chat/completions", r)
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Contains(t, body["error"].(map[string]any)["message"], c.msg)
+		require.Equal(t, "tool_choice", body["error"].(map[string]any)["param"])
+	}
+}
