@@ -127,37 +127,29 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 			}
 		}
 	}
+	counts := []int{onGPU}
 	if len(gpus) == 1 {
-		if mf.GPULay < 0 && free[0] > 0 {
+		if mf.GPULay < 0 && free[0] > 0 { // saying how many layers would fit (--gpu-layers)
 			if err := plan.CheckFits(free[0], gpus[0].Name()); err != nil {
 				return fail(err)
 			}
 		}
-		parts := []engine.Part{{Backend: gpus[0], Layers: onGPU}}
-		if onGPU < cfg.BlockCount {
-			b, err := open("cpu", 0)
-			if err != nil {
-				return fail(err)
+	} else {
+		weights := mf.TensorSplit
+		if len(weights) == 0 {
+			for _, fr := range free {
+				weights = append(weights, float64(max(fr, 1)))
 			}
-			parts = append(parts, engine.Part{Backend: b, Layers: -1})
 		}
-		return parts, opened, nil
-	}
-	weights := mf.TensorSplit
-	if len(weights) == 0 {
-		for _, fr := range free {
-			weights = append(weights, float64(max(fr, 1)))
+		if counts, err = splitLayers(onGPU, weights); err != nil {
+			return fail(usagef("--tensor-split %s: %v", floatsString(mf.TensorSplit), err))
 		}
-	}
-	counts, err := splitLayers(onGPU, weights)
-	if err != nil {
-		return fail(usagef("--tensor-split %s: %v", floatsString(mf.TensorSplit), err))
 	}
 	var parts []engine.Part
 	first := 0
 	for i, g := range gpus {
 		n := counts[i]
-		if n > 0 && free[i] > 0 {
+		if len(gpus) > 1 && n > 0 && free[i] > 0 {
 			need := plan.Activations + plan.Scratch
 			if first == 0 || first+n == cfg.BlockCount {
 				need += plan.OtherWeights // the embedding on the first GPU, the output on the last

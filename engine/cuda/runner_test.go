@@ -13,15 +13,22 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// tinyModel is a small synthetic model (300 tokens, 4 heads, 2 KV heads) of the given layers and seed.
+func tinyModel(t *testing.T, layers int, seed uint64) *gguf.File {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, synth.Options{Preset: "tiny", Vocab: 300, Layers: layers, Heads: 4, KVHeads: 2, Seed: seed}))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	return f
+}
+
 // TestRunnerSequences drives a Runner of three sequences on the GPU and on the CPU through the same steps
 // and compares every logit row: steps that mix a prompt chunk with other sequences' decoded tokens, and a
 // sequence that takes another's published prefix blocks (PrefixCache), so that two block tables of one
 // batch list the same blocks. After the runner's allocations no step allocates device memory.
 func TestRunnerSequences(t *testing.T) {
-	var buf bytes.Buffer
-	require.NoError(t, synth.Write(&buf, synth.Options{Preset: "tiny", Vocab: 300, Heads: 4, KVHeads: 2, Seed: 7}))
-	f, err := gguf.Parse(buf.Bytes())
-	require.NoError(t, err)
+	f := tinyModel(t, 2, 7)
 	b := openGPU(t)
 	defer b.Close()
 	opts := engine.RunnerOptions{Context: 128, Batch: 96, Sequences: 3, LogitRows: 96, PrefixCache: true}
@@ -106,10 +113,7 @@ func TestRunnerSequences(t *testing.T) {
 // closing one session leaves another, opened before it and sharing its scratch arrays, computing the same
 // logits.
 func TestCloseGivesMemoryBack(t *testing.T) {
-	var buf bytes.Buffer
-	require.NoError(t, synth.Write(&buf, synth.Options{Preset: "tiny", Vocab: 300, Heads: 4, KVHeads: 2, Seed: 7}))
-	f, err := gguf.Parse(buf.Bytes())
-	require.NoError(t, err)
+	f := tinyModel(t, 2, 7)
 	b := openGPU(t)
 	defer b.Close()
 	m, err := engine.Load(f, b)
@@ -169,10 +173,7 @@ func TestSplitAcrossGPUs(t *testing.T) {
 	if err != nil || len(devs) < 2 {
 		t.Skipf("two GPUs needed: %d found (%v)", len(devs), err)
 	}
-	var buf bytes.Buffer
-	require.NoError(t, synth.Write(&buf, synth.Options{Preset: "tiny", Vocab: 300, Layers: 3, Heads: 4, KVHeads: 2, Seed: 9}))
-	f, err := gguf.Parse(buf.Bytes())
-	require.NoError(t, err)
+	f := tinyModel(t, 3, 9)
 	g0, err := New(0)
 	require.NoError(t, err)
 	defer g0.Close()
