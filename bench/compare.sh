@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Side-by-side CPU comparison of llamago and llama.cpp (node-llama-cpp's prebuilt CPU libraries) on the same
-# model files and thread count. Prints one table row per model and test with both speeds and their ratio.
+# Side-by-side CPU comparison of llamago with the native peers on the same model files and thread count:
+# llama.cpp (built for this machine by ../shared/peer/llama-cpp.sh) and ik_llama.cpp with -rtr 1 (weights
+# repacked at load, its fastest CPU mode; ../shared/peer/ik-llama-cpp.sh), one engine after the other for
+# each model. The machine's read bandwidth is measured in the same run (BenchmarkReadBandwidth: 512 MiB
+# streamed with the same threads), and every decode row says what fraction of it each engine reaches
+# (tokens/s × the weights' bytes, which decoding reads once per token).
 #
-#   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-r REPS] [MODEL.gguf ...]
+#   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-r REPS] [-P PEERS] [MODEL.gguf ...]
 #
+# PEERS is a comma list of llama.cpp and ik (default both). A peer that cannot be built here is left out,
+# said so; where the native llama.cpp cannot be built, node-llama-cpp's prebuilt libraries stand in for it
+# when bench/peer/node_modules has them (a generic build, about 30% slower: said so in the table).
 # Without model arguments it uses (making them with `llamago synth` when missing) the TinyLlama-1.1B shape
-# in Q4_0, Q8_0 and Q4_K_M under models/bench/. node-llama-cpp is installed once into bench/peer/node_modules.
+# in Q4_0, Q8_0 and Q4_K_M under models/bench/. Run it on a quiet machine: nothing else using the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 pp=512 tg=128 reps=3
-while getopts "t:p:n:r:" o; do
-  case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; r) reps=$OPTARG ;; *) exit 2 ;; esac
+threads=2 pp=512 tg=128 reps=3 peers=llama.cpp,ik
+while getopts "t:p:n:r:P:" o; do
+  case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; *) exit 2 ;; esac
 done
 shift $((OPTIND - 1))
 make -s build
@@ -26,24 +33,102 @@ if [ ${#models[@]} -eq 0 ]; then
     models+=("$f")
   done
 fi
-if [ ! -d bench/peer/node_modules/node-llama-cpp ]; then
-  (cd bench/peer && npm install --no-audit --no-fund --silent node-llama-cpp@3.21.1 >/dev/null)
+shared=${LLAMAGO_SHARED:-../shared}
+
+# The peers: name, then how to run it (native: its llama-bench folder; node: node-llama-cpp).
+llama="" ik="" node=""
+if [[ ,$peers, == *,llama.cpp,* ]]; then
+  if llama=$(LLAMA_CPP_HOME=${LLAMA_CPP_HOME:-$HOME/.cache/llamago/llama.cpp-3f545bec} bash "$shared/peer/llama-cpp.sh" 2>/tmp/compare-llama.log | tail -n1) && [ -x "$llama/llama-bench" ]; then
+    :
+  else
+    llama=""
+    if [ -d bench/peer/node_modules/node-llama-cpp ]; then
+      node=1
+      echo "llama.cpp could not be built here (see /tmp/compare-llama.log): node-llama-cpp's generic build stands in for it" >&2
+    else
+      echo "llama.cpp could not be built here (see /tmp/compare-llama.log): left out" >&2
+    fi
+  fi
 fi
+if [[ ,$peers, == *,ik,* ]]; then
+  ik=$(bash "$shared/peer/ik-llama-cpp.sh" 2>/tmp/compare-ik.log | tail -n1) || ik=""
+  if [ -z "$ik" ] || [ ! -x "$ik/llama-bench" ]; then
+    ik=""
+    echo "ik_llama.cpp could not be built here (see /tmp/compare-ik.log): left out" >&2
+  fi
+fi
+
+bw=$(go test ./cpu -run '^$' -bench ReadBandwidth -benchtime 8x -cpu "$threads" | awk '/^BenchmarkReadBandwidth/ {print $(NF-1)}')
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); threads $threads; $(date -u +%F)"
-printf '| %-32s | %-6s | %14s | %14s | %6s |\n' model test "llamago t/s" "llama.cpp t/s" ratio
-printf '| %s | %s | %s | %s | %s |\n' "--------------------------------" ------ -------------- -------------- ------
+echo "read bandwidth: ${bw} MB/s (BenchmarkReadBandwidth, $threads threads)"
+peer1="left out" peer2="left out"
+[ -n "$node" ] && peer1="node-llama-cpp's generic build (standing in for the native one)"
+[ -n "$llama" ] && peer1="native build ($llama)"
+[ -n "$ik" ] && peer2="native build, -rtr 1 ($ik)"
+echo "peers: llama.cpp: $peer1; ik_llama.cpp: $peer2"
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
 for m in "${models[@]}"; do
-  ours=$(bin/llamago bench -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" --json)
-  peer=$(cd bench/peer && node llamacpp_bench.mjs "$(realpath "../../$m" 2>/dev/null || realpath "$m")" "$pp" "$tg" "$reps" "$threads")
-  python3 - "$m" "$ours" "$peer" <<'PY'
-import json, sys, os
-m, ours, peer = sys.argv[1], json.loads(sys.argv[2]), [json.loads(l) for l in sys.argv[3].splitlines() if l.strip()]
-p = {r["test"]: r for r in peer}
-for r in ours:
-    q = p.get(r["test"])
-    if not q:
-        continue
-    a, b = r["tokens_per_second"], q["tokens_per_second"]
-    print(f"| {os.path.basename(m):32s} | {r['test']:6s} | {a:8.2f} ± {r['stddev']:3.1f} | {b:8.2f} ± {q['stddev']:3.1f} | {a/b:6.2f} |")
-PY
+  { echo "model $m $(stat -c %s "$m")"
+    echo "llamago $(bin/llamago bench -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" --json | tr -d '\n')"
+    if [ -n "$llama" ]; then
+      echo "llama.cpp $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" -o json 2>/dev/null | tr -d '\n')"
+    elif [ -n "$node" ]; then
+      echo "node $(cd bench/peer && node llamacpp_bench.mjs "$(realpath "../../$m" 2>/dev/null || realpath "$m")" "$pp" "$tg" "$reps" "$threads" |
+        python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))')"
+    fi
+    if [ -n "$ik" ]; then
+      echo "ik $("$ik/llama-bench" -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" -rtr 1 -o json 2>/dev/null | tr -d '\n')"
+    fi
+  } >> "$results"
 done
+python3 - "$results" "$bw" <<'PY'
+import json, os, sys
+lines = open(sys.argv[1]).read().splitlines()
+bw = float(sys.argv[2] or 0) * 1e6  # bytes/s
+runs, order = {}, []
+for line in lines:
+    kind, _, rest = line.partition(" ")
+    if kind == "model":
+        path, size = rest.rsplit(" ", 1)
+        cur = {"size": int(size)}
+        runs[path] = cur
+        order.append(path)
+    elif kind == "llamago":
+        cur["llamago"] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
+    elif kind in ("llama.cpp", "ik"):
+        out = {}
+        for r in json.loads(rest or "[]"):
+            test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
+            out[test] = (r["avg_ts"], r["stddev_ts"])
+        cur[kind] = out
+    elif kind == "node":  # node-llama-cpp standing in for llama.cpp
+        cur["llama.cpp"] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
+peers = [p for p in ("llama.cpp", "ik") if any(p in r for r in runs.values())]
+name = {"llama.cpp": "llama.cpp", "ik": "ik_llama.cpp"}
+head = ["model", "test", "llamago t/s"]
+for p in peers:
+    head += [f"{name[p]} t/s", "ratio"]
+head += ["% of read bw (llamago" + "".join(f" / {name[p]}" for p in peers) + ")"]
+print("| " + " | ".join(head) + " |")
+print("|" + "|".join("---" for _ in head) + "|")
+for path in order:
+    r = runs[path]
+    for test, (a, sa) in r["llamago"].items():
+        row = [os.path.basename(path), test, f"{a:.2f} ± {sa:.1f}"]
+        fracs = [a]
+        for p in peers:
+            b = r.get(p, {}).get(test)
+            if b:
+                row += [f"{b[0]:.2f} ± {b[1]:.1f}", f"**{a / b[0]:.2f}**"]
+                fracs.append(b[0])
+            else:
+                row += ["–", "–"]
+                fracs.append(None)
+        if test.startswith("tg") and bw > 0:
+            row.append(" / ".join("–" if f is None else f"{100 * f * r['size'] / bw:.0f}%" for f in fracs))
+        else:
+            row.append("")
+        print("| " + " | ".join(row) + " |")
+PY
