@@ -2,7 +2,8 @@
 # Everything the GPU must show, in one device call: device facts and copy bandwidth, the backend conformance
 # suite and end-to-end checks against ../shared/reference, decode benchmarks on synthetic models made here
 # (TinyLlama-1.1B and LLaMA-2-7B shapes, Q4_0 and Q8_0) with the achieved weight bandwidth against the
-# measured copy bandwidth, batched decoding (1, 8, 32 sequences), the other kernel choices on the Q4_0 models
+# measured copy bandwidth, batched decoding (1, 8, 32, 64 sequences), prompt processing (pp512, pp2048)
+# against the tensor-core ceiling (PyTorch's f16 matmul, where there is one), the other kernel choices on the Q4_0 models
 # (rows per warp, layout of one-token products, unfused), and last the checks only a GPU can do:
 # compute-sanitizer (memcheck, initcheck, synccheck, racecheck), the grid-wide ticket run 20 times, and ncu
 # counters of the one-token products. Inputs come from bench/gpu/prepare.sh (.gpu/).
@@ -35,7 +36,8 @@ tests=${LLAMAGO_GPU_TESTS:-.gpu/bin/cuda.test} # may carry flags (the dry run's 
 read -ra testcmd <<< "$tests"
 specs=${LLAMAGO_GPU_SPECS:-llama-1b:Q4_0 llama-1b:Q8_0 llama2-7b:Q4_0 llama2-7b:Q8_0}
 sweep=${LLAMAGO_GPU_SWEEP:-llama2-7b:Q4_0} # the model every kernel choice is measured on
-parallel=${LLAMAGO_GPU_PARALLEL:-1,8,32}   # sequences decoding together, and the tokens each generates
+parallel=${LLAMAGO_GPU_PARALLEL:-1,8,32,64} # sequences decoding together, and the tokens each generates
+prompts=${LLAMAGO_GPU_PROMPTS:-512,2048}    # prompt lengths read in one batch on the sweep model
 pgen=${LLAMAGO_GPU_PARALLEL_GEN:-64}
 budget=${LLAMAGO_GPU_DEADLINE:-540}
 [[ $budget =~ ^[0-9]+$ ]] || { echo "LLAMAGO_GPU_DEADLINE must be a number of seconds" >&2; exit 64; }
@@ -337,7 +339,7 @@ for spec in "${order[@]}"; do
 done
 
 # Many sequences per step (the paged KV cache and the batched forward pass) on the sweep model: aggregate
-# decoding with 1, 8 and 32 sequences (LLAMAGO_GPU_PARALLEL), prompts of 32 tokens.
+# decoding with 1, 8, 32 and 64 sequences (LLAMAGO_GPU_PARALLEL), prompts of 32 tokens.
 m=$(model "$sweep")
 step "batched decoding on $m"
 [ -f "$m" ] || note "skipped: batched decoding (no $m)"
@@ -350,6 +352,46 @@ if [ -f "$m" ] && fits 45 150 "batched decoding"; then
     cat "$work/parallel.md"
   } >> "$work/results.md"
   cat "$work/parallel.md"
+fi
+
+# Prompt processing on the sweep model (pp512, pp2048) against the tensor-core ceiling measured in the same
+# run: a large f16 matrix product through the machine's PyTorch, where it has one. A prompt token costs
+# 2 × parameters floating-point operations, so pp t/s × 2 × params is the rate the kernels reach.
+m=$(model "$sweep")
+step "prompt processing on $m, and the tensor-core ceiling"
+tflops=0
+if python3 -c 'import torch; assert torch.cuda.is_available()' > /dev/null 2>&1 && fits 30 60 "the tensor-core ceiling"; then
+  runlog "tensor-core ceiling (PyTorch f16 matmul)" tensorcore.txt tensorcore.err python3 -c '
+import torch, time
+n = 8192
+a = torch.randn(n, n, dtype=torch.float16, device="cuda"); b = torch.randn(n, n, dtype=torch.float16, device="cuda")
+for _ in range(3): a @ b
+torch.cuda.synchronize(); t = time.perf_counter(); k = 20
+for _ in range(k): a @ b
+torch.cuda.synchronize(); s = time.perf_counter() - t
+print(f"{2 * n**3 * k / s / 1e12:.1f}")'
+  tflops=$(tail -n 1 "$work/tensorcore.txt" 2> /dev/null)
+  [[ $tflops =~ ^[0-9.]+$ ]] || tflops=0
+else
+  note "no tensor-core ceiling: no PyTorch with CUDA here (or no time)"
+fi
+echo "tensor-core ceiling (PyTorch f16 8192³ matmul): ${tflops} TFLOP/s" | tee -a "$work/steps.log"
+if [ -f "$m" ] && fits 40 150 "prompt processing"; then
+  runlog "prompt processing" prompts.json prompts.err "$bin" bench -m "$m" -p "$prompts" -n 0 -r 2 --json
+  python3 - "$work/prompts.json" "$tflops" "$(basename "$m")" >> "$work/results.md" << 'PY'
+import json, sys
+path, tf, name = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+print(f"\nPrompt processing on {name} (tensor-core ceiling {tf:.1f} TFLOP/s, PyTorch f16):\n")
+print("| test | t/s | TFLOP/s (2 × params × t/s) | % of the ceiling |")
+print("|---|---|---|---|")
+try:
+    for r in json.load(open(path)):
+        rate = 2 * r["params"] * r["tokens_per_second"] / 1e12
+        print(f"| {r['test']} | {r['tokens_per_second']:.0f} | {rate:.1f} | {100 * rate / tf if tf else 0:.0f}% |")
+except Exception as e:
+    print(f"| failed: {e} | | | |")
+PY
+  tail -n 4 "$work/results.md"
 fi
 
 # What each choice is worth (default: coalesced one-token Q4_0/Q8_0 products, 2 rows per warp, fused
