@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/llamago/llamago/gguf"
 )
@@ -42,8 +43,8 @@ type Runner struct {
 	pool  *blockPool
 	hostX []float32 // moves the residual stream between backends
 
-	releases []func() // give back what Reserver backends reserved (Close)
-	closed   bool
+	releases []func()    // give back what Reserver backends reserved (Close)
+	closed   atomic.Bool // set under m.step; Step checks it early without the lock, then again with it
 
 	// the current step
 	kb   KVBatch
@@ -134,6 +135,10 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 	}
 	hd := c.HeadDim()
 	r := &Runner{m: m, o: o, pool: newBlockPool(o.Blocks)}
+	// Device backends keep state that runners share (a GPU's scratch arrays, the newest arena): reserving
+	// and allocating must not interleave with another runner's forward pass on the same model.
+	m.step.Lock()
+	defer m.step.Unlock()
 	for bi, b := range m.backends {
 		last := bi == len(m.backends)-1
 		p := &part{b: b, firstLayer: -1}
@@ -150,7 +155,7 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 		if rs, ok := b.(Reserver); ok { // one device arena for the runner, sized up front
 			release, err := rs.Reserve(Reservation{Bytes: 4 * floats, Batch: o.Batch, Heads: c.HeadCount, HeadDim: hd})
 			if err != nil {
-				r.Close()
+				r.release()
 				return nil, fmt.Errorf("reserving %.1f MiB for %d sequences of %d positions on %s: %w",
 					float64(4*floats)/(1<<20), o.Sequences, o.Context, b.Name(), err)
 			}
@@ -174,12 +179,12 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 			p.logits = alloc(o.LogitRows * c.VocabSize)
 		}
 		if err != nil {
-			r.Close()
+			r.release()
 			return nil, fmt.Errorf("allocating activations for steps of %d tokens on %s: %w", n, b.Name(), err)
 		}
 		p.qkv, p.gateUp = []Buffer{p.q, p.k, p.v}, []Buffer{p.gate, p.up}
 		if p.cache, err = b.NewKVCache(layers, o.Blocks, KVBlockSize, c.HeadCountKV*hd); err != nil {
-			r.Close()
+			r.release()
 			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions) on %s: %w", o.Blocks, KVBlockSize, b.Name(), err)
 		}
 		p.ops = ops{b: b, eps: c.RMSEpsilon, cache: p.cache, rope: m.Rope, tmp: p.proj,
@@ -199,10 +204,17 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 // reserve an arena); on the CPU the garbage collector takes them. Its sequences must not be used after it,
 // and Step then returns ErrClosed. Closing twice does nothing.
 func (r *Runner) Close() {
-	if r.closed {
+	r.m.step.Lock() // not during another runner's pass: device backends share state between runners
+	defer r.m.step.Unlock()
+	r.release()
+}
+
+// release gives back what the runner reserved, once; the caller holds m.step.
+func (r *Runner) release() {
+	if r.closed.Load() {
 		return
 	}
-	r.closed = true
+	r.closed.Store(true)
 	for _, release := range r.releases {
 		release()
 	}
@@ -304,7 +316,7 @@ var ErrStep = errors.New("bad step")
 // changed nothing, when the pool lacks blocks for the step.
 func (r *Runner) Step(chunks []Chunk, out []float32) ([]float32, error) {
 	o, vocab := r.o, r.m.Config.VocabSize
-	if r.closed {
+	if r.closed.Load() {
 		return nil, fmt.Errorf("%w: the runner was closed", ErrClosed)
 	}
 	if len(chunks) == 0 || len(chunks) > o.Sequences {
@@ -374,6 +386,12 @@ func (r *Runner) Step(chunks []Chunk, out []float32) ([]float32, error) {
 	}
 	r.m.step.Lock()
 	defer r.m.step.Unlock()
+	if r.closed.Load() { // closed while this step was being prepared
+		for _, c := range chunks {
+			c.Seq.trim()
+		}
+		return nil, fmt.Errorf("%w: the runner was closed", ErrClosed)
+	}
 	if err := r.forward(chunks); err != nil {
 		for _, c := range chunks { // give back the blocks taken for positions that were not stored
 			c.Seq.trim()

@@ -219,3 +219,44 @@ func TestSplitAcrossGPUs(t *testing.T) {
 		require.Less(t, num/den, 1e-9, "%d parts", len(parts))
 	}
 }
+
+// TestCloseWhileAnotherRuns: sessions made and closed while another session of the model evaluates (the
+// server's attention requests beside its scheduler) do not disturb it: reserving and releasing a device
+// arena waits for the other's forward pass, whose scratch arrays it may share.
+func TestCloseWhileAnotherRuns(t *testing.T) {
+	b := openGPU(t)
+	defer b.Close()
+	m, err := engine.Load(tinyModel(t, 2, 7), b)
+	require.NoError(t, err)
+	s, err := m.NewSession(128, 16)
+	require.NoError(t, err)
+	defer s.Close()
+	prompt := []int32{5, 17, 3, 99, 42, 7}
+	want, err := s.Eval(prompt, false)
+	require.NoError(t, err)
+	done := make(chan error)
+	go func() {
+		for range 30 {
+			o, err := m.NewSession(256, 64)
+			if err != nil {
+				done <- err
+				return
+			}
+			o.Close()
+		}
+		done <- nil
+	}()
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+			require.Positive(t, i)
+			return
+		default:
+		}
+		s.Reset()
+		got, err := s.Eval(prompt, false)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "evaluation %d", i)
+	}
+}
