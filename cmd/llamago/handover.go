@@ -6,9 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-
-	"github.com/spf13/cobra"
 )
 
 // One command on any machine. gorgonia.org/cu ends a process that starts where there is no NVIDIA driver,
@@ -42,7 +39,7 @@ func planGPU() gpuPlan {
 	if exe, err := os.Executable(); err == nil {
 		if exe, err = filepath.EvalSymlinks(exe); err == nil {
 			c := filepath.Join(filepath.Dir(exe), cudaBinary)
-			if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 && !sameFile(c, exe) {
+			if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() && executable(c) && !sameFile(c, exe) {
 				p.cuda = c
 			}
 		}
@@ -91,32 +88,43 @@ func (p gpuPlan) describe() string {
 }
 
 // handOverTarget decides, before the command runs, whether the pure-Go build hands args over to the CUDA
-// build: the path to exec, or "" to run here. A --backend cuda that cannot be honoured is left to the
-// command, which says what to build.
-func handOverTarget(root *cobra.Command, args []string, p gpuPlan) string {
-	if gpuBuild || p.cuda == "" || os.Getenv(handedOverEnv) != "" {
-		return ""
+// build: the path to exec (or "" to run here), the plan behind it, and whether --backend cuda forced it.
+// The command's own flags are parsed (on a command tree of its own), so a prompt that reads "-h" or
+// "--backend=cpu" is a prompt. A --backend cuda that cannot be honoured is left to the command, which says
+// what to build.
+func handOverTarget(args []string) (string, gpuPlan, bool) {
+	if gpuBuild || os.Getenv(handedOverEnv) != "" {
+		return "", gpuPlan{}, false
 	}
+	root := newRootCmd()
 	cmd, _, err := root.Find(args)
 	if err != nil || cmd == root || (cmd.Flags().Lookup("backend") == nil && cmd.Name() != "devices") {
-		return ""
+		return "", gpuPlan{}, false
+	}
+	fixed, err := llamagoArgs(root, args)
+	if err != nil {
+		return "", gpuPlan{}, false
+	}
+	if _, rest, err := root.Find(fixed); err != nil || cmd.ParseFlags(rest) != nil {
+		return "", gpuPlan{}, false // --help (not a flag until the command runs), or a mistake the command reports
 	}
 	backend := "auto"
-	for i, a := range args {
-		if a == "-h" || a == "--help" {
-			return ""
-		}
-		if v, ok := strings.CutPrefix(a, "--backend="); ok {
-			backend = v
-		} else if a == "--backend" && i+1 < len(args) {
-			backend = args[i+1]
-		}
+	if f := cmd.Flags().Lookup("backend"); f != nil {
+		backend = f.Value.String()
 	}
+	if backend != "auto" && backend != "cuda" {
+		return "", gpuPlan{}, false
+	}
+	p := planGPU()
 	switch {
-	case backend == "cuda", backend == "auto" && p.driver:
-		return p.cuda
+	case p.cuda == "":
+		return "", p, false
+	case backend == "cuda":
+		return p.cuda, p, true
+	case p.driver:
+		return p.cuda, p, false
 	}
-	return ""
+	return "", p, false
 }
 
 // handOver replaces this process with the CUDA build running args (see handover_unix.go); it returns

@@ -5,5 +5,7 @@ package main
 import "errors"
 
 func execv(string, []string, []string) error {
-	return errors.New("handing over to the CUDA build works on Linux only: run it directly")
+	return errors.New("handing over to the CUDA build works on Unix systems only: run it directly")
 }
+
+func executable(string) bool { return false }

@@ -64,6 +64,11 @@ func TestHandOver(t *testing.T) {
 	require.Equal(t, "stand-in cuda: run -m "+missing+" -p hi -n 3 (handed over: 1)\n", stdout)
 	require.Equal(t, "llamago: NVIDIA driver found: running "+standIn+"\n", stderr)
 
+	// Flag values are values: a prompt that reads "-h" or "--backend=cpu" does not keep the command here.
+	for _, prompt := range []string{"-h", "--backend=cpu"} {
+		stdout, stderr, _ = run(driver, nil, "run", "-m", missing, "-p", prompt)
+		require.Contains(t, stdout, "stand-in cuda: run -m "+missing+" -p "+prompt, stderr)
+	}
 	stdout, stderr, _ = run(driver, nil, "devices", "--json")
 	require.Contains(t, stdout, "stand-in cuda: devices --json", stderr)
 
@@ -101,6 +106,16 @@ func TestHandOver(t *testing.T) {
 	require.Contains(t, stdout, "GPU: commands that run a model hand over to "+standIn+" (NVIDIA driver found)")
 	stdout, _, _ = run(none, nil, "version")
 	require.Contains(t, stdout, "GPU: none here (no NVIDIA GPU device (/dev/nvidia0)); "+standIn+" is used where there is one")
+
+	// A CUDA build that cannot be run (here: not a program) leaves auto on the CPU, saying why.
+	require.NoError(t, os.WriteFile(standIn, []byte("not a program"), 0o755))
+	stdout, stderr, _ = run(driver, nil, "run", "-m", missing, "-p", "hi")
+	require.NotContains(t, stdout, "stand-in")
+	require.Contains(t, stderr, "could not hand over to the CUDA build (exec format error): running on the CPU")
+	require.Contains(t, stderr, "missing.gguf", "then the command ran here")
+	_, stderr, code = run(driver, nil, "run", "--backend", "cuda", "-m", missing, "-p", "hi")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "llamago: could not hand over to the CUDA build: exec format error")
 
 	require.NoError(t, os.Remove(standIn))
 	_, stderr, code = run(driver, nil, "run", "--backend", "cuda", "-p", "hi") // the built-in model

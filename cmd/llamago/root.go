@@ -164,21 +164,37 @@ func execute(args []string) (code int) {
 	if err := cpu.ModeError(); err != nil {
 		fmt.Fprintln(os.Stderr, "llamago: warning:", err)
 	}
-	root := newRootCmd()
 	if !gpuBuild {
-		plan := planGPU()
-		if target := handOverTarget(root, args, plan); target != "" {
+		if target, plan, forced := handOverTarget(args); target != "" {
 			err := handOver(os.Stderr, target, args, plan)
-			fmt.Fprintln(os.Stderr, "llamago: could not hand over to the CUDA build:", err)
-			return 1
+			if forced { // --backend cuda: the CPU is not what was asked for
+				fmt.Fprintln(os.Stderr, "llamago: could not hand over to the CUDA build:", err)
+				return 1
+			}
+			fmt.Fprintf(os.Stderr, "llamago: could not hand over to the CUDA build (%v): running on the CPU\n", err)
 		}
 	}
-	err := executeRoot(root, args)
+	err := executeRoot(newRootCmd(), args)
 	if err == nil {
 		return 0
 	}
 	fmt.Fprintln(os.Stderr, "llamago:", err)
 	return exitCode(err)
+}
+
+// llamagoArgs is args with llama.cpp's spellings of the command's flags rewritten to llamago's (fixArgs).
+func llamagoArgs(root *cobra.Command, args []string) ([]string, error) {
+	own := func(string) bool { return false }
+	if cmd, _, err := root.Find(args); err == nil && cmd != root {
+		own = func(name string) bool {
+			if long, ok := strings.CutPrefix(name, "--"); ok {
+				return cmd.Flags().Lookup(long) != nil
+			}
+			short, _ := strings.CutPrefix(name, "-")
+			return len(short) == 1 && cmd.Flags().ShorthandLookup(short) != nil
+		}
+	}
+	return fixArgs(args, own)
 }
 
 // exitCode is the exit status of a command that failed with err: 2 for a usage error, 130 when interrupted,
@@ -218,17 +234,7 @@ func watchInterrupt() (*atomic.Bool, func()) {
 // executeRoot runs root on args after fixArgs, which leaves alone the flags the called command has
 // itself (template's -i is its input, not llama.cpp's interactive mode).
 func executeRoot(root *cobra.Command, args []string) error {
-	own := func(string) bool { return false }
-	if cmd, _, err := root.Find(args); err == nil && cmd != root {
-		own = func(name string) bool {
-			if long, ok := strings.CutPrefix(name, "--"); ok {
-				return cmd.Flags().Lookup(long) != nil
-			}
-			short, _ := strings.CutPrefix(name, "-")
-			return len(short) == 1 && cmd.Flags().ShorthandLookup(short) != nil
-		}
-	}
-	args, err := fixArgs(args, own)
+	args, err := llamagoArgs(root, args)
 	if err != nil {
 		return err
 	}
