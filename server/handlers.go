@@ -287,9 +287,8 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	release() // prepared: the scheduler's queue bounds the rest
 	// message is the answer as a message: its text, or the tool calls in it (finish reason "tool_calls").
 	message := func(text, finish string) (chatMessage, string) {
-		text = prefill + text
-		content, calls := parseToolCalls(text, names)
-		if len(calls) == 0 {
+		content, calls := parseToolCalls(prefill+text, names)
+		if len(calls) == 0 { // the model's own words: the opening llamago wrote for it is not its answer
 			return chatMessage{Content: &text}, finish
 		}
 		msg := chatMessage{ToolCalls: calls}

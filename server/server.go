@@ -137,7 +137,7 @@ func New(o Options) *Server {
 		s.handler = cors.New(cors.Options{
 			AllowedOrigins: o.CORSOrigins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: []string{"Authorization", "Content-Type"},
+			AllowedHeaders: []string{"*"}, // the OpenAI SDKs send headers of their own (x-stainless-*, openai-organization); credentials stay off
 			MaxAge:         600,
 		}).Handler(s.mux)
 	}

@@ -499,7 +499,7 @@ func TestCORS(t *testing.T) {
 		req.Header.Set("Origin", origin)
 		if method == http.MethodOptions {
 			req.Header.Set("Access-Control-Request-Method", "POST")
-			req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+			req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, x-stainless-os, openai-organization")
 		}
 		resp, err := ts.Client().Do(req)
 		require.NoError(t, err)
@@ -511,7 +511,8 @@ func TestCORS(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, pre.StatusCode)
 	require.Equal(t, "https://app.example.com", pre.Header.Get("Access-Control-Allow-Origin"))
 	require.Equal(t, "POST", pre.Header.Get("Access-Control-Allow-Methods"))
-	require.Equal(t, "authorization, content-type", strings.ToLower(pre.Header.Get("Access-Control-Allow-Headers")))
+	require.Equal(t, "authorization, content-type, x-stainless-os, openai-organization", strings.ToLower(pre.Header.Get("Access-Control-Allow-Headers")), "the headers the OpenAI SDKs send")
+	require.Empty(t, pre.Header.Get("Access-Control-Allow-Credentials"))
 	post := send(ts, http.MethodPost, "https://app.example.com")
 	require.Equal(t, http.StatusOK, post.StatusCode)
 	require.Equal(t, "https://app.example.com", post.Header.Get("Access-Control-Allow-Origin"))

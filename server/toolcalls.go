@@ -185,5 +185,5 @@ func (c toolChoice) prefill(prompt string, names map[string]bool) (string, error
 		return open + `"`, nil
 	}
 	quoted, _ := json.Marshal(name)
-	return open + string(quoted) + `, "` + key + `": `, nil
+	return open + string(quoted) + `, "` + key + `":`, nil // no space: BPE vocabularies have " {" as one token
 }

@@ -104,11 +104,11 @@ func TestToolChoice(t *testing.T) {
 		names          map[string]bool
 		want, rest     string
 	}{
-		{`{"type": "function", "function": {"name": "get_weather"}}`, hermes, two, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": ", `{"city": "Paris"}}</tool_call>`},
-		{`"required"`, hermes, one, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": ", `{"city": "Paris"}}`},
+		{`{"type": "function", "function": {"name": "get_weather"}}`, hermes, two, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\":", ` {"city": "Paris"}}</tool_call>`},
+		{`"required"`, hermes, one, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\":", ` {"city": "Paris"}}`},
 		{`"required"`, hermes, two, "<tool_call>\n{\"name\": \"", `add", "arguments": {"a": 1}}</tool_call>`},
-		{`"required"`, mistral, one, "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": ", `{"city": "Paris"}}]`},
-		{`{"type": "function", "function": {"name": "add"}}`, llama3, two, "{\"name\": \"add\", \"parameters\": ", `{"a": 1}}`},
+		{`"required"`, mistral, one, "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\":", ` {"city": "Paris"}}]`},
+		{`{"type": "function", "function": {"name": "add"}}`, llama3, two, "{\"name\": \"add\", \"parameters\":", ` {"a": 1}}`},
 	} {
 		tc, err := parseToolChoice(json.RawMessage(c.choice))
 		require.NoError(t, err)
@@ -133,7 +133,8 @@ func TestToolChoice(t *testing.T) {
 		require.ErrorContains(t, err, "tool_choice", bad)
 	}
 
-	// Through the server: the answer begins with the call's opening (the model's own words follow).
+	// Through the server: the model (stories260K, which knows no tools) writes no call after the opening, so
+	// the answer is its own words, without the opening.
 	ts := newTestServer(t, serverConfig{chat: func(messages, tools json.RawMessage) (string, error) {
 		return "<|im_start|>system\nCall tools in <tool_call></tool_call> tags<|im_end|>\nOnce upon a time", nil
 	}})
@@ -142,7 +143,10 @@ func TestToolChoice(t *testing.T) {
 		"tool_choice": map[string]any{"type": "function", "function": map[string]any{"name": "add"}}}
 	status, body, _ := ts.post(t, "/v1/chat/completions", req)
 	require.Equal(t, http.StatusOK, status, "%v", body)
-	require.True(t, strings.HasPrefix(choice(t, body)["message"].(map[string]any)["content"].(string), "<tool_call>\n{\"name\": \"add\", \"arguments\": "))
+	content := choice(t, body)["message"].(map[string]any)["content"].(string)
+	require.NotEmpty(t, content)
+	require.NotContains(t, content, "<tool_call>")
+	require.Positive(t, body["usage"].(map[string]any)["prompt_tokens"].(float64))
 	for _, c := range []struct {
 		choice any
 		tools  bool
