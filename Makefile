@@ -127,7 +127,7 @@ cuda-emu: build
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	$(BIN)/llamago synth --preset tiny --layers 4 --type Q4_0 -o $$tmp/m.gguf -q; \
 	run() { "$$@" -m $$tmp/m.gguf -p "Once upon a time" -n 24 --temp 0 2>/dev/null; }; \
-	run $(BIN)/llamago run > $$tmp/cpu.txt; \
+	run $(BIN)/llamago run --backend cpu > $$tmp/cpu.txt; \
 	run $(BIN)/llamago-emu run --backend cuda > $$tmp/gpu.txt; \
 	run $(BIN)/llamago-emu run --backend cuda --gpu-layers 1 > $$tmp/split.txt; \
 	run $(BIN)/llamago-emu run --backend cuda --unfused > $$tmp/unfused.txt; \

@@ -27,7 +27,7 @@ maxn=$(tr , '\n' <<<"$npl" | sort -n | tail -n1)
 ctx=$(( maxn * (pp + tg) + 16 ))
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); threads $threads; $(date -u +%F)"
 echo "model: $model; prompts of $pp tokens, $tg generated per sequence"
-ours=$(bin/llamago bench -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" --parallel "$npl" --json)
+ours=$(bin/llamago bench --backend cpu -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" --parallel "$npl" --json)
 theirs=$("$peer/llama-batched-bench" -m "$model" -c "$ctx" -b 2048 -ub 512 -npp "$pp" -ntg "$tg" -npl "$npl" -t "$threads" --output-format jsonl 2>/dev/null)
 python3 - "$ours" "$theirs" <<'PY'
 import json, sys

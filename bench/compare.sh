@@ -71,7 +71,7 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for m in "${models[@]}"; do
   { echo "model $m $(stat -c %s "$m")"
-    echo "llamago $(bin/llamago bench -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" --json | tr -d '\n')"
+    echo "llamago $(bin/llamago bench --backend cpu -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" --json | tr -d '\n')"
     if [ -n "$llama" ]; then
       echo "llama.cpp $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" -o json 2>/dev/null | tr -d '\n')"
     elif [ -n "$node" ]; then
@@ -95,16 +95,20 @@ for line in lines:
         cur = {"size": int(size)}
         runs[path] = cur
         order.append(path)
-    elif kind == "llamago":
-        cur["llamago"] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
-    elif kind in ("llama.cpp", "ik"):
-        out = {}
-        for r in json.loads(rest or "[]"):
-            test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
-            out[test] = (r["avg_ts"], r["stddev_ts"])
-        cur[kind] = out
-    elif kind == "node":  # node-llama-cpp standing in for llama.cpp
-        cur["llama.cpp"] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
+        continue
+    try:  # an engine that failed (or died half way through its JSON) loses its cells, not the table
+        if kind == "llamago":
+            cur["llamago"] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
+        elif kind in ("llama.cpp", "ik"):
+            out = {}
+            for r in json.loads(rest):
+                test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
+                out[test] = (r["avg_ts"], r["stddev_ts"])
+            cur[kind] = out
+        elif kind == "node":  # node-llama-cpp standing in for llama.cpp
+            cur["llama.cpp"] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
+    except Exception as e:
+        print(f"compare.sh: {kind} on {order[-1]} gave no results ({e})", file=sys.stderr)
 peers = [p for p in ("llama.cpp", "ik") if any(p in r for r in runs.values())]
 name = {"llama.cpp": "llama.cpp", "ik": "ik_llama.cpp"}
 head = ["model", "test", "llamago t/s"]
@@ -115,6 +119,9 @@ print("| " + " | ".join(head) + " |")
 print("|" + "|".join("---" for _ in head) + "|")
 for path in order:
     r = runs[path]
+    if not r.get("llamago"):
+        print(f"| {os.path.basename(path)} | – | llamago failed (see above) |" + " |" * (len(head) - 3))
+        continue
     for test, (a, sa) in r["llamago"].items():
         row = [os.path.basename(path), test, f"{a:.2f} ± {sa:.1f}"]
         fracs = [a]

@@ -29,7 +29,7 @@ if [ ! -f "$model" ]; then
 fi
 
 log=$(mktemp)
-bin/llamago serve -m "$model" --host 127.0.0.1 --port 0 --parallel "$parallel" -t "$threads" -c "$ctx" 2>"$log" &
+bin/llamago serve --backend cpu -m "$model" --host 127.0.0.1 --port 0 --parallel "$parallel" -t "$threads" -c "$ctx" 2>"$log" &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true

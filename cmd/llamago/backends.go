@@ -86,14 +86,15 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 	if len(devices) == 0 {
 		devices = []int{0}
 	}
+	split := mf.TensorSplit
 	switch mf.Split {
 	case "layers", "layer": // llama.cpp's -sm layer
-	case "none": // llama.cpp's -sm none: the first GPU only
-		devices = devices[:1]
+	case "none": // llama.cpp's -sm none: the first GPU only (a --tensor-split then means nothing, as there)
+		devices, split = devices[:1], nil
 	default:
 		return nil, nil, usagef("--split %q: llamago splits a model across GPUs by layers (--split layers, or none for the first GPU only); llama.cpp's row split has no counterpart", mf.Split)
 	}
-	if len(mf.TensorSplit) > 0 && len(mf.TensorSplit) != len(devices) {
+	if len(split) > 0 && len(split) != len(devices) {
 		return nil, nil, usagef("--tensor-split has %d proportions for %d devices (--device %s)", len(mf.TensorSplit), len(devices), intsString(devices))
 	}
 	var gpus []engine.Backend
@@ -135,7 +136,7 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 			}
 		}
 	} else {
-		weights := mf.TensorSplit
+		weights := split
 		if len(weights) == 0 {
 			for _, fr := range free {
 				weights = append(weights, float64(max(fr, 1)))
@@ -149,17 +150,24 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 	first := 0
 	for i, g := range gpus {
 		n := counts[i]
-		if len(gpus) > 1 && n > 0 && free[i] > 0 {
+		if n == 0 && (len(parts) > 0 || first < onGPU) {
+			continue // no layers: it would only hold the embedding (the next GPU with layers does); it stays idle
+		}
+		if len(gpus) > 1 && free[i] > 0 {
 			need := plan.Activations + plan.Scratch
-			if first == 0 || first+n == cfg.BlockCount {
+			if len(parts) == 0 || first+n == cfg.BlockCount {
 				need += plan.OtherWeights // the embedding on the first GPU, the output on the last
 			}
 			for _, w := range plan.LayerWeights[first : first+n] {
 				need += w + plan.LayerKV
 			}
 			if need > free[i] {
-				return fail(fmt.Errorf("%s would hold layers %d–%d: %.2f GiB needed, %.2f GiB free: give it a smaller share with --tensor-split, or run the last layers on the CPU with --gpu-layers",
-					g.Name(), first, first+n-1, float64(need)/(1<<30), float64(free[i])/(1<<30)))
+				what := fmt.Sprintf("layers %d–%d", first, first+n-1)
+				if n == 0 {
+					what = "the token embeddings"
+				}
+				return fail(fmt.Errorf("%s would hold %s: %.2f GiB needed, %.2f GiB free: give it a smaller share with --tensor-split, or run the last layers on the CPU with --gpu-layers",
+					g.Name(), what, float64(need)/(1<<30), float64(free[i])/(1<<30)))
 			}
 		}
 		parts = append(parts, engine.Part{Backend: g, Layers: n})

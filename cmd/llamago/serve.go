@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -135,6 +136,27 @@ func (o *serveOptions) validate() error {
 		return usagef("--max-body-mb must be in (0, 1024], got %g", o.MaxBodyMB)
 	case o.AttnMax < 0:
 		return usagef("--attention-max-values must be ≥ 0 (0: the default), got %d", o.AttnMax)
+	}
+	for _, origin := range o.CORS {
+		if err := checkOrigin(origin); err != nil {
+			return usagef("--cors %q: %v", origin, err)
+		}
+	}
+	return nil
+}
+
+// checkOrigin accepts what a browser sends as Origin — scheme://host[:port], nothing after — or "*": a
+// trailing slash or a path would never match, and the flag would seem to do nothing.
+func checkOrigin(origin string) error {
+	if origin == "*" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return fmt.Errorf("an origin is scheme://host[:port], e.g. https://app.example.com (or * for any)")
+	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("an origin has no path, query or user: %s://%s", u.Scheme, u.Host)
 	}
 	return nil
 }

@@ -112,6 +112,9 @@ func TestServeFlagErrors(t *testing.T) {
 		{"--max-body-mb 0", "--max-body-mb"},
 		{"--parallel 8 --step-tokens 4", "--step-tokens"},
 		{"model.gguf", "give it with -m"},
+		{"--cors https://app.example.com/", "an origin has no path"},
+		{"--cors app.example.com", "an origin is scheme://host"},
+		{"--cors ,", "an origin is scheme://host"},
 	} {
 		_, stderr, code := run(t, append([]string{"serve"}, strings.Fields(c.args)...)...)
 		require.Equal(t, 2, code, c.args)
