@@ -116,7 +116,11 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 	if mf.GPULay >= 0 {
 		onGPU = min(mf.GPULay, cfg.BlockCount)
 	}
-	plan := engine.PlanMemory(f, cfg, ctx, mf.Batch)
+	positions := ctx
+	if mf.kvFor != nil {
+		positions = max(mf.kvFor(ctx), 1)
+	}
+	plan := engine.PlanMemory(f, cfg, positions, min(mf.Batch, ctx))
 	if rs, ok := gpus[0].(engine.Reserver); ok {
 		plan.Scratch = rs.ScratchBytes(engine.Reservation{Batch: min(mf.Batch, ctx), Heads: cfg.HeadCount, HeadDim: cfg.HeadDim()})
 	}

@@ -29,6 +29,9 @@ type modelFlags struct {
 	GPULay      int
 	Unfused     bool
 	name        string // what to call the model when it is not its file's name (the built-in one)
+	// kvFor, when set, is the KV cache the command will make, in positions, given the context: a server's
+	// parallel requests (or its --kv-blocks) rather than one sequence — for the device memory check.
+	kvFor func(ctx int) int
 }
 
 func (mf *modelFlags) bind(f *pflag.FlagSet) {

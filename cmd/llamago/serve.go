@@ -274,6 +274,12 @@ func (o *serveOptions) prepare() (err error) {
 
 // load opens the model and starts its scheduler.
 func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, error) {
+	o.kvFor = func(ctx int) int { // the KV pool NewRunner makes below, which the device must hold
+		if o.KVBlocks > 0 {
+			return o.KVBlocks * engine.KVBlockSize
+		}
+		return o.Parallel * ctx
+	}
 	lm, err := o.open()
 	if err != nil {
 		return nil, nil, err
