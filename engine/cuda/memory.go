@@ -69,8 +69,9 @@ func (b *Backend) Reserve(r engine.Reservation) (release func(), err error) {
 }
 
 // release frees arena a once the queued work is done. Scratch arrays in it are forgotten: the ops look
-// them up by name at each use, so a runner still open, which may have shared them, gets new ones (outside
-// any arena) at its next use.
+// them up by name at each use, so a runner still open, which may have shared them, gets new ones at its
+// next use (from the newest arena left, else allocations of their own). The caller holds the model's step
+// lock (Runner.Close), so no forward pass is using them.
 func (b *Backend) release(a *arena) {
 	_ = b.do(func() error {
 		_ = b.drv.sync() // kernels still reading the arena finish first
