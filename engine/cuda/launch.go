@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"unsafe"
+
+	"github.com/llamago/llamago/kernels"
 )
 
 // Typed kernel launches. Every kernel's arguments are a struct below, its fields in the order of the
@@ -90,26 +92,34 @@ type attentionArgs struct {
 	MaxPos                                                   int
 }
 
+// kernelArgTypes maps each kernel of kernels.Names to its argument struct, made once: launch looks its
+// kernel up on every call (a token is ~150 launches).
+var kernelArgTypes = func() map[string]reflect.Type {
+	byName := map[string]any{"rmsnorm_f32": rmsnormArgs{}, "swiglu_f32": swigluArgs{}, "add_f32": addArgs{},
+		"rope_f32": ropeArgs{}, "rope_store_f32": ropeStoreArgs{}, "kv_store_f32": kvStoreArgs{},
+		"attention_f32": attentionArgs{}}
+	out := map[string]reflect.Type{}
+	for _, fam := range kernels.Families {
+		for _, name := range kernels.Names[fam] {
+			v := byName[name]
+			switch {
+			case strings.Contains(name, "swiglu_") && strings.HasPrefix(name, "matvec"):
+				v = swigluMatvecArgs{}
+			case strings.HasPrefix(name, "matvec"):
+				v = matvecArgs{}
+			case strings.HasPrefix(name, "embed_"):
+				v = embedArgs{}
+			}
+			if v != nil {
+				out[name] = reflect.TypeOf(v)
+			}
+		}
+	}
+	return out
+}()
+
 // kernelArgs is the argument struct of kernel name (a name of kernels.Names), or nil for an unknown one.
-func kernelArgs(name string) reflect.Type {
-	var v any
-	switch {
-	case strings.Contains(name, "swiglu_") && strings.HasPrefix(name, "matvec"):
-		v = swigluMatvecArgs{}
-	case strings.HasPrefix(name, "matvec"):
-		v = matvecArgs{}
-	case strings.HasPrefix(name, "embed_"):
-		v = embedArgs{}
-	default:
-		v = map[string]any{"rmsnorm_f32": rmsnormArgs{}, "swiglu_f32": swigluArgs{}, "add_f32": addArgs{},
-			"rope_f32": ropeArgs{}, "rope_store_f32": ropeStoreArgs{}, "kv_store_f32": kvStoreArgs{},
-			"attention_f32": attentionArgs{}}[name]
-	}
-	if v == nil {
-		return nil
-	}
-	return reflect.TypeOf(v)
-}
+func kernelArgs(name string) reflect.Type { return kernelArgTypes[name] }
 
 // launch enqueues kernel name with its arguments (its kernelArgs struct) on the stream: grid blocks of
 // block threads, shared bytes of dynamic shared memory. A grid of 0 launches nothing.
