@@ -35,7 +35,7 @@ func FuzzRequests(f *testing.F) {
 		req = httptest.NewRequest("POST", "/v1/chat/completions", strings.NewReader(body))
 		if decode(req, &ch) == nil {
 			if _, err := ts.srv.params(m, &ch.samplingFields, ch.MaxTokens, 0); err == nil {
-				ts.srv.chatPrompt(m, ch.Messages, ch.Tools)
+				ts.srv.chatPrompt(m, &ch)
 			}
 		}
 	})

@@ -250,27 +250,9 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		err = badRequest("response_format", "response_format %q is not supported: llamago does not constrain output to JSON (only \"text\")", req.ResponseFormat.Type)
 	}
 	var names map[string]bool // the functions a tool call may name; nil: answers are text
-	var choice toolChoice
+	var prefill string        // the opening of the call the answer must be, where tool_choice forces one
 	if err == nil {
-		choice, err = parseToolChoice(req.ToolChoice)
-	}
-	if choice.kind != "none" {
-		names = toolNames(req.Tools)
-	}
-	if err == nil && choice.kind != "auto" && choice.kind != "none" && len(names) == 0 {
-		err = badRequest("tool_choice", "tool_choice %s needs \"tools\" to choose from", req.ToolChoice)
-	}
-	if err == nil && choice.name != "" && !names[choice.name] {
-		err = badRequest("tool_choice", "tool_choice names the function %q, which is not among the request's tools", choice.name)
-	}
-	var prefill string // the opening of the call the answer must be, where tool_choice forces one
-	if err == nil {
-		var text string
-		if text, err = s.chatText(m, req.Messages, req.Tools); err == nil {
-			if prefill, err = choice.prefill(text, names); err == nil {
-				p.prompt, err = encodePrompt(m, text+prefill, true)
-			}
-		}
+		p.prompt, prefill, names, err = s.chatPrompt(m, req)
 	}
 	if err != nil {
 		fail(w, err)
@@ -324,13 +306,32 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	answer(s, w, r, m, p, sh)
 }
 
-// chatPrompt renders and tokenizes a conversation.
-func (s *Server) chatPrompt(m *Model, messages, tools json.RawMessage) ([]int32, error) {
-	text, err := s.chatText(m, messages, tools)
+// chatPrompt renders and tokenizes a chat request's conversation, with the opening of the tool call that
+// its tool_choice forces (prefill, also at the end of the prompt), and the function names a call may take
+// (nil: answers are text).
+func (s *Server) chatPrompt(m *Model, req *chatRequest) (prompt []int32, prefill string, names map[string]bool, err error) {
+	choice, err := parseToolChoice(req.ToolChoice)
 	if err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
-	return encodePrompt(m, text, true)
+	if choice.kind != "none" {
+		names = toolNames(req.Tools)
+	}
+	switch {
+	case choice.kind != "auto" && choice.kind != "none" && len(names) == 0:
+		return nil, "", nil, badRequest("tool_choice", "tool_choice %s needs \"tools\" to choose from", req.ToolChoice)
+	case choice.name != "" && !names[choice.name]:
+		return nil, "", nil, badRequest("tool_choice", "tool_choice names the function %q, which is not among the request's tools", choice.name)
+	}
+	text, err := s.chatText(m, req.Messages, req.Tools)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if prefill, err = choice.prefill(text, names); err != nil {
+		return nil, "", nil, err
+	}
+	prompt, err = encodePrompt(m, text+prefill, true)
+	return prompt, prefill, names, err
 }
 
 // chatText checks a conversation and renders it through the model's chat template.
