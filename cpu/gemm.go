@@ -11,7 +11,7 @@ import (
 // gemmMinTokens tokens on CPUs with AVX-512 VNNI (or, at about half the speed, AVX2) the integer path changes
 // shape, not precision:
 //
-//   - the activations are rounded to 16 bits per block of 32 exactly as for decoding (round16), into
+//   - the activations are rounded per block of 32 exactly as for decoding (roundBlock, 16 bits or 8), into
 //     groups of gemmT tokens laid out so that 2 consecutive values of all gemmT tokens sit side by side;
 //   - the weights are unpacked gemmRows rows at a time into bytes (a "strip": 4 consecutive values of each
 //     of the 16 rows side by side, w = s·u − o with one float s and o per block of 16 or 32 values), then
@@ -38,6 +38,7 @@ const (
 // 32) and per block of 32, and −d·Σq per block of 32.
 type act16 struct {
 	n, cols  int
+	rnd      rounding
 	q        []uint32
 	d16, d32 []float32
 	s32      []float32
@@ -89,7 +90,11 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		}
 		return
 	}
-	quantizeRow16(x, tmp.Q, tmp.D, tmp.S)
+	if a.rnd == rounding16 {
+		quantizeRow16(x, tmp.Q, tmp.D, tmp.S)
+	} else {
+		a.rnd.quantize(x, tmp)
+	}
 	for k := 0; k < cols/2; k++ {
 		q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
 	}
@@ -282,9 +287,10 @@ func canGemm(t gguf.Type, n int) bool {
 	return (useVNNI || useAVX2) && n >= gemmMinTokens && ok
 }
 
-// quantizeActivations16 rounds n rows of x (cols values each) into the pool's act16 buffer.
-func quantizeActivations16(p *Pool, x []float32, n, cols int) *act16 {
+// quantizeActivations16 rounds n rows of x (cols values each) into the pool's act16 buffer, as rnd says.
+func quantizeActivations16(p *Pool, x []float32, n, cols int, rnd rounding) *act16 {
 	a := &p.a16
+	a.rnd = rnd
 	a.resize(n, cols)
 	for w := range p.threads {
 		a.row(w)

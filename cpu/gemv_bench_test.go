@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/llamago/llamago/gguf"
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkGemvKernel runs the few-token kernel alone on eight rows that stay in the L1/L2 cache, so the
@@ -21,7 +22,7 @@ func BenchmarkGemvKernel(b *testing.B) {
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
 		for _, n := range []int{8, 16} {
 			w := &Weight{Type: typ, Rows: gemvRows, Cols: cols, Data: quantRow(b, typ, randRow(r, gemvRows*cols, 1))}
-			a := quantizeActivations16(p, randRow(r, n*cols, 1), n, cols)
+			a := quantizeActivations16(p, randRow(r, n*cols, 1), n, cols, rounding16)
 			t := gemvTask{p: p, w: w, a: a, n: n}
 			var buf [2 * gemvRows * 32]int16
 			var out [gemvRows * 2 * gemmT]float32
@@ -49,16 +50,19 @@ func BenchmarkGemvStream(b *testing.B) {
 		for i := range ws {
 			ws[i] = &Weight{Type: typ, Rows: rows, Cols: cols, Data: append([]byte(nil), one...)}
 		}
-		for _, n := range []int{1, 8, 16} {
-			x := randRow(r, n*cols, 1)
-			dst := make([]float32, n*rows)
-			b.Run(fmt.Sprintf("type=%s/n=%d", typ, n), func(b *testing.B) {
-				b.SetBytes(int64(len(one)))
-				for i := 0; i < b.N; i++ {
-					MatMul(p, dst, ws[i%mats], x, n)
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows/gemvRows*cols/32)*float64(p.Threads()), "ns/block")
-			})
+		for _, bits := range []int{16, 8} {
+			require.NoError(b, p.SetActivationBits(bits))
+			for _, n := range []int{1, 8, 16} {
+				x := randRow(r, n*cols, 1)
+				dst := make([]float32, n*rows)
+				b.Run(fmt.Sprintf("type=%s/bits=%d/n=%d", typ, bits, n), func(b *testing.B) {
+					b.SetBytes(int64(len(one)))
+					for i := 0; i < b.N; i++ {
+						MatMul(p, dst, ws[i%mats], x, n)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(rows/gemvRows*cols/32)*float64(p.Threads()), "ns/block")
+				})
+			}
 		}
 	}
 }

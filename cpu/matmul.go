@@ -112,40 +112,56 @@ func (a *rowsTask) run(lo, hi, worker int) {
 }
 
 // MatMuls computes MatMul(dsts[i], ws[i], x, n) for every i, rounding x to integers once for all the
-// weights that use the integer path.
+// weights that use the integer path (once per rounding, with 8-bit activations: weights of different
+// families round them differently).
 func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
-	var a16 *act16     // the tiles' activations, once rounded
-	quantized := false // the row kernels' activations, once rounded
+	var a16 *act16            // the tiles' activations, once rounded
+	var a16Rnd, qRnd rounding // how a16 and the row kernels' activations were rounded
+	quantized := false        // the row kernels' activations, once rounded
 	for i, w := range ws {
+		rnd := p.rounding(w.Type)
 		switch {
 		case !hasQ16Dot(w.Type):
 			matMulFloat(p, dsts[i], w, x, n)
 		case canGemv(w.Type, n, w.Rows):
-			if a16 == nil {
-				a16 = quantizeActivations16(p, x, n, w.Cols)
+			if a16 == nil || a16Rnd != rnd {
+				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
 			gemv(p, dsts[i], w, a16, n)
 		case canGemm(w.Type, n):
-			if a16 == nil {
-				a16 = quantizeActivations16(p, x, n, w.Cols)
+			if a16 == nil || a16Rnd != rnd {
+				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
 			gemm(p, dsts[i], w, a16, gemmFast)
 		default:
-			if !quantized {
-				quantizeActivations(p, x, n, w.Cols)
-				quantized = true
+			if !quantized || qRnd != rnd {
+				quantizeActivations(p, x, n, w.Cols, rnd)
+				quantized, qRnd = true, rnd
 			}
 			matMulQ16Rows(p, dsts[i], w, n)
 		}
 	}
 }
 
+// rounding is how the pool rounds activations for weights of type t: 16 bits, or with 8-bit activations
+// llama.cpp's vec_dot_type for t (Q8_K for the k-quants, Q8_0 for the others).
+func (p *Pool) rounding(t gguf.Type) rounding {
+	switch {
+	case p.actBits != 8:
+		return rounding16
+	case t == gguf.TypeQ4_K || t == gguf.TypeQ6_K:
+		return rounding8_K
+	default:
+		return rounding8_0
+	}
+}
+
 // rowTile is how many weight rows matMulQ16Rows keeps hot while it walks the tokens.
 const rowTile = 16
 
-// quantizeActivations rounds n rows of cols values into the pool's activation buffer.
-func quantizeActivations(p *Pool, x []float32, n, cols int) {
-	p.tasks.quant = quantTask{x: x, xq: p.q16(n, cols), cols: cols}
+// quantizeActivations rounds n rows of cols values into the pool's activation buffer, as rnd says.
+func quantizeActivations(p *Pool, x []float32, n, cols int, rnd rounding) {
+	p.tasks.quant = quantTask{x: x, xq: p.q16(n, cols), cols: cols, rnd: rnd}
 	p.For(n, 1, p.tasks.quantFn)
 }
 
@@ -153,11 +169,12 @@ type quantTask struct {
 	x    []float32
 	xq   []Q16Row
 	cols int
+	rnd  rounding
 }
 
 func (a *quantTask) run(lo, hi, _ int) {
 	for t := lo; t < hi; t++ {
-		QuantizeRowQ16(a.x[t*a.cols:(t+1)*a.cols], &a.xq[t])
+		a.rnd.quantize(a.x[t*a.cols:(t+1)*a.cols], &a.xq[t])
 	}
 }
 

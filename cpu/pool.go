@@ -33,6 +33,10 @@ type Pool struct {
 	qd    []float32
 	qs    []int32
 
+	// actBits is the precision of activations in the integer kernels: 16 (the default) or 8
+	// (SetActivationBits: llama.cpp's rounding for each weight type, see rounding).
+	actBits int
+
 	a16    act16   // activations of the current prompt-sized product (gemm)
 	strips []strip // one unpacked weight strip per worker (gemm)
 	af     actF    // transposed activations of the current prompt-sized float product (gemmFloat)
@@ -73,13 +77,28 @@ const (
 	parkRecheck = 20 * time.Millisecond
 )
 
+// SetActivationBits chooses how the quantized matrix products round activations: 16 bits (the default:
+// within ~1e-8 NMSE of exact logits) or 8, as llama.cpp rounds them for each weight type (its precision,
+// ~5e-4, and its logits; the 8-bit decode kernels, faster where the 16-bit ones cannot keep up with
+// memory). Call it before the pool's first product.
+func (p *Pool) SetActivationBits(bits int) error {
+	if bits != 16 && bits != 8 {
+		return fmt.Errorf("activations can be rounded to 16 or 8 bits, not %d", bits)
+	}
+	p.actBits = bits
+	return nil
+}
+
+// ActivationBits is the precision SetActivationBits chose.
+func (p *Pool) ActivationBits() int { return p.actBits }
+
 // NewPool starts threads workers (GOMAXPROCS when threads ≤ 0); the caller of For is worker 0.
 func NewPool(threads int) *Pool {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
 	p := &Pool{threads: threads, scratch: make([][]float32, threads), wake: make([]chan struct{}, threads),
-		asleep: make([]atomic.Bool, threads), strips: make([]strip, threads)}
+		asleep: make([]atomic.Bool, threads), strips: make([]strip, threads), actBits: 16}
 	p.tasks.bind()
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)

@@ -6,17 +6,27 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
-// Quantized matrix products. For weights in Q4_0 or Q8_0 the activations are rounded once per row to
-// blocks of 32 16-bit integers with one scale each (QuantizeRowQ16: d = max|x|/32767, q = round(x/d)), and
-// each block product is an integer dot product scaled by the two block scales:
+// Quantized matrix products. For weights in Q4_0, Q8_0, Q4_K or Q6_K the activations are rounded once per
+// row to blocks of 32 16-bit integers with one scale each (QuantizeRowQ16: d = max|x|/32767, q = round(x/d)),
+// and each block product is an integer dot product scaled by the two block scales:
 //
 //	Σ_b  d_w[b]·d_x[b] · Σ_j w[b][j]·q[b][j]
 //
 // llama.cpp rounds activations to 8 bits here, which puts its quantized models about 5e-4 NMSE away from the
-// exact logits (and costs it top-1 agreement); 16-bit activations keep llamago within ~1e-9 of exact at the
-// same memory traffic, which is what decoding waits on. Other types dequantize each weight row once and use
-// float32 dot products. Batches of gemmMinTokens tokens or more take the register tiles of gemm.go (integer)
-// and gemmf.go (float weights) instead, with the same rounding.
+// exact logits (and costs it top-1 agreement); 16-bit activations keep llamago within ~1e-8 of exact at the
+// same memory traffic, which is what decoding waits on where the kernels keep up with memory.
+//
+// Where they do not (4-bit weights on AMD Zen 4), a pool may round as llama.cpp does instead
+// (Pool.SetActivationBits(8)): its Q8_0 blocks for Q4_0 and Q8_0 weights (32 values, d = max|x|/127 stored
+// as fp16, q = round(x·127/max|x|)) and its Q8_K blocks for the k-quants (256 values, d = −max/127 with max
+// the value of largest magnitude), each kept in a Q16Row (the Q8_K scale repeated for its 8 blocks). The
+// values then fit in a byte, so the decode kernels that have an 8-bit form (VPDPBUSD) do twice the work per
+// instruction, and the logits are llama.cpp's up to the order of float sums. Every path of a pool rounds the
+// same way, so a token's logits do not depend on which kernel or batch it went through.
+//
+// Other types dequantize each weight row once and use float32 dot products. Batches of gemmMinTokens tokens
+// or more take the register tiles of gemm.go (integer) and gemmf.go (float weights) instead, with the same
+// rounding.
 
 // f16 maps every fp16 bit pattern to its float32 value (256 KiB), so kernels read block scales with one load.
 var f16 = func() *[1 << 16]float32 {
@@ -32,10 +42,107 @@ type Q16Row struct {
 	Q []int16   // len(x) values
 	D []float32 // one scale per block
 	S []int32   // per block, Σ Q (for the min term of Q4_K)
+	// Narrow says the values fit in ±127 (rounded by QuantizeRowQ8_0 or QuantizeRowQ8_K), so the 8-bit
+	// kernels may take them.
+	Narrow bool
+}
+
+// rounding is how activations are rounded for the integer kernels.
+type rounding uint8
+
+const (
+	rounding16  rounding = iota // 16 bits per block of 32 (QuantizeRowQ16)
+	rounding8_0                 // llama.cpp's Q8_0 (QuantizeRowQ8_0)
+	rounding8_K                 // llama.cpp's Q8_K (QuantizeRowQ8_K)
+)
+
+// quantize rounds x into r the way k says.
+func (k rounding) quantize(x []float32, r *Q16Row) {
+	switch k {
+	case rounding8_0:
+		QuantizeRowQ8_0(x, r)
+	case rounding8_K:
+		QuantizeRowQ8_K(x, r)
+	default:
+		QuantizeRowQ16(x, r)
+	}
 }
 
 // QuantizeRowQ16 rounds x (a multiple of 32 long) into r, block by block with round16.
-func QuantizeRowQ16(x []float32, r *Q16Row) { quantizeRow16(x, r.Q, r.D, r.S) }
+func QuantizeRowQ16(x []float32, r *Q16Row) { quantizeRow16(x, r.Q, r.D, r.S); r.Narrow = false }
+
+// QuantizeRowQ8_0 rounds x (a multiple of 32 long) into r as llama.cpp's quantize_row_q8_0 does on x86:
+// per block of 32, id = 127/max|x| and q = round(x·id) in float32 (ties to even), d = max|x|/127 rounded
+// to fp16.
+func QuantizeRowQ8_0(x []float32, r *Q16Row) {
+	for b := 0; b < len(x)/32; b++ {
+		xb, q := x[b*32:b*32+32], (*[32]int16)(r.Q[b*32:b*32+32])
+		var amax float32
+		for _, v := range xb {
+			amax = max(amax, abs32(v))
+		}
+		var sum int32
+		if amax == 0 {
+			*q = [32]int16{}
+		} else {
+			id := 127 / amax
+			for j, v := range xb {
+				q[j] = int16(roundEven32(v * id))
+				sum += int32(q[j])
+			}
+		}
+		r.D[b], r.S[b] = f16[gguf.FP32ToFP16(amax/127)], sum
+	}
+	r.Narrow = true
+}
+
+// QuantizeRowQ8_K rounds x (a multiple of 256 long) into r as llama.cpp's quantize_row_q8_K_ref: per block
+// of 256, with max the first value of largest magnitude, iscale = −127/max, q = min(127, round(iscale·x))
+// in float32 (ties to even) and d = 1/iscale, the same d for the block's eight blocks of 32. A NaN makes d
+// NaN (llama.cpp's comparison would skip it; here it must show).
+func QuantizeRowQ8_K(x []float32, r *Q16Row) {
+	for sb := 0; sb < len(x)/256; sb++ {
+		xb := x[sb*256 : sb*256+256]
+		var amax, mx float32
+		nan := false
+		for _, v := range xb {
+			if a := abs32(v); a > amax {
+				amax, mx = a, v
+			}
+			nan = nan || v != v
+		}
+		q := (*[256]int16)(r.Q[sb*256 : sb*256+256])
+		d := float32(0)
+		if amax == 0 {
+			*q = [256]int16{}
+		} else {
+			iscale := -127 / mx
+			for j, v := range xb {
+				q[j] = int16(min(127, roundEven32(iscale*v)))
+			}
+			d = 1 / iscale
+		}
+		if nan {
+			d = float32(math.NaN())
+		}
+		for b := range 8 {
+			var sum int32
+			for _, v := range q[b*32 : b*32+32] {
+				sum += int32(v)
+			}
+			r.D[sb*8+b], r.S[sb*8+b] = d, sum
+		}
+	}
+	r.Narrow = true
+}
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
+
+// roundEven32 rounds a float32 |v| < 2²² to the nearest integer, ties to even, as llama.cpp's nearest_int
+// and the SSE rounding mode do (adding 1.5·2²³ in float32 leaves no fraction bits).
+func roundEven32(v float32) int32 {
+	return int32(math.Float32bits(v+12582912)&0x007fffff) - 0x00400000
+}
 
 // quantizeRow16Go is the portable quantizeRow16.
 func quantizeRow16Go(x []float32, q []int16, d []float32, s []int32) {
@@ -56,7 +163,7 @@ func round16(x []float32, q *[32]int16) float32 {
 	x = x[:32]
 	var amax float32
 	for _, v := range x {
-		amax = max(amax, math.Float32frombits(math.Float32bits(v)&^(1<<31)))
+		amax = max(amax, abs32(v))
 	}
 	if amax == 0 {
 		*q = [32]int16{}

@@ -32,9 +32,19 @@ func quantRow(t testing.TB, typ gguf.Type, x []float32) []byte {
 
 // TestQ16DotKernels checks the selected kernels (assembly where available) against the reference loops,
 // and the reference loops against a float64 dot product of the dequantized weights and the exact
-// activations, for many block counts, one row and four rows at a time.
+// activations, for many block counts, one row and four rows at a time, with 16-bit and 8-bit activations.
 func TestQ16DotKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
+	for _, bits := range []int{16, 8} {
+		quantize := QuantizeRowQ16
+		if bits == 8 {
+			quantize = QuantizeRowQ8_0
+		}
+		t.Run(fmt.Sprintf("bits=%d", bits), func(t *testing.T) { testQ16DotKernels(t, r, bits, quantize) })
+	}
+}
+
+func testQ16DotKernels(t *testing.T, r *rand.Rand, bits int, quantize func([]float32, *Q16Row)) {
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
 		for _, nb := range []int{1, 2, 3, 7, 8, 64, 65} {
 			rb := typ.RowBytes(nb * 32)
@@ -44,12 +54,12 @@ func TestQ16DotKernels(t *testing.T) {
 			require.NoError(t, gguf.Dequantize(typ, wq, wd))
 			x := randRow(r, nb*32, 3)
 			xq := q16row(len(x))
-			QuantizeRowQ16(x, xq)
+			quantize(x, xq)
 			var four, pair [4]float32
 			has4 := dot4(typ, wq, rb, xq, nb, &four)
 			x2 := randRow(r, nb*32, 1)
 			xq2 := q16row(len(x2))
-			QuantizeRowQ16(x2, xq2)
+			quantize(x2, xq2)
 			if dot2x2(typ, wq, rb, xq, xq2, nb, &pair) {
 				for row := 0; row < 2; row++ {
 					wr := wq[row*rb : (row+1)*rb]
@@ -71,8 +81,12 @@ func TestQ16DotKernels(t *testing.T) {
 				if typ == gguf.TypeQ8_0 {
 					ref, got = dotQ8_0Q16Go(wr, xq, nb), DotQ8_0Q16(wr, xq, nb)
 				}
-				// 16-bit activations: each value is off by at most max|x|/65534 (~1.4e-4 here), randomly signed.
+				// 16-bit activations: each value is off by at most max|x|/65534 (~1.4e-4 here), randomly signed;
+				// 8-bit ones by max|x|/254 (~0.04).
 				tol := 2e-4 * math.Sqrt(float64(nb*32))
+				if bits == 8 {
+					tol = 0.05 * math.Sqrt(float64(nb*32))
+				}
 				require.InDelta(t, exact, ref, tol, "%s nb=%d reference vs exact", typ, nb)
 				require.InDelta(t, ref, got, 1e-5*(1+math.Abs(float64(ref))), "%s nb=%d kernel (%s)", typ, nb, Kernels())
 				if has4 {
@@ -159,6 +173,22 @@ func TestQ16DotExtremes(t *testing.T) {
 		}
 	}
 	require.Equal(t, dotQ4_0Q16Go(w4, x, nb), DotQ4_0Q16(w4, x, nb))
+	// 8-bit activations at ±127 against the extreme nibbles, four rows (the VPDPBUSD kernel where there is one).
+	x8 := q16row(nb * 32)
+	x8.Narrow = true
+	for b := 0; b < nb; b++ {
+		x8.D[b] = 1
+		for j := 0; j < 32; j++ {
+			x8.Q[b*32+j] = int16(-127 + (j%3)*127) // −127, 0, 127, …
+			x8.S[b] += int32(x8.Q[b*32+j])
+		}
+	}
+	rows4 := append(append(append(append([]byte{}, w4...), w4...), w4...), w4...)
+	var four [4]float32
+	if dot4(gguf.TypeQ4_0, rows4, nb*18, x8, nb, &four) {
+		want4 := dotQ4_0Q16Go(w4, x8, nb)
+		require.Equal(t, [4]float32{want4, want4, want4, want4}, four, "8-bit four-row kernel (%s)", Kernels())
+	}
 }
 
 // TestPoolStartsJobsImmediately posts work right after NewPool, before the workers' goroutines have

@@ -56,11 +56,17 @@ func randPrompt(r *rand.Rand, n, vocab int) []int32 {
 
 // TestBatchedMatchesAlone: every sequence of mixed steps — prompts of different lengths read in chunks
 // while others decode, sequences joining late — gets the greedy tokens and the logits (1e-6 NMSE on a float
-// model) it gets when run alone.
+// model; 1e-4 on quantized ones with 8-bit activations, which every path rounds alike, but where the
+// float rounding a batch changes can tip a value to the next 8-bit step, 1/127 of its block's maximum)
+// it gets when run alone.
 func TestBatchedMatchesAlone(t *testing.T) {
-	for _, typ := range []string{"F32", "Q4_0"} {
-		t.Run(typ, func(t *testing.T) {
-			_, m := synthModel(t, synth.Options{Type: typ, Vocab: 300, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11})
+	for _, c := range []struct {
+		typ  string
+		bits int
+	}{{"F32", 16}, {"Q4_0", 16}, {"Q4_0", 8}, {"Q4_K", 8}} {
+		typ := c.typ
+		t.Run(fmt.Sprintf("%s/bits=%d", typ, c.bits), func(t *testing.T) {
+			_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: 300, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, c.bits)
 			r := rand.New(rand.NewPCG(3, 4))
 			lens := []int{3, 70, 1, 33, 100}
 			const gen = 6
@@ -122,9 +128,13 @@ func TestBatchedMatchesAlone(t *testing.T) {
 			for i, s := range st {
 				require.Len(t, s.logits, gen, "sequence %d", i)
 				require.Equal(t, alone[i].ids, s.tokens[len(prompts[i]):], "sequence %d: greedy tokens", i)
-				if typ == "F32" {
+				if typ == "F32" || c.bits == 8 {
+					bound := 1e-6
+					if c.bits == 8 {
+						bound = 1e-4
+					}
 					for j := range s.logits {
-						require.LessOrEqual(t, nmse(s.logits[j], alone[i].logits[j]), 1e-6, "sequence %d, token %d", i, j)
+						require.LessOrEqual(t, nmse(s.logits[j], alone[i].logits[j]), bound, "sequence %d, token %d", i, j)
 					}
 				}
 			}

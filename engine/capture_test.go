@@ -11,12 +11,19 @@ import (
 
 func synthModel(t *testing.T, o synth.Options) (*gguf.File, *Model) {
 	t.Helper()
+	return synthModelBits(t, o, 16)
+}
+
+// synthModelBits is synthModel on a CPU backend that rounds activations to bits (CPU.SetActivationBits).
+func synthModelBits(t *testing.T, o synth.Options, bits int) (*gguf.File, *Model) {
+	t.Helper()
 	var buf bytes.Buffer
 	require.NoError(t, synth.Write(&buf, o))
 	f, err := gguf.Parse(buf.Bytes())
 	require.NoError(t, err)
 	b := NewCPU(2)
 	t.Cleanup(func() { b.Close() })
+	require.NoError(t, b.SetActivationBits(bits))
 	m, err := Load(f, b)
 	require.NoError(t, err)
 	return f, m

@@ -52,7 +52,7 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 		return nil, nil, err
 	}
 	open := func(name string, device int) (engine.Backend, error) {
-		b, err := engine.OpenBackend(name, engine.BackendOptions{Threads: mf.Threads, Device: device})
+		b, err := engine.OpenBackend(name, engine.BackendOptions{Threads: mf.Threads, Device: device, ActivationBits: mf.ActBits})
 		if err == nil {
 			opened = append(opened, b)
 		}
