@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/llamago/llamago/gguf"
+	"github.com/stretchr/testify/require"
 )
 
 // Kernel benchmarks report GB/s of weight bytes (b.SetBytes) over a sweep of row lengths; the working set
@@ -57,6 +58,43 @@ func BenchmarkMatMul(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					MatMul(p, dst, w, x, n)
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkDecodeKernels runs the four-row decode kernels on rows that stay in cache, at both activation
+// precisions: ns per 32 values of one row (the kernel's compute ceiling; decoding streams the rows).
+func BenchmarkDecodeKernels(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const cols = 2048
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		wq := quantRow(b, typ, randRow(r, 4*cols, 1))
+		rb, nb := typ.RowBytes(cols), cols/typ.BlockSize()
+		for _, bits := range []int{16, 8} {
+			p := NewPool(1)
+			require.NoError(b, p.SetActivationBits(bits))
+			x := q16row(cols)
+			p.rounding(typ).quantize(randRow(r, cols, 1), x)
+			p.Close()
+			b.Run(fmt.Sprintf("type=%s/bits=%d", typ, bits), func(b *testing.B) {
+				var out [4]float32
+				four := dot4(typ, wq, rb, x, nb, &out)
+				for i := 0; i < b.N; i++ {
+					if four {
+						dot4(typ, wq, rb, x, nb, &out)
+						continue
+					}
+					for row := range 4 {
+						switch typ {
+						case gguf.TypeQ4_K:
+							out[row] = DotQ4_KQ16(wq[row*rb:(row+1)*rb], x, nb)
+						case gguf.TypeQ6_K:
+							out[row] = DotQ6_KQ16(wq[row*rb:(row+1)*rb], x, nb)
+						}
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(4*cols/32), "ns/block")
 			})
 		}
 	}

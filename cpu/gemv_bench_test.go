@@ -36,7 +36,7 @@ func BenchmarkGemvKernel(b *testing.B) {
 	}
 }
 
-// BenchmarkGemvStream multiplies eight or sixteen tokens by a stack of Q4_0/Q8_0 matrices larger than the
+// BenchmarkGemvStream multiplies one, eight or sixteen tokens by a stack of quantized matrices larger than the
 // caches (2048×2048 each, about 150 MiB of Q4_0 in all), one after the other as a decoding step does, on
 // the pool's threads: what the few-token kernels reach when the weights stream from memory.
 func BenchmarkGemvStream(b *testing.B) {
@@ -44,7 +44,7 @@ func BenchmarkGemvStream(b *testing.B) {
 	p := NewPool(0)
 	defer p.Close()
 	const rows, cols, mats = 2048, 2048, 64
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		one := quantRow(b, typ, randRow(r, rows*cols, 1))
 		ws := make([]*Weight, mats)
 		for i := range ws {

@@ -156,8 +156,12 @@ func (p *Pool) rounding(t gguf.Type) rounding {
 	}
 }
 
-// rowTile is how many weight rows matMulQ16Rows keeps hot while it walks the tokens.
-const rowTile = 16
+// rowTile is how many weight rows matMulQ16Rows keeps hot while it walks the tokens; the workers take
+// q16Chunk rows at a time (ForChunks), so that one slowed down does not hold the others up.
+const (
+	rowTile  = 16
+	q16Chunk = 8 * rowTile
+)
 
 // quantizeActivations rounds n rows of cols values into the pool's activation buffer, as rnd says.
 func quantizeActivations(p *Pool, x []float32, n, cols int, rnd rounding) {
@@ -182,7 +186,7 @@ func (a *quantTask) run(lo, hi, _ int) {
 // memory once and each tile stays in cache), with the activations quantizeActivations left in the pool.
 func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
 	p.tasks.q16 = q16Task{dst: dst, w: w, xq: p.qrows[:n], n: n}
-	p.For(w.Rows, rowTile, p.tasks.q16Fn)
+	p.ForChunks(w.Rows, q16Chunk, p.tasks.q16Fn)
 }
 
 type q16Task struct {

@@ -19,6 +19,7 @@ type Pool struct {
 	mu      sync.Mutex // one For at a time
 
 	epoch   atomic.Uint64 // incremented for every job
+	next    atomic.Int64  // ForChunks: the next chunk to take
 	pending atomic.Int32  // workers still running the current job
 	closed  atomic.Bool
 	// panicked is the first panic of a worker in the current job, raised again by For.
@@ -41,7 +42,8 @@ type Pool struct {
 	strips []strip // one unpacked weight strip per worker (gemm)
 	af     actF    // transposed activations of the current prompt-sized float product (gemmFloat)
 
-	tasks poolTasks
+	tasks   poolTasks
+	chunkFn func(lo, hi, worker int) // takeChunks, bound once
 }
 
 // poolTasks holds the bodies of the kernels' parallel loops with their arguments. Each body is a method value
@@ -68,6 +70,7 @@ func (t *poolTasks) bind() {
 type poolJob struct {
 	fn         func(lo, hi, worker int)
 	n, per, al int
+	chunks     bool // ForChunks: workers take ranges of al from next until none is left
 }
 
 // spinFor is how long an idle worker polls for the next job before it parks; a parked worker looks for
@@ -100,6 +103,7 @@ func NewPool(threads int) *Pool {
 	p := &Pool{threads: threads, scratch: make([][]float32, threads), wake: make([]chan struct{}, threads),
 		asleep: make([]atomic.Bool, threads), strips: make([]strip, threads), actBits: 16}
 	p.tasks.bind()
+	p.chunkFn = p.takeChunks
 	for w := 1; w < threads; w++ {
 		p.wake[w] = make(chan struct{}, 1)
 		p.wg.Add(1)
@@ -143,8 +147,9 @@ func (p *Pool) worker(w int, seen uint64) {
 			return
 		}
 		j := p.job
-		lo, hi := min(j.n, w*j.per*j.al), min(j.n, (w+1)*j.per*j.al)
-		if lo < hi {
+		if j.chunks {
+			p.run(p.chunkFn, 0, 0, w)
+		} else if lo, hi := min(j.n, w*j.per*j.al), min(j.n, (w+1)*j.per*j.al); lo < hi {
 			p.run(j.fn, lo, hi, w)
 		}
 		p.pending.Add(-1)
@@ -182,6 +187,49 @@ func (p *Pool) For(n, align int, fn func(lo, hi, worker int)) {
 	p.job = poolJob{fn: fn, n: n, per: per, al: align}
 	p.pending.Store(int32(p.threads - 1))
 	p.epoch.Add(1)
+	p.wakeAll()
+	fn(0, min(n, per*align), 0)
+	p.wait()
+}
+
+// ForChunks runs fn over [0, n) in ranges of chunk (the last may be shorter) that the workers take in
+// order, each the next one left, until none is: a worker that runs slower (a busy sibling thread, another
+// process on its core) takes fewer, instead of making the others wait for its fixed share. It returns when
+// all ranges are done. fn must not call For.
+func (p *Pool) ForChunks(n, chunk int, fn func(lo, hi, worker int)) {
+	if n <= 0 {
+		return
+	}
+	chunk = max(chunk, 1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.threads == 1 || n <= chunk {
+		fn(0, n, 0)
+		return
+	}
+	p.job = poolJob{fn: fn, n: n, al: chunk, chunks: true}
+	p.next.Store(0)
+	p.pending.Store(int32(p.threads - 1))
+	p.epoch.Add(1)
+	p.wakeAll()
+	p.run(p.chunkFn, 0, 0, 0)
+	p.wait()
+}
+
+// takeChunks runs the current ForChunks job's ranges, as long as there are any, on worker w.
+func (p *Pool) takeChunks(_, _, w int) {
+	j := &p.job
+	for {
+		lo := int(p.next.Add(1)-1) * j.al
+		if lo >= j.n {
+			return
+		}
+		j.fn(lo, min(j.n, lo+j.al), w)
+	}
+}
+
+// wakeAll wakes the parked workers for a new job.
+func (p *Pool) wakeAll() {
 	for w := 1; w < p.threads; w++ {
 		if p.asleep[w].Load() {
 			select {
@@ -190,7 +238,10 @@ func (p *Pool) For(n, align int, fn func(lo, hi, worker int)) {
 			}
 		}
 	}
-	fn(0, min(n, per*align), 0)
+}
+
+// wait spins until the workers are done with the current job, then raises a worker's panic.
+func (p *Pool) wait() {
 	for spins := 0; p.pending.Load() != 0; spins++ {
 		if spins&255 == 255 {
 			runtime.Gosched()

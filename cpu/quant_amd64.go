@@ -116,6 +116,12 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	_, _, _ = w[4*stride-1], x.Q[nb*32-1], x.D[nb-1]
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
 	switch {
+	case t == gguf.TypeQ6_K && x.Narrow && useVNNI:
+		_ = x.Q[nb*256-1] // nb counts super-blocks
+		dotQ6_KQ8x4VNNI(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+	case t == gguf.TypeQ4_K && x.Narrow && useVNNI:
+		_, _ = x.Q[nb*256-1], x.S[nb*8-1] // nb counts super-blocks
+		dotQ4_KQ8x4VNNI(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
 	case t == gguf.TypeQ4_0 && x.Narrow && useVNNI:
 		_ = x.S[nb-1]
 		dotQ4_0Q8x4VNNI(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
@@ -162,6 +168,16 @@ func Kernels() string {
 
 // dotQ4_0Q8x4VNNI is dotQ4_0Q16x4AVX2 for 8-bit activations (x.Narrow), with VPDPBUSD (quant8_amd64.s).
 //
+// dotQ4_KQ8x4VNNI is four rows of DotQ4_KQ16 for 8-bit activations (x.Narrow); nsb counts super-blocks.
+//
+//go:noescape
+func dotQ4_KQ8x4VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nsb int, tab *float32, out *float32)
+
+// dotQ6_KQ8x4VNNI is four rows of DotQ6_KQ16 for 8-bit activations (x.Narrow); nsb counts super-blocks.
+//
+//go:noescape
+func dotQ6_KQ8x4VNNI(w *byte, stride int, q *int16, d *float32, nsb int, tab *float32, out *float32)
+
 //go:noescape
 func dotQ4_0Q8x8VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
 

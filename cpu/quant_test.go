@@ -149,6 +149,46 @@ func TestKQuantDots(t *testing.T) {
 	}
 }
 
+// TestKQuantDots8 checks the k-quant four-row kernels on 8-bit activations (llama.cpp's Q8_K rounding)
+// against the reference loops, row by row, and the rounding against the exact activations.
+func TestKQuantDots8(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	ref := map[gguf.Type]func([]byte, *Q16Row, int) float32{gguf.TypeQ4_K: dotQ4_KQ16Go, gguf.TypeQ6_K: dotQ6_KQ16Go}
+	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		for _, nsb := range []int{1, 2, 5, 8, 22} {
+			w := randRow(r, 4*nsb*256, 1)
+			for i := range w {
+				w[i] += 0.3
+			}
+			wq := quantRow(t, typ, w)
+			x := randRow(r, nsb*256, 2)
+			x[3] = -9 // the value of largest magnitude is negative: Q8_K's scale is then positive
+			xq := q16row(len(x))
+			QuantizeRowQ8_K(x, xq)
+			require.True(t, xq.Narrow)
+			for b := range nsb * 8 {
+				for k := b * 32; k < b*32+32; k++ {
+					require.InDelta(t, x[k], xq.D[b]*float32(xq.Q[k]), math.Abs(float64(xq.D[b]))/2*1.0001)
+				}
+			}
+			// The kernels take any 8-bit row, also one whose blocks of 32 have scales of their own (Q8_0's).
+			x0 := q16row(len(x))
+			QuantizeRowQ8_0(x, x0)
+			rb := len(wq) / 4
+			for _, xr := range []*Q16Row{xq, x0} {
+				var four [4]float32
+				if !dot4(typ, wq, rb, xr, nsb, &four) {
+					t.Skipf("no four-row %s kernel for 8-bit activations on this CPU", typ)
+				}
+				for row := 0; row < 4; row++ {
+					want := ref[typ](wq[row*rb:(row+1)*rb], xr, nsb)
+					require.InDelta(t, want, four[row], 1e-4*(1+math.Abs(float64(want))), "%s nsb=%d row %d (%s)", typ, nsb, row, Kernels())
+				}
+			}
+		}
+	}
+}
+
 // TestQ16DotExtremes: full-range codes (Q8_0 −128…127, Q4_0 nibbles 0…15) and activations ±32767 stay exact.
 func TestQ16DotExtremes(t *testing.T) {
 	const nb = 4
@@ -269,4 +309,44 @@ func TestPoolRaisesWorkerPanics(t *testing.T) {
 	var sum atomic.Int64
 	p.For(2, 1, func(lo, hi, _ int) { sum.Add(int64(hi - lo)) })
 	require.Equal(t, int64(2), sum.Load())
+}
+
+// TestForChunks: every index runs exactly once, in ranges of the chunk (the last shorter), whichever worker
+// takes them, also when one worker is slow; a For after it works as before, and a worker's panic is raised.
+func TestForChunks(t *testing.T) {
+	p := NewPool(3)
+	defer p.Close()
+	for _, c := range [][2]int{{1, 4}, {30, 4}, {31, 4}, {100, 7}, {5, 100}} {
+		n, chunk := c[0], c[1]
+		hits := make([]atomic.Int32, n)
+		var byWorker [3]atomic.Int32
+		p.ForChunks(n, chunk, func(lo, hi, w int) {
+			require.True(t, lo%chunk == 0 && (hi-lo == chunk || hi == n), "range [%d, %d)", lo, hi)
+			if w == 1 {
+				time.Sleep(time.Millisecond) // a slow worker takes fewer ranges
+			}
+			byWorker[w].Add(1)
+			for j := lo; j < hi; j++ {
+				hits[j].Add(1)
+			}
+		})
+		for j := range hits {
+			require.Equal(t, int32(1), hits[j].Load(), "n=%d chunk=%d index %d", n, chunk, j)
+		}
+	}
+	var sum atomic.Int64
+	p.For(10, 1, func(lo, hi, _ int) { sum.Add(int64(hi - lo)) })
+	require.Equal(t, int64(10), sum.Load())
+	got := func() (v any) {
+		defer func() { v = recover() }()
+		p.ForChunks(64, 1, func(lo, hi, w int) {
+			if w == 0 {
+				time.Sleep(time.Millisecond) // the other workers take the rest
+				return
+			}
+			panic("boom")
+		})
+		return nil
+	}()
+	require.Contains(t, fmt.Sprint(got), "boom")
 }
