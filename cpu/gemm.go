@@ -43,7 +43,14 @@ type act16 struct {
 	d16, d32 []float32
 	s32      []float32
 	rows     []Q16Row // per worker: one token rounded before it is interleaved
+	// With 8-bit rounding, for the 8-bit kernel: q8 holds group g's values at q8[g·cols/4·gemmT:], for
+	// each four values gemmT words of four signed bytes, and sq per token and block of 32 its Σq.
+	q8 []uint32
+	sq []int32
 }
+
+// narrow reports whether the values were rounded to 8 bits (and q8, sq are filled).
+func (a *act16) narrow() bool { return a.rnd != rounding16 }
 
 func (a *act16) groups() int { return (a.n + gemmT - 1) / gemmT }
 
@@ -57,6 +64,12 @@ func (a *act16) resize(n, cols int) {
 		a.d16, a.d32, a.s32 = make([]float32, b16), make([]float32, b32), make([]float32, b32)
 	}
 	a.q, a.d16, a.d32, a.s32 = a.q[:words], a.d16[:b16], a.d32[:b32], a.s32[:b32]
+	if a.narrow() {
+		if cap(a.q8) < words/2 {
+			a.q8, a.sq = make([]uint32, words/2), make([]int32, b32)
+		}
+		a.q8, a.sq = a.q8[:words/2], a.sq[:b32]
+	}
 	for t := n; t < g*gemmT; t++ { // padding: zero values and scales give zero products
 		a.quantizeRow(t, nil, nil)
 	}
@@ -80,6 +93,11 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	cols := a.cols
 	q := a.q[g*cols/2*gemmT:]
 	d16, d32, s32 := a.d16[g*cols/16*gemmT:], a.d32[g*cols/32*gemmT:], a.s32[g*cols/32*gemmT:]
+	var q8 []uint32
+	var sq []int32
+	if a.narrow() {
+		q8, sq = a.q8[g*cols/4*gemmT:], a.sq[g*cols/32*gemmT:]
+	}
 	if x == nil {
 		for k := 0; k < cols/2; k++ {
 			q[k*gemmT+tt] = 0
@@ -87,6 +105,14 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		for b := 0; b < cols/32; b++ {
 			d32[b*gemmT+tt], s32[b*gemmT+tt] = 0, 0
 			d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = 0, 0
+		}
+		if q8 != nil {
+			for k := 0; k < cols/4; k++ {
+				q8[k*gemmT+tt] = 0
+			}
+			for b := 0; b < cols/32; b++ {
+				sq[b*gemmT+tt] = 0
+			}
 		}
 		return
 	}
@@ -102,6 +128,15 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		d := tmp.D[b]
 		d32[b*gemmT+tt], s32[b*gemmT+tt] = d, -d*float32(tmp.S[b])
 		d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = d, d
+	}
+	if q8 != nil {
+		for k := 0; k < cols/4; k++ {
+			v := tmp.Q[4*k : 4*k+4]
+			q8[k*gemmT+tt] = uint32(uint8(v[0])) | uint32(uint8(v[1]))<<8 | uint32(uint8(v[2]))<<16 | uint32(uint8(v[3]))<<24
+		}
+		for b := 0; b < cols/32; b++ {
+			sq[b*gemmT+tt] = tmp.S[b]
+		}
 	}
 }
 
@@ -316,11 +351,16 @@ func (q *quant16Task) run(lo, hi, worker int) {
 // (+ o[b,r]·as[b,t] when offsets) over nblk blocks of block values, for t < gemmT and r < gemmRows.
 type gemmKernel func(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out []float32, ostride int)
 
-// gemmImpl is a strip widening and a kernel that go together.
+// gemmImpl is a strip widening and a kernel that go together, and the 8-bit kernel where there is one.
 type gemmImpl struct {
-	widen  func(st *strip, bias int)
-	kernel gemmKernel
+	widen   func(st *strip, bias int)
+	kernel  gemmKernel
+	kernel8 gemmKernel8
 }
+
+// gemmKernel8 is gemmKernel for 8-bit activations (act16.narrow) on the strip's unwidened bytes (st.q):
+// q is the group's q8 and sq its Σq per token and block; the block sums are Σ (u−bias)·q.
+type gemmKernel8 func(st *strip, q []uint32, ad, as []float32, sq []int32, nblk, block int, offsets bool, bias int, out []float32, ostride int)
 
 // gemm computes dst[t][r] = Σ_c w[r][c]·x[t][c] from the activations in a, strip by strip.
 func gemm(p *Pool, dst []float32, w *Weight, a *act16, impl gemmImpl) {
@@ -347,9 +387,23 @@ func (gt *gemmTask) run(lo, hi, worker int) {
 	nblk := cols / info.Block
 	st := gt.p.strip(worker)
 	var out [gemmT * gemmRows]float32
+	eight := a.narrow() && impl.kernel8 != nil && info.Block == 32
 	for s := lo; s < hi; s++ {
 		r0 := s * gemmRows
 		unpack(w, r0, st)
+		if eight {
+			for g := 0; g < a.groups(); g++ {
+				var gs []float32
+				if info.Offsets {
+					gs = as[g*nblk*gemmT : (g+1)*nblk*gemmT]
+				}
+				q, gd, sq := a.q8[g*cols/4*gemmT:(g+1)*cols/4*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT], a.sq[g*nblk*gemmT:(g+1)*nblk*gemmT]
+				storeTile(dst, rows, n, r0, g, &out, func(o []float32, ostride int) {
+					impl.kernel8(st, q, gd, gs, sq, nblk, info.Block, info.Offsets, info.Bias, o, ostride)
+				})
+			}
+			continue
+		}
 		impl.widen(st, info.Bias)
 		for g := 0; g < a.groups(); g++ {
 			var gs []float32
@@ -389,6 +443,42 @@ func gemmKernelGo(st *strip, q []uint32, ad, as []float32, nblk, block int, offs
 				for r := 0; r < gemmRows; r++ {
 					u := st.w[k*gemmRows+r]
 					dot[t][r] += int32(int16(u))*int32(int16(x)) + int32(int16(u>>16))*int32(int16(x>>16))
+				}
+			}
+		}
+		for t := 0; t < gemmT; t++ {
+			for r := 0; r < gemmRows; r++ {
+				acc[t][r] += st.s[b*gemmRows+r] * (float32(dot[t][r]) * ad[b*gemmT+t])
+				if offsets {
+					acc[t][r] += st.o[b*gemmRows+r] * as[b*gemmT+t]
+				}
+			}
+		}
+	}
+	for t := range acc {
+		copy(out[t*ostride:t*ostride+gemmRows], acc[t][:])
+	}
+}
+
+// gemmKernel8Go is the portable loop of the 8-bit kernel (the reference for the assembly one).
+func gemmKernel8Go(st *strip, q []uint32, ad, as []float32, sq []int32, nblk, block int, offsets bool, bias int, out []float32, ostride int) {
+	var acc [gemmT][gemmRows]float32
+	quads := block / 4
+	for b := 0; b < nblk; b++ {
+		var dot [gemmT][gemmRows]int32
+		for t := 0; t < gemmT; t++ {
+			for r := 0; r < gemmRows; r++ {
+				dot[t][r] = -int32(bias) * sq[b*gemmT+t]
+			}
+		}
+		for k := b * quads; k < (b+1)*quads; k++ {
+			for t := 0; t < gemmT; t++ {
+				x := q[k*gemmT+t]
+				for r := 0; r < gemmRows; r++ {
+					u := st.q[k*gemmRows+r]
+					for i := 0; i < 32; i += 8 {
+						dot[t][r] += int32(uint8(u>>i)) * int32(int8(x>>i))
+					}
 				}
 			}
 		}

@@ -11,6 +11,26 @@ var useVNNI = useAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86
 func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32, ostride int)
 
 //go:noescape
+func gemm16x16VNNI8(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, sq *int32, nblk, groups, offsets, bias int, out *float32, ostride int)
+
+func gemmKernel8VNNI(st *strip, q []uint32, ad, as []float32, sq []int32, nblk, block int, offsets bool, bias int, out []float32, ostride int) {
+	if block%16 != 0 {
+		panic("gemm: block of values not a multiple of 16")
+	}
+	quads := nblk * block / 4
+	_, _, _ = st.q[quads*gemmRows-1], st.s[nblk*gemmRows-1], st.o[nblk*gemmRows-1]
+	_, _, _ = q[quads*gemmT-1], ad[nblk*gemmT-1], sq[nblk*gemmT-1]
+	var asp *float32
+	off := 0
+	if offsets {
+		_ = as[nblk*gemmT-1]
+		asp, off = &as[0], 1
+	}
+	_ = out[(gemmT-1)*ostride+gemmRows-1]
+	gemm16x16VNNI8(&st.q[0], &st.s[0], &st.o[0], &q[0], &ad[0], asp, &sq[0], nblk, block/16, off, bias, &out[0], 4*ostride)
+}
+
+//go:noescape
 func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
 
 //go:noescape
@@ -26,13 +46,13 @@ func widenAVX2(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
 // gemmFast is the gemm implementation in use: AVX-512 VNNI, else AVX2 (see canGemm).
 var gemmFast = func() gemmImpl {
 	if useVNNI {
-		return gemmImpl{widenFast, gemmKernelVNNI}
+		return gemmImpl{widenFast, gemmKernelVNNI, gemmKernel8VNNI}
 	}
 	return gemmAVX2
 }()
 
 // gemmAVX2 is the tile path for CPUs with AVX2 but not AVX-512 VNNI.
-var gemmAVX2 = gemmImpl{widenAVX2Strip, gemmKernelAVX2}
+var gemmAVX2 = gemmImpl{widenAVX2Strip, gemmKernelAVX2, nil}
 
 func widenAVX2Strip(st *strip, bias int) {
 	_ = st.w[2*len(st.q)-1]

@@ -138,6 +138,124 @@ next:
 	VZEROUPPER
 	RET
 
+// The 8-bit kernel (8-bit activations, see gemm.go): the strip's unsigned bytes as they are, four values of
+// each row per lane against four signed bytes of each token (VPDPBUSD: twice the values per instruction of
+// VPDPWSSD, and no widening). Each block's sums start at −bias·Σq of the token (R13: the tokens' Σq per
+// block, Z21: −bias), so they are Σ (u−bias)·q exactly, as the 16-bit kernel's.
+
+// QUAD adds the products of four values: w at SI+wo, the 8 tokens' words at DI+ao.
+#define QUAD(wo, ao) \
+	VMOVDQU32 wo(SI), Z16 \
+	VPDPBUSD.BCST (ao+0)(DI), Z16, Z0 \
+	VPDPBUSD.BCST (ao+4)(DI), Z16, Z1 \
+	VPDPBUSD.BCST (ao+8)(DI), Z16, Z2 \
+	VPDPBUSD.BCST (ao+12)(DI), Z16, Z3 \
+	VPDPBUSD.BCST (ao+16)(DI), Z16, Z4 \
+	VPDPBUSD.BCST (ao+20)(DI), Z16, Z5 \
+	VPDPBUSD.BCST (ao+24)(DI), Z16, Z6 \
+	VPDPBUSD.BCST (ao+28)(DI), Z16, Z7
+
+// START sets token t's block sums I to −bias·Σq.
+#define START(t, I) \
+	VPBROADCASTD (t*4)(R13), I \
+	VPMULLD Z21, I, I
+
+// func gemm16x16VNNI8(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, sq *int32, nblk, groups, offsets, bias int, out *float32, ostride int)
+// groups: quads per block / 4 (at least 1); token t's 16 results go to out + t·ostride bytes.
+TEXT ·gemm16x16VNNI8(SB), NOSPLIT, $0-104
+	MOVQ w+0(FP), SI
+	MOVQ ws+8(FP), R8
+	MOVQ wo+16(FP), R9
+	MOVQ q+24(FP), DI
+	MOVQ ad+32(FP), R10
+	MOVQ as+40(FP), R11
+	MOVQ sq+48(FP), R13
+	MOVQ nblk+56(FP), CX
+	MOVQ groups+64(FP), DX
+	MOVQ offsets+72(FP), R12
+	MOVQ bias+80(FP), AX
+	NEGQ AX
+	VPBROADCASTD AX, Z21
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+block8:
+	START(0, Z0)
+	START(1, Z1)
+	START(2, Z2)
+	START(3, Z3)
+	START(4, Z4)
+	START(5, Z5)
+	START(6, Z6)
+	START(7, Z7)
+	MOVQ DX, BX
+
+quads8:
+	QUAD(0, 0)
+	QUAD(64, 32)
+	QUAD(128, 64)
+	QUAD(192, 96)
+	ADDQ $256, SI
+	ADDQ $128, DI
+	DECQ BX
+	JNZ  quads8
+
+	VMOVUPS (R8), Z18
+	FOLD(0, Z0, Z8)
+	FOLD(1, Z1, Z9)
+	FOLD(2, Z2, Z10)
+	FOLD(3, Z3, Z11)
+	FOLD(4, Z4, Z12)
+	FOLD(5, Z5, Z13)
+	FOLD(6, Z6, Z14)
+	FOLD(7, Z7, Z15)
+	TESTQ R12, R12
+	JZ    next8
+	VMOVUPS (R9), Z19
+	OFFSET(0, Z8)
+	OFFSET(1, Z9)
+	OFFSET(2, Z10)
+	OFFSET(3, Z11)
+	OFFSET(4, Z12)
+	OFFSET(5, Z13)
+	OFFSET(6, Z14)
+	OFFSET(7, Z15)
+	ADDQ $32, R11
+
+next8:
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $32, R10
+	ADDQ $32, R13
+	DECQ CX
+	JNZ  block8
+
+	MOVQ out+88(FP), AX
+	MOVQ ostride+96(FP), BX
+	VMOVUPS Z8, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z9, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z10, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z11, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z12, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z13, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z14, (AX)
+	ADDQ BX, AX
+	VMOVUPS Z15, (AX)
+	VZEROUPPER
+	RET
+
 // func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
 // Each 64-byte run of src (4 bytes of each of 16 rows) becomes two 64-byte runs of int16 pairs minus bias:
 // bytes 0–1 of every row, then bytes 2–3 (ctl holds the two byte shuffles).

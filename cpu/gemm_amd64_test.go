@@ -6,7 +6,7 @@ package cpu
 // (without AVX2 it falls back to the portable loops).
 func gemmAVX2Impl() gemmImpl {
 	if !useAVX2 {
-		return gemmImpl{widenGo, gemmKernelGo}
+		return gemmImpl{widenGo, gemmKernelGo, nil}
 	}
 	return gemmAVX2
 }
