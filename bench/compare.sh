@@ -6,18 +6,20 @@
 # streamed with the same threads), and every decode row says what fraction of it each engine reaches
 # (tokens/s × the weights' bytes, which decoding reads once per token).
 #
-#   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-r REPS] [-P PEERS] [MODEL.gguf ...]
+#   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-r REPS] [-P PEERS] [-A BITS] [MODEL.gguf ...]
 #
-# PEERS is a comma list of llama.cpp and ik (default both). A peer that cannot be built here is left out,
+# PEERS is a comma list of llama.cpp and ik (default both). BITS lists llamago's activation precisions to
+# run (--activations; default 16,8): 16 is llamago's default, 8 rounds as llama.cpp does (its arithmetic),
+# so that row compares like with like. A peer that cannot be built here is left out,
 # said so; where the native llama.cpp cannot be built, node-llama-cpp's prebuilt libraries stand in for it
 # when bench/peer/node_modules has them (a generic build, about 30% slower: said so in the table).
 # Without model arguments it uses (making them with `llamago synth` when missing) the TinyLlama-1.1B shape
 # in Q4_0, Q8_0 and Q4_K_M under models/bench/. Run it on a quiet machine: nothing else using the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 pp=512 tg=128 reps=3 peers=llama.cpp,ik
-while getopts "t:p:n:r:P:" o; do
-  case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; *) exit 2 ;; esac
+threads=2 pp=512 tg=128 reps=3 peers=llama.cpp,ik bits=16,8
+while getopts "t:p:n:r:P:A:" o; do
+  case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
 done
 shift $((OPTIND - 1))
 make -s build
@@ -71,7 +73,9 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for m in "${models[@]}"; do
   { echo "model $m $(stat -c %s "$m")"
-    echo "llamago $(bin/llamago bench --backend cpu -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" --json | tr -d '\n')"
+    for b in ${bits//,/ }; do
+      echo "llamago/$b $(bin/llamago bench --backend cpu --activations "$b" -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" --json | tr -d '\n')"
+    done
     if [ -n "$llama" ]; then
       echo "llama.cpp $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" -o json 2>/dev/null | tr -d '\n')"
     elif [ -n "$node" ]; then
@@ -97,8 +101,8 @@ for line in lines:
         order.append(path)
         continue
     try:  # an engine that failed (or died half way through its JSON) loses its cells, not the table
-        if kind == "llamago":
-            cur["llamago"] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
+        if kind.startswith("llamago/"):
+            cur.setdefault("llamago", {})[kind.split("/")[1]] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
         elif kind in ("llama.cpp", "ik"):
             out = {}
             for r in json.loads(rest):
@@ -111,7 +115,7 @@ for line in lines:
         print(f"compare.sh: {kind} on {order[-1]} gave no results ({e})", file=sys.stderr)
 peers = [p for p in ("llama.cpp", "ik") if any(p in r for r in runs.values())]
 name = {"llama.cpp": "llama.cpp", "ik": "ik_llama.cpp"}
-head = ["model", "test", "llamago t/s"]
+head = ["model", "test", "llamago (activations)", "t/s"]
 for p in peers:
     head += [f"{name[p]} t/s", "ratio"]
 head += ["% of read bw (llamago" + "".join(f" / {name[p]}" for p in peers) + ")"]
@@ -122,14 +126,16 @@ for path in order:
     if not r.get("llamago"):
         print(f"| {os.path.basename(path)} | – | llamago failed (see above) |" + " |" * (len(head) - 3))
         continue
-    for test, (a, sa) in r["llamago"].items():
-        row = [os.path.basename(path), test, f"{a:.2f} ± {sa:.1f}"]
+    rows = [(test, b, v) for b, tests in r["llamago"].items() for test, v in tests.items()]
+    rows.sort(key=lambda x: (not x[0].startswith("pp"), x[0], -int(x[1])))
+    for test, b, (a, sa) in rows:
+        row = [os.path.basename(path), test, f"{b}-bit", f"{a:.2f} ± {sa:.1f}"]
         fracs = [a]
         for p in peers:
-            b = r.get(p, {}).get(test)
-            if b:
-                row += [f"{b[0]:.2f} ± {b[1]:.1f}", f"**{a / b[0]:.2f}**"]
-                fracs.append(b[0])
+            pv = r.get(p, {}).get(test)
+            if pv:
+                row += [f"{pv[0]:.2f} ± {pv[1]:.1f}", f"**{a / pv[0]:.2f}**"]
+                fracs.append(pv[0])
             else:
                 row += ["–", "–"]
                 fracs.append(None)
