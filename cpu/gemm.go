@@ -176,6 +176,9 @@ var stripTypes = map[gguf.Type]stripInfo{
 func unpack(w *Weight, r0 int, st *strip) {
 	block := stripTypes[w.Type].Block
 	st.resize(w.Cols)
+	if w.Type == gguf.TypeQ4_0 && unpackQ4_0Fast(w, r0, st) {
+		return
+	}
 	rb := w.RowBytes()
 	for r := 0; r < gemmRows; r++ {
 		if r0+r >= w.Rows {

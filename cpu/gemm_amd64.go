@@ -31,6 +31,37 @@ func gemmKernel8VNNI(st *strip, q []uint32, ad, as []float32, sq []int32, nblk, 
 }
 
 //go:noescape
+func unpackQ4_0x16AVX512(w *byte, stride int, nb int, q *uint32, s, o *float32, idx *[80]int32)
+
+// unpackQ4_0Fast is unpackQ4_0 for the 16 rows of a whole strip at once (AVX-512); it reports false where
+// it cannot run (no AVX-512, rows too far apart for the gather's 32-bit offsets).
+func unpackQ4_0Fast(w *Weight, r0 int, st *strip) bool {
+	rb := w.RowBytes()
+	if !useVNNI || r0+gemmRows > w.Rows || 15*rb > 1<<31-1 {
+		return false
+	}
+	nb := w.Cols / 32
+	_, _, _, _ = w.Data[(r0+gemmRows)*rb-1], st.q[nb*8*gemmRows-1], st.s[nb*gemmRows-1], st.o[nb*gemmRows-1]
+	idx := q4Transpose
+	for r := range gemmRows {
+		idx[64+r] = int32(r * rb)
+	}
+	unpackQ4_0x16AVX512(&w.Data[r0*rb], rb, nb, &st.q[0], &st.s[0], &st.o[0], &idx)
+	return true
+}
+
+// q4Transpose holds unpackQ4_0x16AVX512's VPERMT2D indices: for word k, four rows' word k from each of two
+// registers of four rows (lanes 0–3 from the first, 4–7 from the second).
+var q4Transpose = func() (idx [80]int32) {
+	for k := range 4 {
+		for p := range 8 {
+			idx[16*k+p] = int32(16*(p/4) + 4*(p%4) + k)
+		}
+	}
+	return idx
+}()
+
+//go:noescape
 func widenAVX512(dst, src *uint32, quads int, bias int16, ctl *[128]byte)
 
 //go:noescape

@@ -567,3 +567,112 @@ next16:
 	JNZ  block16
 	VZEROUPPER
 	RET
+
+// func unpackQ4_0x16AVX512(w *byte, stride int, nb int, q *uint32, s, o *float32, idx *[80]int32)
+// unpackQ4_0 for a whole strip, 16 rows stride bytes apart: per block, the rows' 16 bytes of nibbles four
+// rows to a register (Z0–Z3), low and high nibbles apart, then transposed so that word k·16+r of the
+// block's output is values 4k…4k+3 of row r (VPERMT2D with the indices idx[0:64], k = 0…3 for the low
+// nibbles, then the same for the high ones as k = 4…7). The 16 scales are gathered (idx[64:80]: the rows'
+// offsets), converted from fp16, and stored as s = d and o = 8·d.
+TEXT ·unpackQ4_0x16AVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), R9
+	MOVQ nb+16(FP), CX
+	MOVQ q+24(FP), DI
+	MOVQ s+32(FP), R8
+	MOVQ o+40(FP), DX
+	MOVQ idx+48(FP), AX
+	VMOVDQU32 (AX), Z20
+	VMOVDQU32 64(AX), Z21
+	VMOVDQU32 128(AX), Z22
+	VMOVDQU32 192(AX), Z23
+	VMOVDQU32 256(AX), Z25
+	MOVL $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z24
+	MOVL $0x41000000, AX // 8.0
+	VPBROADCASTD AX, Z26
+	LEAQ (R9)(R9*2), R11
+	LEAQ (SI)(R9*4), BX
+	LEAQ (BX)(R9*4), R12
+	LEAQ (R12)(R9*4), R13
+
+#define ROWS4(base, Z, X) \
+	VMOVDQU 2(base), X \
+	VINSERTI32X4 $1, 2(base)(R9*1), Z, Z \
+	VINSERTI32X4 $2, 2(base)(R9*2), Z, Z \
+	VINSERTI32X4 $3, 2(base)(R11*1), Z, Z
+
+// TRANS(IDX, A, B, C, D, off): the 16 rows' word k (IDX's) of A–D to off(DI).
+#define TRANS(IDX, A, B, C, D, off) \
+	VMOVDQA64 A, Z8 \
+	VPERMT2D B, IDX, Z8 \
+	VMOVDQA64 C, Z9 \
+	VPERMT2D D, IDX, Z9 \
+	VINSERTI64X4 $1, Y9, Z8, Z8 \
+	VMOVDQU32 Z8, off(DI)
+
+u4block:
+	// The next strip's rows (16 rows on), at this block: its rows are too short and too many at once for
+	// the hardware prefetcher.
+	LEAQ (R13)(R9*4), AX
+	PREFETCHT1 (AX)
+	PREFETCHT1 (AX)(R9*1)
+	PREFETCHT1 (AX)(R9*2)
+	PREFETCHT1 (AX)(R11*1)
+	LEAQ (AX)(R9*4), AX
+	PREFETCHT1 (AX)
+	PREFETCHT1 (AX)(R9*1)
+	PREFETCHT1 (AX)(R9*2)
+	PREFETCHT1 (AX)(R11*1)
+	LEAQ (AX)(R9*4), AX
+	PREFETCHT1 (AX)
+	PREFETCHT1 (AX)(R9*1)
+	PREFETCHT1 (AX)(R9*2)
+	PREFETCHT1 (AX)(R11*1)
+	LEAQ (AX)(R9*4), AX
+	PREFETCHT1 (AX)
+	PREFETCHT1 (AX)(R9*1)
+	PREFETCHT1 (AX)(R9*2)
+	PREFETCHT1 (AX)(R11*1)
+	ROWS4(SI, Z0, X0)
+	ROWS4(BX, Z1, X1)
+	ROWS4(R12, Z2, X2)
+	ROWS4(R13, Z3, X3)
+	VPSRLW $4, Z0, Z4
+	VPSRLW $4, Z1, Z5
+	VPSRLW $4, Z2, Z6
+	VPSRLW $4, Z3, Z7
+	VPANDD Z24, Z0, Z0
+	VPANDD Z24, Z1, Z1
+	VPANDD Z24, Z2, Z2
+	VPANDD Z24, Z3, Z3
+	VPANDD Z24, Z4, Z4
+	VPANDD Z24, Z5, Z5
+	VPANDD Z24, Z6, Z6
+	VPANDD Z24, Z7, Z7
+	TRANS(Z20, Z0, Z1, Z2, Z3, 0)
+	TRANS(Z21, Z0, Z1, Z2, Z3, 64)
+	TRANS(Z22, Z0, Z1, Z2, Z3, 128)
+	TRANS(Z23, Z0, Z1, Z2, Z3, 192)
+	TRANS(Z20, Z4, Z5, Z6, Z7, 256)
+	TRANS(Z21, Z4, Z5, Z6, Z7, 320)
+	TRANS(Z22, Z4, Z5, Z6, Z7, 384)
+	TRANS(Z23, Z4, Z5, Z6, Z7, 448)
+	KXNORW K1, K1, K1
+	VPGATHERDD (SI)(Z25*1), K1, Z10
+	VPMOVDW Z10, Y10
+	VCVTPH2PS Y10, Z10
+	VMOVUPS Z10, (R8)
+	VMULPS Z26, Z10, Z10
+	VMOVUPS Z10, (DX)
+	ADDQ $18, SI
+	ADDQ $18, BX
+	ADDQ $18, R12
+	ADDQ $18, R13
+	ADDQ $512, DI
+	ADDQ $64, R8
+	ADDQ $64, DX
+	DECQ CX
+	JNZ  u4block
+	VZEROUPPER
+	RET

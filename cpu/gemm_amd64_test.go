@@ -2,6 +2,14 @@
 
 package cpu
 
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/stretchr/testify/require"
+)
+
 // gemmAVX2Impl is the AVX2 tile path, which TestGemm checks even on CPUs that take the AVX-512 one
 // (without AVX2 it falls back to the portable loops).
 func gemmAVX2Impl() gemmImpl {
@@ -9,4 +17,27 @@ func gemmAVX2Impl() gemmImpl {
 		return gemmImpl{widenGo, gemmKernelGo, nil}
 	}
 	return gemmAVX2
+}
+
+// TestUnpackQ4_0Fast: the AVX-512 strip unpacker writes what the Go one does (values, scales, offsets),
+// for whole strips at the start, middle and end of a matrix.
+func TestUnpackQ4_0Fast(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	rows, cols := 48, 352
+	w := &Weight{Type: gguf.TypeQ4_0, Rows: rows, Cols: cols, Data: quantRow(t, gguf.TypeQ4_0, randRow(r, rows*cols, 1))}
+	var fast, ref strip
+	fast.resize(cols)
+	ref.resize(cols)
+	for r0 := 0; r0 < rows; r0 += gemmRows {
+		if !unpackQ4_0Fast(w, r0, &fast) {
+			t.Skip("no AVX-512 strip unpacker on this CPU")
+		}
+		rb := w.RowBytes()
+		for i := range gemmRows {
+			unpackQ4_0(w.Data[(r0+i)*rb:(r0+i+1)*rb], cols, &ref, i)
+		}
+		require.Equal(t, ref.q, fast.q, "strip at row %d: values", r0)
+		require.Equal(t, ref.s[:cols/32*gemmRows], fast.s[:cols/32*gemmRows], "strip at row %d: scales", r0)
+		require.Equal(t, ref.o[:cols/32*gemmRows], fast.o[:cols/32*gemmRows], "strip at row %d: offsets", r0)
+	}
 }

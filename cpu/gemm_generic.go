@@ -13,3 +13,6 @@ var gemmFFast gemmFKernel = gemmFKernelGo
 
 // useAVX2 is false without the assembly kernels.
 const useAVX2 = false
+
+// unpackQ4_0Fast has no portable form: the Go unpackers run.
+func unpackQ4_0Fast(*Weight, int, *strip) bool { return false }

@@ -123,12 +123,12 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 		switch {
 		case !hasQ16Dot(w.Type):
 			matMulFloat(p, dsts[i], w, x, n)
-		case canGemv(w.Type, n, w.Rows):
+		case canGemv(w.Type, n, w.Rows) && !tilesFirst(w.Type, rnd):
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
 			gemv(p, dsts[i], w, a16, n)
-		case canGemm(w.Type, n):
+		case canGemm(w.Type, n) || (tilesFirst(w.Type, rnd) && n >= gemvMinTokens):
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
@@ -141,6 +141,13 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 			matMulQ16Rows(p, dsts[i], w, n)
 		}
 	}
+}
+
+// tilesFirst reports whether few-token products of type t with activations rounded by rnd take the
+// prompt tiles rather than the few-token kernels: Q4_0 on 8-bit activations, whose strips an AVX-512
+// unpacker makes and whose tile multiplies bytes (the few-token kernels are 16-bit).
+func tilesFirst(t gguf.Type, rnd rounding) bool {
+	return rnd != rounding16 && t == gguf.TypeQ4_0 && gemmFast.kernel8 != nil
 }
 
 // rounding is how the pool rounds activations for weights of type t: 16 bits, or with 8-bit activations
