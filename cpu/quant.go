@@ -75,6 +75,15 @@ func QuantizeRowQ16(x []float32, r *Q16Row) { quantizeRow16(x, r.Q, r.D, r.S); r
 // per block of 32, id = 127/max|x| and q = round(x·id) in float32 (ties to even), d = max|x|/127 rounded
 // to fp16.
 func QuantizeRowQ8_0(x []float32, r *Q16Row) {
+	r.Narrow = true
+	if quantizeRowQ8_0(x, r.Q, r.D, r.S) {
+		return
+	}
+	quantizeRowQ8_0Go(x, r)
+}
+
+// quantizeRowQ8_0Go is the portable QuantizeRowQ8_0.
+func quantizeRowQ8_0Go(x []float32, r *Q16Row) {
 	for b := 0; b < len(x)/32; b++ {
 		xb, q := x[b*32:b*32+32], (*[32]int16)(r.Q[b*32:b*32+32])
 		var amax float32

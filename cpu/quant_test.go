@@ -350,3 +350,38 @@ func TestForChunks(t *testing.T) {
 	}()
 	require.Contains(t, fmt.Sprint(got), "boom")
 }
+
+// TestQuantizeRowQ8_0: the vector rounding equals the Go loop (values, fp16-rounded scales, sums) on
+// random blocks, a block of zeros, one of tiny values (a subnormal fp16 scale), one of exact ties, and one
+// with a NaN (whose scale must be NaN).
+func TestQuantizeRowQ8_0(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	n := 32 * 12
+	x := randRow(r, n, 3)
+	for k := 32; k < 64; k++ {
+		x[k] = 0
+	}
+	for k := 64; k < 96; k++ {
+		x[k] = float32(r.NormFloat64() * 1e-6)
+	}
+	for k := 96; k < 128; k++ {
+		x[k] = float32(k-112) + 0.5 // with the maximum 127 below, id = 1: every value is a tie
+	}
+	x[96] = 127
+	x[200] = float32(math.NaN())
+	fast, ref := q16row(n), q16row(n)
+	QuantizeRowQ8_0(x, fast)
+	quantizeRowQ8_0Go(x, ref)
+	require.True(t, fast.Narrow)
+	for b := 0; b < n/32; b++ {
+		if b == 200/32 {
+			require.True(t, math.IsNaN(float64(fast.D[b])), "NaN block: d=%v", fast.D[b])
+			continue
+		}
+		require.Equal(t, ref.D[b], fast.D[b], "block %d scale", b)
+		require.Equal(t, ref.S[b], fast.S[b], "block %d sum", b)
+		require.Equal(t, ref.Q[b*32:b*32+32], fast.Q[b*32:b*32+32], "block %d values (%s)", b, Kernels())
+	}
+	require.Zero(t, fast.D[1])
+	require.Equal(t, []int16{-14, -14, -12, -12, -10}, fast.Q[97:102], "ties to even") // -14.5, -13.5, … at id 1
+}

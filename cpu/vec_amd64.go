@@ -13,6 +13,21 @@ func quantRow16AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
 //go:noescape
 func quantRow16AVX2(x *float32, nb int, q *int16, d *float32, s *int32)
 
+//go:noescape
+func quantRowQ8_0AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
+
+// quantizeRowQ8_0 is QuantizeRowQ8_0's rounding into q, d and s (long enough); it reports false where
+// there is no vector form (the caller then runs the Go loop).
+func quantizeRowQ8_0(x []float32, q []int16, d []float32, s []int32) bool {
+	nb := len(x) / 32
+	if !useAVX512BW || nb == 0 {
+		return false
+	}
+	_, _, _ = q[nb*32-1], d[nb-1], s[nb-1]
+	quantRowQ8_0AVX512(&x[0], nb, &q[0], &d[0], &s[0])
+	return true
+}
+
 // quantizeRow16 is round16 for every block of x, with the sums; q, d and s must be long enough.
 func quantizeRow16(x []float32, q []int16, d []float32, s []int32) {
 	nb := len(x) / 32

@@ -433,3 +433,73 @@ q2zero:
 	MOVL $0, (R8)
 	MOVL $0, (R9)
 	JMP  q2next
+
+// func quantRowQ8_0AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
+// QuantizeRowQ8_0 for nb blocks of 32: amax over the bit patterns of |x| (a NaN wins, making d NaN),
+// id = 127/amax and q = round(x·id) in float32 (ties to even, the MXCSR default), d = amax/127 rounded to
+// fp16 and back, s = Σq.
+TEXT ·quantRowQ8_0AVX512(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ s+32(FP), R9
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	MOVL $0x42fe0000, AX // 127.0
+	VMOVD AX, X29
+	VPXORD Z25, Z25, Z25
+
+q8block:
+	VPANDD (SI), Z30, Z2
+	VPANDD 64(SI), Z30, Z3
+	VPMAXUD Z3, Z2, Z2
+	VEXTRACTI64X4 $1, Z2, Y3
+	VPMAXUD Y3, Y2, Y2
+	VEXTRACTI128 $1, Y2, X3
+	VPMAXUD X3, X2, X2
+	VPSHUFD $0x4E, X2, X3
+	VPMAXUD X3, X2, X2
+	VPSHUFD $0xB1, X2, X3
+	VPMAXUD X3, X2, X2
+	VMOVD X2, AX
+	TESTL AX, AX
+	JZ    q8zero
+	VDIVSS X2, X29, X3
+	VDIVSS X29, X2, X4
+	VCVTPS2PH $0, X4, X4
+	VCVTPH2PS X4, X4
+	VMOVSS X4, (R8)
+	VBROADCASTSS X3, Z5
+	VMULPS (SI), Z5, Z6
+	VCVTPS2DQ Z6, Z6
+	VPMOVDW Z6, (DI)
+	VMULPS 64(SI), Z5, Z7
+	VCVTPS2DQ Z7, Z7
+	VPMOVDW Z7, 32(DI)
+	VPADDD Z7, Z6, Z6
+	VEXTRACTI64X4 $1, Z6, Y7
+	VPADDD Y7, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDD X7, X6, X6
+	VPSHUFD $0x4E, X6, X7
+	VPADDD X7, X6, X6
+	VPSHUFD $0xB1, X6, X7
+	VPADDD X7, X6, X6
+	VMOVD X6, (R9)
+
+q8next:
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  q8block
+	VZEROUPPER
+	RET
+
+q8zero:
+	VMOVDQU32 Z25, (DI)
+	MOVL $0, (R8)
+	MOVL $0, (R9)
+	JMP  q8next
