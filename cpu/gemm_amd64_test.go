@@ -28,10 +28,11 @@ func TestUnpackQ4_0Fast(t *testing.T) {
 	var fast, ref strip
 	fast.resize(cols)
 	ref.resize(cols)
+	if !useVNNI {
+		t.Skip("no AVX-512 strip unpacker on this CPU")
+	}
 	for r0 := 0; r0 < rows; r0 += gemmRows {
-		if !unpackQ4_0Fast(w, r0, &fast) {
-			t.Skip("no AVX-512 strip unpacker on this CPU")
-		}
+		require.True(t, unpackQ4_0Fast(w, r0, &fast), "strip at row %d", r0)
 		rb := w.RowBytes()
 		for i := range gemmRows {
 			unpackQ4_0(w.Data[(r0+i)*rb:(r0+i+1)*rb], cols, &ref, i)

@@ -128,7 +128,7 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
 			gemv(p, dsts[i], w, a16, n)
-		case canGemm(w.Type, n) || (tilesFirst(w.Type, rnd) && n >= gemvMinTokens):
+		case canGemm(w.Type, n) || (tilesFirst(w.Type, rnd) && n >= 3):
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
@@ -145,7 +145,8 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 
 // tilesFirst reports whether few-token products of type t with activations rounded by rnd take the
 // prompt tiles rather than the few-token kernels: Q4_0 on 8-bit activations, whose strips an AVX-512
-// unpacker makes and whose tile multiplies bytes (the few-token kernels are 16-bit).
+// unpacker makes and whose tile multiplies bytes (the few-token kernels are 16-bit), from 3 tokens on
+// (fewer take the one-row 8-bit kernels token by token).
 func tilesFirst(t gguf.Type, rnd rounding) bool {
 	return rnd != rounding16 && t == gguf.TypeQ4_0 && gemmFast.kernel8 != nil
 }
@@ -164,7 +165,7 @@ func (p *Pool) rounding(t gguf.Type) rounding {
 }
 
 // rowTile is how many weight rows matMulQ16Rows keeps hot while it walks the tokens; the workers take
-// q16Chunk rows at a time (ForChunks), so that one slowed down does not hold the others up.
+// ranges of up to q16Chunk rows (ForChunks), so that one slowed down does not hold the others up.
 const (
 	rowTile  = 16
 	q16Chunk = 8 * rowTile
@@ -193,7 +194,10 @@ func (a *quantTask) run(lo, hi, _ int) {
 // memory once and each tile stays in cache), with the activations quantizeActivations left in the pool.
 func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
 	p.tasks.q16 = q16Task{dst: dst, w: w, xq: p.qrows[:n], n: n}
-	p.ForChunks(w.Rows, q16Chunk, p.tasks.q16Fn)
+	// About four chunks a thread (whole tiles, at most q16Chunk rows), so that small matrices still use
+	// every thread.
+	chunk := min(q16Chunk, max(rowTile, (w.Rows/(4*p.threads)+rowTile-1)/rowTile*rowTile))
+	p.ForChunks(w.Rows, chunk, p.tasks.q16Fn)
 }
 
 type q16Task struct {

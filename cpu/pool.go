@@ -86,7 +86,7 @@ const (
 // memory). Call it before the pool's first product.
 func (p *Pool) SetActivationBits(bits int) error {
 	if bits != 16 && bits != 8 {
-		return fmt.Errorf("activations can be rounded to 16 or 8 bits, not %d", bits)
+		return fmt.Errorf("activations can be rounded to 16 bits (the default) or 8 (llama.cpp's rounding), not %d", bits)
 	}
 	p.actBits = bits
 	return nil

@@ -87,7 +87,6 @@ GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
 	VHADDPS X, X, X \
 	MOVSS X, out
 
-// func dotQ4_0Q8x4VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
 // Q4_K, four rows: per super-block the eight activation blocks are narrowed once into Y16–Y23, Y24 holds
 // their scales D_j and Y25 D_j·Σq_j; per row the 6-bit scales and mins are unpacked (in AX and R13)
 // into d·sc_j·D_j (t-32…t-1, broadcast by the FMAs) and the min term dmin·Σ m_j·D_j·Σq_j, which goes to
@@ -218,6 +217,7 @@ GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
 	VPSUBD Y6, Y7, Y7 \
 	VMOVDQU32 Y7, t-(256-(k)*32)(SP)
 
+// func dotQ4_0Q8x4VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
 // The loop takes two blocks at a time and prefetches the next four rows (the caller's next call) once per
 // pair, as the 16-bit kernels do: rows of a few hundred bytes are too short for the hardware prefetcher.
 TEXT ·dotQ4_0Q8x4VNNI(SB), NOSPLIT, $0-64
@@ -252,8 +252,8 @@ q4q8done:
 	RET
 
 // func dotQ4_0Q8x8VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
-// dotQ4_0Q8x4VNNI for eight rows: rows 4–7 at BX = SI + 4·stride, the prefetch of the next eight from
-// AX's stand-in R13 is not free, so it runs from BX + 4·stride computed per pair into AX (R13 stays 0).
+// dotQ4_0Q8x4VNNI for eight rows: rows 4–7 at BX = SI + 4·stride; the next eight rows are prefetched from
+// AX = BX + 4·stride, computed for each pair of blocks (R13 stays 0 for the row addressing).
 TEXT ·dotQ4_0Q8x8VNNI(SB), NOSPLIT, $0-64
 	Q8SETUP4
 	VPXORD Y11, Y11, Y11

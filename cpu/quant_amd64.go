@@ -53,7 +53,7 @@ func dotQ8_0Q16x2x2AVX2(w *byte, stride int, qa, qb *int16, da, db *float32, nb 
 // dot2x2 computes two rows (w[0:], w[stride:]) against two activation rows into
 // out = [row0·a, row0·b, row1·a, row1·b]; it reports false when no such kernel is available for t.
 func dot2x2(t gguf.Type, w []byte, stride int, a, b *Q16Row, nb int, out *[4]float32) bool {
-	if !useAVX2 {
+	if !useAVX2 || (t == gguf.TypeQ4_0 && a.Narrow && useVNNI) { // 8-bit: the one-row VPDPBUSD kernels are faster
 		return false
 	}
 	_, _, _, _, _ = w[2*stride-1], a.Q[nb*32-1], a.D[nb-1], b.Q[nb*32-1], b.D[nb-1]
@@ -117,10 +117,10 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
 	switch {
 	case t == gguf.TypeQ6_K && x.Narrow && useVNNI:
-		_ = x.Q[nb*256-1] // nb counts super-blocks
+		_, _ = x.Q[nb*256-1], x.D[nb*8-1] // nb counts super-blocks
 		dotQ6_KQ8x4VNNI(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
 	case t == gguf.TypeQ4_K && x.Narrow && useVNNI:
-		_, _ = x.Q[nb*256-1], x.S[nb*8-1] // nb counts super-blocks
+		_, _, _ = x.Q[nb*256-1], x.D[nb*8-1], x.S[nb*8-1] // nb counts super-blocks
 		dotQ4_KQ8x4VNNI(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
 	case t == gguf.TypeQ4_0 && x.Narrow && useVNNI:
 		_ = x.S[nb-1]
@@ -166,8 +166,6 @@ func Kernels() string {
 	return "go"
 }
 
-// dotQ4_0Q8x4VNNI is dotQ4_0Q16x4AVX2 for 8-bit activations (x.Narrow), with VPDPBUSD (quant8_amd64.s).
-//
 // dotQ4_KQ8x4VNNI is four rows of DotQ4_KQ16 for 8-bit activations (x.Narrow); nsb counts super-blocks.
 //
 //go:noescape
@@ -178,6 +176,9 @@ func dotQ4_KQ8x4VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nsb in
 //go:noescape
 func dotQ6_KQ8x4VNNI(w *byte, stride int, q *int16, d *float32, nsb int, tab *float32, out *float32)
 
+// dotQ4_0Q8x8VNNI and dotQ4_0Q8x4VNNI are dotQ4_0Q16x4AVX2 for eight and four rows of 8-bit activations
+// (x.Narrow), with VPDPBUSD (quant8_amd64.s).
+//
 //go:noescape
 func dotQ4_0Q8x8VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
 

@@ -28,8 +28,9 @@ func NewCPU(threads int) *CPU {
 // SetActivationBits chooses the precision of the activations in quantized matrix products: 16 bits (the
 // default: logits within ~1e-8 NMSE of the exact ones) or 8 (llama.cpp's: ~5e-4, and faster decoding where
 // the 16-bit kernels cannot keep up with memory — 4-bit weights on CPUs with AVX-512 VNNI, where a
-// VPDPBUSD kernel takes them). Every path rounds the same way, so a sequence's logits still do not depend
-// on what it is batched with. Call it before the first forward pass.
+// VPDPBUSD kernel takes them). Every path rounds the same way, so a sequence's logits depend on what it is
+// batched with only by float rounding (~1e-4 NMSE at 8 bits: a batch's order of sums can tip a value to the
+// next 8-bit step). Call it before the first forward pass.
 func (b *CPU) SetActivationBits(bits int) error { return b.pool.SetActivationBits(bits) }
 
 // ActivationBits is the precision SetActivationBits chose.
