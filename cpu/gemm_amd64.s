@@ -48,6 +48,49 @@
 #define OFFSET(t, F) \
 	VFMADD231PS.BCST (t*4)(R11), Z19, F
 
+// FOLDALL folds the eight tokens' block sums (s at R8, d at R10); OFFSETALL adds their offset terms (o at
+// R9, as at R11, which it advances).
+#define FOLDALL \
+	VMOVUPS (R8), Z18 \
+	FOLD(0, Z0, Z8) \
+	FOLD(1, Z1, Z9) \
+	FOLD(2, Z2, Z10) \
+	FOLD(3, Z3, Z11) \
+	FOLD(4, Z4, Z12) \
+	FOLD(5, Z5, Z13) \
+	FOLD(6, Z6, Z14) \
+	FOLD(7, Z7, Z15)
+
+#define OFFSETALL \
+	VMOVUPS (R9), Z19 \
+	OFFSET(0, Z8) \
+	OFFSET(1, Z9) \
+	OFFSET(2, Z10) \
+	OFFSET(3, Z11) \
+	OFFSET(4, Z12) \
+	OFFSET(5, Z13) \
+	OFFSET(6, Z14) \
+	OFFSET(7, Z15) \
+	ADDQ $32, R11
+
+// STOREALL stores the eight tokens' 16 results at AX, AX+BX, …
+#define STOREALL \
+	VMOVUPS Z8, (AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z9, (AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z10, (AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z11, (AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z12, (AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z13, (AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z14, (AX) \
+	ADDQ BX, AX \
+	VMOVUPS Z15, (AX)
+
 // func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32, ostride int)
 // groups: pairs per block / 4 (at least 2); token t's 16 results go to out + t·ostride bytes.
 TEXT ·gemm16x16VNNI(SB), NOSPLIT, $0-88
@@ -90,27 +133,10 @@ pairs:
 	DECQ BX
 	JNZ  pairs
 
-	VMOVUPS (R8), Z18
-	FOLD(0, Z0, Z8)
-	FOLD(1, Z1, Z9)
-	FOLD(2, Z2, Z10)
-	FOLD(3, Z3, Z11)
-	FOLD(4, Z4, Z12)
-	FOLD(5, Z5, Z13)
-	FOLD(6, Z6, Z14)
-	FOLD(7, Z7, Z15)
+	FOLDALL
 	TESTQ R12, R12
 	JZ    next
-	VMOVUPS (R9), Z19
-	OFFSET(0, Z8)
-	OFFSET(1, Z9)
-	OFFSET(2, Z10)
-	OFFSET(3, Z11)
-	OFFSET(4, Z12)
-	OFFSET(5, Z13)
-	OFFSET(6, Z14)
-	OFFSET(7, Z15)
-	ADDQ $32, R11
+	OFFSETALL
 
 next:
 	ADDQ $64, R8
@@ -120,21 +146,7 @@ next:
 	JNZ  block
 
 	MOVQ ostride+80(FP), BX
-	VMOVUPS Z8, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z9, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z10, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z11, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z12, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z13, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z14, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z15, (AX)
+	STOREALL
 	VZEROUPPER
 	RET
 
@@ -206,27 +218,10 @@ quads8:
 	DECQ BX
 	JNZ  quads8
 
-	VMOVUPS (R8), Z18
-	FOLD(0, Z0, Z8)
-	FOLD(1, Z1, Z9)
-	FOLD(2, Z2, Z10)
-	FOLD(3, Z3, Z11)
-	FOLD(4, Z4, Z12)
-	FOLD(5, Z5, Z13)
-	FOLD(6, Z6, Z14)
-	FOLD(7, Z7, Z15)
+	FOLDALL
 	TESTQ R12, R12
 	JZ    next8
-	VMOVUPS (R9), Z19
-	OFFSET(0, Z8)
-	OFFSET(1, Z9)
-	OFFSET(2, Z10)
-	OFFSET(3, Z11)
-	OFFSET(4, Z12)
-	OFFSET(5, Z13)
-	OFFSET(6, Z14)
-	OFFSET(7, Z15)
-	ADDQ $32, R11
+	OFFSETALL
 
 next8:
 	ADDQ $64, R8
@@ -238,21 +233,7 @@ next8:
 
 	MOVQ out+88(FP), AX
 	MOVQ ostride+96(FP), BX
-	VMOVUPS Z8, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z9, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z10, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z11, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z12, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z13, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z14, (AX)
-	ADDQ BX, AX
-	VMOVUPS Z15, (AX)
+	STOREALL
 	VZEROUPPER
 	RET
 

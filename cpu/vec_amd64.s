@@ -138,6 +138,22 @@ gloop:
 	VZEROUPPER
 	RET
 
+// AMAX32 sets X2 and AX to the largest bit pattern of |x| over the 32 values at SI (Z30: the sign mask;
+// Z3 clobbered): a NaN wins over every number.
+#define AMAX32 \
+	VPANDD (SI), Z30, Z2 \
+	VPANDD 64(SI), Z30, Z3 \
+	VPMAXUD Z3, Z2, Z2 \
+	VEXTRACTI64X4 $1, Z2, Y3 \
+	VPMAXUD Y3, Y2, Y2 \
+	VEXTRACTI128 $1, Y2, X3 \
+	VPMAXUD X3, X2, X2 \
+	VPSHUFD $0x4E, X2, X3 \
+	VPMAXUD X3, X2, X2 \
+	VPSHUFD $0xB1, X2, X3 \
+	VPMAXUD X3, X2, X2 \
+	VMOVD X2, AX
+
 // func quantRow16AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
 // round16 for nb blocks of 32: d = max|x|/32767, q = round(x·(1/d)) in float64, ties to even (the MXCSR
 // default), clamped to ±32767; s = Σq. The maximum is taken on the bit patterns of |x|, so a NaN wins
@@ -161,18 +177,7 @@ TEXT ·quantRow16AVX512(SB), NOSPLIT, $0-40
 	VPXORD Z25, Z25, Z25
 
 qblock:
-	VPANDD (SI), Z30, Z2
-	VPANDD 64(SI), Z30, Z3
-	VPMAXUD Z3, Z2, Z2
-	VEXTRACTI64X4 $1, Z2, Y3
-	VPMAXUD Y3, Y2, Y2
-	VEXTRACTI128 $1, Y2, X3
-	VPMAXUD X3, X2, X2
-	VPSHUFD $0x4E, X2, X3
-	VPMAXUD X3, X2, X2
-	VPSHUFD $0xB1, X2, X3
-	VPMAXUD X3, X2, X2
-	VMOVD X2, AX
+	AMAX32
 	TESTL AX, AX
 	JZ    qzero
 	VDIVSS X29, X2, X3
@@ -451,18 +456,7 @@ TEXT ·quantRowQ8_0AVX512(SB), NOSPLIT, $0-40
 	VPXORD Z25, Z25, Z25
 
 q8block:
-	VPANDD (SI), Z30, Z2
-	VPANDD 64(SI), Z30, Z3
-	VPMAXUD Z3, Z2, Z2
-	VEXTRACTI64X4 $1, Z2, Y3
-	VPMAXUD Y3, Y2, Y2
-	VEXTRACTI128 $1, Y2, X3
-	VPMAXUD X3, X2, X2
-	VPSHUFD $0x4E, X2, X3
-	VPMAXUD X3, X2, X2
-	VPSHUFD $0xB1, X2, X3
-	VPMAXUD X3, X2, X2
-	VMOVD X2, AX
+	AMAX32
 	TESTL AX, AX
 	JZ    q8zero
 	VDIVSS X2, X29, X3
