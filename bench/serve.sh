@@ -5,16 +5,17 @@
 # and ITL p50/p99, errors (greedy answers that change with the load count as errors). The server is
 # stopped by its PID when the script ends, however it ends.
 #
-#   bench/serve.sh [-t THREADS] [-r REQUESTS] [-n MAX_TOKENS] [-l 1,4,8,16] [-c CTX] [MODEL.gguf [PARALLEL]]
+#   bench/serve.sh [-t THREADS] [-r REQUESTS] [-n MAX_TOKENS] [-l 1,4,8,16] [-c CTX] [-A BITS] [MODEL.gguf [PARALLEL]]
 #
+# BITS is the server's activation precision (--activations: 16, the default, or 8, llama.cpp's rounding).
 # Defaults: 2 threads, 32 requests of 64 generated tokens per level, --parallel 16, a context of
 # MAX_TOKENS + 128 positions (the prompts are short story openings). Without a model it uses (making it
 # with `llamago synth` when missing) the TinyLlama-1.1B shape in Q4_0. Exits 1 when a request failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 requests=32 tg=64 levels=1,4,8,16 ctx=
-while getopts "t:r:n:l:c:" o; do
-  case $o in t) threads=$OPTARG ;; r) requests=$OPTARG ;; n) tg=$OPTARG ;; l) levels=$OPTARG ;; c) ctx=$OPTARG ;; *) exit 2 ;; esac
+threads=2 requests=32 tg=64 levels=1,4,8,16 ctx= bits=16
+while getopts "t:r:n:l:c:A:" o; do
+  case $o in t) threads=$OPTARG ;; r) requests=$OPTARG ;; n) tg=$OPTARG ;; l) levels=$OPTARG ;; c) ctx=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
 done
 shift $((OPTIND - 1))
 model=${1:-models/bench/tinyllama-shape-Q4_0.gguf}
@@ -29,7 +30,7 @@ if [ ! -f "$model" ]; then
 fi
 
 log=$(mktemp)
-bin/llamago serve --backend cpu -m "$model" --host 127.0.0.1 --port 0 --parallel "$parallel" -t "$threads" -c "$ctx" 2>"$log" &
+bin/llamago serve --backend cpu --activations "$bits" -m "$model" --host 127.0.0.1 --port 0 --parallel "$parallel" -t "$threads" -c "$ctx" 2>"$log" &
 pid=$!
 stop() {
   kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
@@ -49,7 +50,7 @@ done
 curl -sf -o /dev/null "$url/health" || { echo "serve.sh: the server was not ready after 120 s:" >&2; cat "$log" >&2; exit 1; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); threads $threads; $(date -u +%F); load average $(cut -d' ' -f1-3 /proc/loadavg) before"
-echo "model: $model; llamago serve --parallel $parallel -t $threads -c $ctx; $(git log -1 --format='commit %h' 2>/dev/null || true)"
+echo "model: $model; llamago serve --parallel $parallel -t $threads -c $ctx --activations $bits; $(git log -1 --format='commit %h' 2>/dev/null || true)"
 echo "load: bin/loadgen -requests $requests -clients $levels -max-tokens $tg (streaming, ignore_eos, temperature 0)"
 echo
 status=0
