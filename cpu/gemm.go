@@ -176,7 +176,7 @@ var stripTypes = map[gguf.Type]stripInfo{
 func unpack(w *Weight, r0 int, st *strip) {
 	block := stripTypes[w.Type].Block
 	st.resize(w.Cols)
-	if w.Type == gguf.TypeQ4_0 && unpackQ4_0Fast(w, r0, st) {
+	if (w.Type == gguf.TypeQ4_0 && unpackQ4_0Fast(w, r0, st)) || (w.Type == gguf.TypeQ4_K && unpackQ4_KFast(w, r0, st)) {
 		return
 	}
 	rb := w.RowBytes()

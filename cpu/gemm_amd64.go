@@ -2,7 +2,10 @@
 
 package cpu
 
-import "golang.org/x/sys/cpu"
+import (
+	"github.com/llamago/llamago/gguf"
+	"golang.org/x/sys/cpu"
+)
 
 // useVNNI selects the gemm path for prompt-sized batches: AVX-512 (F, BW, VL) with VNNI, enabled by the OS.
 var useVNNI = useAVX512 && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
@@ -56,6 +59,39 @@ var q4Transpose = func() (idx [80]int32) {
 	for k := range 4 {
 		for p := range 8 {
 			idx[16*k+p] = int32(16*(p/4) + 4*(p%4) + k)
+		}
+	}
+	return idx
+}()
+
+//go:noescape
+func unpackQ4_Kx16AVX512(w *byte, stride int, nsb int, q *uint32, s, o *float32, idx *[64]int32)
+
+// unpackQ4_KFast is unpackQ4_K for the 16 rows of a whole strip at once (AVX-512); it reports false where
+// it cannot run.
+func unpackQ4_KFast(w *Weight, r0 int, st *strip) bool {
+	rb := w.RowBytes()
+	if !useVNNI || r0+gemmRows > w.Rows || 15*rb > 1<<31-1 {
+		return false
+	}
+	nsb := w.Cols / gguf.QK_K
+	_, _, _, _ = w.Data[(r0+gemmRows)*rb-1], st.q[nsb*64*gemmRows-1], st.s[nsb*8*gemmRows-1], st.o[nsb*8*gemmRows-1]
+	idx := q4kTranspose
+	for r := range gemmRows {
+		idx[32+r] = int32(r * rb)
+	}
+	unpackQ4_Kx16AVX512(&w.Data[r0*rb], rb, nsb, &st.q[0], &st.s[0], &st.o[0], &idx)
+	return true
+}
+
+// q4kTranspose holds unpackQ4_Kx16AVX512's VPERMT2D indices: for words 4h…4h+3 (h = 0, 1), four rows'
+// words k side by side, from two registers of two rows each (word k of row rr at 8·rr + k).
+var q4kTranspose = func() (idx [64]int32) {
+	for h := range 2 {
+		for kk := range 4 {
+			for rr := range 4 {
+				idx[16*h+4*kk+rr] = int32(8*rr + 4*h + kk)
+			}
 		}
 	}
 	return idx

@@ -657,3 +657,192 @@ u4block:
 	JNZ  u4block
 	VZEROUPPER
 	RET
+
+// func unpackQ4_Kx16AVX512(w *byte, stride int, nsb int, q *uint32, s, o *float32, idx *[64]int32)
+// unpackQ4_K for a whole strip, 16 rows stride bytes apart, per super-block: each 32-byte chunk c of the
+// rows' nibbles, two rows to a register (Z0–Z7: rows 2j and 2j+1), low and high nibbles apart, is
+// transposed into 16 words k of 16 rows (16c+k for the low nibbles, 16c+8+k for the high) in two steps:
+// VPERMT2D takes four rows' words k…k+3 into one register (indices idx[0:32]), VSHUFI32X4 gathers the
+// four groups' 128-bit pieces. The scales and mins are decoded for the 16 rows at once from gathered words
+// (idx[32:48]: the rows' offsets): sc·d into s and m·dmin into o, [sub-block][row].
+TEXT ·unpackQ4_Kx16AVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), R9
+	MOVQ nsb+16(FP), CX
+	MOVQ q+24(FP), DI
+	MOVQ s+32(FP), R8
+	MOVQ o+40(FP), DX
+	MOVQ idx+48(FP), AX
+	VMOVDQU32 (AX), Z28
+	VMOVDQU32 64(AX), Z29
+	VMOVDQU32 128(AX), Z30
+	MOVL $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z31
+	LEAQ (R9)(R9*2), R11
+
+// LOAD2(off, ra, rb, Z, Y): 32 bytes at off of rows ra and rb (addresses) into the halves of Z.
+#define LOAD2(off, ra, rb, Z, Y) \
+	VMOVDQU (off)ra, Y \
+	VINSERTI64X4 $1, (off)rb, Z, Z
+
+// GROUPK(P, Q, IDX, G): four rows' words (IDX's four) from P = rows 0,1 and Q = rows 2,3 of a group.
+#define GROUPK(P, Q, IDX, G) \
+	VMOVDQA64 P, G \
+	VPERMT2D Q, IDX, G
+
+// OUT2(G0, G1, G2, G3, imm, off): the 16 rows' words of a pair of k (imm picks them) to off(DI), off+64(DI).
+#define OUT2(G0, G1, G2, G3, imm, off) \
+	VSHUFI32X4 $imm, G1, G0, Z24 \
+	VSHUFI32X4 $imm, G3, G2, Z25 \
+	VSHUFI32X4 $0x88, Z25, Z24, Z26 \
+	VMOVDQU32 Z26, off(DI) \
+	VSHUFI32X4 $0xDD, Z25, Z24, Z26 \
+	VMOVDQU32 Z26, (off+64)(DI)
+
+// CHUNK(c): chunk c (bytes 16+32c of each super-block) of the 16 rows.
+#define CHUNK(c) \
+	LOAD2(16+32*c, (SI), (SI)(R9*1), Z0, Y0) \
+	LOAD2(16+32*c, (SI)(R9*2), (SI)(R11*1), Z1, Y1) \
+	LOAD2(16+32*c, (BX), (BX)(R9*1), Z2, Y2) \
+	LOAD2(16+32*c, (BX)(R9*2), (BX)(R11*1), Z3, Y3) \
+	LOAD2(16+32*c, (R12), (R12)(R9*1), Z4, Y4) \
+	LOAD2(16+32*c, (R12)(R9*2), (R12)(R11*1), Z5, Y5) \
+	LOAD2(16+32*c, (R13), (R13)(R9*1), Z6, Y6) \
+	LOAD2(16+32*c, (R13)(R9*2), (R13)(R11*1), Z7, Y7) \
+	VPSRLW $4, Z0, Z8 \
+	VPSRLW $4, Z1, Z9 \
+	VPSRLW $4, Z2, Z10 \
+	VPSRLW $4, Z3, Z11 \
+	VPSRLW $4, Z4, Z12 \
+	VPSRLW $4, Z5, Z13 \
+	VPSRLW $4, Z6, Z14 \
+	VPSRLW $4, Z7, Z15 \
+	HALF(Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, (c*1024)) \
+	HALF(Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, (c*1024+512))
+
+// HALF: the low (or shifted high) nibbles of four groups of four rows (A–H, two rows each) to 8 words.
+#define HALF(A, B, C, D, E, F, G, H, off) \
+	VPANDD Z31, A, A \
+	VPANDD Z31, B, B \
+	VPANDD Z31, C, C \
+	VPANDD Z31, D, D \
+	VPANDD Z31, E, E \
+	VPANDD Z31, F, F \
+	VPANDD Z31, G, G \
+	VPANDD Z31, H, H \
+	GROUPK(A, B, Z28, Z16) \
+	GROUPK(C, D, Z28, Z17) \
+	GROUPK(E, F, Z28, Z18) \
+	GROUPK(G, H, Z28, Z19) \
+	GROUPK(A, B, Z29, Z20) \
+	GROUPK(C, D, Z29, Z21) \
+	GROUPK(E, F, Z29, Z22) \
+	GROUPK(G, H, Z29, Z23) \
+	OUT2(Z16, Z17, Z18, Z19, 0x44, off) \
+	OUT2(Z16, Z17, Z18, Z19, 0xEE, (off+128)) \
+	OUT2(Z20, Z21, Z22, Z23, 0x44, (off+256)) \
+	OUT2(Z20, Z21, Z22, Z23, 0xEE, (off+384))
+
+// SCALEJ(j, byte, V, F, DST): sub-block j's 6-bit values (byte b of V's lanes) times F, to DST + 64·j.
+#define SCALEJ(j, b, V, F, DST) \
+	VPSRLD $(8*b), V, Z24 \
+	VPANDD Z27, Z24, Z24 \
+	VCVTDQ2PS Z24, Z24 \
+	VMULPS F, Z24, Z24 \
+	VMOVUPS Z24, (64*j)(DST)
+
+	MOVL $0xFF, AX
+	VPBROADCASTD AX, Z27
+	JMP  u4kblock
+
+// PREFETCH16ROWS(off): off bytes into each of the 16 rows from AX on (R10 walks them).
+#define PREFETCH16ROWS(off) \
+	MOVQ AX, R10 \
+	PREFETCHT1 off(R10) \
+	PREFETCHT1 off(R10)(R9*1) \
+	PREFETCHT1 off(R10)(R9*2) \
+	PREFETCHT1 off(R10)(R11*1) \
+	LEAQ (R10)(R9*4), R10 \
+	PREFETCHT1 off(R10) \
+	PREFETCHT1 off(R10)(R9*1) \
+	PREFETCHT1 off(R10)(R9*2) \
+	PREFETCHT1 off(R10)(R11*1) \
+	LEAQ (R10)(R9*4), R10 \
+	PREFETCHT1 off(R10) \
+	PREFETCHT1 off(R10)(R9*1) \
+	PREFETCHT1 off(R10)(R9*2) \
+	PREFETCHT1 off(R10)(R11*1) \
+	LEAQ (R10)(R9*4), R10 \
+	PREFETCHT1 off(R10) \
+	PREFETCHT1 off(R10)(R9*1) \
+	PREFETCHT1 off(R10)(R9*2) \
+	PREFETCHT1 off(R10)(R11*1)
+
+u4kblock:
+	LEAQ (SI)(R9*4), BX
+	LEAQ (BX)(R9*4), R12
+	LEAQ (R12)(R9*4), R13
+	// The next strip's rows (16 rows on), at this super-block.
+	LEAQ (R13)(R9*4), AX
+	PREFETCH16ROWS(0)
+	PREFETCH16ROWS(64)
+	PREFETCH16ROWS(128)
+	CHUNK(0)
+	CHUNK(1)
+	CHUNK(2)
+	CHUNK(3)
+	// Scales: d|dmin, then the 12 bytes as three words, of the 16 rows.
+	KXNORW K1, K1, K1
+	VPGATHERDD (SI)(Z30*1), K1, Z16
+	KXNORW K1, K1, K1
+	VPGATHERDD 4(SI)(Z30*1), K1, Z17
+	KXNORW K1, K1, K1
+	VPGATHERDD 8(SI)(Z30*1), K1, Z18
+	KXNORW K1, K1, K1
+	VPGATHERDD 12(SI)(Z30*1), K1, Z19
+	VPMOVDW Z16, Y20
+	VCVTPH2PS Y20, Z20 // d
+	VPSRLD $16, Z16, Z21
+	VPMOVDW Z21, Y21
+	VCVTPH2PS Y21, Z21 // dmin
+	MOVL $0x3f3f3f3f, AX
+	VPBROADCASTD AX, Z22
+	VPANDD Z22, Z17, Z0 // sc0–3
+	VPANDD Z22, Z18, Z1 // m0–3
+	MOVL $0x03030303, AX
+	VPBROADCASTD AX, Z22
+	VPSRLD $6, Z17, Z2
+	VPANDD Z22, Z2, Z2
+	VPSLLD $4, Z2, Z2
+	VPANDD Z31, Z19, Z3
+	VPORD Z2, Z3, Z2 // sc4–7
+	VPSRLD $6, Z18, Z3
+	VPANDD Z22, Z3, Z3
+	VPSLLD $4, Z3, Z3
+	VPSRLD $4, Z19, Z4
+	VPANDD Z31, Z4, Z4
+	VPORD Z3, Z4, Z3 // m4–7
+	SCALEJ(0, 0, Z0, Z20, R8)
+	SCALEJ(1, 1, Z0, Z20, R8)
+	SCALEJ(2, 2, Z0, Z20, R8)
+	SCALEJ(3, 3, Z0, Z20, R8)
+	SCALEJ(4, 0, Z2, Z20, R8)
+	SCALEJ(5, 1, Z2, Z20, R8)
+	SCALEJ(6, 2, Z2, Z20, R8)
+	SCALEJ(7, 3, Z2, Z20, R8)
+	SCALEJ(0, 0, Z1, Z21, DX)
+	SCALEJ(1, 1, Z1, Z21, DX)
+	SCALEJ(2, 2, Z1, Z21, DX)
+	SCALEJ(3, 3, Z1, Z21, DX)
+	SCALEJ(4, 0, Z3, Z21, DX)
+	SCALEJ(5, 1, Z3, Z21, DX)
+	SCALEJ(6, 2, Z3, Z21, DX)
+	SCALEJ(7, 3, Z3, Z21, DX)
+	ADDQ $144, SI
+	ADDQ $4096, DI
+	ADDQ $512, R8
+	ADDQ $512, DX
+	DECQ CX
+	JNZ  u4kblock
+	VZEROUPPER
+	RET

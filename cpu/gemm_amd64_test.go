@@ -42,3 +42,35 @@ func TestUnpackQ4_0Fast(t *testing.T) {
 		require.Equal(t, ref.o[:cols/32*gemmRows], fast.o[:cols/32*gemmRows], "strip at row %d: offsets", r0)
 	}
 }
+
+// TestUnpackQ4_KFast: the AVX-512 Q4_K strip unpacker writes what the Go one does (values, d·sc, dmin·m),
+// for whole strips at the start, middle and end of a matrix, with every 6-bit scale and min pattern.
+func TestUnpackQ4_KFast(t *testing.T) {
+	if !useVNNI {
+		t.Skip("no AVX-512 strip unpacker on this CPU")
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	rows, cols := 48, 768
+	w := &Weight{Type: gguf.TypeQ4_K, Rows: rows, Cols: cols, Data: make([]byte, rows*gguf.TypeQ4_K.RowBytes(cols))}
+	for i := range w.Data { // random bytes: every scale/min bit pattern; keep d and dmin finite fp16
+		w.Data[i] = byte(r.Uint32())
+	}
+	for b := 0; b < len(w.Data); b += 144 {
+		w.Data[b+1] &= 0x3b
+		w.Data[b+3] &= 0x3b
+	}
+	var fast, ref strip
+	fast.resize(cols)
+	ref.resize(cols)
+	for r0 := 0; r0 < rows; r0 += gemmRows {
+		require.True(t, unpackQ4_KFast(w, r0, &fast), "strip at row %d", r0)
+		rb := w.RowBytes()
+		for i := range gemmRows {
+			unpackQ4_K(w.Data[(r0+i)*rb:(r0+i+1)*rb], cols, &ref, i)
+		}
+		require.Equal(t, ref.q, fast.q, "strip at row %d: values", r0)
+		n := cols / 32 * gemmRows
+		require.Equal(t, ref.s[:n], fast.s[:n], "strip at row %d: scales", r0)
+		require.Equal(t, ref.o[:n], fast.o[:n], "strip at row %d: mins", r0)
+	}
+}

@@ -16,3 +16,6 @@ const useAVX2 = false
 
 // unpackQ4_0Fast has no portable form: the Go unpackers run.
 func unpackQ4_0Fast(*Weight, int, *strip) bool { return false }
+
+// unpackQ4_KFast has no portable form: the Go unpackers run.
+func unpackQ4_KFast(*Weight, int, *strip) bool { return false }

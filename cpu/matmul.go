@@ -120,15 +120,22 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 	quantized := false        // the row kernels' activations, once rounded
 	for i, w := range ws {
 		rnd := p.rounding(w.Type)
+		tiles, minTiles := tilesFirst(w.Type, rnd)
 		switch {
 		case !hasQ16Dot(w.Type):
 			matMulFloat(p, dsts[i], w, x, n)
-		case canGemv(w.Type, n, w.Rows) && !tilesFirst(w.Type, rnd):
+		case rowsFirst(w.Type, rnd, n):
+			if !quantized || qRnd != rnd {
+				quantizeActivations(p, x, n, w.Cols, rnd)
+				quantized, qRnd = true, rnd
+			}
+			matMulQ16Rows(p, dsts[i], w, n)
+		case canGemv(w.Type, n, w.Rows) && !tiles:
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
 			gemv(p, dsts[i], w, a16, n)
-		case canGemm(w.Type, n) || (tilesFirst(w.Type, rnd) && n >= 3):
+		case canGemm(w.Type, n) || (tiles && n >= minTiles):
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
@@ -143,12 +150,28 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 	}
 }
 
-// tilesFirst reports whether few-token products of type t with activations rounded by rnd take the
-// prompt tiles rather than the few-token kernels: Q4_0 on 8-bit activations, whose strips an AVX-512
-// unpacker makes and whose tile multiplies bytes (the few-token kernels are 16-bit), from 3 tokens on
-// (fewer take the one-row 8-bit kernels token by token).
-func tilesFirst(t gguf.Type, rnd rounding) bool {
-	return rnd != rounding16 && t == gguf.TypeQ4_0 && gemmFast.kernel8 != nil
+// tilesFirst reports whether few-token products of type t take the prompt tiles rather than the few-token
+// kernels, and from how many tokens: Q4_0 and Q4_K, whose strips AVX-512 unpackers make. At 16 bits from
+// gemvMinTokens on (BenchmarkGemvStream, 8 tokens, ns per 8-row block, gemv → tiles: Q4_0 62 → 47, Q4_K
+// 94 → 56; 16 tokens: Q4_0 72 → 72, Q4_K 102 → 83); at 8 bits, where the tile multiplies bytes and the
+// few-token kernels would still be 16-bit, from 3 on (Q4_0 61 → 30, Q4_K 111 → 35 at 8 tokens), fewer
+// taking the one-row 8-bit kernels token by token.
+func tilesFirst(t gguf.Type, rnd rounding) (bool, int) {
+	if (t != gguf.TypeQ4_0 && t != gguf.TypeQ4_K) || gemmFast.kernel8 == nil {
+		return false, 0
+	}
+	if rnd != rounding16 {
+		return true, 3
+	}
+	return true, gemvMinTokens
+}
+
+// rowsFirst reports whether n tokens of type t with activations rounded by rnd take the one-row kernels
+// token by token rather than the few-token ones: Q6_K on 8-bit activations up to 12 tokens, where its
+// 8-bit one-row kernel (1.1 ns per 32 values) beats the 16-bit few-token kernel (BenchmarkGemvStream, 8
+// tokens: 92 against 143 ns per 8-row block; 16 tokens: 189 against 155).
+func rowsFirst(t gguf.Type, rnd rounding, n int) bool {
+	return rnd != rounding16 && t == gguf.TypeQ6_K && n <= 12 && useVNNI
 }
 
 // rounding is how the pool rounds activations for weights of type t: 16 bits, or with 8-bit activations
