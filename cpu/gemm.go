@@ -44,9 +44,9 @@ type act16 struct {
 	s32      []float32
 	rows     []Q16Row // per worker: one token rounded before it is interleaved
 	// With 8-bit rounding, for the 8-bit kernel: q8 holds group g's values at q8[g·cols/4·gemmT:], for
-	// each four values gemmT words of four signed bytes, and sq per token and block of 32 its Σq.
-	q8 []uint32
-	sq []int32
+	// each four values gemmT words of four signed bytes, and sq (sq16) per token and block of 32 (16) its Σq.
+	q8       []uint32
+	sq, sq16 []int32
 }
 
 // narrow reports whether the values were rounded to 8 bits (and q8, sq are filled).
@@ -66,9 +66,9 @@ func (a *act16) resize(n, cols int) {
 	a.q, a.d16, a.d32, a.s32 = a.q[:words], a.d16[:b16], a.d32[:b32], a.s32[:b32]
 	if a.narrow() {
 		if cap(a.q8) < words/2 {
-			a.q8, a.sq = make([]uint32, words/2), make([]int32, b32)
+			a.q8, a.sq, a.sq16 = make([]uint32, words/2), make([]int32, b32), make([]int32, b16)
 		}
-		a.q8, a.sq = a.q8[:words/2], a.sq[:b32]
+		a.q8, a.sq, a.sq16 = a.q8[:words/2], a.sq[:b32], a.sq16[:b16]
 	}
 	for t := n; t < g*gemmT; t++ { // padding: zero values and scales give zero products
 		a.quantizeRow(t, nil, nil)
@@ -94,9 +94,9 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	q := a.q[g*cols/2*gemmT:]
 	d16, d32, s32 := a.d16[g*cols/16*gemmT:], a.d32[g*cols/32*gemmT:], a.s32[g*cols/32*gemmT:]
 	var q8 []uint32
-	var sq []int32
+	var sq, sq16 []int32
 	if a.narrow() {
-		q8, sq = a.q8[g*cols/4*gemmT:], a.sq[g*cols/32*gemmT:]
+		q8, sq, sq16 = a.q8[g*cols/4*gemmT:], a.sq[g*cols/32*gemmT:], a.sq16[g*cols/16*gemmT:]
 	}
 	if x == nil {
 		for k := 0; k < cols/2; k++ {
@@ -112,6 +112,7 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 			}
 			for b := 0; b < cols/32; b++ {
 				sq[b*gemmT+tt] = 0
+				sq16[2*b*gemmT+tt], sq16[(2*b+1)*gemmT+tt] = 0, 0
 			}
 		}
 		return
@@ -136,6 +137,11 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		}
 		for b := 0; b < cols/32; b++ {
 			sq[b*gemmT+tt] = tmp.S[b]
+			var lo int32
+			for _, v := range tmp.Q[b*32 : b*32+16] {
+				lo += int32(v)
+			}
+			sq16[2*b*gemmT+tt], sq16[(2*b+1)*gemmT+tt] = lo, tmp.S[b]-lo
 		}
 	}
 }
@@ -390,7 +396,11 @@ func (gt *gemmTask) run(lo, hi, worker int) {
 	nblk := cols / info.Block
 	st := gt.p.strip(worker)
 	var out [gemmT * gemmRows]float32
-	eight := a.narrow() && impl.kernel8 != nil && info.Block == 32
+	eight := a.narrow() && impl.kernel8 != nil
+	asq := a.sq
+	if info.Block == 16 {
+		asq = a.sq16
+	}
 	for s := lo; s < hi; s++ {
 		r0 := s * gemmRows
 		unpack(w, r0, st)
@@ -400,7 +410,7 @@ func (gt *gemmTask) run(lo, hi, worker int) {
 				if info.Offsets {
 					gs = as[g*nblk*gemmT : (g+1)*nblk*gemmT]
 				}
-				q, gd, sq := a.q8[g*cols/4*gemmT:(g+1)*cols/4*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT], a.sq[g*nblk*gemmT:(g+1)*nblk*gemmT]
+				q, gd, sq := a.q8[g*cols/4*gemmT:(g+1)*cols/4*gemmT], ad[g*nblk*gemmT:(g+1)*nblk*gemmT], asq[g*nblk*gemmT:(g+1)*nblk*gemmT]
 				storeTile(dst, rows, n, r0, g, &out, func(o []float32, ostride int) {
 					impl.kernel8(st, q, gd, gs, sq, nblk, info.Block, info.Offsets, info.Bias, o, ostride)
 				})
