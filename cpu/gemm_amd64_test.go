@@ -74,3 +74,27 @@ func TestUnpackQ4_KFast(t *testing.T) {
 		require.Equal(t, ref.o[:n], fast.o[:n], "strip at row %d: mins", r0)
 	}
 }
+
+// TestQ4_0RowsMatchTiles: with 8-bit activations a Q4_0 row's product is the same float whether one token
+// goes through the one-row kernels or a batch through the byte tile (the same integers, folded into floats
+// in the same order), so a sequence's greedy tokens cannot depend on its batch.
+func TestQ4_0RowsMatchTiles(t *testing.T) {
+	if !useVNNI {
+		t.Skip("no 8-bit kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(21, 22))
+	p := NewPool(2)
+	defer p.Close()
+	require.NoError(t, p.SetActivationBits(8))
+	rows, cols, n := 48, 2048, 8
+	w := &Weight{Type: gguf.TypeQ4_0, Rows: rows, Cols: cols, Data: quantRow(t, gguf.TypeQ4_0, randRow(r, rows*cols, 1))}
+	x := randRow(r, n*cols, 2)
+	batch := make([]float32, n*rows)
+	gemm(p, batch, w, quantizeActivations16(p, x, n, cols, rounding8_0), gemmFast)
+	one := make([]float32, rows)
+	for tok := 0; tok < n; tok++ {
+		quantizeActivations(p, x[tok*cols:(tok+1)*cols], 1, cols, rounding8_0)
+		matMulQ16Rows(p, one, w, 1)
+		require.Equal(t, batch[tok*rows:(tok+1)*rows], one, "token %d", tok)
+	}
+}

@@ -12,7 +12,8 @@
 // correction [−8·Σq, 0, …] with which each row's block sum starts (Σ (n−8)·q = Σ n·q − 8·Σ q, exact),
 // Y19 the nibble mask, Y20 the per-dword shift counts [0,0,0,0,4,4,4,4] that turn a 16-byte row block
 // broadcast to both halves into its low nibbles (values 0–15) then its high nibbles (values 16–31).
-// Rows are at SI, SI+R9, SI+R10, SI+R11 (R13 = 0 addresses row 0 like the others); float sums Y0, Y8–Y10.
+// Rows are at SI, SI+R9, SI+R10, SI+R11 (and from BX = SI + 4·stride); the rows' float sums in Y0's lanes,
+// their int32 partial sums per block in Y8–Y15.
 
 // shift4hi: dword shift counts 0 for the low 128 bits, 4 for the high.
 DATA shift4hi<>+0(SB)/8, $0
@@ -20,6 +21,7 @@ DATA shift4hi<>+8(SB)/8, $0
 DATA shift4hi<>+16(SB)/8, $0x0000000400000004
 DATA shift4hi<>+24(SB)/8, $0x0000000400000004
 GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
+
 
 #define Q8SETUP4 \
 	MOVQ w+0(FP), SI \
@@ -32,7 +34,6 @@ GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
 	LEAQ (R9)(R9*1), R10 \
 	LEAQ (R10)(R9*1), R11 \
 	LEAQ (SI)(R9*4), BX \
-	XORQ R13, R13 \
 	MOVL $0x0F0F0F0F, AX \
 	VPBROADCASTD AX, Y19 \
 	VMOVDQU32 shift4hi<>(SB), Y20 \
@@ -41,18 +42,14 @@ GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
 	VPXORD Y9, Y9, Y9 \
 	VPXORD Y10, Y10, Y10
 
-// ROWQ8: one Q4_0 block of the row at addr (plus off bytes) into ACC: nibbles against Y16, scaled by
-// d_x·d_w.
-#define ROWQ8(off, addr, ACC) \
+// ROWI8: one Q4_0 block of the row at addr (plus off bytes): its eight int32 partial sums, starting at
+// Y18 (−8·Σq in lane 0), nibbles against Y16, in R.
+#define ROWI8(off, addr, R) \
 	VBROADCASTI128 (off+2)addr, Y1 \
 	VPSRLVD Y20, Y1, Y1 \
 	VPANDD Y19, Y1, Y1 \
-	VMOVDQA64 Y18, Y2 \
-	VPDPBUSD Y16, Y1, Y2 \
-	VCVTDQ2PS Y2, Y2 \
-	VMULPS Y17, Y2, Y2 \
-	MOVWLZX off addr, AX \
-	VFMADD231PS.BCST (R8)(AX*4), Y2, ACC
+	VMOVDQA64 Y18, R \
+	VPDPBUSD Y16, Y1, R
 
 // ACTQ8: the activation block k (from DI, DX, R12) into Y16–Y18.
 #define ACTQ8(k) \
@@ -64,21 +61,82 @@ GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
 	NEGL AX \
 	VMOVD AX, X18
 
+// The float side follows the prompt tile's recipe (gemm16x16VNNI8's FOLD) exactly: each row's block sum is
+// reduced to one exact int32 total, then F += d_w · (float(total)·d_x), block after block, the rows across
+// the lanes of Y0. So a row's product is the
+// same float whether it came through here (one token) or through the tile (a batch): with 8-bit
+// activations, whose rounding any difference could tip, a sequence's tokens then do not depend on what it
+// is batched with.
+
+// SCALES4(off, base, R): the fp16 scales of the four rows' blocks at base+off (rows base, +R9, +R10, +R11)
+// side by side in R (R13 is the temporary): loads on the integer side, which has room.
+#define SCALES4(off, base, R) \
+	MOVWLZX off(base), R \
+	MOVWLZX off(base)(R9*1), R13 \
+	SHLQ $16, R13 \
+	ORQ R13, R \
+	MOVWLZX off(base)(R10*1), R13 \
+	SHLQ $32, R13 \
+	ORQ R13, R \
+	MOVWLZX off(base)(R11*1), R13 \
+	SHLQ $48, R13 \
+	ORQ R13, R
+
+// FOLD8Q8(off): the eight rows' partial sums (Y8–Y15) reduced and folded into Y0.
+#define FOLD8Q8(off) \
+	VPHADDD Y9, Y8, Y8 \
+	VPHADDD Y11, Y10, Y10 \
+	VPHADDD Y13, Y12, Y12 \
+	VPHADDD Y15, Y14, Y14 \
+	VPHADDD Y10, Y8, Y8 \
+	VPHADDD Y14, Y12, Y12 \
+	VPERM2I128 $0x20, Y12, Y8, Y3 \
+	VPERM2I128 $0x31, Y12, Y8, Y4 \
+	VPADDD Y4, Y3, Y3 \
+	VCVTDQ2PS Y3, Y3 \
+	VMULPS Y17, Y3, Y3 \
+	SCALES4(off, SI, AX) \
+	SCALES4(off, BX, R8) \
+	VMOVQ AX, X5 \
+	VPINSRQ $1, R8, X5, X5 \
+	VCVTPH2PS X5, Y5 \
+	VFMADD231PS Y5, Y3, Y0
+
+// FOLD4Q8(off): four rows' partial sums (Y8–Y11) reduced and folded into X0.
+#define FOLD4Q8(off) \
+	VPHADDD Y9, Y8, Y8 \
+	VPHADDD Y11, Y10, Y10 \
+	VPHADDD Y10, Y8, Y8 \
+	VEXTRACTI128 $1, Y8, X3 \
+	VPADDD X3, X8, X3 \
+	VCVTDQ2PS X3, X3 \
+	VMULPS X17, X3, X3 \
+	SCALES4(off, SI, AX) \
+	VMOVQ AX, X5 \
+	VCVTPH2PS X5, X5 \
+	VFMADD231PS X5, X3, X0
+
 // BLOCK4Q8: activation block k against the four rows' block at SI+off.
 #define BLOCK4Q8(k, off) \
 	ACTQ8(k) \
-	ROWQ8(off, (SI)(R13*1), Y0) \
-	ROWQ8(off, (SI)(R9*1), Y8) \
-	ROWQ8(off, (SI)(R10*1), Y9) \
-	ROWQ8(off, (SI)(R11*1), Y10)
+	ROWI8(off, (SI), Y8) \
+	ROWI8(off, (SI)(R9*1), Y9) \
+	ROWI8(off, (SI)(R10*1), Y10) \
+	ROWI8(off, (SI)(R11*1), Y11) \
+	FOLD4Q8(off)
 
 // BLOCK8Q8: activation block k against eight rows' block: rows 0–3 from SI, 4–7 from BX.
 #define BLOCK8Q8(k, off) \
-	BLOCK4Q8(k, off) \
-	ROWQ8(off, (BX)(R13*1), Y11) \
-	ROWQ8(off, (BX)(R9*1), Y12) \
-	ROWQ8(off, (BX)(R10*1), Y13) \
-	ROWQ8(off, (BX)(R11*1), Y14)
+	ACTQ8(k) \
+	ROWI8(off, (SI), Y8) \
+	ROWI8(off, (SI)(R9*1), Y9) \
+	ROWI8(off, (SI)(R10*1), Y10) \
+	ROWI8(off, (SI)(R11*1), Y11) \
+	ROWI8(off, (BX), Y12) \
+	ROWI8(off, (BX)(R9*1), Y13) \
+	ROWI8(off, (BX)(R10*1), Y14) \
+	ROWI8(off, (BX)(R11*1), Y15) \
+	FOLD8Q8(off)
 
 #define HSUM8(Y, X, out) \
 	VEXTRACTF128 $1, Y, X15 \
@@ -244,22 +302,15 @@ q4q8tail:
 	BLOCK4Q8(0, 0)
 q4q8done:
 	MOVQ out+56(FP), BX
-	HSUM8(Y0, X0, (BX))
-	HSUM8(Y8, X8, 4(BX))
-	HSUM8(Y9, X9, 8(BX))
-	HSUM8(Y10, X10, 12(BX))
+	VMOVUPS X0, (BX)
 	VZEROUPPER
 	RET
 
 // func dotQ4_0Q8x8VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
 // dotQ4_0Q8x4VNNI for eight rows: rows 4–7 at BX = SI + 4·stride; the next eight rows are prefetched from
-// AX = BX + 4·stride, computed for each pair of blocks (R13 stays 0 for the row addressing).
+// AX = BX + 4·stride, computed for each pair of blocks.
 TEXT ·dotQ4_0Q8x8VNNI(SB), NOSPLIT, $0-64
 	Q8SETUP4
-	VPXORD Y11, Y11, Y11
-	VPXORD Y12, Y12, Y12
-	VPXORD Y13, Y13, Y13
-	VPXORD Y14, Y14, Y14
 	SUBQ $2, CX
 	JLT  q4q8x8tail
 q4q8x8loop:
@@ -288,14 +339,7 @@ q4q8x8tail:
 	BLOCK8Q8(0, 0)
 q4q8x8done:
 	MOVQ out+56(FP), BX
-	HSUM8(Y0, X0, (BX))
-	HSUM8(Y8, X8, 4(BX))
-	HSUM8(Y9, X9, 8(BX))
-	HSUM8(Y10, X10, 12(BX))
-	HSUM8(Y11, X11, 16(BX))
-	HSUM8(Y12, X12, 20(BX))
-	HSUM8(Y13, X13, 24(BX))
-	HSUM8(Y14, X14, 28(BX))
+	VMOVUPS Y0, (BX)
 	VZEROUPPER
 	RET
 
