@@ -33,14 +33,21 @@ func gemmKernel8VNNI(st *strip, q []uint32, ad, as []float32, sq []int32, nblk, 
 	gemm16x16VNNI8(&st.q[0], &st.s[0], &st.o[0], &q[0], &ad[0], asp, &sq[0], nblk, block/16, off, bias, &out[0], 4*ostride)
 }
 
+// wholeStrip reports whether the AVX-512 unpackers can take rows r0…r0+15 of w (all there, and their
+// offsets within the gathers' 32 bits), with the row length.
+func wholeStrip(w *Weight, r0 int) (int, bool) {
+	rb := w.RowBytes()
+	return rb, useVNNI && r0+gemmRows <= w.Rows && 15*rb <= 1<<31-1
+}
+
 //go:noescape
 func unpackQ4_0x16AVX512(w *byte, stride int, nb int, q *uint32, s, o *float32, idx *[80]int32)
 
 // unpackQ4_0Fast is unpackQ4_0 for the 16 rows of a whole strip at once (AVX-512); it reports false where
 // it cannot run (no AVX-512, rows too far apart for the gather's 32-bit offsets).
 func unpackQ4_0Fast(w *Weight, r0 int, st *strip) bool {
-	rb := w.RowBytes()
-	if !useVNNI || r0+gemmRows > w.Rows || 15*rb > 1<<31-1 {
+	rb, ok := wholeStrip(w, r0)
+	if !ok {
 		return false
 	}
 	nb := w.Cols / 32
@@ -70,8 +77,8 @@ func unpackQ4_Kx16AVX512(w *byte, stride int, nsb int, q *uint32, s, o *float32,
 // unpackQ4_KFast is unpackQ4_K for the 16 rows of a whole strip at once (AVX-512); it reports false where
 // it cannot run.
 func unpackQ4_KFast(w *Weight, r0 int, st *strip) bool {
-	rb := w.RowBytes()
-	if !useVNNI || r0+gemmRows > w.Rows || 15*rb > 1<<31-1 {
+	rb, ok := wholeStrip(w, r0)
+	if !ok {
 		return false
 	}
 	nsb := w.Cols / gguf.QK_K
