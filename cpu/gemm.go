@@ -459,17 +459,23 @@ func gemmKernelGo(st *strip, q []uint32, ad, as []float32, nblk, block int, offs
 				}
 			}
 		}
-		for t := 0; t < gemmT; t++ {
-			for r := 0; r < gemmRows; r++ {
-				acc[t][r] += st.s[b*gemmRows+r] * (float32(dot[t][r]) * ad[b*gemmT+t])
-				if offsets {
-					acc[t][r] += st.o[b*gemmRows+r] * as[b*gemmT+t]
-				}
-			}
-		}
+		foldBlock(&acc, &dot, st, ad, as, b, offsets)
 	}
 	for t := range acc {
 		copy(out[t*ostride:t*ostride+gemmRows], acc[t][:])
+	}
+}
+
+// foldBlock adds block b's integer sums to the float sums as the tile kernels do: s·(float(dot)·d_x), then
+// o·as when the type has offsets.
+func foldBlock(acc *[gemmT][gemmRows]float32, dot *[gemmT][gemmRows]int32, st *strip, ad, as []float32, b int, offsets bool) {
+	for t := 0; t < gemmT; t++ {
+		for r := 0; r < gemmRows; r++ {
+			acc[t][r] += st.s[b*gemmRows+r] * (float32(dot[t][r]) * ad[b*gemmT+t])
+			if offsets {
+				acc[t][r] += st.o[b*gemmRows+r] * as[b*gemmT+t]
+			}
+		}
 	}
 }
 
@@ -495,14 +501,7 @@ func gemmKernel8Go(st *strip, q []uint32, ad, as []float32, sq []int32, nblk, bl
 				}
 			}
 		}
-		for t := 0; t < gemmT; t++ {
-			for r := 0; r < gemmRows; r++ {
-				acc[t][r] += st.s[b*gemmRows+r] * (float32(dot[t][r]) * ad[b*gemmT+t])
-				if offsets {
-					acc[t][r] += st.o[b*gemmRows+r] * as[b*gemmT+t]
-				}
-			}
-		}
+		foldBlock(&acc, &dot, st, ad, as, b, offsets)
 	}
 	for t := range acc {
 		copy(out[t*ostride:t*ostride+gemmRows], acc[t][:])
