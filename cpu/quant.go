@@ -111,6 +111,15 @@ func quantizeRowQ8_0Go(x []float32, r *Q16Row) {
 // in float32 (ties to even) and d = 1/iscale, the same d for the block's eight blocks of 32. A NaN makes d
 // NaN (llama.cpp's comparison would skip it; here it must show).
 func QuantizeRowQ8_K(x []float32, r *Q16Row) {
+	r.Narrow = true
+	if quantizeRowQ8_K(x, r.Q, r.D, r.S) {
+		return
+	}
+	quantizeRowQ8_KGo(x, r)
+}
+
+// quantizeRowQ8_KGo is the portable QuantizeRowQ8_K.
+func quantizeRowQ8_KGo(x []float32, r *Q16Row) {
 	for sb := 0; sb < len(x)/256; sb++ {
 		xb := x[sb*256 : sb*256+256]
 		var amax, mx float32

@@ -417,3 +417,43 @@ func dotBlocks64(typ gguf.Type, w []byte, x *Q16Row, nb int) (sum, mag float64) 
 	}
 	return sum, mag
 }
+
+// TestQuantizeRowQ8_K: the vector rounding equals the Go loop (values, scales, sums) on random super-blocks,
+// one of zeros, one whose largest magnitude appears first negative then positive (the first decides the
+// sign of the scale; also within one vector of sixteen), one of tiny values, and one with a NaN (whose
+// scales must be NaN).
+func TestQuantizeRowQ8_K(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	n := 256 * 7
+	x := randRow(r, n, 3)
+	for k := 256; k < 512; k++ {
+		x[k] = 0
+	}
+	x[512+40], x[512+200] = -20, 20 // equal magnitudes: the first (negative) is the max
+	x[1280+3], x[1280+9] = 15, -15  // the same within sixteen values
+	for k := 768; k < 1024; k++ {
+		x[k] = float32(r.NormFloat64() * 1e-30)
+	}
+	x[1024+77] = float32(math.NaN())
+	fast, ref := q16row(n), q16row(n)
+	if !quantizeRowQ8_K(x, fast.Q, fast.D, fast.S) {
+		t.Skipf("no vector form of the rounding here (%s): QuantizeRowQ8_K is the Go loop", Kernels())
+	}
+	quantizeRowQ8_KGo(x, ref)
+	for sb := 0; sb < n/256; sb++ {
+		if sb == 4 {
+			for b := sb * 8; b < sb*8+8; b++ {
+				require.True(t, math.IsNaN(float64(fast.D[b])), "NaN super-block: d=%v", fast.D[b])
+			}
+			continue
+		}
+		require.Equal(t, ref.D[sb*8:sb*8+8], fast.D[sb*8:sb*8+8], "super-block %d scales", sb)
+		require.Equal(t, ref.S[sb*8:sb*8+8], fast.S[sb*8:sb*8+8], "super-block %d sums", sb)
+		require.Equal(t, ref.Q[sb*256:sb*256+256], fast.Q[sb*256:sb*256+256], "super-block %d values", sb)
+	}
+	require.Zero(t, fast.D[8])
+	// max = −20 (the first): iscale = −127/max = +6.35, so −20 → −127 and 20 → 127, d > 0.
+	require.Equal(t, int16(-127), fast.Q[512+40])
+	require.Equal(t, int16(127), fast.Q[512+200])
+	require.Greater(t, fast.D[16], float32(0))
+}

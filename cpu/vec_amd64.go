@@ -28,6 +28,21 @@ func quantizeRowQ8_0(x []float32, q []int16, d []float32, s []int32) bool {
 	return true
 }
 
+//go:noescape
+func quantRowQ8_KAVX512(x *float32, nsb int, q *int16, d *float32, s *int32)
+
+// quantizeRowQ8_K is QuantizeRowQ8_K's rounding into q, d and s (long enough); it reports false where there
+// is no vector form.
+func quantizeRowQ8_K(x []float32, q []int16, d []float32, s []int32) bool {
+	nsb := len(x) / 256
+	if !useAVX512BW || nsb == 0 {
+		return false
+	}
+	_, _, _ = q[nsb*256-1], d[nsb*8-1], s[nsb*8-1]
+	quantRowQ8_KAVX512(&x[0], nsb, &q[0], &d[0], &s[0])
+	return true
+}
+
 // quantizeRow16 is round16 for every block of x, with the sums; q, d and s must be long enough.
 func quantizeRow16(x []float32, q []int16, d []float32, s []int32) {
 	nb := len(x) / 32

@@ -497,3 +497,128 @@ q8zero:
 	MOVL $0, (R8)
 	MOVL $0, (R9)
 	JMP  q8next
+
+// func quantRowQ8_KAVX512(x *float32, nsb int, q *int16, d *float32, s *int32)
+// QuantizeRowQ8_K for nsb super-blocks of 256: amax over |x| ignoring NaNs (VMAXPS keeps its second
+// operand when the first is a NaN), a NaN anywhere making d NaN; max the first value of magnitude amax
+// (found by comparing |x| with amax sixteen values at a time); iscale = −127/max, q = min(127,
+// round(iscale·x)) in float32 (ties to even), d = 1/iscale for the eight blocks of 32, s = Σq per block.
+TEXT ·quantRowQ8_KAVX512(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nsb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ s+32(FP), R9
+	MOVL $0x7fffffff, AX
+	VPBROADCASTD AX, Z30
+	MOVL $127, AX
+	VPBROADCASTD AX, Z29
+	MOVL $0xc2fe0000, AX // -127.0
+	VMOVD AX, X28
+	MOVL $0x3f800000, AX // 1.0
+	VMOVD AX, X27
+	VPXORD Z26, Z26, Z26
+
+ksblock:
+	VPXORD Z0, Z0, Z0
+	KXORW K3, K3, K3
+	XORQ R10, R10
+kmax:
+	VMOVUPS (SI)(R10*4), Z1
+	VCMPPS $3, Z1, Z1, K2
+	KORW K2, K3, K3
+	VANDPS Z30, Z1, Z1
+	VMAXPS Z0, Z1, Z0
+	ADDQ $16, R10
+	CMPQ R10, $256
+	JLT  kmax
+	VEXTRACTF32X8 $1, Z0, Y1
+	VMAXPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VMAXPS X1, X0, X0
+	VPSHUFD $0xB1, X0, X1
+	VMAXPS X1, X0, X0 // amax in every lane
+	VMOVD X0, AX
+	TESTL AX, AX
+	JZ    kzero
+	VBROADCASTSS X0, Z2
+	XORQ R10, R10
+kfind:
+	VANDPS (SI)(R10*4), Z30, Z1
+	VCMPPS $0, Z2, Z1, K1
+	KMOVW K1, AX
+	TESTL AX, AX
+	JNZ   kfound
+	ADDQ $16, R10
+	JMP   kfind
+kfound:
+	TZCNTL AX, AX
+	ADDQ AX, R10
+	VMOVSS (SI)(R10*4), X3 // max
+	VDIVSS X3, X28, X4     // iscale = -127/max
+	VDIVSS X4, X27, X5     // d = 1/iscale
+	VBROADCASTSS X4, Z4
+	XORQ R10, R10
+kblk:
+	VMULPS (SI)(R10*4), Z4, Z6
+	VCVTPS2DQ Z6, Z6
+	VPMINSD Z29, Z6, Z6
+	VPMOVDW Z6, (DI)(R10*2)
+	VMULPS 64(SI)(R10*4), Z4, Z7
+	VCVTPS2DQ Z7, Z7
+	VPMINSD Z29, Z7, Z7
+	VPMOVDW Z7, 32(DI)(R10*2)
+	VPADDD Z7, Z6, Z6
+	VEXTRACTI64X4 $1, Z6, Y7
+	VPADDD Y7, Y6, Y6
+	VEXTRACTI128 $1, Y6, X7
+	VPADDD X7, X6, X6
+	VPSHUFD $0x4E, X6, X7
+	VPADDD X7, X6, X6
+	VPSHUFD $0xB1, X6, X7
+	VPADDD X7, X6, X6
+	MOVQ R10, AX
+	SHRQ $3, AX            // block index · 4 bytes = R10/32·4
+	VMOVD X6, (R9)(AX*1)
+	VMOVSS X5, (R8)(AX*1)
+	ADDQ $32, R10
+	CMPQ R10, $256
+	JLT  kblk
+	JMP  knan
+
+kzero:
+	XORQ R10, R10
+kz:
+	VMOVDQU32 Z26, (DI)(R10*2)
+	MOVQ R10, AX
+	SHRQ $3, AX
+	MOVL $0, (R9)(AX*1)
+	MOVL $0, (R8)(AX*1)
+	ADDQ $32, R10
+	CMPQ R10, $256
+	JLT  kz
+
+knan:
+	KORTESTW K3, K3
+	JZ   knext
+	MOVL $0x7fc00000, AX // NaN
+	MOVL AX, (R8)
+	MOVL AX, 4(R8)
+	MOVL AX, 8(R8)
+	MOVL AX, 12(R8)
+	MOVL AX, 16(R8)
+	MOVL AX, 20(R8)
+	MOVL AX, 24(R8)
+	MOVL AX, 28(R8)
+
+knext:
+	ADDQ $1024, SI
+	ADDQ $512, DI
+	ADDQ $32, R8
+	ADDQ $32, R9
+	DECQ CX
+	JNZ  ksblock
+	VZEROUPPER
+	RET

@@ -13,3 +13,5 @@ func swigluVec(dst, gate, up []float32)       { panic("cpu: no vector kernels") 
 func quantizeRow16(x []float32, q []int16, d []float32, s []int32) { quantizeRow16Go(x, q, d, s) }
 
 func quantizeRowQ8_0([]float32, []int16, []float32, []int32) bool { return false }
+
+func quantizeRowQ8_K([]float32, []int16, []float32, []int32) bool { return false }
