@@ -30,7 +30,6 @@ GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
 	MOVQ d+24(FP), DX \
 	MOVQ s+32(FP), R12 \
 	MOVQ nb+40(FP), CX \
-	MOVQ tab+48(FP), R8 \
 	LEAQ (R9)(R9*1), R10 \
 	LEAQ (R10)(R9*1), R11 \
 	LEAQ (SI)(R9*4), BX \
@@ -275,10 +274,10 @@ GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
 	VPSUBD Y6, Y7, Y7 \
 	VMOVDQU32 Y7, t-(256-(k)*32)(SP)
 
-// func dotQ4_0Q8x4VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+// func dotQ4_0Q8x4VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, out *float32)
 // The loop takes two blocks at a time and prefetches the next four rows (the caller's next call) once per
 // pair, as the 16-bit kernels do: rows of a few hundred bytes are too short for the hardware prefetcher.
-TEXT ·dotQ4_0Q8x4VNNI(SB), NOSPLIT, $0-64
+TEXT ·dotQ4_0Q8x4VNNI(SB), NOSPLIT, $0-56
 	Q8SETUP4
 	SUBQ $2, CX
 	JLT  q4q8tail
@@ -301,15 +300,15 @@ q4q8tail:
 	JZ   q4q8done
 	BLOCK4Q8(0, 0)
 q4q8done:
-	MOVQ out+56(FP), BX
+	MOVQ out+48(FP), BX
 	VMOVUPS X0, (BX)
 	VZEROUPPER
 	RET
 
-// func dotQ4_0Q8x8VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+// func dotQ4_0Q8x8VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, out *float32)
 // dotQ4_0Q8x4VNNI for eight rows: rows 4–7 at BX = SI + 4·stride; the next eight rows are prefetched from
 // AX = BX + 4·stride, computed for each pair of blocks.
-TEXT ·dotQ4_0Q8x8VNNI(SB), NOSPLIT, $0-64
+TEXT ·dotQ4_0Q8x8VNNI(SB), NOSPLIT, $0-56
 	Q8SETUP4
 	SUBQ $2, CX
 	JLT  q4q8x8tail
@@ -338,7 +337,7 @@ q4q8x8tail:
 	JZ   q4q8x8done
 	BLOCK8Q8(0, 0)
 q4q8x8done:
-	MOVQ out+56(FP), BX
+	MOVQ out+48(FP), BX
 	VMOVUPS Y0, (BX)
 	VZEROUPPER
 	RET

@@ -97,7 +97,7 @@ func dot8(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[8]float32)
 	switch {
 	case t == gguf.TypeQ4_0 && x.Narrow && useVNNI:
 		_, _, _, _ = w[8*stride-1], x.Q[nb*32-1], x.D[nb-1], x.S[nb-1]
-		dotQ4_0Q8x8VNNI(unsafe.SliceData(w), stride, unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nb, &f16[0], &out[0])
+		dotQ4_0Q8x8VNNI(unsafe.SliceData(w), stride, unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nb, &out[0])
 	case t == gguf.TypeQ8_0 && useAVX512BW:
 		_, _, _ = w[8*stride-1], x.Q[nb*32-1], x.D[nb-1]
 		dotQ8_0Q16x8AVX512(unsafe.SliceData(w), stride, unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nb, &f16[0], &out[0])
@@ -124,7 +124,7 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 		dotQ4_KQ8x4VNNI(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
 	case t == gguf.TypeQ4_0 && x.Narrow && useVNNI:
 		_ = x.S[nb-1]
-		dotQ4_0Q8x4VNNI(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
+		dotQ4_0Q8x4VNNI(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &out[0])
 	case t == gguf.TypeQ4_0 && useAVX512BW && nb%2 == 0:
 		dotQ4_0Q16x4AVX512(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
 	case t == gguf.TypeQ4_0:
@@ -180,7 +180,7 @@ func dotQ6_KQ8x4VNNI(w *byte, stride int, q *int16, d *float32, nsb int, tab *fl
 // (x.Narrow), with VPDPBUSD (quant8_amd64.s).
 //
 //go:noescape
-func dotQ4_0Q8x8VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+func dotQ4_0Q8x8VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, out *float32)
 
 //go:noescape
-func dotQ4_0Q8x4VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+func dotQ4_0Q8x4VNNI(w *byte, stride int, q *int16, d *float32, s *int32, nb int, out *float32)

@@ -439,6 +439,17 @@ q2zero:
 	MOVL $0, (R9)
 	JMP  q2next
 
+// HSUMD16 sums Z6's sixteen int32 lanes into X6's first (Y7 clobbered).
+#define HSUMD16 \
+	VEXTRACTI64X4 $1, Z6, Y7 \
+	VPADDD Y7, Y6, Y6 \
+	VEXTRACTI128 $1, Y6, X7 \
+	VPADDD X7, X6, X6 \
+	VPSHUFD $0x4E, X6, X7 \
+	VPADDD X7, X6, X6 \
+	VPSHUFD $0xB1, X6, X7 \
+	VPADDD X7, X6, X6
+
 // func quantRowQ8_0AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
 // QuantizeRowQ8_0 for nb blocks of 32: amax over the bit patterns of |x| (a NaN wins, making d NaN),
 // id = 127/amax and q = round(x·id) in float32 (ties to even, the MXCSR default), d = amax/127 rounded to
@@ -472,14 +483,7 @@ q8block:
 	VCVTPS2DQ Z7, Z7
 	VPMOVDW Z7, 32(DI)
 	VPADDD Z7, Z6, Z6
-	VEXTRACTI64X4 $1, Z6, Y7
-	VPADDD Y7, Y6, Y6
-	VEXTRACTI128 $1, Y6, X7
-	VPADDD X7, X6, X6
-	VPSHUFD $0x4E, X6, X7
-	VPADDD X7, X6, X6
-	VPSHUFD $0xB1, X6, X7
-	VPADDD X7, X6, X6
+	HSUMD16
 	VMOVD X6, (R9)
 
 q8next:
@@ -571,14 +575,7 @@ kblk:
 	VPMINSD Z29, Z7, Z7
 	VPMOVDW Z7, 32(DI)(R10*2)
 	VPADDD Z7, Z6, Z6
-	VEXTRACTI64X4 $1, Z6, Y7
-	VPADDD Y7, Y6, Y6
-	VEXTRACTI128 $1, Y6, X7
-	VPADDD X7, X6, X6
-	VPSHUFD $0x4E, X6, X7
-	VPADDD X7, X6, X6
-	VPSHUFD $0xB1, X6, X7
-	VPADDD X7, X6, X6
+	HSUMD16
 	MOVQ R10, AX
 	SHRQ $3, AX            // block index · 4 bytes = R10/32·4
 	VMOVD X6, (R9)(AX*1)
