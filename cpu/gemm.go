@@ -47,6 +47,17 @@ type act16 struct {
 	// each four values gemmT words of four signed bytes, and sq (sq16) per token and block of 32 (16) its Σq.
 	q8       []uint32
 	sq, sq16 []int32
+	// With 8-bit rounding, for the packed Q4_0 kernels: start per token and block of 32 (as sq) −8·Σq, where
+	// a block's sum Σ (u−8)·q starts; and each token's values alone (their one-token form): q8c holds token
+	// t's at q8c[t·cols/4:], four signed bytes a word, d32c and startc its d and start per block of 32.
+	start  []int32
+	q8c    []uint32
+	d32c   []float32
+	startc []int32
+	// The last fill's token count, row length and rounding: its padding tokens are still zero, and so are
+	// those of the same shape past its last token.
+	lastN, lastCols int
+	lastRnd         rounding
 }
 
 // narrow reports whether the values were rounded to 8 bits (and q8, sq are filled).
@@ -69,10 +80,24 @@ func (a *act16) resize(n, cols int) {
 			a.q8, a.sq, a.sq16 = make([]uint32, words/2), make([]int32, b32), make([]int32, b16)
 		}
 		a.q8, a.sq, a.sq16 = a.q8[:words/2], a.sq[:b32], a.sq16[:b16]
+		if cap(a.start) < b32 {
+			a.start = make([]int32, b32)
+		}
+		if cap(a.q8c) < n*cols/4 {
+			a.q8c, a.d32c, a.startc = make([]uint32, n*cols/4), make([]float32, n*cols/32), make([]int32, n*cols/32)
+		}
+		a.start, a.q8c, a.d32c, a.startc = a.start[:b32], a.q8c[:n*cols/4], a.d32c[:n*cols/32], a.startc[:n*cols/32]
 	}
-	for t := n; t < g*gemmT; t++ { // padding: zero values and scales give zero products
+	// Padding: zero values and scales give zero products. Only the tokens the last fill of the same shape
+	// wrote need clearing (decoding one token a step would otherwise clear seven every product).
+	end := g * gemmT
+	if a.lastCols == cols && a.lastRnd == a.rnd {
+		end = min(end, max(n, a.lastN))
+	}
+	for t := n; t < end; t++ {
 		a.quantizeRow(t, nil, nil)
 	}
+	a.lastN, a.lastCols, a.lastRnd = n, cols, a.rnd
 }
 
 // row returns worker w's row buffer for cols values.
@@ -111,7 +136,7 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 				q8[k*gemmT+tt] = 0
 			}
 			for b := 0; b < cols/32; b++ {
-				sq[b*gemmT+tt] = 0
+				sq[b*gemmT+tt], a.start[g*cols/32*gemmT+b*gemmT+tt] = 0, 0
 				sq16[2*b*gemmT+tt], sq16[(2*b+1)*gemmT+tt] = 0, 0
 			}
 		}
@@ -131,12 +156,17 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = d, d
 	}
 	if q8 != nil {
-		for k := 0; k < cols/4; k++ {
+		q8c, d32c, startc := a.q8c[t*cols/4:(t+1)*cols/4], a.d32c[t*cols/32:(t+1)*cols/32], a.startc[t*cols/32:(t+1)*cols/32]
+		start := a.start[g*cols/32*gemmT:]
+		for k := range q8c {
 			v := tmp.Q[4*k : 4*k+4]
-			q8[k*gemmT+tt] = uint32(uint8(v[0])) | uint32(uint8(v[1]))<<8 | uint32(uint8(v[2]))<<16 | uint32(uint8(v[3]))<<24
+			word := uint32(uint8(v[0])) | uint32(uint8(v[1]))<<8 | uint32(uint8(v[2]))<<16 | uint32(uint8(v[3]))<<24
+			q8[k*gemmT+tt], q8c[k] = word, word
 		}
+		copy(d32c, tmp.D[:cols/32])
 		for b := 0; b < cols/32; b++ {
 			sq[b*gemmT+tt] = tmp.S[b]
+			start[b*gemmT+tt], startc[b] = -8*tmp.S[b], -8*tmp.S[b]
 			var lo int32
 			for _, v := range tmp.Q[b*32 : b*32+16] {
 				lo += int32(v)

@@ -1,6 +1,7 @@
 //go:build amd64 && !noasm
 
 #include "textflag.h"
+#include "tile_amd64.h"
 
 // The gemm kernel (see gemm.go): 16 weight rows (one int32 lane each) × 8 tokens.
 // Z0–Z7: int32 sums of the current block per token; Z8–Z15: float sums per token;
@@ -72,24 +73,6 @@
 	OFFSET(6, Z14) \
 	OFFSET(7, Z15) \
 	ADDQ $32, R11
-
-// STOREALL stores the eight tokens' 16 results at AX, AX+BX, …
-#define STOREALL \
-	VMOVUPS Z8, (AX) \
-	ADDQ BX, AX \
-	VMOVUPS Z9, (AX) \
-	ADDQ BX, AX \
-	VMOVUPS Z10, (AX) \
-	ADDQ BX, AX \
-	VMOVUPS Z11, (AX) \
-	ADDQ BX, AX \
-	VMOVUPS Z12, (AX) \
-	ADDQ BX, AX \
-	VMOVUPS Z13, (AX) \
-	ADDQ BX, AX \
-	VMOVUPS Z14, (AX) \
-	ADDQ BX, AX \
-	VMOVUPS Z15, (AX)
 
 // func gemm16x16VNNI(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, groups, offsets int, out *float32, ostride int)
 // groups: pairs per block / 4 (at least 2); token t's 16 results go to out + t·ostride bytes.

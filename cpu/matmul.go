@@ -14,6 +14,8 @@ type Weight struct {
 	Type       gguf.Type
 	Rows, Cols int
 	Data       []byte
+	// Packed holds the rows again in a layout chosen at load for the 8-bit kernels (see Pack), or nil.
+	Packed []byte
 }
 
 // RowBytes is the size of one row.
@@ -122,6 +124,11 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 		rnd := p.rounding(w.Type)
 		tiles, minTiles := tilesFirst(w.Type, rnd)
 		switch {
+		case w.Packed != nil && rnd == rounding8_0:
+			if a16 == nil || a16Rnd != rnd {
+				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
+			}
+			matMulPacked(p, dsts[i], w, a16)
 		case !hasQ16Dot(w.Type):
 			matMulFloat(p, dsts[i], w, x, n)
 		case rowsFirst(w.Type, rnd, n):

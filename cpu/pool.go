@@ -58,13 +58,15 @@ type poolTasks struct {
 	transpose transposeTask
 	gemmF     gemmFTask
 	gemv      gemvTask
+	packed    packedTask
 
-	rowsFn, quantFn, q16Fn, quant16Fn, gemmFn, transposeFn, gemmFFn, gemvFn func(lo, hi, worker int)
+	rowsFn, quantFn, q16Fn, quant16Fn, gemmFn, transposeFn, gemmFFn, gemvFn, packedFn func(lo, hi, worker int)
 }
 
 func (t *poolTasks) bind() {
 	t.rowsFn, t.quantFn, t.q16Fn, t.quant16Fn = t.rows.run, t.quant.run, t.q16.run, t.quant16.run
 	t.gemmFn, t.transposeFn, t.gemmFFn, t.gemvFn = t.gemm.run, t.transpose.run, t.gemmF.run, t.gemv.run
+	t.packedFn = t.packed.run
 }
 
 type poolJob struct {
@@ -83,7 +85,8 @@ const (
 // SetActivationBits chooses how the quantized matrix products round activations: 16 bits (the default:
 // within ~1e-8 NMSE of exact logits) or 8, as llama.cpp rounds them for each weight type (its precision,
 // ~5e-4, and its logits; the 8-bit decode kernels, faster where the 16-bit ones cannot keep up with
-// memory). Call it before the pool's first product.
+// memory). Call it before the pool's first product, and before Weight.Pack matters: only 8-bit products
+// read packed rows.
 func (p *Pool) SetActivationBits(bits int) error {
 	if bits != 16 && bits != 8 {
 		return fmt.Errorf("activations can be rounded to 16 bits (the default) or 8 (llama.cpp's rounding), not %d", bits)

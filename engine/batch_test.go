@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/llamago/llamago/cpu"
+	"github.com/llamago/llamago/gguf"
 	"github.com/llamago/llamago/gguf/synth"
 	"github.com/stretchr/testify/require"
 )
@@ -128,6 +130,10 @@ func TestBatchedMatchesAlone(t *testing.T) {
 			for i, s := range st {
 				require.Len(t, s.logits, gen, "sequence %d", i)
 				require.Equal(t, alone[i].ids, s.tokens[len(prompts[i]):], "sequence %d: greedy tokens", i)
+				if typ == "Q4_0" && c.bits == 8 && packs(m) {
+					// Every product of a packed matrix goes through one kernel whatever the batch: exact.
+					require.Equal(t, alone[i].logits, s.logits, "sequence %d: logits", i)
+				}
 				if typ == "F32" || c.bits == 8 {
 					bound := 1e-6
 					if c.bits == 8 {
@@ -323,4 +329,32 @@ func TestRunnerLimits(t *testing.T) {
 	require.ErrorContains(t, err, "outside the vocabulary")
 	require.Zero(t, s.Len())
 	require.Zero(t, run.BlocksInUse(), "the failed pass's block is given back")
+}
+
+// packs reports whether m's first layer's matrices were packed at load (cpu.Weight.Pack).
+func packs(m *Model) bool {
+	w, ok := m.layers[0].wq.(*cpuWeight)
+	return ok && w.w.Packed != nil
+}
+
+// TestPackAtLoad: with 8-bit activations, the CPU backend packs the Q4_0 matrices its kernels take (all
+// of a model's layers, the output too where its rows allow) and leaves the token table as it is; with
+// 16-bit activations it packs nothing. The packed rows are checked against the file's by the cpu tests.
+func TestPackAtLoad(t *testing.T) {
+	probe := cpu.Weight{Type: gguf.TypeQ4_0, Rows: 16, Cols: 64, Data: make([]byte, 16*36)}
+	if !probe.Pack() {
+		t.Skip("this CPU has no packed kernels (AVX-512 VNNI)")
+	}
+	for _, bits := range []int{16, 8} {
+		_, m := synthModelBits(t, synth.Options{Type: "Q4_0", Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, bits)
+		for l, lw := range m.layers {
+			for name, w := range map[string]Weight{"wq": lw.wq, "wk": lw.wk, "wv": lw.wv, "wo": lw.wo, "wGate": lw.wGate, "wUp": lw.wUp, "wDown": lw.wDown} {
+				require.Equal(t, bits == 8, wt(w).w.Packed != nil, "layer %d %s at %d bits", l, name, bits)
+			}
+		}
+		require.Nil(t, wt(m.tokEmbd).w.Packed, "token table")
+		if !m.TiedEmbed {
+			require.Equal(t, bits == 8, wt(m.output).w.Packed != nil, "output at %d bits", bits)
+		}
+	}
 }

@@ -30,7 +30,8 @@ func NewCPU(threads int) *CPU {
 // the 16-bit kernels cannot keep up with memory — 4-bit weights on CPUs with AVX-512 VNNI, where a
 // VPDPBUSD kernel takes them). Every path rounds the same way, so a sequence's logits depend on what it is
 // batched with only by float rounding (~1e-4 NMSE at 8 bits: a batch's order of sums can tip a value to the
-// next 8-bit step). Call it before the first forward pass.
+// next 8-bit step) — not at all for Q4_0 matrices, which at 8 bits are packed at load (cpu.Weight.Pack) and
+// go through one kernel whatever the batch. Call it before loading the weights.
 func (b *CPU) SetActivationBits(bits int) error { return b.pool.SetActivationBits(bits) }
 
 // ActivationBits is the precision SetActivationBits chose.
@@ -76,6 +77,12 @@ func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte
 	if rows == 1 {
 		w.vec = make([]float32, cols)
 		w.w.Row(0, w.vec)
+	}
+	// With 8-bit activations, matrices the 8-bit kernels take in rows across lanes (cpu.Weight.Pack) are
+	// rewritten once here — the same size — and the mapped pages dropped, so resident memory holds one copy.
+	// The token table is left as it is: it is read a row at a time, not multiplied.
+	if b.pool.ActivationBits() == 8 && name != "token_embd.weight" && w.w.Pack() {
+		gguf.ReleasePages(data)
 	}
 	return w, nil
 }

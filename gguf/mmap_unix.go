@@ -5,8 +5,18 @@ package gguf
 import (
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
+
+// mapped lists the live mappings mapFile made, so that ReleasePages touches nothing else.
+var mapped struct {
+	sync.Mutex
+	spans map[uintptr]uintptr // start → end
+}
 
 // mapFile maps path read-only and shared, so the page cache backs the weights.
 func mapFile(path string) ([]byte, func() error, error) {
@@ -37,5 +47,44 @@ func mapFile(path string) ([]byte, func() error, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: mmap: %w", path, err)
 	}
-	return data, func() error { return syscall.Munmap(data) }, nil
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(data)))
+	mapped.Lock()
+	if mapped.spans == nil {
+		mapped.spans = map[uintptr]uintptr{}
+	}
+	mapped.spans[start] = start + uintptr(len(data))
+	mapped.Unlock()
+	return data, func() error {
+		mapped.Lock()
+		delete(mapped.spans, start)
+		mapped.Unlock()
+		return syscall.Munmap(data)
+	}, nil
+}
+
+// ReleasePages lets the kernel drop from memory the whole pages of b, if b lies in a model file mapped by
+// Open (else it does nothing): a backend that has copied tensor data elsewhere (a layout chosen at load)
+// keeps the process's resident memory at one copy. The bytes stay readable: a later read brings them back
+// from the file.
+func ReleasePages(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	hi := lo + uintptr(len(b))
+	mapped.Lock()
+	defer mapped.Unlock()
+	for start, end := range mapped.spans {
+		if lo < start || hi > end {
+			continue
+		}
+		page := uintptr(os.Getpagesize())
+		first, last := (lo+page-1)/page*page-lo, hi/page*page-lo // whole pages, as offsets in b
+		if first < last {
+			// MADV_DONTNEED on a shared read-only file mapping drops this process's copies of the pages;
+			// the page cache keeps the file. An error leaves the pages where they are, which is harmless.
+			_ = unix.Madvise(b[first:last], unix.MADV_DONTNEED)
+		}
+		return
+	}
 }

@@ -3,6 +3,8 @@
 package gguf
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -28,4 +30,34 @@ func TestOpenRefusesNonRegular(t *testing.T) {
 	require.ErrorContains(t, err, "is a directory, not a model file")
 	_, err = Open("/dev/null")
 	require.ErrorContains(t, err, "is a character device, not a model file")
+}
+
+// TestReleasePages: dropping a mapped tensor's pages loses nothing (they come back from the file), and a
+// slice that is not part of a mapping is left alone.
+func TestReleasePages(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	require.NoError(t, w.AddTensor("big", TypeF32, 5000)) // several pages
+	want := make([]byte, 4*5000)
+	for i := range want {
+		want[i] = byte(i*13 + 1)
+	}
+	_, err := w.Write(want)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+	f, err := Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	ti, ok := f.Tensor("big")
+	require.True(t, ok)
+	data := f.TensorData(ti)
+	require.Equal(t, want, data)
+	ReleasePages(data)
+	require.Equal(t, want, data)
+
+	heap := append([]byte(nil), want...)
+	ReleasePages(heap)
+	require.Equal(t, want, heap)
 }

@@ -1,0 +1,212 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+#include "tile_amd64.h"
+
+// Kernels on packed Q4_0 strips (packed.go): 16 rows, one int32 lane each, against 1, 4 or 8 tokens of an
+// act16 group (8-bit values, gemmT = 8 tokens a group: quad j of token t at DI + 32j + 4t, its block's d
+// and start −8·Σq at R10 + 4t and R13 + 4t). Per block: the scales to floats (Z24), the four 64-byte
+// words split into low nibbles (values 4k…4k+3 of every row) and high nibbles (16+4k…), then per token:
+// the int32 total starts at −8·Σq, eight VPDPBUSD against broadcast activation words add Σ u·q, and
+// F += s·(float(total)·d) — gemm16x16VNNI8's START, QUAD and FOLD, in the same order, so a row and token
+// give the same float here as in the prompt tile.
+// Z25: 0x0F in every byte.
+
+// UNPACK(off, base, L0…L3, H0…H3): the block's words at off+base into low (L) and high (H) nibbles.
+#define UNPACK(off, base, L0, L1, L2, L3, H0, H1, H2, H3) \
+	VMOVDQU64 (off)base, L0 \
+	VMOVDQU64 (off+64)base, L1 \
+	VMOVDQU64 (off+128)base, L2 \
+	VMOVDQU64 (off+192)base, L3 \
+	VPSRLW    $4, L0, H0 \
+	VPSRLW    $4, L1, H1 \
+	VPSRLW    $4, L2, H2 \
+	VPSRLW    $4, L3, H3 \
+	VPANDD    Z25, L0, L0 \
+	VPANDD    Z25, L1, L1 \
+	VPANDD    Z25, L2, L2 \
+	VPANDD    Z25, L3, L3 \
+	VPANDD    Z25, H0, H0 \
+	VPANDD    Z25, H1, H1 \
+	VPANDD    Z25, H2, H2 \
+	VPANDD    Z25, H3, H3
+
+// TOK(t, aoff, soff, I, F, S, L0…L3, H0…H3): token t's block (its quads from DI+aoff, d and start at soff)
+// against the unpacked block with scales S: I the int32 total, folded into F.
+#define TOK(t, aoff, soff, I, F, S, L0, L1, L2, L3, H0, H1, H2, H3) \
+	VPBROADCASTD        (soff+t*4)(R13), I \
+	VPDPBUSD.BCST       (aoff+t*4)(DI), L0, I \
+	VPDPBUSD.BCST       (aoff+32+t*4)(DI), L1, I \
+	VPDPBUSD.BCST       (aoff+64+t*4)(DI), L2, I \
+	VPDPBUSD.BCST       (aoff+96+t*4)(DI), L3, I \
+	VPDPBUSD.BCST       (aoff+128+t*4)(DI), H0, I \
+	VPDPBUSD.BCST       (aoff+160+t*4)(DI), H1, I \
+	VPDPBUSD.BCST       (aoff+192+t*4)(DI), H2, I \
+	VPDPBUSD.BCST       (aoff+224+t*4)(DI), H3, I \
+	VCVTDQ2PS           I, I \
+	VMULPS.BCST         (soff+t*4)(R10), I, I \
+	VFMADD231PS         S, I, F
+
+// PACKSETUP loads the arguments (w, pairs, q, ad, start, out, ostride) and the constants.
+#define PACKSETUP \
+	MOVQ         w+0(FP), SI \
+	MOVQ         pairs+8(FP), CX \
+	MOVQ         q+16(FP), DI \
+	MOVQ         ad+24(FP), R10 \
+	MOVQ         start+32(FP), R13 \
+	MOVL         $0x0F0F0F0F, AX \
+	VPBROADCASTD AX, Z25
+
+// NEXTPAIR advances to the next pair of blocks (packed weights, quads, d and start) and loops to label.
+#define NEXTPAIR(label) \
+	ADDQ $576, SI \
+	ADDQ $512, DI \
+	ADDQ $64, R10 \
+	ADDQ $64, R13 \
+	DECQ CX \
+	JNZ  label
+
+// BLOCK1(h, base, F, I, J, S, L0…H3): block h of the pair of the strip at base for one token, into F:
+// TOK for one token whose activations lie compact (quad j at DI+4j, d and start per block at R10, R13 + 4b),
+// with the low and high nibbles' products in two chains (I and J; the same exact total) to keep the
+// multiply-adds busy.
+#define BLOCK1(h, base, F, I, J, S, L0, L1, L2, L3, H0, H1, H2, H3) \
+	VCVTPH2PS           (32*h)base, S \
+	UNPACK(64+256*h, base, L0, L1, L2, L3, H0, H1, H2, H3) \
+	VPBROADCASTD        (4*h)(R13), I \
+	VPXORD              J, J, J \
+	VPDPBUSD.BCST       (32*h)(DI), L0, I \
+	VPDPBUSD.BCST       (32*h+16)(DI), H0, J \
+	VPDPBUSD.BCST       (32*h+4)(DI), L1, I \
+	VPDPBUSD.BCST       (32*h+20)(DI), H1, J \
+	VPDPBUSD.BCST       (32*h+8)(DI), L2, I \
+	VPDPBUSD.BCST       (32*h+24)(DI), H2, J \
+	VPDPBUSD.BCST       (32*h+12)(DI), L3, I \
+	VPDPBUSD.BCST       (32*h+28)(DI), H3, J \
+	VPADDD              J, I, I \
+	VCVTDQ2PS           I, I \
+	VMULPS.BCST         (4*h)(R10), I, I \
+	VFMADD231PS         S, I, F
+
+// PAIR1(base, F): both blocks of the pair of the strip at base, for one token, into F.
+#define PAIR1(base, F) \
+	BLOCK1(0, base, F, Z0, Z1, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	BLOCK1(1, base, F, Z2, Z3, Z27, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+
+// NEXT1 advances the one-token kernels to the next pair of blocks.
+#define NEXT1 \
+	ADDQ $576, SI \
+	ADDQ $64, DI \
+	ADDQ $8, R10 \
+	ADDQ $8, R13
+
+// func packedQ4_0x1(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+TEXT ·packedQ4_0x1(SB), NOSPLIT, $0-56
+	PACKSETUP
+	VPXORD Z4, Z4, Z4
+
+pair1:
+	PAIR1((SI), Z4)
+	NEXT1
+	DECQ CX
+	JNZ  pair1
+
+	MOVQ    out+40(FP), AX
+	VMOVUPS Z4, (AX)
+	VZEROUPPER
+	RET
+
+// func packedQ4_0x1s4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, stripBytes int)
+// Four strips (at w + k·stripBytes) against one token: four streams of memory at
+// once, which one core needs to keep its share of the bandwidth busy. Their 64 results go to out.
+TEXT ·packedQ4_0x1s4(SB), NOSPLIT, $0-56
+	PACKSETUP
+	MOVQ   stripBytes+48(FP), R8
+	LEAQ   (SI)(R8*2), R9
+	ADDQ   R8, R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+pair1s4:
+	PAIR1((SI), Z4)
+	PAIR1((SI)(R8*1), Z5)
+	PAIR1((SI)(R8*2), Z6)
+	PAIR1((R9), Z7)
+	NEXT1
+	ADDQ $576, R9
+	DECQ CX
+	JNZ  pair1s4
+
+	MOVQ    out+40(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VZEROUPPER
+	RET
+
+// BLOCK4(h): block h of the pair for four tokens, into Z8–Z11.
+#define BLOCK4(h) \
+	VCVTPH2PS (32*h)(SI), Z24 \
+	UNPACK(64+256*h, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(0, 256*h, 32*h, Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(1, 256*h, 32*h, Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(2, 256*h, 32*h, Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(3, 256*h, 32*h, Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+
+// func packedQ4_0x4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+TEXT ·packedQ4_0x4(SB), NOSPLIT, $0-56
+	PACKSETUP
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+pair4:
+	BLOCK4(0)
+	BLOCK4(1)
+	NEXTPAIR(pair4)
+
+	MOVQ    out+40(FP), AX
+	MOVQ    ostride+48(FP), BX
+	STORE4
+	VZEROUPPER
+	RET
+
+// BLOCK8(h): block h of the pair for eight tokens, into Z8–Z15.
+#define BLOCK8(h) \
+	VCVTPH2PS (32*h)(SI), Z24 \
+	UNPACK(64+256*h, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(0, 256*h, 32*h, Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(1, 256*h, 32*h, Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(2, 256*h, 32*h, Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(3, 256*h, 32*h, Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(4, 256*h, 32*h, Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(5, 256*h, 32*h, Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(6, 256*h, 32*h, Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(7, 256*h, 32*h, Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+
+// func packedQ4_0x8(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+TEXT ·packedQ4_0x8(SB), NOSPLIT, $0-56
+	PACKSETUP
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+pair8:
+	BLOCK8(0)
+	BLOCK8(1)
+	NEXTPAIR(pair8)
+
+	MOVQ    out+40(FP), AX
+	MOVQ    ostride+48(FP), BX
+	STOREALL
+	VZEROUPPER
+	RET

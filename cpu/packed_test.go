@@ -1,0 +1,113 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/stretchr/testify/require"
+)
+
+// TestPackedKernel checks the packed layout and its kernels: for every token count a group can hold, the
+// portable loop and the selected kernel (assembly where available), one, four and eight tokens at a time,
+// against a float64 product of the dequantized weights and the rounded activations.
+func TestPackedKernel(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	p := NewPool(2)
+	defer p.Close()
+	rows, cols := 80, 320 // five strips: a run of four (the one-token kernel's streams) and one alone
+	w := &Weight{Type: gguf.TypeQ4_0, Rows: rows, Cols: cols, Data: quantRow(t, gguf.TypeQ4_0, randRow(r, rows*cols, 1))}
+	packed := packQ4_0(w) // directly: Pack packs only where the assembly kernels run
+	require.Equal(t, len(w.Data), len(packed))
+	wf := make([]float32, rows*cols)
+	for i := range rows {
+		w.Row(i, wf[i*cols:(i+1)*cols])
+	}
+	nb, stripBytes := cols/32, cols/64*packPairBytes
+	type kernel func([]byte, int, int, []uint32, []float32, []int32, int, int, []float32, int)
+	for _, n := range []int{1, 3, 4, 7, 8, 13} {
+		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rounding8_0)
+		x := dequant16(a)
+		want := make([]float64, n*rows)
+		for tok := range n {
+			for i := range rows {
+				for c := range cols {
+					want[tok*rows+i] += float64(wf[i*cols+c]) * float64(x[tok][c])
+				}
+			}
+		}
+		for _, k := range []int{1, 4, 8} {
+			for name, kernel := range map[string]kernel{"go": packedKernelGo, "selected": packedKernel} {
+				got := make([]float64, n*rows)
+				for s := 0; s < rows/packRows; {
+					ns := 1
+					if rows/packRows-s >= packStreams {
+						ns = packStreams
+					}
+					strips, width := packed[s*stripBytes:(s+ns)*stripBytes], ns*packRows
+					out := make([]float32, k*width)
+					if k == 1 { // one token alone
+						for tok := range n {
+							kernel(strips, ns, nb, a.q8c[tok*cols/4:], a.d32c[tok*nb:], a.startc[tok*nb:], 1, 1, out, width)
+							for i := range width {
+								got[tok*rows+s*packRows+i] = float64(out[i])
+							}
+						}
+					} else {
+						for t0 := 0; t0 < a.groups()*gemmT; t0 += k { // k tokens of a group, padding included
+							g, tt := t0/gemmT, t0%gemmT
+							kernel(strips, ns, nb, a.q8[g*cols/4*gemmT+tt:], a.d32[g*nb*gemmT+tt:], a.start[g*nb*gemmT+tt:], k, gemmT, out, width)
+							for j := 0; j < k && t0+j < n; j++ {
+								for i := range width {
+									got[(t0+j)*rows+s*packRows+i] = float64(out[j*width+i])
+								}
+							}
+						}
+					}
+					s += ns
+				}
+				require.Less(t, nmse(got, want), 1e-12, "%s, %d tokens, %d at a time", name, n, k)
+			}
+		}
+	}
+}
+
+// TestPackedMatchesTiles checks that a packed matrix's products are the prompt tile's to the bit, for any
+// number of tokens: a sequence's logits then do not depend on what it is batched with.
+func TestPackedMatchesTiles(t *testing.T) {
+	if !usePacked {
+		t.Skip("no packed kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(33, 34))
+	p := NewPool(2)
+	defer p.Close()
+	require.NoError(t, p.SetActivationBits(8))
+	rows, cols := 64, 2048
+	w := &Weight{Type: gguf.TypeQ4_0, Rows: rows, Cols: cols, Data: quantRow(t, gguf.TypeQ4_0, randRow(r, rows*cols, 1))}
+	pw := *w
+	require.True(t, pw.Pack())
+	for _, n := range []int{1, 2, 3, 5, 8, 12, 17} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			x := randRow(r, n*cols, 2)
+			tiles := make([]float32, n*rows)
+			gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding8_0), gemmFast)
+			got := make([]float32, n*rows)
+			MatMul(p, got, &pw, x, n)
+			require.Equal(t, tiles, got)
+		})
+	}
+}
+
+// TestPackRefuses checks that Pack leaves alone what its kernels cannot take.
+func TestPackRefuses(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	for _, c := range []struct {
+		typ        gguf.Type
+		rows, cols int
+	}{{gguf.TypeQ8_0, 16, 64}, {gguf.TypeQ4_0, 24, 64}, {gguf.TypeQ4_0, 16, 96}} {
+		w := &Weight{Type: c.typ, Rows: c.rows, Cols: c.cols, Data: quantRow(t, c.typ, randRow(r, c.rows*c.cols, 1))}
+		require.False(t, w.Pack(), "%s %d×%d", c.typ, c.rows, c.cols)
+		require.Nil(t, w.Packed)
+	}
+}
