@@ -6,7 +6,7 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
-// Rows across lanes (a layout chosen at load). In the GGUF layout a Q4_0 row's blocks lie back to back, so
+// Rows across lanes (a layout chosen at load). In the GGUF layout a row's blocks lie back to back, so
 // a SIMD kernel that wants one row per lane must gather and transpose them for every product: the decode
 // kernels sum each row inside a register and reduce it at the end of every block, the prompt tiles unpack
 // whole strips into a buffer first. Weight.Pack rewrites a Q4_0 matrix once, at load, into strips of
@@ -22,10 +22,12 @@ import (
 // values of each of 16 rows: its low nibbles are values 4k…4k+3 and its high nibbles 16+4k…16+4k+3 of
 // every row (Q4_0 keeps value j in the low nibble of byte j and value j+16 in its high nibble). A
 // VPDPBUSD against one broadcast activation word adds those four products to each row's lane: no
-// transposition, no reduction, and a thread streams one contiguous run of memory.
-//
+// transposition, no reduction, and a thread streams contiguous runs of memory (four strips side by side
+// for one token). Q8_0 packs the same way with eight words a block (pairs of 1,088 bytes), its signed
+// quants stored as u = q + 128.
+
 // The kernel (packedKernel) takes the activations as the prompt tiles do (act16's 8-bit groups) and folds
-// each block exactly as they do — the exact int32 total of (u−8)·q per row and token, then
+// each block exactly as they do — the exact int32 total of (u−bias)·q per row and token, then
 // F += s·(float(total)·d_x), block after block — for one, four or eight tokens of a group. Every token of a
 // product of a packed matrix, whatever the batch, goes through it, so a sequence's logits do not depend on
 // what it is batched with; it replaces the one-row kernels and the tiles for these matrices.
@@ -34,44 +36,63 @@ import (
 // mapped rows, which stay valid (the loader may drop their pages from memory: they are read again from the
 // file only if a 16-bit product asks for them).
 
-const (
-	packRows      = 16                      // rows per strip: one int32 lane each of a 512-bit register
-	packPairBytes = 2 * (2*packRows + 4*64) // one pair of blocks of a strip: 576 bytes
-)
+// packRows is the rows of a strip: one int32 lane each of a 512-bit register.
+const packRows = 16
 
-// Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0 with whole
-// strips of rows and an even number of blocks per row, on CPUs with AVX-512 VNNI. It reports whether it
-// did; w.Data is left as it was.
+// packQuantBytes is the quant bytes per row and block of the types that pack (after the block's fp16
+// scale): 16 for Q4_0 (two values a byte), 32 for Q8_0.
+func packQuantBytes(t gguf.Type) int {
+	if t == gguf.TypeQ8_0 {
+		return 32
+	}
+	return 16
+}
+
+// packPairBytes is the bytes of one pair of blocks of a strip: 576 for Q4_0, 1088 for Q8_0.
+func packPairBytes(t gguf.Type) int { return 2 * (2*packRows + packRows*packQuantBytes(t)) }
+
+// Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0 or Q8_0 with
+// whole strips of rows and an even number of blocks per row, on CPUs with AVX-512 VNNI. It reports whether
+// it did; w.Data is left as it was.
 func (w *Weight) Pack() bool {
 	if !canPack(w) {
 		return false
 	}
-	w.Packed = packQ4_0(w)
+	w.Packed = pack(w)
 	return true
 }
 
 // canPack reports whether w can be packed (Weight.Pack).
 func canPack(w *Weight) bool {
-	return usePacked && w.Packed == nil && w.Type == gguf.TypeQ4_0 && w.Rows > 0 && w.Rows%packRows == 0 &&
-		w.Cols%64 == 0 && len(w.Data) == w.Rows*w.RowBytes()
+	return usePacked && w.Packed == nil && (w.Type == gguf.TypeQ4_0 || w.Type == gguf.TypeQ8_0) && w.Rows > 0 &&
+		w.Rows%packRows == 0 && w.Cols%64 == 0 && len(w.Data) == w.Rows*w.RowBytes()
 }
 
-// packQ4_0 returns w's rows in the packed layout, in a 64-byte aligned buffer.
-func packQ4_0(w *Weight) []byte {
-	rb, nb := w.RowBytes(), w.Cols/32
-	stripBytes := nb / 2 * packPairBytes
+// pack returns w's rows in the packed layout, in a 64-byte aligned buffer. Q8_0's signed quants are
+// stored as unsigned bytes u = q + 128 (the VPDPBUSD's unsigned side; its block sums start at −128·Σq).
+func pack(w *Weight) []byte {
+	rb, nb, qb := w.RowBytes(), w.Cols/32, packQuantBytes(w.Type)
+	pairBytes := packPairBytes(w.Type)
+	stripBytes := nb / 2 * pairBytes
 	out := alignedBytes(w.Rows / packRows * stripBytes)
+	flip := byte(0)
+	if w.Type == gguf.TypeQ8_0 {
+		flip = 0x80
+	}
 	for s := 0; s < w.Rows/packRows; s++ {
 		dst := out[s*stripBytes : (s+1)*stripBytes]
 		for r := range packRows {
 			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
 			for b := range nb {
-				blk := row[b*18 : b*18+18]
-				pair := dst[b/2*packPairBytes : (b/2+1)*packPairBytes]
+				blk := row[b*(2+qb) : (b+1)*(2+qb)]
+				pair := dst[b/2*pairBytes : (b/2+1)*pairBytes]
 				h := b % 2
 				copy(pair[32*h+2*r:32*h+2*r+2], blk[:2])
-				for k := range 4 {
-					copy(pair[64+256*h+64*k+4*r:64+256*h+64*k+4*r+4], blk[2+4*k:6+4*k])
+				for k := range qb / 4 {
+					word := pair[64+packRows*qb*h+64*k+4*r : 64+packRows*qb*h+64*k+4*r+4]
+					for i := range word {
+						word[i] = blk[2+4*k+i] ^ flip
+					}
 				}
 			}
 		}
@@ -87,39 +108,49 @@ func alignedBytes(n int) []byte {
 	return buf[off : off+n : off+n]
 }
 
-// packedKernelGo is the portable loop of the packed kernel (the reference for the assembly one): ns
-// consecutive packed strips (nb blocks a row) against tokens whose activations lie stride apart — quad j
-// of token t at q[j·stride+t], its d and −8·Σq of block b at ad[b·stride+t], start[b·stride+t]: an act16
-// group (stride gemmT, from the first token's place) or one token alone (stride 1) — row r of the strips
-// into out[t·ostride + r].
-func packedKernelGo(strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
-	stripBytes := nb / 2 * packPairBytes
+// packedKernelGo is the portable loop of the packed kernels (the reference for the assembly ones): ns
+// consecutive packed strips of type t (nb blocks a row) against tokens whose activations lie stride apart
+// — quad j of token t at q[j·stride+t], its d and −8·Σq of block b at ad[b·stride+t], start[b·stride+t]:
+// an act16 group (stride gemmT, from the first token's place) or one token alone (stride 1) — row r of
+// the strips into out[t·ostride + r].
+func packedKernelGo(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
+	stripBytes := nb / 2 * packPairBytes(t)
 	for i := range ns {
-		packedStripGo(strips[i*stripBytes:(i+1)*stripBytes], nb, q, ad, start, tokens, stride, out[i*packRows:], ostride)
+		packedStripGo(t, strips[i*stripBytes:(i+1)*stripBytes], nb, q, ad, start, tokens, stride, out[i*packRows:], ostride)
 	}
 }
 
-// packedStripGo is packedKernelGo for one strip.
-func packedStripGo(strip []byte, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
-	for t := range tokens {
+// packedStripGo is packedKernelGo for one strip: per block, the int32 total Σ (u−bias)·q from the start
+// bias·Σq, then F += s·(float(total)·d).
+func packedStripGo(t gguf.Type, strip []byte, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
+	qb, pairBytes := packQuantBytes(t), packPairBytes(t)
+	for tok := range tokens {
 		var acc [packRows]float32
 		for b := range nb {
-			pair := strip[b/2*packPairBytes:]
+			pair := strip[b/2*pairBytes:]
 			h := b % 2
 			for r := range packRows {
-				dot := start[b*stride+t]
-				for k := range 4 {
-					u := pair[64+256*h+64*k+4*r : 64+256*h+64*k+4*r+4]
-					lo, hi := q[(8*b+k)*stride+t], q[(8*b+4+k)*stride+t]
+				dot := start[b*stride+tok]
+				if t == gguf.TypeQ8_0 {
+					dot *= 16 // −128·Σq
+				}
+				for k := range qb / 4 {
+					u := pair[64+packRows*qb*h+64*k+4*r : 64+packRows*qb*h+64*k+4*r+4]
+					x := q[(8*b+k)*stride+tok]
 					for i := range 4 {
-						dot += int32(u[i]&15)*int32(int8(lo>>(8*i))) + int32(u[i]>>4)*int32(int8(hi>>(8*i)))
+						if t == gguf.TypeQ8_0 {
+							dot += int32(u[i]) * int32(int8(x>>(8*i)))
+							continue
+						}
+						hi := q[(8*b+4+k)*stride+tok]
+						dot += int32(u[i]&15)*int32(int8(x>>(8*i))) + int32(u[i]>>4)*int32(int8(hi>>(8*i)))
 					}
 				}
 				s := f16[uint16(pair[32*h+2*r])|uint16(pair[32*h+2*r+1])<<8]
-				acc[r] += s * (float32(dot) * ad[b*stride+t])
+				acc[r] += s * (float32(dot) * ad[b*stride+tok])
 			}
 		}
-		copy(out[t*ostride:t*ostride+packRows], acc[:])
+		copy(out[tok*ostride:tok*ostride+packRows], acc[:])
 	}
 }
 
@@ -138,7 +169,7 @@ const packStreams = 4
 func (pt *packedTask) run(lo, hi, _ int) {
 	w, a, dst := pt.w, pt.a, pt.dst
 	rows, cols, nb := w.Rows, w.Cols, w.Cols/32
-	stripBytes := nb / 2 * packPairBytes
+	stripBytes := nb / 2 * packPairBytes(w.Type)
 	for s := lo; s < hi; {
 		ns := 1
 		if hi-s >= packStreams {
@@ -160,9 +191,9 @@ func (pt *packedTask) run(lo, hi, _ int) {
 				out := dst[(g*gemmT+t)*rows+s*packRows:]
 				if k == 1 {
 					tok := g*gemmT + t
-					packedKernel(strips, ns, nb, a.q8c[tok*cols/4:(tok+1)*cols/4], a.d32c[tok*nb:(tok+1)*nb], a.startc[tok*nb:(tok+1)*nb], 1, 1, out, rows)
+					packedKernel(w.Type, strips, ns, nb, a.q8c[tok*cols/4:(tok+1)*cols/4], a.d32c[tok*nb:(tok+1)*nb], a.startc[tok*nb:(tok+1)*nb], 1, 1, out, rows)
 				} else {
-					packedKernel(strips, ns, nb, q[t:], ad[t:], start[t:], k, gemmT, out, rows)
+					packedKernel(w.Type, strips, ns, nb, q[t:], ad[t:], start[t:], k, gemmT, out, rows)
 				}
 				t += k
 			}

@@ -31,21 +31,43 @@
 	VPANDD    Z25, H2, H2 \
 	VPANDD    Z25, H3, H3
 
-// TOK(t, aoff, soff, I, F, S, L0…L3, H0…H3): token t's block (its quads from DI+aoff, d and start at soff)
-// against the unpacked block with scales S: I the int32 total, folded into F.
-#define TOK(t, aoff, soff, I, F, S, L0, L1, L2, L3, H0, H1, H2, H3) \
-	VPBROADCASTD        (soff+t*4)(R13), I \
-	VPDPBUSD.BCST       (aoff+t*4)(DI), L0, I \
-	VPDPBUSD.BCST       (aoff+32+t*4)(DI), L1, I \
-	VPDPBUSD.BCST       (aoff+64+t*4)(DI), L2, I \
-	VPDPBUSD.BCST       (aoff+96+t*4)(DI), L3, I \
-	VPDPBUSD.BCST       (aoff+128+t*4)(DI), H0, I \
-	VPDPBUSD.BCST       (aoff+160+t*4)(DI), H1, I \
-	VPDPBUSD.BCST       (aoff+192+t*4)(DI), H2, I \
-	VPDPBUSD.BCST       (aoff+224+t*4)(DI), H3, I \
+// TOKBODY(t, aoff, soff, I, F, S, W0…W7): token t's block against the block's eight weight registers
+// (W_k: quad k of the block, its quads from DI+aoff, d at R10+soff), with scales S: the int32 total I,
+// started by the caller, folded into F.
+#define TOKBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VPDPBUSD.BCST       (aoff+t*4)(DI), W0, I \
+	VPDPBUSD.BCST       (aoff+32+t*4)(DI), W1, I \
+	VPDPBUSD.BCST       (aoff+64+t*4)(DI), W2, I \
+	VPDPBUSD.BCST       (aoff+96+t*4)(DI), W3, I \
+	VPDPBUSD.BCST       (aoff+128+t*4)(DI), W4, I \
+	VPDPBUSD.BCST       (aoff+160+t*4)(DI), W5, I \
+	VPDPBUSD.BCST       (aoff+192+t*4)(DI), W6, I \
+	VPDPBUSD.BCST       (aoff+224+t*4)(DI), W7, I \
 	VCVTDQ2PS           I, I \
 	VMULPS.BCST         (soff+t*4)(R10), I, I \
 	VFMADD231PS         S, I, F
+
+// TOK (Q4_0; W0–W3 the low nibbles, W4–W7 the high) starts I at −8·Σq (start, at R13+soff); TOKQ8 (Q8_0,
+// u = q + 128) at −128·Σq = 16·start.
+#define TOK(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VPBROADCASTD        (soff+t*4)(R13), I \
+	TOKBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7)
+
+#define TOKQ8(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VPBROADCASTD        (soff+t*4)(R13), I \
+	VPSLLD              $4, I, I \
+	TOKBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7)
+
+// LOAD8(off, base, W0…W7): a Q8_0 block's eight words at off+base.
+#define LOAD8(off, base, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VMOVDQU64 (off)base, W0 \
+	VMOVDQU64 (off+64)base, W1 \
+	VMOVDQU64 (off+128)base, W2 \
+	VMOVDQU64 (off+192)base, W3 \
+	VMOVDQU64 (off+256)base, W4 \
+	VMOVDQU64 (off+320)base, W5 \
+	VMOVDQU64 (off+384)base, W6 \
+	VMOVDQU64 (off+448)base, W7
 
 // PACKSETUP loads the arguments (w, pairs, q, ad, start, out, ostride) and the constants.
 #define PACKSETUP \
@@ -57,45 +79,62 @@
 	MOVL         $0x0F0F0F0F, AX \
 	VPBROADCASTD AX, Z25
 
-// NEXTPAIR advances to the next pair of blocks (packed weights, quads, d and start) and loops to label.
-#define NEXTPAIR(label) \
-	ADDQ $576, SI \
+// NEXTPAIR advances to the next pair of blocks (step bytes of packed weights, quads, d and start) and
+// loops to label.
+#define NEXTPAIR(step, label) \
+	ADDQ $step, SI \
 	ADDQ $512, DI \
 	ADDQ $64, R10 \
 	ADDQ $64, R13 \
 	DECQ CX \
 	JNZ  label
 
-// BLOCK1(h, base, F, I, J, S, L0…H3): block h of the pair of the strip at base for one token, into F:
-// TOK for one token whose activations lie compact (quad j at DI+4j, d and start per block at R10, R13 + 4b),
-// with the low and high nibbles' products in two chains (I and J; the same exact total) to keep the
-// multiply-adds busy.
-#define BLOCK1(h, base, F, I, J, S, L0, L1, L2, L3, H0, H1, H2, H3) \
-	VCVTPH2PS           (32*h)base, S \
-	UNPACK(64+256*h, base, L0, L1, L2, L3, H0, H1, H2, H3) \
-	VPBROADCASTD        (4*h)(R13), I \
+// TOK1(h, F, I, J, S, W0…W7): TOK for block h of the pair and one token whose activations lie compact
+// (quad j at DI+4j, d and start per block at R10, R13 + 4b), with the first and last four quads' products
+// in two chains (I and J; the same exact total) to keep the multiply-adds busy; I started by the caller.
+#define TOK1(h, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7) \
 	VPXORD              J, J, J \
-	VPDPBUSD.BCST       (32*h)(DI), L0, I \
-	VPDPBUSD.BCST       (32*h+16)(DI), H0, J \
-	VPDPBUSD.BCST       (32*h+4)(DI), L1, I \
-	VPDPBUSD.BCST       (32*h+20)(DI), H1, J \
-	VPDPBUSD.BCST       (32*h+8)(DI), L2, I \
-	VPDPBUSD.BCST       (32*h+24)(DI), H2, J \
-	VPDPBUSD.BCST       (32*h+12)(DI), L3, I \
-	VPDPBUSD.BCST       (32*h+28)(DI), H3, J \
+	VPDPBUSD.BCST       (32*h)(DI), W0, I \
+	VPDPBUSD.BCST       (32*h+16)(DI), W4, J \
+	VPDPBUSD.BCST       (32*h+4)(DI), W1, I \
+	VPDPBUSD.BCST       (32*h+20)(DI), W5, J \
+	VPDPBUSD.BCST       (32*h+8)(DI), W2, I \
+	VPDPBUSD.BCST       (32*h+24)(DI), W6, J \
+	VPDPBUSD.BCST       (32*h+12)(DI), W3, I \
+	VPDPBUSD.BCST       (32*h+28)(DI), W7, J \
 	VPADDD              J, I, I \
 	VCVTDQ2PS           I, I \
 	VMULPS.BCST         (4*h)(R10), I, I \
 	VFMADD231PS         S, I, F
+
+// BLOCK1(h, base, F, I, J, S, W0…W7): Q4_0 block h of the pair of the strip at base, one token, into F.
+#define BLOCK1(h, base, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VCVTPH2PS           (32*h)base, S \
+	UNPACK(64+256*h, base, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VPBROADCASTD        (4*h)(R13), I \
+	TOK1(h, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7)
+
+// BLOCK1Q8 is BLOCK1 for Q8_0.
+#define BLOCK1Q8(h, base, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VCVTPH2PS           (32*h)base, S \
+	LOAD8(64+512*h, base, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VPBROADCASTD        (4*h)(R13), I \
+	VPSLLD              $4, I, I \
+	TOK1(h, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7)
 
 // PAIR1(base, F): both blocks of the pair of the strip at base, for one token, into F.
 #define PAIR1(base, F) \
 	BLOCK1(0, base, F, Z0, Z1, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	BLOCK1(1, base, F, Z2, Z3, Z27, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
 
-// NEXT1 advances the one-token kernels to the next pair of blocks.
-#define NEXT1 \
-	ADDQ $576, SI \
+// PAIR1Q8 is PAIR1 for Q8_0.
+#define PAIR1Q8(base, F) \
+	BLOCK1Q8(0, base, F, Z0, Z1, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	BLOCK1Q8(1, base, F, Z2, Z3, Z27, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15)
+
+// NEXT1 advances the one-token kernels to the next pair of blocks (step bytes of packed weights).
+#define NEXT1(step) \
+	ADDQ $step, SI \
 	ADDQ $64, DI \
 	ADDQ $8, R10 \
 	ADDQ $8, R13
@@ -107,7 +146,7 @@ TEXT ·packedQ4_0x1(SB), NOSPLIT, $0-56
 
 pair1:
 	PAIR1((SI), Z4)
-	NEXT1
+	NEXT1(576)
 	DECQ CX
 	JNZ  pair1
 
@@ -134,7 +173,7 @@ pair1s4:
 	PAIR1((SI)(R8*1), Z5)
 	PAIR1((SI)(R8*2), Z6)
 	PAIR1((R9), Z7)
-	NEXT1
+	NEXT1(576)
 	ADDQ $576, R9
 	DECQ CX
 	JNZ  pair1s4
@@ -167,7 +206,7 @@ TEXT ·packedQ4_0x4(SB), NOSPLIT, $0-56
 pair4:
 	BLOCK4(0)
 	BLOCK4(1)
-	NEXTPAIR(pair4)
+	NEXTPAIR(576, pair4)
 
 	MOVQ    out+40(FP), AX
 	MOVQ    ostride+48(FP), BX
@@ -177,12 +216,7 @@ pair4:
 
 // BLOCK8(h): block h of the pair for eight tokens, into Z8–Z15.
 #define BLOCK8(h) \
-	VCVTPH2PS (32*h)(SI), Z24 \
-	UNPACK(64+256*h, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(0, 256*h, 32*h, Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(1, 256*h, 32*h, Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(2, 256*h, 32*h, Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(3, 256*h, 32*h, Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	BLOCK4(h) \
 	TOK(4, 256*h, 32*h, Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	TOK(5, 256*h, 32*h, Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	TOK(6, 256*h, 32*h, Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
@@ -203,7 +237,114 @@ TEXT ·packedQ4_0x8(SB), NOSPLIT, $0-56
 pair8:
 	BLOCK8(0)
 	BLOCK8(1)
-	NEXTPAIR(pair8)
+	NEXTPAIR(576, pair8)
+
+	MOVQ    out+40(FP), AX
+	MOVQ    ostride+48(FP), BX
+	STOREALL
+	VZEROUPPER
+	RET
+
+// The Q8_0 kernels: the Q4_0 ones with eight words a block loaded as they are (no nibbles) and the block
+// sums started at −128·Σq.
+
+// func packedQ8_0x1(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+TEXT ·packedQ8_0x1(SB), NOSPLIT, $0-56
+	PACKSETUP
+	VPXORD Z4, Z4, Z4
+
+q8pair1:
+	PAIR1Q8((SI), Z4)
+	NEXT1(1088)
+	DECQ CX
+	JNZ  q8pair1
+
+	MOVQ    out+40(FP), AX
+	VMOVUPS Z4, (AX)
+	VZEROUPPER
+	RET
+
+// func packedQ8_0x1s4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, stripBytes int)
+TEXT ·packedQ8_0x1s4(SB), NOSPLIT, $0-56
+	PACKSETUP
+	MOVQ   stripBytes+48(FP), R8
+	LEAQ   (SI)(R8*2), R9
+	ADDQ   R8, R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+q8pair1s4:
+	PAIR1Q8((SI), Z4)
+	PAIR1Q8((SI)(R8*1), Z5)
+	PAIR1Q8((SI)(R8*2), Z6)
+	PAIR1Q8((R9), Z7)
+	NEXT1(1088)
+	ADDQ $1088, R9
+	DECQ CX
+	JNZ  q8pair1s4
+
+	MOVQ    out+40(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VZEROUPPER
+	RET
+
+// BLOCK4Q8(h): BLOCK4 for Q8_0.
+#define BLOCK4Q8(h) \
+	VCVTPH2PS (32*h)(SI), Z24 \
+	LOAD8(64+512*h, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(0, 256*h, 32*h, Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(1, 256*h, 32*h, Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(2, 256*h, 32*h, Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(3, 256*h, 32*h, Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+
+// func packedQ8_0x4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+TEXT ·packedQ8_0x4(SB), NOSPLIT, $0-56
+	PACKSETUP
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+q8pair4:
+	BLOCK4Q8(0)
+	BLOCK4Q8(1)
+	NEXTPAIR(1088, q8pair4)
+
+	MOVQ    out+40(FP), AX
+	MOVQ    ostride+48(FP), BX
+	STORE4
+	VZEROUPPER
+	RET
+
+// BLOCK8Q8(h): BLOCK8 for Q8_0.
+#define BLOCK8Q8(h) \
+	BLOCK4Q8(h) \
+	TOKQ8(4, 256*h, 32*h, Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(5, 256*h, 32*h, Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(6, 256*h, 32*h, Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(7, 256*h, 32*h, Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+
+// func packedQ8_0x8(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+TEXT ·packedQ8_0x8(SB), NOSPLIT, $0-56
+	PACKSETUP
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+q8pair8:
+	BLOCK8Q8(0)
+	BLOCK8Q8(1)
+	NEXTPAIR(1088, q8pair8)
 
 	MOVQ    out+40(FP), AX
 	MOVQ    ostride+48(FP), BX

@@ -2,10 +2,12 @@
 
 package cpu
 
+import "github.com/llamago/llamago/gguf"
+
 // usePacked is false without the assembly kernels: weights keep the file's layout.
 const usePacked = false
 
 // packedKernel is the portable loop (tests only: nothing is packed without the assembly kernels).
-func packedKernel(strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
-	packedKernelGo(strips, ns, nb, q, ad, start, tokens, stride, out, ostride)
+func packedKernel(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
+	packedKernelGo(t, strips, ns, nb, q, ad, start, tokens, stride, out, ostride)
 }

@@ -65,7 +65,7 @@ func TestBatchedMatchesAlone(t *testing.T) {
 	for _, c := range []struct {
 		typ  string
 		bits int
-	}{{"F32", 16}, {"Q4_0", 16}, {"Q4_0", 8}, {"Q4_K", 8}} {
+	}{{"F32", 16}, {"Q4_0", 16}, {"Q4_0", 8}, {"Q8_0", 8}, {"Q4_K", 8}} {
 		typ := c.typ
 		t.Run(fmt.Sprintf("%s/bits=%d", typ, c.bits), func(t *testing.T) {
 			_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: 300, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, c.bits)
@@ -131,7 +131,8 @@ func TestBatchedMatchesAlone(t *testing.T) {
 				require.Len(t, s.logits, gen, "sequence %d", i)
 				require.Equal(t, alone[i].ids, s.tokens[len(prompts[i]):], "sequence %d: greedy tokens", i)
 				if typ == "Q4_0" && c.bits == 8 && packs(m) {
-					// Every product of a packed matrix goes through one kernel whatever the batch: exact.
+					// Every product of a packed matrix goes through one kernel whatever the batch, and the
+					// output matrix (300 rows: not packed) through kernels that fold as the tiles do: exact.
 					require.Equal(t, alone[i].logits, s.logits, "sequence %d: logits", i)
 				}
 				if typ == "F32" || c.bits == 8 {
@@ -337,24 +338,28 @@ func packs(m *Model) bool {
 	return ok && w.w.Packed != nil
 }
 
-// TestPackAtLoad: with 8-bit activations, the CPU backend packs the Q4_0 matrices its kernels take (all
-// of a model's layers, the output too where its rows allow) and leaves the token table as it is; with
-// 16-bit activations it packs nothing. The packed rows are checked against the file's by the cpu tests.
+// TestPackAtLoad: with 8-bit activations, the CPU backend packs the Q4_0 and Q8_0 matrices its kernels
+// take (all of a model's layers, the output too where its rows allow) and leaves the token table as it
+// is; with 16-bit activations it packs nothing. The packed rows are checked against the file's by the cpu tests.
 func TestPackAtLoad(t *testing.T) {
 	probe := cpu.Weight{Type: gguf.TypeQ4_0, Rows: 16, Cols: 64, Data: make([]byte, 16*36)}
 	if !probe.Pack() {
 		t.Skip("this CPU has no packed kernels (AVX-512 VNNI)")
 	}
-	for _, bits := range []int{16, 8} {
-		_, m := synthModelBits(t, synth.Options{Type: "Q4_0", Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, bits)
+	for _, c := range []struct {
+		typ  string
+		bits int
+	}{{"Q4_0", 16}, {"Q4_0", 8}, {"Q8_0", 8}} {
+		typ, bits := c.typ, c.bits
+		_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, bits)
 		for l, lw := range m.layers {
 			for name, w := range map[string]Weight{"wq": lw.wq, "wk": lw.wk, "wv": lw.wv, "wo": lw.wo, "wGate": lw.wGate, "wUp": lw.wUp, "wDown": lw.wDown} {
-				require.Equal(t, bits == 8, wt(w).w.Packed != nil, "layer %d %s at %d bits", l, name, bits)
+				require.Equal(t, bits == 8, wt(w).w.Packed != nil, "%s layer %d %s at %d bits", typ, l, name, bits)
 			}
 		}
 		require.Nil(t, wt(m.tokEmbd).w.Packed, "token table")
 		if !m.TiedEmbed {
-			require.Equal(t, bits == 8, wt(m.output).w.Packed != nil, "output at %d bits", bits)
+			require.Equal(t, bits == 8, wt(m.output).w.Packed != nil, "%s output at %d bits", typ, bits)
 		}
 	}
 }
