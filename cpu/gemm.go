@@ -47,13 +47,15 @@ type act16 struct {
 	// each four values gemmT words of four signed bytes, and sq (sq16) per token and block of 32 (16) its Σq.
 	q8       []uint32
 	sq, sq16 []int32
-	// With 8-bit rounding, for the packed Q4_0 kernels: start per token and block of 32 (as sq) −8·Σq, where
-	// a block's sum Σ (u−8)·q starts; and each token's values alone (their one-token form): q8c holds token
-	// t's at q8c[t·cols/4:], four signed bytes a word, d32c and startc its d and start per block of 32.
+	// With 8-bit rounding, for the packed kernels: start per token and block of 32 (as sq) −8·Σq, where a
+	// Q4_0 block's sum Σ (u−8)·q starts; and each token's values alone (their one-token form): q8c holds
+	// token t's at q8c[t·cols/4:], four signed bytes a word, d32c, startc and s32c its d, start and s32 per
+	// block of 32.
 	start  []int32
 	q8c    []uint32
 	d32c   []float32
 	startc []int32
+	s32c   []float32
 	// The last fill's token count, row length and rounding: its padding tokens are still zero, and so are
 	// those of the same shape past its last token.
 	lastN, lastCols int
@@ -84,9 +86,11 @@ func (a *act16) resize(n, cols int) {
 			a.start = make([]int32, b32)
 		}
 		if cap(a.q8c) < n*cols/4 {
-			a.q8c, a.d32c, a.startc = make([]uint32, n*cols/4), make([]float32, n*cols/32), make([]int32, n*cols/32)
+			a.q8c, a.d32c = make([]uint32, n*cols/4), make([]float32, n*cols/32)
+			a.startc, a.s32c = make([]int32, n*cols/32), make([]float32, n*cols/32)
 		}
-		a.start, a.q8c, a.d32c, a.startc = a.start[:b32], a.q8c[:n*cols/4], a.d32c[:n*cols/32], a.startc[:n*cols/32]
+		a.start, a.q8c, a.d32c = a.start[:b32], a.q8c[:n*cols/4], a.d32c[:n*cols/32]
+		a.startc, a.s32c = a.startc[:n*cols/32], a.s32c[:n*cols/32]
 	}
 	// Padding: zero values and scales give zero products. Only the tokens the last fill of the same shape
 	// wrote need clearing (decoding one token a step would otherwise clear seven every product).
@@ -156,7 +160,8 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = d, d
 	}
 	if q8 != nil {
-		q8c, d32c, startc := a.q8c[t*cols/4:(t+1)*cols/4], a.d32c[t*cols/32:(t+1)*cols/32], a.startc[t*cols/32:(t+1)*cols/32]
+		q8c, d32c := a.q8c[t*cols/4:(t+1)*cols/4], a.d32c[t*cols/32:(t+1)*cols/32]
+		startc, s32c := a.startc[t*cols/32:(t+1)*cols/32], a.s32c[t*cols/32:(t+1)*cols/32]
 		start := a.start[g*cols/32*gemmT:]
 		for k := range q8c {
 			v := tmp.Q[4*k : 4*k+4]
@@ -166,7 +171,7 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		copy(d32c, tmp.D[:cols/32])
 		for b := 0; b < cols/32; b++ {
 			sq[b*gemmT+tt] = tmp.S[b]
-			start[b*gemmT+tt], startc[b] = -8*tmp.S[b], -8*tmp.S[b]
+			start[b*gemmT+tt], startc[b], s32c[b] = -8*tmp.S[b], -8*tmp.S[b], s32[b*gemmT+tt]
 			var lo int32
 			for _, v := range tmp.Q[b*32 : b*32+16] {
 				lo += int32(v)

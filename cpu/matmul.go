@@ -124,7 +124,7 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 		rnd := p.rounding(w.Type)
 		tiles, minTiles := tilesFirst(w.Type, rnd)
 		switch {
-		case w.Packed != nil && rnd == rounding8_0:
+		case w.Packed != nil && rnd != rounding16:
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}

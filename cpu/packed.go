@@ -39,8 +39,8 @@ import (
 // packRows is the rows of a strip: one int32 lane each of a 512-bit register.
 const packRows = 16
 
-// packQuantBytes is the quant bytes per row and block of the types that pack (after the block's fp16
-// scale): 16 for Q4_0 (two values a byte), 32 for Q8_0.
+// packQuantBytes is the quant bytes per row and block of Q4_0 and Q8_0 (after the block's fp16 scale): 16
+// for Q4_0 (two values a byte), 32 for Q8_0.
 func packQuantBytes(t gguf.Type) int {
 	if t == gguf.TypeQ8_0 {
 		return 32
@@ -48,12 +48,31 @@ func packQuantBytes(t gguf.Type) int {
 	return 16
 }
 
-// packPairBytes is the bytes of one pair of blocks of a strip: 576 for Q4_0, 1088 for Q8_0.
-func packPairBytes(t gguf.Type) int { return 2 * (2*packRows + packRows*packQuantBytes(t)) }
+// A strip is packed in units the kernels loop over: pairs of blocks (64 values) for Q4_0 and Q8_0,
+// super-blocks (256 values) for Q4_K.
 
-// Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0 or Q8_0 with
-// whole strips of rows and an even number of blocks per row, on CPUs with AVX-512 VNNI. It reports whether
-// it did; w.Data is left as it was.
+// packUnitValues is the values of a row in one unit.
+func packUnitValues(t gguf.Type) int {
+	if t == gguf.TypeQ4_K {
+		return gguf.QK_K
+	}
+	return 64
+}
+
+// packUnitBytes is the bytes of one unit of a strip: 576 for Q4_0, 1088 for Q8_0, 2368 for Q4_K.
+func packUnitBytes(t gguf.Type) int {
+	if t == gguf.TypeQ4_K {
+		return q4kPackBytes
+	}
+	return 2 * (2*packRows + packRows*packQuantBytes(t))
+}
+
+// packStripBytes is the bytes of one strip of w.
+func packStripBytes(w *Weight) int { return w.Cols / packUnitValues(w.Type) * packUnitBytes(w.Type) }
+
+// Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0, Q8_0 or
+// Q4_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI. It reports whether it
+// did; w.Data is left as it was.
 func (w *Weight) Pack() bool {
 	if !canPack(w) {
 		return false
@@ -64,16 +83,18 @@ func (w *Weight) Pack() bool {
 
 // canPack reports whether w can be packed (Weight.Pack).
 func canPack(w *Weight) bool {
-	return usePacked && w.Packed == nil && (w.Type == gguf.TypeQ4_0 || w.Type == gguf.TypeQ8_0) && w.Rows > 0 &&
-		w.Rows%packRows == 0 && w.Cols%64 == 0 && len(w.Data) == w.Rows*w.RowBytes()
+	return usePacked && w.Packed == nil && (w.Type == gguf.TypeQ4_0 || w.Type == gguf.TypeQ8_0 || w.Type == gguf.TypeQ4_K) &&
+		w.Rows > 0 && w.Rows%packRows == 0 && w.Cols%packUnitValues(w.Type) == 0 && len(w.Data) == w.Rows*w.RowBytes()
 }
 
 // pack returns w's rows in the packed layout, in a 64-byte aligned buffer. Q8_0's signed quants are
 // stored as unsigned bytes u = q + 128 (the VPDPBUSD's unsigned side; its block sums start at −128·Σq).
 func pack(w *Weight) []byte {
+	if w.Type == gguf.TypeQ4_K {
+		return packQ4_K(w)
+	}
 	rb, nb, qb := w.RowBytes(), w.Cols/32, packQuantBytes(w.Type)
-	pairBytes := packPairBytes(w.Type)
-	stripBytes := nb / 2 * pairBytes
+	pairBytes, stripBytes := packUnitBytes(w.Type), packStripBytes(w)
 	out := alignedBytes(w.Rows / packRows * stripBytes)
 	flip := byte(0)
 	if w.Type == gguf.TypeQ8_0 {
@@ -113,17 +134,25 @@ func alignedBytes(n int) []byte {
 // — quad j of token t at q[j·stride+t], its d and −8·Σq of block b at ad[b·stride+t], start[b·stride+t]:
 // an act16 group (stride gemmT, from the first token's place) or one token alone (stride 1) — row r of
 // the strips into out[t·ostride + r].
-func packedKernelGo(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
-	stripBytes := nb / 2 * packPairBytes(t)
+//
+// For Q4_K, as holds each token's −d·Σq per block of 32 (act16.s32), laid out as ad, for the minimums'
+// term, and start is not read (its sums start at zero).
+func packedKernelGo(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
+	stripBytes := nb * 32 / packUnitValues(t) * packUnitBytes(t)
 	for i := range ns {
-		packedStripGo(t, strips[i*stripBytes:(i+1)*stripBytes], nb, q, ad, start, tokens, stride, out[i*packRows:], ostride)
+		strip := strips[i*stripBytes : (i+1)*stripBytes]
+		if t == gguf.TypeQ4_K {
+			packedStripQ4_KGo(strip, nb, q, ad, as, tokens, stride, out[i*packRows:], ostride)
+			continue
+		}
+		packedStripGo(t, strip, nb, q, ad, start, tokens, stride, out[i*packRows:], ostride)
 	}
 }
 
 // packedStripGo is packedKernelGo for one strip: per block, the int32 total Σ (u−bias)·q from the start
 // bias·Σq, then F += s·(float(total)·d).
 func packedStripGo(t gguf.Type, strip []byte, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
-	qb, pairBytes := packQuantBytes(t), packPairBytes(t)
+	qb, pairBytes := packQuantBytes(t), packUnitBytes(t)
 	for tok := range tokens {
 		var acc [packRows]float32
 		for b := range nb {
@@ -169,7 +198,7 @@ const packStreams = 4
 func (pt *packedTask) run(lo, hi, _ int) {
 	w, a, dst := pt.w, pt.a, pt.dst
 	rows, cols, nb := w.Rows, w.Cols, w.Cols/32
-	stripBytes := nb / 2 * packPairBytes(w.Type)
+	stripBytes := packStripBytes(w)
 	for s := lo; s < hi; {
 		ns := 1
 		if hi-s >= packStreams {
@@ -178,7 +207,7 @@ func (pt *packedTask) run(lo, hi, _ int) {
 		strips := w.Packed[s*stripBytes : (s+ns)*stripBytes]
 		for g := 0; g < a.groups(); g++ {
 			q := a.q8[g*cols/4*gemmT : (g+1)*cols/4*gemmT]
-			ad, start := a.d32[g*nb*gemmT:(g+1)*nb*gemmT], a.start[g*nb*gemmT:(g+1)*nb*gemmT]
+			ad, start, as := a.d32[g*nb*gemmT:(g+1)*nb*gemmT], a.start[g*nb*gemmT:(g+1)*nb*gemmT], a.s32[g*nb*gemmT:(g+1)*nb*gemmT]
 			m := min(gemmT, a.n-g*gemmT)
 			for t := 0; t < m; {
 				k := 1
@@ -191,9 +220,9 @@ func (pt *packedTask) run(lo, hi, _ int) {
 				out := dst[(g*gemmT+t)*rows+s*packRows:]
 				if k == 1 {
 					tok := g*gemmT + t
-					packedKernel(w.Type, strips, ns, nb, a.q8c[tok*cols/4:(tok+1)*cols/4], a.d32c[tok*nb:(tok+1)*nb], a.startc[tok*nb:(tok+1)*nb], 1, 1, out, rows)
+					packedKernel(w.Type, strips, ns, nb, a.q8c[tok*cols/4:(tok+1)*cols/4], a.d32c[tok*nb:(tok+1)*nb], a.startc[tok*nb:(tok+1)*nb], a.s32c[tok*nb:(tok+1)*nb], 1, 1, out, rows)
 				} else {
-					packedKernel(w.Type, strips, ns, nb, q[t:], ad[t:], start[t:], k, gemmT, out, rows)
+					packedKernel(w.Type, strips, ns, nb, q[t:], ad[t:], start[t:], as[t:], k, gemmT, out, rows)
 				}
 				t += k
 			}
@@ -202,11 +231,79 @@ func (pt *packedTask) run(lo, hi, _ int) {
 	}
 }
 
-// matMulPacked computes dst = w·x for a packed w from the activations in a (8-bit, Q8_0 rounding).
+// matMulPacked computes dst = w·x for a packed w from the activations in a (8-bit, w's rounding).
 func matMulPacked(p *Pool, dst []float32, w *Weight, a *act16) {
 	p.tasks.packed = packedTask{dst: dst, w: w, a: a}
 	strips := w.Rows / packRows
 	// About four chunks a thread (so that a thread slowed down does not hold the others up), whole runs.
 	chunk := max(packStreams, strips/(4*p.threads)/packStreams*packStreams)
 	p.ForChunks(strips, chunk, p.tasks.packedFn)
+}
+
+// Q4_K packs by super-block (256 values of a row: d, dmin, eight 6-bit scales and minimums, 128 bytes of
+// nibbles where chunk c of 32 bytes holds sub-block 2c in its low nibbles and 2c+1 in its high ones):
+//
+//	strip s, one unit per super-block, q4kPackBytes bytes each:
+//	  [0, 32)      the 16 rows' fp16 d, row r at 2r
+//	  [32, 64)     their fp16 dmin
+//	  [64, 192)    their scales as bytes: sub-block j's at 64+16j, row r's at +r
+//	  [192, 320)   their minimums, the same way
+//	  [320, 2368)  the quants: chunk c's word k (k = 0…7) at 320+512c+64k, row r's bytes 4k…4k+3 at +4r
+//
+// (148 bytes a row and super-block where the file has 144: the scales unpacked from their 6-bit fields.)
+// A sub-block's weights are s·u − o with s = d·sc and o = dmin·m, computed as the tiles compute them
+// (float32 products, exact); its sum folds as the tile folds it: F += s·(float(Σ u·q)·d_x), then
+// F += o·(−d_x·Σq).
+const q4kPackBytes = 2*2*packRows + 2*8*packRows + 4*8*64 // 2,368
+
+// packQ4_K is pack for Q4_K.
+func packQ4_K(w *Weight) []byte {
+	rb, nsb, stripBytes := w.RowBytes(), w.Cols/gguf.QK_K, packStripBytes(w)
+	out := alignedBytes(w.Rows / packRows * stripBytes)
+	for s := 0; s < w.Rows/packRows; s++ {
+		for r := range packRows {
+			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
+			for sb := range nsb {
+				blk := row[sb*144 : (sb+1)*144]
+				u := out[s*stripBytes+sb*q4kPackBytes : s*stripBytes+(sb+1)*q4kPackBytes]
+				copy(u[2*r:2*r+2], blk[0:2])
+				copy(u[32+2*r:32+2*r+2], blk[2:4])
+				for j := range 8 {
+					u[64+16*j+r], u[192+16*j+r] = q4kScaleMin(j, blk[4:16])
+				}
+				for c := range 4 {
+					for k := range 8 {
+						copy(u[320+512*c+64*k+4*r:320+512*c+64*k+4*r+4], blk[16+32*c+4*k:16+32*c+4*k+4])
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// packedStripQ4_KGo is packedStripGo for Q4_K.
+func packedStripQ4_KGo(strip []byte, nb int, q []uint32, ad, as []float32, tokens, stride int, out []float32, ostride int) {
+	for tok := range tokens {
+		var acc [packRows]float32
+		for b := range nb { // sub-blocks of 32
+			u := strip[b/8*q4kPackBytes : (b/8+1)*q4kPackBytes]
+			j, c := b%8, b%8/2
+			for r := range packRows {
+				d, dmin := f16[uint16(u[2*r])|uint16(u[2*r+1])<<8], f16[uint16(u[32+2*r])|uint16(u[32+2*r+1])<<8]
+				sc, m := d*float32(u[64+16*j+r]), dmin*float32(u[192+16*j+r])
+				var dot int32
+				for k := range 8 {
+					word := u[320+512*c+64*k+4*r : 320+512*c+64*k+4*r+4]
+					x := q[(8*b+k)*stride+tok]
+					for i := range 4 {
+						dot += int32(word[i]>>(4*(j%2))&15) * int32(int8(x>>(8*i)))
+					}
+				}
+				acc[r] += sc * (float32(dot) * ad[b*stride+tok])
+				acc[r] += m * as[b*stride+tok]
+			}
+		}
+		copy(out[tok*ostride:tok*ostride+packRows], acc[:])
+	}
 }

@@ -11,72 +11,92 @@ import (
 // usePacked says whether Weight.Pack packs: the packed kernels need AVX-512 VNNI.
 var usePacked = useVNNI
 
+// The assembly's strides: a Q4_K unit is 2,368 bytes (a compile error otherwise).
+const _ = uint(q4kPackBytes-2368) + uint(2368-q4kPackBytes)
+
 // packedKernels are one type's packed kernels: one token against one strip or four, four or eight tokens
 // of a group against one strip.
 type packedKernels struct {
-	x1, x1s4, x4, x8 func(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+	x1, x1s4, x4, x8 func(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 }
 
 var (
 	packedQ4_0 = packedKernels{packedQ4_0x1, packedQ4_0x1s4, packedQ4_0x4, packedQ4_0x8}
 	packedQ8_0 = packedKernels{packedQ8_0x1, packedQ8_0x1s4, packedQ8_0x4, packedQ8_0x8}
+	packedQ4_K = packedKernels{packedQ4_Kx1, packedQ4_Kx1s4, packedQ4_Kx4, packedQ4_Kx8}
 )
 
 //go:noescape
-func packedQ4_0x1(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+func packedQ4_Kx1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func packedQ4_0x1s4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, stripBytes int)
+func packedQ4_Kx1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 
 //go:noescape
-func packedQ4_0x4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+func packedQ4_Kx4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func packedQ4_0x8(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+func packedQ4_Kx8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func packedQ8_0x1(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+func packedQ4_0x1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func packedQ8_0x1s4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, stripBytes int)
+func packedQ4_0x1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 
 //go:noescape
-func packedQ8_0x4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+func packedQ4_0x4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func packedQ8_0x8(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
+func packedQ4_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ8_0x1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ8_0x1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
+
+//go:noescape
+func packedQ8_0x4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 // packedKernel is packedKernelGo in assembly: one token alone (stride 1), or 4 or 8 of a group (stride
 // gemmT).
-func packedKernel(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
-	if nb%2 != 0 || nb == 0 || ns <= 0 {
-		panic("packed kernel: blocks per row must be even")
+func packedKernel(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
+	units := nb * 32 / packUnitValues(t)
+	if units == 0 || units*packUnitValues(t) != nb*32 || ns <= 0 {
+		panic("packed kernel: rows of whole units")
 	}
 	if (tokens == 1) != (stride == 1) || (stride != 1 && stride != gemmT) {
 		panic("packed kernel: one token alone, or four or eight of a group")
 	}
 	k := packedQ4_0
-	if t == gguf.TypeQ8_0 {
+	switch t {
+	case gguf.TypeQ8_0:
 		k = packedQ8_0
+	case gguf.TypeQ4_K:
+		k = packedQ4_K
 	}
-	stripBytes := nb / 2 * packPairBytes(t)
+	stripBytes := units * packUnitBytes(t)
 	_ = strips[ns*stripBytes-1]
-	_, _, _ = q[(8*nb-1)*stride+tokens-1], ad[(nb-1)*stride+tokens-1], start[(nb-1)*stride+tokens-1]
+	_, _, _, _ = q[(8*nb-1)*stride+tokens-1], ad[(nb-1)*stride+tokens-1], start[(nb-1)*stride+tokens-1], as[(nb-1)*stride+tokens-1]
 	_ = out[(tokens-1)*ostride+ns*packRows-1]
-	qp, adp, sp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start)
+	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
 	if tokens == 1 && ns == 4 {
-		k.x1s4(unsafe.SliceData(strips), nb/2, qp, adp, sp, unsafe.SliceData(out), stripBytes)
+		k.x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes)
 		return
 	}
 	for i := range ns {
 		w, op := &strips[i*stripBytes], &out[i*packRows]
 		switch tokens {
 		case 1:
-			k.x1(w, nb/2, qp, adp, sp, op, 4*ostride)
+			k.x1(w, units, qp, adp, sp, asp, op, 4*ostride)
 		case 4:
-			k.x4(w, nb/2, qp, adp, sp, op, 4*ostride)
+			k.x4(w, units, qp, adp, sp, asp, op, 4*ostride)
 		case gemmT:
-			k.x8(w, nb/2, qp, adp, sp, op, 4*ostride)
+			k.x8(w, units, qp, adp, sp, asp, op, 4*ostride)
 		default:
 			panic("packed kernel: 1, 4 or 8 tokens")
 		}

@@ -69,13 +69,14 @@
 	VMOVDQU64 (off+384)base, W6 \
 	VMOVDQU64 (off+448)base, W7
 
-// PACKSETUP loads the arguments (w, pairs, q, ad, start, out, ostride) and the constants.
+// PACKSETUP loads the arguments (w, units, q, ad, start, as, out, ostride) and the constants.
 #define PACKSETUP \
 	MOVQ         w+0(FP), SI \
-	MOVQ         pairs+8(FP), CX \
+	MOVQ         units+8(FP), CX \
 	MOVQ         q+16(FP), DI \
 	MOVQ         ad+24(FP), R10 \
 	MOVQ         start+32(FP), R13 \
+	MOVQ         as+40(FP), R11 \
 	MOVL         $0x0F0F0F0F, AX \
 	VPBROADCASTD AX, Z25
 
@@ -139,8 +140,8 @@
 	ADDQ $8, R10 \
 	ADDQ $8, R13
 
-// func packedQ4_0x1(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
-TEXT ·packedQ4_0x1(SB), NOSPLIT, $0-56
+// func packedQ4_0x1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_0x1(SB), NOSPLIT, $0-64
 	PACKSETUP
 	VPXORD Z4, Z4, Z4
 
@@ -150,17 +151,17 @@ pair1:
 	DECQ CX
 	JNZ  pair1
 
-	MOVQ    out+40(FP), AX
+	MOVQ    out+48(FP), AX
 	VMOVUPS Z4, (AX)
 	VZEROUPPER
 	RET
 
-// func packedQ4_0x1s4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, stripBytes int)
+// func packedQ4_0x1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 // Four strips (at w + k·stripBytes) against one token: four streams of memory at
 // once, which one core needs to keep its share of the bandwidth busy. Their 64 results go to out.
-TEXT ·packedQ4_0x1s4(SB), NOSPLIT, $0-56
+TEXT ·packedQ4_0x1s4(SB), NOSPLIT, $0-64
 	PACKSETUP
-	MOVQ   stripBytes+48(FP), R8
+	MOVQ   stripBytes+56(FP), R8
 	LEAQ   (SI)(R8*2), R9
 	ADDQ   R8, R9
 	VPXORD Z4, Z4, Z4
@@ -178,7 +179,7 @@ pair1s4:
 	DECQ CX
 	JNZ  pair1s4
 
-	MOVQ    out+40(FP), AX
+	MOVQ    out+48(FP), AX
 	VMOVUPS Z4, (AX)
 	VMOVUPS Z5, 64(AX)
 	VMOVUPS Z6, 128(AX)
@@ -195,8 +196,8 @@ pair1s4:
 	TOK(2, 256*h, 32*h, Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	TOK(3, 256*h, 32*h, Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
-// func packedQ4_0x4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
-TEXT ·packedQ4_0x4(SB), NOSPLIT, $0-56
+// func packedQ4_0x4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_0x4(SB), NOSPLIT, $0-64
 	PACKSETUP
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
@@ -208,8 +209,8 @@ pair4:
 	BLOCK4(1)
 	NEXTPAIR(576, pair4)
 
-	MOVQ    out+40(FP), AX
-	MOVQ    ostride+48(FP), BX
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
 	STORE4
 	VZEROUPPER
 	RET
@@ -222,8 +223,8 @@ pair4:
 	TOK(6, 256*h, 32*h, Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	TOK(7, 256*h, 32*h, Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
-// func packedQ4_0x8(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
-TEXT ·packedQ4_0x8(SB), NOSPLIT, $0-56
+// func packedQ4_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_0x8(SB), NOSPLIT, $0-64
 	PACKSETUP
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
@@ -239,8 +240,8 @@ pair8:
 	BLOCK8(1)
 	NEXTPAIR(576, pair8)
 
-	MOVQ    out+40(FP), AX
-	MOVQ    ostride+48(FP), BX
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
 	STOREALL
 	VZEROUPPER
 	RET
@@ -248,8 +249,8 @@ pair8:
 // The Q8_0 kernels: the Q4_0 ones with eight words a block loaded as they are (no nibbles) and the block
 // sums started at −128·Σq.
 
-// func packedQ8_0x1(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
-TEXT ·packedQ8_0x1(SB), NOSPLIT, $0-56
+// func packedQ8_0x1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ8_0x1(SB), NOSPLIT, $0-64
 	PACKSETUP
 	VPXORD Z4, Z4, Z4
 
@@ -259,15 +260,15 @@ q8pair1:
 	DECQ CX
 	JNZ  q8pair1
 
-	MOVQ    out+40(FP), AX
+	MOVQ    out+48(FP), AX
 	VMOVUPS Z4, (AX)
 	VZEROUPPER
 	RET
 
-// func packedQ8_0x1s4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, stripBytes int)
-TEXT ·packedQ8_0x1s4(SB), NOSPLIT, $0-56
+// func packedQ8_0x1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
+TEXT ·packedQ8_0x1s4(SB), NOSPLIT, $0-64
 	PACKSETUP
-	MOVQ   stripBytes+48(FP), R8
+	MOVQ   stripBytes+56(FP), R8
 	LEAQ   (SI)(R8*2), R9
 	ADDQ   R8, R9
 	VPXORD Z4, Z4, Z4
@@ -285,7 +286,7 @@ q8pair1s4:
 	DECQ CX
 	JNZ  q8pair1s4
 
-	MOVQ    out+40(FP), AX
+	MOVQ    out+48(FP), AX
 	VMOVUPS Z4, (AX)
 	VMOVUPS Z5, 64(AX)
 	VMOVUPS Z6, 128(AX)
@@ -302,8 +303,8 @@ q8pair1s4:
 	TOKQ8(2, 256*h, 32*h, Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	TOKQ8(3, 256*h, 32*h, Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
-// func packedQ8_0x4(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
-TEXT ·packedQ8_0x4(SB), NOSPLIT, $0-56
+// func packedQ8_0x4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ8_0x4(SB), NOSPLIT, $0-64
 	PACKSETUP
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
@@ -315,8 +316,8 @@ q8pair4:
 	BLOCK4Q8(1)
 	NEXTPAIR(1088, q8pair4)
 
-	MOVQ    out+40(FP), AX
-	MOVQ    ostride+48(FP), BX
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
 	STORE4
 	VZEROUPPER
 	RET
@@ -329,8 +330,8 @@ q8pair4:
 	TOKQ8(6, 256*h, 32*h, Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	TOKQ8(7, 256*h, 32*h, Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
-// func packedQ8_0x8(w *byte, pairs int, q *uint32, ad *float32, start *int32, out *float32, ostride int)
-TEXT ·packedQ8_0x8(SB), NOSPLIT, $0-56
+// func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ8_0x8(SB), NOSPLIT, $0-64
 	PACKSETUP
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
@@ -346,8 +347,256 @@ q8pair8:
 	BLOCK8Q8(1)
 	NEXTPAIR(1088, q8pair8)
 
-	MOVQ    out+40(FP), AX
-	MOVQ    ostride+48(FP), BX
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
+	STOREALL
+	VZEROUPPER
+	RET
+
+// The Q4_K kernels (units of one super-block, q4kPackBytes = 2368 bytes a strip): per sub-block j of 32,
+// the rows' s = d·sc and o = dmin·m as the tiles compute them (Q4KSCALES; d and dmin in Z4 and Z5), the
+// chunk's low or high nibbles (Q4KLO, Q4KHI: sub-blocks 2c and 2c+1) in Z16–Z23, then per token the
+// int32 sum Σ u·q from zero and F += s·(float(sum)·d_x), F += o·as (as = −d_x·Σq at R11) — the tile's
+// FOLD and OFFSET.
+
+// Q4KSCALES(j, base, S, O): sub-block j's s and o of the unit's 16 rows at base.
+#define Q4KSCALES(j, base, S, O) \
+	VPMOVZXBD (64+16*j)base, S \
+	VCVTDQ2PS S, S \
+	VMULPS    Z4, S, S \
+	VPMOVZXBD (192+16*j)base, O \
+	VCVTDQ2PS O, O \
+	VMULPS    Z5, O, O
+
+// Q4KLO(c, base): chunk c's low nibbles (sub-block 2c) into Z16–Z23.
+#define Q4KLO(c, base) \
+	VPANDD (320+512*c)base, Z25, Z16 \
+	VPANDD (384+512*c)base, Z25, Z17 \
+	VPANDD (448+512*c)base, Z25, Z18 \
+	VPANDD (512+512*c)base, Z25, Z19 \
+	VPANDD (576+512*c)base, Z25, Z20 \
+	VPANDD (640+512*c)base, Z25, Z21 \
+	VPANDD (704+512*c)base, Z25, Z22 \
+	VPANDD (768+512*c)base, Z25, Z23
+
+// Q4KHI(c, base): chunk c's high nibbles (sub-block 2c+1) into Z16–Z23.
+#define Q4KHI(c, base) \
+	VPSRLW $4, (320+512*c)base, Z16 \
+	VPSRLW $4, (384+512*c)base, Z17 \
+	VPSRLW $4, (448+512*c)base, Z18 \
+	VPSRLW $4, (512+512*c)base, Z19 \
+	VPSRLW $4, (576+512*c)base, Z20 \
+	VPSRLW $4, (640+512*c)base, Z21 \
+	VPSRLW $4, (704+512*c)base, Z22 \
+	VPSRLW $4, (768+512*c)base, Z23 \
+	VPANDD Z25, Z16, Z16 \
+	VPANDD Z25, Z17, Z17 \
+	VPANDD Z25, Z18, Z18 \
+	VPANDD Z25, Z19, Z19 \
+	VPANDD Z25, Z20, Z20 \
+	VPANDD Z25, Z21, Z21 \
+	VPANDD Z25, Z22, Z22 \
+	VPANDD Z25, Z23, Z23
+
+// TOKK(t, j, I, F, S, O): token t of a group against sub-block j (its quads at DI + 256j, d and as at
+// R10, R11 + 32j).
+#define TOKK(t, j, I, F, S, O) \
+	VPXORD              I, I, I \
+	TOKBODY(t, 256*j, 32*j, I, F, S, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	VFMADD231PS.BCST    (32*j+t*4)(R11), O, F
+
+// TOK1K(j, F, I, J, S, O): one token alone against sub-block j (quads at DI + 32j, d and as at R10, R11
+// + 4j), in two chains as TOK1.
+#define TOK1K(j, F, I, J, S, O) \
+	VPXORD              I, I, I \
+	VPXORD              J, J, J \
+	VPDPBUSD.BCST       (32*j)(DI), Z16, I \
+	VPDPBUSD.BCST       (32*j+16)(DI), Z20, J \
+	VPDPBUSD.BCST       (32*j+4)(DI), Z17, I \
+	VPDPBUSD.BCST       (32*j+20)(DI), Z21, J \
+	VPDPBUSD.BCST       (32*j+8)(DI), Z18, I \
+	VPDPBUSD.BCST       (32*j+24)(DI), Z22, J \
+	VPDPBUSD.BCST       (32*j+12)(DI), Z19, I \
+	VPDPBUSD.BCST       (32*j+28)(DI), Z23, J \
+	VPADDD              J, I, I \
+	VCVTDQ2PS           I, I \
+	VMULPS.BCST         (4*j)(R10), I, I \
+	VFMADD231PS         S, I, F \
+	VFMADD231PS.BCST    (4*j)(R11), O, F
+
+// SUB1KLO(j, c, base, F), SUB1KHI: sub-block j (low or high nibbles of chunk c) of the unit at base for
+// one token, into F; two register sets by j's parity, so that one sub-block's scales and sums need not
+// wait for the last one's.
+#define SUB1KLO(j, c, base, F) \
+	Q4KLO(c, base) \
+	Q4KSCALES(j, base, Z2, Z3) \
+	TOK1K(j, F, Z0, Z1, Z2, Z3)
+
+#define SUB1KHI(j, c, base, F) \
+	Q4KHI(c, base) \
+	Q4KSCALES(j, base, Z6, Z7) \
+	TOK1K(j, F, Z8, Z9, Z6, Z7)
+
+// UNIT1K(base, F): the unit of the strip at base against one token, into F.
+#define UNIT1K(base, F) \
+	VCVTPH2PS (0)base, Z4 \
+	VCVTPH2PS (32)base, Z5 \
+	SUB1KLO(0, 0, base, F) \
+	SUB1KHI(1, 0, base, F) \
+	SUB1KLO(2, 1, base, F) \
+	SUB1KHI(3, 1, base, F) \
+	SUB1KLO(4, 2, base, F) \
+	SUB1KHI(5, 2, base, F) \
+	SUB1KLO(6, 3, base, F) \
+	SUB1KHI(7, 3, base, F)
+
+// NEXT1K advances the one-token kernels to the next super-block.
+#define NEXT1K \
+	ADDQ $2368, SI \
+	ADDQ $256, DI \
+	ADDQ $32, R10 \
+	ADDQ $32, R11
+
+// func packedQ4_Kx1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_Kx1(SB), NOSPLIT, $0-64
+	PACKSETUP
+	VPXORD Z10, Z10, Z10
+
+k1:
+	UNIT1K((SI), Z10)
+	NEXT1K
+	DECQ CX
+	JNZ  k1
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z10, (AX)
+	VZEROUPPER
+	RET
+
+// func packedQ4_Kx1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
+TEXT ·packedQ4_Kx1s4(SB), NOSPLIT, $0-64
+	PACKSETUP
+	MOVQ   stripBytes+56(FP), R8
+	LEAQ   (SI)(R8*2), R9
+	ADDQ   R8, R9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+
+k1s4:
+	UNIT1K((SI), Z10)
+	UNIT1K((SI)(R8*1), Z11)
+	UNIT1K((SI)(R8*2), Z12)
+	UNIT1K((R9), Z13)
+	NEXT1K
+	ADDQ $2368, R9
+	DECQ CX
+	JNZ  k1s4
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z10, (AX)
+	VMOVUPS Z11, 64(AX)
+	VMOVUPS Z12, 128(AX)
+	VMOVUPS Z13, 192(AX)
+	VZEROUPPER
+	RET
+
+// SUBK4(j): sub-block j (its nibbles in Z16–Z23) for four tokens of a group, into Z8–Z11.
+#define SUBK4(j) \
+	Q4KSCALES(j, (SI), Z2, Z3) \
+	TOKK(0, j, Z0, Z8, Z2, Z3) \
+	TOKK(1, j, Z1, Z9, Z2, Z3) \
+	TOKK(2, j, Z6, Z10, Z2, Z3) \
+	TOKK(3, j, Z7, Z11, Z2, Z3)
+
+// SUBK8(j): SUBK4 for eight tokens, into Z8–Z15.
+#define SUBK8(j) \
+	SUBK4(j) \
+	TOKK(4, j, Z0, Z12, Z2, Z3) \
+	TOKK(5, j, Z1, Z13, Z2, Z3) \
+	TOKK(6, j, Z6, Z14, Z2, Z3) \
+	TOKK(7, j, Z7, Z15, Z2, Z3)
+
+// NEXTK advances the group kernels to the next super-block and loops to label.
+#define NEXTK(label) \
+	ADDQ $2368, SI \
+	ADDQ $2048, DI \
+	ADDQ $256, R10 \
+	ADDQ $256, R11 \
+	DECQ CX \
+	JNZ  label
+
+// func packedQ4_Kx4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_Kx4(SB), NOSPLIT, $0-64
+	PACKSETUP
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+k4:
+	VCVTPH2PS (SI), Z4
+	VCVTPH2PS 32(SI), Z5
+	Q4KLO(0, (SI))
+	SUBK4(0)
+	Q4KHI(0, (SI))
+	SUBK4(1)
+	Q4KLO(1, (SI))
+	SUBK4(2)
+	Q4KHI(1, (SI))
+	SUBK4(3)
+	Q4KLO(2, (SI))
+	SUBK4(4)
+	Q4KHI(2, (SI))
+	SUBK4(5)
+	Q4KLO(3, (SI))
+	SUBK4(6)
+	Q4KHI(3, (SI))
+	SUBK4(7)
+	NEXTK(k4)
+
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
+	STORE4
+	VZEROUPPER
+	RET
+
+// func packedQ4_Kx8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_Kx8(SB), NOSPLIT, $0-64
+	PACKSETUP
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+k8:
+	VCVTPH2PS (SI), Z4
+	VCVTPH2PS 32(SI), Z5
+	Q4KLO(0, (SI))
+	SUBK8(0)
+	Q4KHI(0, (SI))
+	SUBK8(1)
+	Q4KLO(1, (SI))
+	SUBK8(2)
+	Q4KHI(1, (SI))
+	SUBK8(3)
+	Q4KLO(2, (SI))
+	SUBK8(4)
+	Q4KHI(2, (SI))
+	SUBK8(5)
+	Q4KLO(3, (SI))
+	SUBK8(6)
+	Q4KHI(3, (SI))
+	SUBK8(7)
+	NEXTK(k8)
+
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
 	STOREALL
 	VZEROUPPER
 	RET

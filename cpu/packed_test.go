@@ -13,7 +13,7 @@ import (
 // portable loop and the selected kernel (assembly where available), one, four and eight tokens at a time,
 // against a float64 product of the dequantized weights and the rounded activations.
 func TestPackedKernel(t *testing.T) {
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
 		t.Run(typ.String(), func(t *testing.T) { testPackedKernel(t, typ) })
 	}
 }
@@ -22,18 +22,25 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 	r := rand.New(rand.NewPCG(31, 32))
 	p := NewPool(2)
 	defer p.Close()
-	rows, cols := 80, 320 // five strips: a run of four (the one-token kernel's streams) and one alone
+	rows, cols := 80, 512 // five strips: a run of four (the one-token kernel's streams) and one alone
 	w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 	packed := pack(w) // directly: Pack packs only where the assembly kernels run
-	require.Equal(t, len(w.Data), len(packed))
+	require.Equal(t, rows/packRows*packStripBytes(w), len(packed))
+	if typ != gguf.TypeQ4_K { // Q4_K unpacks its 6-bit scales: 148 bytes a row and super-block, not 144
+		require.Equal(t, len(w.Data), len(packed))
+	}
 	wf := make([]float32, rows*cols)
 	for i := range rows {
 		w.Row(i, wf[i*cols:(i+1)*cols])
 	}
-	nb, stripBytes := cols/32, cols/64*packPairBytes(typ)
-	type kernel func(gguf.Type, []byte, int, int, []uint32, []float32, []int32, int, int, []float32, int)
+	nb, stripBytes := cols/32, packStripBytes(w)
+	type kernel func(gguf.Type, []byte, int, int, []uint32, []float32, []int32, []float32, int, int, []float32, int)
 	for _, n := range []int{1, 3, 4, 7, 8, 13} {
-		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rounding8_0)
+		rnd := rounding8_0
+		if typ == gguf.TypeQ4_K {
+			rnd = rounding8_K
+		}
+		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rnd)
 		x := dequant16(a)
 		want := make([]float64, n*rows)
 		for tok := range n {
@@ -55,7 +62,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 					out := make([]float32, k*width)
 					if k == 1 { // one token alone
 						for tok := range n {
-							kernel(typ, strips, ns, nb, a.q8c[tok*cols/4:], a.d32c[tok*nb:], a.startc[tok*nb:], 1, 1, out, width)
+							kernel(typ, strips, ns, nb, a.q8c[tok*cols/4:], a.d32c[tok*nb:], a.startc[tok*nb:], a.s32c[tok*nb:], 1, 1, out, width)
 							for i := range width {
 								got[tok*rows+s*packRows+i] = float64(out[i])
 							}
@@ -63,7 +70,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 					} else {
 						for t0 := 0; t0 < a.groups()*gemmT; t0 += k { // k tokens of a group, padding included
 							g, tt := t0/gemmT, t0%gemmT
-							kernel(typ, strips, ns, nb, a.q8[g*cols/4*gemmT+tt:], a.d32[g*nb*gemmT+tt:], a.start[g*nb*gemmT+tt:], k, gemmT, out, width)
+							kernel(typ, strips, ns, nb, a.q8[g*cols/4*gemmT+tt:], a.d32[g*nb*gemmT+tt:], a.start[g*nb*gemmT+tt:], a.s32[g*nb*gemmT+tt:], k, gemmT, out, width)
 							for j := 0; j < k && t0+j < n; j++ {
 								for i := range width {
 									got[(t0+j)*rows+s*packRows+i] = float64(out[j*width+i])
@@ -90,7 +97,7 @@ func TestPackedMatchesTiles(t *testing.T) {
 	defer p.Close()
 	require.NoError(t, p.SetActivationBits(8))
 	rows, cols := 64, 2048
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
@@ -98,7 +105,7 @@ func TestPackedMatchesTiles(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", typ, n), func(t *testing.T) {
 				x := randRow(r, n*cols, 2)
 				tiles := make([]float32, n*rows)
-				gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding8_0), gemmFast)
+				gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, p.rounding(typ)), gemmFast)
 				got := make([]float32, n*rows)
 				MatMul(p, got, &pw, x, n)
 				require.Equal(t, tiles, got)
@@ -113,7 +120,7 @@ func TestPackRefuses(t *testing.T) {
 	for _, c := range []struct {
 		typ        gguf.Type
 		rows, cols int
-	}{{gguf.TypeQ4_K, 16, 256}, {gguf.TypeQ4_0, 24, 64}, {gguf.TypeQ8_0, 16, 96}} {
+	}{{gguf.TypeQ6_K, 16, 256}, {gguf.TypeQ4_0, 24, 64}, {gguf.TypeQ8_0, 16, 96}, {gguf.TypeQ4_K, 24, 256}} {
 		w := &Weight{Type: c.typ, Rows: c.rows, Cols: c.cols, Data: quantRow(t, c.typ, randRow(r, c.rows*c.cols, 1))}
 		require.False(t, w.Pack(), "%s %d×%d", c.typ, c.rows, c.cols)
 		require.Nil(t, w.Packed)
