@@ -32,8 +32,11 @@ const (
 	gemmMinTokens = 8  // smaller batches use the one-row kernels
 )
 
-// act16 holds n activation rows rounded to 16 bits, in groups of gemmT tokens (the last group padded with
-// zeros). Group g's values are q[g·cols/2·gemmT:]: for each pair of values, gemmT words, one per token.
+// act16 holds n activation rows rounded to 16 bits, in groups of gemmT tokens. The last group's padding
+// tokens hold stale values of an earlier product: the kernels compute a tile's every token, each in lanes
+// of its own, and store only the tokens that exist (storeTile, gemvTask), so padding never reaches a
+// result, and clearing it would cost a one-token product seven tokens' stores. Group g's values are
+// q[g·cols/2·gemmT:]: for each pair of values, gemmT words, one per token.
 // Per token and block ([blocks][gemmT] within the group): the scale d per block of 16 (that of its block of
 // 32) and per block of 32, and −d·Σq per block of 32.
 type act16 struct {
@@ -56,10 +59,6 @@ type act16 struct {
 	d32c   []float32
 	startc []int32
 	s32c   []float32
-	// The last fill's token count, row length and rounding: its padding tokens are still zero, and so are
-	// those of the same shape past its last token.
-	lastN, lastCols int
-	lastRnd         rounding
 }
 
 // narrow reports whether the values were rounded to 8 bits (and q8, sq are filled).
@@ -67,7 +66,8 @@ func (a *act16) narrow() bool { return a.rnd != rounding16 }
 
 func (a *act16) groups() int { return (a.n + gemmT - 1) / gemmT }
 
-// resize makes room for n rows of cols values, reusing the storage, and clears the padding tokens.
+// resize makes room for n rows of cols values, reusing the storage. The padding tokens of the last group
+// keep whatever an earlier product left there (see act16).
 func (a *act16) resize(n, cols int) {
 	a.n, a.cols = n, cols
 	g := a.groups()
@@ -92,16 +92,6 @@ func (a *act16) resize(n, cols int) {
 		a.start, a.q8c, a.d32c = a.start[:b32], a.q8c[:n*cols/4], a.d32c[:n*cols/32]
 		a.startc, a.s32c = a.startc[:n*cols/32], a.s32c[:n*cols/32]
 	}
-	// Padding: zero values and scales give zero products. Only the tokens the last fill of the same shape
-	// wrote need clearing (decoding one token a step would otherwise clear seven every product).
-	end := g * gemmT
-	if a.lastCols == cols && a.lastRnd == a.rnd {
-		end = min(end, max(n, a.lastN))
-	}
-	for t := n; t < end; t++ {
-		a.quantizeRow(t, nil, nil)
-	}
-	a.lastN, a.lastCols, a.lastRnd = n, cols, a.rnd
 }
 
 // row returns worker w's row buffer for cols values.
@@ -116,7 +106,7 @@ func (a *act16) row(w int) *Q16Row {
 	return r
 }
 
-// quantizeRow rounds x (cols values; nil for a zero padding row) into token t's place, through tmp.
+// quantizeRow rounds x (cols values) into token t's place, through tmp.
 func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	g, tt := t/gemmT, t%gemmT
 	cols := a.cols
@@ -126,25 +116,6 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	var sq, sq16 []int32
 	if a.narrow() {
 		q8, sq, sq16 = a.q8[g*cols/4*gemmT:], a.sq[g*cols/32*gemmT:], a.sq16[g*cols/16*gemmT:]
-	}
-	if x == nil {
-		for k := 0; k < cols/2; k++ {
-			q[k*gemmT+tt] = 0
-		}
-		for b := 0; b < cols/32; b++ {
-			d32[b*gemmT+tt], s32[b*gemmT+tt] = 0, 0
-			d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = 0, 0
-		}
-		if q8 != nil {
-			for k := 0; k < cols/4; k++ {
-				q8[k*gemmT+tt] = 0
-			}
-			for b := 0; b < cols/32; b++ {
-				sq[b*gemmT+tt], a.start[g*cols/32*gemmT+b*gemmT+tt] = 0, 0
-				sq16[2*b*gemmT+tt], sq16[(2*b+1)*gemmT+tt] = 0, 0
-			}
-		}
-		return
 	}
 	if a.rnd == rounding16 {
 		quantizeRow16(x, tmp.Q, tmp.D, tmp.S)

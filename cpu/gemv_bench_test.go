@@ -50,24 +50,29 @@ func BenchmarkGemvStream(b *testing.B) {
 		for i := range ws {
 			ws[i] = &Weight{Type: typ, Rows: rows, Cols: cols, Data: append([]byte(nil), one...)}
 		}
-		layouts := map[string][]*Weight{"file": ws}
+		type layout struct {
+			name string
+			ws   []*Weight
+		}
+		layouts := []layout{{"file", ws}}
 		if pw := (Weight{Type: typ, Rows: rows, Cols: cols, Data: one}); pw.Pack() {
 			packed := make([]*Weight, mats) // each its own copy, so that the stream comes from memory
 			for i := range packed {
 				packed[i] = &Weight{Type: typ, Rows: rows, Cols: cols, Data: one, Packed: append([]byte(nil), pw.Packed...)}
 			}
-			layouts["packed"] = packed
+			layouts = append(layouts, layout{"packed", packed})
 		}
 		for _, bits := range []int{16, 8} {
 			require.NoError(b, p.SetActivationBits(bits))
 			for _, n := range []int{1, 8, 16} {
 				x := randRow(r, n*cols, 1)
 				dst := make([]float32, n*rows)
-				for layout, ws := range layouts {
-					if layout == "packed" && bits != 8 {
+				for _, l := range layouts {
+					if l.name == "packed" && bits != 8 {
 						continue // only 8-bit products read the packed rows
 					}
-					b.Run(fmt.Sprintf("type=%s/bits=%d/layout=%s/n=%d", typ, bits, layout, n), func(b *testing.B) {
+					ws := l.ws
+					b.Run(fmt.Sprintf("type=%s/bits=%d/layout=%s/n=%d", typ, bits, l.name, n), func(b *testing.B) {
 						b.SetBytes(int64(len(one)))
 						for i := 0; i < b.N; i++ {
 							MatMul(p, dst, ws[i%mats], x, n)

@@ -67,7 +67,8 @@ func (w *Weight) Row(r int, dst []float32) {
 // MatMul computes dst[t][r] = Σ_c w[r][c] · x[t][c] for n tokens: x is [n][Cols], dst is [n][Rows]. The
 // weights are read once per call whatever n is: prompt-sized batches in register tiles (gemm.go, gemmf.go),
 // few tokens row by row — integer kernels on 16-bit activations for Q4_0/Q8_0/Q4_K/Q6_K (quant.go), float
-// dot products on the dequantized row for the other types.
+// dot products on the dequantized row for the other types — and, for any n, a packed weight (Weight.Pack)
+// with 8-bit activations through the packed kernels (packed.go).
 func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 	MatMuls(p, [][]float32{dst}, []*Weight{w}, x, n)
 }

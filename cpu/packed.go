@@ -1,6 +1,9 @@
 package cpu
 
 import (
+	"encoding/binary"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/llamago/llamago/gguf"
@@ -9,8 +12,8 @@ import (
 // Rows across lanes (a layout chosen at load). In the GGUF layout a row's blocks lie back to back, so
 // a SIMD kernel that wants one row per lane must gather and transpose them for every product: the decode
 // kernels sum each row inside a register and reduce it at the end of every block, the prompt tiles unpack
-// whole strips into a buffer first. Weight.Pack rewrites a Q4_0 matrix once, at load, into strips of
-// packRows rows whose bytes are already where the lanes want them:
+// whole strips into a buffer first. Weight.Pack rewrites a matrix once, at load, into strips of packRows
+// rows whose bytes are already where the lanes want them — for Q4_0:
 //
 //	strip s (rows 16s…16s+15), nb/2 pairs of blocks, 576 bytes each:
 //	  [0, 32)    the 16 rows' fp16 scales of block 2j, row r at 2r
@@ -96,11 +99,11 @@ func pack(w *Weight) []byte {
 	rb, nb, qb := w.RowBytes(), w.Cols/32, packQuantBytes(w.Type)
 	pairBytes, stripBytes := packUnitBytes(w.Type), packStripBytes(w)
 	out := alignedBytes(w.Rows / packRows * stripBytes)
-	flip := byte(0)
+	flip := uint32(0)
 	if w.Type == gguf.TypeQ8_0 {
-		flip = 0x80
+		flip = 0x80808080
 	}
-	for s := 0; s < w.Rows/packRows; s++ {
+	forStrips(w.Rows/packRows, func(s int) {
 		dst := out[s*stripBytes : (s+1)*stripBytes]
 		for r := range packRows {
 			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
@@ -110,15 +113,30 @@ func pack(w *Weight) []byte {
 				h := b % 2
 				copy(pair[32*h+2*r:32*h+2*r+2], blk[:2])
 				for k := range qb / 4 {
-					word := pair[64+packRows*qb*h+64*k+4*r : 64+packRows*qb*h+64*k+4*r+4]
-					for i := range word {
-						word[i] = blk[2+4*k+i] ^ flip
-					}
+					v := binary.LittleEndian.Uint32(blk[2+4*k:]) ^ flip
+					binary.LittleEndian.PutUint32(pair[64+packRows*qb*h+64*k+4*r:], v)
 				}
 			}
 		}
-	}
+	})
 	return out
+}
+
+// forStrips runs fn for strips 0…n−1 on all the CPUs (packing a 7B model's matrices is gigabytes of
+// scattered stores).
+func forStrips(n int, fn func(s int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := w * n / workers; s < (w+1)*n/workers; s++ {
+				fn(s)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // alignedBytes returns n zero bytes starting at a 64-byte boundary (a cache line: the kernel's loads then
@@ -260,7 +278,7 @@ const q4kPackBytes = 2*2*packRows + 2*8*packRows + 4*8*64 // 2,368
 func packQ4_K(w *Weight) []byte {
 	rb, nsb, stripBytes := w.RowBytes(), w.Cols/gguf.QK_K, packStripBytes(w)
 	out := alignedBytes(w.Rows / packRows * stripBytes)
-	for s := 0; s < w.Rows/packRows; s++ {
+	forStrips(w.Rows/packRows, func(s int) {
 		for r := range packRows {
 			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
 			for sb := range nsb {
@@ -278,7 +296,7 @@ func packQ4_K(w *Weight) []byte {
 				}
 			}
 		}
-	}
+	})
 	return out
 }
 

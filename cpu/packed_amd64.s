@@ -3,13 +3,15 @@
 #include "textflag.h"
 #include "tile_amd64.h"
 
-// Kernels on packed Q4_0 strips (packed.go): 16 rows, one int32 lane each, against 1, 4 or 8 tokens of an
-// act16 group (8-bit values, gemmT = 8 tokens a group: quad j of token t at DI + 32j + 4t, its block's d
-// and start −8·Σq at R10 + 4t and R13 + 4t). Per block: the scales to floats (Z24), the four 64-byte
-// words split into low nibbles (values 4k…4k+3 of every row) and high nibbles (16+4k…), then per token:
-// the int32 total starts at −8·Σq, eight VPDPBUSD against broadcast activation words add Σ u·q, and
-// F += s·(float(total)·d) — gemm16x16VNNI8's START, QUAD and FOLD, in the same order, so a row and token
-// give the same float here as in the prompt tile.
+// Kernels on packed strips (packed.go): 16 rows, one int32 lane each, against one token alone (its
+// activations compact: quad j at DI + 4j, its d, start and as per block of 32 at R10, R13, R11 + 4b) or
+// 4 or 8 tokens of an act16 group (quad j of token t at DI + 32j + 4t, the block's d, start and as at
+// R10, R13, R11 + 32b + 4t). Q4_0 and Q8_0, per block of 32: the scales to floats, the block's words
+// (Q4_0: four 64-byte words split into low nibbles, values 4k…4k+3 of every row, and high nibbles,
+// 16+4k…; Q8_0: eight words of u = q + 128), then per token: the int32 total starts at −bias·Σq (start
+// = −8·Σq, shifted by 4 for Q8_0's bias 128), eight VPDPBUSD against broadcast activation words add Σ u·q,
+// and F += s·(float(total)·d) — gemm16x16VNNI8's START, QUAD and FOLD, in the same order, so a row and
+// token give the same float here as in the prompt tile. Q4_K: see its kernels below.
 // Z25: 0x0F in every byte.
 
 // UNPACK(off, base, L0…L3, H0…H3): the block's words at off+base into low (L) and high (H) nibbles.

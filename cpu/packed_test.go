@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -96,7 +97,8 @@ func TestPackedMatchesTiles(t *testing.T) {
 	p := NewPool(2)
 	defer p.Close()
 	require.NoError(t, p.SetActivationBits(8))
-	rows, cols := 64, 2048
+	// 144 rows: two runs of four strips and one alone, over several chunks and both workers.
+	rows, cols := 144, 2048
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
@@ -124,5 +126,86 @@ func TestPackRefuses(t *testing.T) {
 		w := &Weight{Type: c.typ, Rows: c.rows, Cols: c.cols, Data: quantRow(t, c.typ, randRow(r, c.rows*c.cols, 1))}
 		require.False(t, w.Pack(), "%s %d×%d", c.typ, c.rows, c.cols)
 		require.Nil(t, w.Packed)
+	}
+}
+
+// TestPaddingNeverStored: act16 does not clear a group's padding tokens, so a product must not let them
+// reach a result: after a batch whose last tokens are NaN, a smaller batch gives what a fresh pool gives,
+// on every path (few-token kernels and tiles at 16 and 8 bits, packed or not).
+func TestPaddingNeverStored(t *testing.T) {
+	r := rand.New(rand.NewPCG(37, 38))
+	rows, cols := 64, 256
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		for _, bits := range []int{16, 8} {
+			for _, packed := range []bool{false, true} {
+				w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
+				if packed && (bits == 16 || !w.Pack()) {
+					continue
+				}
+				p, fresh := NewPool(2), NewPool(2)
+				require.NoError(t, p.SetActivationBits(bits))
+				require.NoError(t, fresh.SetActivationBits(bits))
+				for _, n := range []int{5, 13, 3} {
+					poison := randRow(r, 16*cols, 1)
+					for i := n * cols; i < len(poison); i++ {
+						poison[i] = float32(math.NaN())
+					}
+					MatMul(p, make([]float32, 16*rows), w, poison, 16)
+					x := randRow(r, n*cols, 1)
+					got, want := make([]float32, n*rows), make([]float32, n*rows)
+					MatMul(p, got, w, x, n)
+					MatMul(fresh, want, w, x, n)
+					require.Equal(t, want, got, "%s, %d bits, packed %v, %d tokens", typ, bits, packed, n)
+				}
+				p.Close()
+				fresh.Close()
+			}
+		}
+	}
+}
+
+// TestMatMulsMixedPacked: one MatMuls over packed and unpacked weights of several types (the activations
+// rounded once, shared) gives each weight's MatMul on a fresh pool, for batch sizes in any order, and each
+// token of a packed weight alone gives its batched bits.
+func TestMatMulsMixedPacked(t *testing.T) {
+	if !usePacked {
+		t.Skip("no packed kernels on this CPU")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	p, fresh := NewPool(2), NewPool(2)
+	defer p.Close()
+	defer fresh.Close()
+	require.NoError(t, p.SetActivationBits(8))
+	require.NoError(t, fresh.SetActivationBits(8))
+	cols := 256
+	mk := func(typ gguf.Type, rows int, pack bool) *Weight {
+		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
+		if pack {
+			require.True(t, w.Pack())
+		}
+		return w
+	}
+	ws := []*Weight{mk(gguf.TypeQ4_0, 80, true), mk(gguf.TypeQ4_0, 24, false), mk(gguf.TypeQ6_K, 32, false),
+		mk(gguf.TypeQ8_0, 208, true), mk(gguf.TypeQ4_K, 48, true), mk(gguf.TypeQ4_0, 16*9, true)}
+	for _, n := range []int{20, 1, 17, 9, 3, 64, 2, 13, 1} {
+		x := randRow(r, n*cols, 2)
+		dsts := make([][]float32, len(ws))
+		for i, w := range ws {
+			dsts[i] = make([]float32, n*w.Rows)
+		}
+		MatMuls(p, dsts, ws, x, n)
+		for i, w := range ws {
+			want := make([]float32, n*w.Rows)
+			MatMul(fresh, want, w, x, n)
+			require.Equal(t, want, dsts[i], "%d tokens, weight %d", n, i)
+			if w.Packed == nil {
+				continue
+			}
+			for tok := range n {
+				one := make([]float32, w.Rows)
+				MatMul(fresh, one, w, x[tok*cols:(tok+1)*cols], 1)
+				require.Equal(t, one, dsts[i][tok*w.Rows:(tok+1)*w.Rows], "%d tokens, weight %d, token %d", n, i, tok)
+			}
+		}
 	}
 }

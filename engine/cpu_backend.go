@@ -15,6 +15,7 @@ type CPU struct {
 	ropeParams RopeParams
 	attn       attnTask
 	attnFn     func(lo, hi, worker int) // attn.run, bound once so that Attention allocates nothing
+	packed     int                      // weights packed at load for the 8-bit kernels
 }
 
 // NewCPU returns a CPU backend with threads workers (all cores when ≤ 0).
@@ -30,9 +31,15 @@ func NewCPU(threads int) *CPU {
 // the 16-bit kernels cannot keep up with memory — 4-bit weights on CPUs with AVX-512 VNNI, where a
 // VPDPBUSD kernel takes them). Every path rounds the same way, so a sequence's logits depend on what it is
 // batched with only by float rounding (~1e-4 NMSE at 8 bits: a batch's order of sums can tip a value to the
-// next 8-bit step) — not at all for Q4_0 matrices, which at 8 bits are packed at load (cpu.Weight.Pack) and
-// go through one kernel whatever the batch. Call it before loading the weights.
-func (b *CPU) SetActivationBits(bits int) error { return b.pool.SetActivationBits(bits) }
+// next 8-bit step) — not at all through Q4_0, Q8_0 and Q4_K matrices packed at load (cpu.Weight.Pack: at 8
+// bits, on CPUs with AVX-512 VNNI), whose products go through one kernel whatever the batch, nor through
+// unpacked Q4_0 ones. Call it before loading the weights: once some are packed it refuses to change.
+func (b *CPU) SetActivationBits(bits int) error {
+	if b.packed > 0 && bits != b.pool.ActivationBits() {
+		return fmt.Errorf("the activation precision cannot change after weights were packed for it at load (%d of them): set it before loading the model", b.packed)
+	}
+	return b.pool.SetActivationBits(bits)
+}
 
 // ActivationBits is the precision SetActivationBits chose.
 func (b *CPU) ActivationBits() int { return b.pool.ActivationBits() }
@@ -79,9 +86,11 @@ func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte
 		w.w.Row(0, w.vec)
 	}
 	// With 8-bit activations, matrices the 8-bit kernels take in rows across lanes (cpu.Weight.Pack) are
-	// rewritten once here — the same size — and the mapped pages dropped, so resident memory holds one copy.
-	// The token table is left as it is: it is read a row at a time, not multiplied.
+	// rewritten once here (the same size; Q4_K 3% larger) and the mapped pages dropped, so resident memory
+	// holds one copy (an anonymous one: not shared with other processes mapping the file). The token table
+	// is left as it is: it is read a row at a time, not multiplied.
 	if b.pool.ActivationBits() == 8 && name != "token_embd.weight" && w.w.Pack() {
+		b.packed++
 		gguf.ReleasePages(data)
 	}
 	return w, nil

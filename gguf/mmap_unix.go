@@ -79,11 +79,11 @@ func ReleasePages(b []byte) {
 			continue
 		}
 		page := uintptr(os.Getpagesize())
-		first, last := (lo+page-1)/page*page-lo, hi/page*page-lo // whole pages, as offsets in b
+		first, last := (lo+page-1)&^(page-1), hi&^(page-1) // the whole pages inside b
 		if first < last {
 			// MADV_DONTNEED on a shared read-only file mapping drops this process's copies of the pages;
 			// the page cache keeps the file. An error leaves the pages where they are, which is harmless.
-			_ = unix.Madvise(b[first:last], unix.MADV_DONTNEED)
+			_ = unix.Madvise(b[first-lo:last-lo], unix.MADV_DONTNEED)
 		}
 		return
 	}

@@ -32,18 +32,23 @@ func TestOpenRefusesNonRegular(t *testing.T) {
 	require.ErrorContains(t, err, "is a character device, not a model file")
 }
 
-// TestReleasePages: dropping a mapped tensor's pages loses nothing (they come back from the file), and a
-// slice that is not part of a mapping is left alone.
+// TestReleasePages: dropping a mapped tensor's pages loses nothing (they come back from the file), a
+// tensor within one page (no whole page to drop) is fine, and a slice that is not part of a mapping is left
+// alone.
 func TestReleasePages(t *testing.T) {
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
+	require.NoError(t, w.AddTensor("small", TypeF32, 30))
 	require.NoError(t, w.AddTensor("big", TypeF32, 5000)) // several pages
+	small := make([]byte, 4*30)
 	want := make([]byte, 4*5000)
 	for i := range want {
 		want[i] = byte(i*13 + 1)
 	}
-	_, err := w.Write(want)
-	require.NoError(t, err)
+	for _, p := range [][]byte{small, want} {
+		_, err := w.Write(p)
+		require.NoError(t, err)
+	}
 	require.NoError(t, w.Close())
 	path := filepath.Join(t.TempDir(), "m.gguf")
 	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
@@ -56,6 +61,13 @@ func TestReleasePages(t *testing.T) {
 	require.Equal(t, want, data)
 	ReleasePages(data)
 	require.Equal(t, want, data)
+	ts, ok := f.Tensor("small")
+	require.True(t, ok)
+	ReleasePages(f.TensorData(ts))
+	require.Equal(t, small, f.TensorData(ts))
+	for _, n := range []int{1, 7, 100} { // slices of the mapping inside one page, at its start
+		ReleasePages(f.TensorData(ts)[:n])
+	}
 
 	heap := append([]byte(nil), want...)
 	ReleasePages(heap)
