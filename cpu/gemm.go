@@ -59,6 +59,11 @@ type act16 struct {
 	d32c   []float32
 	startc []int32
 	s32c   []float32
+	// Per block of 16 for the packed Q6_K kernels: start16 (as sq16) −32·Σq, and each token's alone,
+	// d16c and start16c.
+	start16  []int32
+	d16c     []float32
+	start16c []int32
 }
 
 // narrow reports whether the values were rounded to 8 bits (and q8, sq are filled).
@@ -83,14 +88,16 @@ func (a *act16) resize(n, cols int) {
 		}
 		a.q8, a.sq, a.sq16 = a.q8[:words/2], a.sq[:b32], a.sq16[:b16]
 		if cap(a.start) < b32 {
-			a.start = make([]int32, b32)
+			a.start, a.start16 = make([]int32, b32), make([]int32, b16)
 		}
 		if cap(a.q8c) < n*cols/4 {
 			a.q8c, a.d32c = make([]uint32, n*cols/4), make([]float32, n*cols/32)
 			a.startc, a.s32c = make([]int32, n*cols/32), make([]float32, n*cols/32)
+			a.d16c, a.start16c = make([]float32, n*cols/16), make([]int32, n*cols/16)
 		}
-		a.start, a.q8c, a.d32c = a.start[:b32], a.q8c[:n*cols/4], a.d32c[:n*cols/32]
+		a.start, a.start16, a.q8c, a.d32c = a.start[:b32], a.start16[:b16], a.q8c[:n*cols/4], a.d32c[:n*cols/32]
 		a.startc, a.s32c = a.startc[:n*cols/32], a.s32c[:n*cols/32]
+		a.d16c, a.start16c = a.d16c[:n*cols/16], a.start16c[:n*cols/16]
 	}
 }
 
@@ -133,7 +140,8 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	if q8 != nil {
 		q8c, d32c := a.q8c[t*cols/4:(t+1)*cols/4], a.d32c[t*cols/32:(t+1)*cols/32]
 		startc, s32c := a.startc[t*cols/32:(t+1)*cols/32], a.s32c[t*cols/32:(t+1)*cols/32]
-		start := a.start[g*cols/32*gemmT:]
+		start, start16 := a.start[g*cols/32*gemmT:], a.start16[g*cols/16*gemmT:]
+		d16c, start16c := a.d16c[t*cols/16:(t+1)*cols/16], a.start16c[t*cols/16:(t+1)*cols/16]
 		for k := range q8c {
 			v := tmp.Q[4*k : 4*k+4]
 			word := uint32(uint8(v[0])) | uint32(uint8(v[1]))<<8 | uint32(uint8(v[2]))<<16 | uint32(uint8(v[3]))<<24
@@ -148,6 +156,9 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 				lo += int32(v)
 			}
 			sq16[2*b*gemmT+tt], sq16[(2*b+1)*gemmT+tt] = lo, tmp.S[b]-lo
+			start16[2*b*gemmT+tt], start16[(2*b+1)*gemmT+tt] = -32*lo, -32*(tmp.S[b]-lo)
+			d16c[2*b], d16c[2*b+1] = tmp.D[b], tmp.D[b]
+			start16c[2*b], start16c[2*b+1] = -32*lo, -32*(tmp.S[b]-lo)
 		}
 	}
 }

@@ -56,16 +56,29 @@ func packQuantBytes(t gguf.Type) int {
 
 // packUnitValues is the values of a row in one unit.
 func packUnitValues(t gguf.Type) int {
-	if t == gguf.TypeQ4_K {
+	if t == gguf.TypeQ4_K || t == gguf.TypeQ6_K {
 		return gguf.QK_K
 	}
 	return 64
 }
 
-// packUnitBytes is the bytes of one unit of a strip: 576 for Q4_0, 1088 for Q8_0, 2368 for Q4_K.
+// packScaleBlock is the values per activation scale the kernels of type t take: 16 for Q6_K (act16's d16,
+// start16), 32 for the others.
+func packScaleBlock(t gguf.Type) int {
+	if t == gguf.TypeQ6_K {
+		return 16
+	}
+	return 32
+}
+
+// packUnitBytes is the bytes of one unit of a strip: 576 for Q4_0, 1088 for Q8_0, 2368 for Q4_K, 3392
+// for Q6_K.
 func packUnitBytes(t gguf.Type) int {
-	if t == gguf.TypeQ4_K {
+	switch t {
+	case gguf.TypeQ4_K:
 		return q4kPackBytes
+	case gguf.TypeQ6_K:
+		return q6kPackBytes
 	}
 	return 2 * (2*packRows + packRows*packQuantBytes(t))
 }
@@ -73,8 +86,8 @@ func packUnitBytes(t gguf.Type) int {
 // packStripBytes is the bytes of one strip of w.
 func packStripBytes(w *Weight) int { return w.Cols / packUnitValues(w.Type) * packUnitBytes(w.Type) }
 
-// Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0, Q8_0 or
-// Q4_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI. It reports whether it
+// Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0, Q8_0, Q4_K
+// or Q6_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI. It reports whether it
 // did; w.Data is left as it was.
 func (w *Weight) Pack() bool {
 	if !canPack(w) {
@@ -84,17 +97,24 @@ func (w *Weight) Pack() bool {
 	return true
 }
 
+// packTypes are the types Pack packs.
+var packTypes = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}
+
 // canPack reports whether w can be packed (Weight.Pack).
 func canPack(w *Weight) bool {
-	return usePacked && w.Packed == nil && (w.Type == gguf.TypeQ4_0 || w.Type == gguf.TypeQ8_0 || w.Type == gguf.TypeQ4_K) &&
+	_, ok := packTypes[w.Type]
+	return usePacked && ok && w.Packed == nil &&
 		w.Rows > 0 && w.Rows%packRows == 0 && w.Cols%packUnitValues(w.Type) == 0 && len(w.Data) == w.Rows*w.RowBytes()
 }
 
 // pack returns w's rows in the packed layout, in a 64-byte aligned buffer. Q8_0's signed quants are
 // stored as unsigned bytes u = q + 128 (the VPDPBUSD's unsigned side; its block sums start at −128·Σq).
 func pack(w *Weight) []byte {
-	if w.Type == gguf.TypeQ4_K {
+	switch w.Type {
+	case gguf.TypeQ4_K:
 		return packQ4_K(w)
+	case gguf.TypeQ6_K:
+		return packQ6_K(w)
 	}
 	rb, nb, qb := w.RowBytes(), w.Cols/32, packQuantBytes(w.Type)
 	pairBytes, stripBytes := packUnitBytes(w.Type), packStripBytes(w)
@@ -148,22 +168,27 @@ func alignedBytes(n int) []byte {
 }
 
 // packedKernelGo is the portable loop of the packed kernels (the reference for the assembly ones): ns
-// consecutive packed strips of type t (nb blocks a row) against tokens whose activations lie stride apart
-// — quad j of token t at q[j·stride+t], its d and −8·Σq of block b at ad[b·stride+t], start[b·stride+t]:
-// an act16 group (stride gemmT, from the first token's place) or one token alone (stride 1) — row r of
-// the strips into out[t·ostride + r].
+// consecutive packed strips of type t (rows of cols values) against tokens whose activations lie stride
+// apart — quad j of token t at q[j·stride+t], its d and −8·Σq of block b at ad[b·stride+t],
+// start[b·stride+t]: an act16 group (stride gemmT, from the first token's place) or one token alone
+// (stride 1) — row r of the strips into out[t·ostride + r].
 //
 // For Q4_K, as holds each token's −d·Σq per block of 32 (act16.s32), laid out as ad, for the minimums'
-// term, and start is not read (its sums start at zero).
-func packedKernelGo(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
-	stripBytes := nb * 32 / packUnitValues(t) * packUnitBytes(t)
+// term, and start is not read (its sums start at zero). For Q6_K, ad and start are per block of 16
+// (act16.d16, start16: −32·Σq).
+func packedKernelGo(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
+	stripBytes := cols / packUnitValues(t) * packUnitBytes(t)
+	nb := cols / 32
 	for i := range ns {
 		strip := strips[i*stripBytes : (i+1)*stripBytes]
-		if t == gguf.TypeQ4_K {
+		switch t {
+		case gguf.TypeQ4_K:
 			packedStripQ4_KGo(strip, nb, q, ad, as, tokens, stride, out[i*packRows:], ostride)
-			continue
+		case gguf.TypeQ6_K:
+			packedStripQ6_KGo(strip, cols/16, q, ad, start, tokens, stride, out[i*packRows:], ostride)
+		default:
+			packedStripGo(t, strip, nb, q, ad, start, tokens, stride, out[i*packRows:], ostride)
 		}
-		packedStripGo(t, strip, nb, q, ad, start, tokens, stride, out[i*packRows:], ostride)
 	}
 }
 
@@ -215,7 +240,7 @@ const packStreams = 4
 
 func (pt *packedTask) run(lo, hi, _ int) {
 	w, a, dst := pt.w, pt.a, pt.dst
-	rows, cols, nb := w.Rows, w.Cols, w.Cols/32
+	rows, cols, nb, nb16 := w.Rows, w.Cols, w.Cols/32, w.Cols/16
 	stripBytes := packStripBytes(w)
 	for s := lo; s < hi; {
 		ns := 1
@@ -226,6 +251,9 @@ func (pt *packedTask) run(lo, hi, _ int) {
 		for g := 0; g < a.groups(); g++ {
 			q := a.q8[g*cols/4*gemmT : (g+1)*cols/4*gemmT]
 			ad, start, as := a.d32[g*nb*gemmT:(g+1)*nb*gemmT], a.start[g*nb*gemmT:(g+1)*nb*gemmT], a.s32[g*nb*gemmT:(g+1)*nb*gemmT]
+			if w.Type == gguf.TypeQ6_K {
+				ad, start = a.d16[g*nb16*gemmT:(g+1)*nb16*gemmT], a.start16[g*nb16*gemmT:(g+1)*nb16*gemmT]
+			}
 			m := min(gemmT, a.n-g*gemmT)
 			for t := 0; t < m; {
 				k := 1
@@ -238,9 +266,13 @@ func (pt *packedTask) run(lo, hi, _ int) {
 				out := dst[(g*gemmT+t)*rows+s*packRows:]
 				if k == 1 {
 					tok := g*gemmT + t
-					packedKernel(w.Type, strips, ns, nb, a.q8c[tok*cols/4:(tok+1)*cols/4], a.d32c[tok*nb:(tok+1)*nb], a.startc[tok*nb:(tok+1)*nb], a.s32c[tok*nb:(tok+1)*nb], 1, 1, out, rows)
+					adc, startc := a.d32c[tok*nb:(tok+1)*nb], a.startc[tok*nb:(tok+1)*nb]
+					if w.Type == gguf.TypeQ6_K {
+						adc, startc = a.d16c[tok*nb16:(tok+1)*nb16], a.start16c[tok*nb16:(tok+1)*nb16]
+					}
+					packedKernel(w.Type, strips, ns, cols, a.q8c[tok*cols/4:(tok+1)*cols/4], adc, startc, a.s32c[tok*nb:(tok+1)*nb], 1, 1, out, rows)
 				} else {
-					packedKernel(w.Type, strips, ns, nb, q[t:], ad[t:], start[t:], as[t:], k, gemmT, out, rows)
+					packedKernel(w.Type, strips, ns, cols, q[t:], ad[t:], start[t:], as[t:], k, gemmT, out, rows)
 				}
 				t += k
 			}
@@ -320,6 +352,76 @@ func packedStripQ4_KGo(strip []byte, nb int, q []uint32, ad, as []float32, token
 				}
 				acc[r] += sc * (float32(dot) * ad[b*stride+tok])
 				acc[r] += m * as[b*stride+tok]
+			}
+		}
+		copy(out[tok*ostride:tok*ostride+packRows], acc[:])
+	}
+}
+
+// Q6_K packs by super-block (256 values of a row: ql[128] with the low 4 bits, qh[64] with the top 2,
+// sixteen int8 scales per 16 values, d; value 128n+32g+l has its low bits in ql[64n+32(g%2)+l] — the high
+// nibble when g ≥ 2 — and its top bits at bit 2g of qh[32n+l]):
+//
+//	strip s, one unit per super-block, q6kPackBytes bytes each:
+//	  [0, 32)       the 16 rows' fp16 d, row r at 2r (then 32 bytes of padding: units stay cache-line aligned)
+//	  [64, 320)     their scales: sub-block j's (of 16 values) at 64+16j, row r's at +r
+//	  [320+1536n, …) for each half n: ql's 16 words (row r's bytes 4k…4k+3 of ql[64n:] at +64k+4r), then
+//	                qh's 8 words (of qh[32n:]) at +1024+64k+4r
+//
+// (212 bytes a row and super-block where the file has 210.) A sub-block's weights are s·(u−32) with
+// s = d·sc computed as the tiles compute it; its sum starts at −32·Σq and folds as the tile folds it.
+const q6kPackBytes = 64 + 16*packRows + 2*(16+8)*64 // 3,392
+
+// packQ6_K is pack for Q6_K.
+func packQ6_K(w *Weight) []byte {
+	rb, nsb, stripBytes := w.RowBytes(), w.Cols/gguf.QK_K, packStripBytes(w)
+	out := alignedBytes(w.Rows / packRows * stripBytes)
+	forStrips(w.Rows/packRows, func(s int) {
+		for r := range packRows {
+			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
+			for sb := range nsb {
+				blk := row[sb*210 : (sb+1)*210]
+				u := out[s*stripBytes+sb*q6kPackBytes : s*stripBytes+(sb+1)*q6kPackBytes]
+				copy(u[2*r:2*r+2], blk[208:210])
+				for j := range 16 {
+					u[64+16*j+r] = blk[192+j]
+				}
+				for n := range 2 {
+					for k := range 16 {
+						copy(u[320+1536*n+64*k+4*r:320+1536*n+64*k+4*r+4], blk[64*n+4*k:64*n+4*k+4])
+					}
+					for k := range 8 {
+						copy(u[320+1536*n+1024+64*k+4*r:320+1536*n+1024+64*k+4*r+4], blk[128+32*n+4*k:128+32*n+4*k+4])
+					}
+				}
+			}
+		}
+	})
+	return out
+}
+
+// packedStripQ6_KGo is packedStripGo for Q6_K: nb16 sub-blocks of 16 a row.
+func packedStripQ6_KGo(strip []byte, nb16 int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
+	for tok := range tokens {
+		var acc [packRows]float32
+		for b := range nb16 {
+			u := strip[b/16*q6kPackBytes : (b/16+1)*q6kPackBytes]
+			j := b % 16
+			n, g, k0 := j/8, j%8/2, j%2*4 // values 128n+32g+4k…, k = k0…k0+3
+			for r := range packRows {
+				d := f16[uint16(u[2*r])|uint16(u[2*r+1])<<8]
+				sc := d * float32(int8(u[64+16*j+r]))
+				dot := start[b*stride+tok]
+				for k := k0; k < k0+4; k++ {
+					ql := u[320+1536*n+64*(8*(g%2)+k)+4*r:]
+					qh := u[320+1536*n+1024+64*k+4*r:]
+					x := q[(b/16*64+32*n+8*g+k)*stride+tok]
+					for i := range 4 {
+						v := int32(ql[i]>>(4*(g/2))&15 | (qh[i]>>(2*g)&3)<<4)
+						dot += v * int32(int8(x>>(8*i)))
+					}
+				}
+				acc[r] += sc * (float32(dot) * ad[b*stride+tok])
 			}
 		}
 		copy(out[tok*ostride:tok*ostride+packRows], acc[:])

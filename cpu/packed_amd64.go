@@ -11,11 +11,13 @@ import (
 // usePacked says whether Weight.Pack packs: the packed kernels need AVX-512 VNNI.
 var usePacked = useVNNI
 
-// The assembly's strides: a Q4_K unit is 2,368 bytes (a compile error otherwise).
-const _ = uint(q4kPackBytes-2368) + uint(2368-q4kPackBytes)
+// The assembly's strides: a Q4_K unit is 2,368 bytes, a Q6_K one 3,392 (a compile error otherwise).
+const _ = uint(q4kPackBytes-2368) + uint(2368-q4kPackBytes) + uint(q6kPackBytes-3392) + uint(3392-q6kPackBytes)
 
-// packedKernels are one type's packed kernels: one token against one strip or four, four or eight tokens
-// of a group against one strip.
+// packedKernels are one type's packed kernels: one token against one strip or four (Q4_0 and Q8_0, whose
+// units are small: four streams of memory keep a core's share of the bandwidth busy, where the k-quants'
+// large units stream best one strip at a time — BenchmarkGemvStream, one token, Q4_K 17.9 GB/s four
+// strips at once against 30.4 one by one), four or eight tokens of a group against one strip.
 type packedKernels struct {
 	x1, x1s4, x4, x8 func(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 }
@@ -23,14 +25,21 @@ type packedKernels struct {
 var (
 	packedQ4_0 = packedKernels{packedQ4_0x1, packedQ4_0x1s4, packedQ4_0x4, packedQ4_0x8}
 	packedQ8_0 = packedKernels{packedQ8_0x1, packedQ8_0x1s4, packedQ8_0x4, packedQ8_0x8}
-	packedQ4_K = packedKernels{packedQ4_Kx1, packedQ4_Kx1s4, packedQ4_Kx4, packedQ4_Kx8}
+	packedQ4_K = packedKernels{packedQ4_Kx1, nil, packedQ4_Kx4, packedQ4_Kx8}
+	packedQ6_K = packedKernels{packedQ6_Kx1, nil, packedQ6_Kx4, packedQ6_Kx8}
 )
 
 //go:noescape
-func packedQ4_Kx1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+func packedQ6_Kx1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func packedQ4_Kx1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
+func packedQ6_Kx4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ6_Kx8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ4_Kx1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
 func packedQ4_Kx4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
@@ -64,9 +73,9 @@ func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *
 
 // packedKernel is packedKernelGo in assembly: one token alone (stride 1), or 4 or 8 of a group (stride
 // gemmT).
-func packedKernel(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
-	units := nb * 32 / packUnitValues(t)
-	if units == 0 || units*packUnitValues(t) != nb*32 || ns <= 0 {
+func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
+	units, nblk := cols/packUnitValues(t), cols/packScaleBlock(t)
+	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 {
 		panic("packed kernel: rows of whole units")
 	}
 	if (tokens == 1) != (stride == 1) || (stride != 1 && stride != gemmT) {
@@ -78,13 +87,18 @@ func packedKernel(t gguf.Type, strips []byte, ns, nb int, q []uint32, ad []float
 		k = packedQ8_0
 	case gguf.TypeQ4_K:
 		k = packedQ4_K
+	case gguf.TypeQ6_K:
+		k = packedQ6_K
 	}
 	stripBytes := units * packUnitBytes(t)
 	_ = strips[ns*stripBytes-1]
-	_, _, _, _ = q[(8*nb-1)*stride+tokens-1], ad[(nb-1)*stride+tokens-1], start[(nb-1)*stride+tokens-1], as[(nb-1)*stride+tokens-1]
+	_, _, _ = q[(cols/4-1)*stride+tokens-1], ad[(nblk-1)*stride+tokens-1], start[(nblk-1)*stride+tokens-1]
+	if t == gguf.TypeQ4_K {
+		_ = as[(nblk-1)*stride+tokens-1]
+	}
 	_ = out[(tokens-1)*ostride+ns*packRows-1]
 	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
-	if tokens == 1 && ns == 4 {
+	if tokens == 1 && ns == 4 && k.x1s4 != nil {
 		k.x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes)
 		return
 	}

@@ -475,35 +475,6 @@ k1:
 	VZEROUPPER
 	RET
 
-// func packedQ4_Kx1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
-TEXT ·packedQ4_Kx1s4(SB), NOSPLIT, $0-64
-	PACKSETUP
-	MOVQ   stripBytes+56(FP), R8
-	LEAQ   (SI)(R8*2), R9
-	ADDQ   R8, R9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-
-k1s4:
-	UNIT1K((SI), Z10)
-	UNIT1K((SI)(R8*1), Z11)
-	UNIT1K((SI)(R8*2), Z12)
-	UNIT1K((R9), Z13)
-	NEXT1K
-	ADDQ $2368, R9
-	DECQ CX
-	JNZ  k1s4
-
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z10, (AX)
-	VMOVUPS Z11, 64(AX)
-	VMOVUPS Z12, 128(AX)
-	VMOVUPS Z13, 192(AX)
-	VZEROUPPER
-	RET
-
 // SUBK4(j): sub-block j (its nibbles in Z16–Z23) for four tokens of a group, into Z8–Z11.
 #define SUBK4(j) \
 	Q4KSCALES(j, (SI), Z2, Z3) \
@@ -596,6 +567,282 @@ k8:
 	Q4KHI(3, (SI))
 	SUBK8(7)
 	NEXTK(k8)
+
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
+	STOREALL
+	VZEROUPPER
+	RET
+
+// The Q6_K kernels (units of one super-block, q6kPackBytes = 3392 bytes a strip): for each half n and
+// group g of 32 values, the eight words of values u = low 4 bits | top 2 bits << 4 (B6G0…B6G3 by g: which
+// nibble of ql, how far qh's bits move to bits 4–5) in Z16–Z23, then its two sub-blocks of 16 (their
+// s = d·sc, SC6) per token: the int32 sum from start16 = −32·Σq, four VPDPBUSD, F += s·(float(sum)·d_x)
+// — the tile's START, QUAD and FOLD on blocks of 16. d in Z4; Z25: 0x0F, Z26: 0x30 in every byte.
+
+// SC6(j, base, S): sub-block j's s = d·sc of the unit's 16 rows.
+#define SC6(j, base, S) \
+	VPMOVSXBD (64+16*(j))base, S \
+	VCVTDQ2PS S, S \
+	VMULPS    Z4, S, S
+
+// B6G0W(q, h, base, U): U = low nibble of the ql word at q | (the qh word at h << 4) & 0x30 (g = 0);
+// B6G1W: qh << 2 (g = 1); B6G2W: the ql high nibble, qh as it is (g = 2); B6G3W: high nibble, qh >> 2.
+// (Shifting 16-bit words moves bits across bytes only outside the 0x30 mask.)
+#define B6G0W(q, h, base, U) \
+	VPANDD     (q)base, Z25, U \
+	VPSLLW     $4, (h)base, Z27 \
+	VPTERNLOGD $0xF8, Z26, Z27, U
+
+#define B6G1W(q, h, base, U) \
+	VPANDD     (q)base, Z25, U \
+	VPSLLW     $2, (h)base, Z27 \
+	VPTERNLOGD $0xF8, Z26, Z27, U
+
+#define B6G2W(q, h, base, U) \
+	VPSRLW     $4, (q)base, U \
+	VPANDD     Z25, U, U \
+	VPTERNLOGD $0xF8, (h)base, Z26, U
+
+#define B6G3W(q, h, base, U) \
+	VPSRLW     $4, (q)base, U \
+	VPANDD     Z25, U, U \
+	VPSRLW     $2, (h)base, Z27 \
+	VPTERNLOGD $0xF8, Z26, Z27, U
+
+// B6Gg(q, h, base): the group's eight words (ql words from q, qh words from h, 64 bytes apart) into
+// Z16–Z23.
+#define B6G0(q, h, base) \
+	B6G0W(q, h, base, Z16) \
+	B6G0W(q+64, h+64, base, Z17) \
+	B6G0W(q+128, h+128, base, Z18) \
+	B6G0W(q+192, h+192, base, Z19) \
+	B6G0W(q+256, h+256, base, Z20) \
+	B6G0W(q+320, h+320, base, Z21) \
+	B6G0W(q+384, h+384, base, Z22) \
+	B6G0W(q+448, h+448, base, Z23)
+
+#define B6G1(q, h, base) \
+	B6G1W(q, h, base, Z16) \
+	B6G1W(q+64, h+64, base, Z17) \
+	B6G1W(q+128, h+128, base, Z18) \
+	B6G1W(q+192, h+192, base, Z19) \
+	B6G1W(q+256, h+256, base, Z20) \
+	B6G1W(q+320, h+320, base, Z21) \
+	B6G1W(q+384, h+384, base, Z22) \
+	B6G1W(q+448, h+448, base, Z23)
+
+#define B6G2(q, h, base) \
+	B6G2W(q, h, base, Z16) \
+	B6G2W(q+64, h+64, base, Z17) \
+	B6G2W(q+128, h+128, base, Z18) \
+	B6G2W(q+192, h+192, base, Z19) \
+	B6G2W(q+256, h+256, base, Z20) \
+	B6G2W(q+320, h+320, base, Z21) \
+	B6G2W(q+384, h+384, base, Z22) \
+	B6G2W(q+448, h+448, base, Z23)
+
+#define B6G3(q, h, base) \
+	B6G3W(q, h, base, Z16) \
+	B6G3W(q+64, h+64, base, Z17) \
+	B6G3W(q+128, h+128, base, Z18) \
+	B6G3W(q+192, h+192, base, Z19) \
+	B6G3W(q+256, h+256, base, Z20) \
+	B6G3W(q+320, h+320, base, Z21) \
+	B6G3W(q+384, h+384, base, Z22) \
+	B6G3W(q+448, h+448, base, Z23)
+
+// TOK6(t, a, b, I, F, S, W0…W3): token t of a group against one sub-block of 16 (its quads at DI+a, its
+// d and start at R10, R13 + b).
+#define TOK6(t, a, b, I, F, S, W0, W1, W2, W3) \
+	VPBROADCASTD  (b+t*4)(R13), I \
+	VPDPBUSD.BCST (a+t*4)(DI), W0, I \
+	VPDPBUSD.BCST (a+32+t*4)(DI), W1, I \
+	VPDPBUSD.BCST (a+64+t*4)(DI), W2, I \
+	VPDPBUSD.BCST (a+96+t*4)(DI), W3, I \
+	VCVTDQ2PS     I, I \
+	VMULPS.BCST   (b+t*4)(R10), I, I \
+	VFMADD231PS   S, I, F
+
+// TOK6C: TOK6 for one token alone (quads 4 bytes apart).
+#define TOK6C(a, b, I, F, S, W0, W1, W2, W3) \
+	VPBROADCASTD  (b)(R13), I \
+	VPDPBUSD.BCST (a)(DI), W0, I \
+	VPDPBUSD.BCST (a+4)(DI), W1, I \
+	VPDPBUSD.BCST (a+8)(DI), W2, I \
+	VPDPBUSD.BCST (a+12)(DI), W3, I \
+	VCVTDQ2PS     I, I \
+	VMULPS.BCST   (b)(R10), I, I \
+	VFMADD231PS   S, I, F
+
+// PF7(off, base): prefetches seven cache lines from off+base.
+#define PF7(off, base) \
+	PREFETCHT0 (off)base \
+	PREFETCHT0 (off+64)base \
+	PREFETCHT0 (off+128)base \
+	PREFETCHT0 (off+192)base \
+	PREFETCHT0 (off+256)base \
+	PREFETCHT0 (off+320)base \
+	PREFETCHT0 (off+384)base
+
+// GRP1(n, g, j, base, F): group g of half n (sub-blocks j and j+1 = 8n+2g, +1) of the strip at base for
+// one token, its words already in Z16–Z23; and an eighth of the unit two ahead asked for (one stream per
+// strip: the hardware alone does not keep four of them full while a unit takes this long).
+#define GRP1(n, g, j, base, F) \
+	PF7(2*3392+448*(4*n+g), base) \
+	SC6(j, base, Z2) \
+	SC6(j+1, base, Z3) \
+	TOK6C(128*n+32*g, 4*j, Z0, F, Z2, Z16, Z17, Z18, Z19) \
+	TOK6C(128*n+32*g+16, 4*j+4, Z1, F, Z3, Z20, Z21, Z22, Z23)
+
+// UNIT6(base, F): the unit of the strip at base against one token, into F.
+#define UNIT6(base, F) \
+	VCVTPH2PS (0)base, Z4 \
+	B6G0(320, 1344, base) \
+	GRP1(0, 0, 0, base, F) \
+	B6G1(832, 1344, base) \
+	GRP1(0, 1, 2, base, F) \
+	B6G2(320, 1344, base) \
+	GRP1(0, 2, 4, base, F) \
+	B6G3(832, 1344, base) \
+	GRP1(0, 3, 6, base, F) \
+	B6G0(1856, 2880, base) \
+	GRP1(1, 0, 8, base, F) \
+	B6G1(2368, 2880, base) \
+	GRP1(1, 1, 10, base, F) \
+	B6G2(1856, 2880, base) \
+	GRP1(1, 2, 12, base, F) \
+	B6G3(2368, 2880, base) \
+	GRP1(1, 3, 14, base, F)
+
+// Q6SETUP: PACKSETUP and the 0x30 mask.
+#define Q6SETUP \
+	PACKSETUP \
+	MOVL         $0x30303030, AX \
+	VPBROADCASTD AX, Z26
+
+// NEXT6C advances the one-token kernels to the next super-block.
+#define NEXT6C \
+	ADDQ $3392, SI \
+	ADDQ $256, DI \
+	ADDQ $64, R10 \
+	ADDQ $64, R13
+
+// func packedQ6_Kx1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ6_Kx1(SB), NOSPLIT, $0-64
+	Q6SETUP
+	VPXORD Z10, Z10, Z10
+
+q6k1:
+	UNIT6((SI), Z10)
+	NEXT6C
+	DECQ CX
+	JNZ  q6k1
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z10, (AX)
+	VZEROUPPER
+	RET
+
+// GRP4(n, g, j): group g of half n (sub-blocks j, j+1) for four tokens of a group, into Z8–Z11.
+#define GRP4(n, g, j) \
+	SC6(j, (SI), Z2) \
+	SC6(j+1, (SI), Z3) \
+	TOK6(0, 1024*n+256*g, 32*j, Z0, Z8, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(0, 1024*n+256*g+128, 32*j+32, Z1, Z8, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(1, 1024*n+256*g, 32*j, Z5, Z9, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(1, 1024*n+256*g+128, 32*j+32, Z6, Z9, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(2, 1024*n+256*g, 32*j, Z0, Z10, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(2, 1024*n+256*g+128, 32*j+32, Z1, Z10, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(3, 1024*n+256*g, 32*j, Z5, Z11, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(3, 1024*n+256*g+128, 32*j+32, Z6, Z11, Z3, Z20, Z21, Z22, Z23)
+
+// GRP8(n, g, j): GRP4 for eight tokens, into Z8–Z15.
+#define GRP8(n, g, j) \
+	GRP4(n, g, j) \
+	TOK6(4, 1024*n+256*g, 32*j, Z0, Z12, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(4, 1024*n+256*g+128, 32*j+32, Z1, Z12, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(5, 1024*n+256*g, 32*j, Z5, Z13, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(5, 1024*n+256*g+128, 32*j+32, Z6, Z13, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(6, 1024*n+256*g, 32*j, Z0, Z14, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(6, 1024*n+256*g+128, 32*j+32, Z1, Z14, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(7, 1024*n+256*g, 32*j, Z5, Z15, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(7, 1024*n+256*g+128, 32*j+32, Z6, Z15, Z3, Z20, Z21, Z22, Z23)
+
+// NEXT6 advances the group kernels to the next super-block and loops to label.
+#define NEXT6(label) \
+	ADDQ $3392, SI \
+	ADDQ $2048, DI \
+	ADDQ $512, R10 \
+	ADDQ $512, R13 \
+	DECQ CX \
+	JNZ  label
+
+// func packedQ6_Kx4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ6_Kx4(SB), NOSPLIT, $0-64
+	Q6SETUP
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+
+q6k4:
+	VCVTPH2PS (SI), Z4
+	B6G0(320, 1344, (SI))
+	GRP4(0, 0, 0)
+	B6G1(832, 1344, (SI))
+	GRP4(0, 1, 2)
+	B6G2(320, 1344, (SI))
+	GRP4(0, 2, 4)
+	B6G3(832, 1344, (SI))
+	GRP4(0, 3, 6)
+	B6G0(1856, 2880, (SI))
+	GRP4(1, 0, 8)
+	B6G1(2368, 2880, (SI))
+	GRP4(1, 1, 10)
+	B6G2(1856, 2880, (SI))
+	GRP4(1, 2, 12)
+	B6G3(2368, 2880, (SI))
+	GRP4(1, 3, 14)
+	NEXT6(q6k4)
+
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
+	STORE4
+	VZEROUPPER
+	RET
+
+// func packedQ6_Kx8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ6_Kx8(SB), NOSPLIT, $0-64
+	Q6SETUP
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+
+q6k8:
+	VCVTPH2PS (SI), Z4
+	B6G0(320, 1344, (SI))
+	GRP8(0, 0, 0)
+	B6G1(832, 1344, (SI))
+	GRP8(0, 1, 2)
+	B6G2(320, 1344, (SI))
+	GRP8(0, 2, 4)
+	B6G3(832, 1344, (SI))
+	GRP8(0, 3, 6)
+	B6G0(1856, 2880, (SI))
+	GRP8(1, 0, 8)
+	B6G1(2368, 2880, (SI))
+	GRP8(1, 1, 10)
+	B6G2(1856, 2880, (SI))
+	GRP8(1, 2, 12)
+	B6G3(2368, 2880, (SI))
+	GRP8(1, 3, 14)
+	NEXT6(q6k8)
 
 	MOVQ    out+48(FP), AX
 	MOVQ    ostride+56(FP), BX

@@ -14,7 +14,7 @@ import (
 // portable loop and the selected kernel (assembly where available), one, four and eight tokens at a time,
 // against a float64 product of the dequantized weights and the rounded activations.
 func TestPackedKernel(t *testing.T) {
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		t.Run(typ.String(), func(t *testing.T) { testPackedKernel(t, typ) })
 	}
 }
@@ -27,7 +27,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 	w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 	packed := pack(w) // directly: Pack packs only where the assembly kernels run
 	require.Equal(t, rows/packRows*packStripBytes(w), len(packed))
-	if typ != gguf.TypeQ4_K { // Q4_K unpacks its 6-bit scales: 148 bytes a row and super-block, not 144
+	if typ != gguf.TypeQ4_K && typ != gguf.TypeQ6_K { // the k-quants: 148 bytes for 144, 212 for 210
 		require.Equal(t, len(w.Data), len(packed))
 	}
 	wf := make([]float32, rows*cols)
@@ -35,13 +35,18 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 		w.Row(i, wf[i*cols:(i+1)*cols])
 	}
 	nb, stripBytes := cols/32, packStripBytes(w)
+	nbk := cols / packScaleBlock(typ) // the blocks of ad and start
 	type kernel func(gguf.Type, []byte, int, int, []uint32, []float32, []int32, []float32, int, int, []float32, int)
 	for _, n := range []int{1, 3, 4, 7, 8, 13} {
 		rnd := rounding8_0
-		if typ == gguf.TypeQ4_K {
+		if typ == gguf.TypeQ4_K || typ == gguf.TypeQ6_K {
 			rnd = rounding8_K
 		}
 		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rnd)
+		adc, stc, adg, stg := a.d32c, a.startc, a.d32, a.start
+		if typ == gguf.TypeQ6_K {
+			adc, stc, adg, stg = a.d16c, a.start16c, a.d16, a.start16
+		}
 		x := dequant16(a)
 		want := make([]float64, n*rows)
 		for tok := range n {
@@ -63,7 +68,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 					out := make([]float32, k*width)
 					if k == 1 { // one token alone
 						for tok := range n {
-							kernel(typ, strips, ns, nb, a.q8c[tok*cols/4:], a.d32c[tok*nb:], a.startc[tok*nb:], a.s32c[tok*nb:], 1, 1, out, width)
+							kernel(typ, strips, ns, cols, a.q8c[tok*cols/4:], adc[tok*nbk:], stc[tok*nbk:], a.s32c[tok*nb:], 1, 1, out, width)
 							for i := range width {
 								got[tok*rows+s*packRows+i] = float64(out[i])
 							}
@@ -71,7 +76,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 					} else {
 						for t0 := 0; t0 < a.groups()*gemmT; t0 += k { // k tokens of a group, padding included
 							g, tt := t0/gemmT, t0%gemmT
-							kernel(typ, strips, ns, nb, a.q8[g*cols/4*gemmT+tt:], a.d32[g*nb*gemmT+tt:], a.start[g*nb*gemmT+tt:], a.s32[g*nb*gemmT+tt:], k, gemmT, out, width)
+							kernel(typ, strips, ns, cols, a.q8[g*cols/4*gemmT+tt:], adg[g*nbk*gemmT+tt:], stg[g*nbk*gemmT+tt:], a.s32[g*nb*gemmT+tt:], k, gemmT, out, width)
 							for j := 0; j < k && t0+j < n; j++ {
 								for i := range width {
 									got[(t0+j)*rows+s*packRows+i] = float64(out[j*width+i])
@@ -99,7 +104,7 @@ func TestPackedMatchesTiles(t *testing.T) {
 	require.NoError(t, p.SetActivationBits(8))
 	// 144 rows: two runs of four strips and one alone, over several chunks and both workers.
 	rows, cols := 144, 2048
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
@@ -122,7 +127,7 @@ func TestPackRefuses(t *testing.T) {
 	for _, c := range []struct {
 		typ        gguf.Type
 		rows, cols int
-	}{{gguf.TypeQ6_K, 16, 256}, {gguf.TypeQ4_0, 24, 64}, {gguf.TypeQ8_0, 16, 96}, {gguf.TypeQ4_K, 24, 256}} {
+	}{{gguf.TypeQ5_0, 16, 256}, {gguf.TypeQ4_0, 24, 64}, {gguf.TypeQ8_0, 16, 96}, {gguf.TypeQ4_K, 24, 256}, {gguf.TypeQ6_K, 16, 128}} {
 		w := &Weight{Type: c.typ, Rows: c.rows, Cols: c.cols, Data: quantRow(t, c.typ, randRow(r, c.rows*c.cols, 1))}
 		require.False(t, w.Pack(), "%s %d×%d", c.typ, c.rows, c.cols)
 		require.Nil(t, w.Packed)
@@ -186,7 +191,7 @@ func TestMatMulsMixedPacked(t *testing.T) {
 		return w
 	}
 	ws := []*Weight{mk(gguf.TypeQ4_0, 80, true), mk(gguf.TypeQ4_0, 24, false), mk(gguf.TypeQ6_K, 32, false),
-		mk(gguf.TypeQ8_0, 208, true), mk(gguf.TypeQ4_K, 48, true), mk(gguf.TypeQ4_0, 16*9, true)}
+		mk(gguf.TypeQ8_0, 208, true), mk(gguf.TypeQ4_K, 48, true), mk(gguf.TypeQ6_K, 64, true), mk(gguf.TypeQ4_0, 16*9, true)}
 	for _, n := range []int{20, 1, 17, 9, 3, 64, 2, 13, 1} {
 		x := randRow(r, n*cols, 2)
 		dsts := make([][]float32, len(ws))

@@ -375,8 +375,8 @@ func TestPackMapped(t *testing.T) {
 	}
 }
 
-// TestPackAtLoad: with 8-bit activations, the CPU backend packs the Q4_0, Q8_0 and Q4_K matrices its
-// kernels take (all of a model's layers, the output too where its rows allow) and leaves the token table as it
+// TestPackAtLoad: with 8-bit activations, the CPU backend packs the Q4_0, Q8_0, Q4_K and Q6_K matrices
+// its kernels take (all of a model's layers, the output too where its rows allow) and leaves the token table as it
 // is; with 16-bit activations it packs nothing. The packed rows are checked against the file's by the cpu tests.
 func TestPackAtLoad(t *testing.T) {
 	probe := cpu.Weight{Type: gguf.TypeQ4_0, Rows: 16, Cols: 64, Data: make([]byte, 16*36)}
@@ -386,7 +386,7 @@ func TestPackAtLoad(t *testing.T) {
 	for _, c := range []struct {
 		typ  string
 		bits int
-	}{{"Q4_0", 16}, {"Q4_0", 8}, {"Q8_0", 8}, {"Q4_K", 8}} {
+	}{{"Q4_0", 16}, {"Q4_0", 8}, {"Q8_0", 8}, {"Q4_K", 8}, {"Q6_K", 8}} {
 		typ, bits := c.typ, c.bits
 		_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, bits)
 		for l, lw := range m.layers {
