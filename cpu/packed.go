@@ -27,13 +27,14 @@ import (
 // VPDPBUSD against one broadcast activation word adds those four products to each row's lane: no
 // transposition, no reduction, and a thread streams contiguous runs of memory (four strips side by side
 // for one token). Q8_0 packs the same way with eight words a block (pairs of 1,088 bytes), its signed
-// quants stored as u = q + 128.
-
-// The kernel (packedKernel) takes the activations as the prompt tiles do (act16's 8-bit groups) and folds
-// each block exactly as they do — the exact int32 total of (u−bias)·q per row and token, then
-// F += s·(float(total)·d_x), block after block — for one, four or eight tokens of a group. Every token of a
-// product of a packed matrix, whatever the batch, goes through it, so a sequence's logits do not depend on
-// what it is batched with; it replaces the one-row kernels and the tiles for these matrices.
+// quants stored as u = q + 128; Q4_K and Q6_K by super-block (see packQ4_K, packQ6_K).
+//
+// The kernels (packedKernel) take the activations as the prompt tiles do (act16's 8-bit groups, or one
+// token's values alone) and fold each block exactly as they do — the exact int32 total of (u−bias)·q per
+// row and token, then F += s·(float(total)·d_x) (and Q4_K's minimums' term), block after block — for one,
+// four or eight tokens of a group. Every token of a product of a packed matrix, whatever the batch, goes
+// through them, so a sequence's logits do not depend on what it is batched with; they replace the one-row
+// kernels and the tiles for these matrices.
 //
 // Only 8-bit activations use it (SetActivationBits(8) before loading): the 16-bit kernels keep reading the
 // mapped rows, which stay valid (the loader may drop their pages from memory: they are read again from the
