@@ -53,7 +53,9 @@ type act16 struct {
 	// With 8-bit rounding, for the packed kernels: start per token and block of 32 (as sq) −8·Σq, where a
 	// Q4_0 block's sum Σ (u−8)·q starts; and each token's values alone (their one-token form): q8c holds
 	// token t's at q8c[t·cols/4:], four signed bytes a word, d32c, startc and s32c its d, start and s32 per
-	// block of 32.
+	// block of 32. With 16-bit rounding, q16c holds token t's values alone at q16c[t·cols/2:], two int16 a
+	// word, with d32c and startc (the packed Q4_0 one-token kernel at 16 bits).
+	q16c   []uint32
 	start  []int32
 	q8c    []uint32
 	d32c   []float32
@@ -82,23 +84,26 @@ func (a *act16) resize(n, cols int) {
 		a.d16, a.d32, a.s32 = make([]float32, b16), make([]float32, b32), make([]float32, b32)
 	}
 	a.q, a.d16, a.d32, a.s32 = a.q[:words], a.d16[:b16], a.d32[:b32], a.s32[:b32]
+	a.d32c, a.startc = grow(a.d32c, n*cols/32), grow(a.startc, n*cols/32)
+	if !a.narrow() {
+		a.q16c = grow(a.q16c, n*cols/2)
+	}
 	if a.narrow() {
 		if cap(a.q8) < words/2 {
 			a.q8, a.sq, a.sq16 = make([]uint32, words/2), make([]int32, b32), make([]int32, b16)
 		}
 		a.q8, a.sq, a.sq16 = a.q8[:words/2], a.sq[:b32], a.sq16[:b16]
-		if cap(a.start) < b32 {
-			a.start, a.start16 = make([]int32, b32), make([]int32, b16)
-		}
-		if cap(a.q8c) < n*cols/4 {
-			a.q8c, a.d32c = make([]uint32, n*cols/4), make([]float32, n*cols/32)
-			a.startc, a.s32c = make([]int32, n*cols/32), make([]float32, n*cols/32)
-			a.d16c, a.start16c = make([]float32, n*cols/16), make([]int32, n*cols/16)
-		}
-		a.start, a.start16, a.q8c, a.d32c = a.start[:b32], a.start16[:b16], a.q8c[:n*cols/4], a.d32c[:n*cols/32]
-		a.startc, a.s32c = a.startc[:n*cols/32], a.s32c[:n*cols/32]
-		a.d16c, a.start16c = a.d16c[:n*cols/16], a.start16c[:n*cols/16]
+		a.start, a.start16, a.q8c = grow(a.start, b32), grow(a.start16, b16), grow(a.q8c, n*cols/4)
+		a.s32c, a.d16c, a.start16c = grow(a.s32c, n*cols/32), grow(a.d16c, n*cols/16), grow(a.start16c, n*cols/16)
 	}
+}
+
+// grow returns s resliced to n elements, reallocated when its capacity is short.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // row returns worker w's row buffer for cols values.
@@ -129,8 +134,21 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	} else {
 		a.rnd.quantize(x, tmp)
 	}
-	for k := 0; k < cols/2; k++ {
-		q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
+	if a.narrow() {
+		for k := 0; k < cols/2; k++ {
+			q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
+		}
+	} else {
+		q16c := a.q16c[t*cols/2 : (t+1)*cols/2]
+		for k := range q16c {
+			word := uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
+			q[k*gemmT+tt], q16c[k] = word, word
+		}
+		copy(a.d32c[t*cols/32:(t+1)*cols/32], tmp.D[:cols/32])
+		startc := a.startc[t*cols/32 : (t+1)*cols/32]
+		for b := range startc {
+			startc[b] = -8 * tmp.S[b]
+		}
 	}
 	for b := 0; b < cols/32; b++ {
 		d := tmp.D[b]
@@ -199,6 +217,10 @@ var stripTypes = map[gguf.Type]stripInfo{
 func unpack(w *Weight, r0 int, st *strip) {
 	block := stripTypes[w.Type].Block
 	st.resize(w.Cols)
+	if w.Packed != nil && w.Type == gguf.TypeQ4_0 {
+		unpackPacked(w, r0, st)
+		return
+	}
 	if (w.Type == gguf.TypeQ4_0 && unpackQ4_0Fast(w, r0, st)) || (w.Type == gguf.TypeQ4_K && unpackQ4_KFast(w, r0, st)) {
 		return
 	}

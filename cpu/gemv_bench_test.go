@@ -64,12 +64,12 @@ func BenchmarkGemvStream(b *testing.B) {
 		}
 		for _, bits := range []int{16, 8} {
 			require.NoError(b, p.SetActivationBits(bits))
-			for _, n := range []int{1, 8, 16} {
+			for _, n := range []int{1, 2, 4, 8, 16} {
 				x := randRow(r, n*cols, 1)
 				dst := make([]float32, n*rows)
 				for _, l := range layouts {
-					if l.name == "packed" && bits != 8 {
-						continue // only 8-bit products read the packed rows
+					if l.name == "packed" && bits != 8 && typ != gguf.TypeQ4_0 {
+						continue // only 8-bit products read the packed rows, and Q4_0's at 16 bits
 					}
 					ws := l.ws
 					b.Run(fmt.Sprintf("type=%s/bits=%d/layout=%s/n=%d", typ, bits, l.name, n), func(b *testing.B) {

@@ -428,3 +428,99 @@ func packedStripQ6_KGo(strip []byte, nb16 int, q []uint32, ad []float32, start [
 		copy(out[tok*ostride:tok*ostride+packRows], acc[:])
 	}
 }
+
+// unpackPacked is unpack for a packed Q4_0 matrix (rows r0…r0+15 are strip r0/16): the prompt tiles at 16
+// bits read its strips, unpacked from the packed layout as from the file's, with the same values.
+func unpackPacked(w *Weight, r0 int, st *strip) {
+	nb := w.Cols / 32
+	stripBytes := packStripBytes(w)
+	s := r0 / packRows
+	src, next := w.Packed[s*stripBytes:(s+1)*stripBytes], w.Packed[s*stripBytes:(s+1)*stripBytes]
+	if s+1 < w.Rows/packRows {
+		next = w.Packed[(s+1)*stripBytes : (s+2)*stripBytes]
+	}
+	if unpackPackedFast(src, next, nb, st) {
+		return
+	}
+	q, ss, so := st.q[:nb*8*gemmRows], st.s[:nb*gemmRows], st.o[:nb*gemmRows]
+	for b := range nb {
+		pair := src[b/2*packUnitBytes(w.Type) : (b/2+1)*packUnitBytes(w.Type)]
+		h := b % 2
+		for r := range packRows {
+			d := f16[binary.LittleEndian.Uint16(pair[32*h+2*r:])]
+			ss[b*gemmRows+r], so[b*gemmRows+r] = d, 8*d
+		}
+		for k := range 4 {
+			words := pair[64+256*h+64*k : 64+256*h+64*(k+1)]
+			lo, hi := q[(b*8+k)*gemmRows:(b*8+k+1)*gemmRows], q[(b*8+4+k)*gemmRows:(b*8+5+k)*gemmRows]
+			for r := range packRows {
+				v := binary.LittleEndian.Uint32(words[4*r:])
+				lo[r], hi[r] = v&0x0F0F0F0F, v>>4&0x0F0F0F0F
+			}
+		}
+	}
+}
+
+// packedKernel16Go is the one-token product of ns packed Q4_0 strips with 16-bit activations (llamago's
+// default precision; the reference for the assembly kernel): the token's values alone, two int16 a word
+// in q, its d and −8·Σq per block in ad and start; row r of the strips into out[r]. Each block's total
+// Σ (u−8)·q is the 16-bit tile's, and folds as it folds.
+func packedKernel16Go(strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, out []float32) {
+	nb, pairBytes := cols/32, packUnitBytes(gguf.TypeQ4_0)
+	stripBytes := nb / 2 * pairBytes
+	for i := range ns {
+		strip := strips[i*stripBytes : (i+1)*stripBytes]
+		var acc [packRows]float32
+		for b := range nb {
+			pair := strip[b/2*pairBytes:]
+			h := b % 2
+			for r := range packRows {
+				dot := start[b]
+				for k := range 4 {
+					u := pair[64+256*h+64*k+4*r : 64+256*h+64*k+4*r+4]
+					for j := range 4 { // values 4k+j (low nibbles) and 16+4k+j (high)
+						lo, hi := q[16*b+(4*k+j)/2], q[16*b+(16+4*k+j)/2]
+						sh := 16 * (j % 2)
+						dot += int32(u[j]&15)*int32(int16(lo>>sh)) + int32(u[j]>>4)*int32(int16(hi>>sh))
+					}
+				}
+				s := f16[uint16(pair[32*h+2*r])|uint16(pair[32*h+2*r+1])<<8]
+				acc[r] += s * (float32(dot) * ad[b])
+			}
+		}
+		copy(out[i*packRows:(i+1)*packRows], acc[:])
+	}
+}
+
+// packed16Task is MatMul for a packed Q4_0 weight with 16-bit activations and few tokens: each run of
+// strips against each token alone.
+type packed16Task struct {
+	dst []float32
+	w   *Weight
+	a   *act16
+}
+
+func (pt *packed16Task) run(lo, hi, _ int) {
+	w, a, dst := pt.w, pt.a, pt.dst
+	rows, cols, nb := w.Rows, w.Cols, w.Cols/32
+	stripBytes := packStripBytes(w)
+	for s := lo; s < hi; {
+		ns := min(packStreams, hi-s)
+		if ns != packStreams {
+			ns = 1
+		}
+		for t := range a.n {
+			packedKernel16(w.Packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[t*cols/2:(t+1)*cols/2],
+				a.d32c[t*nb:(t+1)*nb], a.startc[t*nb:(t+1)*nb], dst[t*rows+s*packRows:])
+		}
+		s += ns
+	}
+}
+
+// matMulPacked16 computes dst = w·x for a packed Q4_0 w and few tokens, from the 16-bit activations in a.
+func matMulPacked16(p *Pool, dst []float32, w *Weight, a *act16) {
+	p.tasks.packed16 = packed16Task{dst: dst, w: w, a: a}
+	strips := w.Rows / packRows
+	chunk := max(packStreams, strips/(4*p.threads)/packStreams*packStreams)
+	p.ForChunks(strips, chunk, p.tasks.packed16Fn)
+}

@@ -849,3 +849,177 @@ q6k8:
 	STOREALL
 	VZEROUPPER
 	RET
+
+// The 16-bit one-token kernels for packed Q4_0 (llamago's default precision): the activations are a
+// token's 16-bit values alone (pair p of values at DI + 4p, d and start = −8·Σq per block at R10, R13 +
+// 4b). Each nibble byte-vector (four values of each row) is widened by two VPSHUFB into two words of
+// int16 pairs (values 4k, 4k+1 and 4k+2, 4k+3; ctl in Z26, Z27), so that a VPDPWSSD against one
+// broadcast activation pair adds two products to each row's lane; the total starts at −8·Σq, which gives
+// Σ (u−8)·q exactly as the 16-bit tile's widened (u−8) does, and folds as it folds.
+
+// WIDEN(B, P0): the bytes u0…u3 of each lane of B into P0 = (u0, u1) and B = (u2, u3), as int16 pairs.
+#define WIDEN(B, P0) \
+	VPSHUFB Z26, B, P0 \
+	VPSHUFB Z27, B, B
+
+// BLOCK1W(h, base, F): block h of the pair of the strip at base against one token (16-bit), into F.
+#define BLOCK1W(h, base, F) \
+	VCVTPH2PS           (32*h)base, Z24 \
+	UNPACK(64+256*h, base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	WIDEN(Z16, Z8) \
+	WIDEN(Z17, Z9) \
+	WIDEN(Z18, Z10) \
+	WIDEN(Z19, Z11) \
+	WIDEN(Z20, Z12) \
+	WIDEN(Z21, Z13) \
+	WIDEN(Z22, Z14) \
+	WIDEN(Z23, Z15) \
+	VPBROADCASTD        (4*h)(R13), Z0 \
+	VPXORD              Z1, Z1, Z1 \
+	VPDPWSSD.BCST       (64*h)(DI), Z8, Z0 \
+	VPDPWSSD.BCST       (64*h+4)(DI), Z16, Z1 \
+	VPDPWSSD.BCST       (64*h+8)(DI), Z9, Z0 \
+	VPDPWSSD.BCST       (64*h+12)(DI), Z17, Z1 \
+	VPDPWSSD.BCST       (64*h+16)(DI), Z10, Z0 \
+	VPDPWSSD.BCST       (64*h+20)(DI), Z18, Z1 \
+	VPDPWSSD.BCST       (64*h+24)(DI), Z11, Z0 \
+	VPDPWSSD.BCST       (64*h+28)(DI), Z19, Z1 \
+	VPDPWSSD.BCST       (64*h+32)(DI), Z12, Z0 \
+	VPDPWSSD.BCST       (64*h+36)(DI), Z20, Z1 \
+	VPDPWSSD.BCST       (64*h+40)(DI), Z13, Z0 \
+	VPDPWSSD.BCST       (64*h+44)(DI), Z21, Z1 \
+	VPDPWSSD.BCST       (64*h+48)(DI), Z14, Z0 \
+	VPDPWSSD.BCST       (64*h+52)(DI), Z22, Z1 \
+	VPDPWSSD.BCST       (64*h+56)(DI), Z15, Z0 \
+	VPDPWSSD.BCST       (64*h+60)(DI), Z23, Z1 \
+	VPADDD              Z1, Z0, Z0 \
+	VCVTDQ2PS           Z0, Z0 \
+	VMULPS.BCST         (4*h)(R10), Z0, Z0 \
+	VFMADD231PS         Z24, Z0, F
+
+// PAIR1W(base, F): both blocks of the pair of the strip at base, one token at 16 bits, into F.
+#define PAIR1W(base, F) \
+	BLOCK1W(0, base, F) \
+	BLOCK1W(1, base, F)
+
+// WSETUP: the widening shuffles (from widenCtl's 128 bytes at AX), then PACKSETUP.
+#define WSETUP \
+	VMOVDQU64 (AX), Z26 \
+	VMOVDQU64 64(AX), Z27 \
+	PACKSETUP
+
+// NEXT1W advances the 16-bit one-token kernels to the next pair of blocks.
+#define NEXT1W \
+	ADDQ $576, SI \
+	ADDQ $128, DI \
+	ADDQ $8, R10 \
+	ADDQ $8, R13
+
+// func packedQ4_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
+TEXT ·packedQ4_0x1w(SB), NOSPLIT, $0-72
+	MOVQ ctl+64(FP), AX
+	WSETUP
+	VPXORD Z4, Z4, Z4
+
+w1:
+	PAIR1W((SI), Z4)
+	NEXT1W
+	DECQ CX
+	JNZ  w1
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z4, (AX)
+	VZEROUPPER
+	RET
+
+// func packedQ4_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
+TEXT ·packedQ4_0x1s4w(SB), NOSPLIT, $0-72
+	MOVQ ctl+64(FP), AX
+	WSETUP
+	MOVQ   stripBytes+56(FP), R8
+	LEAQ   (SI)(R8*2), R9
+	ADDQ   R8, R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+w1s4:
+	PAIR1W((SI), Z4)
+	PAIR1W((SI)(R8*1), Z5)
+	PAIR1W((SI)(R8*2), Z6)
+	PAIR1W((R9), Z7)
+	NEXT1W
+	ADDQ $576, R9
+	DECQ CX
+	JNZ  w1s4
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VZEROUPPER
+	RET
+
+// func unpackPackedQ4_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)
+// unpackPacked for a whole strip: per block, its four words' low and high nibbles to q (quads b·8+k and
+// b·8+4+k, 16 rows each), its 16 scales to floats in s and 8× them in o; the strip at next (the one the
+// tiles will want after this one's) asked for meanwhile.
+TEXT ·unpackPackedQ4_0AVX512(SB), NOSPLIT, $0-48
+	MOVQ         next+40(FP), R10
+	MOVQ         src+0(FP), SI
+	MOVQ         pairs+8(FP), CX
+	MOVQ         q+16(FP), DI
+	MOVQ         s+24(FP), R8
+	MOVQ         o+32(FP), R9
+	MOVL         $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z25
+	MOVL         $0x41000000, AX // 8.0
+	VPBROADCASTD AX, Z24
+
+upair:
+	PREFETCHT0   (R10)
+	PREFETCHT0   64(R10)
+	PREFETCHT0   128(R10)
+	PREFETCHT0   192(R10)
+	PREFETCHT0   256(R10)
+	PREFETCHT0   320(R10)
+	PREFETCHT0   384(R10)
+	PREFETCHT0   448(R10)
+	PREFETCHT0   512(R10)
+	ADDQ         $576, R10
+	UNPACK(64, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	VMOVDQU64    Z16, (DI)
+	VMOVDQU64    Z17, 64(DI)
+	VMOVDQU64    Z18, 128(DI)
+	VMOVDQU64    Z19, 192(DI)
+	VMOVDQU64    Z20, 256(DI)
+	VMOVDQU64    Z21, 320(DI)
+	VMOVDQU64    Z22, 384(DI)
+	VMOVDQU64    Z23, 448(DI)
+	UNPACK(320, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	VMOVDQU64    Z16, 512(DI)
+	VMOVDQU64    Z17, 576(DI)
+	VMOVDQU64    Z18, 640(DI)
+	VMOVDQU64    Z19, 704(DI)
+	VMOVDQU64    Z20, 768(DI)
+	VMOVDQU64    Z21, 832(DI)
+	VMOVDQU64    Z22, 896(DI)
+	VMOVDQU64    Z23, 960(DI)
+	VCVTPH2PS    (SI), Z0
+	VCVTPH2PS    32(SI), Z1
+	VMOVUPS      Z0, (R8)
+	VMOVUPS      Z1, 64(R8)
+	VMULPS       Z24, Z0, Z0
+	VMULPS       Z24, Z1, Z1
+	VMOVUPS      Z0, (R9)
+	VMOVUPS      Z1, 64(R9)
+	ADDQ         $576, SI
+	ADDQ         $1024, DI
+	ADDQ         $128, R8
+	ADDQ         $128, R9
+	DECQ         CX
+	JNZ          upair
+	VZEROUPPER
+	RET

@@ -11,3 +11,11 @@ const usePacked = false
 func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
 	packedKernelGo(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 }
+
+// packedKernel16 is the portable loop (tests only).
+func packedKernel16(strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, out []float32) {
+	packedKernel16Go(strips, ns, cols, q, ad, start, out)
+}
+
+// unpackPackedFast has no portable form: unpackPacked's loop runs.
+func unpackPackedFast(_, _ []byte, _ int, _ *strip) bool { return false }

@@ -15,7 +15,7 @@ type CPU struct {
 	ropeParams RopeParams
 	attn       attnTask
 	attnFn     func(lo, hi, worker int) // attn.run, bound once so that Attention allocates nothing
-	packed     int                      // weights packed at load for the 8-bit kernels
+	packed     int                      // weights packed at load that only the 8-bit kernels read
 }
 
 // NewCPU returns a CPU backend with threads workers (all cores when ≤ 0).
@@ -85,12 +85,15 @@ func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte
 		w.vec = make([]float32, cols)
 		w.w.Row(0, w.vec)
 	}
-	// With 8-bit activations, matrices the 8-bit kernels take in rows across lanes (cpu.Weight.Pack) are
-	// rewritten once here (the same size; Q4_K 3% larger) and the mapped pages dropped, so resident memory
-	// holds one copy (an anonymous one: not shared with other processes mapping the file). The token table
-	// is left as it is: it is read a row at a time, not multiplied.
-	if b.pool.ActivationBits() == 8 && name != "token_embd.weight" && w.w.Pack() {
-		b.packed++
+	// Matrices the packed kernels take in rows across lanes (cpu.Weight.Pack: Q4_0 at either precision,
+	// Q8_0, Q4_K and Q6_K with 8-bit activations) are rewritten once here (the same size; the k-quants 1–3%
+	// larger) and the mapped pages dropped, so resident memory holds one copy (an anonymous one: not shared
+	// with other processes mapping the file). The token table is left as it is: it is read a row at a
+	// time, not multiplied.
+	if (b.pool.ActivationBits() == 8 || typ == gguf.TypeQ4_0) && name != "token_embd.weight" && w.w.Pack() {
+		if typ != gguf.TypeQ4_0 {
+			b.packed++ // only the 8-bit kernels read it
+		}
 		gguf.ReleasePages(data)
 	}
 	return w, nil
