@@ -54,7 +54,7 @@ type act16 struct {
 	// Q4_0 block's sum Σ (u−8)·q starts; and each token's values alone (their one-token form): q8c holds
 	// token t's at q8c[t·cols/4:], four signed bytes a word, d32c, startc and s32c its d, start and s32 per
 	// block of 32. With 16-bit rounding, q16c holds token t's values alone at q16c[t·cols/2:], two int16 a
-	// word, with d32c and startc (the packed Q4_0 one-token kernel at 16 bits).
+	// word, with d32c, startc and s32c (the packed Q4_0 and Q4_K one-token kernels at 16 bits).
 	q16c   []uint32
 	start  []int32
 	q8c    []uint32
@@ -84,7 +84,7 @@ func (a *act16) resize(n, cols int) {
 		a.d16, a.d32, a.s32 = make([]float32, b16), make([]float32, b32), make([]float32, b32)
 	}
 	a.q, a.d16, a.d32, a.s32 = a.q[:words], a.d16[:b16], a.d32[:b32], a.s32[:b32]
-	a.d32c, a.startc = grow(a.d32c, n*cols/32), grow(a.startc, n*cols/32)
+	a.d32c, a.startc, a.s32c = grow(a.d32c, n*cols/32), grow(a.startc, n*cols/32), grow(a.s32c, n*cols/32)
 	if !a.narrow() {
 		a.q16c = grow(a.q16c, n*cols/2)
 	}
@@ -94,7 +94,7 @@ func (a *act16) resize(n, cols int) {
 		}
 		a.q8, a.sq, a.sq16 = a.q8[:words/2], a.sq[:b32], a.sq16[:b16]
 		a.start, a.start16, a.q8c = grow(a.start, b32), grow(a.start16, b16), grow(a.q8c, n*cols/4)
-		a.s32c, a.d16c, a.start16c = grow(a.s32c, n*cols/32), grow(a.d16c, n*cols/16), grow(a.start16c, n*cols/16)
+		a.d16c, a.start16c = grow(a.d16c, n*cols/16), grow(a.start16c, n*cols/16)
 	}
 }
 
@@ -144,16 +144,18 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 			word := uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
 			q[k*gemmT+tt], q16c[k] = word, word
 		}
-		copy(a.d32c[t*cols/32:(t+1)*cols/32], tmp.D[:cols/32])
-		startc := a.startc[t*cols/32 : (t+1)*cols/32]
-		for b := range startc {
-			startc[b] = -8 * tmp.S[b]
-		}
 	}
 	for b := 0; b < cols/32; b++ {
 		d := tmp.D[b]
 		d32[b*gemmT+tt], s32[b*gemmT+tt] = d, -d*float32(tmp.S[b])
 		d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = d, d
+	}
+	if !a.narrow() {
+		copy(a.d32c[t*cols/32:(t+1)*cols/32], tmp.D[:cols/32])
+		startc, s32c := a.startc[t*cols/32:(t+1)*cols/32], a.s32c[t*cols/32:(t+1)*cols/32]
+		for b := range startc {
+			startc[b], s32c[b] = -8*tmp.S[b], s32[b*gemmT+tt]
+		}
 	}
 	if q8 != nil {
 		q8c, d32c := a.q8c[t*cols/4:(t+1)*cols/4], a.d32c[t*cols/32:(t+1)*cols/32]
@@ -217,7 +219,7 @@ var stripTypes = map[gguf.Type]stripInfo{
 func unpack(w *Weight, r0 int, st *strip) {
 	block := stripTypes[w.Type].Block
 	st.resize(w.Cols)
-	if w.Packed != nil && w.Type == gguf.TypeQ4_0 {
+	if w.Packed != nil && (w.Type == gguf.TypeQ4_0 || w.Type == gguf.TypeQ4_K) {
 		unpackPacked(w, r0, st)
 		return
 	}

@@ -130,7 +130,7 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
 			matMulPacked(p, dsts[i], w, a16)
-		case w.Packed != nil && w.Type == gguf.TypeQ4_0: // 16 bits: few tokens alone, more in the tiles
+		case w.Packed != nil && (w.Type == gguf.TypeQ4_0 || w.Type == gguf.TypeQ4_K): // 16 bits: few tokens alone, more in the tiles
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}

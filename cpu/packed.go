@@ -429,21 +429,44 @@ func packedStripQ6_KGo(strip []byte, nb16 int, q []uint32, ad []float32, start [
 	}
 }
 
-// unpackPacked is unpack for a packed Q4_0 matrix (rows r0…r0+15 are strip r0/16): the prompt tiles at 16
-// bits read its strips, unpacked from the packed layout as from the file's, with the same values.
+// unpackPacked is unpack for a packed Q4_0 or Q4_K matrix (rows r0…r0+15 are strip r0/16): the tiles at
+// 16 bits read its strips, unpacked from the packed layout as from the file's, with the same values.
 func unpackPacked(w *Weight, r0 int, st *strip) {
-	nb := w.Cols / 32
 	stripBytes := packStripBytes(w)
 	s := r0 / packRows
 	src, next := w.Packed[s*stripBytes:(s+1)*stripBytes], w.Packed[s*stripBytes:(s+1)*stripBytes]
 	if s+1 < w.Rows/packRows {
 		next = w.Packed[(s+1)*stripBytes : (s+2)*stripBytes]
 	}
-	if unpackPackedFast(src, next, nb, st) {
+	if unpackPackedFast(w.Type, src, next, w.Cols, st) {
 		return
 	}
-	q, ss, so := st.q[:nb*8*gemmRows], st.s[:nb*gemmRows], st.o[:nb*gemmRows]
-	for b := range nb {
+	q, ss, so := st.q[:w.Cols/4*gemmRows], st.s[:w.Cols/32*gemmRows], st.o[:w.Cols/32*gemmRows]
+	if w.Type == gguf.TypeQ4_K {
+		for sb := range w.Cols / gguf.QK_K {
+			u := src[sb*q4kPackBytes : (sb+1)*q4kPackBytes]
+			for r := range packRows {
+				d, dmin := f16[binary.LittleEndian.Uint16(u[2*r:])], f16[binary.LittleEndian.Uint16(u[32+2*r:])]
+				for j := range 8 {
+					b := sb*8 + j
+					ss[b*gemmRows+r], so[b*gemmRows+r] = d*float32(u[64+16*j+r]), dmin*float32(u[192+16*j+r])
+				}
+			}
+			for c := range 4 {
+				for k := range 8 {
+					words := u[320+512*c+64*k : 320+512*c+64*(k+1)]
+					lo := q[(sb*64+16*c+k)*gemmRows : (sb*64+16*c+k+1)*gemmRows]
+					hi := q[(sb*64+16*c+8+k)*gemmRows : (sb*64+16*c+9+k)*gemmRows]
+					for r := range packRows {
+						v := binary.LittleEndian.Uint32(words[4*r:])
+						lo[r], hi[r] = v&0x0F0F0F0F, v>>4&0x0F0F0F0F
+					}
+				}
+			}
+		}
+		return
+	}
+	for b := range w.Cols / 32 {
 		pair := src[b/2*packUnitBytes(w.Type) : (b/2+1)*packUnitBytes(w.Type)]
 		h := b % 2
 		for r := range packRows {
@@ -461,27 +484,40 @@ func unpackPacked(w *Weight, r0 int, st *strip) {
 	}
 }
 
-// packedKernel16Go is the one-token product of ns packed Q4_0 strips with 16-bit activations (llamago's
-// default precision; the reference for the assembly kernel): the token's values alone, two int16 a word
-// in q, its d and −8·Σq per block in ad and start; row r of the strips into out[r]. Each block's total
-// Σ (u−8)·q is the 16-bit tile's, and folds as it folds.
-func packedKernel16Go(strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, out []float32) {
-	nb, pairBytes := cols/32, packUnitBytes(gguf.TypeQ4_0)
-	stripBytes := nb / 2 * pairBytes
+// packedKernel16Go is the one-token product of ns packed Q4_0 or Q4_K strips with 16-bit activations
+// (llamago's default precision; the reference for the assembly kernels): the token's values alone, two
+// int16 a word in q, its d and −8·Σq per block of 32 in ad and start (Q4_0) and −d·Σq in as (Q4_K); row r
+// of the strips into out[r]. Each block's integer total is the 16-bit tile's (Q4_0: Σ (u−8)·q; Q4_K: Σ u·q),
+// folded as the tile folds it.
+func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
+	stripBytes := cols / packUnitValues(t) * packUnitBytes(t)
+	val := func(b, v int) int32 { return int32(int16(q[16*b+v/2] >> (16 * (v % 2)))) } // value v of block b
 	for i := range ns {
 		strip := strips[i*stripBytes : (i+1)*stripBytes]
 		var acc [packRows]float32
-		for b := range nb {
-			pair := strip[b/2*pairBytes:]
-			h := b % 2
+		for b := range cols / 32 {
 			for r := range packRows {
+				if t == gguf.TypeQ4_K {
+					u := strip[b/8*q4kPackBytes:]
+					j, c := b%8, b%8/2
+					d, dmin := f16[uint16(u[2*r])|uint16(u[2*r+1])<<8], f16[uint16(u[32+2*r])|uint16(u[32+2*r+1])<<8]
+					var dot int32
+					for k := range 8 {
+						for n := range 4 {
+							dot += int32(u[320+512*c+64*k+4*r+n]>>(4*(j%2))&15) * val(b, 4*k+n)
+						}
+					}
+					acc[r] += d * float32(u[64+16*j+r]) * (float32(dot) * ad[b])
+					acc[r] += dmin * float32(u[192+16*j+r]) * as[b]
+					continue
+				}
+				pair := strip[b/2*packUnitBytes(t):]
+				h := b % 2
 				dot := start[b]
 				for k := range 4 {
-					u := pair[64+256*h+64*k+4*r : 64+256*h+64*k+4*r+4]
-					for j := range 4 { // values 4k+j (low nibbles) and 16+4k+j (high)
-						lo, hi := q[16*b+(4*k+j)/2], q[16*b+(16+4*k+j)/2]
-						sh := 16 * (j % 2)
-						dot += int32(u[j]&15)*int32(int16(lo>>sh)) + int32(u[j]>>4)*int32(int16(hi>>sh))
+					for n := range 4 { // values 4k+n (low nibbles) and 16+4k+n (high)
+						u := pair[64+256*h+64*k+4*r+n]
+						dot += int32(u&15)*val(b, 4*k+n) + int32(u>>4)*val(b, 16+4*k+n)
 					}
 				}
 				s := f16[uint16(pair[32*h+2*r])|uint16(pair[32*h+2*r+1])<<8]
@@ -492,8 +528,8 @@ func packedKernel16Go(strips []byte, ns, cols int, q []uint32, ad []float32, sta
 	}
 }
 
-// packed16Task is MatMul for a packed Q4_0 weight with 16-bit activations and few tokens: each run of
-// strips against each token alone.
+// packed16Task is MatMul for a packed Q4_0 or Q4_K weight with 16-bit activations and few tokens: each run
+// of strips against each token alone.
 type packed16Task struct {
 	dst []float32
 	w   *Weight
@@ -510,14 +546,15 @@ func (pt *packed16Task) run(lo, hi, _ int) {
 			ns = 1
 		}
 		for t := range a.n {
-			packedKernel16(w.Packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[t*cols/2:(t+1)*cols/2],
-				a.d32c[t*nb:(t+1)*nb], a.startc[t*nb:(t+1)*nb], dst[t*rows+s*packRows:])
+			packedKernel16(w.Type, w.Packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[t*cols/2:(t+1)*cols/2],
+				a.d32c[t*nb:(t+1)*nb], a.startc[t*nb:(t+1)*nb], a.s32c[t*nb:(t+1)*nb], dst[t*rows+s*packRows:])
 		}
 		s += ns
 	}
 }
 
-// matMulPacked16 computes dst = w·x for a packed Q4_0 w and few tokens, from the 16-bit activations in a.
+// matMulPacked16 computes dst = w·x for a packed Q4_0 or Q4_K w and few tokens, from the 16-bit
+// activations in a.
 func matMulPacked16(p *Pool, dst []float32, w *Weight, a *act16) {
 	p.tasks.packed16 = packed16Task{dst: dst, w: w, a: a}
 	strips := w.Rows / packRows

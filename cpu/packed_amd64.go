@@ -123,33 +123,48 @@ func packedQ4_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as 
 //go:noescape
 func packedQ4_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
 
+//go:noescape
+func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
+
 // packedKernel16 is packedKernel16Go in assembly.
-func packedKernel16(strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, out []float32) {
-	units := cols / 64
-	if units == 0 || units*64 != cols || ns <= 0 {
-		panic("packed kernel: rows of whole units")
+func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
+	units := cols / packUnitValues(t)
+	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || (t != gguf.TypeQ4_0 && t != gguf.TypeQ4_K) {
+		panic("packed kernel: Q4_0 or Q4_K rows of whole units")
 	}
-	stripBytes := units * packUnitBytes(gguf.TypeQ4_0)
+	stripBytes := units * packUnitBytes(t)
 	_, _, _, _ = strips[ns*stripBytes-1], q[cols/2-1], ad[cols/32-1], start[cols/32-1]
-	_ = out[ns*packRows-1]
-	qp, adp, sp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start)
-	if ns == 4 {
-		packedQ4_0x1s4w(unsafe.SliceData(strips), units, qp, adp, sp, nil, unsafe.SliceData(out), stripBytes, &widenCtl)
+	_, _ = as[cols/32-1], out[ns*packRows-1]
+	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
+	if t == gguf.TypeQ4_0 && ns == 4 {
+		packedQ4_0x1s4w(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes, &widenCtl)
 		return
 	}
+	x1 := packedQ4_0x1w
+	if t == gguf.TypeQ4_K {
+		x1 = packedQ4_Kx1w
+	}
 	for i := range ns {
-		packedQ4_0x1w(&strips[i*stripBytes], units, qp, adp, sp, nil, &out[i*packRows], 0, &widenCtl)
+		x1(&strips[i*stripBytes], units, qp, adp, sp, asp, &out[i*packRows], 0, &widenCtl)
 	}
 }
 
 //go:noescape
 func unpackPackedQ4_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)
 
-// unpackPackedFast is unpackPacked for Q4_0 in assembly: src is the strip, next the one after it (or src
-// again), which it prefetches.
-func unpackPackedFast(src, next []byte, nb int, st *strip) bool {
-	n := nb / 2 * packUnitBytes(gguf.TypeQ4_0)
-	_, _, _, _, _ = src[n-1], next[n-1], st.q[nb*8*gemmRows-1], st.s[nb*gemmRows-1], st.o[nb*gemmRows-1]
-	unpackPackedQ4_0AVX512(&src[0], nb/2, &st.q[0], &st.s[0], &st.o[0], &next[0])
+//go:noescape
+func unpackPackedQ4_KAVX512(src *byte, units int, q *uint32, s, o *float32, next *byte)
+
+// unpackPackedFast is unpackPacked for Q4_0 and Q4_K in assembly: src is the strip, next the one after it
+// (or src again), which it prefetches.
+func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
+	units := cols / packUnitValues(t)
+	n := units * packUnitBytes(t)
+	_, _, _, _, _ = src[n-1], next[n-1], st.q[cols/4*gemmRows-1], st.s[cols/32*gemmRows-1], st.o[cols/32*gemmRows-1]
+	if t == gguf.TypeQ4_K {
+		unpackPackedQ4_KAVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
+		return true
+	}
+	unpackPackedQ4_0AVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
 	return true
 }

@@ -1023,3 +1023,152 @@ upair:
 	JNZ          upair
 	VZEROUPPER
 	RET
+
+// The 16-bit one-token kernel for packed Q4_K: per sub-block, the nibbles widened to int16 pairs (WIDEN),
+// sixteen VPDPWSSD against the token's pairs (compact: pair p at DI + 4p, d and as per block at R10, R11
+// + 4b) from zero, then the tile's FOLD and OFFSET.
+
+// SUB1KW(j, F): sub-block j of the unit at SI (its nibbles already in Z16–Z23) against one token, into F.
+#define SUB1KW(j, F) \
+	Q4KSCALES(j, (SI), Z2, Z3) \
+	WIDEN(Z16, Z8) \
+	WIDEN(Z17, Z9) \
+	WIDEN(Z18, Z10) \
+	WIDEN(Z19, Z11) \
+	WIDEN(Z20, Z12) \
+	WIDEN(Z21, Z13) \
+	WIDEN(Z22, Z14) \
+	WIDEN(Z23, Z15) \
+	VPXORD              Z0, Z0, Z0 \
+	VPXORD              Z1, Z1, Z1 \
+	VPDPWSSD.BCST       (64*j)(DI), Z8, Z0 \
+	VPDPWSSD.BCST       (64*j+4)(DI), Z16, Z1 \
+	VPDPWSSD.BCST       (64*j+8)(DI), Z9, Z0 \
+	VPDPWSSD.BCST       (64*j+12)(DI), Z17, Z1 \
+	VPDPWSSD.BCST       (64*j+16)(DI), Z10, Z0 \
+	VPDPWSSD.BCST       (64*j+20)(DI), Z18, Z1 \
+	VPDPWSSD.BCST       (64*j+24)(DI), Z11, Z0 \
+	VPDPWSSD.BCST       (64*j+28)(DI), Z19, Z1 \
+	VPDPWSSD.BCST       (64*j+32)(DI), Z12, Z0 \
+	VPDPWSSD.BCST       (64*j+36)(DI), Z20, Z1 \
+	VPDPWSSD.BCST       (64*j+40)(DI), Z13, Z0 \
+	VPDPWSSD.BCST       (64*j+44)(DI), Z21, Z1 \
+	VPDPWSSD.BCST       (64*j+48)(DI), Z14, Z0 \
+	VPDPWSSD.BCST       (64*j+52)(DI), Z22, Z1 \
+	VPDPWSSD.BCST       (64*j+56)(DI), Z15, Z0 \
+	VPDPWSSD.BCST       (64*j+60)(DI), Z23, Z1 \
+	VPADDD              Z1, Z0, Z0 \
+	VCVTDQ2PS           Z0, Z0 \
+	VMULPS.BCST         (4*j)(R10), Z0, Z0 \
+	VFMADD231PS         Z2, Z0, F \
+	VFMADD231PS.BCST    (4*j)(R11), Z3, F
+
+// func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
+TEXT ·packedQ4_Kx1w(SB), NOSPLIT, $0-72
+	MOVQ ctl+64(FP), AX
+	WSETUP
+	VPXORD Z6, Z6, Z6
+
+kw1:
+	VCVTPH2PS (SI), Z4
+	VCVTPH2PS 32(SI), Z5
+	Q4KLO(0, (SI))
+	SUB1KW(0, Z6)
+	Q4KHI(0, (SI))
+	SUB1KW(1, Z6)
+	Q4KLO(1, (SI))
+	SUB1KW(2, Z6)
+	Q4KHI(1, (SI))
+	SUB1KW(3, Z6)
+	Q4KLO(2, (SI))
+	SUB1KW(4, Z6)
+	Q4KHI(2, (SI))
+	SUB1KW(5, Z6)
+	Q4KLO(3, (SI))
+	SUB1KW(6, Z6)
+	Q4KHI(3, (SI))
+	SUB1KW(7, Z6)
+	ADDQ $2368, SI
+	ADDQ $512, DI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	DECQ CX
+	JNZ  kw1
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z6, (AX)
+	VZEROUPPER
+	RET
+
+// UQ4K(c): chunk c's low and high nibbles (Z16–Z23 each in turn) stored as strip quads 16c… and
+// 16c+8… from DI.
+#define UQ4K(c) \
+	Q4KLO(c, (SI)) \
+	VMOVDQU64 Z16, (1024*c)(DI) \
+	VMOVDQU64 Z17, (1024*c+64)(DI) \
+	VMOVDQU64 Z18, (1024*c+128)(DI) \
+	VMOVDQU64 Z19, (1024*c+192)(DI) \
+	VMOVDQU64 Z20, (1024*c+256)(DI) \
+	VMOVDQU64 Z21, (1024*c+320)(DI) \
+	VMOVDQU64 Z22, (1024*c+384)(DI) \
+	VMOVDQU64 Z23, (1024*c+448)(DI) \
+	Q4KHI(c, (SI)) \
+	VMOVDQU64 Z16, (1024*c+512)(DI) \
+	VMOVDQU64 Z17, (1024*c+576)(DI) \
+	VMOVDQU64 Z18, (1024*c+640)(DI) \
+	VMOVDQU64 Z19, (1024*c+704)(DI) \
+	VMOVDQU64 Z20, (1024*c+768)(DI) \
+	VMOVDQU64 Z21, (1024*c+832)(DI) \
+	VMOVDQU64 Z22, (1024*c+896)(DI) \
+	VMOVDQU64 Z23, (1024*c+960)(DI)
+
+// USC4K(j): sub-block j's s and o of the 16 rows stored at R8, R9 + 64j.
+#define USC4K(j) \
+	Q4KSCALES(j, (SI), Z2, Z3) \
+	VMOVUPS Z2, (64*j)(R8) \
+	VMOVUPS Z3, (64*j)(R9)
+
+// func unpackPackedQ4_KAVX512(src *byte, units int, q *uint32, s, o *float32, next *byte)
+// unpackPacked for a Q4_K strip: per super-block, the nibbles to q as unpackQ4_K lays them, s = d·sc and
+// o = dmin·m to s and o; the strip at next asked for meanwhile.
+TEXT ·unpackPackedQ4_KAVX512(SB), NOSPLIT, $0-48
+	MOVQ         src+0(FP), SI
+	MOVQ         units+8(FP), CX
+	MOVQ         q+16(FP), DI
+	MOVQ         s+24(FP), R8
+	MOVQ         o+32(FP), R9
+	MOVQ         next+40(FP), R10
+	MOVL         $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z25
+
+uk:
+	PF7(0, (R10))
+	PF7(448, (R10))
+	PF7(896, (R10))
+	PF7(1344, (R10))
+	PF7(1792, (R10))
+	PREFETCHT0   2240(R10)
+	PREFETCHT0   2304(R10)
+	VCVTPH2PS    (SI), Z4
+	VCVTPH2PS    32(SI), Z5
+	USC4K(0)
+	USC4K(1)
+	USC4K(2)
+	USC4K(3)
+	USC4K(4)
+	USC4K(5)
+	USC4K(6)
+	USC4K(7)
+	UQ4K(0)
+	UQ4K(1)
+	UQ4K(2)
+	UQ4K(3)
+	ADDQ         $2368, SI
+	ADDQ         $2368, R10
+	ADDQ         $4096, DI
+	ADDQ         $512, R8
+	ADDQ         $512, R9
+	DECQ         CX
+	JNZ          uk
+	VZEROUPPER
+	RET

@@ -13,9 +13,9 @@ func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []flo
 }
 
 // packedKernel16 is the portable loop (tests only).
-func packedKernel16(strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, out []float32) {
-	packedKernel16Go(strips, ns, cols, q, ad, start, out)
+func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
+	packedKernel16Go(t, strips, ns, cols, q, ad, start, as, out)
 }
 
 // unpackPackedFast has no portable form: unpackPacked's loop runs.
-func unpackPackedFast(_, _ []byte, _ int, _ *strip) bool { return false }
+func unpackPackedFast(gguf.Type, []byte, []byte, int, *strip) bool { return false }

@@ -215,50 +215,53 @@ func TestMatMulsMixedPacked(t *testing.T) {
 	}
 }
 
-// TestPackedKernel16 checks the one-token kernel of packed Q4_0 at 16 bits (runs of four strips and one
-// alone), the portable loop and the selected one, against a float64 product of the dequantized weights
-// and the rounded activations.
+// TestPackedKernel16 checks the one-token kernels of packed Q4_0 and Q4_K at 16 bits (runs of four strips
+// and one alone), the portable loop and the selected one, against a float64 product of the dequantized
+// weights and the rounded activations.
 func TestPackedKernel16(t *testing.T) {
-	r := rand.New(rand.NewPCG(39, 40))
-	p := NewPool(2)
-	defer p.Close()
-	rows, cols := 80, 512
-	w := &Weight{Type: gguf.TypeQ4_0, Rows: rows, Cols: cols, Data: quantRow(t, gguf.TypeQ4_0, randRow(r, rows*cols, 1))}
-	packed := pack(w)
-	wf := make([]float32, rows*cols)
-	for i := range rows {
-		w.Row(i, wf[i*cols:(i+1)*cols])
-	}
-	n, nb, stripBytes := 3, cols/32, packStripBytes(w)
-	a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rounding16)
-	x := dequant16(a)
-	for name, kernel := range map[string]func([]byte, int, int, []uint32, []float32, []int32, []float32){"go": packedKernel16Go, "selected": packedKernel16} {
-		var got, want []float64
-		for tok := range n {
-			out := make([]float32, rows)
-			for s := 0; s < rows/packRows; {
-				ns := 1
-				if rows/packRows-s >= packStreams {
-					ns = packStreams
-				}
-				kernel(packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[tok*cols/2:], a.d32c[tok*nb:], a.startc[tok*nb:], out[s*packRows:])
-				s += ns
-			}
-			for i := range rows {
-				var sum float64
-				for c := range cols {
-					sum += float64(wf[i*cols+c]) * float64(x[tok][c])
-				}
-				got, want = append(got, float64(out[i])), append(want, sum)
-			}
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ4_K} {
+		r := rand.New(rand.NewPCG(39, 40))
+		p := NewPool(2)
+		rows, cols := 80, 512
+		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
+		packed := pack(w)
+		wf := make([]float32, rows*cols)
+		for i := range rows {
+			w.Row(i, wf[i*cols:(i+1)*cols])
 		}
-		require.Less(t, nmse(got, want), 1e-12, name)
+		n, nb, stripBytes := 3, cols/32, packStripBytes(w)
+		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rounding16)
+		x := dequant16(a)
+		type kernel func(gguf.Type, []byte, int, int, []uint32, []float32, []int32, []float32, []float32)
+		for name, kernel := range map[string]kernel{"go": packedKernel16Go, "selected": packedKernel16} {
+			var got, want []float64
+			for tok := range n {
+				out := make([]float32, rows)
+				for s := 0; s < rows/packRows; {
+					ns := 1
+					if rows/packRows-s >= packStreams {
+						ns = packStreams
+					}
+					kernel(typ, packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[tok*cols/2:], a.d32c[tok*nb:], a.startc[tok*nb:], a.s32c[tok*nb:], out[s*packRows:])
+					s += ns
+				}
+				for i := range rows {
+					var sum float64
+					for c := range cols {
+						sum += float64(wf[i*cols+c]) * float64(x[tok][c])
+					}
+					got, want = append(got, float64(out[i])), append(want, sum)
+				}
+			}
+			require.Less(t, nmse(got, want), 1e-12, "%s, %s", typ, name)
+		}
+		p.Close()
 	}
 }
 
-// TestPacked16MatchesTiles: at 16 bits a packed Q4_0 matrix's few-token products (the one-token kernel)
-// are the 16-bit tile's to the bit, and its larger batches (the tiles, on strips unpacked from the packed
-// rows) are the file layout's.
+// TestPacked16MatchesTiles: at 16 bits a packed Q4_0 or Q4_K matrix's few-token products (the one-token
+// kernel) are the 16-bit tile's to the bit, and its larger batches (the tiles, on strips unpacked from the
+// packed rows) are the file layout's.
 func TestPacked16MatchesTiles(t *testing.T) {
 	if !usePacked {
 		t.Skip("no packed kernels on this CPU")
@@ -267,15 +270,17 @@ func TestPacked16MatchesTiles(t *testing.T) {
 	p := NewPool(2)
 	defer p.Close()
 	rows, cols := 144, 2048
-	w := &Weight{Type: gguf.TypeQ4_0, Rows: rows, Cols: cols, Data: quantRow(t, gguf.TypeQ4_0, randRow(r, rows*cols, 1))}
-	pw := *w
-	require.True(t, pw.Pack())
-	for _, n := range []int{1, 2, 4, 5, 9, 17} {
-		x := randRow(r, n*cols, 2)
-		tiles := make([]float32, n*rows)
-		gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding16), gemmFast)
-		got := make([]float32, n*rows)
-		MatMul(p, got, &pw, x, n)
-		require.Equal(t, tiles, got, "%d tokens", n)
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ4_K} {
+		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
+		pw := *w
+		require.True(t, pw.Pack())
+		for _, n := range []int{1, 2, 4, 5, 7, 8, 9, 17} {
+			x := randRow(r, n*cols, 2)
+			tiles := make([]float32, n*rows)
+			gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding16), gemmFast)
+			got := make([]float32, n*rows)
+			MatMul(p, got, &pw, x, n)
+			require.Equal(t, tiles, got, "%s, %d tokens", typ, n)
+		}
 	}
 }

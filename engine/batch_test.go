@@ -352,6 +352,7 @@ func TestPackMapped(t *testing.T) {
 	for _, o := range []synth.Options{
 		{Type: "Q4_0", Vocab: 320, Embd: 64, FF: 128, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11},
 		{Type: "Q4_K", Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 12},
+		{Type: "Q6_K", Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 13}, // packed for 8 bits only
 	} {
 		var buf bytes.Buffer
 		require.NoError(t, synth.Write(&buf, o))
@@ -366,7 +367,7 @@ func TestPackMapped(t *testing.T) {
 		_, inMemory := synthModelBits(t, o, 8)
 		tokens := []int32{1, 40, 41, 42, 100, 7}
 		require.Equal(t, modelLogits(t, inMemory, tokens), modelLogits(t, m, tokens), o.Type)
-		if packs(m) && o.Type != "Q4_0" { // Q4_0's packed rows serve both precisions
+		if packs(m) && o.Type != "Q4_0" && o.Type != "Q4_K" { // their packed rows serve both precisions
 			require.ErrorContains(t, b.SetActivationBits(16), "set it before loading the model")
 		}
 		require.NoError(t, b.SetActivationBits(8))
@@ -386,17 +387,17 @@ func TestPackAtLoad(t *testing.T) {
 	for _, c := range []struct {
 		typ  string
 		bits int
-	}{{"Q4_0", 16}, {"Q4_0", 8}, {"Q8_0", 16}, {"Q8_0", 8}, {"Q4_K", 8}, {"Q6_K", 8}} {
+	}{{"Q4_0", 16}, {"Q4_0", 8}, {"Q8_0", 16}, {"Q8_0", 8}, {"Q4_K", 16}, {"Q4_K", 8}, {"Q6_K", 16}, {"Q6_K", 8}} {
 		typ, bits := c.typ, c.bits
 		_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, bits)
 		for l, lw := range m.layers {
 			for name, w := range map[string]Weight{"wq": lw.wq, "wk": lw.wk, "wv": lw.wv, "wo": lw.wo, "wGate": lw.wGate, "wUp": lw.wUp, "wDown": lw.wDown} {
-				require.Equal(t, bits == 8 || typ == "Q4_0", wt(w).w.Packed != nil, "%s layer %d %s at %d bits", typ, l, name, bits)
+				require.Equal(t, bits == 8 || typ == "Q4_0" || typ == "Q4_K", wt(w).w.Packed != nil, "%s layer %d %s at %d bits", typ, l, name, bits)
 			}
 		}
 		require.Nil(t, wt(m.tokEmbd).w.Packed, "token table")
 		if !m.TiedEmbed {
-			require.Equal(t, bits == 8 || typ == "Q4_0", wt(m.output).w.Packed != nil, "%s output at %d bits", typ, bits)
+			require.Equal(t, bits == 8 || typ == "Q4_0" || typ == "Q4_K", wt(m.output).w.Packed != nil, "%s output at %d bits", typ, bits)
 		}
 	}
 }

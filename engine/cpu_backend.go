@@ -85,13 +85,14 @@ func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte
 		w.vec = make([]float32, cols)
 		w.w.Row(0, w.vec)
 	}
-	// Matrices the packed kernels take in rows across lanes (cpu.Weight.Pack: Q4_0 at either precision,
-	// Q8_0, Q4_K and Q6_K with 8-bit activations) are rewritten once here (the same size; the k-quants 1–3%
+	// Matrices the packed kernels take in rows across lanes (cpu.Weight.Pack: Q4_0 and Q4_K at either
+	// precision, Q8_0 and Q6_K with 8-bit activations) are rewritten once here (the same size; the k-quants 1–3%
 	// larger) and the mapped pages dropped, so resident memory holds one copy (an anonymous one: not shared
 	// with other processes mapping the file). The token table is left as it is: it is read a row at a
 	// time, not multiplied.
-	if (b.pool.ActivationBits() == 8 || typ == gguf.TypeQ4_0) && name != "token_embd.weight" && w.w.Pack() {
-		if typ != gguf.TypeQ4_0 {
+	both := typ == gguf.TypeQ4_0 || typ == gguf.TypeQ4_K // packed kernels at both precisions
+	if (b.pool.ActivationBits() == 8 || both) && name != "token_embd.weight" && w.w.Pack() {
+		if !both {
 			b.packed++ // only the 8-bit kernels read it
 		}
 		gguf.ReleasePages(data)
