@@ -53,8 +53,9 @@ type act16 struct {
 	// With 8-bit rounding, for the packed kernels: start per token and block of 32 (as sq) −8·Σq, where a
 	// Q4_0 block's sum Σ (u−8)·q starts; and each token's values alone (their one-token form): q8c holds
 	// token t's at q8c[t·cols/4:], four signed bytes a word, d32c, startc and s32c its d, start and s32 per
-	// block of 32. With 16-bit rounding, q16c holds token t's values alone at q16c[t·cols/2:], two int16 a
-	// word, with d32c, startc and s32c (the packed Q4_0 and Q4_K one-token kernels at 16 bits).
+	// block of 32. With 16-bit rounding and fewer tokens than a group (compact16), q16c holds token t's
+	// values alone at q16c[t·cols/2:], two int16 a word, with d32c, startc and s32c (the packed one-token
+	// kernels at 16 bits).
 	q16c   []uint32
 	start  []int32
 	q8c    []uint32
@@ -71,6 +72,10 @@ type act16 struct {
 // narrow reports whether the values were rounded to 8 bits (and q8, sq are filled).
 func (a *act16) narrow() bool { return a.rnd != rounding16 }
 
+// compact16 reports whether the 16-bit values of each token are also kept alone (q16c, d32c, startc,
+// s32c): for fewer tokens than a group, which the packed one-token kernels take at 16 bits.
+func (a *act16) compact16() bool { return !a.narrow() && a.n < gemmT }
+
 func (a *act16) groups() int { return (a.n + gemmT - 1) / gemmT }
 
 // resize makes room for n rows of cols values, reusing the storage. The padding tokens of the last group
@@ -84,8 +89,10 @@ func (a *act16) resize(n, cols int) {
 		a.d16, a.d32, a.s32 = make([]float32, b16), make([]float32, b32), make([]float32, b32)
 	}
 	a.q, a.d16, a.d32, a.s32 = a.q[:words], a.d16[:b16], a.d32[:b32], a.s32[:b32]
-	a.d32c, a.startc, a.s32c = grow(a.d32c, n*cols/32), grow(a.startc, n*cols/32), grow(a.s32c, n*cols/32)
-	if !a.narrow() {
+	if a.narrow() || a.compact16() {
+		a.d32c, a.startc, a.s32c = grow(a.d32c, n*cols/32), grow(a.startc, n*cols/32), grow(a.s32c, n*cols/32)
+	}
+	if a.compact16() {
 		a.q16c = grow(a.q16c, n*cols/2)
 	}
 	if a.narrow() {
@@ -134,7 +141,7 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	} else {
 		a.rnd.quantize(x, tmp)
 	}
-	if a.narrow() {
+	if !a.compact16() {
 		for k := 0; k < cols/2; k++ {
 			q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
 		}
@@ -150,7 +157,7 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		d32[b*gemmT+tt], s32[b*gemmT+tt] = d, -d*float32(tmp.S[b])
 		d16[2*b*gemmT+tt], d16[(2*b+1)*gemmT+tt] = d, d
 	}
-	if !a.narrow() {
+	if a.compact16() {
 		copy(a.d32c[t*cols/32:(t+1)*cols/32], tmp.D[:cols/32])
 		startc, s32c := a.startc[t*cols/32:(t+1)*cols/32], a.s32c[t*cols/32:(t+1)*cols/32]
 		for b := range startc {
@@ -219,7 +226,7 @@ var stripTypes = map[gguf.Type]stripInfo{
 func unpack(w *Weight, r0 int, st *strip) {
 	block := stripTypes[w.Type].Block
 	st.resize(w.Cols)
-	if w.Packed != nil && (w.Type == gguf.TypeQ4_0 || w.Type == gguf.TypeQ4_K) {
+	if w.Packed != nil && pack16[w.Type] {
 		unpackPacked(w, r0, st)
 		return
 	}

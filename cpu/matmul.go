@@ -14,7 +14,7 @@ type Weight struct {
 	Type       gguf.Type
 	Rows, Cols int
 	Data       []byte
-	// Packed holds the rows again in a layout chosen at load for the 8-bit kernels (see Pack), or nil.
+	// Packed holds the rows again in a layout chosen at load for the packed kernels (see Pack), or nil.
 	Packed []byte
 }
 
@@ -67,8 +67,9 @@ func (w *Weight) Row(r int, dst []float32) {
 // MatMul computes dst[t][r] = Σ_c w[r][c] · x[t][c] for n tokens: x is [n][Cols], dst is [n][Rows]. The
 // weights are read once per call whatever n is: prompt-sized batches in register tiles (gemm.go, gemmf.go),
 // few tokens row by row — integer kernels on 16-bit activations for Q4_0/Q8_0/Q4_K/Q6_K (quant.go), float
-// dot products on the dequantized row for the other types — and, for any n, a packed weight (Weight.Pack)
-// with 8-bit activations through the packed kernels (packed.go).
+// dot products on the dequantized row for the other types — and a packed weight (Weight.Pack) through the
+// packed kernels (packed.go): any n with 8-bit activations; at 16 bits fewer than 8 tokens one at a time,
+// more in the tiles on strips unpacked from the packed rows.
 func MatMul(p *Pool, dst []float32, w *Weight, x []float32, n int) {
 	MatMuls(p, [][]float32{dst}, []*Weight{w}, x, n)
 }
@@ -130,7 +131,7 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
 			matMulPacked(p, dsts[i], w, a16)
-		case w.Packed != nil && (w.Type == gguf.TypeQ4_0 || w.Type == gguf.TypeQ4_K): // 16 bits: few tokens alone, more in the tiles
+		case w.Packed != nil && pack16[w.Type]: // 16 bits: few tokens alone, more in the tiles
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}

@@ -36,9 +36,11 @@ import (
 // through them, so a sequence's logits do not depend on what it is batched with; they replace the one-row
 // kernels and the tiles for these matrices.
 //
-// Only 8-bit activations use it (SetActivationBits(8) before loading): the 16-bit kernels keep reading the
-// mapped rows, which stay valid (the loader may drop their pages from memory: they are read again from the
-// file only if a 16-bit product asks for them).
+// With 16-bit activations, packed Q4_0, Q8_0 and Q4_K matrices have kernels too (PackedAt16): one token
+// at a time against the packed rows (packedKernel16), more in the 16-bit tiles on strips unpacked from
+// them (unpackPacked); a packed Q6_K matrix is read by the 8-bit kernels only, and at 16 bits its products
+// fall back to the file's rows, which stay valid (the loader may drop their pages from memory: they are
+// read again from the file).
 
 // packRows is the rows of a strip: one int32 lane each of a 512-bit register.
 const packRows = 16
@@ -53,7 +55,7 @@ func packQuantBytes(t gguf.Type) int {
 }
 
 // A strip is packed in units the kernels loop over: pairs of blocks (64 values) for Q4_0 and Q8_0,
-// super-blocks (256 values) for Q4_K.
+// super-blocks (256 values) for Q4_K and Q6_K.
 
 // packUnitValues is the values of a row in one unit.
 func packUnitValues(t gguf.Type) int {
@@ -97,6 +99,14 @@ func (w *Weight) Pack() bool {
 	w.Packed = pack(w)
 	return true
 }
+
+// pack16 are the packed types whose products have kernels at 16 bits as well (packedKernel16; the tiles on
+// unpacked strips), so that they are packed whatever the precision.
+var pack16 = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true}
+
+// PackedAt16 reports whether packed matrices of type t have kernels at 16 bits too (so a loader can pack
+// them whatever the precision); the others' packed rows are read by the 8-bit kernels only.
+func PackedAt16(t gguf.Type) bool { return pack16[t] }
 
 // packTypes are the types Pack packs.
 var packTypes = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}
@@ -429,7 +439,7 @@ func packedStripQ6_KGo(strip []byte, nb16 int, q []uint32, ad []float32, start [
 	}
 }
 
-// unpackPacked is unpack for a packed Q4_0 or Q4_K matrix (rows r0…r0+15 are strip r0/16): the tiles at
+// unpackPacked is unpack for a packed Q4_0, Q8_0 or Q4_K matrix (rows r0…r0+15 are strip r0/16): the tiles at
 // 16 bits read its strips, unpacked from the packed layout as from the file's, with the same values.
 func unpackPacked(w *Weight, r0 int, st *strip) {
 	stripBytes := packStripBytes(w)
@@ -438,12 +448,16 @@ func unpackPacked(w *Weight, r0 int, st *strip) {
 	if s+1 < w.Rows/packRows {
 		next = w.Packed[(s+1)*stripBytes : (s+2)*stripBytes]
 	}
-	if unpackPackedFast(w.Type, src, next, w.Cols, st) {
-		return
+	if !unpackPackedFast(w.Type, src, next, w.Cols, st) {
+		unpackPackedGo(w.Type, src, w.Cols, st)
 	}
-	q, ss, so := st.q[:w.Cols/4*gemmRows], st.s[:w.Cols/32*gemmRows], st.o[:w.Cols/32*gemmRows]
-	if w.Type == gguf.TypeQ4_K {
-		for sb := range w.Cols / gguf.QK_K {
+}
+
+// unpackPackedGo is unpackPacked's portable loop for one strip (src).
+func unpackPackedGo(t gguf.Type, src []byte, cols int, st *strip) {
+	q, ss, so := st.q[:cols/4*gemmRows], st.s[:cols/32*gemmRows], st.o[:cols/32*gemmRows]
+	if t == gguf.TypeQ4_K {
+		for sb := range cols / gguf.QK_K {
 			u := src[sb*q4kPackBytes : (sb+1)*q4kPackBytes]
 			for r := range packRows {
 				d, dmin := f16[binary.LittleEndian.Uint16(u[2*r:])], f16[binary.LittleEndian.Uint16(u[32+2*r:])]
@@ -466,12 +480,26 @@ func unpackPacked(w *Weight, r0 int, st *strip) {
 		}
 		return
 	}
-	for b := range w.Cols / 32 {
-		pair := src[b/2*packUnitBytes(w.Type) : (b/2+1)*packUnitBytes(w.Type)]
+	for b := range cols / 32 {
+		pair := src[b/2*packUnitBytes(t) : (b/2+1)*packUnitBytes(t)]
 		h := b % 2
+		bias := float32(8)
+		if t == gguf.TypeQ8_0 {
+			bias = 128
+		}
 		for r := range packRows {
 			d := f16[binary.LittleEndian.Uint16(pair[32*h+2*r:])]
-			ss[b*gemmRows+r], so[b*gemmRows+r] = d, 8*d
+			ss[b*gemmRows+r], so[b*gemmRows+r] = d, bias*d
+		}
+		if t == gguf.TypeQ8_0 { // the packed words are the strip's
+			for k := range 8 {
+				words := pair[64+512*h+64*k : 64+512*h+64*(k+1)]
+				dst := q[(b*8+k)*gemmRows : (b*8+k+1)*gemmRows]
+				for r := range packRows {
+					dst[r] = binary.LittleEndian.Uint32(words[4*r:])
+				}
+			}
+			continue
 		}
 		for k := range 4 {
 			words := pair[64+256*h+64*k : 64+256*h+64*(k+1)]
@@ -484,11 +512,11 @@ func unpackPacked(w *Weight, r0 int, st *strip) {
 	}
 }
 
-// packedKernel16Go is the one-token product of ns packed Q4_0 or Q4_K strips with 16-bit activations
-// (llamago's default precision; the reference for the assembly kernels): the token's values alone, two
-// int16 a word in q, its d and −8·Σq per block of 32 in ad and start (Q4_0) and −d·Σq in as (Q4_K); row r
-// of the strips into out[r]. Each block's integer total is the 16-bit tile's (Q4_0: Σ (u−8)·q; Q4_K: Σ u·q),
-// folded as the tile folds it.
+// packedKernel16Go is the one-token product of ns packed Q4_0, Q8_0 or Q4_K strips with 16-bit
+// activations (llamago's default precision; the reference for the assembly kernels): the token's values
+// alone, two int16 a word in q, its d and −8·Σq per block of 32 in ad and start (Q4_0, Q8_0) and −d·Σq in
+// as (Q4_K); row r of the strips into out[r]. Each block's integer total is the 16-bit tile's (Q4_0:
+// Σ (u−8)·q; Q8_0: Σ (u−128)·q; Q4_K: Σ u·q), folded as the tile folds it.
 func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
 	stripBytes := cols / packUnitValues(t) * packUnitBytes(t)
 	val := func(b, v int) int32 { return int32(int16(q[16*b+v/2] >> (16 * (v % 2)))) } // value v of block b
@@ -514,6 +542,17 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 				pair := strip[b/2*packUnitBytes(t):]
 				h := b % 2
 				dot := start[b]
+				if t == gguf.TypeQ8_0 {
+					dot *= 16 // −128·Σq
+					for k := range 8 {
+						for n := range 4 {
+							dot += int32(pair[64+512*h+64*k+4*r+n]) * val(b, 4*k+n)
+						}
+					}
+					s := f16[uint16(pair[32*h+2*r])|uint16(pair[32*h+2*r+1])<<8]
+					acc[r] += s * (float32(dot) * ad[b])
+					continue
+				}
 				for k := range 4 {
 					for n := range 4 { // values 4k+n (low nibbles) and 16+4k+n (high)
 						u := pair[64+256*h+64*k+4*r+n]
@@ -528,7 +567,7 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 	}
 }
 
-// packed16Task is MatMul for a packed Q4_0 or Q4_K weight with 16-bit activations and few tokens: each run
+// packed16Task is MatMul for a packed Q4_0, Q8_0 or Q4_K weight with 16-bit activations and few tokens: each run
 // of strips against each token alone.
 type packed16Task struct {
 	dst []float32
@@ -553,7 +592,7 @@ func (pt *packed16Task) run(lo, hi, _ int) {
 	}
 }
 
-// matMulPacked16 computes dst = w·x for a packed Q4_0 or Q4_K w and few tokens, from the 16-bit
+// matMulPacked16 computes dst = w·x for a packed Q4_0, Q8_0 or Q4_K w and few tokens, from the 16-bit
 // activations in a.
 func matMulPacked16(p *Pool, dst []float32, w *Weight, a *act16) {
 	p.tasks.packed16 = packed16Task{dst: dst, w: w, a: a}

@@ -74,6 +74,10 @@ func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *
 // packedKernel is packedKernelGo in assembly: one token alone (stride 1), or 4 or 8 of a group (stride
 // gemmT).
 func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
+	if !usePacked { // no AVX-512 VNNI: nothing is packed here, but the tests may call it
+		packedKernelGo(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
+		return
+	}
 	units, nblk := cols/packUnitValues(t), cols/packScaleBlock(t)
 	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 {
 		panic("packed kernel: rows of whole units")
@@ -124,25 +128,41 @@ func packedQ4_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as 
 func packedQ4_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
 
 //go:noescape
+func packedQ8_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
+
+//go:noescape
+func packedQ8_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
+
+//go:noescape
+func unpackPackedQ8_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)
+
+//go:noescape
 func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
 
 // packedKernel16 is packedKernel16Go in assembly.
 func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
+	if !usePacked {
+		packedKernel16Go(t, strips, ns, cols, q, ad, start, as, out)
+		return
+	}
 	units := cols / packUnitValues(t)
-	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || (t != gguf.TypeQ4_0 && t != gguf.TypeQ4_K) {
-		panic("packed kernel: Q4_0 or Q4_K rows of whole units")
+	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || !pack16[t] {
+		panic("packed kernel: Q4_0, Q8_0 or Q4_K rows of whole units")
 	}
 	stripBytes := units * packUnitBytes(t)
 	_, _, _, _ = strips[ns*stripBytes-1], q[cols/2-1], ad[cols/32-1], start[cols/32-1]
 	_, _ = as[cols/32-1], out[ns*packRows-1]
 	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
-	if t == gguf.TypeQ4_0 && ns == 4 {
-		packedQ4_0x1s4w(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes, &widenCtl)
-		return
+	x1, x1s4 := packedQ4_0x1w, packedQ4_0x1s4w
+	switch t {
+	case gguf.TypeQ8_0:
+		x1, x1s4 = packedQ8_0x1w, packedQ8_0x1s4w
+	case gguf.TypeQ4_K:
+		x1, x1s4 = packedQ4_Kx1w, nil
 	}
-	x1 := packedQ4_0x1w
-	if t == gguf.TypeQ4_K {
-		x1 = packedQ4_Kx1w
+	if x1s4 != nil && ns == 4 {
+		x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes, &widenCtl)
+		return
 	}
 	for i := range ns {
 		x1(&strips[i*stripBytes], units, qp, adp, sp, asp, &out[i*packRows], 0, &widenCtl)
@@ -155,14 +175,21 @@ func unpackPackedQ4_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next
 //go:noescape
 func unpackPackedQ4_KAVX512(src *byte, units int, q *uint32, s, o *float32, next *byte)
 
-// unpackPackedFast is unpackPacked for Q4_0 and Q4_K in assembly: src is the strip, next the one after it
+// unpackPackedFast is unpackPacked for Q4_0, Q8_0 and Q4_K in assembly: src is the strip, next the one after it
 // (or src again), which it prefetches.
 func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
+	if !usePacked {
+		return false
+	}
 	units := cols / packUnitValues(t)
 	n := units * packUnitBytes(t)
 	_, _, _, _, _ = src[n-1], next[n-1], st.q[cols/4*gemmRows-1], st.s[cols/32*gemmRows-1], st.o[cols/32*gemmRows-1]
-	if t == gguf.TypeQ4_K {
+	switch t {
+	case gguf.TypeQ4_K:
 		unpackPackedQ4_KAVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
+		return true
+	case gguf.TypeQ8_0:
+		unpackPackedQ8_0AVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
 		return true
 	}
 	unpackPackedQ4_0AVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])

@@ -4,9 +4,9 @@
 #include "tile_amd64.h"
 
 // Kernels on packed strips (packed.go): 16 rows, one int32 lane each, against one token alone (its
-// activations compact: quad j at DI + 4j, its d, start and as per block of 32 at R10, R13, R11 + 4b) or
-// 4 or 8 tokens of an act16 group (quad j of token t at DI + 32j + 4t, the block's d, start and as at
-// R10, R13, R11 + 32b + 4t). Q4_0 and Q8_0, per block of 32: the scales to floats, the block's words
+// activations compact: quad j at DI + 4j, its d, start and as per block at R10, R13, R11 + 4b) or 4 or 8
+// tokens of an act16 group (quad j of token t at DI + 32j + 4t, the block's d, start and as at R10, R13,
+// R11 + 32b + 4t); blocks of 32 values, of 16 for Q6_K. Q4_0 and Q8_0, per block of 32: the scales to floats, the block's words
 // (Q4_0: four 64-byte words split into low nibbles, values 4k…4k+3 of every row, and high nibbles,
 // 16+4k…; Q8_0: eight words of u = q + 128), then per token: the int32 total starts at −bias·Σq (start
 // = −8·Σq, shifted by 4 for Q8_0's bias 128), eight VPDPBUSD against broadcast activation words add Σ u·q,
@@ -1170,5 +1170,156 @@ uk:
 	ADDQ         $512, R9
 	DECQ         CX
 	JNZ          uk
+	VZEROUPPER
+	RET
+
+// The 16-bit one-token kernels for packed Q8_0: the block's eight words (u = q + 128) widened to int16
+// pairs, sixteen VPDPWSSD from −128·Σq (16 × start), the tile's fold.
+
+// BLOCK1Q8W(h, base, F): block h of the pair of the strip at base against one token (16-bit), into F.
+#define BLOCK1Q8W(h, base, F) \
+	VCVTPH2PS           (32*h)base, Z24 \
+	LOAD8(64+512*h, base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	WIDEN(Z16, Z8) \
+	WIDEN(Z17, Z9) \
+	WIDEN(Z18, Z10) \
+	WIDEN(Z19, Z11) \
+	WIDEN(Z20, Z12) \
+	WIDEN(Z21, Z13) \
+	WIDEN(Z22, Z14) \
+	WIDEN(Z23, Z15) \
+	VPBROADCASTD        (4*h)(R13), Z0 \
+	VPSLLD              $4, Z0, Z0 \
+	VPXORD              Z1, Z1, Z1 \
+	VPDPWSSD.BCST       (64*h)(DI), Z8, Z0 \
+	VPDPWSSD.BCST       (64*h+4)(DI), Z16, Z1 \
+	VPDPWSSD.BCST       (64*h+8)(DI), Z9, Z0 \
+	VPDPWSSD.BCST       (64*h+12)(DI), Z17, Z1 \
+	VPDPWSSD.BCST       (64*h+16)(DI), Z10, Z0 \
+	VPDPWSSD.BCST       (64*h+20)(DI), Z18, Z1 \
+	VPDPWSSD.BCST       (64*h+24)(DI), Z11, Z0 \
+	VPDPWSSD.BCST       (64*h+28)(DI), Z19, Z1 \
+	VPDPWSSD.BCST       (64*h+32)(DI), Z12, Z0 \
+	VPDPWSSD.BCST       (64*h+36)(DI), Z20, Z1 \
+	VPDPWSSD.BCST       (64*h+40)(DI), Z13, Z0 \
+	VPDPWSSD.BCST       (64*h+44)(DI), Z21, Z1 \
+	VPDPWSSD.BCST       (64*h+48)(DI), Z14, Z0 \
+	VPDPWSSD.BCST       (64*h+52)(DI), Z22, Z1 \
+	VPDPWSSD.BCST       (64*h+56)(DI), Z15, Z0 \
+	VPDPWSSD.BCST       (64*h+60)(DI), Z23, Z1 \
+	VPADDD              Z1, Z0, Z0 \
+	VCVTDQ2PS           Z0, Z0 \
+	VMULPS.BCST         (4*h)(R10), Z0, Z0 \
+	VFMADD231PS         Z24, Z0, F
+
+#define PAIR1Q8W(base, F) \
+	BLOCK1Q8W(0, base, F) \
+	BLOCK1Q8W(1, base, F)
+
+// func packedQ8_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
+TEXT ·packedQ8_0x1w(SB), NOSPLIT, $0-72
+	MOVQ ctl+64(FP), AX
+	WSETUP
+	VPXORD Z4, Z4, Z4
+
+q8w1:
+	PAIR1Q8W((SI), Z4)
+	ADDQ $1088, SI
+	ADDQ $128, DI
+	ADDQ $8, R10
+	ADDQ $8, R13
+	DECQ CX
+	JNZ  q8w1
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z4, (AX)
+	VZEROUPPER
+	RET
+
+// func packedQ8_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
+TEXT ·packedQ8_0x1s4w(SB), NOSPLIT, $0-72
+	MOVQ ctl+64(FP), AX
+	WSETUP
+	MOVQ   stripBytes+56(FP), R8
+	LEAQ   (SI)(R8*2), R9
+	ADDQ   R8, R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+
+q8w1s4:
+	PAIR1Q8W((SI), Z4)
+	PAIR1Q8W((SI)(R8*1), Z5)
+	PAIR1Q8W((SI)(R8*2), Z6)
+	PAIR1Q8W((R9), Z7)
+	ADDQ $1088, SI
+	ADDQ $1088, R9
+	ADDQ $128, DI
+	ADDQ $8, R10
+	ADDQ $8, R13
+	DECQ CX
+	JNZ  q8w1s4
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VZEROUPPER
+	RET
+
+// func unpackPackedQ8_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)
+// unpackPacked for a Q8_0 strip: the packed words are the strip's (u = q + 128); d to s, 128·d to o; the
+// strip at next asked for meanwhile.
+TEXT ·unpackPackedQ8_0AVX512(SB), NOSPLIT, $0-48
+	MOVQ         src+0(FP), SI
+	MOVQ         pairs+8(FP), CX
+	MOVQ         q+16(FP), DI
+	MOVQ         s+24(FP), R8
+	MOVQ         o+32(FP), R9
+	MOVQ         next+40(FP), R10
+	MOVL         $0x43000000, AX // 128.0
+	VPBROADCASTD AX, Z24
+
+u8pair:
+	PF7(0, (R10))
+	PF7(448, (R10))
+	PREFETCHT0   896(R10)
+	PREFETCHT0   960(R10)
+	PREFETCHT0   1024(R10)
+	ADDQ         $1088, R10
+	LOAD8(64, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	VMOVDQU64    Z16, (DI)
+	VMOVDQU64    Z17, 64(DI)
+	VMOVDQU64    Z18, 128(DI)
+	VMOVDQU64    Z19, 192(DI)
+	VMOVDQU64    Z20, 256(DI)
+	VMOVDQU64    Z21, 320(DI)
+	VMOVDQU64    Z22, 384(DI)
+	VMOVDQU64    Z23, 448(DI)
+	LOAD8(576, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	VMOVDQU64    Z16, 512(DI)
+	VMOVDQU64    Z17, 576(DI)
+	VMOVDQU64    Z18, 640(DI)
+	VMOVDQU64    Z19, 704(DI)
+	VMOVDQU64    Z20, 768(DI)
+	VMOVDQU64    Z21, 832(DI)
+	VMOVDQU64    Z22, 896(DI)
+	VMOVDQU64    Z23, 960(DI)
+	VCVTPH2PS    (SI), Z0
+	VCVTPH2PS    32(SI), Z1
+	VMOVUPS      Z0, (R8)
+	VMOVUPS      Z1, 64(R8)
+	VMULPS       Z24, Z0, Z0
+	VMULPS       Z24, Z1, Z1
+	VMOVUPS      Z0, (R9)
+	VMOVUPS      Z1, 64(R9)
+	ADDQ         $1088, SI
+	ADDQ         $1024, DI
+	ADDQ         $128, R8
+	ADDQ         $128, R9
+	DECQ         CX
+	JNZ          u8pair
 	VZEROUPPER
 	RET

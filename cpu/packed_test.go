@@ -108,7 +108,7 @@ func TestPackedMatchesTiles(t *testing.T) {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
-		for _, n := range []int{1, 2, 3, 5, 8, 12, 17} {
+		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 12, 17} {
 			t.Run(fmt.Sprintf("%s/%d", typ, n), func(t *testing.T) {
 				x := randRow(r, n*cols, 2)
 				tiles := make([]float32, n*rows)
@@ -215,11 +215,11 @@ func TestMatMulsMixedPacked(t *testing.T) {
 	}
 }
 
-// TestPackedKernel16 checks the one-token kernels of packed Q4_0 and Q4_K at 16 bits (runs of four strips
+// TestPackedKernel16 checks the one-token kernels of packed Q4_0, Q8_0 and Q4_K at 16 bits (runs of four strips
 // and one alone), the portable loop and the selected one, against a float64 product of the dequantized
 // weights and the rounded activations.
 func TestPackedKernel16(t *testing.T) {
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ4_K} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
 		r := rand.New(rand.NewPCG(39, 40))
 		p := NewPool(2)
 		rows, cols := 80, 512
@@ -259,7 +259,7 @@ func TestPackedKernel16(t *testing.T) {
 	}
 }
 
-// TestPacked16MatchesTiles: at 16 bits a packed Q4_0 or Q4_K matrix's few-token products (the one-token
+// TestPacked16MatchesTiles: at 16 bits a packed Q4_0, Q8_0 or Q4_K matrix's few-token products (the one-token
 // kernel) are the 16-bit tile's to the bit, and its larger batches (the tiles, on strips unpacked from the
 // packed rows) are the file layout's.
 func TestPacked16MatchesTiles(t *testing.T) {
@@ -270,17 +270,42 @@ func TestPacked16MatchesTiles(t *testing.T) {
 	p := NewPool(2)
 	defer p.Close()
 	rows, cols := 144, 2048
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ4_K} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
-		for _, n := range []int{1, 2, 4, 5, 7, 8, 9, 17} {
+		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 17} {
 			x := randRow(r, n*cols, 2)
 			tiles := make([]float32, n*rows)
 			gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding16), gemmFast)
 			got := make([]float32, n*rows)
 			MatMul(p, got, &pw, x, n)
 			require.Equal(t, tiles, got, "%s, %d tokens", typ, n)
+		}
+	}
+}
+
+// TestUnpackPacked: strips unpacked from packed rows (the portable loop, and the assembly where it runs)
+// are the strips unpacked from the file's rows, for every type the 16-bit tiles read packed.
+func TestUnpackPacked(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	rows, cols := 32, 512
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
+		pw := *w
+		pw.Packed = pack(w)
+		for r0 := 0; r0 < rows; r0 += packRows {
+			var want, got, fast strip
+			unpack(w, r0, &want)
+			got.resize(cols)
+			unpackPackedGo(typ, pw.Packed[r0/packRows*packStripBytes(w):], cols, &got)
+			require.Equal(t, want.q, got.q, "%s q", typ)
+			require.Equal(t, want.s, got.s, "%s s", typ)
+			require.Equal(t, want.o, got.o, "%s o", typ)
+			unpack(&pw, r0, &fast) // the assembly where it runs
+			require.Equal(t, want.q, fast.q, "%s q", typ)
+			require.Equal(t, want.s, fast.s, "%s s", typ)
+			require.Equal(t, want.o, fast.o, "%s o", typ)
 		}
 	}
 }

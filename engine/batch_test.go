@@ -66,15 +66,14 @@ func randPrompt(r *rand.Rand, n, vocab int) []int32 {
 // it gets when run alone.
 func TestBatchedMatchesAlone(t *testing.T) {
 	for _, c := range []struct {
-		typ  string
-		bits int
-	}{{"F32", 16}, {"Q4_0", 16}, {"Q4_0", 8}, {"Q8_0", 8}, {"Q4_K", 8}} {
-		typ := c.typ
-		t.Run(fmt.Sprintf("%s/bits=%d", typ, c.bits), func(t *testing.T) {
-			vocab := 300 // not a multiple of 16: the output matrix is not packed
-			if typ == "Q8_0" {
-				vocab = 320 // packed: every matrix is
-			}
+		typ   string
+		bits  int
+		vocab int  // 320: every matrix packs; 300: not the output matrix
+		exact bool // every product goes through kernels that fold as the tiles do
+	}{{"F32", 16, 300, false}, {"Q4_0", 16, 300, false}, {"Q4_0", 16, 320, true}, {"Q4_0", 8, 300, true},
+		{"Q8_0", 8, 320, true}, {"Q4_K", 8, 300, false}, {"Q4_K", 16, 320, false}, {"Q6_K", 8, 320, true}} {
+		typ, vocab := c.typ, c.vocab
+		t.Run(fmt.Sprintf("%s/bits=%d/vocab=%d", typ, c.bits, vocab), func(t *testing.T) {
 			_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: vocab, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, c.bits)
 			r := rand.New(rand.NewPCG(3, 4))
 			lens := []int{3, 70, 1, 33, 100}
@@ -137,9 +136,9 @@ func TestBatchedMatchesAlone(t *testing.T) {
 			for i, s := range st {
 				require.Len(t, s.logits, gen, "sequence %d", i)
 				require.Equal(t, alone[i].ids, s.tokens[len(prompts[i]):], "sequence %d: greedy tokens", i)
-				if (typ == "Q4_0" || typ == "Q8_0") && c.bits == 8 && packs(m) {
-					// Every product of a packed matrix goes through one kernel whatever the batch, and Q4_0's
-					// unpacked output matrix through kernels that fold as the tiles do: exact.
+				if c.exact && packs(m) {
+					// Every product of a packed matrix goes through kernels that fold as the tiles do (and,
+					// at 8 bits, so do Q4_0's one-token kernels on an unpacked output matrix): exact.
 					require.Equal(t, alone[i].logits, s.logits, "sequence %d: logits", i)
 				}
 				if typ == "F32" || c.bits == 8 {
@@ -367,13 +366,33 @@ func TestPackMapped(t *testing.T) {
 		_, inMemory := synthModelBits(t, o, 8)
 		tokens := []int32{1, 40, 41, 42, 100, 7}
 		require.Equal(t, modelLogits(t, inMemory, tokens), modelLogits(t, m, tokens), o.Type)
-		if packs(m) && o.Type != "Q4_0" && o.Type != "Q4_K" { // their packed rows serve both precisions
+		if packs(m) && !cpu.PackedAt16(gguf.Type(m.layers[0].wq.Type())) {
 			require.ErrorContains(t, b.SetActivationBits(16), "set it before loading the model")
 		}
-		require.NoError(t, b.SetActivationBits(8))
 		b.Close()
 		require.NoError(t, f.Close())
 	}
+
+	// llamago's default precision: Q4_0 packs at 16 bits too; switched to 8 after loading, the model gives
+	// what one loaded at 8 gives.
+	o := synth.Options{Type: "Q4_0", Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 14}
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, o))
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o600))
+	f, err := gguf.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	b := NewCPU(2)
+	defer b.Close()
+	m, err := Load(f, b)
+	require.NoError(t, err)
+	tokens := []int32{1, 40, 41, 42, 100, 7}
+	_, at16 := synthModelBits(t, o, 16)
+	require.Equal(t, modelLogits(t, at16, tokens), modelLogits(t, m, tokens), "16 bits")
+	require.NoError(t, b.SetActivationBits(8))
+	_, at8 := synthModelBits(t, o, 8)
+	require.Equal(t, modelLogits(t, at8, tokens), modelLogits(t, m, tokens), "switched to 8 bits")
 }
 
 // TestPackAtLoad: with 8-bit activations, the CPU backend packs the Q4_0, Q8_0, Q4_K and Q6_K matrices
@@ -392,12 +411,12 @@ func TestPackAtLoad(t *testing.T) {
 		_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, bits)
 		for l, lw := range m.layers {
 			for name, w := range map[string]Weight{"wq": lw.wq, "wk": lw.wk, "wv": lw.wv, "wo": lw.wo, "wGate": lw.wGate, "wUp": lw.wUp, "wDown": lw.wDown} {
-				require.Equal(t, bits == 8 || typ == "Q4_0" || typ == "Q4_K", wt(w).w.Packed != nil, "%s layer %d %s at %d bits", typ, l, name, bits)
+				require.Equal(t, bits == 8 || typ != "Q6_K", wt(w).w.Packed != nil, "%s layer %d %s at %d bits", typ, l, name, bits)
 			}
 		}
 		require.Nil(t, wt(m.tokEmbd).w.Packed, "token table")
 		if !m.TiedEmbed {
-			require.Equal(t, bits == 8 || typ == "Q4_0" || typ == "Q4_K", wt(m.output).w.Packed != nil, "%s output at %d bits", typ, bits)
+			require.Equal(t, bits == 8 || typ != "Q6_K", wt(m.output).w.Packed != nil, "%s output at %d bits", typ, bits)
 		}
 	}
 }

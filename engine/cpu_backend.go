@@ -27,13 +27,14 @@ func NewCPU(threads int) *CPU {
 }
 
 // SetActivationBits chooses the precision of the activations in quantized matrix products: 16 bits (the
-// default: logits within ~1e-8 NMSE of the exact ones) or 8 (llama.cpp's: ~5e-4, and faster decoding where
-// the 16-bit kernels cannot keep up with memory — 4-bit weights on CPUs with AVX-512 VNNI, where a
-// VPDPBUSD kernel takes them). Every path rounds the same way, so a sequence's logits depend on what it is
-// batched with only by float rounding (~1e-4 NMSE at 8 bits: a batch's order of sums can tip a value to the
-// next 8-bit step) — not at all through Q4_0, Q8_0 and Q4_K matrices packed at load (cpu.Weight.Pack: at 8
-// bits, on CPUs with AVX-512 VNNI), whose products go through one kernel whatever the batch, nor through
-// unpacked Q4_0 ones. Call it before loading the weights: once some are packed it refuses to change.
+// default: logits within ~1e-8 NMSE of the exact ones) or 8 (llama.cpp's: ~5e-4, and faster where the
+// 16-bit kernels cannot keep up — on CPUs with AVX-512 VNNI, VPDPBUSD kernels take the bytes). Every path
+// rounds the same way, so a sequence's logits depend on what it is batched with only by float rounding
+// (~1e-4 NMSE at 8 bits: a batch's order of sums can tip a value to the next 8-bit step) — and not at all
+// through matrices packed at load (cpu.Weight.Pack, on CPUs with AVX-512 VNNI: Q4_0, Q8_0 and Q4_K at
+// either precision, Q6_K at 8 bits), whose products fold as the tiles do whatever the batch. Call it
+// before loading the weights: a Q6_K matrix is packed only for 8 bits, and once one is, the precision
+// cannot change; a model loaded at 16 bits and switched to 8 runs its Q6_K matrices unpacked.
 func (b *CPU) SetActivationBits(bits int) error {
 	if b.packed > 0 && bits != b.pool.ActivationBits() {
 		return fmt.Errorf("the activation precision cannot change after weights were packed for it at load (%d of them): set it before loading the model", b.packed)
@@ -85,12 +86,12 @@ func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte
 		w.vec = make([]float32, cols)
 		w.w.Row(0, w.vec)
 	}
-	// Matrices the packed kernels take in rows across lanes (cpu.Weight.Pack: Q4_0 and Q4_K at either
-	// precision, Q8_0 and Q6_K with 8-bit activations) are rewritten once here (the same size; the k-quants 1–3%
+	// Matrices the packed kernels take in rows across lanes (cpu.Weight.Pack: Q4_0, Q8_0 and Q4_K at either
+	// precision, Q6_K with 8-bit activations) are rewritten once here (the same size; the k-quants 1–3%
 	// larger) and the mapped pages dropped, so resident memory holds one copy (an anonymous one: not shared
 	// with other processes mapping the file). The token table is left as it is: it is read a row at a
 	// time, not multiplied.
-	both := typ == gguf.TypeQ4_0 || typ == gguf.TypeQ4_K // packed kernels at both precisions
+	both := cpu.PackedAt16(typ) // packed kernels at both precisions
 	if (b.pool.ActivationBits() == 8 || both) && name != "token_embd.weight" && w.w.Pack() {
 		if !both {
 			b.packed++ // only the 8-bit kernels read it
