@@ -68,8 +68,8 @@ func BenchmarkGemvStream(b *testing.B) {
 				x := randRow(r, n*cols, 1)
 				dst := make([]float32, n*rows)
 				for _, l := range layouts {
-					if l.name == "packed" && bits != 8 && typ != gguf.TypeQ4_0 && typ != gguf.TypeQ4_K {
-						continue // only 8-bit products read the packed rows, and Q4_0's and Q4_K's at 16 bits
+					if l.name == "packed" && bits != 8 && !pack16[typ] {
+						continue // only the 8-bit kernels read this type's packed rows
 					}
 					ws := l.ws
 					b.Run(fmt.Sprintf("type=%s/bits=%d/layout=%s/n=%d", typ, bits, l.name, n), func(b *testing.B) {
