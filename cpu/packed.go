@@ -298,10 +298,15 @@ func (pt *packedTask) run(lo, hi, _ int) {
 // matMulPacked computes dst = w·x for a packed w from the activations in a (8-bit, w's rounding).
 func matMulPacked(p *Pool, dst []float32, w *Weight, a *act16) {
 	p.tasks.packed = packedTask{dst: dst, w: w, a: a}
-	strips := w.Rows / packRows
-	// About four chunks a thread (so that a thread slowed down does not hold the others up), whole runs.
-	chunk := max(packStreams, strips/(4*p.threads)/packStreams*packStreams)
+	strips, chunk := packChunks(p, w)
 	p.ForChunks(strips, chunk, p.tasks.packedFn)
+}
+
+// packChunks is how ForChunks splits w's strips: about four chunks a thread (so that a thread slowed down
+// does not hold the others up), whole runs of packStreams.
+func packChunks(p *Pool, w *Weight) (strips, chunk int) {
+	strips = w.Rows / packRows
+	return strips, max(packStreams, strips/(4*p.threads)/packStreams*packStreams)
 }
 
 // Q4_K packs by super-block (256 values of a row: d, dmin, eight 6-bit scales and minimums, 128 bytes of
@@ -519,7 +524,9 @@ func unpackPackedGo(t gguf.Type, src []byte, cols int, st *strip) {
 // activations (llamago's default precision; the reference for the assembly kernels): the token's values
 // alone, two int16 a word in q, its d and −8·Σq per block of 32 in ad and start (Q4_0, Q8_0) and −d·Σq in
 // as (Q4_K); row r of the strips into out[r]. Each block's integer total is the 16-bit tile's (Q4_0:
-// Σ (u−8)·q; Q8_0: Σ (u−128)·q; Q4_K: Σ u·q), folded as the tile folds it.
+// Σ (u−8)·q; Q8_0: Σ (u−128)·q; Q4_K: Σ u·q), folded as the tile folds it (the assembly's fused
+// multiply-adds round once where this loop rounds twice, so the two agree within float rounding, not to
+// the bit; the bit-identity tests compare the assembly with the assembly tiles).
 func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
 	stripBytes := cols / packUnitValues(t) * packUnitBytes(t)
 	val := func(b, v int) int32 { return int32(int16(q[16*b+v/2] >> (16 * (v % 2)))) } // value v of block b
@@ -599,7 +606,6 @@ func (pt *packed16Task) run(lo, hi, _ int) {
 // activations in a.
 func matMulPacked16(p *Pool, dst []float32, w *Weight, a *act16) {
 	p.tasks.packed16 = packed16Task{dst: dst, w: w, a: a}
-	strips := w.Rows / packRows
-	chunk := max(packStreams, strips/(4*p.threads)/packStreams*packStreams)
+	strips, chunk := packChunks(p, w)
 	p.ForChunks(strips, chunk, p.tasks.packed16Fn)
 }

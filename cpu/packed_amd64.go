@@ -11,8 +11,11 @@ import (
 // usePacked says whether Weight.Pack packs: the packed kernels need AVX-512 VNNI.
 var usePacked = useVNNI
 
-// The assembly's strides: a Q4_K unit is 2,368 bytes, a Q6_K one 3,392 (a compile error otherwise).
-const _ = uint(q4kPackBytes-2368) + uint(2368-q4kPackBytes) + uint(q6kPackBytes-3392) + uint(3392-q6kPackBytes)
+// The assembly's strides: a Q4_0 unit is 576 bytes, a Q8_0 one 1,088, Q4_K 2,368, Q6_K 3,392 (a compile
+// error otherwise).
+const _ = uint(q4kPackBytes-2368) + uint(2368-q4kPackBytes) + uint(q6kPackBytes-3392) + uint(3392-q6kPackBytes) +
+	uint(2*(2*packRows+packRows*16)-576) + uint(576-2*(2*packRows+packRows*16)) +
+	uint(2*(2*packRows+packRows*32)-1088) + uint(1088-2*(2*packRows+packRows*32))
 
 // packedKernels are one type's packed kernels: one token against one strip or four (Q4_0 and Q8_0, whose
 // units are small: four streams of memory keep a core's share of the bandwidth busy, where the k-quants'
@@ -185,13 +188,14 @@ func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
 	n := units * packUnitBytes(t)
 	_, _, _, _, _ = src[n-1], next[n-1], st.q[cols/4*gemmRows-1], st.s[cols/32*gemmRows-1], st.o[cols/32*gemmRows-1]
 	switch t {
-	case gguf.TypeQ4_K:
-		unpackPackedQ4_KAVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
-		return true
+	case gguf.TypeQ4_0:
+		unpackPackedQ4_0AVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
 	case gguf.TypeQ8_0:
 		unpackPackedQ8_0AVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
-		return true
+	case gguf.TypeQ4_K:
+		unpackPackedQ4_KAVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
+	default:
+		return false
 	}
-	unpackPackedQ4_0AVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])
 	return true
 }

@@ -113,14 +113,14 @@
 // BLOCK1(h, base, F, I, J, S, W0…W7): Q4_0 block h of the pair of the strip at base, one token, into F.
 #define BLOCK1(h, base, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7) \
 	VCVTPH2PS           (32*h)base, S \
-	UNPACK(64+256*h, base, W0, W1, W2, W3, W4, W5, W6, W7) \
+	UNPACK(64+256*(h), base, W0, W1, W2, W3, W4, W5, W6, W7) \
 	VPBROADCASTD        (4*h)(R13), I \
 	TOK1(h, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7)
 
 // BLOCK1Q8 is BLOCK1 for Q8_0.
 #define BLOCK1Q8(h, base, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7) \
 	VCVTPH2PS           (32*h)base, S \
-	LOAD8(64+512*h, base, W0, W1, W2, W3, W4, W5, W6, W7) \
+	LOAD8(64+512*(h), base, W0, W1, W2, W3, W4, W5, W6, W7) \
 	VPBROADCASTD        (4*h)(R13), I \
 	VPSLLD              $4, I, I \
 	TOK1(h, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7)
@@ -865,7 +865,7 @@ q6k8:
 // BLOCK1W(h, base, F): block h of the pair of the strip at base against one token (16-bit), into F.
 #define BLOCK1W(h, base, F) \
 	VCVTPH2PS           (32*h)base, Z24 \
-	UNPACK(64+256*h, base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	UNPACK(64+256*(h), base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	WIDEN(Z16, Z8) \
 	WIDEN(Z17, Z9) \
 	WIDEN(Z18, Z10) \
@@ -1179,7 +1179,7 @@ uk:
 // BLOCK1Q8W(h, base, F): block h of the pair of the strip at base against one token (16-bit), into F.
 #define BLOCK1Q8W(h, base, F) \
 	VCVTPH2PS           (32*h)base, Z24 \
-	LOAD8(64+512*h, base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	LOAD8(64+512*(h), base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	WIDEN(Z16, Z8) \
 	WIDEN(Z17, Z9) \
 	WIDEN(Z18, Z10) \
