@@ -27,7 +27,7 @@ import (
 // VPDPBUSD against one broadcast activation word adds those four products to each row's lane: no
 // transposition, no reduction, and a thread streams contiguous runs of memory (four strips side by side
 // for one token). Q8_0 packs the same way with eight words a block (pairs of 1,088 bytes), its signed
-// quants stored as u = q + 128; Q4_K and Q6_K by super-block (see packQ4_K, packQ6_K).
+// quants stored as u = q + 128; Q4_K and Q6_K by super-block (see packQ4_KUnit, packQ6_KUnit).
 //
 // The kernels (packedKernel) take the activations as the prompt tiles do (act16's 8-bit groups, or one
 // token's values alone) and fold each block exactly as they do — the exact int32 total of (u−bias)·q per
@@ -126,30 +126,38 @@ func canPack(w *Weight) bool {
 func pack(w *Weight) []byte {
 	switch w.Type {
 	case gguf.TypeQ4_K:
-		return packQ4_K(w)
+		return packByUnit(w, 144, packQ4_KUnit)
 	case gguf.TypeQ6_K:
-		return packQ6_K(w)
+		return packByUnit(w, 210, packQ6_KUnit)
 	}
-	rb, nb, qb := w.RowBytes(), w.Cols/32, packQuantBytes(w.Type)
-	pairBytes, stripBytes := packUnitBytes(w.Type), packStripBytes(w)
-	out := alignedBytes(w.Rows / packRows * stripBytes)
+	qb := packQuantBytes(w.Type)
 	flip := uint32(0)
 	if w.Type == gguf.TypeQ8_0 {
 		flip = 0x80808080
 	}
+	return packByUnit(w, 2*(2+qb), func(pair, blks []byte, r int) { // two blocks: a pair
+		for h := range 2 {
+			blk := blks[h*(2+qb) : (h+1)*(2+qb)]
+			copy(pair[32*h+2*r:32*h+2*r+2], blk[:2])
+			for k := range qb / 4 {
+				v := binary.LittleEndian.Uint32(blk[2+4*k:]) ^ flip
+				binary.LittleEndian.PutUint32(pair[64+packRows*qb*h+64*k+4*r:], v)
+			}
+		}
+	})
+}
+
+// packByUnit lays w's rows out strip by strip, on all the CPUs: fill writes row r's piece of one unit
+// (fileUnit bytes of the file's row) into the strip's unit u.
+func packByUnit(w *Weight, fileUnit int, fill func(u, blk []byte, r int)) []byte {
+	rb, units, unitBytes := w.RowBytes(), w.Cols/packUnitValues(w.Type), packUnitBytes(w.Type)
+	stripBytes := units * unitBytes
+	out := alignedBytes(w.Rows / packRows * stripBytes)
 	forStrips(w.Rows/packRows, func(s int) {
-		dst := out[s*stripBytes : (s+1)*stripBytes]
 		for r := range packRows {
 			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
-			for b := range nb {
-				blk := row[b*(2+qb) : (b+1)*(2+qb)]
-				pair := dst[b/2*pairBytes : (b/2+1)*pairBytes]
-				h := b % 2
-				copy(pair[32*h+2*r:32*h+2*r+2], blk[:2])
-				for k := range qb / 4 {
-					v := binary.LittleEndian.Uint32(blk[2+4*k:]) ^ flip
-					binary.LittleEndian.PutUint32(pair[64+packRows*qb*h+64*k+4*r:], v)
-				}
+			for i := range units {
+				fill(out[s*stripBytes+i*unitBytes:s*stripBytes+(i+1)*unitBytes], row[i*fileUnit:(i+1)*fileUnit], r)
 			}
 		}
 	})
@@ -325,30 +333,18 @@ func packChunks(p *Pool, w *Weight) (strips, chunk int) {
 // F += o·(−d_x·Σq).
 const q4kPackBytes = 2*2*packRows + 2*8*packRows + 4*8*64 // 2,368
 
-// packQ4_K is pack for Q4_K.
-func packQ4_K(w *Weight) []byte {
-	rb, nsb, stripBytes := w.RowBytes(), w.Cols/gguf.QK_K, packStripBytes(w)
-	out := alignedBytes(w.Rows / packRows * stripBytes)
-	forStrips(w.Rows/packRows, func(s int) {
-		for r := range packRows {
-			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
-			for sb := range nsb {
-				blk := row[sb*144 : (sb+1)*144]
-				u := out[s*stripBytes+sb*q4kPackBytes : s*stripBytes+(sb+1)*q4kPackBytes]
-				copy(u[2*r:2*r+2], blk[0:2])
-				copy(u[32+2*r:32+2*r+2], blk[2:4])
-				for j := range 8 {
-					u[64+16*j+r], u[192+16*j+r] = q4kScaleMin(j, blk[4:16])
-				}
-				for c := range 4 {
-					for k := range 8 {
-						copy(u[320+512*c+64*k+4*r:320+512*c+64*k+4*r+4], blk[16+32*c+4*k:16+32*c+4*k+4])
-					}
-				}
-			}
+// packQ4_KUnit writes row r's super-block blk into the strip's unit u.
+func packQ4_KUnit(u, blk []byte, r int) {
+	copy(u[2*r:2*r+2], blk[0:2])
+	copy(u[32+2*r:32+2*r+2], blk[2:4])
+	for j := range 8 {
+		u[64+16*j+r], u[192+16*j+r] = q4kScaleMin(j, blk[4:16])
+	}
+	for c := range 4 {
+		for k := range 8 {
+			copy(u[320+512*c+64*k+4*r:320+512*c+64*k+4*r+4], blk[16+32*c+4*k:16+32*c+4*k+4])
 		}
-	})
-	return out
+	}
 }
 
 // packedStripQ4_KGo is packedStripGo for Q4_K.
@@ -391,32 +387,20 @@ func packedStripQ4_KGo(strip []byte, nb int, q []uint32, ad, as []float32, token
 // s = d·sc computed as the tiles compute it; its sum starts at −32·Σq and folds as the tile folds it.
 const q6kPackBytes = 64 + 16*packRows + 2*(16+8)*64 // 3,392
 
-// packQ6_K is pack for Q6_K.
-func packQ6_K(w *Weight) []byte {
-	rb, nsb, stripBytes := w.RowBytes(), w.Cols/gguf.QK_K, packStripBytes(w)
-	out := alignedBytes(w.Rows / packRows * stripBytes)
-	forStrips(w.Rows/packRows, func(s int) {
-		for r := range packRows {
-			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
-			for sb := range nsb {
-				blk := row[sb*210 : (sb+1)*210]
-				u := out[s*stripBytes+sb*q6kPackBytes : s*stripBytes+(sb+1)*q6kPackBytes]
-				copy(u[2*r:2*r+2], blk[208:210])
-				for j := range 16 {
-					u[64+16*j+r] = blk[192+j]
-				}
-				for n := range 2 {
-					for k := range 16 {
-						copy(u[320+1536*n+64*k+4*r:320+1536*n+64*k+4*r+4], blk[64*n+4*k:64*n+4*k+4])
-					}
-					for k := range 8 {
-						copy(u[320+1536*n+1024+64*k+4*r:320+1536*n+1024+64*k+4*r+4], blk[128+32*n+4*k:128+32*n+4*k+4])
-					}
-				}
-			}
+// packQ6_KUnit writes row r's super-block blk into the strip's unit u.
+func packQ6_KUnit(u, blk []byte, r int) {
+	copy(u[2*r:2*r+2], blk[208:210])
+	for j := range 16 {
+		u[64+16*j+r] = blk[192+j]
+	}
+	for n := range 2 {
+		for k := range 16 {
+			copy(u[320+1536*n+64*k+4*r:320+1536*n+64*k+4*r+4], blk[64*n+4*k:64*n+4*k+4])
 		}
-	})
-	return out
+		for k := range 8 {
+			copy(u[320+1536*n+1024+64*k+4*r:320+1536*n+1024+64*k+4*r+4], blk[128+32*n+4*k:128+32*n+4*k+4])
+		}
+	}
 }
 
 // packedStripQ6_KGo is packedStripGo for Q6_K: nb16 sub-blocks of 16 a row.
