@@ -37,26 +37,26 @@
 // (W_k: quad k of the block, its quads from DI+aoff, d at R10+soff), with scales S: the int32 total I,
 // started by the caller, folded into F.
 #define TOKBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
-	VPDPBUSD.BCST       (aoff+t*4)(DI), W0, I \
-	VPDPBUSD.BCST       (aoff+32+t*4)(DI), W1, I \
-	VPDPBUSD.BCST       (aoff+64+t*4)(DI), W2, I \
-	VPDPBUSD.BCST       (aoff+96+t*4)(DI), W3, I \
-	VPDPBUSD.BCST       (aoff+128+t*4)(DI), W4, I \
-	VPDPBUSD.BCST       (aoff+160+t*4)(DI), W5, I \
-	VPDPBUSD.BCST       (aoff+192+t*4)(DI), W6, I \
-	VPDPBUSD.BCST       (aoff+224+t*4)(DI), W7, I \
+	VPDPBUSD.BCST       (aoff+(t)*4)(DI), W0, I \
+	VPDPBUSD.BCST       (aoff+32+(t)*4)(DI), W1, I \
+	VPDPBUSD.BCST       (aoff+64+(t)*4)(DI), W2, I \
+	VPDPBUSD.BCST       (aoff+96+(t)*4)(DI), W3, I \
+	VPDPBUSD.BCST       (aoff+128+(t)*4)(DI), W4, I \
+	VPDPBUSD.BCST       (aoff+160+(t)*4)(DI), W5, I \
+	VPDPBUSD.BCST       (aoff+192+(t)*4)(DI), W6, I \
+	VPDPBUSD.BCST       (aoff+224+(t)*4)(DI), W7, I \
 	VCVTDQ2PS           I, I \
-	VMULPS.BCST         (soff+t*4)(R10), I, I \
+	VMULPS.BCST         (soff+(t)*4)(R10), I, I \
 	VFMADD231PS         S, I, F
 
 // TOK (Q4_0; W0–W3 the low nibbles, W4–W7 the high) starts I at −8·Σq (start, at R13+soff); TOKQ8 (Q8_0,
 // u = q + 128) at −128·Σq = 16·start.
 #define TOK(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
-	VPBROADCASTD        (soff+t*4)(R13), I \
+	VPBROADCASTD        (soff+(t)*4)(R13), I \
 	TOKBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7)
 
 #define TOKQ8(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
-	VPBROADCASTD        (soff+t*4)(R13), I \
+	VPBROADCASTD        (soff+(t)*4)(R13), I \
 	VPSLLD              $4, I, I \
 	TOKBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7)
 
@@ -98,13 +98,13 @@
 #define TOK1(h, F, I, J, S, W0, W1, W2, W3, W4, W5, W6, W7) \
 	VPXORD              J, J, J \
 	VPDPBUSD.BCST       (32*h)(DI), W0, I \
-	VPDPBUSD.BCST       (32*h+16)(DI), W4, J \
-	VPDPBUSD.BCST       (32*h+4)(DI), W1, I \
-	VPDPBUSD.BCST       (32*h+20)(DI), W5, J \
-	VPDPBUSD.BCST       (32*h+8)(DI), W2, I \
-	VPDPBUSD.BCST       (32*h+24)(DI), W6, J \
-	VPDPBUSD.BCST       (32*h+12)(DI), W3, I \
-	VPDPBUSD.BCST       (32*h+28)(DI), W7, J \
+	VPDPBUSD.BCST       (32*(h)+16)(DI), W4, J \
+	VPDPBUSD.BCST       (32*(h)+4)(DI), W1, I \
+	VPDPBUSD.BCST       (32*(h)+20)(DI), W5, J \
+	VPDPBUSD.BCST       (32*(h)+8)(DI), W2, I \
+	VPDPBUSD.BCST       (32*(h)+24)(DI), W6, J \
+	VPDPBUSD.BCST       (32*(h)+12)(DI), W3, I \
+	VPDPBUSD.BCST       (32*(h)+28)(DI), W7, J \
 	VPADDD              J, I, I \
 	VCVTDQ2PS           I, I \
 	VMULPS.BCST         (4*h)(R10), I, I \
@@ -192,11 +192,11 @@ pair1s4:
 // BLOCK4(h): block h of the pair for four tokens, into Z8–Z11.
 #define BLOCK4(h) \
 	VCVTPH2PS (32*h)(SI), Z24 \
-	UNPACK(64+256*h, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(0, 256*h, 32*h, Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(1, 256*h, 32*h, Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(2, 256*h, 32*h, Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(3, 256*h, 32*h, Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	UNPACK(64+256*(h), (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(0, 256*(h), 32*(h), Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(1, 256*(h), 32*(h), Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(2, 256*(h), 32*(h), Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(3, 256*(h), 32*(h), Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
 // func packedQ4_0x4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_0x4(SB), NOSPLIT, $0-64
@@ -220,10 +220,10 @@ pair4:
 // BLOCK8(h): block h of the pair for eight tokens, into Z8–Z15.
 #define BLOCK8(h) \
 	BLOCK4(h) \
-	TOK(4, 256*h, 32*h, Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(5, 256*h, 32*h, Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(6, 256*h, 32*h, Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(7, 256*h, 32*h, Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	TOK(4, 256*(h), 32*(h), Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(5, 256*(h), 32*(h), Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(6, 256*(h), 32*(h), Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOK(7, 256*(h), 32*(h), Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
 // func packedQ4_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_0x8(SB), NOSPLIT, $0-64
@@ -299,11 +299,11 @@ q8pair1s4:
 // BLOCK4Q8(h): BLOCK4 for Q8_0.
 #define BLOCK4Q8(h) \
 	VCVTPH2PS (32*h)(SI), Z24 \
-	LOAD8(64+512*h, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(0, 256*h, 32*h, Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(1, 256*h, 32*h, Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(2, 256*h, 32*h, Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(3, 256*h, 32*h, Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	LOAD8(64+512*(h), (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(0, 256*(h), 32*(h), Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(1, 256*(h), 32*(h), Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(2, 256*(h), 32*(h), Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(3, 256*(h), 32*(h), Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
 // func packedQ8_0x4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ8_0x4(SB), NOSPLIT, $0-64
@@ -327,10 +327,10 @@ q8pair4:
 // BLOCK8Q8(h): BLOCK8 for Q8_0.
 #define BLOCK8Q8(h) \
 	BLOCK4Q8(h) \
-	TOKQ8(4, 256*h, 32*h, Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(5, 256*h, 32*h, Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(6, 256*h, 32*h, Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(7, 256*h, 32*h, Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+	TOKQ8(4, 256*(h), 32*(h), Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(5, 256*(h), 32*(h), Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(6, 256*(h), 32*(h), Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	TOKQ8(7, 256*(h), 32*(h), Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
 
 // func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ8_0x8(SB), NOSPLIT, $0-64
@@ -404,8 +404,8 @@ q8pair8:
 // R10, R11 + 32j).
 #define TOKK(t, j, I, F, S, O) \
 	VPXORD              I, I, I \
-	TOKBODY(t, 256*j, 32*j, I, F, S, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	VFMADD231PS.BCST    (32*j+t*4)(R11), O, F
+	TOKBODY(t, 256*(j), 32*(j), I, F, S, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	VFMADD231PS.BCST    (32*(j)+(t)*4)(R11), O, F
 
 // TOK1K(j, F, I, J, S, O): one token alone against sub-block j (quads at DI + 32j, d and as at R10, R11
 // + 4j), in two chains as TOK1.
@@ -413,13 +413,13 @@ q8pair8:
 	VPXORD              I, I, I \
 	VPXORD              J, J, J \
 	VPDPBUSD.BCST       (32*j)(DI), Z16, I \
-	VPDPBUSD.BCST       (32*j+16)(DI), Z20, J \
-	VPDPBUSD.BCST       (32*j+4)(DI), Z17, I \
-	VPDPBUSD.BCST       (32*j+20)(DI), Z21, J \
-	VPDPBUSD.BCST       (32*j+8)(DI), Z18, I \
-	VPDPBUSD.BCST       (32*j+24)(DI), Z22, J \
-	VPDPBUSD.BCST       (32*j+12)(DI), Z19, I \
-	VPDPBUSD.BCST       (32*j+28)(DI), Z23, J \
+	VPDPBUSD.BCST       (32*(j)+16)(DI), Z20, J \
+	VPDPBUSD.BCST       (32*(j)+4)(DI), Z17, I \
+	VPDPBUSD.BCST       (32*(j)+20)(DI), Z21, J \
+	VPDPBUSD.BCST       (32*(j)+8)(DI), Z18, I \
+	VPDPBUSD.BCST       (32*(j)+24)(DI), Z22, J \
+	VPDPBUSD.BCST       (32*(j)+12)(DI), Z19, I \
+	VPDPBUSD.BCST       (32*(j)+28)(DI), Z23, J \
 	VPADDD              J, I, I \
 	VCVTDQ2PS           I, I \
 	VMULPS.BCST         (4*j)(R10), I, I \
@@ -655,13 +655,13 @@ k8:
 // TOK6(t, a, b, I, F, S, W0…W3): token t of a group against one sub-block of 16 (its quads at DI+a, its
 // d and start at R10, R13 + b).
 #define TOK6(t, a, b, I, F, S, W0, W1, W2, W3) \
-	VPBROADCASTD  (b+t*4)(R13), I \
-	VPDPBUSD.BCST (a+t*4)(DI), W0, I \
-	VPDPBUSD.BCST (a+32+t*4)(DI), W1, I \
-	VPDPBUSD.BCST (a+64+t*4)(DI), W2, I \
-	VPDPBUSD.BCST (a+96+t*4)(DI), W3, I \
+	VPBROADCASTD  (b+(t)*4)(R13), I \
+	VPDPBUSD.BCST (a+(t)*4)(DI), W0, I \
+	VPDPBUSD.BCST (a+32+(t)*4)(DI), W1, I \
+	VPDPBUSD.BCST (a+64+(t)*4)(DI), W2, I \
+	VPDPBUSD.BCST (a+96+(t)*4)(DI), W3, I \
 	VCVTDQ2PS     I, I \
-	VMULPS.BCST   (b+t*4)(R10), I, I \
+	VMULPS.BCST   (b+(t)*4)(R10), I, I \
 	VFMADD231PS   S, I, F
 
 // TOK6C: TOK6 for one token alone (quads 4 bytes apart).
@@ -689,11 +689,11 @@ k8:
 // one token, its words already in Z16–Z23; and an eighth of the unit two ahead asked for (one stream per
 // strip: the hardware alone does not keep four of them full while a unit takes this long).
 #define GRP1(n, g, j, base, F) \
-	PF7(2*3392+448*(4*n+g), base) \
+	PF7(2*3392+448*(4*(n)+g), base) \
 	SC6(j, base, Z2) \
 	SC6(j+1, base, Z3) \
-	TOK6C(128*n+32*g, 4*j, Z0, F, Z2, Z16, Z17, Z18, Z19) \
-	TOK6C(128*n+32*g+16, 4*j+4, Z1, F, Z3, Z20, Z21, Z22, Z23)
+	TOK6C(128*(n)+32*(g), 4*(j), Z0, F, Z2, Z16, Z17, Z18, Z19) \
+	TOK6C(128*(n)+32*(g)+16, 4*(j)+4, Z1, F, Z3, Z20, Z21, Z22, Z23)
 
 // UNIT6(base, F): the unit of the strip at base against one token, into F.
 #define UNIT6(base, F) \
@@ -748,26 +748,26 @@ q6k1:
 #define GRP4(n, g, j) \
 	SC6(j, (SI), Z2) \
 	SC6(j+1, (SI), Z3) \
-	TOK6(0, 1024*n+256*g, 32*j, Z0, Z8, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(0, 1024*n+256*g+128, 32*j+32, Z1, Z8, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(1, 1024*n+256*g, 32*j, Z5, Z9, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(1, 1024*n+256*g+128, 32*j+32, Z6, Z9, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(2, 1024*n+256*g, 32*j, Z0, Z10, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(2, 1024*n+256*g+128, 32*j+32, Z1, Z10, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(3, 1024*n+256*g, 32*j, Z5, Z11, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(3, 1024*n+256*g+128, 32*j+32, Z6, Z11, Z3, Z20, Z21, Z22, Z23)
+	TOK6(0, 1024*(n)+256*(g), 32*(j), Z0, Z8, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(0, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z8, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(1, 1024*(n)+256*(g), 32*(j), Z5, Z9, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(1, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z9, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(2, 1024*(n)+256*(g), 32*(j), Z0, Z10, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(2, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z10, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(3, 1024*(n)+256*(g), 32*(j), Z5, Z11, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(3, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z11, Z3, Z20, Z21, Z22, Z23)
 
 // GRP8(n, g, j): GRP4 for eight tokens, into Z8–Z15.
 #define GRP8(n, g, j) \
 	GRP4(n, g, j) \
-	TOK6(4, 1024*n+256*g, 32*j, Z0, Z12, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(4, 1024*n+256*g+128, 32*j+32, Z1, Z12, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(5, 1024*n+256*g, 32*j, Z5, Z13, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(5, 1024*n+256*g+128, 32*j+32, Z6, Z13, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(6, 1024*n+256*g, 32*j, Z0, Z14, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(6, 1024*n+256*g+128, 32*j+32, Z1, Z14, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(7, 1024*n+256*g, 32*j, Z5, Z15, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(7, 1024*n+256*g+128, 32*j+32, Z6, Z15, Z3, Z20, Z21, Z22, Z23)
+	TOK6(4, 1024*(n)+256*(g), 32*(j), Z0, Z12, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(4, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z12, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(5, 1024*(n)+256*(g), 32*(j), Z5, Z13, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(5, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z13, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(6, 1024*(n)+256*(g), 32*(j), Z0, Z14, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(6, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z14, Z3, Z20, Z21, Z22, Z23) \
+	TOK6(7, 1024*(n)+256*(g), 32*(j), Z5, Z15, Z2, Z16, Z17, Z18, Z19) \
+	TOK6(7, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z15, Z3, Z20, Z21, Z22, Z23)
 
 // NEXT6 advances the group kernels to the next super-block and loops to label.
 #define NEXT6(label) \
@@ -877,21 +877,21 @@ q6k8:
 	VPBROADCASTD        (4*h)(R13), Z0 \
 	VPXORD              Z1, Z1, Z1 \
 	VPDPWSSD.BCST       (64*h)(DI), Z8, Z0 \
-	VPDPWSSD.BCST       (64*h+4)(DI), Z16, Z1 \
-	VPDPWSSD.BCST       (64*h+8)(DI), Z9, Z0 \
-	VPDPWSSD.BCST       (64*h+12)(DI), Z17, Z1 \
-	VPDPWSSD.BCST       (64*h+16)(DI), Z10, Z0 \
-	VPDPWSSD.BCST       (64*h+20)(DI), Z18, Z1 \
-	VPDPWSSD.BCST       (64*h+24)(DI), Z11, Z0 \
-	VPDPWSSD.BCST       (64*h+28)(DI), Z19, Z1 \
-	VPDPWSSD.BCST       (64*h+32)(DI), Z12, Z0 \
-	VPDPWSSD.BCST       (64*h+36)(DI), Z20, Z1 \
-	VPDPWSSD.BCST       (64*h+40)(DI), Z13, Z0 \
-	VPDPWSSD.BCST       (64*h+44)(DI), Z21, Z1 \
-	VPDPWSSD.BCST       (64*h+48)(DI), Z14, Z0 \
-	VPDPWSSD.BCST       (64*h+52)(DI), Z22, Z1 \
-	VPDPWSSD.BCST       (64*h+56)(DI), Z15, Z0 \
-	VPDPWSSD.BCST       (64*h+60)(DI), Z23, Z1 \
+	VPDPWSSD.BCST       (64*(h)+4)(DI), Z16, Z1 \
+	VPDPWSSD.BCST       (64*(h)+8)(DI), Z9, Z0 \
+	VPDPWSSD.BCST       (64*(h)+12)(DI), Z17, Z1 \
+	VPDPWSSD.BCST       (64*(h)+16)(DI), Z10, Z0 \
+	VPDPWSSD.BCST       (64*(h)+20)(DI), Z18, Z1 \
+	VPDPWSSD.BCST       (64*(h)+24)(DI), Z11, Z0 \
+	VPDPWSSD.BCST       (64*(h)+28)(DI), Z19, Z1 \
+	VPDPWSSD.BCST       (64*(h)+32)(DI), Z12, Z0 \
+	VPDPWSSD.BCST       (64*(h)+36)(DI), Z20, Z1 \
+	VPDPWSSD.BCST       (64*(h)+40)(DI), Z13, Z0 \
+	VPDPWSSD.BCST       (64*(h)+44)(DI), Z21, Z1 \
+	VPDPWSSD.BCST       (64*(h)+48)(DI), Z14, Z0 \
+	VPDPWSSD.BCST       (64*(h)+52)(DI), Z22, Z1 \
+	VPDPWSSD.BCST       (64*(h)+56)(DI), Z15, Z0 \
+	VPDPWSSD.BCST       (64*(h)+60)(DI), Z23, Z1 \
 	VPADDD              Z1, Z0, Z0 \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*h)(R10), Z0, Z0 \
@@ -1042,21 +1042,21 @@ upair:
 	VPXORD              Z0, Z0, Z0 \
 	VPXORD              Z1, Z1, Z1 \
 	VPDPWSSD.BCST       (64*j)(DI), Z8, Z0 \
-	VPDPWSSD.BCST       (64*j+4)(DI), Z16, Z1 \
-	VPDPWSSD.BCST       (64*j+8)(DI), Z9, Z0 \
-	VPDPWSSD.BCST       (64*j+12)(DI), Z17, Z1 \
-	VPDPWSSD.BCST       (64*j+16)(DI), Z10, Z0 \
-	VPDPWSSD.BCST       (64*j+20)(DI), Z18, Z1 \
-	VPDPWSSD.BCST       (64*j+24)(DI), Z11, Z0 \
-	VPDPWSSD.BCST       (64*j+28)(DI), Z19, Z1 \
-	VPDPWSSD.BCST       (64*j+32)(DI), Z12, Z0 \
-	VPDPWSSD.BCST       (64*j+36)(DI), Z20, Z1 \
-	VPDPWSSD.BCST       (64*j+40)(DI), Z13, Z0 \
-	VPDPWSSD.BCST       (64*j+44)(DI), Z21, Z1 \
-	VPDPWSSD.BCST       (64*j+48)(DI), Z14, Z0 \
-	VPDPWSSD.BCST       (64*j+52)(DI), Z22, Z1 \
-	VPDPWSSD.BCST       (64*j+56)(DI), Z15, Z0 \
-	VPDPWSSD.BCST       (64*j+60)(DI), Z23, Z1 \
+	VPDPWSSD.BCST       (64*(j)+4)(DI), Z16, Z1 \
+	VPDPWSSD.BCST       (64*(j)+8)(DI), Z9, Z0 \
+	VPDPWSSD.BCST       (64*(j)+12)(DI), Z17, Z1 \
+	VPDPWSSD.BCST       (64*(j)+16)(DI), Z10, Z0 \
+	VPDPWSSD.BCST       (64*(j)+20)(DI), Z18, Z1 \
+	VPDPWSSD.BCST       (64*(j)+24)(DI), Z11, Z0 \
+	VPDPWSSD.BCST       (64*(j)+28)(DI), Z19, Z1 \
+	VPDPWSSD.BCST       (64*(j)+32)(DI), Z12, Z0 \
+	VPDPWSSD.BCST       (64*(j)+36)(DI), Z20, Z1 \
+	VPDPWSSD.BCST       (64*(j)+40)(DI), Z13, Z0 \
+	VPDPWSSD.BCST       (64*(j)+44)(DI), Z21, Z1 \
+	VPDPWSSD.BCST       (64*(j)+48)(DI), Z14, Z0 \
+	VPDPWSSD.BCST       (64*(j)+52)(DI), Z22, Z1 \
+	VPDPWSSD.BCST       (64*(j)+56)(DI), Z15, Z0 \
+	VPDPWSSD.BCST       (64*(j)+60)(DI), Z23, Z1 \
 	VPADDD              Z1, Z0, Z0 \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*j)(R10), Z0, Z0 \
@@ -1105,22 +1105,22 @@ kw1:
 #define UQ4K(c) \
 	Q4KLO(c, (SI)) \
 	VMOVDQU64 Z16, (1024*c)(DI) \
-	VMOVDQU64 Z17, (1024*c+64)(DI) \
-	VMOVDQU64 Z18, (1024*c+128)(DI) \
-	VMOVDQU64 Z19, (1024*c+192)(DI) \
-	VMOVDQU64 Z20, (1024*c+256)(DI) \
-	VMOVDQU64 Z21, (1024*c+320)(DI) \
-	VMOVDQU64 Z22, (1024*c+384)(DI) \
-	VMOVDQU64 Z23, (1024*c+448)(DI) \
+	VMOVDQU64 Z17, (1024*(c)+64)(DI) \
+	VMOVDQU64 Z18, (1024*(c)+128)(DI) \
+	VMOVDQU64 Z19, (1024*(c)+192)(DI) \
+	VMOVDQU64 Z20, (1024*(c)+256)(DI) \
+	VMOVDQU64 Z21, (1024*(c)+320)(DI) \
+	VMOVDQU64 Z22, (1024*(c)+384)(DI) \
+	VMOVDQU64 Z23, (1024*(c)+448)(DI) \
 	Q4KHI(c, (SI)) \
-	VMOVDQU64 Z16, (1024*c+512)(DI) \
-	VMOVDQU64 Z17, (1024*c+576)(DI) \
-	VMOVDQU64 Z18, (1024*c+640)(DI) \
-	VMOVDQU64 Z19, (1024*c+704)(DI) \
-	VMOVDQU64 Z20, (1024*c+768)(DI) \
-	VMOVDQU64 Z21, (1024*c+832)(DI) \
-	VMOVDQU64 Z22, (1024*c+896)(DI) \
-	VMOVDQU64 Z23, (1024*c+960)(DI)
+	VMOVDQU64 Z16, (1024*(c)+512)(DI) \
+	VMOVDQU64 Z17, (1024*(c)+576)(DI) \
+	VMOVDQU64 Z18, (1024*(c)+640)(DI) \
+	VMOVDQU64 Z19, (1024*(c)+704)(DI) \
+	VMOVDQU64 Z20, (1024*(c)+768)(DI) \
+	VMOVDQU64 Z21, (1024*(c)+832)(DI) \
+	VMOVDQU64 Z22, (1024*(c)+896)(DI) \
+	VMOVDQU64 Z23, (1024*(c)+960)(DI)
 
 // USC4K(j): sub-block j's s and o of the 16 rows stored at R8, R9 + 64j.
 #define USC4K(j) \
@@ -1192,21 +1192,21 @@ uk:
 	VPSLLD              $4, Z0, Z0 \
 	VPXORD              Z1, Z1, Z1 \
 	VPDPWSSD.BCST       (64*h)(DI), Z8, Z0 \
-	VPDPWSSD.BCST       (64*h+4)(DI), Z16, Z1 \
-	VPDPWSSD.BCST       (64*h+8)(DI), Z9, Z0 \
-	VPDPWSSD.BCST       (64*h+12)(DI), Z17, Z1 \
-	VPDPWSSD.BCST       (64*h+16)(DI), Z10, Z0 \
-	VPDPWSSD.BCST       (64*h+20)(DI), Z18, Z1 \
-	VPDPWSSD.BCST       (64*h+24)(DI), Z11, Z0 \
-	VPDPWSSD.BCST       (64*h+28)(DI), Z19, Z1 \
-	VPDPWSSD.BCST       (64*h+32)(DI), Z12, Z0 \
-	VPDPWSSD.BCST       (64*h+36)(DI), Z20, Z1 \
-	VPDPWSSD.BCST       (64*h+40)(DI), Z13, Z0 \
-	VPDPWSSD.BCST       (64*h+44)(DI), Z21, Z1 \
-	VPDPWSSD.BCST       (64*h+48)(DI), Z14, Z0 \
-	VPDPWSSD.BCST       (64*h+52)(DI), Z22, Z1 \
-	VPDPWSSD.BCST       (64*h+56)(DI), Z15, Z0 \
-	VPDPWSSD.BCST       (64*h+60)(DI), Z23, Z1 \
+	VPDPWSSD.BCST       (64*(h)+4)(DI), Z16, Z1 \
+	VPDPWSSD.BCST       (64*(h)+8)(DI), Z9, Z0 \
+	VPDPWSSD.BCST       (64*(h)+12)(DI), Z17, Z1 \
+	VPDPWSSD.BCST       (64*(h)+16)(DI), Z10, Z0 \
+	VPDPWSSD.BCST       (64*(h)+20)(DI), Z18, Z1 \
+	VPDPWSSD.BCST       (64*(h)+24)(DI), Z11, Z0 \
+	VPDPWSSD.BCST       (64*(h)+28)(DI), Z19, Z1 \
+	VPDPWSSD.BCST       (64*(h)+32)(DI), Z12, Z0 \
+	VPDPWSSD.BCST       (64*(h)+36)(DI), Z20, Z1 \
+	VPDPWSSD.BCST       (64*(h)+40)(DI), Z13, Z0 \
+	VPDPWSSD.BCST       (64*(h)+44)(DI), Z21, Z1 \
+	VPDPWSSD.BCST       (64*(h)+48)(DI), Z14, Z0 \
+	VPDPWSSD.BCST       (64*(h)+52)(DI), Z22, Z1 \
+	VPDPWSSD.BCST       (64*(h)+56)(DI), Z15, Z0 \
+	VPDPWSSD.BCST       (64*(h)+60)(DI), Z23, Z1 \
 	VPADDD              Z1, Z0, Z0 \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*h)(R10), Z0, Z0 \
