@@ -92,7 +92,9 @@ func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte
 	// with other processes mapping the file). The token table is left as it is: it is read a row at a
 	// time, not multiplied.
 	both := cpu.PackedAt16(typ) // packed kernels at both precisions
-	if (b.pool.ActivationBits() == 8 || both) && name != "token_embd.weight" && w.w.Pack() {
+	// Where model files are read into memory rather than mapped (gguf.MapsFiles), a packed copy could not
+	// give the file's pages back: nothing is packed there.
+	if gguf.MapsFiles && (b.pool.ActivationBits() == 8 || both) && name != "token_embd.weight" && w.w.Pack() {
 		if !both {
 			b.packed++ // only the 8-bit kernels read it
 		}

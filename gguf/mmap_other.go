@@ -22,5 +22,8 @@ func mapFile(path string) ([]byte, func() error, error) {
 	return data, func() error { return nil }, nil
 }
 
+// MapsFiles says whether Open maps model files: not here, where it reads them into memory.
+const MapsFiles = false
+
 // ReleasePages does nothing where files are read rather than mapped: the copy is the process's own.
 func ReleasePages([]byte) {}

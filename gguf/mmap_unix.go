@@ -62,6 +62,10 @@ func mapFile(path string) ([]byte, func() error, error) {
 	}, nil
 }
 
+// MapsFiles says whether Open maps model files (here: yes), so that ReleasePages can give a copied
+// tensor's pages back; where it reads them into memory instead, a second copy would double the memory.
+const MapsFiles = true
+
 // ReleasePages lets the kernel drop from memory the whole pages of b, if b lies in a model file mapped by
 // Open (else it does nothing): a backend that has copied tensor data elsewhere (a layout chosen at load)
 // keeps the process's resident memory at one copy. The bytes stay readable: a later read brings them back
