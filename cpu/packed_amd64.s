@@ -20,18 +20,7 @@
 	VMOVDQU64 (off+64)base, L1 \
 	VMOVDQU64 (off+128)base, L2 \
 	VMOVDQU64 (off+192)base, L3 \
-	VPSRLW    $4, L0, H0 \
-	VPSRLW    $4, L1, H1 \
-	VPSRLW    $4, L2, H2 \
-	VPSRLW    $4, L3, H3 \
-	VPANDD    Z25, L0, L0 \
-	VPANDD    Z25, L1, L1 \
-	VPANDD    Z25, L2, L2 \
-	VPANDD    Z25, L3, L3 \
-	VPANDD    Z25, H0, H0 \
-	VPANDD    Z25, H1, H1 \
-	VPANDD    Z25, H2, H2 \
-	VPANDD    Z25, H3, H3
+	SPLIT4(Z25, L0, L1, L2, L3, H0, H1, H2, H3)
 
 // TOKBODY(t, aoff, soff, I, F, S, W0…W7): token t's block against the block's eight weight registers
 // (W_k: quad k of the block, its quads from DI+aoff, d at R10+soff), with scales S: the int32 total I,
@@ -189,22 +178,30 @@ pair1s4:
 	VZEROUPPER
 	RET
 
-// BLOCK4(h): block h of the pair for four tokens, into Z8–Z11.
-#define BLOCK4(h) \
-	VCVTPH2PS (32*h)(SI), Z24 \
-	UNPACK(64+256*(h), (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(0, 256*(h), 32*(h), Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(1, 256*(h), 32*(h), Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(2, 256*(h), 32*(h), Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(3, 256*(h), 32*(h), Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+// BLOCKT4(h, W, woff, T): block h of the pair for four tokens, into Z8–Z11: its scales, its words (W at
+// woff: UNPACK or LOAD8) and each token (T: TOK or TOKQ8). BLOCK4 is Q4_0's, BLOCK4Q8 Q8_0's.
+#define BLOCKT4(h, W, woff, T) \
+	VCVTPH2PS (32*(h))(SI), Z24 \
+	W(woff, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	T(0, 256*(h), 32*(h), Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	T(1, 256*(h), 32*(h), Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	T(2, 256*(h), 32*(h), Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	T(3, 256*(h), 32*(h), Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+
+// BLOCKT8(h, W, woff, T): BLOCKT4 for eight tokens, into Z8–Z15.
+#define BLOCKT8(h, W, woff, T) \
+	BLOCKT4(h, W, woff, T) \
+	T(4, 256*(h), 32*(h), Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	T(5, 256*(h), 32*(h), Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	T(6, 256*(h), 32*(h), Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	T(7, 256*(h), 32*(h), Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+
+#define BLOCK4(h) BLOCKT4(h, UNPACK, 64+256*(h), TOK)
 
 // func packedQ4_0x4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_0x4(SB), NOSPLIT, $0-64
 	PACKSETUP
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
+	ZERO4
 
 pair4:
 	BLOCK4(0)
@@ -217,25 +214,12 @@ pair4:
 	VZEROUPPER
 	RET
 
-// BLOCK8(h): block h of the pair for eight tokens, into Z8–Z15.
-#define BLOCK8(h) \
-	BLOCK4(h) \
-	TOK(4, 256*(h), 32*(h), Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(5, 256*(h), 32*(h), Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(6, 256*(h), 32*(h), Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOK(7, 256*(h), 32*(h), Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+#define BLOCK8(h) BLOCKT8(h, UNPACK, 64+256*(h), TOK)
 
 // func packedQ4_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_0x8(SB), NOSPLIT, $0-64
 	PACKSETUP
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	ZEROALL
 
 pair8:
 	BLOCK8(0)
@@ -296,22 +280,12 @@ q8pair1s4:
 	VZEROUPPER
 	RET
 
-// BLOCK4Q8(h): BLOCK4 for Q8_0.
-#define BLOCK4Q8(h) \
-	VCVTPH2PS (32*h)(SI), Z24 \
-	LOAD8(64+512*(h), (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(0, 256*(h), 32*(h), Z0, Z8, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(1, 256*(h), 32*(h), Z1, Z9, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(2, 256*(h), 32*(h), Z2, Z10, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(3, 256*(h), 32*(h), Z3, Z11, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+#define BLOCK4Q8(h) BLOCKT4(h, LOAD8, 64+512*(h), TOKQ8)
 
 // func packedQ8_0x4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ8_0x4(SB), NOSPLIT, $0-64
 	PACKSETUP
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
+	ZERO4
 
 q8pair4:
 	BLOCK4Q8(0)
@@ -324,25 +298,12 @@ q8pair4:
 	VZEROUPPER
 	RET
 
-// BLOCK8Q8(h): BLOCK8 for Q8_0.
-#define BLOCK8Q8(h) \
-	BLOCK4Q8(h) \
-	TOKQ8(4, 256*(h), 32*(h), Z4, Z12, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(5, 256*(h), 32*(h), Z5, Z13, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(6, 256*(h), 32*(h), Z6, Z14, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	TOKQ8(7, 256*(h), 32*(h), Z7, Z15, Z24, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23)
+#define BLOCK8Q8(h) BLOCKT8(h, LOAD8, 64+512*(h), TOKQ8)
 
 // func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ8_0x8(SB), NOSPLIT, $0-64
 	PACKSETUP
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	ZEROALL
 
 q8pair8:
 	BLOCK8Q8(0)
@@ -503,10 +464,7 @@ k1:
 // func packedQ4_Kx4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_Kx4(SB), NOSPLIT, $0-64
 	PACKSETUP
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
+	ZERO4
 
 k4:
 	VCVTPH2PS (SI), Z4
@@ -538,14 +496,7 @@ k4:
 // func packedQ4_Kx8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_Kx8(SB), NOSPLIT, $0-64
 	PACKSETUP
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	ZEROALL
 
 k8:
 	VCVTPH2PS (SI), Z4
@@ -610,47 +561,22 @@ k8:
 	VPSRLW     $2, (h)base, Z27 \
 	VPTERNLOGD $0xF8, Z26, Z27, U
 
-// B6Gg(q, h, base): the group's eight words (ql words from q, qh words from h, 64 bytes apart) into
-// Z16–Z23.
-#define B6G0(q, h, base) \
-	B6G0W(q, h, base, Z16) \
-	B6G0W(q+64, h+64, base, Z17) \
-	B6G0W(q+128, h+128, base, Z18) \
-	B6G0W(q+192, h+192, base, Z19) \
-	B6G0W(q+256, h+256, base, Z20) \
-	B6G0W(q+320, h+320, base, Z21) \
-	B6G0W(q+384, h+384, base, Z22) \
-	B6G0W(q+448, h+448, base, Z23)
+// B6G(W, q, h, base): the group's eight words built by W (B6G0W…B6G3W by g; ql words from q, qh words
+// from h, 64 bytes apart) into Z16–Z23.
+#define B6G(W, q, h, base) \
+	W(q, h, base, Z16) \
+	W(q+64, h+64, base, Z17) \
+	W(q+128, h+128, base, Z18) \
+	W(q+192, h+192, base, Z19) \
+	W(q+256, h+256, base, Z20) \
+	W(q+320, h+320, base, Z21) \
+	W(q+384, h+384, base, Z22) \
+	W(q+448, h+448, base, Z23)
 
-#define B6G1(q, h, base) \
-	B6G1W(q, h, base, Z16) \
-	B6G1W(q+64, h+64, base, Z17) \
-	B6G1W(q+128, h+128, base, Z18) \
-	B6G1W(q+192, h+192, base, Z19) \
-	B6G1W(q+256, h+256, base, Z20) \
-	B6G1W(q+320, h+320, base, Z21) \
-	B6G1W(q+384, h+384, base, Z22) \
-	B6G1W(q+448, h+448, base, Z23)
-
-#define B6G2(q, h, base) \
-	B6G2W(q, h, base, Z16) \
-	B6G2W(q+64, h+64, base, Z17) \
-	B6G2W(q+128, h+128, base, Z18) \
-	B6G2W(q+192, h+192, base, Z19) \
-	B6G2W(q+256, h+256, base, Z20) \
-	B6G2W(q+320, h+320, base, Z21) \
-	B6G2W(q+384, h+384, base, Z22) \
-	B6G2W(q+448, h+448, base, Z23)
-
-#define B6G3(q, h, base) \
-	B6G3W(q, h, base, Z16) \
-	B6G3W(q+64, h+64, base, Z17) \
-	B6G3W(q+128, h+128, base, Z18) \
-	B6G3W(q+192, h+192, base, Z19) \
-	B6G3W(q+256, h+256, base, Z20) \
-	B6G3W(q+320, h+320, base, Z21) \
-	B6G3W(q+384, h+384, base, Z22) \
-	B6G3W(q+448, h+448, base, Z23)
+#define B6G0(q, h, base) B6G(B6G0W, q, h, base)
+#define B6G1(q, h, base) B6G(B6G1W, q, h, base)
+#define B6G2(q, h, base) B6G(B6G2W, q, h, base)
+#define B6G3(q, h, base) B6G(B6G3W, q, h, base)
 
 // TOK6(t, a, b, I, F, S, W0…W3): token t of a group against one sub-block of 16 (its quads at DI+a, its
 // d and start at R10, R13 + b).
@@ -781,10 +707,7 @@ q6k1:
 // func packedQ6_Kx4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ6_Kx4(SB), NOSPLIT, $0-64
 	Q6SETUP
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
+	ZERO4
 
 q6k4:
 	VCVTPH2PS (SI), Z4
@@ -815,14 +738,7 @@ q6k4:
 // func packedQ6_Kx8(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ6_Kx8(SB), NOSPLIT, $0-64
 	Q6SETUP
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
+	ZEROALL
 
 q6k8:
 	VCVTPH2PS (SI), Z4
@@ -862,10 +778,8 @@ q6k8:
 	VPSHUFB Z26, B, P0 \
 	VPSHUFB Z27, B, B
 
-// BLOCK1W(h, base, F): block h of the pair of the strip at base against one token (16-bit), into F.
-#define BLOCK1W(h, base, F) \
-	VCVTPH2PS           (32*h)base, Z24 \
-	UNPACK(64+256*(h), base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+// WIDEN8: Z16–Z23's bytes into int16 pairs, values 4k, 4k+1 of each in Z8+k and 4k+2, 4k+3 in Z16+k.
+#define WIDEN8 \
 	WIDEN(Z16, Z8) \
 	WIDEN(Z17, Z9) \
 	WIDEN(Z18, Z10) \
@@ -873,25 +787,36 @@ q6k8:
 	WIDEN(Z20, Z12) \
 	WIDEN(Z21, Z13) \
 	WIDEN(Z22, Z14) \
-	WIDEN(Z23, Z15) \
+	WIDEN(Z23, Z15)
+
+// PAIRS16(off): the sixteen pairs of values of WIDEN8's words against a token's pairs at DI + off + 4p
+// (compact), added into Z0 (even pairs) and Z1 (odd), two chains.
+#define PAIRS16(off) \
+	VPDPWSSD.BCST       (off)(DI), Z8, Z0 \
+	VPDPWSSD.BCST       ((off)+4)(DI), Z16, Z1 \
+	VPDPWSSD.BCST       ((off)+8)(DI), Z9, Z0 \
+	VPDPWSSD.BCST       ((off)+12)(DI), Z17, Z1 \
+	VPDPWSSD.BCST       ((off)+16)(DI), Z10, Z0 \
+	VPDPWSSD.BCST       ((off)+20)(DI), Z18, Z1 \
+	VPDPWSSD.BCST       ((off)+24)(DI), Z11, Z0 \
+	VPDPWSSD.BCST       ((off)+28)(DI), Z19, Z1 \
+	VPDPWSSD.BCST       ((off)+32)(DI), Z12, Z0 \
+	VPDPWSSD.BCST       ((off)+36)(DI), Z20, Z1 \
+	VPDPWSSD.BCST       ((off)+40)(DI), Z13, Z0 \
+	VPDPWSSD.BCST       ((off)+44)(DI), Z21, Z1 \
+	VPDPWSSD.BCST       ((off)+48)(DI), Z14, Z0 \
+	VPDPWSSD.BCST       ((off)+52)(DI), Z22, Z1 \
+	VPDPWSSD.BCST       ((off)+56)(DI), Z15, Z0 \
+	VPDPWSSD.BCST       ((off)+60)(DI), Z23, Z1
+
+// BLOCK1W(h, base, F): block h of the pair of the strip at base against one token (16-bit), into F.
+#define BLOCK1W(h, base, F) \
+	VCVTPH2PS           (32*h)base, Z24 \
+	UNPACK(64+256*(h), base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	WIDEN8 \
 	VPBROADCASTD        (4*h)(R13), Z0 \
 	VPXORD              Z1, Z1, Z1 \
-	VPDPWSSD.BCST       (64*h)(DI), Z8, Z0 \
-	VPDPWSSD.BCST       (64*(h)+4)(DI), Z16, Z1 \
-	VPDPWSSD.BCST       (64*(h)+8)(DI), Z9, Z0 \
-	VPDPWSSD.BCST       (64*(h)+12)(DI), Z17, Z1 \
-	VPDPWSSD.BCST       (64*(h)+16)(DI), Z10, Z0 \
-	VPDPWSSD.BCST       (64*(h)+20)(DI), Z18, Z1 \
-	VPDPWSSD.BCST       (64*(h)+24)(DI), Z11, Z0 \
-	VPDPWSSD.BCST       (64*(h)+28)(DI), Z19, Z1 \
-	VPDPWSSD.BCST       (64*(h)+32)(DI), Z12, Z0 \
-	VPDPWSSD.BCST       (64*(h)+36)(DI), Z20, Z1 \
-	VPDPWSSD.BCST       (64*(h)+40)(DI), Z13, Z0 \
-	VPDPWSSD.BCST       (64*(h)+44)(DI), Z21, Z1 \
-	VPDPWSSD.BCST       (64*(h)+48)(DI), Z14, Z0 \
-	VPDPWSSD.BCST       (64*(h)+52)(DI), Z22, Z1 \
-	VPDPWSSD.BCST       (64*(h)+56)(DI), Z15, Z0 \
-	VPDPWSSD.BCST       (64*(h)+60)(DI), Z23, Z1 \
+	PAIRS16(64*(h)) \
 	VPADDD              Z1, Z0, Z0 \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*h)(R10), Z0, Z0 \
@@ -1031,32 +956,10 @@ upair:
 // SUB1KW(j, F): sub-block j of the unit at SI (its nibbles already in Z16–Z23) against one token, into F.
 #define SUB1KW(j, F) \
 	Q4KSCALES(j, (SI), Z2, Z3) \
-	WIDEN(Z16, Z8) \
-	WIDEN(Z17, Z9) \
-	WIDEN(Z18, Z10) \
-	WIDEN(Z19, Z11) \
-	WIDEN(Z20, Z12) \
-	WIDEN(Z21, Z13) \
-	WIDEN(Z22, Z14) \
-	WIDEN(Z23, Z15) \
+	WIDEN8 \
 	VPXORD              Z0, Z0, Z0 \
 	VPXORD              Z1, Z1, Z1 \
-	VPDPWSSD.BCST       (64*j)(DI), Z8, Z0 \
-	VPDPWSSD.BCST       (64*(j)+4)(DI), Z16, Z1 \
-	VPDPWSSD.BCST       (64*(j)+8)(DI), Z9, Z0 \
-	VPDPWSSD.BCST       (64*(j)+12)(DI), Z17, Z1 \
-	VPDPWSSD.BCST       (64*(j)+16)(DI), Z10, Z0 \
-	VPDPWSSD.BCST       (64*(j)+20)(DI), Z18, Z1 \
-	VPDPWSSD.BCST       (64*(j)+24)(DI), Z11, Z0 \
-	VPDPWSSD.BCST       (64*(j)+28)(DI), Z19, Z1 \
-	VPDPWSSD.BCST       (64*(j)+32)(DI), Z12, Z0 \
-	VPDPWSSD.BCST       (64*(j)+36)(DI), Z20, Z1 \
-	VPDPWSSD.BCST       (64*(j)+40)(DI), Z13, Z0 \
-	VPDPWSSD.BCST       (64*(j)+44)(DI), Z21, Z1 \
-	VPDPWSSD.BCST       (64*(j)+48)(DI), Z14, Z0 \
-	VPDPWSSD.BCST       (64*(j)+52)(DI), Z22, Z1 \
-	VPDPWSSD.BCST       (64*(j)+56)(DI), Z15, Z0 \
-	VPDPWSSD.BCST       (64*(j)+60)(DI), Z23, Z1 \
+	PAIRS16(64*(j)) \
 	VPADDD              Z1, Z0, Z0 \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*j)(R10), Z0, Z0 \
@@ -1180,33 +1083,11 @@ uk:
 #define BLOCK1Q8W(h, base, F) \
 	VCVTPH2PS           (32*h)base, Z24 \
 	LOAD8(64+512*(h), base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	WIDEN(Z16, Z8) \
-	WIDEN(Z17, Z9) \
-	WIDEN(Z18, Z10) \
-	WIDEN(Z19, Z11) \
-	WIDEN(Z20, Z12) \
-	WIDEN(Z21, Z13) \
-	WIDEN(Z22, Z14) \
-	WIDEN(Z23, Z15) \
+	WIDEN8 \
 	VPBROADCASTD        (4*h)(R13), Z0 \
 	VPSLLD              $4, Z0, Z0 \
 	VPXORD              Z1, Z1, Z1 \
-	VPDPWSSD.BCST       (64*h)(DI), Z8, Z0 \
-	VPDPWSSD.BCST       (64*(h)+4)(DI), Z16, Z1 \
-	VPDPWSSD.BCST       (64*(h)+8)(DI), Z9, Z0 \
-	VPDPWSSD.BCST       (64*(h)+12)(DI), Z17, Z1 \
-	VPDPWSSD.BCST       (64*(h)+16)(DI), Z10, Z0 \
-	VPDPWSSD.BCST       (64*(h)+20)(DI), Z18, Z1 \
-	VPDPWSSD.BCST       (64*(h)+24)(DI), Z11, Z0 \
-	VPDPWSSD.BCST       (64*(h)+28)(DI), Z19, Z1 \
-	VPDPWSSD.BCST       (64*(h)+32)(DI), Z12, Z0 \
-	VPDPWSSD.BCST       (64*(h)+36)(DI), Z20, Z1 \
-	VPDPWSSD.BCST       (64*(h)+40)(DI), Z13, Z0 \
-	VPDPWSSD.BCST       (64*(h)+44)(DI), Z21, Z1 \
-	VPDPWSSD.BCST       (64*(h)+48)(DI), Z14, Z0 \
-	VPDPWSSD.BCST       (64*(h)+52)(DI), Z22, Z1 \
-	VPDPWSSD.BCST       (64*(h)+56)(DI), Z15, Z0 \
-	VPDPWSSD.BCST       (64*(h)+60)(DI), Z23, Z1 \
+	PAIRS16(64*(h)) \
 	VPADDD              Z1, Z0, Z0 \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*h)(R10), Z0, Z0 \
