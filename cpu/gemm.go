@@ -54,8 +54,8 @@ type act16 struct {
 	// Q4_0 block's sum Σ (u−8)·q starts; and each token's values alone (their one-token form): q8c holds
 	// token t's at q8c[t·cols/4:], four signed bytes a word, d32c, startc and s32c its d, start and s32 per
 	// block of 32. With 16-bit rounding and fewer tokens than a group (compact16), q16c holds token t's
-	// values alone at q16c[t·cols/2:], two int16 a word, with d32c, startc and s32c (the packed one-token
-	// kernels at 16 bits).
+	// values alone at q16c[t·cols/2:], split into bytes (splitQuads), with d32c, startc and s32c (the
+	// packed one-token kernels at 16 bits).
 	q16c   []uint32
 	start  []int32
 	q8c    []uint32
@@ -105,6 +105,21 @@ func (a *act16) resize(n, cols int) {
 	}
 }
 
+// splitQuads writes 16-bit codes (|q| ≤ q16Max) as the packed one-token kernels take them at 16 bits: each q
+// as two signed bytes, q = 256·hi + lo with lo = int8(q), and quad k (values 4k…4k+3) as two words,
+// dst[2k] their four lo and dst[2k+1] their four hi (byte n value 4k+n).
+func splitQuads(dst []uint32, q []int16) {
+	for k := range len(q) / 4 {
+		var lo, hi uint32
+		for n, v := range q[4*k : 4*k+4] {
+			l := int8(v)
+			lo |= uint32(uint8(l)) << (8 * n)
+			hi |= uint32(uint8(int8((int32(v)-int32(l))>>8))) << (8 * n)
+		}
+		dst[2*k], dst[2*k+1] = lo, hi
+	}
+}
+
 // grow returns s resliced to n elements, reallocated when its capacity is short.
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -146,11 +161,10 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 			q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
 		}
 	} else {
-		q16c := a.q16c[t*cols/2 : (t+1)*cols/2]
-		for k := range q16c {
-			word := uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
-			q[k*gemmT+tt], q16c[k] = word, word
+		for k := 0; k < cols/2; k++ {
+			q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
 		}
+		splitQuads(a.q16c[t*cols/2:(t+1)*cols/2], tmp.Q[:cols])
 	}
 	for b := 0; b < cols/32; b++ {
 		d := tmp.D[b]

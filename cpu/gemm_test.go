@@ -155,9 +155,9 @@ func TestQuantizeRow16(t *testing.T) {
 		x[k] = 0
 	}
 	for k := 64; k < 96; k++ {
-		x[k] = float32(k-80) + 0.5 // with the maximum 32767 below, d = 1 and every value is a tie
+		x[k] = float32(k-80) + 0.5 // with the maximum q16Max below, d = 1 and every value is a tie
 	}
-	x[64] = 32767
+	x[64] = q16Max
 	x[100] = 1e30
 	x[200] = float32(math.NaN())
 	q, d, s := make([]int16, n), make([]float32, n/32), make([]int32, n/32)

@@ -84,3 +84,41 @@ func BenchmarkGemvStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPackedKernel runs the packed one-token kernels alone on 64 rows × 2048 that stay in the L2 cache,
+// one strip at a time and four side by side, at 8 bits and (for the types packed at 16) 16: the kernels'
+// compute ceiling in bytes of packed weights per second on one thread, to set beside BenchmarkGemvStream's.
+func BenchmarkPackedKernel(b *testing.B) {
+	if !usePacked {
+		b.Skip("no packed kernels on this CPU (they need AVX-512 VNNI)")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	const rows, cols = 4 * packRows, 2048
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(b, typ, randRow(r, rows*cols, 1))}
+		require.True(b, w.Pack())
+		stripBytes := packStripBytes(w)
+		q, out := make([]uint32, cols/4*gemmT), make([]float32, rows)
+		ad, start, as := make([]float32, cols/16), make([]int32, cols/16), make([]float32, cols/16)
+		for _, bits := range []int{8, 16} {
+			if bits == 16 && !pack16[typ] {
+				continue
+			}
+			for _, ns := range []int{1, packStreams} {
+				b.Run(fmt.Sprintf("type=%s/bits=%d/strips=%d", typ, bits, ns), func(b *testing.B) {
+					b.SetBytes(int64(len(w.Packed)))
+					for i := 0; i < b.N; i++ {
+						for s := 0; s < rows/packRows; s += ns {
+							strips := w.Packed[s*stripBytes : (s+ns)*stripBytes]
+							if bits == 8 {
+								packedKernel(typ, strips, ns, cols, q, ad, start, as, 1, 1, out[s*packRows:], packRows)
+							} else {
+								packedKernel16(typ, strips, ns, cols, q, ad, start, as, out[s*packRows:])
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+}

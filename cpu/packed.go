@@ -506,14 +506,17 @@ func unpackPackedGo(t gguf.Type, src []byte, cols int, st *strip) {
 
 // packedKernel16Go is the one-token product of ns packed Q4_0, Q8_0 or Q4_K strips with 16-bit
 // activations (llamago's default precision; the reference for the assembly kernels): the token's values
-// alone, two int16 a word in q, its d and −8·Σq per block of 32 in ad and start (Q4_0, Q8_0) and −d·Σq in
+// alone, split into bytes in q (splitQuads), its d and −8·Σq per block of 32 in ad and start (Q4_0, Q8_0) and −d·Σq in
 // as (Q4_K); row r of the strips into out[r]. Each block's integer total is the 16-bit tile's (Q4_0:
 // Σ (u−8)·q; Q8_0: Σ (u−128)·q; Q4_K: Σ u·q), folded as the tile folds it (the assembly's fused
 // multiply-adds round once where this loop rounds twice, so the two agree within float rounding, not to
 // the bit; the bit-identity tests compare the assembly with the assembly tiles).
 func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
 	stripBytes := cols / packUnitValues(t) * packUnitBytes(t)
-	val := func(b, v int) int32 { return int32(int16(q[16*b+v/2] >> (16 * (v % 2)))) } // value v of block b
+	val := func(b, v int) int32 { // value v of block b, from its split bytes (splitQuads)
+		w := q[16*b+2*(v/4):]
+		return 256*int32(int8(w[1]>>(8*(v%4)))) + int32(int8(w[0]>>(8*(v%4))))
+	}
 	for i := range ns {
 		strip := strips[i*stripBytes : (i+1)*stripBytes]
 		var acc [packRows]float32

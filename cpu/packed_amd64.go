@@ -125,22 +125,22 @@ func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []flo
 }
 
 //go:noescape
-func packedQ4_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
+func packedQ4_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func packedQ4_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
+func packedQ4_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 
 //go:noescape
-func packedQ8_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
+func packedQ8_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func packedQ8_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
+func packedQ8_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 
 //go:noescape
 func unpackPackedQ8_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)
 
 //go:noescape
-func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
+func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 // packedKernel16 is packedKernel16Go in assembly.
 func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
@@ -164,11 +164,11 @@ func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 		x1, x1s4 = packedQ4_Kx1w, nil
 	}
 	if x1s4 != nil && ns == 4 {
-		x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes, &widenCtl)
+		x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes)
 		return
 	}
 	for i := range ns {
-		x1(&strips[i*stripBytes], units, qp, adp, sp, asp, &out[i*packRows], 0, &widenCtl)
+		x1(&strips[i*stripBytes], units, qp, adp, sp, asp, &out[i*packRows], 0)
 	}
 }
 

@@ -767,57 +767,43 @@ q6k8:
 	RET
 
 // The 16-bit one-token kernels for packed Q4_0 (llamago's default precision): the activations are a
-// token's 16-bit values alone (pair p of values at DI + 4p, d and start = −8·Σq per block at R10, R13 +
-// 4b). Each nibble byte-vector (four values of each row) is widened by two VPSHUFB into two words of
-// int16 pairs (values 4k, 4k+1 and 4k+2, 4k+3; ctl in Z26, Z27), so that a VPDPWSSD against one
-// broadcast activation pair adds two products to each row's lane; the total starts at −8·Σq, which gives
-// Σ (u−8)·q exactly as the 16-bit tile's widened (u−8) does, and folds as it folds.
+// token's 16-bit values alone, each split into bytes (q = 256·hi + lo, lo and hi signed: act16's q16c), quad
+// k of a block (values 4k…4k+3) as two words at DI + 8k (the four lo) and DI + 8k + 4 (the four hi); d and
+// start = −8·Σq per block at R10, R13 + 4b. The weights' bytes stay as the 8-bit kernels hold them (u, one
+// quad of each row a lane), and two VPDPBUSD per quad against the broadcast lo and hi words give two
+// exact sums, Σ u·lo from the start and Σ u·hi from zero; 256·(the second) + the first is the same int32
+// as the 16-bit tile's Σ (u−8)·q, folded as it folds. (Nothing is widened: half the instructions of
+// int16 pairs.)
 
-// WIDEN(B, P0): the bytes u0…u3 of each lane of B into P0 = (u0, u1) and B = (u2, u3), as int16 pairs.
-#define WIDEN(B, P0) \
-	VPSHUFB Z26, B, P0 \
-	VPSHUFB Z27, B, B
-
-// WIDEN8: Z16–Z23's bytes into int16 pairs, values 4k, 4k+1 of each in Z8+k and 4k+2, 4k+3 in Z16+k.
-#define WIDEN8 \
-	WIDEN(Z16, Z8) \
-	WIDEN(Z17, Z9) \
-	WIDEN(Z18, Z10) \
-	WIDEN(Z19, Z11) \
-	WIDEN(Z20, Z12) \
-	WIDEN(Z21, Z13) \
-	WIDEN(Z22, Z14) \
-	WIDEN(Z23, Z15)
-
-// PAIRS16(off): the sixteen pairs of values of WIDEN8's words against a token's pairs at DI + off + 4p
-// (compact), added into Z0 (even pairs) and Z1 (odd), two chains.
-#define PAIRS16(off) \
-	VPDPWSSD.BCST       (off)(DI), Z8, Z0 \
-	VPDPWSSD.BCST       ((off)+4)(DI), Z16, Z1 \
-	VPDPWSSD.BCST       ((off)+8)(DI), Z9, Z0 \
-	VPDPWSSD.BCST       ((off)+12)(DI), Z17, Z1 \
-	VPDPWSSD.BCST       ((off)+16)(DI), Z10, Z0 \
-	VPDPWSSD.BCST       ((off)+20)(DI), Z18, Z1 \
-	VPDPWSSD.BCST       ((off)+24)(DI), Z11, Z0 \
-	VPDPWSSD.BCST       ((off)+28)(DI), Z19, Z1 \
-	VPDPWSSD.BCST       ((off)+32)(DI), Z12, Z0 \
-	VPDPWSSD.BCST       ((off)+36)(DI), Z20, Z1 \
-	VPDPWSSD.BCST       ((off)+40)(DI), Z13, Z0 \
-	VPDPWSSD.BCST       ((off)+44)(DI), Z21, Z1 \
-	VPDPWSSD.BCST       ((off)+48)(DI), Z14, Z0 \
-	VPDPWSSD.BCST       ((off)+52)(DI), Z22, Z1 \
-	VPDPWSSD.BCST       ((off)+56)(DI), Z15, Z0 \
-	VPDPWSSD.BCST       ((off)+60)(DI), Z23, Z1
+// SPLIT16(off): the eight quads Z16–Z23 of the block against the token's split quads at DI + off, Σ u·lo
+// into Z0 (started by the caller) and Σ u·hi into Z1 (from zero), then Z0 += 256·Z1.
+#define SPLIT16(off) \
+	VPXORD              Z1, Z1, Z1 \
+	VPDPBUSD.BCST       (off)(DI), Z16, Z0 \
+	VPDPBUSD.BCST       ((off)+4)(DI), Z16, Z1 \
+	VPDPBUSD.BCST       ((off)+8)(DI), Z17, Z0 \
+	VPDPBUSD.BCST       ((off)+12)(DI), Z17, Z1 \
+	VPDPBUSD.BCST       ((off)+16)(DI), Z18, Z0 \
+	VPDPBUSD.BCST       ((off)+20)(DI), Z18, Z1 \
+	VPDPBUSD.BCST       ((off)+24)(DI), Z19, Z0 \
+	VPDPBUSD.BCST       ((off)+28)(DI), Z19, Z1 \
+	VPDPBUSD.BCST       ((off)+32)(DI), Z20, Z0 \
+	VPDPBUSD.BCST       ((off)+36)(DI), Z20, Z1 \
+	VPDPBUSD.BCST       ((off)+40)(DI), Z21, Z0 \
+	VPDPBUSD.BCST       ((off)+44)(DI), Z21, Z1 \
+	VPDPBUSD.BCST       ((off)+48)(DI), Z22, Z0 \
+	VPDPBUSD.BCST       ((off)+52)(DI), Z22, Z1 \
+	VPDPBUSD.BCST       ((off)+56)(DI), Z23, Z0 \
+	VPDPBUSD.BCST       ((off)+60)(DI), Z23, Z1 \
+	VPSLLD              $8, Z1, Z1 \
+	VPADDD              Z1, Z0, Z0
 
 // BLOCK1W(h, base, F): block h of the pair of the strip at base against one token (16-bit), into F.
 #define BLOCK1W(h, base, F) \
 	VCVTPH2PS           (32*h)base, Z24 \
 	UNPACK(64+256*(h), base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	WIDEN8 \
 	VPBROADCASTD        (4*h)(R13), Z0 \
-	VPXORD              Z1, Z1, Z1 \
-	PAIRS16(64*(h)) \
-	VPADDD              Z1, Z0, Z0 \
+	SPLIT16(64*(h)) \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*h)(R10), Z0, Z0 \
 	VFMADD231PS         Z24, Z0, F
@@ -827,12 +813,6 @@ q6k8:
 	BLOCK1W(0, base, F) \
 	BLOCK1W(1, base, F)
 
-// WSETUP: the widening shuffles (from widenCtl's 128 bytes at AX), then PACKSETUP.
-#define WSETUP \
-	VMOVDQU64 (AX), Z26 \
-	VMOVDQU64 64(AX), Z27 \
-	PACKSETUP
-
 // NEXT1W advances the 16-bit one-token kernels to the next pair of blocks.
 #define NEXT1W \
 	ADDQ $576, SI \
@@ -840,10 +820,9 @@ q6k8:
 	ADDQ $8, R10 \
 	ADDQ $8, R13
 
-// func packedQ4_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
-TEXT ·packedQ4_0x1w(SB), NOSPLIT, $0-72
-	MOVQ ctl+64(FP), AX
-	WSETUP
+// func packedQ4_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_0x1w(SB), NOSPLIT, $0-64
+	PACKSETUP
 	VPXORD Z4, Z4, Z4
 
 w1:
@@ -857,10 +836,9 @@ w1:
 	VZEROUPPER
 	RET
 
-// func packedQ4_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
-TEXT ·packedQ4_0x1s4w(SB), NOSPLIT, $0-72
-	MOVQ ctl+64(FP), AX
-	WSETUP
+// func packedQ4_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
+TEXT ·packedQ4_0x1s4w(SB), NOSPLIT, $0-64
+	PACKSETUP
 	MOVQ   stripBytes+56(FP), R8
 	LEAQ   (SI)(R8*2), R9
 	ADDQ   R8, R9
@@ -949,27 +927,22 @@ upair:
 	VZEROUPPER
 	RET
 
-// The 16-bit one-token kernel for packed Q4_K: per sub-block, the nibbles widened to int16 pairs (WIDEN),
-// sixteen VPDPWSSD against the token's pairs (compact: pair p at DI + 4p, d and as per block at R10, R11
-// + 4b) from zero, then the tile's FOLD and OFFSET.
+// The 16-bit one-token kernel for packed Q4_K: per sub-block, its nibbles against the token's split quads
+// (SPLIT16; d and as per block at R10, R11 + 4b) from zero, then the tile's FOLD and OFFSET.
 
 // SUB1KW(j, F): sub-block j of the unit at SI (its nibbles already in Z16–Z23) against one token, into F.
 #define SUB1KW(j, F) \
 	Q4KSCALES(j, (SI), Z2, Z3) \
-	WIDEN8 \
 	VPXORD              Z0, Z0, Z0 \
-	VPXORD              Z1, Z1, Z1 \
-	PAIRS16(64*(j)) \
-	VPADDD              Z1, Z0, Z0 \
+	SPLIT16(64*(j)) \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*j)(R10), Z0, Z0 \
 	VFMADD231PS         Z2, Z0, F \
 	VFMADD231PS.BCST    (4*j)(R11), Z3, F
 
-// func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
-TEXT ·packedQ4_Kx1w(SB), NOSPLIT, $0-72
-	MOVQ ctl+64(FP), AX
-	WSETUP
+// func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_Kx1w(SB), NOSPLIT, $0-64
+	PACKSETUP
 	VPXORD Z6, Z6, Z6
 
 kw1:
@@ -1076,19 +1049,16 @@ uk:
 	VZEROUPPER
 	RET
 
-// The 16-bit one-token kernels for packed Q8_0: the block's eight words (u = q + 128) widened to int16
-// pairs, sixteen VPDPWSSD from −128·Σq (16 × start), the tile's fold.
+// The 16-bit one-token kernels for packed Q8_0: the block's eight words (u = q + 128) against the token's
+// split quads (SPLIT16) from −128·Σq (16 × start), the tile's fold.
 
 // BLOCK1Q8W(h, base, F): block h of the pair of the strip at base against one token (16-bit), into F.
 #define BLOCK1Q8W(h, base, F) \
 	VCVTPH2PS           (32*h)base, Z24 \
 	LOAD8(64+512*(h), base, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
-	WIDEN8 \
 	VPBROADCASTD        (4*h)(R13), Z0 \
 	VPSLLD              $4, Z0, Z0 \
-	VPXORD              Z1, Z1, Z1 \
-	PAIRS16(64*(h)) \
-	VPADDD              Z1, Z0, Z0 \
+	SPLIT16(64*(h)) \
 	VCVTDQ2PS           Z0, Z0 \
 	VMULPS.BCST         (4*h)(R10), Z0, Z0 \
 	VFMADD231PS         Z24, Z0, F
@@ -1097,10 +1067,9 @@ uk:
 	BLOCK1Q8W(0, base, F) \
 	BLOCK1Q8W(1, base, F)
 
-// func packedQ8_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int, ctl *[128]byte)
-TEXT ·packedQ8_0x1w(SB), NOSPLIT, $0-72
-	MOVQ ctl+64(FP), AX
-	WSETUP
+// func packedQ8_0x1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ8_0x1w(SB), NOSPLIT, $0-64
+	PACKSETUP
 	VPXORD Z4, Z4, Z4
 
 q8w1:
@@ -1117,10 +1086,9 @@ q8w1:
 	VZEROUPPER
 	RET
 
-// func packedQ8_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int, ctl *[128]byte)
-TEXT ·packedQ8_0x1s4w(SB), NOSPLIT, $0-72
-	MOVQ ctl+64(FP), AX
-	WSETUP
+// func packedQ8_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
+TEXT ·packedQ8_0x1s4w(SB), NOSPLIT, $0-64
+	PACKSETUP
 	MOVQ   stripBytes+56(FP), R8
 	LEAQ   (SI)(R8*2), R9
 	ADDQ   R8, R9

@@ -309,3 +309,21 @@ func TestUnpackPacked(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitQuads: every 16-bit code the rounding makes (|q| ≤ q16Max) splits into two signed bytes that give
+// it back as 256·hi + lo, in the quad layout the one-token kernels read.
+func TestSplitQuads(t *testing.T) {
+	q := make([]int16, 0, 2*q16Max+4)
+	for v := -q16Max; v <= q16Max; v++ {
+		q = append(q, int16(v))
+	}
+	for len(q)%4 != 0 {
+		q = append(q, q16Max)
+	}
+	dst := make([]uint32, len(q)/2)
+	splitQuads(dst, q)
+	for i, v := range q {
+		lo, hi := int8(dst[2*(i/4)]>>(8*(i%4))), int8(dst[2*(i/4)+1]>>(8*(i%4)))
+		require.Equal(t, int32(v), 256*int32(hi)+int32(lo), "code %d", v)
+	}
+}

@@ -155,8 +155,8 @@ gloop:
 	VMOVD X2, AX
 
 // func quantRow16AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
-// round16 for nb blocks of 32: d = max|x|/32767, q = round(x·(1/d)) in float64, ties to even (the MXCSR
-// default), clamped to ±32767; s = Σq. The maximum is taken on the bit patterns of |x|, so a NaN wins
+// round16 for nb blocks of 32: d = max|x|/32639 (q16Max), q = round(x·(1/d)) in float64, ties to even (the MXCSR
+// default), clamped to ±32639; s = Σq. The maximum is taken on the bit patterns of |x|, so a NaN wins
 // and poisons d as in Go.
 TEXT ·quantRow16AVX512(SB), NOSPLIT, $0-40
 	MOVQ x+0(FP), SI
@@ -166,13 +166,13 @@ TEXT ·quantRow16AVX512(SB), NOSPLIT, $0-40
 	MOVQ s+32(FP), R9
 	MOVL $0x7fffffff, AX
 	VPBROADCASTD AX, Z30
-	MOVL $0x46fffe00, AX // 32767.0
+	MOVL $0x46fefe00, AX // 32639.0 (q16Max)
 	VMOVD AX, X29
 	MOVQ $0x3ff0000000000000, AX // 1.0
 	VMOVQ AX, X28
-	MOVL $32767, AX
+	MOVL $32639, AX
 	VPBROADCASTD AX, Y27
-	MOVL $-32767, AX
+	MOVL $-32639, AX
 	VPBROADCASTD AX, Y26
 	VPXORD Z25, Z25, Z25
 
@@ -361,14 +361,14 @@ TEXT ·quantRow16AVX2(SB), NOSPLIT, $0-40
 	MOVL $0x7fffffff, AX
 	VMOVD AX, X15
 	VPBROADCASTD X15, Y15
-	MOVL $0x46fffe00, AX // 32767.0
+	MOVL $0x46fefe00, AX // 32639.0 (q16Max)
 	VMOVD AX, X14
 	MOVQ $0x3ff0000000000000, AX // 1.0
 	VMOVQ AX, X13
-	MOVL $32767, AX
+	MOVL $32639, AX
 	VMOVD AX, X12
 	VPBROADCASTD X12, X12
-	MOVL $-32767, AX
+	MOVL $-32639, AX
 	VMOVD AX, X11
 	VPBROADCASTD X11, X11
 
@@ -396,7 +396,7 @@ q2block:
 	VBROADCASTSD X5, Y5
 	VPXOR X7, X7, X7
 
-// FOUR(off, DST): DST = the four int32 of round(x[off/4 …]·(1/d)), clamped to ±32767, added to X7.
+// FOUR(off, DST): DST = the four int32 of round(x[off/4 …]·(1/d)), clamped to ±32639, added to X7.
 #define FOUR(off, DST) \
 	VCVTPS2PD off(SI), Y6 \
 	VMULPD Y5, Y6, Y6 \
