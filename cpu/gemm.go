@@ -63,7 +63,7 @@ type act16 struct {
 	startc []int32
 	s32c   []float32
 	// Per block of 16 for the packed Q6_K kernels: start16 (as sq16) −32·Σq, and each token's alone,
-	// d16c and start16c.
+	// d16c and start16c (at 16 bits too, with q16c).
 	start16  []int32
 	d16c     []float32
 	start16c []int32
@@ -93,7 +93,7 @@ func (a *act16) resize(n, cols int) {
 		a.d32c, a.startc, a.s32c = grow(a.d32c, n*cols/32), grow(a.startc, n*cols/32), grow(a.s32c, n*cols/32)
 	}
 	if a.compact16() {
-		a.q16c = grow(a.q16c, n*cols/2)
+		a.q16c, a.d16c, a.start16c = grow(a.q16c, n*cols/2), grow(a.d16c, n*cols/16), grow(a.start16c, n*cols/16)
 	}
 	if a.narrow() {
 		if cap(a.q8) < words/2 {
@@ -103,6 +103,14 @@ func (a *act16) resize(n, cols int) {
 		a.start, a.start16, a.q8c = grow(a.start, b32), grow(a.start16, b16), grow(a.q8c, n*cols/4)
 		a.d16c, a.start16c = grow(a.d16c, n*cols/16), grow(a.start16c, n*cols/16)
 	}
+}
+
+// sum16 is Σq of a half block.
+func sum16(q []int16) (s int32) {
+	for _, v := range q {
+		s += int32(v)
+	}
+	return s
 }
 
 // splitQuads writes 16-bit codes (|q| ≤ q16Max) as the packed one-token kernels take them at 16 bits: each q
@@ -174,8 +182,12 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	if a.compact16() {
 		copy(a.d32c[t*cols/32:(t+1)*cols/32], tmp.D[:cols/32])
 		startc, s32c := a.startc[t*cols/32:(t+1)*cols/32], a.s32c[t*cols/32:(t+1)*cols/32]
+		d16c, start16c := a.d16c[t*cols/16:(t+1)*cols/16], a.start16c[t*cols/16:(t+1)*cols/16]
 		for b := range startc {
 			startc[b], s32c[b] = -8*tmp.S[b], s32[b*gemmT+tt]
+			lo := sum16(tmp.Q[b*32 : b*32+16])
+			d16c[2*b], d16c[2*b+1] = tmp.D[b], tmp.D[b]
+			start16c[2*b], start16c[2*b+1] = -32*lo, -32*(tmp.S[b]-lo)
 		}
 	}
 	if q8 != nil {
@@ -192,10 +204,7 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		for b := 0; b < cols/32; b++ {
 			sq[b*gemmT+tt] = tmp.S[b]
 			start[b*gemmT+tt], startc[b], s32c[b] = -8*tmp.S[b], -8*tmp.S[b], s32[b*gemmT+tt]
-			var lo int32
-			for _, v := range tmp.Q[b*32 : b*32+16] {
-				lo += int32(v)
-			}
+			lo := sum16(tmp.Q[b*32 : b*32+16])
 			sq16[2*b*gemmT+tt], sq16[(2*b+1)*gemmT+tt] = lo, tmp.S[b]-lo
 			start16[2*b*gemmT+tt], start16[(2*b+1)*gemmT+tt] = -32*lo, -32*(tmp.S[b]-lo)
 			d16c[2*b], d16c[2*b+1] = tmp.D[b], tmp.D[b]

@@ -36,11 +36,9 @@ import (
 // through them, so a sequence's logits do not depend on what it is batched with; they replace the one-row
 // kernels and the tiles for these matrices.
 //
-// With 16-bit activations, packed Q4_0, Q8_0 and Q4_K matrices have kernels too (PackedAt16): one token
-// at a time against the packed rows (packedKernel16), more in the 16-bit tiles on strips unpacked from
-// them (unpackPacked); a packed Q6_K matrix is read by the 8-bit kernels only, and at 16 bits its products
-// fall back to the file's rows, which stay valid (the loader may drop their pages from memory: they are
-// read again from the file).
+// With 16-bit activations, packed matrices have kernels too (PackedAt16): one token at a time against the
+// packed rows (packedKernel16, on the activations split into bytes), more in the 16-bit tiles on strips
+// unpacked from them (unpackPacked).
 
 // packRows is the rows of a strip: one int32 lane each of a 512-bit register.
 const packRows = 16
@@ -101,11 +99,10 @@ func (w *Weight) Pack() bool {
 }
 
 // pack16 are the packed types whose products have kernels at 16 bits as well (packedKernel16; the tiles on
-// unpacked strips), so that they are packed whatever the precision. Not Q6_K: a 16-bit one-token kernel
-// that rebuilds its 6-bit values and widens them to int16 pairs streamed 30% slower than the file
-// layout's (BenchmarkGemvStream, one token: 13.9 against 20.3 GB/s; TinyLlama-shape Q4_K_M decoding
-// 45 → 40 t/s), so at 16 bits Q6_K stays in the file's layout.
-var pack16 = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true}
+// unpacked strips), so that they are packed whatever the precision: all of them, since the 16-bit one-token
+// kernels multiply bytes (the activations split in two, splitQuads). (A first 16-bit Q6_K kernel that
+// widened its 6-bit values to int16 pairs streamed 30% slower than the file layout's and was left out.)
+var pack16 = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}
 
 // PackedAt16 reports whether packed matrices of type t have kernels at 16 bits too (so a loader can pack
 // them whatever the precision); the others' packed rows are read by the 8-bit kernels only.
@@ -431,7 +428,7 @@ func packedStripQ6_KGo(strip []byte, nb16 int, q []uint32, ad []float32, start [
 	}
 }
 
-// unpackPacked is unpack for a packed Q4_0, Q8_0 or Q4_K matrix (rows r0…r0+15 are strip r0/16): the tiles at
+// unpackPacked is unpack for a packed matrix (rows r0…r0+15 are strip r0/16): the tiles at
 // 16 bits read its strips, unpacked from the packed layout as from the file's, with the same values.
 func unpackPacked(w *Weight, r0 int, st *strip) {
 	stripBytes := packStripBytes(w)
@@ -447,6 +444,10 @@ func unpackPacked(w *Weight, r0 int, st *strip) {
 
 // unpackPackedGo is unpackPacked's portable loop for one strip (src).
 func unpackPackedGo(t gguf.Type, src []byte, cols int, st *strip) {
+	if t == gguf.TypeQ6_K {
+		unpackPackedQ6_KGo(src, cols, st)
+		return
+	}
 	q, ss, so := st.q[:cols/4*gemmRows], st.s[:cols/32*gemmRows], st.o[:cols/32*gemmRows]
 	if t == gguf.TypeQ4_K {
 		for sb := range cols / gguf.QK_K {
@@ -504,11 +505,41 @@ func unpackPackedGo(t gguf.Type, src []byte, cols int, st *strip) {
 	}
 }
 
-// packedKernel16Go is the one-token product of ns packed Q4_0, Q8_0 or Q4_K strips with 16-bit
-// activations (llamago's default precision; the reference for the assembly kernels): the token's values
-// alone, split into bytes in q (splitQuads), its d and −8·Σq per block of 32 in ad and start (Q4_0, Q8_0) and −d·Σq in
-// as (Q4_K); row r of the strips into out[r]. Each block's integer total is the 16-bit tile's (Q4_0:
-// Σ (u−8)·q; Q8_0: Σ (u−128)·q; Q4_K: Σ u·q), folded as the tile folds it (the assembly's fused
+// unpackPackedQ6_KGo is unpackPackedGo for Q6_K: per super-block, the 6-bit values rebuilt from the ql and
+// qh words as unpackQ6_K lays them, s = d·sc and o = 32·s per sub-block of 16.
+func unpackPackedQ6_KGo(src []byte, cols int, st *strip) {
+	q, ss, so := st.q[:cols/4*gemmRows], st.s[:cols/16*gemmRows], st.o[:cols/16*gemmRows]
+	for sb := range cols / gguf.QK_K {
+		u := src[sb*q6kPackBytes : (sb+1)*q6kPackBytes]
+		for r := range packRows {
+			d := f16[binary.LittleEndian.Uint16(u[2*r:])]
+			for j := range 16 {
+				s := d * float32(int8(u[64+16*j+r]))
+				ss[(sb*16+j)*gemmRows+r], so[(sb*16+j)*gemmRows+r] = s, 32*s
+			}
+		}
+		for n := range 2 {
+			for g := range 4 {
+				for k := range 8 {
+					ql := u[320+1536*n+64*(8*(g%2)+k) : 320+1536*n+64*(8*(g%2)+k+1)]
+					qh := u[320+1536*n+1024+64*k : 320+1536*n+1024+64*(k+1)]
+					dst := q[(sb*64+32*n+8*g+k)*gemmRows : (sb*64+32*n+8*g+k+1)*gemmRows]
+					for r := range packRows {
+						lo := binary.LittleEndian.Uint32(ql[4*r:]) >> (4 * (g / 2)) & 0x0F0F0F0F
+						hi := binary.LittleEndian.Uint32(qh[4*r:]) >> (2 * g) & 0x03030303
+						dst[r] = lo | hi<<4
+					}
+				}
+			}
+		}
+	}
+}
+
+// packedKernel16Go is the one-token product of ns packed strips with 16-bit activations (llamago's default
+// precision; the reference for the assembly kernels): the token's values alone, split into bytes in q
+// (splitQuads), its d and −8·Σq per block of 32 in ad and start (Q4_0, Q8_0; for Q6_K d and −32·Σq per 16)
+// and −d·Σq in as (Q4_K); row r of the strips into out[r]. Each block's integer total is the 16-bit
+// tile's (Q4_0: Σ (u−8)·q; Q8_0: Σ (u−128)·q; Q4_K: Σ u·q; Q6_K: Σ (u−32)·q per 16), folded as the tile folds it (the assembly's fused
 // multiply-adds round once where this loop rounds twice, so the two agree within float rounding, not to
 // the bit; the bit-identity tests compare the assembly with the assembly tiles).
 func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
@@ -520,6 +551,29 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 	for i := range ns {
 		strip := strips[i*stripBytes : (i+1)*stripBytes]
 		var acc [packRows]float32
+		if t == gguf.TypeQ6_K { // per sub-block of 16: ad and start hold d and −32·Σq per 16
+			for b := range cols / 16 {
+				u := strip[b/16*q6kPackBytes : (b/16+1)*q6kPackBytes]
+				j := b % 16
+				n, g, k0 := j/8, j%8/2, j%2*4 // values 128n+32g+4k…, k = k0…k0+3
+				for r := range packRows {
+					d := f16[uint16(u[2*r])|uint16(u[2*r+1])<<8]
+					sc := d * float32(int8(u[64+16*j+r]))
+					dot := start[b]
+					for k := k0; k < k0+4; k++ {
+						ql := u[320+1536*n+64*(8*(g%2)+k)+4*r:]
+						qh := u[320+1536*n+1024+64*k+4*r:]
+						for m := range 4 {
+							v := int32(ql[m]>>(4*(g/2))&15 | (qh[m]>>(2*g)&3)<<4)
+							dot += v * val(b/2, 16*(b%2)+4*(k-k0)+m)
+						}
+					}
+					acc[r] += sc * (float32(dot) * ad[b])
+				}
+			}
+			copy(out[i*packRows:(i+1)*packRows], acc[:])
+			continue
+		}
 		for b := range cols / 32 {
 			for r := range packRows {
 				if t == gguf.TypeQ4_K {
@@ -564,7 +618,7 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 	}
 }
 
-// packed16Task is MatMul for a packed Q4_0, Q8_0 or Q4_K weight with 16-bit activations and few tokens: each run
+// packed16Task is MatMul for a packed weight with 16-bit activations and few tokens: each run
 // of strips against each token alone.
 type packed16Task struct {
 	dst []float32
@@ -582,14 +636,18 @@ func (pt *packed16Task) run(lo, hi, _ int) {
 			ns = 1
 		}
 		for t := range a.n {
+			ad, start := a.d32c[t*nb:(t+1)*nb], a.startc[t*nb:(t+1)*nb]
+			if w.Type == gguf.TypeQ6_K {
+				ad, start = a.d16c[2*t*nb:2*(t+1)*nb], a.start16c[2*t*nb:2*(t+1)*nb]
+			}
 			packedKernel16(w.Type, w.Packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[t*cols/2:(t+1)*cols/2],
-				a.d32c[t*nb:(t+1)*nb], a.startc[t*nb:(t+1)*nb], a.s32c[t*nb:(t+1)*nb], dst[t*rows+s*packRows:])
+				ad, start, a.s32c[t*nb:(t+1)*nb], dst[t*rows+s*packRows:])
 		}
 		s += ns
 	}
 }
 
-// matMulPacked16 computes dst = w·x for a packed Q4_0, Q8_0 or Q4_K w and few tokens, from the 16-bit
+// matMulPacked16 computes dst = w·x for a packed w and few tokens, from the 16-bit
 // activations in a.
 func matMulPacked16(p *Pool, dst []float32, w *Weight, a *act16) {
 	p.tasks.packed16 = packed16Task{dst: dst, w: w, a: a}

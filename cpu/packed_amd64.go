@@ -140,6 +140,9 @@ func packedQ8_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, a
 func unpackPackedQ8_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)
 
 //go:noescape
+func packedQ6_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
 func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 // packedKernel16 is packedKernel16Go in assembly.
@@ -148,12 +151,12 @@ func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 		packedKernel16Go(t, strips, ns, cols, q, ad, start, as, out)
 		return
 	}
-	units := cols / packUnitValues(t)
+	units, nblk := cols/packUnitValues(t), cols/packScaleBlock(t)
 	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || !pack16[t] {
-		panic("packed kernel: Q4_0, Q8_0 or Q4_K rows of whole units")
+		panic("packed kernel: rows of whole units")
 	}
 	stripBytes := units * packUnitBytes(t)
-	_, _, _, _ = strips[ns*stripBytes-1], q[cols/2-1], ad[cols/32-1], start[cols/32-1]
+	_, _, _, _ = strips[ns*stripBytes-1], q[cols/2-1], ad[nblk-1], start[nblk-1]
 	_, _ = as[cols/32-1], out[ns*packRows-1]
 	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
 	x1, x1s4 := packedQ4_0x1w, packedQ4_0x1s4w
@@ -162,6 +165,8 @@ func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 		x1, x1s4 = packedQ8_0x1w, packedQ8_0x1s4w
 	case gguf.TypeQ4_K:
 		x1, x1s4 = packedQ4_Kx1w, nil
+	case gguf.TypeQ6_K:
+		x1, x1s4 = packedQ6_Kx1w, nil
 	}
 	if x1s4 != nil && ns == 4 {
 		x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes)

@@ -670,6 +670,71 @@ q6k1:
 	VZEROUPPER
 	RET
 
+// The 16-bit one-token kernel for packed Q6_K: UNIT6's rebuilt 6-bit values against the token's split
+// quads (lo at DI + 8k, hi at DI + 8k + 4, as SPLIT16 takes them; d and start = −32·Σq per sub-block of 16
+// at R10, R13 + 4j): Σ u·lo from the start and 256·Σ u·hi, the 16-bit tile's integer, folded as it folds.
+
+// TOK6W(a, b, I, J, F, S, W0…W3): one sub-block of 16 (its split quads at DI+a) into F; J a spare register.
+#define TOK6W(a, b, I, J, F, S, W0, W1, W2, W3) \
+	VPBROADCASTD  (b)(R13), I \
+	VPXORD        J, J, J \
+	VPDPBUSD.BCST (a)(DI), W0, I \
+	VPDPBUSD.BCST (a+4)(DI), W0, J \
+	VPDPBUSD.BCST (a+8)(DI), W1, I \
+	VPDPBUSD.BCST (a+12)(DI), W1, J \
+	VPDPBUSD.BCST (a+16)(DI), W2, I \
+	VPDPBUSD.BCST (a+20)(DI), W2, J \
+	VPDPBUSD.BCST (a+24)(DI), W3, I \
+	VPDPBUSD.BCST (a+28)(DI), W3, J \
+	VPSLLD        $8, J, J \
+	VPADDD        J, I, I \
+	VCVTDQ2PS     I, I \
+	VMULPS.BCST   (b)(R10), I, I \
+	VFMADD231PS   S, I, F
+
+// GRP1W(n, g, j, F): GRP1 at 16 bits, for the strip at SI.
+#define GRP1W(n, g, j, F) \
+	PF7(2*3392+448*(4*(n)+g), (SI)) \
+	SC6(j, (SI), Z2) \
+	SC6(j+1, (SI), Z3) \
+	TOK6W(256*(n)+64*(g), 4*(j), Z0, Z5, F, Z2, Z16, Z17, Z18, Z19) \
+	TOK6W(256*(n)+64*(g)+32, 4*(j)+4, Z1, Z6, F, Z3, Z20, Z21, Z22, Z23)
+
+// func packedQ6_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ6_Kx1w(SB), NOSPLIT, $0-64
+	Q6SETUP
+	VPXORD Z10, Z10, Z10
+
+q6kw1:
+	VCVTPH2PS (SI), Z4
+	B6G0(320, 1344, (SI))
+	GRP1W(0, 0, 0, Z10)
+	B6G1(832, 1344, (SI))
+	GRP1W(0, 1, 2, Z10)
+	B6G2(320, 1344, (SI))
+	GRP1W(0, 2, 4, Z10)
+	B6G3(832, 1344, (SI))
+	GRP1W(0, 3, 6, Z10)
+	B6G0(1856, 2880, (SI))
+	GRP1W(1, 0, 8, Z10)
+	B6G1(2368, 2880, (SI))
+	GRP1W(1, 1, 10, Z10)
+	B6G2(1856, 2880, (SI))
+	GRP1W(1, 2, 12, Z10)
+	B6G3(2368, 2880, (SI))
+	GRP1W(1, 3, 14, Z10)
+	ADDQ $3392, SI
+	ADDQ $512, DI
+	ADDQ $64, R10
+	ADDQ $64, R13
+	DECQ CX
+	JNZ  q6kw1
+
+	MOVQ    out+48(FP), AX
+	VMOVUPS Z10, (AX)
+	VZEROUPPER
+	RET
+
 // GRP4(n, g, j): group g of half n (sub-blocks j, j+1) for four tokens of a group, into Z8–Z11.
 #define GRP4(n, g, j) \
 	SC6(j, (SI), Z2) \

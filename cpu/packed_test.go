@@ -219,7 +219,7 @@ func TestMatMulsMixedPacked(t *testing.T) {
 // and one alone), the portable loop and the selected one, against a float64 product of the dequantized
 // weights and the rounded activations.
 func TestPackedKernel16(t *testing.T) {
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		r := rand.New(rand.NewPCG(39, 40))
 		p := NewPool(2)
 		rows, cols := 80, 512
@@ -242,7 +242,11 @@ func TestPackedKernel16(t *testing.T) {
 					if rows/packRows-s >= packStreams {
 						ns = packStreams
 					}
-					kernel(typ, packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[tok*cols/2:], a.d32c[tok*nb:], a.startc[tok*nb:], a.s32c[tok*nb:], out[s*packRows:])
+					ad, start := a.d32c[tok*nb:], a.startc[tok*nb:]
+					if typ == gguf.TypeQ6_K {
+						ad, start = a.d16c[2*tok*nb:], a.start16c[2*tok*nb:]
+					}
+					kernel(typ, packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[tok*cols/2:], ad, start, a.s32c[tok*nb:], out[s*packRows:])
 					s += ns
 				}
 				for i := range rows {
@@ -270,7 +274,7 @@ func TestPacked16MatchesTiles(t *testing.T) {
 	p := NewPool(2)
 	defer p.Close()
 	rows, cols := 144, 2048
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
@@ -290,7 +294,7 @@ func TestPacked16MatchesTiles(t *testing.T) {
 func TestUnpackPacked(t *testing.T) {
 	r := rand.New(rand.NewPCG(43, 44))
 	rows, cols := 32, 512
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		pw.Packed = pack(w)

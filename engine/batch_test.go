@@ -72,7 +72,7 @@ func TestBatchedMatchesAlone(t *testing.T) {
 		exact bool // every product goes through kernels that fold as the tiles do
 	}{{"F32", 16, 300, false}, {"Q4_0", 16, 300, false}, {"Q4_0", 16, 320, true}, {"Q4_0", 8, 300, true},
 		{"Q8_0", 8, 320, true}, {"Q8_0", 16, 320, true}, {"Q4_K", 8, 300, false}, {"Q4_K", 16, 320, true},
-		{"Q6_K", 8, 320, true}} {
+		{"Q6_K", 8, 320, true}, {"Q6_K", 16, 320, true}} {
 		typ, vocab := c.typ, c.vocab
 		t.Run(fmt.Sprintf("%s/bits=%d/vocab=%d", typ, c.bits, vocab), func(t *testing.T) {
 			_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: vocab, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, c.bits)
@@ -339,6 +339,12 @@ func TestRunnerLimits(t *testing.T) {
 	require.Zero(t, run.BlocksInUse(), "the failed pass's block is given back")
 }
 
+// cpuPacks reports whether this CPU (or LLAMAGO_CPU's choice) has the packed kernels.
+func cpuPacks() bool {
+	probe := cpu.Weight{Type: gguf.TypeQ4_0, Rows: 16, Cols: 64, Data: make([]byte, 16*36)}
+	return probe.Pack()
+}
+
 // packs reports whether m's first layer's matrices were packed at load (cpu.Weight.Pack).
 func packs(m *Model) bool {
 	w, ok := m.layers[0].wq.(*cpuWeight)
@@ -346,8 +352,8 @@ func packs(m *Model) bool {
 }
 
 // TestPackMapped: packing a model mapped from a file (whose pages ReleasePages then drops; small matrices
-// lie within one page) gives the logits of the same model parsed into memory, and the precision can no
-// longer change where only the 8-bit kernels read the packed rows.
+// lie within one page) gives the logits of the same model parsed into memory, and the precision can still
+// change after loading (the packed rows have kernels at both).
 // mappedSynth writes a synthetic model to a file and opens it mapped, as the CLI does.
 func mappedSynth(t *testing.T, o synth.Options) *gguf.File {
 	t.Helper()
@@ -364,7 +370,7 @@ func TestPackMapped(t *testing.T) {
 	for _, o := range []synth.Options{
 		{Type: "Q4_0", Vocab: 320, Embd: 64, FF: 128, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11},
 		{Type: "Q4_K", Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 12},
-		{Type: "Q6_K", Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 13}, // packed for 8 bits only
+		{Type: "Q6_K", Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 13},
 	} {
 		f := mappedSynth(t, o)
 		b := NewCPU(2)
@@ -374,9 +380,10 @@ func TestPackMapped(t *testing.T) {
 		_, inMemory := synthModelBits(t, o, 8)
 		tokens := []int32{1, 40, 41, 42, 100, 7}
 		require.Equal(t, modelLogits(t, inMemory, tokens), modelLogits(t, m, tokens), o.Type)
-		if packs(m) && !cpu.PackedAt16(gguf.Type(m.layers[0].wq.Type())) {
-			require.ErrorContains(t, b.SetActivationBits(16), "set it before loading the model")
-		}
+		require.Equal(t, cpuPacks() && gguf.MapsFiles, packs(m), o.Type)
+		require.NoError(t, b.SetActivationBits(16))
+		_, at16 := synthModelBits(t, o, 16)
+		require.Equal(t, modelLogits(t, at16, tokens), modelLogits(t, m, tokens), "%s switched to 16 bits", o.Type)
 		b.Close()
 		require.NoError(t, f.Close())
 	}
@@ -398,13 +405,11 @@ func TestPackMapped(t *testing.T) {
 	require.Equal(t, modelLogits(t, at8, tokens), modelLogits(t, m, tokens), "switched to 8 bits")
 }
 
-// TestPackAtLoad: with 8-bit activations, the CPU backend packs the Q4_0, Q8_0, Q4_K and Q6_K matrices
-// its kernels take (all of a model's layers, the output too where its rows allow) and leaves the token
-// table as it is; with 16-bit activations it packs the first three (cpu.PackedAt16), not Q6_K's. The packed
-// rows are checked against the file's by the cpu tests.
+// TestPackAtLoad: at either precision, the CPU backend packs the Q4_0, Q8_0, Q4_K and Q6_K matrices its
+// kernels take (all of a model's layers, the output too where its rows allow) and leaves the token table
+// as it is. The packed rows are checked against the file's by the cpu tests.
 func TestPackAtLoad(t *testing.T) {
-	probe := cpu.Weight{Type: gguf.TypeQ4_0, Rows: 16, Cols: 64, Data: make([]byte, 16*36)}
-	if !probe.Pack() {
+	if !cpuPacks() {
 		t.Skip("this CPU has no packed kernels (AVX-512 VNNI)")
 	}
 	if !gguf.MapsFiles {
@@ -418,12 +423,12 @@ func TestPackAtLoad(t *testing.T) {
 		_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: 320, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, bits)
 		for l, lw := range m.layers {
 			for name, w := range map[string]Weight{"wq": lw.wq, "wk": lw.wk, "wv": lw.wv, "wo": lw.wo, "wGate": lw.wGate, "wUp": lw.wUp, "wDown": lw.wDown} {
-				require.Equal(t, bits == 8 || typ != "Q6_K", wt(w).w.Packed != nil, "%s layer %d %s at %d bits", typ, l, name, bits)
+				require.NotNil(t, wt(w).w.Packed, "%s layer %d %s at %d bits", typ, l, name, bits)
 			}
 		}
 		require.Nil(t, wt(m.tokEmbd).w.Packed, "token table")
 		if !m.TiedEmbed {
-			require.Equal(t, bits == 8 || typ != "Q6_K", wt(m.output).w.Packed != nil, "%s output at %d bits", typ, bits)
+			require.NotNil(t, wt(m.output).w.Packed, "%s output at %d bits", typ, bits)
 		}
 	}
 }

@@ -15,7 +15,6 @@ type CPU struct {
 	ropeParams RopeParams
 	attn       attnTask
 	attnFn     func(lo, hi, worker int) // attn.run, bound once so that Attention allocates nothing
-	packed     int                      // weights packed at load that only the 8-bit kernels read
 }
 
 // NewCPU returns a CPU backend with threads workers (all cores when ≤ 0).
@@ -31,16 +30,10 @@ func NewCPU(threads int) *CPU {
 // 16-bit kernels cannot keep up — on CPUs with AVX-512 VNNI, VPDPBUSD kernels take the bytes). Every path
 // rounds the same way, so a sequence's logits depend on what it is batched with only by float rounding
 // (~1e-4 NMSE at 8 bits: a batch's order of sums can tip a value to the next 8-bit step) — and not at all
-// through matrices packed at load (cpu.Weight.Pack, on CPUs with AVX-512 VNNI: Q4_0, Q8_0 and Q4_K at
-// either precision, Q6_K at 8 bits), whose products fold as the tiles do whatever the batch. Call it
-// before loading the weights: a Q6_K matrix is packed only for 8 bits, and once one is, the precision
-// cannot change; a model loaded at 16 bits and switched to 8 runs its Q6_K matrices unpacked.
-func (b *CPU) SetActivationBits(bits int) error {
-	if b.packed > 0 && bits != b.pool.ActivationBits() {
-		return fmt.Errorf("the activation precision cannot change after weights were packed for it at load (%d of them): set it before loading the model", b.packed)
-	}
-	return b.pool.SetActivationBits(bits)
-}
+// through matrices packed at load (cpu.Weight.Pack, on CPUs with AVX-512 VNNI: Q4_0, Q8_0, Q4_K and Q6_K),
+// whose products fold as the tiles do whatever the batch. It may change at any time: the packed rows have
+// kernels at both precisions.
+func (b *CPU) SetActivationBits(bits int) error { return b.pool.SetActivationBits(bits) }
 
 // ActivationBits is the precision SetActivationBits chose.
 func (b *CPU) ActivationBits() int { return b.pool.ActivationBits() }
@@ -86,18 +79,13 @@ func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte
 		w.vec = make([]float32, cols)
 		w.w.Row(0, w.vec)
 	}
-	// Matrices the packed kernels take in rows across lanes (cpu.Weight.Pack: Q4_0, Q8_0 and Q4_K at either
-	// precision, Q6_K with 8-bit activations) are rewritten once here (the same size; the k-quants 1–3%
-	// larger) and the mapped pages dropped, so resident memory holds one copy (an anonymous one: not shared
-	// with other processes mapping the file). The token table is left as it is: it is read a row at a
-	// time, not multiplied.
-	both := cpu.PackedAt16(typ) // packed kernels at both precisions
-	// Where model files are read into memory rather than mapped (gguf.MapsFiles), a packed copy could not
-	// give the file's pages back: nothing is packed there.
-	if gguf.MapsFiles && (b.pool.ActivationBits() == 8 || both) && name != "token_embd.weight" && w.w.Pack() {
-		if !both {
-			b.packed++ // only the 8-bit kernels read it
-		}
+	// Matrices the packed kernels take in rows across lanes (cpu.Weight.Pack: Q4_0, Q8_0, Q4_K and Q6_K,
+	// with kernels at both precisions: cpu.PackedAt16) are rewritten once here (the same size; the k-quants
+	// 1–3% larger) and the mapped pages dropped, so resident memory holds one copy (an anonymous one: not
+	// shared with other processes mapping the file). The token table is left as it is: it is read a row at
+	// a time, not multiplied. Where model files are read into memory rather than mapped (gguf.MapsFiles),
+	// a packed copy could not give the file's pages back: nothing is packed there.
+	if gguf.MapsFiles && cpu.PackedAt16(typ) && name != "token_embd.weight" && w.w.Pack() {
 		gguf.ReleasePages(data)
 	}
 	return w, nil
