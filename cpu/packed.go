@@ -149,7 +149,7 @@ func pack(w *Weight) []byte {
 func packByUnit(w *Weight, fileUnit int, fill func(u, blk []byte, r int)) []byte {
 	rb, units, unitBytes := w.RowBytes(), w.Cols/packUnitValues(w.Type), packUnitBytes(w.Type)
 	stripBytes := units * unitBytes
-	out := alignedBytes(w.Rows / packRows * stripBytes)
+	out := packedBytes(w.Rows / packRows * stripBytes)
 	forStrips(w.Rows/packRows, func(s int) {
 		for r := range packRows {
 			row := w.Data[(s*packRows+r)*rb : (s*packRows+r+1)*rb]
@@ -182,9 +182,34 @@ func forStrips(n int, fn func(s int)) {
 // never straddle two).
 func alignedBytes(n int) []byte {
 	buf := make([]byte, n+63)
-	off := (64 - int(uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%64)) % 64
+	off := (64 - int(uintptrOf(buf)%64)) % 64
 	return buf[off : off+n : off+n]
 }
+
+// hugePage is the size of an x86-64 huge page.
+const hugePage = 2 << 20
+
+// packedBytes returns n zero bytes for packed rows, 64-byte aligned; from 2 MiB up they start at a 2 MiB
+// boundary and their whole 2 MiB pages are advised as huge pages (adviseHuge; not the last, partial one,
+// which would hold up to 2 MiB of zeros in memory). The padding before and after is never touched; should
+// the allocator have cleared it (reused memory), its pages are given back.
+//
+// Measured (2-core AMD EPYC, one token against 64 packed Q4_0 2048×2048 matrices in turn, 2 threads,
+// five alternated pairs): 29.0 GB/s with 4 KiB pages, 31.7 GB/s with huge pages (every pair faster).
+func packedBytes(n int) []byte {
+	if !hugePages || n < hugePage {
+		return alignedBytes(n)
+	}
+	buf := make([]byte, n+hugePage)
+	off := (hugePage - int(uintptrOf(buf)%hugePage)) % hugePage
+	adviseHuge(buf[off : off+n/hugePage*hugePage])
+	releaseUnused(buf[:off])
+	releaseUnused(buf[off+n:])
+	return buf[off : off+n : off+n]
+}
+
+// uintptrOf is the address of b's first byte.
+func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceData(b))) }
 
 // packedKernelGo is the portable loop of the packed kernels (the reference for the assembly ones): ns
 // consecutive packed strips of type t (rows of cols values) against tokens whose activations lie stride

@@ -1,9 +1,11 @@
 package cpu
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/llamago/llamago/gguf"
@@ -329,5 +331,28 @@ func TestSplitQuads(t *testing.T) {
 	for i, v := range q {
 		lo, hi := int8(dst[2*(i/4)]>>(8*(i%4))), int8(dst[2*(i/4)+1]>>(8*(i%4)))
 		require.Equal(t, int32(v), 256*int32(hi)+int32(lo), "code %d", v)
+	}
+}
+
+// TestPackedBytes: packed rows' storage is zeroed, 64-byte aligned, n long (and no longer: a kernel that
+// overruns is caught), from 2 MiB up aligned to a huge page where the system has them; what is written
+// stays (releasing the padding's pages must not touch it).
+func TestPackedBytes(t *testing.T) {
+	for _, n := range []int{64, 100, hugePage - 1, hugePage, 5*hugePage + 123} {
+		b := packedBytes(n)
+		require.Len(t, b, n)
+		require.Equal(t, n, cap(b))
+		require.Zero(t, uintptrOf(b)%64, "n=%d", n)
+		if hugePages && n >= hugePage {
+			require.Zero(t, uintptrOf(b)%hugePage, "n=%d", n)
+		}
+		want := make([]byte, n)
+		require.True(t, bytes.Equal(want, b), "n=%d: not zeroed", n)
+		for i := range want {
+			want[i] = byte(i * 7)
+		}
+		copy(b, want)
+		runtime.GC()
+		require.True(t, bytes.Equal(want, b), "n=%d: changed", n)
 	}
 }
