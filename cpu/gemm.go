@@ -53,10 +53,13 @@ type act16 struct {
 	// With 8-bit rounding, for the packed kernels: start per token and block of 32 (as sq) −8·Σq, where a
 	// Q4_0 block's sum Σ (u−8)·q starts; and each token's values alone (their one-token form): q8c holds
 	// token t's at q8c[t·cols/4:], four signed bytes a word, d32c, startc and s32c its d, start and s32 per
-	// block of 32. With 16-bit rounding and fewer tokens than a group (compact16), q16c holds token t's
-	// values alone at q16c[t·cols/2:], split into bytes (splitQuads), with d32c, startc and s32c (the
-	// packed one-token kernels at 16 bits).
+	// block of 32. With 16-bit rounding and fewer than packed16Tokens tokens (compact16), for the packed
+	// kernels at 16 bits: q16c holds token t's values alone at q16c[t·cols/2:], split into bytes
+	// (splitQuads), with d32c, startc and s32c; q16s the group's split the same way, group g at
+	// q16s[g·cols/2·gemmT:], quad k's lo words of the gemmT tokens at 2k·gemmT and its hi words at
+	// (2k+1)·gemmT; start as at 8 bits.
 	q16c   []uint32
+	q16s   []uint32
 	start  []int32
 	q8c    []uint32
 	d32c   []float32
@@ -72,9 +75,9 @@ type act16 struct {
 // narrow reports whether the values were rounded to 8 bits (and q8, sq are filled).
 func (a *act16) narrow() bool { return a.rnd != rounding16 }
 
-// compact16 reports whether the 16-bit values of each token are also kept alone (q16c, d32c, startc,
-// s32c): for fewer tokens than a group, which the packed one-token kernels take at 16 bits.
-func (a *act16) compact16() bool { return !a.narrow() && a.n < gemmT }
+// compact16 reports whether the 16-bit values are also kept split into bytes, for the packed kernels at 16
+// bits (q16c, q16s, d32c, startc, s32c, start): products of fewer than packed16Tokens tokens.
+func (a *act16) compact16() bool { return !a.narrow() && a.n < packed16Tokens }
 
 func (a *act16) groups() int { return (a.n + gemmT - 1) / gemmT }
 
@@ -94,6 +97,7 @@ func (a *act16) resize(n, cols int) {
 	}
 	if a.compact16() {
 		a.q16c, a.d16c, a.start16c = grow(a.q16c, n*cols/2), grow(a.d16c, n*cols/16), grow(a.start16c, n*cols/16)
+		a.q16s, a.start = grow(a.q16s, words), grow(a.start, b32)
 	}
 	if a.narrow() {
 		if cap(a.q8) < words/2 {
@@ -113,10 +117,11 @@ func sum16(q []int16) (s int32) {
 	return s
 }
 
-// splitQuads writes 16-bit codes (|q| ≤ q16Max) as the packed one-token kernels take them at 16 bits: each q
-// as two signed bytes, q = 256·hi + lo with lo = int8(q), and quad k (values 4k…4k+3) as two words,
-// dst[2k] their four lo and dst[2k+1] their four hi (byte n value 4k+n).
-func splitQuads(dst []uint32, q []int16) {
+// splitQuads writes 16-bit codes (|q| ≤ q16Max) as the packed kernels take them at 16 bits: each q as two
+// signed bytes, q = 256·hi + lo with lo = int8(q), and quad k (values 4k…4k+3) as two words,
+// dst[2k·stride] their four lo and dst[(2k+1)·stride] their four hi (byte n value 4k+n): stride 1 for a
+// token alone, gemmT within a group.
+func splitQuads(dst []uint32, q []int16, stride int) {
 	for k := range len(q) / 4 {
 		var lo, hi uint32
 		for n, v := range q[4*k : 4*k+4] {
@@ -124,7 +129,7 @@ func splitQuads(dst []uint32, q []int16) {
 			lo |= uint32(uint8(l)) << (8 * n)
 			hi |= uint32(uint8(int8((int32(v)-int32(l))>>8))) << (8 * n)
 		}
-		dst[2*k], dst[2*k+1] = lo, hi
+		dst[2*k*stride], dst[(2*k+1)*stride] = lo, hi
 	}
 }
 
@@ -164,15 +169,12 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	} else {
 		a.rnd.quantize(x, tmp)
 	}
-	if !a.compact16() {
-		for k := 0; k < cols/2; k++ {
-			q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
-		}
-	} else {
-		for k := 0; k < cols/2; k++ {
-			q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
-		}
-		splitQuads(a.q16c[t*cols/2:(t+1)*cols/2], tmp.Q[:cols])
+	for k := 0; k < cols/2; k++ {
+		q[k*gemmT+tt] = uint32(uint16(tmp.Q[2*k])) | uint32(uint16(tmp.Q[2*k+1]))<<16
+	}
+	if a.compact16() {
+		splitQuads(a.q16c[t*cols/2:(t+1)*cols/2], tmp.Q[:cols], 1)
+		splitQuads(a.q16s[g*cols/2*gemmT+tt:(g+1)*cols/2*gemmT], tmp.Q[:cols], gemmT)
 	}
 	for b := 0; b < cols/32; b++ {
 		d := tmp.D[b]
@@ -183,8 +185,9 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		copy(a.d32c[t*cols/32:(t+1)*cols/32], tmp.D[:cols/32])
 		startc, s32c := a.startc[t*cols/32:(t+1)*cols/32], a.s32c[t*cols/32:(t+1)*cols/32]
 		d16c, start16c := a.d16c[t*cols/16:(t+1)*cols/16], a.start16c[t*cols/16:(t+1)*cols/16]
+		start := a.start[g*cols/32*gemmT:]
 		for b := range startc {
-			startc[b], s32c[b] = -8*tmp.S[b], s32[b*gemmT+tt]
+			start[b*gemmT+tt], startc[b], s32c[b] = -8*tmp.S[b], -8*tmp.S[b], s32[b*gemmT+tt]
 			lo := sum16(tmp.Q[b*32 : b*32+16])
 			d16c[2*b], d16c[2*b+1] = tmp.D[b], tmp.D[b]
 			start16c[2*b], start16c[2*b+1] = -32*lo, -32*(tmp.S[b]-lo)

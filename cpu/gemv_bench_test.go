@@ -113,7 +113,7 @@ func BenchmarkPackedKernel(b *testing.B) {
 							if bits == 8 {
 								packedKernel(typ, strips, ns, cols, q, ad, start, as, 1, 1, out[s*packRows:], packRows)
 							} else {
-								packedKernel16(typ, strips, ns, cols, q, ad, start, as, out[s*packRows:])
+								packedKernel16(typ, strips, ns, cols, q, ad, start, as, 1, 1, out[s*packRows:], packRows)
 							}
 						}
 					}

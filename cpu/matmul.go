@@ -135,8 +135,8 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
-			if n < gemmT { // BenchmarkGemvStream, 16 bits: 4 tokens 23.4 ns a block alone, 8 tokens 45 either way
-				matMulPacked16(p, dsts[i], w, a16)
+			if n < packed16Tokens {
+				matMulPacked(p, dsts[i], w, a16)
 			} else {
 				gemm(p, dsts[i], w, a16, gemmFast)
 			}

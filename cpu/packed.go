@@ -104,6 +104,15 @@ func (w *Weight) Pack() bool {
 // widened its 6-bit values to int16 pairs streamed 30% slower than the file layout's and was left out.)
 var pack16 = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}
 
+// pack16Groups are the types with a 16-bit kernel for the eight tokens of a group (packedKernel16); other
+// tokens at 16 bits go one at a time, against four strips at once where the type has that kernel (four
+// tokens of a group against one strip, as at 8 bits, decoded 4 sequences 7% slower: two alternated runs).
+var pack16Groups = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true}
+
+// packed16Tokens: at 16 bits, products of fewer tokens take the packed kernels, more the tiles on strips
+// unpacked from the packed rows.
+const packed16Tokens = 16
+
 // PackedAt16 reports whether packed matrices of type t have kernels at 16 bits too (so a loader can pack
 // them whatever the precision); the others' packed rows are read by the 8-bit kernels only.
 func PackedAt16(t gguf.Type) bool { return pack16[t] }
@@ -270,8 +279,9 @@ func packedStripGo(t gguf.Type, strip []byte, nb int, q []uint32, ad []float32, 
 	}
 }
 
-// packedTask is MatMul for a packed weight: runs of up to packStreams strips against every token group,
-// the tokens of a group eight or four at a time, a token left over alone (against the run's strips at once).
+// packedTask is MatMul for a packed weight, at 8 bits or (fewer than packed16Tokens tokens) 16: runs of up
+// to packStreams strips against every token group, the tokens of a group eight or four at a time (at 16
+// bits eight for the types of pack16Groups), a token left over alone (against the run's strips at once).
 type packedTask struct {
 	dst []float32
 	w   *Weight
@@ -286,6 +296,12 @@ func (pt *packedTask) run(lo, hi, _ int) {
 	w, a, dst := pt.w, pt.a, pt.dst
 	rows, cols, nb, nb16 := w.Rows, w.Cols, w.Cols/32, w.Cols/16
 	stripBytes := packStripBytes(w)
+	// The kernels and activations of the precision: at 8 bits q8 (a quad a word), at 16 bits q16s (split:
+	// two words a quad, qw words a token per quad); which group kernels take this type (eight tokens, four).
+	kernel, qs, qc, qw, eight, four := packedKernel, a.q8, a.q8c, 1, true, true
+	if !a.narrow() {
+		kernel, qs, qc, qw, eight, four = packedKernel16, a.q16s, a.q16c, 2, pack16Groups[w.Type], false
+	}
 	for s := lo; s < hi; {
 		ns := 1
 		if hi-s >= packStreams {
@@ -293,18 +309,13 @@ func (pt *packedTask) run(lo, hi, _ int) {
 		}
 		strips := w.Packed[s*stripBytes : (s+ns)*stripBytes]
 		for g := 0; g < a.groups(); g++ {
-			q := a.q8[g*cols/4*gemmT : (g+1)*cols/4*gemmT]
-			ad, start, as := a.d32[g*nb*gemmT:(g+1)*nb*gemmT], a.start[g*nb*gemmT:(g+1)*nb*gemmT], a.s32[g*nb*gemmT:(g+1)*nb*gemmT]
-			if w.Type == gguf.TypeQ6_K {
-				ad, start = a.d16[g*nb16*gemmT:(g+1)*nb16*gemmT], a.start16[g*nb16*gemmT:(g+1)*nb16*gemmT]
-			}
 			m := min(gemmT, a.n-g*gemmT)
 			for t := 0; t < m; {
 				k := 1
 				switch {
-				case m-t == gemmT:
+				case m-t == gemmT && eight:
 					k = gemmT
-				case m-t >= 4:
+				case m-t >= 4 && four:
 					k = 4
 				}
 				out := dst[(g*gemmT+t)*rows+s*packRows:]
@@ -314,9 +325,14 @@ func (pt *packedTask) run(lo, hi, _ int) {
 					if w.Type == gguf.TypeQ6_K {
 						adc, startc = a.d16c[tok*nb16:(tok+1)*nb16], a.start16c[tok*nb16:(tok+1)*nb16]
 					}
-					packedKernel(w.Type, strips, ns, cols, a.q8c[tok*cols/4:(tok+1)*cols/4], adc, startc, a.s32c[tok*nb:(tok+1)*nb], 1, 1, out, rows)
+					kernel(w.Type, strips, ns, cols, qc[tok*qw*cols/4:(tok+1)*qw*cols/4], adc, startc, a.s32c[tok*nb:(tok+1)*nb], 1, 1, out, rows)
 				} else {
-					packedKernel(w.Type, strips, ns, cols, q[t:], ad[t:], start[t:], as[t:], k, gemmT, out, rows)
+					q := qs[g*qw*cols/4*gemmT : (g+1)*qw*cols/4*gemmT]
+					ad, start, as := a.d32[g*nb*gemmT:(g+1)*nb*gemmT], a.start[g*nb*gemmT:(g+1)*nb*gemmT], a.s32[g*nb*gemmT:(g+1)*nb*gemmT]
+					if w.Type == gguf.TypeQ6_K {
+						ad, start = a.d16[g*nb16*gemmT:(g+1)*nb16*gemmT], a.start16[g*nb16*gemmT:(g+1)*nb16*gemmT]
+					}
+					kernel(w.Type, strips, ns, cols, q[t:], ad[t:], start[t:], as[t:], k, gemmT, out, rows)
 				}
 				t += k
 			}
@@ -325,7 +341,8 @@ func (pt *packedTask) run(lo, hi, _ int) {
 	}
 }
 
-// matMulPacked computes dst = w·x for a packed w from the activations in a (8-bit, w's rounding).
+// matMulPacked computes dst = w·x for a packed w from the activations in a (8-bit, w's rounding, or 16-bit
+// and split into bytes: compact16).
 func matMulPacked(p *Pool, dst []float32, w *Weight, a *act16) {
 	p.tasks.packed = packedTask{dst: dst, w: w, a: a}
 	strips, chunk := packChunks(p, w)
@@ -560,19 +577,31 @@ func unpackPackedQ6_KGo(src []byte, cols int, st *strip) {
 	}
 }
 
-// packedKernel16Go is the one-token product of ns packed strips with 16-bit activations (llamago's default
-// precision; the reference for the assembly kernels): the token's values alone, split into bytes in q
-// (splitQuads), its d and −8·Σq per block of 32 in ad and start (Q4_0, Q8_0; for Q6_K d and −32·Σq per 16)
-// and −d·Σq in as (Q4_K); row r of the strips into out[r]. Each block's integer total is the 16-bit
-// tile's (Q4_0: Σ (u−8)·q; Q8_0: Σ (u−128)·q; Q4_K: Σ u·q; Q6_K: Σ (u−32)·q per 16), folded as the tile folds it (the assembly's fused
-// multiply-adds round once where this loop rounds twice, so the two agree within float rounding, not to
-// the bit; the bit-identity tests compare the assembly with the assembly tiles).
-func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
+// packedKernel16Go is the product of ns packed strips with 16-bit activations (llamago's default precision;
+// the reference for the assembly kernels): tokens whose values are split into bytes (splitQuads) stride
+// apart — quad j's lo word of token t at q[2j·stride+t], its hi word at q[(2j+1)·stride+t]: one token alone
+// (stride 1, act16.q16c) or four or eight of a group (stride gemmT, act16.q16s) — with d and −8·Σq per
+// block of 32 at ad and start[b·stride+t] (Q4_0, Q8_0; for Q6_K d and −32·Σq per 16) and −d·Σq in as
+// (Q4_K); row r of the strips into out[t·ostride + r]. Each block's integer total is the 16-bit tile's
+// (Q4_0: Σ (u−8)·q; Q8_0: Σ (u−128)·q; Q4_K: Σ u·q; Q6_K: Σ (u−32)·q per 16), folded as the tile folds it
+// (the assembly's fused multiply-adds round once where this loop rounds twice, so the two agree within
+// float rounding, not to the bit; the bit-identity tests compare the assembly with the assembly tiles).
+func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
 	stripBytes := cols / packUnitValues(t) * packUnitBytes(t)
-	val := func(b, v int) int32 { // value v of block b, from its split bytes (splitQuads)
-		w := q[16*b+2*(v/4):]
-		return 256*int32(int8(w[1]>>(8*(v%4)))) + int32(int8(w[0]>>(8*(v%4))))
+	for tok := range tokens {
+		packedStrips16Go(t, strips, ns, cols, stripBytes, func(b, v int) int32 { // value v of block b (splitQuads)
+			j := 8*b + v/4
+			lo, hi := q[2*j*stride+tok], q[(2*j+1)*stride+tok]
+			return 256*int32(int8(hi>>(8*(v%4)))) + int32(int8(lo>>(8*(v%4))))
+		}, func(b int) (float32, int32, float32) {
+			return ad[b*stride+tok], start[b*stride+tok], as[min(b, cols/32-1)*stride+tok]
+		}, out[tok*ostride:])
 	}
+}
+
+// packedStrips16Go is packedKernel16Go for one token: val(b, v) its value v of block b of 32, scales(b)
+// its d, start and as of block b (of 16 for Q6_K).
+func packedStrips16Go(t gguf.Type, strips []byte, ns, cols, stripBytes int, val func(b, v int) int32, scales func(b int) (float32, int32, float32), out []float32) {
 	for i := range ns {
 		strip := strips[i*stripBytes : (i+1)*stripBytes]
 		var acc [packRows]float32
@@ -584,7 +613,7 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 				for r := range packRows {
 					d := f16[uint16(u[2*r])|uint16(u[2*r+1])<<8]
 					sc := d * float32(int8(u[64+16*j+r]))
-					dot := start[b]
+					adb, dot, _ := scales(b)
 					for k := k0; k < k0+4; k++ {
 						ql := u[320+1536*n+64*(8*(g%2)+k)+4*r:]
 						qh := u[320+1536*n+1024+64*k+4*r:]
@@ -593,13 +622,14 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 							dot += v * val(b/2, 16*(b%2)+4*(k-k0)+m)
 						}
 					}
-					acc[r] += sc * (float32(dot) * ad[b])
+					acc[r] += sc * (float32(dot) * adb)
 				}
 			}
 			copy(out[i*packRows:(i+1)*packRows], acc[:])
 			continue
 		}
 		for b := range cols / 32 {
+			adb, startb, asb := scales(b)
 			for r := range packRows {
 				if t == gguf.TypeQ4_K {
 					u := strip[b/8*q4kPackBytes:]
@@ -611,13 +641,13 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 							dot += int32(u[320+512*c+64*k+4*r+n]>>(4*(j%2))&15) * val(b, 4*k+n)
 						}
 					}
-					acc[r] += d * float32(u[64+16*j+r]) * (float32(dot) * ad[b])
-					acc[r] += dmin * float32(u[192+16*j+r]) * as[b]
+					acc[r] += d * float32(u[64+16*j+r]) * (float32(dot) * adb)
+					acc[r] += dmin * float32(u[192+16*j+r]) * asb
 					continue
 				}
 				pair := strip[b/2*packUnitBytes(t):]
 				h := b % 2
-				dot := start[b]
+				dot := startb
 				if t == gguf.TypeQ8_0 {
 					dot *= 16 // −128·Σq
 					for k := range 8 {
@@ -626,7 +656,7 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 						}
 					}
 					s := f16[uint16(pair[32*h+2*r])|uint16(pair[32*h+2*r+1])<<8]
-					acc[r] += s * (float32(dot) * ad[b])
+					acc[r] += s * (float32(dot) * adb)
 					continue
 				}
 				for k := range 4 {
@@ -636,46 +666,9 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 					}
 				}
 				s := f16[uint16(pair[32*h+2*r])|uint16(pair[32*h+2*r+1])<<8]
-				acc[r] += s * (float32(dot) * ad[b])
+				acc[r] += s * (float32(dot) * adb)
 			}
 		}
 		copy(out[i*packRows:(i+1)*packRows], acc[:])
 	}
-}
-
-// packed16Task is MatMul for a packed weight with 16-bit activations and few tokens: each run
-// of strips against each token alone.
-type packed16Task struct {
-	dst []float32
-	w   *Weight
-	a   *act16
-}
-
-func (pt *packed16Task) run(lo, hi, _ int) {
-	w, a, dst := pt.w, pt.a, pt.dst
-	rows, cols, nb := w.Rows, w.Cols, w.Cols/32
-	stripBytes := packStripBytes(w)
-	for s := lo; s < hi; {
-		ns := min(packStreams, hi-s)
-		if ns != packStreams {
-			ns = 1
-		}
-		for t := range a.n {
-			ad, start := a.d32c[t*nb:(t+1)*nb], a.startc[t*nb:(t+1)*nb]
-			if w.Type == gguf.TypeQ6_K {
-				ad, start = a.d16c[2*t*nb:2*(t+1)*nb], a.start16c[2*t*nb:2*(t+1)*nb]
-			}
-			packedKernel16(w.Type, w.Packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[t*cols/2:(t+1)*cols/2],
-				ad, start, a.s32c[t*nb:(t+1)*nb], dst[t*rows+s*packRows:])
-		}
-		s += ns
-	}
-}
-
-// matMulPacked16 computes dst = w·x for a packed w and few tokens, from the 16-bit
-// activations in a.
-func matMulPacked16(p *Pool, dst []float32, w *Weight, a *act16) {
-	p.tasks.packed16 = packed16Task{dst: dst, w: w, a: a}
-	strips, chunk := packChunks(p, w)
-	p.ForChunks(strips, chunk, p.tasks.packed16Fn)
 }

@@ -145,37 +145,60 @@ func packedQ6_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as 
 //go:noescape
 func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
+// The 16-bit kernels per type (x8 for the types of pack16Groups).
+var (
+	packed16Q4_0 = packedKernels{packedQ4_0x1w, packedQ4_0x1s4w, nil, packedQ4_0x8w}
+	packed16Q8_0 = packedKernels{packedQ8_0x1w, packedQ8_0x1s4w, nil, packedQ8_0x8w}
+	packed16Q4_K = packedKernels{packedQ4_Kx1w, nil, nil, nil}
+	packed16Q6_K = packedKernels{packedQ6_Kx1w, nil, nil, nil}
+)
+
 // packedKernel16 is packedKernel16Go in assembly.
-func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
+func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
 	if !usePacked {
-		packedKernel16Go(t, strips, ns, cols, q, ad, start, as, out)
+		packedKernel16Go(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 		return
 	}
 	units, nblk := cols/packUnitValues(t), cols/packScaleBlock(t)
 	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || !pack16[t] {
 		panic("packed kernel: rows of whole units")
 	}
-	stripBytes := units * packUnitBytes(t)
-	_, _, _, _ = strips[ns*stripBytes-1], q[cols/2-1], ad[nblk-1], start[nblk-1]
-	_, _ = as[cols/32-1], out[ns*packRows-1]
-	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
-	x1, x1s4 := packedQ4_0x1w, packedQ4_0x1s4w
+	if (tokens == 1) != (stride == 1) || (stride != 1 && (stride != gemmT || tokens != gemmT || !pack16Groups[t])) {
+		panic("packed kernel: one token alone, or the eight of a group of Q4_0 or Q8_0")
+	}
+	k := packed16Q4_0
 	switch t {
 	case gguf.TypeQ8_0:
-		x1, x1s4 = packedQ8_0x1w, packedQ8_0x1s4w
+		k = packed16Q8_0
 	case gguf.TypeQ4_K:
-		x1, x1s4 = packedQ4_Kx1w, nil
+		k = packed16Q4_K
 	case gguf.TypeQ6_K:
-		x1, x1s4 = packedQ6_Kx1w, nil
+		k = packed16Q6_K
 	}
-	if x1s4 != nil && ns == 4 {
-		x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes)
+	stripBytes := units * packUnitBytes(t)
+	_, _, _, _ = strips[ns*stripBytes-1], q[(cols/2-1)*stride+tokens-1], ad[(nblk-1)*stride+tokens-1], start[(nblk-1)*stride+tokens-1]
+	_, _ = as[(cols/32-1)*stride+tokens-1], out[(tokens-1)*ostride+ns*packRows-1]
+	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
+	if tokens == 1 && ns == 4 && k.x1s4 != nil {
+		k.x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes)
 		return
 	}
 	for i := range ns {
-		x1(&strips[i*stripBytes], units, qp, adp, sp, asp, &out[i*packRows], 0)
+		w, op := &strips[i*stripBytes], &out[i*packRows]
+		switch tokens {
+		case 1:
+			k.x1(w, units, qp, adp, sp, asp, op, 4*ostride)
+		default:
+			k.x8(w, units, qp, adp, sp, asp, op, 4*ostride)
+		}
 	}
 }
+
+//go:noescape
+func packedQ4_0x8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ8_0x8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
 func unpackPackedQ4_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)

@@ -1237,3 +1237,85 @@ u8pair:
 	JNZ          u8pair
 	VZEROUPPER
 	RET
+
+// The 16-bit group kernels for packed Q4_0 and Q8_0: the eight tokens of an act16 group against a strip, their 16-bit values split into bytes (act16.q16s: quad k of token t's four lo at DI + 64k + 4t,
+// its four hi at DI + 64k + 32 + 4t; d and start per block at R10, R13 + 32b + 4t). Per token and block
+// the one-token kernels' arithmetic (SPLIT16): Σ u·lo from the start, Σ u·hi from zero in Z26, the int32
+// 256·hi + lo folded as the 16-bit tile folds it. BLOCKT8 passes aoff = 256h (the 8-bit group layout's),
+// which TOKW doubles.
+
+// TOKWBODY(t, aoff, soff, I, F, S, W0…W7): TOKBODY on split quads; I started by the caller.
+#define TOKWBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VPXORD              Z26, Z26, Z26 \
+	VPDPBUSD.BCST       (2*(aoff)+(t)*4)(DI), W0, I \
+	VPDPBUSD.BCST       (2*(aoff)+32+(t)*4)(DI), W0, Z26 \
+	VPDPBUSD.BCST       (2*(aoff)+64+(t)*4)(DI), W1, I \
+	VPDPBUSD.BCST       (2*(aoff)+96+(t)*4)(DI), W1, Z26 \
+	VPDPBUSD.BCST       (2*(aoff)+128+(t)*4)(DI), W2, I \
+	VPDPBUSD.BCST       (2*(aoff)+160+(t)*4)(DI), W2, Z26 \
+	VPDPBUSD.BCST       (2*(aoff)+192+(t)*4)(DI), W3, I \
+	VPDPBUSD.BCST       (2*(aoff)+224+(t)*4)(DI), W3, Z26 \
+	VPDPBUSD.BCST       (2*(aoff)+256+(t)*4)(DI), W4, I \
+	VPDPBUSD.BCST       (2*(aoff)+288+(t)*4)(DI), W4, Z26 \
+	VPDPBUSD.BCST       (2*(aoff)+320+(t)*4)(DI), W5, I \
+	VPDPBUSD.BCST       (2*(aoff)+352+(t)*4)(DI), W5, Z26 \
+	VPDPBUSD.BCST       (2*(aoff)+384+(t)*4)(DI), W6, I \
+	VPDPBUSD.BCST       (2*(aoff)+416+(t)*4)(DI), W6, Z26 \
+	VPDPBUSD.BCST       (2*(aoff)+448+(t)*4)(DI), W7, I \
+	VPDPBUSD.BCST       (2*(aoff)+480+(t)*4)(DI), W7, Z26 \
+	VPSLLD              $8, Z26, Z26 \
+	VPADDD              Z26, I, I \
+	VCVTDQ2PS           I, I \
+	VMULPS.BCST         (soff+(t)*4)(R10), I, I \
+	VFMADD231PS         S, I, F
+
+// TOKW (Q4_0) starts I at −8·Σq, TOKWQ8 (Q8_0) at −128·Σq.
+#define TOKW(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VPBROADCASTD        (soff+(t)*4)(R13), I \
+	TOKWBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7)
+
+#define TOKWQ8(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7) \
+	VPBROADCASTD        (soff+(t)*4)(R13), I \
+	VPSLLD              $4, I, I \
+	TOKWBODY(t, aoff, soff, I, F, S, W0, W1, W2, W3, W4, W5, W6, W7)
+
+// NEXTPAIRW is NEXTPAIR for split quads (twice the bytes of activations).
+#define NEXTPAIRW(step, label) \
+	ADDQ $step, SI \
+	ADDQ $1024, DI \
+	ADDQ $64, R10 \
+	ADDQ $64, R13 \
+	DECQ CX \
+	JNZ  label
+
+// func packedQ4_0x8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_0x8w(SB), NOSPLIT, $0-64
+	PACKSETUP
+	ZEROALL
+
+w8:
+	BLOCKT8(0, UNPACK, 64, TOKW)
+	BLOCKT8(1, UNPACK, 320, TOKW)
+	NEXTPAIRW(576, w8)
+
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
+	STOREALL
+	VZEROUPPER
+	RET
+
+// func packedQ8_0x8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ8_0x8w(SB), NOSPLIT, $0-64
+	PACKSETUP
+	ZEROALL
+
+q8w8:
+	BLOCKT8(0, LOAD8, 64, TOKWQ8)
+	BLOCKT8(1, LOAD8, 576, TOKWQ8)
+	NEXTPAIRW(1088, q8w8)
+
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
+	STOREALL
+	VZEROUPPER
+	RET

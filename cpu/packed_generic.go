@@ -13,8 +13,8 @@ func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []flo
 }
 
 // packedKernel16 is the portable loop (tests only).
-func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, out []float32) {
-	packedKernel16Go(t, strips, ns, cols, q, ad, start, as, out)
+func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
+	packedKernel16Go(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 }
 
 // unpackPackedFast has no portable form: unpackPacked's loop runs.

@@ -12,16 +12,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestPackedKernel checks the packed layout and its kernels: for every token count a group can hold, the
-// portable loop and the selected kernel (assembly where available), one, four and eight tokens at a time,
-// against a float64 product of the dequantized weights and the rounded activations.
+// TestPackedKernel checks the packed layout and its kernels at 8 and 16 bits: for every token count a group
+// can hold, the portable loop and the selected kernel (assembly where available), one, four and eight
+// tokens at a time (at 16 bits one, and eight for the types of pack16Groups), against a float64 product of
+// the dequantized weights and the rounded activations.
 func TestPackedKernel(t *testing.T) {
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-		t.Run(typ.String(), func(t *testing.T) { testPackedKernel(t, typ) })
+	for _, bits := range []int{8, 16} {
+		for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+			t.Run(fmt.Sprintf("%s/bits=%d", typ, bits), func(t *testing.T) { testPackedKernel(t, typ, bits) })
+		}
 	}
 }
 
-func testPackedKernel(t *testing.T, typ gguf.Type) {
+func testPackedKernel(t *testing.T, typ gguf.Type, bits int) {
 	r := rand.New(rand.NewPCG(31, 32))
 	p := NewPool(2)
 	defer p.Close()
@@ -39,12 +42,26 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 	nb, stripBytes := cols/32, packStripBytes(w)
 	nbk := cols / packScaleBlock(typ) // the blocks of ad and start
 	type kernel func(gguf.Type, []byte, int, int, []uint32, []float32, []int32, []float32, int, int, []float32, int)
+	kernels, groups := map[string]kernel{"go": packedKernelGo, "selected": packedKernel}, []int{1, 4, 8}
+	if bits == 16 {
+		kernels, groups = map[string]kernel{"go": packedKernel16Go, "selected": packedKernel16}, []int{1}
+		if pack16Groups[typ] {
+			groups = []int{1, 8}
+		}
+	}
 	for _, n := range []int{1, 3, 4, 7, 8, 13} {
 		rnd := rounding8_0
 		if typ == gguf.TypeQ4_K || typ == gguf.TypeQ6_K {
 			rnd = rounding8_K
 		}
+		if bits == 16 {
+			rnd = rounding16
+		}
 		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rnd)
+		qc, qg, qw := a.q8c, a.q8, 1 // words a quad
+		if bits == 16 {
+			qc, qg, qw = a.q16c, a.q16s, 2
+		}
 		adc, stc, adg, stg := a.d32c, a.startc, a.d32, a.start
 		if typ == gguf.TypeQ6_K {
 			adc, stc, adg, stg = a.d16c, a.start16c, a.d16, a.start16
@@ -58,8 +75,8 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 				}
 			}
 		}
-		for _, k := range []int{1, 4, 8} {
-			for name, kernel := range map[string]kernel{"go": packedKernelGo, "selected": packedKernel} {
+		for _, k := range groups {
+			for name, kernel := range kernels {
 				got := make([]float64, n*rows)
 				for s := 0; s < rows/packRows; {
 					ns := 1
@@ -70,7 +87,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 					out := make([]float32, k*width)
 					if k == 1 { // one token alone
 						for tok := range n {
-							kernel(typ, strips, ns, cols, a.q8c[tok*cols/4:], adc[tok*nbk:], stc[tok*nbk:], a.s32c[tok*nb:], 1, 1, out, width)
+							kernel(typ, strips, ns, cols, qc[tok*qw*cols/4:], adc[tok*nbk:], stc[tok*nbk:], a.s32c[tok*nb:], 1, 1, out, width)
 							for i := range width {
 								got[tok*rows+s*packRows+i] = float64(out[i])
 							}
@@ -78,7 +95,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 					} else {
 						for t0 := 0; t0 < a.groups()*gemmT; t0 += k { // k tokens of a group, padding included
 							g, tt := t0/gemmT, t0%gemmT
-							kernel(typ, strips, ns, cols, a.q8[g*cols/4*gemmT+tt:], adg[g*nbk*gemmT+tt:], stg[g*nbk*gemmT+tt:], a.s32[g*nb*gemmT+tt:], k, gemmT, out, width)
+							kernel(typ, strips, ns, cols, qg[g*qw*cols/4*gemmT+tt:], adg[g*nbk*gemmT+tt:], stg[g*nbk*gemmT+tt:], a.s32[g*nb*gemmT+tt:], k, gemmT, out, width)
 							for j := 0; j < k && t0+j < n; j++ {
 								for i := range width {
 									got[(t0+j)*rows+s*packRows+i] = float64(out[j*width+i])
@@ -88,7 +105,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type) {
 					}
 					s += ns
 				}
-				require.Less(t, nmse(got, want), 1e-12, "%s, %d tokens, %d at a time", name, n, k)
+				require.Less(t, nmse(got, want), 1e-12, "%s, %d-bit, %d tokens, %d at a time", name, bits, n, k)
 			}
 		}
 	}
@@ -217,54 +234,6 @@ func TestMatMulsMixedPacked(t *testing.T) {
 	}
 }
 
-// TestPackedKernel16 checks the one-token kernels of packed Q4_0, Q8_0 and Q4_K at 16 bits (runs of four strips
-// and one alone), the portable loop and the selected one, against a float64 product of the dequantized
-// weights and the rounded activations.
-func TestPackedKernel16(t *testing.T) {
-	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-		r := rand.New(rand.NewPCG(39, 40))
-		p := NewPool(2)
-		rows, cols := 80, 512
-		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
-		packed := pack(w)
-		wf := make([]float32, rows*cols)
-		for i := range rows {
-			w.Row(i, wf[i*cols:(i+1)*cols])
-		}
-		n, nb, stripBytes := 3, cols/32, packStripBytes(w)
-		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rounding16)
-		x := dequant16(a)
-		type kernel func(gguf.Type, []byte, int, int, []uint32, []float32, []int32, []float32, []float32)
-		for name, kernel := range map[string]kernel{"go": packedKernel16Go, "selected": packedKernel16} {
-			var got, want []float64
-			for tok := range n {
-				out := make([]float32, rows)
-				for s := 0; s < rows/packRows; {
-					ns := 1
-					if rows/packRows-s >= packStreams {
-						ns = packStreams
-					}
-					ad, start := a.d32c[tok*nb:], a.startc[tok*nb:]
-					if typ == gguf.TypeQ6_K {
-						ad, start = a.d16c[2*tok*nb:], a.start16c[2*tok*nb:]
-					}
-					kernel(typ, packed[s*stripBytes:(s+ns)*stripBytes], ns, cols, a.q16c[tok*cols/2:], ad, start, a.s32c[tok*nb:], out[s*packRows:])
-					s += ns
-				}
-				for i := range rows {
-					var sum float64
-					for c := range cols {
-						sum += float64(wf[i*cols+c]) * float64(x[tok][c])
-					}
-					got, want = append(got, float64(out[i])), append(want, sum)
-				}
-			}
-			require.Less(t, nmse(got, want), 1e-12, "%s, %s", typ, name)
-		}
-		p.Close()
-	}
-}
-
 // TestPacked16MatchesTiles: at 16 bits a packed Q4_0, Q8_0 or Q4_K matrix's few-token products (the one-token
 // kernel) are the 16-bit tile's to the bit, and its larger batches (the tiles, on strips unpacked from the
 // packed rows) are the file layout's.
@@ -280,7 +249,7 @@ func TestPacked16MatchesTiles(t *testing.T) {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
-		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 17} {
+		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 15, 16, 17} {
 			x := randRow(r, n*cols, 2)
 			tiles := make([]float32, n*rows)
 			gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding16), gemmFast)
@@ -327,7 +296,7 @@ func TestSplitQuads(t *testing.T) {
 		q = append(q, q16Max)
 	}
 	dst := make([]uint32, len(q)/2)
-	splitQuads(dst, q)
+	splitQuads(dst, q, 1)
 	for i, v := range q {
 		lo, hi := int8(dst[2*(i/4)]>>(8*(i%4))), int8(dst[2*(i/4)+1]>>(8*(i%4)))
 		require.Equal(t, int32(v), 256*int32(hi)+int32(lo), "code %d", v)

@@ -59,15 +59,14 @@ type poolTasks struct {
 	gemmF     gemmFTask
 	gemv      gemvTask
 	packed    packedTask
-	packed16  packed16Task
 
-	rowsFn, quantFn, q16Fn, quant16Fn, gemmFn, transposeFn, gemmFFn, gemvFn, packedFn, packed16Fn func(lo, hi, worker int)
+	rowsFn, quantFn, q16Fn, quant16Fn, gemmFn, transposeFn, gemmFFn, gemvFn, packedFn func(lo, hi, worker int)
 }
 
 func (t *poolTasks) bind() {
 	t.rowsFn, t.quantFn, t.q16Fn, t.quant16Fn = t.rows.run, t.quant.run, t.q16.run, t.quant16.run
 	t.gemmFn, t.transposeFn, t.gemmFFn, t.gemvFn = t.gemm.run, t.transpose.run, t.gemmF.run, t.gemv.run
-	t.packedFn, t.packed16Fn = t.packed.run, t.packed16.run
+	t.packedFn = t.packed.run
 }
 
 type poolJob struct {
