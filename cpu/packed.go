@@ -231,51 +231,12 @@ func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(unsafe.SliceDat
 // (act16.d16, start16: −32·Σq).
 func packedKernelGo(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
 	stripBytes := cols / packUnitValues(t) * packUnitBytes(t)
-	nb := cols / 32
-	for i := range ns {
-		strip := strips[i*stripBytes : (i+1)*stripBytes]
-		switch t {
-		case gguf.TypeQ4_K:
-			packedStripQ4_KGo(strip, nb, q, ad, as, tokens, stride, out[i*packRows:], ostride)
-		case gguf.TypeQ6_K:
-			packedStripQ6_KGo(strip, cols/16, q, ad, start, tokens, stride, out[i*packRows:], ostride)
-		default:
-			packedStripGo(t, strip, nb, q, ad, start, tokens, stride, out[i*packRows:], ostride)
-		}
-	}
-}
-
-// packedStripGo is packedKernelGo for one strip: per block, the int32 total Σ (u−bias)·q from the start
-// bias·Σq, then F += s·(float(total)·d).
-func packedStripGo(t gguf.Type, strip []byte, nb int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
-	qb, pairBytes := packQuantBytes(t), packUnitBytes(t)
 	for tok := range tokens {
-		var acc [packRows]float32
-		for b := range nb {
-			pair := strip[b/2*pairBytes:]
-			h := b % 2
-			for r := range packRows {
-				dot := start[b*stride+tok]
-				if t == gguf.TypeQ8_0 {
-					dot *= 16 // −128·Σq
-				}
-				for k := range qb / 4 {
-					u := pair[64+packRows*qb*h+64*k+4*r : 64+packRows*qb*h+64*k+4*r+4]
-					x := q[(8*b+k)*stride+tok]
-					for i := range 4 {
-						if t == gguf.TypeQ8_0 {
-							dot += int32(u[i]) * int32(int8(x>>(8*i)))
-							continue
-						}
-						hi := q[(8*b+4+k)*stride+tok]
-						dot += int32(u[i]&15)*int32(int8(x>>(8*i))) + int32(u[i]>>4)*int32(int8(hi>>(8*i)))
-					}
-				}
-				s := f16[uint16(pair[32*h+2*r])|uint16(pair[32*h+2*r+1])<<8]
-				acc[r] += s * (float32(dot) * ad[b*stride+tok])
-			}
-		}
-		copy(out[tok*ostride:tok*ostride+packRows], acc[:])
+		packedStripsGo(t, strips, ns, cols, stripBytes, func(b, v int) int32 { // value v of block b
+			return int32(int8(q[(8*b+v/4)*stride+tok] >> (8 * (v % 4))))
+		}, func(b int) (float32, int32, float32) {
+			return ad[b*stride+tok], start[b*stride+tok], as[min(b, cols/32-1)*stride+tok]
+		}, out[tok*ostride:])
 	}
 }
 
@@ -386,32 +347,6 @@ func packQ4_KUnit(u, blk []byte, r int) {
 	}
 }
 
-// packedStripQ4_KGo is packedStripGo for Q4_K.
-func packedStripQ4_KGo(strip []byte, nb int, q []uint32, ad, as []float32, tokens, stride int, out []float32, ostride int) {
-	for tok := range tokens {
-		var acc [packRows]float32
-		for b := range nb { // sub-blocks of 32
-			u := strip[b/8*q4kPackBytes : (b/8+1)*q4kPackBytes]
-			j, c := b%8, b%8/2
-			for r := range packRows {
-				d, dmin := f16[uint16(u[2*r])|uint16(u[2*r+1])<<8], f16[uint16(u[32+2*r])|uint16(u[32+2*r+1])<<8]
-				sc, m := d*float32(u[64+16*j+r]), dmin*float32(u[192+16*j+r])
-				var dot int32
-				for k := range 8 {
-					word := u[320+512*c+64*k+4*r : 320+512*c+64*k+4*r+4]
-					x := q[(8*b+k)*stride+tok]
-					for i := range 4 {
-						dot += int32(word[i]>>(4*(j%2))&15) * int32(int8(x>>(8*i)))
-					}
-				}
-				acc[r] += sc * (float32(dot) * ad[b*stride+tok])
-				acc[r] += m * as[b*stride+tok]
-			}
-		}
-		copy(out[tok*ostride:tok*ostride+packRows], acc[:])
-	}
-}
-
 // Q6_K packs by super-block (256 values of a row: ql[128] with the low 4 bits, qh[64] with the top 2,
 // sixteen int8 scales per 16 values, d; value 128n+32g+l has its low bits in ql[64n+32(g%2)+l] — the high
 // nibble when g ≥ 2 — and its top bits at bit 2g of qh[32n+l]):
@@ -439,34 +374,6 @@ func packQ6_KUnit(u, blk []byte, r int) {
 		for k := range 8 {
 			copy(u[320+1536*n+1024+64*k+4*r:320+1536*n+1024+64*k+4*r+4], blk[128+32*n+4*k:128+32*n+4*k+4])
 		}
-	}
-}
-
-// packedStripQ6_KGo is packedStripGo for Q6_K: nb16 sub-blocks of 16 a row.
-func packedStripQ6_KGo(strip []byte, nb16 int, q []uint32, ad []float32, start []int32, tokens, stride int, out []float32, ostride int) {
-	for tok := range tokens {
-		var acc [packRows]float32
-		for b := range nb16 {
-			u := strip[b/16*q6kPackBytes : (b/16+1)*q6kPackBytes]
-			j := b % 16
-			n, g, k0 := j/8, j%8/2, j%2*4 // values 128n+32g+4k…, k = k0…k0+3
-			for r := range packRows {
-				d := f16[uint16(u[2*r])|uint16(u[2*r+1])<<8]
-				sc := d * float32(int8(u[64+16*j+r]))
-				dot := start[b*stride+tok]
-				for k := k0; k < k0+4; k++ {
-					ql := u[320+1536*n+64*(8*(g%2)+k)+4*r:]
-					qh := u[320+1536*n+1024+64*k+4*r:]
-					x := q[(b/16*64+32*n+8*g+k)*stride+tok]
-					for i := range 4 {
-						v := int32(ql[i]>>(4*(g/2))&15 | (qh[i]>>(2*g)&3)<<4)
-						dot += v * int32(int8(x>>(8*i)))
-					}
-				}
-				acc[r] += sc * (float32(dot) * ad[b*stride+tok])
-			}
-		}
-		copy(out[tok*ostride:tok*ostride+packRows], acc[:])
 	}
 }
 
@@ -589,7 +496,7 @@ func unpackPackedQ6_KGo(src []byte, cols int, st *strip) {
 func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
 	stripBytes := cols / packUnitValues(t) * packUnitBytes(t)
 	for tok := range tokens {
-		packedStrips16Go(t, strips, ns, cols, stripBytes, func(b, v int) int32 { // value v of block b (splitQuads)
+		packedStripsGo(t, strips, ns, cols, stripBytes, func(b, v int) int32 { // value v of block b (splitQuads)
 			j := 8*b + v/4
 			lo, hi := q[2*j*stride+tok], q[(2*j+1)*stride+tok]
 			return 256*int32(int8(hi>>(8*(v%4)))) + int32(int8(lo>>(8*(v%4))))
@@ -599,9 +506,12 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 	}
 }
 
-// packedStrips16Go is packedKernel16Go for one token: val(b, v) its value v of block b of 32, scales(b)
-// its d, start and as of block b (of 16 for Q6_K).
-func packedStrips16Go(t gguf.Type, strips []byte, ns, cols, stripBytes int, val func(b, v int) int32, scales func(b int) (float32, int32, float32), out []float32) {
+// packedStripsGo is the portable product of ns packed strips with one token, at either precision (the
+// loop of packedKernelGo and packedKernel16Go): val(b, v) is the token's value v of block b of 32, scales(b)
+// its d, start and as of block b (of 16 for Q6_K; as only for Q4_K). Per block the int32 total Σ (u−bias)·q
+// from the start −bias·Σq (Q4_K: Σ u·q from zero), then F += s·(float(total)·d) with s = d_w·sc for the
+// k-quants, and for Q4_K F += (dmin·m)·as.
+func packedStripsGo(t gguf.Type, strips []byte, ns, cols, stripBytes int, val func(b, v int) int32, scales func(b int) (float32, int32, float32), out []float32) {
 	for i := range ns {
 		strip := strips[i*stripBytes : (i+1)*stripBytes]
 		var acc [packRows]float32
