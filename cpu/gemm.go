@@ -252,7 +252,7 @@ var stripTypes = map[gguf.Type]stripInfo{
 func unpack(w *Weight, r0 int, st *strip) {
 	block := stripTypes[w.Type].Block
 	st.resize(w.Cols)
-	if w.Packed != nil && pack16[w.Type] {
+	if w.Packed != nil {
 		unpackPacked(w, r0, st)
 		return
 	}

@@ -1,6 +1,12 @@
+//go:build linux && amd64
+
 package cpu
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
 
 // adviseHuge asks Linux to back b (whole 2 MiB pages, aligned) with transparent huge pages: a decoding step
 // streams every packed byte once, and with 4 KiB pages it walks the page tables every 4 KiB (twice over
@@ -14,8 +20,8 @@ func adviseHuge(b []byte) {
 // releaseUnused gives the whole pages inside b, which the caller never touches, back to the system (they
 // read as zeros again if ever touched).
 func releaseUnused(b []byte) {
-	const page = 4096
-	skip := int((page - uintptrOf(b)%page) % page)
+	page := os.Getpagesize()
+	skip := int((uintptr(page) - uintptrOf(b)%uintptr(page)) % uintptr(page))
 	if skip >= len(b) {
 		return
 	}
@@ -24,4 +30,5 @@ func releaseUnused(b []byte) {
 	}
 }
 
+// hugePages: x86-64 Linux, whose huge pages are 2 MiB (hugePage); packed rows exist only on amd64.
 const hugePages = true

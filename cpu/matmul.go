@@ -131,7 +131,7 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
 			matMulPacked(p, dsts[i], w, a16)
-		case w.Packed != nil && pack16[w.Type]: // 16 bits: few tokens alone, more in the tiles
+		case w.Packed != nil: // 16 bits: few tokens in the packed kernels, more in the tiles
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}

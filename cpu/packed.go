@@ -36,9 +36,11 @@ import (
 // through them, so a sequence's logits do not depend on what it is batched with; they replace the one-row
 // kernels and the tiles for these matrices.
 //
-// With 16-bit activations, packed matrices have kernels too (PackedAt16): one token at a time against the
-// packed rows (packedKernel16, on the activations split into bytes), more in the 16-bit tiles on strips
-// unpacked from them (unpackPacked).
+// With 16-bit activations, packed matrices have kernels too: up to 15 tokens against the packed rows
+// (packedKernel16, on the activations split into bytes), more in the 16-bit tiles on strips unpacked from
+// them (unpackPacked). Every packed type has kernels at both precisions (a first 16-bit Q6_K kernel that
+// widened its 6-bit values to int16 pairs streamed 30% slower than the file layout's and was left out; the
+// split activations made the 16-bit kernels the 8-bit ones with two multiply-adds a quad).
 
 // packRows is the rows of a strip: one int32 lane each of a 512-bit register.
 const packRows = 16
@@ -98,12 +100,6 @@ func (w *Weight) Pack() bool {
 	return true
 }
 
-// pack16 are the packed types whose products have kernels at 16 bits as well (packedKernel16; the tiles on
-// unpacked strips), so that they are packed whatever the precision: all of them, since the 16-bit one-token
-// kernels multiply bytes (the activations split in two, splitQuads). (A first 16-bit Q6_K kernel that
-// widened its 6-bit values to int16 pairs streamed 30% slower than the file layout's and was left out.)
-var pack16 = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}
-
 // pack16Groups are the types with a 16-bit kernel for the eight tokens of a group (packedKernel16); other
 // tokens at 16 bits go one at a time, against four strips at once where the type has that kernel (four
 // tokens of a group against one strip, as at 8 bits, decoded 4 sequences 7% slower: two alternated runs).
@@ -112,10 +108,6 @@ var pack16Groups = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true}
 // packed16Tokens: at 16 bits, products of fewer tokens take the packed kernels, more the tiles on strips
 // unpacked from the packed rows.
 const packed16Tokens = 16
-
-// PackedAt16 reports whether packed matrices of type t have kernels at 16 bits too (so a loader can pack
-// them whatever the precision); the others' packed rows are read by the 8-bit kernels only.
-func PackedAt16(t gguf.Type) bool { return pack16[t] }
 
 // packTypes are the types Pack packs.
 var packTypes = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}

@@ -160,7 +160,7 @@ func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 		return
 	}
 	units, nblk := cols/packUnitValues(t), cols/packScaleBlock(t)
-	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || !pack16[t] {
+	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || !packTypes[t] {
 		panic("packed kernel: rows of whole units")
 	}
 	if (tokens == 1) != (stride == 1) || (stride != 1 && (stride != gemmT || tokens != gemmT || !pack16Groups[t])) {

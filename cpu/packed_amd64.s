@@ -11,7 +11,8 @@
 // 16+4k…; Q8_0: eight words of u = q + 128), then per token: the int32 total starts at −bias·Σq (start
 // = −8·Σq, shifted by 4 for Q8_0's bias 128), eight VPDPBUSD against broadcast activation words add Σ u·q,
 // and F += s·(float(total)·d) — gemm16x16VNNI8's START, QUAD and FOLD, in the same order, so a row and
-// token give the same float here as in the prompt tile. Q4_K: see its kernels below.
+// token give the same float here as in the prompt tile. Q4_K: see its kernels below. The 16-bit kernels
+// (further below) take the same weights against activations split into two bytes each (SPLIT16, TOKW).
 // Z25: 0x0F in every byte.
 
 // UNPACK(off, base, L0…L3, H0…H3): the block's words at off+base into low (L) and high (H) nibbles.

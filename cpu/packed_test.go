@@ -234,9 +234,9 @@ func TestMatMulsMixedPacked(t *testing.T) {
 	}
 }
 
-// TestPacked16MatchesTiles: at 16 bits a packed Q4_0, Q8_0 or Q4_K matrix's few-token products (the one-token
-// kernel) are the 16-bit tile's to the bit, and its larger batches (the tiles, on strips unpacked from the
-// packed rows) are the file layout's.
+// TestPacked16MatchesTiles: at 16 bits a packed matrix's products of up to 15 tokens (the one-token kernels,
+// and for Q4_0 and Q8_0 the eight-token ones) are the 16-bit tile's to the bit, and its larger batches (the
+// tiles, on strips unpacked from the packed rows) are the file layout's.
 func TestPacked16MatchesTiles(t *testing.T) {
 	if !usePacked {
 		t.Skip("no packed kernels on this CPU")

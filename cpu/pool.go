@@ -85,8 +85,7 @@ const (
 // SetActivationBits chooses how the quantized matrix products round activations: 16 bits (the default:
 // within ~1e-8 NMSE of exact logits) or 8, as llama.cpp rounds them for each weight type (its precision,
 // ~5e-4, and its logits; the 8-bit decode kernels, faster where the 16-bit ones cannot keep up with
-// memory). Call it before the pool's first product, and before Weight.Pack matters: only 8-bit products
-// read packed rows.
+// memory). Call it between products, not during one; packed weights have kernels at both precisions.
 func (p *Pool) SetActivationBits(bits int) error {
 	if bits != 16 && bits != 8 {
 		return fmt.Errorf("activations can be rounded to 16 bits (the default) or 8 (llama.cpp's rounding), not %d", bits)

@@ -351,9 +351,6 @@ func packs(m *Model) bool {
 	return ok && w.w.Packed != nil
 }
 
-// TestPackMapped: packing a model mapped from a file (whose pages ReleasePages then drops; small matrices
-// lie within one page) gives the logits of the same model parsed into memory, and the precision can still
-// change after loading (the packed rows have kernels at both).
 // mappedSynth writes a synthetic model to a file and opens it mapped, as the CLI does.
 func mappedSynth(t *testing.T, o synth.Options) *gguf.File {
 	t.Helper()
@@ -366,6 +363,9 @@ func mappedSynth(t *testing.T, o synth.Options) *gguf.File {
 	return f
 }
 
+// TestPackMapped: packing a model mapped from a file (whose pages ReleasePages then drops; small matrices
+// lie within one page) gives the logits of the same model parsed into memory, and the precision can still
+// change after loading (the packed rows have kernels at both).
 func TestPackMapped(t *testing.T) {
 	for _, o := range []synth.Options{
 		{Type: "Q4_0", Vocab: 320, Embd: 64, FF: 128, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11},

@@ -31,8 +31,8 @@ func NewCPU(threads int) *CPU {
 // rounds the same way, so a sequence's logits depend on what it is batched with only by float rounding
 // (~1e-4 NMSE at 8 bits: a batch's order of sums can tip a value to the next 8-bit step) — and not at all
 // through matrices packed at load (cpu.Weight.Pack, on CPUs with AVX-512 VNNI: Q4_0, Q8_0, Q4_K and Q6_K),
-// whose products fold as the tiles do whatever the batch. It may change at any time: the packed rows have
-// kernels at both precisions.
+// whose products fold as the tiles do whatever the batch. It may change between forward passes (not
+// during one): the packed rows have kernels at both precisions.
 func (b *CPU) SetActivationBits(bits int) error { return b.pool.SetActivationBits(bits) }
 
 // ActivationBits is the precision SetActivationBits chose.
@@ -80,12 +80,12 @@ func (b *CPU) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte
 		w.w.Row(0, w.vec)
 	}
 	// Matrices the packed kernels take in rows across lanes (cpu.Weight.Pack: Q4_0, Q8_0, Q4_K and Q6_K,
-	// with kernels at both precisions: cpu.PackedAt16) are rewritten once here (the same size; the k-quants
+	// with kernels at both precisions) are rewritten once here (the same size; the k-quants
 	// 1–3% larger) and the mapped pages dropped, so resident memory holds one copy (an anonymous one: not
 	// shared with other processes mapping the file). The token table is left as it is: it is read a row at
 	// a time, not multiplied. Where model files are read into memory rather than mapped (gguf.MapsFiles),
 	// a packed copy could not give the file's pages back: nothing is packed there.
-	if gguf.MapsFiles && cpu.PackedAt16(typ) && name != "token_embd.weight" && w.w.Pack() {
+	if gguf.MapsFiles && name != "token_embd.weight" && w.w.Pack() {
 		gguf.ReleasePages(data)
 	}
 	return w, nil
