@@ -234,7 +234,7 @@ func TestMatMulsMixedPacked(t *testing.T) {
 	}
 }
 
-// TestPacked16MatchesTiles: at 16 bits a packed matrix's products of up to 15 tokens (the one-token kernels,
+// TestPacked16MatchesTiles: at 16 bits a packed matrix's products of few tokens (packed16: the one-token kernels,
 // and for Q4_0 and Q8_0 the eight-token ones) are the 16-bit tile's to the bit, and its larger batches (the
 // tiles, on strips unpacked from the packed rows) are the file layout's.
 func TestPacked16MatchesTiles(t *testing.T) {
@@ -249,7 +249,7 @@ func TestPacked16MatchesTiles(t *testing.T) {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
-		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 15, 16, 17} {
+		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 47, 48, 95, 96} {
 			x := randRow(r, n*cols, 2)
 			tiles := make([]float32, n*rows)
 			gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding16), gemmFast)
