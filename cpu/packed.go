@@ -100,10 +100,11 @@ func (w *Weight) Pack() bool {
 	return true
 }
 
-// pack16Groups are the types with a 16-bit kernel for the eight tokens of a group (packedKernel16); other
-// tokens at 16 bits go one at a time, against four strips at once where the type has that kernel (four
-// tokens of a group against one strip, as at 8 bits, decoded 4 sequences 7% slower: two alternated runs).
-var pack16Groups = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true}
+// pack16Groups are the types with a 16-bit kernel for the eight tokens of a group (packedKernel16; not
+// Q6_K); other tokens at 16 bits go one at a time, against four strips at once where the type has that
+// kernel (four tokens of a group against one strip, as at 8 bits, decoded 4 sequences 7% slower: two
+// alternated runs).
+var pack16Groups = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true}
 
 // packed16Tokens: at 16 bits, products of fewer tokens take the packed kernels, more the tiles on strips
 // unpacked from the packed rows — for the types with eight-token kernels (pack16Groups); the others' tokens

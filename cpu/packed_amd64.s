@@ -1320,3 +1320,61 @@ q8w8:
 	STOREALL
 	VZEROUPPER
 	RET
+
+// The 16-bit eight-token kernel for packed Q4_K: SUBK8's sub-blocks against the group's split quads
+// (TOKWBODY, from zero), then the tile's FOLD and OFFSET.
+
+// TOKKW(t, j, I, F, S, O): TOKK on split quads (sub-block j's at DI + 512j).
+#define TOKKW(t, j, I, F, S, O) \
+	VPXORD              I, I, I \
+	TOKWBODY(t, 256*(j), 32*(j), I, F, S, Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
+	VFMADD231PS.BCST    (32*(j)+(t)*4)(R11), O, F
+
+// SUBK8W(j): SUBK8 at 16 bits.
+#define SUBK8W(j) \
+	Q4KSCALES(j, (SI), Z2, Z3) \
+	TOKKW(0, j, Z0, Z8, Z2, Z3) \
+	TOKKW(1, j, Z1, Z9, Z2, Z3) \
+	TOKKW(2, j, Z6, Z10, Z2, Z3) \
+	TOKKW(3, j, Z7, Z11, Z2, Z3) \
+	TOKKW(4, j, Z0, Z12, Z2, Z3) \
+	TOKKW(5, j, Z1, Z13, Z2, Z3) \
+	TOKKW(6, j, Z6, Z14, Z2, Z3) \
+	TOKKW(7, j, Z7, Z15, Z2, Z3)
+
+// func packedQ4_Kx8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_Kx8w(SB), NOSPLIT, $0-64
+	PACKSETUP
+	ZEROALL
+
+kw8:
+	VCVTPH2PS (SI), Z4
+	VCVTPH2PS 32(SI), Z5
+	Q4KLO(0, (SI))
+	SUBK8W(0)
+	Q4KHI(0, (SI))
+	SUBK8W(1)
+	Q4KLO(1, (SI))
+	SUBK8W(2)
+	Q4KHI(1, (SI))
+	SUBK8W(3)
+	Q4KLO(2, (SI))
+	SUBK8W(4)
+	Q4KHI(2, (SI))
+	SUBK8W(5)
+	Q4KLO(3, (SI))
+	SUBK8W(6)
+	Q4KHI(3, (SI))
+	SUBK8W(7)
+	ADDQ $2368, SI
+	ADDQ $4096, DI
+	ADDQ $256, R10
+	ADDQ $256, R11
+	DECQ CX
+	JNZ  kw8
+
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
+	STOREALL
+	VZEROUPPER
+	RET
