@@ -4,7 +4,7 @@
 //
 // On CPUs with AVX-512 VNNI, Q4_0, Q8_0, Q4_K and Q6_K matrices are packed once at load (Weight.Pack,
 // packed.go: strips of sixteen rows, one per int32 lane), and their products take the packed kernels —
-// every product at 8 bits; at 16 bits those of up to 95 tokens (47 for Q6_K), the tiles on strips
+// every product at 8 bits; at 16 bits those of up to 95 tokens, the tiles on strips
 // unpacked from the packed rows beyond — which fold their sums exactly as the prompt tiles do, so a
 // token's result does not depend on its batch.
 //

@@ -135,7 +135,7 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 			if a16 == nil || a16Rnd != rnd {
 				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
 			}
-			if packed16(w.Type, n) {
+			if packed16(n) {
 				matMulPacked(p, dsts[i], w, a16)
 			} else {
 				gemm(p, dsts[i], w, a16, gemmFast)

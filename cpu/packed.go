@@ -100,30 +100,16 @@ func (w *Weight) Pack() bool {
 	return true
 }
 
-// pack16Groups are the types with a 16-bit kernel for the eight tokens of a group (packedKernel16; not
-// Q6_K); other tokens at 16 bits go one at a time, against four strips at once where the type has that
-// kernel (four tokens of a group against one strip, as at 8 bits, decoded 4 sequences 7% slower: two
-// alternated runs).
-var pack16Groups = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true}
+// packed16Tokens: at 16 bits, products of fewer tokens take the packed kernels (eight tokens of a group at
+// once, the rest one at a time — four tokens of a group against one strip, as at 8 bits, decoded 4
+// sequences 7% slower than the one-token kernel on four strips: two alternated runs), more the tiles on
+// strips unpacked from the packed rows. Measured (2-core AMD EPYC, 2 threads, TinyLlama-shape, llamago
+// bench -p N -n 0, two alternated runs, tiles → packed kernels): Q4_0 prompts of 24 tokens 140 → 149–163
+// t/s, 64: 142 → 160–168, 128: 176 → 169, 512: 175 → 166.
+const packed16Tokens = 96
 
-// packed16Tokens: at 16 bits, products of fewer tokens take the packed kernels, more the tiles on strips
-// unpacked from the packed rows — for the types with eight-token kernels (pack16Groups); the others' tokens
-// go one at a time, which pays up to packed16Alone. Measured (2-core AMD EPYC, 2 threads, TinyLlama-shape,
-// llamago bench -p N -n 0, two alternated runs, tiles → packed kernels): Q4_0 prompts of 24 tokens 140 →
-// 149–163 t/s, 64: 142 → 160–168, 128: 176 → 169, 512: 175 → 166; Q4_K_M 24: 105 → 127–130, 64: 120–129 →
-// 129–133, 96: 147–151 → 130, 512: 159–164 → 129.
-const (
-	packed16Tokens = 96
-	packed16Alone  = 48
-)
-
-// packed16 reports whether n tokens against a packed matrix of type t take the packed kernels at 16 bits.
-func packed16(t gguf.Type, n int) bool {
-	if pack16Groups[t] {
-		return n < packed16Tokens
-	}
-	return n < packed16Alone
-}
+// packed16 reports whether n tokens against a packed matrix take the packed kernels at 16 bits.
+func packed16(n int) bool { return n < packed16Tokens }
 
 // packTypes are the types Pack packs.
 var packTypes = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}
@@ -250,7 +236,7 @@ func packedKernelGo(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 
 // packedTask is MatMul for a packed weight, at 8 bits or (packed16) 16: runs of up
 // to packStreams strips against every token group, the tokens of a group eight or four at a time (at 16
-// bits eight for the types of pack16Groups), a token left over alone (against the run's strips at once).
+// bits eight), a token left over alone (against the run's strips at once).
 type packedTask struct {
 	dst []float32
 	w   *Weight
@@ -266,10 +252,10 @@ func (pt *packedTask) run(lo, hi, _ int) {
 	rows, cols, nb, nb16 := w.Rows, w.Cols, w.Cols/32, w.Cols/16
 	stripBytes := packStripBytes(w)
 	// The kernels and activations of the precision: at 8 bits q8 (a quad a word), at 16 bits q16s (split:
-	// two words a quad, qw words a token per quad); which group kernels take this type (eight tokens, four).
-	kernel, qs, qc, qw, eight, four := packedKernel, a.q8, a.q8c, 1, true, true
+	// two words a quad, qw words a token per quad); whether four tokens of a group go together (8 bits).
+	kernel, qs, qc, qw, four := packedKernel, a.q8, a.q8c, 1, true
 	if !a.narrow() {
-		kernel, qs, qc, qw, eight, four = packedKernel16, a.q16s, a.q16c, 2, pack16Groups[w.Type], false
+		kernel, qs, qc, qw, four = packedKernel16, a.q16s, a.q16c, 2, false
 	}
 	for s := lo; s < hi; {
 		ns := 1
@@ -282,7 +268,7 @@ func (pt *packedTask) run(lo, hi, _ int) {
 			for t := 0; t < m; {
 				k := 1
 				switch {
-				case m-t == gemmT && eight:
+				case m-t == gemmT:
 					k = gemmT
 				case m-t >= 4 && four:
 					k = 4

@@ -145,12 +145,12 @@ func packedQ6_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as 
 //go:noescape
 func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
-// The 16-bit kernels per type (x8 for the types of pack16Groups).
+// The 16-bit kernels per type: one token (on four strips at once for Q4_0 and Q8_0), eight of a group.
 var (
 	packed16Q4_0 = packedKernels{packedQ4_0x1w, packedQ4_0x1s4w, nil, packedQ4_0x8w}
 	packed16Q8_0 = packedKernels{packedQ8_0x1w, packedQ8_0x1s4w, nil, packedQ8_0x8w}
 	packed16Q4_K = packedKernels{packedQ4_Kx1w, nil, nil, packedQ4_Kx8w}
-	packed16Q6_K = packedKernels{packedQ6_Kx1w, nil, nil, nil}
+	packed16Q6_K = packedKernels{packedQ6_Kx1w, nil, nil, packedQ6_Kx8w}
 )
 
 // packedKernel16 is packedKernel16Go in assembly.
@@ -163,8 +163,8 @@ func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || !packTypes[t] {
 		panic("packed kernel: rows of whole units")
 	}
-	if (tokens == 1) != (stride == 1) || (stride != 1 && (stride != gemmT || tokens != gemmT || !pack16Groups[t])) {
-		panic("packed kernel: one token alone, or the eight of a group of Q4_0, Q8_0 or Q4_K")
+	if (tokens == 1) != (stride == 1) || (stride != 1 && (stride != gemmT || tokens != gemmT)) {
+		panic("packed kernel: one token alone, or the eight of a group")
 	}
 	k := packed16Q4_0
 	switch t {
@@ -196,6 +196,9 @@ func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 
 //go:noescape
 func packedQ4_0x8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ6_Kx8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
 func packedQ4_Kx8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)

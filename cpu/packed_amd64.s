@@ -736,30 +736,34 @@ q6kw1:
 	VZEROUPPER
 	RET
 
-// GRP4(n, g, j): group g of half n (sub-blocks j, j+1) for four tokens of a group, into Z8–Z11.
-#define GRP4(n, g, j) \
+// GRP4T(n, g, j, T): group g of half n (sub-blocks j, j+1) for four tokens of a group, into Z8–Z11, each
+// token's sub-block by T (TOK6; TOK6W8 at 16 bits). GRP4 and GRP8 are the 8-bit ones.
+#define GRP4T(n, g, j, T) \
 	SC6(j, (SI), Z2) \
 	SC6(j+1, (SI), Z3) \
-	TOK6(0, 1024*(n)+256*(g), 32*(j), Z0, Z8, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(0, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z8, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(1, 1024*(n)+256*(g), 32*(j), Z5, Z9, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(1, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z9, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(2, 1024*(n)+256*(g), 32*(j), Z0, Z10, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(2, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z10, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(3, 1024*(n)+256*(g), 32*(j), Z5, Z11, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(3, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z11, Z3, Z20, Z21, Z22, Z23)
+	T(0, 1024*(n)+256*(g), 32*(j), Z0, Z8, Z2, Z16, Z17, Z18, Z19) \
+	T(0, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z8, Z3, Z20, Z21, Z22, Z23) \
+	T(1, 1024*(n)+256*(g), 32*(j), Z5, Z9, Z2, Z16, Z17, Z18, Z19) \
+	T(1, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z9, Z3, Z20, Z21, Z22, Z23) \
+	T(2, 1024*(n)+256*(g), 32*(j), Z0, Z10, Z2, Z16, Z17, Z18, Z19) \
+	T(2, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z10, Z3, Z20, Z21, Z22, Z23) \
+	T(3, 1024*(n)+256*(g), 32*(j), Z5, Z11, Z2, Z16, Z17, Z18, Z19) \
+	T(3, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z11, Z3, Z20, Z21, Z22, Z23)
 
-// GRP8(n, g, j): GRP4 for eight tokens, into Z8–Z15.
-#define GRP8(n, g, j) \
-	GRP4(n, g, j) \
-	TOK6(4, 1024*(n)+256*(g), 32*(j), Z0, Z12, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(4, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z12, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(5, 1024*(n)+256*(g), 32*(j), Z5, Z13, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(5, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z13, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(6, 1024*(n)+256*(g), 32*(j), Z0, Z14, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(6, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z14, Z3, Z20, Z21, Z22, Z23) \
-	TOK6(7, 1024*(n)+256*(g), 32*(j), Z5, Z15, Z2, Z16, Z17, Z18, Z19) \
-	TOK6(7, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z15, Z3, Z20, Z21, Z22, Z23)
+// GRP8T(n, g, j, T): GRP4T for eight tokens, into Z8–Z15.
+#define GRP8T(n, g, j, T) \
+	GRP4T(n, g, j, T) \
+	T(4, 1024*(n)+256*(g), 32*(j), Z0, Z12, Z2, Z16, Z17, Z18, Z19) \
+	T(4, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z12, Z3, Z20, Z21, Z22, Z23) \
+	T(5, 1024*(n)+256*(g), 32*(j), Z5, Z13, Z2, Z16, Z17, Z18, Z19) \
+	T(5, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z13, Z3, Z20, Z21, Z22, Z23) \
+	T(6, 1024*(n)+256*(g), 32*(j), Z0, Z14, Z2, Z16, Z17, Z18, Z19) \
+	T(6, 1024*(n)+256*(g)+128, 32*(j)+32, Z1, Z14, Z3, Z20, Z21, Z22, Z23) \
+	T(7, 1024*(n)+256*(g), 32*(j), Z5, Z15, Z2, Z16, Z17, Z18, Z19) \
+	T(7, 1024*(n)+256*(g)+128, 32*(j)+32, Z6, Z15, Z3, Z20, Z21, Z22, Z23)
+
+#define GRP4(n, g, j) GRP4T(n, g, j, TOK6)
+#define GRP8(n, g, j) GRP8T(n, g, j, TOK6)
 
 // NEXT6 advances the group kernels to the next super-block and loops to label.
 #define NEXT6(label) \
@@ -1372,6 +1376,64 @@ kw8:
 	ADDQ $256, R11
 	DECQ CX
 	JNZ  kw8
+
+	MOVQ    out+48(FP), AX
+	MOVQ    ostride+56(FP), BX
+	STOREALL
+	VZEROUPPER
+	RET
+
+// The 16-bit eight-token kernel for packed Q6_K: GRP8's groups against the group's split quads (lo at DI +
+// 2a + 64k + 4t, hi 32 bytes on, where a is the 8-bit layout's offset; d and start = −32·Σq per sub-block
+// of 16 at R10, R13 + 32j + 4t), the hi sums in Z28.
+
+// TOK6W8(t, a, b, I, F, S, W0…W3): TOK6 on split quads.
+#define TOK6W8(t, a, b, I, F, S, W0, W1, W2, W3) \
+	VPBROADCASTD  (b+(t)*4)(R13), I \
+	VPXORD        Z28, Z28, Z28 \
+	VPDPBUSD.BCST (2*(a)+(t)*4)(DI), W0, I \
+	VPDPBUSD.BCST (2*(a)+32+(t)*4)(DI), W0, Z28 \
+	VPDPBUSD.BCST (2*(a)+64+(t)*4)(DI), W1, I \
+	VPDPBUSD.BCST (2*(a)+96+(t)*4)(DI), W1, Z28 \
+	VPDPBUSD.BCST (2*(a)+128+(t)*4)(DI), W2, I \
+	VPDPBUSD.BCST (2*(a)+160+(t)*4)(DI), W2, Z28 \
+	VPDPBUSD.BCST (2*(a)+192+(t)*4)(DI), W3, I \
+	VPDPBUSD.BCST (2*(a)+224+(t)*4)(DI), W3, Z28 \
+	VPSLLD        $8, Z28, Z28 \
+	VPADDD        Z28, I, I \
+	VCVTDQ2PS     I, I \
+	VMULPS.BCST   (b+(t)*4)(R10), I, I \
+	VFMADD231PS   S, I, F
+
+// func packedQ6_Kx8w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ6_Kx8w(SB), NOSPLIT, $0-64
+	Q6SETUP
+	ZEROALL
+
+q6kw8:
+	VCVTPH2PS (SI), Z4
+	B6G0(320, 1344, (SI))
+	GRP8T(0, 0, 0, TOK6W8)
+	B6G1(832, 1344, (SI))
+	GRP8T(0, 1, 2, TOK6W8)
+	B6G2(320, 1344, (SI))
+	GRP8T(0, 2, 4, TOK6W8)
+	B6G3(832, 1344, (SI))
+	GRP8T(0, 3, 6, TOK6W8)
+	B6G0(1856, 2880, (SI))
+	GRP8T(1, 0, 8, TOK6W8)
+	B6G1(2368, 2880, (SI))
+	GRP8T(1, 1, 10, TOK6W8)
+	B6G2(1856, 2880, (SI))
+	GRP8T(1, 2, 12, TOK6W8)
+	B6G3(2368, 2880, (SI))
+	GRP8T(1, 3, 14, TOK6W8)
+	ADDQ $3392, SI
+	ADDQ $4096, DI
+	ADDQ $512, R10
+	ADDQ $512, R13
+	DECQ CX
+	JNZ  q6kw8
 
 	MOVQ    out+48(FP), AX
 	MOVQ    ostride+56(FP), BX

@@ -14,7 +14,7 @@ import (
 
 // TestPackedKernel checks the packed layout and its kernels at 8 and 16 bits: for every token count a group
 // can hold, the portable loop and the selected kernel (assembly where available), one, four and eight
-// tokens at a time (at 16 bits one, and eight for the types of pack16Groups), against a float64 product of
+// tokens at a time (at 16 bits one and eight), against a float64 product of
 // the dequantized weights and the rounded activations.
 func TestPackedKernel(t *testing.T) {
 	for _, bits := range []int{8, 16} {
@@ -44,10 +44,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type, bits int) {
 	type kernel func(gguf.Type, []byte, int, int, []uint32, []float32, []int32, []float32, int, int, []float32, int)
 	kernels, groups := map[string]kernel{"go": packedKernelGo, "selected": packedKernel}, []int{1, 4, 8}
 	if bits == 16 {
-		kernels, groups = map[string]kernel{"go": packedKernel16Go, "selected": packedKernel16}, []int{1}
-		if pack16Groups[typ] {
-			groups = []int{1, 8}
-		}
+		kernels, groups = map[string]kernel{"go": packedKernel16Go, "selected": packedKernel16}, []int{1, 8}
 	}
 	for _, n := range []int{1, 3, 4, 7, 8, 13} {
 		rnd := rounding8_0
