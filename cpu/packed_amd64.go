@@ -81,28 +81,51 @@ func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []flo
 		packedKernelGo(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 		return
 	}
+	runPacked(packedTable(t, false), 1, t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
+}
+
+// packedTable is type t's kernels at 8 bits or (wide) 16.
+func packedTable(t gguf.Type, wide bool) packedKernels {
+	switch {
+	case t == gguf.TypeQ4_0 && !wide:
+		return packedQ4_0
+	case t == gguf.TypeQ8_0 && !wide:
+		return packedQ8_0
+	case t == gguf.TypeQ4_K && !wide:
+		return packedQ4_K
+	case t == gguf.TypeQ6_K && !wide:
+		return packedQ6_K
+	case t == gguf.TypeQ4_0:
+		return packed16Q4_0
+	case t == gguf.TypeQ8_0:
+		return packed16Q8_0
+	case t == gguf.TypeQ4_K:
+		return packed16Q4_K
+	case t == gguf.TypeQ6_K:
+		return packed16Q6_K
+	}
+	panic("packed kernel: Q4_0, Q8_0, Q4_K or Q6_K")
+}
+
+// runPacked checks the slices k's kernels will read (qw words of q per quad of values and token) and runs
+// them: one token alone (against four strips at once where k has that kernel), four (where k has that
+// kernel) or eight of a group, strip by strip.
+func runPacked(k packedKernels, qw int, t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
 	units, nblk := cols/packUnitValues(t), cols/packScaleBlock(t)
 	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 {
 		panic("packed kernel: rows of whole units")
 	}
-	if (tokens == 1) != (stride == 1) || (stride != 1 && stride != gemmT) {
-		panic("packed kernel: one token alone, or four or eight of a group")
-	}
-	k := packedQ4_0
-	switch t {
-	case gguf.TypeQ8_0:
-		k = packedQ8_0
-	case gguf.TypeQ4_K:
-		k = packedQ4_K
-	case gguf.TypeQ6_K:
-		k = packedQ6_K
+	group := k.x8
+	switch {
+	case tokens == 1 && stride == 1:
+	case tokens == 4 && stride == gemmT && k.x4 != nil:
+		group = k.x4
+	case tokens != gemmT || stride != gemmT:
+		panic("packed kernel: one token alone, or four (8 bits) or eight of a group")
 	}
 	stripBytes := units * packUnitBytes(t)
-	_ = strips[ns*stripBytes-1]
-	_, _, _ = q[(cols/4-1)*stride+tokens-1], ad[(nblk-1)*stride+tokens-1], start[(nblk-1)*stride+tokens-1]
-	if t == gguf.TypeQ4_K {
-		_ = as[(nblk-1)*stride+tokens-1]
-	}
+	_, _ = strips[ns*stripBytes-1], q[(qw*cols/4-1)*stride+tokens-1]
+	_, _, _ = ad[(nblk-1)*stride+tokens-1], start[(nblk-1)*stride+tokens-1], as[(cols/32-1)*stride+tokens-1]
 	_ = out[(tokens-1)*ostride+ns*packRows-1]
 	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
 	if tokens == 1 && ns == 4 && k.x1s4 != nil {
@@ -111,15 +134,10 @@ func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []flo
 	}
 	for i := range ns {
 		w, op := &strips[i*stripBytes], &out[i*packRows]
-		switch tokens {
-		case 1:
+		if tokens == 1 {
 			k.x1(w, units, qp, adp, sp, asp, op, 4*ostride)
-		case 4:
-			k.x4(w, units, qp, adp, sp, asp, op, 4*ostride)
-		case gemmT:
-			k.x8(w, units, qp, adp, sp, asp, op, 4*ostride)
-		default:
-			panic("packed kernel: 1, 4 or 8 tokens")
+		} else {
+			group(w, units, qp, adp, sp, asp, op, 4*ostride)
 		}
 	}
 }
@@ -153,45 +171,14 @@ var (
 	packed16Q6_K = packedKernels{packedQ6_Kx1w, nil, nil, packedQ6_Kx8w}
 )
 
-// packedKernel16 is packedKernel16Go in assembly.
+// packedKernel16 is packedKernel16Go in assembly: one token alone (stride 1), or the eight of a group
+// (stride gemmT).
 func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
 	if !usePacked {
 		packedKernel16Go(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 		return
 	}
-	units, nblk := cols/packUnitValues(t), cols/packScaleBlock(t)
-	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 || !packTypes[t] {
-		panic("packed kernel: rows of whole units")
-	}
-	if (tokens == 1) != (stride == 1) || (stride != 1 && (stride != gemmT || tokens != gemmT)) {
-		panic("packed kernel: one token alone, or the eight of a group")
-	}
-	k := packed16Q4_0
-	switch t {
-	case gguf.TypeQ8_0:
-		k = packed16Q8_0
-	case gguf.TypeQ4_K:
-		k = packed16Q4_K
-	case gguf.TypeQ6_K:
-		k = packed16Q6_K
-	}
-	stripBytes := units * packUnitBytes(t)
-	_, _, _, _ = strips[ns*stripBytes-1], q[(cols/2-1)*stride+tokens-1], ad[(nblk-1)*stride+tokens-1], start[(nblk-1)*stride+tokens-1]
-	_, _ = as[(cols/32-1)*stride+tokens-1], out[(tokens-1)*ostride+ns*packRows-1]
-	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
-	if tokens == 1 && ns == 4 && k.x1s4 != nil {
-		k.x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes)
-		return
-	}
-	for i := range ns {
-		w, op := &strips[i*stripBytes], &out[i*packRows]
-		switch tokens {
-		case 1:
-			k.x1(w, units, qp, adp, sp, asp, op, 4*ostride)
-		default:
-			k.x8(w, units, qp, adp, sp, asp, op, 4*ostride)
-		}
-	}
+	runPacked(packedTable(t, true), 2, t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 }
 
 //go:noescape
