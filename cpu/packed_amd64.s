@@ -132,6 +132,40 @@
 	ADDQ $8, R10 \
 	ADDQ $8, R13
 
+// S4SETUP: PACKSETUP for a one-token kernel on four strips (stripBytes apart: the strips at SI, SI+R8,
+// SI+2·R8 and R9), their sums Z4–Z7 cleared; S4PAIRS(P) runs the pair macro P on each strip; S4STORE
+// stores the four sums (64 rows) at out. STORE1 stores one strip's sums, Z4.
+#define S4SETUP \
+	PACKSETUP \
+	MOVQ   stripBytes+56(FP), R8 \
+	LEAQ   (SI)(R8*2), R9 \
+	ADDQ   R8, R9 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	VPXORD Z6, Z6, Z6 \
+	VPXORD Z7, Z7, Z7
+
+#define S4PAIRS(P) \
+	P((SI), Z4) \
+	P((SI)(R8*1), Z5) \
+	P((SI)(R8*2), Z6) \
+	P((R9), Z7)
+
+#define S4STORE \
+	MOVQ    out+48(FP), AX \
+	VMOVUPS Z4, (AX) \
+	VMOVUPS Z5, 64(AX) \
+	VMOVUPS Z6, 128(AX) \
+	VMOVUPS Z7, 192(AX) \
+	VZEROUPPER \
+	RET
+
+#define STORE1 \
+	MOVQ    out+48(FP), AX \
+	VMOVUPS Z4, (AX) \
+	VZEROUPPER \
+	RET
+
 // func packedQ4_0x1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_0x1(SB), NOSPLIT, $0-64
 	PACKSETUP
@@ -143,41 +177,22 @@ pair1:
 	DECQ CX
 	JNZ  pair1
 
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z4, (AX)
-	VZEROUPPER
-	RET
+	STORE1
 
 // func packedQ4_0x1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 // Four strips (at w + k·stripBytes) against one token: four streams of memory at
 // once, which one core needs to keep its share of the bandwidth busy. Their 64 results go to out.
 TEXT ·packedQ4_0x1s4(SB), NOSPLIT, $0-64
-	PACKSETUP
-	MOVQ   stripBytes+56(FP), R8
-	LEAQ   (SI)(R8*2), R9
-	ADDQ   R8, R9
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	S4SETUP
 
 pair1s4:
-	PAIR1((SI), Z4)
-	PAIR1((SI)(R8*1), Z5)
-	PAIR1((SI)(R8*2), Z6)
-	PAIR1((R9), Z7)
+	S4PAIRS(PAIR1)
 	NEXT1(576)
 	ADDQ $576, R9
 	DECQ CX
 	JNZ  pair1s4
 
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, 64(AX)
-	VMOVUPS Z6, 128(AX)
-	VMOVUPS Z7, 192(AX)
-	VZEROUPPER
-	RET
+	S4STORE
 
 // BLOCKT4(h, W, woff, T): block h of the pair for four tokens, into Z8–Z11: its scales, its words (W at
 // woff: UNPACK or LOAD8) and each token (T: TOK or TOKQ8). BLOCK4 is Q4_0's, BLOCK4Q8 Q8_0's.
@@ -247,39 +262,20 @@ q8pair1:
 	DECQ CX
 	JNZ  q8pair1
 
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z4, (AX)
-	VZEROUPPER
-	RET
+	STORE1
 
 // func packedQ8_0x1s4(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 TEXT ·packedQ8_0x1s4(SB), NOSPLIT, $0-64
-	PACKSETUP
-	MOVQ   stripBytes+56(FP), R8
-	LEAQ   (SI)(R8*2), R9
-	ADDQ   R8, R9
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	S4SETUP
 
 q8pair1s4:
-	PAIR1Q8((SI), Z4)
-	PAIR1Q8((SI)(R8*1), Z5)
-	PAIR1Q8((SI)(R8*2), Z6)
-	PAIR1Q8((R9), Z7)
+	S4PAIRS(PAIR1Q8)
 	NEXT1(1088)
 	ADDQ $1088, R9
 	DECQ CX
 	JNZ  q8pair1s4
 
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, 64(AX)
-	VMOVUPS Z6, 128(AX)
-	VMOVUPS Z7, 192(AX)
-	VZEROUPPER
-	RET
+	S4STORE
 
 #define BLOCK4Q8(h) BLOCKT4(h, LOAD8, 64+512*(h), TOKQ8)
 
@@ -901,39 +897,20 @@ w1:
 	DECQ CX
 	JNZ  w1
 
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z4, (AX)
-	VZEROUPPER
-	RET
+	STORE1
 
 // func packedQ4_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 TEXT ·packedQ4_0x1s4w(SB), NOSPLIT, $0-64
-	PACKSETUP
-	MOVQ   stripBytes+56(FP), R8
-	LEAQ   (SI)(R8*2), R9
-	ADDQ   R8, R9
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	S4SETUP
 
 w1s4:
-	PAIR1W((SI), Z4)
-	PAIR1W((SI)(R8*1), Z5)
-	PAIR1W((SI)(R8*2), Z6)
-	PAIR1W((R9), Z7)
+	S4PAIRS(PAIR1W)
 	NEXT1W
 	ADDQ $576, R9
 	DECQ CX
 	JNZ  w1s4
 
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, 64(AX)
-	VMOVUPS Z6, 128(AX)
-	VMOVUPS Z7, 192(AX)
-	VZEROUPPER
-	RET
+	S4STORE
 
 // func unpackPackedQ4_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)
 // unpackPacked for a whole strip: per block, its four words' low and high nibbles to q (quads b·8+k and
@@ -1151,27 +1128,14 @@ q8w1:
 	DECQ CX
 	JNZ  q8w1
 
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z4, (AX)
-	VZEROUPPER
-	RET
+	STORE1
 
 // func packedQ8_0x1s4w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, stripBytes int)
 TEXT ·packedQ8_0x1s4w(SB), NOSPLIT, $0-64
-	PACKSETUP
-	MOVQ   stripBytes+56(FP), R8
-	LEAQ   (SI)(R8*2), R9
-	ADDQ   R8, R9
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
+	S4SETUP
 
 q8w1s4:
-	PAIR1Q8W((SI), Z4)
-	PAIR1Q8W((SI)(R8*1), Z5)
-	PAIR1Q8W((SI)(R8*2), Z6)
-	PAIR1Q8W((R9), Z7)
+	S4PAIRS(PAIR1Q8W)
 	ADDQ $1088, SI
 	ADDQ $1088, R9
 	ADDQ $128, DI
@@ -1180,13 +1144,7 @@ q8w1s4:
 	DECQ CX
 	JNZ  q8w1s4
 
-	MOVQ    out+48(FP), AX
-	VMOVUPS Z4, (AX)
-	VMOVUPS Z5, 64(AX)
-	VMOVUPS Z6, 128(AX)
-	VMOVUPS Z7, 192(AX)
-	VZEROUPPER
-	RET
+	S4STORE
 
 // func unpackPackedQ8_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next *byte)
 // unpackPacked for a Q8_0 strip: the packed words are the strip's (u = q + 128); d to s, 128·d to o; the
