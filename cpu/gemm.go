@@ -57,7 +57,7 @@ type act16 struct {
 	// kernels at 16 bits: q16c holds token t's values alone at q16c[t·cols/2:], split into bytes
 	// (splitQuads), with d32c, startc and s32c; q16s the group's split the same way, group g at
 	// q16s[g·cols/2·gemmT:], quad k's lo words of the gemmT tokens at 2k·gemmT and its hi words at
-	// (2k+1)·gemmT; start and start16 as at 8 bits.
+	// (2k+1)·gemmT, with start and start16 as at 8 bits (groups16: only where a group is full).
 	q16c   []uint32
 	q16s   []uint32
 	start  []int32
@@ -79,6 +79,10 @@ func (a *act16) narrow() bool { return a.rnd != rounding16 }
 // bits (q16c, q16s, d32c, startc, s32c, start): products of fewer than packed16Tokens tokens.
 func (a *act16) compact16() bool { return !a.narrow() && a.n < packed16Tokens }
 
+// groups16 reports whether the 16-bit split values are also kept by group (q16s, start, start16): only the
+// eight-token kernels read them, so only where a group is full.
+func (a *act16) groups16() bool { return a.compact16() && a.n >= gemmT }
+
 func (a *act16) groups() int { return (a.n + gemmT - 1) / gemmT }
 
 // resize makes room for n rows of cols values, reusing the storage. The padding tokens of the last group
@@ -97,6 +101,8 @@ func (a *act16) resize(n, cols int) {
 	}
 	if a.compact16() {
 		a.q16c, a.d16c, a.start16c = grow(a.q16c, n*cols/2), grow(a.d16c, n*cols/16), grow(a.start16c, n*cols/16)
+	}
+	if a.groups16() {
 		a.q16s, a.start, a.start16 = grow(a.q16s, words), grow(a.start, b32), grow(a.start16, b16)
 	}
 	if a.narrow() {
@@ -174,6 +180,8 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 	}
 	if a.compact16() {
 		splitQuads(a.q16c[t*cols/2:(t+1)*cols/2], tmp.Q[:cols], 1)
+	}
+	if a.groups16() {
 		splitQuads(a.q16s[g*cols/2*gemmT+tt:(g+1)*cols/2*gemmT], tmp.Q[:cols], gemmT)
 	}
 	for b := 0; b < cols/32; b++ {
@@ -185,13 +193,18 @@ func (a *act16) quantizeRow(t int, x []float32, tmp *Q16Row) {
 		copy(a.d32c[t*cols/32:(t+1)*cols/32], tmp.D[:cols/32])
 		startc, s32c := a.startc[t*cols/32:(t+1)*cols/32], a.s32c[t*cols/32:(t+1)*cols/32]
 		d16c, start16c := a.d16c[t*cols/16:(t+1)*cols/16], a.start16c[t*cols/16:(t+1)*cols/16]
-		start, start16 := a.start[g*cols/32*gemmT:], a.start16[g*cols/16*gemmT:]
 		for b := range startc {
-			start[b*gemmT+tt], startc[b], s32c[b] = -8*tmp.S[b], -8*tmp.S[b], s32[b*gemmT+tt]
+			startc[b], s32c[b] = -8*tmp.S[b], s32[b*gemmT+tt]
 			lo := sum16(tmp.Q[b*32 : b*32+16])
 			d16c[2*b], d16c[2*b+1] = tmp.D[b], tmp.D[b]
 			start16c[2*b], start16c[2*b+1] = -32*lo, -32*(tmp.S[b]-lo)
-			start16[2*b*gemmT+tt], start16[(2*b+1)*gemmT+tt] = -32*lo, -32*(tmp.S[b]-lo)
+		}
+	}
+	if a.groups16() {
+		start, start16 := a.start[g*cols/32*gemmT:], a.start16[g*cols/16*gemmT:]
+		for b := range cols / 32 {
+			start[b*gemmT+tt] = a.startc[t*cols/32+b]
+			start16[2*b*gemmT+tt], start16[(2*b+1)*gemmT+tt] = a.start16c[t*cols/16+2*b], a.start16c[t*cols/16+2*b+1]
 		}
 	}
 	if q8 != nil {
