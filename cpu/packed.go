@@ -228,9 +228,7 @@ func packedKernelGo(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 	for tok := range tokens {
 		packedStripsGo(t, strips, ns, cols, stripBytes, func(b, v int) int32 { // value v of block b
 			return int32(int8(q[(8*b+v/4)*stride+tok] >> (8 * (v % 4))))
-		}, func(b int) (float32, int32, float32) {
-			return ad[b*stride+tok], start[b*stride+tok], as[min(b, cols/32-1)*stride+tok]
-		}, out[tok*ostride:])
+		}, ad, start, as, func(b int) int { return b*stride + tok }, out[tok*ostride:])
 	}
 }
 
@@ -494,18 +492,16 @@ func packedKernel16Go(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad [
 			j := 8*b + v/4
 			lo, hi := q[2*j*stride+tok], q[(2*j+1)*stride+tok]
 			return 256*int32(int8(hi>>(8*(v%4)))) + int32(int8(lo>>(8*(v%4))))
-		}, func(b int) (float32, int32, float32) {
-			return ad[b*stride+tok], start[b*stride+tok], as[min(b, cols/32-1)*stride+tok]
-		}, out[tok*ostride:])
+		}, ad, start, as, func(b int) int { return b*stride + tok }, out[tok*ostride:])
 	}
 }
 
 // packedStripsGo is the portable product of ns packed strips with one token, at either precision (the
-// loop of packedKernelGo and packedKernel16Go): val(b, v) is the token's value v of block b of 32, scales(b)
-// its d, start and as of block b (of 16 for Q6_K; as only for Q4_K). Per block the int32 total Σ (u−bias)·q
+// loop of packedKernelGo and packedKernel16Go): val(b, v) is the token's value v of block b of 32, and
+// its d, start and as of block b (of 16 for Q6_K; as only for Q4_K) are ad, start and as at at(b). Per block the int32 total Σ (u−bias)·q
 // from the start −bias·Σq (Q4_K: Σ u·q from zero), then F += s·(float(total)·d) with s = d_w·sc for the
 // k-quants, and for Q4_K F += (dmin·m)·as.
-func packedStripsGo(t gguf.Type, strips []byte, ns, cols, stripBytes int, val func(b, v int) int32, scales func(b int) (float32, int32, float32), out []float32) {
+func packedStripsGo(t gguf.Type, strips []byte, ns, cols, stripBytes int, val func(b, v int) int32, ad []float32, start []int32, as []float32, at func(b int) int, out []float32) {
 	for i := range ns {
 		strip := strips[i*stripBytes : (i+1)*stripBytes]
 		var acc [packRows]float32
@@ -517,7 +513,7 @@ func packedStripsGo(t gguf.Type, strips []byte, ns, cols, stripBytes int, val fu
 				for r := range packRows {
 					d := f16[uint16(u[2*r])|uint16(u[2*r+1])<<8]
 					sc := d * float32(int8(u[64+16*j+r]))
-					adb, dot, _ := scales(b)
+					adb, dot := ad[at(b)], start[at(b)]
 					for k := k0; k < k0+4; k++ {
 						ql := u[320+1536*n+64*(8*(g%2)+k)+4*r:]
 						qh := u[320+1536*n+1024+64*k+4*r:]
@@ -533,7 +529,7 @@ func packedStripsGo(t gguf.Type, strips []byte, ns, cols, stripBytes int, val fu
 			continue
 		}
 		for b := range cols / 32 {
-			adb, startb, asb := scales(b)
+			adb, startb := ad[at(b)], start[at(b)]
 			for r := range packRows {
 				if t == gguf.TypeQ4_K {
 					u := strip[b/8*q4kPackBytes:]
@@ -546,7 +542,7 @@ func packedStripsGo(t gguf.Type, strips []byte, ns, cols, stripBytes int, val fu
 						}
 					}
 					acc[r] += d * float32(u[64+16*j+r]) * (float32(dot) * adb)
-					acc[r] += dmin * float32(u[192+16*j+r]) * asb
+					acc[r] += dmin * float32(u[192+16*j+r]) * as[at(b)]
 					continue
 				}
 				pair := strip[b/2*packUnitBytes(t):]
