@@ -90,7 +90,7 @@ func TestQ4_0RowsMatchTiles(t *testing.T) {
 	w := &Weight{Type: gguf.TypeQ4_0, Rows: rows, Cols: cols, Data: quantRow(t, gguf.TypeQ4_0, randRow(r, rows*cols, 1))}
 	x := randRow(r, n*cols, 2)
 	batch := make([]float32, n*rows)
-	gemm(p, batch, w, quantizeActivations16(p, x, n, cols, rounding8_0), gemmFast)
+	gemm(p, batch, w, quantizeActivations16(p, x, n, cols, rounding8_0, layAll), gemmFast)
 	one := make([]float32, rows)
 	for tok := 0; tok < n; tok++ {
 		quantizeActivations(p, x[tok*cols:(tok+1)*cols], 1, cols, rounding8_0)

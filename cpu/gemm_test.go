@@ -57,7 +57,7 @@ func TestGemm(t *testing.T) {
 				require.NoError(t, gguf.Dequantize(typ, w.Data, wd))
 				x := randRow(r, n*cols, 2)
 				x[5] = 40 // an outlier in one block
-				a := quantizeActivations16(p, x, n, cols, rnd)
+				a := quantizeActivations16(p, x, n, cols, rnd, layAll)
 				xr := dequant16(a)
 
 				var ref, exact []float64
@@ -108,7 +108,7 @@ func TestQuantizeActivations16(t *testing.T) {
 	for k := 32; k < 64; k++ {
 		x[2*cols+k] = 0
 	}
-	a := quantizeActivations16(p, x, n, cols, rounding16)
+	a := quantizeActivations16(p, x, n, cols, rounding16, layAll)
 	xr := dequant16(a)
 	row := q16row(cols)
 	for tok := 0; tok < n; tok++ {

@@ -113,6 +113,7 @@ func decodeScales(t gguf.Type, wr []byte, rb int, scales []float32) {
 
 // gemv computes dst = w·x for the n tokens rounded into a.
 func gemv(p *Pool, dst []float32, w *Weight, a *act16, n int) {
+	a.ensure(p, layTiles)
 	p.tasks.gemv = gemvTask{p: p, dst: dst, w: w, a: a, n: n}
 	p.For(w.Rows, gemvRows, p.tasks.gemvFn)
 }

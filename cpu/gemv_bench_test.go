@@ -22,7 +22,7 @@ func BenchmarkGemvKernel(b *testing.B) {
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
 		for _, n := range []int{8, 16} {
 			w := &Weight{Type: typ, Rows: gemvRows, Cols: cols, Data: quantRow(b, typ, randRow(r, gemvRows*cols, 1))}
-			a := quantizeActivations16(p, randRow(r, n*cols, 1), n, cols, rounding16)
+			a := quantizeActivations16(p, randRow(r, n*cols, 1), n, cols, rounding16, layAll)
 			t := gemvTask{p: p, w: w, a: a, n: n}
 			var buf [2 * gemvRows * 32]int16
 			var out [gemvRows * 2 * gemmT]float32
@@ -95,20 +95,23 @@ func BenchmarkPackedKernel(b *testing.B) {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(b, typ, randRow(r, rows*cols, 1))}
 		require.True(b, w.Pack())
 		stripBytes := packStripBytes(w)
-		q, out := make([]uint32, cols/4*gemmT), make([]float32, rows)
-		ad, start, as := make([]float32, cols/16), make([]int32, cols/16), make([]float32, cols/16)
+		q, out := make([]uint32, 2*cols/4*gemmT), make([]float32, gemmT*rows)
+		ad, start, as := make([]float32, cols/16*gemmT), make([]int32, cols/16*gemmT), make([]float32, cols/16*gemmT)
 		for _, bits := range []int{8, 16} {
-			for _, ns := range []int{1, packStreams} {
-				b.Run(fmt.Sprintf("type=%s/bits=%d/strips=%d", typ, bits, ns), func(b *testing.B) {
+			for _, shape := range []struct{ tokens, strips int }{{1, 1}, {1, packStreams}, {gemmT, packStreams}} {
+				kernel, tokens, ns, stride := packedKernel, shape.tokens, shape.strips, 1
+				if bits == 16 {
+					kernel = packedKernel16
+				}
+				if tokens > 1 {
+					stride = gemmT
+				}
+				b.Run(fmt.Sprintf("type=%s/bits=%d/tokens=%d/strips=%d", typ, bits, tokens, ns), func(b *testing.B) {
 					b.SetBytes(int64(len(w.Packed)))
 					for i := 0; i < b.N; i++ {
 						for s := 0; s < rows/packRows; s += ns {
 							strips := w.Packed[s*stripBytes : (s+ns)*stripBytes]
-							if bits == 8 {
-								packedKernel(typ, strips, ns, cols, q, ad, start, as, 1, 1, out[s*packRows:], packRows)
-							} else {
-								packedKernel16(typ, strips, ns, cols, q, ad, start, as, 1, 1, out[s*packRows:], packRows)
-							}
+							kernel(typ, strips, ns, cols, q, ad, start, as, tokens, stride, out[s*packRows:], rows)
 						}
 					}
 				})

@@ -40,7 +40,7 @@ func TestGemv(t *testing.T) {
 				require.NoError(t, gguf.Dequantize(c.typ, w.Data, wd))
 				x := randRow(r, n*cols, 2)
 				x[7] = -40 // an outlier in one block
-				a := quantizeActivations16(p, x, n, cols, rnd)
+				a := quantizeActivations16(p, x, n, cols, rnd, layAll)
 				xr := dequant16(a)
 				dst := make([]float32, n*rows)
 				for i := range dst {

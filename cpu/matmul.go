@@ -117,55 +117,87 @@ func (a *rowsTask) run(lo, hi, worker int) {
 
 // MatMuls computes MatMul(dsts[i], ws[i], x, n) for every i, rounding x to integers once for all the
 // weights that use the integer path (once per rounding, with 8-bit activations: weights of different
-// families round them differently).
+// families round them differently), in the layouts all of those weights' kernels read.
 func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
-	var a16 *act16            // the tiles' activations, once rounded
+	var a16 *act16            // the activations of the act16 paths, once rounded
 	var a16Rnd, qRnd rounding // how a16 and the row kernels' activations were rounded
 	quantized := false        // the row kernels' activations, once rounded
 	for i, w := range ws {
 		rnd := p.rounding(w.Type)
-		tiles, minTiles := tilesFirst(w.Type, rnd)
-		switch {
-		case w.Packed != nil && rnd != rounding16:
-			if a16 == nil || a16Rnd != rnd {
-				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
-			}
-			matMulPacked(p, dsts[i], w, a16)
-		case w.Packed != nil: // 16 bits: few tokens in the packed kernels, more in the tiles
-			if a16 == nil || a16Rnd != rnd {
-				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
-			}
-			if packed16(n) {
-				matMulPacked(p, dsts[i], w, a16)
-			} else {
-				gemm(p, dsts[i], w, a16, gemmFast)
-			}
-		case !hasQ16Dot(w.Type):
+		r := p.route(w, rnd, n)
+		switch r {
+		case routeFloat:
 			matMulFloat(p, dsts[i], w, x, n)
-		case rowsFirst(w.Type, rnd, n):
+			continue
+		case routeRows:
 			if !quantized || qRnd != rnd {
 				quantizeActivations(p, x, n, w.Cols, rnd)
 				quantized, qRnd = true, rnd
 			}
 			matMulQ16Rows(p, dsts[i], w, n)
-		case canGemv(w.Type, n, w.Rows) && !tiles:
-			if a16 == nil || a16Rnd != rnd {
-				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
+			continue
+		}
+		if a16 == nil || a16Rnd != rnd {
+			var want layout // what this weight and the later ones of this rounding read
+			for _, v := range ws[i:] {
+				if p.rounding(v.Type) == rnd {
+					want |= p.route(v, rnd, n).layouts(n, rnd != rounding16)
+				}
 			}
+			a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd, want), rnd
+		}
+		switch r {
+		case routePacked:
+			matMulPacked(p, dsts[i], w, a16)
+		case routeGemv:
 			gemv(p, dsts[i], w, a16, n)
-		case canGemm(w.Type, n) || (tiles && n >= minTiles):
-			if a16 == nil || a16Rnd != rnd {
-				a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd), rnd
-			}
-			gemm(p, dsts[i], w, a16, gemmFast)
 		default:
-			if !quantized || qRnd != rnd {
-				quantizeActivations(p, x, n, w.Cols, rnd)
-				quantized, qRnd = true, rnd
-			}
-			matMulQ16Rows(p, dsts[i], w, n)
+			gemm(p, dsts[i], w, a16, gemmFast)
 		}
 	}
+}
+
+// route is the kernel family that takes a product.
+type route uint8
+
+const (
+	routePacked route = iota // the packed kernels (packed.go)
+	routeGemm                // the prompt tiles (gemm.go)
+	routeGemv                // the few-token kernels (gemv.go)
+	routeRows                // the one-row kernels, token by token (quant.go)
+	routeFloat               // float dot products (types without integer kernels)
+)
+
+// route chooses the kernels for n tokens against w with activations rounded by rnd.
+func (p *Pool) route(w *Weight, rnd rounding, n int) route {
+	tiles, minTiles := tilesFirst(w.Type, rnd)
+	switch {
+	case w.Packed != nil && (rnd != rounding16 || packed16(n)):
+		return routePacked
+	case w.Packed != nil: // 16 bits: few tokens in the packed kernels, more in the tiles
+		return routeGemm
+	case !hasQ16Dot(w.Type):
+		return routeFloat
+	case rowsFirst(w.Type, rnd, n):
+		return routeRows
+	case canGemv(w.Type, n, w.Rows) && !tiles:
+		return routeGemv
+	case canGemm(w.Type, n) || (tiles && n >= minTiles):
+		return routeGemm
+	default:
+		return routeRows
+	}
+}
+
+// layouts is what r's kernels read of n tokens' activations (act16).
+func (r route) layouts(n int, narrow bool) layout {
+	switch r {
+	case routePacked:
+		return packedLayouts(n, narrow)
+	case routeGemm, routeGemv:
+		return layTiles
+	}
+	return 0
 }
 
 // tilesFirst reports whether few-token products of type t take the prompt tiles rather than the few-token

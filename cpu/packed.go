@@ -111,6 +111,23 @@ const packed16Tokens = 96
 // packed16 reports whether n tokens against a packed matrix take the packed kernels at 16 bits.
 func packed16(n int) bool { return n < packed16Tokens }
 
+// packedLayouts is what the packed kernels read of n tokens' activations (act16): the token groups where a
+// group kernel runs (eight tokens, or at 8 bits four, of a group), each token's bytes where one runs alone.
+func packedLayouts(n int, narrow bool) layout {
+	group := gemmT
+	if narrow {
+		group = 4
+	}
+	var lay layout
+	if n >= group {
+		lay |= layGroups
+	}
+	if n%group != 0 {
+		lay |= layBytes
+	}
+	return lay
+}
+
 // packTypes are the types Pack packs.
 var packTypes = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}
 
@@ -297,6 +314,7 @@ func (pt *packedTask) run(lo, hi, _ int) {
 // matMulPacked computes dst = w·x for a packed w from the activations in a (8-bit, w's rounding, or 16-bit
 // and split into bytes: compact16).
 func matMulPacked(p *Pool, dst []float32, w *Weight, a *act16) {
+	a.ensure(p, packedLayouts(a.n, a.narrow()))
 	p.tasks.packed = packedTask{dst: dst, w: w, a: a}
 	strips, chunk := packChunks(p, w)
 	p.ForChunks(strips, chunk, p.tasks.packedFn)

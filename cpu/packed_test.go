@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/llamago/llamago/gguf"
@@ -54,7 +55,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type, bits int) {
 		if bits == 16 {
 			rnd = rounding16
 		}
-		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rnd)
+		a := quantizeActivations16(p, randRow(r, n*cols, 2), n, cols, rnd, layAll)
 		qc, qg, qw := a.q8c, a.q8, 1 // words a quad
 		if bits == 16 {
 			qc, qg, qw = a.q16c, a.q16s, 2
@@ -131,7 +132,7 @@ func TestPackedMatchesTiles(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", typ, n), func(t *testing.T) {
 				x := randRow(r, n*cols, 2)
 				tiles := make([]float32, n*rows)
-				gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, p.rounding(typ)), gemmFast)
+				gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, p.rounding(typ), layAll), gemmFast)
 				got := make([]float32, n*rows)
 				MatMul(p, got, &pw, x, n)
 				require.Equal(t, tiles, got)
@@ -252,7 +253,7 @@ func TestPacked16MatchesTiles(t *testing.T) {
 		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 47, 48, 95, 96} {
 			x := randRow(r, n*cols, 2)
 			tiles := make([]float32, n*rows)
-			gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding16), gemmFast)
+			gemm(p, tiles, w, quantizeActivations16(p, x, n, cols, rounding16, layAll), gemmFast)
 			got := make([]float32, n*rows)
 			MatMul(p, got, &pw, x, n)
 			require.Equal(t, tiles, got, "%s, %d tokens", typ, n)
@@ -286,7 +287,8 @@ func TestUnpackPacked(t *testing.T) {
 }
 
 // TestSplitQuads: every 16-bit code the rounding makes (|q| ≤ q16Max) splits into two signed bytes that give
-// it back as 256·hi + lo, in the quad layout the one-token kernels read.
+// it back as 256·hi + lo, in the quad layout the one-token kernels read; the vector form (with a scalar
+// tail) writes what the portable one writes. The same for narrowQuads on 8-bit codes.
 func TestSplitQuads(t *testing.T) {
 	q := make([]int16, 0, 2*q16Max+4)
 	for v := -q16Max; v <= q16Max; v++ {
@@ -295,11 +297,28 @@ func TestSplitQuads(t *testing.T) {
 	for len(q)%4 != 0 {
 		q = append(q, q16Max)
 	}
-	dst := make([]uint32, len(q)/2)
-	splitQuads(dst, q, 1)
-	for i, v := range q {
-		lo, hi := int8(dst[2*(i/4)]>>(8*(i%4))), int8(dst[2*(i/4)+1]>>(8*(i%4)))
-		require.Equal(t, int32(v), 256*int32(hi)+int32(lo), "code %d", v)
+	for _, n := range []int{len(q), len(q) - 4, 36, 4} {
+		dst, ref := make([]uint32, n/2), make([]uint32, n/2)
+		splitQuads(dst, q[:n])
+		splitQuadsGo(ref, q[:n])
+		require.True(t, slices.Equal(ref, dst), "n=%d: the vector form differs", n)
+		for i, v := range q[:n] {
+			lo, hi := int8(dst[2*(i/4)]>>(8*(i%4))), int8(dst[2*(i/4)+1]>>(8*(i%4)))
+			require.Equal(t, int32(v), 256*int32(hi)+int32(lo), "code %d", v)
+		}
+	}
+	q8 := make([]int16, 0, 768)
+	for len(q8) < 768 {
+		q8 = append(q8, int16(len(q8)%255-127))
+	}
+	for _, n := range []int{len(q8), 64, 36} {
+		dst, ref := make([]uint32, n/4), make([]uint32, n/4)
+		narrowQuads(dst, q8[:n])
+		narrowQuadsGo(ref, q8[:n])
+		require.True(t, slices.Equal(ref, dst), "n=%d: the vector form differs", n)
+		for i, v := range q8[:n] {
+			require.Equal(t, int8(v), int8(dst[i/4]>>(8*(i%4))), "n=%d value %d", n, i)
+		}
 	}
 }
 

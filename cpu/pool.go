@@ -54,19 +54,20 @@ type poolTasks struct {
 	quant     quantTask
 	q16       q16Task
 	quant16   quant16Task
+	group16   group16Task
 	gemm      gemmTask
 	transpose transposeTask
 	gemmF     gemmFTask
 	gemv      gemvTask
 	packed    packedTask
 
-	rowsFn, quantFn, q16Fn, quant16Fn, gemmFn, transposeFn, gemmFFn, gemvFn, packedFn func(lo, hi, worker int)
+	rowsFn, quantFn, q16Fn, quant16Fn, group16Fn, gemmFn, transposeFn, gemmFFn, gemvFn, packedFn func(lo, hi, worker int)
 }
 
 func (t *poolTasks) bind() {
 	t.rowsFn, t.quantFn, t.q16Fn, t.quant16Fn = t.rows.run, t.quant.run, t.q16.run, t.quant16.run
 	t.gemmFn, t.transposeFn, t.gemmFFn, t.gemvFn = t.gemm.run, t.transpose.run, t.gemmF.run, t.gemv.run
-	t.packedFn = t.packed.run
+	t.packedFn, t.group16Fn = t.packed.run, t.group16.run
 }
 
 type poolJob struct {

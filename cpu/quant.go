@@ -69,6 +69,16 @@ func (k rounding) quantize(x []float32, r *Q16Row) {
 	}
 }
 
+// quantizeInto rounds x into q, d (per block of 32) and s (Σq per block) the way k says.
+func (k rounding) quantizeInto(x []float32, q []int16, d []float32, s []int32) {
+	if k == rounding16 {
+		quantizeRow16(x, q, d, s)
+		return
+	}
+	r := Q16Row{Q: q, D: d, S: s}
+	k.quantize(x, &r)
+}
+
 // QuantizeRowQ16 rounds x (a multiple of 32 long) into r, block by block with round16.
 func QuantizeRowQ16(x []float32, r *Q16Row) { quantizeRow16(x, r.Q, r.D, r.S); r.Narrow = false }
 

@@ -136,3 +136,35 @@ func swigluVec(dst, gate, up []float32) {
 	}
 	swigluAVX2(&dst[0], &gate[0], &up[0], len(dst), &expConst8)
 }
+
+//go:noescape
+func narrowQuadsAVX512(dst *uint32, q *int16, n int)
+
+//go:noescape
+func splitQuadsAVX512(dst *uint32, q *int16, n int)
+
+// narrowQuads is narrowQuadsGo, whole vectors of 32 codes in assembly.
+func narrowQuads(dst []uint32, q []int16) {
+	n := 0
+	if useAVX512BW {
+		n = len(q) &^ 31
+	}
+	if n > 0 {
+		_ = dst[n/4-1]
+		narrowQuadsAVX512(&dst[0], &q[0], n)
+	}
+	narrowQuadsGo(dst[n/4:], q[n:])
+}
+
+// splitQuads is splitQuadsGo, whole vectors of 32 codes in assembly.
+func splitQuads(dst []uint32, q []int16) {
+	n := 0
+	if useAVX512BW {
+		n = len(q) &^ 31
+	}
+	if n > 0 {
+		_ = dst[n/2-1]
+		splitQuadsAVX512(&dst[0], &q[0], n)
+	}
+	splitQuadsGo(dst[n/2:], q[n:])
+}

@@ -619,3 +619,58 @@ knext:
 	JNZ  ksblock
 	VZEROUPPER
 	RET
+
+// func narrowQuadsAVX512(dst *uint32, q *int16, n int)
+// n (a positive multiple of 32) 16-bit codes within ±127 as bytes: narrowQuadsGo.
+TEXT ·narrowQuadsAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ q+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $5, CX
+
+narrowloop:
+	VMOVDQU16 (SI), Z0
+	VPMOVWB   Z0, (DI)
+	ADDQ      $64, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       narrowloop
+	VZEROUPPER
+	RET
+
+// splitIdx interleaves the dwords of two tables, 0 and 16, 1 and 17, …: a quad's lo word, then its hi word.
+DATA splitIdx<>+0(SB)/8, $0x0000001000000000
+DATA splitIdx<>+8(SB)/8, $0x0000001100000001
+DATA splitIdx<>+16(SB)/8, $0x0000001200000002
+DATA splitIdx<>+24(SB)/8, $0x0000001300000003
+DATA splitIdx<>+32(SB)/8, $0x0000001400000004
+DATA splitIdx<>+40(SB)/8, $0x0000001500000005
+DATA splitIdx<>+48(SB)/8, $0x0000001600000006
+DATA splitIdx<>+56(SB)/8, $0x0000001700000007
+GLOBL splitIdx<>(SB), RODATA|NOPTR, $64
+
+// func splitQuadsAVX512(dst *uint32, q *int16, n int)
+// n (a positive multiple of 32) 16-bit codes split into bytes, lo = int8(q) and hi = (q+128)>>8: splitQuadsGo.
+TEXT ·splitQuadsAVX512(SB), NOSPLIT, $0-24
+	MOVQ         dst+0(FP), DI
+	MOVQ         q+8(FP), SI
+	MOVQ         n+16(FP), CX
+	SHRQ         $5, CX
+	MOVL         $0x00800080, AX
+	VPBROADCASTD AX, Z2
+	VMOVDQU32    splitIdx<>(SB), Z3
+
+splitloop:
+	VMOVDQU16 (SI), Z0
+	VPADDW    Z2, Z0, Z1
+	VPSRAW    $8, Z1, Z1
+	VPMOVWB   Z0, Y0
+	VPMOVWB   Z1, Y1
+	VPERMT2D  Z1, Z3, Z0
+	VMOVDQU32 Z0, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       splitloop
+	VZEROUPPER
+	RET
