@@ -238,11 +238,8 @@ func (p *Pool) rounding(t gguf.Type) rounding {
 }
 
 // rowTile is how many weight rows matMulQ16Rows keeps hot while it walks the tokens; the workers take
-// ranges of up to q16Chunk rows (ForChunks), so that one slowed down does not hold the others up.
-const (
-	rowTile  = 16
-	q16Chunk = 8 * rowTile
-)
+// ranges of whole tiles (ForChunks), so that one slowed down does not hold the others up.
+const rowTile = 16
 
 // quantizeActivations rounds n rows of cols values into the pool's activation buffer, as rnd says.
 func quantizeActivations(p *Pool, x []float32, n, cols int, rnd rounding) {
@@ -267,10 +264,7 @@ func (a *quantTask) run(lo, hi, _ int) {
 // memory once and each tile stays in cache), with the activations quantizeActivations left in the pool.
 func matMulQ16Rows(p *Pool, dst []float32, w *Weight, n int) {
 	p.tasks.q16 = q16Task{dst: dst, w: w, xq: p.qrows[:n], n: n}
-	// About four chunks a thread (whole tiles, at most q16Chunk rows), so that small matrices still use
-	// every thread.
-	chunk := min(q16Chunk, max(rowTile, (w.Rows/(4*p.threads)+rowTile-1)/rowTile*rowTile))
-	p.ForChunks(w.Rows, chunk, p.tasks.q16Fn)
+	p.ForChunks(w.Rows, rowTile, p.tasks.q16Fn) // whole tiles
 }
 
 type q16Task struct {

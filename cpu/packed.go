@@ -316,15 +316,7 @@ func (pt *packedTask) run(lo, hi, _ int) {
 func matMulPacked(p *Pool, dst []float32, w *Weight, a *act16) {
 	a.ensure(p, packedLayouts(a.n, a.narrow()))
 	p.tasks.packed = packedTask{dst: dst, w: w, a: a}
-	strips, chunk := packChunks(p, w)
-	p.ForChunks(strips, chunk, p.tasks.packedFn)
-}
-
-// packChunks is how ForChunks splits w's strips: about four chunks a thread (so that a thread slowed down
-// does not hold the others up), whole runs of packStreams.
-func packChunks(p *Pool, w *Weight) (strips, chunk int) {
-	strips = w.Rows / packRows
-	return strips, max(packStreams, strips/(4*p.threads)/packStreams*packStreams)
+	p.ForChunks(w.Rows/packRows, packStreams, p.tasks.packedFn) // whole runs of strips
 }
 
 // Q4_K packs by super-block (256 values of a row: d, dmin, eight 6-bit scales and minimums, 128 bytes of

@@ -195,10 +195,15 @@ func (p *Pool) For(n, align int, fn func(lo, hi, worker int)) {
 	p.wait()
 }
 
-// ForChunks runs fn over [0, n) in ranges of chunk (the last may be shorter) that the workers take in
-// order, each the next one left, until none is: a worker that runs slower (a busy sibling thread, another
-// process on its core) takes fewer, instead of making the others wait for its fixed share. It returns when
-// all ranges are done. fn must not call For.
+// ForChunks runs fn over [0, n) in ranges that the workers take in order, each the next one left, until
+// none is: a worker that runs slower (a busy sibling thread, another process on its core) takes fewer,
+// instead of making the others wait for its fixed share. The ranges shrink as the work runs out (guided
+// scheduling): each is 1/(2·threads) of what is left, in whole multiples of chunk and at least chunk (the
+// last may be shorter), so that few ranges are taken while the workers finish within a small range of
+// each other. It returns when all ranges are done. fn must not call For.
+//
+// Measured (2-core AMD EPYC, TinyLlama-shape Q4_0, llamago bench -p 32 -n 128 --parallel 8 -t 2, 8-bit,
+// two alternated pairs, ranges of a fixed quarter of a thread's share → guided): see the commit.
 func (p *Pool) ForChunks(n, chunk int, fn func(lo, hi, worker int)) {
 	if n <= 0 {
 		return
@@ -223,11 +228,14 @@ func (p *Pool) ForChunks(n, chunk int, fn func(lo, hi, worker int)) {
 func (p *Pool) takeChunks(_, _, w int) {
 	j := &p.job
 	for {
-		lo := int(p.next.Add(1)-1) * j.al
+		lo := int(p.next.Load())
 		if lo >= j.n {
 			return
 		}
-		j.fn(lo, min(j.n, lo+j.al), w)
+		size := max(j.al, (j.n-lo)/(2*p.threads)/j.al*j.al)
+		if p.next.CompareAndSwap(int64(lo), int64(lo+size)) {
+			j.fn(lo, min(j.n, lo+size), w)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -313,8 +314,8 @@ func TestPoolRaisesWorkerPanics(t *testing.T) {
 	require.Equal(t, int64(2), sum.Load())
 }
 
-// TestForChunks: every index runs exactly once, in ranges of the chunk (the last shorter), whichever worker
-// takes them, also when one worker is slow; a For after it works as before, and a worker's panic is raised.
+// TestForChunks: every index runs exactly once, in ranges of whole chunks (the last may be shorter) that
+// never grow as the work runs out, whichever worker takes them, also when one worker is slow; a For after it works as before, and a worker's panic is raised.
 func TestForChunks(t *testing.T) {
 	p := NewPool(3)
 	defer p.Close()
@@ -322,10 +323,15 @@ func TestForChunks(t *testing.T) {
 		n, chunk := c[0], c[1]
 		hits := make([]atomic.Int32, n)
 		var bad atomic.Int32 // ranges not on the chunk grid (require cannot fail a test from a worker)
+		var mu sync.Mutex
+		var sizes []int // in the order the ranges start
 		p.ForChunks(n, chunk, func(lo, hi, w int) {
-			if lo%chunk != 0 || (hi-lo != chunk && hi != n) {
+			if lo%chunk != 0 || ((hi-lo)%chunk != 0 && hi != n) || hi-lo < min(chunk, n-lo) {
 				bad.Add(1)
 			}
+			mu.Lock()
+			sizes = append(sizes, lo, hi-lo)
+			mu.Unlock()
 			if w == 1 {
 				time.Sleep(time.Millisecond) // a slow worker: the others take its share
 			}
@@ -336,6 +342,14 @@ func TestForChunks(t *testing.T) {
 		require.Zero(t, bad.Load(), "n=%d chunk=%d: ranges off the chunk grid", n, chunk)
 		for j := range hits {
 			require.Equal(t, int32(1), hits[j].Load(), "n=%d chunk=%d index %d", n, chunk, j)
+		}
+		byStart := map[int]int{}
+		for i := 0; i < len(sizes); i += 2 {
+			byStart[sizes[i]] = sizes[i+1]
+		}
+		for lo, prev := 0, n; lo < n; lo += byStart[lo] { // every index ran once: the ranges tile [0, n)
+			require.LessOrEqual(t, byStart[lo], prev, "n=%d chunk=%d: the range at %d grew", n, chunk, lo)
+			prev = byStart[lo]
 		}
 	}
 	var sum atomic.Int64
