@@ -202,8 +202,9 @@ func (p *Pool) For(n, align int, fn func(lo, hi, worker int)) {
 // last may be shorter), so that few ranges are taken while the workers finish within a small range of
 // each other. It returns when all ranges are done. fn must not call For.
 //
-// Measured (2-core AMD EPYC, TinyLlama-shape Q4_0, llamago bench -p 32 -n 128 --parallel 8 -t 2, 8-bit,
-// two alternated pairs, ranges of a fixed quarter of a thread's share → guided): see the commit.
+// Measured (2-core AMD EPYC, TinyLlama-shape Q4_0, 2 threads, 8-bit, three alternated pairs, ranges of a
+// fixed quarter of a thread's share → guided): decoding one sequence 52.5/59.8/54.2 → 63.8/65.1/57.3 t/s
+// (llamago bench -p 0 -n 128), eight 169.7/167.4/170.7 → 162.5/171.0/174.4 (--parallel 8: within noise).
 func (p *Pool) ForChunks(n, chunk int, fn func(lo, hi, worker int)) {
 	if n <= 0 {
 		return
