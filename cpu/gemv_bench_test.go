@@ -82,9 +82,10 @@ func BenchmarkGemvStream(b *testing.B) {
 	}
 }
 
-// BenchmarkPackedKernel runs the packed one-token kernels alone on 64 rows × 2048 that stay in the L2 cache,
-// one strip at a time and four side by side, at 8 bits and (for the types packed at 16) 16: the kernels'
-// compute ceiling in bytes of packed weights per second on one thread, to set beside BenchmarkGemvStream's.
+// BenchmarkPackedKernel runs the packed kernels alone on 64 rows × 2048 that stay in the L2 cache: one token
+// against one strip at a time and four side by side, and a group of eight tokens, at 8 and 16 bits: the
+// kernels' compute ceiling in bytes of packed weights per second on one thread, to set beside
+// BenchmarkGemvStream's.
 func BenchmarkPackedKernel(b *testing.B) {
 	if !usePacked {
 		b.Skip("no packed kernels on this CPU (they need AVX-512 VNNI)")
