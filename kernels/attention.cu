@@ -141,3 +141,110 @@ extern "C" __global__ void kv_store_f32(float* kc, float* vc, const float* k, co
         vc[r * kvDim + i] = v[t * kvDim + i];
     }
 }
+
+// attention_tile_f32: causal attention for prompt chunks, query tiles against key/value tiles (flash
+// attention), one block of ATT_TQ·8 threads per (tile, head). A tile is up to ATT_TQ consecutive tokens of
+// the batch from one sequence: tiles[2i] is its first token, tiles[2i+1] its count. The block walks the
+// sequence's cache blocks from position 0 to the tile's last position, one cache block (blockSize keys) at a
+// time: the keys and values go to shared memory once for all the tile's queries, each query's scores
+// against them are computed (−∞ past its position), and its online softmax (maximum m, sum l) and output o
+// updated. Eight threads share a query: thread `sub` takes keys sub, sub + 8, … for the scores and head
+// dimensions sub, sub + 8, … for the output. Nothing of size queries × keys is ever stored, except with
+// capture: the raw scores go to capture[t][h][j] (stride maxPos) and become probabilities e^(s−m)/l at the
+// end, as attention_f32 writes them. Host conditions: head size ≤ 8·ATT_TD, blockSize a multiple of 8.
+#define ATT_TQ 16 // queries per tile
+#define ATT_TD 16 // head dimensions per thread: head sizes up to 128
+
+extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const float* kc, const float* vc, const int* pos,
+                                              const int* tableOf, const int* tables, const int* tiles,
+                                              long long blockSize, long long heads, long long kvHeads, long long headDim,
+                                              double scale, float* capture, long long maxPos) {
+    DYNAMIC_SHARED(float, sh);
+    const long long D = headDim, BS = blockSize;
+    float* Qs = sh;                // [ATT_TQ][D]: the tile's queries
+    float* Ks = Qs + ATT_TQ * D;   // [BS][D+1]: a cache block's keys (rows padded: the score loop's threads
+                                   // read 8 rows at once, in distinct banks)
+    float* Vs = Ks + BS * (D + 1); // [BS][D]: its values
+    float* Ss = Vs + BS * D;       // [ATT_TQ][BS]: the scores, then the weights e^(s−m)
+    const long long tile = blockIdx.x / heads, h = blockIdx.x % heads;
+    const int t0 = tiles[2 * tile], count = tiles[2 * tile + 1];
+    const long long kvDim = kvHeads * D, kh = (h / (heads / kvHeads)) * D;
+    const int* table = tables + tableOf[t0]; // the cache blocks of the tile's sequence, in position order
+    const int qi = threadIdx.x >> 3, sub = threadIdx.x & 7;
+    const bool live = qi < count;
+    const long long t = t0 + qi, th = t * heads + h;
+    const long long mypos = live ? (long long)pos[t] : -1;
+    long long last = 0; // the tile's last position: its keys are 0…last
+    for (int i = 0; i < count; i++) last = max(last, (long long)pos[t0 + i]);
+    for (long long i = threadIdx.x; i < ATT_TQ * D; i += blockDim.x) {
+        long long r = i / D;
+        Qs[i] = r < count ? q[((t0 + r) * heads + h) * D + i % D] : 0.f;
+    }
+    float o[ATT_TD];
+#pragma unroll
+    for (int e = 0; e < ATT_TD; e++) o[e] = 0.f;
+    float m = -INFINITY, l = 0.f;
+    for (long long b = 0; b * BS <= last; b++) {
+        __syncthreads(); // the queries are in, the previous block's keys and values used up
+        const long long j0 = b * BS, row0 = (long long)table[b] * BS, len = min(BS, last + 1 - j0);
+        for (long long i = threadIdx.x; i < len * D; i += blockDim.x) {
+            long long r = i / D, d = i % D;
+            Ks[r * (D + 1) + d] = kc[(row0 + r) * kvDim + kh + d];
+            Vs[r * D + d] = vc[(row0 + r) * kvDim + kh + d];
+        }
+        __syncthreads();
+        float mloc = -INFINITY;
+        for (long long k = sub; k < BS; k += 8) {
+            float sc = -INFINITY;
+            if (k < len && j0 + k <= mypos) {
+                float dot = 0.f;
+                for (long long d = 0; d < D; d++) dot += Qs[qi * D + d] * Ks[k * (D + 1) + d];
+                sc = dot * (float)scale;
+                if (capture) capture[th * maxPos + j0 + k] = sc;
+            }
+            Ss[qi * BS + k] = sc;
+            mloc = fmaxf(mloc, sc);
+        }
+        // The query's maximum and sum over its eight threads (neighbouring lanes of one warp).
+        mloc = fmaxf(mloc, __shfl_xor_sync(0xffffffffu, mloc, 1));
+        mloc = fmaxf(mloc, __shfl_xor_sync(0xffffffffu, mloc, 2));
+        mloc = fmaxf(mloc, __shfl_xor_sync(0xffffffffu, mloc, 4));
+        const float mnew = fmaxf(m, mloc);
+        const float corr = mnew == -INFINITY ? 1.f : __expf(m - mnew); // a query with no key yet keeps 0s
+        float sloc = 0.f;
+        for (long long k = sub; k < BS; k += 8) {
+            float s = Ss[qi * BS + k], p = s == -INFINITY ? 0.f : __expf(s - mnew);
+            Ss[qi * BS + k] = p;
+            sloc += p;
+        }
+        sloc += __shfl_xor_sync(0xffffffffu, sloc, 1);
+        sloc += __shfl_xor_sync(0xffffffffu, sloc, 2);
+        sloc += __shfl_xor_sync(0xffffffffu, sloc, 4);
+        l = l * corr + sloc;
+        m = mnew;
+        __syncthreads(); // every weight of the query written before its threads read them all
+#pragma unroll
+        for (int e = 0; e < ATT_TD; e++) {
+            long long d = sub + 8 * e;
+            if (d < D) {
+                float acc = o[e] * corr;
+                for (long long k = 0; k < len; k++) acc += Ss[qi * BS + k] * Vs[k * D + d];
+                o[e] = acc;
+            }
+        }
+    }
+    if (!live) return;
+#pragma unroll
+    for (int e = 0; e < ATT_TD; e++) {
+        long long d = sub + 8 * e;
+        if (d < D) outp[th * D + d] = o[e] / l;
+    }
+    if (capture) {
+        // Each thread wrote the scores of positions ≡ sub (mod 8) (blockSize is a multiple of 8): it turns
+        // those into probabilities.
+        for (long long j = sub; j <= mypos; j += 8) {
+            float* c = capture + th * maxPos + j;
+            *c = __expf(*c - m) / l;
+        }
+    }
+}

@@ -393,6 +393,24 @@ except Exception as e:
 PY
   tail -n 4 "$work/results.md"
 fi
+# The same prompts with the attention of decoding (each query's keys split across blocks), against the
+# query tiles (attention_tile_f32) that prompt chunks take by default.
+if [ -f "$m" ] && fits 40 150 "prompt processing with split attention"; then
+  LLAMAGO_CUDA_ATTENTION=splits runlog "prompt processing, LLAMAGO_CUDA_ATTENTION=splits" prompts-splits.json prompts-splits.err \
+    "$bin" bench -m "$m" -p "$prompts" -n 0 -r 2 --json
+  python3 - "$work/prompts.json" "$work/prompts-splits.json" >> "$work/results.md" << 'PY'
+import json, sys
+try:
+    tiles = {r["test"]: r["tokens_per_second"] for r in json.load(open(sys.argv[1]))}
+    print("\n| test | query tiles t/s (default) | split attention t/s | tiles / splits |\n|---|---|---|---|")
+    for r in json.load(open(sys.argv[2])):
+        t = tiles.get(r["test"], 0)
+        print(f"| {r['test']} | {t:.0f} | {r['tokens_per_second']:.0f} | {t / r['tokens_per_second']:.2f} |")
+except Exception as e:
+    print(f"\nattention comparison failed: {e}")
+PY
+  tail -n 4 "$work/results.md"
+fi
 
 # What each choice is worth (default: coalesced one-token Q4_0/Q8_0 products, 2 rows per warp, fused
 # kernels); "blocks,rows=1" is the first kernel design (a lane per block, a row per warp).

@@ -43,10 +43,10 @@ func (b *Backend) NewKVCache(layers, blocks, blockSize, kvDim int) (engine.KVCac
 		if c.v, _, err = b.take(n, "the KV cache (values)"); err != nil {
 			return err
 		}
-		// A batch's positions, slots and table offsets (3 per token), and the block tables of its
-		// sequences: every block of the pool at most, unless sequences share prefix blocks (kvBatch then
-		// grows the array).
-		return b.reserveScratch(scratchKV, 3*b.batch+blocks)
+		// A batch's positions, slots and table offsets (3 per token), its query tiles (2 per token at
+		// most), and the block tables of its sequences: every block of the pool at most, unless sequences
+		// share prefix blocks (kvBatch then grows the array).
+		return b.reserveScratch(scratchKV, 5*b.batch+blocks)
 	})
 	return c, err
 }
@@ -130,11 +130,29 @@ func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int
 }
 
 // devBatch is a KVBatch on the device: one int32 array (scratchKV) holding pos[n], slot[n] and tableOf[n],
-// then tables, the block table of each sequence of the batch cut to the blocks its tokens reach; token t's
-// table starts at tables + tableOf[t].
+// then the query tiles of attention_tile_f32 (first token and count of each run of up to attnTileQueries
+// consecutive tokens of one sequence), then tables, the block table of each sequence of the batch cut to
+// the blocks its tokens reach; token t's table starts at tables + tableOf[t].
 type devBatch struct {
-	pos, slot, tableOf, tables devPtr
-	n, maxPos                  int // tokens; the longest sequence reached (max pos + 1)
+	pos, slot, tableOf, tiles, tables devPtr
+	n, maxPos, nTiles                 int // tokens; the longest sequence reached (max pos + 1); tiles
+}
+
+// attnTileQueries is attention_tile_f32's ATT_TQ, the queries of a tile.
+const attnTileQueries = 16
+
+// batchTiles appends to dst the query tiles of a batch whose tokens belong to the sequences seq: each run of
+// one sequence's consecutive tokens cut into tiles of up to attnTileQueries, as (first token, count).
+func batchTiles(dst []int32, seq []int32) []int32 {
+	for first := 0; first < len(seq); {
+		end := first + 1
+		for end < len(seq) && seq[end] == seq[first] && end-first < attnTileQueries {
+			end++
+		}
+		dst = append(dst, int32(first), int32(end-first))
+		first = end
+	}
+	return dst
 }
 
 // kvBatchCache is the KVBatch last put on the device (a copy, to recognize it), for the cache it was
@@ -167,9 +185,11 @@ func (b *Backend) kvBatch(c *kvCache, kv *engine.KVBatch) (devBatch, error) {
 	if err := checkSlots(c, kv.Slot); err != nil {
 		return devBatch{}, err
 	}
-	packed := slices.Grow(kc.packed[:0], 4*n)
+	packed := slices.Grow(kc.packed[:0], 6*n)
 	packed = append(append(packed, kv.Pos...), kv.Slot...)
 	packed = append(packed, make([]int32, n)...) // tableOf, filled below
+	packed = batchTiles(packed, kv.Seq)
+	tablesAt := len(packed)
 	maxPos := 0
 	for first := 0; first < n; {
 		seq := kv.Seq[first]
@@ -186,7 +206,7 @@ func (b *Backend) kvBatch(c *kvCache, kv *engine.KVBatch) (devBatch, error) {
 				return devBatch{}, fmt.Errorf("position %d is outside its block table of %d blocks of %d positions", p, kv.Stride, c.blockSize)
 			}
 			reach = max(reach, int(kv.Pos[t])+1)
-			packed[2*n+t] = int32(len(packed) - 3*n)
+			packed[2*n+t] = int32(len(packed) - tablesAt)
 		}
 		for _, blk := range kv.Table(seq)[:(reach+c.blockSize-1)/c.blockSize] {
 			if blk < 0 || int(blk) >= c.blocks {
@@ -209,7 +229,8 @@ func (b *Backend) kvBatch(c *kvCache, kv *engine.KVBatch) (devBatch, error) {
 	if err != nil {
 		return devBatch{}, err
 	}
-	kc.dev = devBatch{pos: p, slot: p + devPtr(4*n), tableOf: p + devPtr(8*n), tables: p + devPtr(12*n), n: n, maxPos: maxPos}
+	kc.dev = devBatch{pos: p, slot: p + devPtr(4*n), tableOf: p + devPtr(8*n), tiles: p + devPtr(12*n),
+		tables: p + devPtr(4*tablesAt), n: n, maxPos: maxPos, nTiles: (tablesAt - 3*n) / 2}
 	kc.src.Pos = append(kc.src.Pos[:0], kv.Pos...)
 	kc.src.Slot = append(kc.src.Slot[:0], kv.Slot...)
 	kc.src.Seq = append(kc.src.Seq[:0], kv.Seq...)
@@ -233,6 +254,49 @@ func attentionSplits(queries, maxPos, blockSize int) (splits, chunk int) {
 	return (blocks + chunk - 1) / chunk, chunk
 }
 
+// splitAttention launches attention_f32 over d: each query's keys split across blocks (flash-decoding).
+func (b *Backend) splitAttention(out, q engine.Buffer, cache *kvCache, off devPtr, d devBatch, p engine.AttentionParams, capture devPtr) error {
+	queries, maxPos := d.n*p.Heads, d.maxPos
+	splits, chunk := attentionSplits(queries, maxPos, cache.blockSize)
+	part, err := b.scratchFloats(scratchPartials, queries*splits*(p.HeadDim+2))
+	if err != nil {
+		return err
+	}
+	counters, err := b.scratchArray(scratchCounters, queries)
+	if err != nil {
+		return err
+	}
+	shared := 4 * max((attnThreads/32)*(p.HeadDim+2), splits) // the warps' outputs, then the merge's weights
+	return launch(b, "attention_f32", queries*splits, attnThreads, shared, attentionArgs{Out: dp(out), Partials: part,
+		Counters: counters.p, Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables,
+		BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
+		Splits: splits, Chunk: chunk, Capture: capture, MaxPos: maxPos})
+}
+
+// Attention kernels (LLAMAGO_CUDA_ATTENTION): auto chooses per batch, tiles and splits force one kernel
+// where it can run (for measuring, and for the conformance suite to check both on every case).
+const (
+	attnAuto = iota
+	attnTiles
+	attnSplits
+)
+
+// attnMaxShared is the dynamic shared memory a kernel may take without opting in (48 KiB on every GPU).
+const attnMaxShared = 48 << 10
+
+// tileAttention reports whether batch d takes attention_tile_f32, and its shared memory: where its tiles
+// hold two queries or more on average (prompt chunks: every key and value is read once per tile instead
+// of once per query), the head size is at most 128 and cache blocks are whole multiples of 8 positions.
+// Decoding batches (one query per sequence) keep attention_f32, whose splits spread one query's keys over
+// many blocks.
+func (b *Backend) tileAttention(d devBatch, headDim, blockSize int) (int, bool) {
+	shared := 4 * (attnTileQueries*headDim + blockSize*(headDim+1) + blockSize*headDim + attnTileQueries*blockSize)
+	if headDim > 128 || blockSize%8 != 0 || shared > attnMaxShared || b.attn == attnSplits {
+		return 0, false
+	}
+	return shared, b.attn == attnTiles || d.n >= 2*d.nTiles
+}
+
 func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.KVBatch, p engine.AttentionParams) error {
 	cache := c.(*kvCache)
 	if p.HeadDim > 256 {
@@ -248,11 +312,6 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.K
 			return err
 		}
 		queries, maxPos := d.n*p.Heads, d.maxPos
-		splits, chunk := attentionSplits(queries, maxPos, cache.blockSize)
-		part, err := b.scratchFloats(scratchPartials, queries*splits*(p.HeadDim+2))
-		if err != nil {
-			return err
-		}
 		var capture devPtr
 		n := queries * maxPos
 		if p.Capture != nil {
@@ -260,15 +319,14 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.K
 				return err
 			}
 		}
-		counters, err := b.scratchArray(scratchCounters, queries)
-		if err != nil {
-			return err
+		if shared, ok := b.tileAttention(d, p.HeadDim, cache.blockSize); ok {
+			err = launch(b, "attention_tile_f32", d.nTiles*p.Heads, attnThreads, shared, tileAttentionArgs{Out: dp(out),
+				Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables, Tiles: d.tiles,
+				BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
+				Capture: capture, MaxPos: maxPos})
+		} else {
+			err = b.splitAttention(out, q, cache, off, d, p, capture)
 		}
-		shared := 4 * max((attnThreads/32)*(p.HeadDim+2), splits) // the warps' outputs, then the merge's weights
-		err = launch(b, "attention_f32", queries*splits, attnThreads, shared, attentionArgs{Out: dp(out), Partials: part,
-			Counters: counters.p, Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables,
-			BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
-			Splits: splits, Chunk: chunk, Capture: capture, MaxPos: maxPos})
 		if err != nil || p.Capture == nil {
 			return err
 		}

@@ -25,6 +25,7 @@ type Backend struct {
 	factors map[*float32]devPtr
 	rows    int  // weight rows per warp in one-token matrix products (LLAMAGO_CUDA_ROWS)
 	blocks  bool // one-token Q4_0/Q8_0 products with a lane per block, not coalesced (LLAMAGO_CUDA_MATVEC)
+	attn    int  // the attention kernel: attnAuto, attnTiles or attnSplits (LLAMAGO_CUDA_ATTENTION)
 	// syncLaunch waits for every kernel as it is launched (LLAMAGO_CUDA_SYNC=1 or CUDA_LAUNCH_BLOCKING=1),
 	// so that a fault names its kernel and grid instead of surfacing at the next read. For debugging: slow.
 	syncLaunch bool
@@ -94,6 +95,15 @@ func New(index int) (*Backend, error) {
 		b.blocks = true
 	default:
 		return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_MATVEC=%q: the layout of one-token Q4_0/Q8_0 products must be coalesced or blocks", v)
+	}
+	switch v := os.Getenv("LLAMAGO_CUDA_ATTENTION"); v {
+	case "", "auto":
+	case "tiles":
+		b.attn = attnTiles
+	case "splits":
+		b.attn = attnSplits
+	default:
+		return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_ATTENTION=%q: the attention kernel must be auto, tiles (query tiles, for prompts) or splits (keys split across blocks, for decoding)", v)
 	}
 	b.syncLaunch = os.Getenv("LLAMAGO_CUDA_SYNC") == "1" || os.Getenv("CUDA_LAUNCH_BLOCKING") == "1"
 	d := devs[index]

@@ -33,6 +33,19 @@ func TestConformance(t *testing.T) {
 			})
 		}
 	}
+	// Each attention kernel on every case it can take (auto, above, gives prompt chunks the tiles and
+	// decoding batches the splits).
+	b.blocks, b.rows = false, 2
+	for _, attn := range []struct {
+		name string
+		mode int
+	}{{"tiles", attnTiles}, {"splits", attnSplits}} {
+		t.Run("attention="+attn.name, func(t *testing.T) {
+			b.attn = attn.mode
+			defer func() { b.attn = attnAuto }()
+			enginetest.RunMatching(t, b, "Attention")
+		})
+	}
 }
 
 // openGPU opens device 0 for a test. It skips only where the driver sees no GPU: a GPU that is there but
@@ -153,4 +166,18 @@ func TestLaunchesPerToken(t *testing.T) {
 			require.NoError(t, b.Close())
 		}
 	}
+}
+
+// TestBatchTiles: a batch's query tiles are its runs of one sequence's consecutive tokens, cut at
+// attnTileQueries, covering every token once in order.
+func TestBatchTiles(t *testing.T) {
+	seq := []int32{0, 0, 0, 1, 2, 2}
+	for range 2*attnTileQueries + 3 {
+		seq = append(seq, 3)
+	}
+	seq = append(seq, 0)
+	got := batchTiles(nil, seq)
+	want := []int32{0, 3, 3, 1, 4, 2, 6, attnTileQueries, 6 + attnTileQueries, attnTileQueries, 6 + 2*attnTileQueries, 3, int32(len(seq) - 1), 1}
+	require.Equal(t, want, got)
+	require.Empty(t, batchTiles(nil, nil))
 }

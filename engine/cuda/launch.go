@@ -83,6 +83,14 @@ type kvStoreArgs struct {
 	KVDim              int
 }
 
+type tileAttentionArgs struct {
+	Out, Q, KC, VC, Pos, TableOf, Tables, Tiles devPtr
+	BlockSize, Heads, KVHeads, HeadDim          int
+	Scale                                       float64
+	Capture                                     devPtr
+	MaxPos                                      int
+}
+
 type attentionArgs struct {
 	Out, Partials, Counters, Q, KC, VC, Pos, TableOf, Tables devPtr
 	BlockSize, Heads, KVHeads, HeadDim                       int
@@ -97,7 +105,7 @@ type attentionArgs struct {
 var kernelArgTypes = func() map[string]reflect.Type {
 	byName := map[string]any{"rmsnorm_f32": rmsnormArgs{}, "swiglu_f32": swigluArgs{}, "add_f32": addArgs{},
 		"rope_f32": ropeArgs{}, "rope_store_f32": ropeStoreArgs{}, "kv_store_f32": kvStoreArgs{},
-		"attention_f32": attentionArgs{}}
+		"attention_f32": attentionArgs{}, "attention_tile_f32": tileAttentionArgs{}}
 	out := map[string]reflect.Type{}
 	for _, fam := range kernels.Families {
 		for _, name := range kernels.Names[fam] {

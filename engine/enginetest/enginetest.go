@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/llamago/llamago/engine"
@@ -23,8 +24,15 @@ type Case struct {
 }
 
 // Run runs every case of Cases against b as subtests.
-func Run(t *testing.T, b engine.Backend) {
+func Run(t *testing.T, b engine.Backend) { RunMatching(t, b, "") }
+
+// RunMatching runs the cases of Cases whose name contains part (every case for ""): a backend with
+// several kernels for one operation runs that operation's cases once for each.
+func RunMatching(t *testing.T, b engine.Backend, part string) {
 	for _, c := range Cases() {
+		if !strings.Contains(c.Name, part) {
+			continue
+		}
 		t.Run(c.Name, func(t *testing.T) {
 			if ts, ok := b.(engine.TypeSupporter); ok { // skip the cases that need the others
 				for _, typ := range c.Weights {
