@@ -36,6 +36,9 @@ var WeightTypes = []string{"f32", "f16", "q4_0", "q8_0", "q4_k", "q6_k"}
 // activations coalesced (matvec1c_*).
 var CoalescedTypes = []string{"q4_0", "q8_0"}
 
+// TensorCoreTypes are the weight types whose prompt-sized products have tensor-core kernels (matmul_tc_T).
+var TensorCoreTypes = []string{"f16", "q4_0", "q8_0", "q4_k", "q6_k"}
+
 // matvecNames: per weight type, the matrix products (a batch of up to 8 tokens; one token with 2 or 4 rows
 // per warp), the products fused with SwiGLU (batch; one token) and the embedding row fetch; then the
 // coalesced one-token kernels (1, 2 or 4 rows per warp; SwiGLU).
@@ -50,6 +53,9 @@ func matvecNames() []string {
 		for _, k := range []string{"matvec1c_rows1_", "matvec1c_rows2_", "matvec1c_rows4_", "matvec1c_swiglu_"} {
 			names = append(names, k+t)
 		}
+	}
+	for _, t := range TensorCoreTypes {
+		names = append(names, "matmul_tc_"+t)
 	}
 	return names
 }

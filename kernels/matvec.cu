@@ -15,6 +15,7 @@
 // block then normalizes the result for the next sub-layer (norm_after); the swiglu kernels compute a row of
 // gate and the same row of up in one warp and store silu(g)·u.
 #include "common.cuh"
+#include <mma.h>
 
 #define MAXN 8
 
@@ -425,6 +426,81 @@ __device__ __forceinline__ void norm_after(const float* dst, long long rows, lon
         matvec_swiglu<F, 1, true>(dst, gate, up, rows, x, cols, n);                                             \
     }
 
+// matmul_tc_T: dst[t][r] = Σ_c W[r][c]·x[t][c] for prompt-sized batches, on the tensor cores (warp matrix
+// functions, 16×16×16 tiles of f16 with float accumulators). A block of four warps takes 64 rows × 64
+// tokens: for each step of 32 columns its threads dequantize the weights' 64 × 32 tile into f16 in shared
+// memory and round the tokens' 64 × 32 activations to f16 beside it; warp w then multiplies rows
+// 16w…16w+15 with the four 16-token tiles, accumulating in float over all the columns. The weights are
+// read once per 64 tokens (matvec_T: once per 8), and their scales are applied as they are dequantized, so
+// the accumulators need no per-block step. The result goes through shared memory to dst (added to it when
+// add), rows and tokens past the edges left out. cols must be a multiple of TC_K.
+#define TC_ROWS 64
+#define TC_TOKS 64
+#define TC_K 32
+#define TC_LD (TC_K + 8)    // halves per row of the staged tiles (a multiple of 8, as wmma loads need)
+#define TC_CL (TC_ROWS + 4) // floats per token of the output tile
+
+// deq_elem is element c of a weight row of format F.
+template <int F>
+__device__ __forceinline__ float deq_elem(const uint8_t* row, long long c) {
+    if (F == F_Q4_0) return deq_q4_0(row + (c / QK) * 18, (int)(c % QK));
+    if (F == F_Q8_0) return deq_q8_0(row + (c / QK) * 34, (int)(c % QK));
+    if (F == F_Q4_K) return deq_q4_k(row + (c / QK_K) * 144, (int)(c % QK_K));
+    if (F == F_Q6_K) return deq_q6_k(row + (c / QK_K) * 210, (int)(c % QK_K));
+    return half_at(row + 2 * c); // F_F16
+}
+
+template <int F>
+__device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const float* x, long long rows, long long cols,
+                                          long long n, long long add) {
+    using namespace nvcuda;
+    alignas(32) __shared__ __half Ws[TC_ROWS * TC_LD];
+    alignas(32) __shared__ __half Xs[TC_TOKS * TC_LD];
+    alignas(32) __shared__ float Cs[TC_TOKS * TC_CL];
+    const long long rowTiles = (rows + TC_ROWS - 1) / TC_ROWS;
+    const long long r0 = (blockIdx.x % rowTiles) * TC_ROWS, t0 = (blockIdx.x / rowTiles) * TC_TOKS;
+    const long long rb = row_bytes<F>(cols);
+    const int warp = threadIdx.x >> 5;
+    const int lr = threadIdx.x >> 1, lc = (threadIdx.x & 1) * (TC_K / 2); // this thread stages row/token lr, columns lc…
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[TC_TOKS / 16];
+#pragma unroll
+    for (int j = 0; j < TC_TOKS / 16; j++) wmma::fill_fragment(acc[j], 0.f);
+    for (long long k0 = 0; k0 < cols; k0 += TC_K) {
+        const long long r = r0 + lr, t = t0 + lr;
+#pragma unroll
+        for (int c = 0; c < TC_K / 2; c++) {
+            Ws[lr * TC_LD + lc + c] = __float2half(r < rows ? deq_elem<F>(w + r * rb, k0 + lc + c) : 0.f);
+            Xs[lr * TC_LD + lc + c] = __float2half(t < n ? x[t * cols + k0 + lc + c] : 0.f);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < TC_K; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
+            wmma::load_matrix_sync(a, Ws + warp * 16 * TC_LD + kk, TC_LD);
+#pragma unroll
+            for (int j = 0; j < TC_TOKS / 16; j++) {
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
+                wmma::load_matrix_sync(b, Xs + j * 16 * TC_LD + kk, TC_LD);
+                wmma::mma_sync(acc[j], a, b, acc[j]);
+            }
+        }
+        __syncthreads(); // the tiles are used up before the next step overwrites them
+    }
+#pragma unroll
+    for (int j = 0; j < TC_TOKS / 16; j++)
+        wmma::store_matrix_sync(Cs + j * 16 * TC_CL + warp * 16, acc[j], TC_CL, wmma::mem_col_major);
+    __syncthreads();
+    for (int i = threadIdx.x; i < TC_ROWS * TC_TOKS; i += blockDim.x) {
+        const int rr = i % TC_ROWS, tt = i / TC_ROWS;
+        const long long r = r0 + rr, t = t0 + tt;
+        if (r < rows && t < n) {
+            float v = Cs[tt * TC_CL + rr];
+            float* d = dst + t * rows + r;
+            *d = add ? *d + v : v;
+        }
+    }
+}
+
 extern "C" {
 COALESCED_KERNELS(q4_0, F_Q4_0)
 COALESCED_KERNELS(q8_0, F_Q8_0)
@@ -451,4 +527,16 @@ EMBED(embed_q4_0, QK, 18, deq_q4_0)
 EMBED(embed_q8_0, QK, 34, deq_q8_0)
 EMBED(embed_q4_k, QK_K, 144, deq_q4_k)
 EMBED(embed_q6_k, QK_K, 210, deq_q6_k)
+
+// The tensor-core products (matmul_tc above): 128 threads a block, one block per 64 rows × 64 tokens.
+#define MATMUL_TC(T, F)                                                                                  \
+    __global__ void matmul_tc_##T(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, \
+                                  long long n, long long add) {                                          \
+        matmul_tc<F>(dst, w, x, rows, cols, n, add);                                                     \
+    }
+MATMUL_TC(f16, F_F16)
+MATMUL_TC(q4_0, F_Q4_0)
+MATMUL_TC(q8_0, F_Q8_0)
+MATMUL_TC(q4_k, F_Q4_K)
+MATMUL_TC(q6_k, F_Q6_K)
 }

@@ -412,6 +412,28 @@ PY
   tail -n 4 "$work/results.md"
 fi
 
+# The tensor cores' crossover: small prompts with every product on the tensor-core tiles
+# (LLAMAGO_CUDA_MMA_MIN=1) and with none (the CUDA-core kernels, 8 tokens a pass); the default takes them
+# from 32 tokens (engine/cuda/matvec.go, tensorCores).
+if [ -f "$m" ] && fits 40 200 "the tensor cores' crossover"; then
+  LLAMAGO_CUDA_MMA_MIN=1 runlog "prompts, every product on the tensor cores" mma-on.json mma-on.err \
+    "$bin" bench -m "$m" -p 8,16,32,64,128 -n 0 -r 2 --json
+  LLAMAGO_CUDA_MMA_MIN=1000000 runlog "prompts, no tensor cores" mma-off.json mma-off.err \
+    "$bin" bench -m "$m" -p 8,16,32,64,128 -n 0 -r 2 --json
+  python3 - "$work/mma-on.json" "$work/mma-off.json" >> "$work/results.md" << 'PY'
+import json, sys
+try:
+    on = {r["test"]: r["tokens_per_second"] for r in json.load(open(sys.argv[1]))}
+    print("\n| test | tensor cores t/s | CUDA cores t/s | ratio |\n|---|---|---|---|")
+    for r in json.load(open(sys.argv[2])):
+        t = on.get(r["test"], 0)
+        print(f"| {r['test']} | {t:.0f} | {r['tokens_per_second']:.0f} | {t / r['tokens_per_second']:.2f} |")
+except Exception as e:
+    print(f"\ncrossover comparison failed: {e}")
+PY
+  tail -n 7 "$work/results.md"
+fi
+
 # What each choice is worth (default: coalesced one-token Q4_0/Q8_0 products, 2 rows per warp, fused
 # kernels); "blocks,rows=1" is the first kernel design (a lane per block, a row per warp).
 for spec in "${order[@]}"; do

@@ -26,6 +26,7 @@ type Backend struct {
 	rows    int  // weight rows per warp in one-token matrix products (LLAMAGO_CUDA_ROWS)
 	blocks  bool // one-token Q4_0/Q8_0 products with a lane per block, not coalesced (LLAMAGO_CUDA_MATVEC)
 	attn    int  // the attention kernel: attnAuto, attnTiles or attnSplits (LLAMAGO_CUDA_ATTENTION)
+	mmaMin  int  // products of at least this many tokens take the tensor cores (LLAMAGO_CUDA_MMA_MIN)
 	// syncLaunch waits for every kernel as it is launched (LLAMAGO_CUDA_SYNC=1 or CUDA_LAUNCH_BLOCKING=1),
 	// so that a fault names its kernel and grid instead of surfacing at the next read. For debugging: slow.
 	syncLaunch bool
@@ -95,6 +96,12 @@ func New(index int) (*Backend, error) {
 		b.blocks = true
 	default:
 		return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_MATVEC=%q: the layout of one-token Q4_0/Q8_0 products must be coalesced or blocks", v)
+	}
+	b.mmaMin = 32
+	if v := os.Getenv("LLAMAGO_CUDA_MMA_MIN"); v != "" {
+		if _, err := fmt.Sscan(v, &b.mmaMin); err != nil || b.mmaMin < 1 {
+			return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_MMA_MIN=%q: products of at least this many tokens take the tensor cores: a number from 1 (a large one turns them off)", v)
+		}
 	}
 	switch v := os.Getenv("LLAMAGO_CUDA_ATTENTION"); v {
 	case "", "auto":

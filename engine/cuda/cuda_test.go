@@ -33,6 +33,13 @@ func TestConformance(t *testing.T) {
 			})
 		}
 	}
+	// The tensor-core products on every product case, down to one token (by default from 32: the
+	// cases of 33 tokens above take them).
+	t.Run("mma_min=1", func(t *testing.T) {
+		b.mmaMin = 1
+		defer func() { b.mmaMin = 32 }()
+		enginetest.RunMatching(t, b, "MatMul")
+	})
 	// Each attention kernel on every case it can take (auto, above, gives prompt chunks the tiles and
 	// decoding batches the splits).
 	b.blocks, b.rows = false, 2

@@ -48,6 +48,12 @@ type embedArgs struct {
 	Cols            int
 }
 
+type matmulTCArgs struct {
+	Dst, W, X     devPtr
+	Rows, Cols, N int
+	Add           int
+}
+
 type rmsnormArgs struct {
 	Dst, X, W devPtr
 	Dim       int
@@ -113,6 +119,8 @@ var kernelArgTypes = func() map[string]reflect.Type {
 			switch {
 			case strings.Contains(name, "swiglu_") && strings.HasPrefix(name, "matvec"):
 				v = swigluMatvecArgs{}
+			case strings.HasPrefix(name, "matmul_tc_"):
+				v = matmulTCArgs{}
 			case strings.HasPrefix(name, "matvec"):
 				v = matvecArgs{}
 			case strings.HasPrefix(name, "embed_"):

@@ -126,6 +126,19 @@ func (b *Backend) matVec(dsts []engine.Buffer, ws []engine.Weight, x engine.Buff
 	if add {
 		addArg = 1
 	}
+	if b.tensorCores(first, n) {
+		return b.do(func() error {
+			for i, w := range ws {
+				if err := b.matmulTC(dsts[i], w.(*weight), x, n, addArg); err != nil {
+					return err
+				}
+			}
+			if norm == nil {
+				return nil
+			}
+			return launch(b, "rmsnorm_f32", n, 256, 0, rmsnormArgs{Dst: dp(norm.out), X: dp(dsts[0]), W: norm.w.p, Dim: first.rows, Eps: float64(norm.eps)})
+		})
+	}
 	return b.do(func() error {
 		for t0 := 0; t0 < n; t0 += 8 { // the kernels handle up to 8 tokens per pass over the weights
 			tokens := min(8, n-t0)
@@ -175,6 +188,17 @@ func (b *Backend) MatMulSwiGLU(dst, scratch engine.Buffer, gate, up engine.Weigh
 		}
 		return b.SwiGLU(dst, dst, scratch, n*g.rows)
 	}
+	if b.tensorCores(g, n) {
+		if err := b.do(func() error {
+			if err := b.matmulTC(dst, g, x, n, 0); err != nil {
+				return err
+			}
+			return b.matmulTC(scratch, u, x, n, 0)
+		}); err != nil {
+			return err
+		}
+		return b.SwiGLU(dst, dst, scratch, n*g.rows)
+	}
 	return b.do(func() error {
 		for t0 := 0; t0 < n; t0 += 8 {
 			tokens := min(8, n-t0)
@@ -192,4 +216,29 @@ func (b *Backend) MatMulSwiGLU(dst, scratch engine.Buffer, gate, up engine.Weigh
 		}
 		return nil
 	})
+}
+
+// tcRows and tcTokens are matmul_tc_T's tile: a block per 64 rows × 64 tokens, 128 threads; its columns
+// go 32 at a time.
+const (
+	tcRows, tcTokens, tcCols = 64, 64, 32
+	tcThreads                = 128
+)
+
+// tensorCores reports whether n tokens against w take the tensor-core kernel: a type it has
+// (kernels.TensorCoreTypes), rows a multiple of its 32 columns, and at least b.mmaMin tokens. Until a GPU
+// measures the crossover (bench/gpu/run.sh sweeps LLAMAGO_CUDA_MMA_MIN), the default of 32 is a reasoned
+// one: matvec_T reads the weights once per 8 tokens on the CUDA cores, the tile once per 64 on the tensor
+// cores, so from 32 tokens (4 passes against 1, half the tile used) the tile reads a quarter of the
+// weights' bytes and its products run at the tensor cores' rate.
+func (b *Backend) tensorCores(w *weight, n int) bool {
+	return n >= b.mmaMin && w.cols%tcCols == 0 && slices.Contains(kernels.TensorCoreTypes, typeSuffix[w.typ])
+}
+
+// matmulTC launches matmul_tc_T: dst = w·x for n tokens (added to dst when add is 1). Runs with the context
+// current.
+func (b *Backend) matmulTC(dst engine.Buffer, w *weight, x engine.Buffer, n, add int) error {
+	grid := ((w.rows + tcRows - 1) / tcRows) * ((n + tcTokens - 1) / tcTokens)
+	return launch(b, "matmul_tc_"+typeSuffix[w.typ], grid, tcThreads, 0, matmulTCArgs{Dst: dp(dst), W: w.p, X: dp(x),
+		Rows: w.rows, Cols: w.cols, N: n, Add: add})
 }
