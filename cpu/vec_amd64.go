@@ -144,27 +144,21 @@ func narrowQuadsAVX512(dst *uint32, q *int16, n int)
 func splitQuadsAVX512(dst *uint32, q *int16, n int)
 
 // narrowQuads is narrowQuadsGo, whole vectors of 32 codes in assembly.
-func narrowQuads(dst []uint32, q []int16) {
-	n := 0
-	if useAVX512BW {
-		n = len(q) &^ 31
-	}
-	if n > 0 {
-		_ = dst[n/4-1]
-		narrowQuadsAVX512(&dst[0], &q[0], n)
-	}
-	narrowQuadsGo(dst[n/4:], q[n:])
-}
+func narrowQuads(dst []uint32, q []int16) { quadsVec(dst, q, 4, narrowQuadsAVX512, narrowQuadsGo) }
 
 // splitQuads is splitQuadsGo, whole vectors of 32 codes in assembly.
-func splitQuads(dst []uint32, q []int16) {
+func splitQuads(dst []uint32, q []int16) { quadsVec(dst, q, 2, splitQuadsAVX512, splitQuadsGo) }
+
+// quadsVec runs vec on the whole vectors of 32 codes of q (with AVX-512 BW), writing a word per per codes,
+// and the portable loop on the rest.
+func quadsVec(dst []uint32, q []int16, per int, vec func(*uint32, *int16, int), rest func([]uint32, []int16)) {
 	n := 0
 	if useAVX512BW {
 		n = len(q) &^ 31
 	}
 	if n > 0 {
-		_ = dst[n/2-1]
-		splitQuadsAVX512(&dst[0], &q[0], n)
+		_ = dst[n/per-1]
+		vec(&dst[0], &q[0], n)
 	}
-	splitQuadsGo(dst[n/2:], q[n:])
+	rest(dst[n/per:], q[n:])
 }

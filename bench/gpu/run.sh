@@ -393,23 +393,30 @@ except Exception as e:
 PY
   tail -n 4 "$work/results.md"
 fi
+# ratio_table A.json B.json "A's column" "B's column": the tests of two llamago bench --json runs side by
+# side with A/B, appended to results.md.
+ratio_table() {
+  python3 - "$1" "$2" "$3" "$4" >> "$work/results.md" << 'PY'
+import json, sys
+a_path, b_path, a_name, b_name = sys.argv[1:5]
+try:
+    a = {r["test"]: r["tokens_per_second"] for r in json.load(open(a_path))}
+    print(f"\n| test | {a_name} t/s | {b_name} t/s | ratio |\n|---|---|---|---|")
+    for r in json.load(open(b_path)):
+        t = a.get(r["test"], 0)
+        print(f"| {r['test']} | {t:.0f} | {r['tokens_per_second']:.0f} | {t / r['tokens_per_second']:.2f} |")
+except Exception as e:
+    print(f"\n{a_name} against {b_name}: failed: {e}")
+PY
+  tail -n 7 "$work/results.md"
+}
+
 # The same prompts with the attention of decoding (each query's keys split across blocks), against the
 # query tiles (attention_tile_f32) that prompt chunks take by default.
 if [ -f "$m" ] && fits 40 150 "prompt processing with split attention"; then
   LLAMAGO_CUDA_ATTENTION=splits runlog "prompt processing, LLAMAGO_CUDA_ATTENTION=splits" prompts-splits.json prompts-splits.err \
     "$bin" bench -m "$m" -p "$prompts" -n 0 -r 2 --json
-  python3 - "$work/prompts.json" "$work/prompts-splits.json" >> "$work/results.md" << 'PY'
-import json, sys
-try:
-    tiles = {r["test"]: r["tokens_per_second"] for r in json.load(open(sys.argv[1]))}
-    print("\n| test | query tiles t/s (default) | split attention t/s | tiles / splits |\n|---|---|---|---|")
-    for r in json.load(open(sys.argv[2])):
-        t = tiles.get(r["test"], 0)
-        print(f"| {r['test']} | {t:.0f} | {r['tokens_per_second']:.0f} | {t / r['tokens_per_second']:.2f} |")
-except Exception as e:
-    print(f"\nattention comparison failed: {e}")
-PY
-  tail -n 4 "$work/results.md"
+  ratio_table "$work/prompts.json" "$work/prompts-splits.json" "query tiles (default)" "split attention"
 fi
 
 # The tensor cores' crossover: small prompts with every product on the tensor-core tiles
@@ -420,18 +427,7 @@ if [ -f "$m" ] && fits 40 200 "the tensor cores' crossover"; then
     "$bin" bench -m "$m" -p 8,16,32,64,128 -n 0 -r 2 --json
   LLAMAGO_CUDA_MMA_MIN=1000000 runlog "prompts, no tensor cores" mma-off.json mma-off.err \
     "$bin" bench -m "$m" -p 8,16,32,64,128 -n 0 -r 2 --json
-  python3 - "$work/mma-on.json" "$work/mma-off.json" >> "$work/results.md" << 'PY'
-import json, sys
-try:
-    on = {r["test"]: r["tokens_per_second"] for r in json.load(open(sys.argv[1]))}
-    print("\n| test | tensor cores t/s | CUDA cores t/s | ratio |\n|---|---|---|---|")
-    for r in json.load(open(sys.argv[2])):
-        t = on.get(r["test"], 0)
-        print(f"| {r['test']} | {t:.0f} | {r['tokens_per_second']:.0f} | {t / r['tokens_per_second']:.2f} |")
-except Exception as e:
-    print(f"\ncrossover comparison failed: {e}")
-PY
-  tail -n 7 "$work/results.md"
+  ratio_table "$work/mma-on.json" "$work/mma-off.json" "tensor cores" "CUDA cores"
 fi
 
 # What each choice is worth (default: coalesced one-token Q4_0/Q8_0 products, 2 rows per warp, fused
