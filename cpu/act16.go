@@ -3,10 +3,11 @@ package cpu
 // act16 holds the activations of one matrix product, n rows of cols values rounded to integers per block of
 // 32 (16 bits, or 8 as llama.cpp rounds them: narrow), in the layouts its kernels read. Rounding is done once
 // per product, each token by itself; the layouts that interleave tokens are then written by column ranges,
-// so that no two workers ever write the same cache line (eight tokens interleaved word by word share every
-// line: written token by token from two cores, the lines went back and forth between them, and rounding
-// took 14% of an eight-sequence decoding step). Only the layouts the product's kernels read are made
-// (layout; MatMuls asks for those of all its weights at once).
+// so that two workers rarely write the same cache line (only where a range's start is not line-aligned;
+// eight tokens interleaved word by word share every line: written token by token from two cores, the
+// lines went back and forth between them, and rounding took 14% of an eight-sequence decoding step). Only
+// the layouts the product's kernels read are made (layout; MatMuls asks for those of all its weights at
+// once).
 //
 // Each token alone (always): its codes tq[t·cols:], and per block of 32 its d32c (d), ts (Σq), tlo (Σq of
 // the first 16), startc (−8·Σq, where a Q4_0 block's sum Σ (u−8)·q starts) and s32c (−d·Σq, for Q4_K's

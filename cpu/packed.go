@@ -312,7 +312,7 @@ func (pt *packedTask) run(lo, hi, _ int) {
 }
 
 // matMulPacked computes dst = w·x for a packed w from the activations in a (8-bit, w's rounding, or 16-bit
-// and split into bytes: compact16).
+// and split into bytes), in the layouts packedLayouts names.
 func matMulPacked(p *Pool, dst []float32, w *Weight, a *act16) {
 	a.ensure(p, packedLayouts(a.n, a.narrow()))
 	p.tasks.packed = packedTask{dst: dst, w: w, a: a}

@@ -75,7 +75,7 @@ func testPackedKernel(t *testing.T, typ gguf.Type, bits int) {
 		}
 		for _, k := range groups {
 			if bits == 16 && k == gemmT && n < gemmT {
-				continue // at 16 bits the eight-token kernels take full groups only (act16.groups16)
+				continue // at 16 bits the eight-token kernels take full groups only (packedLayouts)
 			}
 			for name, kernel := range kernels {
 				got := make([]float64, n*rows)

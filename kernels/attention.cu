@@ -160,12 +160,14 @@ extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const
                                               long long blockSize, long long heads, long long kvHeads, long long headDim,
                                               double scale, float* capture, long long maxPos) {
     DYNAMIC_SHARED(float, sh);
-    const long long D = headDim, BS = blockSize;
-    float* Qs = sh;                // [ATT_TQ][D]: the tile's queries
-    float* Ks = Qs + ATT_TQ * D;   // [BS][D+1]: a cache block's keys (rows padded: the score loop's threads
-                                   // read 8 rows at once, in distinct banks)
+    if (blockDim.x != ATT_TQ * 8) __trap(); // the shared arrays are sized for ATT_TQ queries of 8 threads
+    const long long D = headDim, BS = blockSize, QD = D + 8, SB = BS + 8;
+    // Rows padded so that a warp's reads fall in distinct banks: its 4 queries' rows of Qs and Ss (8
+    // banks apart), the 8 key rows the score loop reads at once (D+1 apart).
+    float* Qs = sh;                // [ATT_TQ][QD]: the tile's queries
+    float* Ks = Qs + ATT_TQ * QD;  // [BS][D+1]: a cache block's keys
     float* Vs = Ks + BS * (D + 1); // [BS][D]: its values
-    float* Ss = Vs + BS * D;       // [ATT_TQ][BS]: the scores, then the weights e^(s−m)
+    float* Ss = Vs + BS * D;       // [ATT_TQ][SB]: the scores, then the weights e^(s−m)
     const long long tile = blockIdx.x / heads, h = blockIdx.x % heads;
     const int t0 = tiles[2 * tile], count = tiles[2 * tile + 1];
     const long long kvDim = kvHeads * D, kh = (h / (heads / kvHeads)) * D;
@@ -177,8 +179,8 @@ extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const
     long long last = 0; // the tile's last position: its keys are 0…last
     for (int i = 0; i < count; i++) last = max(last, (long long)pos[t0 + i]);
     for (long long i = threadIdx.x; i < ATT_TQ * D; i += blockDim.x) {
-        long long r = i / D;
-        Qs[i] = r < count ? q[((t0 + r) * heads + h) * D + i % D] : 0.f;
+        long long r = i / D, d = i % D;
+        Qs[r * QD + d] = r < count ? q[((t0 + r) * heads + h) * D + d] : 0.f;
     }
     float o[ATT_TD];
 #pragma unroll
@@ -198,11 +200,11 @@ extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const
             float sc = -INFINITY;
             if (k < len && j0 + k <= mypos) {
                 float dot = 0.f;
-                for (long long d = 0; d < D; d++) dot += Qs[qi * D + d] * Ks[k * (D + 1) + d];
+                for (long long d = 0; d < D; d++) dot += Qs[qi * QD + d] * Ks[k * (D + 1) + d];
                 sc = dot * (float)scale;
                 if (capture) capture[th * maxPos + j0 + k] = sc;
             }
-            Ss[qi * BS + k] = sc;
+            Ss[qi * SB + k] = sc;
             mloc = fmaxf(mloc, sc);
         }
         // The query's maximum and sum over its eight threads (neighbouring lanes of one warp).
@@ -213,8 +215,8 @@ extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const
         const float corr = mnew == -INFINITY ? 1.f : __expf(m - mnew); // a query with no key yet keeps 0s
         float sloc = 0.f;
         for (long long k = sub; k < BS; k += 8) {
-            float s = Ss[qi * BS + k], p = s == -INFINITY ? 0.f : __expf(s - mnew);
-            Ss[qi * BS + k] = p;
+            float s = Ss[qi * SB + k], p = s == -INFINITY ? 0.f : __expf(s - mnew);
+            Ss[qi * SB + k] = p;
             sloc += p;
         }
         sloc += __shfl_xor_sync(0xffffffffu, sloc, 1);
@@ -228,7 +230,7 @@ extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const
             long long d = sub + 8 * e;
             if (d < D) {
                 float acc = o[e] * corr;
-                for (long long k = 0; k < len; k++) acc += Ss[qi * BS + k] * Vs[k * D + d];
+                for (long long k = 0; k < len; k++) acc += Ss[qi * SB + k] * Vs[k * D + d];
                 o[e] = acc;
             }
         }

@@ -432,8 +432,11 @@ __device__ __forceinline__ void norm_after(const float* dst, long long rows, lon
 // memory and round the tokens' 64 × 32 activations to f16 beside it; warp w then multiplies rows
 // 16w…16w+15 with the four 16-token tiles, accumulating in float over all the columns. The weights are
 // read once per 64 tokens (matvec_T: once per 8), and their scales are applied as they are dequantized, so
-// the accumulators need no per-block step. The result goes through shared memory to dst (added to it when
-// add), rows and tokens past the edges left out. cols must be a multiple of TC_K.
+// the accumulators need no per-block step. f16 ends at 65504: each token's activations are divided by a
+// power of two s_t with max|x_t|/s_t < 2^15 before rounding (found in a first pass over the block's
+// tokens), and its results multiplied by s_t (exact: a power of two along the whole row). The result goes
+// through shared memory to dst (added to it when add), rows and tokens past the edges left out. cols must
+// be a multiple of TC_K.
 #define TC_ROWS 64
 #define TC_TOKS 64
 #define TC_K 32
@@ -457,20 +460,36 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
     alignas(32) __shared__ __half Ws[TC_ROWS * TC_LD];
     alignas(32) __shared__ __half Xs[TC_TOKS * TC_LD];
     alignas(32) __shared__ float Cs[TC_TOKS * TC_CL];
+    __shared__ float scale[TC_TOKS], inv[TC_TOKS]; // each token's s_t and 1/s_t
     const long long rowTiles = (rows + TC_ROWS - 1) / TC_ROWS;
     const long long r0 = (blockIdx.x % rowTiles) * TC_ROWS, t0 = (blockIdx.x / rowTiles) * TC_TOKS;
     const long long rb = row_bytes<F>(cols);
     const int warp = threadIdx.x >> 5;
     const int lr = threadIdx.x >> 1, lc = (threadIdx.x & 1) * (TC_K / 2); // this thread stages row/token lr, columns lc…
+    {   // Each token's scale: its two threads (neighbouring lanes) take half of its columns each.
+        const long long t = t0 + lr;
+        float m = 0.f;
+        if (t < n)
+            for (long long c = threadIdx.x & 1; c < cols; c += 2) m = fmaxf(m, fabsf(x[t * cols + c]));
+        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+        int e = 0;
+        if (m > 0.f) frexpf(m, &e); // m < 2^e
+        if ((threadIdx.x & 1) == 0) {
+            scale[lr] = ldexpf(1.f, e - 15);
+            inv[lr] = ldexpf(1.f, 15 - e);
+        }
+    }
     wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[TC_TOKS / 16];
 #pragma unroll
     for (int j = 0; j < TC_TOKS / 16; j++) wmma::fill_fragment(acc[j], 0.f);
+    __syncthreads();
     for (long long k0 = 0; k0 < cols; k0 += TC_K) {
         const long long r = r0 + lr, t = t0 + lr;
+        const float xs = inv[lr];
 #pragma unroll
         for (int c = 0; c < TC_K / 2; c++) {
             Ws[lr * TC_LD + lc + c] = __float2half(r < rows ? deq_elem<F>(w + r * rb, k0 + lc + c) : 0.f);
-            Xs[lr * TC_LD + lc + c] = __float2half(t < n ? x[t * cols + k0 + lc + c] : 0.f);
+            Xs[lr * TC_LD + lc + c] = __float2half(t < n ? x[t * cols + k0 + lc + c] * xs : 0.f);
         }
         __syncthreads();
 #pragma unroll
@@ -494,7 +513,7 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
         const int rr = i % TC_ROWS, tt = i / TC_ROWS;
         const long long r = r0 + rr, t = t0 + tt;
         if (r < rows && t < n) {
-            float v = Cs[tt * TC_CL + rr];
+            float v = Cs[tt * TC_CL + rr] * scale[tt];
             float* d = dst + t * rows + r;
             *d = add ? *d + v : v;
         }

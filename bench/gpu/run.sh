@@ -403,8 +403,9 @@ try:
     a = {r["test"]: r["tokens_per_second"] for r in json.load(open(a_path))}
     print(f"\n| test | {a_name} t/s | {b_name} t/s | ratio |\n|---|---|---|---|")
     for r in json.load(open(b_path)):
-        t = a.get(r["test"], 0)
-        print(f"| {r['test']} | {t:.0f} | {r['tokens_per_second']:.0f} | {t / r['tokens_per_second']:.2f} |")
+        t, u = a.get(r["test"]), r.get("tokens_per_second") or 0
+        ratio = f"{t / u:.2f}" if t is not None and u > 0 else "–"
+        print(f"| {r['test']} | {'–' if t is None else f'{t:.0f}'} | {u:.0f} | {ratio} |")
 except Exception as e:
     print(f"\n{a_name} against {b_name}: failed: {e}")
 PY

@@ -135,11 +135,15 @@ func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int
 // the blocks its tokens reach; token t's table starts at tables + tableOf[t].
 type devBatch struct {
 	pos, slot, tableOf, tiles, tables devPtr
-	n, maxPos, nTiles                 int // tokens; the longest sequence reached (max pos + 1); tiles
+	n, maxPos, nTiles, singles        int // tokens; the longest sequence reached (max pos + 1); tiles; those of one token
 }
 
-// attnTileQueries is attention_tile_f32's ATT_TQ, the queries of a tile.
-const attnTileQueries = 16
+// attnTileQueries is attention_tile_f32's ATT_TQ, the queries of a tile (TestTileConstants), and
+// attnTileThreads its block: 8 threads a query.
+const (
+	attnTileQueries = 16
+	attnTileThreads = 8 * attnTileQueries
+)
 
 // batchTiles appends to dst the query tiles of a batch whose tokens belong to the sequences seq: each run of
 // one sequence's consecutive tokens cut into tiles of up to attnTileQueries, as (first token, count).
@@ -229,8 +233,14 @@ func (b *Backend) kvBatch(c *kvCache, kv *engine.KVBatch) (devBatch, error) {
 	if err != nil {
 		return devBatch{}, err
 	}
+	singles := 0
+	for i := 3*n + 1; i < tablesAt; i += 2 {
+		if packed[i] == 1 {
+			singles++
+		}
+	}
 	kc.dev = devBatch{pos: p, slot: p + devPtr(4*n), tableOf: p + devPtr(8*n), tiles: p + devPtr(12*n),
-		tables: p + devPtr(4*tablesAt), n: n, maxPos: maxPos, nTiles: (tablesAt - 3*n) / 2}
+		tables: p + devPtr(4*tablesAt), n: n, maxPos: maxPos, nTiles: (tablesAt - 3*n) / 2, singles: singles}
 	kc.src.Pos = append(kc.src.Pos[:0], kv.Pos...)
 	kc.src.Slot = append(kc.src.Slot[:0], kv.Slot...)
 	kc.src.Seq = append(kc.src.Seq[:0], kv.Seq...)
@@ -284,17 +294,20 @@ const (
 // attnMaxShared is the dynamic shared memory a kernel may take without opting in (48 KiB on every GPU).
 const attnMaxShared = 48 << 10
 
-// tileAttention reports whether batch d takes attention_tile_f32, and its shared memory: where its tiles
-// hold two queries or more on average (prompt chunks: every key and value is read once per tile instead
-// of once per query), the head size is at most 128 and cache blocks are whole multiples of 8 positions.
-// Decoding batches (one query per sequence) keep attention_f32, whose splits spread one query's keys over
-// many blocks.
-func (b *Backend) tileAttention(d devBatch, headDim, blockSize int) (int, bool) {
-	shared := 4 * (attnTileQueries*headDim + blockSize*(headDim+1) + blockSize*headDim + attnTileQueries*blockSize)
+// tileAttention reports whether batch d takes attention_tile_f32, and its shared memory. It can where the
+// head size is at most 128 and cache blocks are whole multiples of 8 positions. It does, unless forced,
+// where it saves key reads without losing the GPU's parallelism: the tiles hold two queries or more on
+// average (prompt chunks: every key and value is read once per tile instead of once per query), at most a
+// quarter of them one query (a chunk batched with many decoding sequences, each a tile of one query that
+// walks its whole context in one block, keeps the split kernel), and tiles × heads fill the GPU's
+// multiprocessors at least once (a short prompt at a long context is better split along its keys).
+// Decoding batches keep attention_f32.
+func (b *Backend) tileAttention(d devBatch, heads, headDim, blockSize int) (int, bool) {
+	shared := 4 * (attnTileQueries*(headDim+8) + blockSize*(headDim+1) + blockSize*headDim + attnTileQueries*(blockSize+8))
 	if headDim > 128 || blockSize%8 != 0 || shared > attnMaxShared || b.attn == attnSplits {
 		return 0, false
 	}
-	return shared, b.attn == attnTiles || d.n >= 2*d.nTiles
+	return shared, b.attn == attnTiles || (d.n >= 2*d.nTiles && 4*d.singles <= d.nTiles && d.nTiles*heads >= b.sms)
 }
 
 func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.KVBatch, p engine.AttentionParams) error {
@@ -319,8 +332,8 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.K
 				return err
 			}
 		}
-		if shared, ok := b.tileAttention(d, p.HeadDim, cache.blockSize); ok {
-			err = launch(b, "attention_tile_f32", d.nTiles*p.Heads, attnThreads, shared, tileAttentionArgs{Out: dp(out),
+		if shared, ok := b.tileAttention(d, p.Heads, p.HeadDim, cache.blockSize); ok {
+			err = launch(b, "attention_tile_f32", d.nTiles*p.Heads, attnTileThreads, shared, tileAttentionArgs{Out: dp(out),
 				Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables, Tiles: d.tiles,
 				BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
 				Capture: capture, MaxPos: maxPos})

@@ -27,6 +27,7 @@ type Backend struct {
 	blocks  bool // one-token Q4_0/Q8_0 products with a lane per block, not coalesced (LLAMAGO_CUDA_MATVEC)
 	attn    int  // the attention kernel: attnAuto, attnTiles or attnSplits (LLAMAGO_CUDA_ATTENTION)
 	mmaMin  int  // products of at least this many tokens take the tensor cores (LLAMAGO_CUDA_MMA_MIN)
+	sms     int  // the GPU's multiprocessors
 	// syncLaunch waits for every kernel as it is launched (LLAMAGO_CUDA_SYNC=1 or CUDA_LAUNCH_BLOCKING=1),
 	// so that a fault names its kernel and grid instead of surfacing at the next read. For debugging: slow.
 	syncLaunch bool
@@ -115,7 +116,7 @@ func New(index int) (*Backend, error) {
 	b.syncLaunch = os.Getenv("LLAMAGO_CUDA_SYNC") == "1" || os.Getenv("CUDA_LAUNCH_BLOCKING") == "1"
 	d := devs[index]
 	b.name = fmt.Sprintf("cuda:%d %s (sm_%d%d, %.1f GiB)", index, d.Name, d.CapMajor, d.CapMinor, float64(d.Memory)/(1<<30))
-	b.ccMajor, b.ccMinor, b.mem = d.CapMajor, d.CapMinor, d.Memory
+	b.ccMajor, b.ccMinor, b.mem, b.sms = d.CapMajor, d.CapMinor, d.Memory, d.Multiprocs
 	if err := drv.open(index); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/llamago/llamago/engine/enginetest"
 	"github.com/llamago/llamago/gguf"
 	"github.com/llamago/llamago/gguf/synth"
+	"github.com/llamago/llamago/kernels"
 	"github.com/stretchr/testify/require"
 )
 
@@ -187,4 +188,12 @@ func TestBatchTiles(t *testing.T) {
 	want := []int32{0, 3, 3, 1, 4, 2, 6, attnTileQueries, 6 + attnTileQueries, attnTileQueries, 6 + 2*attnTileQueries, 3, int32(len(seq) - 1), 1}
 	require.Equal(t, want, got)
 	require.Empty(t, batchTiles(nil, nil))
+}
+
+// TestTileConstants: the host's tile size is the kernel's (attention_tile_f32 traps on another block size,
+// and its shared memory is sized by the host).
+func TestTileConstants(t *testing.T) {
+	src, err := kernels.Sources.ReadFile("attention.cu")
+	require.NoError(t, err)
+	require.Contains(t, string(src), fmt.Sprintf("#define ATT_TQ %d ", attnTileQueries))
 }

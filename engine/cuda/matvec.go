@@ -226,7 +226,7 @@ const (
 )
 
 // tensorCores reports whether n tokens against w take the tensor-core kernel: a type it has
-// (kernels.TensorCoreTypes), rows a multiple of its 32 columns, and at least b.mmaMin tokens. Until a GPU
+// (kernels.TensorCoreTypes), rows of a whole number of its 32-column steps, and at least b.mmaMin tokens. Until a GPU
 // measures the crossover (bench/gpu/run.sh sweeps LLAMAGO_CUDA_MMA_MIN), the default of 32 is a reasoned
 // one: matvec_T reads the weights once per 8 tokens on the CUDA cores, the tile once per 64 on the tensor
 // cores, so from 32 tokens (4 passes against 1, half the tile used) the tile reads a quarter of the

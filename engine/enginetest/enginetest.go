@@ -133,20 +133,27 @@ func Cases() []Case {
 	type matCase struct {
 		typ           gguf.Type
 		rows, cols, n int
+		amp           float64 // the activations' magnitude (1 unless set)
 	}
 	var mats []matCase
 	for _, typ := range types {
 		for _, sh := range [][3]int{{256, 256, 1}, {512, 1024, 1}, {301, 512, 1}, {300, 512, 8}, {64, 2048, 3}, {1000, 256, 33}} {
-			mats = append(mats, matCase{typ, sh[0], sh[1], sh[2]})
+			mats = append(mats, matCase{typ, sh[0], sh[1], sh[2], 1})
 		}
 	}
 	// Float weights may have rows of any length (stories260K's feed-forward is 172 wide).
-	mats = append(mats, matCase{gguf.TypeF32, 64, 172, 3}, matCase{gguf.TypeF16, 64, 172, 9})
+	mats = append(mats, matCase{gguf.TypeF32, 64, 172, 3, 1}, matCase{gguf.TypeF16, 64, 172, 9, 1})
+	// Activations far beyond f16's range (65504), as a kernel that rounds them to f16 must scale them.
+	mats = append(mats, matCase{gguf.TypeQ4_0, 128, 512, 40, 1e6}, matCase{gguf.TypeF16, 64, 256, 33, 3e5})
 	for _, mc := range mats {
 		{
-			typ, rows, cols, n := mc.typ, mc.rows, mc.cols, mc.n
+			typ, rows, cols, n, amp := mc.typ, mc.rows, mc.cols, mc.n, mc.amp
+			name := fmt.Sprintf("MatMul(type=%s,rows=%d,cols=%d,n=%d)", typ, rows, cols, n)
+			if amp != 1 {
+				name = fmt.Sprintf("MatMul(type=%s,rows=%d,cols=%d,n=%d,|x|≤%g)", typ, rows, cols, n, amp)
+			}
 			cs = append(cs, Case{
-				Name:      fmt.Sprintf("MatMul(type=%s,rows=%d,cols=%d,n=%d)", typ, rows, cols, n),
+				Name:      name,
 				Threshold: matmulThreshold(typ),
 				Weights:   []gguf.Type{typ},
 				Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
@@ -154,7 +161,7 @@ func Cases() []Case {
 					if err != nil {
 						return nil, nil, err
 					}
-					x := randVec(r, n*cols, 1)
+					x := randVec(r, n*cols, amp)
 					xb, err := upload(b, x)
 					if err != nil {
 						return nil, nil, err

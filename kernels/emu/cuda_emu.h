@@ -278,6 +278,10 @@ inline unsigned atomicAdd(unsigned* p, unsigned v) {
     return old;
 }
 inline void __threadfence() {}
+[[noreturn]] inline void __trap() {
+    std::fprintf(stderr, "cuda emulator: __trap() in a kernel\n");
+    std::abort();
+}
 template <class T>
 T __ldcg(const T* p) { return *p; }
 inline float __int_as_float(int v) {
