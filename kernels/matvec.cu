@@ -443,14 +443,46 @@ __device__ __forceinline__ void norm_after(const float* dst, long long rows, lon
 #define TC_LD (TC_K + 8)    // halves per row of the staged tiles (a multiple of 8, as wmma loads need)
 #define TC_CL (TC_ROWS + 4) // floats per token of the output tile
 
-// deq_elem is element c of a weight row of format F.
+// deq16 writes elements c0…c0+15 (c0 a multiple of 16) of a weight row of format F to out: what deq_<type>
+// gives for each (the same float operations), with the block's scale (and a k-quant's sub-block scale and
+// minimum) read once for the sixteen.
 template <int F>
-__device__ __forceinline__ float deq_elem(const uint8_t* row, long long c) {
-    if (F == F_Q4_0) return deq_q4_0(row + (c / QK) * 18, (int)(c % QK));
-    if (F == F_Q8_0) return deq_q8_0(row + (c / QK) * 34, (int)(c % QK));
-    if (F == F_Q4_K) return deq_q4_k(row + (c / QK_K) * 144, (int)(c % QK_K));
-    if (F == F_Q6_K) return deq_q6_k(row + (c / QK_K) * 210, (int)(c % QK_K));
-    return half_at(row + 2 * c); // F_F16
+__device__ __forceinline__ void deq16(const uint8_t* row, long long c0, float* out) {
+    if (F == F_Q4_0) {
+        const uint8_t* b = row + (c0 / QK) * 18;
+        const int shift = (c0 % QK) >= 16 ? 4 : 0; // values 16…31 are the high nibbles
+        const float d = half_at(b);
+#pragma unroll
+        for (int i = 0; i < 16; i++) out[i] = (float)(((b[2 + i] >> shift) & 15) - 8) * d;
+    } else if (F == F_Q8_0) {
+        const uint8_t* b = row + (c0 / QK) * 34 + 2 + c0 % QK;
+        const float d = half_at(row + (c0 / QK) * 34);
+#pragma unroll
+        for (int i = 0; i < 16; i++) out[i] = (float)(int8_t)b[i] * d;
+    } else if (F == F_Q4_K) {
+        const uint8_t* b = row + (c0 / QK_K) * 144;
+        const int j0 = (int)(c0 % QK_K), c = j0 / 64, upper = (j0 % 64) >= 32;
+        int sc, m;
+        q4k_scale_min(2 * c + upper, b + 4, &sc, &m);
+        const float ds = half_at(b) * (float)sc, dm = half_at(b + 2) * (float)m;
+        const uint8_t* q = b + 16 + 32 * c + j0 % 32;
+#pragma unroll
+        for (int i = 0; i < 16; i++) out[i] = ds * (float)((q[i] >> (upper ? 4 : 0)) & 15) - dm;
+    } else if (F == F_Q6_K) {
+        const uint8_t* b = row + (c0 / QK_K) * 210;
+        const int j0 = (int)(c0 % QK_K), n = j0 / 128, g = (j0 % 128) / 32, l0 = j0 % 32;
+        const uint8_t* ql = b + 64 * n + ((g & 1) ? 32 : 0) + l0;
+        const uint8_t* qh = b + 128 + 32 * n + l0;
+        const float ds = half_at(b + 208) * (float)reinterpret_cast<const int8_t*>(b + 192 + 8 * n)[l0 / 16 + 2 * g];
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            int lo = g >= 2 ? (ql[i] >> 4) : (ql[i] & 15);
+            out[i] = ds * (float)((lo | (((qh[i] >> (2 * g)) & 3) << 4)) - 32);
+        }
+    } else { // F_F16
+#pragma unroll
+        for (int i = 0; i < 16; i++) out[i] = half_at(row + 2 * (c0 + i));
+    }
 }
 
 template <int F>
@@ -486,9 +518,11 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
     for (long long k0 = 0; k0 < cols; k0 += TC_K) {
         const long long r = r0 + lr, t = t0 + lr;
         const float xs = inv[lr];
+        float wv[TC_K / 2];
+        if (r < rows) deq16<F>(w + r * rb, k0 + lc, wv);
 #pragma unroll
         for (int c = 0; c < TC_K / 2; c++) {
-            Ws[lr * TC_LD + lc + c] = __float2half(r < rows ? deq_elem<F>(w + r * rb, k0 + lc + c) : 0.f);
+            Ws[lr * TC_LD + lc + c] = __float2half(r < rows ? wv[c] : 0.f);
             Xs[lr * TC_LD + lc + c] = __float2half(t < n ? x[t * cols + k0 + lc + c] * xs : 0.f);
         }
         __syncthreads();
