@@ -22,7 +22,9 @@ package cpu
 // tokens that exist (storeTile, gemvTask), so padding never reaches a result, and clearing it would cost a
 // one-token product seven tokens' stores.
 //   - layTiles (gemm, gemv): q, for each pair of values gemmT words of two int16; per block d32, s32 and per
-//     block of 16 d16; narrow, also q8 (below), sq (Σq) and sq16 (Σq per block of 16).
+//     block of 16 d16.
+//   - layTiles8 (gemm's 8-bit kernel, narrow): q8 (below), sq (Σq) and sq16 (Σq per block of 16), with d32,
+//     s32 and d16.
 //   - layGroups (the packed kernels' groups): narrow, q8, for each four values gemmT words of four bytes;
 //     else q16s, for each quad k the gemmT tokens' lo words at 2k·gemmT and hi words at (2k+1)·gemmT; and
 //     d32, s32, d16, start (as startc) and start16 (as start16c).
@@ -50,7 +52,8 @@ const (
 	layBytes  layout = 1 << iota // each token's codes as bytes (q8c or q16c)
 	layGroups                    // the packed kernels' token groups
 	layTiles                     // the tiles' and the few-token kernels' token groups
-	layAll    = layBytes | layGroups | layTiles
+	layTiles8                    // the 8-bit tile kernel's token groups
+	layAll    = layBytes | layGroups | layTiles | layTiles8
 )
 
 // narrow reports whether the values were rounded to 8 bits.
@@ -58,10 +61,13 @@ func (a *act16) narrow() bool { return a.rnd != rounding16 }
 
 func (a *act16) groups() int { return (a.n + gemmT - 1) / gemmT }
 
-// needs completes want with the layouts the others are made from: the packed groups interleave the tokens'
-// bytes, and at 8 bits so do the tiles' q8.
+// needs completes want with the layouts the others are made from: the packed groups and the 8-bit tiles
+// interleave the tokens' bytes.
 func (a *act16) needs(want layout) layout {
-	if want&layGroups != 0 || (a.narrow() && want&layTiles != 0) {
+	if !a.narrow() {
+		want &^= layTiles8
+	}
+	if want&(layGroups|layTiles8) != 0 {
 		want |= layBytes
 	}
 	return want
@@ -94,7 +100,7 @@ func (a *act16) ensure(p *Pool, want layout) {
 		p.For(a.n, 1, p.tasks.quant16Fn)
 		a.have |= layBytes
 	}
-	missing := want &^ a.have & (layGroups | layTiles)
+	missing := want &^ a.have & (layGroups | layTiles | layTiles8)
 	if missing == 0 {
 		return
 	}
@@ -102,9 +108,9 @@ func (a *act16) ensure(p *Pool, want layout) {
 	a.d32, a.s32, a.d16 = grow(a.d32, g*nb*gemmT), grow(a.s32, g*nb*gemmT), grow(a.d16, 2*g*nb*gemmT)
 	if missing&layTiles != 0 {
 		a.q = grow(a.q, g*words*gemmT)
-		if a.narrow() {
-			a.sq, a.sq16 = grow(a.sq, g*nb*gemmT), grow(a.sq16, 2*g*nb*gemmT)
-		}
+	}
+	if missing&layTiles8 != 0 {
+		a.sq, a.sq16 = grow(a.sq, g*nb*gemmT), grow(a.sq16, 2*g*nb*gemmT)
 	}
 	if missing&layGroups != 0 {
 		a.start, a.start16 = grow(a.start, g*nb*gemmT), grow(a.start16, 2*g*nb*gemmT)
@@ -112,7 +118,7 @@ func (a *act16) ensure(p *Pool, want layout) {
 			a.q16s = grow(a.q16s, g*words*gemmT)
 		}
 	}
-	if a.narrow() {
+	if a.narrow() && missing&(layGroups|layTiles8) != 0 {
 		a.q8 = grow(a.q8, g*words/2*gemmT)
 	}
 	p.tasks.group16 = group16Task{a: a, lay: missing}
@@ -226,7 +232,7 @@ func (gt *group16Task) run(lo, hi, _ int) {
 		interleave(a.d32, a.d32c, g, m, a.cols/32, b0, b1)
 		interleave(a.s32, a.s32c, g, m, a.cols/32, b0, b1)
 		interleave(a.d16, a.d16c, g, m, a.cols/16, 2*b0, 2*b1)
-		if a.narrow() {
+		if a.narrow() && gt.lay&(layGroups|layTiles8) != 0 {
 			interleave(a.q8, a.q8c, g, m, a.cols/4, c0/4, c1/4)
 		}
 		if gt.lay&layGroups != 0 {
@@ -236,11 +242,10 @@ func (gt *group16Task) run(lo, hi, _ int) {
 				interleave(a.q16s, a.q16c, g, m, a.cols/2, c0/2, c1/2)
 			}
 		}
-		if gt.lay&layTiles == 0 {
-			continue
+		if gt.lay&layTiles != 0 {
+			interleavePairs(a.q, a.tq, g, m, a.cols, c0, c1)
 		}
-		interleavePairs(a.q, a.tq, g, m, a.cols, c0, c1)
-		if a.narrow() {
+		if gt.lay&layTiles8 != 0 {
 			interleave(a.sq, a.ts, g, m, a.cols/32, b0, b1)
 			for tt := range m {
 				t := g*gemmT + tt

@@ -238,9 +238,18 @@ type gemmKernel8 func(st *strip, q []uint32, ad, as []float32, sq []int32, nblk,
 
 // gemm computes dst[t][r] = Σ_c w[r][c]·x[t][c] from the activations in a, strip by strip.
 func gemm(p *Pool, dst []float32, w *Weight, a *act16, impl gemmImpl) {
-	a.ensure(p, layTiles)
+	a.ensure(p, gemmLayouts(a.narrow(), impl))
 	p.tasks.gemm = gemmTask{p: p, dst: dst, w: w, a: a, impl: impl}
 	p.For((w.Rows+gemmRows-1)/gemmRows, 1, p.tasks.gemmFn)
+}
+
+// gemmLayouts is what gemm reads of the activations: the 8-bit kernel's groups (narrow, where impl has
+// one), or the 16-bit pairs.
+func gemmLayouts(narrow bool, impl gemmImpl) layout {
+	if narrow && impl.kernel8 != nil {
+		return layTiles8
+	}
+	return layTiles
 }
 
 type gemmTask struct {

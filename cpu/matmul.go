@@ -194,7 +194,9 @@ func (r route) layouts(n int, narrow bool) layout {
 	switch r {
 	case routePacked:
 		return packedLayouts(n, narrow)
-	case routeGemm, routeGemv:
+	case routeGemm:
+		return gemmLayouts(narrow, gemmFast)
+	case routeGemv:
 		return layTiles
 	}
 	return 0
