@@ -3,9 +3,9 @@
 # llama.cpp (built for this machine by ../shared/peer/llama-cpp.sh) and ik_llama.cpp with -rtr 1 (weights
 # repacked at load, its fastest CPU mode; ../shared/peer/ik-llama-cpp.sh), one engine after the other for
 # each model. The machine's read bandwidth is measured in the same run, before the engines and after each
-# model's (BenchmarkReadBandwidth: 512 MiB
-# streamed with the same threads), and every decode row says what fraction of it each engine reaches
-# (tokens/s × the weights' bytes, which decoding reads once per token).
+# model's (BenchmarkReadBandwidth: 512 MiB streamed with the same threads), and every decode row says what
+# fraction of the largest reading each engine reaches (tokens/s × the weights' bytes, which decoding reads
+# once per token).
 #
 #   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-r REPS] [-P PEERS] [-A BITS] [MODEL.gguf ...]
 #
