@@ -42,7 +42,7 @@ func TestReadAll(t *testing.T) {
 func BenchmarkReadBandwidth(b *testing.B) {
 	const size = 512 << 20
 	buf := packedBytes(size) // on huge pages where the system has them, as the packed weights are
-	for i := range buf { // touched, so the pages exist
+	for i := range buf {     // touched, so the pages exist
 		buf[i] = byte(i)
 	}
 	p := NewPool(runtime.GOMAXPROCS(0))
