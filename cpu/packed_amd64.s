@@ -236,29 +236,40 @@ pair4:
 // alternated pairs), about 82 cycles for 16 rows × 32 values × 8 tokens, where the multiply-adds (64)
 // and the folds' multiplies (16) on the same two pipes need 80.
 
-// QUAD8(qoff, W): quad W against the group's eight tokens (their words at DI+qoff, token t's at +4t), into
-// Z0–Z7.
-#define QUAD8(qoff, W) \
-	VPDPBUSD.BCST (qoff)(DI), W, Z0 \
-	VPDPBUSD.BCST (qoff+4)(DI), W, Z1 \
-	VPDPBUSD.BCST (qoff+8)(DI), W, Z2 \
-	VPDPBUSD.BCST (qoff+12)(DI), W, Z3 \
-	VPDPBUSD.BCST (qoff+16)(DI), W, Z4 \
-	VPDPBUSD.BCST (qoff+20)(DI), W, Z5 \
-	VPDPBUSD.BCST (qoff+24)(DI), W, Z6 \
-	VPDPBUSD.BCST (qoff+28)(DI), W, Z7
+// QUADS(qoff, W, I0…I7): quad W against the group's eight tokens (their words at DI+qoff, token t's at
+// +4t), into their sums I0…I7. STARTS(soff, I0…I7) starts the sums at the tokens' starts (R13+soff).
+// FOLD(t, soff, I, F, S): token t's total I folded into its sum F with the weights' scales S and its d
+// (R10+soff). The eight-token kernels of every packed type at 8 bits use them, each with the registers
+// its other macros leave free.
+#define QUADS(qoff, W, I0, I1, I2, I3, I4, I5, I6, I7) \
+	VPDPBUSD.BCST (qoff)(DI), W, I0 \
+	VPDPBUSD.BCST (qoff+4)(DI), W, I1 \
+	VPDPBUSD.BCST (qoff+8)(DI), W, I2 \
+	VPDPBUSD.BCST (qoff+12)(DI), W, I3 \
+	VPDPBUSD.BCST (qoff+16)(DI), W, I4 \
+	VPDPBUSD.BCST (qoff+20)(DI), W, I5 \
+	VPDPBUSD.BCST (qoff+24)(DI), W, I6 \
+	VPDPBUSD.BCST (qoff+28)(DI), W, I7
 
-// START8(soff): the eight tokens' sums Z0–Z7 started at their start (R13+soff, token t's at +4t);
-// START8Q8 at 16 times it (Q8_0: u = q + 128).
-#define START8(soff) \
-	VPBROADCASTD (soff)(R13), Z0 \
-	VPBROADCASTD (soff+4)(R13), Z1 \
-	VPBROADCASTD (soff+8)(R13), Z2 \
-	VPBROADCASTD (soff+12)(R13), Z3 \
-	VPBROADCASTD (soff+16)(R13), Z4 \
-	VPBROADCASTD (soff+20)(R13), Z5 \
-	VPBROADCASTD (soff+24)(R13), Z6 \
-	VPBROADCASTD (soff+28)(R13), Z7
+#define STARTS(soff, I0, I1, I2, I3, I4, I5, I6, I7) \
+	VPBROADCASTD (soff)(R13), I0 \
+	VPBROADCASTD (soff+4)(R13), I1 \
+	VPBROADCASTD (soff+8)(R13), I2 \
+	VPBROADCASTD (soff+12)(R13), I3 \
+	VPBROADCASTD (soff+16)(R13), I4 \
+	VPBROADCASTD (soff+20)(R13), I5 \
+	VPBROADCASTD (soff+24)(R13), I6 \
+	VPBROADCASTD (soff+28)(R13), I7
+
+#define FOLD(t, soff, I, F, S) \
+	VCVTDQ2PS   I, I \
+	VMULPS.BCST (soff+(t)*4)(R10), I, I \
+	VFMADD231PS S, I, F
+
+// QUAD8 and START8 for Q4_0 and Q8_0: the sums in Z0–Z7; START8Q8 starts them at 16 times the start
+// (Q8_0: u = q + 128).
+#define QUAD8(qoff, W) QUADS(qoff, W, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
+#define START8(soff) STARTS(soff, Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7)
 
 #define START8Q8(soff) \
 	START8(soff) \
@@ -271,22 +282,16 @@ pair4:
 	VPSLLD $4, Z6, Z6 \
 	VPSLLD $4, Z7, Z7
 
-// FOLD8(soff): each token's total Z0–Z7 folded into its sums Z8–Z15 with the weights' scales Z24 and its
-// d (R10+soff, token t's at +4t).
-#define FOLD1(t, soff, I, F) \
-	VCVTDQ2PS   I, I \
-	VMULPS.BCST (soff+(t)*4)(R10), I, I \
-	VFMADD231PS Z24, I, F
-
+// FOLD8(soff): each token's total Z0–Z7 folded into its sums Z8–Z15 with the weights' scales Z24.
 #define FOLD8(soff) \
-	FOLD1(0, soff, Z0, Z8) \
-	FOLD1(1, soff, Z1, Z9) \
-	FOLD1(2, soff, Z2, Z10) \
-	FOLD1(3, soff, Z3, Z11) \
-	FOLD1(4, soff, Z4, Z12) \
-	FOLD1(5, soff, Z5, Z13) \
-	FOLD1(6, soff, Z6, Z14) \
-	FOLD1(7, soff, Z7, Z15)
+	FOLD(0, soff, Z0, Z8, Z24) \
+	FOLD(1, soff, Z1, Z9, Z24) \
+	FOLD(2, soff, Z2, Z10, Z24) \
+	FOLD(3, soff, Z3, Z11, Z24) \
+	FOLD(4, soff, Z4, Z12, Z24) \
+	FOLD(5, soff, Z5, Z13, Z24) \
+	FOLD(6, soff, Z6, Z14, Z24) \
+	FOLD(7, soff, Z7, Z15, Z24)
 
 // BLOCKQ8(h, W, woff, START): block h of the pair against the group's eight tokens, into Z8–Z15: its
 // scales, its quads (W at woff: UNPACK or LOAD8), the sums started (START: START8 or START8Q8).
@@ -520,20 +525,10 @@ k1:
 // Z6, Z7, Z26–Z29, then each token folded as TOKK folds it (the same floats). In cache, one thread
 // (BenchmarkPackedKernel, three alternated pairs): 6.83/6.86/7.13 → 6.67/6.67/6.65 µs, against token by
 // token (SUBK4's order for eight).
-#define QUAD8K(qoff, W) \
-	VPDPBUSD.BCST (qoff)(DI), W, Z0 \
-	VPDPBUSD.BCST (qoff+4)(DI), W, Z1 \
-	VPDPBUSD.BCST (qoff+8)(DI), W, Z6 \
-	VPDPBUSD.BCST (qoff+12)(DI), W, Z7 \
-	VPDPBUSD.BCST (qoff+16)(DI), W, Z26 \
-	VPDPBUSD.BCST (qoff+20)(DI), W, Z27 \
-	VPDPBUSD.BCST (qoff+24)(DI), W, Z28 \
-	VPDPBUSD.BCST (qoff+28)(DI), W, Z29
+#define QUAD8K(qoff, W) QUADS(qoff, W, Z0, Z1, Z6, Z7, Z26, Z27, Z28, Z29)
 
 #define FOLDK1(t, soff, I, F) \
-	VCVTDQ2PS        I, I \
-	VMULPS.BCST      (soff+(t)*4)(R10), I, I \
-	VFMADD231PS      Z2, I, F \
+	FOLD(t, soff, I, F, Z2) \
 	VFMADD231PS.BCST (soff+(t)*4)(R11), Z3, F
 
 #define SUBK8Q(j) \
@@ -878,42 +873,22 @@ q6kw1:
 // of 16, each of its quads against the eight tokens (sums in Z0, Z1, Z5, Z6, Z7, Z24, Z28, Z29), then each
 // token folded as TOK6 folds it (the same floats, in the same order per token). In cache, one thread
 // (BenchmarkPackedKernel, three alternated pairs): 7.63/7.43/7.42 → 7.24/7.12/7.08 µs, against GRP8T(TOK6).
-#define QUAD8Q6(qoff, W) \
-	VPDPBUSD.BCST (qoff)(DI), W, Z0 \
-	VPDPBUSD.BCST (qoff+4)(DI), W, Z1 \
-	VPDPBUSD.BCST (qoff+8)(DI), W, Z5 \
-	VPDPBUSD.BCST (qoff+12)(DI), W, Z6 \
-	VPDPBUSD.BCST (qoff+16)(DI), W, Z7 \
-	VPDPBUSD.BCST (qoff+20)(DI), W, Z24 \
-	VPDPBUSD.BCST (qoff+24)(DI), W, Z28 \
-	VPDPBUSD.BCST (qoff+28)(DI), W, Z29
-
-#define FOLD6(t, b, I, F, S) \
-	VCVTDQ2PS   I, I \
-	VMULPS.BCST (b+(t)*4)(R10), I, I \
-	VFMADD231PS S, I, F
+#define QUAD8Q6(qoff, W) QUADS(qoff, W, Z0, Z1, Z5, Z6, Z7, Z24, Z28, Z29)
 
 #define HALF8(a, b, S, W0, W1, W2, W3) \
-	VPBROADCASTD (b)(R13), Z0 \
-	VPBROADCASTD (b+4)(R13), Z1 \
-	VPBROADCASTD (b+8)(R13), Z5 \
-	VPBROADCASTD (b+12)(R13), Z6 \
-	VPBROADCASTD (b+16)(R13), Z7 \
-	VPBROADCASTD (b+20)(R13), Z24 \
-	VPBROADCASTD (b+24)(R13), Z28 \
-	VPBROADCASTD (b+28)(R13), Z29 \
+	STARTS(b, Z0, Z1, Z5, Z6, Z7, Z24, Z28, Z29) \
 	QUAD8Q6(a, W0) \
 	QUAD8Q6(a+32, W1) \
 	QUAD8Q6(a+64, W2) \
 	QUAD8Q6(a+96, W3) \
-	FOLD6(0, b, Z0, Z8, S) \
-	FOLD6(1, b, Z1, Z9, S) \
-	FOLD6(2, b, Z5, Z10, S) \
-	FOLD6(3, b, Z6, Z11, S) \
-	FOLD6(4, b, Z7, Z12, S) \
-	FOLD6(5, b, Z24, Z13, S) \
-	FOLD6(6, b, Z28, Z14, S) \
-	FOLD6(7, b, Z29, Z15, S)
+	FOLD(0, b, Z0, Z8, S) \
+	FOLD(1, b, Z1, Z9, S) \
+	FOLD(2, b, Z5, Z10, S) \
+	FOLD(3, b, Z6, Z11, S) \
+	FOLD(4, b, Z7, Z12, S) \
+	FOLD(5, b, Z24, Z13, S) \
+	FOLD(6, b, Z28, Z14, S) \
+	FOLD(7, b, Z29, Z15, S)
 
 #define GRP8(n, g, j) \
 	SC6(j, (SI), Z2) \
