@@ -293,20 +293,25 @@ pair4:
 	FOLD(6, soff, Z6, Z14, Z24) \
 	FOLD(7, soff, Z7, Z15, Z24)
 
+// QUADS8(a, Q): a block's eight quads Z16–Z23 (the tokens' words of quad k at DI+a+32k) through Q (QUAD8,
+// QUAD8K).
+#define QUADS8(a, Q) \
+	Q(a, Z16) \
+	Q(a+32, Z17) \
+	Q(a+64, Z18) \
+	Q(a+96, Z19) \
+	Q(a+128, Z20) \
+	Q(a+160, Z21) \
+	Q(a+192, Z22) \
+	Q(a+224, Z23)
+
 // BLOCKQ8(h, W, woff, START): block h of the pair against the group's eight tokens, into Z8–Z15: its
 // scales, its quads (W at woff: UNPACK or LOAD8), the sums started (START: START8 or START8Q8).
 #define BLOCKQ8(h, W, woff, START) \
 	VCVTPH2PS (32*(h))(SI), Z24 \
 	W(woff, (SI), Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23) \
 	START(32*(h)) \
-	QUAD8(256*(h), Z16) \
-	QUAD8(256*(h)+32, Z17) \
-	QUAD8(256*(h)+64, Z18) \
-	QUAD8(256*(h)+96, Z19) \
-	QUAD8(256*(h)+128, Z20) \
-	QUAD8(256*(h)+160, Z21) \
-	QUAD8(256*(h)+192, Z22) \
-	QUAD8(256*(h)+224, Z23) \
+	QUADS8(256*(h), QUAD8) \
 	FOLD8(32*(h))
 
 #define BLOCK8(h) BLOCKQ8(h, UNPACK, 64+256*(h), START8)
@@ -541,14 +546,7 @@ k1:
 	VPXORD Z27, Z27, Z27 \
 	VPXORD Z28, Z28, Z28 \
 	VPXORD Z29, Z29, Z29 \
-	QUAD8K(256*(j), Z16) \
-	QUAD8K(256*(j)+32, Z17) \
-	QUAD8K(256*(j)+64, Z18) \
-	QUAD8K(256*(j)+96, Z19) \
-	QUAD8K(256*(j)+128, Z20) \
-	QUAD8K(256*(j)+160, Z21) \
-	QUAD8K(256*(j)+192, Z22) \
-	QUAD8K(256*(j)+224, Z23) \
+	QUADS8(256*(j), QUAD8K) \
 	FOLDK1(0, 32*(j), Z0, Z8) \
 	FOLDK1(1, 32*(j), Z1, Z9) \
 	FOLDK1(2, 32*(j), Z6, Z10) \
