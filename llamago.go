@@ -190,6 +190,9 @@ func (m *Model) Generate(ctx context.Context, prompt string, o GenerateOptions) 
 
 // GenerateTokens is Generate from token ids.
 func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOptions) iter.Seq2[Token, error] {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	return func(yield func(Token, error) bool) {
 		done, err := m.use()
 		if err != nil {
@@ -205,6 +208,13 @@ func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOp
 		defer cancel()
 		text := m.model.Tokenizer.NewStream(false)
 		for id := range st.Tokens() {
+			// Tokens the engine made before the caller cancelled may wait in the stream: once ctx is done,
+			// the caller gets its error next, not them (a fast model could otherwise finish the whole
+			// answer before a cancel and end without one).
+			if err := ctx.Err(); err != nil {
+				yield(Token{}, err)
+				return
+			}
 			if !yield(Token{ID: id, Text: text.Push(id)}, nil) {
 				return
 			}
