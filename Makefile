@@ -118,8 +118,8 @@ deploy-check:
 ## cuda-emu: run the CUDA backend — host code and kernels — on the CPU emulator of kernels/emu (needs g++
 ## with C++20, no GPU, no CUDA toolkit): the conformance suite, end-to-end logits and greedy generation.
 ## Then the CLI on it: greedy text from a synthetic Q4_0 model must be the same on the CPU, with
-## --backend cuda, with --gpu-layers 1 (partial offload), with --unfused (no fused kernels), and split across
-## two emulated GPUs (--device 0,1), then two GPUs and the CPU.
+## --backend cuda, with --gpu-layers 1 (partial offload), with --unfused (no fused kernels), with CUDA graphs
+## off and on for every pass, and split across two emulated GPUs (--device 0,1), then two GPUs and the CPU.
 cuda-emu: build
 	$(GO) vet -tags cudaemu ./engine/cuda/ ./cmd/...
 	$(GO) test -tags cudaemu -count=1 ./engine/cuda/
@@ -131,7 +131,9 @@ cuda-emu: build
 	run $(BIN)/llamago-emu run --backend cuda > $$tmp/gpu.txt; \
 	run $(BIN)/llamago-emu run --backend cuda --gpu-layers 1 > $$tmp/split.txt; \
 	run $(BIN)/llamago-emu run --backend cuda --unfused > $$tmp/unfused.txt; \
+	LLAMAGO_CUDA_GRAPHS=off run $(BIN)/llamago-emu run --backend cuda > $$tmp/nographs.txt; \
+	LLAMAGO_CUDA_GRAPHS=on run $(BIN)/llamago-emu run --backend cuda > $$tmp/allgraphs.txt; \
 	LLAMAGO_CUDA_EMU_DEVICES=2 run $(BIN)/llamago-emu run --backend cuda --device 0,1 > $$tmp/two.txt; \
 	LLAMAGO_CUDA_EMU_DEVICES=2 run $(BIN)/llamago-emu run --backend cuda --device 1,0 -ts 1,2 --gpu-layers 3 > $$tmp/two-cpu.txt; \
-	for f in gpu split unfused two two-cpu; do cmp $$tmp/cpu.txt $$tmp/$$f.txt; done; \
-	echo "cuda-emu: the CLI on the emulated GPU (whole, partial offload, unfused, two GPUs, two GPUs and the CPU) generates what the CPU does"
+	for f in gpu split unfused nographs allgraphs two two-cpu; do cmp $$tmp/cpu.txt $$tmp/$$f.txt; done; \
+	echo "cuda-emu: the CLI on the emulated GPU (whole, partial offload, unfused, two GPUs, two GPUs and the CPU) generates what the CPU does, with CUDA graphs (by default, for every pass) and without"

@@ -228,6 +228,16 @@ func RoPEStoreKV(b Backend, q, k, v Buffer, c KVCache, layer int, kv *KVBatch, h
 	return b.StoreKV(c, layer, k, v, kv.Slot)
 }
 
+// Passer is an optional backend capability: the engine brackets each backend's share of a forward pass
+// with BeginPass and EndPass, so that a device backend may record the pass's kernels and launch them as one
+// (CUDA graphs) instead of one by one. Between the two the engine reads nothing back to the host (a pass that
+// captures attention is not bracketed); ok is false when an operation of the pass failed, and the backend
+// then drops what it held back.
+type Passer interface {
+	BeginPass(tokens int)
+	EndPass(ok bool) error
+}
+
 // unfused is a backend with its optional operations hidden (LoadOptions.Unfused): only Backend's methods
 // show through the embedded interface.
 type unfused struct{ Backend }

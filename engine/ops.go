@@ -18,6 +18,7 @@ type ops struct {
 	tmp     Buffer                        // [n][embd]: a residual's product where the backend cannot add in place
 	held    residual
 	err     error
+	pass    Passer // the backend's, while it brackets this pass (see Passer), else nil
 }
 
 // residual is x += w·in, held back to fuse with what follows (x == nil: none).
@@ -28,12 +29,26 @@ type residual struct {
 
 // begin starts a pass of n tokens placed in the cache as kv says.
 func (o *ops) begin(n int, kv *KVBatch, capture func(layer int) [][][]float32) {
-	o.n, o.kv, o.capture, o.held, o.err = n, kv, capture, residual{}, nil
+	o.n, o.kv, o.capture, o.held, o.err, o.pass = n, kv, capture, residual{}, nil, nil
+	b := o.b
+	if u, ok := b.(unfused); ok { // unfused hides the fused operations, not the graphs
+		b = u.Backend
+	}
+	if p, ok := b.(Passer); ok && capture == nil { // capture reads probabilities back in the middle of the pass
+		o.pass = p
+		p.BeginPass(n)
+	}
 }
 
-// finish runs what is held back and returns the first error.
+// finish runs what is held back, ends the backend's pass, and returns the first error.
 func (o *ops) finish() error {
 	o.flush()
+	if p := o.pass; p != nil {
+		o.pass = nil
+		if err := p.EndPass(o.err == nil); o.err == nil {
+			o.err = err
+		}
+	}
 	return o.err
 }
 

@@ -446,6 +446,7 @@ for spec in "${order[@]}"; do
   if [ "${spec##*:}" = Q4_0 ]; then
     bench_one "$m" blocks,rows=1 LLAMAGO_CUDA_MATVEC=blocks LLAMAGO_CUDA_ROWS=1
     bench_one "$m" unfused -- --unfused
+    bench_one "$m" graphs=off LLAMAGO_CUDA_GRAPHS=off
   fi
   [ "$spec" = "$sweep" ] || rm -f "$m"
 done

@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"fmt"
+	"hash/maphash"
 	"os"
 
 	"github.com/llamago/llamago/engine"
@@ -31,6 +32,7 @@ type Backend struct {
 	// syncLaunch waits for every kernel as it is launched (LLAMAGO_CUDA_SYNC=1 or CUDA_LAUNCH_BLOCKING=1),
 	// so that a fault names its kernel and grid instead of surfacing at the next read. For debugging: slow.
 	syncLaunch bool
+	graphs     graphs // CUDA graphs of decoding passes (graph.go); drv is its recorder
 }
 
 // The scratch arrays, by name (Reserve sizes them for a session; the ops find them by these names).
@@ -85,7 +87,13 @@ func New(index int) (*Backend, error) {
 	if index < 0 || index >= len(devs) {
 		return nil, fmt.Errorf("cuda: --device %d does not exist: %d GPU(s) found", index, len(devs))
 	}
-	b := &Backend{drv: drv, scratch: map[string]*scratch{}, factors: map[*float32]devPtr{}, rows: 2}
+	b := &Backend{scratch: map[string]*scratch{}, factors: map[*float32]devPtr{}, rows: 2}
+	b.graphs.rec = recorder{driver: drv, stats: &b.graphs.stats}
+	b.graphs.seed = maphash.MakeSeed()
+	b.drv = &b.graphs.rec
+	if b.graphs.mode, err = graphMode(); err != nil {
+		return nil, err
+	}
 	if v := os.Getenv("LLAMAGO_CUDA_ROWS"); v != "" {
 		if _, err := fmt.Sscan(v, &b.rows); err != nil || (b.rows != 1 && b.rows != 2 && b.rows != 4) {
 			return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_ROWS=%q: the weight rows per warp of one-token products must be 1, 2 or 4", v)
@@ -171,6 +179,7 @@ func dp(x engine.Buffer) devPtr { return x.(*buf).p }
 func (b *Backend) Close() error {
 	return b.do(func() error {
 		_ = b.drv.sync()
+		b.graphs.destroy()
 		for _, p := range b.allocs {
 			b.drv.free(p)
 		}
@@ -187,6 +196,7 @@ var (
 	_ engine.MatMulAddNormer = (*Backend)(nil)
 	_ engine.SwiGLUMatMuler  = (*Backend)(nil)
 	_ engine.RoPEStorer      = (*Backend)(nil)
+	_ engine.Passer          = (*Backend)(nil)
 )
 
 // SupportsType reports whether the backend has kernels for weights of type t (engine.TypeSupporter).

@@ -35,6 +35,9 @@ type driver interface {
 	htodAsync(dst devPtr, src unsafe.Pointer, n int64) error
 	dtohAsync(dst unsafe.Pointer, src devPtr, n int64) error
 	dtodAsync(dst, src devPtr, n int64) error
+	// newGraph makes a graph of the launches recs (their arguments in words) in order, one after the other,
+	// and instantiates it.
+	newGraph(recs []launchRec, words []uint64) (graphExec, error)
 	// sync waits for the stream; a kernel's failure is reported here.
 	sync() error
 	// sticky reports whether err leaves the context unusable (a kernel's fault: every later call fails).

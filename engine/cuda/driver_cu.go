@@ -102,17 +102,7 @@ func (d *cuDriver) do(fn func() error) error {
 	return fn()
 }
 
-func (d *cuDriver) launch(name string, grid, block, shared int, args []uint64) error {
-	fn, ok := d.fns[name]
-	if !ok {
-		return fmt.Errorf("cuda: no kernel %s", name)
-	}
-	params := make([]unsafe.Pointer, len(args))
-	for i := range args {
-		params[i] = unsafe.Pointer(&args[i])
-	}
-	return fn.Launch(grid, 1, 1, block, 1, 1, shared, d.stream, params)
-}
+// launch is in graph_cu.go, with the other calls made through cgo directly.
 
 func (d *cuDriver) alloc(n int64) (devPtr, error) {
 	p, err := cu.MemAlloc(n)

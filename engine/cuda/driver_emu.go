@@ -16,6 +16,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"slices"
 	"unsafe"
 
 	"github.com/llamago/llamago/kernels"
@@ -152,6 +153,52 @@ func (d *emuDriver) dtodAsync(dst, src devPtr, n int64) error {
 	copy(unsafe.Slice((*byte)(hostPtr(dst)), n), unsafe.Slice((*byte)(hostPtr(src)), n))
 	return nil
 }
+
+// emuGraph is a graph on the emulator: its launches, made in order when it is launched.
+type emuGraph struct {
+	d     *emuDriver
+	recs  []launchRec
+	words []uint64
+}
+
+// emuGraphFail, when set (tests), is the error newGraph returns: a driver that refuses graphs.
+var emuGraphFail error
+
+func (d *emuDriver) newGraph(recs []launchRec, words []uint64) (graphExec, error) {
+	if emuGraphFail != nil {
+		return nil, emuGraphFail
+	}
+	for _, l := range recs { // as instantiation checks the nodes
+		cname := C.CString(l.name)
+		ok := C.llamago_emu_has(cname) != 0
+		C.free(unsafe.Pointer(cname))
+		if !ok {
+			return nil, fmt.Errorf("no kernel %s in the emulator", l.name)
+		}
+	}
+	return &emuGraph{d: d, recs: slices.Clone(recs), words: slices.Clone(words)}, nil
+}
+
+func (g *emuGraph) set(i int, l launchRec, args []uint64) error {
+	old := g.recs[i]
+	if l.name != old.name || len(args) != old.n {
+		return fmt.Errorf("node %d runs %s with %d arguments, not %s with %d", i, old.name, old.n, l.name, len(args))
+	}
+	copy(g.words[old.at:old.at+old.n], args)
+	g.recs[i] = launchRec{name: l.name, grid: l.grid, block: l.block, shared: l.shared, at: old.at, n: old.n}
+	return nil
+}
+
+func (g *emuGraph) launch() error {
+	for _, l := range g.recs {
+		if err := g.d.launch(l.name, l.grid, l.block, l.shared, g.words[l.at:l.at+l.n]); err != nil {
+			return fmt.Errorf("graph node %s: %w", l.name, err)
+		}
+	}
+	return nil
+}
+
+func (g *emuGraph) destroy() { g.recs, g.words = nil, nil }
 
 func (d *emuDriver) sync() error  { return nil }
 func (d *emuDriver) close() error { return nil }
