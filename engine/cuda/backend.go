@@ -89,7 +89,7 @@ func New(index int) (*Backend, error) {
 	}
 	b := &Backend{scratch: map[string]*scratch{}, factors: map[*float32]devPtr{}, rows: 2}
 	b.graphs.rec = recorder{driver: drv, stats: &b.graphs.stats}
-	b.graphs.seed = maphash.MakeSeed()
+	b.graphs.seed, b.graphs.seen = maphash.MakeSeed(), map[uint64]bool{}
 	b.drv = &b.graphs.rec
 	if b.graphs.mode, err = graphMode(); err != nil {
 		return nil, err

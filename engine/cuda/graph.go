@@ -16,7 +16,8 @@ import (
 // one graph: the first pass of a shape builds a graph of them (a chain of kernel nodes) and instantiates it;
 // a later pass with the same kernels in the same order replays it, after setting the nodes whose grid or
 // arguments changed (attention's key count grows by one each step; the buffers, weights and scratch arrays
-// stay where they are, so most nodes keep theirs). No stream capture: the graph is made from the records,
+// stay where they are, so most nodes keep theirs). A sequence of kernels seen for the first time launches
+// one by one: the graph is made the second time. No stream capture: the graph is made from the records,
 // so the uploads of a step's token ids and positions stay ordinary copies made before it.
 //
 // Recording defers every kernel of the pass to its end, while the copies of the pass's inputs (token ids,
@@ -66,7 +67,7 @@ type GraphStats struct {
 	Launched  int // passes launched as a graph
 	Updated   int // nodes whose grid or arguments were set before a launch
 	Abandoned int // passes that gave up their graph midway (an upload into memory a recorded kernel reads, a read back)
-	Eager     int // passes not recorded (too many tokens, graphs off)
+	Eager     int // passes launched one by one: not recorded (too many tokens, graphs off), or a first sight
 }
 
 // recorder is the driver as the backend sees it: while a pass records, kernel launches are kept (launch)
@@ -113,7 +114,9 @@ func (r *recorder) abandon() error {
 	return r.flush()
 }
 
-// reads reports whether a recorded launch has an argument in [p, p+n): a pointer into that memory.
+// reads reports whether a recorded launch has an argument in [p, p+n): a pointer into that memory. The
+// backend's uploads go to whole scratch arrays, so the caller gives the whole array (guard): a kernel given
+// a pointer to the middle of one is caught too.
 func (r *recorder) reads(p devPtr, n int64) bool {
 	for _, w := range r.words {
 		if w >= uint64(p) && w < uint64(p)+uint64(n) {
@@ -121,6 +124,14 @@ func (r *recorder) reads(p devPtr, n int64) bool {
 		}
 	}
 	return false
+}
+
+// guard gives up the pass's graph before memory [p, p+n) changes, where a recorded kernel reads it.
+func (r *recorder) guard(p devPtr, n int64) error {
+	if r.on && r.reads(p, n) {
+		return r.abandon()
+	}
+	return nil
 }
 
 func (r *recorder) htodAsync(dst devPtr, src unsafe.Pointer, n int64) error {
@@ -171,7 +182,8 @@ func (r *recorder) sync() error {
 type graphs struct {
 	rec    recorder
 	mode   int
-	cache  []*graphEntry // most recently launched last
+	cache  []*graphEntry   // most recently launched last
+	seen   map[uint64]bool // graphKeys of kernel sequences seen without a graph
 	seed   maphash.Seed
 	stats  GraphStats
 	failed error // why graphs were turned off for this backend (a driver refused one), or nil
@@ -202,7 +214,9 @@ func graphMode() (int, error) {
 // BeginPass implements engine.Passer: a pass of tokens tokens records its kernels where graphs are on for it.
 func (b *Backend) BeginPass(tokens int) {
 	g := &b.graphs
-	_ = g.rec.flush() // nothing is recorded between passes; a pass that was never ended launches here
+	// Nothing is recorded between passes: a pass that never ended (a panic in the middle of it, which the
+	// scheduler survives) is dropped, as a failed one is.
+	g.rec.on, g.rec.recs, g.rec.words = false, g.rec.recs[:0], g.rec.words[:0]
 	if g.mode == graphsOff || b.syncLaunch || (g.mode == graphsAuto && tokens > graphTokens) {
 		g.stats.Eager++
 		return
@@ -264,16 +278,25 @@ func (b *Backend) launchPass() error {
 	defer func() { r.recs, r.words = r.recs[:0], r.words[:0] }()
 	e := g.find(r.recs)
 	if e == nil {
+		// A sequence of kernels gets a graph the second time it comes: batches that mix prompt chunks and
+		// decoding vary in their kernels (a norm per run of logit rows), and one seen once would cost an
+		// instantiation for nothing, and push out the graphs decoding replays.
+		key := g.graphKey(r.recs)
+		if !g.seen[key] {
+			if len(g.seen) >= 4*graphCache {
+				clear(g.seen)
+			}
+			g.seen[key] = true
+			g.stats.Eager++
+			return r.flush()
+		}
 		exec, err := b.drv.newGraph(r.recs, r.words)
 		if err != nil {
 			return b.graphsFailed(err)
 		}
-		e = &graphEntry{key: g.graphKey(r.recs), exec: exec, recs: slices.Clone(r.recs), words: slices.Clone(r.words)}
+		e = &graphEntry{key: key, exec: exec, recs: slices.Clone(r.recs), words: slices.Clone(r.words)}
 		if len(g.cache) == graphCache {
-			if err := r.driver.sync(); err != nil { // its last launch may still run
-				return err
-			}
-			g.cache[0].exec.destroy()
+			g.cache[0].exec.destroy() // the driver frees it once a launch still running is done
 			g.cache = g.cache[1:]
 		}
 		g.cache = append(g.cache, e)
@@ -296,9 +319,6 @@ func (b *Backend) launchPass() error {
 		}
 	}
 	if err := e.exec.launch(); err != nil {
-		if b.drv.sticky(err) {
-			return fmt.Errorf("cuda: launching a graph of %d kernels: %w", len(r.recs), err)
-		}
 		return b.graphsFailed(fmt.Errorf("launching a graph of %d kernels: %w", len(r.recs), err))
 	}
 	g.stats.Launched++
@@ -306,9 +326,15 @@ func (b *Backend) launchPass() error {
 }
 
 // graphsFailed turns the backend's graphs off after the driver refused one (err), destroys those it made,
-// and launches the recorded pass one kernel at a time.
+// and launches the recorded pass one kernel at a time. A kernel's fault (sticky: an earlier pass's, which
+// the driver reports at the next call) is returned as it is: it is not the graphs' doing. Errors of the
+// pass's own launches (a grid the driver refuses) show here too, at the end of the pass rather than at the
+// operation, and turn graphs off: LLAMAGO_CUDA_GRAPHS=off or LLAMAGO_CUDA_SYNC=1 puts them back in place.
 func (b *Backend) graphsFailed(err error) error {
 	g := &b.graphs
+	if b.drv.sticky(err) {
+		return fmt.Errorf("cuda: a kernel faulted and the GPU context is unusable (LLAMAGO_CUDA_SYNC=1 names the kernel): %w", err)
+	}
 	if g.failed == nil {
 		fmt.Fprintf(os.Stderr, "llamago: %s: CUDA graphs off, kernels launched one by one (LLAMAGO_CUDA_GRAPHS=off hides this): %v\n", b.name, err)
 	}

@@ -75,6 +75,14 @@ func cuError(r C.CUresult) error {
 	return v.Interface().(error)
 }
 
+// cFunction and cStream are the C handles inside gorgonia.org/cu's Function and Stream, which are one C
+// pointer each: checked here at compile time, so that a version of the module that changes them fails to
+// build instead of handing the driver something else.
+var (
+	_ = [1]struct{}{}[unsafe.Sizeof(cu.Function{})-unsafe.Sizeof(uintptr(0))]
+	_ = [1]struct{}{}[unsafe.Sizeof(cu.Stream{})-unsafe.Sizeof(uintptr(0))]
+)
+
 // cFunction and cStream are the C handles inside gorgonia.org/cu's Function and Stream (one pointer each).
 func cFunction(f cu.Function) C.CUfunction { return *(*C.CUfunction)(unsafe.Pointer(&f)) }
 func cStream(s cu.Stream) C.CUstream       { return *(*C.CUstream)(unsafe.Pointer(&s)) }

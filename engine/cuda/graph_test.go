@@ -17,7 +17,7 @@ import (
 
 // TestGraphsMatchOneByOne drives two runners of the same model through the same decoding steps — batches
 // that grow from one sequence to five and shrink again, and sequences that leave
-// and start over — one backend launching passes as graphs (every pass: LLAMAGO_CUDA_GRAPHS=on), the other
+// and start over — one backend launching passes as graphs (LLAMAGO_CUDA_GRAPHS=on: prompts too), the other
 // kernel by kernel, and requires the same logits to the bit: a graph launches the same kernels with the same
 // arguments. A shape seen before replays its graph with only the changed nodes set (attention's key count
 // grows each step), and no step abandons its graph.
@@ -80,10 +80,12 @@ func TestGraphsMatchOneByOne(t *testing.T) {
 	st, failed := graphs.b.GraphStats()
 	t.Logf("graphs: %+v over %d steps", st, steps)
 	require.NoError(t, failed)
-	require.Equal(t, steps, st.Launched, "every pass launched as a graph")
-	// One graph per sequence of kernels: the prompts (35 tokens: tensor cores, query tiles), one token (the
-	// one-token products), 2 to 5 tokens (the same kernels, other grids and arguments).
-	require.Equal(t, 3, st.Built)
+	// Three sequences of kernels: the prompts (35 tokens: tensor cores, query tiles), one token (the
+	// one-token products), 2 to 5 tokens (the same kernels, other grids and arguments). Each launches one
+	// by one the first time; the second time gets a graph (the prompts' never comes).
+	require.Equal(t, 3, st.Eager, "first sights")
+	require.Equal(t, 2, st.Built)
+	require.Equal(t, steps-3, st.Launched, "every other pass launched as a graph")
 	require.Positive(t, st.Updated, "nodes set before a replay")
 	require.Zero(t, st.Abandoned)
 	est, _ := eager.b.GraphStats()
@@ -91,30 +93,33 @@ func TestGraphsMatchOneByOne(t *testing.T) {
 	require.Zero(t, est.Launched)
 }
 
-// TestGraphsAuto: by default decoding passes launch as graphs and prompt chunks of more than graphTokens
-// tokens one kernel at a time.
+// TestGraphsAuto: by default decoding passes launch as graphs (from the second token: the first is a first
+// sight) and prompt chunks of more than graphTokens tokens one kernel at a time; a model loaded unfused
+// (engine.LoadOptions.Unfused hides the fused operations, not the graphs) too.
 func TestGraphsAuto(t *testing.T) {
-	b := openGPU(t)
-	defer b.Close()
-	require.Equal(t, graphsAuto, b.graphs.mode)
-	m, err := engine.Load(tinyModel(t, 2, 3), b)
-	require.NoError(t, err)
-	s, err := m.NewSession(128, 100)
-	require.NoError(t, err)
-	defer s.Close()
-	prompt := make([]int32, graphTokens+1)
-	for i := range prompt {
-		prompt[i] = int32(1 + i)
-	}
-	_, err = s.Eval(prompt, false)
-	require.NoError(t, err)
-	for i := range 3 {
-		_, err = s.Eval([]int32{int32(7 + i)}, false)
+	for _, unfused := range []bool{false, true} {
+		b := openGPU(t)
+		require.Equal(t, graphsAuto, b.graphs.mode)
+		m, err := engine.LoadWith(tinyModel(t, 2, 3), engine.LoadOptions{First: b, FirstLayers: -1, Unfused: unfused})
 		require.NoError(t, err)
+		s, err := m.NewSession(128, 100)
+		require.NoError(t, err)
+		prompt := make([]int32, graphTokens+1)
+		for i := range prompt {
+			prompt[i] = int32(1 + i)
+		}
+		_, err = s.Eval(prompt, false)
+		require.NoError(t, err)
+		for i := range 3 {
+			_, err = s.Eval([]int32{int32(7 + i)}, false)
+			require.NoError(t, err)
+		}
+		st, _ := b.GraphStats()
+		require.Equal(t, GraphStats{Built: 1, Launched: 2, Updated: st.Updated, Eager: 2}, st, "unfused=%v", unfused)
+		require.Positive(t, st.Updated, "attention's key count changes each step")
+		s.Close()
+		require.NoError(t, b.Close())
 	}
-	st, _ := b.GraphStats()
-	require.Equal(t, GraphStats{Built: 1, Launched: 3, Updated: st.Updated, Eager: 1}, st)
-	require.Positive(t, st.Updated, "attention's key count changes each step")
 }
 
 // pass runs fn as one pass of the backend (recorded where graphs are on) and ends it.
@@ -180,27 +185,54 @@ func TestGraphsKeepOrder(t *testing.T) {
 	st, _ = b.GraphStats()
 	require.Equal(t, 2, st.Abandoned)
 
-	// Ids uploaded while only an add of other memory is recorded: the pass stays a graph.
-	pass(t, b, func() {
-		require.NoError(t, b.Add(x, y, 4))
-		require.NoError(t, b.Embed(d1, table, []int32{0, 0}))
-	})
-	require.Equal(t, []float32{21, 42, 63, 84}, read(x, 4))
-	require.Equal(t, append(slices.Clone(tableVals[:cols]), tableVals[:cols]...), read(d1, 2*cols))
+	// Ids uploaded while only an add of other memory is recorded: the pass stays a graph (the second time:
+	// the first is a first sight).
+	for i, ids := range [][]int32{{0, 0}, {3, 3}} {
+		pass(t, b, func() {
+			require.NoError(t, b.Add(x, y, 4))
+			require.NoError(t, b.Embed(d1, table, ids))
+		})
+		require.Equal(t, []float32{float32(21 + 10*i), float32(42 + 20*i), float32(63 + 30*i), float32(84 + 40*i)}, read(x, 4))
+		row := tableVals[ids[0]*cols : (ids[0]+1)*cols]
+		require.Equal(t, append(slices.Clone(row), row...), read(d1, 2*cols))
+	}
 	st, _ = b.GraphStats()
 	require.Equal(t, 2, st.Abandoned)
 	require.Equal(t, 1, st.Launched)
 
-	// A failed pass: nothing it recorded runs.
+	// A failed pass: nothing it recorded runs; nor does a pass that never ended (a panic in its middle).
 	b.BeginPass(1)
 	require.NoError(t, b.Add(x, y, 4))
 	require.NoError(t, b.EndPass(false))
-	require.Equal(t, []float32{21, 42, 63, 84}, read(x, 4))
+	b.BeginPass(1)
+	require.NoError(t, b.Add(x, y, 4))
+	pass(t, b, func() {})
+	require.Equal(t, []float32{31, 62, 93, 124}, read(x, 4))
+
+	// An upload into an array that a recorded kernel reads from its middle: the kernel runs first, on the
+	// old values.
+	bits := func(v ...float32) []int32 {
+		out := make([]int32, len(v))
+		for i, f := range v {
+			out[i] = int32(math.Float32bits(f))
+		}
+		return out
+	}
+	pos, err := b.ints(scratchPos, bits(1, 2, 3, 4))
+	require.NoError(t, err)
+	b.BeginPass(1)
+	require.NoError(t, launch(b, "add_f32", 1, 256, 0, addArgs{Dst: dp(x), X: pos + 8, N: 2})) // x[0:2] += 3, 4
+	_, err = b.ints(scratchPos, bits(100, 100, 100, 100))
+	require.NoError(t, err)
+	require.NoError(t, b.EndPass(true))
+	require.Equal(t, []float32{34, 66, 93, 124}, read(x, 4))
+	st, _ = b.GraphStats()
+	require.Equal(t, 3, st.Abandoned, "the upload into the array ends the graph")
 }
 
-// TestGraphCache: passes of more kernel sequences than the cache holds each get a graph, the least recently
-// launched goes, and a shape seen again after its graph went is built again; every pass computes what it
-// should.
+// TestGraphCache: passes of more kernel sequences than the cache holds each get a graph (from their second
+// sight), the least recently launched goes, and a shape seen again after its graph went is built again;
+// every pass computes what it should.
 func TestGraphCache(t *testing.T) {
 	b := openGPU(t)
 	defer b.Close()
@@ -216,7 +248,7 @@ func TestGraphCache(t *testing.T) {
 	require.NoError(t, engine.Write(b, y, one))
 	want := float32(0)
 	shapes := graphCache + 4
-	for round := range 2 {
+	for round := range 3 {
 		for k := 1; k <= shapes; k++ { // k adds: another sequence of kernels for each k
 			n := 1 + (k+round)%300 // values per add: the grid and arguments change, the kernels not
 			pass(t, b, func() {
@@ -233,6 +265,7 @@ func TestGraphCache(t *testing.T) {
 	st, failed := b.GraphStats()
 	require.NoError(t, failed)
 	require.Len(t, b.graphs.cache, graphCache)
+	require.Equal(t, shapes, st.Eager, "first sights")
 	require.Equal(t, 2*shapes, st.Built, "each shape went before it came back")
 	require.Equal(t, 2*shapes, st.Launched)
 }

@@ -229,6 +229,9 @@ func (b *Backend) ints(name string, v []int32) (devPtr, error) {
 		return 0, err
 	}
 	if len(v) > 0 && !slices.Equal(s.host, v) {
+		if err := b.graphs.rec.guard(s.p, 4*int64(s.n)); err != nil { // a recorded kernel reads the old values
+			return 0, err
+		}
 		if err := b.drv.htodAsync(s.p, unsafe.Pointer(&v[0]), 4*int64(len(v))); err != nil {
 			s.host = s.host[:0]
 			return 0, fmt.Errorf("cuda: uploading %s: %w", name, err)
