@@ -1,0 +1,98 @@
+//go:build arm64 && !noasm
+
+package cpu
+
+import (
+	"unsafe"
+
+	"github.com/llamago/llamago/gguf"
+	"golang.org/x/sys/cpu"
+)
+
+// The NEON kernels (quant_arm64.s): Q4_0 and Q8_0 products, one row or four rows at a time, with the
+// activations at 16 bits (SMLAL: every arm64 CPU has NEON), and four rows with 8-bit activations (SDOT,
+// ARMv8.2's dot product: Apple M1 and later, Graviton 2 and later). The k-quants take the portable loops.
+
+// hasDotProd says the CPU has SDOT; useDotProd selects the SDOT kernels for 8-bit activations (tests turn
+// it off to check the others).
+var (
+	hasDotProd = cpu.ARM64.HasASIMDDP
+	useDotProd = hasDotProd
+)
+
+//go:noescape
+func dotQ8_0Q8x4SDOT(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+
+//go:noescape
+func dotQ4_0Q8x4SDOT(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+
+//go:noescape
+func dotQ8_0Q16NEON(w *byte, q *int16, d *float32, nb int, tab *float32) float32
+
+//go:noescape
+func dotQ4_0Q16NEON(w *byte, q *int16, d *float32, s *int32, nb int, tab *float32) float32
+
+//go:noescape
+func dotQ8_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+
+//go:noescape
+func dotQ4_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+
+// dot2x2 has no NEON kernel: MatMul then uses the one-row loops.
+func dot2x2(gguf.Type, []byte, int, *Q16Row, *Q16Row, int, *[4]float32) bool { return false }
+
+// dot1x2 has no NEON kernel.
+func dot1x2(gguf.Type, []byte, *Q16Row, *Q16Row, int, *[2]float32) bool { return false }
+
+// dot8 has no NEON kernel: four rows at a time already keep the activations in registers.
+func dot8(gguf.Type, []byte, int, *Q16Row, int, *[8]float32) bool { return false }
+
+// dot4 computes four rows (w[0:], w[stride:], …) against x into out[0:4].
+func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {
+	if nb == 0 || (t != gguf.TypeQ4_0 && t != gguf.TypeQ8_0) {
+		return dot4Go(t, w, stride, x, nb, out)
+	}
+	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
+	_, _, _ = w[3*stride+nb*t.TypeSize()-1], x.Q[nb*32-1], x.D[nb-1]
+	sdot := x.Narrow && useDotProd
+	switch {
+	case t == gguf.TypeQ4_0 && sdot:
+		_ = x.S[nb-1]
+		dotQ4_0Q8x4SDOT(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
+	case t == gguf.TypeQ4_0:
+		_ = x.S[nb-1]
+		dotQ4_0Q16x4NEON(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
+	case sdot:
+		dotQ8_0Q8x4SDOT(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+	default:
+		dotQ8_0Q16x4NEON(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+	}
+	return true
+}
+
+func dotQ4_0Q16(w []byte, x *Q16Row, nb int) float32 {
+	if nb == 0 {
+		return 0
+	}
+	_, _, _, _ = w[nb*18-1], x.Q[nb*32-1], x.D[nb-1], x.S[nb-1]
+	return dotQ4_0Q16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nb, &f16[0])
+}
+
+func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
+	if nb == 0 {
+		return 0
+	}
+	_, _, _ = w[nb*34-1], x.Q[nb*32-1], x.D[nb-1]
+	return dotQ8_0Q16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nb, &f16[0])
+}
+
+func dotQ4_KQ16(w []byte, x *Q16Row, nb int) float32 { return dotQ4_KQ16Go(w, x, nb) }
+func dotQ6_KQ16(w []byte, x *Q16Row, nb int) float32 { return dotQ6_KQ16Go(w, x, nb) }
+
+// Kernels names the kernel set in use, for benchmarks and `llamago version`.
+func Kernels() string {
+	if useDotProd {
+		return "neon+dotprod"
+	}
+	return "neon"
+}

@@ -1,0 +1,318 @@
+//go:build arm64 && !noasm
+
+#include "textflag.h"
+
+// NEON kernels of the quantized products on arm64 (Apple silicon, Graviton, Ampere): Q4_0 and Q8_0
+// weights against activations rounded to 16 bits per block of 32 (Q16Row). A block's 32 products
+// are integers, summed exactly in 32-bit lanes (SMLAL: 16 × 16 → 32 bits), then scaled in float as the
+// portable loops do. Go's assembler has no mnemonics for the widening multiply-adds, sign extension,
+// narrowing and dot products, so they are encoded here (WORD), with their operands as register numbers.
+
+// SMLAL Vd.4S, Vn.4H, Vm.4H and SMLAL2 Vd.4S, Vn.8H, Vm.8H (the high halves): d += n × m, widened.
+#define SMLAL(m, n, d) WORD $(0x0E608000 | ((m)<<16) | ((n)<<5) | (d))
+#define SMLAL2(m, n, d) WORD $(0x4E608000 | ((m)<<16) | ((n)<<5) | (d))
+// SXTL Vd.8H, Vn.8B and SXTL2 Vd.8H, Vn.16B: bytes sign-extended to 16 bits (SSHLL #0).
+#define SXTL(n, d) WORD $(0x0F08A400 | ((n)<<5) | (d))
+#define SXTL2(n, d) WORD $(0x4F08A400 | ((n)<<5) | (d))
+// XTN Vd.8B, Vn.8H and XTN2 Vd.16B, Vn.8H: 16-bit lanes narrowed to their low bytes.
+#define XTN(n, d) WORD $(0x0E212800 | ((n)<<5) | (d))
+#define XTN2(n, d) WORD $(0x4E212800 | ((n)<<5) | (d))
+// SDOT Vd.4S, Vn.16B, Vm.16B (ARMv8.2 dot product): each 32-bit lane += the four products of its bytes.
+#define SDOT(m, n, d) WORD $(0x4E809400 | ((m)<<16) | ((n)<<5) | (d))
+
+// The activations of a block: 32 int16 in V16–V19. The products of a row's 32 weights, widened to 16
+// bits in V2–V5, with them: into V6 and V7 (two chains), then V6 = V6 + V7.
+#define PRODUCTS16 \
+	VEOR V6.B16, V6.B16, V6.B16 \
+	VEOR V7.B16, V7.B16, V7.B16 \
+	SMLAL(16, 2, 6)             \
+	SMLAL2(16, 2, 7)            \
+	SMLAL(17, 3, 6)             \
+	SMLAL2(17, 3, 7)            \
+	SMLAL(18, 4, 6)             \
+	SMLAL2(18, 4, 7)            \
+	SMLAL(19, 5, 6)             \
+	SMLAL2(19, 5, 7)            \
+	VADD V7.S4, V6.S4, V6.S4
+
+// WIDEN8: a Q8_0 block's 32 weights at (rw) (past its scale) sign-extended into V2–V5; rw moves on by 32.
+#define WIDEN8(rw) \
+	VLD1.P 32(rw), [V0.B16, V1.B16] \
+	SXTL(0, 2)                      \
+	SXTL2(0, 3)                     \
+	SXTL(1, 4)                      \
+	SXTL2(1, 5)
+
+// WIDEN4: a Q4_0 block's 32 nibbles at (rw) (past its scale) into V2–V5 as 16-bit values 0…15: the low
+// nibbles (values 0–15 of the block) in V2–V3, the high ones (16–31) in V4–V5; rw moves on by 16. V31
+// holds 0x0F in every byte.
+#define WIDEN4(rw) \
+	VLD1.P 16(rw), [V0.B16]         \
+	VAND V31.B16, V0.B16, V1.B16    \
+	VUSHR $4, V0.B16, V0.B16        \
+	VUXTL V1.B8, V2.H8              \
+	VUXTL2 V1.B16, V3.H8            \
+	VUXTL V0.B8, V4.H8              \
+	VUXTL2 V0.B16, V5.H8
+
+// The 8-bit path (activations within ±127, Q16Row.Narrow; CPUs with the dot product): the block's
+// activations narrowed once to bytes in V28 (values 0–15) and V29 (16–31), then two SDOTs per row instead of
+// the widening and eight SMLALs.
+#define NARROW \
+	XTN(16, 28)  \
+	XTN2(17, 28) \
+	XTN(18, 29)  \
+	XTN2(19, 29)
+
+// LOAD8: a Q8_0 block's 32 weights at (rw) into V0 (values 0–15) and V1 (16–31); rw moves on by 32.
+#define LOAD8(rw) \
+	VLD1.P 32(rw), [V0.B16, V1.B16]
+
+// NIBBLES: a Q4_0 block's nibbles at (rw): V1 the low ones (values 0–15), V0 the high ones (16–31), as
+// bytes 0…15; rw moves on by 16.
+#define NIBBLES(rw) \
+	VLD1.P 16(rw), [V0.B16]         \
+	VAND V31.B16, V0.B16, V1.B16    \
+	VUSHR $4, V0.B16, V0.B16
+
+// DOTS8Q8 and DOTS8Q4: the products of the row's bytes (LOAD8, NIBBLES) with V28–V29 into V6.
+#define DOTS8Q8 \
+	VEOR V6.B16, V6.B16, V6.B16 \
+	VEOR V7.B16, V7.B16, V7.B16 \
+	SDOT(28, 0, 6)              \
+	SDOT(29, 1, 7)              \
+	VADD V7.S4, V6.S4, V6.S4
+
+#define DOTS8Q4 \
+	VEOR V6.B16, V6.B16, V6.B16 \
+	VEOR V7.B16, V7.B16, V7.B16 \
+	SDOT(28, 1, 6)              \
+	SDOT(29, 0, 7)              \
+	VADD V7.S4, V6.S4, V6.S4
+
+// SCALE(rw): the row's f16 block scale at (rw), as a float from the table (R5) into F21; rw moves on by 2.
+#define SCALE(rw) \
+	MOVHU.P 2(rw), R10           \
+	ADD R10<<2, R5, R10          \
+	FMOVS (R10), F21
+
+// SUM(fsum): fsum += F21 (weight scale) × F20 (activation scale) × the int32 sum of V6's lanes minus R12
+// (8·Σq for Q4_0, else 0).
+#define SUM(fsum) \
+	VADDV V6.S4, V6      \
+	VMOV V6.S[0], R10    \
+	SUBW R12, R10, R10   \
+	SCVTFWS R10, F22     \
+	FMULS F21, F20, F23  \
+	FMULS F22, F23, F23  \
+	FADDS F23, fsum, fsum
+
+// func dotQ8_0Q16NEON(w *byte, q *int16, d *float32, nb int, tab *float32) float32
+TEXT ·dotQ8_0Q16NEON(SB), NOSPLIT, $0-44
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R2
+	MOVD d+16(FP), R3
+	MOVD nb+24(FP), R4
+	MOVD tab+32(FP), R5
+	MOVD ZR, R12
+	FMOVS ZR, F24
+
+loop8:
+	CBZ R4, done8
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
+	FMOVS.P 4(R3), F20
+	SCALE(R0)
+	WIDEN8(R0)
+	PRODUCTS16
+	SUM(F24)
+	SUB $1, R4
+	B loop8
+
+done8:
+	FMOVS F24, ret+40(FP)
+	RET
+
+// func dotQ4_0Q16NEON(w *byte, q *int16, d *float32, s *int32, nb int, tab *float32) float32
+TEXT ·dotQ4_0Q16NEON(SB), NOSPLIT, $0-52
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R2
+	MOVD d+16(FP), R3
+	MOVD s+24(FP), R6
+	MOVD nb+32(FP), R4
+	MOVD tab+40(FP), R5
+	VMOVI $15, V31.B16
+	FMOVS ZR, F24
+
+loop4:
+	CBZ R4, done4
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
+	FMOVS.P 4(R3), F20
+	MOVW.P 4(R6), R12
+	LSLW $3, R12, R12
+	SCALE(R0)
+	WIDEN4(R0)
+	PRODUCTS16
+	SUM(F24)
+	SUB $1, R4
+	B loop4
+
+done4:
+	FMOVS F24, ret+48(FP)
+	RET
+
+// ROWS4(LOAD, PRODUCTS): four rows (R0, R7, R8, R9) against the block's activations into F24–F27: each
+// row's scale, its weights loaded by LOAD, multiplied by PRODUCTS.
+#define ROWS4(LOAD, PRODUCTS) \
+	SCALE(R0)        \
+	LOAD(R0)         \
+	PRODUCTS         \
+	SUM(F24)         \
+	SCALE(R7)        \
+	LOAD(R7)         \
+	PRODUCTS         \
+	SUM(F25)         \
+	SCALE(R8)        \
+	LOAD(R8)         \
+	PRODUCTS         \
+	SUM(F26)         \
+	SCALE(R9)        \
+	LOAD(R9)         \
+	PRODUCTS         \
+	SUM(F27)
+
+// STORE4: F24–F27 to out (R6).
+#define STORE4 \
+	FMOVS F24, 0(R6)  \
+	FMOVS F25, 4(R6)  \
+	FMOVS F26, 8(R6)  \
+	FMOVS F27, 12(R6)
+
+// func dotQ8_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+TEXT ·dotQ8_0Q16x4NEON(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD stride+8(FP), R1
+	MOVD q+16(FP), R2
+	MOVD d+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD tab+40(FP), R5
+	MOVD out+48(FP), R6
+	ADD R1, R0, R7
+	ADD R1, R7, R8
+	ADD R1, R8, R9
+	MOVD ZR, R12
+	FMOVS ZR, F24
+	FMOVS ZR, F25
+	FMOVS ZR, F26
+	FMOVS ZR, F27
+
+loop8x4:
+	CBZ R4, done8x4
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
+	FMOVS.P 4(R3), F20
+	ROWS4(WIDEN8, PRODUCTS16)
+	SUB $1, R4
+	B loop8x4
+
+done8x4:
+	STORE4
+	RET
+
+// func dotQ4_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+TEXT ·dotQ4_0Q16x4NEON(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD stride+8(FP), R1
+	MOVD q+16(FP), R2
+	MOVD d+24(FP), R3
+	MOVD s+32(FP), R11
+	MOVD nb+40(FP), R4
+	MOVD tab+48(FP), R5
+	MOVD out+56(FP), R6
+	ADD R1, R0, R7
+	ADD R1, R7, R8
+	ADD R1, R8, R9
+	VMOVI $15, V31.B16
+	FMOVS ZR, F24
+	FMOVS ZR, F25
+	FMOVS ZR, F26
+	FMOVS ZR, F27
+
+loop4x4:
+	CBZ R4, done4x4
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
+	FMOVS.P 4(R3), F20
+	MOVW.P 4(R11), R12
+	LSLW $3, R12, R12
+	ROWS4(WIDEN4, PRODUCTS16)
+	SUB $1, R4
+	B loop4x4
+
+done4x4:
+	STORE4
+	RET
+
+// The same with 8-bit activations (x.Narrow) and SDOT.
+
+// func dotQ8_0Q8x4SDOT(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+TEXT ·dotQ8_0Q8x4SDOT(SB), NOSPLIT, $0-56
+	MOVD w+0(FP), R0
+	MOVD stride+8(FP), R1
+	MOVD q+16(FP), R2
+	MOVD d+24(FP), R3
+	MOVD nb+32(FP), R4
+	MOVD tab+40(FP), R5
+	MOVD out+48(FP), R6
+	ADD R1, R0, R7
+	ADD R1, R7, R8
+	ADD R1, R8, R9
+	MOVD ZR, R12
+	FMOVS ZR, F24
+	FMOVS ZR, F25
+	FMOVS ZR, F26
+	FMOVS ZR, F27
+
+loop8x4s:
+	CBZ R4, done8x4s
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
+	FMOVS.P 4(R3), F20
+	NARROW
+	ROWS4(LOAD8, DOTS8Q8)
+	SUB $1, R4
+	B loop8x4s
+
+done8x4s:
+	STORE4
+	RET
+
+// func dotQ4_0Q8x4SDOT(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+TEXT ·dotQ4_0Q8x4SDOT(SB), NOSPLIT, $0-64
+	MOVD w+0(FP), R0
+	MOVD stride+8(FP), R1
+	MOVD q+16(FP), R2
+	MOVD d+24(FP), R3
+	MOVD s+32(FP), R11
+	MOVD nb+40(FP), R4
+	MOVD tab+48(FP), R5
+	MOVD out+56(FP), R6
+	ADD R1, R0, R7
+	ADD R1, R7, R8
+	ADD R1, R8, R9
+	VMOVI $15, V31.B16
+	FMOVS ZR, F24
+	FMOVS ZR, F25
+	FMOVS ZR, F26
+	FMOVS ZR, F27
+
+loop4x4s:
+	CBZ R4, done4x4s
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
+	FMOVS.P 4(R3), F20
+	MOVW.P 4(R11), R12
+	LSLW $3, R12, R12
+	NARROW
+	ROWS4(NIBBLES, DOTS8Q4)
+	SUB $1, R4
+	B loop4x4s
+
+done4x4s:
+	STORE4
+	RET

@@ -1,0 +1,47 @@
+//go:build arm64 && !noasm
+
+package cpu
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/llamago/llamago/gguf"
+	"github.com/stretchr/testify/require"
+)
+
+// TestNEONFourRows: the four-row kernels with 8-bit activations, by SDOT where the CPU has it and by the
+// widening multiply-adds otherwise, both against the portable loop, for rows of 1 to 65 blocks and
+// activations at the ends of their range (±127). The integer sums are exact either way, so the kernels
+// differ from the loop only in the order of the float sums.
+func TestNEONFourRows(t *testing.T) {
+	if !hasDotProd {
+		t.Log("no dot product on this CPU: the SMLAL kernels only")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	defer func(v bool) { useDotProd = v }(useDotProd)
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0} {
+		for _, nb := range []int{1, 2, 5, 64, 65} {
+			rb := typ.RowBytes(nb * 32)
+			wq := quantRow(t, typ, randRow(r, 4*nb*32, 1))
+			x := randRow(r, nb*32, 2)
+			x[0], x[len(x)-1] = 1e3, -1e3 // rounds to ±127
+			xq := q16row(len(x))
+			QuantizeRowQ8_0(x, xq)
+			require.True(t, xq.Narrow)
+			var want [4]float32
+			require.True(t, dot4Go(typ, wq, rb, xq, nb, &want))
+			for _, sdot := range []bool{false, true} {
+				if sdot && !hasDotProd {
+					continue
+				}
+				useDotProd = sdot
+				var got [4]float32
+				require.True(t, dot4(typ, wq, rb, xq, nb, &got))
+				for i := range got {
+					require.InDelta(t, want[i], got[i], 1e-5*(1+float64(abs32(want[i]))), "%s nb=%d row %d sdot=%v", typ, nb, i, sdot)
+				}
+			}
+		}
+	}
+}
