@@ -26,8 +26,9 @@ test: lint
 	$(GO) test -tags noasm ./cpu/... ./engine/...
 	$(GO) test -race ./gguf/... ./internal/... ./cpu/... ./chat/... ./server/...
 
-## test-arm64: the cpu, engine and gguf suites built for arm64 (the portable kernels Apple-silicon and other
-## arm64 laptops run) and run under qemu-aarch64 (Debian's qemu-user)
+## test-arm64: the cpu, engine and gguf suites built for arm64 (the NEON kernels Apple-silicon and other
+## arm64 laptops run, SDOT included: qemu's CPU has the dot product) and run under qemu-aarch64 (Debian's
+## qemu-user)
 test-arm64:
 	@command -v qemu-aarch64 >/dev/null || { echo "test-arm64 needs qemu-aarch64 (apt-get install qemu-user)"; exit 1; }
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \

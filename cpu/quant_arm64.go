@@ -11,7 +11,8 @@ import (
 
 // The NEON kernels (quant_arm64.s): Q4_0 and Q8_0 products, one row or four rows at a time, with the
 // activations at 16 bits (SMLAL: every arm64 CPU has NEON), and four rows with 8-bit activations (SDOT,
-// ARMv8.2's dot product: Apple M1 and later, Graviton 2 and later). The k-quants take the portable loops.
+// ARMv8.2's dot product: Apple M1 and later, Graviton 2 and later); for Q4_K and Q6_K, the integer sums of
+// each group of values (SMLAL), scaled in Go.
 
 // hasDotProd says the CPU has SDOT; useDotProd selects the SDOT kernels for 8-bit activations (tests turn
 // it off to check the others).
@@ -49,6 +50,9 @@ func dot8(gguf.Type, []byte, int, *Q16Row, int, *[8]float32) bool { return false
 
 // dot4 computes four rows (w[0:], w[stride:], …) against x into out[0:4].
 func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32) bool {
+	if t == gguf.TypeQ4_K || t == gguf.TypeQ6_K {
+		return false // the one-row NEON kernels (dotQ4_KQ16, dotQ6_KQ16)
+	}
 	if nb == 0 || (t != gguf.TypeQ4_0 && t != gguf.TypeQ8_0) {
 		return dot4Go(t, w, stride, x, nb, out)
 	}
@@ -86,8 +90,68 @@ func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
 	return dotQ8_0Q16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nb, &f16[0])
 }
 
-func dotQ4_KQ16(w []byte, x *Q16Row, nb int) float32 { return dotQ4_KQ16Go(w, x, nb) }
-func dotQ6_KQ16(w []byte, x *Q16Row, nb int) float32 { return dotQ6_KQ16Go(w, x, nb) }
+//go:noescape
+func q4kSumsNEON(w *byte, q *int16, nsb int, out *int32)
+
+//go:noescape
+func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32)
+
+// kSumsChunk is how many super-blocks the k-quant kernels sum into a stack array at a time.
+const kSumsChunk = 32
+
+// dotQ4_KQ16 is dotQ4_KQ16Go with the integer sums of each sub-block by NEON (q4kSumsNEON), then scaled in
+// the same order: the same float32 to the bit.
+func dotQ4_KQ16(w []byte, x *Q16Row, nsb int) float32 {
+	if nsb == 0 {
+		return 0
+	}
+	_, _, _, _ = w[nsb*144-1], x.Q[nsb*256-1], x.D[nsb*8-1], x.S[nsb*8-1]
+	var sums [8 * kSumsChunk]int32
+	var sum float32
+	for sb0 := 0; sb0 < nsb; sb0 += kSumsChunk {
+		n := min(kSumsChunk, nsb-sb0)
+		q4kSumsNEON(&w[sb0*144], &x.Q[sb0*256], n, &sums[0])
+		for i := range n {
+			sb := sb0 + i
+			blk := (*[144]byte)(w[sb*144:])
+			d, dmin := f16[uint16(blk[0])|uint16(blk[1])<<8], f16[uint16(blk[2])|uint16(blk[3])<<8]
+			for j := range 8 {
+				b := sb*8 + j
+				sc, m := q4kScaleMin(j, blk[4:16])
+				sum += x.D[b] * (d*float32(sc)*float32(sums[8*i+j]) - dmin*float32(m)*float32(x.S[b]))
+			}
+		}
+	}
+	return sum
+}
+
+// dotQ6_KQ16 is dotQ6_KQ16Go with the integer sums of each half group by NEON (q6kSumsNEON), then scaled
+// in the same order: the same float32 to the bit.
+func dotQ6_KQ16(w []byte, x *Q16Row, nsb int) float32 {
+	if nsb == 0 {
+		return 0
+	}
+	_, _, _ = w[nsb*210-1], x.Q[nsb*256-1], x.D[nsb*8-1]
+	var sums [16 * kSumsChunk]int32
+	var sum float32
+	for sb0 := 0; sb0 < nsb; sb0 += kSumsChunk {
+		n := min(kSumsChunk, nsb-sb0)
+		q6kSumsNEON(&w[sb0*210], &x.Q[sb0*256], n, &sums[0])
+		for i := range n {
+			sb := sb0 + i
+			blk := (*[210]byte)(w[sb*210:])
+			d := f16[uint16(blk[208])|uint16(blk[209])<<8]
+			for half := range 2 {
+				sc, s := (*[8]byte)(blk[192+8*half:]), sums[16*i+8*half:]
+				b := sb*8 + 4*half
+				for g := range 4 {
+					sum += d * x.D[b+g] * (float32(int8(sc[2*g]))*float32(s[2*g]) + float32(int8(sc[2*g+1]))*float32(s[2*g+1]))
+				}
+			}
+		}
+	}
+	return sum
+}
 
 // Kernels names the kernel set in use, for benchmarks and `llamago version`.
 func Kernels() string {

@@ -316,3 +316,171 @@ loop4x4s:
 done4x4s:
 	STORE4
 	RET
+
+// The k-quants: the kernels below give a row's integer sums per group of values, which the Go side
+// (quant_arm64.go) scales as the portable loops do, so the results are those of the loops to the bit.
+
+// SUMS2: V6+V7 and V26+V27 (two int32x4 accumulators each) added across, stored at (R3) and 4(R3); R3
+// moves on by 8.
+#define SUMS2 \
+	VADD V7.S4, V6.S4, V6.S4     \
+	VADDV V6.S4, V6              \
+	VMOV V6.S[0], R10            \
+	MOVW.P R10, 4(R3)            \
+	VADD V27.S4, V26.S4, V26.S4  \
+	VADDV V26.S4, V26            \
+	VMOV V26.S[0], R10           \
+	MOVW.P R10, 4(R3)
+
+// ZERO4: the accumulators V6, V7, V26, V27 cleared.
+#define ZERO4 \
+	VEOR V6.B16, V6.B16, V6.B16     \
+	VEOR V7.B16, V7.B16, V7.B16     \
+	VEOR V26.B16, V26.B16, V26.B16  \
+	VEOR V27.B16, V27.B16, V27.B16
+
+// Q4KHALF(lo, hi): 32 nibble values in V(lo) (values 0–15) and V(hi) (16–31), bytes 0…15, times the next
+// 32 activations at (R2) (R2 moves on by 64): into V6+V7 (values 0–15) and V26+V27 (16–31).
+#define Q4KHALF(lo, hi) \
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
+	VUXTL lo.B8, V12.H8      \
+	VUXTL2 lo.B16, V13.H8    \
+	VUXTL hi.B8, V14.H8      \
+	VUXTL2 hi.B16, V15.H8    \
+	ZERO4                    \
+	SMLAL(16, 12, 6)         \
+	SMLAL2(16, 12, 7)        \
+	SMLAL(17, 13, 6)         \
+	SMLAL2(17, 13, 7)        \
+	SMLAL(18, 14, 26)        \
+	SMLAL2(18, 14, 27)       \
+	SMLAL(19, 15, 26)        \
+	SMLAL2(19, 15, 27)       \
+	VADD V26.S4, V6.S4, V6.S4 \
+	VADD V27.S4, V7.S4, V7.S4 \
+	VADD V7.S4, V6.S4, V6.S4 \
+	VADDV V6.S4, V6          \
+	VMOV V6.S[0], R10        \
+	MOVW.P R10, 4(R3)
+
+// Q4KCHUNK: 32 bytes of a Q4_K super-block's nibbles at (R0) (R0 moves on by 32): the sums of its low
+// nibbles with the next 32 activations and of its high nibbles with the 32 after them.
+#define Q4KCHUNK \
+	VLD1.P 32(R0), [V0.B16, V1.B16] \
+	VAND V31.B16, V0.B16, V2.B16    \
+	VAND V31.B16, V1.B16, V3.B16    \
+	VUSHR $4, V0.B16, V0.B16        \
+	VUSHR $4, V1.B16, V1.B16        \
+	Q4KHALF(V2, V3)                 \
+	Q4KHALF(V0, V1)
+
+// func q4kSumsNEON(w *byte, q *int16, nsb int, out *int32)
+// out[8·sb + j] = Σ of sub-block j's 32 values (0…15) × its 32 activations, for the nsb super-blocks at w.
+TEXT ·q4kSumsNEON(SB), NOSPLIT, $0-32
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R2
+	MOVD nsb+16(FP), R4
+	MOVD out+24(FP), R3
+	VMOVI $15, V31.B16
+
+q4kloop:
+	CBZ R4, q4kdone
+	ADD $16, R0 // d, dmin and the scales
+	Q4KCHUNK
+	Q4KCHUNK
+	Q4KCHUNK
+	Q4KCHUNK
+	SUB $1, R4
+	B q4kloop
+
+q4kdone:
+	RET
+
+// Q6KGROUP: a Q6_K group's 32 values, their low four bits in V8 (values 0–15) and V9 (16–31) and their high
+// two bits at bits 4–5 of V10 and V11, less 32, times the group's 32 activations at (R2) (R2 moves on by
+// 64): the sums of values 0–15 and 16–31 stored at (R3) (SUMS2).
+#define Q6KGROUP \
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
+	VORR V10.B16, V8.B16, V8.B16  \
+	VORR V11.B16, V9.B16, V9.B16  \
+	VSUB V28.B16, V8.B16, V8.B16  \
+	VSUB V28.B16, V9.B16, V9.B16  \
+	SXTL(8, 12)                   \
+	SXTL2(8, 13)                  \
+	SXTL(9, 14)                   \
+	SXTL2(9, 15)                  \
+	ZERO4                         \
+	SMLAL(16, 12, 6)              \
+	SMLAL2(16, 12, 7)             \
+	SMLAL(17, 13, 6)              \
+	SMLAL2(17, 13, 7)             \
+	SMLAL(18, 14, 26)             \
+	SMLAL2(18, 14, 27)            \
+	SMLAL(19, 15, 26)             \
+	SMLAL2(19, 15, 27)            \
+	SUMS2
+
+// Q6KHALF: one half of a Q6_K super-block (128 values): its 64 bytes of low bits at (R6) (A = V0–V1, C =
+// V2–V3) and 32 bytes of high bits at (R7) (U = V4–V5), R6 and R7 moving on; the four groups are
+// A&15 | (U&3)<<4, C&15 | (U>>2&3)<<4, A>>4 | (U>>4&3)<<4 and C>>4 | (U>>6)<<4.
+#define Q6KHALF \
+	VLD1.P 32(R6), [V0.B16, V1.B16] \
+	VLD1.P 32(R6), [V2.B16, V3.B16] \
+	VLD1.P 32(R7), [V4.B16, V5.B16] \
+	VAND V30.B16, V0.B16, V8.B16    \
+	VAND V30.B16, V1.B16, V9.B16    \
+	VAND V29.B16, V4.B16, V10.B16   \
+	VAND V29.B16, V5.B16, V11.B16   \
+	VSHL $4, V10.B16, V10.B16       \
+	VSHL $4, V11.B16, V11.B16       \
+	Q6KGROUP                        \
+	VAND V30.B16, V2.B16, V8.B16    \
+	VAND V30.B16, V3.B16, V9.B16    \
+	VUSHR $2, V4.B16, V10.B16       \
+	VUSHR $2, V5.B16, V11.B16       \
+	VAND V29.B16, V10.B16, V10.B16  \
+	VAND V29.B16, V11.B16, V11.B16  \
+	VSHL $4, V10.B16, V10.B16       \
+	VSHL $4, V11.B16, V11.B16       \
+	Q6KGROUP                        \
+	VUSHR $4, V0.B16, V8.B16        \
+	VUSHR $4, V1.B16, V9.B16        \
+	VUSHR $4, V4.B16, V10.B16       \
+	VUSHR $4, V5.B16, V11.B16       \
+	VAND V29.B16, V10.B16, V10.B16  \
+	VAND V29.B16, V11.B16, V11.B16  \
+	VSHL $4, V10.B16, V10.B16       \
+	VSHL $4, V11.B16, V11.B16       \
+	Q6KGROUP                        \
+	VUSHR $4, V2.B16, V8.B16        \
+	VUSHR $4, V3.B16, V9.B16        \
+	VUSHR $6, V4.B16, V10.B16       \
+	VUSHR $6, V5.B16, V11.B16       \
+	VSHL $4, V10.B16, V10.B16       \
+	VSHL $4, V11.B16, V11.B16       \
+	Q6KGROUP
+
+// func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32)
+// out[16·sb + 8n + 2g + h] = Σ over values 16h…16h+15 of group g of half n of super-block sb (values less
+// 32) × their activations, for the nsb super-blocks at w.
+TEXT ·q6kSumsNEON(SB), NOSPLIT, $0-32
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R2
+	MOVD nsb+16(FP), R4
+	MOVD out+24(FP), R3
+	VMOVI $15, V30.B16
+	VMOVI $3, V29.B16
+	VMOVI $32, V28.B16
+
+q6kloop:
+	CBZ R4, q6kdone
+	MOVD R0, R6
+	ADD $128, R0, R7
+	Q6KHALF
+	Q6KHALF
+	ADD $210, R0
+	SUB $1, R4
+	B q6kloop
+
+q6kdone:
+	RET

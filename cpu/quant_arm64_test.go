@@ -45,3 +45,29 @@ func TestNEONFourRows(t *testing.T) {
 		}
 	}
 }
+
+// TestNEONKQuants: the k-quant products, whose integer sums NEON makes and Go scales in the portable loops'
+// order, equal those loops to the bit, for rows of 1 to 70 super-blocks (more than one stack chunk of
+// kSumsChunk), with 16-bit and 8-bit activations.
+func TestNEONKQuants(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		for _, nsb := range []int{1, 2, 3, kSumsChunk, kSumsChunk + 1, 70} {
+			wq := quantRow(t, typ, randRow(r, nsb*256, 1))
+			x := randRow(r, nsb*256, 2)
+			for _, bits := range []int{16, 8} {
+				xq := q16row(len(x))
+				if bits == 8 {
+					QuantizeRowQ8_K(x, xq)
+				} else {
+					QuantizeRowQ16(x, xq)
+				}
+				want, got := dotQ4_KQ16Go(wq, xq, nsb), dotQ4_KQ16(wq, xq, nsb)
+				if typ == gguf.TypeQ6_K {
+					want, got = dotQ6_KQ16Go(wq, xq, nsb), dotQ6_KQ16(wq, xq, nsb)
+				}
+				require.Equal(t, want, got, "%s nsb=%d %d-bit activations", typ, nsb, bits)
+			}
+		}
+	}
+}

@@ -1,0 +1,58 @@
+//go:build arm64 && !noasm
+
+package cpu
+
+import "github.com/llamago/llamago/gguf"
+
+// The NEON float kernels (float_arm64.s) take whole steps of 16 values; the portable loops do the rest.
+
+//go:noescape
+func dotNEON(a, b *float32, n int) float32
+
+//go:noescape
+func axpyNEON(dst *float32, a float32, x *float32, n int)
+
+//go:noescape
+func attnScoresNEON(q, k *float32, hd, tiles, tileBytes int, s *float32, scale float32)
+
+func dot(a, b []float32) float32 {
+	n := len(a) &^ 15
+	if n == 0 {
+		return dotGo(a, b)
+	}
+	_ = b[len(a)-1]
+	return dotNEON(&a[0], &b[0], n) + dotGo(a[n:], b[n:len(a)])
+}
+
+func axpy(dst []float32, a float32, x []float32) {
+	n := len(dst) &^ 15
+	if n > 0 {
+		_ = x[len(dst)-1]
+		axpyNEON(&dst[0], a, &x[0], n)
+	}
+	axpyGo(dst[n:], a, x[n:len(dst)])
+}
+
+// widenRow has no NEON path: Weight.Row falls back to the reference dequantizer.
+func widenRow(gguf.Type, []byte, []float32) bool { return false }
+
+// attnScores: scale·Q[i]·K[j] for the tiles of keys, one query at a time (attnScoresNEON).
+func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {
+	if hd == 0 || tiles == 0 {
+		attnScoresGo(a, k, kvDim, hd, tiles, s, stride, scale)
+		return
+	}
+	_ = k[(tiles-1)*kvDim*KTile+hd*KTile-1]
+	for i := 0; i < a.Count; i++ {
+		q := a.Q[i][:hd]
+		_ = s[i*stride+tiles*KTile-1]
+		attnScoresNEON(&q[0], &k[0], hd, tiles, 4*kvDim*KTile, &s[i*stride], scale)
+	}
+}
+
+func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
+	attnValuesGo(a, s, stride, n, v, kvDim, hd)
+}
+
+// useAVX512 is false on arm64.
+const useAVX512 = false
