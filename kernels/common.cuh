@@ -49,6 +49,27 @@ __device__ __forceinline__ float warp_max(float v) {
 __device__ __forceinline__ float byte_f(uint32_t w, int k) { return __int_as_float(__byte_perm(w, 0x4B000000u, 0x7440u | k)); }
 #define F2P23 8388608.f // 2^23
 
+// Asynchronous copies from global to shared memory (cp.async, sm_80): cp_async4/cp_async16 issue a copy of
+// 4 or 16 bytes (both addresses aligned to it), cp_async_commit closes the thread's group of copies, and
+// cp_async_wait<N> waits until at most the N newest groups are still in flight; a __syncthreads after it
+// makes every thread's copies visible to the block. The emulator lands a copy only at the wait.
+#ifndef LLAMAGO_EMU
+__device__ __forceinline__ void cp_async4(void* dst, const void* src) {
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src));
+}
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+#else
+inline void cp_async4(void* dst, const void* src) { cp_async(dst, src, 4); }
+inline void cp_async16(void* dst, const void* src) { cp_async(dst, src, 16); }
+#endif
+
 __device__ __forceinline__ float half_at(const uint8_t* p) { return __half2float(load_weight<__half>(p)); }
 
 // block_sum reduces v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the sum.

@@ -485,19 +485,67 @@ __device__ __forceinline__ void deq16(const uint8_t* row, long long c0, float* o
     }
 }
 
+// tc_stage<F>: the raw weight stages of matmul_tc. Where cols is a multiple of KS, the weights go through
+// shared memory in stages of KS columns of the block's 64 rows (SB bytes of each row), copied with cp.async
+// (16 bytes at a time where every row's span is 16-byte aligned, else the 4-byte words that cover it) while
+// the tensor cores work on the stage before: two stages in flight, in the space the output tile takes once
+// the columns are done. LD is a row's bytes in a stage (its span, 2 bytes of misalignment and the words'
+// overhang, rounded to 16).
+template <int F>
+struct tc_stage {
+    static constexpr int KS = F == F_F16 ? 128 : 256;
+    static constexpr int SB = F == F_Q4_0 ? 144 : F == F_Q8_0 ? 272 : F == F_Q4_K ? 144 : F == F_Q6_K ? 210 : 256;
+    static constexpr int LD = (SB + 2 + 3 + 15) / 16 * 16;
+    static constexpr int BYTES = 2 * TC_ROWS * LD;
+};
+
+// tc_issue starts the copy of stage s (columns s·KS…) of rows r0… into buf: each thread takes words in turn.
+// Rows past the end are not copied (nothing reads them). Words may reach up to 3 bytes past a row's span,
+// into the next row or the allocation's padding (LoadWeight pads every weight).
+template <int F>
+__device__ __forceinline__ void tc_issue(unsigned char* buf, const uint8_t* w, long long rb, long long r0, long long rows,
+                                         long long s, bool wide) {
+    using S = tc_stage<F>;
+    const long long span = s * S::SB;
+    if (wide) {
+        constexpr int n = S::SB / 16;
+        for (int i = threadIdx.x; i < TC_ROWS * n; i += blockDim.x) {
+            const int lr = i / n, k = i % n;
+            if (r0 + lr < rows) cp_async16(buf + lr * S::LD + 16 * k, w + (r0 + lr) * rb + span + 16 * k);
+        }
+    } else {
+        constexpr int n = (S::SB + 2 + 3) / 4;
+        for (int i = threadIdx.x; i < TC_ROWS * n; i += blockDim.x) {
+            const int lr = i / n, k = i % n;
+            if (r0 + lr < rows) {
+                const uint8_t* src = w + (r0 + lr) * rb + span;
+                const uint8_t* a = reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(src) & ~uintptr_t(3));
+                cp_async4(buf + lr * S::LD + 4 * k, a + 4 * k);
+            }
+        }
+    }
+    cp_async_commit();
+}
+
 template <int F>
 __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const float* x, long long rows, long long cols,
                                           long long n, long long add) {
     using namespace nvcuda;
+    using S = tc_stage<F>;
     alignas(32) __shared__ __half Ws[TC_ROWS * TC_LD];
     alignas(32) __shared__ __half Xs[TC_TOKS * TC_LD];
-    alignas(32) __shared__ float Cs[TC_TOKS * TC_CL];
+    // The output tile at the end; the raw weight stages before it.
+    alignas(32) __shared__ unsigned char big[S::BYTES > 4 * TC_TOKS * TC_CL ? S::BYTES : 4 * TC_TOKS * TC_CL];
+    float* Cs = reinterpret_cast<float*>(big);
     __shared__ float scale[TC_TOKS], inv[TC_TOKS]; // each token's s_t and 1/s_t
     const long long rowTiles = (rows + TC_ROWS - 1) / TC_ROWS;
     const long long r0 = (blockIdx.x % rowTiles) * TC_ROWS, t0 = (blockIdx.x / rowTiles) * TC_TOKS;
     const long long rb = row_bytes<F>(cols);
     const int warp = threadIdx.x >> 5;
     const int lr = threadIdx.x >> 1, lc = (threadIdx.x & 1) * (TC_K / 2); // this thread stages row/token lr, columns lc…
+    const bool staged = cols % S::KS == 0;
+    const bool wide = S::SB % 16 == 0 && rb % 16 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0;
+    if (staged) tc_issue<F>(big, w, rb, r0, rows, 0, wide); // the first stage's copy runs during the scales
     {   // Each token's scale: its two threads (neighbouring lanes) take half of its columns each.
         const long long t = t0 + lr;
         float m = 0.f;
@@ -515,11 +563,12 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
 #pragma unroll
     for (int j = 0; j < TC_TOKS / 16; j++) wmma::fill_fragment(acc[j], 0.f);
     __syncthreads();
-    for (long long k0 = 0; k0 < cols; k0 += TC_K) {
+    // step: the 32 columns k0… — the weights from row (its columns counted from kc), the activations from x.
+    auto step = [&](const uint8_t* row, long long kc, long long k0) {
         const long long r = r0 + lr, t = t0 + lr;
         const float xs = inv[lr];
         float wv[TC_K / 2];
-        if (r < rows) deq16<F>(w + r * rb, k0 + lc, wv);
+        if (r < rows) deq16<F>(row, kc + lc, wv);
 #pragma unroll
         for (int c = 0; c < TC_K / 2; c++) {
             Ws[lr * TC_LD + lc + c] = __float2half(r < rows ? wv[c] : 0.f);
@@ -538,6 +587,23 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
             }
         }
         __syncthreads(); // the tiles are used up before the next step overwrites them
+    };
+    if (staged) {
+        const long long stages = cols / S::KS;
+        for (long long s = 0; s < stages; s++) {
+            unsigned char* buf = big + (s & 1) * (TC_ROWS * S::LD);
+            if (s + 1 < stages) { // the next stage into the other buffer, which every thread is done with
+                tc_issue<F>(big + ((s + 1) & 1) * (TC_ROWS * S::LD), w, rb, r0, rows, s + 1, wide);
+                cp_async_wait<1>();
+            } else {
+                cp_async_wait<0>();
+            }
+            __syncthreads(); // every thread's copies of stage s have landed
+            const uint8_t* row = buf + lr * S::LD + (reinterpret_cast<uintptr_t>(w + (r0 + lr) * rb + s * S::SB) & 3);
+            for (long long kc = 0; kc < S::KS; kc += TC_K) step(row, kc, s * S::KS + kc);
+        }
+    } else {
+        for (long long k0 = 0; k0 < cols; k0 += TC_K) step(w + (r0 + lr) * rb, k0, k0);
     }
 #pragma unroll
     for (int j = 0; j < TC_TOKS / 16; j++)

@@ -24,6 +24,9 @@ type weight struct {
 func (w *weight) Shape() (int, int) { return w.rows, w.cols }
 func (w *weight) Type() gguf.Type   { return w.typ }
 
+// weightPad is the padding after each weight on the device (see matmul_tc's stages, kernels/matvec.cu).
+const weightPad = 16
+
 func (b *Backend) LoadWeight(name string, typ gguf.Type, rows, cols int, data []byte) (engine.Weight, error) {
 	var err error
 	w := &weight{typ: typ, rows: rows, cols: cols}
@@ -37,7 +40,9 @@ func (b *Backend) LoadWeight(name string, typ gguf.Type, rows, cols int, data []
 		return nil, fmt.Errorf("weight %s: type %s has no CUDA kernels yet (supported: F32, F16, Q4_0, Q8_0, Q4_K, Q6_K); use --backend cpu", name, typ)
 	}
 	err = b.do(func() error {
-		if w.p, err = b.alloc(int64(len(data)), "weight "+name); err != nil {
+		// weightPad bytes past the end: the tensor-core products copy rows as the aligned words that cover
+		// them, which may reach a few bytes past the last row.
+		if w.p, err = b.alloc(int64(len(data))+weightPad, "weight "+name); err != nil {
 			return err
 		}
 		if err := b.drv.htod(w.p, unsafe.Pointer(&data[0]), int64(len(data))); err != nil {

@@ -51,6 +51,16 @@ struct Barrier {
     uint64_t gen = 0;
 };
 
+// AsyncCopy is a cp.async a thread issued and has not waited for: it lands in shared memory only when the
+// thread waits for its group (cp_async_wait), so a kernel that reads a stage before waiting reads what was
+// there before, as it may on a GPU.
+struct AsyncCopy {
+    void* dst;
+    const void* src;
+    unsigned size;
+    int group;
+};
+
 struct Thread {
     void* sp = nullptr;
     dim3_emu tid{0, 0, 0};
@@ -58,6 +68,8 @@ struct Thread {
     Barrier* waiting = nullptr;
     uint64_t wait_gen = 0;
     uint32_t loads = 0; // checked loads so far (the memory profile's instruction sequence)
+    std::vector<AsyncCopy> copies; // cp.async issued, not yet waited for
+    int group = 0;                 // the open (uncommitted) group's number
 };
 
 struct Block {
@@ -302,5 +314,28 @@ inline float __uint_as_float(unsigned v) {
     return f;
 }
 inline float __fdividef(float a, float b) { return a / b; }
+
+// cp.async (common.cuh): size bytes from global src to shared dst, both aligned to size (checked), in the
+// thread's open group; commit closes the group; wait<N> lands every copy of the groups but the N newest.
+inline void cp_async(void* dst, const void* src, unsigned size) {
+    if ((uintptr_t)dst % size != 0 || (uintptr_t)src % size != 0) {
+        std::fprintf(stderr, "cuda emulator: misaligned %u-byte cp.async from %p to %p\n", size, src, dst);
+        std::abort();
+    }
+    emu::Thread& t = emu::B->threads[emu::B->cur];
+    t.copies.push_back({dst, src, size, t.group});
+    if (emu::profile.on) emu::check_aligned(src, size);
+}
+inline void cp_async_commit() { emu::B->threads[emu::B->cur].group++; }
+template <int N>
+void cp_async_wait() {
+    emu::Thread& t = emu::B->threads[emu::B->cur];
+    std::vector<emu::AsyncCopy> keep;
+    for (const auto& c : t.copies) {
+        if (c.group < t.group - N) std::memcpy(c.dst, c.src, c.size);
+        else keep.push_back(c);
+    }
+    t.copies.swap(keep);
+}
 using std::max;
 using std::min;
