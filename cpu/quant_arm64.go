@@ -11,7 +11,7 @@ import (
 
 // The NEON kernels (quant_arm64.s): Q4_0 and Q8_0 products, one row or four rows at a time, with the
 // activations at 16 bits (SMLAL: every arm64 CPU has NEON), and four rows with 8-bit activations (SDOT,
-// ARMv8.2's dot product: Apple M1 and later, Graviton 2 and later); for Q4_K and Q6_K, the integer sums of
+// ARMv8.2's dot product: Apple M1 and later, Graviton 2 and later); Q4_K whole, Q6_K's integer sums of
 // each group of values (SMLAL), scaled in Go.
 
 // hasDotProd says the CPU has SDOT; useDotProd selects the SDOT kernels for 8-bit activations (tests turn
@@ -91,7 +91,7 @@ func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
 }
 
 //go:noescape
-func q4kSumsNEON(w *byte, q *int16, nsb int, out *int32)
+func dotQ4_KQ16NEON(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32) float32
 
 //go:noescape
 func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32)
@@ -99,30 +99,14 @@ func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32)
 // kSumsChunk is how many super-blocks the k-quant kernels sum into a stack array at a time.
 const kSumsChunk = 32
 
-// dotQ4_KQ16 is dotQ4_KQ16Go with the integer sums of each sub-block by NEON (q4kSumsNEON), then scaled in
-// the same order: the same float32 to the bit.
+// dotQ4_KQ16 is dotQ4_KQ16Go in NEON (dotQ4_KQ16NEON): integer sums, scales and float arithmetic four
+// sub-blocks at a time.
 func dotQ4_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 	if nsb == 0 {
 		return 0
 	}
 	_, _, _, _ = w[nsb*144-1], x.Q[nsb*256-1], x.D[nsb*8-1], x.S[nsb*8-1]
-	var sums [8 * kSumsChunk]int32
-	var sum float32
-	for sb0 := 0; sb0 < nsb; sb0 += kSumsChunk {
-		n := min(kSumsChunk, nsb-sb0)
-		q4kSumsNEON(&w[sb0*144], &x.Q[sb0*256], n, &sums[0])
-		for i := range n {
-			sb := sb0 + i
-			blk := (*[144]byte)(w[sb*144:])
-			d, dmin := f16[uint16(blk[0])|uint16(blk[1])<<8], f16[uint16(blk[2])|uint16(blk[3])<<8]
-			for j := range 8 {
-				b := sb*8 + j
-				sc, m := q4kScaleMin(j, blk[4:16])
-				sum += x.D[b] * (d*float32(sc)*float32(sums[8*i+j]) - dmin*float32(m)*float32(x.S[b]))
-			}
-		}
-	}
-	return sum
+	return dotQ4_KQ16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nsb, &f16[0])
 }
 
 // dotQ6_KQ16 is dotQ6_KQ16Go with the integer sums of each half group by NEON (q6kSumsNEON), then scaled

@@ -317,8 +317,9 @@ done4x4s:
 	STORE4
 	RET
 
-// The k-quants: the kernels below give a row's integer sums per group of values, which the Go side
-// (quant_arm64.go) scales as the portable loops do, so the results are those of the loops to the bit.
+// Q6_K: the kernel below gives a row's integer sums per half group of values, which the Go side
+// (quant_arm64.go) scales as the portable loop does, so the results are the loop's to the bit. (Q4_K's
+// kernel, further down, does its scaling too.)
 
 // SUMS2: V6+V7 and V26+V27 (two int32x4 accumulators each) added across, stored at (R3) and 4(R3); R3
 // moves on by 8.
@@ -338,63 +339,6 @@ done4x4s:
 	VEOR V7.B16, V7.B16, V7.B16     \
 	VEOR V26.B16, V26.B16, V26.B16  \
 	VEOR V27.B16, V27.B16, V27.B16
-
-// Q4KHALF(lo, hi): 32 nibble values in V(lo) (values 0–15) and V(hi) (16–31), bytes 0…15, times the next
-// 32 activations at (R2) (R2 moves on by 64): into V6+V7 (values 0–15) and V26+V27 (16–31).
-#define Q4KHALF(lo, hi) \
-	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
-	VUXTL lo.B8, V12.H8      \
-	VUXTL2 lo.B16, V13.H8    \
-	VUXTL hi.B8, V14.H8      \
-	VUXTL2 hi.B16, V15.H8    \
-	ZERO4                    \
-	SMLAL(16, 12, 6)         \
-	SMLAL2(16, 12, 7)        \
-	SMLAL(17, 13, 6)         \
-	SMLAL2(17, 13, 7)        \
-	SMLAL(18, 14, 26)        \
-	SMLAL2(18, 14, 27)       \
-	SMLAL(19, 15, 26)        \
-	SMLAL2(19, 15, 27)       \
-	VADD V26.S4, V6.S4, V6.S4 \
-	VADD V27.S4, V7.S4, V7.S4 \
-	VADD V7.S4, V6.S4, V6.S4 \
-	VADDV V6.S4, V6          \
-	VMOV V6.S[0], R10        \
-	MOVW.P R10, 4(R3)
-
-// Q4KCHUNK: 32 bytes of a Q4_K super-block's nibbles at (R0) (R0 moves on by 32): the sums of its low
-// nibbles with the next 32 activations and of its high nibbles with the 32 after them.
-#define Q4KCHUNK \
-	VLD1.P 32(R0), [V0.B16, V1.B16] \
-	VAND V31.B16, V0.B16, V2.B16    \
-	VAND V31.B16, V1.B16, V3.B16    \
-	VUSHR $4, V0.B16, V0.B16        \
-	VUSHR $4, V1.B16, V1.B16        \
-	Q4KHALF(V2, V3)                 \
-	Q4KHALF(V0, V1)
-
-// func q4kSumsNEON(w *byte, q *int16, nsb int, out *int32)
-// out[8·sb + j] = Σ of sub-block j's 32 values (0…15) × its 32 activations, for the nsb super-blocks at w.
-TEXT ·q4kSumsNEON(SB), NOSPLIT, $0-32
-	MOVD w+0(FP), R0
-	MOVD q+8(FP), R2
-	MOVD nsb+16(FP), R4
-	MOVD out+24(FP), R3
-	VMOVI $15, V31.B16
-
-q4kloop:
-	CBZ R4, q4kdone
-	ADD $16, R0 // d, dmin and the scales
-	Q4KCHUNK
-	Q4KCHUNK
-	Q4KCHUNK
-	Q4KCHUNK
-	SUB $1, R4
-	B q4kloop
-
-q4kdone:
-	RET
 
 // Q6KGROUP: a Q6_K group's 32 values, their low four bits in V8 (values 0–15) and V9 (16–31) and their high
 // two bits at bits 4–5 of V10 and V11, less 32, times the group's 32 activations at (R2) (R2 moves on by
@@ -483,4 +427,142 @@ q6kloop:
 	B q6kloop
 
 q6kdone:
+	RET
+
+// SCVTF/UCVTF Vd.4S, Vn.4S (int32 → float) and FMUL Vd.4S, Vn.4S, Vm.4S.
+#define SCVTF4(n, d) WORD $(0x4E21D800 | ((n)<<5) | (d))
+#define UCVTF4(n, d) WORD $(0x6E21D800 | ((n)<<5) | (d))
+#define FMULV(m, n, d) WORD $(0x6E20DC00 | ((m)<<16) | ((n)<<5) | (d))
+// FADD Vd.4S, Vn.4S, Vm.4S; FADDP Vd.4S, Vn.4S, Vm.4S; FADDP Sd, Vn.2S.
+#define FADDV(m, n, d) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
+#define FADDPV(m, n, d) WORD $(0x6E20D400 | ((m)<<16) | ((n)<<5) | (d))
+#define FADDPS(n, d) WORD $(0x7E30D800 | ((n)<<5) | (d))
+
+// Q4KSUB(lo, hi, acc): sub-block values in V(lo) (0–15) and V(hi) (16–31), bytes 0…15, times the next 32
+// activations at (R2) (R2 moves on by 64), into the int32 lanes of V(acc).
+#define Q4KSUB(lo, hi, acc) \
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
+	VUXTL lo.B8, V12.H8      \
+	VUXTL2 lo.B16, V13.H8    \
+	VUXTL hi.B8, V14.H8      \
+	VUXTL2 hi.B16, V15.H8    \
+	SMLAL(16, 12, acc)       \
+	SMLAL2(16, 12, acc)      \
+	SMLAL(17, 13, acc)       \
+	SMLAL2(17, 13, acc)      \
+	SMLAL(18, 14, acc)       \
+	SMLAL2(18, 14, acc)      \
+	SMLAL(19, 15, acc)       \
+	SMLAL2(19, 15, acc)
+
+// Q4KCHUNK2(a, b): 32 bytes of nibbles at (R0) (R0 moves on by 32): the low nibbles into V(a), the high ones
+// into V(b) (sub-blocks 2c and 2c+1).
+#define Q4KCHUNK2(a, b) \
+	VLD1.P 32(R0), [V0.B16, V1.B16] \
+	VAND V31.B16, V0.B16, V2.B16    \
+	VAND V31.B16, V1.B16, V3.B16    \
+	VUSHR $4, V0.B16, V0.B16        \
+	VUSHR $4, V1.B16, V1.B16        \
+	Q4KSUB(V2, V3, a)               \
+	Q4KSUB(V0, V1, b)
+
+// func dotQ4_KQ16NEON(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32) float32
+// Σ over the nsb Q4_K super-blocks at w of D[b]·(d·sc_j·Σ q·x − dmin·m_j·S[b]) per sub-block j (block b of
+// the activations): the sub-blocks' integer sums in eight accumulators (V20–V27), reduced pairwise into
+// two vectors of four; the six-bit scales and minimums unpacked four at a time in general registers (as
+// q4kScaleMin gives them), then the float arithmetic on vectors of four sub-blocks, summed across lanes
+// once at the end.
+TEXT ·dotQ4_KQ16NEON(SB), NOSPLIT, $0-52
+	MOVD w+0(FP), R0
+	MOVD q+8(FP), R2
+	MOVD d+16(FP), R3
+	MOVD s+24(FP), R6
+	MOVD nsb+32(FP), R4
+	MOVD tab+40(FP), R5
+	VMOVI $15, V31.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+
+q4kfloop:
+	CBZ R4, q4kfdone
+	MOVHU.P 2(R0), R19 // d, dmin: indexes into the f16 table
+	MOVHU.P 2(R0), R20
+	MOVWU.P 4(R0), R11 // the scales and minimums: bytes 0–3, 4–7, 8–11
+	MOVWU.P 4(R0), R13
+	MOVWU.P 4(R0), R14
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	Q4KCHUNK2(20, 21)
+	Q4KCHUNK2(22, 23)
+	Q4KCHUNK2(24, 25)
+	Q4KCHUNK2(26, 27)
+	// V8 = the sums of sub-blocks 0–3, V9 of 4–7.
+	VADDP V21.S4, V20.S4, V8.S4
+	VADDP V23.S4, V22.S4, V10.S4
+	VADDP V10.S4, V8.S4, V8.S4
+	VADDP V25.S4, V24.S4, V9.S4
+	VADDP V27.S4, V26.S4, V10.S4
+	VADDP V10.S4, V9.S4, V9.S4
+	SCVTF4(8, 8)
+	SCVTF4(9, 9)
+	// sc0–3 = b0–3 & 63, m0–3 = b4–7 & 63, sc4–7 = b8–11 & 15 | (b0–3 >> 6) << 4, m4–7 = b8–11 >> 4 | (b4–7 >> 6) << 4.
+	ANDW $0x3f3f3f3f, R11, R12
+	ANDW $0x3f3f3f3f, R13, R15
+	LSRW $6, R11, R11
+	ANDW $0x03030303, R11, R11
+	ANDW $0x0f0f0f0f, R14, R16
+	ORRW R11<<4, R16, R16
+	LSRW $6, R13, R13
+	ANDW $0x03030303, R13, R13
+	LSRW $4, R14, R14
+	ANDW $0x0f0f0f0f, R14, R14
+	ORRW R13<<4, R14, R14
+	VMOV R12, V4.S[0] // V4 bytes: sc0–3, sc4–7, m0–3, m4–7
+	VMOV R16, V4.S[1]
+	VMOV R15, V4.S[2]
+	VMOV R14, V4.S[3]
+	VUXTL V4.B8, V5.H8   // sc0–7
+	VUXTL2 V4.B16, V6.H8 // m0–7
+	VUXTL V5.H4, V4.S4
+	VUXTL2 V5.H8, V5.S4
+	VUXTL V6.H4, V7.S4
+	VUXTL2 V6.H8, V6.S4
+	UCVTF4(4, 4) // sc0–3
+	UCVTF4(5, 5) // sc4–7
+	UCVTF4(7, 7) // m0–3
+	UCVTF4(6, 6) // m4–7
+	ADD R19<<2, R5, R10
+	FMOVS (R10), F10
+	ADD R20<<2, R5, R10
+	FMOVS (R10), F11
+	VDUP V10.S[0], V10.S4 // d
+	VDUP V11.S[0], V11.S4 // dmin
+	VLD1.P 32(R3), [V12.S4, V13.S4] // D of the eight blocks
+	VLD1.P 32(R6), [V14.S4, V15.S4] // S of the eight blocks
+	SCVTF4(14, 14)
+	SCVTF4(15, 15)
+	FMULV(4, 8, 8)   // sc·Σ
+	FMULV(5, 9, 9)
+	FMULV(10, 8, 8)  // ·d
+	FMULV(10, 9, 9)
+	FMULV(7, 14, 14) // m·S
+	FMULV(6, 15, 15)
+	VFMLS V11.S4, V14.S4, V8.S4 // − dmin·m·S
+	VFMLS V11.S4, V15.S4, V9.S4
+	VFMLA V12.S4, V8.S4, V28.S4 // += D·(…)
+	VFMLA V13.S4, V9.S4, V29.S4
+	SUB $1, R4
+	B q4kfloop
+
+q4kfdone:
+	FADDV(29, 28, 28)
+	FADDPV(28, 28, 28)
+	FADDPS(28, 0)
+	FMOVS F0, ret+48(FP)
 	RET
