@@ -19,6 +19,9 @@ import (
 var (
 	hasDotProd = cpu.ARM64.HasASIMDDP
 	useDotProd = hasDotProd
+	// hasI8MM says the CPU has SMMLA (the prompts' two-by-two kernels); useI8MM selects them.
+	hasI8MM = cpu.ARM64.HasI8MM
+	useI8MM = hasI8MM
 )
 
 //go:noescape
@@ -39,8 +42,31 @@ func dotQ8_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, nb int, tab *fl
 //go:noescape
 func dotQ4_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
 
-// dot2x2 has no NEON kernel: MatMul then uses the one-row loops.
-func dot2x2(gguf.Type, []byte, int, *Q16Row, *Q16Row, int, *[4]float32) bool { return false }
+//go:noescape
+func dotQ8_0Q8x2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, nb int, tab *float32, out *float32)
+
+//go:noescape
+func dotQ4_0Q8x2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, sa, sb *int32, nb int, tab *float32, out *float32)
+
+// dot2x2 computes two rows (w[0:], w[stride:]) against two tokens' activations into out = [row0·a, row0·b,
+// row1·a, row1·b], for Q4_0 and Q8_0 with 8-bit activations on CPUs with the int8 matrix multiply
+// (SMMLA: Apple M2 and later, Graviton 3): the prompts' products. Elsewhere it reports false and MatMul
+// takes the four-row kernels token by token.
+func dot2x2(t gguf.Type, w []byte, stride int, a, b *Q16Row, nb int, out *[4]float32) bool {
+	if !useI8MM || !a.Narrow || !b.Narrow || nb == 0 || stride < 0 || (t != gguf.TypeQ4_0 && t != gguf.TypeQ8_0) {
+		return false
+	}
+	_, _, _ = w[stride+nb*t.TypeSize()-1], a.Q[nb*32-1], b.Q[nb*32-1]
+	_, _ = a.D[nb-1], b.D[nb-1]
+	qa, qb, da, db := unsafe.SliceData(a.Q), unsafe.SliceData(b.Q), unsafe.SliceData(a.D), unsafe.SliceData(b.D)
+	if t == gguf.TypeQ8_0 {
+		dotQ8_0Q8x2x2MMLA(unsafe.SliceData(w), stride, qa, qb, da, db, nb, &f16[0], &out[0])
+		return true
+	}
+	_, _ = a.S[nb-1], b.S[nb-1]
+	dotQ4_0Q8x2x2MMLA(unsafe.SliceData(w), stride, qa, qb, da, db, unsafe.SliceData(a.S), unsafe.SliceData(b.S), nb, &f16[0], &out[0])
+	return true
+}
 
 // dot1x2 has no NEON kernel.
 func dot1x2(gguf.Type, []byte, *Q16Row, *Q16Row, int, *[2]float32) bool { return false }
@@ -53,7 +79,7 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	if t == gguf.TypeQ4_K || t == gguf.TypeQ6_K {
 		return false // the one-row NEON kernels (dotQ4_KQ16, dotQ6_KQ16)
 	}
-	if nb == 0 || (t != gguf.TypeQ4_0 && t != gguf.TypeQ8_0) {
+	if nb == 0 || stride < 0 || (t != gguf.TypeQ4_0 && t != gguf.TypeQ8_0) {
 		return dot4Go(t, w, stride, x, nb, out)
 	}
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
@@ -110,7 +136,8 @@ func dotQ4_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 }
 
 // dotQ6_KQ16 is dotQ6_KQ16Go with the integer sums of each half group by NEON (q6kSumsNEON), then scaled
-// in the same order: the same float32 to the bit.
+// in the same order: the same float32 to the bit, as long as the expression below stays the reference's
+// (the compiler fuses both into the same multiply-adds; TestNEONKQuants checks the equality).
 func dotQ6_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 	if nsb == 0 {
 		return 0
@@ -139,8 +166,12 @@ func dotQ6_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 
 // Kernels names the kernel set in use, for benchmarks and `llamago version`.
 func Kernels() string {
+	k := "neon"
 	if useDotProd {
-		return "neon+dotprod"
+		k += "+dotprod"
 	}
-	return "neon"
+	if useI8MM {
+		k += "+i8mm"
+	}
+	return k
 }

@@ -566,3 +566,136 @@ q4kfdone:
 	FADDPS(28, 0)
 	FMOVS F0, ret+48(FP)
 	RET
+
+// SMMLA Vd.4S, Vn.16B, Vm.16B (ARMv8.6 int8 matrix multiply): Vd's 2×2 int32 += Vn (2×8 int8, rows) ×
+// Vmᵀ (2×8 int8, rows).
+#define SMMLA(m, n, d) WORD $(0x4E80A400 | ((m)<<16) | ((n)<<5) | (d))
+
+// MMACTS: the block's activations of tokens a (R2) and b (R3), 16-bit, narrowed to bytes and paired eight
+// values at a time for SMMLA: V16 = a0–7|b0–7, V17 = a8–15|b8–15, V18 = a16–23|b16–23, V19 = a24–31|b24–31.
+#define MMACTS \
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
+	VLD1.P 64(R3), [V20.H8, V21.H8, V22.H8, V23.H8] \
+	XTN(16, 24)                   \
+	XTN2(17, 24)                  \
+	XTN(18, 25)                   \
+	XTN2(19, 25)                  \
+	XTN(20, 26)                   \
+	XTN2(21, 26)                  \
+	XTN(22, 27)                   \
+	XTN2(23, 27)                  \
+	VZIP1 V26.D2, V24.D2, V16.D2  \
+	VZIP2 V26.D2, V24.D2, V17.D2  \
+	VZIP1 V27.D2, V25.D2, V18.D2  \
+	VZIP2 V27.D2, V25.D2, V19.D2
+
+// MMWEIGHTS: row 0's values 0–15 in V0 and 16–31 in V1, row 1's in V2 and V3, paired eight at a time
+// (V4–V7) and multiplied with the activations' pairs: V8 = [row0·a, row0·b, row1·a, row1·b].
+#define MMWEIGHTS \
+	VZIP1 V2.D2, V0.D2, V4.D2     \
+	VZIP2 V2.D2, V0.D2, V5.D2     \
+	VZIP1 V3.D2, V1.D2, V6.D2     \
+	VZIP2 V3.D2, V1.D2, V7.D2     \
+	VEOR V8.B16, V8.B16, V8.B16   \
+	SMMLA(16, 4, 8)               \
+	SMMLA(17, 5, 8)               \
+	SMMLA(18, 6, 8)               \
+	SMMLA(19, 7, 8)
+
+// MMSCALE: V28 += float(V8) × [d0·da, d0·db, d1·da, d1·db], d0/d1 the rows' scales (table indexes in R10
+// and R11), da/db the tokens' at (R12) and (R13), which move on by 4.
+#define MMSCALE \
+	ADD R10<<2, R5, R10           \
+	FMOVS (R10), F9               \
+	ADD R11<<2, R5, R11           \
+	FMOVS (R11), F10              \
+	FMOVS.P 4(R12), F11           \
+	FMOVS.P 4(R13), F12           \
+	FMULS F11, F9, F13            \
+	FMULS F12, F9, F14            \
+	FMULS F11, F10, F15           \
+	FMULS F12, F10, F9            \
+	VMOV V13.S[0], V30.S[0]       \
+	VMOV V14.S[0], V30.S[1]       \
+	VMOV V15.S[0], V30.S[2]       \
+	VMOV V9.S[0], V30.S[3]        \
+	SCVTF4(8, 8)                  \
+	VFMLA V30.S4, V8.S4, V28.S4
+
+// func dotQ8_0Q8x2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, nb int, tab *float32, out *float32)
+// out = [row0·a, row0·b, row1·a, row1·b] for two Q8_0 rows (w, w+stride) and two tokens' 8-bit activations.
+TEXT ·dotQ8_0Q8x2x2MMLA(SB), NOSPLIT, $0-72
+	MOVD w+0(FP), R0
+	MOVD stride+8(FP), R7
+	ADD R0, R7, R7
+	MOVD qa+16(FP), R2
+	MOVD qb+24(FP), R3
+	MOVD da+32(FP), R12
+	MOVD db+40(FP), R13
+	MOVD nb+48(FP), R4
+	MOVD tab+56(FP), R5
+	MOVD out+64(FP), R6
+	VEOR V28.B16, V28.B16, V28.B16
+
+mm8loop:
+	CBZ R4, mm8done
+	MMACTS
+	MOVHU.P 2(R0), R10
+	VLD1.P 32(R0), [V0.B16, V1.B16]
+	MOVHU.P 2(R7), R11
+	VLD1.P 32(R7), [V2.B16, V3.B16]
+	MMWEIGHTS
+	MMSCALE
+	SUB $1, R4
+	B mm8loop
+
+mm8done:
+	VST1 [V28.S4], (R6)
+	RET
+
+// func dotQ4_0Q8x2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, sa, sb *int32, nb int, tab *float32, out *float32)
+// The same for Q4_0 rows: nibbles 0…15 as bytes, and 8·S of each token taken off its products.
+TEXT ·dotQ4_0Q8x2x2MMLA(SB), NOSPLIT, $0-88
+	MOVD w+0(FP), R0
+	MOVD stride+8(FP), R7
+	ADD R0, R7, R7
+	MOVD qa+16(FP), R2
+	MOVD qb+24(FP), R3
+	MOVD da+32(FP), R12
+	MOVD db+40(FP), R13
+	MOVD sa+48(FP), R14
+	MOVD sb+56(FP), R15
+	MOVD nb+64(FP), R4
+	MOVD tab+72(FP), R5
+	MOVD out+80(FP), R6
+	VMOVI $15, V31.B16
+	VEOR V28.B16, V28.B16, V28.B16
+
+mm4loop:
+	CBZ R4, mm4done
+	MMACTS
+	MOVHU.P 2(R0), R10
+	VLD1.P 16(R0), [V0.B16]
+	MOVHU.P 2(R7), R11
+	VLD1.P 16(R7), [V2.B16]
+	VUSHR $4, V0.B16, V1.B16
+	VAND V31.B16, V0.B16, V0.B16
+	VUSHR $4, V2.B16, V3.B16
+	VAND V31.B16, V2.B16, V2.B16
+	MMWEIGHTS
+	MOVW.P 4(R14), R16 // 8·[Sa, Sb, Sa, Sb] off the sums
+	MOVW.P 4(R15), R17
+	LSLW $3, R16, R16
+	LSLW $3, R17, R17
+	VMOV R16, V29.S[0]
+	VMOV R17, V29.S[1]
+	VMOV R16, V29.S[2]
+	VMOV R17, V29.S[3]
+	VSUB V29.S4, V8.S4, V8.S4
+	MMSCALE
+	SUB $1, R4
+	B mm4loop
+
+mm4done:
+	VST1 [V28.S4], (R6)
+	RET
