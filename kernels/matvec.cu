@@ -529,7 +529,7 @@ __device__ __forceinline__ void tc_issue(unsigned char* buf, const uint8_t* w, l
 
 template <int F>
 __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const float* x, long long rows, long long cols,
-                                          long long n, long long add) {
+                                          long long n, long long add, long long stages) {
     using namespace nvcuda;
     using S = tc_stage<F>;
     alignas(32) __shared__ __half Ws[TC_ROWS * TC_LD];
@@ -543,7 +543,7 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
     const long long rb = row_bytes<F>(cols);
     const int warp = threadIdx.x >> 5;
     const int lr = threadIdx.x >> 1, lc = (threadIdx.x & 1) * (TC_K / 2); // this thread stages row/token lr, columns lc…
-    const bool staged = cols % S::KS == 0;
+    const bool staged = stages && cols % S::KS == 0; // stages = 0: the weights read directly (for comparing)
     const bool wide = S::SB % 16 == 0 && rb % 16 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0;
     if (staged) tc_issue<F>(big, w, rb, r0, rows, 0, wide); // the first stage's copy runs during the scales
     {   // Each token's scale: its two threads (neighbouring lanes) take half of its columns each.
@@ -650,8 +650,8 @@ EMBED(embed_q6_k, QK_K, 210, deq_q6_k)
 // The tensor-core products (matmul_tc above): 128 threads a block, one block per 64 rows × 64 tokens.
 #define MATMUL_TC(T, F)                                                                                  \
     __global__ void matmul_tc_##T(float* dst, const uint8_t* w, const float* x, long long rows, long long cols, \
-                                  long long n, long long add) {                                          \
-        matmul_tc<F>(dst, w, x, rows, cols, n, add);                                                     \
+                                  long long n, long long add, long long stages) {                        \
+        matmul_tc<F>(dst, w, x, rows, cols, n, add, stages);                                             \
     }
 MATMUL_TC(f16, F_F16)
 MATMUL_TC(q4_0, F_Q4_0)

@@ -431,6 +431,13 @@ if [ -f "$m" ] && fits 40 200 "the tensor cores' crossover"; then
   ratio_table "$work/mma-on.json" "$work/mma-off.json" "tensor cores" "CUDA cores"
 fi
 
+# The tensor-core products' cp.async stages against reading the weights directly (LLAMAGO_CUDA_STAGES=off).
+if [ -f "$m" ] && fits 40 150 "prompts without cp.async stages"; then
+  LLAMAGO_CUDA_STAGES=off runlog "prompt processing, LLAMAGO_CUDA_STAGES=off" prompts-nostages.json prompts-nostages.err \
+    "$bin" bench -m "$m" -p "$prompts" -n 0 -r 2 --json
+  ratio_table "$work/prompts.json" "$work/prompts-nostages.json" "cp.async stages (default)" "weights read directly"
+fi
+
 # What each choice is worth (default: coalesced one-token Q4_0/Q8_0 products, 2 rows per warp, fused
 # kernels); "blocks,rows=1" is the first kernel design (a lane per block, a row per warp).
 for spec in "${order[@]}"; do

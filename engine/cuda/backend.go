@@ -28,6 +28,7 @@ type Backend struct {
 	blocks  bool // one-token Q4_0/Q8_0 products with a lane per block, not coalesced (LLAMAGO_CUDA_MATVEC)
 	attn    int  // the attention kernel: attnAuto, attnTiles or attnSplits (LLAMAGO_CUDA_ATTENTION)
 	mmaMin  int  // products of at least this many tokens take the tensor cores (LLAMAGO_CUDA_MMA_MIN)
+	stages  int  // 1: the tensor-core products stage the weights with cp.async; 0: direct (LLAMAGO_CUDA_STAGES)
 	sms     int  // the GPU's multiprocessors
 	// syncLaunch waits for every kernel as it is launched (LLAMAGO_CUDA_SYNC=1 or CUDA_LAUNCH_BLOCKING=1),
 	// so that a fault names its kernel and grid instead of surfacing at the next read. For debugging: slow.
@@ -111,6 +112,13 @@ func New(index int) (*Backend, error) {
 		if _, err := fmt.Sscan(v, &b.mmaMin); err != nil || b.mmaMin < 1 {
 			return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_MMA_MIN=%q: products of at least this many tokens take the tensor cores: a number from 1 (a large one turns them off)", v)
 		}
+	}
+	switch v := os.Getenv("LLAMAGO_CUDA_STAGES"); v {
+	case "", "on":
+		b.stages = 1
+	case "off":
+	default:
+		return nil, fmt.Errorf("cuda: LLAMAGO_CUDA_STAGES=%q: the tensor-core products' cp.async staging of the weights must be on or off", v)
 	}
 	switch v := os.Getenv("LLAMAGO_CUDA_ATTENTION"); v {
 	case "", "auto":

@@ -41,6 +41,12 @@ func TestConformance(t *testing.T) {
 		defer func() { b.mmaMin = 32 }()
 		enginetest.RunMatching(t, b, "MatMul")
 	})
+	// The same without the cp.async stages (the weights read directly, as for rows of other lengths).
+	t.Run("mma_min=1,stages=off", func(t *testing.T) {
+		b.mmaMin, b.stages = 1, 0
+		defer func() { b.mmaMin, b.stages = 32, 1 }()
+		enginetest.RunMatching(t, b, "MatMul")
+	})
 	// Each attention kernel on every case it can take (auto, above, gives prompt chunks the tiles and
 	// decoding batches the splits).
 	b.blocks, b.rows = false, 2

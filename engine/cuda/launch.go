@@ -48,10 +48,11 @@ type embedArgs struct {
 	Cols            int
 }
 
+// matmulTCArgs: matmul_tc_* — Stages 0 reads the weights directly instead of through cp.async stages.
 type matmulTCArgs struct {
 	Dst, W, X     devPtr
 	Rows, Cols, N int
-	Add           int
+	Add, Stages   int
 }
 
 type rmsnormArgs struct {

@@ -245,5 +245,5 @@ func (b *Backend) tensorCores(w *weight, n int) bool {
 func (b *Backend) matmulTC(dst engine.Buffer, w *weight, x engine.Buffer, n, add int) error {
 	grid := ((w.rows + tcRows - 1) / tcRows) * ((n + tcTokens - 1) / tcTokens)
 	return launch(b, "matmul_tc_"+typeSuffix[w.typ], grid, tcThreads, 0, matmulTCArgs{Dst: dp(dst), W: w.p, X: dp(x),
-		Rows: w.rows, Cols: w.cols, N: n, Add: add})
+		Rows: w.rows, Cols: w.cols, N: n, Add: add, Stages: b.stages})
 }
