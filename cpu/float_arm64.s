@@ -1,17 +1,12 @@
 //go:build arm64 && !noasm
 
 #include "textflag.h"
+#include "neon_arm64.h"
 
 // NEON kernels of the float operations on arm64: dot products (F32/F16 weights), AXPY (attention's
 // weighted sum of values) and attention scores against tiles of keys. Sixteen floats (four registers) a
 // step; the Go side does what is left over.
 
-// FADD Vd.4S, Vn.4S, Vm.4S; FADDP Vd.4S, Vn.4S, Vm.4S (pairwise); FADDP Sd, Vn.2S; FMUL Vd.4S, Vn.4S,
-// Vm.4S: not in Go's assembler, encoded from the Arm manual's fields.
-#define FADD4(m, n, d) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
-#define FADDP4(m, n, d) WORD $(0x6E20D400 | ((m)<<16) | ((n)<<5) | (d))
-#define FADDP2S(n, d) WORD $(0x7E30D800 | ((n)<<5) | (d))
-#define FMUL4(m, n, d) WORD $(0x6E20DC00 | ((m)<<16) | ((n)<<5) | (d))
 
 // func dotNEON(a, b *float32, n int) float32
 // n: a multiple of 16.
@@ -36,11 +31,10 @@ dotloop:
 	B dotloop
 
 dotdone:
-	FADD4(1, 0, 0)
-	FADD4(3, 2, 2)
-	FADD4(2, 0, 0)
-	FADDP4(0, 0, 0)
-	FADDP2S(0, 0)
+	FADDV(1, 0, 0)
+	FADDV(3, 2, 2)
+	FADDV(2, 0, 0)
+	FSUM4(0, 0)
 	FMOVS F0, ret+24(FP)
 	RET
 
@@ -101,10 +95,10 @@ dimloop:
 	SUBS $1, R8, R8
 	BNE dimloop
 
-	FMUL4(30, 0, 0)
-	FMUL4(30, 1, 1)
-	FMUL4(30, 2, 2)
-	FMUL4(30, 3, 3)
+	FMULV(30, 0, 0)
+	FMULV(30, 1, 1)
+	FMULV(30, 2, 2)
+	FMULV(30, 3, 3)
 	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R5)
 	ADD R4, R1
 	SUB $1, R3

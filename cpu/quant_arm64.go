@@ -25,28 +25,23 @@ var (
 )
 
 //go:noescape
-func dotQ8_0Q8x4SDOT(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
-
-//go:noescape
-func dotQ4_0Q8x4SDOT(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
-
-//go:noescape
 func dotQ8_0Q16NEON(w *byte, q *int16, d *float32, nb int, tab *float32) float32
 
 //go:noescape
 func dotQ4_0Q16NEON(w *byte, q *int16, d *float32, s *int32, nb int, tab *float32) float32
 
+// The four-row kernels: SMLAL on 16-bit activations, or SDOT on 8-bit ones where sdot ≠ 0.
+//
 //go:noescape
-func dotQ8_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
+func dotQ8_0x4NEON(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32, sdot int)
 
 //go:noescape
-func dotQ4_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
+func dotQ4_0x4NEON(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32, sdot int)
 
+// dotx2x2MMLA: two Q8_0 rows (Q4_0 where q4 ≠ 0; sa and sb are read only then) against two tokens.
+//
 //go:noescape
-func dotQ8_0Q8x2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, nb int, tab *float32, out *float32)
-
-//go:noescape
-func dotQ4_0Q8x2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, sa, sb *int32, nb int, tab *float32, out *float32)
+func dotx2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, sa, sb *int32, nb int, tab *float32, out *float32, q4 int)
 
 // dot2x2 computes two rows (w[0:], w[stride:]) against two tokens' activations into out = [row0·a, row0·b,
 // row1·a, row1·b], for Q4_0 and Q8_0 with 8-bit activations on CPUs with the int8 matrix multiply
@@ -59,12 +54,12 @@ func dot2x2(t gguf.Type, w []byte, stride int, a, b *Q16Row, nb int, out *[4]flo
 	_, _, _ = w[stride+nb*t.TypeSize()-1], a.Q[nb*32-1], b.Q[nb*32-1]
 	_, _ = a.D[nb-1], b.D[nb-1]
 	qa, qb, da, db := unsafe.SliceData(a.Q), unsafe.SliceData(b.Q), unsafe.SliceData(a.D), unsafe.SliceData(b.D)
-	if t == gguf.TypeQ8_0 {
-		dotQ8_0Q8x2x2MMLA(unsafe.SliceData(w), stride, qa, qb, da, db, nb, &f16[0], &out[0])
-		return true
+	q4 := 0
+	if t == gguf.TypeQ4_0 {
+		_, _ = a.S[nb-1], b.S[nb-1]
+		q4 = 1
 	}
-	_, _ = a.S[nb-1], b.S[nb-1]
-	dotQ4_0Q8x2x2MMLA(unsafe.SliceData(w), stride, qa, qb, da, db, unsafe.SliceData(a.S), unsafe.SliceData(b.S), nb, &f16[0], &out[0])
+	dotx2x2MMLA(unsafe.SliceData(w), stride, qa, qb, da, db, unsafe.SliceData(a.S), unsafe.SliceData(b.S), nb, &f16[0], &out[0], q4)
 	return true
 }
 
@@ -84,18 +79,15 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	}
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
 	_, _, _ = w[3*stride+nb*t.TypeSize()-1], x.Q[nb*32-1], x.D[nb-1]
-	sdot := x.Narrow && useDotProd
-	switch {
-	case t == gguf.TypeQ4_0 && sdot:
+	sdot := 0
+	if x.Narrow && useDotProd {
+		sdot = 1
+	}
+	if t == gguf.TypeQ4_0 {
 		_ = x.S[nb-1]
-		dotQ4_0Q8x4SDOT(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
-	case t == gguf.TypeQ4_0:
-		_ = x.S[nb-1]
-		dotQ4_0Q16x4NEON(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0])
-	case sdot:
-		dotQ8_0Q8x4SDOT(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
-	default:
-		dotQ8_0Q16x4NEON(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0])
+		dotQ4_0x4NEON(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0], sdot)
+	} else {
+		dotQ8_0x4NEON(unsafe.SliceData(w), stride, q, d, nb, &f16[0], &out[0], sdot)
 	}
 	return true
 }

@@ -1,24 +1,13 @@
 //go:build arm64 && !noasm
 
 #include "textflag.h"
+#include "neon_arm64.h"
 
 // NEON kernels of the quantized products on arm64 (Apple silicon, Graviton, Ampere): Q4_0 and Q8_0
 // weights against activations rounded to 16 bits per block of 32 (Q16Row). A block's 32 products
 // are integers, summed exactly in 32-bit lanes (SMLAL: 16 × 16 → 32 bits), then scaled in float as the
-// portable loops do. Go's assembler has no mnemonics for the widening multiply-adds, sign extension,
-// narrowing and dot products, so they are encoded here (WORD), with their operands as register numbers.
+// portable loops do. The instructions Go's assembler lacks are encoded in neon_arm64.h.
 
-// SMLAL Vd.4S, Vn.4H, Vm.4H and SMLAL2 Vd.4S, Vn.8H, Vm.8H (the high halves): d += n × m, widened.
-#define SMLAL(m, n, d) WORD $(0x0E608000 | ((m)<<16) | ((n)<<5) | (d))
-#define SMLAL2(m, n, d) WORD $(0x4E608000 | ((m)<<16) | ((n)<<5) | (d))
-// SXTL Vd.8H, Vn.8B and SXTL2 Vd.8H, Vn.16B: bytes sign-extended to 16 bits (SSHLL #0).
-#define SXTL(n, d) WORD $(0x0F08A400 | ((n)<<5) | (d))
-#define SXTL2(n, d) WORD $(0x4F08A400 | ((n)<<5) | (d))
-// XTN Vd.8B, Vn.8H and XTN2 Vd.16B, Vn.8H: 16-bit lanes narrowed to their low bytes.
-#define XTN(n, d) WORD $(0x0E212800 | ((n)<<5) | (d))
-#define XTN2(n, d) WORD $(0x4E212800 | ((n)<<5) | (d))
-// SDOT Vd.4S, Vn.16B, Vm.16B (ARMv8.2 dot product): each 32-bit lane += the four products of its bytes.
-#define SDOT(m, n, d) WORD $(0x4E809400 | ((m)<<16) | ((n)<<5) | (d))
 
 // The activations of a block: 32 int16 in V16–V19. The products of a row's 32 weights, widened to 16
 // bits in V2–V5, with them: into V6 and V7 (two chains), then V6 = V6 + V7.
@@ -187,8 +176,10 @@ done4:
 	FMOVS F26, 8(R6)  \
 	FMOVS F27, 12(R6)
 
-// func dotQ8_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
-TEXT ·dotQ8_0Q16x4NEON(SB), NOSPLIT, $0-56
+// func dotQ8_0x4NEON(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32, sdot int)
+// Four Q8_0 rows against one token: the 16-bit activations widened against the rows (SMLAL), or, where
+// sdot ≠ 0 (8-bit activations, a CPU with the dot product), narrowed once per block for SDOT.
+TEXT ·dotQ8_0x4NEON(SB), NOSPLIT, $0-64
 	MOVD w+0(FP), R0
 	MOVD stride+8(FP), R1
 	MOVD q+16(FP), R2
@@ -196,6 +187,7 @@ TEXT ·dotQ8_0Q16x4NEON(SB), NOSPLIT, $0-56
 	MOVD nb+32(FP), R4
 	MOVD tab+40(FP), R5
 	MOVD out+48(FP), R6
+	MOVD sdot+56(FP), R13
 	ADD R1, R0, R7
 	ADD R1, R7, R8
 	ADD R1, R8, R9
@@ -209,7 +201,15 @@ loop8x4:
 	CBZ R4, done8x4
 	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
 	FMOVS.P 4(R3), F20
+	CBNZ R13, sdot8x4
 	ROWS4(WIDEN8, PRODUCTS16)
+	B next8x4
+
+sdot8x4:
+	NARROW
+	ROWS4(LOAD8, DOTS8Q8)
+
+next8x4:
 	SUB $1, R4
 	B loop8x4
 
@@ -217,8 +217,9 @@ done8x4:
 	STORE4
 	RET
 
-// func dotQ4_0Q16x4NEON(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
-TEXT ·dotQ4_0Q16x4NEON(SB), NOSPLIT, $0-64
+// func dotQ4_0x4NEON(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32, sdot int)
+// The same for Q4_0 rows, 8·S of the block taken off each row's integer sum.
+TEXT ·dotQ4_0x4NEON(SB), NOSPLIT, $0-72
 	MOVD w+0(FP), R0
 	MOVD stride+8(FP), R1
 	MOVD q+16(FP), R2
@@ -227,6 +228,7 @@ TEXT ·dotQ4_0Q16x4NEON(SB), NOSPLIT, $0-64
 	MOVD nb+40(FP), R4
 	MOVD tab+48(FP), R5
 	MOVD out+56(FP), R6
+	MOVD sdot+64(FP), R13
 	ADD R1, R0, R7
 	ADD R1, R7, R8
 	ADD R1, R8, R9
@@ -242,78 +244,19 @@ loop4x4:
 	FMOVS.P 4(R3), F20
 	MOVW.P 4(R11), R12
 	LSLW $3, R12, R12
+	CBNZ R13, sdot4x4
 	ROWS4(WIDEN4, PRODUCTS16)
+	B next4x4
+
+sdot4x4:
+	NARROW
+	ROWS4(NIBBLES, DOTS8Q4)
+
+next4x4:
 	SUB $1, R4
 	B loop4x4
 
 done4x4:
-	STORE4
-	RET
-
-// The same with 8-bit activations (x.Narrow) and SDOT.
-
-// func dotQ8_0Q8x4SDOT(w *byte, stride int, q *int16, d *float32, nb int, tab *float32, out *float32)
-TEXT ·dotQ8_0Q8x4SDOT(SB), NOSPLIT, $0-56
-	MOVD w+0(FP), R0
-	MOVD stride+8(FP), R1
-	MOVD q+16(FP), R2
-	MOVD d+24(FP), R3
-	MOVD nb+32(FP), R4
-	MOVD tab+40(FP), R5
-	MOVD out+48(FP), R6
-	ADD R1, R0, R7
-	ADD R1, R7, R8
-	ADD R1, R8, R9
-	MOVD ZR, R12
-	FMOVS ZR, F24
-	FMOVS ZR, F25
-	FMOVS ZR, F26
-	FMOVS ZR, F27
-
-loop8x4s:
-	CBZ R4, done8x4s
-	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
-	FMOVS.P 4(R3), F20
-	NARROW
-	ROWS4(LOAD8, DOTS8Q8)
-	SUB $1, R4
-	B loop8x4s
-
-done8x4s:
-	STORE4
-	RET
-
-// func dotQ4_0Q8x4SDOT(w *byte, stride int, q *int16, d *float32, s *int32, nb int, tab *float32, out *float32)
-TEXT ·dotQ4_0Q8x4SDOT(SB), NOSPLIT, $0-64
-	MOVD w+0(FP), R0
-	MOVD stride+8(FP), R1
-	MOVD q+16(FP), R2
-	MOVD d+24(FP), R3
-	MOVD s+32(FP), R11
-	MOVD nb+40(FP), R4
-	MOVD tab+48(FP), R5
-	MOVD out+56(FP), R6
-	ADD R1, R0, R7
-	ADD R1, R7, R8
-	ADD R1, R8, R9
-	VMOVI $15, V31.B16
-	FMOVS ZR, F24
-	FMOVS ZR, F25
-	FMOVS ZR, F26
-	FMOVS ZR, F27
-
-loop4x4s:
-	CBZ R4, done4x4s
-	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
-	FMOVS.P 4(R3), F20
-	MOVW.P 4(R11), R12
-	LSLW $3, R12, R12
-	NARROW
-	ROWS4(NIBBLES, DOTS8Q4)
-	SUB $1, R4
-	B loop4x4s
-
-done4x4s:
 	STORE4
 	RET
 
@@ -364,6 +307,24 @@ done4x4s:
 	SMLAL2(19, 15, 27)            \
 	SUMS2
 
+// Q6KLO(a, b) and Q6KHI(a, b): a group's low four bits from the low or high nibbles of V(a), V(b) into V8,
+// V9. Q6KBITS(sh): its two high bits, (U >> sh) & 3, at bits 4–5 of V10, V11.
+#define Q6KLO(a, b) \
+	VAND V30.B16, a.B16, V8.B16    \
+	VAND V30.B16, b.B16, V9.B16
+
+#define Q6KHI(a, b) \
+	VUSHR $4, a.B16, V8.B16        \
+	VUSHR $4, b.B16, V9.B16
+
+#define Q6KBITS(sh) \
+	VUSHR $sh, V4.B16, V10.B16     \
+	VUSHR $sh, V5.B16, V11.B16     \
+	VAND V29.B16, V10.B16, V10.B16 \
+	VAND V29.B16, V11.B16, V11.B16 \
+	VSHL $4, V10.B16, V10.B16      \
+	VSHL $4, V11.B16, V11.B16
+
 // Q6KHALF: one half of a Q6_K super-block (128 values): its 64 bytes of low bits at (R6) (A = V0–V1, C =
 // V2–V3) and 32 bytes of high bits at (R7) (U = V4–V5), R6 and R7 moving on; the four groups are
 // A&15 | (U&3)<<4, C&15 | (U>>2&3)<<4, A>>4 | (U>>4&3)<<4 and C>>4 | (U>>6)<<4.
@@ -371,37 +332,20 @@ done4x4s:
 	VLD1.P 32(R6), [V0.B16, V1.B16] \
 	VLD1.P 32(R6), [V2.B16, V3.B16] \
 	VLD1.P 32(R7), [V4.B16, V5.B16] \
-	VAND V30.B16, V0.B16, V8.B16    \
-	VAND V30.B16, V1.B16, V9.B16    \
+	Q6KLO(V0, V1)                   \
 	VAND V29.B16, V4.B16, V10.B16   \
 	VAND V29.B16, V5.B16, V11.B16   \
 	VSHL $4, V10.B16, V10.B16       \
 	VSHL $4, V11.B16, V11.B16       \
 	Q6KGROUP                        \
-	VAND V30.B16, V2.B16, V8.B16    \
-	VAND V30.B16, V3.B16, V9.B16    \
-	VUSHR $2, V4.B16, V10.B16       \
-	VUSHR $2, V5.B16, V11.B16       \
-	VAND V29.B16, V10.B16, V10.B16  \
-	VAND V29.B16, V11.B16, V11.B16  \
-	VSHL $4, V10.B16, V10.B16       \
-	VSHL $4, V11.B16, V11.B16       \
+	Q6KLO(V2, V3)                   \
+	Q6KBITS(2)                      \
 	Q6KGROUP                        \
-	VUSHR $4, V0.B16, V8.B16        \
-	VUSHR $4, V1.B16, V9.B16        \
-	VUSHR $4, V4.B16, V10.B16       \
-	VUSHR $4, V5.B16, V11.B16       \
-	VAND V29.B16, V10.B16, V10.B16  \
-	VAND V29.B16, V11.B16, V11.B16  \
-	VSHL $4, V10.B16, V10.B16       \
-	VSHL $4, V11.B16, V11.B16       \
+	Q6KHI(V0, V1)                   \
+	Q6KBITS(4)                      \
 	Q6KGROUP                        \
-	VUSHR $4, V2.B16, V8.B16        \
-	VUSHR $4, V3.B16, V9.B16        \
-	VUSHR $6, V4.B16, V10.B16       \
-	VUSHR $6, V5.B16, V11.B16       \
-	VSHL $4, V10.B16, V10.B16       \
-	VSHL $4, V11.B16, V11.B16       \
+	Q6KHI(V2, V3)                   \
+	Q6KBITS(6)                      \
 	Q6KGROUP
 
 // func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32)
@@ -429,14 +373,6 @@ q6kloop:
 q6kdone:
 	RET
 
-// SCVTF/UCVTF Vd.4S, Vn.4S (int32 → float) and FMUL Vd.4S, Vn.4S, Vm.4S.
-#define SCVTF4(n, d) WORD $(0x4E21D800 | ((n)<<5) | (d))
-#define UCVTF4(n, d) WORD $(0x6E21D800 | ((n)<<5) | (d))
-#define FMULV(m, n, d) WORD $(0x6E20DC00 | ((m)<<16) | ((n)<<5) | (d))
-// FADD Vd.4S, Vn.4S, Vm.4S; FADDP Vd.4S, Vn.4S, Vm.4S; FADDP Sd, Vn.2S.
-#define FADDV(m, n, d) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
-#define FADDPV(m, n, d) WORD $(0x6E20D400 | ((m)<<16) | ((n)<<5) | (d))
-#define FADDPS(n, d) WORD $(0x7E30D800 | ((n)<<5) | (d))
 
 // Q4KSUB(lo, hi, acc): sub-block values in V(lo) (0–15) and V(hi) (16–31), bytes 0…15, times the next 32
 // activations at (R2) (R2 moves on by 64), into the int32 lanes of V(acc).
@@ -562,14 +498,10 @@ q4kfloop:
 
 q4kfdone:
 	FADDV(29, 28, 28)
-	FADDPV(28, 28, 28)
-	FADDPS(28, 0)
+	FSUM4(28, 0)
 	FMOVS F0, ret+48(FP)
 	RET
 
-// SMMLA Vd.4S, Vn.16B, Vm.16B (ARMv8.6 int8 matrix multiply): Vd's 2×2 int32 += Vn (2×8 int8, rows) ×
-// Vmᵀ (2×8 int8, rows).
-#define SMMLA(m, n, d) WORD $(0x4E80A400 | ((m)<<16) | ((n)<<5) | (d))
 
 // MMACTS: the block's activations of tokens a (R2) and b (R3), 16-bit, narrowed to bytes and paired eight
 // values at a time for SMMLA: V16 = a0–7|b0–7, V17 = a8–15|b8–15, V18 = a16–23|b16–23, V19 = a24–31|b24–31.
@@ -622,40 +554,11 @@ q4kfdone:
 	SCVTF4(8, 8)                  \
 	VFMLA V30.S4, V8.S4, V28.S4
 
-// func dotQ8_0Q8x2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, nb int, tab *float32, out *float32)
-// out = [row0·a, row0·b, row1·a, row1·b] for two Q8_0 rows (w, w+stride) and two tokens' 8-bit activations.
-TEXT ·dotQ8_0Q8x2x2MMLA(SB), NOSPLIT, $0-72
-	MOVD w+0(FP), R0
-	MOVD stride+8(FP), R7
-	ADD R0, R7, R7
-	MOVD qa+16(FP), R2
-	MOVD qb+24(FP), R3
-	MOVD da+32(FP), R12
-	MOVD db+40(FP), R13
-	MOVD nb+48(FP), R4
-	MOVD tab+56(FP), R5
-	MOVD out+64(FP), R6
-	VEOR V28.B16, V28.B16, V28.B16
-
-mm8loop:
-	CBZ R4, mm8done
-	MMACTS
-	MOVHU.P 2(R0), R10
-	VLD1.P 32(R0), [V0.B16, V1.B16]
-	MOVHU.P 2(R7), R11
-	VLD1.P 32(R7), [V2.B16, V3.B16]
-	MMWEIGHTS
-	MMSCALE
-	SUB $1, R4
-	B mm8loop
-
-mm8done:
-	VST1 [V28.S4], (R6)
-	RET
-
-// func dotQ4_0Q8x2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, sa, sb *int32, nb int, tab *float32, out *float32)
-// The same for Q4_0 rows: nibbles 0…15 as bytes, and 8·S of each token taken off its products.
-TEXT ·dotQ4_0Q8x2x2MMLA(SB), NOSPLIT, $0-88
+// func dotx2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, sa, sb *int32, nb int, tab *float32, out *float32, q4 int)
+// out = [row0·a, row0·b, row1·a, row1·b] for two rows (w, w+stride) and two tokens' 8-bit activations:
+// Q8_0 rows, or Q4_0 ones where q4 ≠ 0 (nibbles 0…15 as bytes, and 8·S of each token taken off its
+// products).
+TEXT ·dotx2x2MMLA(SB), NOSPLIT, $0-96
 	MOVD w+0(FP), R0
 	MOVD stride+8(FP), R7
 	ADD R0, R7, R7
@@ -668,12 +571,22 @@ TEXT ·dotQ4_0Q8x2x2MMLA(SB), NOSPLIT, $0-88
 	MOVD nb+64(FP), R4
 	MOVD tab+72(FP), R5
 	MOVD out+80(FP), R6
+	MOVD q4+88(FP), R8
 	VMOVI $15, V31.B16
 	VEOR V28.B16, V28.B16, V28.B16
 
-mm4loop:
-	CBZ R4, mm4done
+mmloop:
+	CBZ R4, mmdone
 	MMACTS
+	CBNZ R8, mmq4
+	MOVHU.P 2(R0), R10
+	VLD1.P 32(R0), [V0.B16, V1.B16]
+	MOVHU.P 2(R7), R11
+	VLD1.P 32(R7), [V2.B16, V3.B16]
+	MMWEIGHTS
+	B mmscale
+
+mmq4:
 	MOVHU.P 2(R0), R10
 	VLD1.P 16(R0), [V0.B16]
 	MOVHU.P 2(R7), R11
@@ -692,10 +605,12 @@ mm4loop:
 	VMOV R16, V29.S[2]
 	VMOV R17, V29.S[3]
 	VSUB V29.S4, V8.S4, V8.S4
+
+mmscale:
 	MMSCALE
 	SUB $1, R4
-	B mm4loop
+	B mmloop
 
-mm4done:
+mmdone:
 	VST1 [V28.S4], (R6)
 	RET

@@ -1,0 +1,30 @@
+// Encodings of the NEON instructions Go's arm64 assembler has no mnemonics for, from the fields of the Arm
+// A64 manual, with their operands as register numbers (go tool objdump decodes them back by name). Shared
+// by quant_arm64.s and float_arm64.s.
+
+// SMLAL Vd.4S, Vn.4H, Vm.4H and SMLAL2 Vd.4S, Vn.8H, Vm.8H (the high halves): d += n × m, widened.
+#define SMLAL(m, n, d) WORD $(0x0E608000 | ((m)<<16) | ((n)<<5) | (d))
+#define SMLAL2(m, n, d) WORD $(0x4E608000 | ((m)<<16) | ((n)<<5) | (d))
+// SXTL Vd.8H, Vn.8B and SXTL2 Vd.8H, Vn.16B: bytes sign-extended to 16 bits (SSHLL #0).
+#define SXTL(n, d) WORD $(0x0F08A400 | ((n)<<5) | (d))
+#define SXTL2(n, d) WORD $(0x4F08A400 | ((n)<<5) | (d))
+// XTN Vd.8B, Vn.8H and XTN2 Vd.16B, Vn.8H: 16-bit lanes narrowed to their low bytes.
+#define XTN(n, d) WORD $(0x0E212800 | ((n)<<5) | (d))
+#define XTN2(n, d) WORD $(0x4E212800 | ((n)<<5) | (d))
+// SDOT Vd.4S, Vn.16B, Vm.16B (ARMv8.2 dot product): each 32-bit lane += the four products of its bytes.
+#define SDOT(m, n, d) WORD $(0x4E809400 | ((m)<<16) | ((n)<<5) | (d))
+// SMMLA Vd.4S, Vn.16B, Vm.16B (ARMv8.6 int8 matrix multiply): Vd's 2×2 int32 += Vn (2×8 int8, rows) ×
+// Vmᵀ (2×8 int8, rows).
+#define SMMLA(m, n, d) WORD $(0x4E80A400 | ((m)<<16) | ((n)<<5) | (d))
+// SCVTF/UCVTF Vd.4S, Vn.4S (int32 → float).
+#define SCVTF4(n, d) WORD $(0x4E21D800 | ((n)<<5) | (d))
+#define UCVTF4(n, d) WORD $(0x6E21D800 | ((n)<<5) | (d))
+// FMUL, FADD and FADDP (pairwise) Vd.4S, Vn.4S, Vm.4S; FADDP Sd, Vn.2S.
+#define FMULV(m, n, d) WORD $(0x6E20DC00 | ((m)<<16) | ((n)<<5) | (d))
+#define FADDV(m, n, d) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
+#define FADDPV(m, n, d) WORD $(0x6E20D400 | ((m)<<16) | ((n)<<5) | (d))
+#define FADDPS(n, d) WORD $(0x7E30D800 | ((n)<<5) | (d))
+// FSUM4(v, f): Ff = the sum of Vv's four float lanes (Vv is overwritten).
+#define FSUM4(v, f) \
+	FADDPV(v, v, v) \
+	FADDPS(v, f)
