@@ -12,7 +12,7 @@ import (
 // The NEON kernels (quant_arm64.s): Q4_0 and Q8_0 products, one row or four rows at a time, with the
 // activations at 16 bits (SMLAL: every arm64 CPU has NEON), and four rows with 8-bit activations (SDOT,
 // ARMv8.2's dot product: Apple M1 and later, Graviton 2 and later); Q4_K whole, Q6_K's integer sums of
-// each group of values (SMLAL), scaled in Go.
+// each group of values, scaled in Go (both by SMLAL, or SDOT at 8 bits).
 
 // hasDotProd says the CPU has SDOT; useDotProd selects the SDOT kernels for 8-bit activations (tests turn
 // it off to check the others).
@@ -42,6 +42,14 @@ func dotQ4_0x4NEON(w *byte, stride int, q *int16, d *float32, s *int32, nb int, 
 //
 //go:noescape
 func dotx2x2MMLA(w *byte, stride int, qa, qb *int16, da, db *float32, sa, sb *int32, nb int, tab *float32, out *float32, q4 int)
+
+// sdotMode is the kernels' sdot argument for activations x: 1 where they are 8-bit and the CPU has SDOT.
+func sdotMode(x *Q16Row) int {
+	if x.Narrow && useDotProd {
+		return 1
+	}
+	return 0
+}
 
 // dot2x2 computes two rows (w[0:], w[stride:]) against two tokens' activations into out = [row0·a, row0·b,
 // row1·a, row1·b], for Q4_0 and Q8_0 with 8-bit activations on CPUs with the int8 matrix multiply
@@ -79,10 +87,7 @@ func dot4(t gguf.Type, w []byte, stride int, x *Q16Row, nb int, out *[4]float32)
 	}
 	q, d := unsafe.SliceData(x.Q), unsafe.SliceData(x.D)
 	_, _, _ = w[3*stride+nb*t.TypeSize()-1], x.Q[nb*32-1], x.D[nb-1]
-	sdot := 0
-	if x.Narrow && useDotProd {
-		sdot = 1
-	}
+	sdot := sdotMode(x)
 	if t == gguf.TypeQ4_0 {
 		_ = x.S[nb-1]
 		dotQ4_0x4NEON(unsafe.SliceData(w), stride, q, d, unsafe.SliceData(x.S), nb, &f16[0], &out[0], sdot)
@@ -109,10 +114,10 @@ func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
 }
 
 //go:noescape
-func dotQ4_KQ16NEON(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32) float32
+func dotQ4_KQ16NEON(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32, sdot int) float32
 
 //go:noescape
-func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32)
+func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32, sdot int)
 
 // kSumsChunk is how many super-blocks the k-quant kernels sum into a stack array at a time.
 const kSumsChunk = 32
@@ -124,7 +129,7 @@ func dotQ4_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 		return 0
 	}
 	_, _, _, _ = w[nsb*144-1], x.Q[nsb*256-1], x.D[nsb*8-1], x.S[nsb*8-1]
-	return dotQ4_KQ16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nsb, &f16[0])
+	return dotQ4_KQ16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nsb, &f16[0], sdotMode(x))
 }
 
 // dotQ6_KQ16 is dotQ6_KQ16Go with the integer sums of each half group by NEON (q6kSumsNEON), then scaled
@@ -139,7 +144,7 @@ func dotQ6_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 	var sum float32
 	for sb0 := 0; sb0 < nsb; sb0 += kSumsChunk {
 		n := min(kSumsChunk, nsb-sb0)
-		q6kSumsNEON(&w[sb0*210], &x.Q[sb0*256], n, &sums[0])
+		q6kSumsNEON(&w[sb0*210], &x.Q[sb0*256], n, &sums[0], sdotMode(x))
 		for i := range n {
 			sb := sb0 + i
 			blk := (*[210]byte)(w[sb*210:])

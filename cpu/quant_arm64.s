@@ -307,6 +307,22 @@ done4x4:
 	SMLAL2(19, 15, 27)            \
 	SUMS2
 
+// Q6KGROUP8: Q6KGROUP with 8-bit activations (within ±127), narrowed and multiplied by SDOT.
+#define Q6KGROUP8 \
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
+	VORR V10.B16, V8.B16, V8.B16  \
+	VORR V11.B16, V9.B16, V9.B16  \
+	VSUB V28.B16, V8.B16, V8.B16  \
+	VSUB V28.B16, V9.B16, V9.B16  \
+	XTN(16, 12)                   \
+	XTN2(17, 12)                  \
+	XTN(18, 13)                   \
+	XTN2(19, 13)                  \
+	ZERO4                         \
+	SDOT(12, 8, 6)                \
+	SDOT(13, 9, 26)               \
+	SUMS2
+
 // Q6KLO(a, b) and Q6KHI(a, b): a group's low four bits from the low or high nibbles of V(a), V(b) into V8,
 // V9. Q6KBITS(sh): its two high bits, (U >> sh) & 3, at bits 4–5 of V10, V11.
 #define Q6KLO(a, b) \
@@ -327,8 +343,9 @@ done4x4:
 
 // Q6KHALF: one half of a Q6_K super-block (128 values): its 64 bytes of low bits at (R6) (A = V0–V1, C =
 // V2–V3) and 32 bytes of high bits at (R7) (U = V4–V5), R6 and R7 moving on; the four groups are
-// A&15 | (U&3)<<4, C&15 | (U>>2&3)<<4, A>>4 | (U>>4&3)<<4 and C>>4 | (U>>6)<<4.
-#define Q6KHALF \
+// A&15 | (U&3)<<4, C&15 | (U>>2&3)<<4, A>>4 | (U>>4&3)<<4 and C>>4 | (U>>6)<<4, each multiplied by GROUP
+// (Q6KGROUP or Q6KGROUP8).
+#define Q6KHALF(GROUP) \
 	VLD1.P 32(R6), [V0.B16, V1.B16] \
 	VLD1.P 32(R6), [V2.B16, V3.B16] \
 	VLD1.P 32(R7), [V4.B16, V5.B16] \
@@ -337,25 +354,26 @@ done4x4:
 	VAND V29.B16, V5.B16, V11.B16   \
 	VSHL $4, V10.B16, V10.B16       \
 	VSHL $4, V11.B16, V11.B16       \
-	Q6KGROUP                        \
+	GROUP                           \
 	Q6KLO(V2, V3)                   \
 	Q6KBITS(2)                      \
-	Q6KGROUP                        \
+	GROUP                           \
 	Q6KHI(V0, V1)                   \
 	Q6KBITS(4)                      \
-	Q6KGROUP                        \
+	GROUP                           \
 	Q6KHI(V2, V3)                   \
 	Q6KBITS(6)                      \
-	Q6KGROUP
+	GROUP
 
-// func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32)
+// func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32, sdot int)
 // out[16·sb + 8n + 2g + h] = Σ over values 16h…16h+15 of group g of half n of super-block sb (values less
-// 32) × their activations, for the nsb super-blocks at w.
-TEXT ·q6kSumsNEON(SB), NOSPLIT, $0-32
+// 32) × their activations, for the nsb super-blocks at w; by SDOT where sdot ≠ 0 (8-bit activations).
+TEXT ·q6kSumsNEON(SB), NOSPLIT, $0-40
 	MOVD w+0(FP), R0
 	MOVD q+8(FP), R2
 	MOVD nsb+16(FP), R4
 	MOVD out+24(FP), R3
+	MOVD sdot+32(FP), R21
 	VMOVI $15, V30.B16
 	VMOVI $3, V29.B16
 	VMOVI $32, V28.B16
@@ -364,8 +382,16 @@ q6kloop:
 	CBZ R4, q6kdone
 	MOVD R0, R6
 	ADD $128, R0, R7
-	Q6KHALF
-	Q6KHALF
+	CBNZ R21, q6ks
+	Q6KHALF(Q6KGROUP)
+	Q6KHALF(Q6KGROUP)
+	B q6knext
+
+q6ks:
+	Q6KHALF(Q6KGROUP8)
+	Q6KHALF(Q6KGROUP8)
+
+q6knext:
 	ADD $210, R0
 	SUB $1, R4
 	B q6kloop
@@ -374,9 +400,10 @@ q6kdone:
 	RET
 
 
-// Q4KSUB(lo, hi, acc): sub-block values in V(lo) (0–15) and V(hi) (16–31), bytes 0…15, times the next 32
-// activations at (R2) (R2 moves on by 64), into the int32 lanes of V(acc).
-#define Q4KSUB(lo, hi, acc) \
+// Q4KSUB(lo, hi, nlo, nhi, acc): sub-block values in lo (0–15) and hi (16–31) (registers V(nlo), V(nhi)),
+// bytes 0…15, times the next 32 activations at (R2) (R2 moves on by 64), into the int32 lanes of V(acc):
+// widened (SMLAL). Q4KSUB8: the same with 8-bit activations, narrowed (SDOT).
+#define Q4KSUB(lo, hi, nlo, nhi, acc) \
 	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
 	VUXTL lo.B8, V12.H8      \
 	VUXTL2 lo.B16, V13.H8    \
@@ -391,30 +418,40 @@ q6kdone:
 	SMLAL(19, 15, acc)       \
 	SMLAL2(19, 15, acc)
 
-// Q4KCHUNK2(a, b): 32 bytes of nibbles at (R0) (R0 moves on by 32): the low nibbles into V(a), the high ones
-// into V(b) (sub-blocks 2c and 2c+1).
-#define Q4KCHUNK2(a, b) \
+#define Q4KSUB8(lo, hi, nlo, nhi, acc) \
+	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
+	XTN(16, 12)              \
+	XTN2(17, 12)             \
+	XTN(18, 13)              \
+	XTN2(19, 13)             \
+	SDOT(12, nlo, acc)       \
+	SDOT(13, nhi, acc)
+
+// Q4KCHUNK2(SUB, a, b): 32 bytes of nibbles at (R0) (R0 moves on by 32): the low nibbles into V(a), the high
+// ones into V(b) (sub-blocks 2c and 2c+1), multiplied by SUB (Q4KSUB or Q4KSUB8).
+#define Q4KCHUNK2(SUB, a, b) \
 	VLD1.P 32(R0), [V0.B16, V1.B16] \
 	VAND V31.B16, V0.B16, V2.B16    \
 	VAND V31.B16, V1.B16, V3.B16    \
 	VUSHR $4, V0.B16, V0.B16        \
 	VUSHR $4, V1.B16, V1.B16        \
-	Q4KSUB(V2, V3, a)               \
-	Q4KSUB(V0, V1, b)
+	SUB(V2, V3, 2, 3, a)            \
+	SUB(V0, V1, 0, 1, b)
 
-// func dotQ4_KQ16NEON(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32) float32
+// func dotQ4_KQ16NEON(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32, sdot int) float32
 // Σ over the nsb Q4_K super-blocks at w of D[b]·(d·sc_j·Σ q·x − dmin·m_j·S[b]) per sub-block j (block b of
 // the activations): the sub-blocks' integer sums in eight accumulators (V20–V27), reduced pairwise into
 // two vectors of four; the six-bit scales and minimums unpacked four at a time in general registers (as
 // q4kScaleMin gives them), then the float arithmetic on vectors of four sub-blocks, summed across lanes
-// once at the end.
-TEXT ·dotQ4_KQ16NEON(SB), NOSPLIT, $0-52
+// once at the end. sdot ≠ 0: 8-bit activations, multiplied by SDOT.
+TEXT ·dotQ4_KQ16NEON(SB), NOSPLIT, $0-60
 	MOVD w+0(FP), R0
 	MOVD q+8(FP), R2
 	MOVD d+16(FP), R3
 	MOVD s+24(FP), R6
 	MOVD nsb+32(FP), R4
 	MOVD tab+40(FP), R5
+	MOVD sdot+48(FP), R21
 	VMOVI $15, V31.B16
 	VEOR V28.B16, V28.B16, V28.B16
 	VEOR V29.B16, V29.B16, V29.B16
@@ -434,10 +471,20 @@ q4kfloop:
 	VEOR V25.B16, V25.B16, V25.B16
 	VEOR V26.B16, V26.B16, V26.B16
 	VEOR V27.B16, V27.B16, V27.B16
-	Q4KCHUNK2(20, 21)
-	Q4KCHUNK2(22, 23)
-	Q4KCHUNK2(24, 25)
-	Q4KCHUNK2(26, 27)
+	CBNZ R21, q4ks
+	Q4KCHUNK2(Q4KSUB, 20, 21)
+	Q4KCHUNK2(Q4KSUB, 22, 23)
+	Q4KCHUNK2(Q4KSUB, 24, 25)
+	Q4KCHUNK2(Q4KSUB, 26, 27)
+	B q4ksums
+
+q4ks:
+	Q4KCHUNK2(Q4KSUB8, 20, 21)
+	Q4KCHUNK2(Q4KSUB8, 22, 23)
+	Q4KCHUNK2(Q4KSUB8, 24, 25)
+	Q4KCHUNK2(Q4KSUB8, 26, 27)
+
+q4ksums:
 	// V8 = the sums of sub-blocks 0–3, V9 of 4–7.
 	VADDP V21.S4, V20.S4, V8.S4
 	VADDP V23.S4, V22.S4, V10.S4
@@ -499,7 +546,7 @@ q4kfloop:
 q4kfdone:
 	FADDV(29, 28, 28)
 	FSUM4(28, 0)
-	FMOVS F0, ret+48(FP)
+	FMOVS F0, ret+56(FP)
 	RET
 
 

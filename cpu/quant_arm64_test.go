@@ -48,20 +48,25 @@ func TestNEONFourRows(t *testing.T) {
 }
 
 // TestNEONKQuants: the k-quant products against the portable loops, for rows of 1 to 70 super-blocks (more
-// than one stack chunk of kSumsChunk), with 16-bit and 8-bit activations: Q6_K, whose integer sums NEON
+// than one stack chunk of kSumsChunk), with 16-bit and 8-bit activations (widened, and by SDOT): Q6_K, whose integer sums NEON
 // makes and Go scales in the loop's order, to the bit; Q4_K, all NEON, within float rounding.
 func TestNEONKQuants(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
+	defer func(v bool) { useDotProd = v }(useDotProd)
 	for _, typ := range []gguf.Type{gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		for _, nsb := range []int{1, 2, 3, kSumsChunk, kSumsChunk + 1, 70} {
 			wq := quantRow(t, typ, randRow(r, nsb*256, 1))
 			x := randRow(r, nsb*256, 2)
-			for _, bits := range []int{16, 8} {
+			for _, bits := range []int{16, 8, 88} { // 88: 8-bit activations by SDOT, where the CPU has it
+				if bits == 88 && !hasDotProd {
+					continue
+				}
+				useDotProd = bits == 88
 				xq := q16row(len(x))
-				if bits == 8 {
-					QuantizeRowQ8_K(x, xq)
-				} else {
+				if bits == 16 {
 					QuantizeRowQ16(x, xq)
+				} else {
+					QuantizeRowQ8_K(x, xq)
 				}
 				if typ == gguf.TypeQ6_K {
 					require.Equal(t, dotQ6_KQ16Go(wq, xq, nsb), dotQ6_KQ16(wq, xq, nsb), "%s nsb=%d %d-bit activations", typ, nsb, bits)
