@@ -33,8 +33,29 @@ func axpy(dst []float32, a float32, x []float32) {
 	axpyGo(dst[n:], a, x[n:len(dst)])
 }
 
-// widenRow has no NEON path: Weight.Row falls back to the reference dequantizer.
-func widenRow(gguf.Type, []byte, []float32) bool { return false }
+//go:noescape
+func f16ToF32NEON(dst *float32, src *byte, n int)
+
+//go:noescape
+func bf16ToF32NEON(dst *float32, src *byte, n int)
+
+// widenRow converts a row of F16 or BF16 values (a multiple of 8 of them) with NEON, reporting false for
+// anything else (Weight.Row then takes the reference dequantizer).
+func widenRow(t gguf.Type, src []byte, dst []float32) bool {
+	n := len(dst)
+	if n%8 != 0 || n == 0 || len(src) < 2*n {
+		return false
+	}
+	switch t {
+	case gguf.TypeF16:
+		f16ToF32NEON(&dst[0], &src[0], n)
+	case gguf.TypeBF16:
+		bf16ToF32NEON(&dst[0], &src[0], n)
+	default:
+		return false
+	}
+	return true
+}
 
 // attnScores: scale·Q[i]·K[j] for the tiles of keys, one query at a time (attnScoresNEON).
 func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {

@@ -106,3 +106,42 @@ dimloop:
 
 tilesdone:
 	RET
+
+// func f16ToF32NEON(dst *float32, src *byte, n int)
+// n (a multiple of 8) F16 values to floats, 8 a step (FCVTL, FCVTL2).
+TEXT ·f16ToF32NEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+
+f16loop:
+	CBZ R2, f16done
+	VLD1.P 16(R1), [V0.B16]
+	FCVTL(0, 1)
+	FCVTL2(0, 2)
+	VST1.P [V1.S4, V2.S4], 32(R0)
+	SUB $8, R2
+	B f16loop
+
+f16done:
+	RET
+
+// func bf16ToF32NEON(dst *float32, src *byte, n int)
+// n (a multiple of 8) BF16 values to floats: each the high half of its float, zeros interleaved below it.
+TEXT ·bf16ToF32NEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+	VEOR V31.B16, V31.B16, V31.B16
+
+bf16loop:
+	CBZ R2, bf16done
+	VLD1.P 16(R1), [V0.B16]
+	VZIP1 V0.H8, V31.H8, V1.H8
+	VZIP2 V0.H8, V31.H8, V2.H8
+	VST1.P [V1.S4, V2.S4], 32(R0)
+	SUB $8, R2
+	B bf16loop
+
+bf16done:
+	RET

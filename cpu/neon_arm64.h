@@ -24,6 +24,9 @@
 #define FADDV(m, n, d) WORD $(0x4E20D400 | ((m)<<16) | ((n)<<5) | (d))
 #define FADDPV(m, n, d) WORD $(0x6E20D400 | ((m)<<16) | ((n)<<5) | (d))
 #define FADDPS(n, d) WORD $(0x7E30D800 | ((n)<<5) | (d))
+// FCVTL Vd.4S, Vn.4H and FCVTL2 Vd.4S, Vn.8H: halves to floats (exact).
+#define FCVTL(n, d) WORD $(0x0E217800 | ((n)<<5) | (d))
+#define FCVTL2(n, d) WORD $(0x4E217800 | ((n)<<5) | (d))
 // FSUM4(v, f): Ff = the sum of Vv's four float lanes (Vv is overwritten).
 #define FSUM4(v, f) \
 	FADDPV(v, v, v) \
