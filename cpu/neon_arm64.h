@@ -8,6 +8,9 @@
 // SXTL Vd.8H, Vn.8B and SXTL2 Vd.8H, Vn.16B: bytes sign-extended to 16 bits (SSHLL #0).
 #define SXTL(n, d) WORD $(0x0F08A400 | ((n)<<5) | (d))
 #define SXTL2(n, d) WORD $(0x4F08A400 | ((n)<<5) | (d))
+// SXTLH Vd.4S, Vn.4H and SXTLH2 Vd.4S, Vn.8H: 16-bit lanes sign-extended to 32 bits (SSHLL #0).
+#define SXTLH(n, d) WORD $(0x0F10A400 | ((n)<<5) | (d))
+#define SXTLH2(n, d) WORD $(0x4F10A400 | ((n)<<5) | (d))
 // XTN Vd.8B, Vn.8H and XTN2 Vd.16B, Vn.8H: 16-bit lanes narrowed to their low bytes.
 #define XTN(n, d) WORD $(0x0E212800 | ((n)<<5) | (d))
 #define XTN2(n, d) WORD $(0x4E212800 | ((n)<<5) | (d))

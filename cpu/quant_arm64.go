@@ -11,8 +11,8 @@ import (
 
 // The NEON kernels (quant_arm64.s): Q4_0 and Q8_0 products, one row or four rows at a time, with the
 // activations at 16 bits (SMLAL: every arm64 CPU has NEON), and four rows with 8-bit activations (SDOT,
-// ARMv8.2's dot product: Apple M1 and later, Graviton 2 and later); Q4_K whole, Q6_K's integer sums of
-// each group of values, scaled in Go (both by SMLAL, or SDOT at 8 bits).
+// ARMv8.2's dot product: Apple M1 and later, Graviton 2 and later); Q4_K and Q6_K rows (by SMLAL, or SDOT
+// at 8 bits), their scales and float arithmetic four groups at a time.
 
 // hasDotProd says the CPU has SDOT; useDotProd selects the SDOT kernels for 8-bit activations (tests turn
 // it off to check the others).
@@ -117,10 +117,7 @@ func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
 func dotQ4_KQ16NEON(w *byte, q *int16, d *float32, s *int32, nsb int, tab *float32, sdot int) float32
 
 //go:noescape
-func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32, sdot int)
-
-// kSumsChunk is how many super-blocks the k-quant kernels sum into a stack array at a time.
-const kSumsChunk = 32
+func dotQ6_KQ16NEON(w *byte, q *int16, d *float32, nsb int, tab *float32, scratch *int32, sdot int) float32
 
 // dotQ4_KQ16 is dotQ4_KQ16Go in NEON (dotQ4_KQ16NEON): integer sums, scales and float arithmetic four
 // sub-blocks at a time.
@@ -132,33 +129,15 @@ func dotQ4_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 	return dotQ4_KQ16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nsb, &f16[0], sdotMode(x))
 }
 
-// dotQ6_KQ16 is dotQ6_KQ16Go with the integer sums of each half group by NEON (q6kSumsNEON), then scaled
-// in the same order: the same float32 to the bit, as long as the expression below stays the reference's
-// (the compiler fuses both into the same multiply-adds; TestNEONKQuants checks the equality).
+// dotQ6_KQ16 is dotQ6_KQ16Go in NEON (dotQ6_KQ16NEON): integer sums of the half groups, then the scales
+// and float arithmetic four half groups at a time.
 func dotQ6_KQ16(w []byte, x *Q16Row, nsb int) float32 {
 	if nsb == 0 {
 		return 0
 	}
 	_, _, _ = w[nsb*210-1], x.Q[nsb*256-1], x.D[nsb*8-1]
-	var sums [16 * kSumsChunk]int32
-	var sum float32
-	for sb0 := 0; sb0 < nsb; sb0 += kSumsChunk {
-		n := min(kSumsChunk, nsb-sb0)
-		q6kSumsNEON(&w[sb0*210], &x.Q[sb0*256], n, &sums[0], sdotMode(x))
-		for i := range n {
-			sb := sb0 + i
-			blk := (*[210]byte)(w[sb*210:])
-			d := f16[uint16(blk[208])|uint16(blk[209])<<8]
-			for half := range 2 {
-				sc, s := (*[8]byte)(blk[192+8*half:]), sums[16*i+8*half:]
-				b := sb*8 + 4*half
-				for g := range 4 {
-					sum += d * x.D[b+g] * (float32(int8(sc[2*g]))*float32(s[2*g]) + float32(int8(sc[2*g+1]))*float32(s[2*g+1]))
-				}
-			}
-		}
-	}
-	return sum
+	var scratch [16]int32
+	return dotQ6_KQ16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nsb, &f16[0], &scratch[0], sdotMode(x))
 }
 
 // Kernels names the kernel set in use, for benchmarks and `llamago version`.

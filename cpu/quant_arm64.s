@@ -260,9 +260,7 @@ done4x4:
 	STORE4
 	RET
 
-// Q6_K: the kernel below gives a row's integer sums per half group of values, which the Go side
-// (quant_arm64.go) scales as the portable loop does, so the results are the loop's to the bit. (Q4_K's
-// kernel, further down, does its scaling too.)
+// The k-quants: Q6_K's and Q4_K's kernels below make each group's integer sums and scale them.
 
 // SUMS2: V6+V7 and V26+V27 (two int32x4 accumulators each) added across, stored at (R3) and 4(R3); R3
 // moves on by 8.
@@ -365,38 +363,84 @@ done4x4:
 	Q6KBITS(6)                      \
 	GROUP
 
-// func q6kSumsNEON(w *byte, q *int16, nsb int, out *int32, sdot int)
-// out[16·sb + 8n + 2g + h] = Σ over values 16h…16h+15 of group g of half n of super-block sb (values less
-// 32) × their activations, for the nsb super-blocks at w; by SDOT where sdot ≠ 0 (8-bit activations).
-TEXT ·q6kSumsNEON(SB), NOSPLIT, $0-40
+// func dotQ6_KQ16NEON(w *byte, q *int16, d *float32, nsb int, tab *float32, scratch *int32, sdot int) float32
+// Σ over the nsb Q6_K super-blocks at w of d·Σ_g D[g]·(sc[2g]·s[2g] + sc[2g+1]·s[2g+1]): the sixteen sums s of
+// half groups (values less 32 × activations; by SDOT where sdot ≠ 0) go through scratch (16 int32), then the
+// float arithmetic on vectors of four (each block scale D paired with its two half groups by ZIP), summed
+// across lanes once at the end.
+TEXT ·dotQ6_KQ16NEON(SB), NOSPLIT, $0-60
 	MOVD w+0(FP), R0
 	MOVD q+8(FP), R2
-	MOVD nsb+16(FP), R4
-	MOVD out+24(FP), R3
-	MOVD sdot+32(FP), R21
+	MOVD d+16(FP), R24
+	MOVD nsb+24(FP), R4
+	MOVD tab+32(FP), R5
+	MOVD scratch+40(FP), R23
+	MOVD sdot+48(FP), R21
 	VMOVI $15, V30.B16
 	VMOVI $3, V29.B16
 	VMOVI $32, V28.B16
+	VEOR V25.B16, V25.B16, V25.B16
 
 q6kloop:
 	CBZ R4, q6kdone
 	MOVD R0, R6
 	ADD $128, R0, R7
+	MOVD R23, R3
 	CBNZ R21, q6ks
 	Q6KHALF(Q6KGROUP)
 	Q6KHALF(Q6KGROUP)
-	B q6knext
+	B q6kscale
 
 q6ks:
 	Q6KHALF(Q6KGROUP8)
 	Q6KHALF(Q6KGROUP8)
 
-q6knext:
+q6kscale:
+	// R7 is at the scales now: sc0–15 (int8), then d.
+	VLD1 (R23), [V20.S4, V21.S4, V22.S4, V23.S4]
+	SCVTF4(20, 20)
+	SCVTF4(21, 21)
+	SCVTF4(22, 22)
+	SCVTF4(23, 23)
+	VLD1 (R7), [V24.B16]
+	SXTL(24, 8)
+	SXTL2(24, 9)
+	SXTLH(8, 10)
+	SXTLH2(8, 11)
+	SXTLH(9, 12)
+	SXTLH2(9, 13)
+	SCVTF4(10, 10)
+	SCVTF4(11, 11)
+	SCVTF4(12, 12)
+	SCVTF4(13, 13)
+	FMULV(10, 20, 20)
+	FMULV(11, 21, 21)
+	FMULV(12, 22, 22)
+	FMULV(13, 23, 23)
+	VLD1.P 32(R24), [V14.S4, V15.S4] // D of the eight blocks, each for two half groups:
+	VZIP1 V14.S4, V14.S4, V10.S4     // D0 D0 D1 D1
+	VZIP2 V14.S4, V14.S4, V11.S4     // D2 D2 D3 D3
+	VZIP1 V15.S4, V15.S4, V12.S4
+	VZIP2 V15.S4, V15.S4, V13.S4
+	FMULV(10, 20, 20)
+	FMULV(11, 21, 21)
+	FMULV(12, 22, 22)
+	FMULV(13, 23, 23)
+	FADDV(21, 20, 20)
+	FADDV(23, 22, 22)
+	FADDV(22, 20, 20)
+	MOVHU 16(R7), R10
+	ADD R10<<2, R5, R10
+	FMOVS (R10), F31
+	VDUP V31.S[0], V31.S4
+	VFMLA V31.S4, V20.S4, V25.S4 // += d·(…)
 	ADD $210, R0
 	SUB $1, R4
 	B q6kloop
 
 q6kdone:
+	FSUM4(25, 0)
+	FMOVS F0, ret+56(FP)
 	RET
 
 
