@@ -281,15 +281,19 @@ done4x4:
 	VEOR V26.B16, V26.B16, V26.B16  \
 	VEOR V27.B16, V27.B16, V27.B16
 
-// Q6KGROUP: a Q6_K group's 32 values, their low four bits in V8 (values 0–15) and V9 (16–31) and their high
-// two bits at bits 4–5 of V10 and V11, less 32, times the group's 32 activations at (R2) (R2 moves on by
-// 64): the sums of values 0–15 and 16–31 stored at (R3) (SUMS2).
-#define Q6KGROUP \
+// Q6KVALUES: the group's activations into V16–V19 (R2 moves on by 64), its values (V8–V9 | V10–V11) − 32.
+#define Q6KVALUES \
 	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
 	VORR V10.B16, V8.B16, V8.B16  \
 	VORR V11.B16, V9.B16, V9.B16  \
 	VSUB V28.B16, V8.B16, V8.B16  \
-	VSUB V28.B16, V9.B16, V9.B16  \
+	VSUB V28.B16, V9.B16, V9.B16
+
+// Q6KGROUP: a Q6_K group's 32 values, their low four bits in V8 (values 0–15) and V9 (16–31) and their high
+// two bits at bits 4–5 of V10 and V11, less 32, times the group's 32 activations at (R2) (R2 moves on by
+// 64): the sums of values 0–15 and 16–31 stored at (R3) (SUMS2).
+#define Q6KGROUP \
+	Q6KVALUES                     \
 	SXTL(8, 12)                   \
 	SXTL2(8, 13)                  \
 	SXTL(9, 14)                   \
@@ -307,11 +311,7 @@ done4x4:
 
 // Q6KGROUP8: Q6KGROUP with 8-bit activations (within ±127), narrowed and multiplied by SDOT.
 #define Q6KGROUP8 \
-	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8] \
-	VORR V10.B16, V8.B16, V8.B16  \
-	VORR V11.B16, V9.B16, V9.B16  \
-	VSUB V28.B16, V8.B16, V8.B16  \
-	VSUB V28.B16, V9.B16, V9.B16  \
+	Q6KVALUES                     \
 	XTN(16, 12)                   \
 	XTN2(17, 12)                  \
 	XTN(18, 13)                   \
