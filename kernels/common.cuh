@@ -29,6 +29,7 @@ template <class T>
 __device__ __forceinline__ T load_weight(const void* p) {
 #ifdef LLAMAGO_EMU
     emu::check_aligned(p, sizeof(T));
+    emu::check_global(p);
 #endif
     return __ldg(reinterpret_cast<const T*>(p));
 }
@@ -71,6 +72,8 @@ inline void cp_async16(void* dst, const void* src) { cp_async(dst, src, 16); }
 #endif
 
 __device__ __forceinline__ float half_at(const uint8_t* p) { return __half2float(load_weight<__half>(p)); }
+// half_plain is half_at through a plain (generic) load: for halves in shared memory.
+__device__ __forceinline__ float half_plain(const uint8_t* p) { return __half2float(load<__half>(p)); }
 
 // block_sum reduces v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the sum.
 __device__ __forceinline__ float block_sum(float v, float* shared32) {

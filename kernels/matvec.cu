@@ -445,9 +445,12 @@ __device__ __forceinline__ void norm_after(const float* dst, long long rows, lon
 
 // deq16 writes elements c0…c0+15 (c0 a multiple of 16) of a weight row of format F to out: what deq_<type>
 // gives for each (the same float operations), with the block's scale (and a k-quant's sub-block scale and
-// minimum) read once for the sixteen.
-template <int F>
+// minimum) read once for the sixteen. SHARED: row is in shared memory (a cp.async stage).
+template <int F, bool SHARED>
 __device__ __forceinline__ void deq16(const uint8_t* row, long long c0, float* out) {
+    // From global memory the scales go through the read-only path (half_at); from a stage in shared memory
+    // through a plain load (ld.global.nc on a shared address faults).
+    auto half_at = [](const uint8_t* p) { return SHARED ? half_plain(p) : ::half_at(p); };
     if (F == F_Q4_0) {
         const uint8_t* b = row + (c0 / QK) * 18;
         const int shift = (c0 % QK) >= 16 ? 4 : 0; // values 16…31 are the high nibbles
@@ -501,7 +504,8 @@ struct tc_stage {
 
 // tc_issue starts the copy of stage s (columns s·KS…) of rows r0… into buf: each thread takes words in turn.
 // Rows past the end are not copied (nothing reads them). Words may reach up to 3 bytes past a row's span,
-// into the next row or the allocation's padding (LoadWeight pads every weight).
+// into the next row or the allocation's padding (LoadWeight pads every weight with zeros). w is 256-byte
+// aligned (cuMemAlloc), so a row's span starts 0 or 2 bytes past a word (every row size is even).
 template <int F>
 __device__ __forceinline__ void tc_issue(unsigned char* buf, const uint8_t* w, long long rb, long long r0, long long rows,
                                          long long s, bool wide) {
@@ -564,11 +568,14 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
     for (int j = 0; j < TC_TOKS / 16; j++) wmma::fill_fragment(acc[j], 0.f);
     __syncthreads();
     // step: the 32 columns k0… — the weights from row (its columns counted from kc), the activations from x.
-    auto step = [&](const uint8_t* row, long long kc, long long k0) {
+    auto step = [&](const uint8_t* row, bool shared, long long kc, long long k0) {
         const long long r = r0 + lr, t = t0 + lr;
         const float xs = inv[lr];
         float wv[TC_K / 2];
-        if (r < rows) deq16<F>(row, kc + lc, wv);
+        if (r < rows) {
+            if (shared) deq16<F, true>(row, kc + lc, wv);
+            else deq16<F, false>(row, kc + lc, wv);
+        }
 #pragma unroll
         for (int c = 0; c < TC_K / 2; c++) {
             Ws[lr * TC_LD + lc + c] = __float2half(r < rows ? wv[c] : 0.f);
@@ -589,10 +596,10 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
         __syncthreads(); // the tiles are used up before the next step overwrites them
     };
     if (staged) {
-        const long long stages = cols / S::KS;
-        for (long long s = 0; s < stages; s++) {
+        const long long nst = cols / S::KS;
+        for (long long s = 0; s < nst; s++) {
             unsigned char* buf = big + (s & 1) * (TC_ROWS * S::LD);
-            if (s + 1 < stages) { // the next stage into the other buffer, which every thread is done with
+            if (s + 1 < nst) { // the next stage into the other buffer, which every thread is done with
                 tc_issue<F>(big + ((s + 1) & 1) * (TC_ROWS * S::LD), w, rb, r0, rows, s + 1, wide);
                 cp_async_wait<1>();
             } else {
@@ -600,10 +607,10 @@ __device__ __forceinline__ void matmul_tc(float* dst, const uint8_t* w, const fl
             }
             __syncthreads(); // every thread's copies of stage s have landed
             const uint8_t* row = buf + lr * S::LD + (reinterpret_cast<uintptr_t>(w + (r0 + lr) * rb + s * S::SB) & 3);
-            for (long long kc = 0; kc < S::KS; kc += TC_K) step(row, kc, s * S::KS + kc);
+            for (long long kc = 0; kc < S::KS; kc += TC_K) step(row, true, kc, s * S::KS + kc);
         }
     } else {
-        for (long long k0 = 0; k0 < cols; k0 += TC_K) step(w + (r0 + lr) * rb, k0, k0);
+        for (long long k0 = 0; k0 < cols; k0 += TC_K) step(w + (r0 + lr) * rb, false, k0, k0);
     }
 #pragma unroll
     for (int j = 0; j < TC_TOKS / 16; j++)

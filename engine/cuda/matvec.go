@@ -48,6 +48,10 @@ func (b *Backend) LoadWeight(name string, typ gguf.Type, rows, cols int, data []
 		if err := b.drv.htod(w.p, unsafe.Pointer(&data[0]), int64(len(data))); err != nil {
 			return fmt.Errorf("cuda: uploading %s: %w", name, err)
 		}
+		var pad [weightPad]byte // zeros, so that the padding a kernel's words reach is initialized memory
+		if err := b.drv.htod(w.p+devPtr(len(data)), unsafe.Pointer(&pad[0]), weightPad); err != nil {
+			return fmt.Errorf("cuda: uploading %s: %w", name, err)
+		}
 		return nil
 	})
 	return w, err

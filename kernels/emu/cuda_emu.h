@@ -112,6 +112,22 @@ inline void check_aligned(const void* p, size_t size) {
     }
 }
 
+extern "C" char _end[]; // the end of the program's static data (GNU ld)
+
+// check_global stops the test when a load that the GPU makes through the global (read-only) path reads
+// shared memory — a __shared__ variable (a static here, below _end, where device memory, from the C heap,
+// never is) or the launch's dynamic shared memory: on a GPU that address is not a global one, and the load
+// faults or reads garbage.
+inline void check_global(const void* p) {
+    const char* c = static_cast<const char*>(p);
+    bool shared = c < _end ||
+                  (B && !B->dyn.empty() && c >= (const char*)B->dyn.data() && c < (const char*)B->dyn.data() + B->dyn.size());
+    if (shared) {
+        std::fprintf(stderr, "cuda emulator: a global-memory load (load_weight, __ldg) of shared memory at %p\n", p);
+        std::abort();
+    }
+}
+
 // count_loads adds the block's recorded loads to the profile.
 inline void count_loads(Block& blk) {
     std::sort(blk.loads.begin(), blk.loads.end());
