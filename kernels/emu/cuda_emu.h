@@ -123,7 +123,7 @@ inline void check_global(const void* p) {
     bool shared = c < _end ||
                   (B && !B->dyn.empty() && c >= (const char*)B->dyn.data() && c < (const char*)B->dyn.data() + B->dyn.size());
     if (shared) {
-        std::fprintf(stderr, "cuda emulator: a global-memory load (load_weight, __ldg) of shared memory at %p\n", p);
+        std::fprintf(stderr, "cuda emulator: a global-memory load (load_weight, __ldg, __ldcg) of shared memory at %p\n", p);
         std::abort();
     }
 }
@@ -296,7 +296,10 @@ T __shfl_sync(unsigned, T v, int src) {
 }
 
 template <class T>
-T __ldg(const T* p) { return *p; }
+T __ldg(const T* p) {
+    emu::check_global(p);
+    return *p;
+}
 
 inline float __expf(float x) { return std::exp(x); }
 // Blocks run one after the other, so atomics need no atomicity and fences order nothing.
@@ -311,7 +314,10 @@ inline void __threadfence() {}
     std::abort();
 }
 template <class T>
-T __ldcg(const T* p) { return *p; }
+T __ldcg(const T* p) {
+    emu::check_global(p);
+    return *p;
+}
 inline float __int_as_float(int v) {
     float f;
     std::memcpy(&f, &v, sizeof f);
