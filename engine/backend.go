@@ -238,6 +238,12 @@ type Passer interface {
 	EndPass(ok bool) error
 }
 
+// Reporter is an optional backend capability: a line on what the backend did that its results do not show
+// (a GPU's CUDA graphs: made, launched, given up), for benchmarks to print beside their numbers.
+type Reporter interface {
+	Report() string
+}
+
 // unfused is a backend with its optional operations hidden (LoadOptions.Unfused): only Backend's methods
 // show through the embedded interface.
 type unfused struct{ Backend }

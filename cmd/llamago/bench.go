@@ -23,10 +23,11 @@ type benchOptions struct {
 	PP, TG   int   // the one -p and -n of --parallel
 	Reps     int
 	JSON     bool
-	Output   string // md, json or csv
-	Parallel []int  // sequences decoding together (bench --parallel)
-	Prefix   int    // a prompt prefix the parallel requests share (bench --shared-prefix)
-	KVBlocks int    // the KV pool of --parallel, in blocks (0: every sequence's whole context)
+	Output   string    // md, json or csv
+	Parallel []int     // sequences decoding together (bench --parallel)
+	Prefix   int       // a prompt prefix the parallel requests share (bench --shared-prefix)
+	KVBlocks int       // the KV pool of --parallel, in blocks (0: every sequence's whole context)
+	report   io.Writer // where the backends' reports go (engine.Reporter), or nil
 }
 
 func newBenchCmd() *cobra.Command {
@@ -54,7 +55,10 @@ first token.`,
   llamago bench -m model.gguf -p 32 -n 128 --parallel 1,4,8,16          # aggregate decoding, N sequences
   llamago bench -m model.gguf -p 16 -n 1 --parallel 8 --shared-prefix 256 # TTFT with a common prefix`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd.OutOrStdout(), o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.report = cmd.ErrOrStderr()
+			return runBench(cmd.OutOrStdout(), o)
+		},
 	}
 	f := cmd.Flags()
 	o.modelFlags.bind(f)
@@ -203,6 +207,7 @@ func runBench(w io.Writer, o benchOptions) error {
 		}
 		results = append(results, r)
 	}
+	reportBackends(o.report, lm)
 	switch o.Output {
 	case "json":
 		return json.NewEncoder(w).Encode(results)
@@ -223,6 +228,19 @@ func runBench(w io.Writer, o benchOptions) error {
 			humanCount(r.Params), r.Backend, r.Threads, r.Test, r.TPS, r.StdDev)
 	}
 	return sw.err
+}
+
+// reportBackends writes what the model's backends report beyond the numbers (engine.Reporter: a GPU's CUDA
+// graphs), a line each on w (standard error: the results on standard output stay a table or JSON).
+func reportBackends(w io.Writer, lm *loadedModel) {
+	if w == nil {
+		return
+	}
+	for _, b := range append([]engine.Backend{lm.backend}, lm.others...) {
+		if r, ok := b.(engine.Reporter); ok {
+			fmt.Fprintf(w, "llamago: %s\n", r.Report())
+		}
+	}
 }
 
 // stickyWriter passes writes on and keeps the first error, so a report written with many Fprintf calls

@@ -133,6 +133,7 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 		results = append(results, r)
 		run.Close() // a GPU's arena goes back before the next N takes its own
 	}
+	reportBackends(o.report, lm)
 	switch o.Output {
 	case "json":
 		return json.NewEncoder(w).Encode(results)

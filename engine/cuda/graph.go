@@ -356,3 +356,14 @@ func (g *graphs) destroy() {
 
 // GraphStats reports what the backend's graphs did, and why they were turned off (nil: they were not).
 func (b *Backend) GraphStats() (GraphStats, error) { return b.graphs.stats, b.graphs.failed }
+
+// Report implements engine.Reporter: what the CUDA graphs did, and why they were turned off if they were.
+func (b *Backend) Report() string {
+	st, failed := b.GraphStats()
+	r := fmt.Sprintf("%s: CUDA graphs: %d passes launched as graphs, %d built, %d nodes updated, %d passes gave theirs up, %d launched kernel by kernel",
+		b.name, st.Launched, st.Built, st.Updated, st.Abandoned, st.Eager)
+	if failed != nil {
+		r += fmt.Sprintf(" (graphs turned off: %v)", failed)
+	}
+	return r
+}

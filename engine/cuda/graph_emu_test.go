@@ -41,6 +41,9 @@ func TestGraphsRefused(t *testing.T) {
 	require.Positive(t, st.Launched)
 	got, st, failed := logits(true)
 	require.ErrorContains(t, failed, "simulated")
+	b := &Backend{name: "cuda:9 test"}
+	b.graphs.stats, b.graphs.failed = st, failed
+	require.Contains(t, b.Report(), "graphs turned off: CUDA_ERROR_NOT_SUPPORTED (simulated)", "what bench prints (engine.Reporter)")
 	require.Zero(t, st.Launched)
 	require.True(t, slices.Equal(want, got), "logits after the driver refused graphs")
 }
