@@ -457,6 +457,14 @@ for spec in "${order[@]}"; do
   fi
   [ "$spec" = "$sweep" ] || rm -f "$m"
 done
+# What the CUDA graphs did in each benchmark (llamago bench reports it on standard error).
+if grep -qh "CUDA graphs" "$work"/bench-*.err 2>/dev/null; then
+  { echo; echo "CUDA graphs, per benchmark:"; echo
+    for f in "$work"/bench-*.err; do
+      line=$(grep -h "CUDA graphs" "$f" | tail -n 1)
+      if [ -n "$line" ]; then echo "- $(basename "$f" .err): ${line#*CUDA graphs: }"; fi
+    done; } >> "$work/results.md"
+fi
 cat "$work/results.md"
 
 # As time allows, where the machine's runtime lets the tools work (on Firecracker machines they do, on gVisor
