@@ -27,16 +27,27 @@ test: lint
 	$(GO) test -race ./gguf/... ./internal/... ./cpu/... ./chat/... ./server/...
 
 ## test-arm64: the cpu, engine and gguf suites built for arm64 (the NEON kernels Apple-silicon and other
-## arm64 laptops run, SDOT included: qemu's CPU has the dot product) and run under qemu-aarch64 (Debian's
-## qemu-user)
-test-arm64:
+## arm64 laptops run, SDOT and SMMLA included: qemu's CPU has the dot product and i8mm) and run under
+## qemu-aarch64 (Debian's qemu-user); then the arm64 CLI's greedy text from synthetic Q4_0, Q8_0, Q4_K and
+## Q6_K models, at 16- and 8-bit activations, must be what this machine's build generates.
+test-arm64: build
 	@command -v qemu-aarch64 >/dev/null || { echo "test-arm64 needs qemu-aarch64 (apt-get install qemu-user)"; exit 1; }
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
 	for p in cpu engine gguf; do \
 		GOARCH=arm64 CGO_ENABLED=0 $(GO) test -c -o $$tmp/$$p.test ./$$p; \
 		(cd $$p && qemu-aarch64 $$tmp/$$p.test -test.count=1 -test.timeout=20m >$$tmp/$$p.log 2>&1) || { cat $$tmp/$$p.log; exit 1; }; \
 		echo "ok  arm64 $$p (qemu)"; \
-	done
+	done; \
+	GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o $$tmp/llamago-arm64 ./cmd/llamago; \
+	for ty in Q4_0 Q8_0 Q4_K Q6_K; do \
+		$(BIN)/llamago synth --preset tiny --layers 4 --type $$ty -o $$tmp/$$ty.gguf -q; \
+		for a in 16 8; do \
+			run() { "$$@" run -m $$tmp/$$ty.gguf -p "Once upon a time" -n 24 --temp 0 --activations $$a 2>/dev/null; }; \
+			run qemu-aarch64 $$tmp/llamago-arm64 > $$tmp/arm64.txt; run $(BIN)/llamago > $$tmp/here.txt; \
+			cmp $$tmp/arm64.txt $$tmp/here.txt || { echo "arm64 CLI: $$ty at $$a bits generates other text than here"; exit 1; }; \
+		done; \
+	done; \
+	echo "ok  arm64 CLI (qemu): greedy text from Q4_0, Q8_0, Q4_K, Q6_K at 16 and 8 bits as here"
 
 ## lint: gofmt and go vet
 lint:
