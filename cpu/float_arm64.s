@@ -145,3 +145,154 @@ bf16loop:
 
 bf16done:
 	RET
+
+// The exponential of Softmax and SwiGLU, four lanes at a time, as expf (ops.go) computes it: constants
+// from the table at R9 (expTable): V8 = log2(e), V9 and V10 = ln 2 in two parts, V11–V16 the polynomial,
+// V17 = 1, V18 = −87.3, V19 = ln(MaxFloat32), V7 = +Inf, V6 = 127 (int32).
+#define EXPCONSTS \
+	VLD1R.P 4(R9), [V8.S4]  \
+	VLD1R.P 4(R9), [V9.S4]  \
+	VLD1R.P 4(R9), [V10.S4] \
+	VLD1R.P 4(R9), [V11.S4] \
+	VLD1R.P 4(R9), [V12.S4] \
+	VLD1R.P 4(R9), [V13.S4] \
+	VLD1R.P 4(R9), [V14.S4] \
+	VLD1R.P 4(R9), [V15.S4] \
+	VLD1R.P 4(R9), [V16.S4] \
+	VLD1R.P 4(R9), [V17.S4] \
+	VLD1R.P 4(R9), [V18.S4] \
+	VLD1R.P 4(R9), [V19.S4] \
+	VLD1R.P 4(R9), [V7.S4]  \
+	VLD1R.P 4(R9), [V6.S4]
+
+// EXP: V22 = e^V0. k = round(t·log2 e), r = t − k·ln2 (in two parts), e^r = 1 + r + r²·P(r), times 2^k —
+// built as (min(k, 127) + 127) << 23, and doubled where k is 128 (t just below ln(MaxFloat32)) — then 0 below
+// −87.3 and +Inf above ln(MaxFloat32); a NaN stays NaN.
+#define EXP \
+	FMULV(8, 0, 20)                \
+	FRINTN4(20, 20)                \
+	VORR V0.B16, V0.B16, V21.B16   \
+	VFMLS V9.S4, V20.S4, V21.S4    \
+	VFMLS V10.S4, V20.S4, V21.S4   \
+	FMULV(21, 11, 22)              \
+	FADDV(12, 22, 22)              \
+	FMULV(21, 22, 22)              \
+	FADDV(13, 22, 22)              \
+	FMULV(21, 22, 22)              \
+	FADDV(14, 22, 22)              \
+	FMULV(21, 22, 22)              \
+	FADDV(15, 22, 22)              \
+	FMULV(21, 22, 22)              \
+	FADDV(16, 22, 22)              \
+	FMULV(21, 21, 23)              \
+	FMULV(23, 22, 22)              \
+	FADDV(21, 22, 22)              \
+	FADDV(17, 22, 22)              \
+	FCVTZS4(20, 24)                \
+	SMIN4(6, 24, 25)               \
+	VSUB V25.S4, V24.S4, V26.S4    \
+	SCVTF4(26, 26)                 \
+	FADDV(17, 26, 26)              \
+	FMULV(26, 22, 22)              \
+	VADD V6.S4, V25.S4, V25.S4     \
+	VSHL $23, V25.S4, V25.S4       \
+	FMULV(25, 22, 22)              \
+	FCMGT4(0, 18, 26)              \
+	VAND V26.B16, V22.B16, V27.B16 \
+	VEOR V27.B16, V22.B16, V22.B16 \
+	FCMGT4(19, 0, 26)              \
+	VEOR V7.B16, V22.B16, V27.B16  \
+	VAND V26.B16, V27.B16, V27.B16 \
+	VEOR V27.B16, V22.B16, V22.B16
+
+// func expSubSumNEON(x *float32, n int, mx float32, c *float32) float32
+// x[i] = e^(x[i] − mx) for n (a multiple of 4) values, and their sum.
+TEXT ·expSubSumNEON(SB), NOSPLIT, $0-36
+	MOVD x+0(FP), R0
+	MOVD n+8(FP), R2
+	FMOVS mx+16(FP), F1
+	MOVD c+24(FP), R9
+	VDUP V1.S[0], V1.S4
+	EXPCONSTS
+	VEOR V2.B16, V2.B16, V2.B16
+
+exploop:
+	CBZ R2, expdone
+	VLD1 (R0), [V0.S4]
+	FSUBV(1, 0, 0)
+	EXP
+	VST1.P [V22.S4], 16(R0)
+	FADDV(22, 2, 2)
+	SUB $4, R2
+	B exploop
+
+expdone:
+	FSUM4(2, 0)
+	FMOVS F0, ret+32(FP)
+	RET
+
+// func swigluNEON(dst, gate, up *float32, n int, c *float32)
+// dst[i] = gate[i] / (1 + e^−gate[i]) · up[i] for n (a multiple of 4) values.
+TEXT ·swigluNEON(SB), NOSPLIT, $0-40
+	MOVD dst+0(FP), R0
+	MOVD gate+8(FP), R1
+	MOVD up+16(FP), R3
+	MOVD n+24(FP), R2
+	MOVD c+32(FP), R9
+	EXPCONSTS
+
+sgloop:
+	CBZ R2, sgdone
+	VLD1.P 16(R1), [V1.S4]
+	VLD1.P 16(R3), [V2.S4]
+	VEOR V0.B16, V0.B16, V0.B16
+	FSUBV(1, 0, 0) // −g
+	EXP
+	FADDV(17, 22, 22)
+	FDIVV(22, 1, 22) // g / (1 + e^−g)
+	FMULV(2, 22, 22)
+	VST1.P [V22.S4], 16(R0)
+	SUB $4, R2
+	B sgloop
+
+sgdone:
+	RET
+
+// func maxNEON(x *float32, n int) float32
+// The largest of n (a multiple of 4) values.
+TEXT ·maxNEON(SB), NOSPLIT, $0-20
+	MOVD x+0(FP), R0
+	MOVD n+8(FP), R2
+	VLD1.P 16(R0), [V0.S4]
+	SUB $4, R2
+
+maxloop:
+	CBZ R2, maxdone
+	VLD1.P 16(R0), [V1.S4]
+	FMAXVV(1, 0, 0)
+	SUB $4, R2
+	B maxloop
+
+maxdone:
+	FMAXV4(0, 0)
+	FMOVS F0, ret+16(FP)
+	RET
+
+// func scaleNEON(x *float32, n int, s float32)
+// x[i] *= s for n (a multiple of 4) values.
+TEXT ·scaleNEON(SB), NOSPLIT, $0-20
+	MOVD x+0(FP), R0
+	MOVD n+8(FP), R2
+	FMOVS s+16(FP), F1
+	VDUP V1.S[0], V1.S4
+
+scaleloop:
+	CBZ R2, scaledone
+	VLD1 (R0), [V0.S4]
+	FMULV(1, 0, 0)
+	VST1.P [V0.S4], 16(R0)
+	SUB $4, R2
+	B scaleloop
+
+scaledone:
+	RET

@@ -30,6 +30,16 @@
 // FCVTL Vd.4S, Vn.4H and FCVTL2 Vd.4S, Vn.8H: halves to floats (exact).
 #define FCVTL(n, d) WORD $(0x0E217800 | ((n)<<5) | (d))
 #define FCVTL2(n, d) WORD $(0x4E217800 | ((n)<<5) | (d))
+// FSUB, FDIV, FMAX Vd.4S, Vn.4S, Vm.4S; FMAXV Sd, Vn.4S; FRINTN (to nearest, ties to even) and FCVTZS
+// (float → int32) Vd.4S, Vn.4S; SMIN Vd.4S (int32); FCMGT Vd.4S = Vn > Vm (all ones or zeros).
+#define FSUBV(m, n, d) WORD $(0x4EA0D400 | ((m)<<16) | ((n)<<5) | (d))
+#define FDIVV(m, n, d) WORD $(0x6E20FC00 | ((m)<<16) | ((n)<<5) | (d))
+#define FMAXVV(m, n, d) WORD $(0x4E20F400 | ((m)<<16) | ((n)<<5) | (d))
+#define FMAXV4(n, d) WORD $(0x6E30F800 | ((n)<<5) | (d))
+#define FRINTN4(n, d) WORD $(0x4E218800 | ((n)<<5) | (d))
+#define FCVTZS4(n, d) WORD $(0x4EA1B800 | ((n)<<5) | (d))
+#define SMIN4(m, n, d) WORD $(0x4EA06C00 | ((m)<<16) | ((n)<<5) | (d))
+#define FCMGT4(m, n, d) WORD $(0x6EA0E400 | ((m)<<16) | ((n)<<5) | (d))
 // FSUM4(v, f): Ff = the sum of Vv's four float lanes (Vv is overwritten).
 #define FSUM4(v, f) \
 	FADDPV(v, v, v) \

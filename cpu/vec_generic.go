@@ -2,14 +2,6 @@
 
 package cpu
 
-// vecLen is how much of n values the vector kernels take: none without assembly.
-func vecLen(int) int { return 0 }
-
-func maxVec([]float32) float32                { panic("cpu: no vector kernels") }
-func expSubSumVec([]float32, float32) float32 { panic("cpu: no vector kernels") }
-func scaleVec([]float32, float32)             { panic("cpu: no vector kernels") }
-func swigluVec(dst, gate, up []float32)       { panic("cpu: no vector kernels") }
-
 func quantizeRow16(x []float32, q []int16, d []float32, s []int32) { quantizeRow16Go(x, q, d, s) }
 
 func quantizeRowQ8_0([]float32, []int16, []float32, []int32) bool { return false }
