@@ -24,11 +24,10 @@ var (
 	useI8MM = hasI8MM
 )
 
+// dotQ16NEON: one Q8_0 row (Q4_0 where q4 ≠ 0; s is read only then) against 16-bit or 8-bit activations.
+//
 //go:noescape
-func dotQ8_0Q16NEON(w *byte, q *int16, d *float32, nb int, tab *float32) float32
-
-//go:noescape
-func dotQ4_0Q16NEON(w *byte, q *int16, d *float32, s *int32, nb int, tab *float32) float32
+func dotQ16NEON(w *byte, q *int16, d *float32, s *int32, nb int, tab *float32, q4 int) float32
 
 // The four-row kernels: SMLAL on 16-bit activations, or SDOT on 8-bit ones where sdot ≠ 0.
 //
@@ -102,7 +101,7 @@ func dotQ4_0Q16(w []byte, x *Q16Row, nb int) float32 {
 		return 0
 	}
 	_, _, _, _ = w[nb*18-1], x.Q[nb*32-1], x.D[nb-1], x.S[nb-1]
-	return dotQ4_0Q16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nb, &f16[0])
+	return dotQ16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nb, &f16[0], 1)
 }
 
 func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
@@ -110,7 +109,7 @@ func dotQ8_0Q16(w []byte, x *Q16Row, nb int) float32 {
 		return 0
 	}
 	_, _, _ = w[nb*34-1], x.Q[nb*32-1], x.D[nb-1]
-	return dotQ8_0Q16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), nb, &f16[0])
+	return dotQ16NEON(unsafe.SliceData(w), unsafe.SliceData(x.Q), unsafe.SliceData(x.D), unsafe.SliceData(x.S), nb, &f16[0], 0)
 }
 
 //go:noescape

@@ -96,57 +96,43 @@
 	FMULS F22, F23, F23  \
 	FADDS F23, fsum, fsum
 
-// func dotQ8_0Q16NEON(w *byte, q *int16, d *float32, nb int, tab *float32) float32
-TEXT ·dotQ8_0Q16NEON(SB), NOSPLIT, $0-44
-	MOVD w+0(FP), R0
-	MOVD q+8(FP), R2
-	MOVD d+16(FP), R3
-	MOVD nb+24(FP), R4
-	MOVD tab+32(FP), R5
-	MOVD ZR, R12
-	FMOVS ZR, F24
-
-loop8:
-	CBZ R4, done8
-	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
-	FMOVS.P 4(R3), F20
-	SCALE(R0)
-	WIDEN8(R0)
-	PRODUCTS16
-	SUM(F24)
-	SUB $1, R4
-	B loop8
-
-done8:
-	FMOVS F24, ret+40(FP)
-	RET
-
-// func dotQ4_0Q16NEON(w *byte, q *int16, d *float32, s *int32, nb int, tab *float32) float32
-TEXT ·dotQ4_0Q16NEON(SB), NOSPLIT, $0-52
+// func dotQ16NEON(w *byte, q *int16, d *float32, s *int32, nb int, tab *float32, q4 int) float32
+// One row against one token's 16-bit activations: Q8_0, or Q4_0 where q4 ≠ 0 (8·S of each block taken off
+// its integer sum; s is read only then).
+TEXT ·dotQ16NEON(SB), NOSPLIT, $0-60
 	MOVD w+0(FP), R0
 	MOVD q+8(FP), R2
 	MOVD d+16(FP), R3
 	MOVD s+24(FP), R6
 	MOVD nb+32(FP), R4
 	MOVD tab+40(FP), R5
+	MOVD q4+48(FP), R13
 	VMOVI $15, V31.B16
+	MOVD ZR, R12
 	FMOVS ZR, F24
 
-loop4:
-	CBZ R4, done4
+loop1:
+	CBZ R4, done1
 	VLD1.P 64(R2), [V16.H8, V17.H8, V18.H8, V19.H8]
 	FMOVS.P 4(R3), F20
+	SCALE(R0)
+	CBNZ R13, q4one
+	WIDEN8(R0)
+	B products1
+
+q4one:
 	MOVW.P 4(R6), R12
 	LSLW $3, R12, R12
-	SCALE(R0)
 	WIDEN4(R0)
+
+products1:
 	PRODUCTS16
 	SUM(F24)
 	SUB $1, R4
-	B loop4
+	B loop1
 
-done4:
-	FMOVS F24, ret+48(FP)
+done1:
+	FMOVS F24, ret+56(FP)
 	RET
 
 // ROWS4(LOAD, PRODUCTS): four rows (R0, R7, R8, R9) against the block's activations into F24–F27: each
