@@ -58,7 +58,9 @@ func BenchmarkGemvStream(b *testing.B) {
 		if pw := (Weight{Type: typ, Rows: rows, Cols: cols, Data: one}); pw.Pack() {
 			packed := make([]*Weight, mats) // each its own copy, so that the stream comes from memory
 			for i := range packed {
-				packed[i] = &Weight{Type: typ, Rows: rows, Cols: cols, Data: one, Packed: append([]byte(nil), pw.Packed...)}
+				cp := packedBytes(len(pw.Packed)) // on huge pages, as Pack puts them
+				copy(cp, pw.Packed)
+				packed[i] = &Weight{Type: typ, Rows: rows, Cols: cols, Data: one, Packed: cp}
 			}
 			layouts = append(layouts, layout{"packed", packed})
 		}
@@ -83,7 +85,7 @@ func BenchmarkGemvStream(b *testing.B) {
 }
 
 // BenchmarkPackedKernel runs the packed kernels alone on 64 rows × 2048 that stay in the L2 cache: one token
-// against one strip at a time and four side by side, and a group of eight tokens, at 8 and 16 bits: the
+// against one strip at a time and four side by side (sideBySide), and a group of eight tokens, at 8 and 16 bits: the
 // kernels' compute ceiling in bytes of packed weights per second on one thread, to set beside
 // BenchmarkGemvStream's.
 func BenchmarkPackedKernel(b *testing.B) {
@@ -108,6 +110,8 @@ func BenchmarkPackedKernel(b *testing.B) {
 					stride = gemmT
 				}
 				b.Run(fmt.Sprintf("type=%s/bits=%d/tokens=%d/strips=%d", typ, bits, tokens, ns), func(b *testing.B) {
+					defer func(sb int) { sideBySide = sb }(sideBySide)
+					sideBySide = ns // the one-token kernel on four strips side by side where ns is 4
 					b.SetBytes(int64(len(w.Packed)))
 					for i := 0; i < b.N; i++ {
 						for s := 0; s < rows/packRows; s += ns {

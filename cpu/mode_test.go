@@ -10,3 +10,12 @@ func TestModeError(t *testing.T) {
 		}
 	}
 }
+
+func TestModeErrorStrips(t *testing.T) {
+	for v, bad := range map[string]bool{"": false, "1": false, "4": false, "2": true, "one": true} {
+		t.Setenv("LLAMAGO_CPU_STRIPS", v)
+		if got := ModeError() != nil; got != bad {
+			t.Errorf("LLAMAGO_CPU_STRIPS=%q: error %v, want %v", v, got, bad)
+		}
+	}
+}

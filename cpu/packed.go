@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"encoding/binary"
+	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -258,9 +259,29 @@ type packedTask struct {
 	a   *act16
 }
 
-// packStreams is how many strips the one-token kernel reads side by side: one run of memory per core
-// leaves the memory system idle between misses (BenchmarkGemvStream, Q4_0, 8 bits, one token).
+// packStreams is how many strips the one-token kernel reads side by side where it reads them so
+// (sideBySide), and the whole runs the workers take (ForChunks' chunk).
 const packStreams = 4
+
+// sideBySide is how many strips the one-token kernels read at once: four (four streams of memory per
+// core, the x1s4 kernels) or one after the other. On AMD one at a time: measured on a 2-core AMD EPYC
+// (Zen 4), TinyLlama-shape Q4_0 at 16 bits, packed rows on huge pages, alternated runs — BenchmarkGemvStream
+// n=1 on one thread 20.9–21.2 → 29.4–30.9 GB/s (three pairs), on two 26–30 → 30–34 GB/s; `llamago bench
+// -p 0 -n 64 -t 1` 32.2/33.5/33.2 → 44.6/41.8/42.9 t/s, `-n 128 -t 2` 58.9/58.3 → 73.2/75.0 t/s (pairs
+// undisturbed by the machine's neighbours). Elsewhere (Intel Xeon) four, as measured against the peers in
+// earlier sessions, not yet against one at a time. LLAMAGO_CPU_STRIPS=1 or 4 overrides the choice (the
+// portable loop reads one at a time whatever it says).
+var sideBySide = stripsSideBySide(os.Getenv("LLAMAGO_CPU_STRIPS"), isAMD())
+
+func stripsSideBySide(env string, amd bool) int {
+	switch {
+	case env == "1" || env == "4":
+		return int(env[0] - '0')
+	case amd:
+		return 1
+	}
+	return packStreams
+}
 
 func (pt *packedTask) run(lo, hi, _ int) {
 	w, a, dst := pt.w, pt.a, pt.dst

@@ -3,6 +3,7 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"github.com/llamago/llamago/gguf"
@@ -10,6 +11,18 @@ import (
 
 // usePacked says whether Weight.Pack packs: the packed kernels need AVX-512 VNNI.
 var usePacked = useVNNI
+
+// isAMD reports whether the CPU is AMD's (or Hygon's, the same cores).
+func isAMD() bool {
+	b, d, c := cpuidVendor()
+	var v [12]byte
+	binary.LittleEndian.PutUint32(v[0:], b)
+	binary.LittleEndian.PutUint32(v[4:], d)
+	binary.LittleEndian.PutUint32(v[8:], c)
+	return string(v[:]) == "AuthenticAMD" || string(v[:]) == "HygonGenuine"
+}
+
+func cpuidVendor() (ebx, edx, ecx uint32)
 
 // The assembly's strides: a Q4_0 unit is 576 bytes, a Q8_0 one 1,088, Q4_K 2,368, Q6_K 3,392 (a compile
 // error otherwise).
@@ -128,7 +141,7 @@ func runPacked(k packedKernels, qw int, t gguf.Type, strips []byte, ns, cols int
 	_, _, _ = ad[(nblk-1)*stride+tokens-1], start[(nblk-1)*stride+tokens-1], as[(cols/32-1)*stride+tokens-1]
 	_ = out[(tokens-1)*ostride+ns*packRows-1]
 	qp, adp, sp, asp := unsafe.SliceData(q), unsafe.SliceData(ad), unsafe.SliceData(start), unsafe.SliceData(as)
-	if tokens == 1 && ns == 4 && k.x1s4 != nil {
+	if tokens == 1 && ns == 4 && k.x1s4 != nil && sideBySide == 4 {
 		k.x1s4(unsafe.SliceData(strips), units, qp, adp, sp, asp, unsafe.SliceData(out), stripBytes)
 		return
 	}

@@ -19,3 +19,6 @@ func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 
 // unpackPackedFast has no portable form: unpackPacked's loop runs.
 func unpackPackedFast(gguf.Type, []byte, []byte, int, *strip) bool { return false }
+
+// isAMD: without the assembly kernels the vendor does not matter (the portable loop reads a strip at a time).
+func isAMD() bool { return false }

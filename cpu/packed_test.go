@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"testing"
@@ -18,10 +19,26 @@ import (
 // tokens at a time (at 16 bits one and eight), against a float64 product of
 // the dequantized weights and the rounded activations.
 func TestPackedKernel(t *testing.T) {
-	for _, bits := range []int{8, 16} {
-		for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-			t.Run(fmt.Sprintf("%s/bits=%d", typ, bits), func(t *testing.T) { testPackedKernel(t, typ, bits) })
+	defer func(sb int) { sideBySide = sb }(sideBySide)
+	for _, sideBySide = range []int{1, packStreams} { // the one-token kernels on strips in turn and side by side
+		for _, bits := range []int{8, 16} {
+			for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+				t.Run(fmt.Sprintf("%s/bits=%d/strips=%d", typ, bits, sideBySide), func(t *testing.T) { testPackedKernel(t, typ, bits) })
+			}
 		}
+	}
+}
+
+// TestStripsSideBySide: LLAMAGO_CPU_STRIPS decides where set; otherwise one strip at a time on AMD, four
+// elsewhere.
+func TestStripsSideBySide(t *testing.T) {
+	require.Equal(t, 1, stripsSideBySide("1", false))
+	require.Equal(t, 4, stripsSideBySide("4", true))
+	require.Equal(t, 1, stripsSideBySide("", true))
+	require.Equal(t, packStreams, stripsSideBySide("", false))
+	if vendor, err := os.ReadFile("/proc/cpuinfo"); err == nil && runtime.GOARCH == "amd64" && usePacked {
+		amd := bytes.Contains(vendor, []byte("AuthenticAMD")) || bytes.Contains(vendor, []byte("HygonGenuine"))
+		require.Equal(t, amd, isAMD(), "the CPUID vendor against /proc/cpuinfo")
 	}
 }
 
