@@ -122,7 +122,8 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 	var a16 *act16            // the activations of the act16 paths, once rounded
 	var a16Rnd, qRnd rounding // how a16 and the row kernels' activations were rounded
 	quantized := false        // the row kernels' activations, once rounded
-	for i, w := range ws {
+	for i := 0; i < len(ws); i++ {
+		w := ws[i]
 		rnd := p.rounding(w.Type)
 		r := p.route(w, rnd, n)
 		switch r {
@@ -147,8 +148,13 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 			a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd, want), rnd
 		}
 		switch r {
-		case routePacked:
-			matMulPacked(p, dsts[i], w, a16)
+		case routePacked: // with the packed weights of the same rounding that follow it, in one loop
+			j := i + 1
+			for j < len(ws) && j-i < maxPackedMats && p.rounding(ws[j].Type) == rnd && p.route(ws[j], rnd, n) == routePacked {
+				j++
+			}
+			matMulPacked(p, dsts[i:j], ws[i:j], a16)
+			i = j - 1
 		case routeGemv:
 			gemv(p, dsts[i], w, a16, n)
 		default:

@@ -250,14 +250,24 @@ func packedKernelGo(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 	}
 }
 
-// packedTask is MatMul for a packed weight, at 8 bits or (packed16) 16: runs of up
-// to packStreams strips against every token group, the tokens of a group eight or four at a time (at 16
-// bits eight), a token left over alone (against the run's strips at once).
+// packedTask is MatMul for up to maxPackedMats packed weights against the same activations, at 8 bits or
+// (packed16) 16, in one parallel loop over all their strips (matrix i's strips after those of 0…i−1):
+// runs of up to packStreams strips against every token group, the tokens of a group eight or four at a
+// time (at 16 bits eight), a token left over alone (against the run's strips at once).
 type packedTask struct {
-	dst []float32
-	w   *Weight
-	a   *act16
+	dst  [maxPackedMats][]float32
+	w    [maxPackedMats]*Weight
+	ends [maxPackedMats]int // the strips of matrices 0…i together
+	mats int
+	a    *act16
 }
+
+// maxPackedMats is the most matrices one packed loop takes: a layer's query, key and value (gate and
+// up), one loop instead of one each — the workers meet once, and the key and value matrices (a few
+// strips each, with grouped-query attention) stream as part of a longer run instead of alone. Measured
+// (2-core AMD EPYC, TinyLlama-shape Q4_0, 16 bits, one thread, each matrix's product timed alone in a
+// decode): the 256-row key and value matrices streamed at 16–17 GB/s where the others did 26–29.
+const maxPackedMats = 4
 
 // packStreams is how many strips the one-token kernel reads side by side where it reads them so
 // (sideBySide), and the whole runs the workers take (ForChunks' chunk).
@@ -284,7 +294,18 @@ func stripsSideBySide(env string, amd bool) int {
 }
 
 func (pt *packedTask) run(lo, hi, _ int) {
-	w, a, dst := pt.w, pt.a, pt.dst
+	start := 0
+	for i := range pt.mats {
+		if l, h := max(lo, start), min(hi, pt.ends[i]); l < h {
+			pt.runMat(i, l-start, h-start)
+		}
+		start = pt.ends[i]
+	}
+}
+
+// runMat is run for strips lo…hi−1 of matrix i.
+func (pt *packedTask) runMat(i, lo, hi int) {
+	w, a, dst := pt.w[i], pt.a, pt.dst[i]
 	rows, cols, nb, nb16 := w.Rows, w.Cols, w.Cols/32, w.Cols/16
 	stripBytes := packStripBytes(w)
 	// The kernels and activations of the precision: at 8 bits q8 (a quad a word), at 16 bits q16s (split:
@@ -332,12 +353,24 @@ func (pt *packedTask) run(lo, hi, _ int) {
 	}
 }
 
-// matMulPacked computes dst = w·x for a packed w from the activations in a (8-bit, w's rounding, or 16-bit
-// and split into bytes), in the layouts packedLayouts names.
-func matMulPacked(p *Pool, dst []float32, w *Weight, a *act16) {
+// matMulPacked computes dsts[i] = ws[i]·x for up to maxPackedMats packed matrices from the activations in a
+// (8-bit, their rounding, or 16-bit and split into bytes), in the layouts packedLayouts names, in one
+// parallel loop.
+func matMulPacked(p *Pool, dsts [][]float32, ws []*Weight, a *act16) {
+	if len(ws) > maxPackedMats || len(dsts) != len(ws) {
+		panic("matMulPacked: one destination a matrix, at most maxPackedMats")
+	}
 	a.ensure(p, packedLayouts(a.n, a.narrow()))
-	p.tasks.packed = packedTask{dst: dst, w: w, a: a}
-	p.ForChunks(w.Rows/packRows, packStreams, p.tasks.packedFn) // whole runs of strips
+	pt := &p.tasks.packed
+	pt.a, pt.mats = a, len(ws)
+	strips := 0
+	for i, w := range ws {
+		strips += w.Rows / packRows
+		pt.dst[i], pt.w[i], pt.ends[i] = dsts[i], w, strips
+	}
+	p.ForChunks(strips, packStreams, p.tasks.packedFn) // whole runs of strips
+	// The task holds no matrix or activations past the call.
+	*pt = packedTask{}
 }
 
 // Q4_K packs by super-block (256 values of a row: d, dmin, eight 6-bit scales and minimums, 128 bytes of

@@ -207,18 +207,26 @@ func TestPaddingNeverStored(t *testing.T) {
 }
 
 // TestMatMulsMixedPacked: one MatMuls over packed and unpacked weights of several types (the activations
-// rounded once, shared) gives each weight's MatMul on a fresh pool, for batch sizes in any order, and each
-// token of a packed weight alone gives its batched bits.
+// rounded once per rounding, shared; consecutive packed weights of one rounding in one loop, up to
+// maxPackedMats of them, with strip counts that do not divide into runs) gives each weight's MatMul on a
+// fresh pool, for batch sizes in any order, at 8 and 16 bits, and each token of a packed weight alone gives
+// its batched bits.
 func TestMatMulsMixedPacked(t *testing.T) {
 	if !usePacked {
 		t.Skip("no packed kernels on this CPU")
 	}
+	for _, bits := range []int{8, 16} {
+		t.Run(fmt.Sprintf("bits=%d", bits), func(t *testing.T) { testMatMulsMixedPacked(t, bits) })
+	}
+}
+
+func testMatMulsMixedPacked(t *testing.T, bits int) {
 	r := rand.New(rand.NewPCG(5, 6))
 	p, fresh := NewPool(2), NewPool(2)
 	defer p.Close()
 	defer fresh.Close()
-	require.NoError(t, p.SetActivationBits(8))
-	require.NoError(t, fresh.SetActivationBits(8))
+	require.NoError(t, p.SetActivationBits(bits))
+	require.NoError(t, fresh.SetActivationBits(bits))
 	cols := 256
 	mk := func(typ gguf.Type, rows int, pack bool) *Weight {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
@@ -227,8 +235,11 @@ func TestMatMulsMixedPacked(t *testing.T) {
 		}
 		return w
 	}
+	// At 16 bits the last five packed weights are one loop of four and one alone; at 8 bits the
+	// roundings split them (Q8_0 | Q4_K, Q6_K | Q4_0, Q8_0).
 	ws := []*Weight{mk(gguf.TypeQ4_0, 80, true), mk(gguf.TypeQ4_0, 24, false), mk(gguf.TypeQ6_K, 32, false),
-		mk(gguf.TypeQ8_0, 208, true), mk(gguf.TypeQ4_K, 48, true), mk(gguf.TypeQ6_K, 64, true), mk(gguf.TypeQ4_0, 16*9, true)}
+		mk(gguf.TypeQ8_0, 208, true), mk(gguf.TypeQ4_K, 48, true), mk(gguf.TypeQ6_K, 64, true), mk(gguf.TypeQ4_0, 16*9, true),
+		mk(gguf.TypeQ8_0, 32, true)}
 	for _, n := range []int{20, 1, 17, 9, 3, 64, 2, 13, 1} {
 		x := randRow(r, n*cols, 2)
 		dsts := make([][]float32, len(ws))
