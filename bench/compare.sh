@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side CPU comparison of llamago with the native peers on the same model files and thread count:
 # llama.cpp (built for this machine by ../shared/peer/llama-cpp.sh) and ik_llama.cpp with -rtr 1 (weights
-# repacked at load, its fastest CPU mode; ../shared/peer/ik-llama-cpp.sh), one engine after the other for
-# each model. The machine's read bandwidth is measured in the same run, before the engines and after each
+# repacked at load, its fastest CPU mode; ../shared/peer/ik-llama-cpp.sh), the engines taking turns on each
+# model, repetition by repetition, in an order that rotates. The machine's read bandwidth is measured in the same run, before the engines and after each
 # model's (BenchmarkReadBandwidth: 512 MiB streamed with the same threads), and every decode row says what
 # fraction of the largest reading each engine reaches (tokens/s × the weights' bytes, which decoding reads
 # once per token).
@@ -76,21 +76,28 @@ echo "peers: llama.cpp: $peer1; ik_llama.cpp: $peer2"
 
 results=$(mktemp)
 trap 'rm -f "$results" "$cpu_test"' EXIT
+# Each repetition runs every engine once (-r 1, after its own warm-up run), the engines in an order that
+# rotates from one repetition to the next: on these shared machines the read bandwidth moves by half
+# within minutes, and engines run one after the other in a fixed order would each meet another machine.
+# The table gives the mean and standard deviation over the repetitions.
 for m in "${models[@]}"; do
-  { echo "model $m $(stat -c %s "$m")"
-    for b in ${bits//,/ }; do
-      echo "llamago/$b $(bin/llamago bench --backend cpu --activations "$b" -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" --json | tr -d '\n')"
+  echo "model $m $(stat -c %s "$m")" >> "$results"
+  engines=()
+  for b in ${bits//,/ }; do engines+=("llamago/$b"); done
+  if [ -n "$llama" ]; then engines+=(llama.cpp); elif [ -n "$node" ]; then engines+=(node); fi
+  [ -n "$ik" ] && engines+=(ik)
+  for ((rep = 0; rep < reps; rep++)); do
+    for ((i = 0; i < ${#engines[@]}; i++)); do
+      e=${engines[$(((i + rep) % ${#engines[@]}))]}
+      case $e in
+        llamago/*) echo "$e $(bin/llamago bench --backend cpu --activations "${e#llamago/}" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" --json | tr -d '\n')" ;;
+        llama.cpp) echo "llama.cpp $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" -o json 2>/dev/null | tr -d '\n')" ;;
+        node) echo "node $(cd bench/peer && node llamacpp_bench.mjs "$(realpath "../../$m" 2>/dev/null || realpath "$m")" "$pp" "$tg" 1 "$threads" |
+          python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))')" ;;
+        ik) echo "ik $("$ik/llama-bench" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" -rtr 1 -o json 2>/dev/null | tr -d '\n')" ;;
+      esac >> "$results"
     done
-    if [ -n "$llama" ]; then
-      echo "llama.cpp $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" -o json 2>/dev/null | tr -d '\n')"
-    elif [ -n "$node" ]; then
-      echo "node $(cd bench/peer && node llamacpp_bench.mjs "$(realpath "../../$m" 2>/dev/null || realpath "$m")" "$pp" "$tg" "$reps" "$threads" |
-        python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))')"
-    fi
-    if [ -n "$ik" ]; then
-      echo "ik $("$ik/llama-bench" -m "$m" -p "$pp" -n "$tg" -r "$reps" -t "$threads" -rtr 1 -o json 2>/dev/null | tr -d '\n')"
-    fi
-  } >> "$results"
+  done
   bws+=("$(probe)")
 done
 bw=$(printf '%s\n' "${bws[@]}" | sort -g | tail -n1)
@@ -100,6 +107,8 @@ import json, os, sys
 lines = open(sys.argv[1]).read().splitlines()
 bw = float(sys.argv[2] or 0) * 1e6  # bytes/s
 runs, order = {}, []
+def add(d, test, ts):  # one repetition's tokens per second of a test
+    d.setdefault(test, []).append(ts)
 for line in lines:
     kind, _, rest = line.partition(" ")
     if kind == "model":
@@ -110,17 +119,28 @@ for line in lines:
         continue
     try:  # an engine that failed (or died half way through its JSON) loses its cells, not the table
         if kind.startswith("llamago/"):
-            cur.setdefault("llamago", {})[kind.split("/")[1]] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
-        elif kind in ("llama.cpp", "ik"):
-            out = {}
+            d = cur.setdefault("llamago", {}).setdefault(kind.split("/")[1], {})
             for r in json.loads(rest):
-                test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
-                out[test] = (r["avg_ts"], r["stddev_ts"])
-            cur[kind] = out
+                add(d, r["test"], r["tokens_per_second"])
+        elif kind in ("llama.cpp", "ik"):
+            d = cur.setdefault(kind, {})
+            for r in json.loads(rest):
+                add(d, f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}", r["avg_ts"])
         elif kind == "node":  # node-llama-cpp standing in for llama.cpp
-            cur["llama.cpp"] = {r["test"]: (r["tokens_per_second"], r["stddev"]) for r in json.loads(rest)}
+            d = cur.setdefault("llama.cpp", {})
+            for r in json.loads(rest):
+                add(d, r["test"], r["tokens_per_second"])
     except Exception as e:
         print(f"compare.sh: {kind} on {order[-1]} gave no results ({e})", file=sys.stderr)
+def stat(v):  # mean and sample standard deviation of the repetitions
+    m = sum(v) / len(v)
+    return m, (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
+for r in runs.values():
+    for k, v in r.items():
+        if k == "llamago":
+            r[k] = {b: {t: stat(x) for t, x in tests.items()} for b, tests in v.items()}
+        elif k != "size":
+            r[k] = {t: stat(x) for t, x in v.items()}
 peers = [p for p in ("llama.cpp", "ik") if any(p in r for r in runs.values())]
 name = {"llama.cpp": "llama.cpp", "ik": "ik_llama.cpp"}
 head = ["model", "test", "llamago (activations)", "t/s"]
