@@ -665,22 +665,24 @@ k8:
 	VPSRLW     $2, (h)base, Z27 \
 	VPTERNLOGD $0xF8, Z26, Z27, U
 
-// B6G(W, q, h, base): the group's eight words built by W (B6G0W…B6G3W by g; ql words from q, qh words
-// from h, 64 bytes apart) into Z16–Z23.
-#define B6G(W, q, h, base) \
+// B6G(W, q, qs, h, base): the group's eight words built by W (B6G0W…B6G3W by g; ql words from q, qs bytes
+// apart, qh words from h, 128 bytes apart: q6kQL, q6kQH) into Z16–Z23.
+#define B6G(W, q, qs, h, base) \
 	W(q, h, base, Z16) \
-	W(q+64, h+64, base, Z17) \
-	W(q+128, h+128, base, Z18) \
-	W(q+192, h+192, base, Z19) \
-	W(q+256, h+256, base, Z20) \
-	W(q+320, h+320, base, Z21) \
-	W(q+384, h+384, base, Z22) \
-	W(q+448, h+448, base, Z23)
+	W(q+(qs), h+128, base, Z17) \
+	W(q+2*(qs), h+256, base, Z18) \
+	W(q+3*(qs), h+384, base, Z19) \
+	W(q+4*(qs), h+512, base, Z20) \
+	W(q+5*(qs), h+640, base, Z21) \
+	W(q+6*(qs), h+768, base, Z22) \
+	W(q+7*(qs), h+896, base, Z23)
 
-#define B6G0(q, h, base) B6G(B6G0W, q, h, base)
-#define B6G1(q, h, base) B6G(B6G1W, q, h, base)
-#define B6G2(q, h, base) B6G(B6G2W, q, h, base)
-#define B6G3(q, h, base) B6G(B6G3W, q, h, base)
+// B6Gg(n, base): group g of half n (ql words 0–7, 128 bytes apart between the qh words, for g = 0 and 2;
+// 8–15, 64 apart after them, for g = 1 and 3).
+#define B6G0(n, base) B6G(B6G0W, 320+1536*(n), 128, 384+1536*(n), base)
+#define B6G1(n, base) B6G(B6G1W, 1344+1536*(n), 64, 384+1536*(n), base)
+#define B6G2(n, base) B6G(B6G2W, 320+1536*(n), 128, 384+1536*(n), base)
+#define B6G3(n, base) B6G(B6G3W, 1344+1536*(n), 64, 384+1536*(n), base)
 
 // TOK6(t, a, b, I, F, S, W0…W3): token t of a group against one sub-block of 16 (its quads at DI+a, its
 // d and start at R10, R13 + b).
@@ -733,21 +735,21 @@ k8:
 // UNIT6(base, F): the unit of the strip at base against one token, into F.
 #define UNIT6(base, F) \
 	VCVTPH2PS (0)base, Z4 \
-	B6G0(320, 1344, base) \
+	B6G0(0, base) \
 	GRP1(0, 0, 0, base, F) \
-	B6G1(832, 1344, base) \
+	B6G1(0, base) \
 	GRP1(0, 1, 2, base, F) \
-	B6G2(320, 1344, base) \
+	B6G2(0, base) \
 	GRP1(0, 2, 4, base, F) \
-	B6G3(832, 1344, base) \
+	B6G3(0, base) \
 	GRP1(0, 3, 6, base, F) \
-	B6G0(1856, 2880, base) \
+	B6G0(1, base) \
 	GRP1(1, 0, 8, base, F) \
-	B6G1(2368, 2880, base) \
+	B6G1(1, base) \
 	GRP1(1, 1, 10, base, F) \
-	B6G2(1856, 2880, base) \
+	B6G2(1, base) \
 	GRP1(1, 2, 12, base, F) \
-	B6G3(2368, 2880, base) \
+	B6G3(1, base) \
 	GRP1(1, 3, 14, base, F)
 
 // Q6SETUP: PACKSETUP and the 0x30 mask.
@@ -816,21 +818,21 @@ TEXT ·packedQ6_Kx1w(SB), NOSPLIT, $0-64
 
 q6kw1:
 	VCVTPH2PS (SI), Z4
-	B6G0(320, 1344, (SI))
+	B6G0(0, (SI))
 	GRP1W(0, 0, 0, Z10)
-	B6G1(832, 1344, (SI))
+	B6G1(0, (SI))
 	GRP1W(0, 1, 2, Z10)
-	B6G2(320, 1344, (SI))
+	B6G2(0, (SI))
 	GRP1W(0, 2, 4, Z10)
-	B6G3(832, 1344, (SI))
+	B6G3(0, (SI))
 	GRP1W(0, 3, 6, Z10)
-	B6G0(1856, 2880, (SI))
+	B6G0(1, (SI))
 	GRP1W(1, 0, 8, Z10)
-	B6G1(2368, 2880, (SI))
+	B6G1(1, (SI))
 	GRP1W(1, 1, 10, Z10)
-	B6G2(1856, 2880, (SI))
+	B6G2(1, (SI))
 	GRP1W(1, 2, 12, Z10)
-	B6G3(2368, 2880, (SI))
+	B6G3(1, (SI))
 	GRP1W(1, 3, 14, Z10)
 	ADDQ $3392, SI
 	ADDQ $512, DI
@@ -915,21 +917,21 @@ TEXT ·packedQ6_Kx4(SB), NOSPLIT, $0-64
 
 q6k4:
 	VCVTPH2PS (SI), Z4
-	B6G0(320, 1344, (SI))
+	B6G0(0, (SI))
 	GRP4(0, 0, 0)
-	B6G1(832, 1344, (SI))
+	B6G1(0, (SI))
 	GRP4(0, 1, 2)
-	B6G2(320, 1344, (SI))
+	B6G2(0, (SI))
 	GRP4(0, 2, 4)
-	B6G3(832, 1344, (SI))
+	B6G3(0, (SI))
 	GRP4(0, 3, 6)
-	B6G0(1856, 2880, (SI))
+	B6G0(1, (SI))
 	GRP4(1, 0, 8)
-	B6G1(2368, 2880, (SI))
+	B6G1(1, (SI))
 	GRP4(1, 1, 10)
-	B6G2(1856, 2880, (SI))
+	B6G2(1, (SI))
 	GRP4(1, 2, 12)
-	B6G3(2368, 2880, (SI))
+	B6G3(1, (SI))
 	GRP4(1, 3, 14)
 	NEXT6(q6k4)
 
@@ -946,21 +948,21 @@ TEXT ·packedQ6_Kx8(SB), NOSPLIT, $0-64
 
 q6k8:
 	VCVTPH2PS (SI), Z4
-	B6G0(320, 1344, (SI))
+	B6G0(0, (SI))
 	GRP8(0, 0, 0)
-	B6G1(832, 1344, (SI))
+	B6G1(0, (SI))
 	GRP8(0, 1, 2)
-	B6G2(320, 1344, (SI))
+	B6G2(0, (SI))
 	GRP8(0, 2, 4)
-	B6G3(832, 1344, (SI))
+	B6G3(0, (SI))
 	GRP8(0, 3, 6)
-	B6G0(1856, 2880, (SI))
+	B6G0(1, (SI))
 	GRP8(1, 0, 8)
-	B6G1(2368, 2880, (SI))
+	B6G1(1, (SI))
 	GRP8(1, 1, 10)
-	B6G2(1856, 2880, (SI))
+	B6G2(1, (SI))
 	GRP8(1, 2, 12)
-	B6G3(2368, 2880, (SI))
+	B6G3(1, (SI))
 	GRP8(1, 3, 14)
 	NEXT6(q6k8)
 
@@ -1508,21 +1510,21 @@ TEXT ·packedQ6_Kx8w(SB), NOSPLIT, $0-64
 
 q6kw8:
 	VCVTPH2PS (SI), Z4
-	B6G0(320, 1344, (SI))
+	B6G0(0, (SI))
 	GRP8T(0, 0, 0, TOK6W8)
-	B6G1(832, 1344, (SI))
+	B6G1(0, (SI))
 	GRP8T(0, 1, 2, TOK6W8)
-	B6G2(320, 1344, (SI))
+	B6G2(0, (SI))
 	GRP8T(0, 2, 4, TOK6W8)
-	B6G3(832, 1344, (SI))
+	B6G3(0, (SI))
 	GRP8T(0, 3, 6, TOK6W8)
-	B6G0(1856, 2880, (SI))
+	B6G0(1, (SI))
 	GRP8T(1, 0, 8, TOK6W8)
-	B6G1(2368, 2880, (SI))
+	B6G1(1, (SI))
 	GRP8T(1, 1, 10, TOK6W8)
-	B6G2(1856, 2880, (SI))
+	B6G2(1, (SI))
 	GRP8T(1, 2, 12, TOK6W8)
-	B6G3(2368, 2880, (SI))
+	B6G3(1, (SI))
 	GRP8T(1, 3, 14, TOK6W8)
 	ADDQ $3392, SI
 	ADDQ $4096, DI
