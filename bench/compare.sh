@@ -79,7 +79,8 @@ trap 'rm -f "$results" "$cpu_test"' EXIT
 # Each repetition runs every engine once (-r 1, after its own warm-up run), the engines in an order that
 # rotates from one repetition to the next: on these shared machines the read bandwidth moves by half
 # within minutes, and engines run one after the other in a fixed order would each meet another machine.
-# The table gives the mean and standard deviation over the repetitions.
+# The table gives the mean and standard deviation over the repetitions, and each ratio as the median of
+# the repetitions' ratios (the engines of one repetition run one right after the other) with their range.
 for m in "${models[@]}"; do
   echo "model $m $(stat -c %s "$m")" >> "$results"
   engines=()
@@ -132,9 +133,15 @@ for line in lines:
                 add(d, r["test"], r["tokens_per_second"])
     except Exception as e:
         print(f"compare.sh: {kind} on {order[-1]} gave no results ({e})", file=sys.stderr)
-def stat(v):  # mean and sample standard deviation of the repetitions
+def stat(v):  # mean and sample standard deviation of the repetitions, and the repetitions
     m = sum(v) / len(v)
-    return m, (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0
+    return m, (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0, v
+def ratio(a, p):  # the median of the repetitions' ratios (each pair ran in one repetition), and their range
+    if len(a) != len(p):  # an engine lost a repetition: the ratio of the means
+        return sum(a) / len(a) / (sum(p) / len(p)), None
+    q = sorted(x / y for x, y in zip(a, p))
+    mid = len(q) // 2
+    return (q[mid] if len(q) % 2 else (q[mid - 1] + q[mid]) / 2), (q[0], q[-1])
 for r in runs.values():
     for k, v in r.items():
         if k == "llamago":
@@ -156,13 +163,14 @@ for path in order:
         continue
     rows = [(test, b, v) for b, tests in r["llamago"].items() for test, v in tests.items()]
     rows.sort(key=lambda x: (not x[0].startswith("pp"), x[0], -int(x[1])))
-    for test, b, (a, sa) in rows:
+    for test, b, (a, sa, av) in rows:
         row = [os.path.basename(path), test, f"{b}-bit", f"{a:.2f} ± {sa:.1f}"]
         fracs = [a]
         for p in peers:
             pv = r.get(p, {}).get(test)
             if pv:
-                row += [f"{pv[0]:.2f} ± {pv[1]:.1f}", f"**{a / pv[0]:.2f}**"]
+                q, qr = ratio(av, pv[2])
+                row += [f"{pv[0]:.2f} ± {pv[1]:.1f}", f"**{q:.2f}**" + (f" ({qr[0]:.2f}–{qr[1]:.2f})" if qr and len(av) > 1 else "")]
                 fracs.append(pv[0])
             else:
                 row += ["–", "–"]
@@ -172,4 +180,6 @@ for path in order:
         else:
             row.append("")
         print("| " + " | ".join(row) + " |")
+print("\n(t/s: mean ± standard deviation over the repetitions; ratio: the median of each repetition's llamago ÷ peer,"
+      " the two run in the same repetition, with the range of those ratios.)")
 PY
