@@ -2,10 +2,10 @@
 # Side-by-side CPU comparison of llamago with the native peers on the same model files and thread count:
 # llama.cpp (built for this machine by ../shared/peer/llama-cpp.sh) and ik_llama.cpp with -rtr 1 (weights
 # repacked at load, its fastest CPU mode; ../shared/peer/ik-llama-cpp.sh), the engines taking turns on each
-# model, repetition by repetition, in an order that rotates. The machine's read bandwidth is measured in the same run, before the engines and after each
-# model's (BenchmarkReadBandwidth: 512 MiB streamed with the same threads), and every decode row says what
-# fraction of the largest reading each engine reaches (tokens/s × the weights' bytes, which decoding reads
-# once per token).
+# model, repetition by repetition, in an order that rotates. The machine's read bandwidth is measured in
+# the same run, before the engines and after each model's (BenchmarkReadBandwidth: 512 MiB streamed with the
+# same threads), and every decode row says what fraction of the largest reading each engine reaches
+# (tokens/s × the weights' bytes, which decoding reads once per token).
 #
 #   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-r REPS] [-P PEERS] [-A BITS] [MODEL.gguf ...]
 #
@@ -18,7 +18,7 @@
 # in Q4_0, Q8_0 and Q4_K_M under models/bench/. Run it on a quiet machine: nothing else using the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 pp=512 tg=128 reps=3 peers=llama.cpp,ik bits=16,8
+threads=2 pp=512 tg=128 reps=4 peers=llama.cpp,ik bits=16,8
 while getopts "t:p:n:r:P:A:" o; do
   case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
 done
@@ -81,6 +81,9 @@ trap 'rm -f "$results" "$cpu_test"' EXIT
 # within minutes, and engines run one after the other in a fixed order would each meet another machine.
 # The table gives the mean and standard deviation over the repetitions, and each ratio as the median of
 # the repetitions' ratios (the engines of one repetition run one right after the other) with their range.
+# With as many repetitions as engines (the default: 4, for two precisions and two peers) each engine runs
+# once in every place of the order. Every run loads its model again (ik_llama.cpp repacks it, llamago
+# packs it): the whole takes about twice as long as back-to-back repetitions did.
 for m in "${models[@]}"; do
   echo "model $m $(stat -c %s "$m")" >> "$results"
   engines=()
@@ -91,11 +94,11 @@ for m in "${models[@]}"; do
     for ((i = 0; i < ${#engines[@]}; i++)); do
       e=${engines[$(((i + rep) % ${#engines[@]}))]}
       case $e in
-        llamago/*) echo "$e $(bin/llamago bench --backend cpu --activations "${e#llamago/}" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" --json | tr -d '\n')" ;;
-        llama.cpp) echo "llama.cpp $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" -o json 2>/dev/null | tr -d '\n')" ;;
-        node) echo "node $(cd bench/peer && node llamacpp_bench.mjs "$(realpath "../../$m" 2>/dev/null || realpath "$m")" "$pp" "$tg" 1 "$threads" |
+        llamago/*) echo "$e $rep $(bin/llamago bench --backend cpu --activations "${e#llamago/}" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" --json | tr -d '\n')" ;;
+        llama.cpp) echo "llama.cpp $rep $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" -o json 2>/dev/null | tr -d '\n')" ;;
+        node) echo "node $rep $(cd bench/peer && node llamacpp_bench.mjs "$(realpath "../../$m" 2>/dev/null || realpath "$m")" "$pp" "$tg" 1 "$threads" |
           python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))')" ;;
-        ik) echo "ik $("$ik/llama-bench" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" -rtr 1 -o json 2>/dev/null | tr -d '\n')" ;;
+        ik) echo "ik $rep $("$ik/llama-bench" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" -rtr 1 -o json 2>/dev/null | tr -d '\n')" ;;
       esac >> "$results"
     done
   done
@@ -108,11 +111,13 @@ import json, os, sys
 lines = open(sys.argv[1]).read().splitlines()
 bw = float(sys.argv[2] or 0) * 1e6  # bytes/s
 runs, order = {}, []
-def add(d, test, ts):  # one repetition's tokens per second of a test
-    d.setdefault(test, []).append(ts)
+def add(d, test, ts):  # repetition n's tokens per second of a test
+    d.setdefault(test, {})[n] = ts
 for line in lines:
     kind, _, rest = line.partition(" ")
-    if kind == "model":
+    if kind != "model":  # an engine's line: its repetition, then its JSON
+        n, _, rest = rest.partition(" ")
+    else:
         path, size = rest.rsplit(" ", 1)
         cur = {"size": int(size)}
         runs[path] = cur
@@ -133,15 +138,22 @@ for line in lines:
                 add(d, r["test"], r["tokens_per_second"])
     except Exception as e:
         print(f"compare.sh: {kind} on {order[-1]} gave no results ({e})", file=sys.stderr)
-def stat(v):  # mean and sample standard deviation of the repetitions, and the repetitions
-    m = sum(v) / len(v)
-    return m, (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 if len(v) > 1 else 0.0, v
-def ratio(a, p):  # the median of the repetitions' ratios (each pair ran in one repetition), and their range
-    if len(a) != len(p):  # an engine lost a repetition: the ratio of the means
-        return sum(a) / len(a) / (sum(p) / len(p)), None
-    q = sorted(x / y for x, y in zip(a, p))
+def stat(v):  # mean and sample standard deviation of the repetitions, and the repetitions by number
+    x = list(v.values())
+    m = sum(x) / len(x)
+    return m, (sum((y - m) ** 2 for y in x) / (len(x) - 1)) ** 0.5 if len(x) > 1 else 0.0, v
+def ratio(a, p):  # the ratio cell: the median of the ratios of the repetitions both engines finished
+    both = sorted(set(a) & set(p))
+    if not both:
+        return "–"
+    q = sorted(a[k] / p[k] for k in both)
     mid = len(q) // 2
-    return (q[mid] if len(q) % 2 else (q[mid - 1] + q[mid]) / 2), (q[0], q[-1])
+    cell = f"**{q[mid] if len(q) % 2 else (q[mid - 1] + q[mid]) / 2:.2f}**"
+    if len(q) > 1:
+        cell += f" ({q[0]:.2f}–{q[-1]:.2f})"
+    if len(both) < max(len(a), len(p)):
+        cell += f" [{len(both)} paired repetitions]"
+    return cell
 for r in runs.values():
     for k, v in r.items():
         if k == "llamago":
@@ -169,8 +181,7 @@ for path in order:
         for p in peers:
             pv = r.get(p, {}).get(test)
             if pv:
-                q, qr = ratio(av, pv[2])
-                row += [f"{pv[0]:.2f} ± {pv[1]:.1f}", f"**{q:.2f}**" + (f" ({qr[0]:.2f}–{qr[1]:.2f})" if qr and len(av) > 1 else "")]
+                row += [f"{pv[0]:.2f} ± {pv[1]:.1f}", ratio(av, pv[2])]
                 fracs.append(pv[0])
             else:
                 row += ["–", "–"]

@@ -150,7 +150,7 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 		switch r {
 		case routePacked: // with the packed weights of the same rounding that follow it, in one loop
 			j := i + 1
-			for j < len(ws) && j-i < maxPackedMats && p.rounding(ws[j].Type) == rnd && p.route(ws[j], rnd, n) == routePacked {
+			for j < len(ws) && j-i < maxPackedMats && ws[j].Cols == w.Cols && p.rounding(ws[j].Type) == rnd && p.route(ws[j], rnd, n) == routePacked {
 				j++
 			}
 			matMulPacked(p, dsts[i:j], ws[i:j], a16)

@@ -26,8 +26,8 @@ import (
 // values of each of 16 rows: its low nibbles are values 4k…4k+3 and its high nibbles 16+4k…16+4k+3 of
 // every row (Q4_0 keeps value j in the low nibble of byte j and value j+16 in its high nibble). A
 // VPDPBUSD against one broadcast activation word adds those four products to each row's lane: no
-// transposition, no reduction, and a thread streams contiguous runs of memory (four strips side by side
-// for one token). Q8_0 packs the same way with eight words a block (pairs of 1,088 bytes), its signed
+// transposition, no reduction, and a thread streams contiguous runs of memory (for one token a strip at a
+// time, or four side by side: sideBySide). Q8_0 packs the same way with eight words a block (pairs of 1,088 bytes), its signed
 // quants stored as u = q + 128; Q4_K and Q6_K by super-block (see packQ4_KUnit, packQ6_KUnit).
 //
 // The kernels (packedKernel) take the activations as the prompt tiles do (act16's 8-bit groups, or one
@@ -103,8 +103,8 @@ func (w *Weight) Pack() bool {
 
 // packed16Tokens: at 16 bits, products of fewer tokens take the packed kernels (eight tokens of a group at
 // once, the rest one at a time — four tokens of a group against one strip, as at 8 bits, decoded 4
-// sequences 7% slower than the one-token kernel on four strips: two alternated runs), more the tiles on
-// strips unpacked from the packed rows. Measured (2-core AMD EPYC, 2 threads, TinyLlama-shape, llamago
+// sequences 7% slower than the one-token kernel on four strips side by side: two alternated runs), more
+// the tiles on strips unpacked from the packed rows. Measured (2-core AMD EPYC, 2 threads, TinyLlama-shape, llamago
 // bench -p N -n 0, two alternated runs, tiles → packed kernels): Q4_0 prompts of 24 tokens 140 → 149–163
 // t/s, 64: 142 → 160–168, 128: 176 → 169, 512: 175 → 166.
 const packed16Tokens = 96
@@ -360,8 +360,14 @@ func matMulPacked(p *Pool, dsts [][]float32, ws []*Weight, a *act16) {
 	if len(ws) > maxPackedMats || len(dsts) != len(ws) {
 		panic("matMulPacked: one destination a matrix, at most maxPackedMats")
 	}
+	for _, w := range ws {
+		if w.Cols != ws[0].Cols {
+			panic("matMulPacked: matrices of one loop share the activations: the same columns")
+		}
+	}
 	a.ensure(p, packedLayouts(a.n, a.narrow()))
 	pt := &p.tasks.packed
+	defer func() { *pt = packedTask{} }() // the task holds no matrix or activations past the call
 	pt.a, pt.mats = a, len(ws)
 	strips := 0
 	for i, w := range ws {
@@ -369,8 +375,6 @@ func matMulPacked(p *Pool, dsts [][]float32, ws []*Weight, a *act16) {
 		pt.dst[i], pt.w[i], pt.ends[i] = dsts[i], w, strips
 	}
 	p.ForChunks(strips, packStreams, p.tasks.packedFn) // whole runs of strips
-	// The task holds no matrix or activations past the call.
-	*pt = packedTask{}
 }
 
 // Q4_K packs by super-block (256 values of a row: d, dmin, eight 6-bit scales and minimums, 128 bytes of

@@ -30,10 +30,10 @@ const _ = uint(q4kPackBytes-2368) + uint(2368-q4kPackBytes) + uint(q6kPackBytes-
 	uint(2*(2*packRows+packRows*16)-576) + uint(576-2*(2*packRows+packRows*16)) +
 	uint(2*(2*packRows+packRows*32)-1088) + uint(1088-2*(2*packRows+packRows*32))
 
-// packedKernels are one type's packed kernels: one token against one strip or four (Q4_0 and Q8_0, whose
-// units are small: four streams of memory keep a core's share of the bandwidth busy, where the k-quants'
-// large units stream best one strip at a time — BenchmarkGemvStream, one token, Q4_K 17.9 GB/s four
-// strips at once against 30.4 one by one), four or eight tokens of a group against one strip.
+// packedKernels are one type's packed kernels: one token against one strip or four side by side (Q4_0 and
+// Q8_0, where sideBySide is 4: Intel; the k-quants' large units stream best one strip at a time —
+// BenchmarkGemvStream, one token, Q4_K 17.9 GB/s four strips at once against 30.4 one by one — and on AMD,
+// with the rows on huge pages, so do Q4_0's and Q8_0's), four or eight tokens of a group against one strip.
 type packedKernels struct {
 	x1, x1s4, x4, x8 func(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 }
@@ -121,8 +121,8 @@ func packedTable(t gguf.Type, wide bool) packedKernels {
 }
 
 // runPacked checks the slices k's kernels will read (qw words of q per quad of values and token) and runs
-// them: one token alone (against four strips at once where k has that kernel), four (where k has that
-// kernel) or eight of a group, strip by strip.
+// them: one token alone (against four strips at once where k has that kernel and sideBySide is 4), four
+// (where k has that kernel) or eight of a group, strip by strip.
 func runPacked(k packedKernels, qw int, t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
 	units, nblk := cols/packUnitValues(t), cols/packScaleBlock(t)
 	if units == 0 || units*packUnitValues(t) != cols || ns <= 0 {
@@ -176,7 +176,7 @@ func packedQ6_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as 
 //go:noescape
 func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
-// The 16-bit kernels per type: one token (on four strips at once for Q4_0 and Q8_0), eight of a group.
+// The 16-bit kernels per type: one token (and on four strips at once for Q4_0 and Q8_0), eight of a group.
 var (
 	packed16Q4_0 = packedKernels{packedQ4_0x1w, packedQ4_0x1s4w, nil, packedQ4_0x8w}
 	packed16Q8_0 = packedKernels{packedQ8_0x1w, packedQ8_0x1s4w, nil, packedQ8_0x8w}

@@ -629,7 +629,7 @@ k8:
 	VZEROUPPER
 	RET
 
-// The Q6_K kernels (units of one super-block, q6kPackBytes = 3392 bytes a strip): for each half n and
+// The Q6_K kernels (units of one super-block, q6kPackBytes = 3392 bytes a unit): for each half n and
 // group g of 32 values, the eight words of values u = low 4 bits | top 2 bits << 4 (B6G0…B6G3 by g: which
 // nibble of ql, how far qh's bits move to bits 4–5) in Z16–Z23, then its two sub-blocks of 16 (their
 // s = d·sc, SC6) per token: the int32 sum from start16 = −32·Σq, four VPDPBUSD, F += s·(float(sum)·d_x)
@@ -723,8 +723,8 @@ k8:
 
 // GRP1(n, g, j, base, F): group g of half n (sub-blocks j and j+1 = 8n+2g, +1) of the strip at base for
 // one token, its words already in Z16–Z23; and an eighth of the unit two ahead asked for (the hardware
-// alone does not keep the stream full while a unit takes this long: the kernel reads a unit's lines
-// out of order, each quant line twice).
+// alone does not keep the stream full while a unit takes this long: the kernel reads each ql line twice
+// and each qh line four times, in the order of the layout's first reads but not straight through).
 #define GRP1(n, g, j, base, F) \
 	PF7(2*3392+448*(4*(n)+g), base) \
 	SC6(j, base, Z2) \

@@ -19,14 +19,13 @@ import (
 // tokens at a time (at 16 bits one and eight), against a float64 product of
 // the dequantized weights and the rounded activations.
 func TestPackedKernel(t *testing.T) {
-	defer func(sb int) { sideBySide = sb }(sideBySide)
-	for _, sideBySide = range []int{1, packStreams} { // the one-token kernels on strips in turn and side by side
+	eachSideBySide(t, func(t *testing.T) {
 		for _, bits := range []int{8, 16} {
 			for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-				t.Run(fmt.Sprintf("%s/bits=%d/strips=%d", typ, bits, sideBySide), func(t *testing.T) { testPackedKernel(t, typ, bits) })
+				t.Run(fmt.Sprintf("%s/bits=%d", typ, bits), func(t *testing.T) { testPackedKernel(t, typ, bits) })
 			}
 		}
-	}
+	})
 }
 
 // TestStripsSideBySide: LLAMAGO_CPU_STRIPS decides where set; otherwise one strip at a time on AMD, four
@@ -135,6 +134,10 @@ func TestPackedMatchesTiles(t *testing.T) {
 	if !usePacked {
 		t.Skip("no packed kernels on this CPU")
 	}
+	eachSideBySide(t, testPackedMatchesTiles)
+}
+
+func testPackedMatchesTiles(t *testing.T) {
 	r := rand.New(rand.NewPCG(33, 34))
 	p := NewPool(2)
 	defer p.Close()
@@ -270,6 +273,10 @@ func TestPacked16MatchesTiles(t *testing.T) {
 	if !usePacked {
 		t.Skip("no packed kernels on this CPU")
 	}
+	eachSideBySide(t, testPacked16MatchesTiles)
+}
+
+func testPacked16MatchesTiles(t *testing.T) {
 	r := rand.New(rand.NewPCG(41, 42))
 	p := NewPool(2)
 	defer p.Close()
@@ -370,5 +377,14 @@ func TestPackedBytes(t *testing.T) {
 		copy(b, want)
 		runtime.GC()
 		require.True(t, bytes.Equal(want, b), "n=%d: changed", n)
+	}
+}
+
+// eachSideBySide runs test with the one-token kernels reading one strip at a time and four side by side
+// (sideBySide: AMD's choice and Intel's), whichever this CPU chose.
+func eachSideBySide(t *testing.T, test func(t *testing.T)) {
+	defer func(sb int) { sideBySide = sb }(sideBySide)
+	for _, sideBySide = range []int{1, packStreams} {
+		t.Run(fmt.Sprintf("strips=%d", sideBySide), test)
 	}
 }
