@@ -442,6 +442,18 @@ q8pair8:
 	VPANDD Z25, Z22, Z22 \
 	VPANDD Z25, Z23, Z23
 
+// Q4KHI16(c, base): chunk c's high nibbles (sub-block 2c+1) into Z16–Z23 as they lie, 16 times the value
+// (masked by Z26 = 0xF0 in every byte, not shifted: one instruction a word instead of two).
+#define Q4KHI16(c, base) \
+	VPANDD (320+512*c)base, Z26, Z16 \
+	VPANDD (384+512*c)base, Z26, Z17 \
+	VPANDD (448+512*c)base, Z26, Z18 \
+	VPANDD (512+512*c)base, Z26, Z19 \
+	VPANDD (576+512*c)base, Z26, Z20 \
+	VPANDD (640+512*c)base, Z26, Z21 \
+	VPANDD (704+512*c)base, Z26, Z22 \
+	VPANDD (768+512*c)base, Z26, Z23
+
 // TOKK(t, j, I, F, S, O): token t of a group against sub-block j (its quads at DI + 256j, d and as at
 // R10, R11 + 32j).
 #define TOKK(t, j, I, F, S, O) \
@@ -451,7 +463,10 @@ q8pair8:
 
 // TOK1K(j, F, I, J, S, O): one token alone against sub-block j (quads at DI + 32j, d and as at R10, R11
 // + 4j), in two chains as TOK1.
-#define TOK1K(j, F, I, J, S, O) \
+#define TOK1K(j, F, I, J, S, O) TOK1KS(j, F, I, J, S, O, 0)
+
+// TOK1KS is TOK1K with the sum shifted right by sh bits first (4 for Q4KHI16's sixteenfold values).
+#define TOK1KS(j, F, I, J, S, O, sh) \
 	VPXORD              I, I, I \
 	VPXORD              J, J, J \
 	VPDPBUSD.BCST       (32*j)(DI), Z16, I \
@@ -463,6 +478,7 @@ q8pair8:
 	VPDPBUSD.BCST       (32*(j)+12)(DI), Z19, I \
 	VPDPBUSD.BCST       (32*(j)+28)(DI), Z23, J \
 	VPADDD              J, I, I \
+	VPSRAD              $sh, I, I \
 	VCVTDQ2PS           I, I \
 	VMULPS.BCST         (4*j)(R10), I, I \
 	VFMADD231PS         S, I, F \
@@ -477,9 +493,9 @@ q8pair8:
 	TOK1K(j, F, Z0, Z1, Z2, Z3)
 
 #define SUB1KHI(j, c, base, F) \
-	Q4KHI(c, base) \
+	Q4KHI16(c, base) \
 	Q4KSCALES(j, base, Z6, Z7) \
-	TOK1K(j, F, Z8, Z9, Z6, Z7)
+	TOK1KS(j, F, Z8, Z9, Z6, Z7, 4)
 
 // UNIT1K(base, F): the unit of the strip at base against one token, into F.
 #define UNIT1K(base, F) \
@@ -504,6 +520,8 @@ q8pair8:
 // func packedQ4_Kx1(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_Kx1(SB), NOSPLIT, $0-64
 	PACKSETUP
+	MOVL         $0xF0F0F0F0, AX
+	VPBROADCASTD AX, Z26
 	VPXORD Z10, Z10, Z10
 
 k1:
@@ -1127,9 +1145,24 @@ upair:
 	VFMADD231PS         Z2, Z0, F \
 	VFMADD231PS.BCST    (4*j)(R11), Z3, F
 
+// SUB1KWH(j, F): SUB1KW for a high-nibble sub-block from Q4KHI16: the sums are 16 times the value's (each
+// product's weight is 16u: at most 240, still an unsigned byte; |16·Σ| stays below 2^31), so an arithmetic
+// shift by 4 gives the same exact int32 before the fold.
+#define SUB1KWH(j, F) \
+	Q4KSCALES(j, (SI), Z2, Z3) \
+	VPXORD              Z0, Z0, Z0 \
+	SPLIT16(64*(j)) \
+	VPSRAD              $4, Z0, Z0 \
+	VCVTDQ2PS           Z0, Z0 \
+	VMULPS.BCST         (4*j)(R10), Z0, Z0 \
+	VFMADD231PS         Z2, Z0, F \
+	VFMADD231PS.BCST    (4*j)(R11), Z3, F
+
 // func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_Kx1w(SB), NOSPLIT, $0-64
 	PACKSETUP
+	MOVL         $0xF0F0F0F0, AX
+	VPBROADCASTD AX, Z26
 	VPXORD Z6, Z6, Z6
 
 kw1:
@@ -1137,20 +1170,20 @@ kw1:
 	VCVTPH2PS 32(SI), Z5
 	Q4KLO(0, (SI))
 	SUB1KW(0, Z6)
-	Q4KHI(0, (SI))
-	SUB1KW(1, Z6)
+	Q4KHI16(0, (SI))
+	SUB1KWH(1, Z6)
 	Q4KLO(1, (SI))
 	SUB1KW(2, Z6)
-	Q4KHI(1, (SI))
-	SUB1KW(3, Z6)
+	Q4KHI16(1, (SI))
+	SUB1KWH(3, Z6)
 	Q4KLO(2, (SI))
 	SUB1KW(4, Z6)
-	Q4KHI(2, (SI))
-	SUB1KW(5, Z6)
+	Q4KHI16(2, (SI))
+	SUB1KWH(5, Z6)
 	Q4KLO(3, (SI))
 	SUB1KW(6, Z6)
-	Q4KHI(3, (SI))
-	SUB1KW(7, Z6)
+	Q4KHI16(3, (SI))
+	SUB1KWH(7, Z6)
 	ADDQ $2368, SI
 	ADDQ $512, DI
 	ADDQ $32, R10
