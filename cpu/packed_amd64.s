@@ -412,16 +412,19 @@ q8pair8:
 	VCVTDQ2PS O, O \
 	VMULPS    Z5, O, O
 
-// Q4KLO(c, base): chunk c's low nibbles (sub-block 2c) into Z16–Z23.
-#define Q4KLO(c, base) \
-	VPANDD (320+512*c)base, Z25, Z16 \
-	VPANDD (384+512*c)base, Z25, Z17 \
-	VPANDD (448+512*c)base, Z25, Z18 \
-	VPANDD (512+512*c)base, Z25, Z19 \
-	VPANDD (576+512*c)base, Z25, Z20 \
-	VPANDD (640+512*c)base, Z25, Z21 \
-	VPANDD (704+512*c)base, Z25, Z22 \
-	VPANDD (768+512*c)base, Z25, Z23
+// Q4KMASK(c, base, M): chunk c's eight words masked by M into Z16–Z23; Q4KLO: its low nibbles (sub-block
+// 2c), by Z25 = 0x0F in every byte.
+#define Q4KMASK(c, base, M) \
+	VPANDD (320+512*c)base, M, Z16 \
+	VPANDD (384+512*c)base, M, Z17 \
+	VPANDD (448+512*c)base, M, Z18 \
+	VPANDD (512+512*c)base, M, Z19 \
+	VPANDD (576+512*c)base, M, Z20 \
+	VPANDD (640+512*c)base, M, Z21 \
+	VPANDD (704+512*c)base, M, Z22 \
+	VPANDD (768+512*c)base, M, Z23
+
+#define Q4KLO(c, base) Q4KMASK(c, base, Z25)
 
 // Q4KHI(c, base): chunk c's high nibbles (sub-block 2c+1) into Z16–Z23.
 #define Q4KHI(c, base) \
@@ -444,15 +447,7 @@ q8pair8:
 
 // Q4KHI16(c, base): chunk c's high nibbles (sub-block 2c+1) into Z16–Z23 as they lie, 16 times the value
 // (masked by Z26 = 0xF0 in every byte, not shifted: one instruction a word instead of two).
-#define Q4KHI16(c, base) \
-	VPANDD (320+512*c)base, Z26, Z16 \
-	VPANDD (384+512*c)base, Z26, Z17 \
-	VPANDD (448+512*c)base, Z26, Z18 \
-	VPANDD (512+512*c)base, Z26, Z19 \
-	VPANDD (576+512*c)base, Z26, Z20 \
-	VPANDD (640+512*c)base, Z26, Z21 \
-	VPANDD (704+512*c)base, Z26, Z22 \
-	VPANDD (768+512*c)base, Z26, Z23
+#define Q4KHI16(c, base) Q4KMASK(c, base, Z26)
 
 // TOKK(t, j, I, F, S, O): token t of a group against sub-block j (its quads at DI + 256j, d and as at
 // R10, R11 + 32j).
