@@ -5,8 +5,8 @@ import (
 	"os"
 )
 
-// ModeError reports an LLAMAGO_CPU (or LLAMAGO_CPU_STRIPS) value the kernels do not know (they then ignore it), so that a typo does
-// not silently measure the wrong kernels.
+// ModeError reports an LLAMAGO_CPU (or LLAMAGO_CPU_STRIPS) value the kernels do not know (they then ignore
+// it), so that a typo does not silently measure the wrong kernels.
 func ModeError() error {
 	if v := os.Getenv("LLAMAGO_CPU_STRIPS"); v != "" && v != "1" && v != "4" {
 		return fmt.Errorf("LLAMAGO_CPU_STRIPS=%q: the one-token kernels read 1 or 4 strips of 16 rows at once; use 1 or 4, or leave it unset (one on AMD, four elsewhere)", v)
