@@ -283,6 +283,18 @@ const packStreams = 4
 // portable loop reads one at a time whatever it says).
 var sideBySide = stripsSideBySide(os.Getenv("LLAMAGO_CPU_STRIPS"), isAMD())
 
+// PackedReads says, for llamago version, how decoding reads packed rows ("one strip at a time" or "four
+// strips side by side": sideBySide), or "" where no matrix is packed (no AVX-512 VNNI).
+func PackedReads() string {
+	switch {
+	case !usePacked:
+		return ""
+	case sideBySide == 1:
+		return "one strip at a time"
+	}
+	return "four strips side by side"
+}
+
 func stripsSideBySide(env string, amd bool) int {
 	switch {
 	case env == "1" || env == "4":

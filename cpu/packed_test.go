@@ -29,8 +29,17 @@ func TestPackedKernel(t *testing.T) {
 }
 
 // TestStripsSideBySide: LLAMAGO_CPU_STRIPS decides where set; otherwise one strip at a time on AMD, four
-// elsewhere.
+// elsewhere; PackedReads names the choice where rows are packed.
 func TestStripsSideBySide(t *testing.T) {
+	defer func(sb int) { sideBySide = sb }(sideBySide)
+	for sb, want := range map[int]string{1: "one strip at a time", 4: "four strips side by side"} {
+		sideBySide = sb
+		if usePacked {
+			require.Equal(t, want, PackedReads())
+		} else {
+			require.Empty(t, PackedReads())
+		}
+	}
 	require.Equal(t, 1, stripsSideBySide("1", false))
 	require.Equal(t, 4, stripsSideBySide("4", true))
 	require.Equal(t, 1, stripsSideBySide("", true))

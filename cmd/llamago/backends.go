@@ -20,7 +20,11 @@ func backendsCompiled() string {
 	var names []string
 	for _, n := range engine.Backends() {
 		if n == "cpu" {
-			n = "cpu (" + cpu.Kernels() + " kernels)"
+			n = "cpu (" + cpu.Kernels() + " kernels"
+			if r := cpu.PackedReads(); r != "" {
+				n += "; decoding reads packed rows " + r // LLAMAGO_CPU_STRIPS
+			}
+			n += ")"
 		}
 		names = append(names, n)
 	}
