@@ -178,9 +178,9 @@ const (
 func (p *Pool) route(w *Weight, rnd rounding, n int) route {
 	tiles, minTiles := tilesFirst(w.Type, rnd)
 	switch {
-	case w.Packed != nil && (rnd != rounding16 || packed16(n)):
+	case w.Packed != nil && packedTokens(n, rnd != rounding16):
 		return routePacked
-	case w.Packed != nil: // 16 bits: few tokens in the packed kernels, more in the tiles
+	case w.Packed != nil: // more tokens in the tiles, on strips unpacked from the packed rows
 		return routeGemm
 	case !hasQ16Dot(w.Type):
 		return routeFloat

@@ -91,7 +91,8 @@ func packUnitBytes(t gguf.Type) int {
 func packStripBytes(w *Weight) int { return w.Cols / packUnitValues(w.Type) * packUnitBytes(w.Type) }
 
 // Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0, Q8_0, Q4_K
-// or Q6_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI. It reports whether it
+// or Q6_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI (Q4_0 and Q4_K with
+// AVX2 alone: packTakes). It reports whether it
 // did; w.Data is left as it was.
 func (w *Weight) Pack() bool {
 	if !canPack(w) {
@@ -115,6 +116,9 @@ func packed16(n int) bool { return n < packed16Tokens }
 // packedLayouts is what the packed kernels read of n tokens' activations (act16): the token groups where a
 // group kernel runs (eight tokens, or at 8 bits four, of a group), each token's bytes where one runs alone.
 func packedLayouts(n int, narrow bool) layout {
+	if !packedGroups() {
+		return layBytes
+	}
 	group := gemmT
 	if narrow {
 		group = 4
@@ -135,7 +139,7 @@ var packTypes = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, ggu
 // canPack reports whether w can be packed (Weight.Pack).
 func canPack(w *Weight) bool {
 	_, ok := packTypes[w.Type]
-	return usePacked && ok && w.Packed == nil &&
+	return usePacked && ok && packTakes(w.Type) && w.Packed == nil &&
 		w.Rows > 0 && w.Rows%packRows == 0 && w.Cols%packUnitValues(w.Type) == 0 && len(w.Data) == w.Rows*w.RowBytes()
 }
 
@@ -284,12 +288,12 @@ const packStreams = 4
 var sideBySide = stripsSideBySide(os.Getenv("LLAMAGO_CPU_STRIPS"), isAMD())
 
 // PackedReads says, for llamago version, how decoding reads packed rows ("one strip at a time" or "four
-// strips side by side": sideBySide), or "" where no matrix is packed (no AVX-512 VNNI).
+// strips side by side": sideBySide), or "" where no matrix is packed (no AVX2).
 func PackedReads() string {
 	switch {
 	case !usePacked:
 		return ""
-	case sideBySide == 1:
+	case sideBySide == 1 || !useVNNI: // the AVX2 kernels read one strip at a time
 		return "one strip at a time"
 	}
 	return "four strips side by side"
@@ -326,6 +330,7 @@ func (pt *packedTask) runMat(i, lo, hi int) {
 	if !a.narrow() {
 		kernel, qs, qc, qw, four = packedKernel16, a.q16s, a.q16c, 2, false
 	}
+	groups := packedGroups() // else every token alone (packedLayouts made only its bytes)
 	for s := lo; s < hi; {
 		ns := 1
 		if hi-s >= packStreams {
@@ -337,9 +342,9 @@ func (pt *packedTask) runMat(i, lo, hi int) {
 			for t := 0; t < m; {
 				k := 1
 				switch {
-				case m-t == gemmT:
+				case m-t == gemmT && groups:
 					k = gemmT
-				case m-t >= 4 && four:
+				case m-t >= 4 && four && groups:
 					k = 4
 				}
 				out := dst[(g*gemmT+t)*rows+s*packRows:]

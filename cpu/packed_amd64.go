@@ -9,8 +9,33 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
-// usePacked says whether Weight.Pack packs: the packed kernels need AVX-512 VNNI.
-var usePacked = useVNNI
+// usePacked says whether Weight.Pack packs: every packed type with AVX-512 VNNI, Q4_0 and Q4_K with AVX2
+// alone (packTakes says which).
+var usePacked = useVNNI || useAVX2
+
+// packTakes reports whether Weight.Pack packs type t here: all four packed types with AVX-512 VNNI, where
+// every product of a packed matrix has its kernels; with AVX2 alone Q4_0 and Q4_K, whose one-token kernels
+// are packed_avx2_amd64.s (their products of packedAVX2Tokens tokens or more take the tiles, on strips
+// unpacked from the packed rows). Measured with AVX2 alone (2-core AMD EPYC, Zen 3): see packed_avx2_amd64.s.
+func packTakes(t gguf.Type) bool { return useVNNI || t == gguf.TypeQ4_0 || t == gguf.TypeQ4_K }
+
+// packedTokens reports whether n tokens against a packed matrix take the packed kernels (at 8 bits when
+// narrow): with AVX2 alone fewer than packedAVX2Tokens, the rest the tiles; with AVX-512 VNNI every
+// product at 8 bits, at 16 bits those of fewer than packed16Tokens.
+func packedTokens(n int, narrow bool) bool {
+	if !useVNNI {
+		return n < packedAVX2Tokens
+	}
+	return narrow || packed16(n)
+}
+
+// packedAVX2Tokens: with AVX2 alone, products of fewer tokens take the one-token kernels token after token
+// (each run of strips stays in the L2 cache for the next token), more the tiles.
+const packedAVX2Tokens = 8
+
+// packedGroups reports whether the packed kernels take tokens four or eight of a group at once (AVX-512
+// VNNI); with AVX2 alone every token goes alone.
+func packedGroups() bool { return useVNNI }
 
 // isAMD reports whether the CPU is AMD's (or Hygon's, the same cores).
 func isAMD() bool {
@@ -90,16 +115,27 @@ func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *
 // packedKernel is packedKernelGo in assembly: one token alone (stride 1), or 4 or 8 of a group (stride
 // gemmT).
 func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
-	if !usePacked { // no AVX-512 VNNI: nothing is packed here, but the tests may call it
+	if !usePacked || !packedTable(t, false).has(tokens) { // nothing is packed so here, but the tests may call it
 		packedKernelGo(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 		return
 	}
 	runPacked(packedTable(t, false), 1, t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 }
 
-// packedTable is type t's kernels at 8 bits or (wide) 16.
+// packedTable is type t's kernels at 8 bits or (wide) 16: with AVX2 alone, Q4_0's one-token kernels
+// (none for the other types).
 func packedTable(t gguf.Type, wide bool) packedKernels {
 	switch {
+	case !useVNNI && t == gguf.TypeQ4_0 && !wide:
+		return packedAVX2Q4_0
+	case !useVNNI && t == gguf.TypeQ4_0:
+		return packed16AVX2Q4_0
+	case !useVNNI && t == gguf.TypeQ4_K && !wide:
+		return packedAVX2Q4_K
+	case !useVNNI && t == gguf.TypeQ4_K:
+		return packed16AVX2Q4_K
+	case !useVNNI:
+		return packedKernels{}
 	case t == gguf.TypeQ4_0 && !wide:
 		return packedQ4_0
 	case t == gguf.TypeQ8_0 && !wide:
@@ -176,6 +212,37 @@ func packedQ6_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as 
 //go:noescape
 func packedQ4_Kx1w(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
+// has reports whether k runs tokens tokens (one alone, or 4 or 8 of a group) in assembly.
+func (k packedKernels) has(tokens int) bool {
+	switch tokens {
+	case 1:
+		return k.x1 != nil
+	case 4:
+		return k.x4 != nil
+	}
+	return k.x8 != nil
+}
+
+// The AVX2 kernels (packed_avx2_amd64.s): Q4_0 and Q4_K, one token, at 8 and 16 bits.
+var (
+	packedAVX2Q4_0   = packedKernels{x1: packedQ4_0x1AVX2}
+	packed16AVX2Q4_0 = packedKernels{x1: packedQ4_0x1wAVX2}
+	packedAVX2Q4_K   = packedKernels{x1: packedQ4_Kx1AVX2}
+	packed16AVX2Q4_K = packedKernels{x1: packedQ4_Kx1wAVX2}
+)
+
+//go:noescape
+func packedQ4_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ4_Kx1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ4_0x1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ4_0x1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
 // The 16-bit kernels per type: one token (and on four strips at once for Q4_0 and Q8_0), eight of a group.
 var (
 	packed16Q4_0 = packedKernels{packedQ4_0x1w, packedQ4_0x1s4w, nil, packedQ4_0x8w}
@@ -187,7 +254,7 @@ var (
 // packedKernel16 is packedKernel16Go in assembly: one token alone (stride 1), or the eight of a group
 // (stride gemmT).
 func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
-	if !usePacked {
+	if !usePacked || !packedTable(t, true).has(tokens) {
 		packedKernel16Go(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 		return
 	}
@@ -215,7 +282,7 @@ func unpackPackedQ4_KAVX512(src *byte, units int, q *uint32, s, o *float32, next
 // unpackPackedFast is unpackPacked for Q4_0, Q8_0 and Q4_K in assembly: src is the strip, next the one after it
 // (or src again), which it prefetches.
 func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
-	if !usePacked {
+	if !useVNNI {
 		return false
 	}
 	units := cols / packUnitValues(t)

@@ -1,0 +1,309 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// One-token kernels on packed Q4_0 strips (packed.go) for CPUs with AVX2 but not AVX-512 VNNI. The strip
+// layout is the AVX-512 kernels': each 64-byte word holds four values of each of 16 rows; here it is read as
+// two 256-bit halves, rows 0–7 and 8–15, one int32 lane a row. Without VPDPBUSD, VPMADDUBSW multiplies the
+// unsigned nibbles u by a broadcast word of four signed activation bytes and adds adjacent products into
+// 16-bit lanes (|2·15·128| = 3,840 each); a block's eight quads add up in those lanes (≤ 30,720: exact, no
+// saturation), and one VPMADDWD against 16-bit ones (×256 for the high bytes of 16-bit activations) makes
+// the row's int32 sum of the block. The total then starts from −8·Σq (start) and folds as every packed
+// kernel and the prompt tiles fold it, F += s·(float(total)·d_x), so the floats are theirs.
+//
+// Arguments as packedQ4_0x1's (w, units, q, ad, start, as, out, ostride); registers: SI the unit, DI the
+// token's quads, R10 its d per block, R13 its start per block, CX units left; Y10/Y11 the float sums of
+// rows 0–7/8–15; Y15 0x0F bytes, Y14 words of 1, Y13 words of 256.
+
+#define SETUP2 \
+	MOVQ         w+0(FP), SI \
+	MOVQ         units+8(FP), CX \
+	MOVQ         q+16(FP), DI \
+	MOVQ         ad+24(FP), R10 \
+	MOVQ         start+32(FP), R13 \
+	MOVL         $0x0F0F0F0F, AX \
+	MOVQ         AX, X15 \
+	VPBROADCASTD X15, Y15 \
+	MOVL         $0x00010001, AX \
+	MOVQ         AX, X14 \
+	VPBROADCASTD X14, Y14 \
+	MOVL         $0x01000100, AX \
+	MOVQ         AX, X13 \
+	VPBROADCASTD X13, Y13 \
+	VPXOR        Y10, Y10, Y10 \
+	VPXOR        Y11, Y11, Y11
+
+// WORD2(off): the word at off(SI) as low (Y4 rows 0–7, Y6 rows 8–15) and high nibbles (Y5, Y7).
+#define WORD2(off) \
+	VMOVDQU (off)(SI), Y4 \
+	VMOVDQU (off+32)(SI), Y6 \
+	VPSRLW  $4, Y4, Y5 \
+	VPSRLW  $4, Y6, Y7 \
+	VPAND   Y15, Y4, Y4 \
+	VPAND   Y15, Y5, Y5 \
+	VPAND   Y15, Y6, Y6 \
+	VPAND   Y15, Y7, Y7
+
+// MUL2(a, L, H, A, B): the broadcast activation word at a(DI) times the nibbles L (rows 0–7) into A and H
+// (rows 8–15) into B, as the first products of A and B; ADD2 adds them instead.
+#define MUL2(a, L, H, A, B) \
+	VPBROADCASTD (a)(DI), Y8 \
+	VPMADDUBSW   Y8, L, A \
+	VPMADDUBSW   Y8, H, B
+
+#define ADD2(a, L, H, A, B) \
+	VPBROADCASTD (a)(DI), Y8 \
+	VPMADDUBSW   Y8, L, Y9 \
+	VPMADDUBSW   Y8, H, Y12 \
+	VPADDW       Y9, A, A \
+	VPADDW       Y12, B, B
+
+// FOLD2(h): block h's int32 totals Y0 (rows 0–7) and Y2 (rows 8–15), started at −8·Σq, folded into Y10,
+// Y11 with the rows' scales at 32h(SI).
+#define FOLD2(h) \
+	VPBROADCASTD (4*(h))(R13), Y8 \
+	VPADDD       Y8, Y0, Y0 \
+	VPADDD       Y8, Y2, Y2 \
+	VCVTDQ2PS    Y0, Y0 \
+	VCVTDQ2PS    Y2, Y2 \
+	VBROADCASTSS (4*(h))(R10), Y8 \
+	VMULPS       Y8, Y0, Y0 \
+	VMULPS       Y8, Y2, Y2 \
+	VCVTPH2PS    (32*(h))(SI), Y4 \
+	VCVTPH2PS    (32*(h)+16)(SI), Y6 \
+	VFMADD231PS  Y4, Y0, Y10 \
+	VFMADD231PS  Y6, Y2, Y11
+
+// STORE2 stores the 16 rows' sums at out.
+#define STORE2 \
+	MOVQ    out+48(FP), AX \
+	VMOVUPS Y10, (AX) \
+	VMOVUPS Y11, 32(AX) \
+	VZEROUPPER \
+	RET
+
+// BLOCK8(h): block h of the unit at 8 bits (quad k of the block at DI + 32h + 4k; word k's low nibbles are
+// values 4k…4k+3, its high nibbles quad 4+k): Σ u·q of rows 0–7 in Y0, 8–15 in Y2, as int32.
+#define BLOCK8(h) \
+	WORD2(64+256*(h)) \
+	MUL2(32*(h), Y4, Y6, Y0, Y2) \
+	ADD2(32*(h)+16, Y5, Y7, Y0, Y2) \
+	WORD2(64+256*(h)+64) \
+	ADD2(32*(h)+4, Y4, Y6, Y0, Y2) \
+	ADD2(32*(h)+20, Y5, Y7, Y0, Y2) \
+	WORD2(64+256*(h)+128) \
+	ADD2(32*(h)+8, Y4, Y6, Y0, Y2) \
+	ADD2(32*(h)+24, Y5, Y7, Y0, Y2) \
+	WORD2(64+256*(h)+192) \
+	ADD2(32*(h)+12, Y4, Y6, Y0, Y2) \
+	ADD2(32*(h)+28, Y5, Y7, Y0, Y2) \
+	VPMADDWD Y14, Y0, Y0 \
+	VPMADDWD Y14, Y2, Y2 \
+	FOLD2(h)
+
+// func packedQ4_0x1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_0x1AVX2(SB), NOSPLIT, $0-64
+	SETUP2
+
+a1:
+	BLOCK8(0)
+	BLOCK8(1)
+	ADDQ $576, SI
+	ADDQ $64, DI
+	ADDQ $8, R10
+	ADDQ $8, R13
+	DECQ CX
+	JNZ  a1
+
+	STORE2
+
+// QUADW(lo, L, H): one quad of 16-bit activations split into bytes (lo word at lo(DI), hi word after it)
+// against the nibbles L (rows 0–7) and H (rows 8–15): the lo products into Y0/Y2, the hi ones into Y1/Y3.
+#define QUADW(lo, L, H) \
+	ADD2(lo, L, H, Y0, Y2) \
+	ADD2(lo+4, L, H, Y1, Y3)
+
+// BLOCKW(h): block h of the unit at 16 bits (quad k's split words at DI + 64h + 8k): Σ u·q of rows 0–7
+// in Y0, 8–15 in Y2, as int32 (lo sums + 256 × hi sums).
+#define BLOCKW(h) \
+	WORD2(64+256*(h)) \
+	MUL2(64*(h), Y4, Y6, Y0, Y2) \
+	MUL2(64*(h)+4, Y4, Y6, Y1, Y3) \
+	QUADW(64*(h)+32, Y5, Y7) \
+	WORD2(64+256*(h)+64) \
+	QUADW(64*(h)+8, Y4, Y6) \
+	QUADW(64*(h)+40, Y5, Y7) \
+	WORD2(64+256*(h)+128) \
+	QUADW(64*(h)+16, Y4, Y6) \
+	QUADW(64*(h)+48, Y5, Y7) \
+	WORD2(64+256*(h)+192) \
+	QUADW(64*(h)+24, Y4, Y6) \
+	QUADW(64*(h)+56, Y5, Y7) \
+	VPMADDWD Y14, Y0, Y0 \
+	VPMADDWD Y14, Y2, Y2 \
+	VPMADDWD Y13, Y1, Y1 \
+	VPMADDWD Y13, Y3, Y3 \
+	VPADDD   Y1, Y0, Y0 \
+	VPADDD   Y3, Y2, Y2 \
+	FOLD2(h)
+
+// func packedQ4_0x1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_0x1wAVX2(SB), NOSPLIT, $0-64
+	SETUP2
+
+w1:
+	BLOCKW(0)
+	BLOCKW(1)
+	ADDQ $576, SI
+	ADDQ $128, DI
+	ADDQ $8, R10
+	ADDQ $8, R13
+	DECQ CX
+	JNZ  w1
+
+	STORE2
+
+// Q4_K (units of one super-block, q4kPackBytes = 2368 bytes a strip, see packQ4_KUnit): chunk c's word k
+// holds quad k of sub-block 2c in its low nibbles and of sub-block 2c+1 in its high ones. Each half of
+// the strip (rows 0–7, then 8–15, into Y10 and Y11) takes the unit's four chunks in turn; per sub-block j
+// the int32 sum Σ u·q from zero, then the tile's fold and offset: F += s·(float(sum)·d_x), F += o·as,
+// with s = float(sc)·d and o = float(m)·dmin as the tiles compute them (as = −d_x·Σq at R11 + 4j).
+
+// KWORD(off): the half-word at off(SI): low nibbles in Y4, high in Y5.
+#define KWORD(off) \
+	VMOVDQU (off)(SI), Y4 \
+	VPSRLW  $4, Y4, Y5 \
+	VPAND   Y15, Y4, Y4 \
+	VPAND   Y15, Y5, Y5
+
+// KMUL(a, W, A), KADD: the broadcast activation word at a(DI) times the nibbles W, into A (first) or added
+// to it (T: scratch).
+#define KMUL(a, W, A) \
+	VPBROADCASTD (a)(DI), Y8 \
+	VPMADDUBSW   Y8, W, A
+
+#define KADD(a, W, A, T) \
+	VPBROADCASTD (a)(DI), Y8 \
+	VPMADDUBSW   Y8, W, T \
+	VPADDW       T, A, A
+
+// KFOLD(j, h, I, F): sub-block j's int32 sums I of half h folded into F.
+#define KFOLD(j, h, I, F) \
+	VCVTDQ2PS    I, I \
+	VBROADCASTSS (4*(j))(R10), Y8 \
+	VMULPS       Y8, I, I \
+	VPMOVZXBD    (64+16*(j)+8*(h))(SI), Y6 \
+	VCVTDQ2PS    Y6, Y6 \
+	VCVTPH2PS    (16*(h))(SI), Y7 \
+	VMULPS       Y7, Y6, Y6 \
+	VFMADD231PS  Y6, I, F \
+	VPMOVZXBD    (192+16*(j)+8*(h))(SI), Y6 \
+	VCVTDQ2PS    Y6, Y6 \
+	VCVTPH2PS    (32+16*(h))(SI), Y7 \
+	VMULPS       Y7, Y6, Y6 \
+	VBROADCASTSS (4*(j))(R11), Y8 \
+	VFMADD231PS  Y8, Y6, F
+
+// KQUAD8(c, h, k): word k of chunk c, half h, at 8 bits: quad k of sub-blocks 2c (Y0) and 2c+1 (Y1)
+// (quad k of sub-block j at DI + 32j + 4k).
+#define KQUAD8(c, h, k) \
+	KWORD(320+512*(c)+64*(k)+32*(h)) \
+	KADD(64*(c)+4*(k), Y4, Y0, Y9) \
+	KADD(64*(c)+32+4*(k), Y5, Y1, Y12)
+
+// KCHUNK8(c, h, F): chunk c of half h at 8 bits, its two sub-blocks folded into F.
+#define KCHUNK8(c, h, F) \
+	KWORD(320+512*(c)+32*(h)) \
+	KMUL(64*(c), Y4, Y0) \
+	KMUL(64*(c)+32, Y5, Y1) \
+	KQUAD8(c, h, 1) \
+	KQUAD8(c, h, 2) \
+	KQUAD8(c, h, 3) \
+	KQUAD8(c, h, 4) \
+	KQUAD8(c, h, 5) \
+	KQUAD8(c, h, 6) \
+	KQUAD8(c, h, 7) \
+	VPMADDWD Y14, Y0, Y0 \
+	VPMADDWD Y14, Y1, Y1 \
+	KFOLD(2*(c), h, Y0, F) \
+	KFOLD(2*(c)+1, h, Y1, F)
+
+#define KSETUP \
+	SETUP2 \
+	MOVQ as+40(FP), R11
+
+// KNEXT(step): the next super-block (step bytes of the token's quads).
+#define KNEXT(step) \
+	ADDQ $2368, SI \
+	ADDQ $step, DI \
+	ADDQ $32, R10 \
+	ADDQ $32, R11 \
+	DECQ CX
+
+// func packedQ4_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_Kx1AVX2(SB), NOSPLIT, $0-64
+	KSETUP
+
+k1:
+	KCHUNK8(0, 0, Y10)
+	KCHUNK8(1, 0, Y10)
+	KCHUNK8(2, 0, Y10)
+	KCHUNK8(3, 0, Y10)
+	KCHUNK8(0, 1, Y11)
+	KCHUNK8(1, 1, Y11)
+	KCHUNK8(2, 1, Y11)
+	KCHUNK8(3, 1, Y11)
+	KNEXT(256)
+	JNZ k1
+
+	STORE2
+
+// KQUADW(c, h, k): KQUAD8 at 16 bits (quad k of sub-block j split at DI + 64j + 8k, lo then hi word):
+// sub-block 2c's lo and hi sums in Y0 and Y1, 2c+1's in Y2 and Y3.
+#define KQUADW(c, h, k) \
+	KWORD(320+512*(c)+64*(k)+32*(h)) \
+	KADD(128*(c)+8*(k), Y4, Y0, Y9) \
+	KADD(128*(c)+8*(k)+4, Y4, Y1, Y12) \
+	KADD(128*(c)+64+8*(k), Y5, Y2, Y9) \
+	KADD(128*(c)+64+8*(k)+4, Y5, Y3, Y12)
+
+// KCHUNKW(c, h, F): KCHUNK8 at 16 bits (lo sums + 256 × hi sums).
+#define KCHUNKW(c, h, F) \
+	KWORD(320+512*(c)+32*(h)) \
+	KMUL(128*(c), Y4, Y0) \
+	KMUL(128*(c)+4, Y4, Y1) \
+	KMUL(128*(c)+64, Y5, Y2) \
+	KMUL(128*(c)+68, Y5, Y3) \
+	KQUADW(c, h, 1) \
+	KQUADW(c, h, 2) \
+	KQUADW(c, h, 3) \
+	KQUADW(c, h, 4) \
+	KQUADW(c, h, 5) \
+	KQUADW(c, h, 6) \
+	KQUADW(c, h, 7) \
+	VPMADDWD Y14, Y0, Y0 \
+	VPMADDWD Y13, Y1, Y1 \
+	VPADDD   Y1, Y0, Y0 \
+	VPMADDWD Y14, Y2, Y2 \
+	VPMADDWD Y13, Y3, Y3 \
+	VPADDD   Y3, Y2, Y2 \
+	KFOLD(2*(c), h, Y0, F) \
+	KFOLD(2*(c)+1, h, Y2, F)
+
+// func packedQ4_Kx1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ4_Kx1wAVX2(SB), NOSPLIT, $0-64
+	KSETUP
+
+kw1:
+	KCHUNKW(0, 0, Y10)
+	KCHUNKW(1, 0, Y10)
+	KCHUNKW(2, 0, Y10)
+	KCHUNKW(3, 0, Y10)
+	KCHUNKW(0, 1, Y11)
+	KCHUNKW(1, 1, Y11)
+	KCHUNKW(2, 1, Y11)
+	KCHUNKW(3, 1, Y11)
+	KNEXT(512)
+	JNZ kw1
+
+	STORE2
