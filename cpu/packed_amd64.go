@@ -232,6 +232,12 @@ var (
 )
 
 //go:noescape
+func unpackPackedQ4_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
+
+//go:noescape
+func unpackPackedQ4_KAVX2(src *byte, units int, q *uint32, s, o *float32)
+
+//go:noescape
 func packedQ4_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
@@ -282,12 +288,23 @@ func unpackPackedQ4_KAVX512(src *byte, units int, q *uint32, s, o *float32, next
 // unpackPackedFast is unpackPacked for Q4_0, Q8_0 and Q4_K in assembly: src is the strip, next the one after it
 // (or src again), which it prefetches.
 func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
-	if !useVNNI {
+	if !usePacked {
 		return false
 	}
 	units := cols / packUnitValues(t)
 	n := units * packUnitBytes(t)
 	_, _, _, _, _ = src[n-1], next[n-1], st.q[cols/4*gemmRows-1], st.s[cols/32*gemmRows-1], st.o[cols/32*gemmRows-1]
+	switch {
+	case useVNNI:
+	case t == gguf.TypeQ4_0:
+		unpackPackedQ4_0AVX2(&src[0], units, &st.q[0], &st.s[0], &st.o[0])
+		return true
+	case t == gguf.TypeQ4_K:
+		unpackPackedQ4_KAVX2(&src[0], units, &st.q[0], &st.s[0], &st.o[0])
+		return true
+	default:
+		return false
+	}
 	switch t {
 	case gguf.TypeQ4_0:
 		unpackPackedQ4_0AVX512(&src[0], units, &st.q[0], &st.s[0], &st.o[0], &next[0])

@@ -307,3 +307,127 @@ kw1:
 	JNZ kw1
 
 	STORE2
+
+// Unpacking packed strips for the AVX2 tiles (unpackPacked): the packed words are the strip's words
+// already, split into low and high nibbles; the scales converted (and for Q4_K multiplied by the 6-bit
+// scales and minimums), as unpackPackedGo does.
+
+// UWORD(off, lo, hi): the 64-byte word at off(SI) to lo(DI) (low nibbles) and hi(DI) (high nibbles).
+#define UWORD(off, lo, hi) \
+	VMOVDQU (off)(SI), Y0 \
+	VMOVDQU (off+32)(SI), Y1 \
+	VPSRLW  $4, Y0, Y2 \
+	VPSRLW  $4, Y1, Y3 \
+	VPAND   Y15, Y0, Y0 \
+	VPAND   Y15, Y1, Y1 \
+	VPAND   Y15, Y2, Y2 \
+	VPAND   Y15, Y3, Y3 \
+	VMOVDQU Y0, (lo)(DI) \
+	VMOVDQU Y1, (lo+32)(DI) \
+	VMOVDQU Y2, (hi)(DI) \
+	VMOVDQU Y3, (hi+32)(DI)
+
+#define UMASK \
+	MOVL         $0x0F0F0F0F, AX \
+	MOVQ         AX, X15 \
+	VPBROADCASTD X15, Y15
+
+// UBLOCK(h): block h of the pair: its 16 scales to s (R8) and 8× them to o (R9), its words to q.
+#define UBLOCK(h) \
+	VCVTPH2PS (32*(h))(SI), Y4 \
+	VCVTPH2PS (32*(h)+16)(SI), Y5 \
+	VMOVUPS   Y4, (64*(h))(R8) \
+	VMOVUPS   Y5, (64*(h)+32)(R8) \
+	VMULPS    Y14, Y4, Y4 \
+	VMULPS    Y14, Y5, Y5 \
+	VMOVUPS   Y4, (64*(h))(R9) \
+	VMOVUPS   Y5, (64*(h)+32)(R9) \
+	UWORD(64+256*(h), 512*(h), 512*(h)+256) \
+	UWORD(128+256*(h), 512*(h)+64, 512*(h)+320) \
+	UWORD(192+256*(h), 512*(h)+128, 512*(h)+384) \
+	UWORD(256+256*(h), 512*(h)+192, 512*(h)+448)
+
+// func unpackPackedQ4_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
+TEXT ·unpackPackedQ4_0AVX2(SB), NOSPLIT, $0-40
+	MOVQ         src+0(FP), SI
+	MOVQ         pairs+8(FP), CX
+	MOVQ         q+16(FP), DI
+	MOVQ         s+24(FP), R8
+	MOVQ         o+32(FP), R9
+	UMASK
+	MOVL         $0x41000000, AX // 8.0
+	MOVQ         AX, X14
+	VPBROADCASTD X14, Y14
+
+upair2:
+	UBLOCK(0)
+	UBLOCK(1)
+	ADDQ $576, SI
+	ADDQ $1024, DI
+	ADDQ $128, R8
+	ADDQ $128, R9
+	DECQ CX
+	JNZ  upair2
+	VZEROUPPER
+	RET
+
+// USCALE(j, h): sub-block j's s = float(sc)·d and o = float(m)·dmin of rows 8h…8h+7 (d, dmin in Y4+h, Y6+h).
+#define USCALE(j, h, D, M) \
+	VPMOVZXBD (64+16*(j)+8*(h))(SI), Y0 \
+	VCVTDQ2PS Y0, Y0 \
+	VMULPS    D, Y0, Y0 \
+	VMOVUPS   Y0, (64*(j)+32*(h))(R8) \
+	VPMOVZXBD (192+16*(j)+8*(h))(SI), Y1 \
+	VCVTDQ2PS Y1, Y1 \
+	VMULPS    M, Y1, Y1 \
+	VMOVUPS   Y1, (64*(j)+32*(h))(R9)
+
+#define USCALES(j) \
+	USCALE(j, 0, Y4, Y6) \
+	USCALE(j, 1, Y5, Y7)
+
+// UCHUNK(c): chunk c's eight words: low nibbles to quads 16c…16c+7, high to 16c+8…16c+15.
+#define UCHUNK(c) \
+	UWORD(320+512*(c), 1024*(c), 1024*(c)+512) \
+	UWORD(384+512*(c), 1024*(c)+64, 1024*(c)+576) \
+	UWORD(448+512*(c), 1024*(c)+128, 1024*(c)+640) \
+	UWORD(512+512*(c), 1024*(c)+192, 1024*(c)+704) \
+	UWORD(576+512*(c), 1024*(c)+256, 1024*(c)+768) \
+	UWORD(640+512*(c), 1024*(c)+320, 1024*(c)+832) \
+	UWORD(704+512*(c), 1024*(c)+384, 1024*(c)+896) \
+	UWORD(768+512*(c), 1024*(c)+448, 1024*(c)+960)
+
+// func unpackPackedQ4_KAVX2(src *byte, units int, q *uint32, s, o *float32)
+TEXT ·unpackPackedQ4_KAVX2(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ units+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ s+24(FP), R8
+	MOVQ o+32(FP), R9
+	UMASK
+
+uk2:
+	VCVTPH2PS (SI), Y4
+	VCVTPH2PS 16(SI), Y5
+	VCVTPH2PS 32(SI), Y6
+	VCVTPH2PS 48(SI), Y7
+	USCALES(0)
+	USCALES(1)
+	USCALES(2)
+	USCALES(3)
+	USCALES(4)
+	USCALES(5)
+	USCALES(6)
+	USCALES(7)
+	UCHUNK(0)
+	UCHUNK(1)
+	UCHUNK(2)
+	UCHUNK(3)
+	ADDQ $2368, SI
+	ADDQ $4096, DI
+	ADDQ $512, R8
+	ADDQ $512, R9
+	DECQ CX
+	JNZ  uk2
+	VZEROUPPER
+	RET
