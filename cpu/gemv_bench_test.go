@@ -96,7 +96,7 @@ func BenchmarkPackedKernel(b *testing.B) {
 	const rows, cols = 4 * packRows, 2048
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		if !packTakes(typ) {
-			continue // AVX2 alone packs Q4_0 only
+			continue // AVX2 alone packs all but Q8_0
 		}
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(b, typ, randRow(r, rows*cols, 1))}
 		require.True(b, w.Pack())

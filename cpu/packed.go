@@ -91,9 +91,8 @@ func packUnitBytes(t gguf.Type) int {
 func packStripBytes(w *Weight) int { return w.Cols / packUnitValues(w.Type) * packUnitBytes(w.Type) }
 
 // Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0, Q8_0, Q4_K
-// or Q6_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI (Q4_0 and Q4_K with
-// AVX2 alone: packTakes). It reports whether it
-// did; w.Data is left as it was.
+// or Q6_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI (all but Q8_0 with
+// AVX2 alone: packTakes). It reports whether it did; w.Data is left as it was.
 func (w *Weight) Pack() bool {
 	if !canPack(w) {
 		return false

@@ -9,15 +9,17 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
-// usePacked says whether Weight.Pack packs: every packed type with AVX-512 VNNI, Q4_0 and Q4_K with AVX2
+// usePacked says whether Weight.Pack packs: every packed type with AVX-512 VNNI, all but Q8_0 with AVX2
 // alone (packTakes says which).
 var usePacked = useVNNI || useAVX2
 
 // packTakes reports whether Weight.Pack packs type t here: all four packed types with AVX-512 VNNI, where
-// every product of a packed matrix has its kernels; with AVX2 alone Q4_0 and Q4_K, whose one-token kernels
-// are packed_avx2_amd64.s (their products of packedAVX2Tokens tokens or more take the tiles, on strips
-// unpacked from the packed rows). Measured with AVX2 alone (2-core AMD EPYC, Zen 3): see packed_avx2_amd64.s.
-func packTakes(t gguf.Type) bool { return useVNNI || t == gguf.TypeQ4_0 || t == gguf.TypeQ4_K }
+// every product of a packed matrix has its kernels; with AVX2 alone Q4_0, Q4_K and Q6_K, whose one-token
+// kernels are packed_avx2_amd64.s (their products of packedAVX2Tokens tokens or more take the tiles, on
+// strips unpacked from the packed rows). Q8_0 stays in the file's layout there: its unsigned bytes would
+// overflow VPMADDUBSW's 16-bit sums, and its file-layout kernel already decodes at ik_llama.cpp's speed
+// (2-core AMD EPYC, Zen 3: bench/RESULTS.md).
+func packTakes(t gguf.Type) bool { return useVNNI || t != gguf.TypeQ8_0 }
 
 // packedTokens reports whether n tokens against a packed matrix take the packed kernels (at 8 bits when
 // narrow): with AVX2 alone fewer than packedAVX2Tokens, the rest the tiles; with AVX-512 VNNI every
@@ -134,6 +136,10 @@ func packedTable(t gguf.Type, wide bool) packedKernels {
 		return packedAVX2Q4_K
 	case !useVNNI && t == gguf.TypeQ4_K:
 		return packed16AVX2Q4_K
+	case !useVNNI && t == gguf.TypeQ6_K && !wide:
+		return packedAVX2Q6_K
+	case !useVNNI && t == gguf.TypeQ6_K:
+		return packed16AVX2Q6_K
 	case !useVNNI:
 		return packedKernels{}
 	case t == gguf.TypeQ4_0 && !wide:
@@ -223,13 +229,21 @@ func (k packedKernels) has(tokens int) bool {
 	return k.x8 != nil
 }
 
-// The AVX2 kernels (packed_avx2_amd64.s): Q4_0 and Q4_K, one token, at 8 and 16 bits.
+// The AVX2 kernels (packed_avx2_amd64.s): Q4_0, Q4_K and Q6_K, one token, at 8 and 16 bits.
 var (
 	packedAVX2Q4_0   = packedKernels{x1: packedQ4_0x1AVX2}
 	packed16AVX2Q4_0 = packedKernels{x1: packedQ4_0x1wAVX2}
 	packedAVX2Q4_K   = packedKernels{x1: packedQ4_Kx1AVX2}
 	packed16AVX2Q4_K = packedKernels{x1: packedQ4_Kx1wAVX2}
+	packedAVX2Q6_K   = packedKernels{x1: packedQ6_Kx1AVX2}
+	packed16AVX2Q6_K = packedKernels{x1: packedQ6_Kx1wAVX2}
 )
+
+//go:noescape
+func packedQ6_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ6_Kx1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
 func unpackPackedQ4_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)

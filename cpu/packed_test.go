@@ -158,7 +158,7 @@ func testPackedMatchesTiles(t *testing.T) {
 	rows, cols := 144, 2048
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		if !packTakes(typ) {
-			continue // not packed on this CPU (AVX2 alone: Q4_0 only)
+			continue // not packed on this CPU (AVX2 alone: all but Q8_0)
 		}
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
@@ -248,7 +248,7 @@ func testMatMulsMixedPacked(t *testing.T, bits int) {
 	cols := 256
 	mk := func(typ gguf.Type, rows int, pack bool) *Weight {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
-		if pack && packTakes(typ) { // AVX2 alone packs Q4_0 only: the others stay in the file's layout
+		if pack && packTakes(typ) { // AVX2 alone packs all but Q8_0: it stays in the file's layout
 			require.True(t, w.Pack())
 		}
 		return w
@@ -298,7 +298,7 @@ func testPacked16MatchesTiles(t *testing.T) {
 	rows, cols := 144, 2048
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		if !packTakes(typ) {
-			continue // not packed on this CPU (AVX2 alone: Q4_0 only)
+			continue // not packed on this CPU (AVX2 alone: all but Q8_0)
 		}
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
