@@ -55,7 +55,7 @@ dotscalar:
 	JMP dotscalar
 dotdone:
 	VZEROUPPER
-	MOVSS X0, ret+24(FP)
+	VMOVSS X0, ret+24(FP)
 	RET
 
 // func axpyF32AVX2(dst *float32, a float32, x *float32, n int)

@@ -225,12 +225,17 @@ func canGemm(t gguf.Type, n int) bool {
 // (+ o[b,r]·as[b,t] when offsets) over nblk blocks of block values, for t < gemmT and r < gemmRows.
 type gemmKernel func(st *strip, q []uint32, ad, as []float32, nblk, block int, offsets bool, out []float32, ostride int)
 
-// gemmImpl is a strip widening and a kernel that go together, and the 8-bit kernel where there is one.
+// gemmImpl is a strip widening and a kernel that go together, and the 8-bit kernel where there is one
+// (for the types in types8, or every type where types8 is nil).
 type gemmImpl struct {
 	widen   func(st *strip, bias int)
 	kernel  gemmKernel
 	kernel8 gemmKernel8
+	types8  map[gguf.Type]bool
 }
+
+// has8 reports whether the impl's 8-bit kernel takes weights of type t.
+func (g gemmImpl) has8(t gguf.Type) bool { return g.kernel8 != nil && (g.types8 == nil || g.types8[t]) }
 
 // gemmKernel8 is gemmKernel for 8-bit activations (act16.narrow) on the strip's unwidened bytes (st.q):
 // q is the group's q8 and sq its Σq per token and block; the block sums are Σ (u−bias)·q.
@@ -238,15 +243,15 @@ type gemmKernel8 func(st *strip, q []uint32, ad, as []float32, sq []int32, nblk,
 
 // gemm computes dst[t][r] = Σ_c w[r][c]·x[t][c] from the activations in a, strip by strip.
 func gemm(p *Pool, dst []float32, w *Weight, a *act16, impl gemmImpl) {
-	a.ensure(p, gemmLayouts(a.narrow(), impl))
+	a.ensure(p, gemmLayouts(a.narrow(), impl, w.Type))
 	p.tasks.gemm = gemmTask{p: p, dst: dst, w: w, a: a, impl: impl}
 	p.For((w.Rows+gemmRows-1)/gemmRows, 1, p.tasks.gemmFn)
 }
 
-// gemmLayouts is what gemm reads of the activations: the 8-bit kernel's groups (narrow, where impl has
-// one), or the 16-bit pairs.
-func gemmLayouts(narrow bool, impl gemmImpl) layout {
-	if narrow && impl.kernel8 != nil {
+// gemmLayouts is what gemm reads of the activations for weights of type t: the 8-bit kernel's groups
+// (narrow, where impl has one for t), or the 16-bit pairs.
+func gemmLayouts(narrow bool, impl gemmImpl, t gguf.Type) layout {
+	if narrow && impl.has8(t) {
 		return layTiles8
 	}
 	return layTiles
@@ -271,7 +276,7 @@ func (gt *gemmTask) run(lo, hi, worker int) {
 	nblk := cols / info.Block
 	st := gt.p.strip(worker)
 	var out [gemmT * gemmRows]float32
-	eight := a.narrow() && impl.kernel8 != nil
+	eight := a.narrow() && impl.has8(w.Type)
 	asq := a.sq
 	if info.Block == 16 {
 		asq = a.sq16

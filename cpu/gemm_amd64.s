@@ -804,3 +804,132 @@ u4kblock:
 	JNZ  u4kblock
 	VZEROUPPER
 	RET
+
+// The AVX2 8-bit kernel (8-bit activations, act16.narrow) for weights of at most 4 bits (Q4_0, Q4_K): the
+// strip's unsigned bytes as they are against four signed bytes of each token, VPMADDUBSW (twice the
+// values per instruction of VPMADDWD). Its 16-bit lanes add adjacent products (|2·15·128| ≤ 3,840), and a
+// block's eight quads add up within them (≤ 30,720: exact, never saturated); at the block's end one
+// VPMADDWD against 16-bit ones gives the int32 sums, started at −bias·Σq of the token, then the 16-bit
+// kernel's FOLD16 and OFFSET16: the same floats as every other kernel on these sums. Y0–Y7 the 16-bit sums
+// (token t's rows 0–7 and 8–15 in Y(2t), Y(2t+1)), Y8/Y9 a quad of the 16 rows, Y15 words of 1.
+
+#define QUAD8FIRST(t, A, B) \
+	VPBROADCASTD (t*4)(DI), Y10 \
+	VPMADDUBSW   Y10, Y8, A \
+	VPMADDUBSW   Y10, Y9, B
+
+#define QUAD8ADD(t, A, B) \
+	VPBROADCASTD (t*4)(DI), Y10 \
+	VPMADDUBSW   Y10, Y8, Y11 \
+	VPADDW       Y11, A, A \
+	VPMADDUBSW   Y10, Y9, Y12 \
+	VPADDW       Y12, B, B
+
+// SUM8(t, A, B): token t's 16-bit sums to int32, started at −bias·Σq (Σq at DX + 4t, −bias in Y9).
+#define SUM8(t, A, B) \
+	VPMADDWD     Y15, A, A \
+	VPMADDWD     Y15, B, B \
+	VPBROADCASTD (t*4)(DX), Y10 \
+	VPMULLD      Y9, Y10, Y10 \
+	VPADDD       Y10, A, A \
+	VPADDD       Y10, B, B
+
+// func gemm16x4AVX2Q8(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, sq *int32, nblk, quads, offsets, bias int, out *float32, ostride int)
+// quads: quads of values per block (8); token t's 16 results go to out + t·ostride bytes.
+TEXT ·gemm16x4AVX2Q8(SB), NOSPLIT, $0-104
+	MOVQ w+0(FP), SI
+	MOVQ ws+8(FP), R8
+	MOVQ wo+16(FP), R9
+	MOVQ q+24(FP), DI
+	MOVQ ad+32(FP), R10
+	MOVQ as+40(FP), R11
+	MOVQ sq+48(FP), DX
+	MOVQ nblk+56(FP), CX
+	MOVQ out+88(FP), AX
+	MOVQ ostride+96(FP), R13
+	MOVL $0x00010001, BX
+	VMOVD BX, X15
+	VPBROADCASTD X15, Y15
+	VPXOR Y0, Y0, Y0
+	MOVQ AX, R12
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y0, 32(R12)
+	ADDQ R13, R12
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y0, 32(R12)
+	ADDQ R13, R12
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y0, 32(R12)
+	ADDQ R13, R12
+	VMOVUPS Y0, (R12)
+	VMOVUPS Y0, 32(R12)
+
+block8:
+	VMOVDQU (SI), Y8
+	VMOVDQU 32(SI), Y9
+	QUAD8FIRST(0, Y0, Y1)
+	QUAD8FIRST(1, Y2, Y3)
+	QUAD8FIRST(2, Y4, Y5)
+	QUAD8FIRST(3, Y6, Y7)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	MOVQ quads+64(FP), BX
+	DECQ BX
+
+quad8:
+	VMOVDQU (SI), Y8
+	VMOVDQU 32(SI), Y9
+	QUAD8ADD(0, Y0, Y1)
+	QUAD8ADD(1, Y2, Y3)
+	QUAD8ADD(2, Y4, Y5)
+	QUAD8ADD(3, Y6, Y7)
+	ADDQ $64, SI
+	ADDQ $32, DI
+	DECQ BX
+	JNZ  quad8
+
+	MOVQ bias+80(FP), BX
+	NEGQ BX
+	VMOVD BX, X9
+	VPBROADCASTD X9, Y9
+	SUM8(0, Y0, Y1)
+	SUM8(1, Y2, Y3)
+	SUM8(2, Y4, Y5)
+	SUM8(3, Y6, Y7)
+	MOVQ AX, R12
+	FOLD16(0, 0, Y0)
+	FOLD16(0, 1, Y1)
+	ADDQ R13, R12
+	FOLD16(1, 0, Y2)
+	FOLD16(1, 1, Y3)
+	ADDQ R13, R12
+	FOLD16(2, 0, Y4)
+	FOLD16(2, 1, Y5)
+	ADDQ R13, R12
+	FOLD16(3, 0, Y6)
+	FOLD16(3, 1, Y7)
+	CMPQ offsets+72(FP), $0
+	JE   next8
+	MOVQ AX, R12
+	OFFSET16(0, 0)
+	OFFSET16(0, 1)
+	ADDQ R13, R12
+	OFFSET16(1, 0)
+	OFFSET16(1, 1)
+	ADDQ R13, R12
+	OFFSET16(2, 0)
+	OFFSET16(2, 1)
+	ADDQ R13, R12
+	OFFSET16(3, 0)
+	OFFSET16(3, 1)
+	ADDQ $32, R11
+
+next8:
+	ADDQ $64, R8
+	ADDQ $64, R9
+	ADDQ $32, R10
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  block8
+	VZEROUPPER
+	RET

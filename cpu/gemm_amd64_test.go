@@ -14,7 +14,7 @@ import (
 // (without AVX2 it falls back to the portable loops).
 func gemmAVX2Impl() gemmImpl {
 	if !useAVX2 {
-		return gemmImpl{widenGo, gemmKernelGo, nil}
+		return gemmImpl{widenGo, gemmKernelGo, nil, nil}
 	}
 	return gemmAVX2
 }

@@ -6,7 +6,7 @@ package cpu
 const useVNNI = false
 
 // gemmFast is the gemm implementation in use (tests only, without assembly).
-var gemmFast = gemmImpl{widenGo, gemmKernelGo, nil}
+var gemmFast = gemmImpl{widenGo, gemmKernelGo, nil, nil}
 
 // gemmFFast is the float tile kernel in use (tests only, without assembly).
 var gemmFFast gemmFKernel = gemmFKernelGo

@@ -74,7 +74,7 @@ func TestGemm(t *testing.T) {
 				for _, k := range []struct {
 					name string
 					impl gemmImpl
-				}{{"go", gemmImpl{widenGo, gemmKernelGo, nil}}, {"go8", gemmImpl{widenGo, gemmKernelGo, gemmKernel8Go}},
+				}{{"go", gemmImpl{widenGo, gemmKernelGo, nil, nil}}, {"go8", gemmImpl{widenGo, gemmKernelGo, gemmKernel8Go, nil}},
 					{Kernels(), gemmFast}, {"avx2", gemmAVX2Impl()}} {
 					dst := make([]float32, n*rows)
 					for i := range dst {

@@ -142,7 +142,7 @@ func MatMuls(p *Pool, dsts [][]float32, ws []*Weight, x []float32, n int) {
 			var want layout // what this weight and the later ones of this rounding read
 			for _, v := range ws[i:] {
 				if p.rounding(v.Type) == rnd {
-					want |= p.route(v, rnd, n).layouts(n, rnd != rounding16)
+					want |= p.route(v, rnd, n).layouts(n, rnd != rounding16, v.Type)
 				}
 			}
 			a16, a16Rnd = quantizeActivations16(p, x, n, w.Cols, rnd, want), rnd
@@ -195,13 +195,13 @@ func (p *Pool) route(w *Weight, rnd rounding, n int) route {
 	}
 }
 
-// layouts is what r's kernels read of n tokens' activations (act16).
-func (r route) layouts(n int, narrow bool) layout {
+// layouts is what r's kernels read of n tokens' activations (act16) for weights of type t.
+func (r route) layouts(n int, narrow bool, t gguf.Type) layout {
 	switch r {
 	case routePacked:
 		return packedLayouts(n, narrow)
 	case routeGemm:
-		return gemmLayouts(narrow, gemmFast)
+		return gemmLayouts(narrow, gemmFast, t)
 	case routeGemv:
 		return layTiles
 	}
@@ -215,7 +215,7 @@ func (r route) layouts(n int, narrow bool) layout {
 // few-token kernels would still be 16-bit, from 3 on (Q4_0 61 → 30, Q4_K 111 → 35 at 8 tokens), fewer
 // taking the one-row 8-bit kernels token by token.
 func tilesFirst(t gguf.Type, rnd rounding) (bool, int) {
-	if (t != gguf.TypeQ4_0 && t != gguf.TypeQ4_K) || gemmFast.kernel8 == nil {
+	if (t != gguf.TypeQ4_0 && t != gguf.TypeQ4_K) || !useVNNI {
 		return false, 0
 	}
 	if rnd != rounding16 {

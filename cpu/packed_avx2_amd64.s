@@ -33,13 +33,13 @@
 	MOVQ         ad+24(FP), R10 \
 	MOVQ         start+32(FP), R13 \
 	MOVL         $0x0F0F0F0F, AX \
-	MOVQ         AX, X15 \
+	VMOVD        AX, X15 \
 	VPBROADCASTD X15, Y15 \
 	MOVL         $0x00010001, AX \
-	MOVQ         AX, X14 \
+	VMOVD        AX, X14 \
 	VPBROADCASTD X14, Y14 \
 	MOVL         $0x01000100, AX \
-	MOVQ         AX, X13 \
+	VMOVD        AX, X13 \
 	VPBROADCASTD X13, Y13 \
 	VPXOR        Y10, Y10, Y10 \
 	VPXOR        Y11, Y11, Y11
@@ -386,7 +386,7 @@ kw1:
 
 #define UMASK \
 	MOVL         $0x0F0F0F0F, AX \
-	MOVQ         AX, X15 \
+	VMOVD        AX, X15 \
 	VPBROADCASTD X15, Y15
 
 // UBLOCK(h): block h of the pair: its 16 scales to s (R8) and 8× them to o (R9), its words to q.
@@ -413,7 +413,7 @@ TEXT ·unpackPackedQ4_0AVX2(SB), NOSPLIT, $0-40
 	MOVQ         o+32(FP), R9
 	UMASK
 	MOVL         $0x41000000, AX // 8.0
-	MOVQ         AX, X14
+	VMOVD        AX, X14
 	VPBROADCASTD X14, Y14
 
 upair2:
@@ -591,7 +591,7 @@ uk2:
 #define Q6SETUP2 \
 	SETUP2 \
 	MOVL         $0x30303030, AX \
-	MOVQ         AX, X12 \
+	VMOVD        AX, X12 \
 	VPBROADCASTD X12, Y12
 
 // NEXT6(step): the next super-block (step bytes of the token's quads).

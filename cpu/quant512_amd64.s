@@ -35,7 +35,7 @@
 	VADDPS X15, X, X \
 	VHADDPS X, X, X \
 	VHADDPS X, X, X \
-	MOVSS X, out
+	VMOVSS X, out
 
 #define X4FINISH512 \
 	MOVQ out+48(FP), BX \

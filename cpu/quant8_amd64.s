@@ -142,7 +142,7 @@ GLOBL shift4hi<>(SB), RODATA|NOPTR, $32
 	VADDPS X15, X, X \
 	VHADDPS X, X, X \
 	VHADDPS X, X, X \
-	MOVSS X, out
+	VMOVSS X, out
 
 // Q4_K, four rows: per super-block the eight activation blocks are narrowed once into Y16–Y23, Y24 holds
 // their scales D_j and Y25 D_j·Σq_j; per row the 6-bit scales and mins are unpacked (in AX and R13)

@@ -53,7 +53,7 @@
 	VADDPS X15, X, X \
 	VHADDPS X, X, X \
 	VHADDPS X, X, X \
-	MOVSS X, out
+	VMOVSS X, out
 
 #define ONESETUP \
 	MOVQ w+0(FP), SI \
