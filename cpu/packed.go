@@ -113,7 +113,8 @@ const packed16Tokens = 96
 func packed16(n int) bool { return n < packed16Tokens }
 
 // packedLayouts is what the packed kernels read of n tokens' activations (act16): the token groups where a
-// group kernel runs (eight tokens, or at 8 bits four, of a group), each token's bytes where one runs alone.
+// group kernel runs (eight tokens, or at 8 bits four, of a group), each token's bytes where one runs alone
+// (every token, with AVX2 alone: packedGroups).
 func packedLayouts(n int, narrow bool) layout {
 	if !packedGroups() {
 		return layBytes
@@ -256,7 +257,8 @@ func packedKernelGo(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 // packedTask is MatMul for up to maxPackedMats packed weights against the same activations, at 8 bits or
 // (packed16) 16, in one parallel loop over all their strips (matrix i's strips after those of 0…i−1):
 // runs of up to packStreams strips against every token group, the tokens of a group eight or four at a
-// time (at 16 bits eight), a token left over alone (against the run's strips at once).
+// time (at 16 bits eight), a token left over alone (against the run's strips at once); with AVX2 alone
+// (no group kernels: packedGroups) every token alone.
 type packedTask struct {
 	dst  [maxPackedMats][]float32
 	w    [maxPackedMats]*Weight

@@ -120,15 +120,15 @@ func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *
 // packedKernel is packedKernelGo in assembly: one token alone (stride 1), or 4 or 8 of a group (stride
 // gemmT).
 func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
-	if !usePacked || !packedTable(t, false).has(tokens) { // nothing is packed so here, but the tests may call it
+	if !usePacked || !packedTable(t, false).has(tokens) { // no kernel for this here (the tests may still call it)
 		packedKernelGo(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 		return
 	}
 	runPacked(packedTable(t, false), 1, t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 }
 
-// packedTable is type t's kernels at 8 bits or (wide) 16: with AVX2 alone, Q4_0's one-token kernels
-// (none for the other types).
+// packedTable is type t's kernels at 8 bits or (wide) 16: with AVX2 alone the one-token kernels of Q4_0,
+// Q4_K and Q6_K (none for Q8_0, which is not packed there).
 func packedTable(t gguf.Type, wide bool) packedKernels {
 	switch {
 	case !useVNNI && t == gguf.TypeQ4_0 && !wide:

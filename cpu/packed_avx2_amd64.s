@@ -21,7 +21,9 @@
 // bits, one thread, two runs each: Q4_0 without 11.7–12.2 GB/s, 2,304 bytes ahead 14.6–15.6, 4,608
 // 15.0–15.9; Q4_K without 8.7–9.4, 2,368 12.0–13.3, 9,472 12.8–13.1; Q6_K without 9.3–9.7, 13,568
 // 10.7–10.8 (its kernel's own ceiling is near: 9.5–13 GB/s in cache). Decoding (llamago bench -p 0 -n 64,
-// 2 threads, alternated): Q4_0 37.8/36.7 → 48.0/49.2 t/s (4 units ahead), Q4_K_M 25.2/24.4 → 28.3–33.5.
+// 2 threads, alternated): Q4_0 37.8/36.7 → 48.0/49.2 t/s with 2,304 bytes ahead (4,608, kept for the
+// stream rate above, decoded 40.4/40.5 t/s in a slower minute where ik_llama.cpp did 35.9/35.1), Q4_K_M
+// 25.2/24.4 → 28.3–33.5.
 #define PFQ40 4608
 #define PFQ4K 9472
 #define PFQ6K 13568

@@ -143,7 +143,8 @@ func TestBatchedMatchesAlone(t *testing.T) {
 				require.Equal(t, alone[i].ids, s.tokens[len(prompts[i]):], "sequence %d: greedy tokens", i)
 				if c.exact && packs(m) {
 					// Every product of a packed matrix goes through kernels that fold as the tiles do (and,
-					// at 8 bits, so do Q4_0's one-token kernels on an unpacked output matrix): exact.
+					// at 8 bits with AVX-512 VNNI, so do Q4_0's one-token kernels on an unpacked output
+					// matrix): exact.
 					require.Equal(t, alone[i].logits, s.logits, "sequence %d: logits", i)
 				}
 				if typ == "F32" || c.bits == 8 {
