@@ -414,6 +414,51 @@ widen2:
 	VFMADD231PS Y13, Y12, Y14 \
 	VMOVUPS Y14, (h*32)(R12)
 
+// OUTZERO4 clears the four tokens' 16 float sums (out at AX, tokens R13 bytes apart; Y0 zero); OUTFOLD4 folds
+// their block sums Y0–Y7 into them (FOLD16), OUTOFFSET4 adds their offset terms (OFFSET16) and advances as.
+#define OUTZERO4 \
+	MOVQ AX, R12 \
+	VMOVUPS Y0, (R12) \
+	VMOVUPS Y0, 32(R12) \
+	ADDQ R13, R12 \
+	VMOVUPS Y0, (R12) \
+	VMOVUPS Y0, 32(R12) \
+	ADDQ R13, R12 \
+	VMOVUPS Y0, (R12) \
+	VMOVUPS Y0, 32(R12) \
+	ADDQ R13, R12 \
+	VMOVUPS Y0, (R12) \
+	VMOVUPS Y0, 32(R12)
+
+#define OUTFOLD4 \
+	MOVQ AX, R12 \
+	FOLD16(0, 0, Y0) \
+	FOLD16(0, 1, Y1) \
+	ADDQ R13, R12 \
+	FOLD16(1, 0, Y2) \
+	FOLD16(1, 1, Y3) \
+	ADDQ R13, R12 \
+	FOLD16(2, 0, Y4) \
+	FOLD16(2, 1, Y5) \
+	ADDQ R13, R12 \
+	FOLD16(3, 0, Y6) \
+	FOLD16(3, 1, Y7)
+
+#define OUTOFFSET4 \
+	MOVQ AX, R12 \
+	OFFSET16(0, 0) \
+	OFFSET16(0, 1) \
+	ADDQ R13, R12 \
+	OFFSET16(1, 0) \
+	OFFSET16(1, 1) \
+	ADDQ R13, R12 \
+	OFFSET16(2, 0) \
+	OFFSET16(2, 1) \
+	ADDQ R13, R12 \
+	OFFSET16(3, 0) \
+	OFFSET16(3, 1) \
+	ADDQ $32, R11
+
 // func gemm16x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride, vnni int)
 // pairs: pairs of values per block (8 or 16); token t's 16 results go to out + t·ostride bytes; vnni ≠ 0
 // takes the AVX-VNNI inner loop.
@@ -429,18 +474,7 @@ TEXT ·gemm16x4AVX2(SB), NOSPLIT, $0-96
 	MOVQ out+72(FP), AX
 	MOVQ ostride+80(FP), R13
 	VPXOR Y0, Y0, Y0
-	MOVQ AX, R12
-	VMOVUPS Y0, (R12)
-	VMOVUPS Y0, 32(R12)
-	ADDQ R13, R12
-	VMOVUPS Y0, (R12)
-	VMOVUPS Y0, 32(R12)
-	ADDQ R13, R12
-	VMOVUPS Y0, (R12)
-	VMOVUPS Y0, 32(R12)
-	ADDQ R13, R12
-	VMOVUPS Y0, (R12)
-	VMOVUPS Y0, 32(R12)
+	OUTZERO4
 
 block16:
 	VPXOR Y0, Y0, Y0
@@ -481,33 +515,10 @@ pairv16:
 	JNZ  pairv16
 
 fold16:
-	MOVQ AX, R12
-	FOLD16(0, 0, Y0)
-	FOLD16(0, 1, Y1)
-	ADDQ R13, R12
-	FOLD16(1, 0, Y2)
-	FOLD16(1, 1, Y3)
-	ADDQ R13, R12
-	FOLD16(2, 0, Y4)
-	FOLD16(2, 1, Y5)
-	ADDQ R13, R12
-	FOLD16(3, 0, Y6)
-	FOLD16(3, 1, Y7)
+	OUTFOLD4
 	CMPQ offsets+64(FP), $0
 	JE   next16
-	MOVQ AX, R12
-	OFFSET16(0, 0)
-	OFFSET16(0, 1)
-	ADDQ R13, R12
-	OFFSET16(1, 0)
-	OFFSET16(1, 1)
-	ADDQ R13, R12
-	OFFSET16(2, 0)
-	OFFSET16(2, 1)
-	ADDQ R13, R12
-	OFFSET16(3, 0)
-	OFFSET16(3, 1)
-	ADDQ $32, R11
+	OUTOFFSET4
 
 next16:
 	ADDQ $64, R8
@@ -851,18 +862,7 @@ TEXT ·gemm16x4AVX2Q8(SB), NOSPLIT, $0-104
 	VMOVD BX, X15
 	VPBROADCASTD X15, Y15
 	VPXOR Y0, Y0, Y0
-	MOVQ AX, R12
-	VMOVUPS Y0, (R12)
-	VMOVUPS Y0, 32(R12)
-	ADDQ R13, R12
-	VMOVUPS Y0, (R12)
-	VMOVUPS Y0, 32(R12)
-	ADDQ R13, R12
-	VMOVUPS Y0, (R12)
-	VMOVUPS Y0, 32(R12)
-	ADDQ R13, R12
-	VMOVUPS Y0, (R12)
-	VMOVUPS Y0, 32(R12)
+	OUTZERO4
 
 block8:
 	VMOVDQU (SI), Y8
@@ -896,33 +896,10 @@ quad8:
 	SUM8(1, Y2, Y3)
 	SUM8(2, Y4, Y5)
 	SUM8(3, Y6, Y7)
-	MOVQ AX, R12
-	FOLD16(0, 0, Y0)
-	FOLD16(0, 1, Y1)
-	ADDQ R13, R12
-	FOLD16(1, 0, Y2)
-	FOLD16(1, 1, Y3)
-	ADDQ R13, R12
-	FOLD16(2, 0, Y4)
-	FOLD16(2, 1, Y5)
-	ADDQ R13, R12
-	FOLD16(3, 0, Y6)
-	FOLD16(3, 1, Y7)
+	OUTFOLD4
 	CMPQ offsets+72(FP), $0
 	JE   next8
-	MOVQ AX, R12
-	OFFSET16(0, 0)
-	OFFSET16(0, 1)
-	ADDQ R13, R12
-	OFFSET16(1, 0)
-	OFFSET16(1, 1)
-	ADDQ R13, R12
-	OFFSET16(2, 0)
-	OFFSET16(2, 1)
-	ADDQ R13, R12
-	OFFSET16(3, 0)
-	OFFSET16(3, 1)
-	ADDQ $32, R11
+	OUTOFFSET4
 
 next8:
 	ADDQ $64, R8
