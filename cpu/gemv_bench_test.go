@@ -95,9 +95,6 @@ func BenchmarkPackedKernel(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	const rows, cols = 4 * packRows, 2048
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-		if !packTakes(typ) {
-			continue // AVX2 alone packs all but Q8_0
-		}
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(b, typ, randRow(r, rows*cols, 1))}
 		require.True(b, w.Pack())
 		stripBytes := packStripBytes(w)

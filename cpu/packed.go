@@ -91,8 +91,8 @@ func packUnitBytes(t gguf.Type) int {
 func packStripBytes(w *Weight) int { return w.Cols / packUnitValues(w.Type) * packUnitBytes(w.Type) }
 
 // Pack rewrites w into rows across lanes (see above) where a kernel for it exists here: Q4_0, Q8_0, Q4_K
-// or Q6_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI (all but Q8_0 with
-// AVX2 alone: packTakes). It reports whether it did; w.Data is left as it was.
+// or Q6_K with whole strips of rows and whole units per row, on CPUs with AVX-512 VNNI or AVX2. It reports
+// whether it did; w.Data is left as it was.
 func (w *Weight) Pack() bool {
 	if !canPack(w) {
 		return false
@@ -139,7 +139,7 @@ var packTypes = map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ8_0: true, ggu
 // canPack reports whether w can be packed (Weight.Pack).
 func canPack(w *Weight) bool {
 	_, ok := packTypes[w.Type]
-	return usePacked && ok && packTakes(w.Type) && w.Packed == nil &&
+	return usePacked && ok && w.Packed == nil &&
 		w.Rows > 0 && w.Rows%packRows == 0 && w.Cols%packUnitValues(w.Type) == 0 && len(w.Data) == w.Rows*w.RowBytes()
 }
 

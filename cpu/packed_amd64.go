@@ -9,17 +9,10 @@ import (
 	"github.com/llamago/llamago/gguf"
 )
 
-// usePacked says whether Weight.Pack packs: every packed type with AVX-512 VNNI, all but Q8_0 with AVX2
-// alone (packTakes says which).
+// usePacked says whether Weight.Pack packs: with AVX-512 VNNI or AVX2 (the AVX2 kernels,
+// packed_avx2_amd64.s, are one-token ones: their products of more than packedAVX2Tokens tokens take the
+// tiles, on strips unpacked from the packed rows).
 var usePacked = useVNNI || useAVX2
-
-// packTakes reports whether Weight.Pack packs type t here: all four packed types with AVX-512 VNNI, where
-// every product of a packed matrix has its kernels; with AVX2 alone Q4_0, Q4_K and Q6_K, whose one-token
-// kernels are packed_avx2_amd64.s (their products of more than packedAVX2Tokens tokens take the tiles, on
-// strips unpacked from the packed rows). Q8_0 stays in the file's layout there: its unsigned bytes would
-// overflow VPMADDUBSW's 16-bit sums, and its file-layout kernel already decodes at ik_llama.cpp's speed
-// (2-core AMD EPYC, Zen 3: bench/RESULTS.md).
-func packTakes(t gguf.Type) bool { return useVNNI || t != gguf.TypeQ8_0 }
 
 // packedTokens reports whether n tokens against a packed matrix take the packed kernels (at 8 bits when
 // narrow): with AVX2 alone up to packedAVX2Tokens, the rest the tiles; with AVX-512 VNNI every
@@ -127,8 +120,7 @@ func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []flo
 	runPacked(packedTable(t, false), 1, t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 }
 
-// packedTable is type t's kernels at 8 bits or (wide) 16: with AVX2 alone the one-token kernels of Q4_0,
-// Q4_K and Q6_K (none for Q8_0, which is not packed there).
+// packedTable is type t's kernels at 8 bits or (wide) 16: with AVX2 alone its one-token kernels.
 func packedTable(t gguf.Type, wide bool) packedKernels {
 	switch {
 	case !useVNNI && t == gguf.TypeQ4_0 && !wide:
@@ -141,6 +133,10 @@ func packedTable(t gguf.Type, wide bool) packedKernels {
 		return packed16AVX2Q4_K
 	case !useVNNI && t == gguf.TypeQ6_K && !wide:
 		return packedAVX2Q6_K
+	case !useVNNI && t == gguf.TypeQ8_0 && !wide:
+		return packedAVX2Q8_0
+	case !useVNNI && t == gguf.TypeQ8_0:
+		return packed16AVX2Q8_0
 	case !useVNNI && t == gguf.TypeQ6_K:
 		return packed16AVX2Q6_K
 	case !useVNNI:
@@ -232,7 +228,7 @@ func (k packedKernels) has(tokens int) bool {
 	return k.x8 != nil
 }
 
-// The AVX2 kernels (packed_avx2_amd64.s): Q4_0, Q4_K and Q6_K, one token, at 8 and 16 bits.
+// The AVX2 kernels (packed_avx2_amd64.s): one token, at 8 and 16 bits.
 var (
 	packedAVX2Q4_0   = packedKernels{x1: packedQ4_0x1AVX2}
 	packed16AVX2Q4_0 = packedKernels{x1: packedQ4_0x1wAVX2}
@@ -240,7 +236,15 @@ var (
 	packed16AVX2Q4_K = packedKernels{x1: packedQ4_Kx1wAVX2}
 	packedAVX2Q6_K   = packedKernels{x1: packedQ6_Kx1AVX2}
 	packed16AVX2Q6_K = packedKernels{x1: packedQ6_Kx1wAVX2}
+	packedAVX2Q8_0   = packedKernels{x1: packedQ8_0x1AVX2}
+	packed16AVX2Q8_0 = packedKernels{x1: packedQ8_0x1wAVX2}
 )
+
+//go:noescape
+func packedQ8_0x1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+
+//go:noescape
+func packedQ8_0x1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
 func packedQ6_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)

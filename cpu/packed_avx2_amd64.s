@@ -27,6 +27,7 @@
 #define PFQ40 4608
 #define PFQ4K 9472
 #define PFQ6K 13568
+#define PFQ80 4352
 
 #define SETUP2 \
 	MOVQ         w+0(FP), SI \
@@ -652,5 +653,143 @@ q6w1:
 	GRP6W(U6G3, 1, 3)
 	NEXT6(512)
 	JNZ q6w1
+
+	STORE2
+
+// Q8_0 (pairs of blocks, 1088 bytes a strip: the 16 rows' fp16 scales of block h at 32h, its eight words
+// at 64+512h+64k, row r's u = q + 128 of values 4k…4k+3 at +4r). Unsigned bytes up to 255 would saturate
+// VPMADDUBSW's 16-bit sums, so this kernel widens them: VPMOVZXBW of 16 bytes gives four rows' four values
+// as words, VPMADDWD against the quad's four activations as words (x0…x3 repeated) gives each row two
+// int32 lanes; per block VPHADDD and VPERMQ bring the rows in order (one lane each), the total starts at
+// −128·Σq (16 × start) — Σ u·q − 128·Σq = Σ q_w·q exactly (|total| < 2^31) — and folds as the tiles fold.
+// Both precisions take it: the 8-bit quads sign-extended, the 16-bit ones rebuilt as 256·hi + lo.
+// Y0/Y1 rows 0–3/4–7, Y2/Y3 rows 8–11/12–15 (two lanes a row), Y8 the quad's activations as words.
+
+// Q8W(off): the word at off(SI) against Y8, into Y0–Y3 (Y4, Y5 scratch).
+#define Q8W(off) \
+	VPMOVZXBW   (off)(SI), Y4 \
+	VPMADDWD    Y8, Y4, Y4 \
+	VPADDD      Y4, Y0, Y0 \
+	VPMOVZXBW   (off+16)(SI), Y5 \
+	VPMADDWD    Y8, Y5, Y5 \
+	VPADDD      Y5, Y1, Y1 \
+	VPMOVZXBW   (off+32)(SI), Y4 \
+	VPMADDWD    Y8, Y4, Y4 \
+	VPADDD      Y4, Y2, Y2 \
+	VPMOVZXBW   (off+48)(SI), Y5 \
+	VPMADDWD    Y8, Y5, Y5 \
+	VPADDD      Y5, Y3, Y3
+
+// ACT8(a): the 8-bit quad at a(DI) as words in Y8; ACTW(a): the 16-bit quad split at a(DI) (lo, then hi).
+#define ACT8(a) \
+	VPBROADCASTD (a)(DI), X8 \
+	VPMOVSXBW    X8, Y8
+
+#define ACTW(a) \
+	VPBROADCASTD (a)(DI), X8 \
+	VPMOVSXBW    X8, Y8 \
+	VPBROADCASTD (a+4)(DI), X9 \
+	VPMOVSXBW    X9, Y9 \
+	VPSLLW       $8, Y9, Y9 \
+	VPADDW       Y9, Y8, Y8
+
+// FOLD8Q(h): block h's lanes in row order, from −128·Σq, folded into Y10 (rows 0–7) and Y11 (8–15).
+#define FOLD8Q(h) \
+	VPHADDD      Y1, Y0, Y0 \
+	VPERMQ       $0xD8, Y0, Y0 \
+	VPHADDD      Y3, Y2, Y2 \
+	VPERMQ       $0xD8, Y2, Y2 \
+	VPBROADCASTD (4*(h))(R13), Y8 \
+	VPSLLD       $4, Y8, Y8 \
+	VPADDD       Y8, Y0, Y0 \
+	VPADDD       Y8, Y2, Y2 \
+	VCVTDQ2PS    Y0, Y0 \
+	VCVTDQ2PS    Y2, Y2 \
+	VBROADCASTSS (4*(h))(R10), Y8 \
+	VMULPS       Y8, Y0, Y0 \
+	VMULPS       Y8, Y2, Y2 \
+	VCVTPH2PS    (32*(h))(SI), Y4 \
+	VCVTPH2PS    (32*(h)+16)(SI), Y5 \
+	VFMADD231PS  Y4, Y0, Y10 \
+	VFMADD231PS  Y5, Y2, Y11
+
+#define Q8ZERO \
+	VPXOR Y0, Y0, Y0 \
+	VPXOR Y1, Y1, Y1 \
+	VPXOR Y2, Y2, Y2 \
+	VPXOR Y3, Y3, Y3
+
+// BLOCKQ8(ACT, h, a, s): block h with the quad macro ACT, quad k's activations at a + s·k.
+#define BLOCKQ8(ACT, h, a, s) \
+	Q8ZERO \
+	ACT(a) \
+	Q8W(64+512*(h)) \
+	ACT(a+(s)) \
+	Q8W(64+512*(h)+64) \
+	ACT(a+2*(s)) \
+	Q8W(64+512*(h)+128) \
+	ACT(a+3*(s)) \
+	Q8W(64+512*(h)+192) \
+	ACT(a+4*(s)) \
+	Q8W(64+512*(h)+256) \
+	ACT(a+5*(s)) \
+	Q8W(64+512*(h)+320) \
+	ACT(a+6*(s)) \
+	Q8W(64+512*(h)+384) \
+	ACT(a+7*(s)) \
+	Q8W(64+512*(h)+448) \
+	FOLD8Q(h)
+
+// PF80: a Q8_0 unit's 17 lines, PFQ80 bytes ahead.
+#define PF80 \
+	PREFETCHT1 (PFQ80)(SI) \
+	PREFETCHT1 (PFQ80+64)(SI) \
+	PREFETCHT1 (PFQ80+128)(SI) \
+	PREFETCHT1 (PFQ80+192)(SI) \
+	PREFETCHT1 (PFQ80+256)(SI) \
+	PREFETCHT1 (PFQ80+320)(SI) \
+	PREFETCHT1 (PFQ80+384)(SI) \
+	PREFETCHT1 (PFQ80+448)(SI) \
+	PREFETCHT1 (PFQ80+512)(SI) \
+	PREFETCHT1 (PFQ80+576)(SI) \
+	PREFETCHT1 (PFQ80+640)(SI) \
+	PREFETCHT1 (PFQ80+704)(SI) \
+	PREFETCHT1 (PFQ80+768)(SI) \
+	PREFETCHT1 (PFQ80+832)(SI) \
+	PREFETCHT1 (PFQ80+896)(SI) \
+	PREFETCHT1 (PFQ80+960)(SI) \
+	PREFETCHT1 (PFQ80+1024)(SI)
+
+// func packedQ8_0x1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ8_0x1AVX2(SB), NOSPLIT, $0-64
+	SETUP2
+
+q81:
+	PF80
+	BLOCKQ8(ACT8, 0, 0, 4)
+	BLOCKQ8(ACT8, 1, 32, 4)
+	ADDQ $1088, SI
+	ADDQ $64, DI
+	ADDQ $8, R10
+	ADDQ $8, R13
+	DECQ CX
+	JNZ  q81
+
+	STORE2
+
+// func packedQ8_0x1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+TEXT ·packedQ8_0x1wAVX2(SB), NOSPLIT, $0-64
+	SETUP2
+
+q8w1:
+	PF80
+	BLOCKQ8(ACTW, 0, 0, 8)
+	BLOCKQ8(ACTW, 1, 64, 8)
+	ADDQ $1088, SI
+	ADDQ $128, DI
+	ADDQ $8, R10
+	ADDQ $8, R13
+	DECQ CX
+	JNZ  q8w1
 
 	STORE2

@@ -7,9 +7,6 @@ import "github.com/llamago/llamago/gguf"
 // usePacked is false without the assembly kernels: weights keep the file's layout.
 const usePacked = false
 
-// packTakes: nothing is packed without the assembly kernels.
-func packTakes(gguf.Type) bool { return false }
-
 // packedTokens: nothing is packed without the assembly kernels.
 func packedTokens(int, bool) bool { return false }
 

@@ -160,9 +160,6 @@ func testPackedMatchesTiles(t *testing.T) {
 	// 144 rows: two runs of four strips and one alone, over several chunks and both workers.
 	rows, cols := 144, 2048
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-		if !packTakes(typ) {
-			continue // not packed on this CPU (AVX2 alone: all but Q8_0)
-		}
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
@@ -188,11 +185,6 @@ func TestPackRefuses(t *testing.T) {
 	}{{gguf.TypeQ5_0, 16, 256}, {gguf.TypeQ4_0, 24, 64}, {gguf.TypeQ8_0, 16, 96}, {gguf.TypeQ4_K, 24, 256}, {gguf.TypeQ6_K, 16, 128}} {
 		w := &Weight{Type: c.typ, Rows: c.rows, Cols: c.cols, Data: quantRow(t, c.typ, randRow(r, c.rows*c.cols, 1))}
 		require.False(t, w.Pack(), "%s %d×%d", c.typ, c.rows, c.cols)
-		require.Nil(t, w.Packed)
-	}
-	if usePacked && !useVNNI { // AVX2 alone: Q8_0 has no packed kernels, whole strips or not
-		w := &Weight{Type: gguf.TypeQ8_0, Rows: 16, Cols: 256, Data: quantRow(t, gguf.TypeQ8_0, randRow(r, 16*256, 1))}
-		require.False(t, w.Pack())
 		require.Nil(t, w.Packed)
 	}
 }
@@ -256,7 +248,7 @@ func testMatMulsMixedPacked(t *testing.T, bits int) {
 	cols := 256
 	mk := func(typ gguf.Type, rows int, pack bool) *Weight {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
-		if pack && packTakes(typ) { // AVX2 alone packs all but Q8_0: it stays in the file's layout
+		if pack {
 			require.True(t, w.Pack())
 		}
 		return w
@@ -305,9 +297,6 @@ func testPacked16MatchesTiles(t *testing.T) {
 	defer p.Close()
 	rows, cols := 144, 2048
 	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-		if !packTakes(typ) {
-			continue // not packed on this CPU (AVX2 alone: all but Q8_0)
-		}
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(t, typ, randRow(r, rows*cols, 1))}
 		pw := *w
 		require.True(t, pw.Pack())
