@@ -286,24 +286,29 @@ w1:
 	ADDQ $32, R11 \
 	DECQ CX
 
+// KUNIT(CHUNK): one super-block, rows 0–7 then 8–15, chunk by chunk with the chunk macro CHUNK (KCHUNK8 or
+// KCHUNKW), the unit PFQ4K bytes ahead asked for during the first half.
+#define KUNIT(CHUNK) \
+	KPF0 \
+	KPF(0) \
+	CHUNK(0, 0, Y10) \
+	KPF(1) \
+	CHUNK(1, 0, Y10) \
+	KPF(2) \
+	CHUNK(2, 0, Y10) \
+	KPF(3) \
+	CHUNK(3, 0, Y10) \
+	CHUNK(0, 1, Y11) \
+	CHUNK(1, 1, Y11) \
+	CHUNK(2, 1, Y11) \
+	CHUNK(3, 1, Y11)
+
 // func packedQ4_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ4_Kx1AVX2(SB), NOSPLIT, $0-64
 	KSETUP
 
 k1:
-	KPF0
-	KPF(0)
-	KCHUNK8(0, 0, Y10)
-	KPF(1)
-	KCHUNK8(1, 0, Y10)
-	KPF(2)
-	KCHUNK8(2, 0, Y10)
-	KPF(3)
-	KCHUNK8(3, 0, Y10)
-	KCHUNK8(0, 1, Y11)
-	KCHUNK8(1, 1, Y11)
-	KCHUNK8(2, 1, Y11)
-	KCHUNK8(3, 1, Y11)
+	KUNIT(KCHUNK8)
 	KNEXT(256)
 	JNZ k1
 
@@ -346,19 +351,7 @@ TEXT ·packedQ4_Kx1wAVX2(SB), NOSPLIT, $0-64
 	KSETUP
 
 kw1:
-	KPF0
-	KPF(0)
-	KCHUNKW(0, 0, Y10)
-	KPF(1)
-	KCHUNKW(1, 0, Y10)
-	KPF(2)
-	KCHUNKW(2, 0, Y10)
-	KPF(3)
-	KCHUNKW(3, 0, Y10)
-	KCHUNKW(0, 1, Y11)
-	KCHUNKW(1, 1, Y11)
-	KCHUNKW(2, 1, Y11)
-	KCHUNKW(3, 1, Y11)
+	KUNIT(KCHUNKW)
 	KNEXT(512)
 	JNZ kw1
 
@@ -601,19 +594,23 @@ uk2:
 	ADDQ $64, R13 \
 	DECQ CX
 
+// UNIT6X(GRP): one super-block, group by group with the group macro GRP (GRP6 or GRP6W).
+#define UNIT6X(GRP) \
+	GRP(U6G0, 0, 0) \
+	GRP(U6G1, 0, 1) \
+	GRP(U6G2, 0, 2) \
+	GRP(U6G3, 0, 3) \
+	GRP(U6G0, 1, 0) \
+	GRP(U6G1, 1, 1) \
+	GRP(U6G2, 1, 2) \
+	GRP(U6G3, 1, 3)
+
 // func packedQ6_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 TEXT ·packedQ6_Kx1AVX2(SB), NOSPLIT, $0-64
 	Q6SETUP2
 
 q61:
-	GRP6(U6G0, 0, 0)
-	GRP6(U6G1, 0, 1)
-	GRP6(U6G2, 0, 2)
-	GRP6(U6G3, 0, 3)
-	GRP6(U6G0, 1, 0)
-	GRP6(U6G1, 1, 1)
-	GRP6(U6G2, 1, 2)
-	GRP6(U6G3, 1, 3)
+	UNIT6X(GRP6)
 	NEXT6(256)
 	JNZ q61
 
@@ -643,14 +640,7 @@ TEXT ·packedQ6_Kx1wAVX2(SB), NOSPLIT, $0-64
 	Q6SETUP2
 
 q6w1:
-	GRP6W(U6G0, 0, 0)
-	GRP6W(U6G1, 0, 1)
-	GRP6W(U6G2, 0, 2)
-	GRP6W(U6G3, 0, 3)
-	GRP6W(U6G0, 1, 0)
-	GRP6W(U6G1, 1, 1)
-	GRP6W(U6G2, 1, 2)
-	GRP6W(U6G3, 1, 3)
+	UNIT6X(GRP6W)
 	NEXT6(512)
 	JNZ q6w1
 
