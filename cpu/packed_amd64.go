@@ -256,6 +256,9 @@ func packedQ6_Kx1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32,
 func unpackPackedQ4_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
 
 //go:noescape
+func unpackPackedQ8_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
+
+//go:noescape
 func unpackPackedQ4_KAVX2(src *byte, units int, q *uint32, s, o *float32)
 
 //go:noescape
@@ -306,7 +309,7 @@ func unpackPackedQ4_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next
 //go:noescape
 func unpackPackedQ4_KAVX512(src *byte, units int, q *uint32, s, o *float32, next *byte)
 
-// unpackPackedFast is unpackPacked for Q4_0, Q8_0 and Q4_K in assembly: src is the strip, next the one after it
+// unpackPackedFast is unpackPacked for Q4_0, Q8_0 and Q4_K in assembly (with AVX2 alone too): src is the strip, next the one after it
 // (or src again), which it prefetches.
 func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
 	if !usePacked {
@@ -319,6 +322,9 @@ func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
 	case useVNNI:
 	case t == gguf.TypeQ4_0:
 		unpackPackedQ4_0AVX2(&src[0], units, &st.q[0], &st.s[0], &st.o[0])
+		return true
+	case t == gguf.TypeQ8_0:
+		unpackPackedQ8_0AVX2(&src[0], units, &st.q[0], &st.s[0], &st.o[0])
 		return true
 	case t == gguf.TypeQ4_K:
 		unpackPackedQ4_KAVX2(&src[0], units, &st.q[0], &st.s[0], &st.o[0])

@@ -420,6 +420,55 @@ upair2:
 	VZEROUPPER
 	RET
 
+// UCOPY(off, dst): the 64-byte word at off(SI) as it is to dst(DI) (Q8_0's packed words are the strip's).
+#define UCOPY(off, dst) \
+	VMOVDQU (off)(SI), Y0 \
+	VMOVDQU (off+32)(SI), Y1 \
+	VMOVDQU Y0, (dst)(DI) \
+	VMOVDQU Y1, (dst+32)(DI)
+
+// UBLOCK8(h): block h of a Q8_0 pair: its 16 scales to s (R8) and 128× them to o (R9), its eight words to q.
+#define UBLOCK8(h) \
+	VCVTPH2PS (32*(h))(SI), Y4 \
+	VCVTPH2PS (32*(h)+16)(SI), Y5 \
+	VMOVUPS   Y4, (64*(h))(R8) \
+	VMOVUPS   Y5, (64*(h)+32)(R8) \
+	VMULPS    Y14, Y4, Y4 \
+	VMULPS    Y14, Y5, Y5 \
+	VMOVUPS   Y4, (64*(h))(R9) \
+	VMOVUPS   Y5, (64*(h)+32)(R9) \
+	UCOPY(64+512*(h), 512*(h)) \
+	UCOPY(128+512*(h), 512*(h)+64) \
+	UCOPY(192+512*(h), 512*(h)+128) \
+	UCOPY(256+512*(h), 512*(h)+192) \
+	UCOPY(320+512*(h), 512*(h)+256) \
+	UCOPY(384+512*(h), 512*(h)+320) \
+	UCOPY(448+512*(h), 512*(h)+384) \
+	UCOPY(512+512*(h), 512*(h)+448)
+
+// func unpackPackedQ8_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
+TEXT ·unpackPackedQ8_0AVX2(SB), NOSPLIT, $0-40
+	MOVQ         src+0(FP), SI
+	MOVQ         pairs+8(FP), CX
+	MOVQ         q+16(FP), DI
+	MOVQ         s+24(FP), R8
+	MOVQ         o+32(FP), R9
+	MOVL         $0x43000000, AX // 128.0
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+
+u8pair2:
+	UBLOCK8(0)
+	UBLOCK8(1)
+	ADDQ $1088, SI
+	ADDQ $1024, DI
+	ADDQ $128, R8
+	ADDQ $128, R9
+	DECQ CX
+	JNZ  u8pair2
+	VZEROUPPER
+	RET
+
 // USCALE(j, h): sub-block j's s = float(sc)·d and o = float(m)·dmin of rows 8h…8h+7 (d, dmin in Y4+h, Y6+h).
 #define USCALE(j, h, D, M) \
 	VPMOVZXBD (64+16*(j)+8*(h))(SI), Y0 \

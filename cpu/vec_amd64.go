@@ -20,13 +20,23 @@ func quantRowQ8_0AVX512(x *float32, nb int, q *int16, d *float32, s *int32)
 // there is no vector form (the caller then runs the Go loop).
 func quantizeRowQ8_0(x []float32, q []int16, d []float32, s []int32) bool {
 	nb := len(x) / 32
-	if !useAVX512BW || nb == 0 {
+	if !useAVX2 || nb == 0 {
 		return false
 	}
 	_, _, _ = q[nb*32-1], d[nb-1], s[nb-1]
-	quantRowQ8_0AVX512(&x[0], nb, &q[0], &d[0], &s[0])
+	if useAVX512BW {
+		quantRowQ8_0AVX512(&x[0], nb, &q[0], &d[0], &s[0])
+	} else {
+		quantRowQ8_0AVX2(&x[0], nb, &q[0], &d[0], &s[0])
+	}
 	return true
 }
+
+//go:noescape
+func quantRowQ8_0AVX2(x *float32, nb int, q *int16, d *float32, s *int32)
+
+//go:noescape
+func quantRowQ8_KAVX2(x *float32, nsb int, q *int16, d *float32, s *int32)
 
 //go:noescape
 func quantRowQ8_KAVX512(x *float32, nsb int, q *int16, d *float32, s *int32)
@@ -35,11 +45,15 @@ func quantRowQ8_KAVX512(x *float32, nsb int, q *int16, d *float32, s *int32)
 // is no vector form.
 func quantizeRowQ8_K(x []float32, q []int16, d []float32, s []int32) bool {
 	nsb := len(x) / 256
-	if !useAVX512BW || nsb == 0 {
+	if !useAVX2 || nsb == 0 {
 		return false
 	}
 	_, _, _ = q[nsb*256-1], d[nsb*8-1], s[nsb*8-1]
-	quantRowQ8_KAVX512(&x[0], nsb, &q[0], &d[0], &s[0])
+	if useAVX512BW {
+		quantRowQ8_KAVX512(&x[0], nsb, &q[0], &d[0], &s[0])
+	} else {
+		quantRowQ8_KAVX2(&x[0], nsb, &q[0], &d[0], &s[0])
+	}
 	return true
 }
 

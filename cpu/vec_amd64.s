@@ -674,3 +674,218 @@ splitloop:
 	JNZ       splitloop
 	VZEROUPPER
 	RET
+
+// AMAX32AVX2 sets X0 and AX to the largest bit pattern of |x| over the 32 values at SI (Y15: the sign
+// mask; Y1–Y3 clobbered): a NaN wins over every number, as AMAX32.
+#define AMAX32AVX2 \
+	VPAND   (SI), Y15, Y0 \
+	VPAND   32(SI), Y15, Y1 \
+	VPAND   64(SI), Y15, Y2 \
+	VPAND   96(SI), Y15, Y3 \
+	VPMAXUD Y1, Y0, Y0 \
+	VPMAXUD Y3, Y2, Y2 \
+	VPMAXUD Y2, Y0, Y0 \
+	VEXTRACTI128 $1, Y0, X1 \
+	VPMAXUD X1, X0, X0 \
+	VPSHUFD $0x4E, X0, X1 \
+	VPMAXUD X1, X0, X0 \
+	VPSHUFD $0xB1, X0, X1 \
+	VPMAXUD X1, X0, X0 \
+	VMOVD   X0, AX
+
+// HSUMD8 sums Y6's eight int32 lanes into X6's first (X7 clobbered).
+#define HSUMD8 \
+	VEXTRACTI128 $1, Y6, X7 \
+	VPADDD  X7, X6, X6 \
+	VPSHUFD $0x4E, X6, X7 \
+	VPADDD  X7, X6, X6 \
+	VPSHUFD $0xB1, X6, X7 \
+	VPADDD  X7, X6, X6
+
+// ROUND32(off, DST): the 32 floats at off(SI) times Y5, rounded to int32 (ties to even, the MXCSR default),
+// each clamped to at most Y14 (CLAMP: VPMINSD Y14 or nothing), stored as int16 at DST(DI) (VPACKSSDW works
+// within 128-bit lanes; VPERMQ puts the quarters back in order), their sum in Y6 (Y8–Y11 clobbered).
+#define ROUND32(off, DST, CLAMP) \
+	VMULPS    (off)(SI), Y5, Y8 \
+	VMULPS    (off+32)(SI), Y5, Y9 \
+	VMULPS    (off+64)(SI), Y5, Y10 \
+	VMULPS    (off+96)(SI), Y5, Y11 \
+	VCVTPS2DQ Y8, Y8 \
+	VCVTPS2DQ Y9, Y9 \
+	VCVTPS2DQ Y10, Y10 \
+	VCVTPS2DQ Y11, Y11 \
+	CLAMP(Y8) \
+	CLAMP(Y9) \
+	CLAMP(Y10) \
+	CLAMP(Y11) \
+	VPADDD    Y9, Y8, Y6 \
+	VPADDD    Y11, Y10, Y7 \
+	VPADDD    Y7, Y6, Y6 \
+	VPACKSSDW Y9, Y8, Y8 \
+	VPERMQ    $0xD8, Y8, Y8 \
+	VMOVDQU   Y8, (DST)(DI) \
+	VPACKSSDW Y11, Y10, Y10 \
+	VPERMQ    $0xD8, Y10, Y10 \
+	VMOVDQU   Y10, (DST+32)(DI)
+
+#define NOCLAMP(Y)
+#define CLAMP127(Y) VPMINSD Y14, Y, Y
+
+// func quantRowQ8_0AVX2(x *float32, nb int, q *int16, d *float32, s *int32)
+// quantRowQ8_0AVX512 with 256-bit vectors: the same maximum over |x| bit patterns, id = 127/amax,
+// q = round(x·id) in float32, d = amax/127 rounded to fp16 and back, s = Σq.
+TEXT ·quantRowQ8_0AVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ s+32(FP), R9
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $0x42fe0000, AX // 127.0
+	VMOVD AX, X13
+	VPXOR Y12, Y12, Y12
+
+q82block:
+	AMAX32AVX2
+	TESTL AX, AX
+	JZ    q82zero
+	VDIVSS X0, X13, X3 // id = 127/amax
+	VDIVSS X13, X0, X4 // amax/127
+	VCVTPS2PH $0, X4, X4
+	VCVTPH2PS X4, X4
+	VMOVSS X4, (R8)
+	VBROADCASTSS X3, Y5
+	ROUND32(0, 0, NOCLAMP)
+	HSUMD8
+	VMOVD X6, (R9)
+
+q82next:
+	ADDQ $128, SI
+	ADDQ $64, DI
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JNZ  q82block
+	VZEROUPPER
+	RET
+
+q82zero:
+	VMOVDQU Y12, (DI)
+	VMOVDQU Y12, 32(DI)
+	MOVL $0, (R8)
+	MOVL $0, (R9)
+	JMP  q82next
+
+// func quantRowQ8_KAVX2(x *float32, nsb int, q *int16, d *float32, s *int32)
+// quantRowQ8_KAVX512 with 256-bit vectors: amax over |x| ignoring NaNs (VMAXPS keeps its second operand
+// when the first is a NaN), a NaN anywhere making d NaN; max the first value of magnitude amax (found by
+// comparing |x| with amax eight values at a time); iscale = −127/max, q = min(127, round(iscale·x)) in
+// float32 (ties to even), d = 1/iscale for the eight blocks of 32, s = Σq per block.
+TEXT ·quantRowQ8_KAVX2(SB), NOSPLIT, $0-40
+	MOVQ x+0(FP), SI
+	MOVQ nsb+8(FP), CX
+	MOVQ q+16(FP), DI
+	MOVQ d+24(FP), R8
+	MOVQ s+32(FP), R9
+	MOVL $0x7fffffff, AX
+	VMOVD AX, X15
+	VPBROADCASTD X15, Y15
+	MOVL $127, AX
+	VMOVD AX, X14
+	VPBROADCASTD X14, Y14
+	MOVL $0xc2fe0000, AX // -127.0
+	VMOVD AX, X13
+
+k2sblock:
+	VPXOR Y0, Y0, Y0   // amax
+	VPXOR Y12, Y12, Y12 // NaN lanes
+	XORQ R10, R10
+k2max:
+	VMOVUPS (SI)(R10*4), Y1
+	VCMPPS  $3, Y1, Y1, Y2
+	VORPS   Y2, Y12, Y12
+	VANDPS  Y15, Y1, Y1
+	VMAXPS  Y0, Y1, Y0
+	ADDQ    $8, R10
+	CMPQ    R10, $256
+	JLT     k2max
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS  X1, X0, X0
+	VPSHUFD $0x4E, X0, X1
+	VMAXPS  X1, X0, X0
+	VPSHUFD $0xB1, X0, X1
+	VMAXPS  X1, X0, X0 // amax in every lane
+	VMOVD   X0, AX
+	TESTL   AX, AX
+	JZ      k2zero
+	VINSERTF128 $1, X0, Y0, Y2
+	XORQ    R10, R10
+k2find:
+	VANDPS    (SI)(R10*4), Y15, Y1
+	VCMPPS    $0, Y2, Y1, Y1
+	VMOVMSKPS Y1, AX
+	TESTL     AX, AX
+	JNZ       k2found
+	ADDQ      $8, R10
+	JMP       k2find
+k2found:
+	TZCNTL AX, AX
+	ADDQ   AX, R10
+	VMOVSS (SI)(R10*4), X3 // max
+	VDIVSS X3, X13, X4     // iscale = -127/max
+	MOVL   $0x3f800000, AX // 1.0
+	VMOVD  AX, X3
+	VDIVSS X4, X3, X3      // d = 1/iscale
+	VBROADCASTSS X4, Y5
+	XORQ R10, R10
+k2blk:
+	ROUND32(0, 0, CLAMP127)
+	HSUMD8
+	VMOVD  X6, (R9)
+	VMOVSS X3, (R8)
+	ADDQ   $128, SI
+	ADDQ   $64, DI
+	ADDQ   $4, R8
+	ADDQ   $4, R9
+	INCQ   R10
+	CMPQ   R10, $8
+	JLT    k2blk
+	JMP    k2nan
+
+k2zero:
+	XORQ R10, R10
+	VPXOR Y8, Y8, Y8
+k2z:
+	VMOVDQU Y8, (DI)
+	VMOVDQU Y8, 32(DI)
+	MOVL    $0, (R8)
+	MOVL    $0, (R9)
+	ADDQ    $128, SI
+	ADDQ    $64, DI
+	ADDQ    $4, R8
+	ADDQ    $4, R9
+	INCQ    R10
+	CMPQ    R10, $8
+	JLT     k2z
+
+k2nan:
+	VMOVMSKPS Y12, AX
+	TESTL     AX, AX
+	JZ        k2next
+	MOVL $0x7fc00000, AX // NaN
+	MOVL AX, -32(R8)
+	MOVL AX, -28(R8)
+	MOVL AX, -24(R8)
+	MOVL AX, -20(R8)
+	MOVL AX, -16(R8)
+	MOVL AX, -12(R8)
+	MOVL AX, -8(R8)
+	MOVL AX, -4(R8)
+
+k2next:
+	DECQ CX
+	JNZ  k2sblock
+	VZEROUPPER
+	RET
