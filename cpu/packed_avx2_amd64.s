@@ -192,69 +192,162 @@ w1:
 	STORE2
 
 // Q4_K (units of one super-block, q4kPackBytes = 2368 bytes a strip, see packQ4_KUnit): chunk c's word k
-// holds quad k of sub-block 2c in its low nibbles and of sub-block 2c+1 in its high ones. Each half of
-// the strip (rows 0–7, then 8–15, into Y10 and Y11) takes the unit's four chunks in turn; per sub-block j
+// holds quad k of sub-block 2c in its low nibbles and of sub-block 2c+1 in its high ones. Per sub-block j
 // the int32 sum Σ u·q from zero, then the tile's fold and offset: F += s·(float(sum)·d_x), F += o·as,
 // with s = float(sc)·d and o = float(m)·dmin as the tiles compute them (as = −d_x·Σq at R11 + 4j).
 
-// KWORD(off): the half-word at off(SI): low nibbles in Y4, high in Y5.
-#define KWORD(off) \
+// Both halves of the strip go through each chunk together: every broadcast activation word serves the two
+// halves' products, and the two halves' float sums (Y10, Y11) fold in turn, so that their chains of
+// dependent FMAs (two per sub-block) overlap: with one half after the other the fold's latency bounded the
+// kernel (on a Zen 3, taking the fold out made it 37% faster). d and dmin of the unit's 16 rows are
+// converted once per unit, to the frame (at R12: d of rows 0–7, 8–15, then dmin the same).
+
+// KD: the unit's d and dmin as floats to the frame.
+#define KD \
+	VCVTPH2PS (SI), Y4 \
+	VCVTPH2PS 16(SI), Y6 \
+	VMOVUPS   Y4, 0(R12) \
+	VMOVUPS   Y6, 32(R12) \
+	VCVTPH2PS 32(SI), Y4 \
+	VCVTPH2PS 48(SI), Y6 \
+	VMOVUPS   Y4, 64(R12) \
+	VMOVUPS   Y6, 96(R12)
+
+// KWORDS(off, SHIFT): the word at off(SI), rows 0–7 in Y4 and 8–15 in Y6: its low nibbles, or with SHIFT
+// (KHI) its high ones.
+#define KWORDS(off, SHIFT) \
 	VMOVDQU (off)(SI), Y4 \
-	VPSRLW  $4, Y4, Y5 \
+	VMOVDQU (off+32)(SI), Y6 \
+	SHIFT \
 	VPAND   Y15, Y4, Y4 \
-	VPAND   Y15, Y5, Y5
+	VPAND   Y15, Y6, Y6
 
-// KMUL(a, W, A), KADD: the broadcast activation word at a(DI) times the nibbles W, into A (first) or added
-// to it (T: scratch).
-#define KMUL(a, W, A) \
+#define KLO
+#define KHI \
+	VPSRLW $4, Y4, Y4 \
+	VPSRLW $4, Y6, Y6
+
+// KMUL2(a, A, B): the broadcast activation word at a(DI) times the nibbles Y4 (rows 0–7) into A and Y6
+// (rows 8–15) into B, their first products; KADD2 adds them.
+#define KMUL2(a, A, B) \
 	VPBROADCASTD (a)(DI), Y8 \
-	VPMADDUBSW   Y8, W, A
+	VPMADDUBSW   Y8, Y4, A \
+	VPMADDUBSW   Y8, Y6, B
 
-#define KADD(a, W, A, T) \
+#define KADD2(a, A, B) \
 	VPBROADCASTD (a)(DI), Y8 \
-	VPMADDUBSW   Y8, W, T \
-	VPADDW       T, A, A
+	VPMADDUBSW   Y8, Y4, Y9 \
+	VPMADDUBSW   Y8, Y6, Y12 \
+	VPADDW       Y9, A, A \
+	VPADDW       Y12, B, B
 
-// KFOLD(j, h, I, F): sub-block j's int32 sums I of half h folded into F.
-#define KFOLD(j, h, I, F) \
-	VCVTDQ2PS    I, I \
+// KFOLD2(j, I, J): sub-block j's int32 sums I (rows 0–7) and J (8–15) folded into Y10 and Y11: F += s·(float(sum)·d_x)
+// and F += o·as with s = float(sc)·d, o = float(m)·dmin, the tiles' floats.
+#define KFOLD2(j, I, J) \
 	VBROADCASTSS (4*(j))(R10), Y8 \
+	VCVTDQ2PS    I, I \
+	VCVTDQ2PS    J, J \
 	VMULPS       Y8, I, I \
-	VPMOVZXBD    (64+16*(j)+8*(h))(SI), Y6 \
+	VMULPS       Y8, J, J \
+	VPMOVZXBD    (64+16*(j))(SI), Y4 \
+	VPMOVZXBD    (64+16*(j)+8)(SI), Y6 \
+	VCVTDQ2PS    Y4, Y4 \
 	VCVTDQ2PS    Y6, Y6 \
-	VCVTPH2PS    (16*(h))(SI), Y7 \
-	VMULPS       Y7, Y6, Y6 \
-	VFMADD231PS  Y6, I, F \
-	VPMOVZXBD    (192+16*(j)+8*(h))(SI), Y6 \
-	VCVTDQ2PS    Y6, Y6 \
-	VCVTPH2PS    (32+16*(h))(SI), Y7 \
-	VMULPS       Y7, Y6, Y6 \
+	VMULPS       0(R12), Y4, Y4 \
+	VMULPS       32(R12), Y6, Y6 \
+	VFMADD231PS  Y4, I, Y10 \
+	VFMADD231PS  Y6, J, Y11 \
 	VBROADCASTSS (4*(j))(R11), Y8 \
-	VFMADD231PS  Y8, Y6, F
+	VPMOVZXBD    (192+16*(j))(SI), Y4 \
+	VPMOVZXBD    (192+16*(j)+8)(SI), Y6 \
+	VCVTDQ2PS    Y4, Y4 \
+	VCVTDQ2PS    Y6, Y6 \
+	VMULPS       64(R12), Y4, Y4 \
+	VMULPS       96(R12), Y6, Y6 \
+	VFMADD231PS  Y8, Y4, Y10 \
+	VFMADD231PS  Y8, Y6, Y11
 
-// KQUAD8(c, h, k): word k of chunk c, half h, at 8 bits: quad k of sub-blocks 2c (Y0) and 2c+1 (Y1)
-// (quad k of sub-block j at DI + 32j + 4k).
-#define KQUAD8(c, h, k) \
-	KWORD(320+512*(c)+64*(k)+32*(h)) \
-	KADD(64*(c)+4*(k), Y4, Y0, Y9) \
-	KADD(64*(c)+32+4*(k), Y5, Y1, Y12)
+// KW4(off): the word at off(SI): low nibbles of rows 0–7 in Y4 and 8–15 in Y6, high nibbles in Y5 and Y7.
+#define KW4(off) \
+	VMOVDQU (off)(SI), Y4 \
+	VMOVDQU (off+32)(SI), Y6 \
+	VPSRLW  $4, Y4, Y5 \
+	VPSRLW  $4, Y6, Y7 \
+	VPAND   Y15, Y4, Y4 \
+	VPAND   Y15, Y5, Y5 \
+	VPAND   Y15, Y6, Y6 \
+	VPAND   Y15, Y7, Y7
 
-// KCHUNK8(c, h, F): chunk c of half h at 8 bits, its two sub-blocks folded into F.
-#define KCHUNK8(c, h, F) \
-	KWORD(320+512*(c)+32*(h)) \
-	KMUL(64*(c), Y4, Y0) \
-	KMUL(64*(c)+32, Y5, Y1) \
-	KQUAD8(c, h, 1) \
-	KQUAD8(c, h, 2) \
-	KQUAD8(c, h, 3) \
-	KQUAD8(c, h, 4) \
-	KQUAD8(c, h, 5) \
-	KQUAD8(c, h, 6) \
-	KQUAD8(c, h, 7) \
+// KQ8(off, a, FIRST): one word at 8 bits (quad k of sub-block j at DI + 32j + 4k; a the quad of sub-block
+// 2c): its low nibbles' products into Y0/Y2, its high nibbles' (sub-block 2c+1, 32 bytes on) into Y1/Y3,
+// as the first products (FIRST, FIRSTH: KMUL2, KMUL2H) or added (KADD2, KADD2H).
+#define KQ8(off, a, FIRST, FIRSTH) \
+	KW4(off) \
+	FIRST(a, Y0, Y2) \
+	VPBROADCASTD (a+32)(DI), Y8 \
+	FIRSTH(Y1, Y3)
+
+// KMUL2H, KADD2H: KMUL2 and KADD2 on the high nibbles (Y5, Y7), the word already broadcast in Y8.
+#define KMUL2H(A, B) \
+	VPMADDUBSW Y8, Y5, A \
+	VPMADDUBSW Y8, Y7, B
+
+#define KADD2H(A, B) \
+	VPMADDUBSW Y8, Y5, Y9 \
+	VPMADDUBSW Y8, Y7, Y12 \
+	VPADDW     Y9, A, A \
+	VPADDW     Y12, B, B
+
+// KCHUNK8(c): chunk c at 8 bits: Σ u·q of sub-block 2c (rows 0–7 in Y0, 8–15 in Y2) and 2c+1 (Y1, Y3)
+// as int32, each folded.
+#define KCHUNK8(c) \
+	KQ8(320+512*(c), 64*(c), KMUL2, KMUL2H) \
+	KQ8(320+512*(c)+64, 64*(c)+4, KADD2, KADD2H) \
+	KQ8(320+512*(c)+128, 64*(c)+8, KADD2, KADD2H) \
+	KQ8(320+512*(c)+192, 64*(c)+12, KADD2, KADD2H) \
+	KQ8(320+512*(c)+256, 64*(c)+16, KADD2, KADD2H) \
+	KQ8(320+512*(c)+320, 64*(c)+20, KADD2, KADD2H) \
+	KQ8(320+512*(c)+384, 64*(c)+24, KADD2, KADD2H) \
+	KQ8(320+512*(c)+448, 64*(c)+28, KADD2, KADD2H) \
 	VPMADDWD Y14, Y0, Y0 \
+	VPMADDWD Y14, Y2, Y2 \
 	VPMADDWD Y14, Y1, Y1 \
-	KFOLD(2*(c), h, Y0, F) \
-	KFOLD(2*(c)+1, h, Y1, F)
+	VPMADDWD Y14, Y3, Y3 \
+	KFOLD2(2*(c), Y0, Y2) \
+	KFOLD2(2*(c)+1, Y1, Y3)
+
+// KQW(off, SHIFT, a): one word at 16 bits (the quad's split activation words at a(DI), a+4(DI)): its
+// lo products added to Y0/Y2, its hi ones to Y1/Y3.
+#define KQW(off, SHIFT, a) \
+	KWORDS(off, SHIFT) \
+	KADD2(a, Y0, Y2) \
+	KADD2((a)+4, Y1, Y3)
+
+// KSUBW(c, SHIFT, a): KSUB8 at 16 bits (quad k of sub-block j split at DI + 64j + 8k; a = 0 or 64): lo sums
+// + 256 × hi sums.
+#define KSUBW(c, SHIFT, a) \
+	KWORDS(320+512*(c), SHIFT) \
+	KMUL2(128*(c)+(a), Y0, Y2) \
+	KMUL2(128*(c)+(a)+4, Y1, Y3) \
+	KQW(320+512*(c)+64, SHIFT, 128*(c)+(a)+8) \
+	KQW(320+512*(c)+128, SHIFT, 128*(c)+(a)+16) \
+	KQW(320+512*(c)+192, SHIFT, 128*(c)+(a)+24) \
+	KQW(320+512*(c)+256, SHIFT, 128*(c)+(a)+32) \
+	KQW(320+512*(c)+320, SHIFT, 128*(c)+(a)+40) \
+	KQW(320+512*(c)+384, SHIFT, 128*(c)+(a)+48) \
+	KQW(320+512*(c)+448, SHIFT, 128*(c)+(a)+56) \
+	VPMADDWD Y14, Y0, Y0 \
+	VPMADDWD Y13, Y1, Y1 \
+	VPADDD   Y1, Y0, Y0 \
+	VPMADDWD Y14, Y2, Y2 \
+	VPMADDWD Y13, Y3, Y3 \
+	VPADDD   Y3, Y2, Y2
+
+#define KCHUNKW(c) \
+	KSUBW(c, KLO, 0) \
+	KFOLD2(2*(c), Y0, Y2) \
+	KSUBW(c, KHI, 64) \
+	KFOLD2(2*(c)+1, Y0, Y2)
 
 // KPF(c): the lines of chunk c's words (and, for c = 0, the unit's scales) PFQ4K bytes ahead.
 #define KPF(c) \
@@ -276,7 +369,8 @@ w1:
 
 #define KSETUP \
 	SETUP2 \
-	MOVQ as+40(FP), R11
+	MOVQ as+40(FP), R11 \
+	MOVQ SP, R12
 
 // KNEXT(step): the next super-block (step bytes of the token's quads).
 #define KNEXT(step) \
@@ -286,25 +380,22 @@ w1:
 	ADDQ $32, R11 \
 	DECQ CX
 
-// KUNIT(CHUNK): one super-block, rows 0–7 then 8–15, chunk by chunk with the chunk macro CHUNK (KCHUNK8 or
-// KCHUNKW), the unit PFQ4K bytes ahead asked for during the first half.
+// KUNIT(CHUNK): one super-block chunk by chunk with the chunk macro CHUNK (KCHUNK8 or KCHUNKW), the unit
+// PFQ4K bytes ahead asked for as it goes.
 #define KUNIT(CHUNK) \
 	KPF0 \
+	KD \
 	KPF(0) \
-	CHUNK(0, 0, Y10) \
+	CHUNK(0) \
 	KPF(1) \
-	CHUNK(1, 0, Y10) \
+	CHUNK(1) \
 	KPF(2) \
-	CHUNK(2, 0, Y10) \
+	CHUNK(2) \
 	KPF(3) \
-	CHUNK(3, 0, Y10) \
-	CHUNK(0, 1, Y11) \
-	CHUNK(1, 1, Y11) \
-	CHUNK(2, 1, Y11) \
-	CHUNK(3, 1, Y11)
+	CHUNK(3)
 
 // func packedQ4_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
-TEXT ·packedQ4_Kx1AVX2(SB), NOSPLIT, $0-64
+TEXT ·packedQ4_Kx1AVX2(SB), NOSPLIT, $128-64
 	KSETUP
 
 k1:
@@ -314,40 +405,8 @@ k1:
 
 	STORE2
 
-// KQUADW(c, h, k): KQUAD8 at 16 bits (quad k of sub-block j split at DI + 64j + 8k, lo then hi word):
-// sub-block 2c's lo and hi sums in Y0 and Y1, 2c+1's in Y2 and Y3.
-#define KQUADW(c, h, k) \
-	KWORD(320+512*(c)+64*(k)+32*(h)) \
-	KADD(128*(c)+8*(k), Y4, Y0, Y9) \
-	KADD(128*(c)+8*(k)+4, Y4, Y1, Y12) \
-	KADD(128*(c)+64+8*(k), Y5, Y2, Y9) \
-	KADD(128*(c)+64+8*(k)+4, Y5, Y3, Y12)
-
-// KCHUNKW(c, h, F): KCHUNK8 at 16 bits (lo sums + 256 × hi sums).
-#define KCHUNKW(c, h, F) \
-	KWORD(320+512*(c)+32*(h)) \
-	KMUL(128*(c), Y4, Y0) \
-	KMUL(128*(c)+4, Y4, Y1) \
-	KMUL(128*(c)+64, Y5, Y2) \
-	KMUL(128*(c)+68, Y5, Y3) \
-	KQUADW(c, h, 1) \
-	KQUADW(c, h, 2) \
-	KQUADW(c, h, 3) \
-	KQUADW(c, h, 4) \
-	KQUADW(c, h, 5) \
-	KQUADW(c, h, 6) \
-	KQUADW(c, h, 7) \
-	VPMADDWD Y14, Y0, Y0 \
-	VPMADDWD Y13, Y1, Y1 \
-	VPADDD   Y1, Y0, Y0 \
-	VPMADDWD Y14, Y2, Y2 \
-	VPMADDWD Y13, Y3, Y3 \
-	VPADDD   Y3, Y2, Y2 \
-	KFOLD(2*(c), h, Y0, F) \
-	KFOLD(2*(c)+1, h, Y2, F)
-
 // func packedQ4_Kx1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
-TEXT ·packedQ4_Kx1wAVX2(SB), NOSPLIT, $0-64
+TEXT ·packedQ4_Kx1wAVX2(SB), NOSPLIT, $128-64
 	KSETUP
 
 kw1:
