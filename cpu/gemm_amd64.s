@@ -396,26 +396,41 @@ widen2:
 	BYTE $0xC4; BYTE $0xC2; BYTE $0x3D; BYTE $0x52; BYTE $MA \
 	BYTE $0xC4; BYTE $0xC2; BYTE $0x35; BYTE $0x52; BYTE $MB
 
-// FOLD16(t, h, I): out row half h of token t (at R12) += s · (float(I) · ad[t]).
-#define FOLD16(t, h, I) \
-	VCVTDQ2PS I, I \
+// FOLDT(t, I, J): out rows 0–7 and 8–15 of token t (at R12) += s · (float(I|J) · ad[t]).
+#define FOLDT(t, I, J) \
 	VBROADCASTSS (t*4)(R10), Y12 \
+	VCVTDQ2PS I, I \
+	VCVTDQ2PS J, J \
 	VMULPS Y12, I, I \
-	VMOVUPS (h*32)(R8), Y13 \
-	VMOVUPS (h*32)(R12), Y14 \
-	VFMADD231PS Y13, I, Y14 \
-	VMOVUPS Y14, (h*32)(R12)
+	VMULPS Y12, J, J \
+	VMOVUPS (R12), Y13 \
+	VMOVUPS 32(R12), Y14 \
+	VFMADD231PS (R8), I, Y13 \
+	VFMADD231PS 32(R8), J, Y14 \
+	VMOVUPS Y13, (R12) \
+	VMOVUPS Y14, 32(R12)
 
-// OFFSET16(t, h): out row half h of token t (at R12) += o · as[t].
-#define OFFSET16(t, h) \
+// FOLDOFFT(t, I, J): FOLDT, then += o · as[t] on the same loaded sums: per float the same two FMAs in the
+// same order as a fold of every token followed by the offsets of every token.
+#define FOLDOFFT(t, I, J) \
+	VBROADCASTSS (t*4)(R10), Y12 \
+	VCVTDQ2PS I, I \
+	VCVTDQ2PS J, J \
+	VMULPS Y12, I, I \
+	VMULPS Y12, J, J \
 	VBROADCASTSS (t*4)(R11), Y12 \
-	VMOVUPS (h*32)(R9), Y13 \
-	VMOVUPS (h*32)(R12), Y14 \
-	VFMADD231PS Y13, Y12, Y14 \
-	VMOVUPS Y14, (h*32)(R12)
+	VMOVUPS (R12), Y13 \
+	VMOVUPS 32(R12), Y14 \
+	VFMADD231PS (R8), I, Y13 \
+	VFMADD231PS 32(R8), J, Y14 \
+	VFMADD231PS (R9), Y12, Y13 \
+	VFMADD231PS 32(R9), Y12, Y14 \
+	VMOVUPS Y13, (R12) \
+	VMOVUPS Y14, 32(R12)
 
 // OUTZERO4 clears the four tokens' 16 float sums (out at AX, tokens R13 bytes apart; Y0 zero); OUTFOLD4 folds
-// their block sums Y0–Y7 into them (FOLD16), OUTOFFSET4 adds their offset terms (OFFSET16) and advances as.
+// their block sums Y0–Y7 into them (FOLDT); OUTFOLDOFF4 adds their offset terms too (FOLDOFFT) and advances
+// as. Each token's sums are loaded and stored once a block.
 #define OUTZERO4 \
 	MOVQ AX, R12 \
 	VMOVUPS Y0, (R12) \
@@ -432,31 +447,23 @@ widen2:
 
 #define OUTFOLD4 \
 	MOVQ AX, R12 \
-	FOLD16(0, 0, Y0) \
-	FOLD16(0, 1, Y1) \
+	FOLDT(0, Y0, Y1) \
 	ADDQ R13, R12 \
-	FOLD16(1, 0, Y2) \
-	FOLD16(1, 1, Y3) \
+	FOLDT(1, Y2, Y3) \
 	ADDQ R13, R12 \
-	FOLD16(2, 0, Y4) \
-	FOLD16(2, 1, Y5) \
+	FOLDT(2, Y4, Y5) \
 	ADDQ R13, R12 \
-	FOLD16(3, 0, Y6) \
-	FOLD16(3, 1, Y7)
+	FOLDT(3, Y6, Y7)
 
-#define OUTOFFSET4 \
+#define OUTFOLDOFF4 \
 	MOVQ AX, R12 \
-	OFFSET16(0, 0) \
-	OFFSET16(0, 1) \
+	FOLDOFFT(0, Y0, Y1) \
 	ADDQ R13, R12 \
-	OFFSET16(1, 0) \
-	OFFSET16(1, 1) \
+	FOLDOFFT(1, Y2, Y3) \
 	ADDQ R13, R12 \
-	OFFSET16(2, 0) \
-	OFFSET16(2, 1) \
+	FOLDOFFT(2, Y4, Y5) \
 	ADDQ R13, R12 \
-	OFFSET16(3, 0) \
-	OFFSET16(3, 1) \
+	FOLDOFFT(3, Y6, Y7) \
 	ADDQ $32, R11
 
 // func gemm16x4AVX2(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, nblk, pairs, offsets int, out *float32, ostride, vnni int)
@@ -515,10 +522,13 @@ pairv16:
 	JNZ  pairv16
 
 fold16:
-	OUTFOLD4
 	CMPQ offsets+64(FP), $0
-	JE   next16
-	OUTOFFSET4
+	JE   nooff16
+	OUTFOLDOFF4
+	JMP  next16
+
+nooff16:
+	OUTFOLD4
 
 next16:
 	ADDQ $64, R8
@@ -821,7 +831,7 @@ u4kblock:
 // values per instruction of VPMADDWD). Its 16-bit lanes add adjacent products (|2·15·128| ≤ 3,840), and a
 // block's eight quads add up within them (≤ 30,720: exact, never saturated); at the block's end one
 // VPMADDWD against 16-bit ones gives the int32 sums, started at −bias·Σq of the token, then the 16-bit
-// kernel's FOLD16 and OFFSET16: the same floats as every other kernel on these sums. Y0–Y7 the 16-bit sums
+// kernel's FOLDT and FOLDOFFT: the same floats as every other kernel on these sums. Y0–Y7 the 16-bit sums
 // (token t's rows 0–7 and 8–15 in Y(2t), Y(2t+1)), Y8/Y9 a quad of the 16 rows, Y15 words of 1.
 
 #define QUAD8FIRST(t, A, B) \
@@ -896,10 +906,13 @@ quad8:
 	SUM8(1, Y2, Y3)
 	SUM8(2, Y4, Y5)
 	SUM8(3, Y6, Y7)
-	OUTFOLD4
 	CMPQ offsets+72(FP), $0
-	JE   next8
-	OUTOFFSET4
+	JE   nooff8
+	OUTFOLDOFF4
+	JMP  next8
+
+nooff8:
+	OUTFOLD4
 
 next8:
 	ADDQ $64, R8
