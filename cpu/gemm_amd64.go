@@ -126,23 +126,34 @@ var gemmFast = func() gemmImpl {
 }()
 
 // gemmAVX2 is the tile path for CPUs with AVX2 but not AVX-512 VNNI; its 8-bit kernel takes the 4-bit
-// types (their pair sums fit VPMADDUBSW's 16 bits a block at a time), the others the 16-bit kernel on the
-// 8-bit values (the same integers).
-var gemmAVX2 = gemmImpl{widenAVX2Strip, gemmKernelAVX2, gemmKernel8AVX2, map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ4_K: true}}
+// types (their pair sums fit VPMADDUBSW's 16 bits a block at a time) and Q6_K (two quads at a time), Q8_0
+// the 16-bit kernel on the 8-bit values (the same integers: its signed bytes would saturate VPMADDUBSW).
+var gemmAVX2 = gemmImpl{widenAVX2Strip, gemmKernelAVX2, gemmKernel8AVX2,
+	map[gguf.Type]bool{gguf.TypeQ4_0: true, gguf.TypeQ4_K: true, gguf.TypeQ6_K: true}}
 
 //go:noescape
 func gemm16x4AVX2Q8(w *uint32, ws, wo *float32, q *uint32, ad, as *float32, sq *int32, nblk, quads, offsets, bias int, out *float32, ostride int)
 
+//go:noescape
+func gemm16x4AVX2Q6(w *uint32, ws *float32, q *uint32, ad *float32, sq *int32, nblk int, out *float32, ostride int)
+
 // gemmKernel8AVX2 covers the 16 × 8 tile with two 16-row × 4-token calls of the 8-bit kernel: blocks of 32
-// values of at most 4 bits (bias 8 or 0).
+// values of at most 4 bits (bias 8 or 0), or Q6_K's blocks of 16 (bias 32, no offsets).
 func gemmKernel8AVX2(st *strip, q []uint32, ad, as []float32, sq []int32, nblk, block int, offsets bool, bias int, out []float32, ostride int) {
-	if block != 32 || (bias != 0 && bias != 8) {
-		panic("gemm: the AVX2 8-bit kernel takes blocks of 32 values of at most 4 bits")
+	q6 := block == 16 && bias == 32 && !offsets
+	if !q6 && (block != 32 || (bias != 0 && bias != 8)) {
+		panic("gemm: the AVX2 8-bit kernel takes blocks of 32 values of at most 4 bits, or Q6_K's")
 	}
 	quads := nblk * block / 4
 	_, _, _ = st.q[quads*gemmRows-1], st.s[nblk*gemmRows-1], st.o[nblk*gemmRows-1]
 	_, _, _ = q[quads*gemmT-1], ad[nblk*gemmT-1], sq[nblk*gemmT-1]
 	_ = out[(gemmT-1)*ostride+gemmRows-1]
+	if q6 {
+		for th := 0; th < 2; th++ {
+			gemm16x4AVX2Q6(&st.q[0], &st.s[0], &q[4*th], &ad[4*th], &sq[4*th], nblk, &out[4*th*ostride], 4*ostride)
+		}
+		return
+	}
 	off := 0
 	if offsets {
 		_ = as[nblk*gemmT-1]

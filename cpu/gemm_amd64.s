@@ -899,6 +899,8 @@ quad8:
 	JNZ  quad8
 
 	MOVQ bias+80(FP), BX
+	TESTQ BX, BX
+	JZ   nobias8
 	NEGQ BX
 	VMOVD BX, X9
 	VPBROADCASTD X9, Y9
@@ -906,6 +908,19 @@ quad8:
 	SUM8(1, Y2, Y3)
 	SUM8(2, Y4, Y5)
 	SUM8(3, Y6, Y7)
+	JMP  fold8
+
+nobias8: // Q4_K: no −bias·Σq term
+	VPMADDWD Y15, Y0, Y0
+	VPMADDWD Y15, Y1, Y1
+	VPMADDWD Y15, Y2, Y2
+	VPMADDWD Y15, Y3, Y3
+	VPMADDWD Y15, Y4, Y4
+	VPMADDWD Y15, Y5, Y5
+	VPMADDWD Y15, Y6, Y6
+	VPMADDWD Y15, Y7, Y7
+
+fold8:
 	CMPQ offsets+72(FP), $0
 	JE   nooff8
 	OUTFOLDOFF4
@@ -921,5 +936,92 @@ next8:
 	ADDQ $32, DX
 	DECQ CX
 	JNZ  block8
+	VZEROUPPER
+	RET
+
+// The AVX2 8-bit kernel for Q6_K (blocks of 16 values, bias 32, no offsets): the strip's bytes u = q6 + 32
+// (0…63) against the tokens' 8-bit quads by VPMADDUBSW. A lane's pair of products reaches 2·63·127 =
+// 16,002 (Q8_K's |q| ≤ 127), so two quads add up in 16 bits (≤ 32,004) and go to int32 at once (VPMADDWD
+// against words of 1, from memory: the 16 registers are taken); a block's two pairs of quads make its
+// int32 sums Σ u·q, which start at −32·Σq of the token (sq16) and fold as FOLDT does: the floats of the
+// 16-bit kernel on the same integers. Y0–Y7 the int32 sums (token t's rows 0–7 and 8–15 in Y(2t),
+// Y(2t+1)); Y8/Y9 and Y13/Y14 the two quads' 16 rows.
+
+DATA onesW<>+0(SB)/8, $0x0001000100010001
+DATA onesW<>+8(SB)/8, $0x0001000100010001
+DATA onesW<>+16(SB)/8, $0x0001000100010001
+DATA onesW<>+24(SB)/8, $0x0001000100010001
+GLOBL onesW<>(SB), RODATA|NOPTR, $32
+
+// PAIR6(a, t, A, B, FIRST): quads a and a+1 of token t (at DI + 32a + 4t) against Y8/Y9 and Y13/Y14, as
+// int32 into A (rows 0–7) and B (8–15): moved there (FIRST PAIR6MOV) or added (PAIR6ADD).
+#define PAIR6(a, t, A, B, FIRST) \
+	VPBROADCASTD (32*(a)+4*(t))(DI), Y10 \
+	VPMADDUBSW   Y10, Y8, Y11 \
+	VPMADDUBSW   Y10, Y9, Y12 \
+	VPBROADCASTD (32*(a)+32+4*(t))(DI), Y10 \
+	VPMADDUBSW   Y10, Y13, Y15 \
+	VPADDW       Y15, Y11, Y11 \
+	VPMADDUBSW   Y10, Y14, Y15 \
+	VPADDW       Y15, Y12, Y12 \
+	VPMADDWD     onesW<>(SB), Y11, Y11 \
+	VPMADDWD     onesW<>(SB), Y12, Y12 \
+	FIRST(A, B)
+
+#define PAIR6MOV(A, B) \
+	VMOVDQA Y11, A \
+	VMOVDQA Y12, B
+
+#define PAIR6ADD(A, B) \
+	VPADDD Y11, A, A \
+	VPADDD Y12, B, B
+
+// QUADS6(a, FIRST): quads a and a+1 of the block for the four tokens.
+#define QUADS6(a, FIRST) \
+	VMOVDQU (64*(a))(SI), Y8 \
+	VMOVDQU (64*(a)+32)(SI), Y9 \
+	VMOVDQU (64*(a)+64)(SI), Y13 \
+	VMOVDQU (64*(a)+96)(SI), Y14 \
+	PAIR6(a, 0, Y0, Y1, FIRST) \
+	PAIR6(a, 1, Y2, Y3, FIRST) \
+	PAIR6(a, 2, Y4, Y5, FIRST) \
+	PAIR6(a, 3, Y6, Y7, FIRST)
+
+// BIAS6(t, A, B): token t's sums −= 32·Σq (Σq at DX + 4t).
+#define BIAS6(t, A, B) \
+	VPBROADCASTD (t*4)(DX), Y10 \
+	VPSLLD       $5, Y10, Y10 \
+	VPSUBD       Y10, A, A \
+	VPSUBD       Y10, B, B
+
+// func gemm16x4AVX2Q6(w *uint32, ws *float32, q *uint32, ad *float32, sq *int32, nblk int, out *float32, ostride int)
+// Token t's 16 results go to out + t·ostride bytes.
+TEXT ·gemm16x4AVX2Q6(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ ws+8(FP), R8
+	MOVQ q+16(FP), DI
+	MOVQ ad+24(FP), R10
+	MOVQ sq+32(FP), DX
+	MOVQ nblk+40(FP), CX
+	MOVQ out+48(FP), AX
+	MOVQ ostride+56(FP), R13
+	VPXOR Y0, Y0, Y0
+	OUTZERO4
+
+block6:
+	QUADS6(0, PAIR6MOV)
+	QUADS6(2, PAIR6ADD)
+	BIAS6(0, Y0, Y1)
+	BIAS6(1, Y2, Y3)
+	BIAS6(2, Y4, Y5)
+	BIAS6(3, Y6, Y7)
+	OUTFOLD4
+	ADDQ $256, SI
+	ADDQ $128, DI
+	ADDQ $64, R8
+	ADDQ $32, R10
+	ADDQ $32, DX
+	DECQ CX
+	JNZ  block6
 	VZEROUPPER
 	RET
