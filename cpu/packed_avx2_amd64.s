@@ -267,22 +267,11 @@ w1:
 	VFMADD231PS  Y8, Y4, Y10 \
 	VFMADD231PS  Y8, Y6, Y11
 
-// KW4(off): the word at off(SI): low nibbles of rows 0–7 in Y4 and 8–15 in Y6, high nibbles in Y5 and Y7.
-#define KW4(off) \
-	VMOVDQU (off)(SI), Y4 \
-	VMOVDQU (off+32)(SI), Y6 \
-	VPSRLW  $4, Y4, Y5 \
-	VPSRLW  $4, Y6, Y7 \
-	VPAND   Y15, Y4, Y4 \
-	VPAND   Y15, Y5, Y5 \
-	VPAND   Y15, Y6, Y6 \
-	VPAND   Y15, Y7, Y7
-
 // KQ8(off, a, FIRST): one word at 8 bits (quad k of sub-block j at DI + 32j + 4k; a the quad of sub-block
 // 2c): its low nibbles' products into Y0/Y2, its high nibbles' (sub-block 2c+1, 32 bytes on) into Y1/Y3,
 // as the first products (FIRST, FIRSTH: KMUL2, KMUL2H) or added (KADD2, KADD2H).
 #define KQ8(off, a, FIRST, FIRSTH) \
-	KW4(off) \
+	WORD2(off) \
 	FIRST(a, Y0, Y2) \
 	VPBROADCASTD (a+32)(DI), Y8 \
 	FIRSTH(Y1, Y3)
@@ -440,8 +429,8 @@ kw1:
 	VMOVD        AX, X15 \
 	VPBROADCASTD X15, Y15
 
-// UBLOCK(h): block h of the pair: its 16 scales to s (R8) and 8× them to o (R9), its words to q.
-#define UBLOCK(h) \
+// UDS(h): block h's 16 fp16 scales as floats to s (R8) and, times Y14 (8 or 128), to o (R9).
+#define UDS(h) \
 	VCVTPH2PS (32*(h))(SI), Y4 \
 	VCVTPH2PS (32*(h)+16)(SI), Y5 \
 	VMOVUPS   Y4, (64*(h))(R8) \
@@ -449,7 +438,11 @@ kw1:
 	VMULPS    Y14, Y4, Y4 \
 	VMULPS    Y14, Y5, Y5 \
 	VMOVUPS   Y4, (64*(h))(R9) \
-	VMOVUPS   Y5, (64*(h)+32)(R9) \
+	VMOVUPS   Y5, (64*(h)+32)(R9)
+
+// UBLOCK(h): block h of the pair: its 16 scales to s (R8) and 8× them to o (R9), its words to q.
+#define UBLOCK(h) \
+	UDS(h) \
 	UWORD(64+256*(h), 512*(h), 512*(h)+256) \
 	UWORD(128+256*(h), 512*(h)+64, 512*(h)+320) \
 	UWORD(192+256*(h), 512*(h)+128, 512*(h)+384) \
@@ -488,14 +481,7 @@ upair2:
 
 // UBLOCK8(h): block h of a Q8_0 pair: its 16 scales to s (R8) and 128× them to o (R9), its eight words to q.
 #define UBLOCK8(h) \
-	VCVTPH2PS (32*(h))(SI), Y4 \
-	VCVTPH2PS (32*(h)+16)(SI), Y5 \
-	VMOVUPS   Y4, (64*(h))(R8) \
-	VMOVUPS   Y5, (64*(h)+32)(R8) \
-	VMULPS    Y14, Y4, Y4 \
-	VMULPS    Y14, Y5, Y5 \
-	VMOVUPS   Y4, (64*(h))(R9) \
-	VMOVUPS   Y5, (64*(h)+32)(R9) \
+	UDS(h) \
 	UCOPY(64+512*(h), 512*(h)) \
 	UCOPY(128+512*(h), 512*(h)+64) \
 	UCOPY(192+512*(h), 512*(h)+128) \
