@@ -140,7 +140,7 @@ func gemm16x4AVX2Q6(w *uint32, ws *float32, q *uint32, ad *float32, sq *int32, n
 // gemmKernel8AVX2 covers the 16 × 8 tile with two 16-row × 4-token calls of the 8-bit kernel: blocks of 32
 // values of at most 4 bits (bias 8 or 0), or Q6_K's blocks of 16 (bias 32, no offsets).
 func gemmKernel8AVX2(st *strip, q []uint32, ad, as []float32, sq []int32, nblk, block int, offsets bool, bias int, out []float32, ostride int) {
-	q6 := block == 16 && bias == 32 && !offsets
+	q6 := block == 16 && bias == 32 && !offsets // Q6_K's strips, the only ones of this shape: codes of 6 bits at most
 	if !q6 && (block != 32 || (bias != 0 && bias != 8)) {
 		panic("gemm: the AVX2 8-bit kernel takes blocks of 32 values of at most 4 bits, or Q6_K's")
 	}

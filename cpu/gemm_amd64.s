@@ -939,8 +939,8 @@ next8:
 	VZEROUPPER
 	RET
 
-// The AVX2 8-bit kernel for Q6_K (blocks of 16 values, bias 32, no offsets): the strip's bytes u = q6 + 32
-// (0…63) against the tokens' 8-bit quads by VPMADDUBSW. A lane's pair of products reaches 2·63·127 =
+// The AVX2 8-bit kernel for Q6_K (blocks of 16 values, bias 32, no offsets): the strip's bytes u, the 6-bit
+// codes (0…63) of the weights u − 32, against the tokens' 8-bit quads by VPMADDUBSW. A lane's pair of products reaches 2·63·127 =
 // 16,002 (Q8_K's |q| ≤ 127), so two quads add up in 16 bits (≤ 32,004) and go to int32 at once (VPMADDWD
 // against words of 1, from memory: the 16 registers are taken); a block's two pairs of quads make its
 // int32 sums Σ u·q, which start at −32·Σq of the token (sq16) and fold as FOLDT does: the floats of the

@@ -98,3 +98,59 @@ func TestQ4_0RowsMatchTiles(t *testing.T) {
 		require.Equal(t, batch[tok*rows:(tok+1)*rows], one, "token %d", tok)
 	}
 }
+
+// TestGemm8AVX2Extremes: the AVX2 8-bit tiles on the largest codes (Q4_0 and Q4_K nibbles of 15, Q6_K codes
+// of 63) against activations of ±127, where their 16-bit sums come closest to overflowing (eight quads of
+// 4-bit products: 30,480; two quads of Q6_K's: 32,004), give the floats of the 16-bit tile on the same
+// 8-bit activations (the same integers, widened to words: nothing near a 16-bit limit).
+func TestGemm8AVX2Extremes(t *testing.T) {
+	if !useAVX2 {
+		t.Skip("no AVX2 tiles on this CPU")
+	}
+	p := NewPool(1)
+	defer p.Close()
+	require.NoError(t, p.SetActivationBits(8))
+	const rows, cols, n = 32, 512, 2 * gemmT
+	x := make([]float32, n*cols)
+	for tok := range n {
+		for c := range cols {
+			x[tok*cols+c] = 1
+			if tok%2 == 1 && c > 0 {
+				x[tok*cols+c] = -1 // with the first value +1: Q8_K's codes +127, Q8_0's −127
+			}
+		}
+	}
+	wide := gemmImpl{gemmAVX2.widen, gemmAVX2.kernel, nil, nil}
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		require.True(t, gemmAVX2.has8(typ), "%s", typ)
+		data := make([]byte, rows*typ.RowBytes(cols))
+		for i := range data {
+			data[i] = 0xFF // every code its largest
+		}
+		block, per := typ.RowBytes(typ.BlockSize()), typ.BlockSize()
+		for b := 0; b < rows*cols/per; b++ {
+			blk := data[b*block : (b+1)*block]
+			switch typ {
+			case gguf.TypeQ4_0:
+				blk[0], blk[1] = 0x00, 0x3C // d = 1
+			case gguf.TypeQ4_K:
+				blk[0], blk[1], blk[2], blk[3] = 0x00, 0x3C, 0x00, 0x38 // d = 1, dmin = 0.5
+				for i := 4; i < 16; i++ {
+					blk[i] = 0x21 // scales and minimums of a few units
+				}
+			case gguf.TypeQ6_K:
+				for i := 192; i < 208; i++ {
+					blk[i] = 1 // scales
+				}
+				blk[208], blk[209] = 0x00, 0x3C // d = 1
+			}
+		}
+		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: data}
+		a := quantizeActivations16(p, x, n, cols, p.rounding(typ), layAll)
+		got, want := make([]float32, n*rows), make([]float32, n*rows)
+		gemm(p, got, w, a, gemmAVX2)
+		gemm(p, want, w, a, wide)
+		require.Equal(t, want, got, "%s", typ)
+		require.NotZero(t, want[0], "%s", typ)
+	}
+}

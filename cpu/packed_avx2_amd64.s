@@ -267,7 +267,7 @@ w1:
 	VFMADD231PS  Y8, Y4, Y10 \
 	VFMADD231PS  Y8, Y6, Y11
 
-// KQ8(off, a, FIRST): one word at 8 bits (quad k of sub-block j at DI + 32j + 4k; a the quad of sub-block
+// KQ8(off, a, FIRST, FIRSTH): one word at 8 bits (quad k of sub-block j at DI + 32j + 4k; a the quad of sub-block
 // 2c): its low nibbles' products into Y0/Y2, its high nibbles' (sub-block 2c+1, 32 bytes on) into Y1/Y3,
 // as the first products (FIRST, FIRSTH: KMUL2, KMUL2H) or added (KADD2, KADD2H).
 #define KQ8(off, a, FIRST, FIRSTH) \
@@ -312,8 +312,9 @@ w1:
 	KADD2(a, Y0, Y2) \
 	KADD2((a)+4, Y1, Y3)
 
-// KSUBW(c, SHIFT, a): KSUB8 at 16 bits (quad k of sub-block j split at DI + 64j + 8k; a = 0 or 64): lo sums
-// + 256 × hi sums.
+// KSUBW(c, SHIFT, a): sub-block 2c (SHIFT KLO, a = 0) or 2c+1 (KHI, a = 64) of chunk c at 16 bits (quad k
+// of sub-block j split at DI + 64j + 8k): int32 sums of rows 0–7 in Y0, 8–15 in Y2 (lo sums + 256 × hi
+// sums).
 #define KSUBW(c, SHIFT, a) \
 	KWORDS(320+512*(c), SHIFT) \
 	KMUL2(128*(c)+(a), Y0, Y2) \
@@ -338,7 +339,7 @@ w1:
 	KSUBW(c, KHI, 64) \
 	KFOLD2(2*(c)+1, Y0, Y2)
 
-// KPF(c): the lines of chunk c's words (and, for c = 0, the unit's scales) PFQ4K bytes ahead.
+// KPF(c): the lines of chunk c's words PFQ4K bytes ahead (KPF0: the unit's scales).
 #define KPF(c) \
 	PREFETCHT1 (PFQ4K+320+512*(c))(SI) \
 	PREFETCHT1 (PFQ4K+384+512*(c))(SI) \

@@ -374,7 +374,8 @@ func TestForChunks(t *testing.T) {
 }
 
 // TestQuantizeRowQ8_0: the vector rounding equals the Go loop (values, fp16-rounded scales, sums) on
-// random blocks, a block of zeros, one of tiny values (a subnormal fp16 scale), one of exact ties, and one
+// random blocks, a block of zeros, one of tiny values (a subnormal fp16 scale), one of exact ties, one
+// with an infinity and one whose 127/max overflows (their products infinite or NaN: values 0), and one
 // with a NaN (whose scale must be NaN).
 func TestQuantizeRowQ8_0(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
@@ -391,6 +392,10 @@ func TestQuantizeRowQ8_0(t *testing.T) {
 	}
 	x[96] = 127
 	x[200] = float32(math.NaN())
+	x[8*32+5] = float32(math.Inf(1))
+	for k := 9 * 32; k < 10*32; k++ {
+		x[k] = float32(r.NormFloat64() * 1e-39) // 127/max overflows to +Inf
+	}
 	fast, ref := q16row(n), q16row(n)
 	if !quantizeRowQ8_0(x, fast.Q, fast.D, fast.S) {
 		t.Skipf("no vector form of the rounding here (%s): QuantizeRowQ8_0 is the Go loop", Kernels())
@@ -409,6 +414,8 @@ func TestQuantizeRowQ8_0(t *testing.T) {
 	}
 	require.Zero(t, fast.D[1])
 	require.Equal(t, []int16{-14, -14, -12, -12, -10}, fast.Q[97:102], "ties to even") // -14.5, -13.5, … at id 1
+	require.True(t, math.IsInf(float64(fast.D[8]), 1))
+	require.Equal(t, make([]int16, 64), fast.Q[8*32:10*32], "blocks with an infinite product: zeros")
 }
 
 // dotBlocks64 is a Q4_0 or Q8_0 row's product with x in float64 from the exact integer block sums, and the
@@ -438,21 +445,26 @@ func dotBlocks64(typ gguf.Type, w []byte, x *Q16Row, nb int) (sum, mag float64) 
 
 // TestQuantizeRowQ8_K: the vector rounding equals the Go loop (values, scales, sums) on random super-blocks,
 // one of zeros, one whose largest magnitude appears first negative then positive (the first decides the
-// sign of the scale; also within one vector of sixteen), one of tiny values, and one with a NaN (whose
-// scales must be NaN).
+// sign of the scale; also within one vector of eight), one of tiny values, one with an infinity and one
+// whose −127/max overflows (their products infinite or NaN: values 0), and one with a NaN (whose scales
+// must be NaN).
 func TestQuantizeRowQ8_K(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
-	n := 256 * 7
+	n := 256 * 9
 	x := randRow(r, n, 3)
 	for k := 256; k < 512; k++ {
 		x[k] = 0
 	}
 	x[512+40], x[512+200] = -20, 20 // equal magnitudes: the first (negative) is the max
-	x[1280+3], x[1280+9] = 15, -15  // the same within sixteen values
+	x[1280+3], x[1280+6] = 15, -15  // the same within eight values
 	for k := 768; k < 1024; k++ {
 		x[k] = float32(r.NormFloat64() * 1e-30)
 	}
 	x[1024+77] = float32(math.NaN())
+	x[1792+100] = float32(math.Inf(-1))
+	for k := 2048; k < 2304; k++ {
+		x[k] = float32(r.NormFloat64() * 1e-39) // −127/max overflows to ∓Inf
+	}
 	fast, ref := q16row(n), q16row(n)
 	if !quantizeRowQ8_K(x, fast.Q, fast.D, fast.S) {
 		t.Skipf("no vector form of the rounding here (%s): QuantizeRowQ8_K is the Go loop", Kernels())
@@ -474,4 +486,5 @@ func TestQuantizeRowQ8_K(t *testing.T) {
 	require.Equal(t, int16(-127), fast.Q[512+40])
 	require.Equal(t, int16(127), fast.Q[512+200])
 	require.Greater(t, fast.D[16], float32(0))
+	require.Equal(t, make([]int16, 512), fast.Q[1792:2304], "super-blocks with infinite products: zeros")
 }

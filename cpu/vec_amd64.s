@@ -439,6 +439,11 @@ q2zero:
 	MOVL $0, (R9)
 	JMP  q2next
 
+// TRUNC16Z(Z): Z's int32 lanes cut to int16 and sign-extended back, as VPMOVDW stores them.
+#define TRUNC16Z(Z) \
+	VPSLLD $16, Z, Z \
+	VPSRAD $16, Z, Z
+
 // HSUMD16 sums Z6's sixteen int32 lanes into X6's first (Y7 clobbered).
 #define HSUMD16 \
 	VEXTRACTI64X4 $1, Z6, Y7 \
@@ -482,6 +487,8 @@ q8block:
 	VMULPS 64(SI), Z5, Z7
 	VCVTPS2DQ Z7, Z7
 	VPMOVDW Z7, 32(DI)
+	TRUNC16Z(Z6) // the sums of the values stored (an infinite or NaN product's 0x80000000 is stored as 0)
+	TRUNC16Z(Z7)
 	VPADDD Z7, Z6, Z6
 	HSUMD16
 	VMOVD X6, (R9)
@@ -574,6 +581,8 @@ kblk:
 	VCVTPS2DQ Z7, Z7
 	VPMINSD Z29, Z7, Z7
 	VPMOVDW Z7, 32(DI)(R10*2)
+	TRUNC16Z(Z6)
+	TRUNC16Z(Z7)
 	VPADDD Z7, Z6, Z6
 	HSUMD16
 	MOVQ R10, AX
@@ -703,8 +712,10 @@ splitloop:
 	VPADDD  X7, X6, X6
 
 // ROUND32(off, DST): the 32 floats at off(SI) times Y5, rounded to int32 (ties to even, the MXCSR default),
-// each clamped to at most Y14 (CLAMP: VPMINSD Y14 or nothing), stored as int16 at DST(DI) (VPACKSSDW works
-// within 128-bit lanes; VPERMQ puts the quarters back in order), their sum in Y6 (Y8–Y11 clobbered).
+// each clamped to at most Y14 (CLAMP: VPMINSD Y14 or nothing), cut to int16 as the Go loops' conversion
+// cuts it (TRUNC16: only an infinite or NaN product, whose 0x80000000 becomes 0, as VPMOVDW makes it in
+// the AVX-512 kernels), stored at DST(DI) (VPACKSSDW works within 128-bit lanes; VPERMQ puts the quarters
+// back in order), their sum in Y6 (Y7–Y11 clobbered).
 #define ROUND32(off, DST, CLAMP) \
 	VMULPS    (off)(SI), Y5, Y8 \
 	VMULPS    (off+32)(SI), Y5, Y9 \
@@ -718,6 +729,10 @@ splitloop:
 	CLAMP(Y9) \
 	CLAMP(Y10) \
 	CLAMP(Y11) \
+	TRUNC16(Y8) \
+	TRUNC16(Y9) \
+	TRUNC16(Y10) \
+	TRUNC16(Y11) \
 	VPADDD    Y9, Y8, Y6 \
 	VPADDD    Y11, Y10, Y7 \
 	VPADDD    Y7, Y6, Y6 \
@@ -730,6 +745,9 @@ splitloop:
 
 #define NOCLAMP(Y)
 #define CLAMP127(Y) VPMINSD Y14, Y, Y
+#define TRUNC16(Y) \
+	VPSLLD $16, Y, Y \
+	VPSRAD $16, Y, Y
 
 // func quantRowQ8_0AVX2(x *float32, nb int, q *int16, d *float32, s *int32)
 // quantRowQ8_0AVX512 with 256-bit vectors: the same maximum over |x| bit patterns, id = 127/amax,
