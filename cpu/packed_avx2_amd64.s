@@ -635,7 +635,8 @@ uk2:
 	VPMADDWD K, Y5, Y5 \
 	VPADDD   Y5, D, D
 
-// FOLD6(j, h, F): sub-block j's int32 sum Y4 of half h, from start16, folded into F.
+// FOLD6(j, h, F): sub-block j's int32 sum Y4 of half h, from start16, folded into F (d of the half's rows
+// at 32h(R12), converted once per unit by D6).
 #define FOLD6(j, h, F) \
 	VPBROADCASTD (4*(j))(R13), Y8 \
 	VPADDD       Y8, Y4, Y4 \
@@ -644,8 +645,7 @@ uk2:
 	VMULPS       Y8, Y4, Y4 \
 	VPMOVSXBD    (64+16*(j)+8*(h))(SI), Y5 \
 	VCVTDQ2PS    Y5, Y5 \
-	VCVTPH2PS    (16*(h))(SI), Y6 \
-	VMULPS       Y6, Y5, Y5 \
+	VMULPS       (32*(h))(R12), Y5, Y5 \
 	VFMADD231PS  Y5, Y4, F
 
 // PF6(n, g): an eighth of the unit (seven lines) PFQ6K bytes ahead, per group.
@@ -675,7 +675,15 @@ uk2:
 	SUB6(U, n, g, 1, 0, Y10) \
 	SUB6(U, n, g, 1, 1, Y11)
 
+// D6: the unit's 16 d as floats to the frame (R12).
+#define D6 \
+	VCVTPH2PS (SI), Y4 \
+	VCVTPH2PS 16(SI), Y5 \
+	VMOVUPS   Y4, (R12) \
+	VMOVUPS   Y5, 32(R12)
+
 #define Q6SETUP2 \
+	MOVQ SP, R12 \
 	SETUP2 \
 	MOVL         $0x30303030, AX \
 	VMOVD        AX, X12 \
@@ -691,6 +699,7 @@ uk2:
 
 // UNIT6X(GRP): one super-block, group by group with the group macro GRP (GRP6 or GRP6W).
 #define UNIT6X(GRP) \
+	D6 \
 	GRP(U6G0, 0, 0) \
 	GRP(U6G1, 0, 1) \
 	GRP(U6G2, 0, 2) \
@@ -701,7 +710,7 @@ uk2:
 	GRP(U6G3, 1, 3)
 
 // func packedQ6_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
-TEXT ·packedQ6_Kx1AVX2(SB), NOSPLIT, $0-64
+TEXT ·packedQ6_Kx1AVX2(SB), NOSPLIT, $64-64
 	Q6SETUP2
 
 q61:
@@ -731,7 +740,7 @@ q61:
 	SUB6W(U, n, g, 1, 1, Y11)
 
 // func packedQ6_Kx1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
-TEXT ·packedQ6_Kx1wAVX2(SB), NOSPLIT, $0-64
+TEXT ·packedQ6_Kx1wAVX2(SB), NOSPLIT, $64-64
 	Q6SETUP2
 
 q6w1:
