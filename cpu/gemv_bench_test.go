@@ -155,3 +155,22 @@ func BenchmarkGemmTile(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPack packs a 2048 × 5632 matrix of each type (an FFN matrix of the TinyLlama shape) on all the
+// CPUs, into fresh memory each time as loading does: bytes of the file's rows packed per second.
+func BenchmarkPack(b *testing.B) {
+	if !usePacked {
+		b.Skip("no packed kernels on this CPU (they need AVX2)")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	const rows, cols = 2048, 5632
+	for _, typ := range []gguf.Type{gguf.TypeQ4_0, gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(b, typ, randRow(r, rows*cols, 1))}
+		b.Run(fmt.Sprintf("type=%s", typ), func(b *testing.B) {
+			b.SetBytes(int64(len(w.Data)))
+			for i := 0; i < b.N; i++ {
+				_ = pack(w)
+			}
+		})
+	}
+}
