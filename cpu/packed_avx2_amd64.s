@@ -115,16 +115,20 @@
 	VPMADDWD Y14, Y2, Y2 \
 	FOLD2(h)
 
+// PF8(off): the eight lines at off(SI) on, asked for into L2.
+#define PF8(off) \
+	PREFETCHT1 (off)(SI) \
+	PREFETCHT1 (off+64)(SI) \
+	PREFETCHT1 (off+128)(SI) \
+	PREFETCHT1 (off+192)(SI) \
+	PREFETCHT1 (off+256)(SI) \
+	PREFETCHT1 (off+320)(SI) \
+	PREFETCHT1 (off+384)(SI) \
+	PREFETCHT1 (off+448)(SI)
+
 // PF40: a Q4_0 unit's nine lines, PFQ40 bytes ahead.
 #define PF40 \
-	PREFETCHT1 (PFQ40+0)(SI) \
-	PREFETCHT1 (PFQ40+64)(SI) \
-	PREFETCHT1 (PFQ40+128)(SI) \
-	PREFETCHT1 (PFQ40+192)(SI) \
-	PREFETCHT1 (PFQ40+256)(SI) \
-	PREFETCHT1 (PFQ40+320)(SI) \
-	PREFETCHT1 (PFQ40+384)(SI) \
-	PREFETCHT1 (PFQ40+448)(SI) \
+	PF8(PFQ40) \
 	PREFETCHT1 (PFQ40+512)(SI)
 
 // func packedQ4_0x1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
@@ -341,14 +345,7 @@ w1:
 
 // KPF(c): the lines of chunk c's words PFQ4K bytes ahead (KPF0: the unit's scales).
 #define KPF(c) \
-	PREFETCHT1 (PFQ4K+320+512*(c))(SI) \
-	PREFETCHT1 (PFQ4K+384+512*(c))(SI) \
-	PREFETCHT1 (PFQ4K+448+512*(c))(SI) \
-	PREFETCHT1 (PFQ4K+512+512*(c))(SI) \
-	PREFETCHT1 (PFQ4K+576+512*(c))(SI) \
-	PREFETCHT1 (PFQ4K+640+512*(c))(SI) \
-	PREFETCHT1 (PFQ4K+704+512*(c))(SI) \
-	PREFETCHT1 (PFQ4K+768+512*(c))(SI)
+	PF8(PFQ4K+320+512*(c))
 
 #define KPF0 \
 	PREFETCHT1 (PFQ4K)(SI) \
@@ -836,22 +833,8 @@ q6w1:
 
 // PF80: a Q8_0 unit's 17 lines, PFQ80 bytes ahead.
 #define PF80 \
-	PREFETCHT1 (PFQ80)(SI) \
-	PREFETCHT1 (PFQ80+64)(SI) \
-	PREFETCHT1 (PFQ80+128)(SI) \
-	PREFETCHT1 (PFQ80+192)(SI) \
-	PREFETCHT1 (PFQ80+256)(SI) \
-	PREFETCHT1 (PFQ80+320)(SI) \
-	PREFETCHT1 (PFQ80+384)(SI) \
-	PREFETCHT1 (PFQ80+448)(SI) \
-	PREFETCHT1 (PFQ80+512)(SI) \
-	PREFETCHT1 (PFQ80+576)(SI) \
-	PREFETCHT1 (PFQ80+640)(SI) \
-	PREFETCHT1 (PFQ80+704)(SI) \
-	PREFETCHT1 (PFQ80+768)(SI) \
-	PREFETCHT1 (PFQ80+832)(SI) \
-	PREFETCHT1 (PFQ80+896)(SI) \
-	PREFETCHT1 (PFQ80+960)(SI) \
+	PF8(PFQ80) \
+	PF8(PFQ80+512) \
 	PREFETCHT1 (PFQ80+1024)(SI)
 
 // func packedQ8_0x1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
