@@ -98,7 +98,7 @@ func BenchmarkPackedKernel(b *testing.B) {
 		w := &Weight{Type: typ, Rows: rows, Cols: cols, Data: quantRow(b, typ, randRow(r, rows*cols, 1))}
 		require.True(b, w.Pack())
 		stripBytes := packStripBytes(w)
-		q, out := make([]uint32, 2*cols/4*gemmT), make([]float32, gemmT*rows)
+		q, tq, out := make([]uint32, 2*cols/4*gemmT), make([]int16, cols), make([]float32, gemmT*rows)
 		ad, start, as := make([]float32, cols/16*gemmT), make([]int32, cols/16*gemmT), make([]float32, cols/16*gemmT)
 		for _, bits := range []int{8, 16} {
 			for _, shape := range []struct{ tokens, strips int }{{1, 1}, {1, packStreams}, {gemmT, packStreams}} {
@@ -116,10 +116,15 @@ func BenchmarkPackedKernel(b *testing.B) {
 					defer func(sb int) { sideBySide = sb }(sideBySide)
 					sideBySide = ns // the one-token kernel on four strips side by side where ns is 4
 					b.SetBytes(int64(len(w.Packed)))
+					codes := tokens == 1 && packedCodes(typ, bits == 16) // the kernel reads the token's 16-bit codes
 					for i := 0; i < b.N; i++ {
 						for s := 0; s < rows/packRows; s += ns {
 							strips := w.Packed[s*stripBytes : (s+ns)*stripBytes]
-							kernel(typ, strips, ns, cols, q, ad, start, as, tokens, stride, out[s*packRows:], rows)
+							if codes {
+								packedKernelCodes(typ, bits == 16, strips, ns, cols, tq, ad, start, as, out[s*packRows:], rows)
+							} else {
+								kernel(typ, strips, ns, cols, q, ad, start, as, tokens, stride, out[s*packRows:], rows)
+							}
 						}
 					}
 				})

@@ -331,7 +331,8 @@ func (pt *packedTask) runMat(i, lo, hi int) {
 	if !a.narrow() {
 		kernel, qs, qc, qw, four = packedKernel16, a.q16s, a.q16c, 2, false
 	}
-	groups := packedGroups() // else every token alone (packedLayouts made only its bytes)
+	codes := packedCodes(w.Type, !a.narrow()) // one token's kernel reads its 16-bit codes, not its bytes
+	groups := packedGroups()                  // else every token alone (packedLayouts made only its bytes)
 	for s := lo; s < hi; {
 		ns := 1
 		if hi-s >= packStreams {
@@ -355,7 +356,11 @@ func (pt *packedTask) runMat(i, lo, hi int) {
 					if w.Type == gguf.TypeQ6_K {
 						adc, startc = a.d16c[tok*nb16:(tok+1)*nb16], a.start16c[tok*nb16:(tok+1)*nb16]
 					}
-					kernel(w.Type, strips, ns, cols, qc[tok*qw*cols/4:(tok+1)*qw*cols/4], adc, startc, a.s32c[tok*nb:(tok+1)*nb], 1, 1, out, rows)
+					if codes {
+						packedKernelCodes(w.Type, !a.narrow(), strips, ns, cols, a.tq[tok*cols:(tok+1)*cols], adc, startc, a.s32c[tok*nb:(tok+1)*nb], out, rows)
+					} else {
+						kernel(w.Type, strips, ns, cols, qc[tok*qw*cols/4:(tok+1)*qw*cols/4], adc, startc, a.s32c[tok*nb:(tok+1)*nb], 1, 1, out, rows)
+					}
 				} else {
 					q := qs[g*qw*cols/4*gemmT : (g+1)*qw*cols/4*gemmT]
 					ad, start, as := a.d32[g*nb*gemmT:(g+1)*nb*gemmT], a.start[g*nb*gemmT:(g+1)*nb*gemmT], a.s32[g*nb*gemmT:(g+1)*nb*gemmT]

@@ -59,13 +59,16 @@ const _ = uint(q4kPackBytes-2368) + uint(2368-q4kPackBytes) + uint(q6kPackBytes-
 // with the rows on huge pages, so do Q4_0's and Q8_0's), four or eight tokens of a group against one strip.
 type packedKernels struct {
 	x1, x1s4, x4, x8 func(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+	// codes: x1 reads the token's 16-bit codes (act16.tq) at either precision, not its bytes
+	// (packedKernelCodes runs it).
+	codes bool
 }
 
 var (
-	packedQ4_0 = packedKernels{packedQ4_0x1, packedQ4_0x1s4, packedQ4_0x4, packedQ4_0x8}
-	packedQ8_0 = packedKernels{packedQ8_0x1, packedQ8_0x1s4, packedQ8_0x4, packedQ8_0x8}
-	packedQ4_K = packedKernels{packedQ4_Kx1, nil, packedQ4_Kx4, packedQ4_Kx8}
-	packedQ6_K = packedKernels{packedQ6_Kx1, nil, packedQ6_Kx4, packedQ6_Kx8}
+	packedQ4_0 = packedKernels{packedQ4_0x1, packedQ4_0x1s4, packedQ4_0x4, packedQ4_0x8, false}
+	packedQ8_0 = packedKernels{packedQ8_0x1, packedQ8_0x1s4, packedQ8_0x4, packedQ8_0x8, false}
+	packedQ4_K = packedKernels{packedQ4_Kx1, nil, packedQ4_Kx4, packedQ4_Kx8, false}
+	packedQ6_K = packedKernels{packedQ6_Kx1, nil, packedQ6_Kx4, packedQ6_Kx8, false}
 )
 
 //go:noescape
@@ -113,7 +116,7 @@ func packedQ8_0x8(w *byte, units int, q *uint32, ad *float32, start *int32, as *
 // packedKernel is packedKernelGo in assembly: one token alone (stride 1), or 4 or 8 of a group (stride
 // gemmT).
 func packedKernel(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
-	if !usePacked || !packedTable(t, false).has(tokens) { // no kernel for this here (the tests may still call it)
+	if k := packedTable(t, false); !usePacked || k.codes || !k.has(tokens) { // no kernel for this here (the tests may still call it)
 		packedKernelGo(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 		return
 	}
@@ -133,10 +136,8 @@ func packedTable(t gguf.Type, wide bool) packedKernels {
 		return packed16AVX2Q4_K
 	case !useVNNI && t == gguf.TypeQ6_K && !wide:
 		return packedAVX2Q6_K
-	case !useVNNI && t == gguf.TypeQ8_0 && !wide:
-		return packedAVX2Q8_0
 	case !useVNNI && t == gguf.TypeQ8_0:
-		return packed16AVX2Q8_0
+		return packedAVX2Q8_0 // codes: packedKernelCodes runs it, at either precision
 	case !useVNNI && t == gguf.TypeQ6_K:
 		return packed16AVX2Q6_K
 	case !useVNNI:
@@ -236,15 +237,28 @@ var (
 	packed16AVX2Q4_K = packedKernels{x1: packedQ4_Kx1wAVX2}
 	packedAVX2Q6_K   = packedKernels{x1: packedQ6_Kx1AVX2}
 	packed16AVX2Q6_K = packedKernels{x1: packedQ6_Kx1wAVX2}
-	packedAVX2Q8_0   = packedKernels{x1: packedQ8_0x1AVX2}
-	packed16AVX2Q8_0 = packedKernels{x1: packedQ8_0x1wAVX2}
+	packedAVX2Q8_0   = packedKernels{x1: packedQ8_0x1cAVX2, codes: true}
 )
 
-//go:noescape
-func packedQ8_0x1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+// packedCodes reports whether type t's one-token kernel at this precision (wide: 16 bits) reads the
+// token's 16-bit codes (act16.tq) rather than its bytes: Q8_0 with AVX2 alone, whose kernel widens the
+// weights to words, so that words of codes serve it as they are (two bytes to rebuild a word cost it a
+// fifth of its speed in cache).
+func packedCodes(t gguf.Type, wide bool) bool { return usePacked && packedTable(t, wide).codes }
+
+// packedKernelCodes runs the one-token kernel of type t that reads codes (packedCodes) on ns strips: tq
+// the token's codes, ad, start and as its blocks' as packedKernel takes them.
+func packedKernelCodes(t gguf.Type, wide bool, strips []byte, ns, cols int, tq []int16, ad []float32, start []int32, as []float32, out []float32, ostride int) {
+	k := packedTable(t, wide)
+	if !usePacked || !k.codes || len(tq) < cols || cols%4 != 0 {
+		panic("packed kernel: no kernel reads codes for this type, or short codes")
+	}
+	q := unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(tq))), cols/2) // two codes a word
+	runPacked(k, 2, t, strips, ns, cols, q, ad, start, as, 1, 1, out, ostride)
+}
 
 //go:noescape
-func packedQ8_0x1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
+func packedQ8_0x1cAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
 func packedQ6_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
@@ -275,16 +289,16 @@ func packedQ4_0x1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32,
 
 // The 16-bit kernels per type: one token (and on four strips at once for Q4_0 and Q8_0), eight of a group.
 var (
-	packed16Q4_0 = packedKernels{packedQ4_0x1w, packedQ4_0x1s4w, nil, packedQ4_0x8w}
-	packed16Q8_0 = packedKernels{packedQ8_0x1w, packedQ8_0x1s4w, nil, packedQ8_0x8w}
-	packed16Q4_K = packedKernels{packedQ4_Kx1w, nil, nil, packedQ4_Kx8w}
-	packed16Q6_K = packedKernels{packedQ6_Kx1w, nil, nil, packedQ6_Kx8w}
+	packed16Q4_0 = packedKernels{packedQ4_0x1w, packedQ4_0x1s4w, nil, packedQ4_0x8w, false}
+	packed16Q8_0 = packedKernels{packedQ8_0x1w, packedQ8_0x1s4w, nil, packedQ8_0x8w, false}
+	packed16Q4_K = packedKernels{packedQ4_Kx1w, nil, nil, packedQ4_Kx8w, false}
+	packed16Q6_K = packedKernels{packedQ6_Kx1w, nil, nil, packedQ6_Kx8w, false}
 )
 
 // packedKernel16 is packedKernel16Go in assembly: one token alone (stride 1), or the eight of a group
 // (stride gemmT).
 func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []float32, start []int32, as []float32, tokens, stride int, out []float32, ostride int) {
-	if !usePacked || !packedTable(t, true).has(tokens) {
+	if k := packedTable(t, true); !usePacked || k.codes || !k.has(tokens) {
 		packedKernel16Go(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 		return
 	}

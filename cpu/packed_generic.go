@@ -23,6 +23,14 @@ func packedKernel16(t gguf.Type, strips []byte, ns, cols int, q []uint32, ad []f
 	packedKernel16Go(t, strips, ns, cols, q, ad, start, as, tokens, stride, out, ostride)
 }
 
+// packedCodes: no kernel reads the tokens' codes without the assembly.
+func packedCodes(gguf.Type, bool) bool { return false }
+
+// packedKernelCodes is never called without the assembly (packedCodes).
+func packedKernelCodes(gguf.Type, bool, []byte, int, int, []int16, []float32, []int32, []float32, []float32, int) {
+	panic("packed kernel: no kernel reads codes without the assembly")
+}
+
 // unpackPackedFast has no portable form: unpackPacked's loop runs.
 func unpackPackedFast(gguf.Type, []byte, []byte, int, *strip) bool { return false }
 

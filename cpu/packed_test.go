@@ -101,12 +101,15 @@ func testPackedKernel(t *testing.T, typ gguf.Type, bits int) {
 				}
 			}
 		}
+		if packedCodes(typ, bits == 16) { // the one-token kernel reads the codes: the selected one is the Go loop
+			kernels["codes"] = nil
+		}
 		for _, k := range groups {
 			if bits == 16 && k == gemmT && n < gemmT {
 				continue // at 16 bits the eight-token kernels take full groups only (packedLayouts)
 			}
 			for name, kernel := range kernels {
-				if name == "selected" && k > 1 && !packedGroups() {
+				if name == "selected" && k > 1 && !packedGroups() || name == "codes" && k > 1 {
 					continue // AVX2 alone: no group kernels, the selected one would be the portable loop again
 				}
 				got := make([]float64, n*rows)
@@ -119,7 +122,11 @@ func testPackedKernel(t *testing.T, typ gguf.Type, bits int) {
 					out := make([]float32, k*width)
 					if k == 1 { // one token alone
 						for tok := range n {
-							kernel(typ, strips, ns, cols, qc[tok*qw*cols/4:], adc[tok*nbk:], stc[tok*nbk:], a.s32c[tok*nb:], 1, 1, out, width)
+							if name == "codes" {
+								packedKernelCodes(typ, bits == 16, strips, ns, cols, a.tq[tok*cols:], adc[tok*nbk:], stc[tok*nbk:], a.s32c[tok*nb:], out, width)
+							} else {
+								kernel(typ, strips, ns, cols, qc[tok*qw*cols/4:], adc[tok*nbk:], stc[tok*nbk:], a.s32c[tok*nb:], 1, 1, out, width)
+							}
 							for i := range width {
 								got[tok*rows+s*packRows+i] = float64(out[i])
 							}
