@@ -178,7 +178,7 @@ const (
 func (p *Pool) route(w *Weight, rnd rounding, n int) route {
 	tiles, minTiles := tilesFirst(w.Type, rnd)
 	switch {
-	case w.Packed != nil && packedTokens(n, rnd != rounding16):
+	case w.Packed != nil && packedTokens(w.Type, n, rnd != rounding16):
 		return routePacked
 	case w.Packed != nil: // more tokens in the tiles, on strips unpacked from the packed rows
 		return routeGemm

@@ -14,22 +14,31 @@ import (
 // tiles, on strips unpacked from the packed rows).
 var usePacked = useVNNI || useAVX2
 
-// packedTokens reports whether n tokens against a packed matrix take the packed kernels (at 8 bits when
-// narrow): with AVX2 alone up to packedAVX2Tokens, the rest the tiles; with AVX-512 VNNI every
-// product at 8 bits, at 16 bits those of fewer than packed16Tokens.
-func packedTokens(n int, narrow bool) bool {
+// packedTokens reports whether n tokens against a packed matrix of type t take the packed kernels (at 8
+// bits when narrow): with AVX2 alone up to packedAVX2Tokens(t), the rest the tiles; with AVX-512 VNNI
+// every product at 8 bits, at 16 bits those of fewer than packed16Tokens.
+func packedTokens(t gguf.Type, n int, narrow bool) bool {
 	if !useVNNI {
-		return n <= packedAVX2Tokens
+		return n <= packedAVX2Tokens(t)
 	}
 	return narrow || packed16(n)
 }
 
 // packedAVX2Tokens: with AVX2 alone, products of up to this many tokens take the one-token kernels token
 // after token (each run of four strips stays in the L2 cache for the next token), more the tiles on
-// unpacked strips. Measured (2-core AMD EPYC, Zen 3, TinyLlama-shape Q4_0, 16 bits, llamago bench -p 32
-// -n 32 --parallel): 8 sequences decoding together 48.3 t/s in the tiles, 71.1 token by token; 16: 55.6
-// and 75.1.
-const packedAVX2Tokens = 16
+// unpacked strips. Measured (2-core AMD EPYC, Zen 3, TinyLlama-shape, 16 bits, llamago bench -p 32 -n 16
+// --parallel, decode t/s of all sequences, two runs each, one-token kernels against tiles): Q4_0 8
+// sequences 71.1 against 48.3 (and 75.7–77.5 against 68.2–69.7), 16 75.1–82.2 against 55.6–83.1; Q4_K_M 8
+// 56.7–58.2 against 37.3–39.1, 16 58.6–59.8 against 50.5–53.9; Q8_0, whose tile multiplies words as its
+// one-token kernel does and reads each unpacked strip once for four tokens, 4 42.1–47.8 against
+// 31.0–33.5, 8 60.3–62.0 against 59.0–60.9, 10 63.2–64.1 against 46.1–50.6, 12 63.1–63.9 against
+// 54.3–57.4 (the tiles compute 16, padding included), 16 63.2–64.3 against 78.9–79.0: up to 12.
+func packedAVX2Tokens(t gguf.Type) int {
+	if t == gguf.TypeQ8_0 {
+		return 12
+	}
+	return 16
+}
 
 // packedGroups reports whether the packed kernels take tokens four or eight of a group at once (AVX-512
 // VNNI); with AVX2 alone every token goes alone.

@@ -8,7 +8,7 @@ import "github.com/llamago/llamago/gguf"
 const usePacked = false
 
 // packedTokens: nothing is packed without the assembly kernels.
-func packedTokens(int, bool) bool { return false }
+func packedTokens(gguf.Type, int, bool) bool { return false }
 
 // packedGroups: the portable loop takes tokens one at a time.
 func packedGroups() bool { return false }
