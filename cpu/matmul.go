@@ -199,7 +199,7 @@ func (p *Pool) route(w *Weight, rnd rounding, n int) route {
 func (r route) layouts(n int, narrow bool, t gguf.Type) layout {
 	switch r {
 	case routePacked:
-		return packedLayouts(n, narrow)
+		return packedLayouts(t, n, narrow)
 	case routeGemm:
 		return gemmLayouts(narrow, gemmFast, t)
 	case routeGemv:

@@ -112,10 +112,14 @@ const packed16Tokens = 96
 // packed16 reports whether n tokens against a packed matrix take the packed kernels at 16 bits.
 func packed16(n int) bool { return n < packed16Tokens }
 
-// packedLayouts is what the packed kernels read of n tokens' activations (act16): the token groups where a
-// group kernel runs (eight tokens, or at 8 bits four, of a group), each token's bytes where one runs alone
-// (every token, with AVX2 alone: packedGroups).
-func packedLayouts(n int, narrow bool) layout {
+// packedLayouts is what the packed kernels of type t read of n tokens' activations (act16): the token
+// groups where a group kernel runs (eight tokens, or at 8 bits four, of a group), each token's bytes where
+// one runs alone (every token, with AVX2 alone: packedGroups) — nothing beyond the codes every act16 has
+// where that kernel reads them (packedCodes).
+func packedLayouts(t gguf.Type, n int, narrow bool) layout {
+	if !packedGroups() && packedCodes(t, !narrow) {
+		return 0
+	}
 	if !packedGroups() {
 		return layBytes
 	}
@@ -388,7 +392,11 @@ func matMulPacked(p *Pool, dsts [][]float32, ws []*Weight, a *act16) {
 			panic("matMulPacked: matrices of one loop share the activations: the same columns")
 		}
 	}
-	a.ensure(p, packedLayouts(a.n, a.narrow()))
+	var lay layout
+	for _, w := range ws {
+		lay |= packedLayouts(w.Type, a.n, a.narrow())
+	}
+	a.ensure(p, lay)
 	pt := &p.tasks.packed
 	defer func() { *pt = packedTask{} }() // the task holds no matrix or activations past the call
 	pt.a, pt.mats = a, len(ws)
