@@ -14,7 +14,8 @@ package cpu
 // minimums), and per block of 16 d16c (its block of 32's d) and start16c (−32·Σq, for Q6_K).
 //
 // layBytes: each token's codes as the packed kernels take them alone, q8c[t·cols/4:] four signed bytes a
-// word (narrow), or q16c[t·cols/2:] split into bytes (splitQuads).
+// word (narrow), or q16c[t·cols/2:] split into bytes (splitQuads); not made for the kernels that read tq
+// instead (Q8_0 with AVX2 alone: packedCodes).
 //
 // Layouts by group of gemmT tokens (group g's part of each array starts at g times its size per group; per
 // word or block, the gemmT tokens' side by side). The last group's padding tokens hold stale values of an

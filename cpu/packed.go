@@ -37,8 +37,9 @@ import (
 // through them, so a sequence's logits do not depend on what it is batched with; they replace the one-row
 // kernels and the tiles for these matrices.
 //
-// With 16-bit activations, packed matrices have kernels too: up to 15 tokens against the packed rows
-// (packedKernel16, on the activations split into bytes), more in the 16-bit tiles on strips unpacked from
+// With 16-bit activations, packed matrices have kernels too: up to packed16Tokens−1 tokens against the
+// packed rows (packedKernel16, on the activations split into bytes; with AVX2 alone, Q8_0's one-token
+// kernel reads the tokens' 16-bit codes as they are: packedCodes), more in the 16-bit tiles on strips unpacked from
 // them (unpackPacked). Every packed type has kernels at both precisions (a first 16-bit Q6_K kernel that
 // widened its 6-bit values to int16 pairs streamed 30% slower than the file layout's and was left out; the
 // split activations made the 16-bit kernels the 8-bit ones with two multiply-adds a quad).
@@ -336,7 +337,7 @@ func (pt *packedTask) runMat(i, lo, hi int) {
 		kernel, qs, qc, qw, four = packedKernel16, a.q16s, a.q16c, 2, false
 	}
 	codes := packedCodes(w.Type, !a.narrow()) // one token's kernel reads its 16-bit codes, not its bytes
-	groups := packedGroups()                  // else every token alone (packedLayouts made only its bytes)
+	groups := packedGroups()                  // else every token alone (packedLayouts made its bytes, or nothing for codes)
 	for s := lo; s < hi; {
 		ns := 1
 		if hi-s >= packStreams {
@@ -381,8 +382,8 @@ func (pt *packedTask) runMat(i, lo, hi int) {
 }
 
 // matMulPacked computes dsts[i] = ws[i]·x for up to maxPackedMats packed matrices from the activations in a
-// (8-bit, their rounding, or 16-bit and split into bytes), in the layouts packedLayouts names, in one
-// parallel loop.
+// (8-bit, their rounding, or 16-bit and split into bytes; the 16-bit codes where a kernel reads them,
+// packedCodes), in the layouts packedLayouts names, in one parallel loop.
 func matMulPacked(p *Pool, dsts [][]float32, ws []*Weight, a *act16) {
 	if len(ws) > maxPackedMats || len(dsts) != len(ws) {
 		panic("matMulPacked: one destination a matrix, at most maxPackedMats")

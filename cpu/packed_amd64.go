@@ -10,7 +10,7 @@ import (
 )
 
 // usePacked says whether Weight.Pack packs: with AVX-512 VNNI or AVX2 (the AVX2 kernels,
-// packed_avx2_amd64.s, are one-token ones: their products of more than packedAVX2Tokens tokens take the
+// packed_avx2_amd64.s, are one-token ones: their products of more than packedAVX2Tokens(t) tokens take the
 // tiles, on strips unpacked from the packed rows).
 var usePacked = useVNNI || useAVX2
 

@@ -763,12 +763,14 @@ q6w1:
 // broadcasts, two sign extensions, a shift and an add at 16 bits). Measured on a 2-core AMD EPYC (Zen 3),
 // best of four alternated runs: BenchmarkPackedKernel type=Q8_0 tokens=1 (in cache, one thread) 8 bits
 // 4392 → 3811 ns, 16 bits 5180 → 3395; `llamago bench -p 32 -n 16 --parallel 1,4,8,16` (two runs each:
-// up to 16 sequences take this kernel token after token, on strips still in L2) 8 sequences 39.4–39.7 →
+// up to 16 sequences then took this kernel token after token, on strips still in L2; now up to 12,
+// packedAVX2Tokens) 8 sequences 39.4–39.7 →
 // 49.0–53.4 t/s, 16 34.0–36.7 → 46.4–51.8; one sequence (`-p 0 -n 64`, eight alternated pairs, memory-
 // bound) 21.8 → 22.6 t/s on average, within the machine's swings.
 
-// Q8WC(off, M): the word at off(SI) against Y8 into Y0–Y3 with M (VPADDD to add, or the first word's
-// MOVACC to start them); Y4–Y7 scratch.
+// Q8WC(off, M): the word at off(SI) against Y8 into Y0–Y3 with M (ADDACC to add, or the first word's
+// MOVACC to start them); Y4–Y7 scratch. (Y15 is zero in this kernel, not SETUP2's 0x0F bytes; Y13 and Y14
+// go unused.)
 #define Q8WC(off, M) \
 	VMOVDQU    (off)(SI), Y4 \
 	VMOVDQU    (off+32)(SI), Y6 \
