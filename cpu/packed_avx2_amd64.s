@@ -768,10 +768,11 @@ q6w1:
 // 49.0–53.4 t/s, 16 34.0–36.7 → 46.4–51.8; one sequence (`-p 0 -n 64`, eight alternated pairs, memory-
 // bound) 21.8 → 22.6 t/s on average, within the machine's swings.
 
-// Q8WC(off, M): the word at off(SI) against Y8 into Y0–Y3 with M (ADDACC to add, or the first word's
-// MOVACC to start them); Y4–Y7 scratch. (Y15 is zero in this kernel, not SETUP2's 0x0F bytes; Y13 and Y14
+// Q8WC(off, a, M): the word at off(SI) against the quad's four codes at a(DI) (twice in each lane of Y8)
+// into Y0–Y3 with M (ADDACC to add, or the first word's MOVACC to start them); Y4–Y7 scratch. (Y15 is zero in this kernel, not SETUP2's 0x0F bytes; Y13 and Y14
 // go unused.)
-#define Q8WC(off, M) \
+#define Q8WC(off, a, M) \
+	VPBROADCASTQ (a)(DI), Y8 \
 	VMOVDQU    (off)(SI), Y4 \
 	VMOVDQU    (off+32)(SI), Y6 \
 	VPUNPCKLBW Y15, Y4, Y5 \
@@ -789,9 +790,6 @@ q6w1:
 
 #define ADDACC(S, D) VPADDD S, D, D
 #define MOVACC(S, D) VMOVDQA S, D
-
-// CODES(a): the quad's four codes at a(DI), twice in each lane of Y8.
-#define CODES(a) VPBROADCASTQ (a)(DI), Y8
 
 // FOLDC(h): block h's lanes in row order, from −128·Σq, folded into Y10 (rows 0–7) and Y11 (8–15).
 #define FOLDC(h) \
@@ -813,22 +811,14 @@ q6w1:
 
 // BLOCKC(h): block h of the unit (word k against the codes at DI + 64h + 8k).
 #define BLOCKC(h) \
-	CODES(64*(h)) \
-	Q8WC(64+512*(h), MOVACC) \
-	CODES(64*(h)+8) \
-	Q8WC(64+512*(h)+64, ADDACC) \
-	CODES(64*(h)+16) \
-	Q8WC(64+512*(h)+128, ADDACC) \
-	CODES(64*(h)+24) \
-	Q8WC(64+512*(h)+192, ADDACC) \
-	CODES(64*(h)+32) \
-	Q8WC(64+512*(h)+256, ADDACC) \
-	CODES(64*(h)+40) \
-	Q8WC(64+512*(h)+320, ADDACC) \
-	CODES(64*(h)+48) \
-	Q8WC(64+512*(h)+384, ADDACC) \
-	CODES(64*(h)+56) \
-	Q8WC(64+512*(h)+448, ADDACC) \
+	Q8WC(64+512*(h), 64*(h), MOVACC) \
+	Q8WC(64+512*(h)+64, 64*(h)+8, ADDACC) \
+	Q8WC(64+512*(h)+128, 64*(h)+16, ADDACC) \
+	Q8WC(64+512*(h)+192, 64*(h)+24, ADDACC) \
+	Q8WC(64+512*(h)+256, 64*(h)+32, ADDACC) \
+	Q8WC(64+512*(h)+320, 64*(h)+40, ADDACC) \
+	Q8WC(64+512*(h)+384, 64*(h)+48, ADDACC) \
+	Q8WC(64+512*(h)+448, 64*(h)+56, ADDACC) \
 	FOLDC(h)
 
 // PF80: a Q8_0 unit's 17 lines, PFQ80 bytes ahead.
