@@ -10,6 +10,7 @@
 # Without a model it uses (making it with `llamago synth` when missing) the TinyLlama-1.1B shape in Q4_0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/machine.sh
 threads=2 pp=32 tg=128 npl=1,4,8,16 bits=16
 while getopts "t:p:n:l:A:" o; do
   case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; l) npl=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
@@ -26,7 +27,7 @@ shared=${LLAMAGO_SHARED:-../shared}
 peer=$(LLAMA_CPP_HOME=${LLAMA_CPP_HOME:-$HOME/.cache/llamago/llama.cpp-3f545bec} bash "$shared/peer/llama-cpp.sh" | tail -n1)
 maxn=$(tr , '\n' <<<"$npl" | sort -n | tail -n1)
 ctx=$(( maxn * (pp + tg) + 16 ))
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); threads $threads; $(date -u +%F)"
+echo "machine: $(machine_desc); threads $threads; $(date -u +%F)"
 echo "model: $model; prompts of $pp tokens, $tg generated per sequence; llamago --activations $bits"
 ours=$(bin/llamago bench --backend cpu --activations "$bits" -m "$model" -p "$pp" -n "$tg" -r 1 -t "$threads" --parallel "$npl" --json)
 theirs=$("$peer/llama-batched-bench" -m "$model" -c "$ctx" -b 2048 -ub 512 -npp "$pp" -ntg "$tg" -npl "$npl" -t "$threads" --output-format jsonl 2>/dev/null)

@@ -18,6 +18,7 @@
 # in Q4_0, Q8_0 and Q4_K_M under models/bench/. Run it on a quiet machine: nothing else using the cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/machine.sh
 threads=2 pp=512 tg=128 reps=4 peers=llama.cpp,ik bits=16,8
 while getopts "t:p:n:r:P:A:" o; do
   case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
@@ -67,7 +68,7 @@ cpu_test=$(mktemp)
 go test -c -o "$cpu_test" ./cpu
 probe() { "$cpu_test" -test.run '^$' -test.bench ReadBandwidth -test.benchtime 8x -test.cpu "$threads" | awk '/^BenchmarkReadBandwidth/ {print $(NF-1)}'; }
 bws=("$(probe)")
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); threads $threads; $(date -u +%F)"
+echo "machine: $(machine_desc); threads $threads; $(date -u +%F)"
 peer1="left out" peer2="left out"
 [ -n "$node" ] && peer1="node-llama-cpp's generic build (standing in for the native one)"
 [ -n "$llama" ] && peer1="native build ($llama)"

@@ -13,6 +13,7 @@
 # with `llamago synth` when missing) the TinyLlama-1.1B shape in Q4_0. Exits 1 when a request failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/machine.sh
 threads=2 requests=32 tg=64 levels=1,4,8,16 ctx= bits=16
 while getopts "t:r:n:l:c:A:" o; do
   case $o in t) threads=$OPTARG ;; r) requests=$OPTARG ;; n) tg=$OPTARG ;; l) levels=$OPTARG ;; c) ctx=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
@@ -49,7 +50,7 @@ for _ in $(seq 600); do
 done
 curl -sf -o /dev/null "$url/health" || { echo "serve.sh: the server was not ready after 120 s:" >&2; cat "$log" >&2; exit 1; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); threads $threads; $(date -u +%F); load average $(cut -d' ' -f1-3 /proc/loadavg) before"
+echo "machine: $(machine_desc); threads $threads; $(date -u +%F); load average $(cut -d' ' -f1-3 /proc/loadavg) before"
 echo "model: $model; llamago serve --parallel $parallel -t $threads -c $ctx --activations $bits; $(git log -1 --format='commit %h' 2>/dev/null || true)"
 echo "load: bin/loadgen -requests $requests -clients $levels -max-tokens $tg (streaming, ignore_eos, temperature 0)"
 echo
