@@ -39,8 +39,8 @@ import (
 //
 // With 16-bit activations, packed matrices have kernels too: up to packed16Tokens−1 tokens against the
 // packed rows (packedKernel16, on the activations split into bytes; with AVX2 alone, Q8_0's one-token
-// kernel reads the tokens' 16-bit codes as they are: packedCodes), more in the 16-bit tiles on strips unpacked from
-// them (unpackPacked). Every packed type has kernels at both precisions (a first 16-bit Q6_K kernel that
+// kernel reads the tokens' 16-bit codes as they are: packedCodes), more in the 16-bit tiles on strips
+// unpacked from them (unpackPacked). Every packed type has kernels at both precisions (a first 16-bit Q6_K kernel that
 // widened its 6-bit values to int16 pairs streamed 30% slower than the file layout's and was left out; the
 // split activations made the 16-bit kernels the 8-bit ones with two multiply-adds a quad).
 
