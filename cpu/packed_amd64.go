@@ -276,10 +276,13 @@ func packedQ6_Kx1AVX2(w *byte, units int, q *uint32, ad *float32, start *int32, 
 func packedQ6_Kx1wAVX2(w *byte, units int, q *uint32, ad *float32, start *int32, as *float32, out *float32, ostride int)
 
 //go:noescape
-func unpackPackedQ4_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
+func unpackPackedQ4_0AVX2(src *byte, units int, q *uint32, s, o *float32)
 
 //go:noescape
-func unpackPackedQ8_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
+func unpackPackedQ8_0AVX2(src *byte, units int, q *uint32, s, o *float32)
+
+//go:noescape
+func unpackPackedQ6_KAVX2(src *byte, units int, q *uint32, s, o *float32)
 
 //go:noescape
 func unpackPackedQ4_KAVX2(src *byte, units int, q *uint32, s, o *float32)
@@ -332,7 +335,7 @@ func unpackPackedQ4_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next
 //go:noescape
 func unpackPackedQ4_KAVX512(src *byte, units int, q *uint32, s, o *float32, next *byte)
 
-// unpackPackedFast is unpackPacked for Q4_0, Q8_0 and Q4_K in assembly (with AVX2 alone too): src is the strip, next the one after it
+// unpackPackedFast is unpackPacked for Q4_0, Q8_0 and Q4_K in assembly (with AVX2 alone too; Q6_K in AVX2 on both): src is the strip, next the one after it
 // (or src again), which it prefetches.
 func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
 	if !usePacked {
@@ -342,6 +345,10 @@ func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
 	n := units * packUnitBytes(t)
 	_, _, _, _, _ = src[n-1], next[n-1], st.q[cols/4*gemmRows-1], st.s[cols/32*gemmRows-1], st.o[cols/32*gemmRows-1]
 	switch {
+	case t == gguf.TypeQ6_K: // AVX2, with AVX-512 too
+		_ = st.s[cols/16*gemmRows-1]
+		unpackPackedQ6_KAVX2(&src[0], units, &st.q[0], &st.s[0], &st.o[0])
+		return true
 	case useVNNI:
 	case t == gguf.TypeQ4_0:
 		unpackPackedQ4_0AVX2(&src[0], units, &st.q[0], &st.s[0], &st.o[0])

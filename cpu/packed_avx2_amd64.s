@@ -29,6 +29,15 @@
 #define PFQ6K 13568
 #define PFQ80 4352
 
+// UARGS: an unpacker's arguments (src, units, q, s, o) to SI, CX, DI, R8, R9. (Defined before the
+// first TEXT: vet reads a macro's FP names against the function it follows in the file.)
+#define UARGS \
+	MOVQ src+0(FP), SI \
+	MOVQ units+8(FP), CX \
+	MOVQ q+16(FP), DI \
+	MOVQ s+24(FP), R8 \
+	MOVQ o+32(FP), R9
+
 #define SETUP2 \
 	MOVQ         w+0(FP), SI \
 	MOVQ         units+8(FP), CX \
@@ -427,16 +436,20 @@ kw1:
 	VMOVD        AX, X15 \
 	VPBROADCASTD X15, Y15
 
+// USO(off, F): the 16 rows' scales Y4 (rows 0–7), Y5 (8–15) to s at off(R8) and, times F, to o at off(R9).
+#define USO(off, F) \
+	VMOVUPS Y4, (off)(R8) \
+	VMOVUPS Y5, (off+32)(R8) \
+	VMULPS  F, Y4, Y4 \
+	VMULPS  F, Y5, Y5 \
+	VMOVUPS Y4, (off)(R9) \
+	VMOVUPS Y5, (off+32)(R9)
+
 // UDS(h): block h's 16 fp16 scales as floats to s (R8) and, times Y14 (8 or 128), to o (R9).
 #define UDS(h) \
 	VCVTPH2PS (32*(h))(SI), Y4 \
 	VCVTPH2PS (32*(h)+16)(SI), Y5 \
-	VMOVUPS   Y4, (64*(h))(R8) \
-	VMOVUPS   Y5, (64*(h)+32)(R8) \
-	VMULPS    Y14, Y4, Y4 \
-	VMULPS    Y14, Y5, Y5 \
-	VMOVUPS   Y4, (64*(h))(R9) \
-	VMOVUPS   Y5, (64*(h)+32)(R9)
+	USO(64*(h), Y14)
 
 // UBLOCK(h): block h of the pair: its 16 scales to s (R8) and 8× them to o (R9), its words to q.
 #define UBLOCK(h) \
@@ -446,13 +459,9 @@ kw1:
 	UWORD(192+256*(h), 512*(h)+128, 512*(h)+384) \
 	UWORD(256+256*(h), 512*(h)+192, 512*(h)+448)
 
-// func unpackPackedQ4_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
+// func unpackPackedQ4_0AVX2(src *byte, units int, q *uint32, s, o *float32)
 TEXT ·unpackPackedQ4_0AVX2(SB), NOSPLIT, $0-40
-	MOVQ         src+0(FP), SI
-	MOVQ         pairs+8(FP), CX
-	MOVQ         q+16(FP), DI
-	MOVQ         s+24(FP), R8
-	MOVQ         o+32(FP), R9
+	UARGS
 	UMASK
 	MOVL         $0x41000000, AX // 8.0
 	VMOVD        AX, X14
@@ -489,13 +498,9 @@ upair2:
 	UCOPY(448+512*(h), 512*(h)+384) \
 	UCOPY(512+512*(h), 512*(h)+448)
 
-// func unpackPackedQ8_0AVX2(src *byte, pairs int, q *uint32, s, o *float32)
+// func unpackPackedQ8_0AVX2(src *byte, units int, q *uint32, s, o *float32)
 TEXT ·unpackPackedQ8_0AVX2(SB), NOSPLIT, $0-40
-	MOVQ         src+0(FP), SI
-	MOVQ         pairs+8(FP), CX
-	MOVQ         q+16(FP), DI
-	MOVQ         s+24(FP), R8
-	MOVQ         o+32(FP), R9
+	UARGS
 	MOVL         $0x43000000, AX // 128.0
 	VMOVD        AX, X14
 	VPBROADCASTD X14, Y14
@@ -540,11 +545,7 @@ u8pair2:
 
 // func unpackPackedQ4_KAVX2(src *byte, units int, q *uint32, s, o *float32)
 TEXT ·unpackPackedQ4_KAVX2(SB), NOSPLIT, $0-40
-	MOVQ src+0(FP), SI
-	MOVQ units+8(FP), CX
-	MOVQ q+16(FP), DI
-	MOVQ s+24(FP), R8
-	MOVQ o+32(FP), R9
+	UARGS
 	UMASK
 
 uk2:
@@ -845,3 +846,83 @@ q8c1:
 	JNZ  q8c1
 
 	STORE2
+
+// Unpacking packed Q6_K strips for the tiles (unpackPackedQ6_KGo in AVX2): per unit, the 16 sub-blocks'
+// s = d·sc and o = 32·s of the 16 rows (s at R8 + 64j, o at R9 + 64j), then the values u = low | top << 4
+// word by word, as the one-token kernels rebuild them (U6G0…U6G3), to q (DI): output word 32n + 8g + k
+// of the unit is quad k of group g of half n, rows 0–7 then 8–15. Y10/Y11 the rows' d, Y13 32.0, Y15
+// 0x0F bytes, Y12 0x30 bytes.
+
+// U6S(j): sub-block j's scales of the 16 rows as s and o.
+#define U6S(j) \
+	VPMOVSXBD (64+16*(j))(SI), Y4 \
+	VPMOVSXBD (64+16*(j)+8)(SI), Y5 \
+	VCVTDQ2PS Y4, Y4 \
+	VCVTDQ2PS Y5, Y5 \
+	VMULPS    Y10, Y4, Y4 \
+	VMULPS    Y11, Y5, Y5 \
+	USO(64*(j), Y13)
+
+// U6W(G, g, n, k): quad k of group g (rebuilt by G) of half n, both halves of the rows, to its word.
+#define U6W(G, g, n, k) \
+	G(k, n, 0, Y0) \
+	VMOVDQU Y0, ((32*(n)+8*(g)+(k))*64)(DI) \
+	G(k, n, 1, Y1) \
+	VMOVDQU Y1, ((32*(n)+8*(g)+(k))*64+32)(DI)
+
+#define U6GRP(G, g, n) \
+	U6W(G, g, n, 0) \
+	U6W(G, g, n, 1) \
+	U6W(G, g, n, 2) \
+	U6W(G, g, n, 3) \
+	U6W(G, g, n, 4) \
+	U6W(G, g, n, 5) \
+	U6W(G, g, n, 6) \
+	U6W(G, g, n, 7)
+
+// func unpackPackedQ6_KAVX2(src *byte, units int, q *uint32, s, o *float32)
+TEXT ·unpackPackedQ6_KAVX2(SB), NOSPLIT, $0-40
+	UARGS
+	UMASK
+	MOVL         $0x30303030, AX
+	VMOVD        AX, X12
+	VPBROADCASTD X12, Y12
+	MOVL         $0x42000000, AX // 32.0
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+
+u6:
+	VCVTPH2PS (SI), Y10
+	VCVTPH2PS 16(SI), Y11
+	U6S(0)
+	U6S(1)
+	U6S(2)
+	U6S(3)
+	U6S(4)
+	U6S(5)
+	U6S(6)
+	U6S(7)
+	U6S(8)
+	U6S(9)
+	U6S(10)
+	U6S(11)
+	U6S(12)
+	U6S(13)
+	U6S(14)
+	U6S(15)
+	U6GRP(U6G0, 0, 0)
+	U6GRP(U6G1, 1, 0)
+	U6GRP(U6G2, 2, 0)
+	U6GRP(U6G3, 3, 0)
+	U6GRP(U6G0, 0, 1)
+	U6GRP(U6G1, 1, 1)
+	U6GRP(U6G2, 2, 1)
+	U6GRP(U6G3, 3, 1)
+	ADDQ $3392, SI
+	ADDQ $4096, DI
+	ADDQ $1024, R8
+	ADDQ $1024, R9
+	DECQ CX
+	JNZ  u6
+	VZEROUPPER
+	RET
