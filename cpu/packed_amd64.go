@@ -32,10 +32,17 @@ func packedTokens(t gguf.Type, n int, narrow bool) bool {
 // 56.7–58.2 against 37.3–39.1, 16 58.6–59.8 against 50.5–53.9; Q8_0, whose tile multiplies words as its
 // one-token kernel does and reads each unpacked strip once for four tokens, 4 42.1–47.8 against
 // 31.0–33.5, 8 60.3–62.0 against 59.0–60.9, 10 63.2–64.1 against 46.1–50.6, 12 63.1–63.9 against
-// 54.3–57.4 (the tiles compute 16, padding included), 16 63.2–64.3 against 78.9–79.0: up to 12.
+// 54.3–57.4 (the tiles compute 16, padding included), 16 63.2–64.3 against 78.9–79.0: up to 12. Q6_K,
+// since its strips unpack in AVX2 (Q4_K_M, Q6_K's matrices alone switched, the rest as above): 2 and 3
+// sequences 44.9–49.2 and 49.0–54.7 with the one-token kernel up to 4 against 31.1–34.0 and 40.6–41.7
+// in the tiles, 4 33.0–50.0 against 38.7–45.0, 6 44.9–45.9 against 52.3–52.8, 8 57.5–58.9 against
+// 63.0–63.1, 16 56.7–58.4 against 65.1–68.7: up to 4.
 func packedAVX2Tokens(t gguf.Type) int {
-	if t == gguf.TypeQ8_0 {
+	switch t {
+	case gguf.TypeQ8_0:
 		return 12
+	case gguf.TypeQ6_K:
+		return 4
 	}
 	return 16
 }
