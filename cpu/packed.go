@@ -40,9 +40,10 @@ import (
 // With 16-bit activations, packed matrices have kernels too: up to packed16Tokens−1 tokens against the
 // packed rows (packedKernel16, on the activations split into bytes; with AVX2 alone, Q8_0's one-token
 // kernel reads the tokens' 16-bit codes as they are: packedCodes), more in the 16-bit tiles on strips
-// unpacked from them (unpackPacked). Every packed type has kernels at both precisions (a first 16-bit Q6_K kernel that
-// widened its 6-bit values to int16 pairs streamed 30% slower than the file layout's and was left out; the
-// split activations made the 16-bit kernels the 8-bit ones with two multiply-adds a quad).
+// unpacked from them (unpackPacked). Every packed type has kernels at both precisions (a first 16-bit
+// Q6_K kernel that widened its 6-bit values to int16 pairs streamed 30% slower than the file layout's and
+// was left out; the split activations made the 16-bit kernels the 8-bit ones with two multiply-adds a
+// quad).
 
 // packRows is the rows of a strip: one int32 lane each of a 512-bit register.
 const packRows = 16
@@ -336,8 +337,9 @@ func (pt *packedTask) runMat(i, lo, hi int) {
 	if !a.narrow() {
 		kernel, qs, qc, qw, four = packedKernel16, a.q16s, a.q16c, 2, false
 	}
-	codes := packedCodes(w.Type, !a.narrow()) // one token's kernel reads its 16-bit codes, not its bytes
-	groups := packedGroups()                  // else every token alone (packedLayouts made its bytes, or nothing for codes)
+	// One token's kernel reads its 16-bit codes rather than its bytes (codes); without groups every token
+	// goes alone (packedLayouts made their bytes, or nothing where the kernel reads the codes).
+	codes, groups := packedCodes(w.Type, !a.narrow()), packedGroups()
 	for s := lo; s < hi; {
 		ns := 1
 		if hi-s >= packStreams {

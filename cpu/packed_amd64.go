@@ -342,8 +342,9 @@ func unpackPackedQ4_0AVX512(src *byte, pairs int, q *uint32, s, o *float32, next
 //go:noescape
 func unpackPackedQ4_KAVX512(src *byte, units int, q *uint32, s, o *float32, next *byte)
 
-// unpackPackedFast is unpackPacked for Q4_0, Q8_0 and Q4_K in assembly (with AVX2 alone too; Q6_K in AVX2 on both): src is the strip, next the one after it
-// (or src again), which it prefetches.
+// unpackPackedFast is unpackPacked in assembly: Q4_0, Q8_0 and Q4_K with AVX-512 or AVX2 alone, Q6_K in
+// AVX2 on both. src is the strip, next the one after it (or src again), which the AVX-512 unpackers
+// prefetch.
 func unpackPackedFast(t gguf.Type, src, next []byte, cols int, st *strip) bool {
 	if !usePacked {
 		return false
