@@ -388,6 +388,12 @@ widen2:
 	VPMADDWD Y10, Y9, Y11 \
 	VPADDD Y11, B, B
 
+// PAIR16FIRST is PAIR16 for a block's first pair: its products are the sums' first values (no zeroing, no add).
+#define PAIR16FIRST(t, A, B) \
+	VPBROADCASTD (t*4)(DI), Y10 \
+	VPMADDWD Y10, Y8, A \
+	VPMADDWD Y10, Y9, B
+
 // PAIRV16 is PAIR16 with AVX-VNNI: VPDPWSSD A, Y8, Y10 (C4 C2 3D 52 /r) and VPDPWSSD B, Y9, Y10
 // (C4 C2 35 52 /r); MA, MB are their ModRM bytes (A = Y0, Y2, Y4, Y6: C2, D2, E2, F2; B = Y1, Y3, Y5, Y7:
 // CA, DA, EA, FA).
@@ -484,15 +490,17 @@ TEXT ·gemm16x4AVX2(SB), NOSPLIT, $0-96
 	OUTZERO4
 
 block16:
-	VPXOR Y0, Y0, Y0
-	VPXOR Y1, Y1, Y1
-	VPXOR Y2, Y2, Y2
-	VPXOR Y3, Y3, Y3
-	VPXOR Y4, Y4, Y4
-	VPXOR Y5, Y5, Y5
-	VPXOR Y6, Y6, Y6
-	VPXOR Y7, Y7, Y7
+	VMOVDQU (SI), Y8
+	VMOVDQU 32(SI), Y9
+	PAIR16FIRST(0, Y0, Y1)
+	PAIR16FIRST(1, Y2, Y3)
+	PAIR16FIRST(2, Y4, Y5)
+	PAIR16FIRST(3, Y6, Y7)
+	ADDQ $64, SI
+	ADDQ $32, DI
 	MOVQ DX, BX
+	DECQ BX
+	JZ   fold16
 	CMPQ vnni+88(FP), $0
 	JNE  pairv16
 
