@@ -20,6 +20,7 @@ import (
 type benchOptions struct {
 	modelFlags
 	PPs, TGs []int // -p and -n: comma lists, one ppN / tgN test each
+	Depths   []int // -d: tokens already in the context when each test starts (llama-bench's n_depth)
 	PP, TG   int   // the one -p and -n of --parallel
 	Reps     int
 	JSON     bool
@@ -40,6 +41,10 @@ text generation — N tokens evaluated one at a time after an empty context (tgN
 times and reporting tokens per second as mean ± standard deviation, with the model's size and type.
 A warm-up run precedes the measured ones.
 
+With -d D (a comma list, as llama-bench takes it), each test starts after D tokens already read into the
+context instead ("tg128 @ d2048"): what a long conversation costs, where attention reads a long KV cache.
+The D tokens are read before each run, outside its time.
+
 With --parallel N1,N2,…, it measures batched decoding instead, as llama-batched-bench does: for each N,
 N prompts of -p tokens are read, then N sequences decode -n tokens together, one token of each per step
 (every weight read once per step for all of them). "decode t/s (all)" is the aggregate: N·n tokens over the
@@ -52,6 +57,7 @@ first token.`,
 		Example: `  llamago bench -m model.gguf
   llamago bench -m model.gguf -p 512 -n 128 -r 3 -t 2 --json
   llamago bench -m model.gguf -p 128,512 -n 32,128 -o csv               # lists, as llama-bench takes them
+  llamago bench -m model.gguf -p 512 -n 128 -d 0,2048                   # the same tests after 2048 tokens of context
   llamago bench -m model.gguf -p 32 -n 128 --parallel 1,4,8,16          # aggregate decoding, N sequences
   llamago bench -m model.gguf -p 16 -n 1 --parallel 8 --shared-prefix 256 # TTFT with a common prefix`,
 		Args: cobra.NoArgs,
@@ -64,6 +70,7 @@ first token.`,
 	o.modelFlags.bind(f)
 	f.IntSliceVarP(&o.PPs, "n-prompt", "p", []int{512}, "prompt tokens for ppN, a comma list (0: skip)")
 	f.IntSliceVarP(&o.TGs, "n-gen", "n", []int{128}, "generated tokens for tgN, a comma list (0: skip)")
+	f.IntSliceVarP(&o.Depths, "n-depth", "d", []int{0}, "tokens already in the context when each test starts, a comma list (tests at depth D are named \"ppN @ dD\")")
 	f.IntVarP(&o.Reps, "repetitions", "r", 3, "measured repetitions of each test")
 	f.StringVarP(&o.Output, "output", "o", "md", "output format: md (a table), json or csv")
 	f.BoolVar(&o.JSON, "json", false, "print results as JSON (-o json)")
@@ -82,6 +89,7 @@ type benchResult struct {
 	Backend   string    `json:"backend"`
 	Threads   int       `json:"threads"`
 	Test      string    `json:"test"`
+	Depth     int       `json:"n_depth"`
 	TPS       float64   `json:"tokens_per_second"`
 	StdDev    float64   `json:"stddev"`
 	Samples   []float64 `json:"samples"`
@@ -108,6 +116,18 @@ func runBench(w io.Writer, o benchOptions) error {
 	if o.Reps <= 0 || total == 0 || len(o.PPs) == 0 || len(o.TGs) == 0 {
 		return usagef("-p and -n must not all be 0 and -r must be positive")
 	}
+	if len(o.Depths) == 0 {
+		o.Depths = []int{0}
+	}
+	for _, d := range o.Depths {
+		if d < 0 {
+			return usagef("-d must be ≥ 0, got %d", d)
+		}
+	}
+	depth := slices.Max(o.Depths)
+	if depth > 0 && len(o.Parallel) > 0 {
+		return usagef("-d goes without --parallel (the sequences of --parallel start from their -p prompts)")
+	}
 	if len(o.Parallel) > 0 && (len(o.PPs) > 1 || len(o.TGs) > 1) {
 		return usagef("with --parallel, -p and -n take one value each")
 	}
@@ -123,8 +143,11 @@ func runBench(w io.Writer, o benchOptions) error {
 	if o.KVBlocks < 0 || o.KVBlocks > 0 && len(o.Parallel) == 0 {
 		return usagef("--kv-blocks must be ≥ 0 and goes with --parallel")
 	}
+	longest := max(slices.Max(o.PPs), slices.Max(o.TGs))
 	if o.Ctx == 0 {
-		o.Ctx = max(slices.Max(o.PPs), slices.Max(o.TGs), 1)
+		o.Ctx = max(depth+longest, 1)
+	} else if depth+longest > o.Ctx {
+		return usagef("-d %d and a test of %d tokens need a context of %d positions, more than --ctx %d", depth, longest, depth+longest, o.Ctx)
 	}
 	lm, err := o.open()
 	if err != nil {
@@ -161,11 +184,20 @@ func runBench(w io.Writer, o benchOptions) error {
 		}
 		return t
 	}
-	measure := func(name string, n int, once func() error) (benchResult, error) {
+	measure := func(name string, n, depth int, once func() error) (benchResult, error) {
 		r := base
-		r.Test = fmt.Sprintf("%s%d", name, n)
+		r.Test, r.Depth = fmt.Sprintf("%s%d", name, n), depth
+		if depth > 0 {
+			r.Test += fmt.Sprintf(" @ d%d", depth) // llama-bench's name for it
+		}
+		fill := randTokens(depth)
 		for i := 0; i <= o.Reps; i++ { // run 0 warms up
 			sess.Reset()
+			if depth > 0 {
+				if _, err := sess.Eval(fill, false); err != nil {
+					return r, err
+				}
+			}
 			t0 := time.Now()
 			if err := once(); err != nil {
 				return r, err
@@ -178,54 +210,60 @@ func runBench(w io.Writer, o benchOptions) error {
 		return r, nil
 	}
 	var results []benchResult
-	for _, pp := range o.PPs {
-		if pp == 0 {
-			continue
-		}
-		toks := randTokens(pp)
-		r, err := measure("pp", pp, func() error { _, err := sess.Eval(toks, false); return err })
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	}
-	for _, tg := range o.TGs {
-		if tg == 0 {
-			continue
-		}
-		toks := randTokens(tg)
-		r, err := measure("tg", tg, func() error {
-			for _, t := range toks {
-				if _, err := sess.Eval([]int32{t}, false); err != nil {
-					return err
-				}
+	for _, depth := range o.Depths {
+		for _, pp := range o.PPs {
+			if pp == 0 {
+				continue
 			}
-			return nil
-		})
-		if err != nil {
-			return err
+			toks := randTokens(pp)
+			r, err := measure("pp", pp, depth, func() error { _, err := sess.Eval(toks, false); return err })
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
 		}
-		results = append(results, r)
+		for _, tg := range o.TGs {
+			if tg == 0 {
+				continue
+			}
+			toks := randTokens(tg)
+			r, err := measure("tg", tg, depth, func() error {
+				for _, t := range toks {
+					if _, err := sess.Eval([]int32{t}, false); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			results = append(results, r)
+		}
 	}
 	reportBackends(o.report, lm)
 	switch o.Output {
 	case "json":
 		return json.NewEncoder(w).Encode(results)
 	case "csv":
-		return writeCSV(w, []string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "tokens_per_second", "stddev"},
+		return writeCSV(w, []string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "n_depth", "tokens_per_second", "stddev"},
 			len(results), func(i int) []any {
 				r := results[i]
-				return []any{r.Model, r.Type, r.SizeBytes, r.Params, r.Backend, r.Threads, r.Test, r.TPS, r.StdDev}
+				return []any{r.Model, r.Type, r.SizeBytes, r.Params, r.Backend, r.Threads, r.Test, r.Depth, r.TPS, r.StdDev}
 			})
 	}
 	sw := &stickyWriter{w: w} // a full disk or closed stdout is an error, not lost output (F14)
 	w = sw
-	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s | %8s | %18s |\n", "model", "size", "params", "backend", "threads", "test", "t/s")
-	d := func(n int) string { return strings.Repeat("-", n) }
-	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", d(28), d(10), d(8), d(7), d(7), d(8), d(18))
+	tw := 8 // the test column: as wide as its longest name ("tg128 @ d2048")
 	for _, r := range results {
-		fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7d | %8s | %9.2f ± %6.2f |\n", r.Model+" "+r.Type, humanBytes(uint64(r.SizeBytes)),
-			humanCount(r.Params), r.Backend, r.Threads, r.Test, r.TPS, r.StdDev)
+		tw = max(tw, len(r.Test))
+	}
+	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s | %*s | %18s |\n", "model", "size", "params", "backend", "threads", tw, "test", "t/s")
+	d := func(n int) string { return strings.Repeat("-", n) }
+	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", d(28), d(10), d(8), d(7), d(7), d(tw), d(18))
+	for _, r := range results {
+		fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7d | %*s | %9.2f ± %6.2f |\n", r.Model+" "+r.Type, humanBytes(uint64(r.SizeBytes)),
+			humanCount(r.Params), r.Backend, r.Threads, tw, r.Test, r.TPS, r.StdDev)
 	}
 	return sw.err
 }

@@ -80,3 +80,35 @@ func TestBenchKVBlocks(t *testing.T) {
 	_, _, code = run(t, "bench", "-m", p, "--kv-blocks", "4")
 	require.Equal(t, 2, code)
 }
+
+// TestBenchDepth: -d runs every test again after that many tokens of context, named as llama-bench names
+// them ("tg2 @ d16") with n_depth in the JSON; the default context makes room for the depth and the longest
+// test, a --ctx too small for them is a usage error that says what they need, and -d goes without --parallel.
+func TestBenchDepth(t *testing.T) {
+	p := synthTiny(t, "Q4_0")
+	out, stderr, code := run(t, "bench", "-m", p, "-p", "8", "-n", "2", "-d", "0,16", "-r", "1", "--json")
+	require.Zero(t, code, stderr)
+	var rows []benchResult
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 4)
+	for i, want := range []struct {
+		test  string
+		depth int
+	}{{"pp8", 0}, {"tg2", 0}, {"pp8 @ d16", 16}, {"tg2 @ d16", 16}} {
+		require.Equal(t, want.test, rows[i].Test)
+		require.Equal(t, want.depth, rows[i].Depth)
+		require.Positive(t, rows[i].TPS)
+	}
+
+	out, stderr, code = run(t, "bench", "-m", p, "-p", "0", "-n", "2", "-d", "22", "-c", "24", "-r", "1")
+	require.Zero(t, code, stderr)
+	require.Contains(t, out, "| tg2 @ d22 |", "the test column widens to the longest name")
+
+	_, stderr, code = run(t, "bench", "-m", p, "-p", "8", "-n", "2", "-d", "20", "-c", "24")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "need a context of 28 positions")
+	_, _, code = run(t, "bench", "-m", p, "-d", "-1")
+	require.Equal(t, 2, code)
+	_, _, code = run(t, "bench", "-m", p, "-p", "8", "-n", "2", "-d", "8", "--parallel", "2")
+	require.Equal(t, 2, code)
+}
