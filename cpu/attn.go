@@ -2,47 +2,84 @@ package cpu
 
 // Attention over a key/value cache, a few queries at a time.
 //
-// Keys are stored in tiles of KTile positions, dimension-major inside a tile ([tile][kvDim][KTile]), so that
+// Keys are stored in tiles of KTile positions, dimension-major inside a tile ([tile][hd][KTile]), so that
 // one vector load reads one dimension of 16 consecutive keys: the scores of a query against 16 keys are
 // hd multiply-adds with no horizontal sums, and up to four queries that read the same keys (the query heads
-// of one KV head, GQA) share each load. Values stay one row per position ([position][kvDim]): the weighted sum
-// adds whole rows.
+// of one KV head, GQA) share each load. Values stay one row per position ([position][hd]): the weighted sum
+// adds whole rows. A call takes up to AttnMaxQueries queries of one KV head and runs them four at a time block
+// by block, so that a block's keys and values come from memory once for all of them: the other fours find
+// them in the cache.
 
 // KTile is the number of positions in a key tile.
 const KTile = 16
 
-// KIndex returns where key (pos, dim) is in a tiled key array of kvDim dimensions per position.
-func KIndex(pos, dim, kvDim int) int { return (pos/KTile)*kvDim*KTile + dim*KTile + pos%KTile }
+// KIndex returns where key (pos, dim) is in one KV head's tiled keys of hd dimensions per position.
+func KIndex(pos, dim, hd int) int { return (pos/KTile)*hd*KTile + dim*KTile + pos%KTile }
 
-// AttnQueries is up to four queries that attend to the same KV head. Q[i] (hd values) sees keys [0, N[i]);
-// its output goes to Out[i] (hd values) and, when Probs[i] is not nil, its attention weights to Probs[i][:N[i]].
+// AttnMaxQueries is the most queries one Attend call takes: two tokens' query heads of one KV head in
+// models with groups of 8 (TinyLlama), four tokens' with groups of 4 (Llama 3 8B).
+const AttnMaxQueries = 16
+
+// AttnQueries is up to AttnMaxQueries queries that attend to the same KV head. Q[i] (hd values) sees keys
+// [0, N[i]); its output goes to Out[i] (hd values) and, when Probs[i] is not nil, its attention weights to
+// Probs[i][:N[i]].
 type AttnQueries struct {
 	Count int
-	Q     [4][]float32
-	N     [4]int
-	Out   [4][]float32
-	Probs [4][]float32
+	Q     [AttnMaxQueries][]float32
+	N     [AttnMaxQueries]int
+	Out   [AttnMaxQueries][]float32
+	Probs [AttnMaxQueries][]float32
 }
 
-// AttnScratch returns the scratch length Attend needs for queries that see at most n keys, in blocks of
-// blockSize positions.
-func AttnScratch(n, blockSize int) int { return 4 * (n + blockSize - 1) / blockSize * blockSize }
-
-// Paged keys and values: a layer's cache is a pool of blocks of blockSize positions (a multiple of KTile).
-// Block b holds its keys tiled ([tile][kvDim][KTile], see KIndex) at k[b·blockSize·kvDim:] and its values
-// one row per position at v[b·blockSize·kvDim:]. A sequence's positions 0, 1, … are in the blocks its block
-// table lists, blockSize positions per block.
-
-// PagedKIndex returns where key (pos, dim) of a sequence is in a layer's paged keys, given the block that
-// holds the position.
-func PagedKIndex(block, pos, dim, kvDim, blockSize int) int {
-	return block*blockSize*kvDim + KIndex(pos%blockSize, dim, kvDim)
+// quads splits a's queries into the fours the kernels take (the kernels read only the first four of each).
+func (a *AttnQueries) quads(dst *[AttnMaxQueries / 4]AttnQueries) []AttnQueries {
+	n := (a.Count + 3) / 4
+	for g := range n {
+		d := &dst[g]
+		d.Count = min(4, a.Count-4*g)
+		copy(d.Q[:4], a.Q[4*g:])
+		copy(d.N[:4], a.N[4*g:])
+		copy(d.Out[:4], a.Out[4*g:])
+	}
+	return dst[:n]
 }
 
-// Attend computes softmax(scale·q·Kᵀ)·V for the queries in a, which belong to one sequence. k and v are one
-// layer's paged keys and values, blocks the sequence's block table, off the first dimension of the KV head,
-// hd its size; s is scratch of at least AttnScratch(max N, blockSize) values.
-func Attend(a *AttnQueries, k, v []float32, blocks []int32, blockSize, kvDim, off, hd int, scale float32, s []float32) {
+// AttnScratch returns the scratch length Attend needs for up to AttnMaxQueries queries that see at most n
+// keys, in blocks of blockSize positions.
+func AttnScratch(n, blockSize int) int {
+	return AttnMaxQueries * (n + blockSize - 1) / blockSize * blockSize
+}
+
+// KVLayout is where a layer's paged keys and values are: a pool of Blocks blocks of BlockSize positions (a
+// multiple of KTile), KVHeads heads of HeadDim values per position, stored head by head: head h's part of
+// block b, at Part(h, b) in the layer's keys and in its values, holds its BlockSize·HeadDim keys tiled
+// ([tile][HeadDim][KTile], see KIndex) and its values one row of HeadDim per position. One head's blocks
+// follow each other, so that a sequence whose blocks are consecutive (one conversation, or every sequence
+// of a fresh pool) has each head's keys and values in one run each, which the hardware prefetchers follow:
+// with the heads side by side in every block, a head's reading was a run of one block (8 KiB for
+// TinyLlama) every 32 KiB, which one thread of a Zen 3 streamed at 17 GB/s against 29–33 for one run. A
+// sequence's positions 0, 1, … are in the blocks its block table lists, BlockSize positions per block.
+type KVLayout struct{ Blocks, BlockSize, KVHeads, HeadDim int }
+
+// Len is the number of keys (and of values) of a layer.
+func (l KVLayout) Len() int { return l.Blocks * l.BlockSize * l.KVHeads * l.HeadDim }
+
+// Part is where head h's part of block b starts.
+func (l KVLayout) Part(h, b int) int { return (h*l.Blocks + b) * l.BlockSize * l.HeadDim }
+
+// K is where key dimension dim (of KVHeads·HeadDim) of position p of block b is.
+func (l KVLayout) K(b, p, dim int) int {
+	return l.Part(dim/l.HeadDim, b) + KIndex(p, dim%l.HeadDim, l.HeadDim)
+}
+
+// V is where value dimension dim of position p of block b is.
+func (l KVLayout) V(b, p, dim int) int { return l.Part(dim/l.HeadDim, b) + p*l.HeadDim + dim%l.HeadDim }
+
+// Attend computes softmax(scale·q·Kᵀ)·V for the queries in a, which belong to one sequence and attend to KV
+// head h. k and v are one layer's paged keys and values laid out as l says, blocks the sequence's block
+// table; s is scratch of at least AttnScratch(max N, l.BlockSize) values.
+func Attend(a *AttnQueries, k, v []float32, blocks []int32, l KVLayout, h int, scale float32, s []float32) {
+	blockSize, hd := l.BlockSize, l.HeadDim
 	nmax := 0
 	for i := 0; i < a.Count; i++ {
 		nmax = max(nmax, a.N[i])
@@ -50,12 +87,16 @@ func Attend(a *AttnQueries, k, v []float32, blocks []int32, blockSize, kvDim, of
 	}
 	nb := (nmax + blockSize - 1) / blockSize
 	stride := nb * blockSize
-	s = s[:4*stride]
-	span := blockSize * kvDim
+	var qs [AttnMaxQueries / 4]AttnQueries
+	quads := a.quads(&qs)
+	s = s[:4*len(quads)*stride] // the kernels write four rows for every four queries
+	part := blockSize * hd
 	for b, blk := range blocks[:nb] {
-		base := int(blk) * span
-		_ = k[base+span-1]
-		attnScores(a, k[base+off*KTile:base+span], kvDim, hd, blockSize/KTile, s[b*blockSize:], stride, scale)
+		base := l.Part(h, int(blk))
+		kb := k[base : base+part]
+		for g := range quads {
+			attnScores(&quads[g], kb, hd, blockSize/KTile, s[4*g*stride+b*blockSize:], stride, scale)
+		}
 	}
 	for i := 0; i < a.Count; i++ {
 		row := s[i*stride : i*stride+nmax]
@@ -66,19 +107,21 @@ func Attend(a *AttnQueries, k, v []float32, blocks []int32, blockSize, kvDim, of
 		}
 	}
 	for b, blk := range blocks[:nb] {
-		base, n := int(blk)*span, min(blockSize, nmax-b*blockSize)
-		_ = v[base+(n-1)*kvDim+off+hd-1]
-		attnValues(a, s[b*blockSize:], stride, n, v[base+off:base+span], kvDim, hd)
+		base, n := l.Part(h, int(blk)), min(blockSize, nmax-b*blockSize)
+		vb := v[base : base+n*hd]
+		for g := range quads {
+			attnValues(&quads[g], s[4*g*stride+b*blockSize:], stride, n, vb, hd)
+		}
 	}
 }
 
-// attnScoresGo writes s[i·stride + j] = scale·Q[i]·K[j] for the tiles of keys.
-func attnScoresGo(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {
+// attnScoresGo writes s[i·stride + j] = scale·Q[i]·K[j] for the tiles of keys (one KV head's: [tile][hd][KTile]).
+func attnScoresGo(a *AttnQueries, k []float32, hd, tiles int, s []float32, stride int, scale float32) {
 	for i := 0; i < a.Count; i++ {
 		q := a.Q[i][:hd]
 		for t := 0; t < tiles; t++ {
 			var acc [KTile]float32
-			kt := k[t*kvDim*KTile:]
+			kt := k[t*hd*KTile:]
 			for d, qd := range q {
 				kd := kt[d*KTile : d*KTile+KTile]
 				for j := range acc {
@@ -92,13 +135,13 @@ func attnScoresGo(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32
 	}
 }
 
-// attnValuesGo adds Σ_{j<n} s[i·stride + j]·V[j] to Out[i].
-func attnValuesGo(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
+// attnValuesGo adds Σ_{j<n} s[i·stride + j]·V[j] to Out[i] (V one KV head's rows of hd).
+func attnValuesGo(a *AttnQueries, s []float32, stride, n int, v []float32, hd int) {
 	for i := 0; i < a.Count; i++ {
 		o := a.Out[i][:hd]
 		for j := 0; j < n; j++ {
 			if p := s[i*stride+j]; p != 0 {
-				AXPY(o, p, v[j*kvDim:j*kvDim+hd])
+				AXPY(o, p, v[j*hd:j*hd+hd])
 			}
 		}
 	}

@@ -32,11 +32,12 @@ func attnScoresAVX2(q *[4]*float32, k *float32, tileStride, hd, tiles int, s *fl
 //go:noescape
 func attnValues16AVX2(p *[4]*float32, n int, v *float32, vstride int, out *[4]*float32)
 
-func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {
+func attnScores(a *AttnQueries, k []float32, hd, tiles int, s []float32, stride int, scale float32) {
 	if !useAVX2 || hd%16 != 0 {
-		attnScoresGo(a, k, kvDim, hd, tiles, s, stride, scale)
+		attnScoresGo(a, k, hd, tiles, s, stride, scale)
 		return
 	}
+	_ = k[tiles*hd*KTile-1]
 	var q [4]*float32
 	for i := range q {
 		src := a.Q[min(i, a.Count-1)][:hd] // missing queries repeat the last one; their rows of s are ignored
@@ -44,18 +45,19 @@ func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, 
 	}
 	_ = s[3*stride+tiles*KTile-1]
 	if useAVX512 {
-		attnScoresAVX512(&q, &k[0], kvDim*KTile*4, hd, tiles, &s[0], stride*4, scale)
+		attnScoresAVX512(&q, &k[0], hd*KTile*4, hd, tiles, &s[0], stride*4, scale)
 	} else {
-		attnScoresAVX2(&q, &k[0], kvDim*KTile*4, hd, tiles, &s[0], stride*4, scale)
+		attnScoresAVX2(&q, &k[0], hd*KTile*4, hd, tiles, &s[0], stride*4, scale)
 	}
 }
 
 // attnValues adds Σ_{j<n} s[i·stride + j]·V[j] to Out[i] (see attnValuesGo).
-func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
+func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, hd int) {
 	if !useAVX2 || hd%16 != 0 {
-		attnValuesGo(a, s, stride, n, v, kvDim, hd)
+		attnValuesGo(a, s, stride, n, v, hd)
 		return
 	}
+	_ = v[n*hd-1]
 	var p, o [4]*float32
 	var spare [64]float32 // output of the missing queries
 	for i := range p {
@@ -75,11 +77,11 @@ func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, 
 		}
 		switch {
 		case width == 64:
-			attnValues64AVX512(&p, n, &v[c], kvDim*4, &o)
+			attnValues64AVX512(&p, n, &v[c], hd*4, &o)
 		case useAVX512:
-			attnValues16AVX512(&p, n, &v[c], kvDim*4, &o)
+			attnValues16AVX512(&p, n, &v[c], hd*4, &o)
 		default:
-			attnValues16AVX2(&p, n, &v[c], kvDim*4, &o)
+			attnValues16AVX2(&p, n, &v[c], hd*4, &o)
 		}
 		c += width
 	}

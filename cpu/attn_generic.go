@@ -2,12 +2,12 @@
 
 package cpu
 
-func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {
-	attnScoresGo(a, k, kvDim, hd, tiles, s, stride, scale)
+func attnScores(a *AttnQueries, k []float32, hd, tiles int, s []float32, stride int, scale float32) {
+	attnScoresGo(a, k, hd, tiles, s, stride, scale)
 }
 
-func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
-	attnValuesGo(a, s, stride, n, v, kvDim, hd)
+func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, hd int) {
+	attnValuesGo(a, s, stride, n, v, hd)
 }
 
 // useAVX512 is false without the assembly kernels.

@@ -10,40 +10,42 @@ import (
 )
 
 // TestAttend checks Attend against a float64 softmax(q·Kᵀ·scale)·V for head sizes with and without the
-// vector kernels (multiples of 16, others), one to four queries seeing different numbers of keys, a KV head
-// that is not the first, keys and values in blocks scattered over a pool, and captured probabilities.
+// vector kernels (multiples of 16, others), one to AttnMaxQueries queries (the kernels take four at a time)
+// seeing different numbers of keys, a KV head that is not the first, keys and values in blocks scattered
+// over a pool, and captured probabilities.
 func TestAttend(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, hd := range []int{8, 16, 48, 64, 80, 128} {
-		for count := 1; count <= 4; count++ {
+		for _, count := range []int{1, 2, 3, 4, 5, 8, 13, AttnMaxQueries} {
 			t.Run(fmt.Sprintf("hd=%d/q=%d", hd, count), func(t *testing.T) {
-				kvDim, off, positions := 3*hd, hd, 37
+				kvDim, off, positions := 3*hd, hd, 37 // the second of three KV heads
 				keys, vals := randRow(r, positions*kvDim, 1), randRow(r, positions*kvDim, 1)
 				// The sequence's blocks, out of order in a pool of 6 blocks of 16 positions; unused slots hold NaN,
 				// which must not reach the result.
 				const bs, poolBlocks = 2 * KTile, 6
 				table := []int32{4, 0, 2}
-				pk, pv := make([]float32, poolBlocks*bs*kvDim), make([]float32, poolBlocks*bs*kvDim)
+				l := KVLayout{Blocks: poolBlocks, BlockSize: bs, KVHeads: 3, HeadDim: hd}
+				pk, pv := make([]float32, l.Len()), make([]float32, l.Len())
 				for i := range pk {
 					pk[i], pv[i] = float32(math.NaN()), float32(math.NaN())
 				}
 				for p := 0; p < positions; p++ {
 					blk := int(table[p/bs])
 					for d := 0; d < kvDim; d++ {
-						pk[PagedKIndex(blk, p, d, kvDim, bs)] = keys[p*kvDim+d]
-						pv[(blk*bs+p%bs)*kvDim+d] = vals[p*kvDim+d]
+						pk[l.K(blk, p%bs, d)] = keys[p*kvDim+d]
+						pv[l.V(blk, p%bs, d)] = vals[p*kvDim+d]
 					}
 				}
 				var a AttnQueries
 				a.Count = count
 				for i := 0; i < count; i++ {
 					a.Q[i] = randRow(r, hd, 1)
-					a.N[i] = []int{positions, 1, 17, 16}[i]
+					a.N[i] = []int{positions, 1, 17, 16, 33, 2, 32, 31}[i%8]
 					a.Out[i] = make([]float32, hd)
 					a.Probs[i] = make([]float32, a.N[i])
 				}
 				scale := float32(1 / math.Sqrt(float64(hd)))
-				Attend(&a, pk, pv, table, bs, kvDim, off, hd, scale, make([]float32, AttnScratch(positions, bs)))
+				Attend(&a, pk, pv, table, l, off/hd, scale, make([]float32, AttnScratch(positions, bs)))
 				for i := 0; i < count; i++ {
 					n := a.N[i]
 					s := make([]float64, n)
@@ -72,6 +74,46 @@ func TestAttend(t *testing.T) {
 						require.InDelta(t, o, a.Out[i][d], 1e-5, "query %d output %d", i, d)
 					}
 				}
+			})
+		}
+	}
+}
+
+// BenchmarkAttend runs one decoding step's attention of a TinyLlama-shape layer (32 query heads on 4 KV
+// heads of 64, a sequence of 2048 positions in consecutive blocks of 32, the engine's calls of 8 queries, and
+// of 4 to compare) on one thread: "warm" on one layer's cache, which stays in the last-level cache, "cold"
+// on 22 layers' in turn (92 MB, as decoding meets them): ns per query.
+func BenchmarkAttend(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const hd, kvHeads, bs, n, layers = 64, 4, 32, 2048, 22
+	l := KVLayout{Blocks: n / bs, BlockSize: bs, KVHeads: kvHeads, HeadDim: hd}
+	pk, pv := randRow(r, layers*l.Len(), 1), randRow(r, layers*l.Len(), 1)
+	table := make([]int32, n/bs)
+	for i := range table {
+		table[i] = int32(i)
+	}
+	s := make([]float32, AttnScratch(n, bs))
+	for _, cache := range []struct {
+		name   string
+		layers int
+	}{{"warm", 1}, {"cold", layers}} {
+		for _, count := range []int{4, 8} {
+			var a AttnQueries
+			a.Count = count
+			for i := 0; i < count; i++ {
+				a.Q[i], a.N[i], a.Out[i] = randRow(r, hd, 1), n, make([]float32, hd)
+			}
+			b.Run(fmt.Sprintf("cache=%s/queries=%d", cache.name, count), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					at := i % cache.layers * l.Len()
+					k, v := pk[at:at+l.Len()], pv[at:at+l.Len()]
+					for h := range kvHeads {
+						for range 8 / count {
+							Attend(&a, k, v, table, l, h, 0.125, s)
+						}
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(kvHeads*8), "ns/query")
 			})
 		}
 	}

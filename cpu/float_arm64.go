@@ -58,21 +58,21 @@ func widenRow(t gguf.Type, src []byte, dst []float32) bool {
 }
 
 // attnScores: scale·Q[i]·K[j] for the tiles of keys, one query at a time (attnScoresNEON).
-func attnScores(a *AttnQueries, k []float32, kvDim, hd, tiles int, s []float32, stride int, scale float32) {
+func attnScores(a *AttnQueries, k []float32, hd, tiles int, s []float32, stride int, scale float32) {
 	if hd == 0 || tiles == 0 {
-		attnScoresGo(a, k, kvDim, hd, tiles, s, stride, scale)
+		attnScoresGo(a, k, hd, tiles, s, stride, scale)
 		return
 	}
-	_ = k[(tiles-1)*kvDim*KTile+hd*KTile-1]
+	_ = k[tiles*hd*KTile-1]
 	for i := 0; i < a.Count; i++ {
 		q := a.Q[i][:hd]
 		_ = s[i*stride+tiles*KTile-1]
-		attnScoresNEON(&q[0], &k[0], hd, tiles, 4*kvDim*KTile, &s[i*stride], scale)
+		attnScoresNEON(&q[0], &k[0], hd, tiles, 4*hd*KTile, &s[i*stride], scale)
 	}
 }
 
-func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, kvDim, hd int) {
-	attnValuesGo(a, s, stride, n, v, kvDim, hd)
+func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, hd int) {
+	attnValuesGo(a, s, stride, n, v, hd)
 }
 
 // useAVX512 is false on arm64.

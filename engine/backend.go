@@ -88,8 +88,8 @@ type Backend interface {
 	// View returns the values [off, off+n) of b as a buffer sharing b's storage.
 	View(b Buffer, off, n int) Buffer
 	// NewKVCache allocates a paged cache of blocks blocks of blockSize positions (a multiple of 16), each
-	// position holding a key and a value of kvDim values for every one of layers layers.
-	NewKVCache(layers, blocks, blockSize, kvDim int) (KVCache, error)
+	// position holding a key and a value of kvHeads heads of headDim values for every one of layers layers.
+	NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (KVCache, error)
 
 	// Embed: dst[t] = row ids[t] of table, dequantized.
 	Embed(dst Buffer, table Weight, ids []int32) error

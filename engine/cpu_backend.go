@@ -50,18 +50,18 @@ type cpuWeight struct {
 func (w *cpuWeight) Shape() (int, int) { return w.w.Rows, w.w.Cols }
 func (w *cpuWeight) Type() gguf.Type   { return w.w.Type }
 
-// cpuKV is a paged cache: per layer, blocks of blockSize positions, keys tiled within a block (see cpu.Attend).
+// cpuKV is a paged cache: per layer, keys and values as cpu.KVLayout lays them out.
 type cpuKV struct {
-	k, v                     []float32 // [layer][block][blockSize·kvDim]
-	blocks, blockSize, kvDim int
+	k, v []float32 // [layer][lay.Len()]
+	lay  cpu.KVLayout
 }
 
-func (c *cpuKV) Blocks() int    { return c.blocks }
-func (c *cpuKV) BlockSize() int { return c.blockSize }
+func (c *cpuKV) Blocks() int    { return c.lay.Blocks }
+func (c *cpuKV) BlockSize() int { return c.lay.BlockSize }
 
 // layer returns one layer's keys and values.
 func (c *cpuKV) layer(l int) (k, v []float32) {
-	n := c.blocks * c.blockSize * c.kvDim
+	n := c.lay.Len()
 	return c.k[l*n : (l+1)*n], c.v[l*n : (l+1)*n]
 }
 
@@ -95,12 +95,16 @@ func (b *CPU) Alloc(n int) (Buffer, error) { return &cpuBuffer{make([]float32, n
 
 func (b *CPU) View(buf Buffer, off, n int) Buffer { return &cpuBuffer{vec(buf)[off : off+n]} }
 
-func (b *CPU) NewKVCache(layers, blocks, blockSize, kvDim int) (KVCache, error) {
+func (b *CPU) NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (KVCache, error) {
 	if blockSize <= 0 || blockSize%cpu.KTile != 0 || blocks <= 0 {
 		return nil, fmt.Errorf("a KV cache needs blocks of a positive multiple of %d positions, got %d blocks of %d", cpu.KTile, blocks, blockSize)
 	}
-	n := layers * blocks * blockSize * kvDim
-	return &cpuKV{k: make([]float32, n), v: make([]float32, n), blocks: blocks, blockSize: blockSize, kvDim: kvDim}, nil
+	if kvHeads <= 0 || headDim <= 0 {
+		return nil, fmt.Errorf("a KV cache needs heads of values, got %d heads of %d", kvHeads, headDim)
+	}
+	l := cpu.KVLayout{Blocks: blocks, BlockSize: blockSize, KVHeads: kvHeads, HeadDim: headDim}
+	n := layers * l.Len()
+	return &cpuKV{k: make([]float32, n), v: make([]float32, n), lay: l}, nil
 }
 
 func vec(b Buffer) []float32 { return b.(*cpuBuffer).v }
@@ -202,16 +206,19 @@ func (b *CPU) ropeLen() int {
 func (b *CPU) StoreKV(c KVCache, layer int, k, v Buffer, slots []int32) error {
 	kv, kk, vv := kvOf(c), vec(k), vec(v)
 	keys, vals := kv.layer(layer)
-	d := kv.kvDim
+	hd := kv.lay.HeadDim
+	d := kv.lay.KVHeads * hd
 	for t, slot := range slots {
-		if slot < 0 || int(slot) >= kv.blocks*kv.blockSize {
-			return fmt.Errorf("slot %d is outside the KV cache of %d blocks of %d positions", slot, kv.blocks, kv.blockSize)
+		if slot < 0 || int(slot) >= kv.Blocks()*kv.BlockSize() {
+			return fmt.Errorf("slot %d is outside the KV cache of %d blocks of %d positions", slot, kv.Blocks(), kv.BlockSize())
 		}
-		blk, p := int(slot)/kv.blockSize, int(slot)%kv.blockSize
+		blk, p := int(slot)/kv.BlockSize(), int(slot)%kv.BlockSize()
 		for i, x := range kk[t*d : (t+1)*d] {
-			keys[cpu.PagedKIndex(blk, p, i, d, kv.blockSize)] = x
+			keys[kv.lay.K(blk, p, i)] = x
 		}
-		copy(vals[int(slot)*d:(int(slot)+1)*d], vv[t*d:(t+1)*d])
+		for h := 0; h < d; h += hd {
+			copy(vals[kv.lay.V(blk, p, h):][:hd], vv[t*d+h:t*d+h+hd])
+		}
 	}
 	return nil
 }
@@ -226,8 +233,8 @@ func (b *CPU) Attention(out, q Buffer, c KVCache, kb *KVBatch, p AttentionParams
 }
 
 // attnTask is the parallel loop of Attention with its arguments. Queries go in the order (run of tokens of
-// one sequence, KV head, token, query head of the group), four at a time, so that the queries of one call
-// read the same keys; tasks lists the calls.
+// one sequence, KV head, token, query head of the group), per calls at a time (up to cpu.AttnMaxQueries), so
+// that the queries of one call read the same keys and values, from memory once; tasks lists the calls.
 type attnTask struct {
 	pool         *cpu.Pool
 	o, qv        []float32
@@ -237,10 +244,12 @@ type attnTask struct {
 	maxPos       int
 	keys, values []float32
 	tasks        []attnCall
+	runs         [][2]int32 // the runs of tokens of one sequence, [first, end)
+	per          int        // queries per call
 }
 
-// attnCall is up to four queries of tokens [first, end) of one sequence: (token, head of the group) pairs
-// number from pair, for KV head kh.
+// attnCall is up to attnTask.per queries of tokens [first, end) of one sequence: (token, head of the group)
+// pairs number from pair, for KV head kh.
 type attnCall struct {
 	first, end int32 // the run of tokens of one sequence
 	kh, pair   int32
@@ -248,9 +257,12 @@ type attnCall struct {
 
 func (a *attnTask) set(o, qv []float32, kv *cpuKV, kb *KVBatch, p AttentionParams) error {
 	a.o, a.qv, a.kv, a.kb, a.p = o, qv, kv, kb, p
+	if p.HeadDim != kv.lay.HeadDim || p.KVHeads != kv.lay.KVHeads {
+		return fmt.Errorf("attention over %d KV heads of %d values, but the KV cache holds %d heads of %d", p.KVHeads, p.HeadDim, kv.lay.KVHeads, kv.lay.HeadDim)
+	}
 	a.keys, a.values = kv.layer(p.Layer)
 	a.maxPos = 0
-	a.tasks = a.tasks[:0]
+	a.runs = a.runs[:0]
 	group := p.Heads / p.KVHeads
 	n := kb.Len()
 	for first := 0; first < n; {
@@ -260,23 +272,39 @@ func (a *attnTask) set(o, qv []float32, kv *cpuKV, kb *KVBatch, p AttentionParam
 		}
 		for t := first; t < end; t++ {
 			need := int(kb.Pos[t]) + 1
-			if need > (kb.Stride)*kv.blockSize || kb.Pos[t] < 0 {
-				return fmt.Errorf("position %d is outside its block table of %d blocks of %d positions", kb.Pos[t], kb.Stride, kv.blockSize)
+			if need > (kb.Stride)*kv.BlockSize() || kb.Pos[t] < 0 {
+				return fmt.Errorf("position %d is outside its block table of %d blocks of %d positions", kb.Pos[t], kb.Stride, kv.BlockSize())
 			}
 			a.maxPos = max(a.maxPos, need)
 		}
-		for _, blk := range kb.Table(kb.Seq[first])[:(int(kb.Pos[end-1])+kv.blockSize)/kv.blockSize] {
-			if blk < 0 || int(blk) >= kv.blocks {
-				return fmt.Errorf("block %d is outside the KV cache of %d blocks", blk, kv.blocks)
+		for _, blk := range kb.Table(kb.Seq[first])[:(int(kb.Pos[end-1])+kv.BlockSize())/kv.BlockSize()] {
+			if blk < 0 || int(blk) >= kv.Blocks() {
+				return fmt.Errorf("block %d is outside the KV cache of %d blocks", blk, kv.Blocks())
 			}
 		}
-		pairs := (end - first) * group
-		for kh := 0; kh < p.KVHeads; kh++ {
-			for pair := 0; pair < pairs; pair += 4 {
-				a.tasks = append(a.tasks, attnCall{first: int32(first), end: int32(end), kh: int32(kh), pair: int32(pair)})
-			}
-		}
+		a.runs = append(a.runs, [2]int32{int32(first), int32(end)})
 		first = end
+	}
+	// As many queries per call as keep every thread busy (two calls each at least): fewer, larger calls
+	// read the keys and values fewer times, but one token's decoding has only KV heads × group/per calls.
+	calls := func(per int) (c int) {
+		for _, r := range a.runs {
+			c += p.KVHeads * ((int(r[1]-r[0])*group + per - 1) / per)
+		}
+		return c
+	}
+	a.per = cpu.AttnMaxQueries
+	for a.per > 4 && calls(a.per) < 2*a.pool.Threads() {
+		a.per /= 2
+	}
+	a.tasks = a.tasks[:0]
+	for _, r := range a.runs {
+		pairs := int(r[1]-r[0]) * group
+		for kh := 0; kh < p.KVHeads; kh++ {
+			for pair := 0; pair < pairs; pair += a.per {
+				a.tasks = append(a.tasks, attnCall{first: r[0], end: r[1], kh: int32(kh), pair: int32(pair)})
+			}
+		}
 	}
 	return nil
 }
@@ -285,11 +313,11 @@ func (a *attnTask) run(lo, hi, worker int) {
 	p, kv := a.p, a.kv
 	hd, group := p.HeadDim, p.Heads/p.KVHeads
 	width := p.Heads * hd
-	scratch := a.pool.Scratch(worker, cpu.AttnScratch(a.maxPos, kv.blockSize))
+	scratch := a.pool.Scratch(worker, cpu.AttnScratch(a.maxPos, kv.BlockSize()))
 	var aq cpu.AttnQueries
 	for _, c := range a.tasks[lo:hi] {
 		pairs := int(c.end-c.first) * group
-		aq.Count = min(4, pairs-int(c.pair))
+		aq.Count = min(a.per, pairs-int(c.pair))
 		for i := 0; i < aq.Count; i++ {
 			t, h := int(c.first)+(int(c.pair)+i)/group, int(c.kh)*group+(int(c.pair)+i)%group
 			aq.Q[i] = a.qv[t*width+h*hd : t*width+(h+1)*hd]
@@ -300,7 +328,7 @@ func (a *attnTask) run(lo, hi, worker int) {
 				aq.Probs[i] = p.Capture[h][t]
 			}
 		}
-		cpu.Attend(&aq, a.keys, a.values, a.kb.Table(a.kb.Seq[c.first]), kv.blockSize, kv.kvDim, int(c.kh)*hd, hd, p.Scale, scratch)
+		cpu.Attend(&aq, a.keys, a.values, a.kb.Table(a.kb.Seq[c.first]), kv.lay, int(c.kh), p.Scale, scratch)
 	}
 }
 

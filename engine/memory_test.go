@@ -47,9 +47,9 @@ func (r *reserving) Alloc(n int) (Buffer, error) {
 	return r.CPU.Alloc(n)
 }
 
-func (r *reserving) NewKVCache(layers, blocks, blockSize, kvDim int) (KVCache, error) {
-	r.used += 2 * 4 * int64(layers) * int64(blocks) * int64(blockSize) * int64(kvDim)
-	return r.CPU.NewKVCache(layers, blocks, blockSize, kvDim)
+func (r *reserving) NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (KVCache, error) {
+	r.used += 2 * 4 * int64(layers) * int64(blocks) * int64(blockSize) * int64(kvHeads*headDim)
+	return r.CPU.NewKVCache(layers, blocks, blockSize, kvHeads, headDim)
 }
 
 // TestSessionReservesWhatItAllocates: a backend that takes one arena per session is told exactly the

@@ -183,7 +183,7 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 			return nil, fmt.Errorf("allocating activations for steps of %d tokens on %s: %w", n, b.Name(), err)
 		}
 		p.qkv, p.gateUp = []Buffer{p.q, p.k, p.v}, []Buffer{p.gate, p.up}
-		if p.cache, err = b.NewKVCache(layers, o.Blocks, KVBlockSize, c.HeadCountKV*hd); err != nil {
+		if p.cache, err = b.NewKVCache(layers, o.Blocks, KVBlockSize, c.HeadCountKV, hd); err != nil {
 			r.release()
 			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions) on %s: %w", o.Blocks, KVBlockSize, b.Name(), err)
 		}

@@ -29,10 +29,11 @@ func (c *kvCache) slots() int { return c.blocks * c.blockSize }
 // layer is the byte offset of a layer's rows.
 func (c *kvCache) layer(l int) devPtr { return devPtr(int64(l) * int64(c.slots()) * int64(4*c.kvDim)) }
 
-func (b *Backend) NewKVCache(layers, blocks, blockSize, kvDim int) (engine.KVCache, error) {
+func (b *Backend) NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (engine.KVCache, error) {
 	if blocks <= 0 || blockSize <= 0 {
 		return nil, fmt.Errorf("cuda: a KV cache needs blocks of positions, got %d blocks of %d", blocks, blockSize)
 	}
+	kvDim := kvHeads * headDim
 	c := &kvCache{blocks: blocks, blockSize: blockSize, kvDim: kvDim}
 	n := 4 * int64(layers) * int64(c.slots()) * int64(kvDim)
 	err := b.do(func() error {

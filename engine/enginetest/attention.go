@@ -84,9 +84,8 @@ func attentionCases() []Case {
 		cs = append(cs, Case{Name: fmt.Sprintf("Attention(heads=%d,kv=%d,headDim=%d,seqs=%v)+capture", c.heads, c.kvHeads, c.hd, c.seqs),
 			Threshold: 1e-10,
 			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
-				kvDim := c.kvHeads * c.hd
 				const layer = 1
-				pg, err := newPaged(b, r, c.seqs, kvDim)
+				pg, err := newPaged(b, r, c.seqs, c.kvHeads, c.hd)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -150,14 +149,15 @@ type paged struct {
 	kvDim      int
 }
 
-func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvDim int) (*paged, error) {
+func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvHeads, hd int) (*paged, error) {
+	kvDim := kvHeads * hd
 	pg := &paged{seqs: seqs, kvDim: kvDim}
 	need := 0
 	for _, s := range seqs {
 		need += (s[0] + s[1] + engine.KVBlockSize - 1) / engine.KVBlockSize
 	}
 	blocks := r.Perm(2*need + 1)
-	cache, err := b.NewKVCache(2, len(blocks), engine.KVBlockSize, kvDim)
+	cache, err := b.NewKVCache(2, len(blocks), engine.KVBlockSize, kvHeads, hd)
 	if err != nil {
 		return nil, err
 	}
