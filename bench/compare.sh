@@ -7,7 +7,13 @@
 # same threads), and every decode row says what fraction of the largest reading each engine reaches
 # (tokens/s × the weights' bytes, which decoding reads once per token).
 #
-#   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-r REPS] [-P PEERS] [-A BITS] [MODEL.gguf ...]
+#   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-d DEPTH] [-r REPS] [-P PEERS] [-A BITS] [MODEL.gguf ...]
+#
+# With -d DEPTH the tests run after DEPTH tokens of context instead ("tg128 @ d2048": what a long
+# conversation costs, attention reading the whole KV cache; llama-bench's -d, ik_llama.cpp's -gp, which
+# measures generation only, so its prompt cells stay empty). Their decode rows have no read-bandwidth
+# fraction: the KV cache read with the weights differs by engine (llamago keeps it in 32-bit floats, the
+# peers in 16).
 #
 # PEERS is a comma list of llama.cpp and ik (default both). BITS lists llamago's activation precisions to
 # run (--activations; default 16,8): 16 is llamago's default, 8 rounds as llama.cpp does (its arithmetic),
@@ -19,10 +25,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/machine.sh
-threads=2 pp=512 tg=128 reps=4 peers=llama.cpp,ik bits=16,8
-while getopts "t:p:n:r:P:A:" o; do
-  case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
+threads=2 pp=512 tg=128 depth=0 reps=4 peers=llama.cpp,ik bits=16,8
+while getopts "t:p:n:d:r:P:A:" o; do
+  case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; d) depth=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
 done
+[[ $depth =~ ^[0-9]+$ ]] || { echo "compare.sh: -d takes a number of tokens, got $depth" >&2; exit 2; }
+ikargs=(-p "$pp" -n "$tg")
+[ "$depth" -gt 0 ] && ikargs=(-p 0 -n 0 -gp "$depth,$tg") # generation after DEPTH tokens; no prompt at depth
 shift $((OPTIND - 1))
 make -s build
 models=("$@")
@@ -68,7 +77,11 @@ cpu_test=$(mktemp)
 go test -c -o "$cpu_test" ./cpu
 probe() { "$cpu_test" -test.run '^$' -test.bench ReadBandwidth -test.benchtime 8x -test.cpu "$threads" | awk '/^BenchmarkReadBandwidth/ {print $(NF-1)}'; }
 bws=("$(probe)")
-echo "machine: $(machine_desc); threads $threads; $(date -u +%F)"
+if [ "$depth" -gt 0 ] && [ -n "$node" ]; then
+  node=""
+  echo "node-llama-cpp's bench has no context depth: left out of a -d run" >&2
+fi
+echo "machine: $(machine_desc); threads $threads; depth $depth; $(date -u +%F)"
 peer1="left out" peer2="left out"
 [ -n "$node" ] && peer1="node-llama-cpp's generic build (standing in for the native one)"
 [ -n "$llama" ] && peer1="native build ($llama)"
@@ -95,11 +108,11 @@ for m in "${models[@]}"; do
     for ((i = 0; i < ${#engines[@]}; i++)); do
       e=${engines[$(((i + rep) % ${#engines[@]}))]}
       case $e in
-        llamago/*) echo "$e $rep $(bin/llamago bench --backend cpu --activations "${e#llamago/}" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" --json | tr -d '\n')" ;;
-        llama.cpp) echo "llama.cpp $rep $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" -o json 2>/dev/null | tr -d '\n')" ;;
+        llamago/*) echo "$e $rep $(bin/llamago bench --backend cpu --activations "${e#llamago/}" -m "$m" -p "$pp" -n "$tg" -d "$depth" -r 1 -t "$threads" --json | tr -d '\n')" ;;
+        llama.cpp) echo "llama.cpp $rep $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -d "$depth" -r 1 -t "$threads" -o json 2>/dev/null | tr -d '\n')" ;;
         node) echo "node $rep $(cd bench/peer && node llamacpp_bench.mjs "$(realpath "../../$m" 2>/dev/null || realpath "$m")" "$pp" "$tg" 1 "$threads" |
           python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))')" ;;
-        ik) echo "ik $rep $("$ik/llama-bench" -m "$m" -p "$pp" -n "$tg" -r 1 -t "$threads" -rtr 1 -o json 2>/dev/null | tr -d '\n')" ;;
+        ik) echo "ik $rep $("$ik/llama-bench" -m "$m" "${ikargs[@]}" -r 1 -t "$threads" -rtr 1 -o json 2>/dev/null | tr -d '\n')" ;;
       esac >> "$results"
     done
   done
@@ -132,7 +145,13 @@ for line in lines:
         elif kind in ("llama.cpp", "ik"):
             d = cur.setdefault(kind, {})
             for r in json.loads(rest):
-                add(d, f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}", r["avg_ts"])
+                if "@pp" in r.get("test", ""):  # ik_llama.cpp's -gp: generation after n_prompt tokens
+                    test = f"tg{r['n_gen']} @ d{r['n_prompt']}"
+                else:
+                    test = f"pp{r['n_prompt']}" if r.get("n_gen", 0) == 0 else f"tg{r['n_gen']}"
+                    if r.get("n_depth", 0):
+                        test += f" @ d{r['n_depth']}"
+                add(d, test, r["avg_ts"])
         elif kind == "node":  # node-llama-cpp standing in for llama.cpp
             d = cur.setdefault("llama.cpp", {})
             for r in json.loads(rest):
@@ -187,7 +206,7 @@ for path in order:
             else:
                 row += ["–", "–"]
                 fracs.append(None)
-        if test.startswith("tg") and bw > 0:
+        if test.startswith("tg") and "@" not in test and bw > 0:
             row.append(" / ".join("–" if f is None else f"{100 * f * r['size'] / bw:.0f}%" for f in fracs))
         else:
             row.append("")
