@@ -32,6 +32,10 @@ done
 [[ $depth =~ ^[0-9]+$ ]] || { echo "compare.sh: -d takes a number of tokens, got $depth" >&2; exit 2; }
 ikargs=(-p "$pp" -n "$tg")
 [ "$depth" -gt 0 ] && ikargs=(-p 0 -n 0 -gp "$depth,$tg") # generation after DEPTH tokens; no prompt at depth
+if [ "$depth" -gt 0 ] && [ "$tg" -eq 0 ] && [[ ,$peers, == *,ik,* ]]; then
+  peers=${peers//ik/}
+  echo "ik_llama.cpp measures only generation at a depth (-gp): left out of a -d run with -n 0" >&2
+fi
 shift $((OPTIND - 1))
 make -s build
 models=("$@")

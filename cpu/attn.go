@@ -4,8 +4,8 @@ package cpu
 //
 // Keys are stored in tiles of KTile positions, dimension-major inside a tile ([tile][hd][KTile]), so that
 // one vector load reads one dimension of 16 consecutive keys: the scores of a query against 16 keys are
-// hd multiply-adds with no horizontal sums, and up to four queries that read the same keys (the query heads
-// of one KV head, GQA) share each load. Values stay one row per position ([position][hd]): the weighted sum
+// hd multiply-adds with no horizontal sums, and the up to four queries of a kernel call, which read the same
+// keys (query heads of one KV head, GQA), share each load. Values stay one row per position ([position][hd]): the weighted sum
 // adds whole rows. A call takes up to AttnMaxQueries queries of one KV head and runs them four at a time block
 // by block, so that a block's keys and values come from memory once for all of them: the other fours find
 // them in the cache.
@@ -47,7 +47,7 @@ func (a *AttnQueries) quads(dst *[AttnMaxQueries / 4]AttnQueries) []AttnQueries 
 // AttnScratch returns the scratch length Attend needs for up to AttnMaxQueries queries that see at most n
 // keys, in blocks of blockSize positions.
 func AttnScratch(n, blockSize int) int {
-	return AttnMaxQueries * (n + blockSize - 1) / blockSize * blockSize
+	return AttnMaxQueries * ((n + blockSize - 1) / blockSize * blockSize)
 }
 
 // KVLayout is where a layer's paged keys and values are: a pool of Blocks blocks of BlockSize positions (a
@@ -80,6 +80,9 @@ func (l KVLayout) V(b, p, dim int) int { return l.Part(dim/l.HeadDim, b) + p*l.H
 // table; s is scratch of at least AttnScratch(max N, l.BlockSize) values.
 func Attend(a *AttnQueries, k, v []float32, blocks []int32, l KVLayout, h int, scale float32, s []float32) {
 	blockSize, hd := l.BlockSize, l.HeadDim
+	if a.Count > AttnMaxQueries || uint(h) >= uint(l.KVHeads) {
+		panic("cpu.Attend: more queries than AttnMaxQueries, or no such KV head")
+	}
 	nmax := 0
 	for i := 0; i < a.Count; i++ {
 		nmax = max(nmax, a.N[i])
@@ -92,6 +95,9 @@ func Attend(a *AttnQueries, k, v []float32, blocks []int32, l KVLayout, h int, s
 	s = s[:4*len(quads)*stride] // the kernels write four rows for every four queries
 	part := blockSize * hd
 	for b, blk := range blocks[:nb] {
+		if uint(blk) >= uint(l.Blocks) { // another head's part otherwise: the engine checks its tables
+			panic("cpu.Attend: a block outside the pool")
+		}
 		base := l.Part(h, int(blk))
 		kb := k[base : base+part]
 		for g := range quads {

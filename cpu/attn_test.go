@@ -20,7 +20,7 @@ func TestAttend(t *testing.T) {
 			t.Run(fmt.Sprintf("hd=%d/q=%d", hd, count), func(t *testing.T) {
 				kvDim, off, positions := 3*hd, hd, 37 // the second of three KV heads
 				keys, vals := randRow(r, positions*kvDim, 1), randRow(r, positions*kvDim, 1)
-				// The sequence's blocks, out of order in a pool of 6 blocks of 16 positions; unused slots hold NaN,
+				// The sequence's blocks, out of order in a pool of 6 blocks of 32 positions; unused slots hold NaN,
 				// which must not reach the result.
 				const bs, poolBlocks = 2 * KTile, 6
 				table := []int32{4, 0, 2}
@@ -117,4 +117,17 @@ func BenchmarkAttend(b *testing.B) {
 			})
 		}
 	}
+}
+
+// TestAttendRefusesOutsideBlocks: a block number outside the pool would read another head's part of the
+// layer; Attend panics instead (the engine checks its block tables before it calls).
+func TestAttendRefusesOutsideBlocks(t *testing.T) {
+	l := KVLayout{Blocks: 2, BlockSize: KTile, KVHeads: 2, HeadDim: 16}
+	k, v := make([]float32, l.Len()), make([]float32, l.Len())
+	var a AttnQueries
+	a.Count, a.Q[0], a.N[0], a.Out[0] = 1, make([]float32, 16), 2*KTile, make([]float32, 16)
+	s := make([]float32, AttnScratch(2*KTile, KTile))
+	require.NotPanics(t, func() { Attend(&a, k, v, []int32{1, 0}, l, 0, 1, s) })
+	require.Panics(t, func() { Attend(&a, k, v, []int32{1, 2}, l, 0, 1, s) })
+	require.Panics(t, func() { Attend(&a, k, v, []int32{1, 0}, l, 2, 1, s) })
 }

@@ -99,7 +99,7 @@ type Backend interface {
 	MatMul(dst Buffer, w Weight, x Buffer, n int) error
 	// RoPE rotates q (n × heads × headDim) and k (n × kvHeads × headDim) in place at positions pos.
 	RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int, p RopeParams) error
-	// StoreKV writes k and v (n × kvDim) into the cache's layer at slots slots (see KVBatch).
+	// StoreKV writes k and v (n × kvHeads·headDim) into the cache's layer at slots slots (see KVBatch).
 	StoreKV(c KVCache, layer int, k, v Buffer, slots []int32) error
 	// Attention: out[t] = Σ_{j ≤ Pos[t]} softmax_j(q[t]·K[j]·scale) V[j] per head, K and V the keys and values
 	// of the positions of token t's sequence, read through its block table (query head h reads KV head

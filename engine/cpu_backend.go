@@ -233,7 +233,7 @@ func (b *CPU) Attention(out, q Buffer, c KVCache, kb *KVBatch, p AttentionParams
 }
 
 // attnTask is the parallel loop of Attention with its arguments. Queries go in the order (run of tokens of
-// one sequence, KV head, token, query head of the group), per calls at a time (up to cpu.AttnMaxQueries), so
+// one sequence, KV head, token, query head of the group), per queries a call (up to cpu.AttnMaxQueries), so
 // that the queries of one call read the same keys and values, from memory once; tasks lists the calls.
 type attnTask struct {
 	pool         *cpu.Pool
@@ -270,14 +270,16 @@ func (a *attnTask) set(o, qv []float32, kv *cpuKV, kb *KVBatch, p AttentionParam
 		for end < n && kb.Seq[end] == kb.Seq[first] {
 			end++
 		}
+		runMax := 0 // the positions the run's calls read: up to its largest (Attend reads as far as a call's largest)
 		for t := first; t < end; t++ {
 			need := int(kb.Pos[t]) + 1
 			if need > (kb.Stride)*kv.BlockSize() || kb.Pos[t] < 0 {
 				return fmt.Errorf("position %d is outside its block table of %d blocks of %d positions", kb.Pos[t], kb.Stride, kv.BlockSize())
 			}
-			a.maxPos = max(a.maxPos, need)
+			runMax = max(runMax, need)
 		}
-		for _, blk := range kb.Table(kb.Seq[first])[:(int(kb.Pos[end-1])+kv.BlockSize())/kv.BlockSize()] {
+		a.maxPos = max(a.maxPos, runMax)
+		for _, blk := range kb.Table(kb.Seq[first])[:(runMax+kv.BlockSize()-1)/kv.BlockSize()] {
 			if blk < 0 || int(blk) >= kv.Blocks() {
 				return fmt.Errorf("block %d is outside the KV cache of %d blocks", blk, kv.Blocks())
 			}

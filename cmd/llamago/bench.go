@@ -146,7 +146,7 @@ func runBench(w io.Writer, o benchOptions) error {
 	longest := max(slices.Max(o.PPs), slices.Max(o.TGs))
 	if o.Ctx == 0 {
 		o.Ctx = max(depth+longest, 1)
-	} else if depth+longest > o.Ctx {
+	} else if depth+longest > o.Ctx && len(o.Parallel) == 0 { // --parallel sizes its own context
 		return usagef("-d %d and a test of %d tokens need a context of %d positions, more than --ctx %d", depth, longest, depth+longest, o.Ctx)
 	}
 	lm, err := o.open()

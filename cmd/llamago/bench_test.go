@@ -111,4 +111,6 @@ func TestBenchDepth(t *testing.T) {
 	require.Equal(t, 2, code)
 	_, _, code = run(t, "bench", "-m", p, "-p", "8", "-n", "2", "-d", "8", "--parallel", "2")
 	require.Equal(t, 2, code)
+	_, stderr, code = run(t, "bench", "-m", p, "-p", "8", "-n", "2", "-r", "1", "-c", "4", "--parallel", "2")
+	require.Zero(t, code, "--parallel sizes its own context: a small --ctx is not a depth error: %s", stderr)
 }

@@ -30,8 +30,8 @@ func (c *kvCache) slots() int { return c.blocks * c.blockSize }
 func (c *kvCache) layer(l int) devPtr { return devPtr(int64(l) * int64(c.slots()) * int64(4*c.kvDim)) }
 
 func (b *Backend) NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (engine.KVCache, error) {
-	if blocks <= 0 || blockSize <= 0 {
-		return nil, fmt.Errorf("cuda: a KV cache needs blocks of positions, got %d blocks of %d", blocks, blockSize)
+	if blocks <= 0 || blockSize <= 0 || kvHeads <= 0 || headDim <= 0 {
+		return nil, fmt.Errorf("cuda: a KV cache needs blocks of positions and heads of values, got %d blocks of %d, %d heads of %d", blocks, blockSize, kvHeads, headDim)
 	}
 	kvDim := kvHeads * headDim
 	c := &kvCache{blocks: blocks, blockSize: blockSize, kvDim: kvDim}
