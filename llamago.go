@@ -41,6 +41,10 @@ type Options struct {
 	// within ~1e-8 NMSE of exact) or 8, as llama.cpp does (its precision and its logits; faster decoding of
 	// 4-bit files on CPUs with AVX-512 VNNI). Ignored when Backend is set.
 	ActivationBits int
+	// KVType is what the KV cache keeps keys and values in: gguf.TypeF32 (the zero value: exact) or
+	// gguf.TypeF16 (half the memory, so twice the positions in the same KVBlocks' bytes, and faster decoding
+	// of long contexts; each rounded to half precision, as llama.cpp's cache keeps them). CPU backends only.
+	KVType gguf.Type
 	// KVBlocks is the size of the KV cache in blocks of engine.KVBlockSize positions (default: Parallel full
 	// contexts). A smaller pool admits as many generations, preempting (and later recomputing) the newest
 	// when blocks run out.
@@ -97,7 +101,7 @@ func Load(path string, o Options) (*Model, error) {
 		}
 		b = c
 	}
-	m, err := engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: -1})
+	m, err := engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: -1, KVType: o.KVType})
 	if err != nil {
 		b.Close()
 		f.Close()

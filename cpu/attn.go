@@ -1,5 +1,11 @@
 package cpu
 
+import (
+	"unsafe"
+
+	"github.com/llamago/llamago/gguf"
+)
+
 // Attention over a key/value cache, a few queries at a time.
 //
 // Keys are stored in tiles of KTile positions, dimension-major inside a tile ([tile][hd][KTile]), so that
@@ -79,6 +85,20 @@ func (l KVLayout) V(b, p, dim int) int { return l.Part(dim/l.HeadDim, b) + p*l.H
 // head h. k and v are one layer's paged keys and values laid out as l says, blocks the sequence's block
 // table; s is scratch of at least AttnScratch(max N, l.BlockSize) values.
 func Attend(a *AttnQueries, k, v []float32, blocks []int32, l KVLayout, h int, scale float32, s []float32) {
+	attend(a, k, v, nil, nil, blocks, l, h, scale, s)
+}
+
+// AttendF16 is Attend over keys and values stored as IEEE 754 half-precision floats (uint16 bits, as
+// StoreF16 rounds them), which halves the bytes attention reads: the same sums, each key and value widened
+// exactly to a float32 as it is read.
+func AttendF16(a *AttnQueries, k, v []uint16, blocks []int32, l KVLayout, h int, scale float32, s []float32) {
+	attend(a, nil, nil, k, v, blocks, l, h, scale, s)
+}
+
+// attend is Attend over float32 keys and values (k, v) or half-precision ones (k16, v16, when k is nil).
+// The kernels are called directly, not through function values, whose arguments would escape: a call
+// would then allocate.
+func attend(a *AttnQueries, k, v []float32, k16, v16 []uint16, blocks []int32, l KVLayout, h int, scale float32, s []float32) {
 	blockSize, hd := l.BlockSize, l.HeadDim
 	if a.Count > AttnMaxQueries || uint(h) >= uint(l.KVHeads) {
 		panic("cpu.Attend: more queries than AttnMaxQueries, or no such KV head")
@@ -99,9 +119,12 @@ func Attend(a *AttnQueries, k, v []float32, blocks []int32, l KVLayout, h int, s
 			panic("cpu.Attend: a block outside the pool")
 		}
 		base := l.Part(h, int(blk))
-		kb := k[base : base+part]
 		for g := range quads {
-			attnScores(&quads[g], kb, hd, blockSize/KTile, s[4*g*stride+b*blockSize:], stride, scale)
+			if k != nil {
+				attnScores(&quads[g], k[base:base+part], hd, blockSize/KTile, s[4*g*stride+b*blockSize:], stride, scale)
+			} else {
+				attnScoresF16(&quads[g], k16[base:base+part], hd, blockSize/KTile, s[4*g*stride+b*blockSize:], stride, scale)
+			}
 		}
 	}
 	for i := 0; i < a.Count; i++ {
@@ -114,9 +137,12 @@ func Attend(a *AttnQueries, k, v []float32, blocks []int32, l KVLayout, h int, s
 	}
 	for b, blk := range blocks[:nb] {
 		base, n := l.Part(h, int(blk)), min(blockSize, nmax-b*blockSize)
-		vb := v[base : base+n*hd]
 		for g := range quads {
-			attnValues(&quads[g], s[4*g*stride+b*blockSize:], stride, n, vb, hd)
+			if k != nil {
+				attnValues(&quads[g], s[4*g*stride+b*blockSize:], stride, n, v[base:base+n*hd], hd)
+			} else {
+				attnValuesF16(&quads[g], s[4*g*stride+b*blockSize:], stride, n, v16[base:base+n*hd], hd)
+			}
 		}
 	}
 }
@@ -141,6 +167,27 @@ func attnScoresGo(a *AttnQueries, k []float32, hd, tiles int, s []float32, strid
 	}
 }
 
+// attnScoresGoF16 is attnScoresGo over half-precision keys.
+func attnScoresGoF16(a *AttnQueries, k []uint16, hd, tiles int, s []float32, stride int, scale float32) {
+	var kd [KTile]float32
+	for i := 0; i < a.Count; i++ {
+		q := a.Q[i][:hd]
+		for t := 0; t < tiles; t++ {
+			var acc [KTile]float32
+			kt := k[t*hd*KTile:]
+			for d, qd := range q {
+				widenF16(kd[:], kt[d*KTile:d*KTile+KTile])
+				for j := range acc {
+					acc[j] += qd * kd[j]
+				}
+			}
+			for j := range acc {
+				s[i*stride+t*KTile+j] = acc[j] * scale
+			}
+		}
+	}
+}
+
 // attnValuesGo adds Σ_{j<n} s[i·stride + j]·V[j] to Out[i] (V one KV head's rows of hd).
 func attnValuesGo(a *AttnQueries, s []float32, stride, n int, v []float32, hd int) {
 	for i := 0; i < a.Count; i++ {
@@ -150,5 +197,39 @@ func attnValuesGo(a *AttnQueries, s []float32, stride, n int, v []float32, hd in
 				AXPY(o, p, v[j*hd:j*hd+hd])
 			}
 		}
+	}
+}
+
+// attnValuesGoF16 is attnValuesGo over half-precision values: each row widened once for the queries, in
+// pieces of 64.
+func attnValuesGoF16(a *AttnQueries, s []float32, stride, n int, v []uint16, hd int) {
+	var row [64]float32
+	for c := 0; c < hd; c += len(row) {
+		w := min(len(row), hd-c)
+		for j := 0; j < n; j++ {
+			widenF16(row[:w], v[j*hd+c:j*hd+c+w])
+			for i := 0; i < a.Count; i++ {
+				if p := s[i*stride+j]; p != 0 {
+					AXPY(a.Out[i][c:c+w], p, row[:w])
+				}
+			}
+		}
+	}
+}
+
+// widenF16 widens half-precision floats to float32 (exactly), with SIMD where widenRow has it.
+func widenF16(dst []float32, src []uint16) {
+	if len(src) > 0 && widenRow(gguf.TypeF16, unsafe.Slice((*byte)(unsafe.Pointer(&src[0])), 2*len(src)), dst[:len(src)]) {
+		return
+	}
+	for i, h := range src {
+		dst[i] = gguf.FP16ToFP32(h)
+	}
+}
+
+// StoreF16 writes src rounded to half precision (to nearest, ties to even: gguf.FP32ToFP16) into dst.
+func StoreF16(dst []uint16, src []float32) {
+	for i, x := range src {
+		dst[i] = gguf.FP32ToFP16(x)
 	}
 }

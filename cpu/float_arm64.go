@@ -15,6 +15,9 @@ func axpyNEON(dst *float32, a float32, x *float32, n int)
 //go:noescape
 func attnScoresNEON(q, k *float32, hd, tiles, tileBytes int, s *float32, scale float32)
 
+//go:noescape
+func attnScoresF16NEON(q *float32, k *uint16, hd, tiles, tileBytes int, s *float32, scale float32)
+
 func dot(a, b []float32) float32 {
 	n := len(a) &^ 15
 	if n == 0 {
@@ -71,8 +74,26 @@ func attnScores(a *AttnQueries, k []float32, hd, tiles int, s []float32, stride 
 	}
 }
 
+// attnScoresF16 is attnScores over half-precision keys (attnScoresF16NEON).
+func attnScoresF16(a *AttnQueries, k []uint16, hd, tiles int, s []float32, stride int, scale float32) {
+	if hd == 0 || tiles == 0 {
+		return
+	}
+	_ = k[tiles*hd*KTile-1]
+	for i := 0; i < a.Count; i++ {
+		q := a.Q[i][:hd]
+		_ = s[i*stride+tiles*KTile-1]
+		attnScoresF16NEON(&q[0], &k[0], hd, tiles, 2*hd*KTile, &s[i*stride], scale)
+	}
+}
+
 func attnValues(a *AttnQueries, s []float32, stride, n int, v []float32, hd int) {
 	attnValuesGo(a, s, stride, n, v, hd)
+}
+
+// attnValuesF16: the rows widened with NEON (widenF16), then added with it (AXPY).
+func attnValuesF16(a *AttnQueries, s []float32, stride, n int, v []uint16, hd int) {
+	attnValuesGoF16(a, s, stride, n, v, hd)
 }
 
 // useAVX512 is false on arm64.

@@ -8,6 +8,54 @@
 // step; the Go side does what is left over.
 
 
+// One dimension of a tile's 16 keys into V16–V19: floats, or halves widened.
+#define LOADK32 VLD1.P 64(R7), [V16.S4, V17.S4, V18.S4, V19.S4]
+#define LOADK16 \
+	VLD1.P 32(R7), [V20.B16, V21.B16] \
+	FCVTL(20, 16) \
+	FCVTL2(20, 17) \
+	FCVTL(21, 18) \
+	FCVTL2(21, 19)
+
+// The scores kernels' body (attnScoresNEON), LOADK the load of one dimension of a tile's keys.
+#define ATTNSCORES(LOADK) \
+	MOVD q+0(FP), R0 \
+	MOVD k+8(FP), R1 \
+	MOVD hd+16(FP), R2 \
+	MOVD tiles+24(FP), R3 \
+	MOVD tileBytes+32(FP), R4 \
+	MOVD s+40(FP), R5 \
+	FMOVS scale+48(FP), F31 \
+	VDUP V31.S[0], V30.S4 \
+tileloop: \
+	CBZ R3, tilesdone \
+	MOVD R0, R6 \
+	MOVD R1, R7 \
+	MOVD R2, R8 \
+	VEOR V0.B16, V0.B16, V0.B16 \
+	VEOR V1.B16, V1.B16, V1.B16 \
+	VEOR V2.B16, V2.B16, V2.B16 \
+	VEOR V3.B16, V3.B16, V3.B16 \
+dimloop: \
+	VLD1R.P 4(R6), [V4.S4] \
+	LOADK \
+	VFMLA V4.S4, V16.S4, V0.S4 \
+	VFMLA V4.S4, V17.S4, V1.S4 \
+	VFMLA V4.S4, V18.S4, V2.S4 \
+	VFMLA V4.S4, V19.S4, V3.S4 \
+	SUBS $1, R8, R8 \
+	BNE dimloop \
+	FMULV(30, 0, 0) \
+	FMULV(30, 1, 1) \
+	FMULV(30, 2, 2) \
+	FMULV(30, 3, 3) \
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R5) \
+	ADD R4, R1 \
+	SUB $1, R3 \
+	B tileloop \
+tilesdone: \
+	RET
+
 // func dotNEON(a, b *float32, n int) float32
 // n: a multiple of 16.
 TEXT ·dotNEON(SB), NOSPLIT, $0-28
@@ -66,46 +114,12 @@ axpydone:
 // s[16t + j] = scale · Σ_d q[d]·k[t][d][j] for the tiles of 16 keys, dimension-major ([hd][16] floats,
 // tileBytes apart): per dimension, q[d] broadcast and four multiply-adds into the 16 scores.
 TEXT ·attnScoresNEON(SB), NOSPLIT, $0-52
-	MOVD q+0(FP), R0
-	MOVD k+8(FP), R1
-	MOVD hd+16(FP), R2
-	MOVD tiles+24(FP), R3
-	MOVD tileBytes+32(FP), R4
-	MOVD s+40(FP), R5
-	FMOVS scale+48(FP), F31
-	VDUP V31.S[0], V30.S4
+	ATTNSCORES(LOADK32)
 
-tileloop:
-	CBZ R3, tilesdone
-	MOVD R0, R6
-	MOVD R1, R7
-	MOVD R2, R8
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-
-dimloop:
-	VLD1R.P 4(R6), [V4.S4]
-	VLD1.P 64(R7), [V16.S4, V17.S4, V18.S4, V19.S4]
-	VFMLA V4.S4, V16.S4, V0.S4
-	VFMLA V4.S4, V17.S4, V1.S4
-	VFMLA V4.S4, V18.S4, V2.S4
-	VFMLA V4.S4, V19.S4, V3.S4
-	SUBS $1, R8, R8
-	BNE dimloop
-
-	FMULV(30, 0, 0)
-	FMULV(30, 1, 1)
-	FMULV(30, 2, 2)
-	FMULV(30, 3, 3)
-	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R5)
-	ADD R4, R1
-	SUB $1, R3
-	B tileloop
-
-tilesdone:
-	RET
+// func attnScoresF16NEON(q *float32, k *uint16, hd, tiles, tileBytes int, s *float32, scale float32)
+// As attnScoresNEON with keys in half precision, widened as they are read (FCVTL, FCVTL2).
+TEXT ·attnScoresF16NEON(SB), NOSPLIT, $0-52
+	ATTNSCORES(LOADK16)
 
 // func f16ToF32NEON(dst *float32, src *byte, n int)
 // n (a multiple of 8) F16 values to floats, 8 a step (FCVTL, FCVTL2).

@@ -11,12 +11,17 @@ import (
 )
 
 // TestNoPerOpAllocation: decoding a token on the CPU backend allocates nothing per operation — the count
-// is the same for 2 and 6 layers (what remains is per call: the logits handed back).
+// is the same for 2 and 6 layers (what remains is per call: the logits handed back), with the KV cache in
+// float32 and in half precision.
 func TestNoPerOpAllocation(t *testing.T) {
-	for _, typ := range []string{"Q4_0", "Q8_0", "Q4_K_M", "F16"} {
+	for _, c := range []struct {
+		typ string
+		kv  gguf.Type
+	}{{"Q4_0", gguf.TypeF32}, {"Q8_0", gguf.TypeF32}, {"Q4_K_M", gguf.TypeF32}, {"F16", gguf.TypeF32}, {"Q4_0", gguf.TypeF16}} {
 		var counts []float64
+		typ := c.typ + "/kv=" + c.kv.String()
 		for _, layers := range []int{2, 6} {
-			_, m := synthModel(t, synth.Options{Type: typ, Vocab: 300, Layers: layers, Heads: 4, KVHeads: 2, Seed: 7})
+			_, m := synthModelWith(t, synth.Options{Type: c.typ, Vocab: 300, Layers: layers, Heads: 4, KVHeads: 2, Seed: 7}, 16, c.kv)
 			s, err := m.NewSession(64, 16)
 			require.NoError(t, err)
 			_, err = s.Eval([]int32{1, 2, 3}, false)

@@ -16,6 +16,9 @@
 package engine
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/llamago/llamago/gguf"
 )
 
@@ -36,6 +39,38 @@ type Weight interface {
 type KVCache interface {
 	Blocks() int
 	BlockSize() int
+}
+
+// KVSpec describes a paged KV cache: Blocks blocks of BlockSize positions (a multiple of 16), each position
+// holding a key and a value of KVHeads heads of HeadDim values for every one of Layers layers, stored as
+// Type: gguf.TypeF32 (the zero value: exact) or gguf.TypeF16 (half the bytes, each key and value rounded
+// to half precision as llama.cpp's default cache does; the CPU backend only).
+type KVSpec struct {
+	Layers, Blocks, BlockSize, KVHeads, HeadDim int
+	Type                                        gguf.Type
+}
+
+// KVTypes are the element types a KV cache may have.
+var KVTypes = []gguf.Type{gguf.TypeF32, gguf.TypeF16}
+
+// ParseKVType reads a KV cache element type by name ("f32", "f16"; any case).
+func ParseKVType(name string) (gguf.Type, error) {
+	t, err := gguf.ParseType(name)
+	if err == nil && slices.Contains(KVTypes, t) {
+		return t, nil
+	}
+	return 0, fmt.Errorf("KV cache type %q is not one of f32 (exact; the default) and f16 (half the memory, as llama.cpp keeps it)", name)
+}
+
+// kvElemBytes is the size of one element of a KV cache of type t (0 for a type no cache has).
+func kvElemBytes(t gguf.Type) int64 {
+	switch t {
+	case gguf.TypeF32:
+		return 4
+	case gguf.TypeF16:
+		return 2
+	}
+	return 0
 }
 
 // KVBatch says where the tokens of a batch live in a paged KV cache. Token t of the batch is at position
@@ -87,9 +122,8 @@ type Backend interface {
 	Alloc(n int) (Buffer, error)
 	// View returns the values [off, off+n) of b as a buffer sharing b's storage.
 	View(b Buffer, off, n int) Buffer
-	// NewKVCache allocates a paged cache of blocks blocks of blockSize positions (a multiple of 16), each
-	// position holding a key and a value of kvHeads heads of headDim values for every one of layers layers.
-	NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (KVCache, error)
+	// NewKVCache allocates the paged cache s describes; a backend refuses an element type it does not keep.
+	NewKVCache(s KVSpec) (KVCache, error)
 
 	// Embed: dst[t] = row ids[t] of table, dequantized.
 	Embed(dst Buffer, table Weight, ids []int32) error

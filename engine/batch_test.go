@@ -64,7 +64,8 @@ func randPrompt(r *rand.Rand, n, vocab int) []int32 {
 // while others decode, sequences joining late — gets the greedy tokens and the logits (1e-6 NMSE on a float
 // model; 1e-4 on quantized ones with 8-bit activations, which every path rounds alike, but where the
 // float rounding a batch changes can tip a value to the next 8-bit step, 1/127 of its block's maximum)
-// it gets when run alone.
+// it gets when run alone; with a half-precision KV cache too (a sequence's keys and values round the same
+// way whatever it is batched with).
 func TestBatchedMatchesAlone(t *testing.T) {
 	// With AVX-512 VNNI Q4_0's one-row kernels at 8 bits fold as the tiles do, so an unpacked output matrix
 	// keeps a sequence's logits exact too; the AVX2 ones sum each row across lanes first.
@@ -74,12 +75,14 @@ func TestBatchedMatchesAlone(t *testing.T) {
 		bits  int
 		vocab int  // 320: every matrix packs; 300: not the output matrix
 		exact bool // every product goes through kernels that fold as the tiles do
-	}{{"F32", 16, 300, false}, {"Q4_0", 16, 300, false}, {"Q4_0", 16, 320, true}, {"Q4_0", 8, 300, vnni},
-		{"Q8_0", 8, 320, true}, {"Q8_0", 16, 320, true}, {"Q4_K", 8, 300, false}, {"Q4_K", 16, 320, true},
-		{"Q6_K", 8, 320, true}, {"Q6_K", 16, 320, true}} {
+		kv    gguf.Type
+	}{{"F32", 16, 300, false, 0}, {"Q4_0", 16, 300, false, 0}, {"Q4_0", 16, 320, true, 0}, {"Q4_0", 8, 300, vnni, 0},
+		{"Q8_0", 8, 320, true, 0}, {"Q8_0", 16, 320, true, 0}, {"Q4_K", 8, 300, false, 0}, {"Q4_K", 16, 320, true, 0},
+		{"Q6_K", 8, 320, true, 0}, {"Q6_K", 16, 320, true, 0},
+		{"F32", 16, 300, false, gguf.TypeF16}, {"Q4_0", 16, 320, true, gguf.TypeF16}, {"Q4_K", 8, 300, false, gguf.TypeF16}} {
 		typ, vocab := c.typ, c.vocab
-		t.Run(fmt.Sprintf("%s/bits=%d/vocab=%d", typ, c.bits, vocab), func(t *testing.T) {
-			_, m := synthModelBits(t, synth.Options{Type: typ, Vocab: vocab, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, c.bits)
+		t.Run(fmt.Sprintf("%s/bits=%d/vocab=%d/kv=%s", typ, c.bits, vocab, c.kv), func(t *testing.T) {
+			_, m := synthModelWith(t, synth.Options{Type: typ, Vocab: vocab, Layers: 2, Heads: 4, KVHeads: 2, Seed: 11}, c.bits, c.kv)
 			r := rand.New(rand.NewPCG(3, 4))
 			lens := []int{3, 70, 1, 33, 100}
 			const gen = 6

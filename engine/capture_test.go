@@ -17,6 +17,12 @@ func synthModel(t *testing.T, o synth.Options) (*gguf.File, *Model) {
 // synthModelBits is synthModel on a CPU backend that rounds activations to bits (CPU.SetActivationBits).
 func synthModelBits(t *testing.T, o synth.Options, bits int) (*gguf.File, *Model) {
 	t.Helper()
+	return synthModelWith(t, o, bits, gguf.TypeF32)
+}
+
+// synthModelWith is synthModelBits with a KV cache of kv (LoadOptions.KVType).
+func synthModelWith(t *testing.T, o synth.Options, bits int, kv gguf.Type) (*gguf.File, *Model) {
+	t.Helper()
 	var buf bytes.Buffer
 	require.NoError(t, synth.Write(&buf, o))
 	f, err := gguf.Parse(buf.Bytes())
@@ -24,7 +30,7 @@ func synthModelBits(t *testing.T, o synth.Options, bits int) (*gguf.File, *Model
 	b := NewCPU(2)
 	t.Cleanup(func() { b.Close() })
 	require.NoError(t, b.SetActivationBits(bits))
-	m, err := Load(f, b)
+	m, err := LoadWith(f, LoadOptions{First: b, FirstLayers: -1, KVType: kv})
 	require.NoError(t, err)
 	return f, m
 }

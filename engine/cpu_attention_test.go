@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"testing"
 
+	"github.com/llamago/llamago/gguf"
+	"github.com/llamago/llamago/gguf/synth"
 	"github.com/stretchr/testify/require"
 )
 
@@ -14,7 +17,7 @@ func TestCPUAttentionChecksItsInputs(t *testing.T) {
 	b := NewCPU(1)
 	defer b.Close()
 	const bs, heads, hd = 32, 2, 16
-	c, err := b.NewKVCache(1, 4, bs, 1, hd)
+	c, err := b.NewKVCache(KVSpec{Layers: 1, Blocks: 4, BlockSize: bs, KVHeads: 1, HeadDim: hd})
 	require.NoError(t, err)
 	q, err := b.Alloc(2 * heads * hd)
 	require.NoError(t, err)
@@ -27,6 +30,37 @@ func TestCPUAttentionChecksItsInputs(t *testing.T) {
 	require.NoError(t, b.Attention(out, q, c, kb, p))
 	p.HeadDim = 8
 	require.ErrorContains(t, b.Attention(out, q, c, kb, p), "the KV cache holds 1 heads of 16")
-	_, err = b.NewKVCache(1, 4, bs, 0, hd)
+	p.HeadDim, p.Layer = hd, 1
+	require.ErrorContains(t, b.Attention(out, q, c, kb, p), "attention in layer 1 of a KV cache of 1 layers")
+	_, err = b.NewKVCache(KVSpec{Layers: 1, Blocks: 4, BlockSize: bs, KVHeads: 0, HeadDim: hd})
 	require.Error(t, err)
+	_, err = b.NewKVCache(KVSpec{Layers: 1, Blocks: 4, BlockSize: bs, KVHeads: 1, HeadDim: hd, Type: gguf.TypeQ8_0})
+	require.ErrorContains(t, err, "a KV cache of Q8_0 is not supported on the CPU")
+}
+
+// f32Only is a CPU backend that says it keeps only float32 caches, as the CUDA backend does.
+type f32Only struct{ *CPU }
+
+func (f32Only) SupportsKVType(t gguf.Type) bool { return t == gguf.TypeF32 }
+
+// TestLoadChecksKVType: a KV type no cache has, or one a backend of the model cannot keep, is refused when
+// the model loads, before its weights are bound (a GPU's upload takes seconds), with what to use instead.
+func TestLoadChecksKVType(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, synth.Options{Vocab: 300, Layers: 2, Seed: 1}))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	b := NewCPU(1)
+	defer b.Close()
+	_, err = LoadWith(f, LoadOptions{First: b, FirstLayers: -1, KVType: gguf.TypeQ8_0})
+	require.ErrorContains(t, err, "a KV cache of Q8_0 is not supported: f32 or f16")
+	_, err = LoadWith(f, LoadOptions{First: b, FirstLayers: 1, Rest: f32Only{NewCPU(1)}, KVType: gguf.TypeF16})
+	require.ErrorContains(t, err, "the cpu backend keeps no KV cache of F16: use f32 there")
+	m, err := LoadWith(f, LoadOptions{First: b, FirstLayers: -1, KVType: gguf.TypeF16})
+	require.NoError(t, err)
+	require.Equal(t, gguf.TypeF16, m.KVType())
+	r, err := m.NewRunner(RunnerOptions{Context: 64, Sequences: 2})
+	require.NoError(t, err)
+	kv, _ := r.Bytes()
+	require.Equal(t, int64(2*2*2*2*KVBlockSize*2*m.Config.HeadCountKV*m.Config.HeadDim()), kv, "2 sequences of 2 blocks, 2 layers, keys and values, 2 bytes each")
 }

@@ -50,19 +50,24 @@ type cpuWeight struct {
 func (w *cpuWeight) Shape() (int, int) { return w.w.Rows, w.w.Cols }
 func (w *cpuWeight) Type() gguf.Type   { return w.w.Type }
 
-// cpuKV is a paged cache: per layer, keys and values as cpu.KVLayout lays them out.
+// cpuKV is a paged cache: per layer, keys and values as cpu.KVLayout lays them out, in float32 (k, v) or
+// in half precision (k16, v16; the others nil).
 type cpuKV struct {
-	k, v []float32 // [layer][lay.Len()]
-	lay  cpu.KVLayout
+	k, v     []float32 // [layer][lay.Len()]
+	k16, v16 []uint16
+	lay      cpu.KVLayout
 }
 
 func (c *cpuKV) Blocks() int    { return c.lay.Blocks }
 func (c *cpuKV) BlockSize() int { return c.lay.BlockSize }
 
-// layer returns one layer's keys and values.
-func (c *cpuKV) layer(l int) (k, v []float32) {
+// layer returns one layer's keys and values: float32 or half precision, whichever the cache keeps.
+func (c *cpuKV) layer(l int) (k, v []float32, k16, v16 []uint16) {
 	n := c.lay.Len()
-	return c.k[l*n : (l+1)*n], c.v[l*n : (l+1)*n]
+	if c.k16 != nil {
+		return nil, nil, c.k16[l*n : (l+1)*n], c.v16[l*n : (l+1)*n]
+	}
+	return c.k[l*n : (l+1)*n], c.v[l*n : (l+1)*n], nil, nil
 }
 
 func (*CPU) Name() string { return "cpu" }
@@ -95,16 +100,22 @@ func (b *CPU) Alloc(n int) (Buffer, error) { return &cpuBuffer{make([]float32, n
 
 func (b *CPU) View(buf Buffer, off, n int) Buffer { return &cpuBuffer{vec(buf)[off : off+n]} }
 
-func (b *CPU) NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (KVCache, error) {
-	if blockSize <= 0 || blockSize%cpu.KTile != 0 || blocks <= 0 {
-		return nil, fmt.Errorf("a KV cache needs blocks of a positive multiple of %d positions, got %d blocks of %d", cpu.KTile, blocks, blockSize)
+func (b *CPU) NewKVCache(s KVSpec) (KVCache, error) {
+	if s.BlockSize <= 0 || s.BlockSize%cpu.KTile != 0 || s.Blocks <= 0 {
+		return nil, fmt.Errorf("a KV cache needs blocks of a positive multiple of %d positions, got %d blocks of %d", cpu.KTile, s.Blocks, s.BlockSize)
 	}
-	if kvHeads <= 0 || headDim <= 0 {
-		return nil, fmt.Errorf("a KV cache needs heads of values, got %d heads of %d", kvHeads, headDim)
+	if s.KVHeads <= 0 || s.HeadDim <= 0 {
+		return nil, fmt.Errorf("a KV cache needs heads of values, got %d heads of %d", s.KVHeads, s.HeadDim)
 	}
-	l := cpu.KVLayout{Blocks: blocks, BlockSize: blockSize, KVHeads: kvHeads, HeadDim: headDim}
-	n := layers * l.Len()
-	return &cpuKV{k: make([]float32, n), v: make([]float32, n), lay: l}, nil
+	l := cpu.KVLayout{Blocks: s.Blocks, BlockSize: s.BlockSize, KVHeads: s.KVHeads, HeadDim: s.HeadDim}
+	n := s.Layers * l.Len()
+	switch s.Type {
+	case gguf.TypeF32:
+		return &cpuKV{k: make([]float32, n), v: make([]float32, n), lay: l}, nil
+	case gguf.TypeF16:
+		return &cpuKV{k16: make([]uint16, n), v16: make([]uint16, n), lay: l}, nil
+	}
+	return nil, fmt.Errorf("a KV cache of %s is not supported on the CPU: f32 or f16", s.Type)
 }
 
 func vec(b Buffer) []float32 { return b.(*cpuBuffer).v }
@@ -205,7 +216,7 @@ func (b *CPU) ropeLen() int {
 
 func (b *CPU) StoreKV(c KVCache, layer int, k, v Buffer, slots []int32) error {
 	kv, kk, vv := kvOf(c), vec(k), vec(v)
-	keys, vals := kv.layer(layer)
+	keys, vals, keys16, vals16 := kv.layer(layer)
 	hd := kv.lay.HeadDim
 	d := kv.lay.KVHeads * hd
 	for t, slot := range slots {
@@ -213,6 +224,15 @@ func (b *CPU) StoreKV(c KVCache, layer int, k, v Buffer, slots []int32) error {
 			return fmt.Errorf("slot %d is outside the KV cache of %d blocks of %d positions", slot, kv.Blocks(), kv.BlockSize())
 		}
 		blk, p := int(slot)/kv.BlockSize(), int(slot)%kv.BlockSize()
+		if keys16 != nil {
+			for i, x := range kk[t*d : (t+1)*d] {
+				keys16[kv.lay.K(blk, p, i)] = gguf.FP32ToFP16(x)
+			}
+			for h := 0; h < d; h += hd {
+				cpu.StoreF16(vals16[kv.lay.V(blk, p, h):][:hd], vv[t*d+h:t*d+h+hd])
+			}
+			continue
+		}
 		for i, x := range kk[t*d : (t+1)*d] {
 			keys[kv.lay.K(blk, p, i)] = x
 		}
@@ -243,6 +263,7 @@ type attnTask struct {
 	p            AttentionParams
 	maxPos       int
 	keys, values []float32
+	k16, v16     []uint16 // a half-precision cache's layer instead
 	tasks        []attnCall
 	runs         [][2]int32 // the runs of tokens of one sequence, [first, end)
 	per          int        // queries per call
@@ -260,7 +281,10 @@ func (a *attnTask) set(o, qv []float32, kv *cpuKV, kb *KVBatch, p AttentionParam
 	if p.HeadDim != kv.lay.HeadDim || p.KVHeads != kv.lay.KVHeads {
 		return fmt.Errorf("attention over %d KV heads of %d values, but the KV cache holds %d heads of %d", p.KVHeads, p.HeadDim, kv.lay.KVHeads, kv.lay.HeadDim)
 	}
-	a.keys, a.values = kv.layer(p.Layer)
+	if p.Layer < 0 || (p.Layer+1)*kv.lay.Len() > max(len(kv.k), len(kv.k16)) {
+		return fmt.Errorf("attention in layer %d of a KV cache of %d layers", p.Layer, max(len(kv.k), len(kv.k16))/kv.lay.Len())
+	}
+	a.keys, a.values, a.k16, a.v16 = kv.layer(p.Layer)
 	a.maxPos = 0
 	a.runs = a.runs[:0]
 	group := p.Heads / p.KVHeads
@@ -330,7 +354,12 @@ func (a *attnTask) run(lo, hi, worker int) {
 				aq.Probs[i] = p.Capture[h][t]
 			}
 		}
-		cpu.Attend(&aq, a.keys, a.values, a.kb.Table(a.kb.Seq[c.first]), kv.lay, int(c.kh), p.Scale, scratch)
+		table := a.kb.Table(a.kb.Seq[c.first])
+		if a.k16 != nil {
+			cpu.AttendF16(&aq, a.k16, a.v16, table, kv.lay, int(c.kh), p.Scale, scratch)
+		} else {
+			cpu.Attend(&aq, a.keys, a.values, table, kv.lay, int(c.kh), p.Scale, scratch)
+		}
 	}
 }
 

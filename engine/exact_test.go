@@ -189,9 +189,16 @@ func TestShapesAndTypesAgainstExact(t *testing.T) {
 	}
 }
 
-// TestIncrementalEqualsBatch: one token at a time through the KV cache gives the batch's logits.
+// TestIncrementalEqualsBatch: one token at a time through the KV cache gives the batch's logits, with the
+// cache in float32 and in half precision.
 func TestIncrementalEqualsBatch(t *testing.T) {
-	_, m := synthModel(t, synth.Options{Type: "Q4_K", Vocab: 300, Seed: 9})
+	for _, kv := range KVTypes {
+		t.Run(kv.String(), func(t *testing.T) { testIncrementalEqualsBatch(t, kv) })
+	}
+}
+
+func testIncrementalEqualsBatch(t *testing.T, kv gguf.Type) {
+	_, m := synthModelWith(t, synth.Options{Type: "Q4_K", Vocab: 300, Seed: 9}, 16, kv)
 	tokens := []int32{1, 10, 20, 30, 40, 50, 60}
 	s, err := m.NewSession(16, 16)
 	require.NoError(t, err)

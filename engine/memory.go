@@ -30,7 +30,7 @@ func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan 
 	}
 	// The same counts NewSession's runner allocates (and reserves on a device).
 	batch = min(max(batch, 1), ctx)
-	p.LayerKV = 4 * kvFloats(cfg, 1, blocksFor(ctx))
+	p.LayerKV = kvBytes(cfg, 1, blocksFor(ctx), gguf.TypeF32) // a device's cache is float32
 	p.Activations = 4 * stepFloats(cfg, batch, batch, true)
 	return p
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/llamago/llamago/gguf"
 	"github.com/llamago/llamago/gguf/synth"
 	"github.com/stretchr/testify/require"
 )
@@ -47,9 +48,10 @@ func (r *reserving) Alloc(n int) (Buffer, error) {
 	return r.CPU.Alloc(n)
 }
 
-func (r *reserving) NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (KVCache, error) {
-	r.used += 2 * 4 * int64(layers) * int64(blocks) * int64(blockSize) * int64(kvHeads*headDim)
-	return r.CPU.NewKVCache(layers, blocks, blockSize, kvHeads, headDim)
+func (r *reserving) NewKVCache(s KVSpec) (KVCache, error) {
+	size := map[gguf.Type]int64{gguf.TypeF32: 4, gguf.TypeF16: 2}[s.Type]
+	r.used += 2 * size * int64(s.Layers) * int64(s.Blocks) * int64(s.BlockSize) * int64(s.KVHeads*s.HeadDim)
+	return r.CPU.NewKVCache(s)
 }
 
 // TestSessionReservesWhatItAllocates: a backend that takes one arena per session is told exactly the

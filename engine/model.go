@@ -33,7 +33,8 @@ type Model struct {
 	// backends are the distinct backends in layer order; layerOn[l] indexes the one layer l runs on.
 	backends []Backend
 	layerOn  []int
-	unfused  bool // LoadOptions.Unfused
+	unfused  bool      // LoadOptions.Unfused
+	kvType   gguf.Type // LoadOptions.KVType
 
 	// step serializes the forward passes of the model's runners: a backend runs one pass at a time (the
 	// CPU's worker pool, a GPU's stream), so sessions and schedulers on one model may run concurrently.
@@ -82,6 +83,11 @@ type LoadOptions struct {
 	// MatMulAdder, MatMulAddNormer, SwiGLUMatMuler, RoPEStorer): to find a fault in a fused kernel, or to
 	// measure what fusing saves.
 	Unfused bool
+	// KVType is the element type of the KV caches of the model's runners and sessions: gguf.TypeF32 (the
+	// zero value: exact) or gguf.TypeF16 (half the memory, so twice the positions in a budget, and half the
+	// bytes attention reads; each key and value rounded to half precision, as llama.cpp's cache keeps
+	// them). Every backend of the model must keep it (SupportsKVType: the CUDA backend keeps float32).
+	KVType gguf.Type
 }
 
 // Part is a run of consecutive layers on one backend (LoadOptions.Parts).
@@ -110,7 +116,7 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 	if cfg.VocabSize == 0 {
 		cfg.VocabSize = tok.VocabSize()
 	}
-	m := &Model{Config: cfg, Tokenizer: tok, File: f, unfused: o.Unfused,
+	m := &Model{Config: cfg, Tokenizer: tok, File: f, unfused: o.Unfused, kvType: o.KVType,
 		Rope: RopeParams{Dims: cfg.RopeDimensionCount, Base: float64(cfg.RopeFreqBase), FreqScale: float64(cfg.RopeFreqScale)}}
 	if cfg.RopeDimensionCount > cfg.HeadDim() || cfg.RopeDimensionCount%2 != 0 {
 		return nil, fmt.Errorf("rope dimension count %d must be even and at most the head size %d", cfg.RopeDimensionCount, cfg.HeadDim())
@@ -122,11 +128,22 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 		return nil, err
 	}
 	m.Backend = m.backends[0]
+	if kvElemBytes(o.KVType) == 0 {
+		return nil, fmt.Errorf("a KV cache of %s is not supported: f32 or f16", o.KVType)
+	}
+	for _, b := range m.backends {
+		if !SupportsKVType(b, o.KVType) {
+			return nil, fmt.Errorf("the %s backend keeps no KV cache of %s: use f32 there", b.Name(), o.KVType)
+		}
+	}
 	if err := m.bind(o.Progress); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
+
+// KVType is the element type of the model's KV caches (LoadOptions.KVType).
+func (m *Model) KVType() gguf.Type { return m.kvType }
 
 // placeLayers turns o's parts (or First, FirstLayers and Rest) into the distinct backends in layer order
 // and the index of each layer's one. Parts of no layers are left out, but for the first: it still looks up

@@ -71,12 +71,18 @@ func loadShared(t testing.TB, name string) *Model {
 // loadSharedBits is loadShared with activations rounded to bits in the quantized products.
 func loadSharedBits(t testing.TB, name string, bits int) *Model {
 	t.Helper()
+	return loadSharedWith(t, name, bits, gguf.TypeF32)
+}
+
+// loadSharedWith is loadSharedBits with a KV cache of kv.
+func loadSharedWith(t testing.TB, name string, bits int, kv gguf.Type) *Model {
+	t.Helper()
 	f, err := gguf.Open(testutil.Shared(t, filepath.Join("models", name)))
 	require.NoError(t, err)
 	b := NewCPU(0)
 	t.Cleanup(func() { b.Close(); f.Close() })
 	require.NoError(t, b.SetActivationBits(bits))
-	m, err := Load(f, b)
+	m, err := LoadWith(f, LoadOptions{First: b, FirstLayers: -1, KVType: kv})
 	require.NoError(t, err)
 	return m
 }
@@ -106,13 +112,27 @@ func modelLogits(t testing.TB, m *Model, tokens []int32) []float32 {
 // agreement at least llama.cpp's — and be llama.cpp's logits: at most a quarter of llama.cpp's distance
 // from exact away from them (measured: Q4_0 1e-18, i.e. the same floats; the others 2e-6 to 9e-5, where
 // a different order of float sums tips some value to the next 8-bit step).
+//
+// A half-precision KV cache (LoadOptions.KVType) is held to the same bounds at 16 bits (measured: 2e-7
+// NMSE from exact on every model, where the F32/F16 bound is 1e-6). At 8 bits — llama.cpp's default
+// arithmetic, 8-bit activations and a half-precision cache — the references' own f32 cache is not what it
+// computes, so its logits are not llama.cpp's (measured 3e-4 to 7e-4 away: a rounded key tips later 8-bit
+// roundings), and its top-1 agreement with exact moves by a position or two either way (measured 92.6% to
+// 95.9% against llama.cpp's 93.9% to 95.9%): NMSE against exact stays within 1.25 × llama.cpp's, top-1
+// agreement within 2 points of llama.cpp's.
 func TestLogitsAgainstReferences(t *testing.T) {
-	for _, bits := range []int{16, 8} {
-		t.Run(fmt.Sprintf("bits=%d", bits), func(t *testing.T) { testLogitsAgainstReferences(t, bits) })
+	for _, kv := range KVTypes {
+		for _, bits := range []int{16, 8} {
+			name := fmt.Sprintf("bits=%d", bits)
+			if kv != gguf.TypeF32 {
+				name += "/kv=" + strings.ToLower(kv.String())
+			}
+			t.Run(name, func(t *testing.T) { testLogitsAgainstReferences(t, bits, kv) })
+		}
 	}
 }
 
-func testLogitsAgainstReferences(t *testing.T, bits int) {
+func testLogitsAgainstReferences(t *testing.T, bits int, kv gguf.Type) {
 	dir := testutil.Shared(t, "reference/exact")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	require.NotEmpty(t, files)
@@ -132,7 +152,7 @@ func testLogitsAgainstReferences(t *testing.T, bits int) {
 			continue // the float path: the activations' precision does not apply
 		}
 		t.Run(model, func(t *testing.T) {
-			m := loadSharedBits(t, model+".gguf", bits)
+			m := loadSharedWith(t, model+".gguf", bits, kv)
 			var vsExact, vsLlama, llamaVsExact refStats
 			for _, ef := range byModel[model] {
 				exact := readRef(t, ef)
@@ -160,6 +180,9 @@ func testLogitsAgainstReferences(t *testing.T, bits int) {
 				require.LessOrEqual(t, vsExact.nmse(), 1e-6)
 			case strings.HasSuffix(model, "BF16"):
 				require.LessOrEqual(t, vsExact.nmse(), llamaVsExact.nmse())
+			case bits == 8 && kv != gguf.TypeF32:
+				require.LessOrEqual(t, vsExact.nmse(), 1.25*llamaVsExact.nmse())
+				require.GreaterOrEqual(t, vsExact.agreement(), llamaVsExact.agreement()-0.02)
 			default:
 				require.LessOrEqual(t, vsExact.nmse(), 1.25*llamaVsExact.nmse())
 				require.GreaterOrEqual(t, vsExact.agreement(), llamaVsExact.agreement())

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -86,6 +87,20 @@ type MemoryInfo interface {
 // compute with every type the CPU can.
 type TypeSupporter interface {
 	SupportsType(t gguf.Type) bool
+}
+
+// KVTypeSupporter is a backend that keeps its KV cache in only some of KVTypes (the CUDA backend: float32);
+// the others keep every one.
+type KVTypeSupporter interface {
+	SupportsKVType(t gguf.Type) bool
+}
+
+// SupportsKVType reports whether b can keep a KV cache of type t.
+func SupportsKVType(b Backend, t gguf.Type) bool {
+	if ks, ok := b.(KVTypeSupporter); ok {
+		return ks.SupportsKVType(t)
+	}
+	return slices.Contains(KVTypes, t)
 }
 
 // Threader is a backend that runs on CPU threads: how many.

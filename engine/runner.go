@@ -85,9 +85,9 @@ func stepFloats(c *gguf.LlamaConfig, batch, logitRows int, last bool) int64 {
 	return n
 }
 
-// kvFloats is the float32 count of a KV pool of blocks blocks for layers layers (keys and values).
-func kvFloats(c *gguf.LlamaConfig, layers, blocks int) int64 {
-	return 2 * int64(layers) * int64(blocks) * KVBlockSize * int64(c.HeadCountKV*c.HeadDim())
+// kvBytes is the size of a KV pool of blocks blocks of type t for layers layers (keys and values).
+func kvBytes(c *gguf.LlamaConfig, layers, blocks int, t gguf.Type) int64 {
+	return kvElemBytes(t) * 2 * int64(layers) * int64(blocks) * KVBlockSize * int64(c.HeadCountKV*c.HeadDim())
 }
 
 // blocksFor is the number of KV blocks that hold n positions.
@@ -111,7 +111,7 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 	}
 	o.Batch = min(o.Batch, o.Sequences*o.Context)
 	if o.Blocks <= 0 && o.KVMemory > 0 {
-		perBlock := 4 * kvFloats(c, c.BlockCount, 1)
+		perBlock := kvBytes(c, c.BlockCount, 1, m.kvType)
 		if o.Blocks = int(o.KVMemory / perBlock); o.Blocks == 0 {
 			return nil, fmt.Errorf("a KV budget of %d bytes holds no block of %d positions (%d bytes each)", o.KVMemory, KVBlockSize, perBlock)
 		}
@@ -129,7 +129,7 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 	o.LogitRows = min(o.LogitRows, o.Batch)
 	// The pool's size in float64, which cannot overflow: a context of 2^60 once wrapped around to a pool of
 	// 64 positions and panicked there (F4), and 10^9 died of out-of-memory. Refuse with the size instead.
-	if need := 4 * 2 * float64(c.BlockCount) * float64(o.Blocks) * KVBlockSize * float64(c.HeadCountKV*c.HeadDim()); need > float64(memoryLimit()) {
+	if need := float64(kvElemBytes(m.kvType)) * 2 * float64(c.BlockCount) * float64(o.Blocks) * KVBlockSize * float64(c.HeadCountKV*c.HeadDim()); need > float64(memoryLimit()) {
 		return nil, fmt.Errorf("the KV cache for %d positions would need %.1f GiB, more than the %.1f GiB of memory here: use a smaller --ctx",
 			o.Blocks*KVBlockSize, need/(1<<30), float64(memoryLimit())/(1<<30))
 	}
@@ -151,13 +151,13 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 			}
 		}
 		layers := p.layers
-		floats := stepFloats(c, o.Batch, o.LogitRows, last) + kvFloats(c, layers, o.Blocks)
+		bytes := 4*stepFloats(c, o.Batch, o.LogitRows, last) + kvBytes(c, layers, o.Blocks, m.kvType)
 		if rs, ok := b.(Reserver); ok { // one device arena for the runner, sized up front
-			release, err := rs.Reserve(Reservation{Bytes: 4 * floats, Batch: o.Batch, Heads: c.HeadCount, HeadDim: hd})
+			release, err := rs.Reserve(Reservation{Bytes: bytes, Batch: o.Batch, Heads: c.HeadCount, HeadDim: hd})
 			if err != nil {
 				r.release()
 				return nil, fmt.Errorf("reserving %.1f MiB for %d sequences of %d positions on %s: %w",
-					float64(4*floats)/(1<<20), o.Sequences, o.Context, b.Name(), err)
+					float64(bytes)/(1<<20), o.Sequences, o.Context, b.Name(), err)
 			}
 			r.releases = append(r.releases, release)
 		}
@@ -183,9 +183,10 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 			return nil, fmt.Errorf("allocating activations for steps of %d tokens on %s: %w", n, b.Name(), err)
 		}
 		p.qkv, p.gateUp = []Buffer{p.q, p.k, p.v}, []Buffer{p.gate, p.up}
-		if p.cache, err = b.NewKVCache(layers, o.Blocks, KVBlockSize, c.HeadCountKV, hd); err != nil {
+		spec := KVSpec{Layers: layers, Blocks: o.Blocks, BlockSize: KVBlockSize, KVHeads: c.HeadCountKV, HeadDim: hd, Type: m.kvType}
+		if p.cache, err = b.NewKVCache(spec); err != nil {
 			r.release()
-			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions) on %s: %w", o.Blocks, KVBlockSize, b.Name(), err)
+			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions, %s) on %s: %w", o.Blocks, KVBlockSize, m.kvType, b.Name(), err)
 		}
 		p.ops = ops{b: b, eps: c.RMSEpsilon, cache: p.cache, rope: m.Rope, tmp: p.proj,
 			attn: AttentionParams{Heads: c.HeadCount, KVHeads: c.HeadCountKV, HeadDim: hd, Scale: m.attnScale()}}
@@ -231,7 +232,7 @@ func (r *Runner) Model() *Model { return r.m }
 func (r *Runner) Bytes() (kv, activations int64) {
 	c := r.m.Config
 	for bi, p := range r.parts {
-		kv += 4 * kvFloats(c, p.layers, r.o.Blocks)
+		kv += kvBytes(c, p.layers, r.o.Blocks, r.m.kvType)
 		activations += 4 * stepFloats(c, r.o.Batch, r.o.LogitRows, bi == len(r.parts)-1)
 	}
 	return kv, activations

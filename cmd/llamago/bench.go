@@ -90,6 +90,8 @@ type benchResult struct {
 	Threads   int       `json:"threads"`
 	Test      string    `json:"test"`
 	Depth     int       `json:"n_depth"`
+	TypeK     string    `json:"type_k"` // the KV cache's keys and values, named as llama-bench names them
+	TypeV     string    `json:"type_v"`
 	TPS       float64   `json:"tokens_per_second"`
 	StdDev    float64   `json:"stddev"`
 	Samples   []float64 `json:"samples"`
@@ -164,7 +166,8 @@ func runBench(w io.Writer, o benchOptions) error {
 		threads = cpuB.Threads()
 	}
 	base := benchResult{Model: filepath.Base(o.Model), Type: gguf.FileTypeName(m.Config.FileType), SizeBytes: lm.file.Size(),
-		Params: params, Backend: lm.backend.Name(), Threads: threads}
+		Params: params, Backend: lm.backend.Name(), Threads: threads,
+		TypeK: strings.ToLower(m.KVType().String()), TypeV: strings.ToLower(m.KVType().String())}
 	if o.Prefix > 0 {
 		return runBenchPrefix(w, o, lm)
 	}
@@ -246,10 +249,10 @@ func runBench(w io.Writer, o benchOptions) error {
 	case "json":
 		return json.NewEncoder(w).Encode(results)
 	case "csv":
-		return writeCSV(w, []string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "n_depth", "tokens_per_second", "stddev"},
+		return writeCSV(w, []string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "n_depth", "type_k", "type_v", "tokens_per_second", "stddev"},
 			len(results), func(i int) []any {
 				r := results[i]
-				return []any{r.Model, r.Type, r.SizeBytes, r.Params, r.Backend, r.Threads, r.Test, r.Depth, r.TPS, r.StdDev}
+				return []any{r.Model, r.Type, r.SizeBytes, r.Params, r.Backend, r.Threads, r.Test, r.Depth, r.TypeK, r.TypeV, r.TPS, r.StdDev}
 			})
 	}
 	sw := &stickyWriter{w: w} // a full disk or closed stdout is an error, not lost output (F14)
@@ -258,12 +261,20 @@ func runBench(w io.Writer, o benchOptions) error {
 	for _, r := range results {
 		tw = max(tw, len(r.Test))
 	}
-	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s | %*s | %18s |\n", "model", "size", "params", "backend", "threads", tw, "test", "t/s")
+	// As llama-bench, the KV cache's type gets a column only when it is not the default.
+	kv := len(results) > 0 && results[0].TypeK != "f32"
+	col := func(v string) string {
+		if !kv {
+			return ""
+		}
+		return fmt.Sprintf(" %6s |", v)
+	}
+	fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7s |%s %*s | %18s |\n", "model", "size", "params", "backend", "threads", col("type_k"), tw, "test", "t/s")
 	d := func(n int) string { return strings.Repeat("-", n) }
-	fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", d(28), d(10), d(8), d(7), d(7), d(tw), d(18))
+	fmt.Fprintf(w, "| %s | %s | %s | %s | %s |%s %s | %s |\n", d(28), d(10), d(8), d(7), d(7), col(d(6)), d(tw), d(18))
 	for _, r := range results {
-		fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7d | %*s | %9.2f ± %6.2f |\n", r.Model+" "+r.Type, humanBytes(uint64(r.SizeBytes)),
-			humanCount(r.Params), r.Backend, r.Threads, tw, r.Test, r.TPS, r.StdDev)
+		fmt.Fprintf(w, "| %-28s | %10s | %8s | %7s | %7d |%s %*s | %9.2f ± %6.2f |\n", r.Model+" "+r.Type, humanBytes(uint64(r.SizeBytes)),
+			humanCount(r.Params), r.Backend, r.Threads, col(r.TypeK), tw, r.Test, r.TPS, r.StdDev)
 	}
 	return sw.err
 }

@@ -29,7 +29,9 @@ type modelFlags struct {
 	GPULay      int
 	Unfused     bool
 	ActBits     int
-	name        string // what to call the model when it is not its file's name (the built-in one)
+	KVType      string
+	kvType      gguf.Type // KVType parsed (validate)
+	name        string    // what to call the model when it is not its file's name (the built-in one)
 	// kvFor, when set, is the KV cache the command will make, in positions, given the context: a server's
 	// parallel requests (or its --kv-blocks) rather than one sequence — for the device memory check.
 	kvFor func(ctx int) int
@@ -47,6 +49,7 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (partial offload; -1: all)")
 	f.BoolVar(&mf.Unfused, "unfused", false, "run every operation as its own GPU kernel, even where the backend fuses them (to find a fault in a fused kernel, or to measure what fusing saves)")
 	f.IntVar(&mf.ActBits, "activations", 16, "bits the CPU rounds activations to in quantized matrix products: 16 (logits within ~1e-8 NMSE of exact) or 8 (exactly as llama.cpp rounds them: its logits and its ~5e-4 distance from exact; faster on CPUs with AVX-512 VNNI)")
+	f.StringVar(&mf.KVType, "kv-type", "f32", "what the KV cache keeps keys and values in: f32 (exact) or f16 (half the memory, so twice the context or sequences in the same RAM, and faster decoding of long contexts; each rounded to half precision, as llama.cpp's cache keeps them by default; CPU only)")
 	if !gpuBuild {
 		for _, name := range []string{"backend", "device", "split", "tensor-split", "gpu-layers", "unfused"} {
 			f.MarkHidden(name)
@@ -95,6 +98,12 @@ func (mf *modelFlags) validate() error {
 		return usagef("--threads must be positive (0: all cores), got %d", mf.Threads)
 	case mf.GPULay < -1:
 		return usagef("--gpu-layers must be -1 (all) or a layer count, got %d", mf.GPULay)
+	}
+	if mf.KVType != "" { // "" (a modelFlags made in code): f32
+		var err error
+		if mf.kvType, err = engine.ParseKVType(mf.KVType); err != nil {
+			return usageError{fmt.Errorf("--kv-type: %w", err)}
+		}
 	}
 	st, err := os.Stat(mf.Model)
 	if err != nil {
@@ -164,7 +173,7 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		}
 		bar = progress.New(0, "loading "+filepath.Base(mf.Model)+" to "+to, true, false)
 	}
-	m, err := engine.LoadWith(f, engine.LoadOptions{Parts: parts, Unfused: mf.Unfused, Progress: func(done, total int64) {
+	m, err := engine.LoadWith(f, engine.LoadOptions{Parts: parts, Unfused: mf.Unfused, KVType: mf.kvType, Progress: func(done, total int64) {
 		if bar != nil {
 			bar.SetTotal(total)
 			bar.Set(done)

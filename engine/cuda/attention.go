@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
 )
 
 // kvCache is a paged cache: keys and values are each [layer][block][blockSize][kvDim], so that a layer's
@@ -29,7 +30,14 @@ func (c *kvCache) slots() int { return c.blocks * c.blockSize }
 // layer is the byte offset of a layer's rows.
 func (c *kvCache) layer(l int) devPtr { return devPtr(int64(l) * int64(c.slots()) * int64(4*c.kvDim)) }
 
-func (b *Backend) NewKVCache(layers, blocks, blockSize, kvHeads, headDim int) (engine.KVCache, error) {
+// SupportsKVType implements engine.KVTypeSupporter: the kernels read float32 keys and values.
+func (b *Backend) SupportsKVType(t gguf.Type) bool { return t == gguf.TypeF32 }
+
+func (b *Backend) NewKVCache(s engine.KVSpec) (engine.KVCache, error) {
+	layers, blocks, blockSize, kvHeads, headDim := s.Layers, s.Blocks, s.BlockSize, s.KVHeads, s.HeadDim
+	if !b.SupportsKVType(s.Type) {
+		return nil, fmt.Errorf("cuda: the GPU keeps its KV cache in float32, not %s: leave the KV type at f32 (--kv-type)", s.Type)
+	}
 	if blocks <= 0 || blockSize <= 0 || kvHeads <= 0 || headDim <= 0 {
 		return nil, fmt.Errorf("cuda: a KV cache needs blocks of positions and heads of values, got %d blocks of %d, %d heads of %d", blocks, blockSize, kvHeads, headDim)
 	}

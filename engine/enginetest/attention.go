@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
 )
 
 func ropeCases() []Case {
@@ -70,7 +72,9 @@ func ropeRef(x []float32, pos []int32, heads, hd int, p engine.RopeParams) []flo
 // attentionCases: shapes of prompts and decoding; {4,2,64,0,40} gives the CUDA kernel an empty key split
 // for the first tokens, {2,1,256,1000,2} the largest head size it takes and many splits. Sequences live in a
 // paged cache, their blocks scattered over the pool; the cases with several sequences batch prompt chunks
-// and decode tokens of sequences of different lengths, as a serving step does.
+// and decode tokens of sequences of different lengths, as a serving step does. Each shape runs with a
+// float32 cache and with a half-precision one (",f16" in the name; against the float64 answer for keys and
+// values rounded to half precision, which the cache then stores exactly).
 func attentionCases() []Case {
 	var cs []Case
 	for _, c := range []struct {
@@ -81,60 +85,66 @@ func attentionCases() []Case {
 		{32, 8, 128, [][2]int{{600, 1}}}, {4, 2, 64, [][2]int{{0, 40}}}, {2, 1, 256, [][2]int{{1000, 2}}},
 		{4, 2, 64, [][2]int{{5, 1}, {0, 9}, {70, 1}, {31, 3}}}, {8, 2, 128, [][2]int{{300, 1}, {1, 1}, {0, 33}}},
 	} {
-		cs = append(cs, Case{Name: fmt.Sprintf("Attention(heads=%d,kv=%d,headDim=%d,seqs=%v)+capture", c.heads, c.kvHeads, c.hd, c.seqs),
-			Threshold: 1e-10,
-			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
-				const layer = 1
-				pg, err := newPaged(b, r, c.seqs, c.kvHeads, c.hd)
-				if err != nil {
-					return nil, nil, err
-				}
-				// Every position of every sequence is stored (the batch's own tokens too), then attended to.
-				all := pg.batch(false)
-				kb, _ := upload(b, pg.keysInBatchOrder(all))
-				vb, _ := upload(b, pg.valsInBatchOrder(all))
-				if err := b.StoreKV(pg.cache, layer, kb, vb, all.Slot); err != nil {
-					return nil, nil, err
-				}
-				kvb := pg.batch(true)
-				n := kvb.Len()
-				q := randVec(r, n*c.heads*c.hd, 1)
-				qb, _ := upload(b, q)
-				out, _ := b.Alloc(n * c.heads * c.hd)
-				capture := make([][][]float32, c.heads)
-				for h := range capture {
-					capture[h] = make([][]float32, n)
-					for t := range capture[h] {
-						capture[h][t] = make([]float32, kvb.Pos[t]+1)
+		for _, typ := range engine.KVTypes {
+			suffix := ""
+			if typ != gguf.TypeF32 {
+				suffix = "," + strings.ToLower(typ.String())
+			}
+			cs = append(cs, Case{Name: fmt.Sprintf("Attention(heads=%d,kv=%d,headDim=%d,seqs=%v%s)+capture", c.heads, c.kvHeads, c.hd, c.seqs, suffix),
+				Threshold: 1e-10, KV: typ,
+				Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
+					const layer = 1
+					pg, err := newPaged(b, r, c.seqs, c.kvHeads, c.hd, typ)
+					if err != nil {
+						return nil, nil, err
 					}
-				}
-				scale := float32(1 / math.Sqrt(float64(c.hd)))
-				p := engine.AttentionParams{Layer: layer, Heads: c.heads, KVHeads: c.kvHeads, HeadDim: c.hd, Scale: scale, Capture: capture}
-				if err := b.Attention(out, qb, pg.cache, kvb, p); err != nil {
-					return nil, nil, err
-				}
-				got, err := read(b, out, n*c.heads*c.hd)
-				if err != nil {
-					return nil, nil, err
-				}
-				var want []float64
-				probs := make([][][]float64, c.heads)
-				for i, t0 := range pg.firstQuery(kvb) {
-					tn := c.seqs[i][1]
-					o, pr := attentionRef(q[t0*c.heads*c.hd:(t0+tn)*c.heads*c.hd], pg.keys[i], pg.vals[i], kvb.Pos[t0:t0+tn], c.heads, c.kvHeads, c.hd, float64(scale))
-					want = append(want, o...)
-					for h := range probs {
-						probs[h] = append(probs[h], pr[h]...)
+					// Every position of every sequence is stored (the batch's own tokens too), then attended to.
+					all := pg.batch(false)
+					kb, _ := upload(b, pg.keysInBatchOrder(all))
+					vb, _ := upload(b, pg.valsInBatchOrder(all))
+					if err := b.StoreKV(pg.cache, layer, kb, vb, all.Slot); err != nil {
+						return nil, nil, err
 					}
-				}
-				for h := range capture {
-					for t := range capture[h] {
-						got = append(got, capture[h][t]...)
-						want = append(want, probs[h][t]...)
+					kvb := pg.batch(true)
+					n := kvb.Len()
+					q := randVec(r, n*c.heads*c.hd, 1)
+					qb, _ := upload(b, q)
+					out, _ := b.Alloc(n * c.heads * c.hd)
+					capture := make([][][]float32, c.heads)
+					for h := range capture {
+						capture[h] = make([][]float32, n)
+						for t := range capture[h] {
+							capture[h][t] = make([]float32, kvb.Pos[t]+1)
+						}
 					}
-				}
-				return got, want, nil
-			}})
+					scale := float32(1 / math.Sqrt(float64(c.hd)))
+					p := engine.AttentionParams{Layer: layer, Heads: c.heads, KVHeads: c.kvHeads, HeadDim: c.hd, Scale: scale, Capture: capture}
+					if err := b.Attention(out, qb, pg.cache, kvb, p); err != nil {
+						return nil, nil, err
+					}
+					got, err := read(b, out, n*c.heads*c.hd)
+					if err != nil {
+						return nil, nil, err
+					}
+					var want []float64
+					probs := make([][][]float64, c.heads)
+					for i, t0 := range pg.firstQuery(kvb) {
+						tn := c.seqs[i][1]
+						o, pr := attentionRef(q[t0*c.heads*c.hd:(t0+tn)*c.heads*c.hd], pg.keys[i], pg.vals[i], kvb.Pos[t0:t0+tn], c.heads, c.kvHeads, c.hd, float64(scale))
+						want = append(want, o...)
+						for h := range probs {
+							probs[h] = append(probs[h], pr[h]...)
+						}
+					}
+					for h := range capture {
+						for t := range capture[h] {
+							got = append(got, capture[h][t]...)
+							want = append(want, probs[h][t]...)
+						}
+					}
+					return got, want, nil
+				}})
+		}
 	}
 	return cs
 }
@@ -149,7 +159,7 @@ type paged struct {
 	kvDim      int
 }
 
-func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvHeads, hd int) (*paged, error) {
+func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvHeads, hd int, typ gguf.Type) (*paged, error) {
 	kvDim := kvHeads * hd
 	pg := &paged{seqs: seqs, kvDim: kvDim}
 	need := 0
@@ -157,7 +167,7 @@ func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvHeads, hd int) (*
 		need += (s[0] + s[1] + engine.KVBlockSize - 1) / engine.KVBlockSize
 	}
 	blocks := r.Perm(2*need + 1)
-	cache, err := b.NewKVCache(2, len(blocks), engine.KVBlockSize, kvHeads, hd)
+	cache, err := b.NewKVCache(engine.KVSpec{Layers: 2, Blocks: len(blocks), BlockSize: engine.KVBlockSize, KVHeads: kvHeads, HeadDim: hd, Type: typ})
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +180,13 @@ func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvHeads, hd int) (*
 			blocks = blocks[1:]
 		}
 		pg.tables = append(pg.tables, t)
-		pg.keys = append(pg.keys, randVec(r, total*kvDim, 1))
-		pg.vals = append(pg.vals, randVec(r, total*kvDim, 1))
+		k, v := randVec(r, total*kvDim, 1), randVec(r, total*kvDim, 1)
+		if typ == gguf.TypeF16 {
+			for i := range k {
+				k[i], v[i] = gguf.FP16ToFP32(gguf.FP32ToFP16(k[i])), gguf.FP16ToFP32(gguf.FP32ToFP16(v[i]))
+			}
+		}
+		pg.keys, pg.vals = append(pg.keys, k), append(pg.vals, v)
 	}
 	return pg, nil
 }

@@ -21,6 +21,7 @@ type Case struct {
 	Threshold float64
 	Run       func(b engine.Backend, r *rand.Rand) (got []float32, want []float64, err error)
 	Weights   []gguf.Type // weight types the case loads
+	KV        gguf.Type   // the element type of the KV cache the case makes (F32 unless said)
 }
 
 // Run runs every case of Cases against b as subtests.
@@ -40,6 +41,9 @@ func RunMatching(t *testing.T, b engine.Backend, part string) {
 						t.Skipf("%s has no %s kernels", b.Name(), typ)
 					}
 				}
+			}
+			if !engine.SupportsKVType(b, c.KV) {
+				t.Skipf("%s keeps no KV cache of %s", b.Name(), c.KV)
 			}
 			r := rand.New(rand.NewPCG(42, uint64(len(c.Name))))
 			got, want, err := c.Run(b, r)

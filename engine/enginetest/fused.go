@@ -117,7 +117,7 @@ func fusedCases() []Case {
 			Threshold: 1e-10,
 			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
 				kvDim, total := c.kvHeads*c.hd, c.past+c.n
-				pg, err := newPaged(b, r, [][2]int{{c.past, c.n}}, c.kvHeads, c.hd)
+				pg, err := newPaged(b, r, [][2]int{{c.past, c.n}}, c.kvHeads, c.hd, gguf.TypeF32)
 				if err != nil {
 					return nil, nil, err
 				}
