@@ -42,8 +42,9 @@ type Options struct {
 	// 4-bit files on CPUs with AVX-512 VNNI). Ignored when Backend is set.
 	ActivationBits int
 	// KVType is what the KV cache keeps keys and values in: gguf.TypeF32 (the zero value: exact) or
-	// gguf.TypeF16 (half the memory, so twice the positions in the same KVBlocks' bytes, and faster decoding
-	// of long contexts; each rounded to half precision, as llama.cpp's cache keeps them). CPU backends only.
+	// gguf.TypeF16 (the same KVBlocks in half the bytes, and faster decoding of long contexts; each key and
+	// value rounded to half precision, as llama.cpp's cache keeps them: a value beyond ±65504 becomes
+	// infinite, as there). CPU backends only: Load refuses a Backend that keeps f32 only.
 	KVType gguf.Type
 	// KVBlocks is the size of the KV cache in blocks of engine.KVBlockSize positions (default: Parallel full
 	// contexts). A smaller pool admits as many generations, preempting (and later recomputing) the newest

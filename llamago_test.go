@@ -9,6 +9,7 @@ import (
 
 	"github.com/llamago/llamago"
 	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/gguf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -63,4 +64,21 @@ func TestClosedModel(t *testing.T) {
 	for _, err := range m.Generate(context.Background(), "Once", llamago.GenerateOptions{}) {
 		require.ErrorIs(t, err, engine.ErrClosed)
 	}
+}
+
+// TestKVTypeF16: a half-precision KV cache (Options.KVType) generates the built-in model's greedy story as
+// the exact cache does; a type no cache has is refused when the model loads.
+func TestKVTypeF16(t *testing.T) {
+	var texts []string
+	for _, kv := range []gguf.Type{gguf.TypeF32, gguf.TypeF16} {
+		m, err := llamago.Load(llamago.BuiltinModel, llamago.Options{Threads: 2, Context: 128, Parallel: 1, KVType: kv})
+		require.NoError(t, err)
+		text, _, err := m.GenerateText(context.Background(), "Once upon a time", llamago.GenerateOptions{MaxTokens: 40})
+		require.NoError(t, err)
+		texts = append(texts, text)
+		require.NoError(t, m.Close())
+	}
+	require.Equal(t, texts[0], texts[1])
+	_, err := llamago.Load(llamago.BuiltinModel, llamago.Options{KVType: gguf.TypeQ8_0})
+	require.ErrorContains(t, err, "a KV cache of q8_0 is not supported")
 }

@@ -7,13 +7,13 @@
 # same threads), and every decode row says what fraction of the largest reading each engine reaches
 # (tokens/s × the weights' bytes, which decoding reads once per token).
 #
-#   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-d DEPTH] [-r REPS] [-P PEERS] [-A BITS] [MODEL.gguf ...]
+#   bench/compare.sh [-t THREADS] [-p PP] [-n TG] [-d DEPTH] [-r REPS] [-P PEERS] [-A BITS] [-K KVTYPE] [MODEL.gguf ...]
 #
 # With -d DEPTH the tests run after DEPTH tokens of context instead ("tg128 @ d2048": what a long
 # conversation costs, attention reading the whole KV cache; llama-bench's -d, ik_llama.cpp's -gp, which
 # measures generation only, so its prompt cells stay empty). Their decode rows have no read-bandwidth
-# fraction: the KV cache read with the weights differs by engine (llamago keeps it in 32-bit floats, the
-# peers in 16).
+# fraction: the KV cache read with the weights differs by engine (llamago keeps it in 32-bit floats by
+# default, the peers in 16; -K f16 runs llamago with --kv-type f16, as the peers keep theirs).
 #
 # PEERS is a comma list of llama.cpp and ik (default both). BITS lists llamago's activation precisions to
 # run (--activations; default 16,8): 16 is llamago's default, 8 rounds as llama.cpp does (its arithmetic),
@@ -25,10 +25,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/machine.sh
-threads=2 pp=512 tg=128 depth=0 reps=4 peers=llama.cpp,ik bits=16,8
-while getopts "t:p:n:d:r:P:A:" o; do
-  case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; d) depth=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; A) bits=$OPTARG ;; *) exit 2 ;; esac
+threads=2 pp=512 tg=128 depth=0 reps=4 peers=llama.cpp,ik bits=16,8 kv=f32
+while getopts "t:p:n:d:r:P:A:K:" o; do
+  case $o in t) threads=$OPTARG ;; p) pp=$OPTARG ;; n) tg=$OPTARG ;; d) depth=$OPTARG ;; r) reps=$OPTARG ;; P) peers=$OPTARG ;; A) bits=$OPTARG ;; K) kv=$OPTARG ;; *) exit 2 ;; esac
 done
+[[ $kv == f32 || $kv == f16 ]] || { echo "compare.sh: -K takes f32 or f16 (llamago's --kv-type), got $kv" >&2; exit 2; }
 [[ $depth =~ ^[0-9]+$ ]] || { echo "compare.sh: -d takes a number of tokens, got $depth" >&2; exit 2; }
 ikargs=(-p "$pp" -n "$tg")
 [ "$depth" -gt 0 ] && ikargs=(-p 0 -n 0 -gp "$depth,$tg") # generation after DEPTH tokens; no prompt at depth
@@ -85,7 +86,7 @@ if [ "$depth" -gt 0 ] && [ -n "$node" ]; then
   node=""
   echo "node-llama-cpp's bench has no context depth: left out of a -d run" >&2
 fi
-echo "machine: $(machine_desc); threads $threads; depth $depth; $(date -u +%F)"
+echo "machine: $(machine_desc); threads $threads; depth $depth; llamago's KV cache $kv (the peers': f16); $(date -u +%F)"
 peer1="left out" peer2="left out"
 [ -n "$node" ] && peer1="node-llama-cpp's generic build (standing in for the native one)"
 [ -n "$llama" ] && peer1="native build ($llama)"
@@ -112,7 +113,7 @@ for m in "${models[@]}"; do
     for ((i = 0; i < ${#engines[@]}; i++)); do
       e=${engines[$(((i + rep) % ${#engines[@]}))]}
       case $e in
-        llamago/*) echo "$e $rep $(bin/llamago bench --backend cpu --activations "${e#llamago/}" -m "$m" -p "$pp" -n "$tg" -d "$depth" -r 1 -t "$threads" --json | tr -d '\n')" ;;
+        llamago/*) echo "$e $rep $(bin/llamago bench --backend cpu --activations "${e#llamago/}" --kv-type "$kv" -m "$m" -p "$pp" -n "$tg" -d "$depth" -r 1 -t "$threads" --json | tr -d '\n')" ;;
         llama.cpp) echo "llama.cpp $rep $("$llama/llama-bench" -m "$m" -p "$pp" -n "$tg" -d "$depth" -r 1 -t "$threads" -o json 2>/dev/null | tr -d '\n')" ;;
         node) echo "node $rep $(cd bench/peer && node llamacpp_bench.mjs "$(realpath "../../$m" 2>/dev/null || realpath "$m")" "$pp" "$tg" 1 "$threads" |
           python3 -c 'import json, sys; print(json.dumps([json.loads(l) for l in sys.stdin if l.strip()]))')" ;;

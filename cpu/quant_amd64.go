@@ -9,8 +9,10 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// useAVX2 selects the assembly kernels; it is decided once at start-up from the CPU's features.
-var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// useAVX2 selects the assembly kernels; it is decided once at start-up from the CPU's features. They
+// widen half-precision floats (F16 weights, k-quant scales, a half-precision KV cache) with F16C, which
+// every CPU with AVX2 and FMA has, but a virtual machine could hide: then the portable kernels run.
+var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
 //go:noescape
 func dotQ4_0Q16AVX2(w *byte, q *int16, d *float32, nb int, tab *float32) float32

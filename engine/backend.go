@@ -18,6 +18,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/llamago/llamago/gguf"
 )
@@ -51,16 +52,19 @@ type KVSpec struct {
 }
 
 // KVTypes are the element types a KV cache may have.
-var KVTypes = []gguf.Type{gguf.TypeF32, gguf.TypeF16}
+func KVTypes() []gguf.Type { return []gguf.Type{gguf.TypeF32, gguf.TypeF16} }
 
 // ParseKVType reads a KV cache element type by name ("f32", "f16"; any case).
 func ParseKVType(name string) (gguf.Type, error) {
 	t, err := gguf.ParseType(name)
-	if err == nil && slices.Contains(KVTypes, t) {
+	if err == nil && slices.Contains(KVTypes(), t) {
 		return t, nil
 	}
-	return 0, fmt.Errorf("KV cache type %q is not one of f32 (exact; the default) and f16 (half the memory, as llama.cpp keeps it)", name)
+	return 0, fmt.Errorf("KV cache type %q must be f32 (exact; the default) or f16 (half the memory, as llama.cpp keeps it); quantized caches such as q8_0 are not supported", name)
 }
+
+// kvName is how the command line names a KV cache type ("f16").
+func kvName(t gguf.Type) string { return strings.ToLower(t.String()) }
 
 // kvElemBytes is the size of one element of a KV cache of type t (0 for a type no cache has).
 func kvElemBytes(t gguf.Type) int64 {

@@ -35,7 +35,7 @@ func TestCPUAttentionChecksItsInputs(t *testing.T) {
 	_, err = b.NewKVCache(KVSpec{Layers: 1, Blocks: 4, BlockSize: bs, KVHeads: 0, HeadDim: hd})
 	require.Error(t, err)
 	_, err = b.NewKVCache(KVSpec{Layers: 1, Blocks: 4, BlockSize: bs, KVHeads: 1, HeadDim: hd, Type: gguf.TypeQ8_0})
-	require.ErrorContains(t, err, "a KV cache of Q8_0 is not supported on the CPU")
+	require.ErrorContains(t, err, "a KV cache of q8_0 is not supported on the CPU")
 }
 
 // f32Only is a CPU backend that says it keeps only float32 caches, as the CUDA backend does.
@@ -53,14 +53,22 @@ func TestLoadChecksKVType(t *testing.T) {
 	b := NewCPU(1)
 	defer b.Close()
 	_, err = LoadWith(f, LoadOptions{First: b, FirstLayers: -1, KVType: gguf.TypeQ8_0})
-	require.ErrorContains(t, err, "a KV cache of Q8_0 is not supported: f32 or f16")
-	_, err = LoadWith(f, LoadOptions{First: b, FirstLayers: 1, Rest: f32Only{NewCPU(1)}, KVType: gguf.TypeF16})
-	require.ErrorContains(t, err, "the cpu backend keeps no KV cache of F16: use f32 there")
+	require.ErrorContains(t, err, "a KV cache of q8_0 is not supported: f32 or f16")
+	rest := f32Only{NewCPU(1)}
+	defer rest.Close()
+	_, err = LoadWith(f, LoadOptions{First: b, FirstLayers: 1, Rest: rest, KVType: gguf.TypeF16})
+	require.ErrorContains(t, err, "the cpu backend keeps no KV cache of f16: run the model on the CPU, or with an f32 cache")
+	// A backend that says nothing keeps float32 only.
+	require.False(t, SupportsKVType(unfused{b}, gguf.TypeF16))
+	require.True(t, SupportsKVType(unfused{b}, gguf.TypeF32))
 	m, err := LoadWith(f, LoadOptions{First: b, FirstLayers: -1, KVType: gguf.TypeF16})
 	require.NoError(t, err)
 	require.Equal(t, gguf.TypeF16, m.KVType())
 	r, err := m.NewRunner(RunnerOptions{Context: 64, Sequences: 2})
 	require.NoError(t, err)
 	kv, _ := r.Bytes()
-	require.Equal(t, int64(2*2*2*2*KVBlockSize*2*m.Config.HeadCountKV*m.Config.HeadDim()), kv, "2 sequences of 2 blocks, 2 layers, keys and values, 2 bytes each")
+	c := r.parts[0].cache.(*cpuKV)
+	require.Nil(t, c.k)
+	require.Equal(t, int64(2*len(c.k16)+2*len(c.v16)), kv, "Bytes counts what the cache holds: 2 bytes a value")
+	require.Equal(t, 2*2*2*KVBlockSize*m.Config.HeadCountKV*m.Config.HeadDim(), len(c.k16), "2 sequences of 2 blocks, 2 layers")
 }

@@ -100,6 +100,9 @@ func (b *CPU) Alloc(n int) (Buffer, error) { return &cpuBuffer{make([]float32, n
 
 func (b *CPU) View(buf Buffer, off, n int) Buffer { return &cpuBuffer{vec(buf)[off : off+n]} }
 
+// SupportsKVType implements KVTypeSupporter: float32 and half precision.
+func (b *CPU) SupportsKVType(t gguf.Type) bool { return t == gguf.TypeF32 || t == gguf.TypeF16 }
+
 func (b *CPU) NewKVCache(s KVSpec) (KVCache, error) {
 	if s.BlockSize <= 0 || s.BlockSize%cpu.KTile != 0 || s.Blocks <= 0 {
 		return nil, fmt.Errorf("a KV cache needs blocks of a positive multiple of %d positions, got %d blocks of %d", cpu.KTile, s.Blocks, s.BlockSize)
@@ -115,7 +118,7 @@ func (b *CPU) NewKVCache(s KVSpec) (KVCache, error) {
 	case gguf.TypeF16:
 		return &cpuKV{k16: make([]uint16, n), v16: make([]uint16, n), lay: l}, nil
 	}
-	return nil, fmt.Errorf("a KV cache of %s is not supported on the CPU: f32 or f16", s.Type)
+	return nil, fmt.Errorf("a KV cache of %s is not supported on the CPU: f32 or f16", kvName(s.Type))
 }
 
 func vec(b Buffer) []float32 { return b.(*cpuBuffer).v }

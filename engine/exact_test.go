@@ -192,7 +192,7 @@ func TestShapesAndTypesAgainstExact(t *testing.T) {
 // TestIncrementalEqualsBatch: one token at a time through the KV cache gives the batch's logits, with the
 // cache in float32 and in half precision.
 func TestIncrementalEqualsBatch(t *testing.T) {
-	for _, kv := range KVTypes {
+	for _, kv := range KVTypes() {
 		t.Run(kv.String(), func(t *testing.T) { testIncrementalEqualsBatch(t, kv) })
 	}
 }

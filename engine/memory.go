@@ -18,7 +18,7 @@ type MemoryPlan struct {
 }
 
 // PlanMemory adds up a model's device memory for a session of ctx positions and batches of batch tokens:
-// what NewSession allocates, the KV cache in whole blocks.
+// what NewSession allocates, the KV cache in whole blocks of float32 (the only type a GPU backend keeps).
 func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan {
 	p := MemoryPlan{LayerWeights: make([]int64, cfg.BlockCount)}
 	for _, t := range f.Tensors {
@@ -30,7 +30,7 @@ func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan 
 	}
 	// The same counts NewSession's runner allocates (and reserves on a device).
 	batch = min(max(batch, 1), ctx)
-	p.LayerKV = kvBytes(cfg, 1, blocksFor(ctx), gguf.TypeF32) // a device's cache is float32
+	p.LayerKV = kvBytes(cfg, 1, blocksFor(ctx), gguf.TypeF32) // a device's cache: float32 (SupportsKVType)
 	p.Activations = 4 * stepFloats(cfg, batch, batch, true)
 	return p
 }

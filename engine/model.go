@@ -86,7 +86,8 @@ type LoadOptions struct {
 	// KVType is the element type of the KV caches of the model's runners and sessions: gguf.TypeF32 (the
 	// zero value: exact) or gguf.TypeF16 (half the memory, so twice the positions in a budget, and half the
 	// bytes attention reads; each key and value rounded to half precision, as llama.cpp's cache keeps
-	// them). Every backend of the model must keep it (SupportsKVType: the CUDA backend keeps float32).
+	// them: beyond ±65504 infinite, as there). Every backend of the model must keep it (SupportsKVType:
+	// the CUDA backend keeps float32).
 	KVType gguf.Type
 }
 
@@ -129,11 +130,11 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 	}
 	m.Backend = m.backends[0]
 	if kvElemBytes(o.KVType) == 0 {
-		return nil, fmt.Errorf("a KV cache of %s is not supported: f32 or f16", o.KVType)
+		return nil, fmt.Errorf("a KV cache of %s is not supported: f32 or f16", kvName(o.KVType))
 	}
 	for _, b := range m.backends {
 		if !SupportsKVType(b, o.KVType) {
-			return nil, fmt.Errorf("the %s backend keeps no KV cache of %s: use f32 there", b.Name(), o.KVType)
+			return nil, fmt.Errorf("the %s backend keeps no KV cache of %s: run the model on the CPU, or with an f32 cache", b.Name(), kvName(o.KVType))
 		}
 	}
 	if err := m.bind(o.Progress); err != nil {

@@ -121,7 +121,7 @@ func modelLogits(t testing.TB, m *Model, tokens []int32) []float32 {
 // 95.9% against llama.cpp's 93.9% to 95.9%): NMSE against exact stays within 1.25 × llama.cpp's, top-1
 // agreement within 2 points of llama.cpp's.
 func TestLogitsAgainstReferences(t *testing.T) {
-	for _, kv := range KVTypes {
+	for _, kv := range KVTypes() {
 		for _, bits := range []int{16, 8} {
 			name := fmt.Sprintf("bits=%d", bits)
 			if kv != gguf.TypeF32 {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -89,8 +88,8 @@ type TypeSupporter interface {
 	SupportsType(t gguf.Type) bool
 }
 
-// KVTypeSupporter is a backend that keeps its KV cache in only some of KVTypes (the CUDA backend: float32);
-// the others keep every one.
+// KVTypeSupporter is a backend that keeps its KV cache in other element types than float32 (the CPU: also
+// half precision); a backend that is not one keeps float32 only.
 type KVTypeSupporter interface {
 	SupportsKVType(t gguf.Type) bool
 }
@@ -100,7 +99,7 @@ func SupportsKVType(b Backend, t gguf.Type) bool {
 	if ks, ok := b.(KVTypeSupporter); ok {
 		return ks.SupportsKVType(t)
 	}
-	return slices.Contains(KVTypes, t)
+	return t == gguf.TypeF32
 }
 
 // Threader is a backend that runs on CPU threads: how many.

@@ -130,8 +130,12 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 	// The pool's size in float64, which cannot overflow: a context of 2^60 once wrapped around to a pool of
 	// 64 positions and panicked there (F4), and 10^9 died of out-of-memory. Refuse with the size instead.
 	if need := float64(kvElemBytes(m.kvType)) * 2 * float64(c.BlockCount) * float64(o.Blocks) * KVBlockSize * float64(c.HeadCountKV*c.HeadDim()); need > float64(memoryLimit()) {
-		return nil, fmt.Errorf("the KV cache for %d positions would need %.1f GiB, more than the %.1f GiB of memory here: use a smaller --ctx",
-			o.Blocks*KVBlockSize, need/(1<<30), float64(memoryLimit())/(1<<30))
+		hint := "use a smaller --ctx"
+		if m.kvType == gguf.TypeF32 && SupportsKVType(m.Backend, gguf.TypeF16) {
+			hint += ", or --kv-type f16 (half the bytes)"
+		}
+		return nil, fmt.Errorf("the KV cache for %d positions would need %.1f GiB, more than the %.1f GiB of memory here: %s",
+			o.Blocks*KVBlockSize, need/(1<<30), float64(memoryLimit())/(1<<30), hint)
 	}
 	hd := c.HeadDim()
 	r := &Runner{m: m, o: o, pool: newBlockPool(o.Blocks)}
@@ -186,7 +190,7 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 		spec := KVSpec{Layers: layers, Blocks: o.Blocks, BlockSize: KVBlockSize, KVHeads: c.HeadCountKV, HeadDim: hd, Type: m.kvType}
 		if p.cache, err = b.NewKVCache(spec); err != nil {
 			r.release()
-			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions, %s) on %s: %w", o.Blocks, KVBlockSize, m.kvType, b.Name(), err)
+			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions, %s) on %s: %w", o.Blocks, KVBlockSize, kvName(m.kvType), b.Name(), err)
 		}
 		p.ops = ops{b: b, eps: c.RMSEpsilon, cache: p.cache, rope: m.Rope, tmp: p.proj,
 			attn: AttentionParams{Heads: c.HeadCount, KVHeads: c.HeadCountKV, HeadDim: hd, Scale: m.attnScale()}}

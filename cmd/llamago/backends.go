@@ -70,6 +70,12 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 		return []engine.Part{{Backend: b, Layers: -1}}, opened, nil
 	}
 	gpu := gpuBackend()
+	if mf.kvType != gguf.TypeF32 && mf.Backend == "auto" { // the GPU keeps f32 caches only (validate refuses --backend cuda)
+		if gpu != "" {
+			mf.notes = append(mf.notes, fmt.Sprintf("--kv-type %s runs on the CPU only: the GPU is not used (--kv-type f32 to run there)", mf.KVType))
+		}
+		return cpuOnly()
+	}
 	switch mf.Backend {
 	case "cpu":
 		return cpuOnly()

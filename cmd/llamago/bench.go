@@ -249,10 +249,10 @@ func runBench(w io.Writer, o benchOptions) error {
 	case "json":
 		return json.NewEncoder(w).Encode(results)
 	case "csv":
-		return writeCSV(w, []string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "n_depth", "type_k", "type_v", "tokens_per_second", "stddev"},
+		return writeCSV(w, []string{"model", "type", "size_bytes", "params", "backend", "threads", "test", "n_depth", "tokens_per_second", "stddev", "type_k", "type_v"},
 			len(results), func(i int) []any {
 				r := results[i]
-				return []any{r.Model, r.Type, r.SizeBytes, r.Params, r.Backend, r.Threads, r.Test, r.Depth, r.TypeK, r.TypeV, r.TPS, r.StdDev}
+				return []any{r.Model, r.Type, r.SizeBytes, r.Params, r.Backend, r.Threads, r.Test, r.Depth, r.TPS, r.StdDev, r.TypeK, r.TypeV}
 			})
 	}
 	sw := &stickyWriter{w: w} // a full disk or closed stdout is an error, not lost output (F14)

@@ -31,10 +31,12 @@ type parallelResult struct {
 	SpeedupOver float64   `json:"speedup_over_one,omitempty"` // tokens_per_second / the N=1 row's
 	// Memory: the model file (mapped), the KV pool and the step's activations as allocated, and the process's
 	// peak resident set so far (it holds the largest N's runner when the list grows).
-	WeightsBytes     int64 `json:"weights_bytes"`
-	KVBytes          int64 `json:"kv_bytes"`
-	ActivationsBytes int64 `json:"activations_bytes"`
-	PeakRSSBytes     int64 `json:"peak_rss_bytes,omitempty"`
+	WeightsBytes     int64  `json:"weights_bytes"`
+	KVBytes          int64  `json:"kv_bytes"`
+	TypeK            string `json:"type_k"` // the KV cache's element type, named as llama-bench names it
+	TypeV            string `json:"type_v"`
+	ActivationsBytes int64  `json:"activations_bytes"`
+	PeakRSSBytes     int64  `json:"peak_rss_bytes,omitempty"`
 }
 
 // runBenchParallel measures aggregate decoding with each N of o.Parallel sequences: N prompts of -p random
@@ -57,7 +59,7 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 			return err
 		}
 		r := parallelResult{Model: base.Model, Type: base.Type, Backend: base.Backend, Threads: base.Threads, Parallel: n, NPrompt: o.PP, NGen: o.TG,
-			WeightsBytes: base.SizeBytes}
+			WeightsBytes: base.SizeBytes, TypeK: base.TypeK, TypeV: base.TypeV}
 		r.KVBytes, r.ActivationsBytes = run.Bytes()
 		var ppTime, tgTime, total time.Duration
 		for rep := 0; rep <= o.Reps; rep++ { // rep 0 warms up
@@ -139,14 +141,14 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 		return json.NewEncoder(w).Encode(results)
 	case "csv":
 		return writeCSV(w, []string{"model", "type", "backend", "threads", "parallel", "n_prompt", "n_gen", "prompt_tokens_per_second",
-			"tokens_per_second", "stddev", "total_tokens_per_second", "kv_bytes", "activations_bytes", "peak_rss_bytes"},
+			"tokens_per_second", "stddev", "total_tokens_per_second", "kv_bytes", "activations_bytes", "peak_rss_bytes", "type_k", "type_v"},
 			len(results), func(i int) []any {
 				r := results[i]
 				return []any{r.Model, r.Type, r.Backend, r.Threads, r.Parallel, r.NPrompt, r.NGen, r.PromptTPS, r.TPS, r.StdDev, r.TotalTPS,
-					r.KVBytes, r.ActivationsBytes, r.PeakRSSBytes}
+					r.KVBytes, r.ActivationsBytes, r.PeakRSSBytes, r.TypeK, r.TypeV}
 			})
 	}
-	fmt.Fprintf(w, "%s %s, %s, %d threads, prompts of %d tokens, %d generated per sequence\n\n", base.Model, base.Type, base.Backend, base.Threads, o.PP, o.TG)
+	fmt.Fprintf(w, "%s %s, %s, %d threads, prompts of %d tokens, %d generated per sequence, KV cache %s\n\n", base.Model, base.Type, base.Backend, base.Threads, o.PP, o.TG, base.TypeK)
 	fmt.Fprintf(w, "| %8s | %12s | %18s | %10s | %8s | %9s | %11s | %9s |\n", "parallel", "prompt t/s", "decode t/s (all)", "total t/s", "vs one", "KV pool", "activations", "peak RSS")
 	fmt.Fprintf(w, "| %8s | %12s | %18s | %10s | %8s | %9s | %11s | %9s |\n", "--------", "------------", "------------------", "----------", "--------", "---------", "-----------", "---------")
 	for _, r := range results {

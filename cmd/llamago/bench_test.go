@@ -114,3 +114,34 @@ func TestBenchDepth(t *testing.T) {
 	_, stderr, code = run(t, "bench", "-m", p, "-p", "8", "-n", "2", "-r", "1", "-c", "4", "--parallel", "2")
 	require.Zero(t, code, "--parallel sizes its own context: a small --ctx is not a depth error: %s", stderr)
 }
+
+// TestBenchKVType: --kv-type f16 reaches the cache and the report names it as llama-bench does (type_k and
+// type_v in JSON and CSV, a type_k column in the table only when not f32); the GPU refuses it.
+func TestBenchKVType(t *testing.T) {
+	p := synthTiny(t, "Q4_0")
+	out, stderr, code := run(t, "bench", "-m", p, "-p", "8", "-n", "2", "-d", "16", "-r", "1", "--kv-type", "f16", "--json")
+	require.Zero(t, code, stderr)
+	var rows []benchResult
+	require.NoError(t, json.Unmarshal([]byte(out), &rows))
+	require.Len(t, rows, 2)
+	for _, r := range rows {
+		require.Equal(t, "f16", r.TypeK)
+		require.Equal(t, "f16", r.TypeV)
+		require.Positive(t, r.TPS)
+	}
+	out, stderr, code = run(t, "bench", "-m", p, "-p", "8", "-n", "0", "-r", "1", "--kv-type", "F16")
+	require.Zero(t, code, stderr)
+	require.Contains(t, out, "| type_k |")
+	require.Contains(t, out, "|    f16 |")
+	out, stderr, code = run(t, "bench", "-m", p, "-p", "8", "-n", "0", "-r", "1", "-o", "csv")
+	require.Zero(t, code, stderr)
+	require.Contains(t, out, ",stddev,type_k,type_v\n", "new columns go last: scripts read the others by position")
+	require.Contains(t, out, ",f32,f32\n")
+	out, stderr, code = run(t, "bench", "-m", p, "-p", "0", "-n", "2", "-r", "1", "--parallel", "2", "--kv-type", "f16", "--json")
+	require.Zero(t, code, stderr)
+	require.Contains(t, out, `"type_k":"f16"`)
+	require.NotContains(t, out, "type_k |", "the plain table's column is not the parallel one's")
+	_, stderr, code = run(t, "bench", "-m", p, "--backend", "cuda", "--kv-type", "f16")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--kv-type f16 runs on the CPU only")
+}

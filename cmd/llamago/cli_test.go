@@ -133,7 +133,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"synth"}, 2, "--output/-o is required"},
 		{[]string{"synth", "-o", filepath.Join(dir, "x.gguf"), "--type", "Q7"}, 2, "unknown tensor type"},
 		{[]string{"synth", "--layers", "many"}, 2, "invalid argument"},
-		{[]string{"run", "-m", bad, "-p", "hi", "--kv-type", "q8_0"}, 2, `--kv-type: KV cache type "q8_0" is not one of f32`},
+		{[]string{"run", "-m", bad, "-p", "hi", "--kv-type", "q8_0"}, 2, `--kv-type: KV cache type "q8_0" must be f32 (exact; the default) or f16`},
 	} {
 		_, stderr, code := run(t, c.args...)
 		require.Equal(t, c.code, code, "%v: %s", c.args, stderr)

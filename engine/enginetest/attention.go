@@ -85,7 +85,7 @@ func attentionCases() []Case {
 		{32, 8, 128, [][2]int{{600, 1}}}, {4, 2, 64, [][2]int{{0, 40}}}, {2, 1, 256, [][2]int{{1000, 2}}},
 		{4, 2, 64, [][2]int{{5, 1}, {0, 9}, {70, 1}, {31, 3}}}, {8, 2, 128, [][2]int{{300, 1}, {1, 1}, {0, 33}}},
 	} {
-		for _, typ := range engine.KVTypes {
+		for _, typ := range engine.KVTypes() {
 			suffix := ""
 			if typ != gguf.TypeF32 {
 				suffix = "," + strings.ToLower(typ.String())
