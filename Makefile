@@ -148,4 +148,8 @@ cuda-emu: build
 	LLAMAGO_CUDA_EMU_DEVICES=2 run $(BIN)/llamago-emu run --backend cuda --device 0,1 > $$tmp/two.txt; \
 	LLAMAGO_CUDA_EMU_DEVICES=2 run $(BIN)/llamago-emu run --backend cuda --device 1,0 -ts 1,2 --gpu-layers 3 > $$tmp/two-cpu.txt; \
 	for f in gpu split unfused nographs allgraphs two two-cpu; do cmp $$tmp/cpu.txt $$tmp/$$f.txt; done; \
-	echo "cuda-emu: the CLI on the emulated GPU (whole, partial offload, unfused, two GPUs, two GPUs and the CPU) generates what the CPU does, with CUDA graphs (by default, for every pass) and without"
+	run $(BIN)/llamago run --backend cpu --kv-type f16 > $$tmp/cpu16.txt; \
+	run $(BIN)/llamago-emu run --backend cuda --kv-type f16 > $$tmp/gpu16.txt; \
+	run $(BIN)/llamago-emu run --backend cuda --kv-type f16 --gpu-layers 2 > $$tmp/split16.txt; \
+	for f in gpu16 split16; do cmp $$tmp/cpu16.txt $$tmp/$$f.txt; done; \
+	echo "cuda-emu: the CLI on the emulated GPU (whole, partial offload, unfused, two GPUs, two GPUs and the CPU; a half-precision KV cache whole and split) generates what the CPU does, with CUDA graphs (by default, for every pass) and without"

@@ -44,7 +44,7 @@ type Options struct {
 	// KVType is what the KV cache keeps keys and values in: gguf.TypeF32 (the zero value: exact) or
 	// gguf.TypeF16 (the same KVBlocks in half the bytes, and faster decoding of long contexts; each key and
 	// value rounded to half precision, as llama.cpp's cache keeps them: a value beyond ±65504 becomes
-	// infinite, as there). CPU backends only: Load refuses a Backend that keeps f32 only.
+	// infinite, as there). Load refuses a Backend that keeps f32 only (engine.SupportsKVType).
 	KVType gguf.Type
 	// KVBlocks is the size of the KV cache in blocks of engine.KVBlockSize positions (default: Parallel full
 	// contexts). A smaller pool admits as many generations, preempting (and later recomputing) the newest

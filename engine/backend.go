@@ -45,7 +45,7 @@ type KVCache interface {
 // KVSpec describes a paged KV cache: Blocks blocks of BlockSize positions (a multiple of 16), each position
 // holding a key and a value of KVHeads heads of HeadDim values for every one of Layers layers, stored as
 // Type: gguf.TypeF32 (the zero value: exact) or gguf.TypeF16 (half the bytes, each key and value rounded
-// to half precision as llama.cpp's default cache does; the CPU backend only).
+// to half precision as llama.cpp's default cache does).
 type KVSpec struct {
 	Layers, Blocks, BlockSize, KVHeads, HeadDim int
 	Type                                        gguf.Type

@@ -18,8 +18,8 @@ type MemoryPlan struct {
 }
 
 // PlanMemory adds up a model's device memory for a session of ctx positions and batches of batch tokens:
-// what NewSession allocates, the KV cache in whole blocks of float32 (the only type a GPU backend keeps).
-func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan {
+// what NewSession allocates, the KV cache in whole blocks of kv (LoadOptions.KVType).
+func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int, kv gguf.Type) MemoryPlan {
 	p := MemoryPlan{LayerWeights: make([]int64, cfg.BlockCount)}
 	for _, t := range f.Tensors {
 		if l, ok := arch.BlockIndex(t.Name); ok && l < cfg.BlockCount {
@@ -30,7 +30,7 @@ func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int) MemoryPlan 
 	}
 	// The same counts NewSession's runner allocates (and reserves on a device).
 	batch = min(max(batch, 1), ctx)
-	p.LayerKV = kvBytes(cfg, 1, blocksFor(ctx), gguf.TypeF32) // a device's cache: float32 (SupportsKVType)
+	p.LayerKV = kvBytes(cfg, 1, blocksFor(ctx), kv)
 	p.Activations = 4 * stepFloats(cfg, batch, batch, true)
 	return p
 }

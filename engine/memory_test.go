@@ -10,7 +10,7 @@ import (
 
 func TestPlanMemory(t *testing.T) {
 	f, m := synthModel(t, synth.Options{Type: "Q8_0", Vocab: 300, Layers: 4, Seed: 2})
-	p := PlanMemory(f, m.Config, 128, 16)
+	p := PlanMemory(f, m.Config, 128, 16, gguf.TypeF32)
 	var weights int64
 	for _, ti := range f.Tensors {
 		weights += int64(ti.Size)
@@ -72,7 +72,7 @@ func TestSessionReservesWhatItAllocates(t *testing.T) {
 	require.Equal(t, r.reserved, r.released, "Close gives the reservation back, once")
 	_, err = s.Eval([]int32{1}, false)
 	require.ErrorIs(t, err, ErrClosed)
-	plan := PlanMemory(f, m.Config, 64, 16)
+	plan := PlanMemory(f, m.Config, 64, 16, gguf.TypeF32)
 	require.Equal(t, r.used, plan.Activations+int64(m.Config.BlockCount)*plan.LayerKV, "PlanMemory counts what the session allocates")
 	c := m.Config
 	require.Equal(t, Reservation{Bytes: r.reserved, Batch: 16, Heads: c.HeadCount, HeadDim: c.HeadDim()}, r.last)

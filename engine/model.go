@@ -86,8 +86,7 @@ type LoadOptions struct {
 	// KVType is the element type of the KV caches of the model's runners and sessions: gguf.TypeF32 (the
 	// zero value: exact) or gguf.TypeF16 (half the memory, so twice the positions in a budget, and half the
 	// bytes attention reads; each key and value rounded to half precision, as llama.cpp's cache keeps
-	// them: beyond ±65504 infinite, as there). Every backend of the model must keep it (SupportsKVType:
-	// the CUDA backend keeps float32).
+	// them: beyond ±65504 infinite, as there). Every backend of the model must keep it (SupportsKVType).
 	KVType gguf.Type
 }
 

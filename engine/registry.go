@@ -88,8 +88,8 @@ type TypeSupporter interface {
 	SupportsType(t gguf.Type) bool
 }
 
-// KVTypeSupporter is a backend that keeps its KV cache in other element types than float32 (the CPU: also
-// half precision); a backend that is not one keeps float32 only.
+// KVTypeSupporter is a backend that keeps its KV cache in other element types than float32 (the CPU and
+// CUDA backends: also half precision); a backend that is not one keeps float32 only.
 type KVTypeSupporter interface {
 	SupportsKVType(t gguf.Type) bool
 }

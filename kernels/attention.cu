@@ -17,6 +17,10 @@
 //
 // When capture is not null each split writes its raw scores to capture[t][h][j] (stride maxPos) and the
 // merge turns them into probabilities e^(s−M)/L, for attention inspection.
+//
+// Every kernel that reads or writes the cache comes in two: _f32 for a cache of floats, _f16 for one of
+// half-precision floats, widened exactly as they are read and rounded to nearest (even) as they are stored
+// (kv_load, kv_from in common.cuh: the KV type is the kernels' template parameter).
 #include "common.cuh"
 
 #define ATT_MAXD 8 // head dimensions per lane: head sizes up to 256
@@ -49,11 +53,14 @@ __device__ __forceinline__ void merge_splits(float* outp, const float* part, lon
     }
 }
 
-extern "C" __global__ void attention_f32(float* outp, float* part, unsigned* counters, const float* q, const float* kc,
-                                         const float* vc, const int* pos, const int* tableOf, const int* tables,
-                                         long long blockSize, long long heads, long long kvHeads, long long headDim,
-                                         double scale, long long splits, long long chunk, float* capture,
-                                         long long maxPos) {
+#define ATTENTION_PARAMS(KV)                                                                                  \
+    float *outp, float *part, unsigned *counters, const float *q, const KV *kc, const KV *vc, const int *pos,            \
+        const int *tableOf, const int *tables, long long blockSize, long long heads, long long kvHeads,                  \
+        long long headDim, double scale, long long splits, long long chunk, float *capture, long long maxPos
+#define ATTENTION_ARGS \
+    outp, part, counters, q, kc, vc, pos, tableOf, tables, blockSize, heads, kvHeads, headDim, scale, splits, chunk, capture, maxPos
+
+template <typename KV> __device__ __forceinline__ void attention(ATTENTION_PARAMS(KV)) {
     DYNAMIC_SHARED(float, sh); // per warp: m, l, then headDim outputs; then a float per split for the merge
     long long s = blockIdx.x % splits, th = blockIdx.x / splits;
     long long t = th / heads, h = th % heads;
@@ -77,23 +84,23 @@ extern "C" __global__ void attention_f32(float* outp, float* part, unsigned* cou
         long long len = min(blockSize, n - j0);           // the block's keys up to position pos[t]
         for (long long i = warp; i < len; i += nw) {
             long long j = j0 + i;
-            const float* k = kc + (row0 + i) * kvDim + kh;
+            const KV* k = kc + (row0 + i) * kvDim + kh;
             float dot = 0.f;
 #pragma unroll
             for (int e = 0; e < ATT_MAXD; e++) {
                 long long d = lane + 32 * e;
-                if (d < headDim) dot += qv[e] * k[d];
+                if (d < headDim) dot += qv[e] * kv_load(k[d]);
             }
             float sc = warp_sum(dot) * (float)scale;
             if (capture && lane == 0) capture[th * maxPos + j] = sc;
             float mnew = fmaxf(m, sc);
             float corr = __expf(m - mnew), p = __expf(sc - mnew);
             l = l * corr + p;
-            const float* v = vc + (row0 + i) * kvDim + kh;
+            const KV* v = vc + (row0 + i) * kvDim + kh;
 #pragma unroll
             for (int e = 0; e < ATT_MAXD; e++) {
                 long long d = lane + 32 * e;
-                o[e] = o[e] * corr + (d < headDim ? p * v[d] : 0.f);
+                o[e] = o[e] * corr + (d < headDim ? p * kv_load(v[d]) : 0.f);
             }
             m = mnew;
         }
@@ -131,16 +138,22 @@ extern "C" __global__ void attention_f32(float* outp, float* part, unsigned* cou
     if (last_block(counters + th, (unsigned)splits)) merge_splits(outp, part, th, n, headDim, splits, capture, maxPos, sh);
 }
 
+KV_KERNELS(attention, attention, ATTENTION_PARAMS, ATTENTION_ARGS)
+
 // kv_store_f32: copies each token's key and value (kvDim floats each) into the cache rows of its slot
 // (block·blockSize + position mod blockSize). One block per token.
-extern "C" __global__ void kv_store_f32(float* kc, float* vc, const float* k, const float* v, const int* slot,
-                                        long long kvDim) {
+#define KV_STORE_PARAMS(KV) KV *kc, KV *vc, const float *k, const float *v, const int *slot, long long kvDim
+#define KV_STORE_ARGS kc, vc, k, v, slot, kvDim
+
+template <typename KV> __device__ __forceinline__ void kv_store(KV_STORE_PARAMS(KV)) {
     long long t = blockIdx.x, r = slot[t];
     for (long long i = threadIdx.x; i < kvDim; i += blockDim.x) {
-        kc[r * kvDim + i] = k[t * kvDim + i];
-        vc[r * kvDim + i] = v[t * kvDim + i];
+        kc[r * kvDim + i] = kv_from<KV>(k[t * kvDim + i]);
+        vc[r * kvDim + i] = kv_from<KV>(v[t * kvDim + i]);
     }
 }
+
+KV_KERNELS(kv_store, kv_store, KV_STORE_PARAMS, KV_STORE_ARGS)
 
 // attention_tile_f32: causal attention for prompt chunks, query tiles against key/value tiles (flash
 // attention), one block of ATT_TQ·8 threads per (tile, head). A tile is up to ATT_TQ consecutive tokens of
@@ -155,10 +168,14 @@ extern "C" __global__ void kv_store_f32(float* kc, float* vc, const float* k, co
 #define ATT_TQ 16 // queries per tile
 #define ATT_TD 16 // head dimensions per thread: head sizes up to 128
 
-extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const float* kc, const float* vc, const int* pos,
-                                              const int* tableOf, const int* tables, const int* tiles,
-                                              long long blockSize, long long heads, long long kvHeads, long long headDim,
-                                              double scale, float* capture, long long maxPos) {
+#define ATTENTION_TILE_PARAMS(KV)                                                                              \
+    float *outp, const float *q, const KV *kc, const KV *vc, const int *pos, const int *tableOf, const int *tables,     \
+        const int *tiles, long long blockSize, long long heads, long long kvHeads, long long headDim, double scale,     \
+        float *capture, long long maxPos
+#define ATTENTION_TILE_ARGS \
+    outp, q, kc, vc, pos, tableOf, tables, tiles, blockSize, heads, kvHeads, headDim, scale, capture, maxPos
+
+template <typename KV> __device__ __forceinline__ void attention_tile(ATTENTION_TILE_PARAMS(KV)) {
     DYNAMIC_SHARED(float, sh);
     if (blockDim.x != ATT_TQ * 8) __trap(); // the shared arrays are sized for ATT_TQ queries of 8 threads
     const long long D = headDim, BS = blockSize, QD = D + 8, SB = BS + 8;
@@ -191,8 +208,8 @@ extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const
         const long long j0 = b * BS, row0 = (long long)table[b] * BS, len = min(BS, last + 1 - j0);
         for (long long i = threadIdx.x; i < len * D; i += blockDim.x) {
             long long r = i / D, d = i % D;
-            Ks[r * (D + 1) + d] = kc[(row0 + r) * kvDim + kh + d];
-            Vs[r * D + d] = vc[(row0 + r) * kvDim + kh + d];
+            Ks[r * (D + 1) + d] = kv_load(kc[(row0 + r) * kvDim + kh + d]);
+            Vs[r * D + d] = kv_load(vc[(row0 + r) * kvDim + kh + d]);
         }
         __syncthreads();
         float mloc = -INFINITY;
@@ -250,3 +267,5 @@ extern "C" __global__ void attention_tile_f32(float* outp, const float* q, const
         }
     }
 }
+
+KV_KERNELS(attention_tile, attention_tile, ATTENTION_TILE_PARAMS, ATTENTION_TILE_ARGS)

@@ -163,3 +163,16 @@ __device__ __forceinline__ float deq_q6_k(const uint8_t* b, int j) {
     int q = (lo | (hi << 4)) - 32;
     return half_at(b + 208) * (float)sc[l / 16 + 2 * g] * (float)q;
 }
+
+// The KV cache's elements: floats, or half-precision floats widened exactly as they are read (kv_load) and
+// rounded to nearest, ties to even, as they are stored (kv_from).
+__device__ __forceinline__ float kv_load(float x) { return x; }
+__device__ __forceinline__ float kv_load(__half x) { return __half2float(x); }
+template <typename KV> __device__ __forceinline__ KV kv_from(float x);
+template <> __device__ __forceinline__ float kv_from<float>(float x) { return x; }
+template <> __device__ __forceinline__ __half kv_from<__half>(float x) { return __float2half(x); }
+
+// The kernels of both cache types from one template body: NAME_f32 and NAME_f16 call BODY<KV>(args).
+#define KV_KERNELS(NAME, BODY, PARAMS, ARGS) \
+    extern "C" __global__ void NAME##_f32(PARAMS(float)) { BODY<float>(ARGS); } \
+    extern "C" __global__ void NAME##_f16(PARAMS(__half)) { BODY<__half>(ARGS); }

@@ -25,8 +25,8 @@ var Families = []string{"matvec", "norm", "rope", "attention"}
 var Names = map[string][]string{
 	"matvec":    matvecNames(),
 	"norm":      {"rmsnorm_f32", "swiglu_f32", "add_f32"},
-	"rope":      {"rope_f32", "rope_store_f32"},
-	"attention": {"attention_f32", "attention_tile_f32", "kv_store_f32"},
+	"rope":      {"rope_f32", "rope_store_f32", "rope_store_f16"},
+	"attention": {"attention_f32", "attention_tile_f32", "kv_store_f32", "attention_f16", "attention_tile_f16", "kv_store_f16"},
 }
 
 // WeightTypes are the suffixes of the weight types the matvec family has kernels for.

@@ -26,9 +26,13 @@ extern "C" __global__ void rope_f32(float* x, const int* pos, long long heads, l
 // heads query heads, then (token, KV head) for the kvHeads key heads, which also copy the rotated keys and
 // the values of their head into the cache rows of the token's slot. Token t is at position pos[t] (the
 // rotation) and goes to slot slot[t] of the paged cache (see attention.cu).
-extern "C" __global__ void rope_store_f32(float* q, float* k, const float* v, float* kc, float* vc, const int* pos,
-                                          const int* slot, long long heads, long long kvHeads, long long headDim,
-                                          long long ropeDim, double base, double freqScale, const float* factors) {
+// rope_store_f16 stores them in a half-precision cache (see attention.cu).
+#define ROPE_STORE_PARAMS(KV)                                                                                 \
+    float *q, float *k, const float *v, KV *kc, KV *vc, const int *pos, const int *slot, long long heads,               \
+        long long kvHeads, long long headDim, long long ropeDim, double base, double freqScale, const float *factors
+#define ROPE_STORE_ARGS q, k, v, kc, vc, pos, slot, heads, kvHeads, headDim, ropeDim, base, freqScale, factors
+
+template <typename KV> __device__ __forceinline__ void rope_store(ROPE_STORE_PARAMS(KV)) {
     long long per = heads + kvHeads, t = blockIdx.x / per, h = blockIdx.x % per, p = pos[t];
     if (h < heads) {
         rope_head(q + (t * heads + h) * headDim, p, ropeDim, base, freqScale, factors);
@@ -39,7 +43,9 @@ extern "C" __global__ void rope_store_f32(float* q, float* k, const float* v, fl
     rope_head(k + off, p, ropeDim, base, freqScale, factors);
     __syncthreads(); // the rotated pairs were written by other threads
     for (long long i = threadIdx.x; i < headDim; i += blockDim.x) {
-        kc[dst + i] = k[off + i];
-        vc[dst + i] = v[off + i];
+        kc[dst + i] = kv_from<KV>(k[off + i]);
+        vc[dst + i] = kv_from<KV>(v[off + i]);
     }
 }
+
+KV_KERNELS(rope_store, rope_store, ROPE_STORE_PARAMS, ROPE_STORE_ARGS)

@@ -70,12 +70,6 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 		return []engine.Part{{Backend: b, Layers: -1}}, opened, nil
 	}
 	gpu := gpuBackend()
-	if mf.kvType != gguf.TypeF32 && mf.Backend == "auto" { // the GPU keeps f32 caches only (validate refuses --backend cuda)
-		if gpu != "" {
-			mf.notes = append(mf.notes, fmt.Sprintf("--kv-type %s runs on the CPU only: the GPU is not used (--kv-type f32 to run there)", mf.KVType))
-		}
-		return cpuOnly()
-	}
 	switch mf.Backend {
 	case "cpu":
 		return cpuOnly()
@@ -130,7 +124,7 @@ func openParts(mf *modelFlags, f *gguf.File, ctx int) ([]engine.Part, []engine.B
 	if mf.kvFor != nil {
 		positions = max(mf.kvFor(ctx), 1)
 	}
-	plan := engine.PlanMemory(f, cfg, positions, min(mf.Batch, ctx))
+	plan := engine.PlanMemory(f, cfg, positions, min(mf.Batch, ctx), mf.kvType)
 	if rs, ok := gpus[0].(engine.Reserver); ok {
 		plan.Scratch = rs.ScratchBytes(engine.Reservation{Batch: min(mf.Batch, ctx), Heads: cfg.HeadCount, HeadDim: cfg.HeadDim()})
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // One command on any machine. gorgonia.org/cu ends a process that starts where there is no NVIDIA driver,
@@ -115,9 +114,6 @@ func handOverTarget(args []string) (string, gpuPlan, bool) {
 	}
 	if backend != "auto" && backend != "cuda" {
 		return "", gpuPlan{}, false
-	}
-	if f := cmd.Flags().Lookup("kv-type"); f != nil && backend == "auto" && !strings.EqualFold(f.Value.String(), "f32") {
-		return "", gpuPlan{}, false // a KV cache the GPU does not keep: the CPU runs it (openParts says so)
 	}
 	p := planGPU()
 	switch {

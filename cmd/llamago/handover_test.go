@@ -85,7 +85,6 @@ func TestHandOver(t *testing.T) {
 		{"a command without a model", driver, nil, []string{"tokenize", "-m", missing, "hi"}},
 		{"--help", driver, nil, []string{"run", "--help"}},
 		{"handed over already", driver, []string{handedOverEnv + "=1"}, []string{"run", "-m", missing, "-p", "hi"}},
-		{"a KV cache the GPU does not keep", driver, nil, []string{"run", "--kv-type", "f16", "-m", missing, "-p", "hi"}},
 	} {
 		root := c.root
 		if c.name == "a device node but no driver library" {

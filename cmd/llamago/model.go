@@ -31,7 +31,6 @@ type modelFlags struct {
 	ActBits     int
 	KVType      string
 	kvType      gguf.Type // KVType parsed (validate)
-	notes       []string  // for loadedModel.notes, from choosing the backends
 	name        string    // what to call the model when it is not its file's name (the built-in one)
 	// kvFor, when set, is the KV cache the command will make, in positions, given the context: a server's
 	// parallel requests (or its --kv-blocks) rather than one sequence — for the device memory check.
@@ -50,7 +49,7 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (partial offload; -1: all)")
 	f.BoolVar(&mf.Unfused, "unfused", false, "run every operation as its own GPU kernel, even where the backend fuses them (to find a fault in a fused kernel, or to measure what fusing saves)")
 	f.IntVar(&mf.ActBits, "activations", 16, "bits the CPU rounds activations to in quantized matrix products: 16 (logits within ~1e-8 NMSE of exact) or 8 (exactly as llama.cpp rounds them: its logits and its ~5e-4 distance from exact; faster on CPUs with AVX-512 VNNI)")
-	f.StringVar(&mf.KVType, "kv-type", "f32", "what the KV cache keeps keys and values in: f32 (exact) or f16 (the cache in half the memory, and faster decoding of long contexts; each key and value rounded to half precision, as llama.cpp's cache keeps them by default; CPU only: with a GPU present, --backend auto then runs on the CPU)")
+	f.StringVar(&mf.KVType, "kv-type", "f32", "what the KV cache keeps keys and values in: f32 (exact) or f16 (the cache in half the memory, and faster decoding of long contexts; each key and value rounded to half precision, as llama.cpp's cache keeps them by default)")
 	if !gpuBuild {
 		for _, name := range []string{"backend", "device", "split", "tensor-split", "gpu-layers", "unfused"} {
 			f.MarkHidden(name)
@@ -106,9 +105,6 @@ func (mf *modelFlags) validate() error {
 			return usageError{fmt.Errorf("--kv-type: %w", err)}
 		}
 	}
-	if mf.kvType != gguf.TypeF32 && mf.Backend == "cuda" {
-		return usagef("--kv-type %s runs on the CPU only (the GPU keeps its KV cache in f32): use --backend cpu, or --kv-type f32 on the GPU", mf.KVType)
-	}
 	st, err := os.Stat(mf.Model)
 	if err != nil {
 		return fmt.Errorf("model file: %w", err)
@@ -141,7 +137,6 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 	if err := mf.validate(); err != nil {
 		return nil, err
 	}
-	mf.notes = nil
 	start := time.Now()
 	f, err := gguf.Open(mf.Model)
 	if err != nil {
@@ -195,7 +190,7 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		return nil, err
 	}
 	lm := &loadedModel{file: f, backend: b, others: slices.DeleteFunc(opened, func(o engine.Backend) bool { return o == b }),
-		model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name, notes: mf.notes}
+		model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}
 	if cpus := runtime.GOMAXPROCS(0); mf.Threads > cpus { // F10: each extra spinning worker costs the others
 		lm.notes = append(lm.notes, fmt.Sprintf("--threads %d is more than the %d CPUs available: the workers take turns and every step slows down (0 uses them all)", mf.Threads, cpus))
 	}

@@ -8,6 +8,7 @@ package cuda
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/llamago/llamago/engine"
@@ -15,11 +16,17 @@ import (
 )
 
 // kvCache is a paged cache: keys and values are each [layer][block][blockSize][kvDim], so that a layer's
-// row of slot s = block·blockSize + offset is the kvDim floats at s·kvDim (see kernels/attention.cu).
+// row of slot s = block·blockSize + offset is the kvDim values at s·kvDim (see kernels/attention.cu), each
+// a float32 or a half-precision float (size 4 or 2 bytes; its kernels end in _f32 or _f16).
 type kvCache struct {
 	k, v                     devPtr
 	blocks, blockSize, kvDim int
+	size                     int64  // bytes a value
+	suffix                   string // of the kernels that read and write the cache
 }
+
+// kernel is the name of a kernel of the cache's type ("attention" → "attention_f16").
+func (c *kvCache) kernel(name string) string { return name + c.suffix }
 
 func (c *kvCache) Blocks() int    { return c.blocks }
 func (c *kvCache) BlockSize() int { return c.blockSize }
@@ -28,22 +35,29 @@ func (c *kvCache) BlockSize() int { return c.blockSize }
 func (c *kvCache) slots() int { return c.blocks * c.blockSize }
 
 // layer is the byte offset of a layer's rows.
-func (c *kvCache) layer(l int) devPtr { return devPtr(int64(l) * int64(c.slots()) * int64(4*c.kvDim)) }
+func (c *kvCache) layer(l int) devPtr {
+	return devPtr(int64(l) * int64(c.slots()) * c.size * int64(c.kvDim))
+}
 
-// SupportsKVType implements engine.KVTypeSupporter: the kernels read float32 keys and values.
-func (b *Backend) SupportsKVType(t gguf.Type) bool { return t == gguf.TypeF32 }
+// SupportsKVType implements engine.KVTypeSupporter: the kernels read and write float32 and half-precision
+// caches.
+func (b *Backend) SupportsKVType(t gguf.Type) bool { return t == gguf.TypeF32 || t == gguf.TypeF16 }
 
 func (b *Backend) NewKVCache(s engine.KVSpec) (engine.KVCache, error) {
 	layers, blocks, blockSize, kvHeads, headDim := s.Layers, s.Blocks, s.BlockSize, s.KVHeads, s.HeadDim
-	if !b.SupportsKVType(s.Type) {
-		return nil, fmt.Errorf("cuda: the GPU keeps its KV cache in float32, not %s: leave the KV type at f32 (--kv-type)", s.Type)
-	}
 	if blocks <= 0 || blockSize <= 0 || kvHeads <= 0 || headDim <= 0 {
 		return nil, fmt.Errorf("cuda: a KV cache needs blocks of positions and heads of values, got %d blocks of %d, %d heads of %d", blocks, blockSize, kvHeads, headDim)
 	}
 	kvDim := kvHeads * headDim
-	c := &kvCache{blocks: blocks, blockSize: blockSize, kvDim: kvDim}
-	n := 4 * int64(layers) * int64(c.slots()) * int64(kvDim)
+	c := &kvCache{blocks: blocks, blockSize: blockSize, kvDim: kvDim, size: 4, suffix: "_f32"}
+	switch s.Type {
+	case gguf.TypeF32:
+	case gguf.TypeF16:
+		c.size, c.suffix = 2, "_f16"
+	default:
+		return nil, fmt.Errorf("cuda: a KV cache of %s is not supported: f32 or f16", strings.ToLower(s.Type.String()))
+	}
+	n := c.size * int64(layers) * int64(c.slots()) * int64(kvDim)
 	err := b.do(func() error {
 		var err error
 		if c.k, _, err = b.take(n, "the KV cache (keys)"); err != nil {
@@ -115,7 +129,7 @@ func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, slots
 		if err != nil {
 			return err
 		}
-		return launch(b, "kv_store_f32", len(slots), 256, 0, kvStoreArgs{KC: kv.k + off, VC: kv.v + off, K: dp(k), V: dp(v), Slot: sp, KVDim: kv.kvDim})
+		return launch(b, kv.kernel("kv_store"), len(slots), 256, 0, kvStoreArgs{KC: kv.k + off, VC: kv.v + off, K: dp(k), V: dp(v), Slot: sp, KVDim: kv.kvDim})
 	})
 }
 
@@ -132,7 +146,7 @@ func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int
 		if err != nil {
 			return err
 		}
-		return launch(b, "rope_store_f32", d.n*(heads+kvHeads), 64, 0, ropeStoreArgs{Q: dp(q), K: dp(k), V: dp(v),
+		return launch(b, cache.kernel("rope_store"), d.n*(heads+kvHeads), 64, 0, ropeStoreArgs{Q: dp(q), K: dp(k), V: dp(v),
 			KC: cache.k + off, VC: cache.v + off, Pos: d.pos, Slot: d.slot, Heads: heads, KVHeads: kvHeads, HeadDim: headDim,
 			RopeDim: p.Dims, Base: p.Base, FreqScale: p.FreqScale, Factors: fac})
 	})
@@ -286,7 +300,7 @@ func (b *Backend) splitAttention(out, q engine.Buffer, cache *kvCache, off devPt
 		return err
 	}
 	shared := 4 * max((attnThreads/32)*(p.HeadDim+2), splits) // the warps' outputs, then the merge's weights
-	return launch(b, "attention_f32", queries*splits, attnThreads, shared, attentionArgs{Out: dp(out), Partials: part,
+	return launch(b, cache.kernel("attention"), queries*splits, attnThreads, shared, attentionArgs{Out: dp(out), Partials: part,
 		Counters: counters.p, Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables,
 		BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
 		Splits: splits, Chunk: chunk, Capture: capture, MaxPos: maxPos})
@@ -342,7 +356,7 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.K
 			}
 		}
 		if shared, ok := b.tileAttention(d, p.Heads, p.HeadDim, cache.blockSize); ok {
-			err = launch(b, "attention_tile_f32", d.nTiles*p.Heads, attnTileThreads, shared, tileAttentionArgs{Out: dp(out),
+			err = launch(b, cache.kernel("attention_tile"), d.nTiles*p.Heads, attnTileThreads, shared, tileAttentionArgs{Out: dp(out),
 				Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables, Tiles: d.tiles,
 				BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
 				Capture: capture, MaxPos: maxPos})

@@ -53,6 +53,7 @@ const std::map<std::string, Entry>& kernels() {
         EMU_WEIGHT(f32), EMU_WEIGHT(f16), EMU_WEIGHT(q4_0), EMU_WEIGHT(q8_0), EMU_WEIGHT(q4_k), EMU_WEIGHT(q6_k),
         EMU_COALESCED(q4_0), EMU_COALESCED(q8_0), KERNEL(rmsnorm_f32), KERNEL(swiglu_f32), KERNEL(add_f32),
         KERNEL(rope_f32), KERNEL(rope_store_f32), KERNEL(attention_f32), KERNEL(attention_tile_f32), KERNEL(kv_store_f32),
+        KERNEL(rope_store_f16), KERNEL(attention_f16), KERNEL(attention_tile_f16), KERNEL(kv_store_f16),
         KERNEL(matmul_tc_f16), KERNEL(matmul_tc_q4_0), KERNEL(matmul_tc_q8_0), KERNEL(matmul_tc_q4_k), KERNEL(matmul_tc_q6_k),
     };
     return t;

@@ -112,7 +112,8 @@ type attentionArgs struct {
 var kernelArgTypes = func() map[string]reflect.Type {
 	byName := map[string]any{"rmsnorm_f32": rmsnormArgs{}, "swiglu_f32": swigluArgs{}, "add_f32": addArgs{},
 		"rope_f32": ropeArgs{}, "rope_store_f32": ropeStoreArgs{}, "kv_store_f32": kvStoreArgs{},
-		"attention_f32": attentionArgs{}, "attention_tile_f32": tileAttentionArgs{}}
+		"attention_f32": attentionArgs{}, "attention_tile_f32": tileAttentionArgs{},
+		"rope_store_f16": ropeStoreArgs{}, "kv_store_f16": kvStoreArgs{}, "attention_f16": attentionArgs{}, "attention_tile_f16": tileAttentionArgs{}}
 	out := map[string]reflect.Type{}
 	for _, fam := range kernels.Families {
 		for _, name := range kernels.Names[fam] {

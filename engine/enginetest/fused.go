@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
@@ -112,12 +113,21 @@ func fusedCases() []Case {
 				return got, want, err
 			}})
 	}
-	for _, c := range []struct{ heads, kvHeads, hd, dims, past, n int }{{8, 2, 64, 64, 5, 3}, {4, 4, 128, 64, 20, 1}, {4, 2, 64, 64, 30, 6}} {
-		cs = append(cs, Case{Name: fmt.Sprintf("RoPEStoreKV+Attention(heads=%d,kv=%d,headDim=%d,dims=%d,past=%d,n=%d)", c.heads, c.kvHeads, c.hd, c.dims, c.past, c.n),
-			Threshold: 1e-10,
+	// With a half-precision cache the reference rounds the rotated keys as the cache does (values are
+	// drawn in half precision already, see newPaged).
+	for _, c := range []struct {
+		heads, kvHeads, hd, dims, past, n int
+		kv                                gguf.Type
+	}{{8, 2, 64, 64, 5, 3, gguf.TypeF32}, {4, 4, 128, 64, 20, 1, gguf.TypeF32}, {4, 2, 64, 64, 30, 6, gguf.TypeF32}, {4, 2, 64, 64, 30, 6, gguf.TypeF16}} {
+		suffix := ""
+		if c.kv != gguf.TypeF32 {
+			suffix = "," + strings.ToLower(c.kv.String())
+		}
+		cs = append(cs, Case{Name: fmt.Sprintf("RoPEStoreKV+Attention(heads=%d,kv=%d,headDim=%d,dims=%d,past=%d,n=%d%s)", c.heads, c.kvHeads, c.hd, c.dims, c.past, c.n, suffix),
+			Threshold: 1e-10, KV: c.kv,
 			Run: func(b engine.Backend, r *rand.Rand) ([]float32, []float64, error) {
 				kvDim, total := c.kvHeads*c.hd, c.past+c.n
-				pg, err := newPaged(b, r, [][2]int{{c.past, c.n}}, c.kvHeads, c.hd, gguf.TypeF32)
+				pg, err := newPaged(b, r, [][2]int{{c.past, c.n}}, c.kvHeads, c.hd, c.kv)
 				if err != nil {
 					return nil, nil, err
 				}
@@ -160,6 +170,9 @@ func fusedCases() []Case {
 				}
 				for i, v := range rk {
 					k32[i] = float32(v)
+					if c.kv == gguf.TypeF16 {
+						k32[i] = gguf.FP16ToFP32(gguf.FP32ToFP16(k32[i]))
+					}
 				}
 				want, _ := attentionRef(q32, k32, vals, pos[c.past:], c.heads, c.kvHeads, c.hd, float64(scale))
 				return append(gq, gout...), append(rq, want...), err
