@@ -148,6 +148,9 @@ func runBench(w io.Writer, o benchOptions) error {
 	longest := max(slices.Max(o.PPs), slices.Max(o.TGs))
 	if o.Ctx == 0 {
 		o.Ctx = max(depth+longest, 1)
+		if depth > 0 {
+			o.ctxFrom = fmt.Sprintf("-d %d and a test of %d tokens", depth, longest)
+		}
 	} else if depth+longest > o.Ctx && len(o.Parallel) == 0 { // --parallel sizes its own context
 		return usagef("-d %d and a test of %d tokens need a context of %d positions, more than --ctx %d", depth, longest, depth+longest, o.Ctx)
 	}
@@ -156,6 +159,9 @@ func runBench(w io.Writer, o benchOptions) error {
 		return err
 	}
 	defer lm.Close()
+	if o.report != nil {
+		lm.printNotes(o.report)
+	}
 	m := lm.model
 	var params uint64
 	for _, t := range lm.file.Tensors {

@@ -104,6 +104,11 @@ func TestBenchDepth(t *testing.T) {
 	require.Zero(t, code, stderr)
 	require.Contains(t, out, "| tg2 @ d22 |", "the test column widens to the longest name")
 
+	// A depth past the model's training context: the note names what chose the context, not a --ctx.
+	_, stderr, code = run(t, "bench", "-m", p, "-p", "0", "-n", "2", "-d", "600", "-r", "1")
+	require.Zero(t, code, stderr)
+	require.Contains(t, stderr, "note: -d 600 and a test of 2 tokens take 602 positions, more than the 512 positions the model was trained with")
+
 	_, stderr, code = run(t, "bench", "-m", p, "-p", "8", "-n", "2", "-d", "20", "-c", "24")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "need a context of 28 positions")

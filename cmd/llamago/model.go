@@ -31,6 +31,7 @@ type modelFlags struct {
 	ActBits     int
 	KVType      string
 	kvType      gguf.Type // KVType parsed (validate)
+	ctxFrom     string    // what set Ctx when the command chose it rather than --ctx (bench -d): for notes
 	name        string    // what to call the model when it is not its file's name (the built-in one)
 	// kvFor, when set, is the KV cache the command will make, in positions, given the context: a server's
 	// parallel requests (or its --kv-blocks) rather than one sequence — for the device memory check.
@@ -195,7 +196,11 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		lm.notes = append(lm.notes, fmt.Sprintf("--threads %d is more than the %d CPUs available: the workers take turns and every step slows down (0 uses them all)", mf.Threads, cpus))
 	}
 	if trained := m.Config.ContextLength; mf.Ctx > trained && trained > 0 {
-		lm.notes = append(lm.notes, fmt.Sprintf("--ctx %d is more than the %d positions the model was trained with: text past them degrades", mf.Ctx, trained))
+		what := fmt.Sprintf("--ctx %d is", mf.Ctx)
+		if mf.ctxFrom != "" {
+			what = fmt.Sprintf("%s take %d positions,", mf.ctxFrom, mf.Ctx)
+		}
+		lm.notes = append(lm.notes, fmt.Sprintf("%s more than the %d positions the model was trained with: text past them degrades", what, trained))
 	}
 	if !gpuBuild && mf.GPULay >= 0 {
 		lm.notes = append(lm.notes, "--gpu-layers/-ngl has no effect: this llamago was built without CUDA (make cuda builds bin/llamago-cuda)")
