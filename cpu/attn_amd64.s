@@ -200,6 +200,22 @@ row16: \
 	VZEROUPPER \
 	RET
 
+// FMA4Q2(S): Y0–Y3 += Y8 · the four queries' (R8–R11) values at BX·S, and Y4–Y7 += Y9 · the same: the AVX2
+// kernels' step (a dimension of 16 keys for the scores, a row of 16 values for the outputs).
+#define FMA4Q2(S) \
+	VBROADCASTSS (R8)(BX*S), Y10 \
+	VFMADD231PS Y8, Y10, Y0 \
+	VFMADD231PS Y9, Y10, Y4 \
+	VBROADCASTSS (R9)(BX*S), Y11 \
+	VFMADD231PS Y8, Y11, Y1 \
+	VFMADD231PS Y9, Y11, Y5 \
+	VBROADCASTSS (R10)(BX*S), Y12 \
+	VFMADD231PS Y8, Y12, Y2 \
+	VFMADD231PS Y9, Y12, Y6 \
+	VBROADCASTSS (R11)(BX*S), Y13 \
+	VFMADD231PS Y8, Y13, Y3 \
+	VFMADD231PS Y9, Y13, Y7
+
 // func attnScoresAVX2(q *[4]*float32, k unsafe.Pointer, tileStride, hd, tiles int, s *float32, stride int, scale float32)
 // As attnScoresAVX512 with 256-bit registers: Y0–Y3 the first 8 keys of the tile for the four queries, Y4–Y7
 // the last 8.
@@ -220,18 +236,7 @@ tile2: \
 dim2: \
 	LD (AX), Y8 \
 	LD OFF(AX), Y9 \
-	VBROADCASTSS (R8)(BX*1), Y10 \
-	VFMADD231PS Y8, Y10, Y0 \
-	VFMADD231PS Y9, Y10, Y4 \
-	VBROADCASTSS (R9)(BX*1), Y11 \
-	VFMADD231PS Y8, Y11, Y1 \
-	VFMADD231PS Y9, Y11, Y5 \
-	VBROADCASTSS (R10)(BX*1), Y12 \
-	VFMADD231PS Y8, Y12, Y2 \
-	VFMADD231PS Y9, Y12, Y6 \
-	VBROADCASTSS (R11)(BX*1), Y13 \
-	VFMADD231PS Y8, Y13, Y3 \
-	VFMADD231PS Y9, Y13, Y7 \
+	FMA4Q2(1) \
 	ADDQ $STEP, AX \
 	ADDQ $4, BX \
 	CMPQ BX, DX \
@@ -283,18 +288,7 @@ dim2: \
 row2: \
 	LD (SI), Y8 \
 	LD OFF(SI), Y9 \
-	VBROADCASTSS (R8)(BX*4), Y10 \
-	VFMADD231PS Y8, Y10, Y0 \
-	VFMADD231PS Y9, Y10, Y4 \
-	VBROADCASTSS (R9)(BX*4), Y11 \
-	VFMADD231PS Y8, Y11, Y1 \
-	VFMADD231PS Y9, Y11, Y5 \
-	VBROADCASTSS (R10)(BX*4), Y12 \
-	VFMADD231PS Y8, Y12, Y2 \
-	VFMADD231PS Y9, Y12, Y6 \
-	VBROADCASTSS (R11)(BX*4), Y13 \
-	VFMADD231PS Y8, Y13, Y3 \
-	VFMADD231PS Y9, Y13, Y7 \
+	FMA4Q2(4) \
 	ADDQ DX, SI \
 	INCQ BX \
 	CMPQ BX, CX \
