@@ -131,7 +131,8 @@ deploy-check:
 ## with C++20, no GPU, no CUDA toolkit): the conformance suite, end-to-end logits and greedy generation.
 ## Then the CLI on it: greedy text from a synthetic Q4_0 model must be the same on the CPU, with
 ## --backend cuda, with --gpu-layers 1 (partial offload), with --unfused (no fused kernels), with CUDA graphs
-## off and on for every pass, and split across two emulated GPUs (--device 0,1), then two GPUs and the CPU.
+## off and on for every pass, and split across two emulated GPUs (--device 0,1), then two GPUs and the CPU;
+## and with a half-precision KV cache (--kv-type f16), whole and with the CPU.
 cuda-emu: build
 	$(GO) vet -tags cudaemu ./engine/cuda/ ./cmd/...
 	$(GO) test -tags cudaemu -count=1 ./engine/cuda/

@@ -38,7 +38,7 @@ func TestCPUAttentionChecksItsInputs(t *testing.T) {
 	require.ErrorContains(t, err, "a KV cache of q8_0 is not supported on the CPU")
 }
 
-// f32Only is a CPU backend that says it keeps only float32 caches, as the CUDA backend does.
+// f32Only is a CPU backend that says it keeps only float32 caches.
 type f32Only struct{ *CPU }
 
 func (f32Only) SupportsKVType(t gguf.Type) bool { return t == gguf.TypeF32 }

@@ -13,6 +13,7 @@ type MemoryPlan struct {
 	LayerWeights []int64 // bytes of blk.N.* for each layer N
 	OtherWeights int64   // token embedding, output norm and projection
 	LayerKV      int64   // bytes of KV cache per layer at the planned context
+	HalfKV       bool    // the KV cache is in half precision already (for the advice)
 	Activations  int64   // bytes of activation buffers for the planned batch
 	Scratch      int64   // the device backend's own scratch for such batches (Reserver.ScratchBytes), once
 }
@@ -30,7 +31,7 @@ func PlanMemory(f *gguf.File, cfg *gguf.LlamaConfig, ctx, batch int, kv gguf.Typ
 	}
 	// The same counts NewSession's runner allocates (and reserves on a device).
 	batch = min(max(batch, 1), ctx)
-	p.LayerKV = kvBytes(cfg, 1, blocksFor(ctx), kv)
+	p.LayerKV, p.HalfKV = kvBytes(cfg, 1, blocksFor(ctx), kv), kv == gguf.TypeF16
 	p.Activations = 4 * stepFloats(cfg, batch, batch, true)
 	return p
 }
@@ -70,6 +71,9 @@ func (p MemoryPlan) CheckFits(free int64, device string) error {
 	advice := "even the embedding and output do not fit: use --backend cpu or a smaller --ctx"
 	if n >= 0 {
 		advice = fmt.Sprintf("--gpu-layers %d would fit (the other %d layers then run on the CPU), or use a smaller --ctx", n, len(p.LayerWeights)-n)
+	}
+	if !p.HalfKV && p.LayerKV > 0 {
+		advice += ", or --kv-type f16 (the KV cache in half the bytes)"
 	}
 	return fmt.Errorf("the model needs %.2f GiB on %s (weights, KV cache and activations) but %.2f GiB are free: %s",
 		gib(need), device, gib(free), advice)

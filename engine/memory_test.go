@@ -26,6 +26,10 @@ func TestPlanMemory(t *testing.T) {
 	err := p.CheckFits(p.Fits(2)+1, "test")
 	require.ErrorContains(t, err, "--gpu-layers 2 would fit (the other 2 layers then run on the CPU)")
 	require.ErrorContains(t, p.CheckFits(1, "test"), "use --backend cpu")
+	require.ErrorContains(t, err, "or --kv-type f16 (the KV cache in half the bytes)")
+	h := PlanMemory(f, m.Config, 128, 16, gguf.TypeF16)
+	require.Equal(t, p.LayerKV/2, h.LayerKV, "a half-precision cache: half the bytes")
+	require.NotContains(t, h.CheckFits(h.Fits(2)+1, "test").Error(), "--kv-type f16", "already half precision")
 }
 
 // reserving is a CPU backend that records what a session reserves and what it then allocates.

@@ -1,12 +1,13 @@
 // Causal attention over the paged KV cache, split along the keys (flash-decoding), in one launch.
 //
-// The cache: each layer's keys (and values) are rows of kvDim floats, one per slot; a slot is
+// The cache: each layer's keys (and values) are rows of kvDim values (floats, or halves: see below), one
+// per slot; a slot is
 // block·blockSize + offset, so a block is blockSize consecutive rows. A sequence's positions 0, 1, … live in
 // the blocks its block table lists in order: position j is row table[j / blockSize]·blockSize + j % blockSize.
 // A batch may hold tokens of several sequences: token t attends to positions 0…pos[t] of its own sequence,
 // whose block table starts at tables + tableOf[t] (the host packs the tables of the batch's sequences).
 //
-// attention_f32: one block per (query token, head, split); split s takes the cache blocks [s·chunk, (s+1)·chunk)
+// attention_f32 (attention_f16): one block per (query token, head, split); split s takes the cache blocks [s·chunk, (s+1)·chunk)
 // of the token's table, cut at position pos[t]. In each cache block, warp w takes the keys w, w + NW, …: the
 // lanes share the head's dimensions for the score (a warp sum), and the warp keeps an online softmax (running
 // maximum m, sum l, output o). The block then merges its warps and writes (m, l, o) for the split (a split
@@ -138,10 +139,10 @@ template <typename KV> __device__ __forceinline__ void attention(ATTENTION_PARAM
     if (last_block(counters + th, (unsigned)splits)) merge_splits(outp, part, th, n, headDim, splits, capture, maxPos, sh);
 }
 
-KV_KERNELS(attention, attention, ATTENTION_PARAMS, ATTENTION_ARGS)
+KV_KERNELS(attention, ATTENTION_PARAMS, ATTENTION_ARGS)
 
-// kv_store_f32: copies each token's key and value (kvDim floats each) into the cache rows of its slot
-// (block·blockSize + position mod blockSize). One block per token.
+// kv_store_f32 (kv_store_f16): copies each token's key and value (kvDim floats each) into the cache rows of
+// its slot (block·blockSize + position mod blockSize). One block per token.
 #define KV_STORE_PARAMS(KV) KV *kc, KV *vc, const float *k, const float *v, const int *slot, long long kvDim
 #define KV_STORE_ARGS kc, vc, k, v, slot, kvDim
 
@@ -153,9 +154,9 @@ template <typename KV> __device__ __forceinline__ void kv_store(KV_STORE_PARAMS(
     }
 }
 
-KV_KERNELS(kv_store, kv_store, KV_STORE_PARAMS, KV_STORE_ARGS)
+KV_KERNELS(kv_store, KV_STORE_PARAMS, KV_STORE_ARGS)
 
-// attention_tile_f32: causal attention for prompt chunks, query tiles against key/value tiles (flash
+// attention_tile_f32 (attention_tile_f16): causal attention for prompt chunks, query tiles against key/value tiles (flash
 // attention), one block of ATT_TQ·8 threads per (tile, head). A tile is up to ATT_TQ consecutive tokens of
 // the batch from one sequence: tiles[2i] is its first token, tiles[2i+1] its count. The block walks the
 // sequence's cache blocks from position 0 to the tile's last position, one cache block (blockSize keys) at a
@@ -242,12 +243,15 @@ template <typename KV> __device__ __forceinline__ void attention_tile(ATTENTION_
         l = l * corr + sloc;
         m = mnew;
         __syncthreads(); // every weight of the query written before its threads read them all
+        // Only the keys the query sees: a later position's weight is 0, but its value may be ±inf (a half
+        // past 65504), and 0·inf is NaN.
+        const long long kend = max(0LL, min(len, mypos - j0 + 1));
 #pragma unroll
         for (int e = 0; e < ATT_TD; e++) {
             long long d = sub + 8 * e;
             if (d < D) {
                 float acc = o[e] * corr;
-                for (long long k = 0; k < len; k++) acc += Ss[qi * SB + k] * Vs[k * D + d];
+                for (long long k = 0; k < kend; k++) acc += Ss[qi * SB + k] * Vs[k * D + d];
                 o[e] = acc;
             }
         }
@@ -268,4 +272,4 @@ template <typename KV> __device__ __forceinline__ void attention_tile(ATTENTION_
     }
 }
 
-KV_KERNELS(attention_tile, attention_tile, ATTENTION_TILE_PARAMS, ATTENTION_TILE_ARGS)
+KV_KERNELS(attention_tile, ATTENTION_TILE_PARAMS, ATTENTION_TILE_ARGS)

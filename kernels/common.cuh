@@ -172,7 +172,7 @@ template <typename KV> __device__ __forceinline__ KV kv_from(float x);
 template <> __device__ __forceinline__ float kv_from<float>(float x) { return x; }
 template <> __device__ __forceinline__ __half kv_from<__half>(float x) { return __float2half(x); }
 
-// The kernels of both cache types from one template body: NAME_f32 and NAME_f16 call BODY<KV>(args).
-#define KV_KERNELS(NAME, BODY, PARAMS, ARGS) \
-    extern "C" __global__ void NAME##_f32(PARAMS(float)) { BODY<float>(ARGS); } \
-    extern "C" __global__ void NAME##_f16(PARAMS(__half)) { BODY<__half>(ARGS); }
+// The kernels of both cache types from one template body: NAME_f32 and NAME_f16 call NAME<KV>(args).
+#define KV_KERNELS(NAME, PARAMS, ARGS) \
+    extern "C" __global__ void NAME##_f32(PARAMS(float)) { NAME<float>(ARGS); } \
+    extern "C" __global__ void NAME##_f16(PARAMS(__half)) { NAME<__half>(ARGS); }

@@ -48,4 +48,4 @@ template <typename KV> __device__ __forceinline__ void rope_store(ROPE_STORE_PAR
     }
 }
 
-KV_KERNELS(rope_store, rope_store, ROPE_STORE_PARAMS, ROPE_STORE_ARGS)
+KV_KERNELS(rope_store, ROPE_STORE_PARAMS, ROPE_STORE_ARGS)

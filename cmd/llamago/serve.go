@@ -279,7 +279,7 @@ func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, erro
 		if o.KVBlocks > 0 {
 			return o.KVBlocks * engine.KVBlockSize
 		}
-		return o.Parallel * ctx
+		return o.Parallel * ((ctx + engine.KVBlockSize - 1) / engine.KVBlockSize) * engine.KVBlockSize // whole blocks each, as NewRunner
 	}
 	lm, err := o.open()
 	if err != nil {

@@ -19,14 +19,12 @@ import (
 // row of slot s = block·blockSize + offset is the kvDim values at s·kvDim (see kernels/attention.cu), each
 // a float32 or a half-precision float (size 4 or 2 bytes; its kernels end in _f32 or _f16).
 type kvCache struct {
-	k, v                     devPtr
-	blocks, blockSize, kvDim int
-	size                     int64  // bytes a value
-	suffix                   string // of the kernels that read and write the cache
+	k, v                             devPtr
+	layers, blocks, blockSize, kvDim int
+	size                             int64 // bytes a value
+	// The kernels that read and write a cache of its type, named once (a pass launches them per layer).
+	attention, attentionTile, store, ropeStore string
 }
-
-// kernel is the name of a kernel of the cache's type ("attention" → "attention_f16").
-func (c *kvCache) kernel(name string) string { return name + c.suffix }
 
 func (c *kvCache) Blocks() int    { return c.blocks }
 func (c *kvCache) BlockSize() int { return c.blockSize }
@@ -49,14 +47,16 @@ func (b *Backend) NewKVCache(s engine.KVSpec) (engine.KVCache, error) {
 		return nil, fmt.Errorf("cuda: a KV cache needs blocks of positions and heads of values, got %d blocks of %d, %d heads of %d", blocks, blockSize, kvHeads, headDim)
 	}
 	kvDim := kvHeads * headDim
-	c := &kvCache{blocks: blocks, blockSize: blockSize, kvDim: kvDim, size: 4, suffix: "_f32"}
+	c := &kvCache{layers: layers, blocks: blocks, blockSize: blockSize, kvDim: kvDim, size: 4}
+	suffix := "_f32"
 	switch s.Type {
 	case gguf.TypeF32:
 	case gguf.TypeF16:
-		c.size, c.suffix = 2, "_f16"
+		c.size, suffix = 2, "_f16"
 	default:
 		return nil, fmt.Errorf("cuda: a KV cache of %s is not supported: f32 or f16", strings.ToLower(s.Type.String()))
 	}
+	c.attention, c.attentionTile, c.store, c.ropeStore = "attention"+suffix, "attention_tile"+suffix, "kv_store"+suffix, "rope_store"+suffix
 	n := c.size * int64(layers) * int64(c.slots()) * int64(kvDim)
 	err := b.do(func() error {
 		var err error
@@ -129,7 +129,7 @@ func (b *Backend) StoreKV(c engine.KVCache, layer int, k, v engine.Buffer, slots
 		if err != nil {
 			return err
 		}
-		return launch(b, kv.kernel("kv_store"), len(slots), 256, 0, kvStoreArgs{KC: kv.k + off, VC: kv.v + off, K: dp(k), V: dp(v), Slot: sp, KVDim: kv.kvDim})
+		return launch(b, kv.store, len(slots), 256, 0, kvStoreArgs{KC: kv.k + off, VC: kv.v + off, K: dp(k), V: dp(v), Slot: sp, KVDim: kv.kvDim})
 	})
 }
 
@@ -146,7 +146,7 @@ func (b *Backend) RoPEStoreKV(q, k, v engine.Buffer, c engine.KVCache, layer int
 		if err != nil {
 			return err
 		}
-		return launch(b, cache.kernel("rope_store"), d.n*(heads+kvHeads), 64, 0, ropeStoreArgs{Q: dp(q), K: dp(k), V: dp(v),
+		return launch(b, cache.ropeStore, d.n*(heads+kvHeads), 64, 0, ropeStoreArgs{Q: dp(q), K: dp(k), V: dp(v),
 			KC: cache.k + off, VC: cache.v + off, Pos: d.pos, Slot: d.slot, Heads: heads, KVHeads: kvHeads, HeadDim: headDim,
 			RopeDim: p.Dims, Base: p.Base, FreqScale: p.FreqScale, Factors: fac})
 	})
@@ -300,7 +300,7 @@ func (b *Backend) splitAttention(out, q engine.Buffer, cache *kvCache, off devPt
 		return err
 	}
 	shared := 4 * max((attnThreads/32)*(p.HeadDim+2), splits) // the warps' outputs, then the merge's weights
-	return launch(b, cache.kernel("attention"), queries*splits, attnThreads, shared, attentionArgs{Out: dp(out), Partials: part,
+	return launch(b, cache.attention, queries*splits, attnThreads, shared, attentionArgs{Out: dp(out), Partials: part,
 		Counters: counters.p, Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables,
 		BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
 		Splits: splits, Chunk: chunk, Capture: capture, MaxPos: maxPos})
@@ -335,6 +335,9 @@ func (b *Backend) tileAttention(d devBatch, heads, headDim, blockSize int) (int,
 
 func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.KVBatch, p engine.AttentionParams) error {
 	cache := c.(*kvCache)
+	if p.KVHeads*p.HeadDim != cache.kvDim || p.Layer < 0 || p.Layer >= cache.layers {
+		return fmt.Errorf("cuda: attention in layer %d over %d KV heads of %d values, but the KV cache holds %d layers of %d values a position", p.Layer, p.KVHeads, p.HeadDim, cache.layers, cache.kvDim)
+	}
 	if p.HeadDim > 256 {
 		return fmt.Errorf("cuda: head size %d is larger than the attention kernel's 256: run this model with --backend cpu", p.HeadDim)
 	}
@@ -356,7 +359,7 @@ func (b *Backend) Attention(out, q engine.Buffer, c engine.KVCache, kv *engine.K
 			}
 		}
 		if shared, ok := b.tileAttention(d, p.Heads, p.HeadDim, cache.blockSize); ok {
-			err = launch(b, cache.kernel("attention_tile"), d.nTiles*p.Heads, attnTileThreads, shared, tileAttentionArgs{Out: dp(out),
+			err = launch(b, cache.attentionTile, d.nTiles*p.Heads, attnTileThreads, shared, tileAttentionArgs{Out: dp(out),
 				Q: dp(q), KC: cache.k + off, VC: cache.v + off, Pos: d.pos, TableOf: d.tableOf, Tables: d.tables, Tiles: d.tiles,
 				BlockSize: cache.blockSize, Heads: p.Heads, KVHeads: p.KVHeads, HeadDim: p.HeadDim, Scale: float64(p.Scale),
 				Capture: capture, MaxPos: maxPos})

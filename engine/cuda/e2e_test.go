@@ -33,6 +33,11 @@ func readRef(t *testing.T, p string) *ref {
 }
 
 func loadModel(t *testing.T, b *Backend, name string) *engine.Model {
+	return loadModelKV(t, b, name, gguf.TypeF32)
+}
+
+// loadModelKV is loadModel with a KV cache of kv.
+func loadModelKV(t *testing.T, b *Backend, name string, kv gguf.Type) *engine.Model {
 	f, err := gguf.Open(testutil.Shared(t, filepath.Join("models", name)))
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +48,7 @@ func loadModel(t *testing.T, b *Backend, name string) *engine.Model {
 			t.Skipf("%s: %s has no kernels for %s (%s)", name, b.Name(), ti.Type, ti.Name)
 		}
 	}
-	m, err := engine.Load(f, b)
+	m, err := engine.LoadWith(f, engine.LoadOptions{First: b, FirstLayers: -1, KVType: kv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,19 +57,36 @@ func loadModel(t *testing.T, b *Backend, name string) *engine.Model {
 
 // TestEndToEnd compares GPU logits at every prompt position with the exact float64 answer (same bounds as
 // the CPU tests: NMSE ≤ 1e-6 for float models; quantized models at most 1.25× llama.cpp's distance) and
-// checks greedy generation on stories260K token for token.
+// checks greedy generation on stories260K token for token. A half-precision KV cache (the f16 kernels) is
+// held to the same bounds on a float and a quantized model (the CPU's: 2e-7 NMSE from exact).
 func TestEndToEnd(t *testing.T) {
 	dir := testutil.Shared(t, "reference/exact")
 	b := openGPU(t)
 	defer b.Close()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	type run struct {
+		file string
+		kv   gguf.Type
+	}
+	var runs []run
 	for _, f := range files {
+		runs = append(runs, run{f, gguf.TypeF32})
+		if m := filepath.Base(f); strings.HasPrefix(m, "syn256-F32__") || strings.HasPrefix(m, "syn256-Q4_0__") {
+			runs = append(runs, run{f, gguf.TypeF16})
+		}
+	}
+	for _, r := range runs {
+		f := r.file
 		base := filepath.Base(f)
 		model := strings.SplitN(base, "__", 2)[0]
-		t.Run(strings.TrimSuffix(base, ".json"), func(t *testing.T) {
+		name := strings.TrimSuffix(base, ".json")
+		if r.kv != gguf.TypeF32 {
+			name += "/kv=f16"
+		}
+		t.Run(name, func(t *testing.T) {
 			exact := readRef(t, f)
 			lc := readRef(t, filepath.Join(filepath.Dir(dir), "logits", base))
-			m := loadModel(t, b, model+".gguf")
+			m := loadModelKV(t, b, model+".gguf", r.kv)
 			s, err := m.NewSession(256, 512)
 			if err != nil {
 				t.Fatal(err)

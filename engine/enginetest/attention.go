@@ -73,8 +73,9 @@ func ropeRef(x []float32, pos []int32, heads, hd int, p engine.RopeParams) []flo
 // for the first tokens, {2,1,256,1000,2} the largest head size it takes and many splits. Sequences live in a
 // paged cache, their blocks scattered over the pool; the cases with several sequences batch prompt chunks
 // and decode tokens of sequences of different lengths, as a serving step does. Each shape runs with a
-// float32 cache and with a half-precision one (",f16" in the name; against the float64 answer for keys and
-// values rounded to half precision, which the cache then stores exactly).
+// float32 cache and with a half-precision one (",f16" in the name): the cache is given float32 keys and
+// values, and the reference is the float64 answer for them rounded to half precision, as the cache must
+// keep them (a cache that kept float32 would miss it by ~1e-8 NMSE).
 func attentionCases() []Case {
 	var cs []Case
 	for _, c := range []struct {
@@ -130,7 +131,7 @@ func attentionCases() []Case {
 					probs := make([][][]float64, c.heads)
 					for i, t0 := range pg.firstQuery(kvb) {
 						tn := c.seqs[i][1]
-						o, pr := attentionRef(q[t0*c.heads*c.hd:(t0+tn)*c.heads*c.hd], pg.keys[i], pg.vals[i], kvb.Pos[t0:t0+tn], c.heads, c.kvHeads, c.hd, float64(scale))
+						o, pr := attentionRef(q[t0*c.heads*c.hd:(t0+tn)*c.heads*c.hd], pg.rkeys[i], pg.rvals[i], kvb.Pos[t0:t0+tn], c.heads, c.kvHeads, c.hd, float64(scale))
 						want = append(want, o...)
 						for h := range probs {
 							probs[h] = append(probs[h], pr[h]...)
@@ -155,8 +156,11 @@ type paged struct {
 	cache      engine.KVCache
 	seqs       [][2]int    // positions before the batch, tokens in it
 	tables     [][]int32   // each sequence's blocks
-	keys, vals [][]float32 // each sequence's keys and values, [position][kvDim]
-	kvDim      int
+	keys, vals [][]float32 // each sequence's keys and values, [position][kvDim]: what the cache is given
+	// rkeys and rvals are keys and vals as the cache keeps them (rounded to half precision for an f16
+	// cache), for the references.
+	rkeys, rvals [][]float32
+	kvDim        int
 }
 
 func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvHeads, hd int, typ gguf.Type) (*paged, error) {
@@ -181,12 +185,15 @@ func newPaged(b engine.Backend, r *rand.Rand, seqs [][2]int, kvHeads, hd int, ty
 		}
 		pg.tables = append(pg.tables, t)
 		k, v := randVec(r, total*kvDim, 1), randVec(r, total*kvDim, 1)
+		rk, rv := k, v
 		if typ == gguf.TypeF16 {
+			rk, rv = make([]float32, len(k)), make([]float32, len(v))
 			for i := range k {
-				k[i], v[i] = gguf.FP16ToFP32(gguf.FP32ToFP16(k[i])), gguf.FP16ToFP32(gguf.FP32ToFP16(v[i]))
+				rk[i], rv[i] = gguf.FP16ToFP32(gguf.FP32ToFP16(k[i])), gguf.FP16ToFP32(gguf.FP32ToFP16(v[i]))
 			}
 		}
 		pg.keys, pg.vals = append(pg.keys, k), append(pg.vals, v)
+		pg.rkeys, pg.rvals = append(pg.rkeys, rk), append(pg.rvals, rv)
 	}
 	return pg, nil
 }

@@ -113,8 +113,7 @@ func fusedCases() []Case {
 				return got, want, err
 			}})
 	}
-	// With a half-precision cache the reference rounds the rotated keys as the cache does (values are
-	// drawn in half precision already, see newPaged).
+	// With a half-precision cache the reference rounds the rotated keys and the values as the cache does.
 	for _, c := range []struct {
 		heads, kvHeads, hd, dims, past, n int
 		kv                                gguf.Type
@@ -174,7 +173,7 @@ func fusedCases() []Case {
 						k32[i] = gguf.FP16ToFP32(gguf.FP32ToFP16(k32[i]))
 					}
 				}
-				want, _ := attentionRef(q32, k32, vals, pos[c.past:], c.heads, c.kvHeads, c.hd, float64(scale))
+				want, _ := attentionRef(q32, k32, pg.rvals[0], pos[c.past:], c.heads, c.kvHeads, c.hd, float64(scale))
 				return append(gq, gout...), append(rq, want...), err
 			}})
 	}
