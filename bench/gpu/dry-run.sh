@@ -12,7 +12,7 @@ go build -tags cudaemu -o bin/llamago-emu ./cmd/llamago
 go test -tags cudaemu -c -o bin/cuda-emu.test ./engine/cuda
 rc=0
 LLAMAGO_GPU_BIN=${LLAMAGO_GPU_BIN:-bin/llamago-emu} LLAMAGO_GPU_TESTS=${LLAMAGO_GPU_TESTS:-bin/cuda-emu.test -test.run TestLaunchesPerToken} \
-  LLAMAGO_GPU_SPECS="tiny:Q4_0 tiny:Q8_0" LLAMAGO_GPU_SWEEP=tiny:Q4_0 LLAMAGO_GPU_PARALLEL=1,2 LLAMAGO_GPU_PARALLEL_GEN=4 LLAMAGO_GPU_PROMPTS=16,32 \
+  LLAMAGO_GPU_SPECS="tiny:Q4_0 tiny:Q8_0" LLAMAGO_GPU_SWEEP=tiny:Q4_0 LLAMAGO_GPU_PARALLEL=1,2 LLAMAGO_GPU_PARALLEL_GEN=4 LLAMAGO_GPU_PROMPTS=16,32 LLAMAGO_GPU_DEPTH=64 \
   bash bench/gpu/run.sh "$out" || rc=$?
 echo "run.sh exit $rc"
 n=$(find "$out" -type f | wc -l)

@@ -39,6 +39,7 @@ sweep=${LLAMAGO_GPU_SWEEP:-llama2-7b:Q4_0} # the model every kernel choice is me
 parallel=${LLAMAGO_GPU_PARALLEL:-1,8,32,64} # sequences decoding together, and the tokens each generates
 prompts=${LLAMAGO_GPU_PROMPTS:-512,2048}    # prompt lengths read in one batch on the sweep model
 pgen=${LLAMAGO_GPU_PARALLEL_GEN:-64}
+depth=${LLAMAGO_GPU_DEPTH:-4096} # tokens of context before the long-context decode benchmarks
 budget=${LLAMAGO_GPU_DEADLINE:-540}
 [[ $budget =~ ^[0-9]+$ ]] || { echo "LLAMAGO_GPU_DEADLINE must be a number of seconds" >&2; exit 64; }
 deadline=$((SECONDS + budget))
@@ -337,6 +338,18 @@ for spec in "${order[@]}"; do
   # Only the Q4_0 models are measured again, with the other kernel choices.
   [ "$spec" = "$sweep" ] || [ "$type" = Q4_0 ] || rm -f "$m"
 done
+
+# Decoding after $depth tokens of context on the sweep model, the KV cache in float32 and in half precision
+# (--kv-type f16, the _f16 kernels): attention then reads the whole cache every token besides the weights
+# (the table's bandwidth column counts the weights only).
+m=$(model "$sweep")
+step "long-context decoding on $m"
+if [ -f "$m" ]; then
+  bench_one "$m" "d$depth, f32 cache" -- -d "$depth"
+  bench_one "$m" "d$depth, f16 cache" -- -d "$depth" --kv-type f16
+else
+  note "skipped: long-context decoding (no $m)"
+fi
 
 # Many sequences per step (the paged KV cache and the batched forward pass) on the sweep model: aggregate
 # decoding with 1, 8, 32 and 64 sequences (LLAMAGO_GPU_PARALLEL), prompts of 32 tokens.
