@@ -31,6 +31,14 @@
 	MOVQ s+40(FP), DI \
 	MOVQ stride+48(FP), SI
 
+// OUTPTRS: R8–R11 the four queries' output rows (the values kernels' out argument), for their stores.
+#define OUTPTRS \
+	MOVQ out+32(FP), AX \
+	MOVQ 0(AX), R8 \
+	MOVQ 8(AX), R9 \
+	MOVQ 16(AX), R10 \
+	MOVQ 24(AX), R11
+
 // func attnScoresAVX512(q *[4]*float32, k unsafe.Pointer, tileStride, hd, tiles int, s *float32, stride int, scale float32)
 // For each tile of 16 keys: Z0–Z3 (even dimensions) and Z4–Z7 (odd) hold the 16 scores of the four queries.
 // tileStride is in bytes.
@@ -141,11 +149,7 @@ row64: \
 	INCQ BX \
 	CMPQ BX, CX \
 	JLT  row64 \
-	MOVQ out+32(FP), AX \
-	MOVQ 0(AX), R8 \
-	MOVQ 8(AX), R9 \
-	MOVQ 16(AX), R10 \
-	MOVQ 24(AX), R11 \
+	OUTPTRS \
 	VMOVUPS Z0, (R8) \
 	VMOVUPS Z1, 64(R8) \
 	VMOVUPS Z2, 128(R8) \
@@ -188,11 +192,7 @@ row16: \
 	INCQ BX \
 	CMPQ BX, CX \
 	JLT  row16 \
-	MOVQ out+32(FP), AX \
-	MOVQ 0(AX), R8 \
-	MOVQ 8(AX), R9 \
-	MOVQ 16(AX), R10 \
-	MOVQ 24(AX), R11 \
+	OUTPTRS \
 	VMOVUPS Z0, (R8) \
 	VMOVUPS Z1, (R9) \
 	VMOVUPS Z2, (R10) \
@@ -293,11 +293,7 @@ row2: \
 	INCQ BX \
 	CMPQ BX, CX \
 	JLT  row2 \
-	MOVQ out+32(FP), AX \
-	MOVQ 0(AX), R8 \
-	MOVQ 8(AX), R9 \
-	MOVQ 16(AX), R10 \
-	MOVQ 24(AX), R11 \
+	OUTPTRS \
 	VMOVUPS Y0, (R8) \
 	VMOVUPS Y4, 32(R8) \
 	VMOVUPS Y1, (R9) \
