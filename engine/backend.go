@@ -63,8 +63,8 @@ func ParseKVType(name string) (gguf.Type, error) {
 	return 0, fmt.Errorf("KV cache type %q must be f32 (exact; the default) or f16 (half the memory, as llama.cpp keeps it); quantized caches such as q8_0 are not supported", name)
 }
 
-// kvName is how the command line names a KV cache type ("f16").
-func kvName(t gguf.Type) string { return strings.ToLower(t.String()) }
+// KVTypeName is how the command line and llama-bench name a KV cache type ("f16").
+func KVTypeName(t gguf.Type) string { return strings.ToLower(t.String()) }
 
 // kvElemBytes is the size of one element of a KV cache of type t (0 for a type no cache has).
 func kvElemBytes(t gguf.Type) int64 {

@@ -118,7 +118,7 @@ func (b *CPU) NewKVCache(s KVSpec) (KVCache, error) {
 	case gguf.TypeF16:
 		return &cpuKV{k16: make([]uint16, n), v16: make([]uint16, n), lay: l}, nil
 	}
-	return nil, fmt.Errorf("a KV cache of %s is not supported on the CPU: f32 or f16", kvName(s.Type))
+	return nil, fmt.Errorf("a KV cache of %s is not supported on the CPU: f32 or f16", KVTypeName(s.Type))
 }
 
 func vec(b Buffer) []float32 { return b.(*cpuBuffer).v }

@@ -53,8 +53,7 @@ func (r *reserving) Alloc(n int) (Buffer, error) {
 }
 
 func (r *reserving) NewKVCache(s KVSpec) (KVCache, error) {
-	size := map[gguf.Type]int64{gguf.TypeF32: 4, gguf.TypeF16: 2}[s.Type]
-	r.used += 2 * size * int64(s.Layers) * int64(s.Blocks) * int64(s.BlockSize) * int64(s.KVHeads*s.HeadDim)
+	r.used += 2 * kvElemBytes(s.Type) * int64(s.Layers) * int64(s.Blocks) * int64(s.BlockSize) * int64(s.KVHeads*s.HeadDim)
 	return r.CPU.NewKVCache(s)
 }
 

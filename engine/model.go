@@ -129,11 +129,11 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 	}
 	m.Backend = m.backends[0]
 	if kvElemBytes(o.KVType) == 0 {
-		return nil, fmt.Errorf("a KV cache of %s is not supported: f32 or f16", kvName(o.KVType))
+		return nil, fmt.Errorf("a KV cache of %s is not supported: f32 or f16", KVTypeName(o.KVType))
 	}
 	for _, b := range m.backends {
 		if !SupportsKVType(b, o.KVType) {
-			return nil, fmt.Errorf("the %s backend keeps no KV cache of %s: run the model on the CPU, or with an f32 cache", b.Name(), kvName(o.KVType))
+			return nil, fmt.Errorf("the %s backend keeps no KV cache of %s: run the model on the CPU, or with an f32 cache", b.Name(), KVTypeName(o.KVType))
 		}
 	}
 	if err := m.bind(o.Progress); err != nil {

@@ -190,7 +190,7 @@ func (m *Model) NewRunner(o RunnerOptions) (*Runner, error) {
 		spec := KVSpec{Layers: layers, Blocks: o.Blocks, BlockSize: KVBlockSize, KVHeads: c.HeadCountKV, HeadDim: hd, Type: m.kvType}
 		if p.cache, err = b.NewKVCache(spec); err != nil {
 			r.release()
-			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions, %s) on %s: %w", o.Blocks, KVBlockSize, kvName(m.kvType), b.Name(), err)
+			return nil, fmt.Errorf("allocating the KV cache (%d blocks of %d positions, %s) on %s: %w", o.Blocks, KVBlockSize, KVTypeName(m.kvType), b.Name(), err)
 		}
 		p.ops = ops{b: b, eps: c.RMSEpsilon, cache: p.cache, rope: m.Rope, tmp: p.proj,
 			attn: AttentionParams{Heads: c.HeadCount, KVHeads: c.HeadCountKV, HeadDim: hd, Scale: m.attnScale()}}

@@ -173,7 +173,7 @@ func runBench(w io.Writer, o benchOptions) error {
 	}
 	base := benchResult{Model: filepath.Base(o.Model), Type: gguf.FileTypeName(m.Config.FileType), SizeBytes: lm.file.Size(),
 		Params: params, Backend: lm.backend.Name(), Threads: threads,
-		TypeK: strings.ToLower(m.KVType().String()), TypeV: strings.ToLower(m.KVType().String())}
+		TypeK: engine.KVTypeName(m.KVType()), TypeV: engine.KVTypeName(m.KVType())}
 	if o.Prefix > 0 {
 		return runBenchPrefix(w, o, lm)
 	}

@@ -248,7 +248,7 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	srv.SetModel(model)
 	log.Info("ready", "model", model.Name, "load_s", fmt.Sprintf("%.2f", lm.loadTime.Seconds()), "backend", lm.backend.Name(),
 		"parallel", o.Parallel, "ctx", model.Context, "kv_blocks", model.Scheduler.Stats().BlocksTotal,
-		"kv_type", strings.ToLower(lm.model.KVType().String()), "chat_template", model.Chat != nil)
+		"kv_type", engine.KVTypeName(lm.model.KVType()), "chat_template", model.Chat != nil)
 
 	select {
 	case err := <-served:

@@ -8,7 +8,6 @@ package cuda
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/llamago/llamago/engine"
@@ -54,7 +53,7 @@ func (b *Backend) NewKVCache(s engine.KVSpec) (engine.KVCache, error) {
 	case gguf.TypeF16:
 		c.size, suffix = 2, "_f16"
 	default:
-		return nil, fmt.Errorf("cuda: a KV cache of %s is not supported: f32 or f16", strings.ToLower(s.Type.String()))
+		return nil, fmt.Errorf("cuda: a KV cache of %s is not supported: f32 or f16", engine.KVTypeName(s.Type))
 	}
 	c.attention, c.attentionTile, c.store, c.ropeStore = "attention"+suffix, "attention_tile"+suffix, "kv_store"+suffix, "rope_store"+suffix
 	n := c.size * int64(layers) * int64(c.slots()) * int64(kvDim)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
@@ -89,7 +88,7 @@ func attentionCases() []Case {
 		for _, typ := range engine.KVTypes() {
 			suffix := ""
 			if typ != gguf.TypeF32 {
-				suffix = "," + strings.ToLower(typ.String())
+				suffix = "," + engine.KVTypeName(typ)
 			}
 			cs = append(cs, Case{Name: fmt.Sprintf("Attention(heads=%d,kv=%d,headDim=%d,seqs=%v%s)+capture", c.heads, c.kvHeads, c.hd, c.seqs, suffix),
 				Threshold: 1e-10, KV: typ,

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
@@ -120,7 +119,7 @@ func fusedCases() []Case {
 	}{{8, 2, 64, 64, 5, 3, gguf.TypeF32}, {4, 4, 128, 64, 20, 1, gguf.TypeF32}, {4, 2, 64, 64, 30, 6, gguf.TypeF32}, {4, 2, 64, 64, 30, 6, gguf.TypeF16}} {
 		suffix := ""
 		if c.kv != gguf.TypeF32 {
-			suffix = "," + strings.ToLower(c.kv.String())
+			suffix = "," + engine.KVTypeName(c.kv)
 		}
 		cs = append(cs, Case{Name: fmt.Sprintf("RoPEStoreKV+Attention(heads=%d,kv=%d,headDim=%d,dims=%d,past=%d,n=%d%s)", c.heads, c.kvHeads, c.hd, c.dims, c.past, c.n, suffix),
 			Threshold: 1e-10, KV: c.kv,
