@@ -134,7 +134,8 @@ func TestBenchKVType(t *testing.T) {
 		require.Equal(t, "f16", r.TypeV)
 		require.Positive(t, r.TPS)
 	}
-	out, stderr, code = run(t, "bench", "-m", p, "-p", "8", "-n", "0", "-r", "1", "--kv-type", "F16")
+	// llama-bench's spelling, in capitals.
+	out, stderr, code = run(t, "bench", "-m", p, "-p", "8", "-n", "0", "-r", "1", "-ctk", "F16", "-ctv", "f16")
 	require.Zero(t, code, stderr)
 	require.Contains(t, out, "| type_k |")
 	require.Contains(t, out, "|    f16 |")

@@ -33,25 +33,44 @@ var llamaCppUnsupported = map[string]string{
 	"-hf":            "llamago downloads nothing: download a GGUF file (see the README's 'Where to get models') and give it with -m",
 	"-hfr":           "llamago downloads nothing: download a GGUF file (see the README's 'Where to get models') and give it with -m",
 	"-fa":            "llamago has no flash-attention switch: its attention kernels are chosen by the backend",
-	"-ctk":           "the KV cache type is not a choice in llamago (F32 on the CPU)",
-	"-ctv":           "the KV cache type is not a choice in llamago (F32 on the CPU)",
 	"-tb":            "llamago uses one thread count for prompt and generation: use -t/--threads",
 	"-ub":            "llamago has one batch size: use -b/--batch",
 	"-co":            "llamago's output has no colours",
 	"-mli":           "llamago's interactive mode is a command of its own: llamago chat -m MODEL",
 }
 
-// fixArgs applies llamaCppAliases and llamaCppUnsupported to a command line. Values of -p/-f (the text
+// kvTypeFlags are llama.cpp's KV cache type flags (keys, values): llamago keeps both in one type,
+// --kv-type, so they become it when they agree.
+var kvTypeFlags = map[string]bool{"-ctk": true, "--cache-type-k": true, "-ctv": true, "--cache-type-v": true}
+
+// fixArgs applies llamaCppAliases, kvTypeFlags and llamaCppUnsupported to a command line. Values of -p/-f (the text
 // a user wants verbatim), everything after "--" and the flags own reports as the command's own are left
 // alone.
 func fixArgs(args []string, own func(name string) bool) ([]string, error) {
 	out := make([]string, 0, len(args))
+	var kvFlag, kvValue string // the first KV cache type flag met, and its value
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
 			return append(out, args[i:]...), nil
 		}
 		name, value, hasValue := strings.Cut(a, "=")
+		if kvTypeFlags[name] && !own(name) {
+			if !hasValue && i+1 < len(args) {
+				value, hasValue = args[i+1], true
+				i++
+			}
+			if !hasValue { // pflag says that --kv-type needs an argument
+				out = append(out, "--kv-type")
+				continue
+			}
+			if kvFlag != "" && !strings.EqualFold(value, kvValue) {
+				return nil, usagef("%s %s and %s %s: llamago keeps keys and values in one type, --kv-type (f32 or f16)", kvFlag, kvValue, name, value)
+			}
+			kvFlag, kvValue = name, value
+			out = append(out, "--kv-type", value)
+			continue
+		}
 		if to, ok := llamaCppAliases[name]; ok && !own(name) {
 			if to == "" {
 				continue // a llama.cpp default llamago already has

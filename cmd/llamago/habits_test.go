@@ -80,6 +80,8 @@ func TestLlamaCppFlags(t *testing.T) {
 		{[]string{"run", "-m", m, "Once upon"}, `give the prompt with -p (llamago run -p "Once upon")`},
 		{[]string{"attention", "-m", m, "The cat", "-o", "x"}, "give the prompt with -p"},
 		{[]string{"run", "-m", m, "-p", "x", "-ngl", "gl"}, `invalid argument "gl" for "--gpu-layers"`},
+		{[]string{"run", "-m", m, "-p", "x", "-ctk", "f16", "-ctv", "f32"}, "-ctk f16 and -ctv f32: llamago keeps keys and values in one type, --kv-type"},
+		{[]string{"run", "-m", m, "-p", "x", "--cache-type-k=q8_0"}, `--kv-type: KV cache type "q8_0" must be f32`},
 	} {
 		_, stderr, code := run(t, c.args...)
 		require.Equal(t, 2, code, "%v: %s", c.args, stderr)
@@ -93,6 +95,26 @@ func TestLlamaCppFlags(t *testing.T) {
 	out, stderr, code = run(t, "tokenize", "-m", m, "--ids", "-p", "The cat")
 	require.Zero(t, code, stderr)
 	require.Equal(t, "[1, 291, 280, 294]\n", out)
+}
+
+// llama.cpp's KV cache type flags become --kv-type when keys and values agree.
+func TestFixArgsKVType(t *testing.T) {
+	none := func(string) bool { return false }
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"run", "-ctk", "f16", "-ctv", "f16"}, []string{"run", "--kv-type", "f16", "--kv-type", "f16"}},
+		{[]string{"bench", "--cache-type-k=F16", "--cache-type-v", "f16"}, []string{"bench", "--kv-type", "F16", "--kv-type", "f16"}},
+		{[]string{"run", "-p", "-ctk", "-ctv", "f32"}, []string{"run", "-p", "-ctk", "--kv-type", "f32"}},
+		{[]string{"run", "-ctk"}, []string{"run", "--kv-type"}},
+	} {
+		got, err := fixArgs(c.in, none)
+		require.NoError(t, err, "%v", c.in)
+		require.Equal(t, c.want, got, "%v", c.in)
+	}
+	_, err := fixArgs([]string{"run", "-ctv=f32", "-ctk", "f16"}, none)
+	require.ErrorContains(t, err, "-ctv f32 and -ctk f16: llamago keeps keys and values in one type")
+	got, err := fixArgs([]string{"x", "-ctk", "f16"}, func(n string) bool { return n == "-ctk" })
+	require.NoError(t, err)
+	require.Equal(t, []string{"x", "-ctk", "f16"}, got, "a command's own -ctk is left alone")
 }
 
 // Findings 1 and the issue: run and attention work without -m, from any folder, and say so on stderr.
