@@ -9,7 +9,7 @@ CUDA_ENV = eval "$$(kernels/cuda-deps.sh)" &&
 NVCC_FLAGS = -ccbin g++-12 -allow-unsupported-compiler -ptx -arch=compute_80 -O3
 KERNELS = $(basename $(notdir $(wildcard kernels/*.cu)))
 
-.PHONY: all build test test-short test-arm64 lint demo screenshot bench fuzz clean cuda kernels cuda-check cuda-emu deploy-check
+.PHONY: all build test test-arm64 lint demo screenshot bench fuzz clean cuda kernels cuda-check cuda-emu deploy-check
 
 all: build
 

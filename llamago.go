@@ -38,8 +38,8 @@ type Options struct {
 	MaxQueue int // generations that may wait (default 64); beyond it Generate fails with engine.ErrQueueFull
 	Batch    int // tokens one step evaluates, all generations together (default 512)
 	// ActivationBits rounds the CPU's activations in quantized matrix products to 16 bits (0 or 16: logits
-	// within ~1e-8 NMSE of exact) or 8, as llama.cpp does (its precision and its logits; faster decoding of
-	// 4-bit files on CPUs with AVX-512 VNNI). Ignored when Backend is set.
+	// within ~1e-8 NMSE of exact) or 8, as llama.cpp does (its precision and its logits; faster prompts and
+	// batches on CPUs with AVX-512 VNNI or AVX2). Ignored when Backend is set.
 	ActivationBits int
 	// KVType is what the KV cache keeps keys and values in: gguf.TypeF32 (the zero value: exact) or
 	// gguf.TypeF16 (the same KVBlocks in half the bytes, and faster decoding of long contexts; each key and

@@ -4,11 +4,15 @@
 # (TinyLlama-1.1B and LLaMA-2-7B shapes, Q4_0 and Q8_0) with the achieved weight bandwidth against the
 # measured copy bandwidth, batched decoding (1, 8, 32, 64 sequences), prompt processing (pp512, pp2048)
 # against the tensor-core ceiling (PyTorch's f16 matmul, where there is one), the other kernel choices on the Q4_0 models
-# (rows per warp, layout of one-token products, unfused), and last the checks only a GPU can do:
+# (rows per warp, layout of one-token products, unfused), decoding after LLAMAGO_GPU_DEPTH tokens of context
+# with a float32 and a half-precision KV cache (--kv-type f16), and last the checks only a GPU can do:
 # compute-sanitizer (memcheck, initcheck, synccheck, racecheck), the grid-wide ticket run 20 times, and ncu
 # counters of the one-token products. Inputs come from bench/gpu/prepare.sh (.gpu/).
 #
 #   bash bench/gpu/run.sh OUTDIR          on the device: carry .gpu, OUTDIR "$OUT", timeout_s 600
+#
+# LLAMAGO_GPU_* variables (below) override the binaries, models, batch sizes, depth and the deadline
+# (LLAMAGO_GPU_DEADLINE, seconds): bench/gpu/dry-run.sh sets them to run this script on the CPU emulator.
 #
 # Output. The device tool returns at most 8 files, so every log goes into a temporary folder that is packed
 # into OUTDIR/run.tgz (tar xzf run.tgz) after every step and on exit. Beside it are only steps.log (each step

@@ -49,7 +49,7 @@ func (mf *modelFlags) bind(f *pflag.FlagSet) {
 	f.Float64SliceVar(&mf.TensorSplit, "tensor-split", nil, "with several --device GPUs, their shares of the layers, e.g. 3,1 (default: in proportion to their free memory)")
 	f.IntVar(&mf.GPULay, "gpu-layers", -1, "layers to run on the GPU, the rest on the CPU (partial offload; -1: all)")
 	f.BoolVar(&mf.Unfused, "unfused", false, "run every operation as its own GPU kernel, even where the backend fuses them (to find a fault in a fused kernel, or to measure what fusing saves)")
-	f.IntVar(&mf.ActBits, "activations", 16, "bits the CPU rounds activations to in quantized matrix products: 16 (logits within ~1e-8 NMSE of exact) or 8 (exactly as llama.cpp rounds them: its logits and its ~5e-4 distance from exact; faster on CPUs with AVX-512 VNNI)")
+	f.IntVar(&mf.ActBits, "activations", 16, "bits the CPU rounds activations to in quantized matrix products: 16 (logits within ~1e-8 NMSE of exact) or 8 (exactly as llama.cpp rounds them: its logits and its ~5e-4 distance from exact; faster prompts and batches, on CPUs with AVX-512 VNNI or AVX2)")
 	f.StringVar(&mf.KVType, "kv-type", "f32", "what the KV cache keeps keys and values in: f32 (exact) or f16 (the cache in half the memory, and faster decoding of long contexts; each key and value rounded to half precision, as llama.cpp's cache keeps them by default)")
 	if !gpuBuild {
 		for _, name := range []string{"backend", "device", "split", "tensor-split", "gpu-layers", "unfused"} {

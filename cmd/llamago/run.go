@@ -35,7 +35,8 @@ func newRunCmd() *cobra.Command {
 		Short: "Generate text from a prompt, streamed to stdout",
 		Long: `Run loads a model, evaluates the prompt in batches and generates up to -n tokens, printing each as it
 is chosen. Timings go to stderr in llama.cpp's terms (load time, prompt eval and eval tokens/s), so
-stdout carries only the text. --temp 0 is greedy decoding, which reproduces llama.cpp token for token.`,
+stdout carries only the text. --temp 0 is greedy decoding; add --activations 8 --kv-type f16 (llama.cpp's
+rounding and its cache) to follow llama.cpp's greedy text.`,
 		Example: `  llamago run -m model.gguf -p "Once upon a time" -n 64
   llamago run -m model.gguf -p "The capital of France is" --temp 0
   llamago run -m model.gguf -f prompt.txt -n 256 --temp 0.7 --top-p 0.9 --seed 42

@@ -67,8 +67,8 @@ A request that leaves them out gets OpenAI's defaults: temperature 1, top_p 1, n
 most 16 new tokens for /v1/completions, and until the model ends its answer (or the context is full) for
 /v1/chat/completions. Chat conversations are rendered with the model's own chat template (ChatML when
 it has none, as in llama.cpp), or with --chat-template-file's for a model whose template is missing or
-broken; tools reach the model through that template and its answer comes back as
-text. Without -m, the built-in stories260K model is served, to try the API.
+broken; tools reach the model through that template, and an answer in the template's tool-call form
+comes back as tool_calls (finish_reason "tool_calls"), any other as text. Without -m, the built-in stories260K model is served, to try the API.
 
 The server listens on loopback (127.0.0.1) unless --host says otherwise. With an API key — prefer the
 LLAMAGO_API_KEY environment variable, since --api-key shows in the process list — every /v1/* request
@@ -103,7 +103,7 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 	f.IntVar(&o.Queue, "queue", 64, "requests that may wait for a place; more get 503 with Retry-After")
 	f.IntVar(&o.KVBlocks, "kv-blocks", 0, "the KV cache in blocks of 32 positions (default: room for every parallel request's whole context)")
 	f.IntVar(&o.StepTokens, "step-tokens", 0, "tokens one step may evaluate: every decoding request's next one, then prompt chunks up to this (default: --batch). Lower it to keep the pauses between streamed tokens short while new prompts arrive; raise it for a shorter time to first token")
-	f.StringVar(&o.APIKey, "api-key", "", "require this key as a bearer token on /v1/* (default: $LLAMAGO_API_KEY)")
+	f.StringVar(&o.APIKey, "api-key", "", "require this key as a bearer token on /v1/*, /tokenize and /detokenize (default: $LLAMAGO_API_KEY)")
 	f.StringSliceVar(&o.CORS, "cors", nil, "let web pages of these origins call the API from a browser, e.g. https://app.example.com (comma list; * for any)")
 	f.StringVar(&o.Alias, "alias", "", "the model id clients see in /v1/models (default: the file's name)")
 	f.BoolVar(&o.NoPrefix, "no-prefix-cache", false, "do not share KV blocks between requests whose prompts begin alike")
