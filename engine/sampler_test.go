@@ -74,19 +74,23 @@ func TestSampler(t *testing.T) {
 // values, and the log-sum-exp of all.
 func TestTopLogprobs(t *testing.T) {
 	logits := []float32{1, 3, -2, 3, 0.5, 2}
-	var lse float32
-	top := topLogprobs(logits, 3, &lse)
+	top, lse := topLogprobs(logits, 3)
 	var sum float64
 	for _, v := range logits {
 		sum += math.Exp(float64(v))
 	}
 	want := math.Log(sum)
-	require.InDelta(t, want, float64(lse), 1e-6)
+	require.InDelta(t, want, lse, 1e-6)
 	require.Len(t, top, 3)
 	for i, id := range []int32{1, 3, 5} {
 		require.Equal(t, id, top[i].ID)
 		require.InDelta(t, float64(logits[id])-want, float64(top[i].Logprob), 1e-6)
+		// The chosen token's logprob (the scheduler's logprob call) is the same float as its entry here.
+		require.Equal(t, top[i].Logprob, logprob(logits[id], lse))
 	}
-	require.Nil(t, topLogprobs(logits, 0, &lse))
-	require.Len(t, topLogprobs(logits, 20, &lse), len(logits))
+	none, lse0 := topLogprobs(logits, 0)
+	require.Nil(t, none)
+	require.Equal(t, lse, lse0)
+	all, _ := topLogprobs(logits, 20)
+	require.Len(t, all, len(logits))
 }

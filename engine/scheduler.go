@@ -464,12 +464,13 @@ func (s *Scheduler) step() {
 		lg := logits[row*vocab : (row+1)*vocab]
 		row++
 		var g Generated
+		var lse float64
 		if q.Logprobs || q.TopLogprobs > 0 {
-			g.Top = topLogprobs(lg, q.TopLogprobs, &g.Logprob)
+			g.Top, lse = topLogprobs(lg, q.TopLogprobs)
 		}
 		id := q.sampler.Sample(lg)
 		if q.Logprobs || q.TopLogprobs > 0 {
-			g.Logprob = float32(float64(lg[id]) - float64(g.Logprob)) // g.Logprob held the log-sum-exp
+			g.Logprob = logprob(lg[id], lse) // the same float as the token's entry in g.Top
 		}
 		g.ID = id
 		q.sampler.Accept(id)
@@ -562,9 +563,9 @@ func (s *Scheduler) finish(q *request, err error) {
 	q.out.end(q.stats, err)
 }
 
-// topLogprobs returns the k most likely tokens of logits with their log-probabilities, most likely first
-// (ties: the lower id first), and sets *lse to the log-sum-exp of the logits.
-func topLogprobs(logits []float32, k int, lse *float32) []TokenLogprob {
+// topLogprobs returns the k most likely tokens of logits with their log-probabilities (logprob), most likely
+// first (ties: the lower id first), and the log-sum-exp of the logits.
+func topLogprobs(logits []float32, k int) ([]TokenLogprob, float64) {
 	maxv := float32(math.Inf(-1))
 	for _, v := range logits {
 		maxv = max(maxv, v)
@@ -574,9 +575,8 @@ func topLogprobs(logits []float32, k int, lse *float32) []TokenLogprob {
 		sum += math.Exp(float64(v - maxv))
 	}
 	l := float64(maxv) + math.Log(sum)
-	*lse = float32(l)
 	if k <= 0 {
-		return nil
+		return nil, l
 	}
 	top := make([]TokenLogprob, 0, k+1)
 	for id, v := range logits { // insertion into a short sorted list: k ≤ MaxTopLogprobs
@@ -593,7 +593,11 @@ func topLogprobs(logits []float32, k int, lse *float32) []TokenLogprob {
 		top = top[:min(len(top), k)]
 	}
 	for i := range top {
-		top[i].Logprob = float32(float64(top[i].Logprob) - l)
+		top[i].Logprob = logprob(top[i].Logprob, l)
 	}
-	return top
+	return top, l
 }
+
+// logprob is a logit's log-probability given the log-sum-exp of its row: one rounding to float32, so that
+// a token's value is the same wherever a response gives it.
+func logprob(logit float32, lse float64) float32 { return float32(float64(logit) - lse) }
