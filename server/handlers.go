@@ -334,6 +334,11 @@ func (s *Server) chatPrompt(m *Model, req *chatRequest) (prompt []int32, prefill
 	return prompt, prefill, names, err
 }
 
+// chatRoles are the message roles a conversation may hold: OpenAI's, and ipython, which Llama 3.1's template
+// gives tool results. Any other (a misspelt "asistant") would reach the template, which renders or drops it
+// as it pleases, so it is refused as OpenAI refuses it.
+var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "ipython": true}
+
 // chatText checks a conversation and renders it through the model's chat template.
 func (s *Server) chatText(m *Model, messages, tools json.RawMessage) (string, error) {
 	messages = bytes.TrimSpace(messages)
@@ -346,10 +351,19 @@ func (s *Server) chatText(m *Model, messages, tools json.RawMessage) (string, er
 	}
 	for i, raw := range list {
 		var msg struct {
-			Role *string `json:"role"`
+			Role      *string         `json:"role"`
+			Content   json.RawMessage `json:"content"`
+			ToolCalls json.RawMessage `json:"tool_calls"`
 		}
 		if json.Unmarshal(raw, &msg) != nil || msg.Role == nil {
 			return "", badRequest("messages", "messages[%d] must be an object with a \"role\"", i)
+		}
+		if !chatRoles[*msg.Role] {
+			return "", badRequest("messages", "messages[%d].role is %q: it must be one of system, developer, user, assistant, tool (or ipython, Llama 3.1's tool results)", i, *msg.Role)
+		}
+		absent := len(msg.Content) == 0 || string(msg.Content) == "null"
+		if absent && (*msg.Role != "assistant" || len(msg.ToolCalls) == 0 || string(msg.ToolCalls) == "null") {
+			return "", badRequest("messages", "messages[%d] (%s) has no \"content\" (only an assistant message with \"tool_calls\" may leave it out)", i, *msg.Role)
 		}
 	}
 	if m.Chat == nil {

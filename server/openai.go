@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/llamago/llamago/engine"
 )
@@ -89,6 +90,12 @@ func (s *stopList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// jsonPath is a field path of encoding/json's errors as the client wrote it: the path names embedded
+// structs by their Go type (samplingFields.max_tokens), which the JSON does not have.
+func jsonPath(field string) string {
+	return strings.TrimPrefix(field, "samplingFields.")
+}
+
 // decode reads a JSON request body into v, with errors a client can act on.
 func decode(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
@@ -99,7 +106,8 @@ func decode(r *http.Request, v any) error {
 		case errors.As(err, &mbe):
 			return err
 		case errors.As(err, &ute):
-			return badRequest(ute.Field, "%s has the wrong type: got a JSON %s, need %s", ute.Field, ute.Value, ute.Type)
+			f := jsonPath(ute.Field)
+			return badRequest(f, "%s has the wrong type: got a JSON %s, need %s", f, ute.Value, ute.Type)
 		case errors.Is(err, io.EOF):
 			return badRequest("", "the request body is empty: send a JSON object")
 		default:

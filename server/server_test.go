@@ -468,6 +468,10 @@ func TestBadRequests(t *testing.T) {
 		{"body too large", "/v1/completions", map[string]any{"prompt": strings.Repeat("a", 70<<10)}, 413, "larger than"},
 		{"no messages", "/v1/chat/completions", `{"messages": []}`, 400, "messages"},
 		{"message without role", "/v1/chat/completions", `{"messages": [{"content": "x"}]}`, 400, "role"},
+		{"unknown role", "/v1/chat/completions", `{"messages": [{"role": "asistant", "content": "x"}]}`, 400, `role is "asistant"`},
+		{"message without content", "/v1/chat/completions", `{"messages": [{"role": "user"}]}`, 400, "has no \"content\""},
+		{"null content", "/v1/chat/completions", `{"messages": [{"role": "system", "content": null}, {"role": "user", "content": "x"}]}`, 400, "messages[0] (system)"},
+		{"assistant without content or calls", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}, {"role": "assistant"}]}`, 400, "messages[1]"},
 		{"top_logprobs without logprobs", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2}`, 400, "logprobs"},
 		{"unknown route", "/v2/nothing", `{}`, 404, "no route"},
 		{"tokenize without content", "/tokenize", `{}`, 400, "content"},
@@ -482,7 +486,14 @@ func TestBadRequests(t *testing.T) {
 			require.NotEmpty(t, e["type"])
 		})
 	}
-	status, _, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 2})
+	// A field's path as the client wrote it, not through the Go struct that embeds it.
+	_, body, _ := ts.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}], "max_tokens": "5"}`)
+	require.Equal(t, "max_tokens", body["error"].(map[string]any)["param"], "%v", body)
+	require.NotContains(t, body["error"].(map[string]any)["message"], "samplingFields")
+	// An assistant message may leave content out when it carries tool calls.
+	status, body, _ := ts.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "1", "content": "2"}, {"role": "user", "content": "y"}], "max_tokens": 1}`)
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	status, _, _ = ts.post(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 2})
 	require.Equal(t, http.StatusOK, status, "still serving")
 }
 
