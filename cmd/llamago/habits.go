@@ -6,7 +6,8 @@ import "strings"
 // cluster of one-letter flags (-n gl): "invalid argument "gl" for "-n, --n-predict"". fixArgs rewrites
 // the ones llamago has to its own spelling and refuses the others with an error that names what to use.
 
-// llamaCppAliases maps llama.cpp flag spellings to llamago's.
+// llamaCppAliases maps llama.cpp flag spellings to llamago's; "" drops a flag that asks for what llamago
+// always does.
 var llamaCppAliases = map[string]string{
 	"-ngl":              "--gpu-layers",
 	"--n-gpu-layers":    "--gpu-layers",
@@ -18,9 +19,23 @@ var llamaCppAliases = map[string]string{
 	"--ctx-size":        "--ctx",
 	"--batch-size":      "--batch",
 	"--predict":         "--n-predict",
+	"-np":               "--parallel", // llama-server's
+	"-a":                "--alias",
 	"-no-cnv":           "",
 	"--no-conversation": "",
+	"-cb":               "", // continuous batching: how llamago's server always runs
+	"--cont-batching":   "",
+	"--jinja":           "", // chat templates are always rendered as Jinja
+	"--metrics":         "", // /metrics is always served
 }
+
+// llamaCppSwitches are llama.cpp flags that take an optional on/off/auto value and choose what llamago
+// does without being asked: dropped, with their value. -fa: llamago's attention is one fused kernel on every
+// backend (scores, softmax and the values' sum per query, no attention matrix in memory), which is what
+// llama.cpp's switch chooses.
+var llamaCppSwitches = map[string]bool{"-fa": true, "--flash-attn": true}
+
+var switchValues = map[string]bool{"on": true, "off": true, "auto": true, "1": true, "0": true, "true": true, "false": true}
 
 // llamaCppUnsupported are llama.cpp flags llamago has no counterpart for, with what to do instead.
 var llamaCppUnsupported = map[string]string{
@@ -32,7 +47,6 @@ var llamaCppUnsupported = map[string]string{
 	"-sys":           "use llamago chat --system TEXT (run applies no chat template: write the whole prompt with -p or -f)",
 	"-hf":            "llamago downloads nothing: download a GGUF file (see the README's 'Where to get models') and give it with -m",
 	"-hfr":           "llamago downloads nothing: download a GGUF file (see the README's 'Where to get models') and give it with -m",
-	"-fa":            "llamago has no flash-attention switch: its attention kernels are chosen by the backend",
 	"-tb":            "llamago uses one thread count for prompt and generation: use -t/--threads",
 	"-ub":            "llamago has one batch size: use -b/--batch",
 	"-co":            "llamago's output has no colours",
@@ -40,22 +54,36 @@ var llamaCppUnsupported = map[string]string{
 }
 
 // kvTypeFlags are llama.cpp's KV cache type flags (keys, values): llamago keeps both in one type,
-// --kv-type, so they become it when they agree.
+// --kv-type, so they become it when they agree (with each other and with a --kv-type given too).
 var kvTypeFlags = map[string]bool{"-ctk": true, "--cache-type-k": true, "-ctv": true, "--cache-type-v": true}
 
-// fixArgs applies llamaCppAliases, kvTypeFlags and llamaCppUnsupported to a command line. Values of -p/-f (the text
-// a user wants verbatim), everything after "--" and the flags own reports as the command's own are left
-// alone.
-func fixArgs(args []string, own func(name string) bool) ([]string, error) {
+// command is what fixArgs needs to know of the command a line calls.
+type command struct {
+	name string
+	own  func(name string) bool // a flag spelling the command has itself (template's -i): left alone
+	has  func(long string) bool // llamago's flag (--gpu-layers) is one of the command's
+}
+
+// anyCommand is a command line fixArgs cannot tie to a command (the root's): every rewrite applies.
+var anyCommand = command{own: func(string) bool { return false }, has: func(string) bool { return true }}
+
+// fixArgs applies llamaCppAliases, llamaCppSwitches, kvTypeFlags and llamaCppUnsupported to a command
+// line. Values of -p/-f (the text a user wants verbatim), everything after "--" and the flags the command
+// owns are left alone. A llama.cpp flag whose llamago counterpart the command lacks is refused by the name
+// the user typed.
+func fixArgs(args []string, cmd command) ([]string, error) {
 	out := make([]string, 0, len(args))
-	var kvFlag, kvValue string // the first KV cache type flag met, and its value
+	var kvFlag, kvValue string // the first KV cache type flag met (llama.cpp's or --kv-type), and its value
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
 			return append(out, args[i:]...), nil
 		}
 		name, value, hasValue := strings.Cut(a, "=")
-		if kvTypeFlags[name] && !own(name) {
+		if (kvTypeFlags[name] && !cmd.own(name)) || (name == "--kv-type" && cmd.has("kv-type")) {
+			if !cmd.has("kv-type") {
+				return nil, usagef("%s (llamago's --kv-type) is not a flag of %s: only commands that load a model for generation take it", name, cmd.name)
+			}
 			if !hasValue && i+1 < len(args) {
 				value, hasValue = args[i+1], true
 				i++
@@ -71,18 +99,26 @@ func fixArgs(args []string, own func(name string) bool) ([]string, error) {
 			out = append(out, "--kv-type", value)
 			continue
 		}
-		if to, ok := llamaCppAliases[name]; ok && !own(name) {
-			if to == "" {
-				continue // a llama.cpp default llamago already has
+		if llamaCppSwitches[name] && !cmd.own(name) {
+			if !hasValue && i+1 < len(args) && switchValues[strings.ToLower(args[i+1])] {
+				i++
 			}
-			if hasValue {
+			continue
+		}
+		if to, ok := llamaCppAliases[name]; ok && !cmd.own(name) {
+			switch {
+			case to == "":
+				continue // what llamago does anyway
+			case !cmd.has(strings.TrimPrefix(to, "--")):
+				return nil, usagef("%s (llamago's %s) is not a flag of %s", name, to, cmd.name)
+			case hasValue:
 				out = append(out, to+"="+value)
-			} else {
+			default:
 				out = append(out, to)
 			}
 			continue
 		}
-		if why, ok := llamaCppUnsupported[name]; ok && !own(name) {
+		if why, ok := llamaCppUnsupported[name]; ok && !cmd.own(name) {
 			return nil, usagef("%s is a llama.cpp flag: %s", name, why)
 		}
 		out = append(out, a)

@@ -97,24 +97,52 @@ func TestLlamaCppFlags(t *testing.T) {
 	require.Equal(t, "[1, 291, 280, 294]\n", out)
 }
 
-// llama.cpp's KV cache type flags become --kv-type when keys and values agree.
+// llama.cpp's KV cache type flags become --kv-type when keys and values (and a --kv-type given too) agree.
 func TestFixArgsKVType(t *testing.T) {
-	none := func(string) bool { return false }
 	for _, c := range []struct{ in, want []string }{
 		{[]string{"run", "-ctk", "f16", "-ctv", "f16"}, []string{"run", "--kv-type", "f16", "--kv-type", "f16"}},
 		{[]string{"bench", "--cache-type-k=F16", "--cache-type-v", "f16"}, []string{"bench", "--kv-type", "F16", "--kv-type", "f16"}},
 		{[]string{"run", "-p", "-ctk", "-ctv", "f32"}, []string{"run", "-p", "-ctk", "--kv-type", "f32"}},
 		{[]string{"run", "-ctk"}, []string{"run", "--kv-type"}},
+		{[]string{"run", "--kv-type=f16", "-ctv", "f16"}, []string{"run", "--kv-type", "f16", "--kv-type", "f16"}},
 	} {
-		got, err := fixArgs(c.in, none)
+		got, err := fixArgs(c.in, anyCommand)
 		require.NoError(t, err, "%v", c.in)
 		require.Equal(t, c.want, got, "%v", c.in)
 	}
-	_, err := fixArgs([]string{"run", "-ctv=f32", "-ctk", "f16"}, none)
-	require.ErrorContains(t, err, "-ctv f32 and -ctk f16: llamago keeps keys and values in one type")
-	got, err := fixArgs([]string{"x", "-ctk", "f16"}, func(n string) bool { return n == "-ctk" })
+	for _, c := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"run", "-ctv=f32", "-ctk", "f16"}, "-ctv f32 and -ctk f16: llamago keeps keys and values in one type"},
+		{[]string{"run", "-ctk", "f16", "--kv-type", "f32"}, "-ctk f16 and --kv-type f32"},
+		{[]string{"run", "--kv-type", "f32", "--cache-type-v=f16"}, "--kv-type f32 and --cache-type-v f16"},
+	} {
+		_, err := fixArgs(c.in, anyCommand)
+		require.ErrorContains(t, err, c.want, "%v", c.in)
+	}
+	got, err := fixArgs([]string{"x", "-ctk", "f16"}, command{name: "x", own: func(n string) bool { return n == "-ctk" }, has: anyCommand.has})
 	require.NoError(t, err)
 	require.Equal(t, []string{"x", "-ctk", "f16"}, got, "a command's own -ctk is left alone")
+}
+
+// llama-server's habits: -np and -a are serve's --parallel and --alias; -cb, --jinja, --metrics and -fa
+// (with or without on/off/auto) ask for what llamago does anyway; a llama.cpp flag whose counterpart the
+// command lacks is refused by the name the user typed.
+func TestFixArgsServerHabits(t *testing.T) {
+	serveFlags := map[string]bool{"parallel": true, "alias": true, "kv-type": true, "gpu-layers": true}
+	serve := command{name: "serve", own: func(string) bool { return false }, has: func(l string) bool { return serveFlags[l] }}
+	got, err := fixArgs([]string{"serve", "-np", "4", "-cb", "--jinja", "--metrics", "-a", "tiny", "-fa", "on", "--cont-batching", "--flash-attn=auto", "-fa", "-p", "x"}, serve)
+	require.NoError(t, err)
+	require.Equal(t, []string{"serve", "--parallel", "4", "--alias", "tiny", "-p", "x"}, got)
+	tokenize := command{name: "tokenize", own: func(string) bool { return false }, has: func(string) bool { return false }}
+	_, err = fixArgs([]string{"tokenize", "-ngl", "99"}, tokenize)
+	require.ErrorContains(t, err, "-ngl (llamago's --gpu-layers) is not a flag of tokenize")
+	_, err = fixArgs([]string{"tokenize", "-ctk", "f16"}, tokenize)
+	require.ErrorContains(t, err, "-ctk (llamago's --kv-type) is not a flag of tokenize")
+	got, err = fixArgs([]string{"tokenize", "--kv-type", "f16"}, tokenize)
+	require.NoError(t, err, "llamago's own spelling is pflag's to refuse")
+	require.Equal(t, []string{"tokenize", "--kv-type", "f16"}, got)
 }
 
 // Findings 1 and the issue: run and attention work without -m, from any folder, and say so on stderr.

@@ -184,17 +184,19 @@ func execute(args []string) (code int) {
 
 // llamagoArgs is args with llama.cpp's spellings of the command's flags rewritten to llamago's (fixArgs).
 func llamagoArgs(root *cobra.Command, args []string) ([]string, error) {
-	own := func(string) bool { return false }
+	c := anyCommand
 	if cmd, _, err := root.Find(args); err == nil && cmd != root {
-		own = func(name string) bool {
-			if long, ok := strings.CutPrefix(name, "--"); ok {
-				return cmd.Flags().Lookup(long) != nil
-			}
-			short, _ := strings.CutPrefix(name, "-")
-			return len(short) == 1 && cmd.Flags().ShorthandLookup(short) != nil
-		}
+		c = command{name: cmd.Name(),
+			own: func(name string) bool {
+				if long, ok := strings.CutPrefix(name, "--"); ok {
+					return cmd.Flags().Lookup(long) != nil
+				}
+				short, _ := strings.CutPrefix(name, "-")
+				return len(short) == 1 && cmd.Flags().ShorthandLookup(short) != nil
+			},
+			has: func(long string) bool { return cmd.Flags().Lookup(long) != nil }}
 	}
-	return fixArgs(args, own)
+	return fixArgs(args, c)
 }
 
 // exitCode is the exit status of a command that failed with err: 2 for a usage error, 130 when interrupted,
