@@ -22,6 +22,9 @@ func (mf *modelFlags) useDefaultModel(stderr io.Writer) error {
 	if mf.Model != "" {
 		return nil
 	}
+	if err := mf.checkFlags(); err != nil { // a bad flag is reported before the note
+		return err
+	}
 	p, err := defaultmodel.Path()
 	if err != nil {
 		return err

@@ -85,10 +85,27 @@ func (l *loadedModel) Close() {
 	l.file.Close()
 }
 
+// validate checks the flags (checkFlags) and that -m names a file.
 func (mf *modelFlags) validate() error {
-	switch {
-	case mf.Model == "":
+	if mf.Model == "" {
 		return usagef("--model/-m is required: the GGUF file to run")
+	}
+	if err := mf.checkFlags(); err != nil {
+		return err
+	}
+	st, err := os.Stat(mf.Model)
+	if err != nil {
+		return fmt.Errorf("model file: %w", err)
+	}
+	if st.IsDir() {
+		return usagef("-m %s is a folder: give the GGUF file in it", mf.Model)
+	}
+	return nil
+}
+
+// checkFlags checks every flag but -m: before a default model is filled in, or a server listens.
+func (mf *modelFlags) checkFlags() error {
+	switch {
 	case mf.Ctx < 0:
 		return usagef("--ctx must be positive, got %d", mf.Ctx)
 	case mf.Ctx > gguf.MaxContextLength:
@@ -99,19 +116,14 @@ func (mf *modelFlags) validate() error {
 		return usagef("--threads must be positive (0: all cores), got %d", mf.Threads)
 	case mf.GPULay < -1:
 		return usagef("--gpu-layers must be -1 (all) or a layer count, got %d", mf.GPULay)
+	case mf.ActBits != 0 && mf.ActBits != 16 && mf.ActBits != 8: // 0: a modelFlags made in code
+		return usagef("--activations must be 16 (the default) or 8 (llama.cpp's rounding), got %d", mf.ActBits)
 	}
 	if mf.KVType != "" { // "" (a modelFlags made in code): f32
 		var err error
 		if mf.kvType, err = engine.ParseKVType(mf.KVType); err != nil {
 			return usageError{fmt.Errorf("--kv-type: %w", err)}
 		}
-	}
-	st, err := os.Stat(mf.Model)
-	if err != nil {
-		return fmt.Errorf("model file: %w", err)
-	}
-	if st.IsDir() {
-		return usagef("-m %s is a folder: give the GGUF file in it", mf.Model)
 	}
 	return nil
 }

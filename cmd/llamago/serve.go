@@ -88,6 +88,9 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 			if o.APIKey == "" {
 				o.APIKey = os.Getenv("LLAMAGO_API_KEY")
 			}
+			if err := o.validate(); err != nil { // before the default model's note
+				return err
+			}
 			if err := o.useDefaultModel(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
@@ -165,6 +168,9 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	if err := o.modelFlags.validate(); err != nil { // before listening: a bad flag or file never serves 503s
+		return err
+	}
 	if err := o.prepare(); err != nil {
 		return err
 	}
@@ -192,7 +198,14 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	hs := newHTTPServer(srv, handler)
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	log.Info("listening; loading the model (GET /health answers 503 until it is ready)", "addr", "http://"+ln.Addr().String(), "model", o.Model)
+	listening := []any{"addr", "http://" + ln.Addr().String(), "model", o.Model}
+	if o.Port == 0 && !log.Enabled(context.Background(), slog.LevelInfo) {
+		// -q hides this line, but a port chosen for the user is something they must be told.
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, "listening on the port chosen (--port 0)", 0)
+		r.Add(listening...)
+		_ = handler.Handle(context.Background(), r)
+	}
+	log.Info("listening; loading the model (GET /health answers 503 until it is ready)", listening...)
 
 	stop := o.stop
 	if stop == nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -115,11 +116,48 @@ func TestServeFlagErrors(t *testing.T) {
 		{"--cors https://app.example.com/", "an origin has no path"},
 		{"--cors app.example.com", "an origin is scheme://host"},
 		{"--cors ,", "an origin is scheme://host"},
+		{"--kv-type q4_0", "--kv-type"},
+		{"--activations 4", "--activations must be 16"},
 	} {
 		_, stderr, code := run(t, append([]string{"serve"}, strings.Fields(c.args)...)...)
 		require.Equal(t, 2, code, c.args)
 		require.Contains(t, stderr, c.want, c.args)
+		require.NotContains(t, stderr, "listening", "%s: refused before the server listens", c.args)
+		require.NotContains(t, stderr, "no -m given", "%s: refused before the default model's note", c.args)
 	}
+	_, stderr, code := run(t, "serve", "-m", filepath.Join(t.TempDir(), "nope.gguf"))
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "nope.gguf")
+	require.NotContains(t, stderr, "listening", "a missing model file is reported before the server listens")
+}
+
+// TestServeQuietPortZero: with -q the listening line is hidden, except when --port 0 chose the port.
+func TestServeQuietPortZero(t *testing.T) {
+	addr := make(chan net.Addr, 1)
+	stop := make(chan struct{})
+	var o serveOptions
+	o.Port, o.Host, o.Parallel, o.Queue, o.Drain, o.MaxBodyMB, o.Batch, o.Quiet = 0, "127.0.0.1", 1, 1, time.Second, 1, 64, true
+	o.Backend, o.GPULay = "auto", -1
+	o.listenHook = func(a net.Addr) { addr <- a }
+	o.stop = stop
+	var stderr bytes.Buffer
+	var mu sync.Mutex
+	done := make(chan error, 1)
+	go func() {
+		err := o.useDefaultModel(io.Discard)
+		if err == nil {
+			err = runServe(&lockedWriter{w: &stderr, mu: &mu}, o)
+		}
+		done <- err
+	}()
+	a := <-addr
+	close(stop)
+	err := <-done
+	require.True(t, err == nil || errors.Is(err, errInterrupted), "%v", err)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, stderr.String(), "http://"+a.String())
+	require.NotContains(t, stderr.String(), "level=INFO msg=ready", "-q still hides the other lines")
 }
 
 // TestChatTemplateFile: --chat-template-file replaces the model's chat template (with the model's special
