@@ -66,7 +66,7 @@ With standard input piped, each line is one user message (empty lines are skippe
 carries only the answers, each ending with a newline (an answer may hold newlines of its own): a script can feed questions and read answers. The
 banner, the prompt's notes and errors go to standard error. A message the server refuses — most often a
 conversation grown longer than the context (--ctx) — is reported there and left out of the conversation,
-and the chat goes on: /reset starts over.`,
+and the chat goes on: /reset starts over. Piped, the chat ends with status 1 if a message got no answer.`,
 		Example: `  llamago chat -m model.gguf
   llamago chat -m model.gguf --system "You are a terse assistant." --temp 0.7 --ctx 4096
   llamago chat          # the built-in stories260K: it tells tiny stories, whatever you ask
@@ -134,6 +134,7 @@ type chatSession struct {
 	history        []chatTurn
 	turns          int   // messages sent (tests' onDelta numbers them from 1)
 	warned         bool  // the note that the context is filling up was given for this conversation
+	unanswered     int   // messages that got no answer (an error, reported on stderr)
 	writeErr       error // the first failed write to stdout (a closed pipe): the chat ends
 }
 
@@ -293,6 +294,10 @@ func (c *chatSession) loop(stdin io.Reader) error {
 			if c.o.ttyOut && c.o.ttyIn {
 				c.print("\n") // Ctrl-D left the cursor after the prompt
 			}
+			if readErr == nil && !c.o.ttyIn && c.unanswered > 0 {
+				// A script reads the status: its messages were not all answered.
+				return fmt.Errorf("%d of the %d messages got no answer (reported above)", c.unanswered, c.turns)
+			}
 			return readErr
 		}
 		ctrlC = false
@@ -344,6 +349,7 @@ func (c *chatSession) turn(text string) {
 	switch {
 	case res.err != nil:
 		c.history = c.history[:len(c.history)-1]
+		c.unanswered++
 		c.report(res.err)
 	case res.interrupted && res.text == "":
 		c.history = c.history[:len(c.history)-1]
@@ -374,7 +380,7 @@ func (c *chatSession) noteContext(u *chatUsage) {
 func (c *chatSession) report(err error) {
 	var ae *chatAPIError
 	if errors.As(err, &ae) && ae.Code == "context_length_exceeded" {
-		fmt.Fprintf(c.stderr, "llamago: the conversation no longer fits in the context of %d tokens (%s)\n"+
+		fmt.Fprintf(c.stderr, "llamago: the conversation no longer fits in the context of %d tokens: %s\n"+
 			"llamago: the message was left out; /reset starts a new conversation (or use a larger --ctx)\n", c.ctx, ae.Message)
 		return
 	}

@@ -159,13 +159,15 @@ func TestChatHistory(t *testing.T) {
 }
 
 // TestChatContextOverflow: a conversation that outgrows the context gets the server's error on stderr,
-// the refused message is left out, and after /reset the chat answers again.
+// the refused message is left out, after /reset the chat answers again, and the piped chat ends with an
+// error that counts the unanswered messages.
 func TestChatContextOverflow(t *testing.T) {
 	var o chatOptions
 	in := strings.Repeat("Tell me a story about a cat.\n", 8) + "/reset\nHi\n"
 	r, err := chatTest(t, strings.NewReader(in), &o, "--temp", "0", "-n", "16", "--ctx", "128")
-	require.NoError(t, err, r.stderr.String())
-	require.Contains(t, r.stderr.String(), "no longer fits in the context of 128 tokens")
+	require.ErrorContains(t, err, "of the 9 messages got no answer", "piped, the status says that some messages were refused")
+	require.Contains(t, r.stderr.String(), "no longer fits in the context of 128 tokens: ")
+	require.NotContains(t, r.stderr.String(), "))")
 	require.Contains(t, r.stderr.String(), "/reset starts a new conversation")
 	require.Len(t, r.requests, 9)
 	refused := 0
