@@ -272,8 +272,21 @@ func writeAttention(w, stderr io.Writer, lm *loadedModel, c *engine.AttentionCap
 		fmt.Fprintf(stderr, "llamago: note: %s\n", r.RolloutNote)
 	}
 	fmt.Fprintf(stderr, "wrote %s: %s\n", dir, strings.Join(r.Files, ", "))
-	fmt.Fprintf(stderr, "open %s in a browser: head view, model view, rollout and influence\n", filepath.Join(dir, "index.html"))
+	fmt.Fprintf(stderr, "open %s in a browser: %s\n", filepath.Join(dir, "index.html"), viewsOf(r))
 	return nil
+}
+
+// viewsOf names the views a report's page has: rollout only for consecutive layers, influence only when
+// it was measured.
+func viewsOf(r *attnviz.Report) string {
+	views := []string{"head view", "model view"}
+	if r.HasRollout() {
+		views = append(views, "rollout")
+	}
+	if r.Influence != nil {
+		views = append(views, "influence")
+	}
+	return strings.Join(views[:len(views)-1], ", ") + " and " + views[len(views)-1]
 }
 
 // runCapture collects attention during 'llamago run --capture-attn DIR'.

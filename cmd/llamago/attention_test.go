@@ -26,7 +26,7 @@ func TestAttentionCommand(t *testing.T) {
 	require.Less(t, time.Since(start), 30*time.Second)
 	require.Contains(t, out, "layer 0 — the token each position attends to most")
 	require.Contains(t, out, "head spread")
-	require.Contains(t, stderr, "open "+filepath.Join(dir, "index.html"))
+	require.Contains(t, stderr, "open "+filepath.Join(dir, "index.html")+" in a browser: head view, model view, rollout and influence\n")
 	for _, f := range []string{"attention.npy", "attention.json", "index.html", "layer00.png", "layer04.png", "rollout.png", "rollout.npy"} {
 		require.FileExists(t, filepath.Join(dir, f))
 	}
@@ -62,6 +62,7 @@ func TestAttentionCommand(t *testing.T) {
 	dir2 := filepath.Join(t.TempDir(), "a2")
 	_, stderr, code = run(t, "attention", "-m", stories(t), "-p", "The cat", "-o", dir2, "--layers", "0,4", "--heads", "1-2", "-q")
 	require.Zero(t, code, stderr)
+	require.Contains(t, stderr, "in a browser: head view, model view and influence\n", "no rollout of layers 0 and 4 alone: the line does not offer one")
 	fh, _ = os.Open(filepath.Join(dir2, "attention.npy"))
 	shape, _, err = npy.ReadFloat32(fh)
 	fh.Close()
