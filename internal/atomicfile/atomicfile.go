@@ -52,8 +52,15 @@ func Create(path, prefix string) (*File, error) {
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
-		if err != nil {
-			return nil, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("cannot write %s: the folder %s does not exist", path, dir)
+		}
+		if err != nil { // named by the path given, not the hidden file's
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, &fs.PathError{Op: "create", Path: path, Err: err}
 		}
 		track(name)
 		return &File{File: f, path: path}, nil

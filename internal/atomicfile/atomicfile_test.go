@@ -134,3 +134,20 @@ func TestNotInput(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "x.npy"), nil, 0o644))
 	require.NoError(t, NotInput(filepath.Join(dir, "x.npy"), in, ""))
 }
+
+// TestCreateNamesThePathGiven: an error names the output asked for, not the hidden file beside it.
+func TestCreateNamesThePathGiven(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nodir", "x.gguf")
+	_, err := Create(path, "quantize")
+	require.EqualError(t, err, "cannot write "+path+": the folder "+filepath.Dir(path)+" does not exist")
+	if os.Geteuid() == 0 {
+		return // root writes into a read-only folder
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o555))
+	defer os.Chmod(dir, 0o755)
+	_, err = Create(filepath.Join(dir, "x.gguf"), "quantize")
+	require.ErrorIs(t, err, os.ErrPermission)
+	require.ErrorContains(t, err, "create "+filepath.Join(dir, "x.gguf")+": ")
+	require.NotContains(t, err.Error(), ".quantize-")
+}
