@@ -4,6 +4,8 @@ BIN     := bin
 MODELS  := models
 DEMO_OUT ?= attention-demo
 FUZZTIME ?= 5m
+# what llamago version prints: the commit (git describe), "-dirty" with uncommitted changes; dev without git
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
 CUDA_ENV = eval "$$(kernels/cuda-deps.sh)" &&
 NVCC_FLAGS = -ccbin g++-12 -allow-unsupported-compiler -ptx -arch=compute_80 -O3
@@ -15,7 +17,7 @@ all: build
 
 ## build: the llamago binary (pure Go, CPU backend)
 build:
-	$(GO) build -trimpath -o $(BIN)/llamago ./cmd/llamago
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/llamago ./cmd/llamago
 
 ## test: lint, the whole test suite (AVX-512 where the CPU has it, AVX2 with and without AVX-VNNI, and
 ## pure-Go kernels), the race detector on the format packages, chat templates and the server
@@ -101,7 +103,7 @@ kernels:
 
 ## cuda: bin/llamago-cuda with the CUDA backend (cgo against the stub libcuda; runs where a driver is)
 cuda:
-	@$(CUDA_ENV) $(GO) build -tags cuda -trimpath -o $(BIN)/llamago-cuda ./cmd/llamago
+	@$(CUDA_ENV) $(GO) build -tags cuda -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/llamago-cuda ./cmd/llamago
 
 ## cuda-check: vet and compile everything under the cuda tag, assemble the PTX for sm_80 and sm_90, and
 ## fail if the committed PTX is stale. CI runs it; no GPU needed.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/llamago/llamago/cpu"
 	"github.com/llamago/llamago/gguf"
 	"github.com/llamago/llamago/internal/npy"
 	"github.com/llamago/llamago/internal/testutil"
@@ -143,5 +144,22 @@ func TestCLIErrors(t *testing.T) {
 		_, stderr, code := run(t, "inspect", p, "--tensor", "nope", "--dump", filepath.Join(dir, "n.npy"))
 		require.Equal(t, 1, code)
 		require.Contains(t, stderr, `has no tensor "nope"`)
+	}
+}
+
+// TestVersionJSON: version --json holds what the text line says, for scripts and bug reports.
+func TestVersionJSON(t *testing.T) {
+	out, stderr, code := run(t, "version", "--json")
+	require.Zero(t, code, stderr)
+	var v versionInfo
+	require.NoError(t, json.Unmarshal([]byte(out), &v))
+	require.Equal(t, version, v.Version)
+	require.Contains(t, v.Backends, "cpu")
+	require.Equal(t, cpu.Kernels(), v.Kernels)
+	require.NotEmpty(t, v.Go)
+	text, _, _ := run(t, "version")
+	require.Contains(t, text, "cpu ("+v.Kernels+" kernels")
+	if !gpuBuild {
+		require.Contains(t, text, v.GPU)
 	}
 }
