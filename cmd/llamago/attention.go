@@ -256,6 +256,8 @@ func writeAttention(w, stderr io.Writer, lm *loadedModel, c *engine.AttentionCap
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(lm.file.Path), ".gguf")
 	}
+	nm := lm.numerics()
+	settings["activations"], settings["kv_type"] = nm.Activations, nm.KVType
 	r, err := attnviz.New(c, name, ids, pieces, prompt, settings)
 	if err != nil {
 		return err

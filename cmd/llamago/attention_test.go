@@ -49,13 +49,15 @@ func TestAttentionCommand(t *testing.T) {
 		require.InDelta(t, 1, sum, 1e-5)
 	}
 	var meta struct {
-		Tokens []string `json:"tokens"`
-		IDs    []int32  `json:"ids"`
-		Prompt int      `json:"prompt_tokens"`
+		Tokens   []string `json:"tokens"`
+		IDs      []int32  `json:"ids"`
+		Prompt   int      `json:"prompt_tokens"`
+		Settings numerics `json:"settings"`
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, "attention.json"))
 	require.NoError(t, json.Unmarshal(raw, &meta))
 	require.Equal(t, 10, meta.Prompt)
+	require.Equal(t, numerics{Activations: 16, KVType: "f32"}, meta.Settings, "the settings that change the numbers")
 	require.Equal(t, []string{"<s>", " The", " c", "at"}, meta.Tokens[:4])
 
 	// Selections and the size limit.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/llamago/llamago/engine"
-	"github.com/llamago/llamago/gguf"
 	"github.com/spf13/cobra"
 )
 
@@ -105,6 +104,9 @@ func runBench(w io.Writer, o benchOptions) error {
 	default:
 		return usagef("-o must be md, json or csv, got %q", o.Output)
 	}
+	if o.JSON && o.Output == "csv" {
+		return usagef("--json and -o csv ask for two formats: give one")
+	}
 	if o.JSON {
 		o.Output = "json"
 	}
@@ -171,7 +173,7 @@ func runBench(w io.Writer, o benchOptions) error {
 	if cpuB, ok := lm.backend.(engine.Threader); ok {
 		threads = cpuB.Threads()
 	}
-	base := benchResult{Model: filepath.Base(o.Model), Type: gguf.FileTypeName(m.Config.FileType), SizeBytes: lm.file.Size(),
+	base := benchResult{Model: filepath.Base(o.Model), Type: lm.file.WeightsTypeName(), SizeBytes: lm.file.Size(),
 		Params: params, Backend: lm.backend.Name(), Threads: threads,
 		TypeK: engine.KVTypeName(m.KVType()), TypeV: engine.KVTypeName(m.KVType())}
 	if o.Prefix > 0 {

@@ -141,11 +141,11 @@ func runBenchParallel(w io.Writer, o benchOptions, lm *loadedModel, base benchRe
 		return json.NewEncoder(w).Encode(results)
 	case "csv":
 		return writeCSV(w, []string{"model", "type", "backend", "threads", "parallel", "n_prompt", "n_gen", "prompt_tokens_per_second",
-			"tokens_per_second", "stddev", "total_tokens_per_second", "kv_bytes", "activations_bytes", "peak_rss_bytes", "type_k", "type_v"},
+			"tokens_per_second", "stddev", "total_tokens_per_second", "kv_bytes", "activations_bytes", "peak_rss_bytes", "type_k", "type_v", "weights_bytes", "speedup_over_one"},
 			len(results), func(i int) []any {
 				r := results[i]
 				return []any{r.Model, r.Type, r.Backend, r.Threads, r.Parallel, r.NPrompt, r.NGen, r.PromptTPS, r.TPS, r.StdDev, r.TotalTPS,
-					r.KVBytes, r.ActivationsBytes, r.PeakRSSBytes, r.TypeK, r.TypeV}
+					r.KVBytes, r.ActivationsBytes, r.PeakRSSBytes, r.TypeK, r.TypeV, r.WeightsBytes, r.SpeedupOver}
 			})
 	}
 	fmt.Fprintf(w, "%s %s, %s, %d threads, prompts of %d tokens, %d generated per sequence, KV cache %s\n\n", base.Model, base.Type, base.Backend, base.Threads, o.PP, o.TG, base.TypeK)

@@ -61,8 +61,18 @@ func TestBenchListsAndFormats(t *testing.T) {
 
 	_, _, code = run(t, "bench", "-m", p, "-o", "xml")
 	require.Equal(t, 2, code)
+	_, stderr, code = run(t, "bench", "-m", p, "--json", "-o", "csv")
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "ask for two formats")
 	_, _, code = run(t, "bench", "-m", p, "-p", "8,16", "--parallel", "2")
 	require.Equal(t, 2, code)
+
+	// --parallel's CSV has the JSON's columns.
+	out, stderr, code = run(t, "bench", "-m", p, "-p", "4", "-n", "2", "-r", "1", "--parallel", "1,2", "-o", "csv")
+	require.Zero(t, code, stderr)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 3, out)
+	require.True(t, strings.HasSuffix(lines[0], ",weights_bytes,speedup_over_one"), lines[0])
 }
 
 // TestBenchKVBlocks: --kv-blocks sizes the pool of --parallel, and a pool too small says what it needs.

@@ -123,24 +123,7 @@ func runInspect(w, stderr io.Writer, path string, o inspectOptions) error {
 func buildReport(f *gguf.File, o inspectOptions) *inspectReport {
 	r := &inspectReport{File: f.Path, SizeBytes: f.Size(), Version: f.Version}
 	r.Architecture, _ = f.Metadata.StringOr("general.architecture", "unknown")
-	ft, _ := f.Metadata.IntOr("general.file_type", -1)
-	r.FileType = gguf.FileTypeName(int(ft))
-	if ft < 0 { // the key is optional: say what the weights are instead of "unknown"
-		count := map[string]int{}
-		best := ""
-		for _, t := range f.Tensors {
-			if len(t.Dims) == 2 {
-				n := t.Type.String()
-				count[n]++
-				if best == "" || count[n] > count[best] {
-					best = n
-				}
-			}
-		}
-		if best != "" {
-			r.FileType = "not set (most weights are " + best + ")"
-		}
-	}
+	r.FileType = f.WeightsTypeName() // the key is optional: without it, what most weights are
 	if c, err := f.LlamaConfig(); err == nil {
 		r.Hyperparameters = c
 	} else {

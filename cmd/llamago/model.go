@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -68,6 +69,17 @@ type loadedModel struct {
 	ctx      int
 	name     string   // set for the built-in model, else ""
 	notes    []string // things the user asked for that will not happen as they may think (printed by the command)
+	actBits  int      // --activations (16 or 8)
+}
+
+// numerics are the settings that change a loaded model's numbers, as the commands' JSON reports them.
+type numerics struct {
+	Activations int    `json:"activations"` // bits the CPU rounds activations to in quantized products
+	KVType      string `json:"kv_type"`     // what the KV cache keeps keys and values in
+}
+
+func (l *loadedModel) numerics() numerics {
+	return numerics{Activations: l.actBits, KVType: engine.KVTypeName(l.model.KVType())}
 }
 
 // printNotes writes the load notes on stderr.
@@ -203,7 +215,7 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		return nil, err
 	}
 	lm := &loadedModel{file: f, backend: b, others: slices.DeleteFunc(opened, func(o engine.Backend) bool { return o == b }),
-		model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name}
+		model: m, loadTime: time.Since(start), ctx: ctx, name: mf.name, actBits: cmp.Or(mf.ActBits, 16)}
 	if cpus := runtime.GOMAXPROCS(0); mf.Threads > cpus { // F10: each extra spinning worker costs the others
 		lm.notes = append(lm.notes, fmt.Sprintf("--threads %d is more than the %d CPUs available: the workers take turns and every step slows down (0 uses them all)", mf.Threads, cpus))
 	}

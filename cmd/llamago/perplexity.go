@@ -76,6 +76,7 @@ type pplResult struct {
 	MeanKLErr float64 `json:"mean_kl_divergence_stderr,omitempty"`
 	SameTop   float64 `json:"same_top_token_fraction,omitempty"`
 	BaseFile  string  `json:"kl_divergence_base,omitempty"`
+	numerics
 }
 
 func runPerplexity(stdout, stderr io.Writer, o perplexityOptions) error {
@@ -183,7 +184,7 @@ func runPerplexity(stdout, stderr io.Writer, o perplexityOptions) error {
 	if !o.Quiet && !progress.Enabled() {
 		fmt.Fprintln(stderr)
 	}
-	r := pplResult{Model: o.Model, Ctx: nctx, Chunks: chunks, Scored: n, Seconds: time.Since(start).Seconds()}
+	r := pplResult{Model: o.Model, Ctx: nctx, Chunks: chunks, Scored: n, Seconds: time.Since(start).Seconds(), numerics: lm.numerics()}
 	mean := nll / float64(n)
 	r.PPL = math.Exp(mean)
 	r.PPLErr = r.PPL * stderrOf(nll, nll2, n)

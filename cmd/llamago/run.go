@@ -80,6 +80,7 @@ type runResult struct {
 	PromptTPS    float64 `json:"prompt_tokens_per_second"`
 	EvalTPS      float64 `json:"eval_tokens_per_second"`
 	StopReason   string  `json:"stop_reason"`
+	numerics
 }
 
 func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
@@ -193,7 +194,7 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 		enc := json.NewEncoder(stdout)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(runResult{Text: string(textOut), PromptTokens: ids, Tokens: gen, Seed: o.Sampler.Seed,
-			LoadMS: ms(lm.loadTime), PromptTPS: st.PromptTPS(), EvalTPS: st.GenTPS(), StopReason: reason}); err != nil {
+			LoadMS: ms(lm.loadTime), PromptTPS: st.PromptTPS(), EvalTPS: st.GenTPS(), StopReason: reason, numerics: lm.numerics()}); err != nil {
 			return err
 		}
 	} else {

@@ -46,6 +46,9 @@ func TestRunJSONAndSeed(t *testing.T) {
 	require.Len(t, r.Tokens, 20)
 	require.Equal(t, []int32{1, 403, 407, 261, 378}, r.PromptTokens)
 	require.NotEmpty(t, r.Text)
+	require.Equal(t, numerics{Activations: 16, KVType: "f32"}, r.numerics, "the settings that change the numbers")
+	r = gen(append(args, "--activations", "8", "-ctk", "f16")...)
+	require.Equal(t, numerics{Activations: 8, KVType: "f16"}, r.numerics)
 }
 
 func TestTokenizeCommand(t *testing.T) {
@@ -120,6 +123,7 @@ func TestPerplexityAndKLD(t *testing.T) {
 	require.Greater(t, r.PPL, 1.0)
 	require.Less(t, r.PPL, 10.0)
 	require.Equal(t, r.Chunks*(64-1-32), r.Scored)
+	require.Equal(t, numerics{Activations: 16, KVType: "f32"}, r.numerics)
 	// The same model against its own base: zero KL divergence, same top token everywhere.
 	out, _, code = run(t, "perplexity", "-m", stories(t), "-f", text, "--ctx", "64", "--kl-divergence-base", base, "--kl-divergence", "--json", "-q")
 	require.Zero(t, code)
