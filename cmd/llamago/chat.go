@@ -149,7 +149,7 @@ func runChat(stdin io.Reader, stdout, stderr io.Writer, o chatOptions) error {
 	handler := noteHandler{w: stderr}
 	log := slog.New(handler)
 	// One sequence: a chat has one conversation; the prefix cache keeps what earlier turns read.
-	so := serveOptions{modelFlags: o.modelFlags, Parallel: 1, Queue: 1, ChatTemplateFile: o.ChatTemplateFile}
+	so := serveOptions{modelFlags: o.modelFlags, Parallel: 1, Queue: 1, ChatTemplateFile: o.ChatTemplateFile, terminal: true}
 	if err := so.prepare(); err != nil {
 		return err
 	}

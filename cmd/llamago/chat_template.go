@@ -9,28 +9,34 @@ import (
 )
 
 // chatRenderer is the model's chat template as the server uses it: tokenizer.chat_template rendered with
-// the Hugging Face variables, or ChatML when the model has none (said in the log). override, when not nil
-// (--chat-template-file), is used instead of the model's, with the model's special tokens.
-func chatRenderer(lm *loadedModel, override *chat.Template, log *slog.Logger) (func(messages, tools json.RawMessage) (string, error), error) {
+// the Hugging Face variables, or ChatML when the model has none (said in the log, for the terminal chat
+// when terminal is set). override, when not nil (--chat-template-file), is used instead of the model's,
+// with the model's special tokens. source names the template used: "model", "file" or "chatml".
+func chatRenderer(lm *loadedModel, override *chat.Template, terminal bool, log *slog.Logger) (render func(messages, tools json.RawMessage) (string, error), source string, err error) {
 	var base chat.Input
-	tmpl := override
+	tmpl, source := override, "file"
 	if tmpl == nil {
 		var fallback bool
-		var err error
 		if tmpl, fallback, err = chatTemplate(lm.file, &base); err != nil {
-			return nil, err
+			return nil, "", err
 		}
+		source = "model"
 		if fallback {
-			log.Warn("the model has no tokenizer.chat_template: chat requests use ChatML (<|im_start|>role ... <|im_end|>), as llama.cpp does; /v1/completions takes raw prompts")
+			source = "chatml"
+			if terminal {
+				log.Warn("the model has no tokenizer.chat_template: the conversation is written in ChatML (<|im_start|>role ... <|im_end|>), as llama.cpp does; --chat-template-file gives another")
+			} else {
+				log.Warn("the model has no tokenizer.chat_template: chat requests use ChatML (<|im_start|>role ... <|im_end|>), as llama.cpp does (--chat-template-file gives another); /v1/completions takes raw prompts")
+			}
 		}
 	} else if err := specialTokenTexts(lm.file, &base); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	return func(messages, tools json.RawMessage) (string, error) {
 		in := base
 		in.Messages, in.Tools, in.AddGenerationPrompt = messages, tools, true
 		return tmpl.Render(in)
-	}, nil
+	}, source, nil
 }
 
 // chatTemplateFile reads and compiles --chat-template-file; a file that cannot be read or compiled is a

@@ -135,6 +135,8 @@ func TestChatPiped(t *testing.T) {
 	require.NotEmpty(t, strings.TrimSpace(out))
 	require.NotContains(t, stderr, "/help lists", "no banner when stdout is not a terminal")
 	require.NotContains(t, out, "> ", "no prompt when stdout is not a terminal")
+	require.Contains(t, stderr, "the conversation is written in ChatML")
+	require.NotContains(t, stderr, "/v1/completions", "the terminal chat's note does not speak of the API")
 	again, _, _ := runStdin(t, in, "chat", "--temp", "0", "-n", "12")
 	require.Equal(t, out, again, "greedy answers are reproducible")
 }

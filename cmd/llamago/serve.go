@@ -43,6 +43,8 @@ type serveOptions struct {
 	// ChatTemplateFile is a Jinja chat template used instead of the model's (--chat-template-file).
 	ChatTemplateFile string
 	chatTmpl         *chat.Template      // ChatTemplateFile compiled (by prepare)
+	chatSource       string              // the chat template in use: model, file or chatml (set by load)
+	terminal         bool                // the in-process server of llamago chat
 	listenHook       func(addr net.Addr) // tests: the address actually bound
 	stop             <-chan struct{}     // tests: stop as SIGTERM would
 }
@@ -261,7 +263,7 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	srv.SetModel(model)
 	log.Info("ready", "model", model.Name, "load_s", fmt.Sprintf("%.2f", lm.loadTime.Seconds()), "backend", lm.backend.Name(),
 		"parallel", o.Parallel, "ctx", model.Context, "kv_blocks", model.Scheduler.Stats().BlocksTotal,
-		"kv_type", engine.KVTypeName(lm.model.KVType()), "chat_template", model.Chat != nil)
+		"kv_type", engine.KVTypeName(lm.model.KVType()), "chat_template", o.chatSource)
 
 	select {
 	case err := <-served:
@@ -313,7 +315,7 @@ func (o *serveOptions) load(log *slog.Logger) (*loadedModel, *server.Model, erro
 	}
 	m := &server.Model{Name: name, Path: o.Model, Engine: lm.model, Context: lm.ctx, Backend: lm.backend.Name(),
 		Scheduler: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.Queue, StepTokens: o.StepTokens})}
-	m.Chat, err = chatRenderer(lm, o.chatTmpl, log)
+	m.Chat, o.chatSource, err = chatRenderer(lm, o.chatTmpl, o.terminal, log)
 	if err != nil {
 		m.Scheduler.Close()
 		lm.Close()

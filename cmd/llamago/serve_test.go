@@ -92,6 +92,7 @@ func TestServeCommand(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Contains(t, stderr.String(), "stopped")
+	require.Contains(t, stderr.String(), "chat_template=chatml", "the ready line names the template in use (stories260K has none)")
 }
 
 type lockedWriter struct {
