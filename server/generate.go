@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/internal/stopstr"
 )
 
 // tokenOut is a generated token: its ids and log-probabilities, and where its text begins in the output.
@@ -84,10 +84,7 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, p
 	}
 	tok := m.Engine.Tokenizer
 	dec := tok.NewStream(false)
-	longest := 0
-	for _, stop := range p.stop {
-		longest = max(longest, len(stop))
-	}
+	stops := stopstr.New(p.stop)
 	var (
 		text    []byte
 		sent    int
@@ -161,11 +158,11 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, p
 		text = append(text, dec.Push(g.ID)...)
 		pending = append(pending, tokenOut{Generated: g, start: raw, end: raw + len(piece)})
 		raw += len(piece)
-		if i := findStop(text[sent:], p.stop); i >= 0 {
+		if i := stops.Find(text[sent:]); i >= 0 {
 			res.finish = "stop"
 			return res, release(sent+i, true)
 		}
-		if err := release(len(text)-holdBack(text[sent:], p.stop, longest), false); err != nil {
+		if err := release(len(text)-stops.HoldBack(text[sent:]), false); err != nil {
 			return res, err
 		}
 	}
@@ -173,7 +170,7 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, p
 		return res, err
 	}
 	text = append(text, dec.Flush()...)
-	if i := findStop(text[sent:], p.stop); i >= 0 {
+	if i := stops.Find(text[sent:]); i >= 0 {
 		res.finish = "stop"
 		return res, release(sent+i, true)
 	}
@@ -181,30 +178,6 @@ func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, p
 		res.finish = "stop"
 	}
 	return res, release(len(text), true)
-}
-
-// findStop is the offset of the first stop string in b, or -1.
-func findStop(b []byte, stops []string) int {
-	first := -1
-	for _, s := range stops {
-		if i := bytes.Index(b, []byte(s)); i >= 0 && (first < 0 || i < first) {
-			first = i
-		}
-	}
-	return first
-}
-
-// holdBack is the length of the longest end of b that begins a stop string (it may complete later).
-func holdBack(b []byte, stops []string, longest int) int {
-	for n := min(len(b), longest-1); n > 0; n-- {
-		tail := b[len(b)-n:]
-		for _, s := range stops {
-			if len(s) > n && bytes.HasPrefix([]byte(s), tail) {
-				return n
-			}
-		}
-	}
-	return 0
 }
 
 // usage is the OpenAI usage object.

@@ -210,16 +210,6 @@ func TestStopStrings(t *testing.T) {
 	require.Equal(t, ", there was a little girl named ", choice(t, body)["text"])
 }
 
-func TestStopHelpers(t *testing.T) {
-	stops := []string{"</s>", "END"}
-	require.Equal(t, 3, holdBack([]byte("abc</s"), stops, 4))
-	require.Equal(t, 1, holdBack([]byte("abcE"), stops, 4))
-	require.Equal(t, 0, holdBack([]byte("abc"), stops, 4))
-	require.Equal(t, 0, holdBack([]byte("abc"), nil, 0))
-	require.Equal(t, 2, findStop([]byte("abEND</s>"), stops))
-	require.Equal(t, -1, findStop([]byte("abEN"), stops))
-}
-
 // TestLogprobs: the chosen token's log-probability is the top one's under greedy decoding (the same float:
 // they differed in the last digits when one came through a float32 log-sum-exp), the top list is sorted and
 // as long as asked, in both shapes.

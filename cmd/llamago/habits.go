@@ -20,6 +20,8 @@ var llamaCppAliases = map[string]string{
 	"--batch-size":      "--batch",
 	"--predict":         "--n-predict",
 	"-np":               "--parallel", // llama-server's
+	"-r":                "--stop",     // llama-cli's reverse prompt: where generation stops
+	"--reverse-prompt":  "--stop",
 	"-a":                "--alias",
 	"-no-cnv":           "",
 	"--no-conversation": "",

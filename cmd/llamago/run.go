@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/llamago/llamago/engine"
+	"github.com/llamago/llamago/internal/stopstr"
 	"github.com/spf13/cobra"
 )
 
@@ -26,6 +28,7 @@ type runOptions struct {
 	CaptureMB  float64
 	Quiet      bool
 	NoPrompt   bool
+	Stop       []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -40,6 +43,7 @@ rounding and its cache) to follow llama.cpp's greedy text.`,
 		Example: `  llamago run -m model.gguf -p "Once upon a time" -n 64
   llamago run -m model.gguf -p "The capital of France is" --temp 0
   llamago run -m model.gguf -f prompt.txt -n 256 --temp 0.7 --top-p 0.9 --seed 42
+  llamago run -m model.gguf -p "Q: What is 2+2?\nA:" --stop "\n" --temp 0   # one line of answer
   llamago run -m model.gguf -p "Hi" --json | jq .text`,
 		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -68,6 +72,7 @@ rounding and its cache) to follow llama.cpp's greedy text.`,
 	f.Float64Var(&o.CaptureMB, "capture-max-mb", 1024, "with --capture-attn: refuse captures larger than this many MB (0: no limit)")
 	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no timings on stderr")
 	f.BoolVar(&o.NoPrompt, "no-display-prompt", false, "print only the generated text, not the prompt before it")
+	f.StringArrayVar(&o.Stop, "stop", nil, "stop generating where the text holds this string (not printed; repeat the flag for several; llama.cpp's -r)")
 	return cmd
 }
 
@@ -79,7 +84,7 @@ type runResult struct {
 	LoadMS       float64 `json:"load_ms"`
 	PromptTPS    float64 `json:"prompt_tokens_per_second"`
 	EvalTPS      float64 `json:"eval_tokens_per_second"`
-	StopReason   string  `json:"stop_reason"`
+	StopReason   string  `json:"stop_reason"` // length, eos, stop (a --stop string), context full or interrupted
 	numerics
 }
 
@@ -99,6 +104,9 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	}
 	if _, err := captureLimit(o.CaptureMB); err != nil {
 		return err
+	}
+	if slices.Contains(o.Stop, "") {
+		return usagef("--stop takes a non-empty string")
 	}
 	if err := o.useDefaultModel(stderr); err != nil {
 		return err
@@ -141,11 +149,27 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	stream := tok.NewStream(o.Special)
 	var textOut []byte
 	var writeErr error
-	emit := func(s string) {
+	emit := func(s []byte) {
 		textOut = append(textOut, s...)
 		if !o.JSON && writeErr == nil {
-			_, writeErr = io.WriteString(stdout, s)
+			_, writeErr = stdout.Write(s)
 		}
+	}
+	// The text waits in held while it could be the start of a stop string; a stop string ends the output
+	// before it.
+	stops := stopstr.New(o.Stop)
+	var held []byte
+	stopped := false
+	push := func(s string) {
+		held = append(held, s...)
+		if i := stops.Find(held); i >= 0 {
+			emit(held[:i])
+			held, stopped = nil, true
+			return
+		}
+		n := len(held) - stops.HoldBack(held)
+		emit(held[:n])
+		held = append(held[:0], held[n:]...)
 	}
 	if !o.JSON && !o.NoPrompt {
 		if _, err := io.WriteString(stdout, text); err != nil {
@@ -165,19 +189,24 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 			if tok.IsEOG(id) && !o.IgnoreEOS && !o.Special {
 				return true
 			}
-			emit(stream.Push(id))
-			return writeErr == nil && !interrupted.Load()
+			push(stream.Push(id))
+			return writeErr == nil && !interrupted.Load() && !stopped
 		},
 	})
 	if err != nil {
 		return err
 	}
-	emit(stream.Flush())
+	if !stopped {
+		push(stream.Flush())
+		emit(held)
+	}
 	if writeErr != nil {
 		return writeErr
 	}
 	reason := "length"
 	switch {
+	case stopped:
+		reason = "stop"
 	case interrupted.Load():
 		reason = "interrupted"
 	case len(gen) > 0 && tok.IsEOG(gen[len(gen)-1]) && !o.IgnoreEOS:

@@ -244,3 +244,24 @@ func TestRunContextFull(t *testing.T) {
 	require.NotEmpty(t, out)
 	require.Contains(t, stderr, "context of 16 tokens is full")
 }
+
+// TestRunStop: --stop (llama.cpp's -r) ends the output before the first stop string, streamed and in
+// JSON, with stop_reason "stop"; the text is the server's for the same request (server.TestStop).
+func TestRunStop(t *testing.T) {
+	args := []string{"run", "-m", stories(t), "-p", "Once upon a time", "-n", "24", "--temp", "0", "--no-display-prompt", "-q"}
+	out, stderr, code := run(t, append(args, "--stop", "Lily")...)
+	require.Zero(t, code, stderr)
+	require.Equal(t, ", there was a little girl named \n", out, "the text, then the newline run ends with")
+	out, stderr, code = run(t, append(args, "-r", "named", "--stop", "little", "--json")...)
+	require.Zero(t, code, stderr)
+	var r runResult
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, ", there was a ", r.Text, "the first stop string in the text ends it")
+	require.Equal(t, "stop", r.StopReason)
+	out, _, code = run(t, append(args, "--stop", "no such words")...)
+	require.Zero(t, code)
+	require.True(t, strings.HasPrefix(out, ", there was a little girl named Lily"), "a stop string never met holds nothing back: %q", out)
+	_, stderr, code = run(t, append(args, "--stop", "")...)
+	require.Equal(t, 2, code)
+	require.Contains(t, stderr, "--stop takes a non-empty string")
+}
