@@ -43,7 +43,7 @@ rounding and its cache) to follow llama.cpp's greedy text.`,
 		Example: `  llamago run -m model.gguf -p "Once upon a time" -n 64
   llamago run -m model.gguf -p "The capital of France is" --temp 0
   llamago run -m model.gguf -f prompt.txt -n 256 --temp 0.7 --top-p 0.9 --seed 42
-  llamago run -m model.gguf -p "Q: What is 2+2?\nA:" --stop "\n" --temp 0   # one line of answer
+  llamago run -m model.gguf -p $'Q: What is 2+2?\nA:' --stop $'\n' --temp 0   # one line of answer
   llamago run -m model.gguf -p "Hi" --json | jq .text`,
 		Args: noPositional,
 		RunE: func(cmd *cobra.Command, _ []string) error {
