@@ -240,6 +240,11 @@ func TestLoadNotes(t *testing.T) {
 		_, stderr, code = run(t, "run", "-m", stories(t), "-p", "Once", "-n", "1", "-ngl", "99", "-q")
 		require.Zero(t, code, stderr)
 		require.Contains(t, stderr, "note: --gpu-layers/-ngl has no effect")
+		_, stderr, code = run(t, "run", "-m", stories(t), "-p", "Once", "-n", "1", "-mg", "1", "-ts", "3,1", "-q")
+		require.Zero(t, code, stderr)
+		require.Contains(t, stderr, "note: --device/-mg, --tensor-split/-ts have no effect")
+		_, stderr, _ = run(t, "run", "-m", stories(t), "-p", "Once", "-n", "1", "-q")
+		require.NotContains(t, stderr, "no effect", "the defaults ask for no GPU")
 	}
 }
 

@@ -226,8 +226,27 @@ func (mf *modelFlags) open() (*loadedModel, error) {
 		}
 		lm.notes = append(lm.notes, fmt.Sprintf("%s more than the %d positions the model was trained with: text past them degrades", what, trained))
 	}
-	if !gpuBuild && mf.GPULay >= 0 {
-		lm.notes = append(lm.notes, "--gpu-layers/-ngl has no effect: this llamago was built without CUDA (make cuda builds bin/llamago-cuda)")
+	if !gpuBuild {
+		var unused []string // GPU flags given to a build without CUDA
+		if mf.GPULay >= 0 {
+			unused = append(unused, "--gpu-layers/-ngl")
+		}
+		if len(mf.Devices) > 1 || len(mf.Devices) == 1 && mf.Devices[0] != 0 {
+			unused = append(unused, "--device/-mg")
+		}
+		if mf.Split != "" && mf.Split != "layers" {
+			unused = append(unused, "--split/-sm")
+		}
+		if len(mf.TensorSplit) > 0 {
+			unused = append(unused, "--tensor-split/-ts")
+		}
+		if len(unused) > 0 {
+			verb := "has"
+			if len(unused) > 1 {
+				verb = "have"
+			}
+			lm.notes = append(lm.notes, strings.Join(unused, ", ")+" "+verb+" no effect: this llamago was built without CUDA (make cuda builds bin/llamago-cuda)")
+		}
 	}
 	return lm, nil
 }
