@@ -21,24 +21,11 @@ import (
 // TestServeCommand: llamago serve answers 503 on /health until the model is loaded, then serves a
 // completion, and stops cleanly on the signal (as SIGTERM does), letting a request in flight finish.
 func TestServeCommand(t *testing.T) {
-	addr := make(chan net.Addr, 1)
-	stop := make(chan struct{})
 	var o serveOptions
 	o.Port, o.Host, o.Parallel, o.Queue, o.Drain, o.MaxBodyMB, o.Batch = 0, "127.0.0.1", 2, 4, time.Minute, 1, 512
-	o.Backend, o.GPULay = "auto", -1 // the flags' defaults
-	o.listenHook = func(a net.Addr) { addr <- a }
-	o.stop = stop
-	var stderr bytes.Buffer
-	var mu sync.Mutex
-	done := make(chan error, 1)
-	go func() {
-		err := o.useDefaultModel(&lockedWriter{w: &stderr, mu: &mu})
-		if err == nil {
-			err = runServe(&lockedWriter{w: &stderr, mu: &mu}, o)
-		}
-		done <- err
-	}()
-	base := "http://" + (<-addr).String()
+	sv := startServe(o)
+	stop, done := sv.stop, sv.done
+	base := "http://" + sv.addr.String()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(base + "/health")
@@ -89,10 +76,49 @@ func TestServeCommand(t *testing.T) {
 	require.NoError(t, err, "reading the stream in flight (got %d bytes)", all.Len())
 	require.True(t, strings.HasSuffix(all.String(), "data: [DONE]\n\n"), "the stream finished: %q", all.String()[max(0, all.Len()-200):])
 	require.NoError(t, <-done)
-	mu.Lock()
-	defer mu.Unlock()
-	require.Contains(t, stderr.String(), "stopped")
-	require.Contains(t, stderr.String(), "chat_template=chatml", "the ready line names the template in use (stories260K has none)")
+	log := sv.log()
+	require.Contains(t, log, "stopped")
+	require.Contains(t, log, "chat_template=chatml", "the ready line names the template in use (stories260K has none)")
+}
+
+// servedCmd is runServe started by startServe: the address it listens on, its stop signal, its result,
+// and what it logged.
+type servedCmd struct {
+	addr net.Addr
+	stop chan struct{}
+	done chan error
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (s *servedCmd) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// startServe runs runServe on o (the built-in model when o has none, the flags' defaults for the backend)
+// until its address is known.
+func startServe(o serveOptions) *servedCmd {
+	s := &servedCmd{stop: make(chan struct{}), done: make(chan error, 1)}
+	addr := make(chan net.Addr, 1)
+	o.Backend, o.GPULay = "auto", -1 // the flags' defaults
+	o.listenHook = func(a net.Addr) { addr <- a }
+	o.stop = s.stop
+	go func() {
+		w := &lockedWriter{w: &s.buf, mu: &s.mu}
+		err := o.useDefaultModel(w)
+		if err == nil {
+			err = runServe(w, o)
+		}
+		s.done <- err
+	}()
+	select {
+	case s.addr = <-addr:
+	case err := <-s.done:
+		s.done <- err // runServe ended before listening: the caller's receive reports it
+	}
+	return s
 }
 
 type lockedWriter struct {
@@ -134,31 +160,16 @@ func TestServeFlagErrors(t *testing.T) {
 
 // TestServeQuietPortZero: with -q the listening line is hidden, except when --port 0 chose the port.
 func TestServeQuietPortZero(t *testing.T) {
-	addr := make(chan net.Addr, 1)
-	stop := make(chan struct{})
 	var o serveOptions
 	o.Port, o.Host, o.Parallel, o.Queue, o.Drain, o.MaxBodyMB, o.Batch, o.Quiet = 0, "127.0.0.1", 1, 1, time.Second, 1, 64, true
-	o.Backend, o.GPULay = "auto", -1
-	o.listenHook = func(a net.Addr) { addr <- a }
-	o.stop = stop
-	var stderr bytes.Buffer
-	var mu sync.Mutex
-	done := make(chan error, 1)
-	go func() {
-		err := o.useDefaultModel(io.Discard)
-		if err == nil {
-			err = runServe(&lockedWriter{w: &stderr, mu: &mu}, o)
-		}
-		done <- err
-	}()
-	a := <-addr
-	close(stop)
-	err := <-done
+	sv := startServe(o)
+	require.NotNil(t, sv.addr, "serve listened")
+	close(sv.stop)
+	err := <-sv.done
 	require.True(t, err == nil || errors.Is(err, errInterrupted), "%v", err)
-	mu.Lock()
-	defer mu.Unlock()
-	require.Contains(t, stderr.String(), "http://"+a.String())
-	require.NotContains(t, stderr.String(), "level=INFO msg=ready", "-q still hides the other lines")
+	log := sv.log()
+	require.Contains(t, log, "http://"+sv.addr.String())
+	require.NotContains(t, log, "level=INFO msg=ready", "-q still hides the other lines")
 }
 
 // TestChatTemplateFile: --chat-template-file replaces the model's chat template (with the model's special
