@@ -70,7 +70,7 @@ rounding and its cache) to follow llama.cpp's greedy text.`,
 	f.BoolVar(&o.JSON, "json", false, "print one JSON object (text, tokens, timings) at the end instead of streaming")
 	f.StringVar(&o.CaptureDir, "capture-attn", "", "also capture attention into this folder (see 'llamago attention')")
 	f.Float64Var(&o.CaptureMB, "capture-max-mb", 1024, "with --capture-attn: refuse captures larger than this many MB (0: no limit)")
-	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no timings on stderr")
+	f.BoolVarP(&o.Quiet, "quiet", "q", false, "no timings on stderr (nor the note that names the built-in model)")
 	f.BoolVar(&o.NoPrompt, "no-display-prompt", false, "print only the generated text, not the prompt before it")
 	f.StringArrayVar(&o.Stop, "stop", nil, "stop generating where the text holds this string (not printed; repeat the flag for several; llama.cpp's -r)")
 	return cmd
@@ -108,7 +108,11 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	if slices.Contains(o.Stop, "") {
 		return usagef("--stop takes a non-empty string")
 	}
-	if err := o.useDefaultModel(stderr); err != nil {
+	note := stderr
+	if o.Quiet {
+		note = io.Discard // the built-in model's note is not news to whoever asked for quiet
+	}
+	if err := o.useDefaultModel(note); err != nil {
 		return err
 	}
 	lm, err := o.open()

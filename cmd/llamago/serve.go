@@ -93,7 +93,11 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 			if err := o.validate(); err != nil { // before the default model's note
 				return err
 			}
-			if err := o.useDefaultModel(cmd.ErrOrStderr()); err != nil {
+			note := cmd.ErrOrStderr()
+			if o.Quiet {
+				note = io.Discard // -q logs warnings only
+			}
+			if err := o.useDefaultModel(note); err != nil {
 				return err
 			}
 			return runServe(cmd.ErrOrStderr(), o)
