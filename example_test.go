@@ -59,7 +59,7 @@ func Example_concurrent() {
 	// Once upon a time →, there was a little girl named Lily. She
 	// The cat sat on the mat →ch. The cat was very happy. The cat
 	// Tim had a red ball →. He liked to play with his toys.
-	// One day, Lily →and Ben were playing in the park
+	// One day, Lily → and Ben were playing in the park
 }
 
 // Which earlier tokens does each head attend to? The attention probabilities of every layer and head.

@@ -23,19 +23,32 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sync"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/gguf"
 	"github.com/llamago/llamago/internal/defaultmodel"
+	"github.com/llamago/llamago/internal/stopstr"
 )
 
-// Options choose how a model is loaded and served. Zero values take the defaults given.
+// Errors a generation can end with, for errors.Is (they are the engine's).
+var (
+	ErrClosed      = engine.ErrClosed      // the model was closed
+	ErrQueueFull   = engine.ErrQueueFull   // Parallel generations run and MaxQueue wait already
+	ErrContextFull = engine.ErrContextFull // the prompt leaves no room in the context for a new token
+)
+
+// Options choose how a model is loaded and served. Zero values take the defaults given; negative values
+// are refused.
 type Options struct {
-	Threads  int // CPU threads (default: all cores)
-	Context  int // positions one generation may hold, prompt included (default: the model's, at most 4096)
+	Threads int // CPU threads (default: all cores)
+	// Context is the positions one generation may hold, prompt included (default: the model's, at most
+	// 4096). More than the model was trained with is allowed (text past it degrades); the KV cache for
+	// Parallel full contexts is made when the model loads.
+	Context  int
 	Parallel int // generations decoded together (default 4); more wait in a queue
-	MaxQueue int // generations that may wait (default 64); beyond it Generate fails with engine.ErrQueueFull
+	MaxQueue int // generations that may wait beyond the Parallel running (default 64); then ErrQueueFull
 	Batch    int // tokens one step evaluates, all generations together (default 512)
 	// ActivationBits rounds the CPU's activations in quantized matrix products to 16 bits (0 or 16: logits
 	// within ~1e-8 NMSE of exact) or 8, as llama.cpp does (its precision and its logits; faster prompts and
@@ -48,7 +61,8 @@ type Options struct {
 	KVType gguf.Type
 	// KVBlocks is the size of the KV cache in blocks of engine.KVBlockSize positions (default: Parallel full
 	// contexts). A smaller pool admits as many generations, preempting (and later recomputing) the newest
-	// when blocks run out.
+	// when blocks run out; a pool smaller than one Context also shortens the context to its size
+	// (Stats.Finish says engine.FinishContextFull where a generation met it).
 	KVBlocks int
 	// NoPrefixCache turns off the sharing of KV blocks between generations whose prompts begin alike.
 	NoPrefixCache bool
@@ -57,8 +71,8 @@ type Options struct {
 	Backend engine.Backend
 }
 
-// Model is a loaded model with its scheduler. Its methods are safe for concurrent use; after Close they
-// return engine.ErrClosed.
+// Model is a loaded model with its scheduler. Its methods are safe for concurrent use; after Close,
+// generations and Attention return ErrClosed (Tokenize, Detokenize and Usage still answer).
 type Model struct {
 	file    *gguf.File
 	backend engine.Backend
@@ -85,6 +99,9 @@ func Load(path string, o Options) (*Model, error) {
 			return nil, err
 		}
 		path = p
+	}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -125,8 +142,29 @@ func Load(path string, o Options) (*Model, error) {
 		sched: engine.NewScheduler(r, engine.SchedulerOptions{MaxQueue: o.MaxQueue})}, nil
 }
 
-// Close ends every generation (with engine.ErrClosed), waits for calls in progress, and releases the model.
+// check refuses values no model can use.
+func (o Options) check() error {
+	for _, v := range []struct {
+		name string
+		v    int
+	}{{"Threads", o.Threads}, {"Context", o.Context}, {"Parallel", o.Parallel}, {"MaxQueue", o.MaxQueue},
+		{"Batch", o.Batch}, {"KVBlocks", o.KVBlocks}} {
+		if v.v < 0 {
+			return fmt.Errorf("llamago.Options.%s must be ≥ 0 (0: the default), got %d", v.name, v.v)
+		}
+	}
+	if o.Context == 1 || o.Context > gguf.MaxContextLength {
+		return fmt.Errorf("llamago.Options.Context must be 0 (the model's) or 2 to %d positions (a prompt token and a new one), got %d", gguf.MaxContextLength, o.Context)
+	}
+	return nil
+}
+
+// Close ends every generation (with ErrClosed), waits for calls in progress, and releases the model. Calls
+// that start later return ErrClosed. Close may be called from inside a loop over Generate.
 func (m *Model) Close() error {
+	if m == nil || m.sched == nil { // nothing was loaded
+		return nil
+	}
 	m.sched.Close() // ends the streams, so that generations in progress return
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -158,13 +196,16 @@ func (m *Model) Engine() *engine.Model { return m.model }
 // model asks for one.
 func (m *Model) Tokenize(text string) []int32 { return m.model.Tokenizer.Encode(text, true, false) }
 
-// Detokenize returns the text of token ids (control tokens left out).
+// Detokenize returns the text of token ids (control tokens left out), decoded as one sequence: a word's
+// leading space belongs to the sequence, so decoding tokens one at a time can drop it. To print a
+// generation as it comes, use Generate's Token.Text.
 func (m *Model) Detokenize(ids []int32) string { return m.model.Tokenizer.Decode(ids, false) }
 
 // GenerateOptions control one generation. The zero value decodes greedily until an end-of-generation
-// token or the end of the context.
+// token or the end of the context (a model that never writes one — the built-in stories260K starts a new
+// story instead — fills the context: set MaxTokens).
 type GenerateOptions struct {
-	MaxTokens     int     // stop after this many new tokens (0: until the context is full)
+	MaxTokens     int     // stop after this many new tokens (0: until the context is full; < 0 refused)
 	Temperature   float64 // 0: greedy (the most likely token, the lowest id on ties)
 	TopK          int     // keep the k most likely tokens (0: all)
 	TopP          float64 // keep the smallest set with this much probability (0 or 1: all)
@@ -173,13 +214,24 @@ type GenerateOptions struct {
 	RepeatLastN   int
 	Seed          uint64 // the same seed and options give the same text
 	IgnoreEOS     bool   // keep going past end-of-generation tokens
+	// Stop ends the generation where its text holds one of these strings (not part of the text; Stats.Finish
+	// engine.FinishStop). Text that may be the start of one is held back until it is not: it comes with a
+	// later Token, or the final one of ID −1.
+	Stop []string
+	// Logprobs fills Token.Logprob, the chosen token's log-probability; TopLogprobs (at most
+	// engine.MaxTopLogprobs) fills Token.Top with that many most likely tokens.
+	Logprobs    bool
+	TopLogprobs int
 }
 
 // Token is one generated token and the text it completes (empty while a multi-byte character is still
-// incomplete). At the end, text held back for an incomplete character comes as a Token of ID −1.
+// incomplete, or, with GenerateOptions.Stop, while it may begin a stop string). At the end, text held back
+// comes as a Token of ID −1.
 type Token struct {
-	ID   int32
-	Text string
+	ID      int32
+	Text    string
+	Logprob float32               // with GenerateOptions.Logprobs or TopLogprobs
+	Top     []engine.TokenLogprob // with GenerateOptions.TopLogprobs: the most likely first
 }
 
 // Stats are a finished generation's counts and times.
@@ -187,9 +239,12 @@ type Stats = engine.SeqStats
 
 // Generate starts a generation from prompt (text, tokenized with the model's beginning-of-sequence token)
 // and yields its tokens as they are chosen. Stop iterating, or cancel ctx, to end it early; either frees its
-// place at once. A failure (a prompt longer than the context, a full queue, a cancelled context) is yielded
-// as the last error.
+// place at once. A failure (an empty prompt or one longer than the context, a full queue, a cancelled
+// context, options out of range) is yielded as the last error. A nil ctx is context.Background().
 func (m *Model) Generate(ctx context.Context, prompt string, o GenerateOptions) iter.Seq2[Token, error] {
+	if prompt == "" {
+		return func(yield func(Token, error) bool) { yield(Token{}, errors.New("the prompt is empty")) }
+	}
 	return m.GenerateTokens(ctx, m.Tokenize(prompt), o)
 }
 
@@ -199,12 +254,6 @@ func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOp
 		ctx = context.Background()
 	}
 	return func(yield func(Token, error) bool) {
-		done, err := m.use()
-		if err != nil {
-			yield(Token{}, err)
-			return
-		}
-		defer done()
 		st, cancel, err := m.submit(ctx, prompt, o)
 		if err != nil {
 			yield(Token{}, err)
@@ -212,7 +261,30 @@ func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOp
 		}
 		defer cancel()
 		text := m.model.Tokenizer.NewStream(false)
-		for id := range st.Tokens() {
+		stops := stopstr.New(o.Stop)
+		var held []byte // text that may begin a stop string
+		// out yields a token with the text that is now certain; false ends the generation (a stop string, or
+		// the caller stopped iterating).
+		out := func(t Token, piece string) bool {
+			held = append(held, piece...)
+			if i := stops.Find(held); i >= 0 {
+				t.Text = string(held[:i])
+				if t.Text != "" || t.ID >= 0 {
+					yield(t, nil)
+				}
+				held = held[:0]
+				return false
+			}
+			n := len(held) - stops.HoldBack(held)
+			t.Text = string(held[:n])
+			held = append(held[:0], held[n:]...)
+			return yield(t, nil)
+		}
+		for {
+			g, ok := st.NextToken()
+			if !ok {
+				break
+			}
 			// Tokens the engine made before the caller cancelled may wait in the stream: once ctx is done,
 			// the caller gets its error next, not them (a fast model could otherwise finish the whole
 			// answer before a cancel and end without one).
@@ -220,14 +292,16 @@ func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOp
 				yield(Token{}, err)
 				return
 			}
-			if !yield(Token{ID: id, Text: text.Push(id)}, nil) {
+			if !out(Token{ID: g.ID, Logprob: g.Logprob, Top: g.Top}, text.Push(g.ID)) {
 				return
 			}
 		}
-		if rest := text.Flush(); rest != "" {
-			if !yield(Token{ID: -1, Text: rest}, nil) {
-				return
-			}
+		held = append(held, text.Flush()...)
+		if i := stops.Find(held); i >= 0 {
+			held = held[:i] // a stop string at the very end
+		}
+		if len(held) > 0 && !yield(Token{ID: -1, Text: string(held)}, nil) {
+			return
 		}
 		if err := st.Err(); err != nil {
 			yield(Token{}, err)
@@ -235,31 +309,61 @@ func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOp
 	}
 }
 
-// GenerateText runs a generation to its end and returns its text and stats.
+// GenerateText runs a generation to its end and returns its text — what Generate's Token.Text values add
+// up to, a leading space included — and stats. On an error (a cancelled or expired ctx, say) the text and
+// stats so far come with it.
 func (m *Model) GenerateText(ctx context.Context, prompt string, o GenerateOptions) (string, Stats, error) {
-	done, err := m.use()
-	if err != nil {
-		return "", Stats{}, err
+	if prompt == "" {
+		return "", Stats{}, errors.New("the prompt is empty")
 	}
-	defer done()
 	st, cancel, err := m.submit(ctx, m.Tokenize(prompt), o)
 	if err != nil {
 		return "", Stats{}, err
 	}
 	defer cancel()
-	var ids []int32
+	dec := m.model.Tokenizer.NewStream(false)
+	stops := stopstr.New(o.Stop)
+	var text []byte
+	cut := -1 // where a stop string begins
 	for id := range st.Tokens() {
-		ids = append(ids, id)
+		if text = append(text, dec.Push(id)...); cut < 0 {
+			if cut = stops.Find(text); cut >= 0 {
+				cancel() // the rest of the stream ends at the next step
+			}
+		}
 	}
-	return m.Detokenize(ids), st.Stats(), st.Err()
+	stats := st.Stats()
+	if cut < 0 {
+		text = append(text, dec.Flush()...)
+		cut = stops.Find(text)
+	}
+	if cut >= 0 {
+		stats.Finish = engine.FinishStop
+		return string(text[:cut]), stats, nil
+	}
+	return string(text), stats, st.Err()
 }
 
+// submit queues a generation. The model is held open only for this: a generation's stream ends by itself
+// when Close ends the scheduler, so a caller's loop over it may call Close.
 func (m *Model) submit(ctx context.Context, prompt []int32, o GenerateOptions) (*engine.Stream, context.CancelFunc, error) {
+	done, err := m.use()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	switch {
+	case o.MaxTokens < 0:
+		return nil, nil, fmt.Errorf("GenerateOptions.MaxTokens must be ≥ 0 (0: until the context is full), got %d", o.MaxTokens)
+	case slices.Contains(o.Stop, ""):
+		return nil, nil, errors.New("GenerateOptions.Stop holds an empty string")
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	st, err := m.sched.Submit(ctx, engine.Request{Prompt: prompt, MaxTokens: o.MaxTokens, IgnoreEOG: o.IgnoreEOS,
+		Logprobs: o.Logprobs, TopLogprobs: o.TopLogprobs,
 		Sampler: engine.SamplerOptions{Temp: o.Temperature, TopK: o.TopK, TopP: o.TopP, MinP: o.MinP,
 			RepeatPenalty: o.RepeatPenalty, RepeatLastN: o.RepeatLastN, Seed: o.Seed}})
 	if err != nil {
@@ -273,8 +377,9 @@ func (m *Model) submit(ctx context.Context, prompt []int32, o GenerateOptions) (
 func (m *Model) Usage() engine.SchedulerStats { return m.sched.Stats() }
 
 // Attention evaluates text and returns the tokens and the attention probabilities of the chosen layers and
-// heads (nil: all), Probs[l][h][q][k] for query position q and key k ≤ q. It runs on a session of its own
-// (one at a time), beside the generations.
+// heads (nil or empty: all), Probs[l][h][q][k] for query position q and key k ≤ q, where l and h index the
+// capture's Layers and Heads (the choice sorted, each once). It runs on a session of its own (one at a
+// time), beside the generations.
 func (m *Model) Attention(text string, layers, heads []int) ([]int32, *engine.AttentionCapture, error) {
 	done, err := m.use()
 	if err != nil {
@@ -283,10 +388,10 @@ func (m *Model) Attention(text string, layers, heads []int) ([]int32, *engine.At
 	defer done()
 	m.attnMu.Lock() // one capture at a time on the shared session
 	defer m.attnMu.Unlock()
-	ids := m.Tokenize(text)
-	if len(ids) == 0 {
-		return nil, nil, fmt.Errorf("the text is empty")
+	if text == "" {
+		return nil, nil, errors.New("the text is empty")
 	}
+	ids := m.Tokenize(text)
 	if m.attn == nil {
 		s, err := m.model.NewSession(m.context, 512)
 		if err != nil {

@@ -445,3 +445,33 @@ func TestPackAtLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestSchedulerRoomAndFinish: room is the sequences plus the queue, even for a burst of Submits before any
+// step has admitted one; each generation says why it ended.
+func TestSchedulerRoomAndFinish(t *testing.T) {
+	_, m := synthModel(t, synth.Options{Type: "F32", Vocab: 300, Layers: 1, Heads: 4, KVHeads: 2, Seed: 15})
+	run, err := m.NewRunner(RunnerOptions{Context: 64, Batch: 64, Sequences: 2})
+	require.NoError(t, err)
+	sch := NewScheduler(run, SchedulerOptions{MaxQueue: 2})
+	defer sch.Close()
+	var streams []*Stream
+	for i := range 4 { // two to run and two to wait, submitted at once
+		st, err := sch.Submit(context.Background(), Request{Prompt: []int32{1, int32(2 + i)}, MaxTokens: 3, IgnoreEOG: true})
+		require.NoError(t, err, "request %d of a burst that fits", i)
+		streams = append(streams, st)
+	}
+	_, err = sch.Submit(context.Background(), Request{Prompt: []int32{1}})
+	require.ErrorIs(t, err, ErrQueueFull)
+	for _, st := range streams {
+		for range st.Tokens() {
+		}
+		require.NoError(t, st.Err())
+		require.Equal(t, FinishMaxTokens, st.Stats().Finish)
+	}
+	full, err := sch.Submit(context.Background(), Request{Prompt: make([]int32, 60), IgnoreEOG: true})
+	require.NoError(t, err)
+	for range full.Tokens() {
+	}
+	require.Equal(t, FinishContextFull, full.Stats().Finish)
+	require.Equal(t, 4, full.Stats().GenTokens)
+}

@@ -7,8 +7,8 @@ import (
 
 // CaptureSpec chooses which attention probabilities a session records.
 type CaptureSpec struct {
-	Layers   []int // nil: every layer
-	Heads    []int // nil: every head
+	Layers   []int // nil or empty: every layer; else sorted, each once (AttentionCapture.Layers)
+	Heads    []int // nil or empty: every head
 	MaxBytes int64 // refuse captures whose estimate exceeds this (0: no limit)
 }
 
@@ -55,7 +55,7 @@ func CaptureBytes(layers, heads, positions int) int64 {
 // resolve validates the spec against the model and fills in defaults.
 func (spec CaptureSpec) resolve(c *Model) (layers, heads []int, err error) {
 	pick := func(sel []int, n int, what string) ([]int, error) {
-		if sel == nil {
+		if len(sel) == 0 {
 			out := make([]int, n)
 			for i := range out {
 				out[i] = i

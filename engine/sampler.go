@@ -38,17 +38,17 @@ func (o SamplerOptions) withDefaults() SamplerOptions {
 func (o SamplerOptions) Validate() error {
 	switch {
 	case o.Temp < 0 || math.IsNaN(o.Temp):
-		return fmt.Errorf("--temp must be ≥ 0 (0 is greedy), got %g", o.Temp)
+		return fmt.Errorf("temperature must be ≥ 0 (0 is greedy), got %g", o.Temp)
 	case o.TopK < 0:
-		return fmt.Errorf("--top-k must be ≥ 0 (0 keeps all), got %d", o.TopK)
+		return fmt.Errorf("top-k must be ≥ 0 (0 keeps all), got %d", o.TopK)
 	case !(o.TopP > 0 && o.TopP <= 1):
-		return fmt.Errorf("--top-p must be in (0, 1], got %g", o.TopP)
+		return fmt.Errorf("top-p must be in (0, 1], got %g", o.TopP)
 	case !(o.MinP >= 0 && o.MinP < 1):
-		return fmt.Errorf("--min-p must be in [0, 1), got %g", o.MinP)
+		return fmt.Errorf("min-p must be in [0, 1), got %g", o.MinP)
 	case !(o.RepeatPenalty > 0):
-		return fmt.Errorf("--repeat-penalty must be > 0 (1 is off), got %g", o.RepeatPenalty)
+		return fmt.Errorf("repeat penalty must be > 0 (1 is off), got %g", o.RepeatPenalty)
 	case o.RepeatLastN < 0:
-		return fmt.Errorf("--repeat-last-n must be ≥ 0, got %d", o.RepeatLastN)
+		return fmt.Errorf("repeat-last-n must be ≥ 0, got %d", o.RepeatLastN)
 	}
 	return nil
 }

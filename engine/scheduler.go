@@ -59,6 +59,7 @@ type TokenLogprob struct {
 
 // SeqStats are a request's counts and times.
 type SeqStats struct {
+	Finish       Finish // why it ended; "" when it failed or was cancelled (the stream's error says)
 	PromptTokens int
 	ReusedTokens int // prompt positions taken from the prefix cache (not computed)
 	GenTokens    int
@@ -67,6 +68,16 @@ type SeqStats struct {
 	TTFT         time.Duration // from Submit to its first token
 	Total        time.Duration // from Submit to its end
 }
+
+// Finish is why a generation ended.
+type Finish string
+
+const (
+	FinishEOG         Finish = "eog"          // the model wrote an end-of-generation token
+	FinishMaxTokens   Finish = "max_tokens"   // Request.MaxTokens new tokens
+	FinishContextFull Finish = "context_full" // the context (RunnerOptions.Context, at most the KV pool) is full
+	FinishStop        Finish = "stop"         // a stop string (set by callers that look for them: llamago's GenerateOptions.Stop)
+)
 
 // Scheduler serves generation requests on a Runner with continuous batching: every step holds the next
 // token of every running sequence and chunks of the prompts being read, under a token budget. Waiting
@@ -281,8 +292,10 @@ func (s *Scheduler) Submit(ctx context.Context, req Request) (*Stream, error) {
 	switch {
 	case s.closed:
 		return nil, ErrClosed
-	case len(s.waiting) >= s.o.MaxQueue:
-		return nil, fmt.Errorf("%w (%d requests wait)", ErrQueueFull, len(s.waiting))
+	case len(s.waiting)+len(s.running) >= s.r.o.Sequences+s.o.MaxQueue:
+		// Room is counted as the sequences that run plus the queue: a burst of Submits before the next step
+		// moves any into free sequences must not find the queue full.
+		return nil, fmt.Errorf("%w (%d requests wait, %d run)", ErrQueueFull, len(s.waiting), len(s.running))
 	}
 	s.waiting = append(s.waiting, q)
 	q.stop = context.AfterFunc(ctx, s.signal)
@@ -480,7 +493,15 @@ func (s *Scheduler) step() {
 		}
 		q.stats.GenTokens++
 		q.out.push(g)
-		if (!q.IgnoreEOG && s.r.m.Tokenizer.IsEOG(id)) || q.stats.GenTokens == q.MaxTokens || len(q.tokens) >= s.r.o.Context {
+		switch {
+		case !q.IgnoreEOG && s.r.m.Tokenizer.IsEOG(id):
+			q.stats.Finish = FinishEOG
+		case q.stats.GenTokens == q.MaxTokens:
+			q.stats.Finish = FinishMaxTokens
+		case len(q.tokens) >= s.r.o.Context:
+			q.stats.Finish = FinishContextFull
+		}
+		if q.stats.Finish != "" {
 			ended = append(ended, q)
 		}
 	}

@@ -273,7 +273,7 @@ func TestChatFlagErrors(t *testing.T) {
 	for _, c := range []struct{ args, want string }{
 		{"--temp 3", "--temp"},
 		{"-n 0", "--max-tokens"},
-		{"--top-p 0", "--top-p"},
+		{"--top-p 0", "top-p must be in (0, 1]"},
 		{"--repeat-penalty 11", "--repeat-penalty"},
 		{"model.gguf", "give it with -m"},
 	} {
