@@ -312,7 +312,6 @@ func ReadTokenizer(md *Metadata) (*TokenizerInfo, error) {
 	return &t, nil
 }
 
-// FileTypeName names a llama_ftype value (general.file_type) as llama.cpp does ("Q4_K_M").
 // WeightsTypeName names what a file's weights are: its general.file_type (FileTypeName), or, where that
 // optional key is absent, "not set (most weights are T)" from its matrices' types.
 func (f *File) WeightsTypeName() string {
@@ -337,6 +336,7 @@ func (f *File) WeightsTypeName() string {
 	return "not set (most weights are " + best + ")"
 }
 
+// FileTypeName names a llama_ftype value (general.file_type) as llama.cpp does ("Q4_K_M").
 func FileTypeName(ft int) string {
 	names := map[int]string{0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
 		11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K",

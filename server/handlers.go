@@ -334,10 +334,11 @@ func (s *Server) chatPrompt(m *Model, req *chatRequest) (prompt []int32, prefill
 	return prompt, prefill, names, err
 }
 
-// chatRoles are the message roles a conversation may hold: OpenAI's, and ipython, which Llama 3.1's template
-// gives tool results. Any other (a misspelt "asistant") would reach the template, which renders or drops it
+// chatRoles are the message roles a conversation may hold: OpenAI's (function, its older tool result,
+// included: clients still send it), and ipython, which Llama 3.1's template gives tool results. Any other (a misspelt "asistant") would reach the template, which renders or drops it
 // as it pleases, so it is refused as OpenAI refuses it.
-var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "ipython": true}
+var chatRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true,
+	"function": true, "ipython": true}
 
 // chatText checks a conversation and renders it through the model's chat template.
 func (s *Server) chatText(m *Model, messages, tools json.RawMessage) (string, error) {
@@ -351,19 +352,22 @@ func (s *Server) chatText(m *Model, messages, tools json.RawMessage) (string, er
 	}
 	for i, raw := range list {
 		var msg struct {
-			Role      *string         `json:"role"`
-			Content   json.RawMessage `json:"content"`
-			ToolCalls json.RawMessage `json:"tool_calls"`
+			Role         *string         `json:"role"`
+			Content      json.RawMessage `json:"content"`
+			ToolCalls    json.RawMessage `json:"tool_calls"`
+			FunctionCall json.RawMessage `json:"function_call"` // OpenAI's older form of one tool call
 		}
 		if json.Unmarshal(raw, &msg) != nil || msg.Role == nil {
 			return "", badRequest("messages", "messages[%d] must be an object with a \"role\"", i)
 		}
 		if !chatRoles[*msg.Role] {
-			return "", badRequest("messages", "messages[%d].role is %q: it must be one of system, developer, user, assistant, tool (or ipython, Llama 3.1's tool results)", i, *msg.Role)
+			return "", badRequest("messages", "messages[%d].role is %q: it must be one of system, developer, user, assistant, tool (or function, OpenAI's older tool result, and ipython, Llama 3.1's)", i, *msg.Role)
 		}
-		absent := len(msg.Content) == 0 || string(msg.Content) == "null"
-		if absent && (*msg.Role != "assistant" || len(msg.ToolCalls) == 0 || string(msg.ToolCalls) == "null") {
-			return "", badRequest("messages", "messages[%d] (%s) has no \"content\" (only an assistant message with \"tool_calls\" may leave it out)", i, *msg.Role)
+		var calls []json.RawMessage
+		hasCalls := json.Unmarshal(msg.ToolCalls, &calls) == nil && len(calls) > 0 ||
+			len(msg.FunctionCall) > 0 && msg.FunctionCall[0] == '{'
+		if (len(msg.Content) == 0 || string(msg.Content) == "null") && (*msg.Role != "assistant" || !hasCalls) {
+			return "", badRequest("messages", "messages[%d] (%s) has no \"content\" (only an assistant message with a non-empty \"tool_calls\" list, or a \"function_call\", may leave it out)", i, *msg.Role)
 		}
 	}
 	if m.Chat == nil {

@@ -462,6 +462,8 @@ func TestBadRequests(t *testing.T) {
 		{"message without content", "/v1/chat/completions", `{"messages": [{"role": "user"}]}`, 400, "has no \"content\""},
 		{"null content", "/v1/chat/completions", `{"messages": [{"role": "system", "content": null}, {"role": "user", "content": "x"}]}`, 400, "messages[0] (system)"},
 		{"assistant without content or calls", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}, {"role": "assistant"}]}`, 400, "messages[1]"},
+		{"assistant with an empty call list", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": null, "tool_calls": []}]}`, 400, "messages[1]"},
+		{"assistant with calls that are not a list", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": {}}]}`, 400, "messages[1]"},
 		{"top_logprobs without logprobs", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2}`, 400, "logprobs"},
 		{"unknown route", "/v2/nothing", `{}`, 404, "no route"},
 		{"tokenize without content", "/tokenize", `{}`, 400, "content"},
@@ -480,8 +482,11 @@ func TestBadRequests(t *testing.T) {
 	_, body, _ := ts.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}], "max_tokens": "5"}`)
 	require.Equal(t, "max_tokens", body["error"].(map[string]any)["param"], "%v", body)
 	require.NotContains(t, body["error"].(map[string]any)["message"], "samplingFields")
+	// OpenAI's older function calling: an assistant's function_call and a "function" role's result.
+	status, body, _ := ts.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": null, "function_call": {"name": "f", "arguments": "{}"}}, {"role": "function", "name": "f", "content": "2"}, {"role": "user", "content": "y"}], "max_tokens": 1}`)
+	require.Equal(t, http.StatusOK, status, "%v", body)
 	// An assistant message may leave content out when it carries tool calls.
-	status, body, _ := ts.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "1", "content": "2"}, {"role": "user", "content": "y"}], "max_tokens": 1}`)
+	status, body, _ = ts.post(t, "/v1/chat/completions", `{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "1", "content": "2"}, {"role": "user", "content": "y"}], "max_tokens": 1}`)
 	require.Equal(t, http.StatusOK, status, "%v", body)
 	status, _, _ = ts.post(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 2})
 	require.Equal(t, http.StatusOK, status, "still serving")

@@ -294,11 +294,10 @@ func (c *chatSession) loop(stdin io.Reader) error {
 			if c.o.ttyOut && c.o.ttyIn {
 				c.print("\n") // Ctrl-D left the cursor after the prompt
 			}
-			if readErr == nil && !c.o.ttyIn && c.unanswered > 0 {
-				// A script reads the status: its messages were not all answered.
-				return fmt.Errorf("%d of the %d messages got no answer (reported above)", c.unanswered, c.turns)
+			if readErr != nil {
+				return readErr
 			}
-			return readErr
+			return c.ended()
 		}
 		ctrlC = false
 		line = strings.TrimRight(line, "\r\n")
@@ -308,7 +307,7 @@ func (c *chatSession) loop(stdin io.Reader) error {
 		switch cmd, _, _ := strings.Cut(strings.TrimSpace(line), " "); {
 		case cmd == "":
 		case cmd == "/exit" || cmd == "/quit":
-			return nil
+			return c.ended()
 		case cmd == "/reset":
 			c.reset()
 			fmt.Fprintln(c.stderr, "(conversation cleared)")
@@ -323,6 +322,15 @@ func (c *chatSession) loop(stdin io.Reader) error {
 			return c.writeErr
 		}
 	}
+}
+
+// ended is the chat's result when it ends normally: piped, an error if a message got no answer (a script
+// reads the status).
+func (c *chatSession) ended() error {
+	if !c.o.ttyIn && c.unanswered > 0 {
+		return fmt.Errorf("%d of the %d messages got no answer (reported above)", c.unanswered, c.turns)
+	}
+	return nil
 }
 
 func (c *chatSession) print(s string) {

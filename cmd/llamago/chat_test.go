@@ -136,6 +136,12 @@ func TestChatPiped(t *testing.T) {
 	require.NotContains(t, stderr, "/help lists", "no banner when stdout is not a terminal")
 	require.NotContains(t, out, "> ", "no prompt when stdout is not a terminal")
 	require.Contains(t, stderr, "the conversation is written in ChatML")
+	// A message refused (a context too small for it) makes the status 1, whether the input ends or /exit.
+	for _, in := range []string{"hi\n", "hi\n/exit\n"} {
+		_, stderr, code := runStdin(t, in, "chat", "--ctx", "16", "-n", "4")
+		require.Equal(t, 1, code, "%q: %s", in, stderr)
+		require.Contains(t, stderr, "1 of the 1 messages got no answer")
+	}
 	require.NotContains(t, stderr, "/v1/completions", "the terminal chat's note does not speak of the API")
 	again, _, _ := runStdin(t, in, "chat", "--temp", "0", "-n", "12")
 	require.Equal(t, out, again, "greedy answers are reproducible")

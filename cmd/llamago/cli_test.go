@@ -160,6 +160,9 @@ func TestVersionJSON(t *testing.T) {
 	text, _, _ := run(t, "version")
 	require.Contains(t, text, "cpu ("+v.Kernels+" kernels")
 	if !gpuBuild {
+		require.NotEmpty(t, v.GPU)
 		require.Contains(t, text, v.GPU)
 	}
+	require.Equal(t, "0123456789ab-dirty", shortRevision("0123456789abcdef0123-dirty"))
+	require.Equal(t, "0123456789ab", shortRevision("0123456789abcdef0123"))
 }

@@ -61,21 +61,27 @@ var kvTypeFlags = map[string]bool{"-ctk": true, "--cache-type-k": true, "-ctv": 
 
 // command is what fixArgs needs to know of the command a line calls.
 type command struct {
-	name string
-	own  func(name string) bool // a flag spelling the command has itself (template's -i): left alone
-	has  func(long string) bool // llamago's flag (--gpu-layers) is one of the command's
+	name       string
+	own        func(name string) bool // a flag spelling the command has itself (template's -i): left alone
+	has        func(long string) bool // llamago's flag (--gpu-layers) is one of the command's
+	takesValue func(name string) bool // a flag spelling of the command's that takes the next argument as its value
 }
 
-// anyCommand is a command line fixArgs cannot tie to a command (the root's): every rewrite applies.
-var anyCommand = command{own: func(string) bool { return false }, has: func(string) bool { return true }}
+// anyCommand is a command line fixArgs cannot tie to a command (the root's): every rewrite applies, and
+// only the prompt flags' values are known to be values.
+var anyCommand = command{own: func(string) bool { return false }, has: func(string) bool { return true },
+	takesValue: func(name string) bool {
+		return name == "-p" || name == "--prompt" || name == "-f" || name == "--file"
+	}}
 
 // fixArgs applies llamaCppAliases, llamaCppSwitches, kvTypeFlags and llamaCppUnsupported to a command
-// line. Values of -p/-f (the text a user wants verbatim), everything after "--" and the flags the command
-// owns are left alone. A llama.cpp flag whose llamago counterpart the command lacks is refused by the name
-// the user typed.
+// line. The values of the command's flags (a prompt, a stop string that looks like a flag), everything
+// after "--" and the flags the command owns are left alone. A llama.cpp flag whose llamago counterpart
+// the command lacks is refused by the name the user typed. The KV cache type's spellings may repeat (the
+// last one counts, as pflag takes it) but keys, values and --kv-type must end up agreeing.
 func fixArgs(args []string, cmd command) ([]string, error) {
 	out := make([]string, 0, len(args))
-	var kvFlag, kvValue string // the first KV cache type flag met (llama.cpp's or --kv-type), and its value
+	var kv [3]struct{ flag, value string } // the last -ctk, -ctv and --kv-type met
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -94,29 +100,38 @@ func fixArgs(args []string, cmd command) ([]string, error) {
 				out = append(out, "--kv-type")
 				continue
 			}
-			if kvFlag != "" && !strings.EqualFold(value, kvValue) {
-				return nil, usagef("%s %s and %s %s: llamago keeps keys and values in one type, --kv-type (f32 or f16)", kvFlag, kvValue, name, value)
+			role := 2
+			switch name {
+			case "-ctk", "--cache-type-k":
+				role = 0
+			case "-ctv", "--cache-type-v":
+				role = 1
 			}
-			kvFlag, kvValue = name, value
+			kv[role].flag, kv[role].value = name, value
 			out = append(out, "--kv-type", value)
 			continue
 		}
 		if llamaCppSwitches[name] && !cmd.own(name) {
-			if !hasValue && i+1 < len(args) && switchValues[strings.ToLower(args[i+1])] {
+			if !hasValue && i+1 < len(args) && switchList(args[i+1]) {
 				i++
 			}
 			continue
 		}
 		if to, ok := llamaCppAliases[name]; ok && !cmd.own(name) {
+			long := strings.TrimPrefix(to, "--")
 			switch {
 			case to == "":
 				continue // what llamago does anyway
-			case !cmd.has(strings.TrimPrefix(to, "--")):
+			case !cmd.has(long):
 				return nil, usagef("%s (llamago's %s) is not a flag of %s", name, to, cmd.name)
 			case hasValue:
 				out = append(out, to+"="+value)
 			default:
 				out = append(out, to)
+				if cmd.takesValue(to) && i+1 < len(args) { // its value, whatever it looks like
+					out = append(out, args[i+1])
+					i++
+				}
 			}
 			continue
 		}
@@ -124,10 +139,28 @@ func fixArgs(args []string, cmd command) ([]string, error) {
 			return nil, usagef("%s is a llama.cpp flag: %s", name, why)
 		}
 		out = append(out, a)
-		if (a == "-p" || a == "--prompt" || a == "-f" || a == "--file") && i+1 < len(args) {
+		if !hasValue && cmd.takesValue(a) && i+1 < len(args) {
 			out = append(out, args[i+1])
 			i++
 		}
 	}
+	for i := 0; i < len(kv); i++ {
+		for j := i + 1; j < len(kv); j++ {
+			if kv[i].flag != "" && kv[j].flag != "" && !strings.EqualFold(kv[i].value, kv[j].value) {
+				return nil, usagef("%s %s and %s %s: llamago keeps keys and values in one type, --kv-type (f32 or f16)", kv[i].flag, kv[i].value, kv[j].flag, kv[j].value)
+			}
+		}
+	}
 	return out, nil
+}
+
+// switchList reports whether v is a value of a llama.cpp switch (on, off, auto…), or llama-bench's comma
+// list of them (-fa 0,1).
+func switchList(v string) bool {
+	for _, s := range strings.Split(strings.ToLower(v), ",") {
+		if !switchValues[s] {
+			return false
+		}
+	}
+	return true
 }

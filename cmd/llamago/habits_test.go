@@ -105,6 +105,9 @@ func TestFixArgsKVType(t *testing.T) {
 		{[]string{"run", "-p", "-ctk", "-ctv", "f32"}, []string{"run", "-p", "-ctk", "--kv-type", "f32"}},
 		{[]string{"run", "-ctk"}, []string{"run", "--kv-type"}},
 		{[]string{"run", "--kv-type=f16", "-ctv", "f16"}, []string{"run", "--kv-type", "f16", "--kv-type", "f16"}},
+		// Repeated, the last one counts (as pflag takes it): a script's override of its base flags.
+		{[]string{"run", "--kv-type", "f32", "--kv-type", "f16"}, []string{"run", "--kv-type", "f32", "--kv-type", "f16"}},
+		{[]string{"run", "-ctk", "f16", "-ctk", "f32", "-ctv", "f32"}, []string{"run", "--kv-type", "f16", "--kv-type", "f32", "--kv-type", "f32"}},
 	} {
 		got, err := fixArgs(c.in, anyCommand)
 		require.NoError(t, err, "%v", c.in)
@@ -114,14 +117,14 @@ func TestFixArgsKVType(t *testing.T) {
 		in   []string
 		want string
 	}{
-		{[]string{"run", "-ctv=f32", "-ctk", "f16"}, "-ctv f32 and -ctk f16: llamago keeps keys and values in one type"},
+		{[]string{"run", "-ctv=f32", "-ctk", "f16"}, "-ctk f16 and -ctv f32: llamago keeps keys and values in one type"},
 		{[]string{"run", "-ctk", "f16", "--kv-type", "f32"}, "-ctk f16 and --kv-type f32"},
-		{[]string{"run", "--kv-type", "f32", "--cache-type-v=f16"}, "--kv-type f32 and --cache-type-v f16"},
+		{[]string{"run", "--kv-type", "f32", "--cache-type-v=f16"}, "--cache-type-v f16 and --kv-type f32"},
 	} {
 		_, err := fixArgs(c.in, anyCommand)
 		require.ErrorContains(t, err, c.want, "%v", c.in)
 	}
-	got, err := fixArgs([]string{"x", "-ctk", "f16"}, command{name: "x", own: func(n string) bool { return n == "-ctk" }, has: anyCommand.has})
+	got, err := fixArgs([]string{"x", "-ctk", "f16"}, command{name: "x", own: func(n string) bool { return n == "-ctk" }, has: anyCommand.has, takesValue: anyCommand.takesValue})
 	require.NoError(t, err)
 	require.Equal(t, []string{"x", "-ctk", "f16"}, got, "a command's own -ctk is left alone")
 }
@@ -131,11 +134,12 @@ func TestFixArgsKVType(t *testing.T) {
 // command lacks is refused by the name the user typed.
 func TestFixArgsServerHabits(t *testing.T) {
 	serveFlags := map[string]bool{"parallel": true, "alias": true, "kv-type": true, "gpu-layers": true}
-	serve := command{name: "serve", own: func(string) bool { return false }, has: func(l string) bool { return serveFlags[l] }}
+	serve := command{name: "serve", own: func(string) bool { return false }, has: func(l string) bool { return serveFlags[l] },
+		takesValue: func(n string) bool { return n == "--parallel" || n == "--alias" || n == "-p" }}
 	got, err := fixArgs([]string{"serve", "-np", "4", "-cb", "--jinja", "--metrics", "-a", "tiny", "-fa", "on", "--cont-batching", "--flash-attn=auto", "-fa", "-p", "x"}, serve)
 	require.NoError(t, err)
 	require.Equal(t, []string{"serve", "--parallel", "4", "--alias", "tiny", "-p", "x"}, got)
-	tokenize := command{name: "tokenize", own: func(string) bool { return false }, has: func(string) bool { return false }}
+	tokenize := command{name: "tokenize", own: func(string) bool { return false }, has: func(string) bool { return false }, takesValue: anyCommand.takesValue}
 	_, err = fixArgs([]string{"tokenize", "-ngl", "99"}, tokenize)
 	require.ErrorContains(t, err, "-ngl (llamago's --gpu-layers) is not a flag of tokenize")
 	_, err = fixArgs([]string{"tokenize", "-ctk", "f16"}, tokenize)
@@ -143,6 +147,25 @@ func TestFixArgsServerHabits(t *testing.T) {
 	got, err = fixArgs([]string{"tokenize", "--kv-type", "f16"}, tokenize)
 	require.NoError(t, err, "llamago's own spelling is pflag's to refuse")
 	require.Equal(t, []string{"tokenize", "--kv-type", "f16"}, got)
+	got, err = fixArgs([]string{"bench", "-fa", "0,1", "-p", "8"}, serve)
+	require.NoError(t, err)
+	require.Equal(t, []string{"bench", "-p", "8"}, got, "llama-bench's -fa 0,1")
+}
+
+// The values of a command's flags pass untouched, whatever they look like (a stop string "-i", a system
+// message "-fa"): through the real command table.
+func TestFixArgsKeepsValues(t *testing.T) {
+	root := newRootCmd()
+	for _, c := range []struct{ in, want []string }{
+		{[]string{"run", "-r", "-i", "--stop", "-a", "-p", "-cnv"}, []string{"run", "--stop", "-i", "--stop", "-a", "-p", "-cnv"}},
+		{[]string{"chat", "--system", "-fa", "-n", "4"}, []string{"chat", "--system", "-fa", "-n", "4"}},
+		{[]string{"bench", "-r", "3", "-fa", "1"}, []string{"bench", "-r", "3"}},
+		{[]string{"run", "--no-bos", "-ngl", "99"}, []string{"run", "--no-bos", "--gpu-layers", "99"}},
+	} {
+		got, err := llamagoArgs(root, c.in)
+		require.NoError(t, err, "%v", c.in)
+		require.Equal(t, c.want, got, "%v", c.in)
+	}
 }
 
 // Findings 1 and the issue: run and attention work without -m, from any folder, and say so on stderr.

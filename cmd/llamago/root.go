@@ -186,15 +186,27 @@ func execute(args []string) (code int) {
 func llamagoArgs(root *cobra.Command, args []string) ([]string, error) {
 	c := anyCommand
 	if cmd, _, err := root.Find(args); err == nil && cmd != root {
-		c = command{name: cmd.Name(),
-			own: func(name string) bool {
+		lookup := func(name string) *pflag.Flag {
+			for _, fs := range []*pflag.FlagSet{cmd.Flags(), cmd.InheritedFlags()} {
 				if long, ok := strings.CutPrefix(name, "--"); ok {
-					return cmd.Flags().Lookup(long) != nil
+					if f := fs.Lookup(long); f != nil {
+						return f
+					}
+				} else if short, ok := strings.CutPrefix(name, "-"); ok && len(short) == 1 {
+					if f := fs.ShorthandLookup(short); f != nil {
+						return f
+					}
 				}
-				short, _ := strings.CutPrefix(name, "-")
-				return len(short) == 1 && cmd.Flags().ShorthandLookup(short) != nil
-			},
-			has: func(long string) bool { return cmd.Flags().Lookup(long) != nil }}
+			}
+			return nil
+		}
+		c = command{name: cmd.Name(),
+			own: func(name string) bool { return lookup(name) != nil },
+			has: func(long string) bool { return cmd.Flags().Lookup(long) != nil },
+			takesValue: func(name string) bool {
+				f := lookup(name)
+				return f != nil && f.NoOptDefVal == "" // a bool flag's is "true": it takes no value
+			}}
 	}
 	return fixArgs(args, c)
 }

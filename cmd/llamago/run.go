@@ -164,9 +164,14 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	stops := stopstr.New(o.Stop)
 	var held []byte
 	stopped := false
+	// starts[k] is where generated token k's text begins in the decoded text; cut where a stop string does.
+	var starts []int
+	decoded, cut := 0, 0
 	push := func(s string) {
+		decoded += len(s)
 		held = append(held, s...)
 		if i := stops.Find(held); i >= 0 {
+			cut = len(textOut) + i
 			emit(held[:i])
 			held, stopped = nil, true
 			return
@@ -190,6 +195,7 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	gen, st, err := generate(ids, engine.GenerateOptions{
 		MaxTokens: o.N, Sampler: o.Sampler, IgnoreEOG: o.IgnoreEOS,
 		OnToken: func(id int32) bool {
+			starts = append(starts, decoded)
 			if tok.IsEOG(id) && !o.IgnoreEOS && !o.Special {
 				return true
 			}
@@ -203,6 +209,13 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	if !stopped {
 		push(stream.Flush())
 		emit(held)
+	}
+	if stopped { // the tokens are those whose text the output holds, as the server's stop keeps them
+		keep := 0
+		for keep < len(gen) && keep < len(starts) && starts[keep] < cut {
+			keep++
+		}
+		gen = gen[:keep]
 	}
 	if writeErr != nil {
 		return writeErr

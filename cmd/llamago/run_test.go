@@ -258,6 +258,26 @@ func TestRunStop(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &r))
 	require.Equal(t, ", there was a ", r.Text, "the first stop string in the text ends it")
 	require.Equal(t, "stop", r.StopReason)
+	// The tokens are those whose text the output holds: the stop " Lily" begins where the token " Lily" (id
+	// 317 in stories260K) does, which is left out; with the stop "ily" that token's " L" is in the text, and
+	// the token stays (as the server keeps tokens that begin before the cut).
+	out, _, code = run(t, append(args, "--stop", " Lily", "--json")...)
+	require.Zero(t, code)
+	var cut runResult
+	require.NoError(t, json.Unmarshal([]byte(out), &cut))
+	require.True(t, strings.HasSuffix(cut.Text, " named"), cut.Text)
+	out, _, code = run(t, append(args, "--json")...)
+	require.Zero(t, code)
+	var whole runResult
+	require.NoError(t, json.Unmarshal([]byte(out), &whole))
+	require.Equal(t, whole.Tokens[:len(cut.Tokens)], cut.Tokens)
+	require.Equal(t, int32(317), whole.Tokens[len(cut.Tokens)], "the first token left out is the one the stop string begins")
+	out, _, code = run(t, append(args, "--stop", "ily", "--json")...)
+	require.Zero(t, code)
+	var in runResult
+	require.NoError(t, json.Unmarshal([]byte(out), &in))
+	require.True(t, strings.HasSuffix(in.Text, " named L"), in.Text)
+	require.Equal(t, whole.Tokens[:len(cut.Tokens)+1], in.Tokens)
 	out, _, code = run(t, append(args, "--stop", "no such words")...)
 	require.Zero(t, code)
 	require.True(t, strings.HasPrefix(out, ", there was a little girl named Lily"), "a stop string never met holds nothing back: %q", out)

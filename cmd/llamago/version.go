@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/llamago/llamago/cpu"
 	"github.com/llamago/llamago/engine"
@@ -37,10 +38,20 @@ func buildRevision() string {
 	return rev
 }
 
+// shortRevision is a revision's first 12 hex digits, keeping a "-dirty" suffix.
+func shortRevision(rev string) string {
+	hash, dirty := strings.CutSuffix(rev, "-dirty")
+	hash = hash[:min(12, len(hash))]
+	if dirty {
+		hash += "-dirty"
+	}
+	return hash
+}
+
 func versionString() string {
 	v := version
 	if rev := buildRevision(); rev != "" && version == "dev" {
-		v += " (" + rev[:min(12, len(rev))] + ")"
+		v += " (" + shortRevision(rev) + ")"
 	}
 	return fmt.Sprintf("llamago %s %s/%s %s, backends: %s", v, runtime.GOOS, runtime.GOARCH, runtime.Version(), backendsCompiled())
 }

@@ -53,7 +53,7 @@ func Create(path, prefix string) (*File, error) {
 			continue
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("cannot write %s: the folder %s does not exist", path, dir)
+			return nil, &noFolderError{path, dir}
 		}
 		if err != nil { // named by the path given, not the hidden file's
 			var pe *fs.PathError
@@ -67,6 +67,16 @@ func Create(path, prefix string) (*File, error) {
 	}
 	return nil, &fs.PathError{Op: "create temporary", Path: path, Err: fs.ErrExist}
 }
+
+// noFolderError is Create's error when the destination's folder is missing: errors.Is(err,
+// fs.ErrNotExist) holds.
+type noFolderError struct{ path, dir string }
+
+func (e *noFolderError) Error() string {
+	return fmt.Sprintf("cannot write %s: the folder %s does not exist", e.path, e.dir)
+}
+
+func (e *noFolderError) Unwrap() error { return fs.ErrNotExist }
 
 // Target is the file an output written to path replaces: path itself, or the file a symbolic link at path
 // leads to. It is an error when that is something other than a regular file or nothing.

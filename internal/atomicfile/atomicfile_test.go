@@ -140,6 +140,7 @@ func TestCreateNamesThePathGiven(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nodir", "x.gguf")
 	_, err := Create(path, "quantize")
 	require.EqualError(t, err, "cannot write "+path+": the folder "+filepath.Dir(path)+" does not exist")
+	require.ErrorIs(t, err, os.ErrNotExist)
 	if os.Geteuid() == 0 {
 		return // root writes into a read-only folder
 	}
