@@ -64,6 +64,9 @@ type Options struct {
 	// when blocks run out; a pool smaller than one Context also shortens the context to its size
 	// (Stats.Finish says engine.FinishContextFull where a generation met it).
 	KVBlocks int
+	// KVMemory sizes the KV cache by bytes instead (all layers, keys and values), when KVBlocks is 0: for
+	// example 1<<30 for a GiB, whatever Parallel and Context are. Model.Usage reports the blocks it holds.
+	KVMemory int64
 	// NoPrefixCache turns off the sharing of KV blocks between generations whose prompts begin alike.
 	NoPrefixCache bool
 	// Backend runs the model instead of a CPU backend of Threads threads (for example a CUDA backend, in a
@@ -132,7 +135,7 @@ func Load(path string, o Options) (*Model, error) {
 		o.Parallel = 4
 	}
 	r, err := m.NewRunner(engine.RunnerOptions{Context: o.Context, Batch: o.Batch, Sequences: o.Parallel,
-		Blocks: o.KVBlocks, PrefixCache: !o.NoPrefixCache})
+		Blocks: o.KVBlocks, KVMemory: o.KVMemory, PrefixCache: !o.NoPrefixCache})
 	if err != nil {
 		b.Close()
 		f.Close()
@@ -148,7 +151,7 @@ func (o Options) check() error {
 		name string
 		v    int
 	}{{"Threads", o.Threads}, {"Context", o.Context}, {"Parallel", o.Parallel}, {"MaxQueue", o.MaxQueue},
-		{"Batch", o.Batch}, {"KVBlocks", o.KVBlocks}} {
+		{"Batch", o.Batch}, {"KVBlocks", o.KVBlocks}, {"KVMemory", int(min(o.KVMemory, 1<<40))}} {
 		if v.v < 0 {
 			return fmt.Errorf("llamago.Options.%s must be ≥ 0 (0: the default), got %d", v.name, v.v)
 		}

@@ -180,3 +180,15 @@ func TestOptionsRefused(t *testing.T) {
 	_, _, err = m.Attention("", nil, nil)
 	require.ErrorContains(t, err, "empty")
 }
+
+// TestKVMemory: Options.KVMemory sizes the KV cache in bytes.
+func TestKVMemory(t *testing.T) {
+	m, err := llamago.Load(llamago.BuiltinModel, llamago.Options{Threads: 1, Context: 256, Parallel: 4, KVMemory: 1 << 20})
+	require.NoError(t, err)
+	defer m.Close()
+	cfg := m.Engine().Config
+	perBlock := int64(engine.KVBlockSize * cfg.BlockCount * 2 * cfg.HeadCountKV * cfg.HeadDim() * 4) // f32 keys and values
+	require.Equal(t, int((1<<20)/perBlock), m.Usage().BlocksTotal)
+	_, err = llamago.Load(llamago.BuiltinModel, llamago.Options{KVMemory: -1})
+	require.ErrorContains(t, err, "KVMemory must be ≥ 0")
+}
