@@ -22,6 +22,21 @@ type AttentionCapture struct {
 	layerIdx, headIdx []int
 }
 
+// Whole reports whether the capture holds every layer and every head of its model (what a rollout or an
+// average over the captured ones may then be called: the model's).
+func (c *AttentionCapture) Whole() (layers, heads bool) {
+	return len(c.Layers) == len(c.layerIdx), len(c.Heads) == len(c.headIdx)
+}
+
+// megabytes writes a size in MB with the digits that tell small sizes apart (0.0123 MB, not 0.0).
+func megabytes(b int64) string {
+	mb := float64(b) / 1e6
+	if mb >= 10 {
+		return fmt.Sprintf("%.0f MB", mb)
+	}
+	return fmt.Sprintf("%.3g MB", mb)
+}
+
 // Positions is the number of query positions captured so far.
 func (c *AttentionCapture) Positions() int {
 	if len(c.Probs) == 0 || len(c.Probs[0]) == 0 {
@@ -91,9 +106,9 @@ func (s *Session) StartCapture(spec CaptureSpec, positions int) (*AttentionCaptu
 		return nil, err
 	}
 	if need := CaptureBytes(len(layers), len(heads), s.Pos()+positions); spec.MaxBytes > 0 && need > spec.MaxBytes {
-		return nil, fmt.Errorf("capturing %d layers × %d heads × %d² positions needs %.1f MB, more than the limit of %.1f MB: "+
+		return nil, fmt.Errorf("capturing %d layers × %d heads × %d² positions needs %s, more than the limit of %s: "+
 			"choose fewer layers (--layers) or heads (--heads), a shorter prompt or fewer generated tokens, or raise --capture-max-mb",
-			len(layers), len(heads), s.Pos()+positions, float64(need)/1e6, float64(spec.MaxBytes)/1e6)
+			len(layers), len(heads), s.Pos()+positions, megabytes(need), megabytes(spec.MaxBytes))
 	}
 	c := &AttentionCapture{Layers: layers, Heads: heads, Probs: make([][][][]float32, len(layers))}
 	c.layerIdx = indexOf(layers, s.r.m.Config.BlockCount)

@@ -166,6 +166,9 @@ func runAttention(w, stderr io.Writer, stdin io.Reader, o attentionOptions) erro
 	if o.Ctx > 0 && total > o.Ctx {
 		return fmt.Errorf("the prompt (%d tokens) and --generate %d need %d positions, more than --ctx %d", len(ids), o.Generate, total, o.Ctx)
 	}
+	if trained := m.Config.ContextLength; total > trained && trained > 0 && o.Ctx == 0 {
+		fmt.Fprintf(stderr, "llamago: note: the prompt and --generate take %d positions, more than the %d the model was trained with: attention past them is not what the model learned\n", total, trained)
+	}
 	sess, err := m.NewSession(ctx, o.Batch)
 	if err != nil {
 		return err

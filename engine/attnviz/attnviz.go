@@ -27,6 +27,7 @@ type Report struct {
 	Layers   []int          `json:"layers"`
 	Heads    []int          `json:"heads"`
 	Shape    []int          `json:"shape"` // of attention.npy: [layers, heads, query, key]
+	Axes     []string       `json:"axes"`  // attention.npy's axes by name: layer, head, query, key
 	Settings map[string]any `json:"settings"`
 	Files    []string       `json:"files"`
 	// Influence of each prompt token on the next-token prediction (leave-one-out), when measured.
@@ -35,6 +36,7 @@ type Report struct {
 	RolloutNote string `json:"rollout_note,omitempty"`
 
 	capture *engine.AttentionCapture
+	rollout [][]float64 // Rollout's result, made once (every view uses it)
 }
 
 // New builds a report; tokens[i] is the display text of ids[i], prompt how many of them were the prompt.
@@ -53,7 +55,7 @@ func New(c *engine.AttentionCapture, model string, ids []int32, tokens []string,
 	}
 	n := len(ids)
 	r := &Report{Model: model, IDs: ids, Tokens: tokens, Prompt: prompt, Layers: c.Layers, Heads: c.Heads,
-		Shape: []int{len(c.Layers), len(c.Heads), n, n}, Settings: settings, capture: c}
+		Shape: []int{len(c.Layers), len(c.Heads), n, n}, Axes: []string{"layer", "head", "query", "key"}, Settings: settings, capture: c}
 	if err := r.rolloutOK(); err != nil {
 		r.RolloutNote = err.Error()
 	}
@@ -92,8 +94,15 @@ func (r *Report) HeadAverage(li int) [][]float64 {
 
 // Rollout is attention rollout over the captured layers, in order: Ã_l = rownorm(mean_h A_l + I),
 // R = Ã_L ⋯ Ã_1. R[q][k] is how much of position q's final representation flows from input token k.
-// It is meaningful only when HasRollout.
+// It is meaningful only when HasRollout. It is computed once; callers must not change it.
 func (r *Report) Rollout() [][]float64 {
+	if r.rollout == nil {
+		r.rollout = r.computeRollout()
+	}
+	return r.rollout
+}
+
+func (r *Report) computeRollout() [][]float64 {
 	n := len(r.IDs)
 	roll := identity(n)
 	for li := range r.Layers {
@@ -122,17 +131,21 @@ func identity(n int) [][]float64 {
 	return m
 }
 
+// matmul is a·b for lower-triangular (causal) a and b: out[i][j] sums k from j to i only, the terms the
+// zeros above the diagonals leave (a sixth of the dense product's; the same sums, the zeros' terms being
+// zero).
 func matmul(a, b [][]float64) [][]float64 {
 	n := len(a)
 	out := make([][]float64, n)
 	for i := range out {
 		out[i] = make([]float64, n)
-		for k, av := range a[i] {
+		o := out[i][:i+1]
+		for k, av := range a[i][:i+1] {
 			if av == 0 {
 				continue
 			}
-			for j, bv := range b[k] {
-				out[i][j] += av * bv
+			for j, bv := range b[k][:k+1] {
+				o[j] += av * bv
 			}
 		}
 	}
@@ -174,6 +187,19 @@ func (r *Report) NormEntropy(li, hi int) float64 {
 	return sum / float64(len(rows)-1)
 }
 
+// standsOut reports whether key best of row (among keys from..len(row)-1) has clearly more weight than
+// any other there, 1.5 times the runner-up's: a row near even has a largest weight too, but it says
+// nothing.
+func standsOut(row []float64, best, from int) bool {
+	second := 0.0
+	for k := from; k < len(row); k++ {
+		if k != best {
+			second = max(second, row[k])
+		}
+	}
+	return row[best] >= 1.5*second
+}
+
 // mostAttended returns the key row q of m gives the most weight to.
 func mostAttended(m [][]float64, q int) int {
 	best := 0
@@ -204,7 +230,11 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			if q >= r.Prompt {
 				gen = "\t(generated)"
 			}
-			fmt.Fprintf(tw, "  %3d %s\t→ %3d %s\t%.2f%s\n", q, quote(r.Tokens[q]), best, quote(r.Tokens[best]), avg[q][best], gen)
+			even := ""
+			if q > 0 && !standsOut(avg[q][:q+1], best, 0) {
+				even = "\t(no clear focus: the next is within 1.5×)"
+			}
+			fmt.Fprintf(tw, "  %3d %s\t→ %3d %s\t%.2f%s%s\n", q, quote(r.Tokens[q]), best, quote(r.Tokens[best]), avg[q][best], even, gen)
 		}
 		tw.Flush()
 		var ent []string

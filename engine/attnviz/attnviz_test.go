@@ -233,3 +233,43 @@ func TestPageInlinesTheRenderer(t *testing.T) {
 	require.Equal(t, 1, strings.Count(page, "window.AttnViz ="))
 	require.Contains(t, page, Styles)
 }
+
+// The summary says no more than the numbers do: a near-even row has no "focus", rollout over part of the
+// model is named as such, a tie is a tie, and influence below noise points at nothing.
+func TestSummaryHonesty(t *testing.T) {
+	require.False(t, standsOut([]float64{0.1250, 0.1252, 0.1249}, 1, 0), "a near-even row")
+	require.True(t, standsOut([]float64{0.29, 0.71}, 1, 0))
+	require.False(t, standsOut([]float64{0.9, 0.05, 0.04}, 1, 1), "from key 1 on: 0.05 against 0.04")
+
+	r := consecutive(t) // a capture made by hand: it cannot say it holds the whole model
+	require.Equal(t, "layers 1,2 (heads 0,1 only)", r.scope())
+	uniform := [][]float32{{1}, {0.5, 0.5}, {1.0 / 3, 1.0 / 3, 1.0 / 3}, {0.25, 0.25, 0.25, 0.25}}
+	even, err := New(&engine.AttentionCapture{Layers: []int{0}, Heads: []int{0}, Probs: [][][][]float32{{uniform}}},
+		"even", []int32{1, 2, 3, 4}, []string{"<s>", " a", " b", " c"}, 4, nil)
+	require.NoError(t, err)
+	var sum bytes.Buffer
+	require.NoError(t, even.WriteSummary(&sum))
+	require.Equal(t, 3, strings.Count(sum.String(), "(no clear focus: the next is within 1.5×)"), "rows 1 to 3 are even:\n%s", sum.String())
+	require.Contains(t, sum.String(), "a tie")
+	require.Contains(t, r.influenceHint(), "turned off")
+	r.Settings = map[string]any{"source": "llamago run"}
+	require.Contains(t, r.influenceHint(), "run --capture-attn does not measure it")
+	r.Prompt = 1
+	require.Contains(t, r.influenceHint(), "one token")
+}
+
+// TestMatmulTriangular: the causal product is the dense one.
+func TestMatmulTriangular(t *testing.T) {
+	a := [][]float64{{1, 0, 0}, {0.25, 0.75, 0}, {0.1, 0.15, 0.75}}
+	b := [][]float64{{1, 0, 0}, {0.5, 0.5, 0}, {0.2, 0.3, 0.5}}
+	got := matmul(a, b)
+	for i := range a {
+		for j := range a {
+			var want float64
+			for k := range a {
+				want += a[i][k] * b[k][j]
+			}
+			require.InDelta(t, want, got[i][j], 1e-15)
+		}
+	}
+}

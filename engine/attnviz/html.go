@@ -75,10 +75,24 @@ func (r *Report) View() *ViewData {
 	return d
 }
 
+// influenceHint says why influence is missing, and how to have it: the prompt has one token, or the
+// capture came from llamago run, or llamago attention was told --influence=false.
+func (r *Report) influenceHint() string {
+	switch {
+	case r.Influence != nil:
+		return ""
+	case r.Prompt < 2:
+		return "a prompt of one token has no other token to leave out"
+	case r.Settings["source"] == "llamago run":
+		return "llamago run --capture-attn does not measure it; llamago attention does, by default"
+	}
+	return "it was turned off: llamago attention measures it by default, without --influence=false"
+}
+
 // writeHTML writes index.html: one file with the data, styles and script inline, no network needed.
 func (r *Report) writeHTML(path string) error {
 	d := r.View()
-	d.InfluenceHint = "llamago attention --influence=false"
+	d.InfluenceHint = r.influenceHint()
 	raw, err := json.Marshal(d) // escapes <, > and & so the data cannot close the script element
 	if err != nil {
 		return err
