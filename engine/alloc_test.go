@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"testing"
 
@@ -76,4 +77,41 @@ func TestForwardStopsAtFirstError(t *testing.T) {
 	require.ErrorContains(t, err, "rope broke")
 	require.ErrorContains(t, err, "position 0")
 	require.Empty(t, b.after, "operations ran after the failure")
+}
+
+// panickingRoPE is the CPU backend with a RoPE that panics: a bug in a step.
+type panickingRoPE struct{ *CPU }
+
+func (panickingRoPE) RoPE(q, k Buffer, pos []int32, heads, kvHeads, headDim int, p RopeParams) error {
+	panic("rope bug")
+}
+
+// TestSchedulerFailed: a panic in a step ends the requests with an error that says so, refuses new ones,
+// and Failed reports it with the stack (a server's health check fails on it).
+func TestSchedulerFailed(t *testing.T) {
+	var buf bytes.Buffer
+	require.NoError(t, synth.Write(&buf, synth.Options{Type: "F32", Vocab: 300, Layers: 1, Heads: 4, KVHeads: 2, Seed: 7}))
+	f, err := gguf.Parse(buf.Bytes())
+	require.NoError(t, err)
+	b := panickingRoPE{NewCPU(1)}
+	defer b.Close()
+	m, err := Load(f, b)
+	require.NoError(t, err)
+	r, err := m.NewRunner(RunnerOptions{Context: 32, Sequences: 1})
+	require.NoError(t, err)
+	s := NewScheduler(r, SchedulerOptions{})
+	defer s.Close()
+	stack, err := s.Failed()
+	require.NoError(t, err)
+	require.Nil(t, stack)
+	st, err := s.Submit(context.Background(), Request{Prompt: []int32{1, 2}, MaxTokens: 2})
+	require.NoError(t, err)
+	for range st.Tokens() {
+	}
+	require.ErrorContains(t, st.Err(), "internal error in a step: rope bug")
+	stack, err = s.Failed()
+	require.ErrorIs(t, err, ErrClosed)
+	require.Contains(t, string(stack), "panickingRoPE")
+	_, err = s.Submit(context.Background(), Request{Prompt: []int32{1}})
+	require.ErrorIs(t, err, ErrClosed)
 }

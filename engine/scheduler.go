@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -98,7 +99,18 @@ type Scheduler struct {
 	chunks      []Chunk
 	inStep      []*request
 	logits      []float32
-	blocksInUse int // the runner's, after the last step (read under mu by Stats)
+	blocksInUse int    // the runner's, after the last step (read under mu by Stats)
+	failed      error  // the internal error that stopped the loop (Failed)
+	failedStack []byte // where it happened
+}
+
+// Failed is the internal error that stopped the scheduler (a bug in a step: every request then ends with
+// it and new ones are refused), with the stack where it happened; nil while it runs or after Close. A
+// server's health check reports it, so that the process is restarted.
+func (s *Scheduler) Failed() (stack []byte, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failedStack, s.failed
 }
 
 // request is a Request in the scheduler: its tokens so far (prompt, then generated) and its sequence.
@@ -345,8 +357,10 @@ func (s *Scheduler) loop() {
 		// all with an error and refuse new ones.
 		if v := recover(); v != nil {
 			err := fmt.Errorf("%w: internal error in a step: %v (a bug: please report it)", ErrClosed, v)
+			stack := debug.Stack()
 			s.mu.Lock()
 			s.closed = true
+			s.failed, s.failedStack = err, stack
 			for _, q := range append(s.waiting, s.running...) {
 				s.finish(q, err)
 			}

@@ -87,6 +87,8 @@ type Server struct {
 	// prep bounds the requests being decoded, rendered and tokenized at once (work before the
 	// scheduler's queue, which bounds the rest): past it, 503.
 	prep chan struct{}
+	// failedOnce logs the scheduler's failure (its stack) once, the first time /health finds it.
+	failedOnce sync.Once
 }
 
 // New returns a server without a model: /health answers 503 and the API "loading" until SetModel.
@@ -223,6 +225,16 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	if m == nil {
 		w.Header().Set("Retry-After", "5")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
+		return
+	}
+	if stack, err := m.Scheduler.Failed(); err != nil {
+		// A bug stopped the scheduler: every request would get 503 from now on. Failing the health check
+		// lets an orchestrator restart the process instead of keeping it in service.
+		s.failedOnce.Do(func() {
+			s.o.Logger.Error("the scheduler stopped on an internal error: /health fails from now on; please report it as a bug",
+				"err", err, "stack", string(stack))
+		})
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"status": "failed", "error": err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "backend": m.Backend})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -800,4 +801,64 @@ func TestLateError(t *testing.T) {
 	status, e, _ := errorFor(fmt.Errorf("%w: the request needs 3 KV blocks, the pool has 2", engine.ErrNoKVBlocks))
 	require.Equal(t, http.StatusBadRequest, status, "a pool too small for the request is the client's to shorten")
 	require.Equal(t, "context_length_exceeded", *e.Code)
+}
+
+// panickingRoPE is the CPU backend with a RoPE that panics: a bug in a scheduler step.
+type panickingRoPE struct{ *engine.CPU }
+
+func (panickingRoPE) RoPE(q, k engine.Buffer, pos []int32, heads, kvHeads, headDim int, p engine.RopeParams) error {
+	panic("rope bug")
+}
+
+// TestHealthFailsAfterAStepPanics: once a bug stops the scheduler, /health answers 500 (so that an
+// orchestrator restarts the process) and the failure is logged once, with its stack.
+func TestHealthFailsAfterAStepPanics(t *testing.T) {
+	path, err := defaultmodel.Path()
+	require.NoError(t, err)
+	f, err := gguf.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	b := panickingRoPE{engine.NewCPU(1)}
+	defer b.Close()
+	em, err := engine.Load(f, b)
+	require.NoError(t, err)
+	r, err := em.NewRunner(engine.RunnerOptions{Context: 64, Sequences: 1})
+	require.NoError(t, err)
+	defer r.Close()
+	sch := engine.NewScheduler(r, engine.SchedulerOptions{})
+	defer sch.Close()
+	var log strings.Builder
+	var mu sync.Mutex
+	srv := New(Options{Logger: slog.New(slog.NewTextHandler(&lockedBuilder{b: &log, mu: &mu}, nil))})
+	srv.SetModel(&Model{Name: "stories", Path: path, Engine: em, Scheduler: sch, Context: 64})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	health := func() int {
+		resp, err := http.Get(hs.URL + "/health")
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, health())
+	resp, err := http.Post(hs.URL+"/v1/completions", "application/json", strings.NewReader(`{"prompt": "Once", "max_tokens": 2}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NotEqual(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, http.StatusInternalServerError, health())
+	require.Equal(t, http.StatusInternalServerError, health())
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 1, strings.Count(log.String(), "the scheduler stopped on an internal error"), log.String())
+	require.Contains(t, log.String(), "panickingRoPE", "the stack is logged")
+}
+
+type lockedBuilder struct {
+	b  *strings.Builder
+	mu *sync.Mutex
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }

@@ -63,7 +63,9 @@ func TestBrokenFilesFail(t *testing.T) {
 		name, file, old, new, want string
 	}{
 		{"misspelt field", "deploy/k8s/base/deployment.yaml", "readinessProbe:", "readinesProbe:", `unknown field "spec.template.spec.containers[0].readinesProbe"`},
-		{"wrong type", "deploy/k8s/base/deployment.yaml", "replicas: 1", "replicas: one", "replicas"},
+		{"wrong type", "deploy/k8s/base/deployment.yaml", "revisionHistoryLimit: 3", "revisionHistoryLimit: three", "revisionHistoryLimit"},
+		{"drain past the grace period", "deploy/k8s/base/deployment.yaml", "- 580s", "- 900s", "outlast terminationGracePeriodSeconds"},
+		{"drain left at its default", "deploy/k8s/base/deployment.yaml", "            - --drain\n            - 580s\n", "", "does not use"},
 		{"probe on another port", "deploy/k8s/base/deployment.yaml", "path: /health\n              port: http\n            periodSeconds: 5", "path: /health\n              port: 9090\n            periodSeconds: 5", "readinessProbe probes port 9090"},
 		{"models writable", "deploy/k8s/base/deployment.yaml", "mountPath: /models\n              readOnly: true", "mountPath: /models", "mounted read-only at /models"},
 		{"root", "deploy/k8s/base/deployment.yaml", "runAsNonRoot: true", "runAsNonRoot: false", "non-root"},

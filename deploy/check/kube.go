@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -279,13 +280,44 @@ func checkDeployment(where, backend string, d *appsv1.Deployment, claims map[str
 		if !modelsMounted {
 			p.add(cw, "the models must come from a PersistentVolumeClaim mounted read-only at /models")
 		}
-		checkArgs(cw, backend, c.Args, p)
+		flags := checkArgs(cw, backend, c.Args, p)
+		checkDrain(cw, flags, spec.TerminationGracePeriodSeconds, c.Lifecycle, p)
 		checkResources(cw, backend, c.Resources, p)
 	}
 }
 
-// checkArgs checks the server's command line: serve, a model under /models, the overlay's backend.
-func checkArgs(where, backend string, args []string, p *problems) {
+// checkDrain checks that serve's --drain (default 60s), after the preStop sleep, fits in the pod's
+// terminationGracePeriodSeconds and uses most of it: a drain longer is killed mid-stream by Kubernetes,
+// one much shorter cuts streams the grace period was given for.
+func checkDrain(where string, flags map[string]string, grace *int64, life *corev1.Lifecycle, p *problems) {
+	drain := 60 * time.Second
+	if v, ok := flags["--drain"]; ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			p.add(where, "--drain %q is not a duration (e.g. 580s)", v)
+			return
+		}
+		drain = d
+	}
+	var sleep time.Duration
+	if life != nil && life.PreStop != nil && life.PreStop.Sleep != nil {
+		sleep = time.Duration(life.PreStop.Sleep.Seconds) * time.Second
+	}
+	if grace == nil {
+		return
+	}
+	g := time.Duration(*grace) * time.Second
+	switch {
+	case sleep+drain > g:
+		p.add(where, "the preStop sleep (%s) and --drain %s outlast terminationGracePeriodSeconds (%s): Kubernetes kills the pod mid-drain", sleep, drain, g)
+	case 2*(sleep+drain) < g:
+		p.add(where, "terminationGracePeriodSeconds (%s) gives streams time that --drain %s does not use: the server cuts them first; set --drain near %s", g, drain, g-sleep-10*time.Second)
+	}
+}
+
+// checkArgs checks the server's command line: serve, a model under /models, the overlay's backend; it
+// returns the flags and their values.
+func checkArgs(where, backend string, args []string, p *problems) map[string]string {
 	if len(args) == 0 || args[0] != "serve" {
 		p.add(where, "args must start with serve (the image's entrypoint is llamago)")
 	}
@@ -308,6 +340,7 @@ func checkArgs(where, backend string, args []string, p *problems) {
 	if flags["--backend"] != backend {
 		p.add(where, "--backend is %q in overlay %s", flags["--backend"], backend)
 	}
+	return flags
 }
 
 func checkResources(where, backend string, r corev1.ResourceRequirements, p *problems) {
