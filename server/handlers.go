@@ -3,7 +3,9 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -547,11 +549,23 @@ func replaceKey(obj json.RawMessage, key string, value json.RawMessage) (json.Ra
 }
 
 // begin starts a request on the model: it must be loaded, take a place among the requests being prepared
-// (release gives it back) and carry a JSON body that decodes into T. ok is false when it was answered.
+// (release gives it back) and carry a JSON body that decodes into T. ok is false when it was answered. The
+// body is read before the place is taken: a client that sends it slowly holds a goroutine until the read
+// timeout, not one of the few places every other request needs.
 func begin[T any](s *Server, w http.ResponseWriter, r *http.Request) (m *Model, req *T, release func(), ok bool) {
 	if m = s.ready(w); m == nil {
 		return nil, nil, nil, false
 	}
+	body, err := io.ReadAll(r.Body) // at most MaxBodyBytes (http.MaxBytesReader)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if !errors.As(err, &mbe) {
+			err = badRequest("", "the request body could not be read: %v", err)
+		}
+		fail(w, err)
+		return nil, nil, nil, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if release, ok = s.admitted(w); !ok {
 		return nil, nil, nil, false
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -861,4 +862,26 @@ func (l *lockedBuilder) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
+}
+
+// TestSlowUploadsHoldNoPlace: clients that send their bodies slowly (here: never finish) do not take the
+// places every request needs while it is prepared, so the others are still served.
+func TestSlowUploadsHoldNoPlace(t *testing.T) {
+	ts := newTestServer(t, serverConfig{})
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range cap(ts.srv.prep) + 2 {
+		c, err := net.Dial("tcp", ts.Listener.Addr().String())
+		require.NoError(t, err)
+		conns = append(conns, c)
+		_, err = io.WriteString(c, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+		require.NoError(t, err)
+	}
+	time.Sleep(50 * time.Millisecond) // the handlers are reading their bodies
+	status, body, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 2})
+	require.Equal(t, http.StatusOK, status, "%v", body)
 }
