@@ -47,6 +47,7 @@ type serveOptions struct {
 	terminal         bool                // the in-process server of llamago chat
 	listenHook       func(addr net.Addr) // tests: the address actually bound
 	stop             <-chan struct{}     // tests: stop as SIGTERM would
+	force            <-chan struct{}     // tests: a second SIGTERM, which ends the drain at once
 }
 
 func newServeCmd() *cobra.Command {
@@ -213,14 +214,19 @@ func runServe(stderr io.Writer, o serveOptions) error {
 	}
 	log.Info("listening; loading the model (GET /health answers 503 until it is ready)", listening...)
 
-	stop := o.stop
+	stop, force := o.stop, o.force
 	if stop == nil {
-		sig := make(chan os.Signal, 1)
+		sig := make(chan os.Signal, 2)
 		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 		defer signal.Stop(sig)
-		ch := make(chan struct{})
-		go func() { <-sig; close(ch) }()
-		stop = ch
+		first, second := make(chan struct{}), make(chan struct{})
+		go func() {
+			<-sig
+			close(first)
+			<-sig // a second signal while draining: end now
+			close(second)
+		}()
+		stop, force = first, second
 	}
 
 	type loaded struct {
@@ -274,13 +280,26 @@ func runServe(stderr io.Writer, o serveOptions) error {
 		return err
 	case <-stop:
 	}
-	log.Info("stopping: no new requests; waiting for those in flight", "drain", o.Drain.String())
+	log.Info("stopping: no new requests; waiting for those in flight (a second signal ends them now)", "drain", o.Drain.String())
 	ctx, cancel := context.WithTimeout(context.Background(), o.Drain)
 	defer cancel()
+	go func() {
+		select {
+		case <-force:
+			log.Warn("a second signal: ending the requests in flight now")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	if err := hs.Shutdown(ctx); err != nil {
-		log.Warn("requests still running after --drain: ending them", "err", err)
-		model.Scheduler.Close() // ends their streams
-		hs.Close()
+		log.Warn("requests still running: ending them (each stream gets an error event)", "err", err)
+		model.Scheduler.Close() // ends their streams with an error, which the handlers write
+		// A moment for the handlers to write that error and return, then the connections close.
+		end, cancelEnd := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancelEnd()
+		if hs.Shutdown(end) != nil {
+			hs.Close()
+		}
 	}
 	log.Info("stopped")
 	return nil

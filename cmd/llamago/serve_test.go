@@ -84,8 +84,9 @@ func TestServeCommand(t *testing.T) {
 // servedCmd is runServe started by startServe: the address it listens on, its stop signal, its result,
 // and what it logged.
 type servedCmd struct {
-	addr net.Addr
-	stop chan struct{}
+	addr  net.Addr
+	stop  chan struct{}
+	force chan struct{}
 	done chan error
 	mu   sync.Mutex
 	buf  bytes.Buffer
@@ -100,11 +101,11 @@ func (s *servedCmd) log() string {
 // startServe runs runServe on o (the built-in model when o has none, the flags' defaults for the backend)
 // until its address is known.
 func startServe(o serveOptions) *servedCmd {
-	s := &servedCmd{stop: make(chan struct{}), done: make(chan error, 1)}
+	s := &servedCmd{stop: make(chan struct{}), force: make(chan struct{}), done: make(chan error, 1)}
 	addr := make(chan net.Addr, 1)
 	o.Backend, o.GPULay = "auto", -1 // the flags' defaults
 	o.listenHook = func(a net.Addr) { addr <- a }
-	o.stop = s.stop
+	o.stop, o.force = s.stop, s.force
 	go func() {
 		w := &lockedWriter{w: &s.buf, mu: &s.mu}
 		err := o.useDefaultModel(w)
@@ -208,4 +209,37 @@ func TestUnknownCommandIsUsage(t *testing.T) {
 	_, stderr, code := run(t, "serv")
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, `unknown command "serv"`)
+}
+
+// TestServeSecondSignal: a second signal during the drain ends the requests in flight at once, each stream
+// with an error event rather than a cut connection.
+func TestServeSecondSignal(t *testing.T) {
+	var o serveOptions
+	o.Port, o.Host, o.Parallel, o.Queue, o.Drain, o.MaxBodyMB, o.Batch = 0, "127.0.0.1", 1, 1, time.Minute, 1, 64
+	sv := startServe(o)
+	base := "http://" + sv.addr.String()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/health")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 5*time.Millisecond)
+	resp, err := http.Post(base+"/v1/completions", "application/json", strings.NewReader(`{"prompt": "Once upon a time", "max_tokens": 100000, "ignore_eos": true, "stream": true}`))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	line := make([]byte, 6)
+	_, err = io.ReadFull(resp.Body, line) // the stream has begun
+	require.NoError(t, err)
+	close(sv.stop)
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	close(sv.force)
+	rest, _ := io.ReadAll(resp.Body)
+	require.NoError(t, <-sv.done)
+	require.Less(t, time.Since(start), 10*time.Second, "the drain of a minute ended at the second signal")
+	require.Contains(t, string(rest), "error", "the stream ends with an error event: %q", string(rest[max(0, len(rest)-300):]))
+	t.Logf("the stream ended with %q", string(rest[max(0, len(rest)-200):]))
+	require.Contains(t, sv.log(), "a second signal: ending the requests in flight now")
 }
