@@ -87,9 +87,9 @@ type servedCmd struct {
 	addr  net.Addr
 	stop  chan struct{}
 	force chan struct{}
-	done chan error
-	mu   sync.Mutex
-	buf  bytes.Buffer
+	done  chan error
+	mu    sync.Mutex
+	buf   bytes.Buffer
 }
 
 func (s *servedCmd) log() string {
