@@ -38,14 +38,22 @@ type genResult struct {
 // gone) cancels the generation and is returned. ping, when not nil, is called whenever the server's
 // Heartbeat has passed since started or the last emit or ping (while the request waits for a place, reads
 // its prompt, or holds back text); its error is emit's.
-func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, ping func() error, emit func(text []byte, toks []tokenOut) error) (genResult, error) {
-	res := genResult{promptTokens: len(p.prompt), finish: "length"}
+func (s *Server) generate(ctx context.Context, m *Model, p genParams, started, ping func() error, emit func(text []byte, toks []tokenOut) error) (res genResult, err error) {
+	res = genResult{promptTokens: len(p.prompt), finish: "length"}
+	reqCtx := ctx // the request's (ctx becomes the generation's own below)
 	begin := time.Now()
 	var ttft time.Duration
 	defer func() {
 		if res.completionTokens > 0 {
-			s.o.Logger.Info("generated", "prompt_tokens", res.promptTokens, "tokens", res.completionTokens, "finish", res.finish,
-				"ttft_ms", ttft.Milliseconds(), "total_ms", time.Since(begin).Milliseconds())
+			finish := res.finish
+			switch {
+			case err != nil && clientGone(reqCtx, err):
+				finish = "client_gone"
+			case err != nil:
+				finish = "error: " + err.Error()
+			}
+			s.o.Logger.Info("generated", "request_id", requestID(reqCtx), "prompt_tokens", res.promptTokens, "tokens", res.completionTokens,
+				"finish", finish, "ttft_ms", ttft.Milliseconds(), "total_ms", time.Since(begin).Milliseconds())
 		}
 	}()
 	ctx, cancel := context.WithCancel(ctx)

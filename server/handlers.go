@@ -389,7 +389,7 @@ func (s *Server) chatText(m *Model, messages, tools json.RawMessage) (string, er
 // failed answers a generation that failed before any output; a client that went away gets nothing.
 func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error) {
 	if clientGone(r.Context(), err) {
-		s.o.Logger.Info("client went away; its request was cancelled", "path", r.URL.Path)
+		s.o.Logger.Info("client went away; its request was cancelled", "request_id", requestID(r.Context()), "path", r.URL.Path)
 		markGone(w)
 		return
 	}
@@ -398,7 +398,7 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) failedStream(ev *sse, r *http.Request, err error) {
 	if clientGone(r.Context(), err) {
-		s.o.Logger.Info("client went away; its request was cancelled", "path", r.URL.Path)
+		s.o.Logger.Info("client went away; its request was cancelled", "request_id", requestID(r.Context()), "path", r.URL.Path)
 		markGone(ev.w)
 		return
 	}

@@ -13,6 +13,7 @@ import (
 // metrics are the server's Prometheus series. The load gauges read the scheduler when scraped.
 type metrics struct {
 	requests        *prometheus.CounterVec
+	duration        *prometheus.HistogramVec
 	promptTokens    prometheus.Counter
 	generatedTokens prometheus.Counter
 	ttft, itl       prometheus.Histogram
@@ -22,6 +23,9 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llamago_requests_total",
 			Help: "HTTP requests by endpoint and status code (499: the client went away)."}, []string{"endpoint", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "llamago_request_duration_seconds",
+			Help:    "HTTP requests from arrival to the end of the answer (a stream's last event), by endpoint.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}}, []string{"endpoint"}),
 		promptTokens: prometheus.NewCounter(prometheus.CounterOpts{Name: "llamago_prompt_tokens_total",
 			Help: "Prompt tokens of the generations started."}),
 		generatedTokens: prometheus.NewCounter(prometheus.CounterOpts{Name: "llamago_generated_tokens_total",
@@ -42,7 +46,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 			return v(mod.Scheduler.Stats())
 		})
 	}
-	reg.MustRegister(m.requests, m.promptTokens, m.generatedTokens, m.ttft, m.itl,
+	reg.MustRegister(m.requests, m.duration, m.promptTokens, m.generatedTokens, m.ttft, m.itl,
 		load("llamago_queue_length", "Requests waiting for a place.", func(st engine.SchedulerStats) float64 { return float64(st.Waiting) }),
 		load("llamago_active_sequences", "Requests being generated (decoded together).", func(st engine.SchedulerStats) float64 { return float64(st.Running) }),
 		load("llamago_max_sequences", "Requests that may be generated at once (--parallel).", func(st engine.SchedulerStats) float64 { return float64(st.SequencesMax) }),

@@ -10,6 +10,8 @@
 package server
 
 import (
+	"cmp"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -172,11 +174,16 @@ func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 			s.m.requests.WithLabelValues(endpoint, "405").Inc()
 		})
 	}
+	quiet := endpoint == "/health" || endpoint == "/metrics" || !strings.HasPrefix(endpoint, "/v1/") && endpoint != "/tokenize" && endpoint != "/detokenize"
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		id := s.newID("req")
+		sw.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 		defer func() {
 			if v := recover(); v != nil {
-				s.o.Logger.Error("panic serving a request: please report it as a bug", "endpoint", endpoint, "panic", v)
+				s.o.Logger.Error("panic serving a request: please report it as a bug", "request_id", id, "endpoint", endpoint, "panic", v)
 				if sw.status == 0 {
 					writeError(sw, http.StatusInternalServerError, "server_error", "", "internal error (a bug: please report it)")
 				}
@@ -186,6 +193,15 @@ func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 				status = http.StatusOK
 			}
 			s.m.requests.WithLabelValues(endpoint, fmt.Sprint(status)).Inc()
+			s.m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+			if !quiet { // one line a request of the API: refusals (401, 413, 503 …) included
+				attrs := []any{"request_id", id, "method", r.Method, "endpoint", endpoint, "status", status,
+					"ms", time.Since(start).Milliseconds()}
+				if sw.code != "" {
+					attrs = append(attrs, "code", sw.code)
+				}
+				s.o.Logger.Info("request", attrs...)
+			}
 		}()
 		if auth && !s.authorized(r) {
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="llamago"`)
@@ -195,6 +211,15 @@ func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 		r.Body = http.MaxBytesReader(sw, r.Body, s.o.MaxBodyBytes)
 		h(sw, r)
 	})
+}
+
+// requestIDKey carries a request's id (X-Request-Id) in its context, for the log lines about it.
+type requestIDKey struct{}
+
+// requestID is the id route gave the request of ctx ("" outside one).
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 // authorized checks the bearer token in constant time (hashes of equal length are compared).
@@ -287,6 +312,7 @@ func (m *Model) named(name string) bool {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	code   string // the error code written (writeError), for the request's log line
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -315,6 +341,9 @@ type apiError struct {
 }
 
 func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
+	if sw, ok := w.(*statusWriter); ok && sw.code == "" {
+		sw.code = cmp.Or(code, typ)
+	}
 	e := apiError{Message: msg, Type: typ}
 	if code != "" {
 		e.Code = &code

@@ -42,6 +42,7 @@ type serverConfig struct {
 	eos                  int // the model's end-of-sequence token, when not its own (1: BOS, which it generates)
 	kvBlocks             int
 	cors                 []string
+	log                  *lockedBuilder // the server's log (text), when set
 }
 
 func newTestServer(t testing.TB, c serverConfig) *testServer {
@@ -69,7 +70,11 @@ func newTestServer(t testing.TB, c serverConfig) *testServer {
 	if c.maxBody == 0 {
 		c.maxBody = 64 << 10
 	}
-	srv := New(Options{APIKey: c.key, MaxBodyBytes: c.maxBody, Heartbeat: c.heartbeat, CORSOrigins: c.cors})
+	o := Options{APIKey: c.key, MaxBodyBytes: c.maxBody, Heartbeat: c.heartbeat, CORSOrigins: c.cors}
+	if c.log != nil {
+		o.Logger = slog.New(slog.NewTextHandler(c.log, nil))
+	}
+	srv := New(o)
 	if !c.noModel {
 		srv.SetModel(m)
 	}
@@ -884,4 +889,39 @@ func TestSlowUploadsHoldNoPlace(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // the handlers are reading their bodies
 	status, body, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 2})
 	require.Equal(t, http.StatusOK, status, "%v", body)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestRequestLog: every API request gets an id (X-Request-Id) and one log line with its status and time,
+// refusals included with their code; the generation's line carries the same id; the duration histogram
+// counts it.
+func TestRequestLog(t *testing.T) {
+	log := &lockedBuilder{b: &strings.Builder{}, mu: &sync.Mutex{}}
+	ts := newTestServer(t, serverConfig{key: "k", log: log})
+	resp := ts.do(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 2})
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	id := resp.Header.Get("X-Request-Id")
+	require.NotEmpty(t, id)
+	ts.key = "wrong"
+	status, _, hdr := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once"})
+	require.Equal(t, http.StatusUnauthorized, status)
+	refused := hdr.Get("X-Request-Id")
+	require.NotEqual(t, id, refused)
+	lines := log.String()
+	require.Regexp(t, `msg=generated request_id=`+id+` `, lines)
+	require.Regexp(t, `msg=request request_id=`+id+` method=POST endpoint=/v1/completions status=200 ms=\d+`, lines)
+	require.Regexp(t, `msg=request request_id=`+refused+` method=POST endpoint=/v1/completions status=401 ms=\d+ code=invalid_api_key`, lines)
+	ts.key = "k"
+	m := ts.do(t, "/metrics", nil)
+	metrics, err := io.ReadAll(m.Body)
+	m.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), `llamago_request_duration_seconds_count{endpoint="/v1/completions"} 2`)
 }
