@@ -94,11 +94,7 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 			if err := o.validate(); err != nil { // before the default model's note
 				return err
 			}
-			note := cmd.ErrOrStderr()
-			if o.Quiet {
-				note = io.Discard // -q logs warnings only
-			}
-			if err := o.useDefaultModel(note); err != nil {
+			if err := o.useDefaultModel(o.noteWriter(cmd.ErrOrStderr())); err != nil {
 				return err
 			}
 			return runServe(cmd.ErrOrStderr(), o)
@@ -127,6 +123,15 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 }
 
 const chatTemplateFileUsage = "render chat requests with this Jinja chat template instead of the model's tokenizer.chat_template (for a model whose template is missing or broken; bos_token and eos_token are still the model's)"
+
+// noteWriter is where the built-in model's note goes: stderr, or nowhere with -q (warnings only) and
+// --log-json (runServe logs it as a JSON line, so that every line of the log is JSON).
+func (o *serveOptions) noteWriter(stderr io.Writer) io.Writer {
+	if o.Quiet || o.LogJSON {
+		return io.Discard
+	}
+	return stderr
+}
 
 func (o *serveOptions) validate() error {
 	switch {
@@ -190,6 +195,9 @@ func runServe(stderr io.Writer, o serveOptions) error {
 		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(handler)
+	if o.LogJSON && o.name != "" { // the built-in model: the note the text log had on stderr
+		log.Info("no -m given: using the built-in model (a tiny TinyStories LLaMA; see the README for real models)", "model", o.name)
+	}
 	if o.APIKey == "" && !isLoopback(o.Host) {
 		log.Warn("listening beyond loopback without an API key: anyone who can reach this port can use the model (set --api-key or LLAMAGO_API_KEY)", "host", o.Host)
 	}

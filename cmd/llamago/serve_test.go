@@ -108,7 +108,7 @@ func startServe(o serveOptions) *servedCmd {
 	o.stop, o.force = s.stop, s.force
 	go func() {
 		w := &lockedWriter{w: &s.buf, mu: &s.mu}
-		err := o.useDefaultModel(w)
+		err := o.useDefaultModel(o.noteWriter(w))
 		if err == nil {
 			err = runServe(w, o)
 		}
@@ -242,4 +242,20 @@ func TestServeSecondSignal(t *testing.T) {
 	require.Contains(t, string(rest), "error", "the stream ends with an error event: %q", string(rest[max(0, len(rest)-300):]))
 	t.Logf("the stream ended with %q", string(rest[max(0, len(rest)-200):]))
 	require.Contains(t, sv.log(), "a second signal: ending the requests in flight now")
+}
+
+// TestServeLogJSON: with --log-json every line of the log is a JSON object, the built-in model's note too.
+func TestServeLogJSON(t *testing.T) {
+	var o serveOptions
+	o.Port, o.Host, o.Parallel, o.Queue, o.Drain, o.MaxBodyMB, o.Batch, o.LogJSON = 0, "127.0.0.1", 1, 1, time.Second, 1, 64, true
+	sv := startServe(o)
+	require.NotNil(t, sv.addr)
+	close(sv.stop)
+	err := <-sv.done
+	require.True(t, err == nil || errors.Is(err, errInterrupted), "%v", err)
+	log := strings.TrimSpace(sv.log())
+	require.Contains(t, log, "no -m given")
+	for _, line := range strings.Split(log, "\n") {
+		require.True(t, json.Valid([]byte(line)), "not JSON: %q", line)
+	}
 }
