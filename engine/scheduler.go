@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -99,18 +100,25 @@ type Scheduler struct {
 	chunks      []Chunk
 	inStep      []*request
 	logits      []float32
-	blocksInUse int    // the runner's, after the last step (read under mu by Stats)
-	failed      error  // the internal error that stopped the loop (Failed)
-	failedStack []byte // where it happened
+	blocksInUse int                     // the runner's, after the last step (read under mu by Stats)
+	failed      atomic.Pointer[failure] // the internal error that stopped the loop (Failed)
+	loopHolds   bool                    // the loop holds mu (set and read by the loop's goroutine only)
+}
+
+// failure is what stopped a scheduler's loop: the error and the stack where it happened.
+type failure struct {
+	err   error
+	stack []byte
 }
 
 // Failed is the internal error that stopped the scheduler (a bug in a step: every request then ends with
 // it and new ones are refused), with the stack where it happened; nil while it runs or after Close. A
 // server's health check reports it, so that the process is restarted.
 func (s *Scheduler) Failed() (stack []byte, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failedStack, s.failed
+	if f := s.failed.Load(); f != nil { // without mu: a panic may have left it held
+		return f.stack, f.err
+	}
+	return nil, nil
 }
 
 // request is a Request in the scheduler: its tokens so far (prompt, then generated) and its sequence.
@@ -357,10 +365,11 @@ func (s *Scheduler) loop() {
 		// all with an error and refuse new ones.
 		if v := recover(); v != nil {
 			err := fmt.Errorf("%w: internal error in a step: %v (a bug: please report it)", ErrClosed, v)
-			stack := debug.Stack()
-			s.mu.Lock()
+			s.failed.Store(&failure{err, debug.Stack()})
+			if !s.loopHolds { // a panic under the lock (admitting, say) left it held by this goroutine
+				s.mu.Lock()
+			}
 			s.closed = true
-			s.failed, s.failedStack = err, stack
 			for _, q := range append(s.waiting, s.running...) {
 				s.finish(q, err)
 			}
@@ -370,11 +379,13 @@ func (s *Scheduler) loop() {
 	}()
 	for {
 		s.mu.Lock()
+		s.loopHolds = true
 		if s.closed {
 			for _, q := range append(s.waiting, s.running...) {
 				s.finish(q, ErrClosed)
 			}
 			s.waiting, s.running = nil, nil
+			s.loopHolds = false
 			s.mu.Unlock()
 			return
 		}
@@ -382,6 +393,7 @@ func (s *Scheduler) loop() {
 		s.admit()
 		s.blocksInUse = s.r.BlocksInUse()
 		idle := len(s.running) == 0
+		s.loopHolds = false
 		s.mu.Unlock()
 		if idle {
 			<-s.wake

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -548,6 +549,38 @@ func replaceKey(obj json.RawMessage, key string, value json.RawMessage) (json.Ra
 	return append(out, '}'), nil
 }
 
+// readBody reads a body of about size bytes (at most MaxBodyBytes: http.MaxBytesReader) into a buffer
+// of that size, so that reading does not double a large one.
+func readBody(r io.Reader, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(int(size) + 1) // + 1: the read that finds the end
+	_, err := buf.ReadFrom(r)
+	return buf.Bytes(), err
+}
+
+// byteBudget bounds the bytes held by requests whose bodies are being read.
+type byteBudget struct {
+	mu         sync.Mutex
+	used, size int64
+}
+
+// take reserves n bytes, or reports false when they would exceed the budget.
+func (b *byteBudget) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.size {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *byteBudget) give(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}
+
 // begin starts a request on the model: it must be loaded, take a place among the requests being prepared
 // (release gives it back) and carry a JSON body that decodes into T. ok is false when it was answered. The
 // body is read before the place is taken: a client that sends it slowly holds a goroutine until the read
@@ -556,7 +589,19 @@ func begin[T any](s *Server, w http.ResponseWriter, r *http.Request) (m *Model, 
 	if m = s.ready(w); m == nil {
 		return nil, nil, nil, false
 	}
-	body, err := io.ReadAll(r.Body) // at most MaxBodyBytes (http.MaxBytesReader)
+	// The bodies being read are bounded in bytes (bodyBudget), each counted at its Content-Length (the
+	// most a body may have when it does not say): past the budget, 503 as for the places.
+	size := s.o.MaxBodyBytes
+	if r.ContentLength >= 0 {
+		size = min(r.ContentLength, size)
+	}
+	if !s.bodies.take(size) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "server_error", "server_busy", "the server is busy reading other requests: retry after a second")
+		return nil, nil, nil, false
+	}
+	body, err := readBody(r.Body, size)
+	s.bodies.give(size)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if !errors.As(err, &mbe) {

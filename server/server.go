@@ -91,7 +91,14 @@ type Server struct {
 	prep chan struct{}
 	// failedOnce logs the scheduler's failure (its stack) once, the first time /health finds it.
 	failedOnce sync.Once
+	// bodies bounds the request bodies being read (read before a request takes a place in prep):
+	// bodyBudgetBodies bodies of the largest size.
+	bodies byteBudget
 }
+
+// bodyBudgetBodies is how many bodies of the largest size (MaxBodyBytes) may be read at once: many more
+// small ones (64 MiB with the CLI's 4 MiB limit).
+const bodyBudgetBodies = 16
 
 // New returns a server without a model: /health answers 503 and the API "loading" until SetModel.
 func New(o Options) *Server {
@@ -117,6 +124,7 @@ func New(o Options) *Server {
 		o.Registry = prometheus.NewRegistry()
 	}
 	s := &Server{o: o, mux: http.NewServeMux(), start: time.Now(), prep: make(chan struct{}, max(8, 2*runtime.GOMAXPROCS(0)))}
+	s.bodies.size = bodyBudgetBodies * o.MaxBodyBytes
 	if o.APIKey != "" {
 		s.keyHash = sha256.Sum256([]byte(o.APIKey))
 	}
@@ -194,6 +202,9 @@ func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 			}
 			s.m.requests.WithLabelValues(endpoint, fmt.Sprint(status)).Inc()
 			s.m.duration.WithLabelValues(endpoint).Observe(time.Since(start).Seconds())
+			if status >= 500 {
+				s.reportFailure()
+			}
 			if !quiet { // one line a request of the API: refusals (401, 413, 503 …) included
 				attrs := []any{"request_id", id, "method", r.Method, "endpoint", endpoint, "status", status,
 					"ms", time.Since(start).Milliseconds()}
@@ -235,6 +246,23 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(h[:], s.keyHash[:]) == 1
 }
 
+// reportFailure returns the error that stopped the model's scheduler (a bug in a step), logging it with its
+// stack the first time it is seen (by /health or by a request answered 5xx); nil while it runs.
+func (s *Server) reportFailure() error {
+	m := s.model.Load()
+	if m == nil {
+		return nil
+	}
+	stack, err := m.Scheduler.Failed()
+	if err != nil {
+		s.failedOnce.Do(func() {
+			s.o.Logger.Error("the scheduler stopped on an internal error: /health fails from now on; please report it as a bug",
+				"err", err, "stack", string(stack))
+		})
+	}
+	return err
+}
+
 // ready returns the model, or answers 503 while it loads.
 func (s *Server) ready(w http.ResponseWriter) *Model {
 	m := s.model.Load()
@@ -252,13 +280,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
 		return
 	}
-	if stack, err := m.Scheduler.Failed(); err != nil {
+	if err := s.reportFailure(); err != nil {
 		// A bug stopped the scheduler: every request would get 503 from now on. Failing the health check
 		// lets an orchestrator restart the process instead of keeping it in service.
-		s.failedOnce.Do(func() {
-			s.o.Logger.Error("the scheduler stopped on an internal error: /health fails from now on; please report it as a bug",
-				"err", err, "stack", string(stack))
-		})
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"status": "failed", "error": err.Error()})
 		return
 	}
@@ -370,6 +394,12 @@ func fail(w http.ResponseWriter, err error) {
 	status, e, retry := errorFor(err)
 	if retry != "" {
 		w.Header().Set("Retry-After", retry)
+	}
+	if sw, ok := w.(*statusWriter); ok && sw.code == "" {
+		sw.code = e.Type
+		if e.Code != nil {
+			sw.code = *e.Code
+		}
 	}
 	writeJSON(w, status, map[string]apiError{"error": e})
 }

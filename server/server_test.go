@@ -925,3 +925,31 @@ func TestRequestLog(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(metrics), `llamago_request_duration_seconds_count{endpoint="/v1/completions"} 2`)
 }
+
+// TestBodyBudget: the bodies being read are bounded in bytes (16 of the largest): past that, 503; a body
+// that ends frees its share.
+func TestBodyBudget(t *testing.T) {
+	ts := newTestServer(t, serverConfig{maxBody: 1024})
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range bodyBudgetBodies {
+		c, err := net.Dial("tcp", ts.Listener.Addr().String())
+		require.NoError(t, err)
+		conns = append(conns, c)
+		_, err = io.WriteString(c, "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n{")
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool {
+		status, body, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 1})
+		return status == http.StatusServiceUnavailable && strings.Contains(fmt.Sprint(body), "busy reading")
+	}, 5*time.Second, 10*time.Millisecond, "the budget is taken by 16 bodies of 1 KiB")
+	conns[0].Close()
+	require.Eventually(t, func() bool {
+		status, _, _ := ts.post(t, "/v1/completions", map[string]any{"prompt": "Once", "max_tokens": 1})
+		return status == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond, "a body that ends gives its share back")
+}

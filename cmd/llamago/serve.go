@@ -77,7 +77,9 @@ The server listens on loopback (127.0.0.1) unless --host says otherwise. With an
 LLAMAGO_API_KEY environment variable, since --api-key shows in the process list — every /v1/* request
 and /tokenize and /detokenize need "Authorization: Bearer KEY"; /health, /metrics and the page itself
 stay open, and the page asks for the key once and keeps it in the browser.
-SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most --drain), then exits.`,
+SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most --drain), then exits; a
+second signal ends them at once (each stream gets an error event). While the model loads, a signal
+waits for the load to end.`,
 		Example: `  llamago serve -m model.gguf
   llamago serve -m model.gguf --parallel 8 --ctx 4096 --port 8080
   LLAMAGO_API_KEY=secret llamago serve -m model.gguf --host 0.0.0.0
@@ -113,7 +115,7 @@ SIGTERM or Ctrl-C stops taking requests, lets the ones in flight finish (at most
 	f.StringSliceVar(&o.CORS, "cors", nil, "let web pages of these origins call the API from a browser, e.g. https://app.example.com (comma list; * for any)")
 	f.StringVar(&o.Alias, "alias", "", "the model id clients see in /v1/models (default: the file's name)")
 	f.BoolVar(&o.NoPrefix, "no-prefix-cache", false, "do not share KV blocks between requests whose prompts begin alike")
-	f.DurationVar(&o.Drain, "drain", 60*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	f.DurationVar(&o.Drain, "drain", 60*time.Second, "on SIGTERM, how long requests in flight may take to finish (a second signal ends them now); keep it under a container's grace period")
 	f.Float64Var(&o.MaxBodyMB, "max-body-mb", 4, "the largest request body accepted, in MB")
 	f.Int64Var(&o.AttnMax, "attention-max-values", 4<<20, "the largest attention capture POST /v1/attention returns: tokens × layers × heads × tokens (larger: 413)")
 	f.StringVar(&o.ChatTemplateFile, "chat-template-file", "", chatTemplateFileUsage)

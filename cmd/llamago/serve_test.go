@@ -239,7 +239,7 @@ func TestServeSecondSignal(t *testing.T) {
 	rest, _ := io.ReadAll(resp.Body)
 	require.NoError(t, <-sv.done)
 	require.Less(t, time.Since(start), 10*time.Second, "the drain of a minute ended at the second signal")
-	require.Contains(t, string(rest), "error", "the stream ends with an error event: %q", string(rest[max(0, len(rest)-300):]))
+	require.Contains(t, string(rest), `data: {"error":{`, "the stream ends with an error event: %q", string(rest[max(0, len(rest)-300):]))
 	t.Logf("the stream ended with %q", string(rest[max(0, len(rest)-200):]))
 	require.Contains(t, sv.log(), "a second signal: ending the requests in flight now")
 }

@@ -65,6 +65,8 @@ func TestBrokenFilesFail(t *testing.T) {
 		{"misspelt field", "deploy/k8s/base/deployment.yaml", "readinessProbe:", "readinesProbe:", `unknown field "spec.template.spec.containers[0].readinesProbe"`},
 		{"wrong type", "deploy/k8s/base/deployment.yaml", "revisionHistoryLimit: 3", "revisionHistoryLimit: three", "revisionHistoryLimit"},
 		{"drain past the grace period", "deploy/k8s/base/deployment.yaml", "- 580s", "- 900s", "outlast terminationGracePeriodSeconds"},
+		{"drain with no room to end", "deploy/k8s/base/deployment.yaml", "- 580s", "- 590s", "outlast terminationGracePeriodSeconds"},
+		{"drain given with =", "deploy/k8s/base/deployment.yaml", "            - --drain\n            - 580s\n", "            - --drain=900s\n", "--drain 15m0s"},
 		{"drain left at its default", "deploy/k8s/base/deployment.yaml", "            - --drain\n            - 580s\n", "", "does not use"},
 		{"probe on another port", "deploy/k8s/base/deployment.yaml", "path: /health\n              port: http\n            periodSeconds: 5", "path: /health\n              port: 9090\n            periodSeconds: 5", "readinessProbe probes port 9090"},
 		{"models writable", "deploy/k8s/base/deployment.yaml", "mountPath: /models\n              readOnly: true", "mountPath: /models", "mounted read-only at /models"},

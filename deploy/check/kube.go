@@ -303,13 +303,15 @@ func checkDrain(where string, flags map[string]string, grace *int64, life *corev
 	if life != nil && life.PreStop != nil && life.PreStop.Sleep != nil {
 		sleep = time.Duration(life.PreStop.Sleep.Seconds) * time.Second
 	}
-	if grace == nil {
-		return
+	g := 30 * time.Second // Kubernetes' default
+	if grace != nil {
+		g = time.Duration(*grace) * time.Second
 	}
-	g := time.Duration(*grace) * time.Second
+	// After --drain the server gives streams 2 s to write their error events, then exits: a margin of 5 s.
+	const margin = 5 * time.Second
 	switch {
-	case sleep+drain > g:
-		p.add(where, "the preStop sleep (%s) and --drain %s outlast terminationGracePeriodSeconds (%s): Kubernetes kills the pod mid-drain", sleep, drain, g)
+	case sleep+drain+margin > g:
+		p.add(where, "the preStop sleep (%s), --drain %s and %s to end outlast terminationGracePeriodSeconds (%s): Kubernetes kills the pod mid-drain", sleep, drain, margin, g)
 	case 2*(sleep+drain) < g:
 		p.add(where, "terminationGracePeriodSeconds (%s) gives streams time that --drain %s does not use: the server cuts them first; set --drain near %s", g, drain, g-sleep-10*time.Second)
 	}
@@ -322,8 +324,15 @@ func checkArgs(where, backend string, args []string, p *problems) map[string]str
 		p.add(where, "args must start with serve (the image's entrypoint is llamago)")
 	}
 	flags := map[string]string{}
-	for i := 1; i+1 < len(args); i++ {
-		if strings.HasPrefix(args[i], "-") {
+	for i := 1; i < len(args); i++ {
+		if name, value, ok := strings.Cut(args[i], "="); ok && strings.HasPrefix(name, "-") { // --drain=580s
+			if prev, dup := flags[name]; dup {
+				p.add(where, "flag %s given twice (%s and %s)", name, prev, value)
+			}
+			flags[name] = value
+			continue
+		}
+		if strings.HasPrefix(args[i], "-") && i+1 < len(args) {
 			if prev, dup := flags[args[i]]; dup {
 				p.add(where, "flag %s given twice (%s and %s)", args[i], prev, args[i+1])
 			}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/llamago/llamago/engine"
@@ -35,8 +36,9 @@ type Report struct {
 	// RolloutNote says why there is no rollout (the captured layers are not consecutive); "" when there is.
 	RolloutNote string `json:"rollout_note,omitempty"`
 
-	capture *engine.AttentionCapture
-	rollout [][]float64 // Rollout's result, made once (every view uses it)
+	capture     *engine.AttentionCapture
+	rollout     [][]float64 // Rollout's result, made once (every view uses it)
+	rolloutOnce sync.Once
 }
 
 // New builds a report; tokens[i] is the display text of ids[i], prompt how many of them were the prompt.
@@ -96,9 +98,7 @@ func (r *Report) HeadAverage(li int) [][]float64 {
 // R = Ã_L ⋯ Ã_1. R[q][k] is how much of position q's final representation flows from input token k.
 // It is meaningful only when HasRollout. It is computed once; callers must not change it.
 func (r *Report) Rollout() [][]float64 {
-	if r.rollout == nil {
-		r.rollout = r.computeRollout()
-	}
+	r.rolloutOnce.Do(func() { r.rollout = r.computeRollout() })
 	return r.rollout
 }
 
@@ -230,7 +230,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			if q >= r.Prompt {
 				gen = "\t(generated)"
 			}
-			even := ""
+			even := "\t"
 			if q > 0 && !standsOut(avg[q][:q+1], best, 0) {
 				even = "\t(no clear focus: the next is within 1.5×)"
 			}
