@@ -80,7 +80,7 @@ func (s *Server) attention(w http.ResponseWriter, r *http.Request) {
 	}
 	pieces := make([]string, n)
 	for i, id := range ids {
-		pieces[i] = string(m.Engine.Tokenizer.AppendPiece(nil, id, true))
+		pieces[i] = attnviz.Piece(m.Engine.Tokenizer.AppendPiece(nil, id, true))
 	}
 	rep, err := attnviz.New(c, m.Name, ids, pieces, n, map[string]any{"head_count": cfg.HeadCount, "head_count_kv": cfg.HeadCountKV})
 	if err != nil {

@@ -221,7 +221,7 @@ func leaveOneOut(sess *engine.Session, m *engine.Model, ids []int32, quiet bool)
 		sess.Reset()
 		return sess.Eval(ids, false)
 	}
-	piece := func(id int32) string { return string(m.Tokenizer.AppendPiece(nil, id, true)) }
+	piece := func(id int32) string { return attnviz.Piece(m.Tokenizer.AppendPiece(nil, id, true)) }
 	return attnviz.LeaveOneOut(next, ids, pieces, piece, func(done, _ int) { bar.Set(int64(done)) })
 }
 
@@ -229,7 +229,7 @@ func leaveOneOut(sess *engine.Session, m *engine.Model, ids []int32, quiet bool)
 func tokenPieces(m *engine.Model, ids []int32) []string {
 	pieces := make([]string, len(ids))
 	for i, id := range ids {
-		pieces[i] = string(m.Tokenizer.AppendPiece(nil, id, true))
+		pieces[i] = attnviz.Piece(m.Tokenizer.AppendPiece(nil, id, true))
 	}
 	return pieces
 }

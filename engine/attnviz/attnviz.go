@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/llamago/llamago/engine"
 	"github.com/llamago/llamago/internal/atomicfile"
@@ -185,6 +186,26 @@ func (r *Report) NormEntropy(li, hi int) float64 {
 		sum += h / math.Log(float64(t+2))
 	}
 	return sum / float64(len(rows)-1)
+}
+
+// Piece is a token's text as the views show it: its bytes where they are UTF-8, and each byte that is not
+// (a byte token: part of a character the next tokens complete) as llama.cpp names it, <0xF0>, so that the
+// JSON, the page, the images and the terminal show the same thing and byte tokens stay apart.
+func Piece(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var s strings.Builder
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&s, "<0x%02X>", b[0])
+		} else {
+			s.Write(b[:n])
+		}
+		b = b[n:]
+	}
+	return s.String()
 }
 
 // standsOut reports whether key best of row (among keys from..len(row)-1) has clearly more weight than

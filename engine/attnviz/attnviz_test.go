@@ -273,3 +273,11 @@ func TestMatmulTriangular(t *testing.T) {
 		}
 	}
 }
+
+// TestPiece: byte tokens (a part of a character) read as llama.cpp names them, in every view alike.
+func TestPiece(t *testing.T) {
+	require.Equal(t, "<0xF0>", Piece([]byte{0xF0}))
+	require.Equal(t, " café", Piece([]byte(" café")))
+	require.Equal(t, "a<0x9F><0x90>b", Piece([]byte{'a', 0x9F, 0x90, 'b'}))
+	require.Equal(t, "🐱", Piece([]byte("🐱")))
+}
