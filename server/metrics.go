@@ -14,6 +14,7 @@ import (
 type metrics struct {
 	requests        *prometheus.CounterVec
 	duration        *prometheus.HistogramVec
+	errors          *prometheus.CounterVec
 	promptTokens    prometheus.Counter
 	generatedTokens prometheus.Counter
 	ttft, itl       prometheus.Histogram
@@ -26,6 +27,8 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "llamago_request_duration_seconds",
 			Help:    "HTTP requests from arrival to the end of the answer (a stream's last event), by endpoint.",
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}}, []string{"endpoint"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "llamago_request_errors_total",
+			Help: "Requests answered with an error, by its code: queue_full, server_busy and shutting_down tell the 503s apart; invalid_api_key, request_too_large, context_length_exceeded…"}, []string{"code"}),
 		promptTokens: prometheus.NewCounter(prometheus.CounterOpts{Name: "llamago_prompt_tokens_total",
 			Help: "Prompt tokens of the generations started."}),
 		generatedTokens: prometheus.NewCounter(prometheus.CounterOpts{Name: "llamago_generated_tokens_total",
@@ -46,7 +49,7 @@ func newMetrics(reg *prometheus.Registry, s *Server) *metrics {
 			return v(mod.Scheduler.Stats())
 		})
 	}
-	reg.MustRegister(m.requests, m.duration, m.promptTokens, m.generatedTokens, m.ttft, m.itl,
+	reg.MustRegister(m.requests, m.duration, m.errors, m.promptTokens, m.generatedTokens, m.ttft, m.itl,
 		load("llamago_queue_length", "Requests waiting for a place.", func(st engine.SchedulerStats) float64 { return float64(st.Waiting) }),
 		load("llamago_active_sequences", "Requests being generated (decoded together).", func(st engine.SchedulerStats) float64 { return float64(st.Running) }),
 		load("llamago_max_sequences", "Requests that may be generated at once (--parallel).", func(st engine.SchedulerStats) float64 { return float64(st.SequencesMax) }),

@@ -205,6 +205,9 @@ func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 			if status >= 500 {
 				s.reportFailure()
 			}
+			if status >= 400 && sw.code != "" {
+				s.m.errors.WithLabelValues(sw.code).Inc()
+			}
 			if !quiet { // one line a request of the API: refusals (401, 413, 503 …) included
 				attrs := []any{"request_id", id, "method", r.Method, "endpoint", endpoint, "status", status,
 					"ms", time.Since(start).Milliseconds()}

@@ -595,6 +595,11 @@ func TestQueueFull(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, status, "%v", body)
 	require.Equal(t, "1", hdr.Get("Retry-After"))
 	require.Equal(t, "queue_full", body["error"].(map[string]any)["code"])
+	m := ts.do(t, "/metrics", nil)
+	metrics, err := io.ReadAll(m.Body)
+	m.Body.Close()
+	require.NoError(t, err)
+	require.Contains(t, string(metrics), `llamago_request_errors_total{code="queue_full"} 1`, "the 503s are told apart")
 	cancel()
 	wg.Wait()
 }
@@ -924,6 +929,7 @@ func TestRequestLog(t *testing.T) {
 	m.Body.Close()
 	require.NoError(t, err)
 	require.Contains(t, string(metrics), `llamago_request_duration_seconds_count{endpoint="/v1/completions"} 2`)
+	require.Contains(t, string(metrics), `llamago_request_errors_total{code="invalid_api_key"} 1`)
 }
 
 // TestBodyBudget: the bodies being read are bounded in bytes (16 of the largest): past that, 503; a body
