@@ -154,7 +154,7 @@ func TestConsecutiveFiles(t *testing.T) {
 	var yellow, orange int
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Max.X - 80; x < b.Max.X; x++ { // the colour bar's strip
+		for x := b.Max.X - 96; x < b.Max.X; x++ { // the colour bar's strip (and its two columns of text)
 			if r, g, bb, _ := img.At(x, y).RGBA(); r>>8 > 240 && g>>8 > 220 && bb>>8 < 60 {
 				yellow++
 			}

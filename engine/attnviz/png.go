@@ -108,23 +108,31 @@ var (
 
 // writeHeatmapPNG draws m (rows = query positions, the attending tokens; columns = key positions, the
 // tokens attended to) as a heatmap scaled to its maximum, with token labels on the left and the top
-// (generated tokens in orange, after a line), axis titles, a title and a colour bar naming valueName.
-// Labels are thinned when rows are too small to hold one each.
+// (each with its position, as the summary numbers them; generated tokens in orange, after a line, said
+// under the colour bar), axis titles, a title and a colour bar naming valueName. Labels are thinned when
+// rows are too small to hold one each.
 func writeHeatmapPNG(path string, m [][]float64, tokens []string, prompt int, title, valueName string) error {
 	n := len(m)
 	cell := max(2, min(28, 640/max(n, 1)))
 	step := (14 + cell - 1) / cell // label every step-th token: at least 14 px per label
 	const maxLabel = 14
+	labels := make([]string, len(tokens))
 	labelW := 0
-	for _, tok := range tokens {
-		labelW = max(labelW, textWidth(label(tok, maxLabel)))
+	for i, tok := range tokens {
+		labels[i] = fmt.Sprintf("%d %s", i, label(tok, maxLabel))
+		labelW = max(labelW, textWidth(labels[i]))
 	}
 	labelW += 8
 	top := 22 + 18 + labelW // title, axis title, key labels
 	left := 18 + labelW     // axis title, query labels
 	barX := left + n*cell + 18
 	barH := max(120, min(200, n*cell))
+	const genNote = "orange, after the line: generated"
 	w, h := barX+16+64, max(top+n*cell+16, top+barH+16, top+textWidth("rows: queries, the attending tokens")+8)
+	if prompt > 0 && prompt < n { // a second column of text beside the colour bar's
+		w += 16
+		h = max(h, top+textWidth(genNote)+8)
+	}
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
 	drawText(img, 6, 15, title, color.Black)
@@ -158,14 +166,14 @@ func writeHeatmapPNG(path string, m [][]float64, tokens []string, prompt int, ti
 		draw.Draw(img, image.Rect(left-4, top+prompt*cell-1, left+n*cell, top+prompt*cell+1), sep, image.Point{}, draw.Src)
 		draw.Draw(img, image.Rect(left+prompt*cell-1, top-4, left+prompt*cell+1, top+n*cell), sep, image.Point{}, draw.Src)
 	}
-	for i, tok := range tokens {
+	for i := range tokens {
 		if i%step != 0 && i != prompt-1 && i != n-1 {
 			continue
 		}
 		if i != n-1 && i%step != 0 && i+1 < n && (i+1)%step == 0 {
 			continue
 		}
-		s := label(tok, maxLabel)
+		s := labels[i]
 		c := color.Color(color.Black)
 		if i >= prompt {
 			c = genColor
@@ -181,6 +189,9 @@ func writeHeatmapPNG(path string, m [][]float64, tokens []string, prompt int, ti
 	drawText(img, barX+20, top+10, fmt.Sprintf("%.2f", mx), color.Black)
 	drawText(img, barX+20, top+barH, "0", color.Black)
 	drawTextUp(img, barX+62, top+barH, valueName, gray)
+	if prompt > 0 && prompt < n {
+		drawTextUp(img, barX+78, top+textWidth(genNote), genNote, genColor)
+	}
 	f, err := atomicfile.Create(path, "attnviz")
 	if err != nil {
 		return err
