@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/llamago/llamago/engine"
@@ -264,25 +265,7 @@ func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOp
 		}
 		defer cancel()
 		text := m.model.Tokenizer.NewStream(false)
-		stops := stopstr.New(o.Stop)
-		var held []byte // text that may begin a stop string
-		// out yields a token with the text that is now certain; false ends the generation (a stop string, or
-		// the caller stopped iterating).
-		out := func(t Token, piece string) bool {
-			held = append(held, piece...)
-			if i := stops.Find(held); i >= 0 {
-				t.Text = string(held[:i])
-				if t.Text != "" || t.ID >= 0 {
-					yield(t, nil)
-				}
-				held = held[:0]
-				return false
-			}
-			n := len(held) - stops.HoldBack(held)
-			t.Text = string(held[:n])
-			held = append(held[:0], held[n:]...)
-			return yield(t, nil)
-		}
+		stops := stopstr.NewStream(o.Stop) // text that may begin a stop string waits there
 		for {
 			g, ok := st.NextToken()
 			if !ok {
@@ -295,15 +278,16 @@ func (m *Model) GenerateTokens(ctx context.Context, prompt []int32, o GenerateOp
 				yield(Token{}, err)
 				return
 			}
-			if !out(Token{ID: g.ID, Logprob: g.Logprob, Top: g.Top}, text.Push(g.ID)) {
-				return
+			piece, stopped := stops.Push(text.Push(g.ID))
+			if !yield(Token{ID: g.ID, Text: piece, Logprob: g.Logprob, Top: g.Top}, nil) || stopped {
+				return // a stop string ends the generation (cancel, deferred)
 			}
 		}
-		held = append(held, text.Flush()...)
-		if i := stops.Find(held); i >= 0 {
-			held = held[:i] // a stop string at the very end
+		rest, stopped := stops.Push(text.Flush())
+		if !stopped {
+			rest += stops.Flush()
 		}
-		if len(held) > 0 && !yield(Token{ID: -1, Text: string(held)}, nil) {
+		if rest != "" && !yield(Token{ID: -1, Text: rest}, nil) {
 			return
 		}
 		if err := st.Err(); err != nil {
@@ -325,26 +309,33 @@ func (m *Model) GenerateText(ctx context.Context, prompt string, o GenerateOptio
 	}
 	defer cancel()
 	dec := m.model.Tokenizer.NewStream(false)
-	stops := stopstr.New(o.Stop)
-	var text []byte
-	cut := -1 // where a stop string begins
+	stops := stopstr.NewStream(o.Stop)
+	var text strings.Builder
+	stopped := false
 	for id := range st.Tokens() {
-		if text = append(text, dec.Push(id)...); cut < 0 {
-			if cut = stops.Find(text); cut >= 0 {
+		if !stopped {
+			var piece string
+			piece, stopped = stops.Push(dec.Push(id))
+			text.WriteString(piece)
+			if stopped {
 				cancel() // the rest of the stream ends at the next step
 			}
 		}
 	}
 	stats := st.Stats()
-	if cut < 0 {
-		text = append(text, dec.Flush()...)
-		cut = stops.Find(text)
+	if !stopped {
+		var piece string
+		piece, stopped = stops.Push(dec.Flush())
+		text.WriteString(piece)
+		if !stopped {
+			text.WriteString(stops.Flush())
+		}
 	}
-	if cut >= 0 {
+	if stopped {
 		stats.Finish = engine.FinishStop
-		return string(text[:cut]), stats, nil
+		return text.String(), stats, nil
 	}
-	return string(text), stats, st.Err()
+	return text.String(), stats, st.Err()
 }
 
 // submit queues a generation. The model is held open only for this: a generation's stream ends by itself

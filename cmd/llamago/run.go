@@ -153,32 +153,23 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	stream := tok.NewStream(o.Special)
 	var textOut []byte
 	var writeErr error
-	emit := func(s []byte) {
+	emit := func(s string) {
 		textOut = append(textOut, s...)
 		if !o.JSON && writeErr == nil {
-			_, writeErr = stdout.Write(s)
+			_, writeErr = io.WriteString(stdout, s)
 		}
 	}
-	// The text waits in held while it could be the start of a stop string; a stop string ends the output
-	// before it.
-	stops := stopstr.New(o.Stop)
-	var held []byte
+	// Text that could be the start of a stop string waits in stops; a stop string ends the output before
+	// it (textOut then ends where it begins).
+	stops := stopstr.NewStream(o.Stop)
 	stopped := false
-	// starts[k] is where generated token k's text begins in the decoded text; cut where a stop string does.
-	var starts []int
-	decoded, cut := 0, 0
+	var starts []int // starts[k]: where generated token k's text begins in the decoded text
+	decoded := 0
 	push := func(s string) {
 		decoded += len(s)
-		held = append(held, s...)
-		if i := stops.Find(held); i >= 0 {
-			cut = len(textOut) + i
-			emit(held[:i])
-			held, stopped = nil, true
-			return
-		}
-		n := len(held) - stops.HoldBack(held)
-		emit(held[:n])
-		held = append(held[:0], held[n:]...)
+		text, stop := stops.Push(s)
+		emit(text)
+		stopped = stop
 	}
 	if !o.JSON && !o.NoPrompt {
 		if _, err := io.WriteString(stdout, text); err != nil {
@@ -208,11 +199,11 @@ func runRun(stdout, stderr io.Writer, stdin io.Reader, o runOptions) error {
 	}
 	if !stopped {
 		push(stream.Flush())
-		emit(held)
+		emit(stops.Flush())
 	}
 	if stopped { // the tokens are those whose text the output holds, as the server's stop keeps them
 		keep := 0
-		for keep < len(gen) && keep < len(starts) && starts[keep] < cut {
+		for keep < len(gen) && keep < len(starts) && starts[keep] < len(textOut) {
 			keep++
 		}
 		gen = gen[:keep]

@@ -44,3 +44,38 @@ func (s Set) HoldBack(b []byte) int {
 	}
 	return 0
 }
+
+// Stream applies a Set to text that arrives in pieces (a generation's tokens): Push returns the text now
+// known to come before any stop string, holding back an end that may begin one.
+type Stream struct {
+	set     Set
+	held    []byte
+	stopped bool
+}
+
+// NewStream starts a Stream over stops.
+func NewStream(stops []string) *Stream { return &Stream{set: New(stops)} }
+
+// Push adds piece and returns the text that is now certain; stopped reports that a stop string was met
+// (the text returned ends where it begins, and nothing more comes).
+func (st *Stream) Push(piece string) (text string, stopped bool) {
+	if st.stopped {
+		return "", true
+	}
+	st.held = append(st.held, piece...)
+	if i := st.set.Find(st.held); i >= 0 {
+		text, st.held, st.stopped = string(st.held[:i]), nil, true
+		return text, true
+	}
+	n := len(st.held) - st.set.HoldBack(st.held)
+	text = string(st.held[:n])
+	st.held = append(st.held[:0], st.held[n:]...)
+	return text, false
+}
+
+// Flush returns the text held back at the end (no stop string can complete it any more).
+func (st *Stream) Flush() string {
+	text := string(st.held)
+	st.held = nil
+	return text
+}

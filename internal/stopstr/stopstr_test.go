@@ -19,3 +19,29 @@ func TestSet(t *testing.T) {
 	require.Equal(t, -1, s.Find([]byte("abEN")))
 	require.Equal(t, -1, New(nil).Find([]byte("abc")))
 }
+
+func TestStream(t *testing.T) {
+	st := NewStream([]string{"END"})
+	out := func(piece string) string { s, stopped := st.Push(piece); require.False(t, stopped); return s }
+	require.Equal(t, "ab", out("ab"))
+	require.Equal(t, "c", out("cE"), "E may begin END: held")
+	require.Equal(t, "Ex", out("x"), "it did not")
+	s, stopped := st.Push("yEN")
+	require.Equal(t, "y", s)
+	require.False(t, stopped)
+	s, stopped = st.Push("Dz")
+	require.Equal(t, "", s, "the stop string split over pieces")
+	require.True(t, stopped)
+	s, stopped = st.Push("more")
+	require.Equal(t, "", s)
+	require.True(t, stopped)
+	require.Equal(t, "", st.Flush())
+
+	st = NewStream([]string{"END"})
+	s, _ = st.Push("abEN")
+	require.Equal(t, "ab", s)
+	require.Equal(t, "EN", st.Flush(), "at the end, what was held comes out")
+	st = NewStream(nil)
+	s, _ = st.Push("anything")
+	require.Equal(t, "anything", s)
+}
