@@ -10,7 +10,6 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -182,7 +181,7 @@ func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 			s.m.requests.WithLabelValues(endpoint, "405").Inc()
 		})
 	}
-	quiet := endpoint == "/health" || endpoint == "/metrics" || !strings.HasPrefix(endpoint, "/v1/") && endpoint != "/tokenize" && endpoint != "/detokenize"
+	api := strings.HasPrefix(endpoint, "/v1/") || endpoint == "/tokenize" || endpoint == "/detokenize" // logged a line each
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -208,7 +207,7 @@ func (s *Server) route(pattern string, auth bool, h http.HandlerFunc) {
 			if status >= 400 && sw.code != "" {
 				s.m.errors.WithLabelValues(sw.code).Inc()
 			}
-			if !quiet { // one line a request of the API: refusals (401, 413, 503 …) included
+			if api { // one line a request of the API: refusals (401, 413, 503 …) included
 				attrs := []any{"request_id", id, "method", r.Method, "endpoint", endpoint, "status", status,
 					"ms", time.Since(start).Milliseconds()}
 				if sw.code != "" {
@@ -368,12 +367,21 @@ type apiError struct {
 }
 
 func writeError(w http.ResponseWriter, status int, typ, code, msg string) {
-	if sw, ok := w.(*statusWriter); ok && sw.code == "" {
-		sw.code = cmp.Or(code, typ)
-	}
 	e := apiError{Message: msg, Type: typ}
 	if code != "" {
 		e.Code = &code
+	}
+	writeAPIError(w, status, e)
+}
+
+// writeAPIError writes an OpenAI-style error and records its code (else its type) for the request's log
+// line and the errors counter.
+func writeAPIError(w http.ResponseWriter, status int, e apiError) {
+	if sw, ok := w.(*statusWriter); ok && sw.code == "" {
+		sw.code = e.Type
+		if e.Code != nil {
+			sw.code = *e.Code
+		}
 	}
 	writeJSON(w, status, map[string]apiError{"error": e})
 }
@@ -398,13 +406,7 @@ func fail(w http.ResponseWriter, err error) {
 	if retry != "" {
 		w.Header().Set("Retry-After", retry)
 	}
-	if sw, ok := w.(*statusWriter); ok && sw.code == "" {
-		sw.code = e.Type
-		if e.Code != nil {
-			sw.code = *e.Code
-		}
-	}
-	writeJSON(w, status, map[string]apiError{"error": e})
+	writeAPIError(w, status, e)
 }
 
 // errorFor is how err is answered: its status, its OpenAI-style error, and Retry-After's value (or "").
