@@ -56,8 +56,9 @@ var llamaCppUnsupported = map[string]string{
 }
 
 // kvTypeFlags are llama.cpp's KV cache type flags (keys, values): llamago keeps both in one type,
-// --kv-type, so they become it when they agree (with each other and with a --kv-type given too).
-var kvTypeFlags = map[string]bool{"-ctk": true, "--cache-type-k": true, "-ctv": true, "--cache-type-v": true}
+// --kv-type, so they become it when they agree (with each other and with a --kv-type given too). The value
+// is the flag's role in fixArgs's check: 0 keys, 1 values (2 is --kv-type).
+var kvTypeFlags = map[string]int{"-ctk": 0, "--cache-type-k": 0, "-ctv": 1, "--cache-type-v": 1}
 
 // command is what fixArgs needs to know of the command a line calls.
 type command struct {
@@ -88,7 +89,8 @@ func fixArgs(args []string, cmd command) ([]string, error) {
 			return append(out, args[i:]...), nil
 		}
 		name, value, hasValue := strings.Cut(a, "=")
-		if (kvTypeFlags[name] && !cmd.own(name)) || (name == "--kv-type" && cmd.has("kv-type")) {
+		role, llamaCpp := kvTypeFlags[name]
+		if (llamaCpp && !cmd.own(name)) || (name == "--kv-type" && cmd.has("kv-type")) {
 			if !cmd.has("kv-type") {
 				return nil, usagef("%s (llamago's --kv-type) is not a flag of %s: only commands that load a model for generation take it", name, cmd.name)
 			}
@@ -100,12 +102,8 @@ func fixArgs(args []string, cmd command) ([]string, error) {
 				out = append(out, "--kv-type")
 				continue
 			}
-			role := 2
-			switch name {
-			case "-ctk", "--cache-type-k":
-				role = 0
-			case "-ctv", "--cache-type-v":
-				role = 1
+			if !llamaCpp {
+				role = 2
 			}
 			kv[role].flag, kv[role].value = name, value
 			out = append(out, "--kv-type", value)
