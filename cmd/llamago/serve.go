@@ -71,7 +71,8 @@ most 16 new tokens for /v1/completions, and until the model ends its answer (or 
 /v1/chat/completions. Chat conversations are rendered with the model's own chat template (ChatML when
 it has none, as in llama.cpp), or with --chat-template-file's for a model whose template is missing or
 broken; tools reach the model through that template, and an answer in the template's tool-call form
-comes back as tool_calls (finish_reason "tool_calls"), any other as text. Without -m, the built-in stories260K model is served, to try the API.
+comes back as tool_calls (finish_reason "tool_calls"), any other as text. Without -m, the built-in
+stories260K model is served, to try the API.
 
 The server listens on loopback (127.0.0.1) unless --host says otherwise. With an API key — prefer the
 LLAMAGO_API_KEY environment variable, since --api-key shows in the process list — every /v1/* request
